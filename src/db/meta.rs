@@ -1,0 +1,85 @@
+//! Per-file metadata tables.
+//!
+//! * `__schema`: table name → schema version of the declaration that created
+//!   or last migrated it (the `_schema_versions` of the original).
+//! * `__sequence`: table name → highest id handed out, for AUTOINCREMENT
+//!   tables (the `sqlite_sequence` of the original).
+
+use super::Inner;
+use crate::error::{Error, Result};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+/// Table name → schema version.
+pub const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("__schema");
+/// Table name → last AUTOINCREMENT id.
+pub const SEQUENCE: TableDefinition<&str, i64> = TableDefinition::new("__sequence");
+
+/// Creates every declared table (primary and index tables) that does not
+/// exist yet and records its version. Refuses files from newer versions.
+pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
+    let path = &inner.path;
+    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let versions = stored_versions(inner)?;
+    let mut missing = false;
+    for def in &inner.tables {
+        match versions.iter().find(|(n, _)| n == def.name) {
+            Some((_, v)) if *v > def.version => {
+                return Err(Error::SchemaTooNew {
+                    path: path.clone(),
+                    table: def.name.to_string(),
+                    stored: *v,
+                    supported: def.version,
+                });
+            }
+            Some(_) => {}
+            None => missing = true,
+        }
+    }
+    if !missing {
+        return Ok(());
+    }
+    let txn = inner.db.begin_write().map_err(|e| st(&e))?;
+    {
+        let mut schema = txn.open_table(SCHEMA).map_err(|e| st(&e))?;
+        txn.open_table(SEQUENCE).map_err(|e| st(&e))?;
+        for def in &inner.tables {
+            if schema.get(def.name).map_err(|e| st(&e))?.is_some() {
+                continue;
+            }
+            txn.open_table(crate::table::raw_def(def.name))
+                .map_err(|e| st(&e))?;
+            for idx in def.indexes {
+                txn.open_table(crate::table::raw_def(idx.redb_name))
+                    .map_err(|e| st(&e))?;
+            }
+            schema.insert(def.name, def.version).map_err(|e| st(&e))?;
+        }
+    }
+    txn.commit().map_err(|e| st(&e))?;
+    Ok(())
+}
+
+/// The versions recorded in the file.
+pub(crate) fn stored_versions(inner: &Inner) -> Result<Vec<(String, u32)>> {
+    let path = &inner.path;
+    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let txn = inner.db.begin_read().map_err(|e| st(&e))?;
+    let table = match txn.open_table(SCHEMA) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(st(&e)),
+    };
+    let mut out = Vec::new();
+    for entry in table.iter().map_err(|e| st(&e))? {
+        let (k, v) = entry.map_err(|e| st(&e))?;
+        out.push((k.value().to_string(), v.value()));
+    }
+    Ok(out)
+}
+
+impl super::Database {
+    /// Schema version of each table, as recorded in the file.
+    pub fn schema_versions(&self) -> Result<Vec<(String, u32)>> {
+        stored_versions(self.inner())
+    }
+}

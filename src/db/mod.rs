@@ -1,0 +1,234 @@
+//! Open databases: one handle per file per process (the documented
+//! `DatabaseManager`), shared by all threads.
+//!
+//! A [`Database`] wraps a redb file and knows which declared tables live in
+//! it. Writes go through [`Database::write`], which runs a closure in one
+//! redb write transaction and commits only if the closure succeeds, so a
+//! failed operation leaves nothing behind. Reads take an MVCC snapshot with
+//! [`Database::read`]; any number of readers run beside the one writer.
+
+pub mod meta;
+pub mod slow;
+
+use crate::config::{Config, DbTarget};
+use crate::error::{Error, Result};
+use crate::table::{Reader, TableDef, Writer};
+use parking_lot::Mutex;
+use redb::{ReadableDatabase, ReadableTableMetadata};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Weak};
+use std::time::{Duration, Instant};
+
+pub use redb::Durability;
+
+/// Options for opening a database file directly.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// How long to wait while another process holds the file.
+    pub timeout: Duration,
+    /// Slow-operation threshold.
+    pub slow_threshold: Duration,
+    /// redb cache size in bytes.
+    pub cache_size: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            timeout: Duration::from_secs(30),
+            slow_threshold: Duration::from_millis(500),
+            cache_size: 256 << 20,
+        }
+    }
+}
+
+impl From<&Config> for OpenOptions {
+    fn from(c: &Config) -> Self {
+        OpenOptions {
+            timeout: c.timeout,
+            slow_threshold: c.slow_threshold,
+            cache_size: c.cache_size,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: redb::Database,
+    pub(crate) path: PathBuf,
+    pub(crate) tables: Vec<&'static TableDef>,
+    pub(crate) slow_threshold: Duration,
+}
+
+/// A shared handle to one open database file.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("path", &self.inner.path)
+            .field("tables", &self.inner.tables.len())
+            .finish()
+    }
+}
+
+static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<Inner>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+impl Database {
+    /// Opens (creating if needed) the file that holds `target` in the
+    /// configured mode, with every table that lives in that file.
+    pub fn open(config: &Config, target: DbTarget) -> Result<Database> {
+        let file = config.get_db_path(target)?;
+        let tables = crate::schema::tables_in_file(config, &file.path)?;
+        Self::open_path(&file.path, tables, &OpenOptions::from(config))
+    }
+
+    /// Opens a file with an explicit table set. A second open of the same
+    /// file in this process returns the same handle (its table set must match).
+    pub fn open_path(
+        path: &Path,
+        tables: Vec<&'static TableDef>,
+        opts: &OpenOptions,
+    ) -> Result<Database> {
+        let key = registry_key(path)?;
+        let mut open = OPEN.lock();
+        if let Some(inner) = open.get(&key).and_then(Weak::upgrade) {
+            let same = inner.tables.len() == tables.len()
+                && inner.tables.iter().zip(&tables).all(|(a, b)| a.name == b.name);
+            if !same {
+                return Err(Error::Invalid(format!(
+                    "{} is already open in this process with a different set of tables",
+                    path.display()
+                )));
+            }
+            return Ok(Database { inner });
+        }
+        open.retain(|_, w| w.strong_count() > 0);
+        let db = open_with_timeout(&key, opts)?;
+        let inner = Arc::new(Inner {
+            db,
+            path: key.clone(),
+            tables,
+            slow_threshold: opts.slow_threshold,
+        });
+        meta::ensure_tables(&inner)?;
+        open.insert(key, Arc::downgrade(&inner));
+        Ok(Database { inner })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The declared tables in this file.
+    pub fn tables(&self) -> &[&'static TableDef] {
+        &self.inner.tables
+    }
+
+    /// The slow-operation threshold.
+    pub fn slow_threshold(&self) -> Duration {
+        self.inner.slow_threshold
+    }
+
+    /// Starts timing an operation for the slow log.
+    pub fn timed<'a, F: FnOnce() -> String>(&self, op: &'a str, ctx: F) -> slow::SlowGuard<'a, F> {
+        slow::SlowGuard::new(op, self.inner.slow_threshold, ctx)
+    }
+
+    /// Runs `f` in one durable write transaction. Nothing is committed
+    /// unless `f` returns `Ok`.
+    pub fn write<R>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<R>) -> Result<R> {
+        self.write_with(Durability::Immediate, f)
+    }
+
+    /// [`Database::write`] with an explicit durability.
+    pub fn write_with<R>(
+        &self,
+        durability: Durability,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let path = &self.inner.path;
+        let mut txn = self.inner.db.begin_write().map_err(|e| Error::storage(path, e))?;
+        txn.set_durability(durability).map_err(|e| Error::storage(path, e))?;
+        let out = {
+            let mut w = Writer::new(&txn, self);
+            let out = f(&mut w)?;
+            w.finish()?;
+            out
+        };
+        txn.commit().map_err(|e| Error::storage(path, e))?;
+        Ok(out)
+    }
+
+    /// Takes a read snapshot.
+    pub fn read(&self) -> Result<Reader> {
+        let txn = self
+            .inner
+            .db
+            .begin_read()
+            .map_err(|e| Error::storage(&self.inner.path, e))?;
+        Ok(Reader::new(txn, self.inner.path.clone()))
+    }
+
+    /// Row count of every table in this file, from one snapshot.
+    pub fn table_counts(&self) -> Result<Vec<(&'static TableDef, u64)>> {
+        let r = self.read()?;
+        self.inner
+            .tables
+            .iter()
+            .map(|&def| {
+                let t = r.raw_table(def.name)?;
+                let n = t.len().map_err(|e| Error::storage(self.path(), e))?;
+                Ok((def, n))
+            })
+            .collect()
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+fn registry_key(path: &Path) -> Result<PathBuf> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io("create directory", &parent, e))?;
+    let parent = parent
+        .canonicalize()
+        .map_err(|e| Error::io("resolve directory", &parent, e))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
+    Ok(parent.join(name))
+}
+
+fn open_with_timeout(path: &Path, opts: &OpenOptions) -> Result<redb::Database> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(opts.cache_size);
+        match builder.create(path) {
+            Ok(db) => return Ok(db),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                let waited = start.elapsed();
+                if waited >= opts.timeout {
+                    return Err(Error::Locked {
+                        path: path.to_path_buf(),
+                        waited,
+                    });
+                }
+                std::thread::sleep(pause.min(opts.timeout.saturating_sub(waited)));
+                pause = (pause * 2).min(Duration::from_millis(250));
+            }
+            Err(e) => return Err(Error::storage(path, e)),
+        }
+    }
+}

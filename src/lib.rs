@@ -1,0 +1,30 @@
+//! # aragora-db
+//!
+//! A pure-Rust embedded store for Aragora's persistence layer, on redb.
+//!
+//! Every table is declared once with [`table!`]; the declaration produces
+//! the Rust row type, the redb tables for rows and secondary indexes, and the
+//! column metadata the importer, exporter and checks use. Writes maintain
+//! every index and constraint in the same transaction.
+//!
+//! ```
+//! use aragora_db::{config::Config, store::UserStore};
+//! let dir = tempfile::tempdir()?;
+//! let users = UserStore::open(&Config::for_dir(dir.path()))?;
+//! let u = users.create_user("ada@example.com", "bcrypt:$2b$12$x", "", "Ada", None, "member")?;
+//! assert_eq!(users.get_user_by_email("ada@example.com")?.unwrap().id, u.id);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod schema;
+pub mod store;
+pub mod table;
+pub mod time;
+
+pub use db::Database;
+pub use error::{Error, Result};

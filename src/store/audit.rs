@@ -1,0 +1,309 @@
+//! `AuditLog`: the append-only audit trail in `users.db` (catalog §7.1,
+//! §7.5, §9.2).
+//!
+//! There is no update or single-row delete: events are appended, queried,
+//! exported, and removed only by retention. Queries pick the index that
+//! fits: user, organization or action (each ordered by time), else time.
+
+use crate::config::{Config, DbTarget, Store};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::schema::users::AuditEntry;
+use crate::table::keys::{self, IntoKey};
+use crate::table::{KeyRange, Page, Reader, Row, ValueRef};
+use crate::time;
+use std::io::Write;
+use std::ops::Bound;
+
+/// A new event.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent {
+    /// What happened, e.g. `user.login`.
+    pub action: String,
+    /// The kind of thing acted on.
+    pub resource_type: Option<String>,
+    /// Its id.
+    pub resource_id: Option<String>,
+    /// Who did it.
+    pub user_id: Option<String>,
+    /// In which organization.
+    pub org_id: Option<String>,
+    /// JSON of the value before.
+    pub old_value: Option<String>,
+    /// JSON of the value after.
+    pub new_value: Option<String>,
+    /// JSON object of anything else.
+    pub metadata: Option<String>,
+    /// Client address.
+    pub ip_address: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Event time; now if `None`.
+    pub timestamp: Option<String>,
+}
+
+/// A query; all given filters must hold. `since` is inclusive, `until` exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only this user's events.
+    pub user_id: Option<String>,
+    /// Only this organization's events.
+    pub org_id: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// At or after this timestamp.
+    pub since: Option<String>,
+    /// Before this timestamp.
+    pub until: Option<String>,
+    /// Which rows, in time order (reverse = newest first).
+    pub page: Page,
+}
+
+/// The audit log.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    db: Database,
+    retention_days: u32,
+}
+
+impl AuditLog {
+    /// Opens the users database; retention comes from `ARAGORA_AUDIT_RETENTION_DAYS`.
+    pub fn open(config: &Config) -> Result<Self> {
+        Ok(AuditLog {
+            db: Database::open(config, DbTarget::Store(Store::Users))?,
+            retention_days: config.audit_retention_days,
+        })
+    }
+
+    /// Appends an event; returns its id.
+    pub fn log_event(&self, e: AuditEvent) -> Result<i64> {
+        let action = e.action.clone();
+        let _t = self.db.timed("log_audit_event", || format!("action={action}"));
+        self.db.write(|w| {
+            let id = w.next_id::<AuditEntry>()?;
+            let entry = AuditEntry {
+                id,
+                timestamp: e.timestamp.unwrap_or_else(time::now_iso),
+                user_id: e.user_id,
+                org_id: e.org_id,
+                action: e.action,
+                resource_type: e.resource_type,
+                resource_id: e.resource_id,
+                details: None,
+                ip_address: e.ip_address,
+                user_agent: e.user_agent,
+                old_value: e.old_value,
+                new_value: e.new_value,
+                metadata: Some(e.metadata.unwrap_or_else(|| "{}".into())),
+                extra: Default::default(),
+            };
+            w.insert(&entry)?;
+            Ok(id)
+        })
+    }
+
+    /// Appends many events in one transaction (bulk loads, imports).
+    pub fn log_events(&self, events: Vec<AuditEvent>) -> Result<Vec<i64>> {
+        self.db.write(|w| {
+            let first = w.next_id::<AuditEntry>()?;
+            let rows: Vec<AuditEntry> = events
+                .into_iter()
+                .zip(first..)
+                .map(|(e, id)| AuditEntry {
+                    id,
+                    timestamp: e.timestamp.unwrap_or_else(time::now_iso),
+                    user_id: e.user_id,
+                    org_id: e.org_id,
+                    action: e.action,
+                    resource_type: e.resource_type,
+                    resource_id: e.resource_id,
+                    ip_address: e.ip_address,
+                    user_agent: e.user_agent,
+                    old_value: e.old_value,
+                    new_value: e.new_value,
+                    metadata: Some(e.metadata.unwrap_or_else(|| "{}".into())),
+                    ..AuditEntry::default()
+                })
+                .collect();
+            w.insert_many(&rows)?;
+            Ok(rows.iter().map(|r| r.id).collect())
+        })
+    }
+
+    /// Events matching a query, in time order.
+    pub fn query(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let _t = self.db.timed("get_audit_log", || format!("{q:?}"));
+        let r = self.db.read()?;
+        let mut out = Vec::new();
+        visit(&r, q, |e| {
+            out.push(e);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Number of events matching a query (ignores its page).
+    pub fn count(&self, q: &AuditQuery) -> Result<u64> {
+        let r = self.db.read()?;
+        let mut all = q.clone();
+        all.page = Page::default();
+        let mut n = 0;
+        visit(&r, &all, |_| {
+            n += 1;
+            Ok(true)
+        })?;
+        Ok(n)
+    }
+
+    /// Writes matching events as JSON lines, one object per event with every
+    /// column. Returns the number written.
+    pub fn export_jsonl(&self, q: &AuditQuery, out: &mut dyn Write) -> Result<u64> {
+        let r = self.db.read()?;
+        let mut n = 0;
+        visit(&r, q, |e| {
+            let mut obj = serde_json::Map::new();
+            for (i, col) in AuditEntry::DEF.columns.iter().enumerate() {
+                obj.insert(col.name.into(), json_value(e.value(i)));
+            }
+            serde_json::to_writer(&mut *out, &obj).map_err(|err| Error::Invalid(err.to_string()))?;
+            out.write_all(b"\n").map_err(|err| Error::io("write", "<export>", err))?;
+            n += 1;
+            Ok(true)
+        })?;
+        Ok(n)
+    }
+
+    /// Writes matching events as CSV (RFC 4180) with a header row of every
+    /// column. NULL is an empty field. Returns the number written.
+    pub fn export_csv(&self, q: &AuditQuery, out: &mut dyn Write) -> Result<u64> {
+        let io = |err| Error::io("write", "<export>", err);
+        let header: Vec<&str> = AuditEntry::DEF.columns.iter().map(|c| c.name).collect();
+        writeln!(out, "{}", header.join(",")).map_err(io)?;
+        let r = self.db.read()?;
+        let mut n = 0;
+        visit(&r, q, |e| {
+            let fields: Vec<String> = (0..header.len()).map(|i| csv_field(e.value(i))).collect();
+            writeln!(out, "{}", fields.join(",")).map_err(io)?;
+            n += 1;
+            Ok(true)
+        })?;
+        Ok(n)
+    }
+
+    /// Deletes events older than `days` days; returns how many.
+    pub fn cleanup_old_entries(&self, days: u32) -> Result<u64> {
+        let cutoff = time::format_iso(chrono::Utc::now() - chrono::Duration::days(i64::from(days)));
+        self.delete_before(&cutoff)
+    }
+
+    /// Applies the configured retention (`ARAGORA_AUDIT_RETENTION_DAYS`, default 90).
+    pub fn apply_retention(&self) -> Result<u64> {
+        self.cleanup_old_entries(self.retention_days)
+    }
+
+    /// Deletes events whose timestamp sorts before `cutoff` (the original's
+    /// string comparison). Returns how many.
+    pub fn delete_before(&self, cutoff: &str) -> Result<u64> {
+        let _t = self.db.timed("cleanup_old_entries", || format!("before={cutoff}"));
+        let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
+        self.db.write(|w| {
+            let ids = w.keys_in_index::<AuditEntry>("idx_audit_timestamp", &range)?;
+            for pk in &ids {
+                w.delete::<AuditEntry>(keys::RawKey(pk))?;
+            }
+            Ok(ids.len() as u64)
+        })
+    }
+}
+
+/// Runs a query against a snapshot, choosing the best index.
+fn visit(r: &Reader, q: &AuditQuery, mut f: impl FnMut(AuditEntry) -> Result<bool>) -> Result<()> {
+    let (index, lead): (&str, Option<&str>) = if let Some(u) = &q.user_id {
+        ("idx_audit_user", Some(u))
+    } else if let Some(o) = &q.org_id {
+        ("idx_audit_org", Some(o))
+    } else if let Some(a) = &q.action {
+        ("idx_audit_action", Some(a))
+    } else {
+        ("idx_audit_timestamp", None)
+    };
+    let range = time_range(lead, q.since.as_deref(), q.until.as_deref());
+    let idx = AuditEntry::DEF.index(index)?;
+    let primary = r.raw_table(AuditEntry::DEF.name)?;
+    let mut skipped = 0;
+    let mut taken = 0;
+    let limit = q.page.limit.unwrap_or(usize::MAX);
+    let scan = Page {
+        reverse: q.page.reverse,
+        ..Page::default()
+    };
+    r.index_entries(AuditEntry::DEF, idx, &range, scan, |pk| {
+        let bytes = primary
+            .get(pk)
+            .map_err(|e| Error::Invalid(e.to_string()))?
+            .ok_or_else(|| Error::Corrupt {
+                table: "audit_log",
+                key: keys::render(pk),
+                what: format!("index {index} points at a missing row"),
+            })?;
+        let e = AuditEntry::decode(pk, bytes.value())?;
+        let keep = q.user_id.as_ref().is_none_or(|u| e.user_id.as_ref() == Some(u))
+            && q.org_id.as_ref().is_none_or(|o| e.org_id.as_ref() == Some(o))
+            && q.action.as_ref().is_none_or(|a| &e.action == a);
+        if !keep {
+            return Ok(true);
+        }
+        if skipped < q.page.offset {
+            skipped += 1;
+            return Ok(true);
+        }
+        if taken >= limit {
+            return Ok(false);
+        }
+        taken += 1;
+        f(e)
+    })
+}
+
+/// The key range of `lead` (if any) followed by timestamps in `[since, until)`.
+fn time_range(lead: Option<&str>, since: Option<&str>, until: Option<&str>) -> KeyRange {
+    let prefix = lead.map(|l| l.to_key()).unwrap_or_default();
+    let start = match since {
+        Some(s) => Bound::Included([prefix.clone(), s.to_key()].concat()),
+        None if prefix.is_empty() => Bound::Unbounded,
+        None => Bound::Included(prefix.clone()),
+    };
+    let end = match until {
+        Some(u) => Bound::Excluded([prefix.clone(), u.to_key()].concat()),
+        None => match keys::prefix_end(&prefix) {
+            Some(e) if !prefix.is_empty() => Bound::Excluded(e),
+            _ => Bound::Unbounded,
+        },
+    };
+    KeyRange::from_bounds(start, end)
+}
+
+fn json_value(v: ValueRef<'_>) -> serde_json::Value {
+    match v {
+        ValueRef::Null => serde_json::Value::Null,
+        ValueRef::Integer(i) => i.into(),
+        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into),
+        ValueRef::Text(s) => s.into(),
+        ValueRef::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect::<String>().into(),
+    }
+}
+
+fn csv_field(v: ValueRef<'_>) -> String {
+    let s = match v {
+        ValueRef::Null => return String::new(),
+        ValueRef::Integer(i) => return i.to_string(),
+        ValueRef::Real(f) => return format!("{f:?}"),
+        ValueRef::Text(s) => s.to_string(),
+        ValueRef::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
+    };
+    if s.is_empty() || s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}

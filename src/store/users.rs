@@ -1,0 +1,250 @@
+//! `UserStore`: user accounts and login lockout (catalog §5.1, §7.1).
+
+use crate::config::{Config, DbTarget, Store};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::schema::users::User;
+use crate::table::{Page, Reader};
+use crate::time;
+use chrono::{Duration, Utc};
+
+/// Failed-login thresholds and lockout lengths (the original's
+/// `LOCKOUT_*`): at 5, 10 and 20 consecutive failures.
+pub const LOCKOUT_TIERS: [(i64, Duration); 3] = [
+    (20, Duration::hours(24)),
+    (10, Duration::hours(1)),
+    (5, Duration::minutes(15)),
+];
+
+/// The lockout state of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockoutInfo {
+    /// Whether the account is locked now.
+    pub locked: bool,
+    /// Until when, as stored.
+    pub locked_until: Option<String>,
+    /// Consecutive failed logins.
+    pub failed_login_count: i64,
+}
+
+/// User accounts in `users.db`.
+#[derive(Debug, Clone)]
+pub struct UserStore {
+    db: Database,
+}
+
+impl UserStore {
+    /// Opens the users database of a configuration.
+    pub fn open(config: &Config) -> Result<Self> {
+        Ok(UserStore {
+            db: Database::open(config, DbTarget::Store(Store::Users))?,
+        })
+    }
+
+    /// Wraps an already open users database.
+    pub fn from_db(db: Database) -> Self {
+        UserStore { db }
+    }
+
+    /// The underlying database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Creates a user with a fresh UUID. Fails if the email is taken or
+    /// the organization does not exist.
+    pub fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        password_salt: &str,
+        name: &str,
+        org_id: Option<&str>,
+        role: &str,
+    ) -> Result<User> {
+        let _t = self.db.timed("create_user", || format!("email={email}"));
+        let now = time::now_iso();
+        let user = User {
+            id: new_uuid(),
+            email: email.to_string(),
+            password_hash: password_hash.to_string(),
+            password_salt: password_salt.to_string(),
+            name: Some(name.to_string()),
+            org_id: org_id.map(str::to_string),
+            role: Some(role.to_string()),
+            created_at: now.clone(),
+            updated_at: now,
+            is_active: Some(true),
+            email_verified: Some(false),
+            preferences: Some("{}".into()),
+            failed_login_count: Some(0),
+            mfa_enabled: Some(false),
+            token_version: Some(1),
+            ..User::default()
+        };
+        self.db.write(|w| w.insert(&user))?;
+        Ok(user)
+    }
+
+    /// A user by id.
+    pub fn get_user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let _t = self.db.timed("get_user_by_id", || format!("id={id}"));
+        self.db.read()?.get(id)
+    }
+
+    /// A user by email (exact match, as stored).
+    pub fn get_user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let _t = self.db.timed("get_user_by_email", || format!("email={email}"));
+        self.db.read()?.get_by("idx_users_email", email)
+    }
+
+    /// Users of an organization, in id order.
+    pub fn list_users_by_org(&self, org_id: &str, page: Page) -> Result<Vec<User>> {
+        let _t = self.db.timed("list_users_by_org", || format!("org={org_id}"));
+        self.db.read()?.find("idx_users_org", org_id, page)
+    }
+
+    /// Number of users.
+    pub fn count_users(&self) -> Result<u64> {
+        self.db.read()?.count::<User>()
+    }
+
+    /// Replaces a user row; `updated_at` is set to now.
+    pub fn update_user(&self, user: &User) -> Result<User> {
+        let _t = self.db.timed("update_user", || format!("id={}", user.id));
+        let mut user = user.clone();
+        user.updated_at = time::now_iso();
+        self.db.write(|w| w.update(&user))?;
+        Ok(user)
+    }
+
+    /// Loads, changes and stores a user in one transaction.
+    pub fn modify_user(&self, id: &str, f: impl FnOnce(&mut User)) -> Result<User> {
+        self.db.write(|w| {
+            let mut user = w.get::<User>(id)?.ok_or_else(|| not_found(id))?;
+            f(&mut user);
+            user.updated_at = time::now_iso();
+            w.update(&user)?;
+            Ok(user)
+        })
+    }
+
+    /// Records a failed login for `email`; locks the account for 15 minutes,
+    /// 1 hour or 24 hours at 5, 10 and 20 consecutive failures. Returns the
+    /// new state, or `None` for an unknown email.
+    pub fn record_failed_login(&self, email: &str) -> Result<Option<LockoutInfo>> {
+        let _t = self.db.timed("record_failed_login", || format!("email={email}"));
+        self.db.write(|w| {
+            let Some(mut user) = w.get_by::<User>("idx_users_email", email)? else {
+                return Ok(None);
+            };
+            let now = Utc::now();
+            let count = user.failed_login_count.unwrap_or(0) + 1;
+            user.failed_login_count = Some(count);
+            user.last_failed_login_at = Some(time::format_iso(now));
+            user.updated_at = time::format_iso(now);
+            if let Some((n, len)) = LOCKOUT_TIERS.iter().find(|(n, _)| count >= *n) {
+                user.locked_until = Some(time::format_iso(now + *len));
+                user.lockout_reason = Some(format!("{n} or more consecutive failed logins"));
+            }
+            w.update(&user)?;
+            Ok(Some(lockout_of(&user)))
+        })
+    }
+
+    /// Whether the account is locked now, until when, and the failure count.
+    pub fn is_account_locked(&self, email: &str) -> Result<Option<LockoutInfo>> {
+        Ok(self.get_user_by_email(email)?.map(|u| lockout_of(&u)))
+    }
+
+    /// Clears the failure count and any lock after a successful login, and
+    /// sets `last_login_at`.
+    pub fn reset_failed_login_attempts(&self, email: &str) -> Result<bool> {
+        let Some(user) = self.get_user_by_email(email)? else {
+            return Ok(false);
+        };
+        self.modify_user(&user.id, |u| {
+            clear_lock(u);
+            u.last_login_at = Some(time::now_iso());
+        })?;
+        Ok(true)
+    }
+
+    /// Unlocks an account (an administrator's action).
+    pub fn unlock_user(&self, id: &str) -> Result<User> {
+        self.modify_user(id, clear_lock)
+    }
+
+    /// Deactivates an account; the row stays.
+    pub fn deactivate_user(&self, id: &str) -> Result<User> {
+        self.modify_user(id, |u| u.is_active = Some(false))
+    }
+
+    /// Deletes a user. Organizations it owned lose their owner, its OAuth
+    /// links go with it, and invitations it sent keep no inviter.
+    pub fn delete_user(&self, id: &str) -> Result<bool> {
+        let _t = self.db.timed("delete_user", || format!("id={id}"));
+        self.db.write(|w| w.delete::<User>(id))
+    }
+
+    /// A snapshot for several reads.
+    pub fn read(&self) -> Result<Reader> {
+        self.db.read()
+    }
+}
+
+fn lockout_of(u: &User) -> LockoutInfo {
+    let locked = u
+        .locked_until
+        .as_deref()
+        .and_then(time::parse)
+        .is_some_and(|until| until > Utc::now());
+    LockoutInfo {
+        locked,
+        locked_until: u.locked_until.clone(),
+        failed_login_count: u.failed_login_count.unwrap_or(0),
+    }
+}
+
+fn clear_lock(u: &mut User) {
+    u.failed_login_count = Some(0);
+    u.locked_until = None;
+    u.lockout_reason = None;
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound {
+        table: "users",
+        key: format!("{id:?}"),
+    }
+}
+
+/// A random version-4 UUID, formatted like Python's `str(uuid4())`.
+pub fn new_uuid() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0F) | 0x40;
+    b[8] = (b[8] & 0x3F) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// Random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use std::io::Read;
+    let mut out = [0u8; N];
+    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut out));
+    if filled.is_err() {
+        // Fall back to hashing time and a counter: ids stay unique, not secret.
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in out.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default());
+            let v = h.finish().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+    out
+}

@@ -1,0 +1,167 @@
+//! The `table!` macro: one declaration per table.
+//!
+//! ```ignore
+//! table! {
+//!     /// A user account.
+//!     pub struct User as USERS {
+//!         name: "users",
+//!         owner: DbTarget::Store(Store::Users),
+//!         version: 1,
+//!         columns: {
+//!             id: String => Text,
+//!             email: String => Text,
+//!             role: String => Text = "'member'",
+//!             locked_until: Option<String> => Timestamp [aka "lockout_until"],
+//!         },
+//!         primary_key: (id),
+//!         autoincrement: false,
+//!         indexes: {
+//!             unique idx_users_email (email),
+//!             index idx_users_org_role (org_id, role),
+//!         },
+//!         foreign_keys: {
+//!             (org_id) -> Organization: SetNull,
+//!         },
+//!     }
+//! }
+//! ```
+//!
+//! It generates the serde row struct (every column plus an `extra` map), the
+//! `static` [`TableDef`](crate::table::TableDef) with column metadata,
+//! indexes and foreign keys, and the [`Row`](crate::table::Row) impl that
+//! encodes and decodes the struct. Column names used in keys and indexes are
+//! checked at compile time.
+
+/// Declares a table. See the [module docs](crate::table::macros).
+#[macro_export]
+macro_rules! table {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $row:ident as $def:ident {
+            name: $name:literal,
+            owner: $owner:expr,
+            version: $version:literal,
+            columns: {
+                $(
+                    $(#[$cmeta:meta])*
+                    $col:ident : $ty:ty => $sql:ident
+                    $(= $default:literal)?
+                    $([aka $($alias:literal),+])?
+                ),+ $(,)?
+            },
+            primary_key: ( $($pk:ident),+ ),
+            autoincrement: $auto:literal,
+            indexes: { $( $kind:ident $iname:ident ( $($icol:ident),+ ) ),* $(,)? },
+            foreign_keys: { $( ( $($fcol:ident),+ ) -> $parent:ty : $on:ident ),* $(,)? } $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Default, ::serde::Serialize, ::serde::Deserialize)]
+        $vis struct $row {
+            $(
+                #[doc = concat!("Column `", stringify!($col), "` (", stringify!($sql), ").")]
+                $(#[$cmeta])*
+                pub $col: $ty,
+            )+
+            /// Columns from other versions of the original that this table does not declare.
+            pub extra: $crate::table::Extras,
+        }
+
+        impl $row {
+            /// Column names in storage order.
+            pub const COLUMNS: &'static [&'static str] = &[$(stringify!($col)),+];
+        }
+
+        #[doc = concat!("Declaration of the `", $name, "` table.")]
+        $vis static $def: $crate::table::TableDef = $crate::table::TableDef {
+            name: $name,
+            version: $version,
+            owner: $owner,
+            columns: &[ $( $crate::table::ColumnDef {
+                name: stringify!($col),
+                sql: $crate::table::SqlType::$sql,
+                nullable: <$ty as $crate::table::ColumnValue>::NULLABLE,
+                default: $crate::__table_opt!($($default)?),
+                aliases: &[$($($alias),+)?],
+                accepts: <$ty as $crate::table::ColumnValue>::accepts,
+                expected: <$ty as $crate::table::ColumnValue>::EXPECTED,
+            } ),+ ],
+            primary_key: &[ $( $crate::table::column_position($row::COLUMNS, stringify!($pk)) ),+ ],
+            autoincrement: $auto,
+            indexes: &[ $( $crate::table::IndexDef {
+                name: stringify!($iname),
+                redb_name: concat!($name, "#", stringify!($iname)),
+                columns: &[ $( $crate::table::column_position($row::COLUMNS, stringify!($icol)) ),+ ],
+                unique: $crate::__table_unique!($kind),
+            } ),* ],
+            foreign_keys: &[ $( $crate::table::ForeignKeyDef {
+                columns: &[ $( $crate::table::column_position($row::COLUMNS, stringify!($fcol)) ),+ ],
+                parent: {
+                    fn parent() -> &'static $crate::table::TableDef {
+                        <$parent as $crate::table::Row>::DEF
+                    }
+                    parent
+                },
+                on_delete: $crate::table::OnDelete::$on,
+            } ),* ],
+        };
+
+        impl $crate::table::Row for $row {
+            const DEF: &'static $crate::table::TableDef = &$def;
+
+            #[allow(unused_assignments)]
+            fn value(&self, i: usize) -> $crate::table::ValueRef<'_> {
+                let mut n = 0usize;
+                $(
+                    if i == n {
+                        return $crate::table::ColumnValue::to_value(&self.$col);
+                    }
+                    n += 1;
+                )+
+                $crate::table::ValueRef::Null
+            }
+
+            fn extras(&self) -> &$crate::table::Extras {
+                &self.extra
+            }
+
+            #[allow(unused_assignments)]
+            fn from_view(
+                view: &$crate::table::RowView<'_>,
+                extras: $crate::table::Extras,
+            ) -> ::std::result::Result<Self, String> {
+                let mut n = 0usize;
+                Ok(Self {
+                    $( $col: {
+                        let v = $crate::table::field::<$ty>(&$def, view, n)?;
+                        n += 1;
+                        v
+                    }, )+
+                    extra: extras,
+                })
+            }
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __table_opt {
+    () => {
+        None
+    };
+    ($v:literal) => {
+        Some($v)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __table_unique {
+    (unique) => {
+        true
+    };
+    (index) => {
+        false
+    };
+}

@@ -1,0 +1,29 @@
+//! The typed-table machinery, independent of any particular table.
+//!
+//! * [`def`]: [`TableDef`] and friends, produced by [`table!`](crate::table!).
+//! * [`value`]: [`Value`], [`ValueRef`] and the Rust field conversions.
+//! * [`keys`]: order-preserving key encoding.
+//! * [`codec`]: the stored row envelope (format byte, postcard, CRC32).
+//! * [`write`]: [`Writer`], which keeps indexes and constraints in step.
+//! * [`read`]: [`Reader`], gets, scans, pagination and counts.
+//! * [`check`]: row ↔ index agreement and constraint checks.
+
+pub mod check;
+pub mod codec;
+pub mod def;
+pub mod keys;
+pub mod macros;
+pub mod read;
+pub mod value;
+pub mod write;
+
+mod bulk;
+
+pub use codec::{Extras, RowView};
+pub use def::{
+    column_position, field, ColumnDef, ForeignKeyDef, IndexDef, OnDelete, Row, SqlType, TableDef,
+};
+pub use keys::{IntoKey, RawKey};
+pub use read::{KeyRange, Page, Reader};
+pub use value::{ColumnValue, Value, ValueRef};
+pub use write::{raw_def, Writer};
