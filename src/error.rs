@@ -38,9 +38,7 @@ pub enum Error {
     },
 
     /// Another process holds the database and did not release it in time.
-    #[error(
-        "database {path} is locked by another process; gave up after {waited:?} (DB_TIMEOUT)"
-    )]
+    #[error("database {path} is locked by another process; gave up after {waited:?} (DB_TIMEOUT)")]
     Locked {
         /// The database file.
         path: PathBuf,
@@ -89,9 +87,7 @@ pub enum Error {
     },
 
     /// A foreign key points at a row that does not exist.
-    #[error(
-        "FOREIGN KEY constraint failed: {table}.{column} = {value} has no row in {parent}"
-    )]
+    #[error("FOREIGN KEY constraint failed: {table}.{column} = {value} has no row in {parent}")]
     ForeignKey {
         /// The child table.
         table: &'static str,
@@ -104,7 +100,9 @@ pub enum Error {
     },
 
     /// A row cannot be deleted because other rows still reference it.
-    #[error("FOREIGN KEY constraint failed: {parent} row {key} is still referenced by {table}.{column}")]
+    #[error(
+        "FOREIGN KEY constraint failed: {parent} row {key} is still referenced by {table}.{column}"
+    )]
     Referenced {
         /// The parent table whose row was being deleted.
         parent: &'static str,
@@ -157,7 +155,9 @@ pub enum Error {
     },
 
     /// The file was written by a newer version of aragora-db.
-    #[error("{path}: table {table} has schema version {stored}, this binary supports up to {supported}; upgrade aragora-db")]
+    #[error(
+        "{path}: table {table} has schema version {stored}, this binary supports up to {supported}; upgrade aragora-db"
+    )]
     SchemaTooNew {
         /// The database file.
         path: PathBuf,

@@ -15,7 +15,7 @@
 mod paths;
 mod types;
 
-pub use paths::{redb_path_for, DbFile};
+pub use paths::{DbFile, redb_path_for};
 pub use types::{Consolidated, DatabaseType, DbTarget, Store};
 
 use crate::error::{Error, Result};
@@ -102,9 +102,10 @@ impl Config {
             Some(v) => DatabaseMode::parse(&v)?,
             None => DatabaseMode::Legacy,
         };
-        let timeout = match nonempty("DB_TIMEOUT").map(|v| ("DB_TIMEOUT", v)).or_else(|| {
-            nonempty("ARAGORA_DB_TIMEOUT").map(|v| ("ARAGORA_DB_TIMEOUT", v))
-        }) {
+        let timeout = match nonempty("DB_TIMEOUT")
+            .map(|v| ("DB_TIMEOUT", v))
+            .or_else(|| nonempty("ARAGORA_DB_TIMEOUT").map(|v| ("ARAGORA_DB_TIMEOUT", v)))
+        {
             Some((name, v)) => seconds(name, &v)?,
             None => Duration::from_secs(30),
         };
@@ -174,19 +175,27 @@ mod tests {
     use super::*;
 
     fn cfg(vars: &[(&str, &str)]) -> Result<Config> {
-        let map: BTreeMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
     fn data_dir_precedence() {
         assert_eq!(cfg(&[]).unwrap().data_dir, PathBuf::from(".nomic"));
-        assert_eq!(cfg(&[("NOMIC_DIR", "/n")]).unwrap().data_dir, PathBuf::from("/n"));
+        assert_eq!(
+            cfg(&[("NOMIC_DIR", "/n")]).unwrap().data_dir,
+            PathBuf::from("/n")
+        );
         let c = cfg(&[("NOMIC_DIR", "/n"), ("ARAGORA_NOMIC_DIR", "/a")]).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/a"));
         let c = cfg(&[("ARAGORA_DATA_DIR", "/d"), ("ARAGORA_NOMIC_DIR", "/a")]).unwrap();
-        assert_eq!((c.data_dir, c.data_dir_source), (PathBuf::from("/d"), "ARAGORA_DATA_DIR"));
+        assert_eq!(
+            (c.data_dir, c.data_dir_source),
+            (PathBuf::from("/d"), "ARAGORA_DATA_DIR")
+        );
         let c = cfg(&[("ARAGORA_DATA_DIR", " "), ("NOMIC_DIR", "/n")]).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/n"));
     }
@@ -196,8 +205,13 @@ mod tests {
         assert_eq!(cfg(&[]).unwrap().mode, DatabaseMode::Legacy);
         let c = cfg(&[("ARAGORA_DB_MODE", "Consolidated")]).unwrap();
         assert_eq!(c.mode, DatabaseMode::Consolidated);
-        let err = cfg(&[("ARAGORA_DB_MODE", "sharded")]).unwrap_err().to_string();
-        assert!(err.contains("ARAGORA_DB_MODE") && err.contains("sharded"), "{err}");
+        let err = cfg(&[("ARAGORA_DB_MODE", "sharded")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ARAGORA_DB_MODE") && err.contains("sharded"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -213,9 +227,14 @@ mod tests {
 
     #[test]
     fn overrides_by_value_and_documented_alias() {
-        let c = cfg(&[("ARAGORA_DB_MEMORY", "mem.db"), ("ARAGORA_DB_USERS", "/x/u.db")]).unwrap();
+        let c = cfg(&[
+            ("ARAGORA_DB_MEMORY", "mem.db"),
+            ("ARAGORA_DB_USERS", "/x/u.db"),
+        ])
+        .unwrap();
         assert_eq!(
-            c.overrides.get(&DbTarget::Type(DatabaseType::ContinuumMemory)),
+            c.overrides
+                .get(&DbTarget::Type(DatabaseType::ContinuumMemory)),
             Some(&PathBuf::from("mem.db"))
         );
         assert_eq!(

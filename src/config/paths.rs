@@ -62,7 +62,9 @@ impl Config {
 
     /// Every target with its file, in declaration order.
     pub fn all_db_paths(&self) -> Result<Vec<(DbTarget, DbFile)>> {
-        DbTarget::all().map(|t| Ok((t, self.get_db_path(t)?))).collect()
+        DbTarget::all()
+            .map(|t| Ok((t, self.get_db_path(t)?)))
+            .collect()
     }
 
     /// Relative override paths are re-rooted under the data directory and
@@ -75,8 +77,9 @@ impl Config {
             return Err(Error::Config {
                 name: target.env_name(),
                 value: p.display().to_string(),
-                expected: "an absolute path, or a relative path that stays inside the data directory"
-                    .into(),
+                expected:
+                    "an absolute path, or a relative path that stays inside the data directory"
+                        .into(),
             });
         }
         Ok(self.data_dir.join(p))
@@ -92,11 +95,20 @@ mod tests {
     fn legacy_and_consolidated_files() {
         let c = Config::for_dir("/data");
         let elo = DbTarget::Type(DatabaseType::Elo);
-        assert_eq!(c.get_db_path(elo).unwrap().path, PathBuf::from("/data/agent_elo.redb"));
+        assert_eq!(
+            c.get_db_path(elo).unwrap().path,
+            PathBuf::from("/data/agent_elo.redb")
+        );
         let c = c.with_mode(DatabaseMode::Consolidated);
-        assert_eq!(c.get_db_path(elo).unwrap().path, PathBuf::from("/data/analytics.redb"));
+        assert_eq!(
+            c.get_db_path(elo).unwrap().path,
+            PathBuf::from("/data/analytics.redb")
+        );
         let users = DbTarget::Store(Store::Users);
-        assert_eq!(c.get_db_path(users).unwrap().path, PathBuf::from("/data/users.redb"));
+        assert_eq!(
+            c.get_db_path(users).unwrap().path,
+            PathBuf::from("/data/users.redb")
+        );
         let policy = DbTarget::Store(Store::PolicyStore);
         assert_eq!(
             c.get_db_path(policy).unwrap().path,
@@ -130,19 +142,31 @@ mod tests {
         let mut c = Config::for_dir("/d");
         let elo = DbTarget::Type(DatabaseType::Elo);
         c.overrides.insert(elo, PathBuf::from("ratings/elo.db"));
-        assert_eq!(c.get_db_path(elo).unwrap().path, PathBuf::from("/d/ratings/elo.redb"));
+        assert_eq!(
+            c.get_db_path(elo).unwrap().path,
+            PathBuf::from("/d/ratings/elo.redb")
+        );
         c.overrides.insert(elo, PathBuf::from("../elsewhere.db"));
         let err = c.get_db_path(elo).unwrap_err().to_string();
         assert!(err.contains("ARAGORA_DB_ELO"), "{err}");
         // Ignored in consolidated mode: the type lives in analytics.
         let c = c.with_mode(DatabaseMode::Consolidated);
-        assert_eq!(c.get_db_path(elo).unwrap().path, PathBuf::from("/d/analytics.redb"));
+        assert_eq!(
+            c.get_db_path(elo).unwrap().path,
+            PathBuf::from("/d/analytics.redb")
+        );
     }
 
     #[test]
     fn redb_names_sit_beside_sqlite_names() {
-        assert_eq!(redb_path_for(Path::new("a/x.db")), PathBuf::from("a/x.redb"));
+        assert_eq!(
+            redb_path_for(Path::new("a/x.db")),
+            PathBuf::from("a/x.redb")
+        );
         assert_eq!(redb_path_for(Path::new("a/x")), PathBuf::from("a/x.redb"));
-        assert_eq!(redb_path_for(Path::new("a/x.redb")), PathBuf::from("a/x.redb"));
+        assert_eq!(
+            redb_path_for(Path::new("a/x.redb")),
+            PathBuf::from("a/x.redb")
+        );
     }
 }

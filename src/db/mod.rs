@@ -98,7 +98,11 @@ impl Database {
         let mut open = OPEN.lock();
         if let Some(inner) = open.get(&key).and_then(Weak::upgrade) {
             let same = inner.tables.len() == tables.len()
-                && inner.tables.iter().zip(&tables).all(|(a, b)| a.name == b.name);
+                && inner
+                    .tables
+                    .iter()
+                    .zip(&tables)
+                    .all(|(a, b)| a.name == b.name);
             if !same {
                 return Err(Error::Invalid(format!(
                     "{} is already open in this process with a different set of tables",
@@ -153,8 +157,13 @@ impl Database {
         f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
     ) -> Result<R> {
         let path = &self.inner.path;
-        let mut txn = self.inner.db.begin_write().map_err(|e| Error::storage(path, e))?;
-        txn.set_durability(durability).map_err(|e| Error::storage(path, e))?;
+        let mut txn = self
+            .inner
+            .db
+            .begin_write()
+            .map_err(|e| Error::storage(path, e))?;
+        txn.set_durability(durability)
+            .map_err(|e| Error::storage(path, e))?;
         let out = {
             let mut w = Writer::new(&txn, self);
             let out = f(&mut w)?;

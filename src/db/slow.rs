@@ -66,6 +66,9 @@ mod tests {
             Duration::from_millis(523),
             Duration::from_millis(500),
         );
-        assert_eq!(line, "Slow query (0.523s): save_cycle [cycle=5] (threshold: 0.500s)");
+        assert_eq!(
+            line,
+            "Slow query (0.523s): save_cycle [cycle=5] (threshold: 0.500s)"
+        );
     }
 }

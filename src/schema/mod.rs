@@ -35,7 +35,11 @@ pub fn table(name: &str) -> Result<&'static TableDef> {
             name: name.to_string(),
             hint: format!(
                 " (known: {})",
-                ALL_TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+                ALL_TABLES
+                    .iter()
+                    .map(|t| t.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })
 }
@@ -68,7 +72,9 @@ static CHILDREN: LazyLock<HashMap<&'static str, Vec<Child>>> = LazyLock::new(|| 
     for &table in ALL_TABLES {
         for fk in table.foreign_keys {
             let index = table.indexes.iter().find(|i| finds_children(i, fk));
-            map.entry((fk.parent)().name).or_default().push(Child { table, fk, index });
+            map.entry((fk.parent)().name)
+                .or_default()
+                .push(Child { table, fk, index });
         }
     }
     map
@@ -95,13 +101,19 @@ pub fn registry_problems() -> Vec<String> {
             out.push(format!("table {} is registered twice", t.name));
         }
         if t.name.starts_with("__") || t.name.contains('#') {
-            out.push(format!("table name {} uses a reserved prefix or '#'", t.name));
+            out.push(format!(
+                "table name {} uses a reserved prefix or '#'",
+                t.name
+            ));
         }
         if t.autoincrement
             && (t.primary_key.len() != 1
                 || t.columns[t.primary_key[0]].sql != crate::table::SqlType::Integer)
         {
-            out.push(format!("{}: AUTOINCREMENT needs a single INTEGER primary key", t.name));
+            out.push(format!(
+                "{}: AUTOINCREMENT needs a single INTEGER primary key",
+                t.name
+            ));
         }
         let mut idx_names = std::collections::HashSet::new();
         for i in t.indexes {
@@ -112,10 +124,16 @@ pub fn registry_problems() -> Vec<String> {
         for fk in t.foreign_keys {
             let parent = (fk.parent)();
             if !ALL_TABLES.iter().any(|p| p.name == parent.name) {
-                out.push(format!("{}: parent {} is not registered", t.name, parent.name));
+                out.push(format!(
+                    "{}: parent {} is not registered",
+                    t.name, parent.name
+                ));
             }
             if parent.primary_key.len() != fk.columns.len() {
-                out.push(format!("{}: foreign key arity differs from {}'s key", t.name, parent.name));
+                out.push(format!(
+                    "{}: foreign key arity differs from {}'s key",
+                    t.name, parent.name
+                ));
             }
             let indexed = t.indexes.iter().any(|i| finds_children(i, fk))
                 || t.primary_key.starts_with(fk.columns);
@@ -127,7 +145,10 @@ pub fn registry_problems() -> Vec<String> {
                 ));
             }
             if parent.owner.legacy_file_name() != t.owner.legacy_file_name() {
-                out.push(format!("{}: parent {} lives in another file", t.name, parent.name));
+                out.push(format!(
+                    "{}: parent {} lives in another file",
+                    t.name, parent.name
+                ));
             }
         }
     }

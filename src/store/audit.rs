@@ -78,7 +78,9 @@ impl AuditLog {
     /// Appends an event; returns its id.
     pub fn log_event(&self, e: AuditEvent) -> Result<i64> {
         let action = e.action.clone();
-        let _t = self.db.timed("log_audit_event", || format!("action={action}"));
+        let _t = self
+            .db
+            .timed("log_audit_event", || format!("action={action}"));
         self.db.write(|w| {
             let id = w.next_id::<AuditEntry>()?;
             let entry = AuditEntry {
@@ -165,8 +167,10 @@ impl AuditLog {
             for (i, col) in AuditEntry::DEF.columns.iter().enumerate() {
                 obj.insert(col.name.into(), json_value(e.value(i)));
             }
-            serde_json::to_writer(&mut *out, &obj).map_err(|err| Error::Invalid(err.to_string()))?;
-            out.write_all(b"\n").map_err(|err| Error::io("write", "<export>", err))?;
+            serde_json::to_writer(&mut *out, &obj)
+                .map_err(|err| Error::Invalid(err.to_string()))?;
+            out.write_all(b"\n")
+                .map_err(|err| Error::io("write", "<export>", err))?;
             n += 1;
             Ok(true)
         })?;
@@ -204,7 +208,9 @@ impl AuditLog {
     /// Deletes events whose timestamp sorts before `cutoff` (the original's
     /// string comparison). Returns how many.
     pub fn delete_before(&self, cutoff: &str) -> Result<u64> {
-        let _t = self.db.timed("cleanup_old_entries", || format!("before={cutoff}"));
+        let _t = self
+            .db
+            .timed("cleanup_old_entries", || format!("before={cutoff}"));
         let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
         self.db.write(|w| {
             let ids = w.keys_in_index::<AuditEntry>("idx_audit_timestamp", &range)?;
@@ -247,8 +253,13 @@ fn visit(r: &Reader, q: &AuditQuery, mut f: impl FnMut(AuditEntry) -> Result<boo
                 what: format!("index {index} points at a missing row"),
             })?;
         let e = AuditEntry::decode(pk, bytes.value())?;
-        let keep = q.user_id.as_ref().is_none_or(|u| e.user_id.as_ref() == Some(u))
-            && q.org_id.as_ref().is_none_or(|o| e.org_id.as_ref() == Some(o))
+        let keep = q
+            .user_id
+            .as_ref()
+            .is_none_or(|u| e.user_id.as_ref() == Some(u))
+            && q.org_id
+                .as_ref()
+                .is_none_or(|o| e.org_id.as_ref() == Some(o))
             && q.action.as_ref().is_none_or(|a| &e.action == a);
         if !keep {
             return Ok(true);
@@ -287,9 +298,15 @@ fn json_value(v: ValueRef<'_>) -> serde_json::Value {
     match v {
         ValueRef::Null => serde_json::Value::Null,
         ValueRef::Integer(i) => i.into(),
-        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into),
+        ValueRef::Real(f) => {
+            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
+        }
         ValueRef::Text(s) => s.into(),
-        ValueRef::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect::<String>().into(),
+        ValueRef::Blob(b) => b
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+            .into(),
     }
 }
 

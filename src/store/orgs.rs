@@ -35,7 +35,9 @@ impl OrganizationStore {
         slug: Option<&str>,
         tier: &str,
     ) -> Result<Organization> {
-        let _t = self.db.timed("create_organization", || format!("name={name}"));
+        let _t = self
+            .db
+            .timed("create_organization", || format!("name={name}"));
         check_tier(tier)?;
         self.db.write(|w| {
             let mut owner = w.get::<User>(owner_id)?.ok_or_else(|| Error::ForeignKey {
@@ -78,26 +80,39 @@ impl OrganizationStore {
 
     /// An organization by slug.
     pub fn get_organization_by_slug(&self, slug: &str) -> Result<Option<Organization>> {
-        let _t = self.db.timed("get_organization_by_slug", || format!("slug={slug}"));
+        let _t = self
+            .db
+            .timed("get_organization_by_slug", || format!("slug={slug}"));
         self.db.read()?.get_by("idx_orgs_slug", slug)
     }
 
     /// The organization billed to a Stripe customer.
-    pub fn get_organization_by_stripe_customer(&self, customer: &str) -> Result<Option<Organization>> {
-        let rows = self.db.read()?.find("idx_orgs_stripe", customer, Page::first(1))?;
+    pub fn get_organization_by_stripe_customer(
+        &self,
+        customer: &str,
+    ) -> Result<Option<Organization>> {
+        let rows = self
+            .db
+            .read()?
+            .find("idx_orgs_stripe", customer, Page::first(1))?;
         Ok(rows.into_iter().next())
     }
 
     /// The organization of a Stripe subscription.
     pub fn get_organization_by_subscription(&self, sub: &str) -> Result<Option<Organization>> {
-        let rows = self.db.read()?.find("idx_orgs_subscription", sub, Page::first(1))?;
+        let rows = self
+            .db
+            .read()?
+            .find("idx_orgs_subscription", sub, Page::first(1))?;
         Ok(rows.into_iter().next())
     }
 
     /// Members of an organization.
     pub fn get_org_members(&self, org_id: &str) -> Result<Vec<User>> {
         let _t = self.db.timed("get_org_members", || format!("org={org_id}"));
-        self.db.read()?.find("idx_users_org", org_id, Page::default())
+        self.db
+            .read()?
+            .find("idx_users_org", org_id, Page::default())
     }
 
     /// Changes the subscription tier.
@@ -107,7 +122,12 @@ impl OrganizationStore {
     }
 
     /// Links a Stripe customer and subscription.
-    pub fn set_stripe(&self, org_id: &str, customer: Option<&str>, sub: Option<&str>) -> Result<Organization> {
+    pub fn set_stripe(
+        &self,
+        org_id: &str,
+        customer: Option<&str>,
+        sub: Option<&str>,
+    ) -> Result<Organization> {
         self.modify(org_id, |o| {
             o.stripe_customer_id = customer.map(str::to_string);
             o.stripe_subscription_id = sub.map(str::to_string);
@@ -160,10 +180,12 @@ impl OrganizationStore {
 
     fn modify(&self, org_id: &str, f: impl FnOnce(&mut Organization)) -> Result<Organization> {
         self.db.write(|w| {
-            let mut org = w.get::<Organization>(org_id)?.ok_or_else(|| Error::NotFound {
-                table: "organizations",
-                key: format!("{org_id:?}"),
-            })?;
+            let mut org = w
+                .get::<Organization>(org_id)?
+                .ok_or_else(|| Error::NotFound {
+                    table: "organizations",
+                    key: format!("{org_id:?}"),
+                })?;
             f(&mut org);
             org.updated_at = time::now_iso();
             w.update(&org)?;
@@ -189,14 +211,24 @@ fn free_slug(w: &mut Writer<'_>, name: &str) -> Result<String> {
         .chars()
         .map(|c| if c.is_alphanumeric() { c } else { '-' })
         .collect();
-    base = base.split('-').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-");
+    base = base
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
     if base.is_empty() {
         base = "org".into();
     }
     let mut slug = base.clone();
-    while w.get_by::<Organization>("idx_orgs_slug", slug.as_str())?.is_some() {
+    while w
+        .get_by::<Organization>("idx_orgs_slug", slug.as_str())?
+        .is_some()
+    {
         let b = random_bytes::<4>();
-        slug = format!("{base}-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>());
+        slug = format!(
+            "{base}-{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        );
     }
     Ok(slug)
 }

@@ -52,13 +52,28 @@ impl UsageStore {
     }
 
     /// Records an event now; returns its id.
-    pub fn record_usage_event(&self, org_id: &str, event_type: &str, count: i64, metadata: Option<&str>) -> Result<i64> {
+    pub fn record_usage_event(
+        &self,
+        org_id: &str,
+        event_type: &str,
+        count: i64,
+        metadata: Option<&str>,
+    ) -> Result<i64> {
         self.record_at(org_id, event_type, count, metadata, &time::now_iso())
     }
 
     /// Records an event with an explicit timestamp; returns its id.
-    pub fn record_at(&self, org_id: &str, event_type: &str, count: i64, metadata: Option<&str>, timestamp: &str) -> Result<i64> {
-        let _t = self.db.timed("record_usage_event", || format!("org={org_id} type={event_type}"));
+    pub fn record_at(
+        &self,
+        org_id: &str,
+        event_type: &str,
+        count: i64,
+        metadata: Option<&str>,
+        timestamp: &str,
+    ) -> Result<i64> {
+        let _t = self.db.timed("record_usage_event", || {
+            format!("org={org_id} type={event_type}")
+        });
         self.db.write(|w| {
             let id = w.next_id::<UsageEvent>()?;
             w.insert(&UsageEvent {
@@ -92,11 +107,15 @@ impl UsageStore {
             let mut moved: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
             let pks = w.keys_in_index::<UsageEvent>("idx_usage_timestamp", &KeyRange::all())?;
             for pk in pks {
-                let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else { continue };
+                let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
+                    continue;
+                };
                 match time::parse(&e.timestamp) {
                     Some(t) if t < cutoff => {
                         let month = t.format("%Y-%m").to_string();
-                        let slot = moved.entry((e.org_id.clone(), month, e.event_type.clone())).or_default();
+                        let slot = moved
+                            .entry((e.org_id.clone(), month, e.event_type.clone()))
+                            .or_default();
                         slot.0 += e.count.unwrap_or(1);
                         slot.1 += 1;
                         report.pruned_rows += 1;
@@ -111,7 +130,12 @@ impl UsageStore {
             for ((org, month, ty), (count, rows)) in moved {
                 let mut s = w
                     .get::<UsageSummary>((&org, &month, &ty))?
-                    .unwrap_or_else(|| UsageSummary { org_id: org, month, event_type: ty, ..Default::default() });
+                    .unwrap_or_else(|| UsageSummary {
+                        org_id: org,
+                        month,
+                        event_type: ty,
+                        ..Default::default()
+                    });
                 s.pruned_count += count;
                 s.pruned_rows += rows;
                 s.updated_at = now_s.clone();
@@ -123,7 +147,9 @@ impl UsageStore {
 
     /// Monthly totals of one organization, by month then event type.
     pub fn monthly_summary(&self, org_id: &str) -> Result<Vec<UsageSummary>> {
-        self.db.read()?.scan(KeyRange::prefix(org_id), Page::default())
+        self.db
+            .read()?
+            .scan(KeyRange::prefix(org_id), Page::default())
     }
 
     /// Sum of live (not yet pruned) event counts per (org, month, type).
@@ -143,8 +169,12 @@ fn aggregate_in(w: &mut Writer<'_>) -> Result<usize> {
     let mut live: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
     let pks = w.keys_in_index::<UsageEvent>("idx_usage_timestamp", &KeyRange::all())?;
     for pk in pks {
-        let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else { continue };
-        let Some(month) = time::month_of(&e.timestamp) else { continue };
+        let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
+            continue;
+        };
+        let Some(month) = time::month_of(&e.timestamp) else {
+            continue;
+        };
         let slot = live.entry((e.org_id, month, e.event_type)).or_default();
         slot.0 += e.count.unwrap_or(1);
         slot.1 += 1;
@@ -154,7 +184,12 @@ fn aggregate_in(w: &mut Writer<'_>) -> Result<usize> {
     for ((org, month, ty), (count, rows)) in live {
         let mut s = w
             .get::<UsageSummary>((&org, &month, &ty))?
-            .unwrap_or_else(|| UsageSummary { org_id: org, month, event_type: ty, ..Default::default() });
+            .unwrap_or_else(|| UsageSummary {
+                org_id: org,
+                month,
+                event_type: ty,
+                ..Default::default()
+            });
         s.total_count = s.pruned_count + count;
         s.event_rows = s.pruned_rows + rows;
         s.updated_at = now.clone();

@@ -94,13 +94,17 @@ impl UserStore {
 
     /// A user by email (exact match, as stored).
     pub fn get_user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let _t = self.db.timed("get_user_by_email", || format!("email={email}"));
+        let _t = self
+            .db
+            .timed("get_user_by_email", || format!("email={email}"));
         self.db.read()?.get_by("idx_users_email", email)
     }
 
     /// Users of an organization, in id order.
     pub fn list_users_by_org(&self, org_id: &str, page: Page) -> Result<Vec<User>> {
-        let _t = self.db.timed("list_users_by_org", || format!("org={org_id}"));
+        let _t = self
+            .db
+            .timed("list_users_by_org", || format!("org={org_id}"));
         self.db.read()?.find("idx_users_org", org_id, page)
     }
 
@@ -133,7 +137,9 @@ impl UserStore {
     /// 1 hour or 24 hours at 5, 10 and 20 consecutive failures. Returns the
     /// new state, or `None` for an unknown email.
     pub fn record_failed_login(&self, email: &str) -> Result<Option<LockoutInfo>> {
-        let _t = self.db.timed("record_failed_login", || format!("email={email}"));
+        let _t = self
+            .db
+            .timed("record_failed_login", || format!("email={email}"));
         self.db.write(|w| {
             let Some(mut user) = w.get_by::<User>("idx_users_email", email)? else {
                 return Ok(None);
@@ -225,7 +231,14 @@ pub fn new_uuid() -> String {
     b[6] = (b[6] & 0x0F) | 0x40;
     b[8] = (b[8] & 0x3F) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// Random bytes from the operating system.
@@ -238,10 +251,12 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
         use std::hash::{BuildHasher, Hasher};
         for chunk in out.chunks_mut(8) {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default());
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default(),
+            );
             let v = h.finish().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
         }

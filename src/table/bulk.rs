@@ -8,7 +8,7 @@
 use super::codec;
 use super::def::Row;
 use super::keys;
-use super::write::{check_row, index_keys, pk_of, row_values, Writer};
+use super::write::{Writer, check_row, index_keys, pk_of, row_values};
 use crate::error::{Error, Result};
 
 struct Prepared {
@@ -32,7 +32,11 @@ impl Writer<'_> {
                 let index_keys = index_keys(def, &vals, &pk);
                 let mut bytes = Vec::with_capacity(128);
                 codec::encode_row(&mut bytes, def.columns.len(), |i| vals[i], row.extras());
-                prepared.push(Prepared { pk, bytes, index_keys });
+                prepared.push(Prepared {
+                    pk,
+                    bytes,
+                    index_keys,
+                });
             }
             prepared.sort_unstable_by(|a, b| a.pk.cmp(&b.pk));
             if let Some(dup) = prepared.windows(2).find(|p| p[0].pk == p[1].pk) {
@@ -87,10 +91,14 @@ impl Writer<'_> {
                 }
             }
             if def.autoincrement {
-                if let Some(last) = rows.iter().filter_map(|r| match r.value(def.primary_key[0]) {
-                    super::ValueRef::Integer(i) => Some(i),
-                    _ => None,
-                }).max() {
+                if let Some(last) = rows
+                    .iter()
+                    .filter_map(|r| match r.value(def.primary_key[0]) {
+                        super::ValueRef::Integer(i) => Some(i),
+                        _ => None,
+                    })
+                    .max()
+                {
                     w.raise_sequence(def, last)?;
                 }
             }

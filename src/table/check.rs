@@ -51,13 +51,30 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
         };
         let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
         if pk_of(def, &vals) != pk {
-            problems.push(problem(def.name, pk, "stored key differs from the row's primary-key columns".into()));
+            problems.push(problem(
+                def.name,
+                pk,
+                "stored key differs from the row's primary-key columns".into(),
+            ));
         }
         for (col, v) in def.columns.iter().zip(&vals) {
             if v.is_null() && !col.nullable {
-                problems.push(problem(def.name, pk, format!("NOT NULL column {} is NULL", col.name)));
+                problems.push(problem(
+                    def.name,
+                    pk,
+                    format!("NOT NULL column {} is NULL", col.name),
+                ));
             } else if !v.is_null() && !(col.accepts)(*v) {
-                problems.push(problem(def.name, pk, format!("column {} holds {}, expected {}", col.name, v.describe(), col.expected)));
+                problems.push(problem(
+                    def.name,
+                    pk,
+                    format!(
+                        "column {} holds {}, expected {}",
+                        col.name,
+                        v.describe(),
+                        col.expected
+                    ),
+                ));
             }
         }
         for (n, idx) in def.indexes.iter().enumerate() {
@@ -66,13 +83,21 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
                     unique_targets[n].push((k.clone(), pk.to_vec()));
                 }
                 if !expected[n].insert(k.clone()) {
-                    problems.push(problem(idx.redb_name, &k, "UNIQUE violated: two rows share this key".into()));
+                    problems.push(problem(
+                        idx.redb_name,
+                        &k,
+                        "UNIQUE violated: two rows share this key".into(),
+                    ));
                 }
             }
         }
         for (n, fk) in def.foreign_keys.iter().enumerate() {
             if fk.columns.iter().all(|&c| !vals[c].is_null()) {
-                fk_refs.push((n, pk.to_vec(), keys::encode(fk.columns.iter().map(|&c| vals[c]))));
+                fk_refs.push((
+                    n,
+                    pk.to_vec(),
+                    keys::encode(fk.columns.iter().map(|&c| vals[c])),
+                ));
             }
         }
         Ok(true)
@@ -81,22 +106,44 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
     for (n, idx) in def.indexes.iter().enumerate() {
         let t = r.raw_table(idx.redb_name)?;
         let mut seen = BTreeSet::new();
-        for entry in t.iter().map_err(|e| crate::error::Error::Invalid(e.to_string()))? {
+        for entry in t
+            .iter()
+            .map_err(|e| crate::error::Error::Invalid(e.to_string()))?
+        {
             let (k, _) = entry.map_err(|e| crate::error::Error::Invalid(e.to_string()))?;
             let key = k.value().to_vec();
             if !expected[n].contains(&key) {
-                problems.push(problem(idx.redb_name, &key, "index entry has no matching row".into()));
+                problems.push(problem(
+                    idx.redb_name,
+                    &key,
+                    "index entry has no matching row".into(),
+                ));
             }
             seen.insert(key);
         }
         for missing in expected[n].difference(&seen) {
-            problems.push(problem(idx.redb_name, missing, "row has no index entry".into()));
+            problems.push(problem(
+                idx.redb_name,
+                missing,
+                "row has no index entry".into(),
+            ));
         }
         if idx.unique {
             for (k, pk) in &unique_targets[n] {
-                if let Some(stored) = t.get(k.as_slice()).map_err(|e| crate::error::Error::Invalid(e.to_string()))? {
+                if let Some(stored) = t
+                    .get(k.as_slice())
+                    .map_err(|e| crate::error::Error::Invalid(e.to_string()))?
+                {
                     if stored.value() != pk.as_slice() {
-                        problems.push(problem(idx.redb_name, k, format!("unique entry points at {} instead of {}", keys::render(stored.value()), keys::render(pk))));
+                        problems.push(problem(
+                            idx.redb_name,
+                            k,
+                            format!(
+                                "unique entry points at {} instead of {}",
+                                keys::render(stored.value()),
+                                keys::render(pk)
+                            ),
+                        ));
                     }
                 }
             }
@@ -107,9 +154,20 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
         let fk = &def.foreign_keys[n];
         let parent = (fk.parent)();
         let t = r.raw_table(parent.name)?;
-        let found = t.get(parent_key.as_slice()).map_err(|e| crate::error::Error::Invalid(e.to_string()))?;
+        let found = t
+            .get(parent_key.as_slice())
+            .map_err(|e| crate::error::Error::Invalid(e.to_string()))?;
         if found.is_none() {
-            problems.push(problem(def.name, &pk, format!("{} = {} has no row in {}", def.column_list(fk.columns), keys::render(&parent_key), parent.name)));
+            problems.push(problem(
+                def.name,
+                &pk,
+                format!(
+                    "{} = {} has no row in {}",
+                    def.column_list(fk.columns),
+                    keys::render(&parent_key),
+                    parent.name
+                ),
+            ));
         }
     }
     Ok(problems)

@@ -137,7 +137,11 @@ impl TableDef {
                 hint: format!(
                     " on table {} (known: {})",
                     self.name,
-                    self.indexes.iter().map(|i| i.name).collect::<Vec<_>>().join(", ")
+                    self.indexes
+                        .iter()
+                        .map(|i| i.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             })
     }
@@ -217,7 +221,12 @@ pub trait Row: Sized + Clone + std::fmt::Debug {
 
     /// Encodes the row into its stored envelope.
     fn encode(&self, out: &mut Vec<u8>) {
-        codec::encode_row(out, Self::DEF.columns.len(), |i| self.value(i), self.extras());
+        codec::encode_row(
+            out,
+            Self::DEF.columns.len(),
+            |i| self.value(i),
+            self.extras(),
+        );
     }
 
     /// Decodes a stored row, checking CRC, format and types.

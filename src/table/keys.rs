@@ -35,7 +35,11 @@ pub fn encode_into(out: &mut Vec<u8>, v: ValueRef<'_>) {
         ValueRef::Real(f) => {
             out.push(REAL);
             let bits = f.to_bits();
-            let ordered = if bits >> 63 == 1 { !bits } else { bits ^ (1 << 63) };
+            let ordered = if bits >> 63 == 1 {
+                !bits
+            } else {
+                bits ^ (1 << 63)
+            };
             out.extend_from_slice(&ordered.to_be_bytes());
         }
         ValueRef::Text(s) => {

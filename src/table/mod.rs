@@ -21,9 +21,9 @@ mod bulk;
 
 pub use codec::{Extras, RowView};
 pub use def::{
-    column_position, field, ColumnDef, ForeignKeyDef, IndexDef, OnDelete, Row, SqlType, TableDef,
+    ColumnDef, ForeignKeyDef, IndexDef, OnDelete, Row, SqlType, TableDef, column_position, field,
 };
 pub use keys::{IntoKey, RawKey};
 pub use read::{KeyRange, Page, Reader};
 pub use value::{ColumnValue, Value, ValueRef};
-pub use write::{raw_def, Writer};
+pub use write::{Writer, raw_def};

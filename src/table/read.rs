@@ -180,11 +180,14 @@ impl Reader {
         let primary = self.raw_table(R::DEF.name)?;
         let mut out = Vec::new();
         self.index_entries(R::DEF, idx, &range, page, |pk| {
-            let row = primary.get(pk).map_err(|e| self.st(e))?.ok_or_else(|| Error::Corrupt {
-                table: R::DEF.name,
-                key: keys::render(pk),
-                what: format!("index {} points at a missing row", idx.name),
-            })?;
+            let row = primary
+                .get(pk)
+                .map_err(|e| self.st(e))?
+                .ok_or_else(|| Error::Corrupt {
+                    table: R::DEF.name,
+                    key: keys::render(pk),
+                    what: format!("index {} points at a missing row", idx.name),
+                })?;
             out.push(R::decode(pk, row.value())?);
             Ok(true)
         })?;

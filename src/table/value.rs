@@ -99,7 +99,10 @@ impl fmt::Display for ValueRef<'_> {
             ValueRef::Real(r) => write!(f, "{r:?}"),
             ValueRef::Text(s) => {
                 if s.len() > MAX {
-                    let cut = (0..=MAX).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                    let cut = (0..=MAX)
+                        .rev()
+                        .find(|&i| s.is_char_boundary(i))
+                        .unwrap_or(0);
                     write!(f, "{:?}…({} bytes)", &s[..cut], s.len())
                 } else {
                     write!(f, "{s:?}")

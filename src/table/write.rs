@@ -16,14 +16,14 @@ use super::codec::{self, Extras};
 use super::def::{ForeignKeyDef, IndexDef, OnDelete, Row, TableDef};
 use super::keys::{self, IntoKey};
 use super::read::KeyRange;
-use std::ops::Bound;
 use super::value::{Value, ValueRef};
-use crate::db::{meta, Database};
-use crate::schema::Child;
+use crate::db::{Database, meta};
 use crate::error::{Error, Result};
+use crate::schema::Child;
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::ops::Bound;
 
 type RawTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 
@@ -127,7 +127,11 @@ impl<'t> Writer<'t> {
 
     /// Runs one public operation, poisoning the writer if it fails after
     /// having written something.
-    pub(super) fn op<T>(&mut self, def: &TableDef, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    pub(super) fn op<T>(
+        &mut self,
+        def: &TableDef,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
         if let Some(table) = self.poisoned {
             return Err(Error::Poisoned { table });
         }
@@ -145,13 +149,17 @@ impl<'t> Writer<'t> {
     /// Inserts a new row. Fails on a duplicate key or a broken constraint.
     pub fn insert<R: Row>(&mut self, row: &R) -> Result<()> {
         let vals = row_values(row);
-        self.op(R::DEF, |w| w.insert_vals(R::DEF, &vals, row.extras(), false).map(drop))
+        self.op(R::DEF, |w| {
+            w.insert_vals(R::DEF, &vals, row.extras(), false).map(drop)
+        })
     }
 
     /// Replaces an existing row (found by its primary key).
     pub fn update<R: Row>(&mut self, row: &R) -> Result<()> {
         let vals = row_values(row);
-        self.op(R::DEF, |w| w.update_vals(R::DEF, &vals, row.extras(), false))
+        self.op(R::DEF, |w| {
+            w.update_vals(R::DEF, &vals, row.extras(), false)
+        })
     }
 
     /// Inserts the row, or replaces the row with the same primary key.
@@ -207,8 +215,14 @@ impl<'t> Writer<'t> {
     /// The next AUTOINCREMENT id for a table (never reused, even after deletes).
     pub fn next_id<R: Row>(&mut self) -> Result<i64> {
         self.declared(R::DEF)?;
-        let seq = self.txn.open_table(meta::SEQUENCE).map_err(|e| self.st(e))?;
-        let last = seq.get(R::DEF.name).map_err(|e| self.st(e))?.map(|g| g.value());
+        let seq = self
+            .txn
+            .open_table(meta::SEQUENCE)
+            .map_err(|e| self.st(e))?;
+        let last = seq
+            .get(R::DEF.name)
+            .map_err(|e| self.st(e))?
+            .map(|g| g.value());
         let last = last.unwrap_or(0);
         last.checked_add(1)
             .ok_or_else(|| Error::Invalid(format!("AUTOINCREMENT of {} exhausted", R::DEF.name)))
@@ -218,13 +232,23 @@ impl<'t> Writer<'t> {
 
     /// Inserts a row given as owned values in column order, checking every
     /// value against its column's Rust type. Returns the encoded primary key.
-    pub fn insert_values(&mut self, def: &'static TableDef, values: &[Value], extras: &Extras) -> Result<Vec<u8>> {
+    pub fn insert_values(
+        &mut self,
+        def: &'static TableDef,
+        values: &[Value],
+        extras: &Extras,
+    ) -> Result<Vec<u8>> {
         let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
         self.op(def, |w| w.insert_vals(def, &vals, extras, true))
     }
 
     /// Replaces a row given as owned values, checking types.
-    pub fn update_values(&mut self, def: &'static TableDef, values: &[Value], extras: &Extras) -> Result<()> {
+    pub fn update_values(
+        &mut self,
+        def: &'static TableDef,
+        values: &[Value],
+        extras: &Extras,
+    ) -> Result<()> {
         let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
         self.op(def, |w| w.update_vals(def, &vals, extras, true))
     }
@@ -268,7 +292,13 @@ impl<'t> Writer<'t> {
         Ok(pk)
     }
 
-    fn write_new(&mut self, def: &'static TableDef, pk: &[u8], bytes: &[u8], index_keys: &[Option<Vec<u8>>]) -> Result<()> {
+    fn write_new(
+        &mut self,
+        def: &'static TableDef,
+        pk: &[u8],
+        bytes: &[u8],
+        index_keys: &[Option<Vec<u8>>],
+    ) -> Result<()> {
         self.put(def.name, pk, bytes)?;
         for (idx, key) in def.indexes.iter().zip(index_keys) {
             if let Some(key) = key {
@@ -288,8 +318,14 @@ impl<'t> Writer<'t> {
 
     /// Raises a table's AUTOINCREMENT sequence to at least `id`.
     pub(super) fn raise_sequence(&mut self, def: &TableDef, id: i64) -> Result<()> {
-        let mut seq = self.txn.open_table(meta::SEQUENCE).map_err(|e| self.st(e))?;
-        let last = seq.get(def.name).map_err(|e| self.st(e))?.map(|g| g.value());
+        let mut seq = self
+            .txn
+            .open_table(meta::SEQUENCE)
+            .map_err(|e| self.st(e))?;
+        let last = seq
+            .get(def.name)
+            .map_err(|e| self.st(e))?
+            .map(|g| g.value());
         if last.is_none_or(|l| id > l) {
             seq.insert(def.name, id).map_err(|e| self.st(e))?;
         }
@@ -340,7 +376,12 @@ impl<'t> Writer<'t> {
         r
     }
 
-    pub(super) fn check_parents(&mut self, def: &TableDef, vals: &[ValueRef<'_>], old: Option<&[ValueRef<'_>]>) -> Result<()> {
+    pub(super) fn check_parents(
+        &mut self,
+        def: &TableDef,
+        vals: &[ValueRef<'_>],
+        old: Option<&[ValueRef<'_>]>,
+    ) -> Result<()> {
         if !self.foreign_keys {
             return Ok(());
         }
@@ -385,7 +426,10 @@ impl<'t> Writer<'t> {
         } else {
             &[]
         };
-        for child in children.iter().filter(|c| c.fk.on_delete == OnDelete::Restrict) {
+        for child in children
+            .iter()
+            .filter(|c| c.fk.on_delete == OnDelete::Restrict)
+        {
             if !self.child_pks(child, pk)?.is_empty() {
                 return Err(Error::Referenced {
                     parent: def.name,
@@ -454,7 +498,10 @@ impl<'t> Writer<'t> {
             Some(e) => Bound::Excluded(e),
             None => Bound::Unbounded,
         };
-        self.index_range_pks(idx, &KeyRange::from_bounds(Bound::Included(prefix.to_vec()), end))
+        self.index_range_pks(
+            idx,
+            &KeyRange::from_bounds(Bound::Included(prefix.to_vec()), end),
+        )
     }
 
     fn index_range_pks(&mut self, idx: &IndexDef, range: &KeyRange) -> Result<Vec<Vec<u8>>> {
@@ -464,7 +511,10 @@ impl<'t> Writer<'t> {
         let path = self.db.path().to_path_buf();
         let t = self.table(name)?;
         let mut out = Vec::new();
-        for entry in t.range::<&[u8]>(range.bounds()).map_err(|e| Error::storage(&path, e))? {
+        for entry in t
+            .range::<&[u8]>(range.bounds())
+            .map_err(|e| Error::storage(&path, e))?
+        {
             let (k, v) = entry.map_err(|e| Error::storage(&path, e))?;
             if unique {
                 out.push(v.value().to_vec());
@@ -527,10 +577,17 @@ pub(super) fn index_key(idx: &IndexDef, vals: &[ValueRef<'_>], pk: &[u8]) -> Opt
 }
 
 pub(super) fn index_keys(def: &TableDef, vals: &[ValueRef<'_>], pk: &[u8]) -> Vec<Option<Vec<u8>>> {
-    def.indexes.iter().map(|idx| index_key(idx, vals, pk)).collect()
+    def.indexes
+        .iter()
+        .map(|idx| index_key(idx, vals, pk))
+        .collect()
 }
 
-pub(super) fn check_row(def: &'static TableDef, vals: &[ValueRef<'_>], check_types: bool) -> Result<()> {
+pub(super) fn check_row(
+    def: &'static TableDef,
+    vals: &[ValueRef<'_>],
+    check_types: bool,
+) -> Result<()> {
     if vals.len() != def.columns.len() {
         return Err(Error::Invalid(format!(
             "table {} has {} columns, got {} values",
@@ -579,4 +636,3 @@ pub(super) fn find_unique_index<'d>(def: &'d TableDef, name: &str) -> Result<&'d
     }
     Ok(idx)
 }
-

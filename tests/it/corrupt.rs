@@ -1,0 +1,57 @@
+//! Damaged row bytes give a CRC error naming the table and key.
+
+use crate::common::{data_dir, user};
+use aragora_db::config::{DbTarget, Store};
+use aragora_db::schema::users::User;
+use aragora_db::table::raw_def;
+use aragora_db::{Database, Error};
+use redb::ReadableTable;
+
+#[test]
+fn flipped_row_byte_is_a_crc_error_naming_table_and_key() {
+    let (_d, cfg) = data_dir();
+    let path = cfg.get_db_path(DbTarget::Store(Store::Users)).unwrap().path;
+    {
+        let db = Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
+        db.write(|w| w.insert(&user("victim", "v@x.io", None)))
+            .unwrap();
+    }
+    // Damage the stored row behind the store's back.
+    {
+        let raw = redb::Database::create(&path).unwrap();
+        let txn = raw.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(raw_def("users")).unwrap();
+            let (k, mut v) = {
+                let (k, v) = t.first().unwrap().unwrap();
+                (k.value().to_vec(), v.value().to_vec())
+            };
+            let mid = v.len() / 2;
+            v[mid] ^= 0x10;
+            t.insert(k.as_slice(), v.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let db = Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
+    let r = db.read().unwrap();
+    let err = r.get::<User>("victim").unwrap_err();
+    match &err {
+        Error::Corrupt { table, key, what } => {
+            assert_eq!(*table, "users");
+            assert!(key.contains("victim"), "{key}");
+            assert!(what.contains("CRC32"), "{what}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    // The index lookup reaches the same row and fails the same way.
+    assert!(matches!(
+        r.get_by::<User>("idx_users_email", "v@x.io"),
+        Err(Error::Corrupt { .. })
+    ));
+    // And the consistency check reports it instead of stopping.
+    let problems = aragora_db::table::check::check::<User>(&r).unwrap();
+    assert!(
+        problems.iter().any(|p| p.what.contains("CRC32")),
+        "{problems:?}"
+    );
+}

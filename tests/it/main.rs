@@ -1,0 +1,8 @@
+//! The integration tests, in one binary (as ripgrep and redb do).
+
+mod common;
+mod constraints;
+mod corrupt;
+mod model;
+mod process;
+mod stores;
