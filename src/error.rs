@@ -16,7 +16,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A configuration value (environment variable or flag) is malformed.
-    #[error("invalid configuration: {name}={value:?}: {expected}")]
+    #[error("invalid configuration: {name}={value:?}: expected {expected}")]
     Config {
         /// The variable or flag.
         name: String,

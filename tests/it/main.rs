@@ -1,5 +1,6 @@
 //! The integration tests, in one binary (as ripgrep and redb do).
 
+mod cli;
 mod common;
 mod constraints;
 mod corrupt;

@@ -1,0 +1,60 @@
+//! Command-line flags. Flags override the environment.
+
+use aragora_db::config::{Config, DatabaseMode};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// aragora-db: Aragora's persistence layer on redb, in one binary.
+#[derive(Debug, Parser)]
+#[command(version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Data directory (default: ARAGORA_DATA_DIR, ARAGORA_NOMIC_DIR, NOMIC_DIR, then .nomic).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database mode (default: ARAGORA_DB_MODE, then legacy).
+    #[arg(long, global = true, value_parser = ["legacy", "consolidated"])]
+    pub mode: Option<String>,
+}
+
+impl Global {
+    /// The environment's configuration with the flags applied.
+    pub fn config(&self) -> aragora_db::Result<Config> {
+        let mut c = Config::from_env()?;
+        if let Some(d) = &self.data_dir {
+            c.data_dir = d.clone();
+            c.data_dir_source = "--data-dir";
+        }
+        if let Some(m) = &self.mode {
+            c.mode = DatabaseMode::parse(m)?;
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the data directory, the mode, and every database with its file.
+    Paths {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every database file: size, tables, row counts, schema versions.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a data directory, write and read users, organizations and
+    /// audit events, then print the status.
+    Demo,
+}
