@@ -7,17 +7,17 @@
 
 mod common;
 
+use aragora_db::Database;
 use aragora_db::config::{Config, DbTarget, Store};
-use aragora_db::schema::users::{AuditEntry, User, AUDIT_LOG, ORGANIZATIONS, USERS};
+use aragora_db::schema::users::{AUDIT_LOG, AuditEntry, ORGANIZATIONS, USERS, User};
 use aragora_db::store::{AuditEvent, AuditLog, AuditQuery, UserStore};
 use aragora_db::table::Page;
-use aragora_db::Database;
 use common::*;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use rusqlite::Connection;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 fn benchmarking() -> bool {
@@ -25,17 +25,29 @@ fn benchmarking() -> bool {
 }
 
 fn size(n: usize) -> usize {
-    if benchmarking() { scale(n) } else { (n / 50).max(20) }
+    if benchmarking() {
+        scale(n)
+    } else {
+        (n / 50).max(20)
+    }
 }
 
 fn user_row(i: usize, orgs: usize) -> User {
     User {
-        id: format!("{:08x}-0000-4000-8000-{:012x}", i.wrapping_mul(2654435761) as u32, i),
+        id: format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            i.wrapping_mul(2654435761) as u32,
+            i
+        ),
         email: format!("user{i}@example.com"),
         password_hash: "bcrypt:$2b$12$abcdefghijklmnopqrstuv".into(),
         password_salt: String::new(),
         name: Some(format!("User {i}")),
-        org_id: if orgs > 0 { Some(format!("org-{:04}", i % orgs)) } else { None },
+        org_id: if orgs > 0 {
+            Some(format!("org-{:04}", i % orgs))
+        } else {
+            None
+        },
         role: Some("member".into()),
         created_at: "2026-01-05T10:00:00.123456+00:00".into(),
         updated_at: "2026-01-05T10:00:00.123456+00:00".into(),
@@ -60,7 +72,13 @@ fn audit_row(i: usize) -> AuditEvent {
         // One event every 48 s: 50,000 events span 28 days of January.
         timestamp: Some({
             let s = i * 48;
-            format!("2026-01-{:02}T{:02}:{:02}:{:02}+00:00", 1 + (s / 86_400) % 28, (s / 3600) % 24, (s / 60) % 60, s % 60)
+            format!(
+                "2026-01-{:02}T{:02}:{:02}:{:02}+00:00",
+                1 + (s / 86_400) % 28,
+                (s / 3600) % 24,
+                (s / 60) % 60,
+                s % 60
+            )
         }),
         ..AuditEvent::default()
     }
@@ -101,10 +119,16 @@ fn fixture(n_users: usize, n_orgs: usize, n_audit: usize) -> Fixture {
     })
     .unwrap();
     let audit = AuditLog::open(&cfg).unwrap();
-    audit.log_events((0..n_audit).map(audit_row).collect()).unwrap();
+    audit
+        .log_events((0..n_audit).map(audit_row).collect())
+        .unwrap();
 
     let sqlite_path = dir.path().join("sqlite.db");
-    let mut sqlite = open_sqlite(&sqlite_path, "NORMAL", &[&USERS, &ORGANIZATIONS, &AUDIT_LOG]);
+    let mut sqlite = open_sqlite(
+        &sqlite_path,
+        "NORMAL",
+        &[&USERS, &ORGANIZATIONS, &AUDIT_LOG],
+    );
     let tx = sqlite.transaction().unwrap();
     {
         let mut s = tx.prepare(&insert_sql(&ORGANIZATIONS)).unwrap();
@@ -132,7 +156,15 @@ fn fixture(n_users: usize, n_orgs: usize, n_audit: usize) -> Fixture {
         }
     }
     tx.commit().unwrap();
-    Fixture { users: UserStore::from_db(db), audit, _dir: dir, cfg, sqlite, sqlite_path, n_users }
+    Fixture {
+        users: UserStore::from_db(db),
+        audit,
+        _dir: dir,
+        cfg,
+        sqlite,
+        sqlite_path,
+        n_users,
+    }
 }
 
 fn lookups(c: &mut Criterion) {
@@ -143,14 +175,24 @@ fn lookups(c: &mut Criterion) {
     g.bench_function("get_by_email/ours", |b| {
         b.iter(|| {
             i = (i + 7919) % n;
-            black_box(f.users.get_user_by_email(&format!("user{i}@example.com")).unwrap().unwrap())
+            black_box(
+                f.users
+                    .get_user_by_email(&format!("user{i}@example.com"))
+                    .unwrap()
+                    .unwrap(),
+            )
         })
     });
     let mut stmt = f.sqlite.prepare(&select_sql(&USERS, "email = ?1")).unwrap();
     g.bench_function("get_by_email/sqlite", |b| {
         b.iter(|| {
             i = (i + 7919) % n;
-            black_box(stmt.query_row([format!("user{i}@example.com")], |r| Ok(from_sqlite::<User>(r))).unwrap())
+            black_box(
+                stmt.query_row([format!("user{i}@example.com")], |r| {
+                    Ok(from_sqlite::<User>(r))
+                })
+                .unwrap(),
+            )
         })
     });
     let ids: Vec<String> = (0..n).map(|i| user_row(i, 100).id).collect();
@@ -164,16 +206,26 @@ fn lookups(c: &mut Criterion) {
     g.bench_function("get_by_id/sqlite", |b| {
         b.iter(|| {
             i = (i + 7919) % n;
-            black_box(stmt.query_row([&ids[i]], |r| Ok(from_sqlite::<User>(r))).unwrap())
+            black_box(
+                stmt.query_row([&ids[i]], |r| Ok(from_sqlite::<User>(r)))
+                    .unwrap(),
+            )
         })
     });
     g.bench_function("list_org_users/ours", |b| {
         b.iter(|| {
             i = (i + 31) % 100;
-            black_box(f.users.list_users_by_org(&format!("org-{i:04}"), Page::default()).unwrap())
+            black_box(
+                f.users
+                    .list_users_by_org(&format!("org-{i:04}"), Page::default())
+                    .unwrap(),
+            )
         })
     });
-    let mut stmt = f.sqlite.prepare(&select_sql(&USERS, "org_id = ?1 ORDER BY id")).unwrap();
+    let mut stmt = f
+        .sqlite
+        .prepare(&select_sql(&USERS, "org_id = ?1 ORDER BY id"))
+        .unwrap();
     g.bench_function("list_org_users/sqlite", |b| {
         b.iter(|| {
             i = (i + 31) % 100;
@@ -186,18 +238,31 @@ fn lookups(c: &mut Criterion) {
         })
     });
     // One day of audit events (~1/28 of the table), by time range.
-    let day = |i: usize| (format!("2026-01-{:02}", 1 + i % 27), format!("2026-01-{:02}", 2 + i % 27));
+    let day = |i: usize| {
+        (
+            format!("2026-01-{:02}", 1 + i % 27),
+            format!("2026-01-{:02}", 2 + i % 27),
+        )
+    };
     g.bench_function("audit_range/ours", |b| {
         b.iter(|| {
             i += 1;
             let (since, until) = day(i);
-            let q = AuditQuery { since: Some(since), until: Some(until), page: Page::first(200), ..Default::default() };
+            let q = AuditQuery {
+                since: Some(since),
+                until: Some(until),
+                page: Page::first(200),
+                ..Default::default()
+            };
             black_box(f.audit.query(&q).unwrap())
         })
     });
     let mut stmt = f
         .sqlite
-        .prepare(&select_sql(&AUDIT_LOG, "timestamp >= ?1 AND timestamp < ?2 ORDER BY timestamp LIMIT 200"))
+        .prepare(&select_sql(
+            &AUDIT_LOG,
+            "timestamp >= ?1 AND timestamp < ?2 ORDER BY timestamp LIMIT 200",
+        ))
         .unwrap();
     g.bench_function("audit_range/sqlite", |b| {
         b.iter(|| {
@@ -243,14 +308,23 @@ fn writes(c: &mut Criterion) {
     for sync in ["FULL", "NORMAL"] {
         f.sqlite.pragma_update(None, "synchronous", sync).unwrap();
         let mut stmt = f.sqlite.prepare(&insert_sql(&AUDIT_LOG)).unwrap();
-        g.bench_function(format!("durable_commit/sqlite_{}", sync.to_lowercase()), |b| {
-            b.iter(|| {
-                n += 1;
-                let e = audit_row(n);
-                let row = AuditEntry { id: n as i64, timestamp: e.timestamp.unwrap(), action: e.action, metadata: e.metadata, ..Default::default() };
-                insert_row(&mut stmt, &row);
-            })
-        });
+        g.bench_function(
+            format!("durable_commit/sqlite_{}", sync.to_lowercase()),
+            |b| {
+                b.iter(|| {
+                    n += 1;
+                    let e = audit_row(n);
+                    let row = AuditEntry {
+                        id: n as i64,
+                        timestamp: e.timestamp.unwrap(),
+                        action: e.action,
+                        metadata: e.metadata,
+                        ..Default::default()
+                    };
+                    insert_row(&mut stmt, &row);
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -265,7 +339,9 @@ fn bulk(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
-                let db = Database::open(&Config::for_dir(dir.path()), DbTarget::Store(Store::Users)).unwrap();
+                let db =
+                    Database::open(&Config::for_dir(dir.path()), DbTarget::Store(Store::Users))
+                        .unwrap();
                 (dir, db)
             },
             |(dir, db)| {
@@ -280,7 +356,8 @@ fn bulk(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     let dir = tempfile::tempdir().unwrap();
-                    let conn = open_sqlite(&dir.path().join("s.db"), sync, &[&USERS, &ORGANIZATIONS]);
+                    let conn =
+                        open_sqlite(&dir.path().join("s.db"), sync, &[&USERS, &ORGANIZATIONS]);
                     (dir, conn)
                 },
                 |(dir, mut conn)| {
@@ -332,7 +409,12 @@ fn readers_during_writes(c: &mut Criterion) {
                         s.spawn(move || {
                             for j in 0..PER {
                                 let i = (t * 7919 + j * 104_729) % n;
-                                black_box(users.get_user_by_email(&format!("user{i}@example.com")).unwrap().unwrap());
+                                black_box(
+                                    users
+                                        .get_user_by_email(&format!("user{i}@example.com"))
+                                        .unwrap()
+                                        .unwrap(),
+                                );
                             }
                         });
                     }
@@ -379,10 +461,17 @@ fn readers_during_writes(c: &mut Criterion) {
                         .map(|(t, conn)| {
                             s.spawn(move || {
                                 {
-                                    let mut stmt = conn.prepare_cached(&select_sql(&USERS, "email = ?1")).unwrap();
+                                    let mut stmt = conn
+                                        .prepare_cached(&select_sql(&USERS, "email = ?1"))
+                                        .unwrap();
                                     for j in 0..PER {
                                         let i = (t * 7919 + j * 104_729) % n;
-                                        black_box(stmt.query_row([format!("user{i}@example.com")], |r| Ok(from_sqlite::<User>(r))).unwrap());
+                                        black_box(
+                                            stmt.query_row([format!("user{i}@example.com")], |r| {
+                                                Ok(from_sqlite::<User>(r))
+                                            })
+                                            .unwrap(),
+                                        );
                                     }
                                 }
                                 conn

@@ -7,8 +7,8 @@
 #![allow(dead_code)]
 
 use aragora_db::table::{Extras, Row, RowView, TableDef, ValueRef};
-use rusqlite::types::ValueRef as SqlRef;
 use rusqlite::Connection;
+use rusqlite::types::ValueRef as SqlRef;
 use std::path::Path;
 
 /// `CREATE TABLE` + `CREATE INDEX` for a declaration.
@@ -56,22 +56,40 @@ fn quoted(def: &TableDef, cols: &[usize]) -> String {
 
 /// `INSERT INTO t (all columns) VALUES (?, ...)`.
 pub fn insert_sql(def: &TableDef) -> String {
-    let names: Vec<_> = def.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
+    let names: Vec<_> = def
+        .columns
+        .iter()
+        .map(|c| format!("\"{}\"", c.name))
+        .collect();
     let marks: Vec<_> = (1..=def.columns.len()).map(|i| format!("?{i}")).collect();
-    format!("INSERT INTO \"{}\" ({}) VALUES ({})", def.name, names.join(", "), marks.join(", "))
+    format!(
+        "INSERT INTO \"{}\" ({}) VALUES ({})",
+        def.name,
+        names.join(", "),
+        marks.join(", ")
+    )
 }
 
 /// `SELECT all columns FROM t WHERE <col> = ?1` (plus an optional suffix).
 pub fn select_sql(def: &TableDef, where_sql: &str) -> String {
-    let names: Vec<_> = def.columns.iter().map(|c| format!("\"{}\"", c.name)).collect();
-    format!("SELECT {} FROM \"{}\" WHERE {where_sql}", names.join(", "), def.name)
+    let names: Vec<_> = def
+        .columns
+        .iter()
+        .map(|c| format!("\"{}\"", c.name))
+        .collect();
+    format!(
+        "SELECT {} FROM \"{}\" WHERE {where_sql}",
+        names.join(", "),
+        def.name
+    )
 }
 
 /// A WAL connection with the given `synchronous` setting.
 pub fn open_sqlite(path: &Path, synchronous: &str, defs: &[&TableDef]) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.pragma_update(None, "synchronous", synchronous).unwrap();
+    conn.pragma_update(None, "synchronous", synchronous)
+        .unwrap();
     for def in defs {
         conn.execute_batch(&sqlite_ddl(def)).unwrap();
     }
@@ -111,6 +129,9 @@ pub fn from_sqlite<R: Row>(row: &rusqlite::Row<'_>) -> R {
 
 /// Scale factor for datasets: `ARAGORA_BENCH_SCALE` (default 1.0; CI smoke runs use less).
 pub fn scale(n: usize) -> usize {
-    let f: f64 = std::env::var("ARAGORA_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let f: f64 = std::env::var("ARAGORA_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
     ((n as f64) * f).max(10.0) as usize
 }

@@ -48,10 +48,6 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
             }
             txn.open_table(crate::table::raw_def(def.name))
                 .map_err(|e| st(&e))?;
-            for idx in def.indexes {
-                txn.open_table(crate::table::raw_def(idx.redb_name))
-                    .map_err(|e| st(&e))?;
-            }
             schema.insert(def.name, def.version).map_err(|e| st(&e))?;
         }
     }

@@ -14,7 +14,7 @@ use crate::config::{Config, DbTarget};
 use crate::error::{Error, Result};
 use crate::table::{Reader, TableDef, Writer};
 use parking_lot::Mutex;
-use redb::{ReadableDatabase, ReadableTableMetadata};
+use redb::ReadableDatabase;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Weak};
@@ -190,11 +190,7 @@ impl Database {
         self.inner
             .tables
             .iter()
-            .map(|&def| {
-                let t = r.raw_table(def.name)?;
-                let n = t.len().map_err(|e| Error::storage(self.path(), e))?;
-                Ok((def, n))
-            })
+            .map(|&def| Ok((def, r.count_rows(def)?)))
             .collect()
     }
 

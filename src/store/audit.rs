@@ -244,15 +244,7 @@ fn visit(r: &Reader, q: &AuditQuery, mut f: impl FnMut(AuditEntry) -> Result<boo
         ..Page::default()
     };
     r.index_entries(AuditEntry::DEF, idx, &range, scan, |pk| {
-        let bytes = primary
-            .get(pk)
-            .map_err(|e| Error::Invalid(e.to_string()))?
-            .ok_or_else(|| Error::Corrupt {
-                table: "audit_log",
-                key: keys::render(pk),
-                what: format!("index {index} points at a missing row"),
-            })?;
-        let e = AuditEntry::decode(pk, bytes.value())?;
+        let e: AuditEntry = r.row_for_index(&primary, idx, pk)?;
         let keep = q
             .user_id
             .as_ref()

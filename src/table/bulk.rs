@@ -8,7 +8,7 @@
 use super::codec;
 use super::def::Row;
 use super::keys;
-use super::write::{Writer, check_row, index_keys, pk_of, row_values};
+use super::write::{ROWS, Writer, check_row, index_keys, pk_of, row_values, spaced};
 use crate::error::{Error, Result};
 
 struct Prepared {
@@ -49,7 +49,7 @@ impl Writer<'_> {
             let empty = w.is_empty(def.name)?;
             if !empty {
                 for p in &prepared {
-                    if w.exists(def.name, &p.pk)? {
+                    if w.exists(def.name, &spaced(ROWS, &p.pk))? {
                         return Err(Error::Unique {
                             table: def.name,
                             columns: def.column_list(def.primary_key),
@@ -74,7 +74,7 @@ impl Writer<'_> {
                     }
                     if !empty {
                         for (k, _) in &entries {
-                            if w.exists(idx.redb_name, k)? {
+                            if w.exists(def.name, k)? {
                                 return Err(dup_index(def, idx.columns, k));
                             }
                         }
@@ -82,14 +82,19 @@ impl Writer<'_> {
                 }
                 per_index.push(entries);
             }
+            let mut key = Vec::with_capacity(64);
             for p in &prepared {
-                w.put(def.name, &p.pk, &p.bytes)?;
+                key.clear();
+                key.push(ROWS);
+                key.extend_from_slice(&p.pk);
+                w.put(def.name, &key, &p.bytes)?;
             }
-            for (idx, entries) in def.indexes.iter().zip(&per_index) {
+            for entries in &per_index {
                 for (k, v) in entries {
-                    w.put(idx.redb_name, k, v)?;
+                    w.put(def.name, k, v)?;
                 }
             }
+            w.counted(def, prepared.len() as i64);
             if def.autoincrement {
                 if let Some(last) = rows
                     .iter()

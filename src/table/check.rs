@@ -1,21 +1,21 @@
 //! Consistency check of one table: every row decodes (CRC, format, types),
 //! every row has exactly its index entries, every index entry points back at
-//! a row that produces it, NOT NULL holds, and foreign keys resolve.
+//! a row that produces it, the row count is right, NOT NULL holds, foreign
+//! keys resolve, and nothing lives in an undeclared key space.
 
 use super::def::{Row, TableDef};
 use super::keys;
-use super::read::KeyRange;
-use super::read::{Page, Reader};
+use super::read::{KeyRange, Page, Reader};
 use super::value::{Value, ValueRef};
-use super::write::{index_key, pk_of};
+use super::write::{COUNT_KEY, META, ROWS, index_key, pk_of};
 use crate::error::Result;
-use redb::ReadableTable;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 
 /// One inconsistency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// The table (or `table#index`).
+    /// The table, or `table#index`.
     pub table: String,
     /// The key concerned, rendered.
     pub key: String,
@@ -29,135 +29,104 @@ impl std::fmt::Display for Problem {
     }
 }
 
+fn problem(table: &str, key: &[u8], what: impl Into<String>) -> Problem {
+    Problem {
+        table: table.to_string(),
+        key: keys::render(key),
+        what: what.into(),
+    }
+}
+
+/// What the rows say the index entries must be.
+#[derive(Default)]
+struct Expected {
+    /// Full entry key (with space byte) → value (pk for unique, empty otherwise).
+    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// (foreign key number, child pk, parent pk)
+    fk_refs: Vec<(usize, Vec<u8>, Vec<u8>)>,
+    rows: u64,
+}
+
 /// Checks one table in a snapshot. Returns every problem found.
 pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut expected: Vec<BTreeSet<Vec<u8>>> = vec![BTreeSet::new(); def.indexes.len()];
-    let mut unique_targets: Vec<Vec<(Vec<u8>, Vec<u8>)>> = vec![Vec::new(); def.indexes.len()];
-    let mut fk_refs: Vec<(usize, Vec<u8>, Vec<u8>)> = Vec::new();
-    let problem = |table: &str, key: &[u8], what: String| Problem {
-        table: table.to_string(),
-        key: keys::render(key),
-        what,
-    };
-
+    let mut exp = Expected::default();
     r.scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
-        let (values, _) = match def.decode_values(pk, bytes) {
-            Ok(v) => v,
-            Err(e) => {
-                problems.push(problem(def.name, pk, e.to_string()));
+        exp.rows += 1;
+        check_row(def, pk, bytes, &mut exp, &mut problems);
+        Ok(true)
+    })?;
+
+    // Every stored index entry must be expected, with the right value.
+    let mut seen = BTreeSet::new();
+    let all = (Bound::Included(vec![ROWS + 1]), Bound::Excluded(vec![META]));
+    r.scan_space(def.name, all, Page::default(), |k, v| {
+        let space = k[0];
+        let label = match def.indexes.iter().find(|i| i.space == space) {
+            Some(idx) => format!("{}#{}", def.name, idx.name),
+            None => {
+                problems.push(problem(
+                    def.name,
+                    k,
+                    format!("entry in undeclared key space {space}"),
+                ));
                 return Ok(true);
             }
         };
-        let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
-        if pk_of(def, &vals) != pk {
-            problems.push(problem(
-                def.name,
-                pk,
-                "stored key differs from the row's primary-key columns".into(),
-            ));
+        match exp.entries.get(k) {
+            None => problems.push(problem(&label, &k[1..], "index entry has no matching row")),
+            Some(want) if want.as_slice() != v => problems.push(problem(
+                &label,
+                &k[1..],
+                format!(
+                    "entry points at {} instead of {}",
+                    keys::render(v),
+                    keys::render(want)
+                ),
+            )),
+            Some(_) => {}
         }
-        for (col, v) in def.columns.iter().zip(&vals) {
-            if v.is_null() && !col.nullable {
-                problems.push(problem(
-                    def.name,
-                    pk,
-                    format!("NOT NULL column {} is NULL", col.name),
-                ));
-            } else if !v.is_null() && !(col.accepts)(*v) {
-                problems.push(problem(
-                    def.name,
-                    pk,
-                    format!(
-                        "column {} holds {}, expected {}",
-                        col.name,
-                        v.describe(),
-                        col.expected
-                    ),
-                ));
-            }
-        }
-        for (n, idx) in def.indexes.iter().enumerate() {
-            if let Some(k) = index_key(idx, &vals, pk) {
-                if idx.unique {
-                    unique_targets[n].push((k.clone(), pk.to_vec()));
-                }
-                if !expected[n].insert(k.clone()) {
-                    problems.push(problem(
-                        idx.redb_name,
-                        &k,
-                        "UNIQUE violated: two rows share this key".into(),
-                    ));
-                }
-            }
-        }
-        for (n, fk) in def.foreign_keys.iter().enumerate() {
-            if fk.columns.iter().all(|&c| !vals[c].is_null()) {
-                fk_refs.push((
-                    n,
-                    pk.to_vec(),
-                    keys::encode(fk.columns.iter().map(|&c| vals[c])),
-                ));
-            }
+        seen.insert(k.to_vec());
+        Ok(true)
+    })?;
+    for missing in exp.entries.keys().filter(|k| !seen.contains(*k)) {
+        let idx = def.indexes.iter().find(|i| i.space == missing[0]);
+        let label = format!("{}#{}", def.name, idx.map_or("?", |i| i.name));
+        problems.push(problem(&label, &missing[1..], "row has no index entry"));
+    }
+
+    let stored = r.count_rows(def);
+    match stored {
+        Ok(n) if n == exp.rows => {}
+        Ok(n) => problems.push(problem(
+            def.name,
+            COUNT_KEY,
+            format!("row count says {n}, table holds {}", exp.rows),
+        )),
+        Err(e) => problems.push(problem(def.name, COUNT_KEY, e.to_string())),
+    }
+    let meta = (Bound::Included(vec![META]), Bound::Unbounded);
+    r.scan_space(def.name, meta, Page::default(), |k, _| {
+        if k != COUNT_KEY {
+            problems.push(problem(def.name, k, "unknown metadata entry"));
         }
         Ok(true)
     })?;
 
-    for (n, idx) in def.indexes.iter().enumerate() {
-        let t = r.raw_table(idx.redb_name)?;
-        let mut seen = BTreeSet::new();
-        for entry in t
-            .iter()
-            .map_err(|e| crate::error::Error::Invalid(e.to_string()))?
-        {
-            let (k, _) = entry.map_err(|e| crate::error::Error::Invalid(e.to_string()))?;
-            let key = k.value().to_vec();
-            if !expected[n].contains(&key) {
-                problems.push(problem(
-                    idx.redb_name,
-                    &key,
-                    "index entry has no matching row".into(),
-                ));
-            }
-            seen.insert(key);
-        }
-        for missing in expected[n].difference(&seen) {
-            problems.push(problem(
-                idx.redb_name,
-                missing,
-                "row has no index entry".into(),
-            ));
-        }
-        if idx.unique {
-            for (k, pk) in &unique_targets[n] {
-                if let Some(stored) = t
-                    .get(k.as_slice())
-                    .map_err(|e| crate::error::Error::Invalid(e.to_string()))?
-                {
-                    if stored.value() != pk.as_slice() {
-                        problems.push(problem(
-                            idx.redb_name,
-                            k,
-                            format!(
-                                "unique entry points at {} instead of {}",
-                                keys::render(stored.value()),
-                                keys::render(pk)
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    for (n, pk, parent_key) in fk_refs {
+    for (n, pk, parent_key) in exp.fk_refs {
         let fk = &def.foreign_keys[n];
         let parent = (fk.parent)();
-        let t = r.raw_table(parent.name)?;
-        let found = t
-            .get(parent_key.as_slice())
-            .map_err(|e| crate::error::Error::Invalid(e.to_string()))?;
-        if found.is_none() {
+        let mut found = false;
+        r.scan_raw(
+            parent,
+            &KeyRange::prefix(keys::RawKey(&parent_key)),
+            Page::first(1),
+            |k, _| {
+                found = k == parent_key.as_slice();
+                Ok(false)
+            },
+        )?;
+        if !found {
             problems.push(problem(
                 def.name,
                 &pk,
@@ -171,6 +140,76 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
         }
     }
     Ok(problems)
+}
+
+fn check_row(
+    def: &'static TableDef,
+    pk: &[u8],
+    bytes: &[u8],
+    exp: &mut Expected,
+    problems: &mut Vec<Problem>,
+) {
+    let values = match def.decode_values(pk, bytes) {
+        Ok((v, _)) => v,
+        Err(e) => {
+            problems.push(problem(def.name, pk, e.to_string()));
+            return;
+        }
+    };
+    let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
+    if pk_of(def, &vals) != pk {
+        problems.push(problem(
+            def.name,
+            pk,
+            "stored key differs from the row's primary-key columns",
+        ));
+    }
+    for (col, v) in def.columns.iter().zip(&vals) {
+        if v.is_null() && !col.nullable {
+            problems.push(problem(
+                def.name,
+                pk,
+                format!("NOT NULL column {} is NULL", col.name),
+            ));
+        } else if !v.is_null() && !(col.accepts)(*v) {
+            problems.push(problem(
+                def.name,
+                pk,
+                format!(
+                    "column {} holds {}, expected {}",
+                    col.name,
+                    v.describe(),
+                    col.expected
+                ),
+            ));
+        }
+    }
+    for idx in def.indexes {
+        if let Some(k) = index_key(idx, &vals, pk) {
+            let value = if idx.unique { pk.to_vec() } else { Vec::new() };
+            if let Some(other) = exp.entries.insert(k.clone(), value) {
+                let label = format!("{}#{}", def.name, idx.name);
+                problems.push(problem(
+                    &label,
+                    &k[1..],
+                    format!(
+                        "UNIQUE violated: rows {} and {} share this key",
+                        keys::render(&other),
+                        keys::render(pk)
+                    ),
+                ));
+            }
+        }
+    }
+    for (n, fk) in def.foreign_keys.iter().enumerate() {
+        if fk.columns.iter().all(|&c| !vals[c].is_null()) {
+            exp.fk_refs.push((
+                n,
+                pk.to_vec(),
+                keys::encode(fk.columns.iter().map(|&c| vals[c])),
+            ));
+        }
+    }
 }
 
 /// Checks a typed table.

@@ -163,7 +163,10 @@ fn take_value(buf: &[u8]) -> Result<(ValueRef<'_>, &[u8]), EnvelopeError> {
         0 => Ok((ValueRef::Null, rest)),
         1 => {
             let (z, rest) = take_varint(rest)?;
-            Ok((ValueRef::Integer(((z >> 1) as i64) ^ -((z & 1) as i64)), rest))
+            Ok((
+                ValueRef::Integer(((z >> 1) as i64) ^ -((z & 1) as i64)),
+                rest,
+            ))
         }
         2 => {
             let raw: [u8; 8] = rest

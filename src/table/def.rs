@@ -72,13 +72,14 @@ pub struct ColumnDef {
     pub expected: &'static str,
 }
 
-/// One secondary index, stored in its own redb table.
+/// One secondary index. Its entries live in the table's redb table under
+/// the key-space byte `space` (see [`write`](super::write)).
 #[derive(Debug, Clone, Copy)]
 pub struct IndexDef {
     /// The index name, as in the original DDL.
     pub name: &'static str,
-    /// The redb table holding the entries: `<table>#<index>`.
-    pub redb_name: &'static str,
+    /// Key-space byte of the entries: 1 + the index's position.
+    pub space: u8,
     /// Indexed columns, by position.
     pub columns: &'static [usize],
     /// UNIQUE: at most one row per non-NULL key. Rows with a NULL in any
@@ -260,6 +261,14 @@ pub fn field<T: super::value::ColumnValue>(
             T::EXPECTED
         )
     })
+}
+
+/// Key-space byte of the index called `name` among `names` (1-based),
+/// evaluated at compile time by [`table!`](crate::table!).
+pub const fn index_space(names: &[&str], name: &str) -> u8 {
+    let pos = column_position(names, name);
+    assert!(pos < 254, "at most 254 indexes per table");
+    (pos + 1) as u8
 }
 
 /// Position of `name` in `names`, evaluated at compile time by [`table!`](crate::table!).

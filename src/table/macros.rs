@@ -70,6 +70,8 @@ macro_rules! table {
         impl $row {
             /// Column names in storage order.
             pub const COLUMNS: &'static [&'static str] = &[$(stringify!($col)),+];
+            /// Index names in declaration order.
+            pub const INDEX_NAMES: &'static [&'static str] = &[$(stringify!($iname)),*];
         }
 
         #[doc = concat!("Declaration of the `", $name, "` table.")]
@@ -90,7 +92,7 @@ macro_rules! table {
             autoincrement: $auto,
             indexes: &[ $( $crate::table::IndexDef {
                 name: stringify!($iname),
-                redb_name: concat!($name, "#", stringify!($iname)),
+                space: $crate::table::def::index_space($row::INDEX_NAMES, stringify!($iname)),
                 columns: &[ $( $crate::table::column_position($row::COLUMNS, stringify!($icol)) ),+ ],
                 unique: $crate::__table_unique!($kind),
             } ),* ],

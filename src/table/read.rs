@@ -2,10 +2,9 @@
 //! range and prefix scans on any index, pagination and counts.
 
 use super::def::{IndexDef, Row, TableDef};
-use super::keys::{self, IntoKey, RawKey};
-use super::write::{find_unique_index, raw_def};
+use super::keys::{self, IntoKey};
+use super::write::{COUNT_KEY, ROWS, find_unique_index, index_suffix, raw_def, read_count, spaced};
 use crate::error::{Error, Result};
-use redb::ReadableTableMetadata;
 use std::ops::Bound;
 use std::path::PathBuf;
 
@@ -67,8 +66,20 @@ impl KeyRange {
         KeyRange { start, end }
     }
 
-    pub(crate) fn bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
-        (as_slice(&self.start), as_slice(&self.end))
+    /// The range inside one key space of a table (see [`write`](super::write)).
+    pub fn within(&self, space: u8) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+        let start = match &self.start {
+            Bound::Included(k) => Bound::Included(spaced(space, k)),
+            Bound::Excluded(k) => Bound::Excluded(spaced(space, k)),
+            Bound::Unbounded => Bound::Included(vec![space]),
+        };
+        let end = match &self.end {
+            Bound::Included(k) => Bound::Included(spaced(space, k)),
+            Bound::Excluded(k) => Bound::Excluded(spaced(space, k)),
+            Bound::Unbounded if space == u8::MAX => Bound::Unbounded,
+            Bound::Unbounded => Bound::Excluded(vec![space + 1]),
+        };
+        (start, end)
     }
 }
 
@@ -145,9 +156,13 @@ impl Reader {
     pub fn get<R: Row>(&self, key: impl IntoKey) -> Result<Option<R>> {
         let t = self.raw_table(R::DEF.name)?;
         let pk = key.to_key();
-        let found = t.get(pk.as_slice()).map_err(|e| self.st(e))?;
+        self.get_in(&t, &pk)
+    }
+
+    fn get_in<R: Row>(&self, t: &RoTable, pk: &[u8]) -> Result<Option<R>> {
+        let found = t.get(spaced(ROWS, pk).as_slice()).map_err(|e| self.st(e))?;
         match found {
-            Some(g) => R::decode(&pk, g.value()).map(Some),
+            Some(g) => R::decode(pk, g.value()).map(Some),
             None => Ok(None),
         }
     }
@@ -155,11 +170,12 @@ impl Reader {
     /// A row by a unique index.
     pub fn get_by<R: Row>(&self, index: &str, key: impl IntoKey) -> Result<Option<R>> {
         let idx = find_unique_index(R::DEF, index)?;
-        let t = self.raw_table(idx.redb_name)?;
-        let k = key.to_key();
+        let t = self.raw_table(R::DEF.name)?;
+        let mut k = vec![idx.space];
+        key.encode_key(&mut k);
         let found = t.get(k.as_slice()).map_err(|e| self.st(e))?;
         match found {
-            Some(pk) => self.get::<R>(RawKey(pk.value())),
+            Some(pk) => self.get_in(&t, pk.value()),
             None => Ok(None),
         }
     }
@@ -180,18 +196,19 @@ impl Reader {
         let primary = self.raw_table(R::DEF.name)?;
         let mut out = Vec::new();
         self.index_entries(R::DEF, idx, &range, page, |pk| {
-            let row = primary
-                .get(pk)
-                .map_err(|e| self.st(e))?
-                .ok_or_else(|| Error::Corrupt {
-                    table: R::DEF.name,
-                    key: keys::render(pk),
-                    what: format!("index {} points at a missing row", idx.name),
-                })?;
-            out.push(R::decode(pk, row.value())?);
+            out.push(self.row_for_index::<R>(&primary, idx, pk)?);
             Ok(true)
         })?;
         Ok(out)
+    }
+
+    /// The row an index entry points at; a dangling entry is corruption.
+    pub fn row_for_index<R: Row>(&self, t: &RoTable, idx: &IndexDef, pk: &[u8]) -> Result<R> {
+        self.get_in(t, pk)?.ok_or_else(|| Error::Corrupt {
+            table: R::DEF.name,
+            key: keys::render(pk),
+            what: format!("index {} points at a missing row", idx.name),
+        })
     }
 
     /// Rows whose index columns start with `prefix`.
@@ -199,10 +216,23 @@ impl Reader {
         self.scan_index(index, KeyRange::prefix(prefix), page)
     }
 
-    /// Number of rows in the table (O(1)).
+    /// Number of rows in the table (O(1): a counter kept by every write).
     pub fn count<R: Row>(&self) -> Result<u64> {
-        let t = self.raw_table(R::DEF.name)?;
-        t.len().map_err(|e| self.st(e))
+        self.count_rows(R::DEF)
+    }
+
+    /// Number of rows of a table.
+    pub fn count_rows(&self, def: &TableDef) -> Result<u64> {
+        let t = self.raw_table(def.name)?;
+        let found = t.get(COUNT_KEY).map_err(|e| self.st(e))?;
+        match found {
+            None => Ok(0),
+            Some(b) => read_count(b.value()).ok_or_else(|| Error::Corrupt {
+                table: def.name,
+                key: "row count".into(),
+                what: format!("expected 8 bytes, found {}", b.value().len()),
+            }),
+        }
     }
 
     /// Number of index entries within `range`.
@@ -225,21 +255,7 @@ impl Reader {
         page: Page,
         mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
-        let t = self.raw_table(def.name)?;
-        let iter = t.range::<&[u8]>(range.bounds()).map_err(|e| self.st(e))?;
-        let iter: Box<dyn Iterator<Item = _>> = if page.reverse {
-            Box::new(iter.rev())
-        } else {
-            Box::new(iter)
-        };
-        let limit = page.limit.unwrap_or(usize::MAX);
-        for entry in iter.skip(page.offset).take(limit) {
-            let (k, v) = entry.map_err(|e| self.st(e))?;
-            if !f(k.value(), v.value())? {
-                break;
-            }
-        }
-        Ok(())
+        self.scan_space(def.name, range.within(ROWS), page, |k, v| f(&k[1..], v))
     }
 
     /// Visits the primary keys of an index's entries within `range`.
@@ -251,8 +267,28 @@ impl Reader {
         page: Page,
         mut f: impl FnMut(&[u8]) -> Result<bool>,
     ) -> Result<()> {
-        let t = self.raw_table(idx.redb_name)?;
-        let iter = t.range::<&[u8]>(range.bounds()).map_err(|e| self.st(e))?;
+        let ncols = idx.columns.len();
+        self.scan_space(def.name, range.within(idx.space), page, |k, v| {
+            if idx.unique {
+                f(v)
+            } else {
+                f(index_suffix(def.name, idx, k, ncols)?)
+            }
+        })
+    }
+
+    /// Visits raw entries of a redb table within bounds.
+    pub fn scan_space(
+        &self,
+        name: &str,
+        bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        page: Page,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let t = self.raw_table(name)?;
+        let iter = t
+            .range::<&[u8]>((as_slice(&bounds.0), as_slice(&bounds.1)))
+            .map_err(|e| self.st(e))?;
         let iter: Box<dyn Iterator<Item = _>> = if page.reverse {
             Box::new(iter.rev())
         } else {
@@ -261,18 +297,7 @@ impl Reader {
         let limit = page.limit.unwrap_or(usize::MAX);
         for entry in iter.skip(page.offset).take(limit) {
             let (k, v) = entry.map_err(|e| self.st(e))?;
-            let go = if idx.unique {
-                f(v.value())?
-            } else {
-                let key = k.value();
-                let at = keys::prefix_len(key, idx.columns.len()).map_err(|e| Error::Corrupt {
-                    table: def.name,
-                    key: format!("index {} entry of {} bytes", idx.name, key.len()),
-                    what: format!("expected {} at byte {}", e.what, e.offset),
-                })?;
-                f(&key[at..])?
-            };
-            if !go {
+            if !f(k.value(), v.value())? {
                 break;
             }
         }

@@ -7,14 +7,24 @@
 //! then the [`Writer`] is poisoned and the transaction cannot commit, so no
 //! partial state is ever visible.
 //!
-//! Index layout (see [`keys`](super::keys)):
-//! * unique index: key = indexed columns, value = primary key; rows with a
-//!   NULL in an indexed column have no entry;
-//! * other indexes: key = indexed columns ++ primary key, value = empty.
+//! Layout: each declared table is **one** redb table (`&[u8] → &[u8]`),
+//! split into key spaces by its first byte, so a lookup opens one table and
+//! a commit touches one B-tree per declared table:
+//!
+//! ```text
+//! 0x00 ++ pk                     → row envelope            (rows)
+//! n    ++ columns                → pk      n = 1 + index position, unique index
+//! n    ++ columns ++ pk          → (empty)                 other indexes
+//! 0xFF ++ "count"                → row count, u64 LE       (metadata)
+//! ```
+//!
+//! Keys use the order-preserving encoding of [`keys`](super::keys). Rows with
+//! a NULL in a unique index's column have no entry in it (SQL treats NULLs
+//! as distinct).
 
 use super::codec::{self, Extras};
 use super::def::{ForeignKeyDef, IndexDef, OnDelete, Row, TableDef};
-use super::keys::{self, IntoKey};
+use super::keys::{self, IntoKey, RawKey};
 use super::read::KeyRange;
 use super::value::{Value, ValueRef};
 use crate::db::{Database, meta};
@@ -41,6 +51,22 @@ pub struct Writer<'t> {
     poisoned: Option<&'static str>,
     wrote: bool,
     buf: Vec<u8>,
+    counts: HashMap<&'static str, i64>,
+}
+
+/// Key-space byte of rows.
+pub const ROWS: u8 = 0;
+/// Key-space byte of per-table metadata.
+pub const META: u8 = 0xFF;
+/// Metadata key of the row count.
+pub const COUNT_KEY: &[u8] = b"\xFFcount";
+
+/// `space ++ key`.
+pub fn spaced(space: u8, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(space);
+    k.extend_from_slice(key);
+    k
 }
 
 impl<'t> Writer<'t> {
@@ -53,6 +79,7 @@ impl<'t> Writer<'t> {
             poisoned: None,
             wrote: false,
             buf: Vec::with_capacity(256),
+            counts: HashMap::new(),
         }
     }
 
@@ -64,11 +91,28 @@ impl<'t> Writer<'t> {
         self.foreign_keys = on;
     }
 
-    pub(crate) fn finish(self) -> Result<()> {
-        match self.poisoned {
-            Some(table) => Err(Error::Poisoned { table }),
-            None => Ok(()),
+    pub(crate) fn finish(mut self) -> Result<()> {
+        if let Some(table) = self.poisoned {
+            return Err(Error::Poisoned { table });
         }
+        let counts: Vec<_> = self.counts.drain().filter(|(_, d)| *d != 0).collect();
+        for (name, delta) in counts {
+            let old = match self.fetch(name, COUNT_KEY)? {
+                Some(b) => read_count(&b).ok_or_else(|| Error::Corrupt {
+                    table: name,
+                    key: "row count".into(),
+                    what: format!("expected 8 bytes, found {}", b.len()),
+                })?,
+                None => 0,
+            };
+            let new = (old as i64).saturating_add(delta).max(0) as u64;
+            self.put(name, COUNT_KEY, &new.to_le_bytes())?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn counted(&mut self, def: &TableDef, delta: i64) {
+        *self.counts.entry(def.name).or_default() += delta;
     }
 
     fn st(&self, e: impl std::fmt::Display) -> Error {
@@ -168,7 +212,7 @@ impl<'t> Writer<'t> {
         let vals = row_values(row);
         self.op(R::DEF, |w| {
             let pk = pk_of(R::DEF, &vals);
-            if w.exists(R::DEF.name, &pk)? {
+            if w.exists(R::DEF.name, &spaced(ROWS, &pk))? {
                 w.update_vals(R::DEF, &vals, row.extras(), false)?;
                 Ok(true)
             } else {
@@ -189,7 +233,7 @@ impl<'t> Writer<'t> {
     pub fn get<R: Row>(&mut self, key: impl IntoKey) -> Result<Option<R>> {
         let pk = key.to_key();
         self.declared(R::DEF)?;
-        match self.fetch(R::DEF.name, &pk)? {
+        match self.fetch(R::DEF.name, &spaced(ROWS, &pk))? {
             Some(bytes) => R::decode(&pk, &bytes).map(Some),
             None => Ok(None),
         }
@@ -199,7 +243,7 @@ impl<'t> Writer<'t> {
     pub fn get_by<R: Row>(&mut self, index: &str, key: impl IntoKey) -> Result<Option<R>> {
         let idx = find_unique_index(R::DEF, index)?;
         self.declared(R::DEF)?;
-        match self.fetch(idx.redb_name, &key.to_key())? {
+        match self.fetch(R::DEF.name, &spaced(idx.space, &key.to_key()))? {
             Some(pk) => self.get::<R>(keys::RawKey(&pk)),
             None => Ok(None),
         }
@@ -209,7 +253,7 @@ impl<'t> Writer<'t> {
     pub fn keys_by<R: Row>(&mut self, index: &str, prefix: impl IntoKey) -> Result<Vec<Vec<u8>>> {
         let idx = R::DEF.index(index)?;
         self.declared(R::DEF)?;
-        self.index_pks(idx, &prefix.to_key())
+        self.index_pks(R::DEF, idx, &prefix.to_key())
     }
 
     /// The next AUTOINCREMENT id for a table (never reused, even after deletes).
@@ -269,13 +313,13 @@ impl<'t> Writer<'t> {
     ) -> Result<Vec<u8>> {
         check_row(def, vals, check_types)?;
         let pk = pk_of(def, vals);
-        if self.exists(def.name, &pk)? {
+        if self.exists(def.name, &spaced(ROWS, &pk))? {
             return Err(unique_error(def, def.primary_key, vals));
         }
         let index_keys = index_keys(def, vals, &pk);
         for (idx, key) in def.indexes.iter().zip(&index_keys) {
             if let (true, Some(key)) = (idx.unique, key) {
-                if self.exists(idx.redb_name, key)? {
+                if self.exists(def.name, key)? {
                     return Err(unique_error(def, idx.columns, vals));
                 }
             }
@@ -286,6 +330,7 @@ impl<'t> Writer<'t> {
         let r = self.write_new(def, &pk, &bytes, &index_keys);
         self.buf = bytes;
         r?;
+        self.counted(def, 1);
         if def.autoincrement {
             self.bump_sequence(def, vals)?;
         }
@@ -299,11 +344,11 @@ impl<'t> Writer<'t> {
         bytes: &[u8],
         index_keys: &[Option<Vec<u8>>],
     ) -> Result<()> {
-        self.put(def.name, pk, bytes)?;
+        self.put(def.name, &spaced(ROWS, pk), bytes)?;
         for (idx, key) in def.indexes.iter().zip(index_keys) {
             if let Some(key) = key {
                 let value: &[u8] = if idx.unique { pk } else { &[] };
-                self.put(idx.redb_name, key, value)?;
+                self.put(def.name, key, value)?;
             }
         }
         Ok(())
@@ -341,17 +386,20 @@ impl<'t> Writer<'t> {
     ) -> Result<()> {
         check_row(def, vals, check_types)?;
         let pk = pk_of(def, vals);
-        let old_bytes = self.fetch(def.name, &pk)?.ok_or_else(|| Error::NotFound {
-            table: def.name,
-            key: keys::render(&pk),
-        })?;
+        let row_key = spaced(ROWS, &pk);
+        let old_bytes = self
+            .fetch(def.name, &row_key)?
+            .ok_or_else(|| Error::NotFound {
+                table: def.name,
+                key: keys::render(&pk),
+            })?;
         let (old_vals, _) = def.decode_values(&pk, &old_bytes)?;
         let old: Vec<ValueRef<'_>> = old_vals.iter().map(Value::as_ref).collect();
         let old_keys = index_keys(def, &old, &pk);
         let new_keys = index_keys(def, vals, &pk);
         for ((idx, o), n) in def.indexes.iter().zip(&old_keys).zip(&new_keys) {
             if let (true, Some(n)) = (idx.unique, n) {
-                if Some(n) != o.as_ref() && self.exists(idx.redb_name, n)? {
+                if Some(n) != o.as_ref() && self.exists(def.name, n)? {
                     return Err(unique_error(def, idx.columns, vals));
                 }
             }
@@ -362,16 +410,16 @@ impl<'t> Writer<'t> {
                 continue;
             }
             if let Some(o) = o {
-                self.remove(idx.redb_name, o)?;
+                self.remove(def.name, o)?;
             }
             if let Some(n) = n {
                 let value: &[u8] = if idx.unique { &pk } else { &[] };
-                self.put(idx.redb_name, n, value)?;
+                self.put(def.name, n, value)?;
             }
         }
         let mut bytes = std::mem::take(&mut self.buf);
         codec::encode_row(&mut bytes, def.columns.len(), |i| vals[i], extras);
-        let r = self.put(def.name, &pk, &bytes);
+        let r = self.put(def.name, &row_key, &bytes);
         self.buf = bytes;
         r
     }
@@ -397,7 +445,7 @@ impl<'t> Writer<'t> {
             let parent = (fk.parent)();
             self.declared(parent)?;
             let key = keys::encode(fk.columns.iter().map(|&c| vals[c]));
-            if !self.exists(parent.name, &key)? {
+            if !self.exists(parent.name, &spaced(ROWS, &key))? {
                 return Err(Error::ForeignKey {
                     table: def.name,
                     column: def.column_list(fk.columns),
@@ -416,7 +464,8 @@ impl<'t> Writer<'t> {
                 def.name
             )));
         }
-        let Some(old_bytes) = self.fetch(def.name, pk)? else {
+        let row_key = spaced(ROWS, pk);
+        let Some(old_bytes) = self.fetch(def.name, &row_key)? else {
             return Ok(false);
         };
         let (old_vals, _) = def.decode_values(pk, &old_bytes)?;
@@ -439,12 +488,11 @@ impl<'t> Writer<'t> {
                 });
             }
         }
-        for (idx, key) in def.indexes.iter().zip(index_keys(def, &old, pk)) {
-            if let Some(key) = key {
-                self.remove(idx.redb_name, &key)?;
-            }
+        for key in index_keys(def, &old, pk).into_iter().flatten() {
+            self.remove(def.name, &key)?;
         }
-        self.remove(def.name, pk)?;
+        self.remove(def.name, &row_key)?;
+        self.counted(def, -1);
         for child in children {
             let child_pks = self.child_pks(child, pk)?;
             for cpk in child_pks {
@@ -461,7 +509,7 @@ impl<'t> Writer<'t> {
     }
 
     fn set_null(&mut self, def: &'static TableDef, fk: &ForeignKeyDef, pk: &[u8]) -> Result<()> {
-        let Some(bytes) = self.fetch(def.name, pk)? else {
+        let Some(bytes) = self.fetch(def.name, &spaced(ROWS, pk))? else {
             return Ok(());
         };
         let (mut vals, extras) = def.decode_values(pk, &bytes)?;
@@ -474,68 +522,69 @@ impl<'t> Writer<'t> {
 
     /// Primary keys of the rows of `child` that reference `parent_pk`.
     fn child_pks(&mut self, child: &Child, parent_pk: &[u8]) -> Result<Vec<Vec<u8>>> {
-        if let Some(idx) = child.index {
-            return self.index_pks(idx, parent_pk);
+        match child.index {
+            Some(idx) => self.index_pks(child.table, idx, parent_pk),
+            None => {
+                let range = KeyRange::prefix(RawKey(parent_pk));
+                let mut out = Vec::new();
+                self.visit(child.table.name, &range.within(ROWS), |k, _| {
+                    out.push(k[1..].to_vec());
+                    Ok(())
+                })?;
+                Ok(out)
+            }
         }
-        let end = keys::prefix_end(parent_pk);
-        let path = self.db.path().to_path_buf();
-        let t = self.table(child.table.name)?;
-        let range = match &end {
-            Some(end) => t.range::<&[u8]>(parent_pk..end.as_slice()),
-            None => t.range::<&[u8]>(parent_pk..),
-        };
-        let mut out = Vec::new();
-        for entry in range.map_err(|e| Error::storage(&path, e))? {
-            let (k, _) = entry.map_err(|e| Error::storage(&path, e))?;
-            out.push(k.value().to_vec());
-        }
-        Ok(out)
     }
 
     /// Primary keys of the entries of `idx` whose key starts with `prefix`.
-    fn index_pks(&mut self, idx: &IndexDef, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
-        let end = match keys::prefix_end(prefix) {
-            Some(e) => Bound::Excluded(e),
-            None => Bound::Unbounded,
-        };
-        self.index_range_pks(
-            idx,
-            &KeyRange::from_bounds(Bound::Included(prefix.to_vec()), end),
-        )
+    fn index_pks(&mut self, def: &TableDef, idx: &IndexDef, prefix: &[u8]) -> Result<Vec<Vec<u8>>> {
+        self.index_range_pks(def, idx, &KeyRange::prefix(RawKey(prefix)))
     }
 
-    fn index_range_pks(&mut self, idx: &IndexDef, range: &KeyRange) -> Result<Vec<Vec<u8>>> {
-        let ncols = idx.columns.len();
-        let unique = idx.unique;
-        let name = idx.redb_name;
+    fn index_range_pks(
+        &mut self,
+        def: &TableDef,
+        idx: &IndexDef,
+        range: &KeyRange,
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        let (ncols, unique, table) = (idx.columns.len(), idx.unique, def.name);
+        self.visit(def.name, &range.within(idx.space), |k, v| {
+            out.push(if unique {
+                v.to_vec()
+            } else {
+                index_suffix(table, idx, k, ncols)?.to_vec()
+            });
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Visits the entries of a redb table within raw bounds.
+    fn visit(
+        &mut self,
+        name: &'static str,
+        bounds: &(Bound<Vec<u8>>, Bound<Vec<u8>>),
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<()>,
+    ) -> Result<()> {
         let path = self.db.path().to_path_buf();
         let t = self.table(name)?;
-        let mut out = Vec::new();
+        let range = (as_slice(&bounds.0), as_slice(&bounds.1));
         for entry in t
-            .range::<&[u8]>(range.bounds())
+            .range::<&[u8]>(range)
             .map_err(|e| Error::storage(&path, e))?
         {
             let (k, v) = entry.map_err(|e| Error::storage(&path, e))?;
-            if unique {
-                out.push(v.value().to_vec());
-            } else {
-                let key = k.value();
-                let at = keys::prefix_len(key, ncols).map_err(|e| Error::Corrupt {
-                    table: name,
-                    key: format!("{} bytes", key.len()),
-                    what: format!("index key: expected {} at byte {}", e.what, e.offset),
-                })?;
-                out.push(key[at..].to_vec());
-            }
+            f(k.value(), v.value())?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Primary keys of the rows whose index columns lie in `range`, in index order.
     pub fn keys_in_index<R: Row>(&mut self, index: &str, range: &KeyRange) -> Result<Vec<Vec<u8>>> {
         let idx = R::DEF.index(index)?;
         self.declared(R::DEF)?;
-        self.index_range_pks(idx, range)
+        self.index_range_pks(R::DEF, idx, range)
     }
 
     pub(super) fn is_empty(&mut self, name: &'static str) -> Result<bool> {
@@ -547,9 +596,41 @@ impl<'t> Writer<'t> {
     /// Number of rows in a table, inside this transaction.
     pub fn count<R: Row>(&mut self) -> Result<u64> {
         self.declared(R::DEF)?;
-        let t = self.table(R::DEF.name)?;
-        let n = t.len();
-        n.map_err(|e| self.st(e))
+        let stored = match self.fetch(R::DEF.name, COUNT_KEY)? {
+            Some(b) => read_count(&b).unwrap_or(0),
+            None => 0,
+        };
+        let delta = self.counts.get(R::DEF.name).copied().unwrap_or(0);
+        Ok((stored as i64 + delta).max(0) as u64)
+    }
+}
+
+/// Decodes a stored row count.
+pub fn read_count(bytes: &[u8]) -> Option<u64> {
+    bytes.try_into().ok().map(u64::from_le_bytes)
+}
+
+/// The primary key at the end of a non-unique index entry (`space ++ columns ++ pk`).
+pub(super) fn index_suffix<'k>(
+    table: &'static str,
+    idx: &IndexDef,
+    key: &'k [u8],
+    ncols: usize,
+) -> Result<&'k [u8]> {
+    let body = key.get(1..).unwrap_or_default();
+    let at = keys::prefix_len(body, ncols).map_err(|e| Error::Corrupt {
+        table,
+        key: format!("index {} entry of {} bytes", idx.name, key.len()),
+        what: format!("expected {} at byte {}", e.what, e.offset + 1),
+    })?;
+    Ok(&body[at..])
+}
+
+fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
     }
 }
 
@@ -566,7 +647,8 @@ pub(super) fn index_key(idx: &IndexDef, vals: &[ValueRef<'_>], pk: &[u8]) -> Opt
     if idx.unique && idx.columns.iter().any(|&c| vals[c].is_null()) {
         return None;
     }
-    let mut k = Vec::with_capacity(32 + pk.len());
+    let mut k = Vec::with_capacity(33 + pk.len());
+    k.push(idx.space);
     for &c in idx.columns {
         keys::encode_into(&mut k, vals[c]);
     }

@@ -5,7 +5,13 @@ use std::process::{Command, Output};
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aragora-db"));
     cmd.args(args);
-    for k in ["ARAGORA_DATA_DIR", "ARAGORA_NOMIC_DIR", "NOMIC_DIR", "ARAGORA_DB_MODE", "DB_TIMEOUT"] {
+    for k in [
+        "ARAGORA_DATA_DIR",
+        "ARAGORA_NOMIC_DIR",
+        "NOMIC_DIR",
+        "ARAGORA_DB_MODE",
+        "DB_TIMEOUT",
+    ] {
         cmd.env_remove(k);
     }
     for (k, v) in env {
@@ -18,14 +24,23 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 fn paths_json_lists_every_database_in_both_modes() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    for (mode, elo_file) in [("legacy", "agent_elo.redb"), ("consolidated", "analytics.redb")] {
-        let o = run(&["paths", "--json"], &[("ARAGORA_DATA_DIR", d), ("ARAGORA_DB_MODE", mode)]);
+    for (mode, elo_file) in [
+        ("legacy", "agent_elo.redb"),
+        ("consolidated", "analytics.redb"),
+    ] {
+        let o = run(
+            &["paths", "--json"],
+            &[("ARAGORA_DATA_DIR", d), ("ARAGORA_DB_MODE", mode)],
+        );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["mode"], mode);
         assert_eq!(v["data_dir_source"], "ARAGORA_DATA_DIR");
         let dbs = v["databases"].as_array().unwrap();
-        assert_eq!(dbs.iter().filter(|d| d["kind"] == "database_type").count(), 25);
+        assert_eq!(
+            dbs.iter().filter(|d| d["kind"] == "database_type").count(),
+            25
+        );
         let elo = dbs.iter().find(|d| d["name"] == "elo").unwrap();
         assert!(elo["path"].as_str().unwrap().ends_with(elo_file), "{elo}");
     }
@@ -36,7 +51,10 @@ fn bad_mode_and_bad_flag_are_clear_errors() {
     let o = run(&["paths"], &[("ARAGORA_DB_MODE", "sharded")]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("ARAGORA_DB_MODE") && err.contains("sharded"), "{err}");
+    assert!(
+        err.contains("ARAGORA_DB_MODE") && err.contains("sharded"),
+        "{err}"
+    );
     let o = run(&["paths", "--mode", "sharded"], &[]);
     assert_eq!(o.status.code(), Some(2));
     let o = run(&["status"], &[("DB_TIMEOUT", "soon")]);
@@ -51,14 +69,34 @@ fn demo_writes_reads_and_reports_status() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("read back bob+"), "{text}");
-    let o = run(&["--data-dir", d.to_str().unwrap(), "status", "--json"], &[]);
+    let o = run(
+        &["--data-dir", d.to_str().unwrap(), "status", "--json"],
+        &[],
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let users = v["files"].as_array().unwrap().iter().find(|f| f["exists"] == true).unwrap();
+    let users = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["exists"] == true)
+        .unwrap();
     let counts: std::collections::BTreeMap<String, u64> = users["tables"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["table"].as_str().unwrap().to_string(), t["rows"].as_u64().unwrap()))
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_string(),
+                t["rows"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!((counts["users"], counts["organizations"], counts["audit_log"]), (2, 1, 2));
+    assert_eq!(
+        (
+            counts["users"],
+            counts["organizations"],
+            counts["audit_log"]
+        ),
+        (2, 1, 2)
+    );
 }

@@ -2,7 +2,9 @@
 
 use crate::output::out;
 use aragora_db::config::Config;
-use aragora_db::store::{AuditEvent, AuditLog, AuditQuery, OrganizationStore, UsageStore, UserStore};
+use aragora_db::store::{
+    AuditEvent, AuditLog, AuditQuery, OrganizationStore, UsageStore, UserStore,
+};
 use aragora_db::table::Page;
 
 pub fn run(config: &Config) -> aragora_db::Result<()> {
@@ -15,10 +17,27 @@ pub fn run(config: &Config) -> aragora_db::Result<()> {
     let usage = UsageStore::open(config)?;
 
     let tag = &aragora_db::store::users::new_uuid()[..8];
-    let ada = users.create_user(&format!("ada+{tag}@example.com"), "bcrypt:$2b$12$demo", "", "Ada", None, "member")?;
+    let ada = users.create_user(
+        &format!("ada+{tag}@example.com"),
+        "bcrypt:$2b$12$demo",
+        "",
+        "Ada",
+        None,
+        "member",
+    )?;
     let org = orgs.create_organization("Analytical Engines", &ada.id, None, "professional")?;
-    let bob = users.create_user(&format!("bob+{tag}@example.com"), "bcrypt:$2b$12$demo", "", "Bob", Some(&org.id), "member")?;
-    out(format!("created organization {} ({}) owned by {}", org.slug, org.id, ada.email))?;
+    let bob = users.create_user(
+        &format!("bob+{tag}@example.com"),
+        "bcrypt:$2b$12$demo",
+        "",
+        "Bob",
+        Some(&org.id),
+        "member",
+    )?;
+    out(format!(
+        "created organization {} ({}) owned by {}",
+        org.slug, org.id, ada.email
+    ))?;
     for u in [&ada, &bob] {
         audit.log_event(AuditEvent {
             action: "user.create".into(),
@@ -32,13 +51,33 @@ pub fn run(config: &Config) -> aragora_db::Result<()> {
     usage.record_usage_event(&org.id, "debate", 1, Some("{\"demo\": true}"))?;
 
     let found = users.get_user_by_email(&bob.email)?.expect("just created");
-    out(format!("read back {} by email: id {}", found.email, found.id))?;
+    out(format!(
+        "read back {} by email: id {}",
+        found.email, found.id
+    ))?;
     let members = orgs.get_org_members(&org.id)?;
-    out(format!("{} has {} member(s) besides its owner", org.name, members.iter().filter(|m| m.id != ada.id).count()))?;
-    let events = audit.query(&AuditQuery { org_id: Some(org.id.clone()), page: Page::default(), ..AuditQuery::default() })?;
-    out(format!("audit log for the organization: {} event(s)", events.len()))?;
+    out(format!(
+        "{} has {} member(s) besides its owner",
+        org.name,
+        members.iter().filter(|m| m.id != ada.id).count()
+    ))?;
+    let events = audit.query(&AuditQuery {
+        org_id: Some(org.id.clone()),
+        page: Page::default(),
+        ..AuditQuery::default()
+    })?;
+    out(format!(
+        "audit log for the organization: {} event(s)",
+        events.len()
+    ))?;
     for e in &events {
-        out(format!("  #{} {} {} -> {}", e.id, e.timestamp, e.action, e.resource_id.as_deref().unwrap_or("-")))?;
+        out(format!(
+            "  #{} {} {} -> {}",
+            e.id,
+            e.timestamp,
+            e.action,
+            e.resource_id.as_deref().unwrap_or("-")
+        ))?;
     }
     out("")?;
     crate::cmd_status::run(config, false)

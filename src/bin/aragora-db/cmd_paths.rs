@@ -28,18 +28,31 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
             "databases": dbs,
         }));
     }
-    out(format!("data directory: {} (from {})", config.data_dir.display(), config.data_dir_source))?;
+    out(format!(
+        "data directory: {} (from {})",
+        config.data_dir.display(),
+        config.data_dir_source
+    ))?;
     out(format!("mode:           {}", config.mode.as_str()))?;
     out(format!("DB_TIMEOUT:     {:?}", config.timeout))?;
     out(format!("slow query:     {:?}", config.slow_threshold))?;
     out("")?;
-    out(format!("{:<27} {:<14} {:<50} {}", "database", "kind", "file", "source"))?;
+    out(format!(
+        "{:<27} {:<14} {:<50} {}",
+        "database", "kind", "file", "source"
+    ))?;
     for (t, f) in &all {
         let kind = match t {
             DbTarget::Type(_) => "DatabaseType",
             DbTarget::Store(_) => "store",
         };
-        out(format!("{:<27} {:<14} {:<50} {}", t.value(), kind, f.path.display(), f.source))?;
+        out(format!(
+            "{:<27} {:<14} {:<50} {}",
+            t.value(),
+            kind,
+            f.path.display(),
+            f.source
+        ))?;
     }
     Ok(())
 }

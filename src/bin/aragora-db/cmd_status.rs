@@ -3,9 +3,9 @@
 //! do not exist yet are listed as such and not created.
 
 use crate::output::{json, out, size};
+use aragora_db::Database;
 use aragora_db::config::{Config, DbTarget};
 use aragora_db::schema;
-use aragora_db::Database;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -42,13 +42,27 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
         }));
     }
     if as_json {
-        return json(&json!({ "data_dir": config.data_dir, "mode": config.mode.as_str(), "files": report }));
+        return json(
+            &json!({ "data_dir": config.data_dir, "mode": config.mode.as_str(), "files": report }),
+        );
     }
-    out(format!("data directory {} ({} mode)", config.data_dir.display(), config.mode.as_str()))?;
+    out(format!(
+        "data directory {} ({} mode)",
+        config.data_dir.display(),
+        config.mode.as_str()
+    ))?;
     let mut absent = Vec::new();
     for f in &report {
         let path = f["path"].as_str().unwrap_or_default();
-        let dbs = f["databases"].as_array().map(|a| a.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+        let dbs = f["databases"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
         if f["exists"] != true {
             absent.push(dbs);
             continue;
@@ -65,7 +79,11 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
         }
     }
     if !absent.is_empty() {
-        out(format!("\nnot created yet ({} files): {}", absent.len(), absent.join(", ")))?;
+        out(format!(
+            "\nnot created yet ({} files): {}",
+            absent.len(),
+            absent.join(", ")
+        ))?;
     }
     Ok(())
 }
