@@ -22,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod schema;
+pub mod sqlite;
 pub mod store;
 pub mod table;
 pub mod time;

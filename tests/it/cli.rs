@@ -100,3 +100,42 @@ fn demo_writes_reads_and_reports_status() {
         (2, 1, 2)
     );
 }
+
+#[test]
+fn sqlite_info_and_dump_read_a_file_written_by_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("legacy.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;
+         CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, v REAL);
+         INSERT INTO t (name, v) VALUES ('a,\"b\"', 1.5), (NULL, -0.25);",
+    )
+    .unwrap();
+    // The connection stays open, so the rows are still only in the -wal.
+    let p = db.to_str().unwrap();
+    let o = run(&["sqlite", "info", p], &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("2 rows"), "{text}");
+    let o = run(&["sqlite", "dump", p, "--table", "t"], &[]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["name"], "a,\"b\"");
+    assert_eq!(lines[1]["v"], -0.25);
+    let o = run(
+        &["sqlite", "dump", p, "--format", "csv", "--table", "t"],
+        &[],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "id,name,v\r\n1,\"a,\"\"b\"\"\",1.5\r\n2,,-0.25\r\n"
+    );
+    let o = run(&["sqlite", "dump", p, "--table", "nope"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("legacy.db"));
+    drop(conn);
+}

@@ -6,4 +6,5 @@ mod constraints;
 mod corrupt;
 mod model;
 mod process;
+mod sqlite;
 mod stores;

@@ -57,4 +57,27 @@ pub enum Command {
     /// Create a data directory, write and read users, organizations and
     /// audit events, then print the status.
     Demo,
+    /// Inspect legacy SQLite files with the built-in pure-Rust reader (read-only).
+    #[command(subcommand)]
+    Sqlite(SqliteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SqliteCommand {
+    /// Header facts, tables with row counts, and the WAL state.
+    Info {
+        /// The SQLite database file (its -wal is read too).
+        file: PathBuf,
+    },
+    /// Print rows as JSON lines or CSV.
+    Dump {
+        /// The SQLite database file.
+        file: PathBuf,
+        /// Only this table (default: every table).
+        #[arg(long)]
+        table: Option<String>,
+        /// Output format.
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
+        format: String,
+    },
 }

@@ -6,6 +6,7 @@
 mod args;
 mod cmd_demo;
 mod cmd_paths;
+mod cmd_sqlite;
 mod cmd_status;
 mod output;
 
@@ -38,10 +39,18 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: args::Cli) -> aragora_db::Result<()> {
-    let config = cli.global.config()?;
+    // Commands that read a SQLite file need no configuration, so it is
+    // resolved (and validated) only by the commands that use it.
+    let config = || cli.global.config();
     match cli.command {
-        args::Command::Paths { json } => cmd_paths::run(&config, json),
-        args::Command::Status { json } => cmd_status::run(&config, json),
-        args::Command::Demo => cmd_demo::run(&config),
+        args::Command::Paths { json } => cmd_paths::run(&config()?, json),
+        args::Command::Status { json } => cmd_status::run(&config()?, json),
+        args::Command::Demo => cmd_demo::run(&config()?),
+        args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
+        args::Command::Sqlite(args::SqliteCommand::Dump {
+            ref file,
+            ref table,
+            ref format,
+        }) => cmd_sqlite::dump(file, table.as_deref(), format),
     }
 }

@@ -1,0 +1,10 @@
+//! The SQLite reader: differential tests against real SQLite, one fixture
+//! per bad-input catalogue row, read-only guarantees and fuzz replays.
+
+mod common;
+mod differential;
+mod fuzz_replay;
+mod malformed;
+mod readonly;
+mod reserved;
+mod schema;
