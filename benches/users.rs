@@ -20,6 +20,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// Ids for rows written while benchmarks run, unique across iterations.
+static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(100_000_000);
+
 fn benchmarking() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
@@ -393,10 +396,8 @@ fn readers_during_writes(c: &mut Criterion) {
             let writer = {
                 let (db, stop) = (f.users.db().clone(), stop.clone());
                 std::thread::spawn(move || {
-                    let mut k = 50_000_000usize;
                     while !stop.load(Ordering::Relaxed) {
-                        k += 1;
-                        let u = user_row(k, 0);
+                        let u = user_row(NEXT_ID.fetch_add(1, Ordering::Relaxed), 0);
                         db.write(|w| w.insert(&u)).unwrap();
                     }
                 })
@@ -437,10 +438,11 @@ fn readers_during_writes(c: &mut Criterion) {
                     conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
                     conn.busy_timeout(Duration::from_secs(30)).unwrap();
                     let mut s = conn.prepare(&insert_sql(&USERS)).unwrap();
-                    let mut k = 60_000_000usize;
                     while !stop.load(Ordering::Relaxed) {
-                        k += 1;
-                        insert_row(&mut s, &user_row(k, 0));
+                        insert_row(
+                            &mut s,
+                            &user_row(NEXT_ID.fetch_add(1, Ordering::Relaxed), 0),
+                        );
                     }
                 })
             };

@@ -21,6 +21,8 @@
 pub mod config;
 pub mod db;
 pub mod error;
+/// Fuzzing entry points (one per `fuzz/` target) that must never panic.
+pub mod fuzzing;
 pub mod schema;
 pub mod sqlite;
 pub mod store;

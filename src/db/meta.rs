@@ -2,8 +2,9 @@
 //!
 //! * `__schema`: table name → schema version of the declaration that created
 //!   or last migrated it (the `_schema_versions` of the original).
-//! * `__sequence`: table name → highest id handed out, for AUTOINCREMENT
-//!   tables (the `sqlite_sequence` of the original).
+//!
+//! Row counts and AUTOINCREMENT sequences live in each table's own
+//! metadata key space (see [`crate::table::write`]).
 
 use super::Inner;
 use crate::error::{Error, Result};
@@ -11,8 +12,6 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 /// Table name → schema version.
 pub const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("__schema");
-/// Table name → last AUTOINCREMENT id.
-pub const SEQUENCE: TableDefinition<&str, i64> = TableDefinition::new("__sequence");
 
 /// Creates every declared table (primary and index tables) that does not
 /// exist yet and records its version. Refuses files from newer versions.
@@ -41,7 +40,6 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     let txn = inner.db.begin_write().map_err(|e| st(&e))?;
     {
         let mut schema = txn.open_table(SCHEMA).map_err(|e| st(&e))?;
-        txn.open_table(SEQUENCE).map_err(|e| st(&e))?;
         for def in &inner.tables {
             if schema.get(def.name).map_err(|e| st(&e))?.is_some() {
                 continue;

@@ -132,7 +132,7 @@ table! {
         indexes: {
             index idx_audit_user (user_id, timestamp),
             index idx_audit_org (org_id, timestamp),
-            index idx_audit_timestamp (timestamp),
+            index idx_audit_timestamp (timestamp) covering,
             index idx_audit_action (action, timestamp),
         },
         foreign_keys: {},

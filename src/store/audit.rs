@@ -235,7 +235,6 @@ fn visit(r: &Reader, q: &AuditQuery, mut f: impl FnMut(AuditEntry) -> Result<boo
     };
     let range = time_range(lead, q.since.as_deref(), q.until.as_deref());
     let idx = AuditEntry::DEF.index(index)?;
-    let primary = r.raw_table(AuditEntry::DEF.name)?;
     let mut skipped = 0;
     let mut taken = 0;
     let limit = q.page.limit.unwrap_or(usize::MAX);
@@ -243,8 +242,7 @@ fn visit(r: &Reader, q: &AuditQuery, mut f: impl FnMut(AuditEntry) -> Result<boo
         reverse: q.page.reverse,
         ..Page::default()
     };
-    r.index_entries(AuditEntry::DEF, idx, &range, scan, |pk| {
-        let e: AuditEntry = r.row_for_index(&primary, idx, pk)?;
+    r.index_rows::<AuditEntry>(idx, &range, scan, |e| {
         let keep = q
             .user_id
             .as_ref()

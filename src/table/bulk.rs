@@ -64,7 +64,7 @@ impl Writer<'_> {
                     .iter()
                     .filter_map(|p| {
                         let k = p.index_keys[n].as_deref()?;
-                        Some((k, if idx.unique { p.pk.as_slice() } else { &[][..] }))
+                        Some((k, super::write::entry_value(idx, &p.pk, &p.bytes)))
                     })
                     .collect();
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));

@@ -7,7 +7,7 @@ use super::def::{Row, TableDef};
 use super::keys;
 use super::read::{KeyRange, Page, Reader};
 use super::value::{Value, ValueRef};
-use super::write::{COUNT_KEY, META, ROWS, index_key, pk_of};
+use super::write::{COUNT_KEY, META, ROWS, SEQ_KEY, index_key, pk_of};
 use crate::error::Result;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -107,7 +107,7 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
     }
     let meta = (Bound::Included(vec![META]), Bound::Unbounded);
     r.scan_space(def.name, meta, Page::default(), |k, _| {
-        if k != COUNT_KEY {
+        if k != COUNT_KEY && k != SEQ_KEY {
             problems.push(problem(def.name, k, "unknown metadata entry"));
         }
         Ok(true)
@@ -186,7 +186,7 @@ fn check_row(
     }
     for idx in def.indexes {
         if let Some(k) = index_key(idx, &vals, pk) {
-            let value = if idx.unique { pk.to_vec() } else { Vec::new() };
+            let value = super::write::entry_value(idx, pk, bytes).to_vec();
             if let Some(other) = exp.entries.insert(k.clone(), value) {
                 let label = format!("{}#{}", def.name, idx.name);
                 problems.push(problem(

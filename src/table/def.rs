@@ -85,6 +85,9 @@ pub struct IndexDef {
     /// UNIQUE: at most one row per non-NULL key. Rows with a NULL in any
     /// indexed column have no entry (SQL treats NULLs as distinct).
     pub unique: bool,
+    /// Covering: each entry also holds the whole row, so a scan of this
+    /// index reads no primary rows (for hot range queries; costs space).
+    pub covering: bool,
 }
 
 /// One foreign key. It always references the parent's primary key.

@@ -18,6 +18,7 @@
 //!         indexes: {
 //!             unique idx_users_email (email),
 //!             index idx_users_org_role (org_id, role),
+//!             index idx_users_created (created_at) covering,
 //!         },
 //!         foreign_keys: {
 //!             (org_id) -> Organization: SetNull,
@@ -51,7 +52,7 @@ macro_rules! table {
             },
             primary_key: ( $($pk:ident),+ ),
             autoincrement: $auto:literal,
-            indexes: { $( $kind:ident $iname:ident ( $($icol:ident),+ ) ),* $(,)? },
+            indexes: { $( $kind:ident $iname:ident ( $($icol:ident),+ ) $($covering:ident)? ),* $(,)? },
             foreign_keys: { $( ( $($fcol:ident),+ ) -> $parent:ty : $on:ident ),* $(,)? } $(,)?
         }
     ) => {
@@ -95,6 +96,7 @@ macro_rules! table {
                 space: $crate::table::def::index_space($row::INDEX_NAMES, stringify!($iname)),
                 columns: &[ $( $crate::table::column_position($row::COLUMNS, stringify!($icol)) ),+ ],
                 unique: $crate::__table_unique!($kind),
+                covering: $crate::__table_covering!($($covering)?),
             } ),* ],
             foreign_keys: &[ $( $crate::table::ForeignKeyDef {
                 columns: &[ $( $crate::table::column_position($row::COLUMNS, stringify!($fcol)) ),+ ],
@@ -165,5 +167,16 @@ macro_rules! __table_unique {
     };
     (index) => {
         false
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __table_covering {
+    () => {
+        false
+    };
+    (covering) => {
+        true
     };
 }

@@ -193,13 +193,37 @@ impl Reader {
     /// Rows in index order within `range` of the index's columns.
     pub fn scan_index<R: Row>(&self, index: &str, range: KeyRange, page: Page) -> Result<Vec<R>> {
         let idx = R::DEF.index(index)?;
-        let primary = self.raw_table(R::DEF.name)?;
         let mut out = Vec::new();
-        self.index_entries(R::DEF, idx, &range, page, |pk| {
-            out.push(self.row_for_index::<R>(&primary, idx, pk)?);
+        self.index_rows::<R>(idx, &range, page, |row| {
+            out.push(row);
             Ok(true)
         })?;
         Ok(out)
+    }
+
+    /// Visits the rows of an index range in index order; covering indexes
+    /// are read without touching the rows. The callback returns `false` to stop.
+    pub fn index_rows<R: Row>(
+        &self,
+        idx: &IndexDef,
+        range: &KeyRange,
+        page: Page,
+        mut f: impl FnMut(R) -> Result<bool>,
+    ) -> Result<()> {
+        let def = R::DEF;
+        let t = self.raw_table(def.name)?;
+        let ncols = idx.columns.len();
+        self.scan_in(&t, range.within(idx.space), page, |k, v| {
+            if idx.unique {
+                return f(self.row_for_index::<R>(&t, idx, v)?);
+            }
+            let pk = index_suffix(def.name, idx, k, ncols)?;
+            if idx.covering {
+                f(R::decode(pk, v)?)
+            } else {
+                f(self.row_for_index::<R>(&t, idx, pk)?)
+            }
+        })
     }
 
     /// The row an index entry points at; a dangling entry is corruption.
@@ -283,9 +307,19 @@ impl Reader {
         name: &str,
         bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         page: Page,
-        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+        f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         let t = self.raw_table(name)?;
+        self.scan_in(&t, bounds, page, f)
+    }
+
+    fn scan_in(
+        &self,
+        t: &RoTable,
+        bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        page: Page,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
         let iter = t
             .range::<&[u8]>((as_slice(&bounds.0), as_slice(&bounds.1)))
             .map_err(|e| self.st(e))?;

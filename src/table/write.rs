@@ -16,6 +16,7 @@
 //! n    ++ columns                → pk      n = 1 + index position, unique index
 //! n    ++ columns ++ pk          → (empty)                 other indexes
 //! 0xFF ++ "count"                → row count, u64 LE       (metadata)
+//! 0xFF ++ "seq"                  → last AUTOINCREMENT id, u64 LE
 //! ```
 //!
 //! Keys use the order-preserving encoding of [`keys`](super::keys). Rows with
@@ -27,7 +28,7 @@ use super::def::{ForeignKeyDef, IndexDef, OnDelete, Row, TableDef};
 use super::keys::{self, IntoKey, RawKey};
 use super::read::KeyRange;
 use super::value::{Value, ValueRef};
-use crate::db::{Database, meta};
+use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::Child;
 use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
@@ -60,6 +61,8 @@ pub const ROWS: u8 = 0;
 pub const META: u8 = 0xFF;
 /// Metadata key of the row count.
 pub const COUNT_KEY: &[u8] = b"\xFFcount";
+/// Metadata key of the AUTOINCREMENT sequence (highest id handed out).
+pub const SEQ_KEY: &[u8] = b"\xFFseq";
 
 /// `space ++ key`.
 pub fn spaced(space: u8, key: &[u8]) -> Vec<u8> {
@@ -259,17 +262,23 @@ impl<'t> Writer<'t> {
     /// The next AUTOINCREMENT id for a table (never reused, even after deletes).
     pub fn next_id<R: Row>(&mut self) -> Result<i64> {
         self.declared(R::DEF)?;
-        let seq = self
-            .txn
-            .open_table(meta::SEQUENCE)
-            .map_err(|e| self.st(e))?;
-        let last = seq
-            .get(R::DEF.name)
-            .map_err(|e| self.st(e))?
-            .map(|g| g.value());
-        let last = last.unwrap_or(0);
+        let last = self.sequence(R::DEF)?;
         last.checked_add(1)
             .ok_or_else(|| Error::Invalid(format!("AUTOINCREMENT of {} exhausted", R::DEF.name)))
+    }
+
+    /// The highest id handed out so far (0 if none).
+    fn sequence(&mut self, def: &TableDef) -> Result<i64> {
+        match self.fetch(def.name, SEQ_KEY)? {
+            None => Ok(0),
+            Some(b) => read_count(&b)
+                .map(|n| n as i64)
+                .ok_or_else(|| Error::Corrupt {
+                    table: def.name,
+                    key: "AUTOINCREMENT sequence".into(),
+                    what: format!("expected 8 bytes, found {}", b.len()),
+                }),
+        }
     }
 
     // ----- generic API (importer, migrations, SET NULL) ----------------------
@@ -347,8 +356,7 @@ impl<'t> Writer<'t> {
         self.put(def.name, &spaced(ROWS, pk), bytes)?;
         for (idx, key) in def.indexes.iter().zip(index_keys) {
             if let Some(key) = key {
-                let value: &[u8] = if idx.unique { pk } else { &[] };
-                self.put(def.name, key, value)?;
+                self.put(def.name, key, entry_value(idx, pk, bytes))?;
             }
         }
         Ok(())
@@ -363,16 +371,8 @@ impl<'t> Writer<'t> {
 
     /// Raises a table's AUTOINCREMENT sequence to at least `id`.
     pub(super) fn raise_sequence(&mut self, def: &TableDef, id: i64) -> Result<()> {
-        let mut seq = self
-            .txn
-            .open_table(meta::SEQUENCE)
-            .map_err(|e| self.st(e))?;
-        let last = seq
-            .get(def.name)
-            .map_err(|e| self.st(e))?
-            .map(|g| g.value());
-        if last.is_none_or(|l| id > l) {
-            seq.insert(def.name, id).map_err(|e| self.st(e))?;
+        if id > self.sequence(def)? {
+            self.put(def.name, SEQ_KEY, &(id as u64).to_le_bytes())?;
         }
         Ok(())
     }
@@ -405,23 +405,38 @@ impl<'t> Writer<'t> {
             }
         }
         self.check_parents(def, vals, Some(&old))?;
-        for ((idx, o), n) in def.indexes.iter().zip(&old_keys).zip(&new_keys) {
-            if o == n {
-                continue;
-            }
-            if let Some(o) = o {
-                self.remove(def.name, o)?;
-            }
-            if let Some(n) = n {
-                let value: &[u8] = if idx.unique { &pk } else { &[] };
-                self.put(def.name, n, value)?;
-            }
-        }
         let mut bytes = std::mem::take(&mut self.buf);
         codec::encode_row(&mut bytes, def.columns.len(), |i| vals[i], extras);
+        let r = self.move_entries(def, &pk, &bytes, &old_keys, &new_keys);
+        if let Err(e) = r {
+            self.buf = bytes;
+            return Err(e);
+        }
         let r = self.put(def.name, &row_key, &bytes);
         self.buf = bytes;
         r
+    }
+
+    fn move_entries(
+        &mut self,
+        def: &'static TableDef,
+        pk: &[u8],
+        bytes: &[u8],
+        old_keys: &[Option<Vec<u8>>],
+        new_keys: &[Option<Vec<u8>>],
+    ) -> Result<()> {
+        for ((idx, o), n) in def.indexes.iter().zip(old_keys).zip(new_keys) {
+            if o == n && !idx.covering {
+                continue;
+            }
+            if let Some(o) = o.as_ref().filter(|o| Some(*o) != n.as_ref()) {
+                self.remove(def.name, o)?;
+            }
+            if let Some(n) = n {
+                self.put(def.name, n, entry_value(idx, pk, bytes))?;
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn check_parents(
@@ -602,6 +617,18 @@ impl<'t> Writer<'t> {
         };
         let delta = self.counts.get(R::DEF.name).copied().unwrap_or(0);
         Ok((stored as i64 + delta).max(0) as u64)
+    }
+}
+
+/// The value stored with an index entry: the primary key (unique), the
+/// row (covering), or nothing.
+pub(super) fn entry_value<'a>(idx: &IndexDef, pk: &'a [u8], row: &'a [u8]) -> &'a [u8] {
+    if idx.unique {
+        pk
+    } else if idx.covering {
+        row
+    } else {
+        &[]
     }
 }
 

@@ -339,3 +339,43 @@ fn registry_is_consistent() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn covering_index_follows_updates_and_deletes() {
+    use aragora_db::schema::users::AuditEntry;
+    use aragora_db::table::{KeyRange, Page};
+    let (_d, db) = open();
+    let entry = |id: i64, ts: &str, meta: &str| AuditEntry {
+        id,
+        timestamp: ts.into(),
+        action: "login".into(),
+        metadata: Some(meta.into()),
+        ..Default::default()
+    };
+    db.write(|w| {
+        w.insert(&entry(1, "2026-01-01", "{}"))?;
+        w.insert(&entry(2, "2026-01-02", "{}"))
+    })
+    .unwrap();
+    // Same key, new content: the covering entry must carry the new row.
+    db.write(|w| w.update(&entry(1, "2026-01-01", "{\"v\": 2}")))
+        .unwrap();
+    // New key: the entry moves.
+    db.write(|w| w.update(&entry(2, "2026-01-09", "{}")))
+        .unwrap();
+    assert_consistent(&db);
+    let r = db.read().unwrap();
+    let rows: Vec<AuditEntry> = r
+        .scan_index("idx_audit_timestamp", KeyRange::all(), Page::default())
+        .unwrap();
+    assert_eq!(rows[0].metadata.as_deref(), Some("{\"v\": 2}"));
+    assert_eq!(rows[1].timestamp, "2026-01-09");
+    drop(r);
+    db.write(|w| w.delete::<AuditEntry>(1i64)).unwrap();
+    assert_consistent(&db);
+    let r = db.read().unwrap();
+    let rows: Vec<AuditEntry> = r
+        .scan_index("idx_audit_timestamp", KeyRange::all(), Page::default())
+        .unwrap();
+    assert_eq!(rows.iter().map(|e| e.id).collect::<Vec<_>>(), vec![2]);
+}

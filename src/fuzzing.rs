@@ -1,0 +1,162 @@
+//! Fuzzing entry points: one function per `fuzz/` target, each taking arbitrary bytes.
+//!
+//! None of them may panic, hang or allocate far beyond the input's size on any input;
+//! the only assertion is the key codec's round trip in [`key_decode`]. The cargo-fuzz
+//! targets in `fuzz/fuzz_targets/` and the replay test `tests/it/fuzz_corpus.rs` call
+//! them (see `fuzz/README.md`).
+
+use crate::schema::{ALL_TABLES, users::User};
+use crate::sqlite::{self, cursor::TreeCursor, pager::Pager};
+use crate::table::{Row, RowView, Value, keys};
+
+/// SQLite database header (first 100 bytes of page 1).
+pub fn sqlite_header(data: &[u8]) {
+    sqlite::fuzz_header(data);
+}
+
+/// One SQLite record (header of serial types, then values), every value decoded.
+pub fn sqlite_record(data: &[u8]) {
+    sqlite::fuzz_record(data);
+}
+
+/// A `-wal` file on its own: header, frame checksums, salts, commit frames.
+pub fn sqlite_wal(data: &[u8]) {
+    sqlite::fuzz_wal(data);
+}
+
+/// A CREATE TABLE / CREATE INDEX statement (lossily decoded as UTF-8).
+pub fn sqlite_schema_sql(data: &[u8]) {
+    sqlite::fuzz_schema_sql(data);
+}
+
+/// A whole database, read completely. Input starting with the SQLite magic is the main
+/// file alone; anything else is a 4-byte big-endian main-file length, the main file, then
+/// the `-wal` (the layout of [`sqlite::fuzz_entry`]'s selector 5).
+pub fn sqlite_file(data: &[u8]) {
+    if data.starts_with(b"SQLite format 3\0") {
+        sqlite::fuzz_file(data, None);
+    } else {
+        sqlite::fuzz_entry(&[[5].as_slice(), data].concat());
+    }
+}
+
+const PAGE: usize = 512;
+/// Schema of the database that [`sqlite_page`] builds: (type, name, root page, SQL).
+const PAGE_SCHEMA: [(&str, &str, u8, &str); 2] = [
+    ("table", "t", 2, "CREATE TABLE t(a,b,c)"),
+    ("index", "i", 3, "CREATE INDEX i ON t(a,b)"),
+];
+const MAX_PAGES: usize = 16;
+
+/// B-tree pages: the input (at most 16 × 512 bytes, zero-padded) becomes pages 2.. of a
+/// 512-byte-page database whose page 1 declares `t(a,b,c)` rooted at page 2 and index
+/// `i ON t(a,b)` at page 3. The file is read as [`sqlite_file`] does, then every page is
+/// walked as a b-tree root and each cell's local payload parsed as a record.
+pub fn sqlite_page(data: &[u8]) {
+    let body = &data[..data.len().min(MAX_PAGES * PAGE)];
+    let pages = 1 + body.len().div_ceil(PAGE).max(1);
+    let mut main = page_one(pages as u32);
+    main.extend_from_slice(body);
+    main.resize(pages * PAGE, 0);
+    sqlite::fuzz_file(&main, None);
+    let Ok(pager) = Pager::new(main, None) else {
+        return;
+    };
+    for root in 2..=pages as u32 {
+        let mut cursor = TreeCursor::new(&pager, root);
+        while let Ok(Some((_, cell))) = cursor.next_cell() {
+            sqlite::fuzz_record(cell.local);
+        }
+    }
+}
+
+/// Page 1 of [`sqlite_page`]'s database: header, then a `sqlite_schema` leaf holding
+/// [`PAGE_SCHEMA`] (every length below 57, so every varint is one byte).
+fn page_one(pages: u32) -> Vec<u8> {
+    let mut p = vec![0u8; PAGE];
+    p[..16].copy_from_slice(b"SQLite format 3\0");
+    p[16..18].copy_from_slice(&(PAGE as u16).to_be_bytes());
+    p[18..24].copy_from_slice(&[1, 1, 0, 64, 32, 32]);
+    for (off, v) in [
+        (24, 1),
+        (28, pages),
+        (44, 4),
+        (56, 1),
+        (92, 1),
+        (96, 3_045_000),
+    ] {
+        p[off..off + 4].copy_from_slice(&v.to_be_bytes());
+    }
+    p[100] = 13;
+    p[104] = PAGE_SCHEMA.len() as u8;
+    let mut end = PAGE;
+    for (i, (kind, name, root, sql)) in PAGE_SCHEMA.into_iter().enumerate() {
+        let texts = [kind, name, "t"];
+        let mut serials: Vec<u8> = texts.iter().map(|t| 13 + 2 * t.len() as u8).collect();
+        serials.extend([1, 13 + 2 * sql.len() as u8]);
+        let mut payload = vec![1 + serials.len() as u8];
+        payload.extend(serials);
+        payload.extend(texts.iter().flat_map(|t| t.bytes()));
+        payload.push(root);
+        payload.extend(sql.bytes());
+        let cell = [&[payload.len() as u8, 1 + i as u8][..], &payload].concat();
+        end -= cell.len();
+        p[end..end + cell.len()].copy_from_slice(&cell);
+        p[108 + 2 * i..110 + 2 * i].copy_from_slice(&(end as u16).to_be_bytes());
+    }
+    p[105..107].copy_from_slice(&(end as u16).to_be_bytes());
+    p
+}
+
+/// A stored row envelope, as read by `RowView`, `Row::decode` (`User`) and
+/// `TableDef::decode_values` (every table). Inputs of 5 bytes or more are decoded a
+/// second time with their last 4 bytes replaced by the correct CRC-32, so the body
+/// decoder is reached, not just the checksum.
+pub fn row_decode(data: &[u8]) {
+    decode_row(data);
+    if data.len() >= 5 {
+        let mut fixed = data.to_vec();
+        let at = fixed.len() - 4;
+        let crc = crc32fast::hash(&fixed[..at]);
+        fixed[at..].copy_from_slice(&crc.to_le_bytes());
+        decode_row(&fixed);
+    }
+}
+
+fn decode_row(bytes: &[u8]) {
+    let key = &bytes[..bytes.len().min(12)];
+    if let Ok(view) = RowView::parse(bytes) {
+        let _ = view.extras();
+        view.values().iter().for_each(|v| drop(v.describe()));
+    }
+    if let Err(e) = User::decode(key, bytes) {
+        drop(e.to_string());
+    }
+    for table in ALL_TABLES {
+        let _ = table.decode_values(key, bytes);
+    }
+}
+
+/// An order-preserving key: `decode`, `decode_one`, `prefix_len` and `render`. Asserts
+/// that whatever decodes re-encodes to exactly the bytes it was decoded from.
+pub fn key_decode(data: &[u8]) {
+    let _ = keys::render(data);
+    for n in 0..4 {
+        let _ = keys::prefix_len(data, n);
+    }
+    if let Ok((v, len)) = keys::decode_one(data) {
+        assert_eq!(
+            keys::encode([v.as_ref()]),
+            data[..len],
+            "decode_one round trip"
+        );
+    }
+    if let Ok(values) = keys::decode(data) {
+        assert_eq!(
+            keys::encode(values.iter().map(Value::as_ref)),
+            data,
+            "decode round trip"
+        );
+        assert_eq!(keys::prefix_len(data, values.len()), Ok(data.len()));
+    }
+}
