@@ -209,8 +209,50 @@ pub fn open(bytes: &[u8]) -> Result<&[u8], EnvelopeError> {
 /// A borrowed, zero-copy view of a row's columns.
 #[derive(Debug)]
 pub struct RowView<'a> {
-    values: Vec<ValueRef<'a>>,
+    values: Values<'a>,
     extras_at: &'a [u8],
+}
+
+/// Up to [`INLINE`] values live on the stack: decoding a row allocates
+/// nothing but the caller's own copies.
+const INLINE: usize = 40;
+
+#[derive(Debug)]
+enum Values<'a> {
+    Inline([ValueRef<'a>; INLINE], usize),
+    Heap(Vec<ValueRef<'a>>),
+}
+
+impl<'a> Values<'a> {
+    fn with_capacity(n: usize) -> Self {
+        if n <= INLINE {
+            Values::Inline([ValueRef::Null; INLINE], 0)
+        } else {
+            Values::Heap(Vec::with_capacity(n))
+        }
+    }
+
+    fn push(&mut self, v: ValueRef<'a>) {
+        match self {
+            Values::Inline(arr, len) if *len < INLINE => {
+                arr[*len] = v;
+                *len += 1;
+            }
+            Values::Inline(arr, len) => {
+                let mut vec = arr[..*len].to_vec();
+                vec.push(v);
+                *self = Values::Heap(vec);
+            }
+            Values::Heap(vec) => vec.push(v),
+        }
+    }
+
+    fn as_slice(&self) -> &[ValueRef<'a>] {
+        match self {
+            Values::Inline(arr, len) => &arr[..*len],
+            Values::Heap(vec) => vec,
+        }
+    }
 }
 
 impl<'a> RowView<'a> {
@@ -225,7 +267,7 @@ impl<'a> RowView<'a> {
                 rest.len()
             )));
         }
-        let mut values = Vec::with_capacity(n as usize);
+        let mut values = Values::with_capacity(n as usize);
         for _ in 0..n {
             let (v, r) = take_value(rest)?;
             values.push(v);
@@ -241,29 +283,29 @@ impl<'a> RowView<'a> {
     /// from SQLite, the importer's column mapping).
     pub fn from_values(values: Vec<ValueRef<'a>>) -> Self {
         RowView {
-            values,
+            values: Values::Heap(values),
             extras_at: &[0],
         }
     }
 
     /// Number of stored columns (may be fewer than the table declares).
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.values.as_slice().len()
     }
 
     /// True when the row stores no columns.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.values.as_slice().is_empty()
     }
 
     /// Column `i`, or `None` if this row predates that column.
     pub fn get(&self, i: usize) -> Option<ValueRef<'a>> {
-        self.values.get(i).copied()
+        self.values.as_slice().get(i).copied()
     }
 
     /// The stored columns.
     pub fn values(&self) -> &[ValueRef<'a>] {
-        &self.values
+        self.values.as_slice()
     }
 
     /// Decodes the extras map (owned).

@@ -131,17 +131,43 @@ pub fn decode_one(bytes: &[u8]) -> Result<(Value, usize), KeyError> {
     }
 }
 
-/// Length in bytes of the first `n` values of `bytes`.
+/// Length in bytes of the first `n` values of `bytes`, without decoding them.
 pub fn prefix_len(bytes: &[u8], n: usize) -> Result<usize, KeyError> {
     let mut at = 0;
     for _ in 0..n {
-        let (_, len) = decode_one(bytes.get(at..).unwrap_or_default()).map_err(|e| KeyError {
+        at += skip_one(bytes.get(at..).unwrap_or_default()).map_err(|e| KeyError {
             offset: at + e.offset,
             what: e.what,
         })?;
-        at += len;
     }
     Ok(at)
+}
+
+/// Length of the first encoded value of `bytes`.
+fn skip_one(bytes: &[u8]) -> Result<usize, KeyError> {
+    let err = |offset, what| KeyError { offset, what };
+    match bytes.first() {
+        Some(&NULL) => Ok(1),
+        Some(&INT) | Some(&REAL) if bytes.len() >= 9 => Ok(9),
+        Some(&INT) | Some(&REAL) => Err(err(1, "8 bytes of number")),
+        Some(&TEXT) | Some(&BLOB) => {
+            let mut i = 1;
+            loop {
+                let zero = bytes
+                    .get(i..)
+                    .and_then(|rest| rest.iter().position(|&b| b == 0))
+                    .ok_or(err(i, "an escaped byte"))?;
+                i += zero;
+                match bytes.get(i + 1) {
+                    Some(0xFF) => i += 2,
+                    Some(0x01) => return Ok(i + 2),
+                    _ => return Err(err(i + 1, "0xFF or 0x01 after 0x00")),
+                }
+            }
+        }
+        Some(_) => Err(err(0, "a value tag 0x01..=0x05")),
+        None => Err(err(0, "a value tag")),
+    }
 }
 
 /// Decodes a whole key into its values.
@@ -341,6 +367,15 @@ mod tests {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
             let _ = decode(&bytes);
+            let _ = prefix_len(&bytes, 2);
+        }
+
+        #[test]
+        fn prefix_len_agrees_with_decoding(vals in proptest::collection::vec(value(), 1..5), extra in proptest::collection::vec(any::<u8>(), 0..8)) {
+            let mut key = encode(vals.iter().map(Value::as_ref));
+            let first_n = encode(vals.iter().take(vals.len() - 1).map(Value::as_ref)).len();
+            key.extend_from_slice(&extra);
+            prop_assert_eq!(prefix_len(&key, vals.len() - 1), Ok(first_n));
         }
     }
 

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod constraints;
 mod corrupt;
+mod fuzz_corpus;
 mod model;
 mod process;
 mod sqlite;
