@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod concurrency;
 mod constraints;
 mod corrupt;
 mod fuzz_corpus;
