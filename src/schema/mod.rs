@@ -4,7 +4,31 @@
 //! importer and the exporter iterate. Each table's file follows from its
 //! owner and the mode; nothing here lists columns.
 
+pub mod agents;
+pub mod analytics;
+pub mod audit_events;
+pub mod billing;
+pub mod calibration;
+pub mod consensus;
+pub mod continuum;
+pub mod core;
+pub mod critique;
+pub mod elo;
+pub mod evolution;
+pub mod explainability;
+pub mod genesis;
+pub mod insights;
+pub mod laboratory;
+pub mod memory;
+pub mod onboarding;
+pub mod personas;
+pub mod policy;
+pub mod positions;
+pub mod share_links;
+pub mod supabase;
+pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -15,6 +39,7 @@ use std::sync::LazyLock;
 
 /// Every declared table.
 pub static ALL_TABLES: &[&TableDef] = &[
+    // users.rs
     &users::USERS,
     &users::ORGANIZATIONS,
     &users::AUDIT_LOG,
@@ -22,6 +47,114 @@ pub static ALL_TABLES: &[&TableDef] = &[
     &users::USAGE_SUMMARY,
     &users::OAUTH_PROVIDERS,
     &users::ORG_INVITATIONS,
+    // elo.rs
+    &elo::RATINGS,
+    &elo::MATCHES,
+    &elo::ELO_HISTORY,
+    &elo::CALIBRATION_PREDICTIONS,
+    &elo::DOMAIN_CALIBRATION,
+    &elo::CALIBRATION_BUCKETS,
+    &elo::AGENT_RELATIONSHIPS,
+    // continuum.rs
+    &continuum::CONTINUUM_MEMORY,
+    &continuum::META_LEARNING_STATE,
+    &continuum::TIER_TRANSITIONS,
+    &continuum::CONTINUUM_MEMORY_ARCHIVE,
+    // consensus.rs
+    &consensus::CONSENSUS,
+    &consensus::DISSENT,
+    &consensus::VERIFIED_PROOFS,
+    &consensus::CONSENSUS_ARCHIVE,
+    &consensus::DISSENT_ARCHIVE,
+    // critique.rs
+    &critique::DEBATES,
+    &critique::CRITIQUES,
+    &critique::PATTERNS,
+    &critique::PATTERN_EMBEDDINGS,
+    &critique::AGENT_REPUTATION,
+    &critique::PATTERNS_ARCHIVE,
+    // calibration.rs
+    &calibration::PREDICTIONS,
+    &calibration::TEMPERATURE_PARAMS,
+    // insights.rs
+    &insights::INSIGHTS,
+    &insights::DEBATE_SUMMARIES,
+    &insights::AGENT_PERFORMANCE_HISTORY,
+    &insights::PATTERN_CLUSTERS,
+    &insights::WISDOM_SUBMISSIONS,
+    &insights::INSIGHT_USAGE,
+    // personas.rs
+    &personas::PERSONAS,
+    &personas::PERFORMANCE_HISTORY,
+    // laboratory.rs
+    &laboratory::POSITION_HISTORY,
+    &laboratory::DEBATE_OUTCOMES,
+    &laboratory::EXPERIMENTS,
+    &laboratory::EMERGENT_TRAITS,
+    &laboratory::TRAIT_TRANSFERS,
+    &laboratory::AGENT_EVOLUTION_HISTORY,
+    // positions.rs
+    &positions::POSITIONS,
+    &positions::DETECTED_FLIPS,
+    // genesis.rs
+    &genesis::GENESIS_EVENTS,
+    &genesis::GENOMES,
+    &genesis::POPULATIONS,
+    &genesis::ACTIVE_POPULATION,
+    // evolution.rs
+    &evolution::NOMIC_ROLLBACKS,
+    &evolution::CYCLE_EVOLUTION,
+    &evolution::CYCLE_FILE_CHANGES,
+    // onboarding.rs
+    &onboarding::ONBOARDING_FLOWS,
+    // billing.rs
+    &billing::BILLING_USAGE_EVENTS,
+    &billing::USAGE_SYNC_WATERMARKS,
+    &billing::USAGE_SYNC_RECORDS,
+    &billing::USAGE_SYNC_STATE,
+    // core.rs
+    &core::CORE_DEBATES,
+    &core::DEBATE_METADATA,
+    &core::TRACES,
+    &core::TRACE_EVENTS,
+    &core::TOURNAMENTS,
+    &core::TOURNAMENT_MATCHES,
+    &core::EMBEDDINGS,
+    // memory.rs
+    &memory::MEMORIES,
+    &memory::REFLECTION_SCHEDULE,
+    &memory::SEMANTIC_EMBEDDINGS,
+    &memory::SUGGESTION_INJECTIONS,
+    &memory::CONTRIBUTOR_STATS,
+    // analytics.rs
+    &analytics::PROMPT_VERSIONS,
+    &analytics::EVOLUTION_HISTORY,
+    &analytics::EXTRACTED_PATTERNS,
+    &analytics::META_HYPERPARAMS,
+    &analytics::META_EFFICIENCY_LOG,
+    // agents.rs
+    &agents::AGENTS_CALIBRATION_PREDICTIONS,
+    // supabase.rs
+    &supabase::NOMIC_CYCLES,
+    &supabase::DEBATE_ARTIFACTS,
+    &supabase::STREAM_EVENTS,
+    &supabase::AGENT_METRICS,
+    // tokens.rs
+    &tokens::TOKEN_BLACKLIST,
+    // explainability.rs
+    &explainability::EXPLAINABILITY_BATCH_JOBS,
+    // webhooks.rs
+    &webhooks::WEBHOOK_CONFIGS,
+    &webhooks::WEBHOOK_EVENTS,
+    // audit_events.rs
+    &audit_events::AUDIT_EVENTS,
+    &audit_events::AUDIT_STORE_LOG,
+    // share_links.rs
+    &share_links::SHARE_LINKS,
+    // policy.rs
+    &policy::POLICIES,
+    &policy::VIOLATIONS,
+    &policy::POLICY_AUDIT,
 ];
 
 /// A table by name.

@@ -160,10 +160,20 @@ impl TableDef {
 
     /// The value a column takes when a stored row predates it.
     pub fn default_value(&self, col: usize) -> Value {
-        self.columns[col]
-            .default
-            .and_then(parse_default)
-            .unwrap_or(Value::Null)
+        let c = &self.columns[col];
+        let Some(text) = c.default else {
+            return Value::Null;
+        };
+        // Apply the column's affinity, as SQLite does for defaults.
+        match (c.sql, parse_default(text)) {
+            (_, None) => Value::Null,
+            (SqlType::Real | SqlType::Epoch, Some(Value::Integer(i))) => Value::Real(i as f64),
+            (
+                SqlType::Text | SqlType::Json | SqlType::Timestamp,
+                Some(Value::Integer(_) | Value::Real(_)),
+            ) => Value::Text(text.trim().to_string()),
+            (_, Some(v)) => v,
+        }
     }
 
     /// Wraps an envelope error with this table and a key.
@@ -300,4 +310,45 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
         i += 1;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_take_the_column_affinity() {
+        let col = |sql, default| ColumnDef {
+            name: "c",
+            sql,
+            nullable: true,
+            default: Some(default),
+            aliases: &[],
+            accepts: |_| true,
+            expected: "any",
+        };
+        static COLS: std::sync::OnceLock<Vec<ColumnDef>> = std::sync::OnceLock::new();
+        let cols = COLS.get_or_init(|| {
+            vec![
+                col(SqlType::Real, "1500"),
+                col(SqlType::Text, "0"),
+                col(SqlType::Integer, "'x'"),
+                col(SqlType::Timestamp, "CURRENT_TIMESTAMP"),
+            ]
+        });
+        let def = TableDef {
+            name: "t",
+            version: 1,
+            owner: DbTarget::Store(crate::config::Store::Users),
+            columns: cols,
+            primary_key: &[],
+            autoincrement: false,
+            indexes: &[],
+            foreign_keys: &[],
+        };
+        assert_eq!(def.default_value(0), Value::Real(1500.0));
+        assert_eq!(def.default_value(1), Value::Text("0".into()));
+        assert_eq!(def.default_value(2), Value::Text("x".into()));
+        assert_eq!(def.default_value(3), Value::Null);
+    }
 }

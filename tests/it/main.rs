@@ -10,3 +10,4 @@ mod model;
 mod process;
 mod sqlite;
 mod stores;
+mod tables;

@@ -1,0 +1,51 @@
+//! Shared debate links (`share_links.db`; catalog §3.15, §7.6).
+//!
+//! Owner: [`Store::ShareLinks`], its own file in both modes. One shape;
+//! times are REAL Unix epoch seconds; `allow_comments`, `allow_forking`
+//! are 0/1 flags.
+//!
+//! The implicit UNIQUE on `debate_id` reuses the explicit
+//! `idx_share_links_debate`, declared unique. `idx_share_links_expires` is
+//! a partial index (`WHERE expires_at IS NOT NULL`) in the original; here
+//! it indexes every row (NULLs sort first, so range scans over non-NULL
+//! expiries are unaffected).
+//!
+//! Not representable: a NULL `token`. SQLite lets a non-INTEGER primary key
+//! hold NULL, and `revoke_token` sets `token = NULL` while keeping the row
+//! (§2.4, §7.6); our primary-key columns cannot be NULL, so revoked links
+//! need handling by the importer (see the report of this change). No
+//! foreign keys in the original.
+
+use crate::config::{DbTarget, Store};
+use crate::table;
+
+table! {
+    /// A share link for one debate.
+    pub struct ShareLink as SHARE_LINKS {
+        name: "share_links",
+        owner: DbTarget::Store(Store::ShareLinks),
+        version: 1,
+        columns: {
+            token: String => Text,
+            debate_id: String => Text,
+            visibility: String => Text = "'private'",
+            owner_id: Option<String> => Text,
+            org_id: Option<String> => Text,
+            created_at: f64 => Epoch,
+            expires_at: Option<f64> => Epoch,
+            allow_comments: Option<bool> => Bool = "0",
+            allow_forking: Option<bool> => Bool = "0",
+            view_count: Option<i64> => Integer = "0",
+            last_viewed_at: Option<f64> => Epoch,
+        },
+        primary_key: (token),
+        autoincrement: false,
+        indexes: {
+            unique idx_share_links_debate (debate_id),
+            index idx_share_links_expires (expires_at),
+            index idx_share_links_owner (owner_id),
+            index idx_share_links_org (org_id, visibility),
+        },
+        foreign_keys: {},
+    }
+}
