@@ -1,5 +1,9 @@
 //! Per-file metadata tables.
 //!
+//! * `__layout`: `"aragora-db"` → the storage layout version of the file
+//!   (how rows, indexes and metadata are laid out; see
+//!   [`crate::table::write`]). A file without it, or with another version,
+//!   is refused instead of being misread.
 //! * `__schema`: table name → schema version of the declaration that created
 //!   or last migrated it (the `_schema_versions` of the original).
 //!
@@ -10,6 +14,12 @@ use super::Inner;
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
+/// `"aragora-db"` → storage layout version.
+pub const LAYOUT: TableDefinition<&str, u64> = TableDefinition::new("__layout");
+/// The layout this binary reads and writes.
+pub const LAYOUT_VERSION: u64 = 1;
+const LAYOUT_KEY: &str = "aragora-db";
+
 /// Table name → schema version.
 pub const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("__schema");
 
@@ -18,8 +28,25 @@ pub const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("__schema");
 pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     let path = &inner.path;
     let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let layout = stored_layout(inner)?;
     let versions = stored_versions(inner)?;
-    let mut missing = false;
+    match layout {
+        Some(LAYOUT_VERSION) => {}
+        Some(other) => {
+            return Err(Error::Invalid(format!(
+                "{}: storage layout {other}, but this binary reads layout {LAYOUT_VERSION}",
+                path.display()
+            )));
+        }
+        None if !is_empty(inner)? => {
+            return Err(Error::Invalid(format!(
+                "{}: not an aragora-db file (no {LAYOUT_KEY} layout marker); refusing to misread it",
+                path.display()
+            )));
+        }
+        None => {}
+    }
+    let mut missing = layout.is_none();
     for def in &inner.tables {
         match versions.iter().find(|(n, _)| n == def.name) {
             Some((_, v)) if *v > def.version => {
@@ -39,6 +66,10 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     }
     let txn = inner.db.begin_write().map_err(|e| st(&e))?;
     {
+        let mut marker = txn.open_table(LAYOUT).map_err(|e| st(&e))?;
+        marker
+            .insert(LAYOUT_KEY, LAYOUT_VERSION)
+            .map_err(|e| st(&e))?;
         let mut schema = txn.open_table(SCHEMA).map_err(|e| st(&e))?;
         for def in &inner.tables {
             if schema.get(def.name).map_err(|e| st(&e))?.is_some() {
@@ -51,6 +82,23 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     }
     txn.commit().map_err(|e| st(&e))?;
     Ok(())
+}
+
+fn stored_layout(inner: &Inner) -> Result<Option<u64>> {
+    let st = |e: &dyn std::fmt::Display| Error::storage(&inner.path, e);
+    let txn = inner.db.begin_read().map_err(|e| st(&e))?;
+    match txn.open_table(LAYOUT) {
+        Ok(t) => Ok(t.get(LAYOUT_KEY).map_err(|e| st(&e))?.map(|g| g.value())),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(st(&e)),
+    }
+}
+
+fn is_empty(inner: &Inner) -> Result<bool> {
+    let st = |e: &dyn std::fmt::Display| Error::storage(&inner.path, e);
+    let txn = inner.db.begin_read().map_err(|e| st(&e))?;
+    let mut tables = txn.list_tables().map_err(|e| st(&e))?;
+    Ok(tables.next().is_none())
 }
 
 /// The versions recorded in the file.

@@ -139,3 +139,108 @@ fn sqlite_info_and_dump_read_a_file_written_by_sqlite() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("legacy.db"));
     drop(conn);
 }
+
+#[test]
+fn dump_uses_an_index_when_one_fits_and_prints_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(run(&["--data-dir", d, "demo"], &[]).status.success());
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "dump",
+            "audit_log",
+            "--where",
+            "action=user.create",
+            "--format",
+            "jsonl",
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["action"] == "user.create"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("via index idx_audit_action"));
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "dump",
+            "users",
+            "--where",
+            "name=Bob",
+            "--format",
+            "csv",
+        ],
+        &[],
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.starts_with("id,email,"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("full scan"));
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "dump",
+            "organizations",
+            "--format",
+            "table",
+        ],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("analytical-engines"));
+    // A table whose file does not exist yet: no file is created.
+    let o = run(&["--data-dir", d, "dump", "ratings"], &[]);
+    assert!(o.status.success());
+    assert!(!dir.path().join("agent_elo.redb").exists());
+    for (args, needle) in [
+        (vec!["dump", "nope"], "unknown table"),
+        (
+            vec!["dump", "users", "--where", "bogus=1"],
+            "unknown column",
+        ),
+        (
+            vec!["dump", "users", "--where", "failed_login_count=abc"],
+            "not an integer",
+        ),
+        (vec!["dump", "users", "--where", "novalue"], "COLUMN=VALUE"),
+    ] {
+        let mut full = vec!["--data-dir", d];
+        full.extend(args);
+        let o = run(&full, &[]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(needle),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_foreign_redb_file_is_refused_not_misread() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = redb::Database::create(dir.path().join("users.redb")).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(redb::TableDefinition::<u64, u64>::new("something"))
+            .unwrap();
+        w.commit().unwrap();
+    }
+    let o = run(
+        &["--data-dir", dir.path().to_str().unwrap(), "dump", "users"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("users.redb") && err.contains("not an aragora-db file"),
+        "{err}"
+    );
+}

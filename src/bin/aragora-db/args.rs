@@ -54,6 +54,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a table's rows (any declared table; an index is used when one fits).
+    Dump {
+        /// The table, e.g. users, audit_log, ratings.
+        table: String,
+        /// Only rows whose COLUMN equals VALUE.
+        #[arg(long = "where", value_name = "COLUMN=VALUE")]
+        filter: Option<String>,
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["jsonl", "csv", "table"])]
+        format: String,
+        /// At most this many rows.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// Create a data directory, write and read users, organizations and
     /// audit events, then print the status.
     Demo,

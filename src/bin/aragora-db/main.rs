@@ -5,6 +5,7 @@
 
 mod args;
 mod cmd_demo;
+mod cmd_dump;
 mod cmd_paths;
 mod cmd_sqlite;
 mod cmd_status;
@@ -46,6 +47,20 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
         args::Command::Paths { json } => cmd_paths::run(&config()?, json),
         args::Command::Status { json } => cmd_status::run(&config()?, json),
         args::Command::Demo => cmd_demo::run(&config()?),
+        args::Command::Dump {
+            ref table,
+            ref filter,
+            ref format,
+            limit,
+        } => cmd_dump::run(
+            &config()?,
+            cmd_dump::Args {
+                table,
+                filter: filter.as_deref(),
+                format,
+                limit,
+            },
+        ),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
         args::Command::Sqlite(args::SqliteCommand::Dump {
             ref file,

@@ -1,0 +1,266 @@
+//! `aragora-db dump TABLE [--where COLUMN=VALUE] [--format jsonl|csv|table] [--limit N]`.
+//!
+//! Works on any declared table. A `--where` on the leading column of the
+//! primary key or of an index is answered from that index; any other column
+//! is a full scan with a filter. The access path is reported on stderr.
+
+use crate::output::out;
+use aragora_db::config::Config;
+use aragora_db::table::keys::RawKey;
+use aragora_db::table::{KeyRange, Page, SqlType, TableDef, Value, ValueRef};
+use aragora_db::{Database, Error, Result, schema};
+use std::io::Write;
+
+pub struct Args<'a> {
+    pub table: &'a str,
+    pub filter: Option<&'a str>,
+    pub format: &'a str,
+    pub limit: Option<usize>,
+}
+
+pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
+    let def = schema::table(a.table)?;
+    let filter = a.filter.map(|f| parse_filter(def, f)).transpose()?;
+    let file = config.get_db_path(def.owner)?;
+    if !file.path.exists() {
+        eprintln!(
+            "-- {}: {} does not exist yet (0 rows)",
+            def.name,
+            file.path.display()
+        );
+        return Ok(());
+    }
+    let db = Database::open(config, def.owner)?;
+    let r = db.read()?;
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    let limit = a.limit.unwrap_or(usize::MAX);
+    let mut keep = |pk: &[u8], bytes: &[u8]| -> Result<bool> {
+        let (vals, extras) = def.decode_values(pk, bytes)?;
+        if let Some((col, want)) = &filter {
+            if &vals[*col] != want {
+                return Ok(true);
+            }
+        }
+        let mut vals = vals;
+        if !extras.is_empty() {
+            let map: serde_json::Map<String, serde_json::Value> = extras
+                .iter()
+                .map(|(k, v)| (k.clone(), json(v.as_ref())))
+                .collect();
+            vals.push(Value::Text(serde_json::Value::Object(map).to_string()));
+        }
+        rows.push(vals);
+        Ok(rows.len() < limit)
+    };
+    let path = match &filter {
+        Some((col, v)) if def.primary_key.first() == Some(col) => {
+            r.scan_raw(def, &KeyRange::prefix(v), Page::default(), &mut keep)?;
+            "primary key".to_string()
+        }
+        Some((col, v)) => match def
+            .indexes
+            .iter()
+            .find(|i| i.columns.first() == Some(col) && !i.columns.is_empty())
+        {
+            Some(idx) => {
+                let mut pks = Vec::new();
+                r.index_entries(def, idx, &KeyRange::prefix(v), Page::default(), |pk| {
+                    pks.push(pk.to_vec());
+                    Ok(true)
+                })?;
+                for pk in pks {
+                    let mut more = true;
+                    r.scan_raw(
+                        def,
+                        &KeyRange::prefix(RawKey(&pk)),
+                        Page::first(1),
+                        |k, b| {
+                            more = keep(k, b)?;
+                            Ok(false)
+                        },
+                    )?;
+                    if !more {
+                        break;
+                    }
+                }
+                format!("index {}", idx.name)
+            }
+            None => {
+                r.scan_raw(def, &KeyRange::all(), Page::default(), &mut keep)?;
+                "full scan".to_string()
+            }
+        },
+        None => {
+            r.scan_raw(def, &KeyRange::all(), Page::default(), &mut keep)?;
+            "full scan".to_string()
+        }
+    };
+    let mut names: Vec<&str> = def.columns.iter().map(|c| c.name).collect();
+    if rows.iter().any(|r| r.len() > def.columns.len()) {
+        names.push("_extra");
+    }
+    match a.format {
+        "csv" => write_csv(&names, &rows)?,
+        "table" => write_table(&names, &rows)?,
+        _ => write_jsonl(&names, &rows)?,
+    }
+    eprintln!(
+        "-- {}: {} row(s) via {path} of {}",
+        def.name,
+        rows.len(),
+        db.path().display()
+    );
+    Ok(())
+}
+
+fn parse_filter(def: &TableDef, f: &str) -> Result<(usize, Value)> {
+    let (name, raw) = f
+        .split_once('=')
+        .ok_or_else(|| Error::Invalid(format!("--where expects COLUMN=VALUE, got {f:?}")))?;
+    let col = def
+        .column_index(name.trim())
+        .ok_or_else(|| Error::Unknown {
+            kind: "column",
+            name: name.trim().to_string(),
+            hint: format!(
+                " in table {} (columns: {})",
+                def.name,
+                def.columns
+                    .iter()
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+    let bad = |what: &str| Error::Invalid(format!("--where {name}: {raw:?} is not {what}"));
+    let v = match def.columns[col].sql {
+        SqlType::Integer => Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
+        SqlType::Bool => Value::Integer(match raw.trim() {
+            "1" | "true" => 1,
+            "0" | "false" => 0,
+            _ => return Err(bad("a boolean (0/1/true/false)")),
+        }),
+        SqlType::Real | SqlType::Epoch => {
+            Value::Real(raw.trim().parse().map_err(|_| bad("a number"))?)
+        }
+        SqlType::Blob => return Err(bad("filterable: BLOB columns cannot be filtered")),
+        SqlType::Text | SqlType::Json | SqlType::Timestamp => Value::Text(raw.to_string()),
+    };
+    Ok((col, v))
+}
+
+fn json(v: ValueRef<'_>) -> serde_json::Value {
+    match v {
+        ValueRef::Null => serde_json::Value::Null,
+        ValueRef::Integer(i) => i.into(),
+        ValueRef::Real(f) => {
+            serde_json::Number::from_f64(f).map_or_else(|| f.to_string().into(), Into::into)
+        }
+        ValueRef::Text(s) => s.into(),
+        ValueRef::Blob(b) => serde_json::json!({ "$blob_hex": hex(b) }),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::io("write", "<stdout>", e)
+}
+
+fn write_jsonl(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    for row in rows {
+        let obj: serde_json::Map<String, serde_json::Value> = names
+            .iter()
+            .zip(row)
+            .map(|(n, v)| {
+                let j = if *n == "_extra" {
+                    serde_json::from_str(match v {
+                        Value::Text(s) => s,
+                        _ => "null",
+                    })
+                    .unwrap_or_default()
+                } else {
+                    json(v.as_ref())
+                };
+                (n.to_string(), j)
+            })
+            .collect();
+        serde_json::to_writer(&mut w, &obj).map_err(|e| Error::Invalid(e.to_string()))?;
+        w.write_all(b"\n").map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
+fn csv_field(v: &Value) -> String {
+    let s = match v {
+        Value::Null => return String::new(),
+        Value::Integer(i) => return i.to_string(),
+        Value::Real(f) => return format!("{f:?}"),
+        Value::Text(s) => s.clone(),
+        Value::Blob(b) => hex(b),
+    };
+    if s.is_empty() || s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn write_csv(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    writeln!(w, "{}", names.join(",")).map_err(io)?;
+    for row in rows {
+        let fields: Vec<String> = row.iter().map(csv_field).collect();
+        writeln!(w, "{}", fields.join(",")).map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
+fn write_table(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
+    const MAX: usize = 32;
+    let cell = |v: &Value| -> String {
+        let s = match v {
+            Value::Null => "NULL".to_string(),
+            Value::Text(s) => s.replace(['\n', '\r', '\t'], " "),
+            other => other.to_string(),
+        };
+        if s.chars().count() > MAX {
+            format!("{}…", s.chars().take(MAX - 1).collect::<String>())
+        } else {
+            s
+        }
+    };
+    let cells: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+    let widths: Vec<usize> = (0..names.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([names[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |vals: Vec<&str>| -> String {
+        vals.iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+            .trim_end()
+            .to_string()
+    };
+    out(line(names.to_vec()))?;
+    out(widths
+        .iter()
+        .map(|w| "-".repeat(*w))
+        .collect::<Vec<_>>()
+        .join("-+-"))?;
+    for r in &cells {
+        out(line(r.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
