@@ -5,7 +5,7 @@ use aragora_db::fuzzing;
 use std::path::Path;
 
 /// Mutated inputs per target (cheap targets get three times as many).
-const MUTATIONS: usize = 600;
+const MUTATIONS: usize = 5000;
 
 struct Rng(u64);
 impl Rng {
