@@ -4,17 +4,17 @@
 //! times are REAL Unix epoch seconds; `allow_comments`, `allow_forking`
 //! are 0/1 flags.
 //!
-//! The implicit UNIQUE on `debate_id` reuses the explicit
-//! `idx_share_links_debate`, declared unique. `idx_share_links_expires` is
+//! The original's `idx_share_links_debate` is our primary key. `idx_share_links_expires` is
 //! a partial index (`WHERE expires_at IS NOT NULL`) in the original; here
 //! it indexes every row (NULLs sort first, so range scans over non-NULL
 //! expiries are unaffected).
 //!
-//! Not representable: a NULL `token`. SQLite lets a non-INTEGER primary key
-//! hold NULL, and `revoke_token` sets `token = NULL` while keeping the row
-//! (§2.4, §7.6); our primary-key columns cannot be NULL, so revoked links
-//! need handling by the importer (see the report of this change). No
-//! foreign keys in the original.
+//! Key: the original's primary key is `token`, but `revoke_token` sets it to
+//! NULL and keeps the row (§2.4, §7.6), which SQLite allows and PostgreSQL
+//! does not. Every store method is keyed by `debate_id` (NOT NULL UNIQUE), so
+//! `debate_id` is our primary key and `token` is a unique index that skips
+//! NULLs: revoked links keep their row, as in the original, and export
+//! cleanly. No foreign keys in the original.
 
 use crate::config::{DbTarget, Store};
 use crate::table;
@@ -26,7 +26,7 @@ table! {
         owner: DbTarget::Store(Store::ShareLinks),
         version: 1,
         columns: {
-            token: String => Text,
+            token: Option<String> => Text,
             debate_id: String => Text,
             visibility: String => Text = "'private'",
             owner_id: Option<String> => Text,
@@ -38,10 +38,10 @@ table! {
             view_count: Option<i64> => Integer = "0",
             last_viewed_at: Option<f64> => Epoch,
         },
-        primary_key: (token),
+        primary_key: (debate_id),
         autoincrement: false,
         indexes: {
-            unique idx_share_links_debate (debate_id),
+            unique share_links_token_key (token),
             index idx_share_links_expires (expires_at),
             index idx_share_links_owner (owner_id),
             index idx_share_links_org (org_id, visibility),

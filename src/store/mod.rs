@@ -3,10 +3,14 @@
 
 pub mod audit;
 pub mod orgs;
+pub mod share_links;
+pub mod tokens;
 pub mod usage;
 pub mod users;
 
 pub use audit::{AuditEvent, AuditLog, AuditQuery};
 pub use orgs::OrganizationStore;
+pub use share_links::ShareLinkStore;
+pub use tokens::TokenBlacklist;
 pub use usage::UsageStore;
 pub use users::{LockoutInfo, UserStore};

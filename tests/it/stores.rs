@@ -290,3 +290,109 @@ fn usage_aggregates_then_prunes_without_losing_counts() {
     usage.aggregate().unwrap();
     assert_eq!(usage.monthly_summary(&org.id).unwrap()[0].total_count, 9);
 }
+
+#[test]
+fn token_blacklist_expiry_and_cleanup() {
+    use aragora_db::store::TokenBlacklist;
+    let (_d, cfg) = data_dir();
+    let bl = TokenBlacklist::open(&cfg).unwrap();
+    let now = 1_767_600_000.0;
+    bl.revoke_at("a", now + 60.0, now).unwrap();
+    bl.revoke_at("b", now - 1.0, now - 100.0).unwrap();
+    assert!(bl.is_revoked_at("a", now).unwrap());
+    assert!(
+        !bl.is_revoked_at("a", now + 61.0).unwrap(),
+        "expired entries no longer count"
+    );
+    assert!(!bl.is_revoked_at("b", now).unwrap());
+    assert!(!bl.is_revoked_at("never", now).unwrap());
+    // Re-revoking replaces the entry.
+    bl.revoke_at("b", now + 10.0, now).unwrap();
+    assert!(bl.is_revoked_at("b", now).unwrap());
+    assert_eq!(bl.size().unwrap(), 2);
+    assert_eq!(bl.cleanup_expired_at(now + 30.0).unwrap(), 1);
+    assert_eq!(bl.size().unwrap(), 1);
+    assert!(bl.is_revoked_at("a", now + 30.0).unwrap());
+}
+
+#[test]
+fn share_links_expire_and_revoke() {
+    use aragora_db::schema::share_links::ShareLink;
+    use aragora_db::store::ShareLinkStore;
+    let (_d, cfg) = data_dir();
+    let links = ShareLinkStore::open(&cfg).unwrap();
+    let now = 1_767_600_000.0;
+    let link = |debate: &str, expires: Option<f64>| ShareLink {
+        debate_id: debate.into(),
+        visibility: "public".into(),
+        created_at: now,
+        expires_at: expires,
+        ..Default::default()
+    };
+    let live = links.save(link("d1", Some(now + 3600.0))).unwrap();
+    let token = live.token.clone().unwrap();
+    assert_eq!(token.len(), 43);
+    let old = links.save(link("d2", Some(now - 1.0))).unwrap();
+    let forever = links.save(link("d3", None)).unwrap();
+    assert_eq!(
+        links
+            .get_by_token_at(&token, now)
+            .unwrap()
+            .unwrap()
+            .debate_id,
+        "d1"
+    );
+    assert!(
+        links
+            .get_by_token_at(old.token.as_deref().unwrap(), now)
+            .unwrap()
+            .is_none(),
+        "expired links are not returned"
+    );
+    assert!(
+        links
+            .get_by_token_at(&token, now + 7200.0)
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        links
+            .get_by_token_at(forever.token.as_deref().unwrap(), now + 1e9)
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        links
+            .save(ShareLink {
+                visibility: "everyone".into(),
+                ..link("d4", None)
+            })
+            .is_err()
+    );
+    // Saving again keeps one link per debate.
+    let replaced = links
+        .save(ShareLink {
+            token: None,
+            ..link("d1", None)
+        })
+        .unwrap();
+    assert_ne!(replaced.token, live.token);
+    assert!(links.get_by_token_at(&token, now).unwrap().is_none());
+    assert!(links.increment_view_count("d3").unwrap());
+    assert_eq!(links.get("d3").unwrap().unwrap().view_count, Some(1));
+    // Revoking clears the token, keeps the row; two revoked links coexist.
+    assert!(links.revoke_token("d1").unwrap());
+    assert!(links.revoke_token("d3").unwrap());
+    assert!(links.get("d1").unwrap().unwrap().token.is_none());
+    assert!(
+        links
+            .get_by_token_at(forever.token.as_deref().unwrap(), now)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(links.count().unwrap(), 3);
+    assert_eq!(links.cleanup_expired_at(now).unwrap(), 1);
+    assert!(links.get("d2").unwrap().is_none());
+    assert!(links.delete("d3").unwrap());
+    assert_eq!(links.count().unwrap(), 1);
+}

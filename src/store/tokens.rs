@@ -1,0 +1,87 @@
+//! `TokenBlacklist`: revoked JWT ids (catalog §3.11, `SQLiteBlacklist`).
+//!
+//! A token id stays revoked until the token itself would have expired; after
+//! that `is_revoked` is false and `cleanup_expired` removes it. Times are
+//! Unix epoch seconds (REAL), as in the original.
+
+use crate::config::{Config, DbTarget, Store};
+use crate::db::Database;
+use crate::error::Result;
+use crate::schema::tokens::BlacklistedToken;
+use crate::table::{KeyRange, RawKey};
+use std::ops::Bound;
+
+/// The revoked-token store.
+#[derive(Debug, Clone)]
+pub struct TokenBlacklist {
+    db: Database,
+}
+
+/// Now, as Unix epoch seconds.
+pub fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+impl TokenBlacklist {
+    /// Opens `token_blacklist.redb`.
+    pub fn open(config: &Config) -> Result<Self> {
+        Ok(TokenBlacklist {
+            db: Database::open(config, DbTarget::Store(Store::TokenBlacklist))?,
+        })
+    }
+
+    /// Revokes a token id until `expires_at` (replacing an earlier entry).
+    pub fn revoke(&self, jti: &str, expires_at: f64) -> Result<()> {
+        self.revoke_at(jti, expires_at, epoch_now())
+    }
+
+    /// [`TokenBlacklist::revoke`] with an explicit clock.
+    pub fn revoke_at(&self, jti: &str, expires_at: f64, now: f64) -> Result<()> {
+        let _t = self.db.timed("blacklist_add", || format!("jti={jti}"));
+        let row = BlacklistedToken {
+            jti: jti.into(),
+            expires_at,
+            revoked_at: now,
+            extra: Default::default(),
+        };
+        self.db.write(|w| w.upsert(&row).map(drop))
+    }
+
+    /// Whether a token id is revoked now.
+    pub fn is_revoked(&self, jti: &str) -> Result<bool> {
+        self.is_revoked_at(jti, epoch_now())
+    }
+
+    /// [`TokenBlacklist::is_revoked`] with an explicit clock: true only while
+    /// the entry has not expired.
+    pub fn is_revoked_at(&self, jti: &str, now: f64) -> Result<bool> {
+        let row: Option<BlacklistedToken> = self.db.read()?.get(jti)?;
+        Ok(row.is_some_and(|r| r.expires_at > now))
+    }
+
+    /// Removes entries that expired before `now`; returns how many.
+    pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
+        let _t = self.db.timed("blacklist_cleanup", String::new);
+        self.db.write(|w| {
+            let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(now));
+            let keys = w.keys_in_index::<BlacklistedToken>("idx_blacklist_expires", &range)?;
+            for pk in &keys {
+                w.delete::<BlacklistedToken>(RawKey(pk))?;
+            }
+            Ok(keys.len() as u64)
+        })
+    }
+
+    /// Removes expired entries now.
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        self.cleanup_expired_at(epoch_now())
+    }
+
+    /// Number of entries (expired or not).
+    pub fn size(&self) -> Result<u64> {
+        self.db.read()?.count::<BlacklistedToken>()
+    }
+}
