@@ -42,6 +42,29 @@ pub struct AuditEvent {
     pub timestamp: Option<String>,
 }
 
+impl AuditEvent {
+    /// The stored row of this event under `id`; time defaults to now and
+    /// metadata to `{}`, as the original does.
+    fn into_entry(self, id: i64) -> AuditEntry {
+        AuditEntry {
+            id,
+            timestamp: self.timestamp.unwrap_or_else(time::now_iso),
+            user_id: self.user_id,
+            org_id: self.org_id,
+            action: self.action,
+            resource_type: self.resource_type,
+            resource_id: self.resource_id,
+            details: None,
+            ip_address: self.ip_address,
+            user_agent: self.user_agent,
+            old_value: self.old_value,
+            new_value: self.new_value,
+            metadata: Some(self.metadata.unwrap_or_else(|| "{}".into())),
+            extra: Default::default(),
+        }
+    }
+}
+
 /// A query; all given filters must hold. `since` is inclusive, `until` exclusive.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -83,22 +106,7 @@ impl AuditLog {
             .timed("log_audit_event", || format!("action={action}"));
         self.db.write(|w| {
             let id = w.next_id::<AuditEntry>()?;
-            let entry = AuditEntry {
-                id,
-                timestamp: e.timestamp.unwrap_or_else(time::now_iso),
-                user_id: e.user_id,
-                org_id: e.org_id,
-                action: e.action,
-                resource_type: e.resource_type,
-                resource_id: e.resource_id,
-                details: None,
-                ip_address: e.ip_address,
-                user_agent: e.user_agent,
-                old_value: e.old_value,
-                new_value: e.new_value,
-                metadata: Some(e.metadata.unwrap_or_else(|| "{}".into())),
-                extra: Default::default(),
-            };
+            let entry = e.into_entry(id);
             w.insert(&entry)?;
             Ok(id)
         })
@@ -111,21 +119,7 @@ impl AuditLog {
             let rows: Vec<AuditEntry> = events
                 .into_iter()
                 .zip(first..)
-                .map(|(e, id)| AuditEntry {
-                    id,
-                    timestamp: e.timestamp.unwrap_or_else(time::now_iso),
-                    user_id: e.user_id,
-                    org_id: e.org_id,
-                    action: e.action,
-                    resource_type: e.resource_type,
-                    resource_id: e.resource_id,
-                    ip_address: e.ip_address,
-                    user_agent: e.user_agent,
-                    old_value: e.old_value,
-                    new_value: e.new_value,
-                    metadata: Some(e.metadata.unwrap_or_else(|| "{}".into())),
-                    ..AuditEntry::default()
-                })
+                .map(|(e, id)| e.into_entry(id))
                 .collect();
             w.insert_many(&rows)?;
             Ok(rows.iter().map(|r| r.id).collect())

@@ -128,14 +128,7 @@ impl UsageStore {
             }
             let now_s = time::now_iso();
             for ((org, month, ty), (count, rows)) in moved {
-                let mut s = w
-                    .get::<UsageSummary>((&org, &month, &ty))?
-                    .unwrap_or_else(|| UsageSummary {
-                        org_id: org,
-                        month,
-                        event_type: ty,
-                        ..Default::default()
-                    });
+                let mut s = summary(w, org, month, ty)?;
                 s.pruned_count += count;
                 s.pruned_rows += rows;
                 s.updated_at = now_s.clone();
@@ -182,18 +175,22 @@ fn aggregate_in(w: &mut Writer<'_>) -> Result<usize> {
     let now = time::now_iso();
     let n = live.len();
     for ((org, month, ty), (count, rows)) in live {
-        let mut s = w
-            .get::<UsageSummary>((&org, &month, &ty))?
-            .unwrap_or_else(|| UsageSummary {
-                org_id: org,
-                month,
-                event_type: ty,
-                ..Default::default()
-            });
+        let mut s = summary(w, org, month, ty)?;
         s.total_count = s.pruned_count + count;
         s.event_rows = s.pruned_rows + rows;
         s.updated_at = now.clone();
         w.upsert(&s)?;
     }
     Ok(n)
+}
+
+/// The summary row of (org, month, type), or a fresh zeroed one.
+fn summary(w: &mut Writer<'_>, org: String, month: String, ty: String) -> Result<UsageSummary> {
+    Ok(w.get::<UsageSummary>((&org, &month, &ty))?
+        .unwrap_or(UsageSummary {
+            org_id: org,
+            month,
+            event_type: ty,
+            ..Default::default()
+        }))
 }

@@ -95,17 +95,16 @@ impl Writer<'_> {
                 }
             }
             w.counted(def, prepared.len() as i64);
-            if def.autoincrement {
-                if let Some(last) = rows
+            if def.autoincrement
+                && let Some(last) = rows
                     .iter()
                     .filter_map(|r| match r.value(def.primary_key[0]) {
                         super::ValueRef::Integer(i) => Some(i),
                         _ => None,
                     })
                     .max()
-                {
-                    w.raise_sequence(def, last)?;
-                }
+            {
+                w.raise_sequence(def, last)?;
             }
             Ok(())
         })

@@ -218,6 +218,10 @@ pub struct RowView<'a> {
 const INLINE: usize = 40;
 
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the inline variant is the point: it lives on the stack of one decode"
+)]
 enum Values<'a> {
     Inline([ValueRef<'a>; INLINE], usize),
     Heap(Vec<ValueRef<'a>>),

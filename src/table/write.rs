@@ -327,10 +327,10 @@ impl<'t> Writer<'t> {
         }
         let index_keys = index_keys(def, vals, &pk);
         for (idx, key) in def.indexes.iter().zip(&index_keys) {
-            if let (true, Some(key)) = (idx.unique, key) {
-                if self.exists(def.name, key)? {
-                    return Err(unique_error(def, idx.columns, vals));
-                }
+            if let (true, Some(key)) = (idx.unique, key)
+                && self.exists(def.name, key)?
+            {
+                return Err(unique_error(def, idx.columns, vals));
             }
         }
         self.check_parents(def, vals, None)?;
@@ -398,10 +398,11 @@ impl<'t> Writer<'t> {
         let old_keys = index_keys(def, &old, &pk);
         let new_keys = index_keys(def, vals, &pk);
         for ((idx, o), n) in def.indexes.iter().zip(&old_keys).zip(&new_keys) {
-            if let (true, Some(n)) = (idx.unique, n) {
-                if Some(n) != o.as_ref() && self.exists(def.name, n)? {
-                    return Err(unique_error(def, idx.columns, vals));
-                }
+            if let (true, Some(n)) = (idx.unique, n)
+                && Some(n) != o.as_ref()
+                && self.exists(def.name, n)?
+            {
+                return Err(unique_error(def, idx.columns, vals));
             }
         }
         self.check_parents(def, vals, Some(&old))?;
@@ -452,10 +453,10 @@ impl<'t> Writer<'t> {
             if fk.columns.iter().any(|&c| vals[c].is_null()) {
                 continue;
             }
-            if let Some(old) = old {
-                if fk.columns.iter().all(|&c| old[c] == vals[c]) {
-                    continue;
-                }
+            if let Some(old) = old
+                && fk.columns.iter().all(|&c| old[c] == vals[c])
+            {
+                continue;
             }
             let parent = (fk.parent)();
             self.declared(parent)?;

@@ -36,10 +36,10 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
     let limit = a.limit.unwrap_or(usize::MAX);
     let mut keep = |pk: &[u8], bytes: &[u8]| -> Result<bool> {
         let (vals, extras) = def.decode_values(pk, bytes)?;
-        if let Some((col, want)) = &filter {
-            if &vals[*col] != want {
-                return Ok(true);
-            }
+        if let Some((col, want)) = &filter
+            && &vals[*col] != want
+        {
+            return Ok(true);
         }
         let mut vals = vals;
         if !extras.is_empty() {
