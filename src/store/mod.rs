@@ -2,11 +2,17 @@
 //! [`table`](crate::table) machinery. Stores never touch index tables.
 
 pub mod audit;
+pub mod calibration;
+pub mod elo;
+pub mod explainability;
+pub mod genesis;
 pub mod orgs;
+pub mod policy;
 pub mod share_links;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 pub use audit::{AuditEvent, AuditLog, AuditQuery};
 pub use orgs::OrganizationStore;
