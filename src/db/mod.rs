@@ -124,6 +124,12 @@ impl Database {
         Ok(Database { inner })
     }
 
+    /// Whether two handles share one open file (the registry guarantees one
+    /// handle per file per process).
+    pub fn same_handle(&self, other: &Database) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The file.
     pub fn path(&self) -> &Path {
         &self.inner.path

@@ -203,3 +203,26 @@ fn sqlite_reader_gets_consistent_snapshots_of_a_live_wal_writer() {
     writer.join().unwrap();
     assert!(checked > 0, "no snapshot could be read ({retried} retries)");
 }
+
+#[test]
+fn one_handle_per_file_shared_by_threads() {
+    let (_d, cfg) = data_dir();
+    let a = Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
+    let handles: Vec<Database> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap()))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(handles.iter().all(|h| h.same_handle(&a)));
+    // Another file is another handle; the users file with another table set is refused.
+    let other = Database::open(&cfg, DbTarget::Store(Store::TokenBlacklist)).unwrap();
+    assert!(!other.same_handle(&a));
+    let err = Database::open_path(a.path(), vec![], &Default::default()).unwrap_err();
+    assert!(err.to_string().contains("different set of tables"), "{err}");
+    // Dropping every handle closes the file, so it can be opened afresh.
+    let path = a.path().to_path_buf();
+    drop((a, handles));
+    let again = Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
+    assert_eq!(again.path(), path);
+}
