@@ -3,11 +3,18 @@
 
 pub mod audit;
 pub mod calibration;
+pub mod consensus;
+pub mod continuum;
+pub mod critique;
 pub mod elo;
 pub mod explainability;
 pub mod genesis;
+pub mod insights;
+pub mod nomic;
 pub mod orgs;
+pub mod personas;
 pub mod policy;
+pub mod positions;
 pub mod share_links;
 pub mod tokens;
 pub mod usage;
