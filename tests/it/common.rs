@@ -35,3 +35,22 @@ pub fn org(id: &str, slug: &str, owner: Option<&str>) -> Organization {
         ..Organization::default()
     }
 }
+
+/// Asserts that every table of a database passes `check_table`: rows decode,
+/// rows and index entries agree both ways, counts, NOT NULL, foreign keys.
+pub fn assert_consistent(db: &aragora_db::Database) {
+    let r = db.read().unwrap();
+    for &def in db.tables() {
+        let problems = aragora_db::table::check::check_table(&r, def).unwrap();
+        assert!(
+            problems.is_empty(),
+            "{}: {}",
+            def.name,
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Every error path of the write machinery, and ON DELETE actions.
 
+use crate::common::assert_consistent;
 use crate::common::{data_dir, org, user};
 use aragora_db::config::{DbTarget, Store};
 use aragora_db::schema::users::{OAuthProvider, OrgInvitation, Organization, USERS, User};
@@ -11,14 +12,6 @@ fn open() -> (tempfile::TempDir, Database) {
     let (dir, cfg) = data_dir();
     let db = Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
     (dir, db)
-}
-
-fn assert_consistent(db: &Database) {
-    let r = db.read().unwrap();
-    for &def in db.tables() {
-        let problems = aragora_db::table::check::check_table(&r, def).unwrap();
-        assert!(problems.is_empty(), "{}: {problems:?}", def.name);
-    }
 }
 
 #[test]

@@ -1,35 +1,17 @@
 //! Behaviour of CalibrationTracker: recording and resolving predictions,
 //! the per-agent summary (accuracy, Brier score, ECE) and temperatures.
 
+use crate::common::assert_consistent;
 use crate::common::data_dir;
 use aragora_db::Error;
-use aragora_db::db::Database;
 use aragora_db::schema::calibration::TemperatureParams;
 use aragora_db::store::calibration::{CalibrationTracker, NewPrediction};
-use aragora_db::table::check::check_table;
 use chrono::{TimeZone, Utc};
 
 const EPS: f64 = 1e-9;
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < EPS
-}
-
-fn assert_consistent(db: &Database) {
-    let r = db.read().unwrap();
-    for &def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(
-            problems.is_empty(),
-            "{}: {}",
-            def.name,
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
 }
 
 fn tracker() -> (tempfile::TempDir, CalibrationTracker) {

@@ -2,33 +2,15 @@
 //! and dissents, lookups by hash and topic, cruxes, deletes and the
 //! archive of old records.
 
+use crate::common::assert_consistent;
 use crate::common::data_dir;
-use aragora_db::db::Database;
 use aragora_db::schema::consensus::{Consensus, ConsensusArchive, Dissent, DissentArchive};
 use aragora_db::store::consensus::{
     CleanupCounts, ConsensusInput, ConsensusStore, ConsensusStrength, DissentInput, DissentType,
     topic_hash,
 };
-use aragora_db::table::check::check_table;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
-
-fn assert_consistent(db: &Database) {
-    let r = db.read().unwrap();
-    for &def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(
-            problems.is_empty(),
-            "{}: {}",
-            def.name,
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
-}
 
 fn store() -> (tempfile::TempDir, ConsensusStore) {
     let (dir, cfg) = data_dir();

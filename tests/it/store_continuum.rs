@@ -2,32 +2,14 @@
 //! their transitions, retrieval order, red lines, centroids, archive
 //! atomicity and expiry.
 
+use crate::common::assert_consistent;
 use crate::common::data_dir;
-use aragora_db::db::Database;
 use aragora_db::schema::continuum::{ContinuumMemory, ContinuumMemoryArchive, TierTransition};
 use aragora_db::store::continuum::{
     ContinuumStore, MemoryTier, MemoryUpdate, NewMemory, pack_f32, unpack_f32,
 };
-use aragora_db::table::check::check_table;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
-
-fn assert_consistent(db: &Database) {
-    let r = db.read().unwrap();
-    for &def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(
-            problems.is_empty(),
-            "{}: {}",
-            def.name,
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
-}
 
 fn store() -> (tempfile::TempDir, ContinuumStore) {
     let (dir, cfg) = data_dir();

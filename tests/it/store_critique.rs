@@ -2,33 +2,15 @@
 //! upserts, failures, retrieval order, embeddings, reputation and
 //! prediction outcomes.
 
+use crate::common::assert_consistent;
 use crate::common::data_dir;
-use aragora_db::db::Database;
 use aragora_db::schema::critique::{Critique, Debate, PatternEmbedding};
 use aragora_db::store::critique::{
     CritiqueInput, CritiqueStore, DebateInput, ReputationDelta, categorize_issue, pattern_id,
     success_rate,
 };
-use aragora_db::table::check::check_table;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
-
-fn assert_consistent(db: &Database) {
-    let r = db.read().unwrap();
-    for &def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(
-            problems.is_empty(),
-            "{}: {}",
-            def.name,
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
-}
 
 fn store() -> (tempfile::TempDir, CritiqueStore) {
     let (dir, cfg) = data_dir();

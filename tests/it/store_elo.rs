@@ -2,15 +2,14 @@
 //! per-domain ratings, idempotent matches, tournament and domain
 //! calibration, relationships and input validation.
 
+use crate::common::assert_consistent;
 use crate::common::data_dir;
 use aragora_db::Error;
-use aragora_db::db::Database;
 use aragora_db::schema::elo::{EloHistory, Match, Rating};
 use aragora_db::store::elo::{
     ELO_INITIAL_RATING, ELO_K_FACTOR, EloStore, MatchInput, RelationshipDelta, bucket_key,
     compute_changes, domain_elo, expected_score,
 };
-use aragora_db::table::check::check_table;
 use chrono::{TimeZone, Utc};
 use std::collections::BTreeMap;
 
@@ -18,24 +17,6 @@ const EPS: f64 = 1e-9;
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < EPS
-}
-
-/// Every table of the file passes the row ↔ index checks.
-fn assert_consistent(db: &Database) {
-    let r = db.read().unwrap();
-    for &def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(
-            problems.is_empty(),
-            "{}: {}",
-            def.name,
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
 }
 
 fn store() -> (tempfile::TempDir, EloStore) {
