@@ -1,7 +1,7 @@
 //! Fuzzing entry points: one function per `fuzz/` target, each taking arbitrary bytes.
 //!
 //! None of them may panic, hang or allocate far beyond the input's size on any input;
-//! the only assertions are the key codec's invariants in [`key_decode`]. The cargo-fuzz
+//! the only assertions are the key codec's invariants in [`key_decode`](crate::fuzzing::key_decode). The cargo-fuzz
 //! targets in `fuzz/fuzz_targets/` and the replay test `tests/it/fuzz_corpus.rs` call
 //! them (see `fuzz/README.md`).
 

@@ -1,5 +1,5 @@
 //! Stores: the original's store classes, each a thin layer over the
-//! [`table`](crate::table) machinery. Stores never touch index tables.
+//! [`table`](mod@crate::table) machinery. Stores never touch index tables.
 
 pub mod audit;
 pub mod calibration;

@@ -4,7 +4,7 @@
 //! * [`value`]: [`Value`], [`ValueRef`] and the Rust field conversions.
 //! * [`keys`]: order-preserving key encoding.
 //! * [`codec`]: the stored row envelope (format byte, postcard, CRC32).
-//! * [`write`]: [`Writer`], which keeps indexes and constraints in step.
+//! * [`write`](mod@write): [`Writer`], which keeps indexes and constraints in step.
 //! * [`read`]: [`Reader`], gets, scans, pagination and counts.
 //! * [`check`]: row ↔ index agreement and constraint checks.
 

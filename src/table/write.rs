@@ -19,7 +19,7 @@
 //! 0xFF ++ "seq"                  → last AUTOINCREMENT id, u64 LE
 //! ```
 //!
-//! Keys use the order-preserving encoding of [`keys`](super::keys). Rows with
+//! Keys use the order-preserving encoding of [`keys`]. Rows with
 //! a NULL in a unique index's column have no entry in it (SQL treats NULLs
 //! as distinct).
 
