@@ -6,6 +6,7 @@ mod concurrency;
 mod constraints;
 mod corrupt;
 mod fuzz_corpus;
+mod legacy_fixture;
 mod model;
 mod modes;
 mod process;
