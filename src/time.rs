@@ -24,6 +24,14 @@ pub fn format_iso(t: DateTime<Utc>) -> String {
     }
 }
 
+/// Now, as Unix epoch seconds (the REAL time columns).
+pub fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 /// Parses any observed timestamp shape. Naive times are taken as UTC.
 pub fn parse(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();

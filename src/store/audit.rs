@@ -10,7 +10,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::AuditEntry;
 use crate::table::keys::{self, IntoKey};
-use crate::table::{KeyRange, Page, Reader, Row, ValueRef};
+use crate::table::{KeyRange, Page, Reader, Row};
 use crate::time;
 use std::io::Write;
 use std::ops::Bound;
@@ -159,7 +159,7 @@ impl AuditLog {
         visit(&r, q, |e| {
             let mut obj = serde_json::Map::new();
             for (i, col) in AuditEntry::DEF.columns.iter().enumerate() {
-                obj.insert(col.name.into(), json_value(e.value(i)));
+                obj.insert(col.name.into(), e.value(i).to_json());
             }
             serde_json::to_writer(&mut *out, &obj)
                 .map_err(|err| Error::Invalid(err.to_string()))?;
@@ -180,7 +180,9 @@ impl AuditLog {
         let r = self.db.read()?;
         let mut n = 0;
         visit(&r, q, |e| {
-            let fields: Vec<String> = (0..header.len()).map(|i| csv_field(e.value(i))).collect();
+            let fields: Vec<String> = (0..header.len())
+                .map(|i| e.value(i).to_csv_field())
+                .collect();
             writeln!(out, "{}", fields.join(",")).map_err(io)?;
             n += 1;
             Ok(true)
@@ -276,35 +278,4 @@ fn time_range(lead: Option<&str>, since: Option<&str>, until: Option<&str>) -> K
         },
     };
     KeyRange::from_bounds(start, end)
-}
-
-fn json_value(v: ValueRef<'_>) -> serde_json::Value {
-    match v {
-        ValueRef::Null => serde_json::Value::Null,
-        ValueRef::Integer(i) => i.into(),
-        ValueRef::Real(f) => {
-            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
-        }
-        ValueRef::Text(s) => s.into(),
-        ValueRef::Blob(b) => b
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<String>()
-            .into(),
-    }
-}
-
-fn csv_field(v: ValueRef<'_>) -> String {
-    let s = match v {
-        ValueRef::Null => return String::new(),
-        ValueRef::Integer(i) => return i.to_string(),
-        ValueRef::Real(f) => return format!("{f:?}"),
-        ValueRef::Text(s) => s.to_string(),
-        ValueRef::Blob(b) => b.iter().map(|x| format!("{x:02x}")).collect(),
-    };
-    if s.is_empty() || s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
 }

@@ -8,13 +8,13 @@
 //! seconds; `debate_ids_json` and `results_json` are JSON lists,
 //! `options_json` a JSON object.
 
-use super::tokens::epoch_now;
 use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::explainability::BatchJob;
 use crate::table::{KeyRange, Page, RawKey};
+use crate::time::epoch_now;
 use serde_json::Value;
 use std::ops::Bound;
 

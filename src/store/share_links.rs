@@ -5,13 +5,13 @@
 //! caller. `revoke_token` clears the token and keeps the row, as the original
 //! does. Times are Unix epoch seconds.
 
-use super::tokens::epoch_now;
 use super::users::random_bytes;
 use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::share_links::ShareLink;
 use crate::table::{KeyRange, RawKey};
+use crate::time::epoch_now;
 use std::ops::Bound;
 
 /// Who can open a link.

@@ -9,20 +9,13 @@ use crate::db::Database;
 use crate::error::Result;
 use crate::schema::tokens::BlacklistedToken;
 use crate::table::{KeyRange, RawKey};
+use crate::time::epoch_now;
 use std::ops::Bound;
 
 /// The revoked-token store.
 #[derive(Debug, Clone)]
 pub struct TokenBlacklist {
     db: Database,
-}
-
-/// Now, as Unix epoch seconds.
-pub fn epoch_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 impl TokenBlacklist {

@@ -8,7 +8,6 @@
 //! (§10) — that is out of scope for this crate.
 
 use super::share_links::new_token;
-use super::tokens::epoch_now;
 use super::users::new_uuid;
 use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
@@ -16,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::webhooks::{WebhookConfig, WebhookEvent};
 use crate::table::{KeyRange, Page, RawKey};
+use crate::time::epoch_now;
 use std::ops::Bound;
 
 /// How long a processed event is remembered by default (24 hours).

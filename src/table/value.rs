@@ -90,6 +90,43 @@ impl ValueRef<'_> {
     }
 }
 
+impl ValueRef<'_> {
+    /// The value as JSON for exports and dumps. Blobs and non-finite reals,
+    /// which JSON cannot hold, become tagged objects (`{"$blob_hex": …}`,
+    /// `{"$real": "inf"}`), so nothing is lost or confused with text.
+    pub fn to_json(&self) -> serde_json::Value {
+        match *self {
+            ValueRef::Null => serde_json::Value::Null,
+            ValueRef::Integer(i) => i.into(),
+            ValueRef::Real(f) => serde_json::Number::from_f64(f)
+                .map_or_else(|| serde_json::json!({ "$real": f.to_string() }), Into::into),
+            ValueRef::Text(s) => s.into(),
+            ValueRef::Blob(b) => serde_json::json!({ "$blob_hex": hex(b) }),
+        }
+    }
+
+    /// The value as one RFC 4180 CSV field: NULL is an empty field, the
+    /// empty string is `""`, blobs are hex, reals keep full precision.
+    pub fn to_csv_field(&self) -> String {
+        let s = match *self {
+            ValueRef::Null => return String::new(),
+            ValueRef::Integer(i) => return i.to_string(),
+            ValueRef::Real(f) => return format!("{f:?}"),
+            ValueRef::Text(s) => s.to_string(),
+            ValueRef::Blob(b) => hex(b),
+        };
+        if s.is_empty() || s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 impl fmt::Display for ValueRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const MAX: usize = 80;

@@ -244,3 +244,77 @@ fn a_foreign_redb_file_is_refused_not_misread() {
         "{err}"
     );
 }
+
+#[test]
+fn dump_shows_extra_columns_when_only_some_rows_have_them() {
+    use aragora_db::config::{Config, DbTarget, Store};
+    use aragora_db::schema::tokens::TOKEN_BLACKLIST;
+    use aragora_db::table::{Extras, Value};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = aragora_db::Database::open(
+            &Config::for_dir(dir.path()),
+            DbTarget::Store(Store::TokenBlacklist),
+        )
+        .unwrap();
+        let mut extras = Extras::new();
+        extras.insert("legacy_note".into(), Value::Blob(vec![0xde, 0xad]));
+        db.write(|w| {
+            w.insert_values(
+                &TOKEN_BLACKLIST,
+                &[Value::Text("a".into()), Value::Real(2.0), Value::Real(1.0)],
+                &extras,
+            )?;
+            w.insert_values(
+                &TOKEN_BLACKLIST,
+                &[
+                    Value::Text("b".into()),
+                    Value::Real(f64::INFINITY),
+                    Value::Real(1.0),
+                ],
+                &Extras::new(),
+            )
+        })
+        .unwrap();
+    }
+    let d = dir.path().to_str().unwrap();
+    for format in ["table", "csv", "jsonl"] {
+        let o = run(
+            &[
+                "--data-dir",
+                d,
+                "dump",
+                "token_blacklist",
+                "--format",
+                format,
+            ],
+            &[],
+        );
+        assert!(
+            o.status.success(),
+            "{format}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("_extra") || format == "jsonl", "{text}");
+        assert!(text.contains("legacy_note"), "{format}: {text}");
+    }
+    let o = run(
+        &[
+            "--data-dir",
+            d,
+            "dump",
+            "token_blacklist",
+            "--format",
+            "jsonl",
+        ],
+        &[],
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows[0]["_extra"]["legacy_note"]["$blob_hex"], "dead");
+    assert_eq!(rows[1]["expires_at"]["$real"], "inf");
+    assert_eq!(rows[1]["_extra"], serde_json::Value::Null);
+}

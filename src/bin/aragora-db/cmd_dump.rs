@@ -7,7 +7,7 @@
 use crate::output::out;
 use aragora_db::config::Config;
 use aragora_db::table::keys::RawKey;
-use aragora_db::table::{KeyRange, Page, SqlType, TableDef, Value, ValueRef};
+use aragora_db::table::{KeyRange, Page, SqlType, TableDef, Value};
 use aragora_db::{Database, Error, Result, schema};
 use std::io::Write;
 
@@ -45,7 +45,7 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
         if !extras.is_empty() {
             let map: serde_json::Map<String, serde_json::Value> = extras
                 .iter()
-                .map(|(k, v)| (k.clone(), json(v.as_ref())))
+                .map(|(k, v)| (k.clone(), v.as_ref().to_json()))
                 .collect();
             vals.push(Value::Text(serde_json::Value::Object(map).to_string()));
         }
@@ -98,6 +98,9 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
     let mut names: Vec<&str> = def.columns.iter().map(|c| c.name).collect();
     if rows.iter().any(|r| r.len() > def.columns.len()) {
         names.push("_extra");
+        for r in &mut rows {
+            r.resize(names.len(), Value::Null);
+        }
     }
     match a.format {
         "csv" => write_csv(&names, &rows)?,
@@ -149,22 +152,6 @@ fn parse_filter(def: &TableDef, f: &str) -> Result<(usize, Value)> {
     Ok((col, v))
 }
 
-fn json(v: ValueRef<'_>) -> serde_json::Value {
-    match v {
-        ValueRef::Null => serde_json::Value::Null,
-        ValueRef::Integer(i) => i.into(),
-        ValueRef::Real(f) => {
-            serde_json::Number::from_f64(f).map_or_else(|| f.to_string().into(), Into::into)
-        }
-        ValueRef::Text(s) => s.into(),
-        ValueRef::Blob(b) => serde_json::json!({ "$blob_hex": hex(b) }),
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn io(e: std::io::Error) -> Error {
     Error::io("write", "<stdout>", e)
 }
@@ -183,7 +170,7 @@ fn write_jsonl(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
                     })
                     .unwrap_or_default()
                 } else {
-                    json(v.as_ref())
+                    v.as_ref().to_json()
                 };
                 (n.to_string(), j)
             })
@@ -194,26 +181,11 @@ fn write_jsonl(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
     w.flush().map_err(io)
 }
 
-fn csv_field(v: &Value) -> String {
-    let s = match v {
-        Value::Null => return String::new(),
-        Value::Integer(i) => return i.to_string(),
-        Value::Real(f) => return format!("{f:?}"),
-        Value::Text(s) => s.clone(),
-        Value::Blob(b) => hex(b),
-    };
-    if s.is_empty() || s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 fn write_csv(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
     let mut w = std::io::BufWriter::new(std::io::stdout().lock());
     writeln!(w, "{}", names.join(",")).map_err(io)?;
     for row in rows {
-        let fields: Vec<String> = row.iter().map(csv_field).collect();
+        let fields: Vec<String> = row.iter().map(|v| v.as_ref().to_csv_field()).collect();
         writeln!(w, "{}", fields.join(",")).map_err(io)?;
     }
     w.flush().map_err(io)
