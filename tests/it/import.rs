@@ -174,6 +174,20 @@ fn all_counts(config: &Config) -> Vec<(String, u64)> {
 }
 
 #[test]
+fn the_committed_sample_imports_with_every_row_accounted_for() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-nomic");
+    let before = hashes(&src);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Config::for_dir(tmp.path());
+    let report = run(&config, &src, false);
+    check_accounting(&report, &src);
+    assert_eq!(report.total(|t| t.rejected), 0, "{}", report.render());
+    let v = import::verify::verify(&config, &src).unwrap();
+    assert!(v.ok(), "{}", v.render());
+    assert_eq!(hashes(&src), before);
+}
+
+#[test]
 fn consolidated_mode_imports_into_the_four_files() {
     let Some(src) = fixture() else { return };
     let tmp = tempfile::tempdir().unwrap();
