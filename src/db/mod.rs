@@ -205,6 +205,18 @@ impl Database {
     }
 }
 
+/// The handle of `path` if this process has the file open (no file is
+/// opened or created by asking).
+pub fn open_handle(path: &Path) -> Option<Database> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let key = parent.canonicalize().ok()?.join(path.file_name()?);
+    let inner = OPEN.lock().get(&key).and_then(Weak::upgrade)?;
+    Some(Database { inner })
+}
+
 fn registry_key(path: &Path) -> Result<PathBuf> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -9,6 +9,7 @@ mod fuzz_corpus;
 mod legacy_fixture;
 mod model;
 mod modes;
+mod ops;
 mod process;
 mod sqlite;
 mod store_calibration;

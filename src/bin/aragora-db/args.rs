@@ -71,6 +71,13 @@ pub enum Command {
     /// Create a data directory, write and read users, organizations and
     /// audit events, then print the status.
     Demo,
+    /// Check every database file: redb integrity, row CRCs, rows against
+    /// indexes both ways, UNIQUE, NOT NULL, foreign keys. Exits 1 on any problem.
+    Verify {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect legacy SQLite files with the built-in pure-Rust reader (read-only).
     #[command(subcommand)]
     Sqlite(SqliteCommand),

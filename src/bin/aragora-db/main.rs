@@ -9,6 +9,7 @@ mod cmd_dump;
 mod cmd_paths;
 mod cmd_sqlite;
 mod cmd_status;
+mod cmd_verify;
 mod output;
 
 use clap::Parser;
@@ -61,6 +62,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 limit,
             },
         ),
+        args::Command::Verify { json } => cmd_verify::run(&config()?, json),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
         args::Command::Sqlite(args::SqliteCommand::Dump {
             ref file,
