@@ -5,12 +5,12 @@
 //!
 //! * [`verify`]: redb integrity, row CRCs, rows ↔ indexes, constraints.
 //! * [`backup`] / [`restore`]: online snapshots with a [`manifest`].
-//! * [`cleanup`]: retention of audit events, usage events, share links,
-//!   revoked tokens.
-//! * [`salvage`]: every readable row out of a damaged file.
 
+pub mod backup;
 pub mod fsutil;
+pub mod manifest;
 pub mod raw;
+pub mod restore;
 pub mod verify;
 
 use crate::config::{Config, DbTarget};

@@ -78,6 +78,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Consistent online snapshot of every database file (one read
+    /// transaction each) into DIR/YYYYMMDD_HHMMSS/ with a manifest.
+    Backup {
+        /// Directory that receives the backup directories (default: DATA/backup).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Remove backups in that directory older than this many days.
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        keep_days: u32,
+    },
+    /// Restore a backup directory: checks its manifest and every table's
+    /// digest first, refuses while a database is open, swaps files atomically.
+    Restore {
+        /// The backup directory (holding manifest.json).
+        backup: PathBuf,
+    },
     /// Inspect legacy SQLite files with the built-in pure-Rust reader (read-only).
     #[command(subcommand)]
     Sqlite(SqliteCommand),

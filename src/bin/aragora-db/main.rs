@@ -4,6 +4,7 @@
 //! row), 2 bad usage. A closed pipe (`aragora-db dump … | head`) is success.
 
 mod args;
+mod cmd_backup;
 mod cmd_demo;
 mod cmd_dump;
 mod cmd_paths;
@@ -63,6 +64,10 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             },
         ),
         args::Command::Verify { json } => cmd_verify::run(&config()?, json),
+        args::Command::Backup { ref out, keep_days } => {
+            cmd_backup::backup(&config()?, out.clone(), Some(keep_days))
+        }
+        args::Command::Restore { ref backup } => cmd_backup::restore(&config()?, backup),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
         args::Command::Sqlite(args::SqliteCommand::Dump {
             ref file,

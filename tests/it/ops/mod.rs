@@ -1,5 +1,6 @@
 //! The operational tools: verify, backup/restore, cleanup, salvage.
 
+mod backup;
 mod verify;
 
 use aragora_db::config::Config;
