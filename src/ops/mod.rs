@@ -5,8 +5,11 @@
 //!
 //! * [`verify`]: redb integrity, row CRCs, rows ↔ indexes, constraints.
 //! * [`backup`] / [`restore`]: online snapshots with a [`manifest`].
+//! * [`cleanup`]: retention of audit events, usage events, share links,
+//!   revoked tokens.
 
 pub mod backup;
+pub mod cleanup;
 pub mod fsutil;
 pub mod manifest;
 pub mod raw;

@@ -94,6 +94,13 @@ pub enum Command {
         /// The backup directory (holding manifest.json).
         backup: PathBuf,
     },
+    /// Apply retention: old audit events, aggregated-then-pruned usage
+    /// events, expired share links and revoked tokens.
+    Cleanup {
+        /// Only count what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Inspect legacy SQLite files with the built-in pure-Rust reader (read-only).
     #[command(subcommand)]
     Sqlite(SqliteCommand),

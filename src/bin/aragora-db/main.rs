@@ -5,6 +5,7 @@
 
 mod args;
 mod cmd_backup;
+mod cmd_cleanup;
 mod cmd_demo;
 mod cmd_dump;
 mod cmd_paths;
@@ -68,6 +69,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             cmd_backup::backup(&config()?, out.clone(), Some(keep_days))
         }
         args::Command::Restore { ref backup } => cmd_backup::restore(&config()?, backup),
+        args::Command::Cleanup { dry_run } => cmd_cleanup::run(&config()?, dry_run),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
         args::Command::Sqlite(args::SqliteCommand::Dump {
             ref file,

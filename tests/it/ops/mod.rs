@@ -1,6 +1,7 @@
 //! The operational tools: verify, backup/restore, cleanup, salvage.
 
 mod backup;
+mod cleanup;
 mod verify;
 
 use aragora_db::config::Config;
