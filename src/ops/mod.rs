@@ -7,6 +7,7 @@
 //! * [`backup`] / [`restore`]: online snapshots with a [`manifest`].
 //! * [`cleanup`]: retention of audit events, usage events, share links,
 //!   revoked tokens.
+//! * [`salvage`]: every readable row out of a damaged file.
 
 pub mod backup;
 pub mod cleanup;
@@ -14,6 +15,7 @@ pub mod fsutil;
 pub mod manifest;
 pub mod raw;
 pub mod restore;
+pub mod salvage;
 pub mod verify;
 
 use crate::config::{Config, DbTarget};

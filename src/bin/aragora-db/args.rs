@@ -101,6 +101,15 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Copy every readable row of a damaged file into a new file and list
+    /// what could not be read (table, key, reason).
+    Salvage {
+        /// The damaged file (never modified).
+        file: PathBuf,
+        /// The new file to write (must not exist).
+        #[arg(long, value_name = "NEW")]
+        out: PathBuf,
+    },
     /// Inspect legacy SQLite files with the built-in pure-Rust reader (read-only).
     #[command(subcommand)]
     Sqlite(SqliteCommand),

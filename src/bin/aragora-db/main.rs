@@ -9,6 +9,7 @@ mod cmd_cleanup;
 mod cmd_demo;
 mod cmd_dump;
 mod cmd_paths;
+mod cmd_salvage;
 mod cmd_sqlite;
 mod cmd_status;
 mod cmd_verify;
@@ -70,6 +71,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
         }
         args::Command::Restore { ref backup } => cmd_backup::restore(&config()?, backup),
         args::Command::Cleanup { dry_run } => cmd_cleanup::run(&config()?, dry_run),
+        args::Command::Salvage { ref file, ref out } => cmd_salvage::run(file, out),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
         args::Command::Sqlite(args::SqliteCommand::Dump {
             ref file,

@@ -2,6 +2,7 @@
 
 mod backup;
 mod cleanup;
+mod salvage;
 mod verify;
 
 use aragora_db::config::Config;
