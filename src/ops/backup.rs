@@ -209,7 +209,7 @@ fn read_versions(txn: &redb::ReadTransaction, path: &Path) -> Result<Vec<(String
     Ok(out)
 }
 
-fn copy_raw(
+pub(crate) fn copy_raw(
     rtxn: &redb::ReadTransaction,
     wtxn: &redb::WriteTransaction,
     name: &str,
@@ -232,7 +232,7 @@ fn copy_raw(
     Ok(d.finish())
 }
 
-fn copy_meta(
+pub(crate) fn copy_meta(
     rtxn: &redb::ReadTransaction,
     wtxn: &redb::WriteTransaction,
     name: &str,

@@ -11,6 +11,7 @@
 
 pub mod backup;
 pub mod cleanup;
+pub mod consolidate;
 pub mod fsutil;
 pub mod manifest;
 pub mod raw;

@@ -100,3 +100,10 @@ pub fn begin_read(db: &redb::Database, path: &Path) -> Result<redb::ReadTransact
         .map_err(|p| Error::storage(path, p))?
         .map_err(|e| Error::storage(path, e))
 }
+
+/// A read snapshot of a file opened read-only.
+pub fn begin_read_ro(db: &redb::ReadOnlyDatabase, path: &Path) -> Result<redb::ReadTransaction> {
+    guarded(|| db.begin_read())
+        .map_err(|p| Error::storage(path, p))?
+        .map_err(|e| Error::storage(path, e))
+}

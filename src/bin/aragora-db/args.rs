@@ -110,6 +110,32 @@ pub enum Command {
         #[arg(long, value_name = "NEW")]
         out: PathBuf,
     },
+    /// Move every table between the legacy files and the four consolidated
+    /// files (legacy -> consolidated; --reverse for the way back).
+    #[command(group(clap::ArgGroup::new("consolidate_action").required(true).args(["dry_run", "migrate", "verify"])))]
+    Consolidate {
+        /// Show table by table what would move, with row counts.
+        #[arg(long)]
+        dry_run: bool,
+        /// Move (backup first unless --no-backup).
+        #[arg(long)]
+        migrate: bool,
+        /// Compare every entry of every moved table.
+        #[arg(long)]
+        verify: bool,
+        /// Directory of the source files (default: the data directory).
+        #[arg(long, value_name = "DIR")]
+        source: Option<PathBuf>,
+        /// Directory of the target files (default: the source).
+        #[arg(long, value_name = "DIR")]
+        target: Option<PathBuf>,
+        /// Skip the backup before migrating.
+        #[arg(long)]
+        no_backup: bool,
+        /// Consolidated -> legacy.
+        #[arg(long)]
+        reverse: bool,
+    },
     /// Inspect legacy SQLite files with the built-in pure-Rust reader (read-only).
     #[command(subcommand)]
     Sqlite(SqliteCommand),

@@ -6,6 +6,7 @@
 mod args;
 mod cmd_backup;
 mod cmd_cleanup;
+mod cmd_consolidate;
 mod cmd_demo;
 mod cmd_dump;
 mod cmd_paths;
@@ -72,6 +73,28 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
         args::Command::Restore { ref backup } => cmd_backup::restore(&config()?, backup),
         args::Command::Cleanup { dry_run } => cmd_cleanup::run(&config()?, dry_run),
         args::Command::Salvage { ref file, ref out } => cmd_salvage::run(file, out),
+        args::Command::Consolidate {
+            dry_run,
+            migrate,
+            verify,
+            ref source,
+            ref target,
+            no_backup,
+            reverse,
+        } => {
+            let data = config()?.data_dir;
+            let source = source.clone().unwrap_or(data);
+            let target = target.clone().unwrap_or_else(|| source.clone());
+            cmd_consolidate::run(cmd_consolidate::Args {
+                source: &source,
+                target: &target,
+                dry_run,
+                migrate,
+                verify,
+                no_backup,
+                reverse,
+            })
+        }
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
         args::Command::Sqlite(args::SqliteCommand::Dump {
             ref file,

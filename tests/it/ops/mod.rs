@@ -2,6 +2,7 @@
 
 mod backup;
 mod cleanup;
+mod consolidate;
 mod salvage;
 mod verify;
 
