@@ -180,6 +180,30 @@ impl Database {
         Ok(out)
     }
 
+    /// [`Database::write`] that also records `version` as `table`'s schema
+    /// version in `__schema`, in the same transaction (one migration step).
+    pub(crate) fn write_versioned<R>(
+        &self,
+        table: &str,
+        version: u32,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let path = &self.inner.path;
+        let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+        let txn = self.inner.db.begin_write().map_err(|e| st(&e))?;
+        let out = {
+            let mut w = Writer::new(&txn, self);
+            let out = f(&mut w)?;
+            w.finish()?;
+            out
+        };
+        txn.open_table(meta::SCHEMA)
+            .and_then(|mut t| t.insert(table, version).map(drop).map_err(Into::into))
+            .map_err(|e| st(&e))?;
+        txn.commit().map_err(|e| st(&e))?;
+        Ok(out)
+    }
+
     /// Takes a read snapshot.
     pub fn read(&self) -> Result<Reader> {
         let txn = self

@@ -8,12 +8,15 @@
 //! * [`cleanup`]: retention of audit events, usage events, share links,
 //!   revoked tokens.
 //! * [`salvage`]: every readable row out of a damaged file.
+//! * [`consolidate`]: tables between legacy and consolidated files.
+//! * [`migrate`]: schema migration steps.
 
 pub mod backup;
 pub mod cleanup;
 pub mod consolidate;
 pub mod fsutil;
 pub mod manifest;
+pub mod migrate;
 pub mod raw;
 pub mod restore;
 pub mod salvage;

@@ -136,6 +136,31 @@ pub enum Command {
         #[arg(long)]
         reverse: bool,
     },
+    /// Schema migrations: status, dry run, run, or scaffold a new step.
+    #[command(group(clap::ArgGroup::new("migrate_action").required(true).args(["status", "dry_run", "migrate", "create"])))]
+    Migrate {
+        /// Each file's tables: recorded vs declared version, pending steps.
+        #[arg(long)]
+        status: bool,
+        /// List the steps that would run.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run every pending step (each in one write transaction).
+        #[arg(long)]
+        migrate: bool,
+        /// Scaffold src/migrations/mNNN_<description>.rs and register it (needs --db).
+        #[arg(long, value_name = "DESCRIPTION")]
+        create: Option<String>,
+        /// Only this database (e.g. elo, users).
+        #[arg(long, value_name = "NAME")]
+        db: Option<String>,
+        /// With --create: the table (default: the database's first).
+        #[arg(long)]
+        table: Option<String>,
+        /// With --create: the source directory of the migrations.
+        #[arg(long, value_name = "DIR", default_value = "src/migrations")]
+        src: PathBuf,
+    },
     /// Inspect legacy SQLite files with the built-in pure-Rust reader (read-only).
     #[command(subcommand)]
     Sqlite(SqliteCommand),

@@ -9,6 +9,7 @@ mod cmd_cleanup;
 mod cmd_consolidate;
 mod cmd_demo;
 mod cmd_dump;
+mod cmd_migrate;
 mod cmd_paths;
 mod cmd_salvage;
 mod cmd_sqlite;
@@ -95,6 +96,26 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 reverse,
             })
         }
+        args::Command::Migrate {
+            status,
+            dry_run,
+            migrate,
+            ref create,
+            ref db,
+            ref table,
+            ref src,
+        } => cmd_migrate::run(
+            &config()?,
+            cmd_migrate::Args {
+                status,
+                dry_run,
+                migrate,
+                create: create.as_deref(),
+                db: db.as_deref(),
+                table: table.as_deref(),
+                src,
+            },
+        ),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
         args::Command::Sqlite(args::SqliteCommand::Dump {
             ref file,

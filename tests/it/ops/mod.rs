@@ -3,6 +3,7 @@
 mod backup;
 mod cleanup;
 mod consolidate;
+mod migrate;
 mod salvage;
 mod verify;
 
