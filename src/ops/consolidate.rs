@@ -145,14 +145,7 @@ fn read_only(path: &Path) -> Result<redb::ReadOnlyDatabase> {
             path.display()
         )));
     }
-    raw::open_read_only(path).map_err(|e| match e {
-        raw::Opened::Locked => Error::Locked {
-            path: path.to_path_buf(),
-            waited: std::time::Duration::ZERO,
-        },
-        raw::Opened::Failed(why) => Error::storage(path, why),
-        raw::Opened::Open(_) => Error::storage(path, "cannot open"),
-    })
+    raw::open_read_only(path).map_err(|e| raw::read_only_error(path, e))
 }
 
 /// What a migration did.

@@ -19,6 +19,9 @@ pub enum Opened {
     Locked,
     /// The file could not be opened; the reason.
     Failed(String),
+    /// The file was not shut down cleanly: a read-only open cannot run
+    /// redb's crash recovery (a normal open does).
+    NeedsRecovery,
 }
 
 /// Opens an existing redb file directly.
@@ -37,6 +40,7 @@ pub fn open_read_only(path: &Path) -> std::result::Result<redb::ReadOnlyDatabase
     match guarded(|| redb::Builder::new().open_read_only(path)) {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(Opened::Locked),
+        Ok(Err(redb::DatabaseError::RepairAborted)) => Err(Opened::NeedsRecovery),
         Ok(Err(e)) => Err(Opened::Failed(e.to_string())),
         Err(panic) => Err(Opened::Failed(panic)),
     }
@@ -58,6 +62,23 @@ pub fn open_exclusive(path: &Path) -> Result<redb::Database> {
             waited: Duration::ZERO,
         }),
         Opened::Failed(why) => Err(Error::storage(path, why)),
+        Opened::NeedsRecovery => Err(Error::storage(path, "needs crash recovery")),
+    }
+}
+
+/// The error for a file a read-only open could not use.
+pub fn read_only_error(path: &Path, e: Opened) -> Error {
+    match e {
+        Opened::Locked => Error::Locked {
+            path: path.to_path_buf(),
+            waited: Duration::ZERO,
+        },
+        Opened::Failed(why) => Error::storage(path, why),
+        Opened::NeedsRecovery => Error::storage(
+            path,
+            "was not shut down cleanly; open it once (e.g. `aragora-db status`) so redb recovers it",
+        ),
+        Opened::Open(_) => Error::storage(path, "cannot open"),
     }
 }
 

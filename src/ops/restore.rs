@@ -36,17 +36,7 @@ pub fn verify_backup(dir: &Path) -> Result<Manifest> {
         Manifest::parse(&bytes).map_err(|e| Error::Invalid(format!("{}: {e}", mpath.display())))?;
     for f in &manifest.files {
         let path = dir.join(&f.file);
-        let db = match raw::open_read_only(&path) {
-            Ok(db) => db,
-            Err(raw::Opened::Locked) => {
-                return Err(Error::Locked {
-                    path,
-                    waited: std::time::Duration::ZERO,
-                });
-            }
-            Err(raw::Opened::Failed(why)) => return Err(Error::storage(&path, why)),
-            Err(raw::Opened::Open(_)) => return Err(Error::storage(&path, "cannot open")),
-        };
+        let db = raw::open_read_only(&path).map_err(|e| raw::read_only_error(&path, e))?;
         let txn = raw::guarded(|| redb::ReadableDatabase::begin_read(&db))
             .map_err(|p| Error::storage(&path, p))?
             .map_err(|e| Error::storage(&path, e))?;
@@ -124,7 +114,7 @@ pub fn restore(config: &Config, dir: &Path) -> Result<RestoreReport> {
                 target.display()
             )),
             // A damaged target is what restores are for: replace it.
-            raw::Opened::Failed(_) => {}
+            raw::Opened::Failed(_) | raw::Opened::NeedsRecovery => {}
         }
     }
     if !busy.is_empty() {

@@ -71,7 +71,9 @@ pub fn salvage(file: &Path, out: &Path) -> Result<SalvageReport> {
     fsutil::copy_private(file, &copy.0)?;
     let src = match raw::open(&copy.0) {
         Opened::Open(db) => db,
-        Opened::Locked => return Err(Error::storage(&copy.0, "temporary copy is locked")),
+        Opened::Locked | Opened::NeedsRecovery => {
+            return Err(Error::storage(&copy.0, "temporary copy cannot be opened"));
+        }
         Opened::Failed(why) => {
             return Err(Error::storage(
                 file,

@@ -132,25 +132,47 @@ pub fn verify_file(path: &Path, tables: &[&'static TableDef]) -> Result<FileRepo
     {
         // Hold the original read-only while copying so no writer changes
         // it (a read-only open writes nothing, not even the header).
-        let held = raw::open_read_only(path);
-        match &held {
+        // A file not shut down cleanly cannot be opened read-only; a normal
+        // open runs redb's crash recovery (as any application open would).
+        let held: Option<Box<dyn std::any::Any>> = match raw::open_read_only(path) {
+            Ok(db) => Some(Box::new(db)),
+            Err(Opened::NeedsRecovery) => match raw::open(path) {
+                Opened::Open(db) => Some(Box::new(db)),
+                Opened::Locked => {
+                    return Err(Error::Locked {
+                        path: path.to_path_buf(),
+                        waited: std::time::Duration::ZERO,
+                    });
+                }
+                Opened::Failed(why) => {
+                    report
+                        .problems
+                        .push(file_problem(format!("redb cannot open the file: {why}")));
+                    None
+                }
+                Opened::NeedsRecovery => None,
+            },
             Err(Opened::Locked) => {
                 return Err(Error::Locked {
                     path: path.to_path_buf(),
                     waited: std::time::Duration::ZERO,
                 });
             }
-            Err(Opened::Failed(why)) => report
-                .problems
-                .push(file_problem(format!("redb cannot open the file: {why}"))),
-            Err(Opened::Open(_)) | Ok(_) => {}
-        }
+            Err(Opened::Failed(why)) => {
+                report
+                    .problems
+                    .push(file_problem(format!("redb cannot open the file: {why}")));
+                None
+            }
+            Err(Opened::Open(_)) => None,
+        };
         fsutil::copy_private(path, &copy.0)?;
         drop(held);
     }
     let mut db = match raw::open(&copy.0) {
         Opened::Open(db) => db,
         Opened::Locked => return Err(Error::storage(&copy.0, "temporary copy is locked")),
+        Opened::NeedsRecovery => return Err(Error::storage(&copy.0, "copy needs recovery")),
         Opened::Failed(why) => {
             report.integrity = Integrity::Failed;
             report

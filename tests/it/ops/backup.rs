@@ -234,7 +234,7 @@ fn restore_refuses_while_a_database_is_open() {
     assert!(restore::restore(&cfg, &report.dir).is_ok());
 }
 
-struct KillOnDrop(Child);
+pub(super) struct KillOnDrop(pub(super) Child);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -244,7 +244,7 @@ impl Drop for KillOnDrop {
 
 /// Re-runs this test binary's `process::child_holds_database`, which opens
 /// users.redb in `data` and holds it until killed.
-fn spawn_holder(data: &Path, ready: &Path) -> KillOnDrop {
+pub(super) fn spawn_holder(data: &Path, ready: &Path) -> KillOnDrop {
     let child = Command::new(std::env::current_exe().unwrap())
         .args([
             "process::child_holds_database",

@@ -275,3 +275,27 @@ fn a_file_open_in_this_process_is_checked_without_the_integrity_step() {
     assert!(matches!(users.integrity, Integrity::Skipped(_)));
     assert!(users.problems.is_empty(), "{:?}", users.problems);
 }
+
+#[test]
+fn a_file_held_by_another_process_is_a_clear_locked_error() {
+    let (_d, cfg) = populated(DatabaseMode::Legacy);
+    let ready = cfg.data_dir.join("ready");
+    let mut holder = super::backup::spawn_holder(&cfg.data_dir, &ready);
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "child never opened"
+        );
+        assert!(holder.0.try_wait().unwrap().is_none(), "child exited early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = cli(&["--data-dir", cfg.data_dir.to_str().unwrap(), "verify"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("users.redb"), "{err}");
+    drop(holder);
+    // Killed while holding the file: not shut down cleanly, which is no problem.
+    let found = problems(&cfg);
+    assert!(found.is_empty(), "{found:?}");
+}
