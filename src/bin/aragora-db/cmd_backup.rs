@@ -63,12 +63,26 @@ pub fn restore(config: &Config, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A spinner on stderr, only when stderr is a terminal.
-fn spinner() -> Option<indicatif::ProgressBar> {
+/// A spinner on stderr, only when stderr is a terminal (shared by the
+/// long-running operations: backup, verify, consolidate, salvage).
+pub fn spinner() -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
     let b = indicatif::ProgressBar::new_spinner();
     b.enable_steady_tick(std::time::Duration::from_millis(120));
     Some(b)
+}
+
+/// Runs `f` with a spinner saying `msg` (on a terminal only).
+pub fn with_spinner<T>(msg: &'static str, f: impl FnOnce() -> T) -> T {
+    let bar = spinner();
+    if let Some(b) = &bar {
+        b.set_message(msg);
+    }
+    let out = f();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    out
 }

@@ -21,7 +21,9 @@ pub struct Args<'a> {
 pub fn run(a: Args<'_>) -> Result<()> {
     let (src, dst) = consolidate::sides(a.source, a.target, a.reverse);
     if a.verify {
-        let checks = consolidate::verify(&src, &dst)?;
+        let checks = crate::cmd_backup::with_spinner("comparing every entry", || {
+            consolidate::verify(&src, &dst)
+        })?;
         let mut bad = 0;
         for c in &checks {
             let state = if c.different == 0 {
@@ -47,7 +49,9 @@ pub fn run(a: Args<'_>) -> Result<()> {
         return Ok(());
     }
     if a.migrate {
-        let report = consolidate::migrate(&src, &dst, a.no_backup)?;
+        let report = crate::cmd_backup::with_spinner("backing up and moving tables", || {
+            consolidate::migrate(&src, &dst, a.no_backup)
+        })?;
         for b in &report.backups {
             out(format!("backup {}", b.display()))?;
         }

@@ -8,7 +8,8 @@ use aragora_db::{Error, Result};
 use std::path::Path;
 
 pub fn run(file: &Path, out_file: &Path) -> Result<()> {
-    let report = salvage::salvage(file, out_file)?;
+    let report =
+        crate::cmd_backup::with_spinner("salvaging rows", || salvage::salvage(file, out_file))?;
     for t in &report.tables {
         out(format!(
             "{:<28} {:>10} rows copied {:>6} lost",

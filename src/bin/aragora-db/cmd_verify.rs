@@ -8,7 +8,10 @@ use aragora_db::ops::verify::{self, Integrity};
 use aragora_db::{Error, Result};
 
 pub fn run(config: &Config, as_json: bool) -> Result<()> {
-    let reports = verify::verify_all(config)?;
+    let reports = crate::cmd_backup::with_spinner(
+        "verifying (integrity check, every row and index entry)",
+        || verify::verify_all(config),
+    )?;
     let problems: usize = reports.iter().map(|r| r.problems.len()).sum();
     if as_json {
         let v = serde_json::json!({
