@@ -87,30 +87,36 @@ pub fn sides(source: &Path, target: &Path, reverse: bool) -> (Config, Config) {
 /// Plans the move from `src`'s files to `dst`'s files.
 pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
     let mut tables = Vec::new();
-    let mut present: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    // Each source file is opened once: its tables and their row counts.
+    let mut present: BTreeMap<PathBuf, BTreeMap<String, u64>> = BTreeMap::new();
     for set in super::files(src)? {
         if set.path.exists() {
             let db = read_only(&set.path)?;
             let txn = raw::begin_read_ro(&db, &set.path)?;
-            present.insert(set.path.clone(), raw::table_names(&txn, &set.path)?);
+            let mut found = BTreeMap::new();
+            for n in raw::table_names(&txn, &set.path)? {
+                let rows = if set.tables.iter().any(|d| d.name == n) {
+                    digest_table(&txn, &n, &set.path)?.rows
+                } else {
+                    0
+                };
+                found.insert(n, rows);
+            }
+            present.insert(set.path.clone(), found);
         }
     }
     for &def in ALL_TABLES {
         let from = src.get_db_path(def.owner)?.path;
         let to = dst.get_db_path(def.owner)?.path;
-        let here = present
-            .get(&from)
-            .is_some_and(|n| n.iter().any(|n| n == def.name));
-        let (action, rows) = if !here {
-            (Action::Absent, 0)
-        } else {
-            let db = read_only(&from)?;
-            let txn = raw::begin_read_ro(&db, &from)?;
-            let rows = digest_table(&txn, def.name, &from)?.rows;
-            let same = fsutil::parent_of(&from).canonicalize().ok()
-                == fsutil::parent_of(&to).canonicalize().ok()
-                && from.file_name() == to.file_name();
-            (if same { Action::Stays } else { Action::Move }, rows)
+        let rows = present.get(&from).and_then(|n| n.get(def.name)).copied();
+        let (action, rows) = match rows {
+            None => (Action::Absent, 0),
+            Some(rows) => {
+                let same = fsutil::parent_of(&from).canonicalize().ok()
+                    == fsutil::parent_of(&to).canonicalize().ok()
+                    && from.file_name() == to.file_name();
+                (if same { Action::Stays } else { Action::Move }, rows)
+            }
         };
         tables.push(TableMove {
             table: def.name,
@@ -122,7 +128,7 @@ pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
     }
     let mut cannot_move = Vec::new();
     for (file, names) in &present {
-        for n in names {
+        for n in names.keys() {
             let declared = tables.iter().any(|t| t.table == n && &t.from == file);
             if !declared && !META_TABLES.contains(&n.as_str()) {
                 cannot_move.push(format!(

@@ -103,7 +103,7 @@ pub fn verify_all(config: &Config) -> Result<Vec<FileReport>> {
     super::files(config)?
         .into_iter()
         .filter(|f| f.path.exists())
-        .map(|f: DbFileSet| verify_file(&f.path, &f.tables))
+        .map(|f: DbFileSet| verify_file(&f.path, &f.tables, config.timeout))
         .collect()
 }
 
@@ -115,8 +115,13 @@ impl Drop for TempCopy {
     }
 }
 
-/// Verifies one file holding `tables`.
-pub fn verify_file(path: &Path, tables: &[&'static TableDef]) -> Result<FileReport> {
+/// Verifies one file holding `tables`, waiting up to `timeout` while
+/// another process holds it (then [`Error::Locked`]).
+pub fn verify_file(
+    path: &Path,
+    tables: &[&'static TableDef],
+    timeout: std::time::Duration,
+) -> Result<FileReport> {
     let mut report = FileReport {
         path: path.to_path_buf(),
         integrity: Integrity::Ok,
@@ -134,14 +139,23 @@ pub fn verify_file(path: &Path, tables: &[&'static TableDef]) -> Result<FileRepo
         // it (a read-only open writes nothing, not even the header).
         // A file not shut down cleanly cannot be opened read-only; a normal
         // open runs redb's crash recovery (as any application open would).
-        let held: Option<Box<dyn std::any::Any>> = match raw::open_read_only(path) {
+        let started = std::time::Instant::now();
+        let first = loop {
+            match raw::open_read_only(path) {
+                Err(Opened::Locked) if started.elapsed() < timeout => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other,
+            }
+        };
+        let held: Option<Box<dyn std::any::Any>> = match first {
             Ok(db) => Some(Box::new(db)),
             Err(Opened::NeedsRecovery) => match raw::open(path) {
                 Opened::Open(db) => Some(Box::new(db)),
                 Opened::Locked => {
                     return Err(Error::Locked {
                         path: path.to_path_buf(),
-                        waited: std::time::Duration::ZERO,
+                        waited: started.elapsed(),
                     });
                 }
                 Opened::Failed(why) => {
@@ -155,7 +169,7 @@ pub fn verify_file(path: &Path, tables: &[&'static TableDef]) -> Result<FileRepo
             Err(Opened::Locked) => {
                 return Err(Error::Locked {
                     path: path.to_path_buf(),
-                    waited: std::time::Duration::ZERO,
+                    waited: started.elapsed(),
                 });
             }
             Err(Opened::Failed(why)) => {

@@ -85,6 +85,11 @@ pub fn raw_edit(path: &Path, table: &str, f: impl FnOnce(&mut redb::Table<&[u8],
 
 /// Runs the binary with a clean environment.
 pub fn cli(args: &[&str]) -> Output {
+    cli_env(args, &[])
+}
+
+/// Runs the binary with a clean environment plus `env`.
+pub fn cli_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aragora-db"));
     cmd.args(args);
     for k in [
@@ -95,6 +100,9 @@ pub fn cli(args: &[&str]) -> Output {
         "DB_TIMEOUT",
     ] {
         cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
     }
     cmd.output().unwrap()
 }

@@ -290,10 +290,16 @@ fn a_file_held_by_another_process_is_a_clear_locked_error() {
         assert!(holder.0.try_wait().unwrap().is_none(), "child exited early");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let o = cli(&["--data-dir", cfg.data_dir.to_str().unwrap(), "verify"]);
+    let o = super::cli_env(
+        &["--data-dir", cfg.data_dir.to_str().unwrap(), "verify"],
+        &[("DB_TIMEOUT", "0.3")],
+    );
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("users.redb"), "{err}");
+    assert!(
+        err.contains("users.redb") && err.contains("locked by another process"),
+        "{err}"
+    );
     drop(holder);
     // Killed while holding the file: not shut down cleanly, which is no problem.
     let found = problems(&cfg);
