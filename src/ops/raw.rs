@@ -4,6 +4,11 @@
 //! plain open may panic on a file corrupted outside redb, so every direct
 //! open and read here runs under `catch_unwind` and a panic becomes an
 //! error naming the file.
+//!
+//! This module is the only place the operational tools open or create a
+//! redb file other than through [`Database::open`](crate::Database::open),
+//! so it is where a storage backend (encryption at rest) has to be plugged
+//! in for backups, restores, verify copies and salvage output to use it.
 
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, TableHandle};
