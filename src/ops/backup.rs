@@ -70,28 +70,14 @@ pub fn backup(
         std::fs::remove_dir_all(&partial).map_err(|e| Error::io("remove", &partial, e))?;
     }
     fsutil::private_dir(&partial)?;
-    let mut files = Vec::new();
-    for set in super::files(config)? {
-        if !set.path.exists() {
-            continue;
+    let files = match snapshot_all(config, &partial, progress) {
+        Ok(f) => f,
+        Err(e) => {
+            // Leave no half-written backup behind.
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e);
         }
-        progress(&set.path);
-        let (file, target) = names_for(config, &set.path, files.len());
-        let dest = partial.join(&file);
-        fsutil::private_dir(&fsutil::parent_of(&dest))?;
-        let db = Database::open_path(&set.path, set.tables.clone(), &OpenOptions::from(config))?;
-        let (tables, skipped) = snapshot(&db, &dest)?;
-        let bytes = std::fs::metadata(&dest)
-            .map_err(|e| Error::io("stat", &dest, e))?
-            .len();
-        files.push(FileEntry {
-            file,
-            target,
-            bytes,
-            tables,
-            skipped,
-        });
-    }
+    };
     let manifest = Manifest {
         format: super::manifest::FORMAT,
         tool: "aragora-db".into(),
@@ -121,6 +107,37 @@ pub fn backup(
         manifest,
         pruned,
     })
+}
+
+/// Snapshots every existing file of the mode into `partial`.
+fn snapshot_all(
+    config: &Config,
+    partial: &Path,
+    progress: &mut dyn FnMut(&Path),
+) -> Result<Vec<FileEntry>> {
+    let mut files = Vec::new();
+    for set in super::files(config)? {
+        if !set.path.exists() {
+            continue;
+        }
+        progress(&set.path);
+        let (file, target) = names_for(config, &set.path, files.len());
+        let dest = partial.join(&file);
+        fsutil::private_dir(&fsutil::parent_of(&dest))?;
+        let db = Database::open_path(&set.path, set.tables.clone(), &OpenOptions::from(config))?;
+        let (tables, skipped) = snapshot(&db, &dest)?;
+        let bytes = std::fs::metadata(&dest)
+            .map_err(|e| Error::io("stat", &dest, e))?
+            .len();
+        files.push(FileEntry {
+            file,
+            target,
+            bytes,
+            tables,
+            skipped,
+        });
+    }
+    Ok(files)
 }
 
 /// `<stamp>`, or `<stamp>_N` when a backup of that second exists.

@@ -304,3 +304,28 @@ fn old_backups_are_pruned_and_nothing_else() {
     assert!(!old.dir.exists() && recent.dir.exists() && fresh.dir.exists());
     assert!(unrelated.exists());
 }
+
+#[test]
+fn a_failed_backup_leaves_nothing_behind() {
+    let (_d, mut cfg) = data_dir();
+    populate(&cfg, 1);
+    let ready = cfg.data_dir.join("ready");
+    let mut holder = spawn_holder(&cfg.data_dir, &ready);
+    let start = Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "child never opened"
+        );
+        assert!(holder.0.try_wait().unwrap().is_none(), "child exited early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cfg.timeout = Duration::from_millis(300);
+    let err = backup::backup(&cfg, &opts(None), &mut |_| {}).unwrap_err();
+    assert!(matches!(err, aragora_db::Error::Locked { .. }), "{err}");
+    drop(holder);
+    let left: Vec<_> = std::fs::read_dir(cfg.data_dir.join("backup"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
