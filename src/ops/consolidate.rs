@@ -73,15 +73,23 @@ pub struct Plan {
 
 /// The configurations of the two sides: legacy → consolidated, or reversed.
 pub fn sides(source: &Path, target: &Path, reverse: bool) -> (Config, Config) {
+    sides_from(&Config::for_dir(source), source, target, reverse)
+}
+
+/// [`sides`] keeping `base`'s other settings (timeouts, and the
+/// `ARAGORA_DB_*` overrides: a standalone store or a legacy database placed
+/// elsewhere is found there on both sides).
+pub fn sides_from(base: &Config, source: &Path, target: &Path, reverse: bool) -> (Config, Config) {
     let (from, to) = if reverse {
         (DatabaseMode::Consolidated, DatabaseMode::Legacy)
     } else {
         (DatabaseMode::Legacy, DatabaseMode::Consolidated)
     };
-    (
-        Config::for_dir(source).with_mode(from),
-        Config::for_dir(target).with_mode(to),
-    )
+    let mut src = base.clone().with_mode(from);
+    src.data_dir = source.to_path_buf();
+    let mut dst = base.clone().with_mode(to);
+    dst.data_dir = target.to_path_buf();
+    (src, dst)
 }
 
 /// Plans the move from `src`'s files to `dst`'s files.

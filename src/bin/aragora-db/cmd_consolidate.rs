@@ -4,6 +4,7 @@
 //! directory; `--reverse` goes from consolidated back to legacy.
 
 use crate::output::out;
+use aragora_db::config::Config;
 use aragora_db::ops::consolidate::{self, Action};
 use aragora_db::{Error, Result};
 use std::path::Path;
@@ -18,8 +19,8 @@ pub struct Args<'a> {
     pub reverse: bool,
 }
 
-pub fn run(a: Args<'_>) -> Result<()> {
-    let (src, dst) = consolidate::sides(a.source, a.target, a.reverse);
+pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
+    let (src, dst) = consolidate::sides_from(config, a.source, a.target, a.reverse);
     if a.verify {
         let checks = crate::cmd_backup::with_spinner("comparing every entry", || {
             consolidate::verify(&src, &dst)

@@ -83,18 +83,21 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             no_backup,
             reverse,
         } => {
-            let data = config()?.data_dir;
-            let source = source.clone().unwrap_or(data);
+            let config = config()?;
+            let source = source.clone().unwrap_or_else(|| config.data_dir.clone());
             let target = target.clone().unwrap_or_else(|| source.clone());
-            cmd_consolidate::run(cmd_consolidate::Args {
-                source: &source,
-                target: &target,
-                dry_run,
-                migrate,
-                verify,
-                no_backup,
-                reverse,
-            })
+            cmd_consolidate::run(
+                &config,
+                cmd_consolidate::Args {
+                    source: &source,
+                    target: &target,
+                    dry_run,
+                    migrate,
+                    verify,
+                    no_backup,
+                    reverse,
+                },
+            )
         }
         args::Command::Migrate {
             status,

@@ -224,3 +224,41 @@ fn dry_run_lists_tables_with_counts_and_writes_nothing() {
     );
     assert_eq!(files(&legacy.data_dir), n);
 }
+
+#[test]
+fn overrides_are_honoured_on_both_sides() {
+    let (_d, mut legacy) = data_dir();
+    // A store and a legacy database placed elsewhere by ARAGORA_DB_* overrides.
+    legacy.overrides.insert(
+        DbTarget::Store(aragora_db::config::Store::ShareLinks),
+        "links/shared.db".into(),
+    );
+    legacy
+        .overrides
+        .insert(DbTarget::Type(DatabaseType::Elo), "ratings/elo.db".into());
+    populate(&legacy, 2);
+    assert!(legacy.data_dir.join("ratings/elo.redb").exists());
+    let dir = legacy.data_dir.clone();
+    let (src, dst) = consolidate::sides_from(&legacy, &dir, &dir, false);
+    let plan = consolidate::plan(&src, &dst).unwrap();
+    let links = plan
+        .tables
+        .iter()
+        .find(|t| t.table == "share_links")
+        .unwrap();
+    assert_eq!(links.action, Action::Stays, "{links:?}");
+    let ratings = plan.tables.iter().find(|t| t.table == "ratings").unwrap();
+    assert_eq!(ratings.action, Action::Move);
+    assert!(
+        ratings.from.ends_with("ratings/elo.redb") && ratings.rows == 2,
+        "{ratings:?}"
+    );
+    consolidate::migrate(&src, &dst, true).unwrap();
+    assert!(
+        consolidate::verify(&src, &dst)
+            .unwrap()
+            .iter()
+            .all(|c| c.different == 0)
+    );
+    assert_eq!(leaderboard(&dst), leaderboard(&src));
+}
