@@ -6,6 +6,8 @@ mod concurrency;
 mod constraints;
 mod corrupt;
 mod fuzz_corpus;
+mod import;
+mod import_cli;
 mod legacy_fixture;
 mod model;
 mod modes;

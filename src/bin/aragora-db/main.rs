@@ -9,6 +9,7 @@ mod cmd_cleanup;
 mod cmd_consolidate;
 mod cmd_demo;
 mod cmd_dump;
+mod cmd_import;
 mod cmd_migrate;
 mod cmd_paths;
 mod cmd_salvage;
@@ -117,6 +118,20 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 db: db.as_deref(),
                 table: table.as_deref(),
                 src,
+            },
+        ),
+        args::Command::Import {
+            source,
+            dry_run,
+            verify,
+            json,
+        } => cmd_import::run(
+            &config()?,
+            cmd_import::Args {
+                source,
+                dry_run,
+                verify,
+                json,
             },
         ),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
