@@ -165,3 +165,12 @@ pub fn key_decode(data: &[u8]) {
         Err(_) => assert!(at < data.len(), "decode refused a valid key"),
     }
 }
+
+/// A backup manifest (`manifest.json`), parsed and validated as restore does.
+pub fn backup_manifest(data: &[u8]) {
+    if let Ok(m) = crate::ops::manifest::Manifest::parse(data) {
+        // A manifest that parses re-serializes to one that parses the same.
+        let again = crate::ops::manifest::Manifest::parse(&m.to_json());
+        assert!(again.as_ref().is_ok_and(|a| *a == m), "manifest round trip");
+    }
+}

@@ -24,6 +24,8 @@ pub mod error;
 /// Fuzzing entry points (one per `fuzz/` target) that must never panic.
 pub mod fuzzing;
 pub mod import;
+pub mod migrations;
+pub mod ops;
 pub mod pyjson;
 pub mod schema;
 pub mod sqlite;

@@ -180,6 +180,30 @@ impl Database {
         Ok(out)
     }
 
+    /// [`Database::write`] that also records `version` as `table`'s schema
+    /// version in `__schema`, in the same transaction (one migration step).
+    pub(crate) fn write_versioned<R>(
+        &self,
+        table: &str,
+        version: u32,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let path = &self.inner.path;
+        let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+        let txn = self.inner.db.begin_write().map_err(|e| st(&e))?;
+        let out = {
+            let mut w = Writer::new(&txn, self);
+            let out = f(&mut w)?;
+            w.finish()?;
+            out
+        };
+        txn.open_table(meta::SCHEMA)
+            .and_then(|mut t| t.insert(table, version).map(drop).map_err(Into::into))
+            .map_err(|e| st(&e))?;
+        txn.commit().map_err(|e| st(&e))?;
+        Ok(out)
+    }
+
     /// Begins a write transaction the caller drives with
     /// [`Writer`]s and commits itself (the importer keeps one open per
     /// target file while it reads the source files one by one).
@@ -218,6 +242,18 @@ impl Database {
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
     }
+}
+
+/// The handle of `path` if this process has the file open (no file is
+/// opened or created by asking).
+pub fn open_handle(path: &Path) -> Option<Database> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let key = parent.canonicalize().ok()?.join(path.file_name()?);
+    let inner = OPEN.lock().get(&key).and_then(Weak::upgrade)?;
+    Some(Database { inner })
 }
 
 fn registry_key(path: &Path) -> Result<PathBuf> {

@@ -139,6 +139,11 @@ impl Reader {
         Reader { txn, path }
     }
 
+    /// The redb snapshot itself (for whole-file operations such as backup).
+    pub(crate) fn txn(&self) -> &redb::ReadTransaction {
+        &self.txn
+    }
+
     fn st(&self, e: impl std::fmt::Display) -> Error {
         Error::storage(&self.path, e)
     }

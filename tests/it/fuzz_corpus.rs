@@ -121,3 +121,8 @@ fn row_decode() {
 fn key_decode() {
     replay("key_decode", fuzzing::key_decode);
 }
+
+#[test]
+fn backup_manifest() {
+    replay("backup_manifest", fuzzing::backup_manifest);
+}

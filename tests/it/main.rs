@@ -11,6 +11,7 @@ mod import_cli;
 mod legacy_fixture;
 mod model;
 mod modes;
+mod ops;
 mod process;
 mod sqlite;
 mod store_calibration;

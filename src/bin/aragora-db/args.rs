@@ -71,6 +71,96 @@ pub enum Command {
     /// Create a data directory, write and read users, organizations and
     /// audit events, then print the status.
     Demo,
+    /// Check every database file: redb integrity, row CRCs, rows against
+    /// indexes both ways, UNIQUE, NOT NULL, foreign keys. Exits 1 on any problem.
+    Verify {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Consistent online snapshot of every database file (one read
+    /// transaction each) into DIR/YYYYMMDD_HHMMSS/ with a manifest.
+    Backup {
+        /// Directory that receives the backup directories (default: DATA/backup).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Remove backups in that directory older than this many days.
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        keep_days: u32,
+    },
+    /// Restore a backup directory: checks its manifest and every table's
+    /// digest first, refuses while a database is open, swaps files atomically.
+    Restore {
+        /// The backup directory (holding manifest.json).
+        backup: PathBuf,
+    },
+    /// Apply retention: old audit events, aggregated-then-pruned usage
+    /// events, expired share links and revoked tokens.
+    Cleanup {
+        /// Only count what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Copy every readable row of a damaged file into a new file and list
+    /// what could not be read (table, key, reason).
+    Salvage {
+        /// The damaged file (never modified).
+        file: PathBuf,
+        /// The new file to write (must not exist).
+        #[arg(long, value_name = "NEW")]
+        out: PathBuf,
+    },
+    /// Move every table between the legacy files and the four consolidated
+    /// files (legacy -> consolidated; --reverse for the way back).
+    #[command(group(clap::ArgGroup::new("consolidate_action").required(true).args(["dry_run", "migrate", "verify"])))]
+    Consolidate {
+        /// Show table by table what would move, with row counts.
+        #[arg(long)]
+        dry_run: bool,
+        /// Move (backup first unless --no-backup).
+        #[arg(long)]
+        migrate: bool,
+        /// Compare every entry of every moved table.
+        #[arg(long)]
+        verify: bool,
+        /// Directory of the source files (default: the data directory).
+        #[arg(long, value_name = "DIR")]
+        source: Option<PathBuf>,
+        /// Directory of the target files (default: the source).
+        #[arg(long, value_name = "DIR")]
+        target: Option<PathBuf>,
+        /// Skip the backup before migrating.
+        #[arg(long)]
+        no_backup: bool,
+        /// Consolidated -> legacy.
+        #[arg(long)]
+        reverse: bool,
+    },
+    /// Schema migrations: status, dry run, run, or scaffold a new step.
+    #[command(group(clap::ArgGroup::new("migrate_action").required(true).args(["status", "dry_run", "migrate", "create"])))]
+    Migrate {
+        /// Each file's tables: recorded vs declared version, pending steps.
+        #[arg(long)]
+        status: bool,
+        /// List the steps that would run.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run every pending step (each in one write transaction).
+        #[arg(long)]
+        migrate: bool,
+        /// Scaffold src/migrations/mNNN_<description>.rs and register it (needs --db).
+        #[arg(long, value_name = "DESCRIPTION")]
+        create: Option<String>,
+        /// Only this database (e.g. elo, users).
+        #[arg(long, value_name = "NAME")]
+        db: Option<String>,
+        /// With --create: the table (default: the database's first).
+        #[arg(long)]
+        table: Option<String>,
+        /// With --create: the source directory of the migrations.
+        #[arg(long, value_name = "DIR", default_value = "src/migrations")]
+        src: PathBuf,
+    },
     /// Import a legacy `.nomic` directory of SQLite files into this store
     /// (idempotent; untypable rows go to import_rejects, unknown tables to
     /// import_raw_rows; source files are never modified).

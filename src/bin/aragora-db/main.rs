@@ -4,12 +4,18 @@
 //! row), 2 bad usage. A closed pipe (`aragora-db dump … | head`) is success.
 
 mod args;
+mod cmd_backup;
+mod cmd_cleanup;
+mod cmd_consolidate;
 mod cmd_demo;
 mod cmd_dump;
 mod cmd_import;
+mod cmd_migrate;
 mod cmd_paths;
+mod cmd_salvage;
 mod cmd_sqlite;
 mod cmd_status;
+mod cmd_verify;
 mod output;
 
 use clap::Parser;
@@ -60,6 +66,58 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 filter: filter.as_deref(),
                 format,
                 limit,
+            },
+        ),
+        args::Command::Verify { json } => cmd_verify::run(&config()?, json),
+        args::Command::Backup { ref out, keep_days } => {
+            cmd_backup::backup(&config()?, out.clone(), Some(keep_days))
+        }
+        args::Command::Restore { ref backup } => cmd_backup::restore(&config()?, backup),
+        args::Command::Cleanup { dry_run } => cmd_cleanup::run(&config()?, dry_run),
+        args::Command::Salvage { ref file, ref out } => cmd_salvage::run(file, out),
+        args::Command::Consolidate {
+            dry_run,
+            migrate,
+            verify,
+            ref source,
+            ref target,
+            no_backup,
+            reverse,
+        } => {
+            let config = config()?;
+            let source = source.clone().unwrap_or_else(|| config.data_dir.clone());
+            let target = target.clone().unwrap_or_else(|| source.clone());
+            cmd_consolidate::run(
+                &config,
+                cmd_consolidate::Args {
+                    source: &source,
+                    target: &target,
+                    dry_run,
+                    migrate,
+                    verify,
+                    no_backup,
+                    reverse,
+                },
+            )
+        }
+        args::Command::Migrate {
+            status,
+            dry_run,
+            migrate,
+            ref create,
+            ref db,
+            ref table,
+            ref src,
+        } => cmd_migrate::run(
+            &config()?,
+            cmd_migrate::Args {
+                status,
+                dry_run,
+                migrate,
+                create: create.as_deref(),
+                db: db.as_deref(),
+                table: table.as_deref(),
+                src,
             },
         ),
         args::Command::Import {

@@ -1,0 +1,88 @@
+//! `aragora-db backup [--out DIR] [--keep-days N]` and `aragora-db restore
+//! BACKUP` (see `aragora_db::ops::backup` and `aragora_db::ops::restore`).
+
+use crate::output::out;
+use aragora_db::Result;
+use aragora_db::config::Config;
+use aragora_db::ops::{backup, restore};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+pub fn backup(config: &Config, out_dir: Option<PathBuf>, keep_days: Option<u32>) -> Result<()> {
+    let bar = spinner();
+    let opts = backup::BackupOptions {
+        out: out_dir,
+        keep_days,
+        now: chrono::Utc::now(),
+    };
+    let report = backup::backup(config, &opts, &mut |p: &Path| {
+        if let Some(b) = &bar {
+            b.set_message(format!("backing up {}", p.display()));
+            b.tick();
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    out(format!("backup {}", report.dir.display()))?;
+    for f in &report.manifest.files {
+        let rows: u64 = f
+            .tables
+            .iter()
+            .filter(|t| !t.name.starts_with("__"))
+            .map(|t| t.rows)
+            .sum();
+        out(format!(
+            "  {:<36} {:>3} tables {:>10} rows {:>10} bytes",
+            f.file,
+            f.tables.len(),
+            rows,
+            f.bytes
+        ))?;
+        for s in &f.skipped {
+            out(format!("    not copied: {s}"))?;
+        }
+    }
+    for p in &report.pruned {
+        out(format!("pruned {}", p.display()))?;
+    }
+    Ok(())
+}
+
+pub fn restore(config: &Config, dir: &Path) -> Result<()> {
+    let report = restore::restore(config, dir)?;
+    out(format!(
+        "restored backup of {} ({} mode) from {}",
+        report.manifest.created,
+        report.manifest.mode,
+        dir.display()
+    ))?;
+    for p in &report.restored {
+        out(format!("  {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// A spinner on stderr, only when stderr is a terminal (shared by the
+/// long-running operations: backup, verify, consolidate, salvage).
+pub fn spinner() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new_spinner();
+    b.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(b)
+}
+
+/// Runs `f` with a spinner saying `msg` (on a terminal only).
+pub fn with_spinner<T>(msg: &'static str, f: impl FnOnce() -> T) -> T {
+    let bar = spinner();
+    if let Some(b) = &bar {
+        b.set_message(msg);
+    }
+    let out = f();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    out
+}

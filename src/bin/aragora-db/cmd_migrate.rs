@@ -1,0 +1,96 @@
+//! `aragora-db migrate --status | --dry-run | --migrate [--db NAME]` and
+//! `--create "description" --db NAME [--table T] [--src DIR]` (see
+//! `aragora_db::ops::migrate`).
+
+use crate::output::out;
+use aragora_db::config::{Config, DbTarget};
+use aragora_db::ops::migrate;
+use aragora_db::{Error, Result};
+use std::path::Path;
+
+pub struct Args<'a> {
+    pub status: bool,
+    pub dry_run: bool,
+    pub migrate: bool,
+    pub create: Option<&'a str>,
+    pub db: Option<&'a str>,
+    pub table: Option<&'a str>,
+    pub src: &'a Path,
+}
+
+fn target(name: Option<&str>) -> Result<Option<DbTarget>> {
+    name.map(|n| {
+        DbTarget::parse(n).ok_or_else(|| Error::Unknown {
+            kind: "database",
+            name: n.into(),
+            hint: " (see `aragora-db paths`)".into(),
+        })
+    })
+    .transpose()
+}
+
+pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
+    let only = target(a.db)?;
+    if let Some(description) = a.create {
+        let db = only.ok_or_else(|| Error::Invalid("--create needs --db NAME".into()))?;
+        let path = migrate::create(a.src, description, db, a.table)?;
+        out(format!(
+            "wrote {} and registered it in {}",
+            path.display(),
+            a.src.join("mod.rs").display()
+        ))?;
+        out("next: bump the table's `version` in its declaration, fill in the step, rebuild")?;
+        return Ok(());
+    }
+    if a.migrate || a.dry_run {
+        let applied = migrate::migrate(config, only, a.dry_run)?;
+        let verb = if a.dry_run { "would run" } else { "ran" };
+        for s in &applied {
+            out(format!(
+                "{} {:<24} {verb} {} ({} rows)",
+                s.file.display(),
+                s.table,
+                s.step,
+                s.rows
+            ))?;
+        }
+        out(format!("{} steps {verb}", applied.len()))?;
+        return Ok(());
+    }
+    let _ = a.status;
+    let mut problems = 0;
+    for (file, st) in migrate::status(config, only)? {
+        match st {
+            Ok(tables) => {
+                let pending: Vec<_> = tables.iter().filter(|t| t.state != "current").collect();
+                out(format!(
+                    "{}: {} tables, {} up to date",
+                    file.display(),
+                    tables.len(),
+                    tables.len() - pending.len()
+                ))?;
+                for t in pending {
+                    problems += usize::from(t.state != "pending");
+                    out(format!(
+                        "  {:<28} v{} -> v{}  {}  {}",
+                        t.table,
+                        t.stored,
+                        t.declared,
+                        t.state,
+                        t.pending.join(", ")
+                    ))?;
+                }
+            }
+            Err(e) => {
+                problems += 1;
+                out(format!("{}: {e}", file.display()))?;
+            }
+        }
+    }
+    if problems > 0 {
+        return Err(Error::Invalid(format!(
+            "{problems} files or tables cannot be migrated by this binary"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! The registered schema migration steps, oldest first.
+//!
+//! A table's schema version lives in its declaration (`version:` in
+//! [`table!`](crate::table!)) and, per file, in `__schema`. Changing a
+//! declaration means: bump its `version`, and register one step per new
+//! version here, `NNN_description` (`aragora-db migrate --create
+//! "description" --db NAME` scaffolds the file and its line below). Each
+//! step runs in one write transaction together with the version bump
+//! ([`crate::ops::migrate`]). Appending a column needs no rewrite: rows
+//! written before it read the column's declared default (see
+//! [`codec`](crate::table::codec)); [`add_column`](crate::ops::migrate::add_column)
+//! is the step for that case (and for a new index: it rewrites every row,
+//! so every row gets its entries). Every table is at version 1 so far, so no
+//! step is registered yet.
+
+use crate::ops::migrate::Step;
+
+// Generated modules go here (one line each): `mod m001_description;`
+// @migration-modules
+
+/// Every step, in order.
+pub static STEPS: &[Step] = &[
+    // Generated entries go here (one line each): `m001_description::STEP,`
+    // @migration-steps
+];

@@ -1,0 +1,351 @@
+//! `migrate`: schema migrations, numbered `NNN_description`.
+//!
+//! Each file records every table's schema version in `__schema`. A table
+//! whose recorded version is older than its declaration is brought up by
+//! the registered [`Step`]s for that table (`crate::migrations::STEPS`),
+//! one after another, each in **one write transaction together with the
+//! version bump** — an interrupted run leaves every table at a version it
+//! had, and a rerun continues from there. A file whose recorded version is
+//! newer than this binary's declaration is refused when opened
+//! ([`Error::SchemaTooNew`]); status reports it.
+//!
+//! Row formats are versioned twice: the envelope's format byte (how a row
+//! is encoded) and the table's schema version (which columns it has). Rows
+//! with fewer values than the declaration read the declared defaults, so
+//! appending a column never breaks old rows; [`add_column`] is the step
+//! that rewrites them to carry the column.
+//!
+//! `--create "description" --db NAME` is for developers: this is a compiled
+//! tool, so a new step is code. It writes `src/migrations/mNNN_slug.rs`
+//! from a template (built into the binary) and registers it in
+//! `src/migrations/mod.rs`; the developer then bumps the table's `version`
+//! and rebuilds.
+
+use crate::config::{Config, DbTarget};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::table::{KeyRange, Page, TableDef, Writer};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// One migration step: brings `table` to schema version `to` (from `to - 1`).
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    /// Its number (`NNN`).
+    pub id: u32,
+    /// `NNN_description`.
+    pub name: &'static str,
+    /// The table it migrates.
+    pub table: &'static str,
+    /// The version it produces.
+    pub to: u32,
+    /// The work, inside the step's write transaction; returns rows touched.
+    pub apply: fn(&Database, &mut Writer<'_>, &'static TableDef) -> Result<u64>,
+}
+
+/// The `safe_add_column` equivalent: every row is re-encoded with the
+/// declared columns (old rows get the declared default of each column they
+/// lack). Returns the rows rewritten.
+pub fn add_column(db: &Database, w: &mut Writer<'_>, def: &'static TableDef) -> Result<u64> {
+    let mut rows = Vec::new();
+    db.read()?
+        .scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
+            let (values, extras) = def.decode_values(pk, bytes)?;
+            rows.push((values, extras));
+            Ok(true)
+        })?;
+    for (values, extras) in &rows {
+        w.update_values(def, values, extras)?;
+    }
+    Ok(rows.len() as u64)
+}
+
+/// Where one table stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableStatus {
+    /// The table.
+    pub table: &'static str,
+    /// Version recorded in the file.
+    pub stored: u32,
+    /// Version this binary declares.
+    pub declared: u32,
+    /// Steps still to run, in order.
+    pub pending: Vec<&'static str>,
+    /// `current`, `pending`, `too_new` or `no_path` (a step is missing).
+    pub state: &'static str,
+}
+
+/// The steps that bring `def` from `stored` to its declared version, or
+/// the first missing version.
+pub fn chain(
+    steps: &'static [Step],
+    def: &TableDef,
+    stored: u32,
+) -> std::result::Result<Vec<&'static Step>, u32> {
+    (stored + 1..=def.version)
+        .map(|v| {
+            steps
+                .iter()
+                .find(|s| s.table == def.name && s.to == v)
+                .ok_or(v)
+        })
+        .collect()
+}
+
+/// Status of every table of an open file.
+pub fn status_db(db: &Database, steps: &'static [Step]) -> Result<Vec<TableStatus>> {
+    let versions = db.schema_versions()?;
+    Ok(db
+        .tables()
+        .iter()
+        .map(|&def| {
+            let stored = versions
+                .iter()
+                .find(|(n, _)| n == def.name)
+                .map_or(def.version, |v| v.1);
+            let (pending, state) = if stored > def.version {
+                (Vec::new(), "too_new")
+            } else {
+                match chain(steps, def, stored) {
+                    Ok(c) if c.is_empty() => (Vec::new(), "current"),
+                    Ok(c) => (c.iter().map(|s| s.name).collect(), "pending"),
+                    Err(_) => (Vec::new(), "no_path"),
+                }
+            };
+            TableStatus {
+                table: def.name,
+                stored,
+                declared: def.version,
+                pending,
+                state,
+            }
+        })
+        .collect())
+}
+
+/// A step carried out (or, in a dry run, to be carried out).
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// The file.
+    pub file: PathBuf,
+    /// The table.
+    pub table: &'static str,
+    /// The step.
+    pub step: &'static str,
+    /// Rows touched (0 in a dry run).
+    pub rows: u64,
+}
+
+/// Runs every pending step of an open file, each in one write transaction
+/// with its version bump. A missing step is an error naming the table and
+/// the version (nothing after it runs for that table).
+pub fn migrate_db(db: &Database, steps: &'static [Step], dry_run: bool) -> Result<Vec<Applied>> {
+    let mut out = Vec::new();
+    for st in status_db(db, steps)? {
+        let def: &'static TableDef = crate::schema::table(st.table).or_else(|_| {
+            db.tables()
+                .iter()
+                .copied()
+                .find(|d| d.name == st.table)
+                .ok_or_else(|| Error::Invalid(format!("unknown table {}", st.table)))
+        })?;
+        let chain = match chain(steps, def, st.stored) {
+            Ok(c) => c,
+            Err(v) => {
+                return Err(Error::Invalid(format!(
+                    "{}: table {} is at schema version {}, declared {}, but no migration step produces version {v}",
+                    db.path().display(),
+                    def.name,
+                    st.stored,
+                    def.version
+                )));
+            }
+        };
+        for step in chain {
+            let rows = if dry_run {
+                0
+            } else {
+                db.write_versioned(def.name, step.to, |w| (step.apply)(db, w, def))?
+            };
+            out.push(Applied {
+                file: db.path().to_path_buf(),
+                table: def.name,
+                step: step.name,
+                rows,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The existing files of the configured mode (only `only`'s file if given).
+fn targets(config: &Config, only: Option<DbTarget>) -> Result<Vec<super::DbFileSet>> {
+    let want = only.map(|t| config.get_db_path(t)).transpose()?;
+    Ok(super::files(config)?
+        .into_iter()
+        .filter(|f| f.path.exists() && want.as_ref().is_none_or(|w| w.path == f.path))
+        .collect())
+}
+
+/// One file's status, or the error opening it gave (e.g. [`Error::SchemaTooNew`]).
+pub type FileStatus = (PathBuf, std::result::Result<Vec<TableStatus>, String>);
+
+/// Status of every existing file.
+pub fn status(config: &Config, only: Option<DbTarget>) -> Result<Vec<FileStatus>> {
+    targets(config, only)?
+        .into_iter()
+        .map(|f| {
+            let st = Database::open_path(&f.path, f.tables.clone(), &config.into())
+                .and_then(|db| status_db(&db, crate::migrations::STEPS))
+                .map_err(|e| e.to_string());
+            Ok((f.path, st))
+        })
+        .collect()
+}
+
+/// Migrates every existing file (or `only`'s) with the registered steps.
+pub fn migrate(config: &Config, only: Option<DbTarget>, dry_run: bool) -> Result<Vec<Applied>> {
+    let mut out = Vec::new();
+    for f in targets(config, only)? {
+        let db = Database::open_path(&f.path, f.tables.clone(), &config.into())?;
+        out.extend(migrate_db(&db, crate::migrations::STEPS, dry_run)?);
+    }
+    Ok(out)
+}
+
+const TEMPLATE: &str = include_str!("../migrations/TEMPLATE.rs.txt");
+const MODULES: &str = "// @migration-modules";
+const STEPS_MARK: &str = "    // @migration-steps";
+
+/// Scaffolds a new step in a source checkout: writes
+/// `<dir>/mNNN_<slug>.rs` and registers it in `<dir>/mod.rs`. `table`
+/// defaults to the database's first table. Returns the new file.
+pub fn create(dir: &Path, description: &str, db: DbTarget, table: Option<&str>) -> Result<PathBuf> {
+    let modrs = dir.join("mod.rs");
+    let text = std::fs::read_to_string(&modrs).map_err(|e| {
+        Error::io(
+            "read (run from the aragora-db source checkout or pass --src)",
+            &modrs,
+            e,
+        )
+    })?;
+    if !text.contains(MODULES) || !text.contains(STEPS_MARK) {
+        return Err(Error::Invalid(format!(
+            "{}: the registration markers are missing",
+            modrs.display()
+        )));
+    }
+    let slug: String = description
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .split('_')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    if slug.is_empty() {
+        return Err(Error::Invalid(
+            "the description needs letters or digits".into(),
+        ));
+    }
+    let tables: Vec<&TableDef> = crate::schema::ALL_TABLES
+        .iter()
+        .copied()
+        .filter(|t| t.owner == db)
+        .collect();
+    let def = match table {
+        Some(n) => *tables.iter().find(|t| t.name == n).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{db} has no table {n} (its tables: {})",
+                tables.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+            ))
+        })?,
+        None => *tables
+            .first()
+            .ok_or_else(|| Error::Invalid(format!("{db} declares no tables")))?,
+    };
+    let next = crate::migrations::STEPS
+        .iter()
+        .map(|s| s.id)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let existing = std::fs::read_dir(dir)
+        .map_err(|e| Error::io("list", dir, e))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.strip_prefix('m')?.get(..3)?.parse::<u32>().ok()
+        })
+        .max()
+        .unwrap_or(0);
+    let id = next.max(existing + 1);
+    let module = format!("m{id:03}_{slug}");
+    let path = dir.join(format!("{module}.rs"));
+    let body = TEMPLATE
+        .replace("{{ID_NUM}}", &id.to_string())
+        .replace("{{ID}}", &format!("{id:03}"))
+        .replace("{{SLUG}}", &slug)
+        .replace("{{DESCRIPTION}}", description)
+        .replace("{{TABLE}}", def.name)
+        .replace("{{DB}}", db.value())
+        .replace("{{FROM}}", &def.version.to_string())
+        .replace("{{TO}}", &(def.version + 1).to_string());
+    if path.exists() {
+        return Err(Error::Invalid(format!("{} exists", path.display())));
+    }
+    std::fs::write(&path, body).map_err(|e| Error::io("write", &path, e))?;
+    let text = text
+        .replacen(MODULES, &format!("mod {module};\n{MODULES}"), 1)
+        .replacen(STEPS_MARK, &format!("    {module}::STEP,\n{STEPS_MARK}"), 1);
+    std::fs::write(&modrs, text).map_err(|e| Error::io("write", &modrs, e))?;
+    Ok(path)
+}
+
+/// Problems with a set of steps (tested to be empty for the registry):
+/// unknown tables, duplicate numbers or names, and declared versions
+/// without a complete chain of steps from version 1.
+pub fn registry_problems(steps: &'static [Step]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for s in steps {
+        if !ids.insert(s.id) {
+            out.push(format!("step number {} used twice", s.id));
+        }
+        if !s.name.starts_with(&format!("{:03}_", s.id)) {
+            out.push(format!(
+                "step {} is not named {:03}_description",
+                s.name, s.id
+            ));
+        }
+        match crate::schema::table(s.table) {
+            Ok(def) if s.to > def.version || s.to < 2 => out.push(format!(
+                "step {} produces {} version {}, declared {}",
+                s.name, s.table, s.to, def.version
+            )),
+            Ok(_) => {}
+            Err(_) => out.push(format!("step {} names unknown table {}", s.name, s.table)),
+        }
+    }
+    for def in crate::schema::ALL_TABLES {
+        if let Err(v) = chain(steps, def, 1) {
+            out.push(format!(
+                "{} is declared at version {} but no step produces version {v}",
+                def.name, def.version
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_registry_is_complete() {
+        assert_eq!(
+            super::registry_problems(crate::migrations::STEPS),
+            Vec::<String>::new()
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! Opening redb files directly, outside the per-process registry, for the
+//! tools that need the file to themselves (integrity checks, restore,
+//! salvage). Bytes in a damaged file are untrusted: redb documents that a
+//! plain open may panic on a file corrupted outside redb, so every direct
+//! open and read here runs under `catch_unwind` and a panic becomes an
+//! error naming the file.
+//!
+//! This module is the only place the operational tools open or create a
+//! redb file other than through [`Database::open`](crate::Database::open),
+//! so it is where a storage backend (encryption at rest) has to be plugged
+//! in for backups, restores, verify copies and salvage output to use it.
+
+use crate::error::{Error, Result};
+use redb::{ReadableDatabase, TableHandle};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::time::Duration;
+
+/// The outcome of a direct open.
+pub enum Opened {
+    /// Open; this process now holds the file's lock.
+    Open(redb::Database),
+    /// Another process (or another handle in this one) holds the file.
+    Locked,
+    /// The file could not be opened; the reason.
+    Failed(String),
+    /// The file was not shut down cleanly: a read-only open cannot run
+    /// redb's crash recovery (a normal open does).
+    NeedsRecovery,
+}
+
+/// Opens an existing redb file directly.
+pub fn open(path: &Path) -> Opened {
+    match guarded(|| redb::Builder::new().open(path)) {
+        Ok(Ok(db)) => Opened::Open(db),
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Opened::Locked,
+        Ok(Err(e)) => Opened::Failed(e.to_string()),
+        Err(panic) => Opened::Failed(panic),
+    }
+}
+
+/// Opens an existing file read-only (nothing is written to it, not even
+/// the header): holds off writers in other processes while it is open.
+pub fn open_read_only(path: &Path) -> std::result::Result<redb::ReadOnlyDatabase, Opened> {
+    match guarded(|| redb::Builder::new().open_read_only(path)) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(Opened::Locked),
+        Ok(Err(redb::DatabaseError::RepairAborted)) => Err(Opened::NeedsRecovery),
+        Ok(Err(e)) => Err(Opened::Failed(e.to_string())),
+        Err(panic) => Err(Opened::Failed(panic)),
+    }
+}
+
+/// Opens an existing file, or fails with [`Error::Locked`] when another
+/// process holds it and with [`Error::Storage`] when it cannot be read.
+pub fn open_exclusive(path: &Path) -> Result<redb::Database> {
+    if crate::db::open_handle(path).is_some() {
+        return Err(Error::Invalid(format!(
+            "{} is open in this process; close it first",
+            path.display()
+        )));
+    }
+    match open(path) {
+        Opened::Open(db) => Ok(db),
+        Opened::Locked => Err(Error::Locked {
+            path: path.to_path_buf(),
+            waited: Duration::ZERO,
+        }),
+        Opened::Failed(why) => Err(Error::storage(path, why)),
+        Opened::NeedsRecovery => Err(Error::storage(path, "needs crash recovery")),
+    }
+}
+
+/// The error for a file a read-only open could not use.
+pub fn read_only_error(path: &Path, e: Opened) -> Error {
+    match e {
+        Opened::Locked => Error::Locked {
+            path: path.to_path_buf(),
+            waited: Duration::ZERO,
+        },
+        Opened::Failed(why) => Error::storage(path, why),
+        Opened::NeedsRecovery => Error::storage(
+            path,
+            "was not shut down cleanly; open it once (e.g. `aragora-db status`) so redb recovers it",
+        ),
+        Opened::Open(_) => Error::storage(path, "cannot open"),
+    }
+}
+
+/// Creates a new, empty redb file at `path` with mode 0600.
+pub fn create_private(path: &Path) -> Result<redb::Database> {
+    super::fsutil::private_file(path)?;
+    redb::Builder::new()
+        .create(path)
+        .map_err(|e| Error::storage(path, e))
+}
+
+/// Runs `f`, turning a panic into its message.
+pub fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        format!("redb panicked reading the file: {msg}")
+    })
+}
+
+/// Names of every table in a snapshot.
+pub fn table_names(txn: &redb::ReadTransaction, path: &Path) -> Result<Vec<String>> {
+    let names = guarded(|| -> Result<Vec<String>> {
+        Ok(txn
+            .list_tables()
+            .map_err(|e| Error::storage(path, e))?
+            .map(|h| h.name().to_string())
+            .collect())
+    })
+    .map_err(|p| Error::storage(path, p))??;
+    Ok(names)
+}
+
+/// A read snapshot of a directly opened file.
+pub fn begin_read(db: &redb::Database, path: &Path) -> Result<redb::ReadTransaction> {
+    guarded(|| db.begin_read())
+        .map_err(|p| Error::storage(path, p))?
+        .map_err(|e| Error::storage(path, e))
+}
+
+/// A read snapshot of a file opened read-only.
+pub fn begin_read_ro(db: &redb::ReadOnlyDatabase, path: &Path) -> Result<redb::ReadTransaction> {
+    guarded(|| db.begin_read())
+        .map_err(|p| Error::storage(path, p))?
+        .map_err(|e| Error::storage(path, e))
+}

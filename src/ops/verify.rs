@@ -1,0 +1,363 @@
+//! `verify`: everything that can be checked about a database file.
+//!
+//! 1. redb's own integrity check (page checksums, tree structure,
+//!    allocator state). It needs a `&mut redb::Database` with no live
+//!    transaction and may *repair* what it checks, so it never runs on the
+//!    file itself: while holding the file's lock (so no writer can change
+//!    it), the file is copied to a private temporary sibling, and the check
+//!    runs on the copy. The original is never modified.
+//! 2. On that snapshot: the layout marker and schema versions, tables that
+//!    no declaration names, and for every declared table
+//!    [`check_table`]: every row's CRC and
+//!    decoding, rows ↔ index entries both ways, UNIQUE, NOT NULL, types,
+//!    row counts, foreign keys.
+//!
+//! A file this process already has open cannot be copied under its lock;
+//! for it step 1 is reported as skipped and step 2 reads a snapshot of the
+//! open handle. A file another process holds gives [`Error::Locked`].
+
+use super::raw::{self, Opened};
+use super::{DbFileSet, META_TABLES, fsutil};
+use crate::config::Config;
+use crate::db::meta::LAYOUT_VERSION;
+use crate::error::{Error, Result};
+use crate::table::check::{Problem, check_table};
+use crate::table::{Reader, TableDef};
+use redb::ReadableTable;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The outcome of redb's integrity check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Integrity {
+    /// Passed.
+    Ok,
+    /// Failed; redb could repair a copy (the damage is listed as a problem).
+    Repaired,
+    /// Failed and could not be repaired.
+    Failed,
+    /// Not run, with the reason.
+    Skipped(String),
+}
+
+/// One table's row count as found by the check.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableSummary {
+    /// The table.
+    pub table: String,
+    /// Rows in it (`None` when absent from the file).
+    pub rows: Option<u64>,
+}
+
+/// Everything found in one file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// redb's integrity check.
+    pub integrity: Integrity,
+    /// Each declared table.
+    pub tables: Vec<TableSummary>,
+    /// Every problem.
+    pub problems: Vec<ProblemOut>,
+}
+
+/// A problem as reported (serializable form of [`Problem`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProblemOut {
+    /// The table, `table#index`, or `(file)`.
+    pub table: String,
+    /// The key, rendered.
+    pub key: String,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl From<Problem> for ProblemOut {
+    fn from(p: Problem) -> Self {
+        ProblemOut {
+            table: p.table,
+            key: p.key,
+            what: p.what,
+        }
+    }
+}
+
+impl std::fmt::Display for ProblemOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} [{}]: {}", self.table, self.key, self.what)
+    }
+}
+
+fn file_problem(what: impl Into<String>) -> ProblemOut {
+    ProblemOut {
+        table: "(file)".into(),
+        key: String::new(),
+        what: what.into(),
+    }
+}
+
+/// Verifies every existing database file of the configured mode.
+pub fn verify_all(config: &Config) -> Result<Vec<FileReport>> {
+    super::files(config)?
+        .into_iter()
+        .filter(|f| f.path.exists())
+        .map(|f: DbFileSet| verify_file(&f.path, &f.tables, config.timeout))
+        .collect()
+}
+
+/// Removes the temporary copy however the check ends.
+struct TempCopy(PathBuf);
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Verifies one file holding `tables`, waiting up to `timeout` while
+/// another process holds it (then [`Error::Locked`]).
+pub fn verify_file(
+    path: &Path,
+    tables: &[&'static TableDef],
+    timeout: std::time::Duration,
+) -> Result<FileReport> {
+    let mut report = FileReport {
+        path: path.to_path_buf(),
+        integrity: Integrity::Ok,
+        tables: Vec::new(),
+        problems: Vec::new(),
+    };
+    if let Some(db) = crate::db::open_handle(path) {
+        report.integrity = Integrity::Skipped("the file is open in this process".into());
+        check_contents(&db.read()?, path, tables, &mut report)?;
+        return Ok(report);
+    }
+    let copy = TempCopy(fsutil::temp_sibling(path, "verify"));
+    {
+        // Hold the original read-only while copying so no writer changes
+        // it (a read-only open writes nothing, not even the header).
+        // A file not shut down cleanly cannot be opened read-only; a normal
+        // open runs redb's crash recovery (as any application open would).
+        let started = std::time::Instant::now();
+        let first = loop {
+            match raw::open_read_only(path) {
+                Err(Opened::Locked) if started.elapsed() < timeout => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other,
+            }
+        };
+        let held: Option<Box<dyn std::any::Any>> = match first {
+            Ok(db) => Some(Box::new(db)),
+            Err(Opened::NeedsRecovery) => match raw::open(path) {
+                Opened::Open(db) => Some(Box::new(db)),
+                Opened::Locked => {
+                    return Err(Error::Locked {
+                        path: path.to_path_buf(),
+                        waited: started.elapsed(),
+                    });
+                }
+                Opened::Failed(why) => {
+                    report
+                        .problems
+                        .push(file_problem(format!("redb cannot open the file: {why}")));
+                    None
+                }
+                Opened::NeedsRecovery => None,
+            },
+            Err(Opened::Locked) => {
+                return Err(Error::Locked {
+                    path: path.to_path_buf(),
+                    waited: started.elapsed(),
+                });
+            }
+            Err(Opened::Failed(why)) => {
+                report
+                    .problems
+                    .push(file_problem(format!("redb cannot open the file: {why}")));
+                None
+            }
+            Err(Opened::Open(_)) => None,
+        };
+        fsutil::copy_private(path, &copy.0)?;
+        drop(held);
+    }
+    let mut db = match raw::open(&copy.0) {
+        Opened::Open(db) => db,
+        Opened::Locked => return Err(Error::storage(&copy.0, "temporary copy is locked")),
+        Opened::NeedsRecovery => return Err(Error::storage(&copy.0, "copy needs recovery")),
+        Opened::Failed(why) => {
+            report.integrity = Integrity::Failed;
+            report
+                .problems
+                .push(file_problem(format!("redb cannot open a copy: {why}")));
+            return Ok(report);
+        }
+    };
+    match raw::guarded(|| db.check_integrity()) {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            report.integrity = Integrity::Repaired;
+            report.problems.push(file_problem(
+                "redb integrity check failed (damaged pages or allocator state); \
+                 the rows below were read from a repaired copy",
+            ));
+        }
+        Ok(Err(e)) => {
+            report.integrity = Integrity::Failed;
+            report
+                .problems
+                .push(file_problem(format!("redb integrity check failed: {e}")));
+            return Ok(report);
+        }
+        Err(panic) => {
+            report.integrity = Integrity::Failed;
+            report.problems.push(file_problem(panic));
+            return Ok(report);
+        }
+    }
+    let reader = Reader::new(raw::begin_read(&db, path)?, path.to_path_buf());
+    check_contents(&reader, path, tables, &mut report)?;
+    Ok(report)
+}
+
+/// Step 2 on a snapshot.
+fn check_contents(
+    r: &Reader,
+    path: &Path,
+    tables: &[&'static TableDef],
+    report: &mut FileReport,
+) -> Result<()> {
+    let names = raw::table_names(r.txn(), path)?;
+    let problems = &mut report.problems;
+    if names.is_empty() {
+        problems.push(file_problem("the file holds no tables at all"));
+    }
+    for n in &names {
+        if !META_TABLES.contains(&n.as_str()) && !tables.iter().any(|d| d.name == n) {
+            problems.push(ProblemOut {
+                table: n.clone(),
+                key: String::new(),
+                what: "table is not declared for this file".into(),
+            });
+        }
+    }
+    let versions = check_meta(r, path, &names, problems);
+    for &def in tables {
+        if !names.iter().any(|n| n == def.name) {
+            report.tables.push(TableSummary {
+                table: def.name.into(),
+                rows: None,
+            });
+            continue;
+        }
+        match versions.iter().find(|(n, _)| n == def.name) {
+            None => problems.push(ProblemOut {
+                table: def.name.into(),
+                key: String::new(),
+                what: "no schema version recorded in __schema".into(),
+            }),
+            Some((_, v)) if *v > def.version => problems.push(ProblemOut {
+                table: def.name.into(),
+                key: String::new(),
+                what: format!(
+                    "schema version {v} is newer than this binary's {}",
+                    def.version
+                ),
+            }),
+            Some(_) => {}
+        }
+        let mut rows = 0u64;
+        let counted = raw::guarded(|| {
+            r.scan_raw(
+                def,
+                &crate::table::KeyRange::all(),
+                Default::default(),
+                |_, _| {
+                    rows += 1;
+                    Ok(true)
+                },
+            )
+        });
+        report.tables.push(TableSummary {
+            table: def.name.into(),
+            rows: Some(rows),
+        });
+        match counted {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => problems.push(table_error(def, e.to_string())),
+            Err(p) => problems.push(table_error(def, p)),
+        }
+        match raw::guarded(|| check_table(r, def)) {
+            Ok(Ok(found)) => problems.extend(found.into_iter().map(ProblemOut::from)),
+            Ok(Err(e)) => problems.push(table_error(def, format!("check stopped: {e}"))),
+            Err(p) => problems.push(table_error(def, format!("check stopped: {p}"))),
+        }
+    }
+    Ok(())
+}
+
+fn table_error(def: &TableDef, what: String) -> ProblemOut {
+    ProblemOut {
+        table: def.name.into(),
+        key: String::new(),
+        what,
+    }
+}
+
+/// The layout marker must say this binary's layout; returns `__schema`.
+fn check_meta(
+    r: &Reader,
+    path: &Path,
+    names: &[String],
+    problems: &mut Vec<ProblemOut>,
+) -> Vec<(String, u32)> {
+    let txn = r.txn();
+    if names.iter().any(|n| n == "__layout") {
+        let layout = raw::guarded(|| -> Result<Option<u64>> {
+            let t = txn
+                .open_table(crate::db::meta::LAYOUT)
+                .map_err(|e| Error::storage(path, e))?;
+            Ok(t.get("aragora-db")
+                .map_err(|e| Error::storage(path, e))?
+                .map(|g| g.value()))
+        });
+        match layout {
+            Ok(Ok(Some(LAYOUT_VERSION))) => {}
+            Ok(Ok(Some(v))) => problems.push(file_problem(format!(
+                "storage layout {v}, this binary reads {LAYOUT_VERSION}"
+            ))),
+            Ok(Ok(None)) => problems.push(file_problem("__layout holds no aragora-db marker")),
+            Ok(Err(e)) => problems.push(file_problem(format!("__layout unreadable: {e}"))),
+            Err(p) => problems.push(file_problem(format!("__layout unreadable: {p}"))),
+        }
+    } else if !names.is_empty() {
+        problems.push(file_problem("no __layout marker table"));
+    }
+    if !names.iter().any(|n| n == "__schema") {
+        return Vec::new();
+    }
+    let versions = raw::guarded(|| -> Result<Vec<(String, u32)>> {
+        let t = txn
+            .open_table(crate::db::meta::SCHEMA)
+            .map_err(|e| Error::storage(path, e))?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(|e| Error::storage(path, e))? {
+            let (k, v) = e.map_err(|e| Error::storage(path, e))?;
+            out.push((k.value().to_string(), v.value()));
+        }
+        Ok(out)
+    });
+    match versions {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            problems.push(file_problem(format!("__schema unreadable: {e}")));
+            Vec::new()
+        }
+        Err(p) => {
+            problems.push(file_problem(format!("__schema unreadable: {p}")));
+            Vec::new()
+        }
+    }
+}

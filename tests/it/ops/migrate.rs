@@ -1,0 +1,321 @@
+//! `migrate`: frozen databases of each schema version migrate to the
+//! latest; old rows read before and after; a newer file is a typed error.
+//!
+//! `tests/fixtures/migrate/` holds frozen files (regenerate with
+//! `cargo test --test it -- --ignored regenerate_migration_fixtures`, only
+//! when a new schema version is added — old fixtures must never change):
+//! * `things_v1.redb`, `things_v2.redb`: a test table at versions 1 and 2,
+//!   migrated by the test steps below to version 3;
+//! * `schema_v1/`: a legacy data directory written through the stores with
+//!   every real table at version 1 (the only version so far), migrated with
+//!   the registered steps.
+
+use super::populate;
+use aragora_db::config::{Config, DbTarget, Store};
+use aragora_db::ops::migrate::{self, Step};
+use aragora_db::table::{KeyRange, Page, TableDef, Writer};
+use aragora_db::{Database, Error, Result, table};
+use std::path::{Path, PathBuf};
+
+table! {
+    /// Version 1 of a test table.
+    pub struct ThingV1 as THING_V1 {
+        name: "things",
+        owner: DbTarget::Store(Store::Users),
+        version: 1,
+        columns: {
+            id: i64 => Integer,
+            name: String => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_things_name (name) },
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 2: a column appended (`safe_add_column`).
+    pub struct ThingV2 as THING_V2 {
+        name: "things",
+        owner: DbTarget::Store(Store::Users),
+        version: 2,
+        columns: {
+            id: i64 => Integer,
+            name: String => Text,
+            score: Option<i64> => Integer = "7",
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_things_name (name) },
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 3: another column, backfilled from `name`, and indexed.
+    pub struct ThingV3 as THING_V3 {
+        name: "things",
+        owner: DbTarget::Store(Store::Users),
+        version: 3,
+        columns: {
+            id: i64 => Integer,
+            name: String => Text,
+            score: Option<i64> => Integer = "7",
+            label: Option<String> => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_things_name (name), index idx_things_label (label) },
+        foreign_keys: {},
+    }
+}
+
+fn backfill_label(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+    let rows: Vec<ThingV3> = db.read()?.scan(KeyRange::all(), Page::default())?;
+    for mut t in rows.iter().cloned() {
+        t.label = Some(t.name.to_uppercase());
+        w.update(&t)?;
+    }
+    Ok(rows.len() as u64)
+}
+
+static STEPS: &[Step] = &[
+    Step {
+        id: 1,
+        name: "001_add_score_to_things",
+        table: "things",
+        to: 2,
+        apply: migrate::add_column,
+    },
+    Step {
+        id: 2,
+        name: "002_add_label_to_things",
+        table: "things",
+        to: 3,
+        apply: backfill_label,
+    },
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/migrate")
+}
+
+fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::copy(fixtures().join(name), &to).unwrap();
+    to
+}
+
+#[test]
+fn each_frozen_version_migrates_to_the_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, from) in [("things_v1.redb", 1u32), ("things_v2.redb", 2)] {
+        let path = copy_fixture(file, dir.path());
+        let db = Database::open_path(&path, vec![&THING_V3], &Default::default()).unwrap();
+        // Old rows read before migrating: missing columns read their defaults.
+        let before: Vec<ThingV3> = db
+            .read()
+            .unwrap()
+            .scan(KeyRange::all(), Page::default())
+            .unwrap();
+        assert_eq!(before.len(), 5, "{file}");
+        assert!(
+            before
+                .iter()
+                .all(|t| t.score == Some(if from == 1 { 7 } else { t.id * 10 }))
+        );
+        assert!(before.iter().all(|t| t.label.is_none()));
+        let st = migrate::status_db(&db, STEPS).unwrap();
+        assert_eq!(
+            (st[0].stored, st[0].declared, st[0].state),
+            (from, 3, "pending")
+        );
+        assert_eq!(st[0].pending.len(), 3 - from as usize);
+        let dry = migrate::migrate_db(&db, STEPS, true).unwrap();
+        assert_eq!(dry.len(), 3 - from as usize);
+        assert_eq!(
+            migrate::status_db(&db, STEPS).unwrap()[0].state,
+            "pending",
+            "dry run changed the file"
+        );
+        let ran = migrate::migrate_db(&db, STEPS, false).unwrap();
+        assert_eq!(ran.len(), 3 - from as usize);
+        assert!(ran.iter().all(|a| a.rows == 5));
+        assert_eq!(migrate::status_db(&db, STEPS).unwrap()[0].state, "current");
+        assert!(
+            migrate::migrate_db(&db, STEPS, false).unwrap().is_empty(),
+            "rerun did work"
+        );
+        let after: Vec<ThingV3> = db
+            .read()
+            .unwrap()
+            .scan(KeyRange::all(), Page::default())
+            .unwrap();
+        for (a, b) in after.iter().zip(&before) {
+            assert_eq!((a.id, &a.name, a.score), (b.id, &b.name, b.score));
+            assert_eq!(a.label.as_deref(), Some(a.name.to_uppercase().as_str()));
+        }
+        let by_label: Vec<ThingV3> = db
+            .read()
+            .unwrap()
+            .find("idx_things_label", "THING-3", Page::default())
+            .unwrap();
+        assert_eq!(by_label.len(), 1);
+        crate::common::assert_consistent(&db);
+        drop(db);
+        // The migrated file is now newer than a version-1 binary: typed error.
+        match Database::open_path(&path, vec![&THING_V1], &Default::default()) {
+            Err(Error::SchemaTooNew {
+                table,
+                stored,
+                supported,
+                ..
+            }) => {
+                assert_eq!((table.as_str(), stored, supported), ("things", 3, 1));
+            }
+            other => panic!("expected SchemaTooNew, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_missing_step_is_an_error_naming_table_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = copy_fixture("things_v1.redb", dir.path());
+    let db = Database::open_path(&path, vec![&THING_V3], &Default::default()).unwrap();
+    let err = migrate::migrate_db(&db, &STEPS[1..], false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("things") && err.contains("version 2"), "{err}");
+    assert_eq!(
+        migrate::status_db(&db, &STEPS[1..]).unwrap()[0].state,
+        "no_path"
+    );
+    assert_eq!(migrate::status_db(&db, STEPS).unwrap()[0].stored, 1);
+}
+
+#[test]
+fn frozen_schema_v1_directory_migrates_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixtures().join("schema_v1");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
+    }
+    let cfg = Config::for_dir(dir.path());
+    let applied = migrate::migrate(&cfg, None, false).unwrap();
+    // Every real table is at version 1 and no step is registered yet.
+    assert!(applied.is_empty(), "{applied:?}");
+    for (file, st) in migrate::status(&cfg, None).unwrap() {
+        let st = st.unwrap();
+        assert!(
+            st.iter().all(|t| t.state == "current"),
+            "{}: {st:?}",
+            file.display()
+        );
+    }
+    for r in aragora_db::ops::verify::verify_all(&cfg).unwrap() {
+        assert!(
+            r.problems.is_empty(),
+            "{}: {:?}",
+            r.path.display(),
+            r.problems
+        );
+    }
+    let users = aragora_db::store::UserStore::open(&cfg).unwrap();
+    assert!(users.get_user_by_email("u2@x.io").unwrap().is_some());
+}
+
+#[test]
+fn create_scaffolds_a_numbered_step_and_registers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let modrs = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/migrations/mod.rs");
+    std::fs::copy(&modrs, dir.path().join("mod.rs")).unwrap();
+    let p = migrate::create(
+        dir.path(),
+        "Add score to ratings!",
+        DbTarget::parse("elo").unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(p.file_name().unwrap(), "m001_add_score_to_ratings.rs");
+    let body = std::fs::read_to_string(&p).unwrap();
+    assert!(
+        body.contains("name: \"001_add_score_to_ratings\"")
+            && body.contains("table: \"ratings\"")
+            && body.contains("to: 2"),
+        "{body}"
+    );
+    let m = std::fs::read_to_string(dir.path().join("mod.rs")).unwrap();
+    assert!(
+        m.contains("mod m001_add_score_to_ratings;")
+            && m.contains("m001_add_score_to_ratings::STEP,"),
+        "{m}"
+    );
+    let q = migrate::create(
+        dir.path(),
+        "second",
+        DbTarget::parse("elo").unwrap(),
+        Some("matches"),
+    )
+    .unwrap();
+    assert_eq!(q.file_name().unwrap(), "m002_second.rs");
+    assert!(
+        migrate::create(
+            dir.path(),
+            "x",
+            DbTarget::parse("elo").unwrap(),
+            Some("nope")
+        )
+        .is_err()
+    );
+}
+
+#[test]
+#[ignore = "writes tests/fixtures/migrate; run only when adding a schema version"]
+fn regenerate_migration_fixtures() {
+    let out = fixtures();
+    std::fs::create_dir_all(out.join("schema_v1")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let v1 = dir.path().join("things_v1.redb");
+    let db = Database::open_path(&v1, vec![&THING_V1], &Default::default()).unwrap();
+    db.write(|w| {
+        for i in 1..=5 {
+            w.insert(&ThingV1 {
+                id: i,
+                name: format!("thing-{i}"),
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let v2 = dir.path().join("things_v2.redb");
+    let db = Database::open_path(&v2, vec![&THING_V2], &Default::default()).unwrap();
+    db.write(|w| {
+        for i in 1..=5 {
+            w.insert(&ThingV2 {
+                id: i,
+                name: format!("thing-{i}"),
+                score: Some(i * 10),
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    std::fs::copy(&v1, out.join("things_v1.redb")).unwrap();
+    std::fs::copy(&v2, out.join("things_v2.redb")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let cfg = Config::for_dir(data.path());
+    populate(&cfg, 3);
+    for e in std::fs::read_dir(data.path()).unwrap() {
+        let e = e.unwrap();
+        if e.path().extension().is_some_and(|x| x == "redb") {
+            std::fs::copy(e.path(), out.join("schema_v1").join(e.file_name())).unwrap();
+        }
+    }
+}
