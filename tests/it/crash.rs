@@ -3,14 +3,17 @@
 //! keys, deletes that cascade, a migration step) runs on the fault-injecting
 //! backend; every crash image must reopen to a committed state.
 //!
-//! `ARAGORA_CRASH_POINTS` (default 1200) sets how many crash images the
-//! replay test checks; `ARAGORA_CRASH_FAILS` (default 40) how many runs with
-//! an injected I/O error. The documented long run:
-//! `ARAGORA_CRASH_POINTS=10000 ARAGORA_CRASH_FAILS=400 cargo test --release --test it crash:: -- --nocapture`.
+//! The replay test crashes just before every journaled write, `set_len` and
+//! sync of a workload run, building `ARAGORA_CRASH_IMAGES` (default 2) images
+//! at each, and repeats with new workload seeds until `ARAGORA_CRASH_POINTS`
+//! (default 1200) images are checked; every fourth image is also crashed
+//! again during its own recovery (R3). `ARAGORA_CRASH_FAILS` (default 40)
+//! sets the runs with an injected I/O error (R2). The documented long run:
+//! `ARAGORA_CRASH_POINTS=10000 ARAGORA_CRASH_IMAGES=8 ARAGORA_CRASH_FAILS=400 cargo test --release --test it crash:: -- --nocapture`.
 
 use crate::crashkit::{Step, check_image, drive, opts, reference, workload};
 use aragora_db::Database;
-use aragora_db::storage::fault::{CrashOptions, FailMode, FaultBackend, OpMask};
+use aragora_db::storage::fault::{CrashOptions, FailMode, FaultBackend, OpMask, SplitMix};
 use redb::backends::InMemoryBackend;
 use redb::{StorageBackend, TableDefinition};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -46,14 +49,39 @@ fn recorded_run(steps: &[Step]) -> (FaultBackend, Vec<u64>) {
     (fault, commits)
 }
 
+/// A crash during recovery (R3): opens `image` on a recording backend, lets
+/// redb recover it and run `check_integrity()`, then builds a crash image at a
+/// random point of the writes that recovery made. `None` if recovery wrote nothing.
+fn crash_during_recovery(image: &[u8], seed: u64) -> Option<Vec<u8>> {
+    let fault = FaultBackend::from_image(image);
+    fault.record(true);
+    let opened = catch_unwind(AssertUnwindSafe(|| {
+        if let Ok(mut db) = redb::Database::builder().create_with_backend(fault.clone()) {
+            let _ = db.check_integrity();
+        }
+    }));
+    if opened.is_err() {
+        // check_image reports the panic on the same image.
+        return None;
+    }
+    let mut replay = fault.replay();
+    let ops: Vec<u64> = replay.entries().iter().map(|e| e.op).collect();
+    if ops.is_empty() {
+        return None;
+    }
+    let j = SplitMix(seed).below(ops.len() as u64) as usize;
+    replay.advance_to(ops[j]);
+    Some(replay.crash_image(seed, &crash_options(seed as usize)))
+}
+
 #[test]
 fn every_crash_image_reopens_to_a_committed_state() {
     let points = env_count("ARAGORA_CRASH_POINTS", 1200);
-    let per_run = 300;
-    let (mut checked, mut in_flight, mut unsynced_total, mut unborn) = (0usize, 0, 0, 0);
+    let images = env_count("ARAGORA_CRASH_IMAGES", 2).max(1);
+    let mut c = Counts::default();
     let mut failures = Vec::new();
     let mut run = 0u64;
-    while checked < points {
+    while c.checked < points {
         let steps = workload(run, 40);
         let states = reference(&steps);
         let (fault, commits) = recorded_run(&steps);
@@ -65,45 +93,75 @@ fn every_crash_image_reopens_to_a_committed_state() {
             "workload too small: {} journaled ops",
             ops.len()
         );
-        let n = per_run.min(points - checked);
-        for i in 0..n {
-            // Crash just before journaled operation j (j == len: after the run).
-            let j = i * (ops.len() + 1) / n;
+        c.positions += ops.len() + 1;
+        // Crash just before every journaled write, set_len and sync (and after the last).
+        for j in 0..=ops.len() {
             let at = ops.get(j).copied().unwrap_or(u64::MAX);
             replay.advance_to(at);
-            let committed = commits.iter().filter(|&&c| c <= at).count();
-            unsynced_total += replay.unsynced_ops();
-            let seed = run << 32 | i as u64;
-            let image = replay.crash_image(seed, &crash_options(i));
-            match check_image(&image, &states, committed) {
-                Ok(k) => in_flight += usize::from(k > committed),
-                // redb writes its magic number only once the new file's header
-                // is synced: a crash before that leaves a file redb refuses.
-                // No commit can be lost there; it is counted and reported.
-                Err(e) if committed == 0 && e.contains("magic number mismatch") => unborn += 1,
-                Err(e) => failures.push(format!(
-                    "run {run} point {i} (before journal entry {j}, op {at}, {committed} commits, \
-                     options {:?}): {e}",
-                    crash_options(i)
-                )),
+            let committed = commits.iter().filter(|&&op| op <= at).count();
+            for v in 0..images {
+                let i = j * images + v;
+                c.unsynced += replay.unsynced_ops();
+                let seed = run << 32 | i as u64;
+                let image = replay.crash_image(seed, &crash_options(i));
+                let mut verdict = check_image(&image, &states, committed);
+                if verdict.is_ok()
+                    && i.is_multiple_of(4)
+                    && let Some(again) = crash_during_recovery(&image, seed)
+                {
+                    c.double += 1;
+                    verdict = check_image(&again, &states, committed)
+                        .map_err(|e| format!("crash during recovery: {e}"));
+                }
+                match verdict {
+                    Ok(k) => c.in_flight += usize::from(k > committed),
+                    // redb writes its magic number only once the new file's header
+                    // is synced: a crash before that leaves a file redb refuses.
+                    // No commit can be lost there; it is counted and reported.
+                    Err(e) if committed == 0 && e.contains("magic number mismatch") => {
+                        c.unborn += 1
+                    }
+                    Err(e) => failures.push(format!(
+                        "run {run} image {i} (before journal entry {j}, op {at}, {committed} \
+                         commits, options {:?}): {e}",
+                        crash_options(i)
+                    )),
+                }
+                c.checked += 1;
             }
-            checked += 1;
         }
         run += 1;
     }
     println!(
-        "crash images checked: {checked} over {run} workload runs; {in_flight} showed the \
-         commit in flight; {unborn} hit the creation of the file before redb's magic number \
-         (refused to open, nothing committed yet); {unsynced_total} unsynced writes in total \
-         at the crash points; failures: {}",
+        "crash images checked: {} ({} crash positions x {images} images, {run} workload runs); \
+         {} crashes during recovery checked; {} showed the commit in flight; {} hit the \
+         creation of the file before redb's magic number (refused to open, nothing committed \
+         yet); {} unsynced writes in total at the crash points; failures: {}",
+        c.checked,
+        c.positions,
+        c.double,
+        c.in_flight,
+        c.unborn,
+        c.unsynced,
         failures.len()
     );
     assert!(
         failures.is_empty(),
-        "{} of {checked} crash images failed:\n{}",
+        "{} of {} crash images failed:\n{}",
         failures.len(),
+        c.checked,
         failures[..failures.len().min(10)].join("\n")
     );
+}
+
+#[derive(Default)]
+struct Counts {
+    checked: usize,
+    positions: usize,
+    double: usize,
+    in_flight: usize,
+    unborn: usize,
+    unsynced: usize,
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod corrupt;
 mod crash;
 mod crashkit;
 mod fuzz_corpus;
+mod fuzz_targets;
 mod kill;
 mod legacy_fixture;
 mod model;
