@@ -6,7 +6,7 @@
 //! latency with readers is printed beside its latency alone (no timing
 //! assertion).
 //!
-//! `ARAGORA_R25_SECS` (default 30) is the time with readers; the writer-alone
+//! `ARAGORA_R25_SECS` (default 30; 3 in a debug build) is the time with readers; the writer-alone
 //! phase runs a third of it. The documented run:
 //! `ARAGORA_R25_SECS=300 cargo test --release --test it readers:: -- --nocapture`.
 
@@ -97,7 +97,7 @@ fn readers_check_invariants_beside_one_writer() {
     let secs: u64 = std::env::var("ARAGORA_R25_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+        .unwrap_or(if cfg!(debug_assertions) { 3 } else { 30 });
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open_path(&dir.path().join("r25.redb"), vec![&ACCOUNTS], &opts()).unwrap();
     db.write(|w| {
