@@ -174,6 +174,15 @@ fn io_errors_leave_a_committed_state() {
     let states = reference(&steps);
     let (fault, _) = recorded_run(&steps);
     let writes = fault.op_count(OpMask::WRITES);
+    let all = CrashOptions {
+        keep: 1.0,
+        torn: 0.0,
+        torn_last: 0.0,
+        sector: 512,
+    };
+    // R2's leak check: pages left allocated once every table is deleted must
+    // not exceed what the complete clean run leaves.
+    let baseline = pages_after_emptying(&fault.crash_image(0, &all)).unwrap();
     let mut failures = Vec::new();
     let (mut errored, mut unborn) = (0, 0);
     for i in 0..runs {
@@ -198,19 +207,19 @@ fn io_errors_leave_a_committed_state() {
         }
         fault.heal();
         // All issued writes landed (the process died, the OS did not) ...
-        let all = CrashOptions {
-            keep: 1.0,
-            torn: 0.0,
-            torn_last: 0.0,
-            sector: 512,
-        };
         // ... or the machine crashed too.
         for (what, image) in [
             ("process crash", fault.crash_image(0, &all)),
             ("power loss", fault.crash_image(i as u64, &crash_options(i))),
         ] {
             match check_image(&image, &states, committed) {
-                Ok(_) => {}
+                Ok(_) => match pages_after_emptying(&image) {
+                    Ok(p) if p <= baseline => {}
+                    other => failures.push(format!(
+                        "fail at write {n} ({mode:?}), {what}: {other:?} pages allocated once \
+                         emptied, more than the clean run's {baseline} (leak)"
+                    )),
+                },
                 // As in the crash test: creation of the file interrupted.
                 Err(e) if committed == 0 && e.contains("magic number mismatch") => unborn += 1,
                 Err(e) => failures.push(format!("fail at write {n} ({mode:?}), {what}: {e}")),
@@ -218,8 +227,8 @@ fn io_errors_leave_a_committed_state() {
         }
     }
     println!(
-        "injected-failure runs: {runs} over {writes} write operations ({errored} reported an error); images checked: {}; \
-         {unborn} refused to open (file creation interrupted, nothing committed); failures: {}",
+        "injected-failure runs: {runs} over {writes} write operations ({errored} reported an error); images checked (state, \
+         integrity and leaked pages): {}; {unborn} refused to open (file creation interrupted, nothing committed); failures: {}",
         2 * runs,
         failures.len()
     );
@@ -302,4 +311,30 @@ fn crash_images_hold_synced_data_and_a_seeded_subset_of_the_rest() {
         .unwrap();
     let r = redb::ReadableDatabase::begin_read(&db).unwrap();
     assert_eq!(r.open_table(T).unwrap().get(1).unwrap().unwrap().value(), 2);
+}
+
+/// Allocated pages once every table is deleted and freed pages are reclaimed
+/// (redb's fuzzer leak check).
+fn pages_after_emptying(image: &[u8]) -> Result<u64, String> {
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    let db = redb::Database::builder()
+        .create_with_backend(aragora_db::storage::fault::memory_backend(image))
+        .map_err(|x| e(&x))?;
+    let txn = db.begin_write().map_err(|x| e(&x))?;
+    let names: Vec<_> = txn.list_tables().map_err(|x| e(&x))?.collect();
+    for h in names {
+        txn.delete_table(h).map_err(|x| e(&x))?;
+    }
+    txn.commit().map_err(|x| e(&x))?;
+    let mut last = u64::MAX;
+    for _ in 0..8 {
+        let t = db.begin_write().map_err(|x| e(&x))?;
+        let n = t.stats().map_err(|x| e(&x))?.allocated_pages();
+        t.commit().map_err(|x| e(&x))?;
+        if n == last {
+            break;
+        }
+        last = n;
+    }
+    Ok(last)
 }
