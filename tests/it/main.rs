@@ -6,6 +6,7 @@ mod concurrency;
 mod constraints;
 mod corrupt;
 mod crash;
+mod crash_findings;
 mod crashkit;
 mod fuzz_corpus;
 mod fuzz_targets;
