@@ -7,7 +7,8 @@
 //! assertion).
 //!
 //! `ARAGORA_R25_SECS` (default 30; 3 in a debug build) is the time with readers; the writer-alone
-//! phase runs a third of it. The documented run:
+//! phase runs a third of it; `ARAGORA_R25_READER_PAUSE_MS` makes readers
+//! pause between snapshots. The documented run:
 //! `ARAGORA_R25_SECS=300 cargo test --release --test it readers:: -- --nocapture`.
 
 use crate::crashkit::{ACCOUNTS, Account, opts};
@@ -98,6 +99,14 @@ fn readers_check_invariants_beside_one_writer() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if cfg!(debug_assertions) { 3 } else { 30 });
+    // Readers may pause between snapshots, to tell CPU starvation of the
+    // writer apart from blocking (RELIABILITY.md, R25).
+    let pause = Duration::from_millis(
+        std::env::var("ARAGORA_R25_READER_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    );
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open_path(&dir.path().join("r25.redb"), vec![&ACCOUNTS], &opts()).unwrap();
     db.write(|w| {
@@ -135,6 +144,9 @@ fn readers_check_invariants_beside_one_writer() {
                         errors.push(e);
                     }
                     snapshots.fetch_add(1, Ordering::Relaxed);
+                    if !pause.is_zero() {
+                        std::thread::sleep(pause);
+                    }
                 }
                 errors
             })
@@ -154,7 +166,7 @@ fn readers_check_invariants_beside_one_writer() {
     let reader_secs = start.elapsed().as_secs_f64() * READERS as f64;
     let snapshots = snapshots.load(Ordering::Relaxed);
     println!(
-        "R25: {READERS} readers x {secs} s = {reader_secs:.0} reader-seconds, {snapshots} snapshots \
+        "R25: {READERS} readers (pause {pause:?}) x {secs} s = {reader_secs:.0} reader-seconds, {snapshots} snapshots \
          checked, {} reader errors; writer commits: {} alone in {} s, {} with readers in {secs} s; \
          commit latency p50/p99: alone {:?}/{:?}, with readers {:?}/{:?}",
         errors.len(),
