@@ -23,6 +23,7 @@ pub mod db;
 pub mod error;
 /// Fuzzing entry points (one per `fuzz/` target) that must never panic.
 pub mod fuzzing;
+pub mod import;
 pub mod pyjson;
 pub mod schema;
 pub mod sqlite;

@@ -106,6 +106,10 @@ pub struct ForeignKeyDef {
 pub struct TableDef {
     /// Table name (unique across the registry).
     pub name: &'static str,
+    /// Other names this table has in the original's SQLite files. The
+    /// importer matches a source table by its name or one of these, then
+    /// picks among candidates by their columns.
+    pub sources: &'static [&'static str],
     /// Schema version of this table's declaration.
     pub version: u32,
     /// The database that owns the table (decides its file in each mode).
@@ -188,15 +192,17 @@ impl TableDef {
     /// Decodes a stored row into owned values, filling defaults for columns
     /// the row predates.
     pub fn decode_values(&self, key: &[u8], bytes: &[u8]) -> Result<(Vec<Value>, Extras)> {
-        let view = RowView::parse(bytes).map_err(|e| self.corrupt(key, e))?;
-        let values = (0..self.columns.len())
-            .map(|i| match view.get(i) {
-                Some(v) => v.to_owned(),
-                None => self.default_value(i),
-            })
-            .collect();
-        let extras = view.extras().map_err(|e| self.corrupt(key, e))?;
-        Ok((values, extras))
+        codec::with_view(bytes, |view| {
+            let values = (0..self.columns.len())
+                .map(|i| match view.get(i) {
+                    Some(v) => v.to_owned(),
+                    None => self.default_value(i),
+                })
+                .collect();
+            let extras = view.extras().map_err(|e| self.corrupt(key, e))?;
+            Ok((values, extras))
+        })
+        .map_err(|e| self.corrupt(key, e))?
     }
 }
 
@@ -246,9 +252,11 @@ pub trait Row: Sized + Clone + std::fmt::Debug {
     /// Decodes a stored row, checking CRC, format and types.
     fn decode(key: &[u8], bytes: &[u8]) -> Result<Self> {
         let def = Self::DEF;
-        let view = RowView::parse(bytes).map_err(|e| def.corrupt(key, e))?;
-        let extras = view.extras().map_err(|e| def.corrupt(key, e))?;
-        Self::from_view(&view, extras).map_err(|what| def.corrupt(key, what))
+        codec::with_view(bytes, |view| {
+            let extras = view.extras().map_err(|e| def.corrupt(key, e))?;
+            Self::from_view(view, extras).map_err(|what| def.corrupt(key, what))
+        })
+        .map_err(|e| def.corrupt(key, e))?
     }
 }
 
@@ -338,6 +346,7 @@ mod tests {
         });
         let def = TableDef {
             name: "t",
+            sources: &[],
             version: 1,
             owner: DbTarget::Store(crate::config::Store::Users),
             columns: cols,

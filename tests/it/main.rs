@@ -10,6 +10,8 @@ mod crash_findings;
 mod crashkit;
 mod fuzz_corpus;
 mod fuzz_targets;
+mod import;
+mod import_cli;
 mod kill;
 mod legacy_fixture;
 mod model;

@@ -6,6 +6,7 @@
 mod args;
 mod cmd_demo;
 mod cmd_dump;
+mod cmd_import;
 mod cmd_paths;
 mod cmd_sqlite;
 mod cmd_status;
@@ -59,6 +60,20 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 filter: filter.as_deref(),
                 format,
                 limit,
+            },
+        ),
+        args::Command::Import {
+            source,
+            dry_run,
+            verify,
+            json,
+        } => cmd_import::run(
+            &config()?,
+            cmd_import::Args {
+                source,
+                dry_run,
+                verify,
+                json,
             },
         ),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
