@@ -29,6 +29,7 @@ pub mod ops;
 pub mod pyjson;
 pub mod schema;
 pub mod sqlite;
+pub mod storage;
 pub mod store;
 pub mod table;
 pub mod time;
