@@ -6,6 +6,7 @@
 mod args;
 mod cmd_demo;
 mod cmd_dump;
+mod cmd_export;
 mod cmd_paths;
 mod cmd_sqlite;
 mod cmd_status;
@@ -59,6 +60,26 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 filter: filter.as_deref(),
                 format,
                 limit,
+            },
+        ),
+        args::Command::Export {
+            format,
+            schema_only,
+            data_only,
+            tables,
+            inserts,
+            copy_seed,
+            out,
+        } => cmd_export::run(
+            &config()?,
+            cmd_export::Args {
+                format,
+                schema_only,
+                data_only,
+                tables,
+                inserts,
+                copy_seed,
+                out,
             },
         ),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),
