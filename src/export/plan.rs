@@ -136,7 +136,7 @@ impl TablePlan {
                 c.nulls += 1;
                 continue;
             }
-            if !c.viable[0].fits(v) {
+            if !c.declared.exact(v) {
                 c.misfits += 1;
                 if c.first_misfit.is_none() {
                     c.first_misfit = Some(format!("key {}: {}", keys::render(key), v.describe()));
@@ -177,13 +177,17 @@ impl TablePlan {
             // `bytea` takes every value, so the list is never empty.
             c.ty = c.viable.first().copied().unwrap_or(PgType::Bytea);
             if c.misfits > 0 {
+                let outcome = if c.ty == c.declared {
+                    format!("written as {} (digits or bytes)", c.ty.sql())
+                } else {
+                    format!("column exported as {}", c.ty.sql())
+                };
                 notes.push(format!(
-                    "column {}: {} value(s) do not fit {} (first at {}); column exported as {}",
+                    "column {}: {} value(s) are not {} (first at {}); {outcome}",
                     c.def.name,
                     c.misfits,
                     c.declared.sql(),
                     c.first_misfit.as_deref().unwrap_or("?"),
-                    c.ty.sql()
                 ));
             }
             if c.not_null && c.nulls > 0 {

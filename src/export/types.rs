@@ -67,6 +67,18 @@ impl PgType {
         }
     }
 
+    /// Whether `v` is of this type's own kind: [`PgType::fits`] without the
+    /// text conversion of numbers. A value that fits but is not exact (an
+    /// integer in a text column) is written as text and reported.
+    pub fn exact(self, v: ValueRef<'_>) -> bool {
+        match (self, v) {
+            (PgType::Text, ValueRef::Integer(_) | ValueRef::Real(_)) => false,
+            (PgType::Bytea, ValueRef::Blob(_) | ValueRef::Null) => true,
+            (PgType::Bytea, _) => false,
+            _ => self.fits(v),
+        }
+    }
+
     /// Whether PostgreSQL holds `v` in this type without loss. NULL fits
     /// everywhere (NOT NULL is checked separately).
     pub fn fits(self, v: ValueRef<'_>) -> bool {

@@ -5,6 +5,8 @@ mod common;
 mod concurrency;
 mod constraints;
 mod corrupt;
+mod export;
+mod export_pg;
 mod fuzz_corpus;
 mod legacy_fixture;
 mod model;
