@@ -7,6 +7,7 @@ mod constraints;
 mod corrupt;
 mod export;
 mod export_pg;
+mod export_prop;
 mod export_traps;
 mod fuzz_corpus;
 mod legacy_fixture;
