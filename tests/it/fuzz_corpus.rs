@@ -121,3 +121,8 @@ fn row_decode() {
 fn key_decode() {
     replay("key_decode", fuzzing::key_decode);
 }
+
+#[test]
+fn export_quote() {
+    replay("export_quote", fuzzing::export_quote);
+}
