@@ -24,6 +24,7 @@ pub mod error;
 pub mod export;
 /// Fuzzing entry points (one per `fuzz/` target) that must never panic.
 pub mod fuzzing;
+pub mod import;
 pub mod pyjson;
 pub mod schema;
 pub mod sqlite;

@@ -142,6 +142,7 @@ standalone_stores! {
     ShareLinks = "share_links", "share_links.db";
     PolicyStore = "policy_store", "compliance/policy_store.db";
     Usage = "usage", "usage.db";
+    Import = "import", "import.db";
 }
 
 /// Anything that owns a database file: a `DatabaseType` or a standalone store.

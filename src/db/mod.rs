@@ -180,6 +180,21 @@ impl Database {
         Ok(out)
     }
 
+    /// Begins a write transaction the caller drives with
+    /// [`Writer`]s and commits itself (the importer keeps one open per
+    /// target file while it reads the source files one by one).
+    pub(crate) fn begin_write(&self, durability: Durability) -> Result<redb::WriteTransaction> {
+        let path = &self.inner.path;
+        let mut txn = self
+            .inner
+            .db
+            .begin_write()
+            .map_err(|e| Error::storage(path, e))?;
+        txn.set_durability(durability)
+            .map_err(|e| Error::storage(path, e))?;
+        Ok(txn)
+    }
+
     /// Takes a read snapshot.
     pub fn read(&self) -> Result<Reader> {
         let txn = self

@@ -21,6 +21,7 @@ table! {
     /// A calibration prediction (agents.sql `calibration_predictions`).
     pub struct AgentsCalibrationPrediction as AGENTS_CALIBRATION_PREDICTIONS {
         name: "agents_calibration_predictions",
+        sources: ["calibration_predictions"],
         owner: DbTarget::Type(DatabaseType::Personas),
         version: 1,
         columns: {

@@ -69,6 +69,7 @@ table! {
     /// One `AuditStore` entry (original table name `audit_log` in `audit.db`).
     pub struct AuditStoreEntry as AUDIT_STORE_LOG {
         name: "audit_store_log",
+        sources: ["audit_log"],
         owner: AUDIT_DB,
         version: 1,
         columns: {

@@ -29,6 +29,7 @@ table! {
     /// One metered usage event (tokens and cost); original name `usage_events` in `usage.db`.
     pub struct BillingUsageEvent as BILLING_USAGE_EVENTS {
         name: "billing_usage_events",
+        sources: ["usage_events"],
         owner: DbTarget::Store(Store::Usage),
         version: 1,
         columns: {

@@ -40,6 +40,7 @@ table! {
     /// A published web debate (core.sql `debates`).
     pub struct CoreDebate as CORE_DEBATES {
         name: "core_debates",
+        sources: ["debates"],
         owner: DEBATES_DB,
         version: 1,
         columns: {

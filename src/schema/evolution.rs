@@ -54,6 +54,7 @@ table! {
     /// What one nomic cycle changed (file table name `cycle_evolutions`).
     pub struct CycleEvolution as CYCLE_EVOLUTION {
         name: "cycle_evolution",
+        sources: ["cycle_evolutions"],
         owner: EVOLUTION_DB,
         version: 1,
         columns: {

@@ -172,6 +172,7 @@ table! {
     /// A persona mutation (legacy table name `evolution_history`).
     pub struct AgentEvolution as AGENT_EVOLUTION_HISTORY {
         name: "agent_evolution_history",
+        sources: ["evolution_history"],
         owner: LAB_DB,
         version: 1,
         columns: {

@@ -84,6 +84,7 @@ table! {
     /// A cached embedding for semantic pattern matching (`semantic_patterns.db:embeddings`).
     pub struct SemanticEmbedding as SEMANTIC_EMBEDDINGS {
         name: "semantic_embeddings",
+        sources: ["embeddings"],
         owner: DbTarget::Type(DatabaseType::SemanticPatterns),
         version: 1,
         columns: {

@@ -17,6 +17,7 @@ pub mod elo;
 pub mod evolution;
 pub mod explainability;
 pub mod genesis;
+pub mod import;
 pub mod insights;
 pub mod laboratory;
 pub mod memory;
@@ -155,6 +156,11 @@ pub static ALL_TABLES: &[&TableDef] = &[
     &policy::POLICIES,
     &policy::VIOLATIONS,
     &policy::POLICY_AUDIT,
+    // import.rs
+    &import::IMPORT_REJECTS,
+    &import::IMPORT_RAW_TABLES,
+    &import::IMPORT_RAW_ROWS,
+    &import::IMPORT_REKEYED,
 ];
 
 /// A table by name.

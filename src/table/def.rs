@@ -106,6 +106,10 @@ pub struct ForeignKeyDef {
 pub struct TableDef {
     /// Table name (unique across the registry).
     pub name: &'static str,
+    /// Other names this table has in the original's SQLite files. The
+    /// importer matches a source table by its name or one of these, then
+    /// picks among candidates by their columns.
+    pub sources: &'static [&'static str],
     /// Schema version of this table's declaration.
     pub version: u32,
     /// The database that owns the table (decides its file in each mode).
@@ -338,6 +342,7 @@ mod tests {
         });
         let def = TableDef {
             name: "t",
+            sources: &[],
             version: 1,
             owner: DbTarget::Store(crate::config::Store::Users),
             columns: cols,

@@ -5,6 +5,7 @@
 //!     /// A user account.
 //!     pub struct User as USERS {
 //!         name: "users",
+//!         sources: ["user_accounts"],   // optional: other names in SQLite files
 //!         owner: DbTarget::Store(Store::Users),
 //!         version: 1,
 //!         columns: {
@@ -40,6 +41,7 @@ macro_rules! table {
         $(#[$meta:meta])*
         $vis:vis struct $row:ident as $def:ident {
             name: $name:literal,
+            $(sources: [$($source:literal),+ $(,)?],)?
             owner: $owner:expr,
             version: $version:literal,
             columns: {
@@ -78,6 +80,7 @@ macro_rules! table {
         #[doc = concat!("Declaration of the `", $name, "` table.")]
         $vis static $def: $crate::table::TableDef = $crate::table::TableDef {
             name: $name,
+            sources: &[$($($source),+)?],
             version: $version,
             owner: $owner,
             columns: &[ $( $crate::table::ColumnDef {

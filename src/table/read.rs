@@ -1,14 +1,17 @@
 //! Reads from one MVCC snapshot: gets by primary key and unique index,
 //! range and prefix scans on any index, pagination and counts.
 
+use super::codec::Extras;
 use super::def::{IndexDef, Row, TableDef};
 use super::keys::{self, IntoKey};
+use super::value::Value;
 use super::write::{COUNT_KEY, ROWS, find_unique_index, index_suffix, raw_def, read_count, spaced};
 use crate::error::{Error, Result};
 use std::ops::Bound;
 use std::path::PathBuf;
 
-type RoTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+/// A read-only raw table (rows, index entries and metadata of one declared table).
+pub type RoTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 /// A range of encoded keys. Build it from values with the constructors; the
 /// bounds compare whole column values even inside composite index keys.
@@ -163,6 +166,21 @@ impl Reader {
         let found = t.get(spaced(ROWS, pk).as_slice()).map_err(|e| self.st(e))?;
         match found {
             Some(g) => R::decode(pk, g.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A row's stored values and extras by encoded primary key, defaults
+    /// filled for columns the row predates (what the importer compares).
+    pub fn get_values(
+        &self,
+        t: &RoTable,
+        def: &TableDef,
+        pk: &[u8],
+    ) -> Result<Option<(Vec<Value>, Extras)>> {
+        let found = t.get(spaced(ROWS, pk).as_slice()).map_err(|e| self.st(e))?;
+        match found {
+            Some(g) => def.decode_values(pk, g.value()).map(Some),
             None => Ok(None),
         }
     }

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An owned SQL value, with SQLite's five storage classes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub enum Value {
     /// SQL NULL.
+    #[default]
     Null,
     /// A 64-bit signed integer (also booleans, as 0/1).
     Integer(i64),

@@ -306,6 +306,34 @@ impl<'t> Writer<'t> {
         self.op(def, |w| w.update_vals(def, &vals, extras, true))
     }
 
+    /// The stored values and extras of a row, by encoded primary key
+    /// (defaults filled for columns the row predates).
+    pub fn get_values(
+        &mut self,
+        def: &'static TableDef,
+        pk: &[u8],
+    ) -> Result<Option<(Vec<Value>, Extras)>> {
+        self.declared(def)?;
+        match self.fetch(def.name, &spaced(ROWS, pk))? {
+            Some(bytes) => def.decode_values(pk, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The next AUTOINCREMENT id of a table given by its declaration.
+    pub fn next_id_for(&mut self, def: &'static TableDef) -> Result<i64> {
+        self.declared(def)?;
+        let last = self.sequence(def)?;
+        last.checked_add(1)
+            .ok_or_else(|| Error::Invalid(format!("AUTOINCREMENT of {} exhausted", def.name)))
+    }
+
+    /// Raises an AUTOINCREMENT table's sequence to at least `id`, as the
+    /// importer does with a legacy file's `sqlite_sequence`.
+    pub fn raise_sequence_to(&mut self, def: &'static TableDef, id: i64) -> Result<()> {
+        self.op(def, |w| w.raise_sequence(def, id))
+    }
+
     /// Deletes a row by encoded primary key.
     pub fn delete_raw(&mut self, def: &'static TableDef, pk: &[u8]) -> Result<bool> {
         self.op(def, |w| w.delete_key(def, pk, 0))

@@ -95,6 +95,23 @@ pub enum Command {
         #[arg(long, value_name = "FILE|DIR")]
         out: Option<PathBuf>,
     },
+    /// Import a legacy `.nomic` directory of SQLite files into this store
+    /// (idempotent; untypable rows go to import_rejects, unknown tables to
+    /// import_raw_rows; source files are never modified).
+    Import {
+        /// The legacy data directory (default: the data directory).
+        #[arg(long, value_name = "DIR")]
+        source: Option<PathBuf>,
+        /// Do everything but commit: show what would be imported.
+        #[arg(long, conflicts_with = "verify")]
+        dry_run: bool,
+        /// Afterwards, re-read every source row and compare it with what is stored.
+        #[arg(long)]
+        verify: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect legacy SQLite files with the built-in pure-Rust reader (read-only).
     #[command(subcommand)]
     Sqlite(SqliteCommand),

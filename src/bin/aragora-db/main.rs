@@ -7,6 +7,7 @@ mod args;
 mod cmd_demo;
 mod cmd_dump;
 mod cmd_export;
+mod cmd_import;
 mod cmd_paths;
 mod cmd_sqlite;
 mod cmd_status;
@@ -80,6 +81,20 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 inserts,
                 copy_seed,
                 out,
+            },
+        ),
+        args::Command::Import {
+            source,
+            dry_run,
+            verify,
+            json,
+        } => cmd_import::run(
+            &config()?,
+            cmd_import::Args {
+                source,
+                dry_run,
+                verify,
+                json,
             },
         ),
         args::Command::Sqlite(args::SqliteCommand::Info { ref file }) => cmd_sqlite::info(file),

@@ -1,0 +1,104 @@
+//! `aragora-db import [--source DIR] [--dry-run] [--verify] [--json]`.
+//!
+//! Exit status: 0 when every source file was read and (with `--verify`)
+//! every source row is accounted for; 1 otherwise. Rejected rows are not a
+//! failure: they are kept in `import_rejects` and listed in the report.
+
+use crate::output::{json, out};
+use aragora_db::config::Config;
+use aragora_db::import::{self, Options, Progress};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+pub struct Args {
+    pub source: Option<PathBuf>,
+    pub dry_run: bool,
+    pub verify: bool,
+    pub json: bool,
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct Bar(Option<ProgressBar>);
+
+impl Bar {
+    fn new() -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta}) {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Bar(Some(pb))
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, total: u64) {
+        if let Some(pb) = &self.0 {
+            pb.set_length(total);
+        }
+    }
+    fn message(&self, msg: &str) {
+        if let Some(pb) = &self.0 {
+            pb.set_message(msg.to_string());
+        }
+    }
+    fn advance(&self, delta: u64) {
+        if let Some(pb) = &self.0 {
+            pb.inc(delta);
+        }
+    }
+    fn finish(&self) {
+        if let Some(pb) = &self.0 {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+pub fn run(config: &Config, args: Args) -> aragora_db::Result<()> {
+    let source = args.source.unwrap_or_else(|| config.data_dir.clone());
+    let opts = Options {
+        source: source.clone(),
+        dry_run: args.dry_run,
+    };
+    let report = import::import(config, &opts, &Bar::new())?;
+    let verified = if args.verify {
+        Some(import::verify::verify(config, &source)?)
+    } else {
+        None
+    };
+    if args.json {
+        json(&serde_json::json!({ "import": report, "verify": verified }))?;
+    } else {
+        out(report.render().trim_end())?;
+        if let Some(v) = &verified {
+            out(v.render().trim_end())?;
+        }
+    }
+    let mut failures = Vec::new();
+    if !report.errors.is_empty() {
+        failures.push(format!(
+            "{} source file(s) could not be imported",
+            report.errors.len()
+        ));
+    }
+    if let Some(v) = &verified
+        && !v.ok()
+    {
+        failures.push(format!(
+            "verify found {} mismatched row(s) and {} unreadable file(s)",
+            v.mismatch_count,
+            v.errors.len()
+        ));
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(aragora_db::Error::Invalid(failures.join("; ")))
+    }
+}

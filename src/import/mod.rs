@@ -1,0 +1,172 @@
+//! Importing a legacy `.nomic` directory of SQLite files, with nothing lost.
+//!
+//! ```text
+//! discover   every SQLite file under the source directory, by content
+//! plan       source table → declaration (name, then columns), columns by name
+//! row        one row typed by the lossless rules of convert
+//! load       rows → the target files' open write transactions;
+//!            what cannot be typed → import_rejects, unknown tables → import_raw_*
+//! targets    one write transaction per target file, committed together
+//! verify     every source row re-read and compared with what is stored
+//! report     per source table: read, imported, already present, rejected, time
+//! ```
+//!
+//! Source files are only ever read (the SQLite reader opens them read-only,
+//! takes each file and its `-wal` as one snapshot and writes no `-shm`).
+//! Each source file is read through once before anything from it is
+//! written, so a damaged file is reported (naming the page) and skipped
+//! whole while the others import; any later failure aborts the run with
+//! nothing committed.
+//! Running an import again is idempotent: rows already stored with the same
+//! values are counted as present, never duplicated.
+
+pub mod convert;
+pub mod discover;
+pub mod load;
+pub mod plan;
+pub mod report;
+pub mod row;
+pub mod targets;
+pub mod verify;
+
+pub use report::ImportReport;
+pub use verify::VerifyReport;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::sqlite::SqliteFile;
+use load::Pass;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use std::time::SystemTime;
+
+/// What to import and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The legacy data directory.
+    pub source: PathBuf,
+    /// Do everything but commit.
+    pub dry_run: bool,
+}
+
+/// Where progress goes (a terminal progress bar in the CLI). Units are
+/// bytes of source files.
+pub trait Progress {
+    /// The total amount of work.
+    fn start(&self, _total: u64) {}
+    /// What is being worked on.
+    fn message(&self, _msg: &str) {}
+    /// Work done since the last call.
+    fn advance(&self, _delta: u64) {}
+    /// All done.
+    fn finish(&self) {}
+}
+
+/// No progress display.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// Imports every SQLite file of `opts.source` into the store `config`
+/// describes (its mode decides the target files).
+pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Result<ImportReport> {
+    let started = Instant::now();
+    let (files, skipped) = discover::find(&opts.source)?;
+    let mut report = ImportReport {
+        source: opts.source.display().to_string(),
+        data_dir: config.data_dir.display().to_string(),
+        mode: config.mode.as_str().to_string(),
+        dry_run: opts.dry_run,
+        skipped,
+        ..ImportReport::default()
+    };
+    progress.start(files.iter().map(|f| f.bytes).sum());
+    let mut targets = targets::Targets::new(config, opts.dry_run);
+    let mut notes = Vec::new();
+    {
+        let mut run = load::Run {
+            targets: &mut targets,
+            notes: &mut notes,
+            progress,
+            now: crate::time::now_iso(),
+        };
+        let mut away = Vec::new();
+        let mut stamps = Vec::new();
+        for src in &files {
+            progress.message(&src.rel);
+            let stamp = Stamp::of(&src.path);
+            let db = match SqliteFile::open(&src.path) {
+                Ok(db) => db,
+                Err(e) => {
+                    report.errors.push(report::FileError {
+                        file: src.rel.clone(),
+                        error: e.with_path(&src.path).to_string(),
+                    });
+                    progress.advance(src.bytes);
+                    continue;
+                }
+            };
+            let counts = match load::read_through(src, &db) {
+                Ok(counts) => counts,
+                Err(e) => {
+                    report.errors.push(report::FileError {
+                        file: src.rel.clone(),
+                        error: format!("{e} (nothing from this file was imported)"),
+                    });
+                    progress.advance(src.bytes);
+                    continue;
+                }
+            };
+            if load::import_file(&mut run, src, &db, &counts, Pass::Home, &mut report.tables)? {
+                away.push((src, counts));
+                stamps.push(stamp);
+            }
+        }
+        if !away.is_empty() {
+            let total: u64 = files.iter().map(|f| f.bytes).sum::<u64>()
+                + away.iter().map(|(f, _)| f.bytes).sum::<u64>();
+            progress.start(total);
+        }
+        for ((src, counts), stamp) in away.iter().zip(&stamps) {
+            progress.message(&src.rel);
+            let db = SqliteFile::open(&src.path).map_err(|e| load::reader_error(src, e))?;
+            if Stamp::of(&src.path) != *stamp {
+                return Err(crate::Error::Invalid(format!(
+                    "{} changed while it was being imported (is the application still running?); nothing was committed",
+                    src.path.display()
+                )));
+            }
+            load::import_file(&mut run, src, &db, counts, Pass::Away, &mut report.tables)?;
+        }
+    }
+    report.rejects = notes;
+    report.targets = targets
+        .finish()?
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    progress.finish();
+    report.millis = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Size and modification time of a file and its `-wal`: a source file read
+/// twice (home and away passes) must not change in between.
+#[derive(Debug, PartialEq)]
+struct Stamp(Vec<Option<(u64, Option<SystemTime>)>>);
+
+impl Stamp {
+    fn of(path: &Path) -> Stamp {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Stamp(
+            [path.to_path_buf(), PathBuf::from(wal)]
+                .iter()
+                .map(|p| {
+                    std::fs::metadata(p)
+                        .ok()
+                        .map(|m| (m.len(), m.modified().ok()))
+                })
+                .collect(),
+        )
+    }
+}

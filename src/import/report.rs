@@ -1,0 +1,228 @@
+//! What an import did, table by table: as a table for people and as JSON.
+
+use super::discover::Skipped;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// The outcome of one source table.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableReport {
+    /// Source file, relative to the source directory.
+    pub file: String,
+    /// Source table.
+    pub table: String,
+    /// `typed`, `raw` or `derived`.
+    pub kind: &'static str,
+    /// Where it went: `<target file>:<table>`, or why it was not imported.
+    pub target: String,
+    /// Rows read from the source.
+    pub read: u64,
+    /// Rows newly written.
+    pub imported: u64,
+    /// Rows that were already stored with the same values (an earlier import).
+    pub already_present: u64,
+    /// Rows imported under a new id because theirs was taken (listed in
+    /// `import_rekeyed`).
+    pub rekeyed: u64,
+    /// Rows that went to `import_rejects`.
+    pub rejected: u64,
+    /// Values converted by one of the lossless rules (epochs, exact numbers).
+    pub converted: u64,
+    /// Declared columns the source lacks (filled with their defaults).
+    pub defaulted_columns: Vec<&'static str>,
+    /// Source columns the declaration lacks (kept in each row's extra map).
+    pub extra_columns: Vec<String>,
+    /// Time spent on the table, in milliseconds.
+    pub millis: u64,
+}
+
+/// A rejected row, for the report (the full row is in `import_rejects`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectNote {
+    /// Source file.
+    pub file: String,
+    /// Source table.
+    pub table: String,
+    /// Rowid (or ordinal in a WITHOUT ROWID table).
+    pub rowid: i64,
+    /// The column at fault, if one is.
+    pub column: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// A source file that could not be imported at all.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileError {
+    /// Source file.
+    pub file: String,
+    /// What went wrong (names the page or table when the reader does).
+    pub error: String,
+}
+
+/// Everything one run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    /// The source directory.
+    pub source: String,
+    /// The target data directory.
+    pub data_dir: String,
+    /// `legacy` or `consolidated`.
+    pub mode: String,
+    /// True when nothing was committed.
+    pub dry_run: bool,
+    /// Per source table, in file and table order.
+    pub tables: Vec<TableReport>,
+    /// Files not read, and why.
+    pub skipped: Vec<Skipped>,
+    /// Files that could not be read (nothing from them was imported).
+    pub errors: Vec<FileError>,
+    /// The first rejects (all of them are in `import_rejects`).
+    pub rejects: Vec<RejectNote>,
+    /// Target files written (committed unless `dry_run`).
+    pub targets: Vec<String>,
+    /// Total time, in milliseconds.
+    pub millis: u64,
+}
+
+/// How many rejects the report lists one by one.
+pub const REJECT_NOTES: usize = 50;
+
+impl ImportReport {
+    /// Sum of a column over every table.
+    pub fn total(&self, f: impl Fn(&TableReport) -> u64) -> u64 {
+        self.tables.iter().map(f).sum()
+    }
+
+    /// The report as an aligned text table with totals and notes.
+    pub fn render(&self) -> String {
+        let mut rows = vec![[
+            "file".to_string(),
+            "table".into(),
+            "target".into(),
+            "read".into(),
+            "imported".into(),
+            "present".into(),
+            "rejected".into(),
+            "ms".into(),
+        ]];
+        for t in &self.tables {
+            rows.push([
+                t.file.clone(),
+                t.table.clone(),
+                if t.kind == "derived" {
+                    "(derived, not imported)".into()
+                } else {
+                    t.target.clone()
+                },
+                t.read.to_string(),
+                t.imported.to_string(),
+                t.already_present.to_string(),
+                t.rejected.to_string(),
+                t.millis.to_string(),
+            ]);
+        }
+        rows.push([
+            "total".into(),
+            format!("{} tables", self.tables.len()),
+            String::new(),
+            self.total(|t| t.read).to_string(),
+            self.total(|t| t.imported).to_string(),
+            self.total(|t| t.already_present).to_string(),
+            self.total(|t| t.rejected).to_string(),
+            self.millis.to_string(),
+        ]);
+        let mut width = [0usize; 8];
+        for r in &rows {
+            for (w, c) in width.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for (n, r) in rows.iter().enumerate() {
+            if n == rows.len() - 1 {
+                let total: usize = width.iter().sum::<usize>() + 2 * 7;
+                let _ = writeln!(out, "{}", "-".repeat(total));
+            }
+            for (i, (w, c)) in width.iter().zip(r).enumerate() {
+                let pad = w - c.chars().count();
+                if i >= 3 {
+                    let _ = write!(out, "{}{c}", " ".repeat(pad));
+                } else {
+                    let _ = write!(out, "{c}{}", " ".repeat(pad));
+                }
+                out.push_str(if i == 7 { "\n" } else { "  " });
+            }
+        }
+        self.render_notes(&mut out);
+        out
+    }
+
+    fn render_notes(&self, out: &mut String) {
+        for t in &self.tables {
+            if t.kind == "derived" {
+                let _ = writeln!(
+                    out,
+                    "note: {}:{} not imported: {}",
+                    t.file, t.table, t.target
+                );
+            }
+            if t.rekeyed > 0 {
+                let _ = writeln!(
+                    out,
+                    "note: {}:{} {} rows got new ids (their ids were taken by rows of the table's home file; see import_rekeyed)",
+                    t.file, t.table, t.rekeyed
+                );
+            }
+            if !t.extra_columns.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "note: {}:{} columns kept in each row's extra map: {}",
+                    t.file,
+                    t.table,
+                    t.extra_columns.join(", ")
+                );
+            }
+            if !t.defaulted_columns.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "note: {}:{} lacks declared columns (defaults used): {}",
+                    t.file,
+                    t.table,
+                    t.defaulted_columns.join(", ")
+                );
+            }
+        }
+        for s in &self.skipped {
+            let _ = writeln!(out, "skipped: {}: {}", s.path, s.reason);
+        }
+        for r in &self.rejects {
+            let _ = writeln!(
+                out,
+                "rejected: {}:{} rowid {}{}: {}",
+                r.file,
+                r.table,
+                r.rowid,
+                r.column
+                    .as_deref()
+                    .map(|c| format!(" column {c}"))
+                    .unwrap_or_default(),
+                r.reason
+            );
+        }
+        let rejected = self.total(|t| t.rejected);
+        if rejected as usize > self.rejects.len() {
+            let _ = writeln!(
+                out,
+                "... {} more rejects: aragora-db dump import_rejects",
+                rejected as usize - self.rejects.len()
+            );
+        }
+        for e in &self.errors {
+            let _ = writeln!(out, "error: {}: {}", e.file, e.error);
+        }
+        if self.dry_run {
+            let _ = writeln!(out, "dry run: nothing was written");
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The target files of an import: one write transaction each, open for the
+//! whole run, committed together at the end (or dropped on a dry run).
+
+use crate::config::{Config, DbTarget};
+use crate::db::{Database, Durability, OpenOptions};
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One target file and its open transaction.
+pub struct Target {
+    /// The database.
+    pub db: Database,
+    /// The transaction every source row for this file goes into.
+    pub txn: redb::WriteTransaction,
+}
+
+/// The target files touched so far.
+pub struct Targets<'c> {
+    config: &'c Config,
+    dry_run: bool,
+    scratch: Option<PathBuf>,
+    open: BTreeMap<PathBuf, Target>,
+}
+
+impl<'c> Targets<'c> {
+    /// No file is opened until a row needs it.
+    pub fn new(config: &'c Config, dry_run: bool) -> Self {
+        Targets {
+            config,
+            dry_run,
+            scratch: None,
+            open: BTreeMap::new(),
+        }
+    }
+
+    /// The file `owner`'s tables live in, opened (with a transaction) if
+    /// it was not yet. On a dry run a file that does not exist is not
+    /// created: a scratch copy in a temporary directory stands in for it.
+    pub fn ensure(&mut self, owner: DbTarget) -> Result<PathBuf> {
+        let path = self.config.get_db_path(owner)?.path;
+        if self.open.contains_key(&path) {
+            return Ok(path);
+        }
+        let tables = crate::schema::tables_in_file(self.config, &path)?;
+        let opts = OpenOptions::from(self.config);
+        let db = if self.dry_run && !path.exists() {
+            let dir = self.scratch_dir()?;
+            let name = path.file_name().unwrap_or_default();
+            Database::open_path(&dir.join(name), tables, &opts)?
+        } else {
+            Database::open_path(&path, tables, &opts)?
+        };
+        let txn = db.begin_write(Durability::Immediate)?;
+        self.open.insert(path.clone(), Target { db, txn });
+        Ok(path)
+    }
+
+    fn scratch_dir(&mut self) -> Result<PathBuf> {
+        if let Some(d) = &self.scratch {
+            return Ok(d.clone());
+        }
+        let d = std::env::temp_dir().join(format!(
+            "aragora-db-import-dry-run-{}-{}",
+            std::process::id(),
+            crate::time::epoch_now().to_bits()
+        ));
+        std::fs::create_dir_all(&d).map_err(|e| Error::io("create directory", &d, e))?;
+        self.scratch = Some(d.clone());
+        Ok(d)
+    }
+
+    /// An open target.
+    pub fn get(&self, path: &Path) -> &Target {
+        &self.open[path]
+    }
+
+    /// Commits every transaction (or drops them on a dry run) and returns
+    /// the files.
+    /// The importer's own file commits first: a crash between commits can
+    /// leave a re-keyed row's record without the row (the next run repairs
+    /// that), never a row without its record.
+    pub fn finish(mut self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        let import = self
+            .config
+            .get_db_path(DbTarget::Store(crate::config::Store::Import))?
+            .path;
+        let mut open: Vec<(PathBuf, Target)> = std::mem::take(&mut self.open).into_iter().collect();
+        open.sort_by_key(|(p, _)| *p != import);
+        for (path, t) in open {
+            if !self.dry_run {
+                t.txn.commit().map_err(|e| Error::storage(&path, e))?;
+            }
+            out.push(path);
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Targets<'_> {
+    fn drop(&mut self) {
+        if let Some(d) = &self.scratch {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
