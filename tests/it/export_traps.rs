@@ -57,6 +57,7 @@ fn table(name: &str, cols: &[&str], index: &str) -> &'static TableDef {
             covering: false,
         }]),
         foreign_keys: &[],
+        sources: &[],
     }))
 }
 

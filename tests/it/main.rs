@@ -6,6 +6,7 @@ mod concurrency;
 mod constraints;
 mod corrupt;
 mod export;
+mod export_import;
 mod export_pg;
 mod export_prop;
 mod export_traps;
