@@ -137,25 +137,28 @@ pub fn synthetic_row(def: &TableDef, r: usize) -> Vec<Value> {
 /// Writes `n` synthetic rows into every declared table (foreign keys off:
 /// references may dangle, as in legacy files).
 pub fn populate_all(config: &Config, n: usize) {
-    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    // One write transaction per file.
+    let mut files: Vec<(std::path::PathBuf, Vec<&'static TableDef>)> = Vec::new();
     for &def in ALL_TABLES {
         let path = config.get_db_path(def.owner).unwrap().path;
-        if !files.contains(&path) {
-            files.push(path);
+        match files.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, defs)) => defs.push(def),
+            None => files.push((path, vec![def])),
         }
-        let db = Database::open(config, def.owner).unwrap();
+    }
+    for (_, defs) in files {
+        let db = Database::open(config, defs[0].owner).unwrap();
         db.write(|w| {
             w.set_foreign_keys(false);
-            for r in 0..n {
-                w.insert_values(
-                    schema::table(def.name)?,
-                    &synthetic_row(def, r),
-                    &Extras::new(),
-                )?;
+            for &def in &defs {
+                for r in 0..n {
+                    w.insert_values(def, &synthetic_row(def, r), &Extras::new())
+                        .map_err(|e| aragora_db::Error::Invalid(format!("{}: {e}", def.name)))?;
+                }
             }
             Ok(())
         })
-        .unwrap_or_else(|e| panic!("{}: {e}", def.name));
+        .unwrap();
     }
 }
 
@@ -411,4 +414,28 @@ fn declared_types_cover_every_sql_type() {
     ] {
         assert!(seen.contains(t), "{t}: {seen:?}");
     }
+}
+
+#[test]
+fn insert_scripts_load_with_standard_conforming_strings_off() {
+    if !available() {
+        return;
+    }
+    let (_dir, config) = data_dir();
+    populate_all(&config, 3);
+    let (sql, _) = script(
+        &config,
+        &Options {
+            part: Part::All,
+            inserts: true,
+        },
+    );
+    // Without the preamble's SET, under a server that has it off, the
+    // E'' literals must still read the same.
+    let set = "SET standard_conforming_strings = on;\n";
+    assert!(sql.contains(set));
+    let sql = sql.replacen(set, "", 1);
+    let db = TempDb::new("scs_off");
+    db.load_with(&sql, "-c standard_conforming_strings=off");
+    compare(&db, &StoreRows::open(&config, None).unwrap());
 }

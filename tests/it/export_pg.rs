@@ -81,6 +81,18 @@ impl TempDb {
         run_ok(psql(&self.name).arg("-f").arg(path))
     }
 
+    /// Loads a script with session settings (`PGOPTIONS`, e.g. `-c name=value`).
+    pub fn load_with(&self, sql: &str, pgoptions: &str) -> Output {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), sql).unwrap();
+        run_ok(
+            psql(&self.name)
+                .env("PGOPTIONS", pgoptions)
+                .arg("-f")
+                .arg(f.path()),
+        )
+    }
+
     /// Loads a script given as text.
     pub fn load(&self, sql: &str) -> Output {
         let f = tempfile::NamedTempFile::new().unwrap();
