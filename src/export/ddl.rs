@@ -45,7 +45,7 @@ pub fn create_table(plan: &TablePlan, notes: &mut Vec<String>) -> Result<String>
 
 /// The primary key (or, when a key column holds NULL, a UNIQUE index).
 pub fn primary_key(plan: &TablePlan) -> Result<String> {
-    let cols = column_list(plan, plan.def.primary_key)?;
+    let cols = index_columns(plan, plan.def.primary_key)?;
     Ok(if plan.pk_unique_only {
         format!(
             "CREATE UNIQUE INDEX {} ON {} ({cols});\n",
@@ -70,7 +70,7 @@ pub fn indexes(plan: &TablePlan) -> Result<String> {
             if idx.unique { "UNIQUE " } else { "" },
             q(name)?,
             q(&plan.pg_name)?,
-            column_list(plan, idx.columns)?
+            index_columns(plan, idx.columns)?
         ));
     }
     Ok(out)
@@ -120,6 +120,26 @@ pub fn sequence_reset(plan: &TablePlan) -> Result<Option<String>> {
         q(&plan.columns[plan.def.primary_key[0]].pg_name)?,
         plan.sequence + 1
     )))
+}
+
+/// An index's column list; an oversized index hashes its text and bytea
+/// columns (`(md5("c"))`), whose equality stands for the values' equality.
+fn index_columns(plan: &TablePlan, cols: &[usize]) -> Result<String> {
+    if !plan.oversized(cols) {
+        return column_list(plan, cols);
+    }
+    Ok(cols
+        .iter()
+        .map(|&c| {
+            let col = &plan.columns[c];
+            let name = q(&col.pg_name)?;
+            Ok(match col.ty {
+                PgType::Text | PgType::Bytea => format!("(md5({name}))"),
+                _ => name,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?
+        .join(", "))
 }
 
 fn column_list(plan: &TablePlan, cols: &[usize]) -> Result<String> {

@@ -118,12 +118,6 @@ pub fn plan_all(rows: &dyn Rows) -> Result<(Vec<TablePlan>, Report)> {
             message,
         });
     }
-    for (from, to) in &relations.renamed {
-        report.notes.push(Note {
-            table: from.clone(),
-            message: format!("name {from:?} exported as {to:?} (63-byte limit or collision)"),
-        });
-    }
     Ok((plans, report))
 }
 

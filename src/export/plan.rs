@@ -11,7 +11,12 @@
 
 use super::ident::Names;
 use super::types::PgType;
-use crate::table::{ColumnDef, Extras, IndexDef, TableDef, Value, keys};
+use crate::table::{ColumnDef, Extras, IndexDef, TableDef, Value, ValueRef, keys};
+
+/// Index entries whose columns may together exceed this many bytes are
+/// built on `md5(...)` of their text and bytea columns: a btree entry holds
+/// at most about 2.7 kB (PostgreSQL's limit is a third of a page).
+pub const MAX_INDEX_BYTES: usize = 2000;
 
 /// One column's outcome.
 #[derive(Debug, Clone)]
@@ -26,6 +31,8 @@ pub struct ColumnPlan {
     pub ty: PgType,
     /// NOT NULL is emitted (declared NOT NULL and no NULL found).
     pub not_null: bool,
+    /// Longest stored text or blob, in bytes (for index entry sizes).
+    pub max_len: usize,
     viable: Vec<PgType>,
     misfits: u64,
     first_misfit: Option<String>,
@@ -90,6 +97,7 @@ impl TablePlan {
                     declared,
                     ty: declared,
                     not_null: !c.nullable,
+                    max_len: 0,
                     viable,
                     misfits: 0,
                     first_misfit: None,
@@ -132,6 +140,11 @@ impl TablePlan {
         self.rows += 1;
         for (c, v) in self.columns.iter_mut().zip(vals) {
             let v = v.as_ref();
+            if let ValueRef::Text(t) = v {
+                c.max_len = c.max_len.max(t.len());
+            } else if let ValueRef::Blob(b) = v {
+                c.max_len = c.max_len.max(b.len());
+            }
             if v.is_null() {
                 c.nulls += 1;
                 continue;
@@ -170,6 +183,7 @@ impl TablePlan {
     /// Settles types and names once every row is seen; returns the notes.
     pub fn settle(&mut self, relations: &mut Names) -> Vec<String> {
         let mut notes = Vec::new();
+        let renamed_before = relations.renamed.len();
         self.pg_name = relations.claim(self.def.name);
         let mut cols = Names::new();
         for c in &mut self.columns {
@@ -212,6 +226,22 @@ impl TablePlan {
             }
         }
         self.pk_name = relations.claim(&format!("{}_pkey", self.def.name));
+        if self.pk_nulls == 0 && self.oversized(self.def.primary_key) {
+            self.pk_unique_only = true;
+            notes.push(format!(
+                "primary key ({}) holds values longer than {MAX_INDEX_BYTES} bytes; exported as a UNIQUE index on md5 of its text and bytea columns, and foreign keys to it are left out",
+                self.def.column_list(self.def.primary_key)
+            ));
+        }
+        for i in self.def.indexes {
+            if self.oversized(i.columns) {
+                notes.push(format!(
+                    "index {} ({}) holds values longer than {MAX_INDEX_BYTES} bytes; built on md5 of its text and bytea columns",
+                    i.name,
+                    self.def.column_list(i.columns)
+                ));
+            }
+        }
         if self.pk_nulls > 0 {
             self.pk_unique_only = true;
             notes.push(format!(
@@ -235,7 +265,17 @@ impl TablePlan {
                 .collect();
             fk.pg_name = relations.claim(&format!("{}_{}_fkey", self.def.name, cols.join("_")));
         }
+        for (from, to) in &relations.renamed[renamed_before..] {
+            notes.push(format!(
+                "name {from:?} exported as {to:?} (63-byte limit or taken by another table, index or constraint)"
+            ));
+        }
         notes
+    }
+
+    /// Whether the longest values of `cols` together may exceed a btree entry.
+    pub fn oversized(&self, cols: &[usize]) -> bool {
+        cols.iter().map(|&c| self.columns[c].max_len).sum::<usize>() > MAX_INDEX_BYTES
     }
 
     /// True when the identity column's sequence must be set after the data.

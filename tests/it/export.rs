@@ -181,6 +181,19 @@ pub fn write_raw(config: &Config, def: &TableDef, rows: &[(Vec<Value>, Extras)])
     txn.commit().unwrap();
 }
 
+/// `n` bytes of pseudo-random text that does not compress.
+fn noise(n: usize, seed: u64) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut s = String::new();
+    while s.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.push(char::from_u32(0x21 + (x % 0x5d) as u32).unwrap());
+    }
+    s
+}
+
 /// users rows with a value of the wrong kind in each trap column, and extras.
 pub fn misfit_users() -> Vec<(Vec<Value>, Extras)> {
     let def = &schema::users::USERS;
@@ -202,6 +215,12 @@ pub fn misfit_users() -> Vec<(Vec<Value>, Extras)> {
             v[col("avatar_url")] = Value::Text("nul\0inside".into());
             v[col("mfa_secret")] = Value::Blob(vec![0xff, 0xc0, 0x80, 0xed, 0xa0, 0x80, b'a']);
             v[col("password_salt")] = Value::Null; // NOT NULL column
+        }
+        if r == 2 {
+            // Incompressible values past a btree entry's ~2.7 kB in the key
+            // and a unique index.
+            v[col("id")] = Value::Text(noise(3_000, 1));
+            v[col("email")] = Value::Text(noise(5_000, 2));
         }
         let mut extras = Extras::new();
         if r < 2 {
