@@ -1,4 +1,4 @@
-//! `INSERT` statements (`--inserts`), one row per statement.
+//! `INSERT` statements (`--inserts`), [`ROWS_PER_INSERT`] rows per statement, one row per line.
 //!
 //! Every value is an escape-string literal `E'…'`: backslash and quote are
 //! escaped, and so is every ASCII control character (`\n`, `\r`, `\t`, `\xHH`),
@@ -32,30 +32,42 @@ pub fn literal_into(out: &mut String, s: &str) {
     out.push('\'');
 }
 
-/// `INSERT INTO "t" ("a", "b") VALUES (` for a table.
+/// Rows per `INSERT` statement (pg_dump's `--rows-per-insert`): one
+/// statement per row costs a round trip each when psql runs the script.
+pub const ROWS_PER_INSERT: usize = 100;
+
+/// `INSERT INTO "t" ("a", "b") VALUES` and a newline, for a table.
 pub fn prefix(plan: &TablePlan) -> Result<String> {
     let cols = plan
         .pg_columns()
         .map(|c| quote_ident(c).map_err(super::ident_err))
         .collect::<Result<Vec<_>>>()?;
     Ok(format!(
-        "INSERT INTO {} ({}) VALUES (",
+        "INSERT INTO {} ({}) VALUES\n",
         quote_ident(&plan.pg_name).map_err(super::ident_err)?,
         cols.join(", ")
     ))
 }
 
-/// Writes one INSERT statement.
+/// Writes one row of an INSERT statement: `prefix` first when it is the
+/// batch's first row (`nth == 0`), else a comma. The caller ends each
+/// batch with [`END_INSERT`]. Every row is one line.
 pub fn row(
     out: &mut (impl Write + ?Sized),
     prefix: &str,
+    nth: usize,
     plan: &TablePlan,
     vals: &[Value],
     extras: &Extras,
     line: &mut String,
 ) -> std::io::Result<()> {
     line.clear();
-    line.push_str(prefix);
+    if nth == 0 {
+        line.push_str(prefix);
+    } else {
+        line.push_str(",\n");
+    }
+    line.push('(');
     for (i, f) in row_fields(plan, vals, extras).enumerate() {
         if i > 0 {
             line.push_str(", ");
@@ -65,9 +77,12 @@ pub fn row(
             Some(s) => literal_into(line, &s),
         }
     }
-    line.push_str(");\n");
+    line.push(')');
     out.write_all(line.as_bytes())
 }
+
+/// The end of an INSERT statement.
+pub const END_INSERT: &str = ";\n";
 
 /// Reverses [`literal_into`] (for the fuzz target and tests): `None` if
 /// `lit` is not a literal this module could have written.

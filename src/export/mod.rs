@@ -27,8 +27,9 @@ pub mod types;
 use crate::error::{Error, Result};
 use crate::table::{Extras, TableDef, Value, ValueRef};
 use plan::TablePlan;
+use std::borrow::Cow;
 use std::io::Write;
-use types::{PgType, real_text, text_form};
+use types::{PgType, real_text, text_form_cow};
 
 pub use source::{MemRows, MemTable, Rows, StoreRows};
 
@@ -203,9 +204,21 @@ pub fn write_data(
     for (t, p) in plans.iter().enumerate() {
         if inserts {
             let prefix = inserts::prefix(p)?;
+            let mut nth = 0;
             rows.visit(t, &mut |_, vals, extras| {
-                inserts::row(out, &prefix, p, vals, extras, &mut line).map_err(write_err)
+                inserts::row(out, &prefix, nth, p, vals, extras, &mut line).map_err(write_err)?;
+                nth += 1;
+                if nth == inserts::ROWS_PER_INSERT {
+                    out.write_all(inserts::END_INSERT.as_bytes())
+                        .map_err(write_err)?;
+                    nth = 0;
+                }
+                Ok(())
             })?;
+            if nth > 0 {
+                out.write_all(inserts::END_INSERT.as_bytes())
+                    .map_err(write_err)?;
+            }
             if p.rows > 0 {
                 out.write_all(b"\n").map_err(write_err)?;
             }
@@ -232,16 +245,16 @@ pub(crate) fn row_fields<'a>(
     plan: &'a TablePlan,
     vals: &'a [Value],
     extras: &'a Extras,
-) -> impl Iterator<Item = Option<String>> + 'a {
+) -> impl Iterator<Item = Option<Cow<'a, str>>> + 'a {
     plan.columns
         .iter()
         .enumerate()
-        .map(|(i, c)| text_form(vals.get(i).map_or(ValueRef::Null, Value::as_ref), c.ty))
+        .map(|(i, c)| text_form_cow(vals.get(i).map_or(ValueRef::Null, Value::as_ref), c.ty))
         .chain(plan.extra_column.as_ref().map(|_| {
             if extras.is_empty() {
                 None
             } else {
-                Some(extras_json(extras))
+                Some(Cow::Owned(extras_json(extras)))
             }
         }))
 }

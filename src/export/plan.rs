@@ -149,13 +149,18 @@ impl TablePlan {
                 c.nulls += 1;
                 continue;
             }
-            if !c.declared.exact(v) {
+            // One check against the declared type (JSON and timestamp
+            // parsing is the costly part), reused for `exact`.
+            let declared = c.declared;
+            let fits = declared.fits(v);
+            if !declared.exact_if_fits(v, fits) {
                 c.misfits += 1;
                 if c.first_misfit.is_none() {
                     c.first_misfit = Some(format!("key {}: {}", keys::render(key), v.describe()));
                 }
             }
-            c.viable.retain(|t| t.fits(v));
+            c.viable
+                .retain(|&t| if t == declared { fits } else { t.fits(v) });
         }
         if !extras.is_empty() {
             self.extras_rows += 1;

@@ -71,11 +71,16 @@ impl PgType {
     /// text conversion of numbers. A value that fits but is not exact (an
     /// integer in a text column) is written as text and reported.
     pub fn exact(self, v: ValueRef<'_>) -> bool {
+        self.exact_if_fits(v, self.fits(v))
+    }
+
+    /// [`PgType::exact`] given `fits == self.fits(v)`.
+    pub fn exact_if_fits(self, v: ValueRef<'_>, fits: bool) -> bool {
         match (self, v) {
             (PgType::Text, ValueRef::Integer(_) | ValueRef::Real(_)) => false,
             (PgType::Bytea, ValueRef::Blob(_) | ValueRef::Null) => true,
             (PgType::Bytea, _) => false,
-            _ => self.fits(v),
+            _ => fits,
         }
     }
 
@@ -109,6 +114,10 @@ pub fn json_fits(s: &str) -> bool {
             _ => true,
         }
     }
+    if !s.contains("u0000") {
+        // No `\u0000` escape is possible: validate without building a tree.
+        return serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok();
+    }
     serde_json::from_str::<serde_json::Value>(s).is_ok_and(|v| no_nul(&v))
 }
 
@@ -121,6 +130,15 @@ pub fn real_text(f: f64) -> String {
         if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
     } else {
         format!("{f:?}")
+    }
+}
+
+/// [`text_form`] without a copy when the value's own text is its text form
+/// (text and JSON), which is most of the bytes of an export.
+pub fn text_form_cow(v: ValueRef<'_>, ty: PgType) -> Option<std::borrow::Cow<'_, str>> {
+    match (ty, v) {
+        (PgType::Text | PgType::Jsonb, ValueRef::Text(s)) => Some(std::borrow::Cow::Borrowed(s)),
+        _ => text_form(v, ty).map(std::borrow::Cow::Owned),
     }
 }
 
@@ -138,8 +156,11 @@ pub fn text_form(v: ValueRef<'_>, ty: PgType) -> Option<String> {
         (PgType::Bytea, v) => {
             let mut out = String::from("\\x");
             let digits = |out: &mut String, b: &[u8]| {
-                for x in b {
-                    out.push_str(&format!("{x:02x}"));
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.reserve(2 * b.len());
+                for &x in b {
+                    out.push(HEX[usize::from(x >> 4)] as char);
+                    out.push(HEX[usize::from(x & 15)] as char);
                 }
             };
             match v {
