@@ -56,6 +56,14 @@ fn is_indexed(def: &TableDef, col: usize) -> bool {
     def.primary_key.contains(&col) || def.indexes.iter().any(|i| i.columns.contains(&col))
 }
 
+fn unique(def: &TableDef, col: usize) -> bool {
+    def.primary_key.contains(&col)
+        || def
+            .indexes
+            .iter()
+            .any(|i| i.unique && i.columns.contains(&col))
+}
+
 /// Row `r` of a declared table: every column a fitting value of its type,
 /// row-dependent so keys and unique indexes hold, adversarial in content.
 pub fn synthetic_row(def: &TableDef, r: usize) -> Vec<Value> {
@@ -68,6 +76,8 @@ pub fn synthetic_row(def: &TableDef, r: usize) -> Vec<Value> {
             }
             let k = r + c;
             match col.sql {
+                SqlType::Text if r == 5 && !unique(def, c) => Value::Text(String::new()),
+                SqlType::Blob if r == 5 => Value::Blob(Vec::new()),
                 SqlType::Text => {
                     let t = TEXTS[k % TEXTS.len()];
                     let first_free = (0..def.columns.len())
@@ -101,8 +111,7 @@ pub fn synthetic_row(def: &TableDef, r: usize) -> Vec<Value> {
                         0.1 + 0.2,
                         1_700_000_000.123_456_7,
                     ];
-                    let unique = def.indexes.iter().any(|i| i.unique && i.columns.contains(&c));
-                    if r < specials.len() && !unique {
+                    if r < specials.len() && !unique(def, c) {
                         Value::Real(specials[r])
                     } else {
                         Value::Real(r as f64 * 1.25 + c as f64)
@@ -336,8 +345,18 @@ fn every_table_with_adversarial_values_round_trips_in_copy_and_insert_mode() {
         assert_eq!(ty("_extra"), "jsonb");
         // Empty string, empty blob and NULL stay three different things.
         assert_eq!(
-            db.scalar("SELECT count(*) FROM organizations WHERE name = ''"),
+            db.scalar("SELECT count(*) FROM users WHERE password_hash = ''"),
+            "1"
+        );
+        assert_eq!(
+            db.scalar("SELECT count(*) FROM users WHERE password_hash IS NULL"),
             "0"
+        );
+        let blobs = "SELECT count(*) FILTER (WHERE embedding = ''::bytea), count(*) FILTER (WHERE embedding IS NULL) FROM pattern_embeddings";
+        let r = &db.rows(blobs)[0];
+        assert!(
+            r[0] != Some("0".into()) && r[1] != Some("0".into()),
+            "{r:?}"
         );
         assert!(sql.contains("FOREIGN KEY"));
     }
