@@ -8,7 +8,7 @@
 //! COPY and INSERT only differ in how they escape it.
 
 use crate::table::{SqlType, ValueRef};
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveTime};
 
 /// A PostgreSQL column type the exporter emits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -290,7 +290,6 @@ pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
     })
 }
 
-use chrono::Datelike;
 
 #[cfg(test)]
 mod tests {
