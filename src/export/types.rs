@@ -290,7 +290,6 @@ pub fn parse_timestamp(s: &str) -> Option<Timestamp> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
