@@ -7,7 +7,7 @@
 
 use crate::schema::users::{USERS, User};
 use crate::sqlite::{self, cursor::TreeCursor, pager::Pager};
-use crate::table::{Row, RowView, Value, keys};
+use crate::table::{Row, Value, keys};
 
 /// SQLite database header (first 100 bytes of page 1).
 pub fn sqlite_header(data: &[u8]) {
@@ -125,10 +125,10 @@ pub fn row_decode(data: &[u8]) {
 
 fn decode_row(bytes: &[u8]) {
     let key = &bytes[..bytes.len().min(12)];
-    if let Ok(view) = RowView::parse(bytes) {
+    let _ = crate::table::codec::with_view(bytes, |view| {
         let _ = view.extras();
         view.values().iter().for_each(|v| drop(v.describe()));
-    }
+    });
     if let Err(e) = User::decode(key, bytes) {
         drop(e.to_string());
     }

@@ -205,8 +205,18 @@ fn typed(
                 if rekeys && let Some((p, _)) = rw.get_values(&IMPORT_REKEYED, &prov_key)? {
                     values[def.primary_key[0]] = p[4].clone();
                 }
+                // The common case, a new row, costs one insert; only when
+                // that fails is the stored row looked at.
+                let first = insert(&mut w, def, &values, &extras)?;
                 let pk = keys::encode(def.primary_key.iter().map(|&c| values[c].as_ref()));
-                match w.get_values(def, &pk)? {
+                let stored = match first {
+                    None => {
+                        rep.imported += 1;
+                                                continue;
+                    }
+                    Some(_) => w.get_values(def, &pk)?,
+                };
+                match stored {
                     Some((old, old_extras)) if old == values && old_extras == extras => {
                         rep.already_present += 1;
                         None
@@ -244,11 +254,7 @@ fn typed(
                         Value::Null,
                         "row",
                     )),
-                    None => {
-                        let fault = insert(&mut w, def, &values, &extras)?;
-                        rep.imported += u64::from(fault.is_none());
-                        fault
-                    }
+                    None => first,
                 }
             }
         };

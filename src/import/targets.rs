@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Page cache of each target file during an import.
+pub const IMPORT_CACHE: usize = 16 << 20;
+
 /// One target file and its open transaction.
 pub struct Target {
     /// The database.
@@ -43,7 +46,11 @@ impl<'c> Targets<'c> {
             return Ok(path);
         }
         let tables = crate::schema::tables_in_file(self.config, &path)?;
-        let opts = OpenOptions::from(self.config);
+        let mut opts = OpenOptions::from(self.config);
+        // Every target stays open for the whole run: a small page cache
+        // each keeps the importer's memory bounded however much it writes
+        // (redb flushes dirty pages beyond half the cache to the file).
+        opts.cache_size = opts.cache_size.min(IMPORT_CACHE);
         let db = if self.dry_run && !path.exists() {
             let dir = self.scratch_dir()?;
             let name = path.file_name().unwrap_or_default();

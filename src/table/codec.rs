@@ -9,6 +9,10 @@
 //! ```
 //!
 //! The body is exactly `postcard((Vec<Value>, BTreeMap<String, Value>))`.
+//! A body of [`COMPRESS_MIN`] bytes or more (debate transcripts, JSON,
+//! embeddings) is stored LZ4-compressed when that saves at least an eighth:
+//! format byte 2, the body's length as a varint, the LZ4 block, the CRC of
+//! all of it. [`with_view`] reads both formats.
 //! Columns are stored in declaration order. A row with fewer columns than
 //! the table now declares (written before a column was added) reads the
 //! missing columns as their declared defaults, the way SQLite reads records
@@ -20,10 +24,18 @@
 //! never a panic.
 
 use super::value::{Value, ValueRef};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// The current envelope format.
+/// The envelope format of an uncompressed row.
 pub const FORMAT: u8 = 1;
+/// The envelope format of a row whose body is LZ4-compressed.
+pub const FORMAT_LZ4: u8 = 2;
+/// Bodies at least this long are compressed when that saves an eighth.
+pub const COMPRESS_MIN: usize = 256;
+/// The largest body a compressed row may claim: a bound on what damaged
+/// bytes can make a decode allocate.
+const MAX_BODY: u64 = 1 << 30;
 
 /// Columns a row carries that its table does not declare.
 pub type Extras = BTreeMap<String, Value>;
@@ -54,7 +66,10 @@ impl std::fmt::Display for EnvelopeError {
                 f,
                 "CRC32 mismatch: stored {stored:#010x}, computed {computed:#010x}"
             ),
-            EnvelopeError::Format(v) => write!(f, "unknown row format {v}, expected {FORMAT}"),
+            EnvelopeError::Format(v) => write!(
+                f,
+                "unknown row format {v}, expected {FORMAT} or {FORMAT_LZ4}"
+            ),
             EnvelopeError::Body(m) => write!(f, "malformed row body: {m}"),
         }
     }
@@ -79,6 +94,9 @@ pub fn encode_row<'a>(
         // Serializing a map of owned values into a Vec cannot fail.
         let _ = postcard::to_io(extras, &mut *out);
     }
+    if out.len() > COMPRESS_MIN {
+        compress_in_place(out);
+    }
     let crc = crc32fast::hash(out);
     out.extend_from_slice(&crc.to_le_bytes());
 }
@@ -88,6 +106,20 @@ pub fn encode_values(values: &[Value], extras: &Extras) -> Vec<u8> {
     let mut out = Vec::new();
     encode_row(&mut out, values.len(), |i| values[i].as_ref(), extras);
     out
+}
+
+/// Replaces `[FORMAT, body...]` by its compressed form when that pays.
+fn compress_in_place(out: &mut Vec<u8>) {
+    let body = &out[1..];
+    let packed = lz4_flex::block::compress(body);
+    let mut head = Vec::with_capacity(11);
+    head.push(FORMAT_LZ4);
+    push_varint(&mut head, body.len() as u64);
+    if head.len() + packed.len() + body.len() / 8 <= body.len() {
+        out.clear();
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&packed);
+    }
 }
 
 fn push_varint(out: &mut Vec<u8>, mut n: u64) {
@@ -189,8 +221,9 @@ fn take_value(buf: &[u8]) -> Result<(ValueRef<'_>, &[u8]), EnvelopeError> {
     }
 }
 
-/// Checks the envelope and returns the body.
-pub fn open(bytes: &[u8]) -> Result<&[u8], EnvelopeError> {
+/// Checks the envelope (length, CRC, format) and returns the body,
+/// decompressed if it was stored compressed.
+pub fn body(bytes: &[u8]) -> Result<Cow<'_, [u8]>, EnvelopeError> {
     if bytes.len() < 5 {
         return Err(EnvelopeError::TooShort(bytes.len()));
     }
@@ -201,9 +234,35 @@ pub fn open(bytes: &[u8]) -> Result<&[u8], EnvelopeError> {
         return Err(EnvelopeError::Checksum { stored, computed });
     }
     match data[0] {
-        FORMAT => Ok(&data[1..]),
+        FORMAT => Ok(Cow::Borrowed(&data[1..])),
+        FORMAT_LZ4 => {
+            let (n, packed) = take_varint(&data[1..])?;
+            if n > MAX_BODY || n > (packed.len() as u64).saturating_mul(255) + 16 {
+                return Err(EnvelopeError::Body(format!(
+                    "compressed body claims {n} bytes from {} packed bytes",
+                    packed.len()
+                )));
+            }
+            let mut out = vec![0u8; n as usize];
+            let got = lz4_flex::block::decompress_into(packed, &mut out)
+                .map_err(|e| EnvelopeError::Body(format!("LZ4: {e}")))?;
+            if got as u64 != n {
+                return Err(EnvelopeError::Body(format!(
+                    "compressed body is {got} bytes, its header says {n}"
+                )));
+            }
+            Ok(Cow::Owned(out))
+        }
         other => Err(EnvelopeError::Format(other)),
     }
+}
+
+/// Checks and decodes a stored row of either format and hands its view to
+/// `f`. This is how every row is read.
+pub fn with_view<T>(bytes: &[u8], f: impl FnOnce(&RowView<'_>) -> T) -> Result<T, EnvelopeError> {
+    let body = body(bytes)?;
+    let view = RowView::parse_body(&body)?;
+    Ok(f(&view))
 }
 
 /// A borrowed, zero-copy view of a row's columns.
@@ -260,9 +319,20 @@ impl<'a> Values<'a> {
 }
 
 impl<'a> RowView<'a> {
-    /// Checks and parses a stored row. Copies no text or blob.
+    /// Checks and parses a stored row without copying any text or blob.
+    /// A compressed row cannot be viewed in place: read rows with
+    /// [`with_view`], which handles both formats.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
-        let body = open(bytes)?;
+        match body(bytes)? {
+            Cow::Borrowed(b) => Self::parse_body(b),
+            Cow::Owned(_) => Err(EnvelopeError::Body(
+                "the row is compressed: read it with codec::with_view".into(),
+            )),
+        }
+    }
+
+    /// Parses a checked body (see [`body`]).
+    pub fn parse_body(body: &'a [u8]) -> Result<Self, EnvelopeError> {
         let (n, mut rest) = take_varint(body)?;
         // Each value takes at least one byte: refuse counts the body can't hold.
         if n > rest.len() as u64 {
@@ -339,9 +409,9 @@ mod tests {
         let mut extras = Extras::new();
         extras.insert("legacy_col".into(), Value::Integer(3));
         let bytes = encode_values(&vals, &extras);
-        let body = open(&bytes).unwrap();
+        let body = body(&bytes).unwrap();
         let direct = postcard::to_allocvec(&(vals.clone(), extras.clone())).unwrap();
-        assert_eq!(body, &direct[..]);
+        assert_eq!(&body[..], &direct[..]);
         let view = RowView::parse(&bytes).unwrap();
         assert_eq!(view.len(), 3);
         assert_eq!(view.get(0), Some(ValueRef::Text("x")));
@@ -353,25 +423,27 @@ mod tests {
         #[test]
         fn hand_encoding_is_postcard(vals in proptest::collection::vec(value(), 0..8)) {
             let bytes = encode_values(&vals, &Extras::new());
-            let body = open(&bytes).unwrap();
+            let body = body(&bytes).unwrap();
             let by_postcard = postcard::to_allocvec(&(vals.clone(), Extras::new())).unwrap();
-            proptest::prop_assert_eq!(body, &by_postcard[..]);
-            let view = RowView::parse(&bytes).unwrap();
-            for (a, b) in view.values().iter().zip(&vals) {
-                proptest::prop_assert_eq!(format!("{a:?}"), format!("{:?}", b.as_ref()));
-            }
+            proptest::prop_assert_eq!(&body[..], &by_postcard[..]);
+            let seen = with_view(&bytes, |view| {
+                view.values().iter().map(|a| format!("{a:?}")).collect::<Vec<_>>()
+            }).unwrap();
+            let want: Vec<String> = vals.iter().map(|b| format!("{:?}", b.as_ref())).collect();
+            proptest::prop_assert_eq!(seen, want);
         }
 
         #[test]
         fn parse_never_panics(mut bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
-            let _ = RowView::parse(&bytes);
-            // Also with a valid CRC, so the body decoder itself is exercised.
-            if !bytes.is_empty() {
-                bytes[0] = FORMAT;
-                let crc = crc32fast::hash(&bytes);
-                bytes.extend_from_slice(&crc.to_le_bytes());
-                if let Ok(v) = RowView::parse(&bytes) {
-                    let _ = v.extras();
+            let _ = with_view(&bytes, |v| v.extras());
+            // Also with a valid CRC, so the body decoders themselves are exercised.
+            for format in [FORMAT, FORMAT_LZ4] {
+                if !bytes.is_empty() {
+                    bytes[0] = format;
+                    let mut b = bytes.clone();
+                    let crc = crc32fast::hash(&b);
+                    b.extend_from_slice(&crc.to_le_bytes());
+                    let _ = with_view(&b, |v| v.extras());
                 }
             }
         }
@@ -396,6 +468,54 @@ mod tests {
             b[i / 8] ^= 1 << (i % 8);
             assert!(RowView::parse(&b).is_err(), "flip of bit {i} not detected");
         }
+    }
+
+    #[test]
+    fn large_rows_are_compressed_and_read_back() {
+        let text = "the debate went on and on; ".repeat(200);
+        let vals = vec![Value::Text(text.clone()), Value::Integer(7)];
+        let mut extras = Extras::new();
+        extras.insert("legacy".into(), Value::Text(text.clone()));
+        let bytes = encode_values(&vals, &extras);
+        assert_eq!(bytes[0], FORMAT_LZ4);
+        assert!(bytes.len() < text.len() / 4, "{} bytes", bytes.len());
+        let (first, ex) =
+            with_view(&bytes, |v| (v.get(0).map(|x| x.to_owned()), v.extras())).unwrap();
+        assert_eq!(first, Some(Value::Text(text)));
+        assert_eq!(ex.unwrap(), extras);
+        // Incompressible bodies stay uncompressed.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let noise: Vec<u8> = (0..2000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        assert_eq!(
+            encode_values(&[Value::Blob(noise)], &Extras::new())[0],
+            FORMAT
+        );
+        for i in 0..bytes.len() * 8 {
+            let mut b = bytes.clone();
+            b[i / 8] ^= 1 << (i % 8);
+            assert!(
+                with_view(&b, |_| ()).is_err(),
+                "flip of bit {i} not detected"
+            );
+        }
+    }
+
+    #[test]
+    fn a_compressed_row_cannot_claim_a_huge_body() {
+        let mut raw = vec![FORMAT_LZ4, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x10, 0x41];
+        let crc = crc32fast::hash(&raw);
+        raw.extend_from_slice(&crc.to_le_bytes());
+        assert!(matches!(
+            with_view(&raw, |_| ()),
+            Err(EnvelopeError::Body(_))
+        ));
     }
 
     #[test]

@@ -192,15 +192,17 @@ impl TableDef {
     /// Decodes a stored row into owned values, filling defaults for columns
     /// the row predates.
     pub fn decode_values(&self, key: &[u8], bytes: &[u8]) -> Result<(Vec<Value>, Extras)> {
-        let view = RowView::parse(bytes).map_err(|e| self.corrupt(key, e))?;
-        let values = (0..self.columns.len())
-            .map(|i| match view.get(i) {
-                Some(v) => v.to_owned(),
-                None => self.default_value(i),
-            })
-            .collect();
-        let extras = view.extras().map_err(|e| self.corrupt(key, e))?;
-        Ok((values, extras))
+        codec::with_view(bytes, |view| {
+            let values = (0..self.columns.len())
+                .map(|i| match view.get(i) {
+                    Some(v) => v.to_owned(),
+                    None => self.default_value(i),
+                })
+                .collect();
+            let extras = view.extras().map_err(|e| self.corrupt(key, e))?;
+            Ok((values, extras))
+        })
+        .map_err(|e| self.corrupt(key, e))?
     }
 }
 
@@ -250,9 +252,11 @@ pub trait Row: Sized + Clone + std::fmt::Debug {
     /// Decodes a stored row, checking CRC, format and types.
     fn decode(key: &[u8], bytes: &[u8]) -> Result<Self> {
         let def = Self::DEF;
-        let view = RowView::parse(bytes).map_err(|e| def.corrupt(key, e))?;
-        let extras = view.extras().map_err(|e| def.corrupt(key, e))?;
-        Self::from_view(&view, extras).map_err(|what| def.corrupt(key, what))
+        codec::with_view(bytes, |view| {
+            let extras = view.extras().map_err(|e| def.corrupt(key, e))?;
+            Self::from_view(view, extras).map_err(|what| def.corrupt(key, what))
+        })
+        .map_err(|e| def.corrupt(key, e))?
     }
 }
 

@@ -11,6 +11,8 @@ mod export_pg;
 mod export_prop;
 mod export_traps;
 mod fuzz_corpus;
+mod import;
+mod import_cli;
 mod legacy_fixture;
 mod model;
 mod modes;

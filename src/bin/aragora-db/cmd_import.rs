@@ -4,7 +4,8 @@
 //! every source row is accounted for; 1 otherwise. Rejected rows are not a
 //! failure: they are kept in `import_rejects` and listed in the report.
 
-use crate::output::{json, out};
+use crate::output::{json, out, size};
+use aragora_db::Database;
 use aragora_db::config::Config;
 use aragora_db::import::{self, Options, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -60,6 +61,28 @@ impl Progress for Bar {
     }
 }
 
+/// One line per target file: its size, tables and rows after the import.
+fn short_status(config: &Config, report: &import::ImportReport) -> aragora_db::Result<()> {
+    out(format!("status ({} mode):", config.mode.as_str()))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for (target, file) in config.all_db_paths()? {
+        let shown = file.path.display().to_string();
+        if !report.targets.contains(&shown) || !seen.insert(shown.clone()) {
+            continue;
+        }
+        let db = Database::open(config, target)?;
+        let counts = db.table_counts()?;
+        let rows: u64 = counts.iter().map(|(_, n)| n).sum();
+        let bytes = std::fs::metadata(&file.path).map(|m| m.len()).unwrap_or(0);
+        out(format!(
+            "  {shown:<48} {:>10}  {:>3} tables  {rows:>8} rows",
+            size(bytes),
+            counts.len()
+        ))?;
+    }
+    Ok(())
+}
+
 pub fn run(config: &Config, args: Args) -> aragora_db::Result<()> {
     let source = args.source.unwrap_or_else(|| config.data_dir.clone());
     let opts = Options {
@@ -78,6 +101,9 @@ pub fn run(config: &Config, args: Args) -> aragora_db::Result<()> {
         out(report.render().trim_end())?;
         if let Some(v) = &verified {
             out(v.render().trim_end())?;
+        }
+        if !report.dry_run {
+            short_status(config, &report)?;
         }
     }
     let mut failures = Vec::new();
