@@ -174,3 +174,76 @@ pub fn backup_manifest(data: &[u8]) {
         assert!(again.as_ref().is_ok_and(|a| *a == m), "manifest round trip");
     }
 }
+
+/// The SQL exporter's quoting (input read as lossy UTF-8). Asserts that an
+/// identifier is quoted (or refused only for U+0000), holds no control
+/// character and unquotes to the name; that a COPY field holds no tab, CR
+/// or LF, is never `\N` for a value, and de-escapes to the value; that an
+/// `E'…'` literal holds no ASCII control character and reads back as the
+/// value; that a claimed name is at most 63 bytes; and that a timestamp the
+/// exporter accepts keeps its instant through its canonical form.
+pub fn export_quote(data: &[u8]) {
+    use crate::export::{copy, ident, inserts, types};
+    let s = String::from_utf8_lossy(data);
+    match ident::quote_ident(&s) {
+        Ok(q) => {
+            assert!(!q.chars().any(char::is_control), "control char in {q:?}");
+            assert_eq!(unquote_ident(&q).as_deref(), Some(&*s), "identifier {q:?}");
+        }
+        Err(_) => assert!(s.contains('\0')),
+    }
+    let mut f = String::new();
+    copy::field(&mut f, Some(&s));
+    assert!(!f.contains(['\t', '\n', '\r']), "COPY field {f:?}");
+    assert_ne!(f, "\\N");
+    assert_eq!(copy::unescape(&f).as_deref(), Some(&*s), "COPY field {f:?}");
+    let mut lit = String::new();
+    inserts::literal_into(&mut lit, &s);
+    assert!(
+        !lit.chars().any(|c| c.is_ascii_control()),
+        "literal {lit:?}"
+    );
+    assert_eq!(
+        inserts::unliteral(&lit).as_deref(),
+        Some(&*s),
+        "literal {lit:?}"
+    );
+    let mut names = ident::Names::new();
+    for _ in 0..3 {
+        assert!(names.claim(&s).len() <= ident::MAX_IDENT);
+    }
+    if let Some(t) = types::parse_timestamp(&s) {
+        let again = types::parse_timestamp(&t.canonical()).expect("canonical form parses");
+        assert_eq!(again.epoch_micros(), t.epoch_micros());
+    }
+    let _ = types::json_fits(&s);
+}
+
+/// Reverses `quote_ident`: `"…"` with `""`, or `U&"…"` with `\XXXX` and `\\`.
+fn unquote_ident(q: &str) -> Option<String> {
+    let (unicode, body) = match q.strip_prefix("U&\"") {
+        Some(b) => (true, b.strip_suffix('"')?),
+        None => (false, q.strip_prefix('"')?.strip_suffix('"')?),
+    };
+    let mut out = String::new();
+    let mut it = body.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '"' => {
+                if it.next()? != '"' {
+                    return None;
+                }
+                out.push('"');
+            }
+            '\\' if unicode => match it.next()? {
+                '\\' => out.push('\\'),
+                h => {
+                    let hex: String = std::iter::once(h).chain(it.by_ref().take(3)).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+            },
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}

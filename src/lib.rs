@@ -21,6 +21,7 @@
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod export;
 /// Fuzzing entry points (one per `fuzz/` target) that must never panic.
 pub mod fuzzing;
 pub mod import;

@@ -212,7 +212,7 @@ fn typed(
                 let stored = match first {
                     None => {
                         rep.imported += 1;
-                                                continue;
+                        continue;
                     }
                     Some(_) => w.get_values(def, &pk)?,
                 };

@@ -126,3 +126,8 @@ fn key_decode() {
 fn backup_manifest() {
     replay("backup_manifest", fuzzing::backup_manifest);
 }
+
+#[test]
+fn export_quote() {
+    replay("export_quote", fuzzing::export_quote);
+}

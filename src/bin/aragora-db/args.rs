@@ -161,6 +161,30 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = "src/migrations")]
         src: PathBuf,
     },
+    /// Export every table as SQL for PostgreSQL or Supabase (see docs/EXPORT.md).
+    Export {
+        /// `postgres`: one psql script; `supabase`: a migration and seed.sql under --out DIR.
+        #[arg(long, value_parser = ["postgres", "supabase"])]
+        format: String,
+        /// Only the schema (tables, keys, indexes, foreign keys).
+        #[arg(long, conflicts_with = "data_only")]
+        schema_only: bool,
+        /// Only the data.
+        #[arg(long)]
+        data_only: bool,
+        /// Only these tables (comma-separated declared names).
+        #[arg(long, value_delimiter = ',', value_name = "T,...")]
+        tables: Option<Vec<String>>,
+        /// INSERT statements instead of COPY blocks.
+        #[arg(long)]
+        inserts: bool,
+        /// Supabase: write seed.sql as COPY blocks (loadable with psql only).
+        #[arg(long, conflicts_with = "inserts")]
+        copy_seed: bool,
+        /// Output file (postgres; default stdout) or folder (supabase).
+        #[arg(long, value_name = "FILE|DIR")]
+        out: Option<PathBuf>,
+    },
     /// Import a legacy `.nomic` directory of SQLite files into this store
     /// (idempotent; untypable rows go to import_rejects, unknown tables to
     /// import_raw_rows; source files are never modified).

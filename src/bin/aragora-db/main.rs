@@ -9,6 +9,7 @@ mod cmd_cleanup;
 mod cmd_consolidate;
 mod cmd_demo;
 mod cmd_dump;
+mod cmd_export;
 mod cmd_import;
 mod cmd_migrate;
 mod cmd_paths;
@@ -118,6 +119,26 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 db: db.as_deref(),
                 table: table.as_deref(),
                 src,
+            },
+        ),
+        args::Command::Export {
+            format,
+            schema_only,
+            data_only,
+            tables,
+            inserts,
+            copy_seed,
+            out,
+        } => cmd_export::run(
+            &config()?,
+            cmd_export::Args {
+                format,
+                schema_only,
+                data_only,
+                tables,
+                inserts,
+                copy_seed,
+                out,
             },
         ),
         args::Command::Import {

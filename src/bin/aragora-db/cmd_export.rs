@@ -1,0 +1,92 @@
+//! `aragora-db export --format postgres|supabase [--schema-only|--data-only]
+//! [--tables T,...] [--inserts] [--out FILE|DIR]`.
+//!
+//! Exports every declared table of every existing database file of the
+//! current mode (files that do not exist are reported, not created). The
+//! `postgres` script goes to stdout unless `--out FILE`; `supabase` writes
+//! `DIR/supabase/migrations/<timestamp>_aragora_schema.sql` and
+//! `DIR/supabase/seed.sql`. Every note of the report (widened columns,
+//! undeclared columns, dangling references, renamed identifiers) is printed
+//! on stderr. See docs/EXPORT.md.
+
+use aragora_db::config::Config;
+use aragora_db::export::{self, Options, Part, StoreRows, supabase};
+use aragora_db::{Error, Result};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub struct Args {
+    pub format: String,
+    pub schema_only: bool,
+    pub data_only: bool,
+    pub tables: Option<Vec<String>>,
+    pub inserts: bool,
+    pub copy_seed: bool,
+    pub out: Option<PathBuf>,
+}
+
+pub fn run(config: &Config, a: Args) -> Result<()> {
+    let opts = Options {
+        part: match (a.schema_only, a.data_only) {
+            (true, _) => Part::SchemaOnly,
+            (_, true) => Part::DataOnly,
+            _ => Part::All,
+        },
+        inserts: a.inserts,
+    };
+    let rows = StoreRows::open(config, a.tables.as_deref())?;
+    if !rows.missing.is_empty() {
+        let names: Vec<String> = rows
+            .missing
+            .iter()
+            .map(|(p, t)| format!("{} ({} tables)", p.display(), t.len()))
+            .collect();
+        eprintln!(
+            "note: {} database file(s) do not exist and are not exported: {}",
+            names.len(),
+            names.join(", ")
+        );
+    }
+    let report = if a.format == "supabase" {
+        let dir = a.out.ok_or_else(|| {
+            Error::Invalid("--format supabase writes a folder: give --out DIR".into())
+        })?;
+        // The Supabase CLI cannot run COPY FROM stdin: the seed is INSERTs
+        // unless --copy-seed asks for COPY blocks (for loading with psql).
+        let seed = if a.copy_seed {
+            supabase::SeedData::Copy
+        } else {
+            supabase::SeedData::Inserts
+        };
+        let (files, report) =
+            supabase::write(&dir, &rows, &opts, seed, &supabase::timestamp_now())?;
+        for f in files {
+            eprintln!("wrote {}", f.display());
+        }
+        report
+    } else {
+        match &a.out {
+            Some(path) => {
+                let f = std::fs::File::create(path).map_err(|e| Error::io("create", path, e))?;
+                let mut w = std::io::BufWriter::new(f);
+                let r = export::write_postgres(&mut w, &rows, &opts)?;
+                w.flush().map_err(|e| Error::io("write", path, e))?;
+                r
+            }
+            None => {
+                let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+                export::write_postgres(&mut w, &rows, &opts)?
+            }
+        }
+    };
+    for n in &report.notes {
+        eprintln!("note: {}: {}", n.table, n.message);
+    }
+    eprintln!(
+        "exported {} table(s), {} row(s); {} note(s)",
+        report.tables.len(),
+        report.rows(),
+        report.notes.len()
+    );
+    Ok(())
+}

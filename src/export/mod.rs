@@ -1,0 +1,313 @@
+//! SQL export for PostgreSQL and Supabase (`aragora-db export`).
+//!
+//! The schema comes from the table declarations ([`crate::schema::ALL_TABLES`]);
+//! one pass over the rows ([`plan`]) settles what the declarations cannot
+//! promise, and a second pass over the same read snapshot writes the data
+//! as `COPY … FROM stdin` blocks ([`copy`]) or `INSERT` statements
+//! ([`inserts`]). A PostgreSQL script is, in order: a pg_dump-style
+//! preamble, `BEGIN`, the tables, the data, identity sequences, keys and
+//! indexes, foreign keys, `COMMIT`, so `psql -v ON_ERROR_STOP=1` loads all
+//! or nothing. Supabase output ([`supabase`]) splits the same pieces into
+//! a migration (schema) and `seed.sql` (data).
+//!
+//! Nothing is dropped or altered silently: each value PostgreSQL cannot
+//! hold in the declared type, each NULL in a NOT NULL column, each row with
+//! undeclared columns, each dangling foreign key and each renamed identifier
+//! becomes a [`Note`] in the [`Report`]. See `docs/EXPORT.md`.
+
+pub mod copy;
+pub mod ddl;
+pub mod ident;
+pub mod inserts;
+pub mod plan;
+pub mod source;
+pub mod supabase;
+pub mod types;
+
+use crate::error::{Error, Result};
+use crate::table::{Extras, TableDef, Value, ValueRef};
+use plan::TablePlan;
+use std::borrow::Cow;
+use std::io::Write;
+use types::{PgType, real_text, text_form_cow};
+
+pub use source::{MemRows, MemTable, Rows, StoreRows};
+
+/// Which parts of the script to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Part {
+    /// Schema and data.
+    #[default]
+    All,
+    /// Tables, keys, indexes and foreign keys only.
+    SchemaOnly,
+    /// Data (and identity sequences) only.
+    DataOnly,
+}
+
+impl Part {
+    fn schema(self) -> bool {
+        self != Part::DataOnly
+    }
+    fn data(self) -> bool {
+        self != Part::SchemaOnly
+    }
+}
+
+/// Export options.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Which parts to write.
+    pub part: Part,
+    /// `INSERT` statements instead of COPY blocks.
+    pub inserts: bool,
+}
+
+/// Something the reader of the export must know: a widened column, a
+/// NULL in a NOT NULL column, undeclared columns, a dangling foreign key, a
+/// renamed identifier, a default left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// The declared table.
+    pub table: String,
+    /// What happened.
+    pub message: String,
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// `(table, rows)` for every exported table.
+    pub tables: Vec<(String, u64)>,
+    /// Everything that did not map one to one.
+    pub notes: Vec<Note>,
+}
+
+impl Report {
+    /// Total rows exported.
+    pub fn rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.1).sum()
+    }
+}
+
+/// The planning pass: every table of `rows`, settled, with the notes.
+pub fn plan_all(rows: &dyn Rows) -> Result<(Vec<TablePlan>, Report)> {
+    let mut plans = Vec::new();
+    let mut report = Report::default();
+    let mut relations = ident::Names::new();
+    for (t, def) in rows.tables().iter().enumerate() {
+        let mut p = TablePlan::new(def);
+        let mut parent = |fk: usize, key: &[u8]| rows.has_parent(t, fk, key);
+        rows.visit(t, &mut |key, vals, extras| {
+            p.observe(key, vals, extras, &mut parent)
+        })?;
+        if def.autoincrement {
+            p.sequence = p.sequence.max(rows.sequence(t)?);
+        }
+        for message in p.settle(&mut relations) {
+            report.notes.push(Note {
+                table: def.name.into(),
+                message,
+            });
+        }
+        report.tables.push((def.name.into(), p.rows));
+        plans.push(p);
+    }
+    for (table, message) in plan::settle_foreign_keys(&mut plans) {
+        report.notes.push(Note {
+            table: table.into(),
+            message,
+        });
+    }
+    Ok((plans, report))
+}
+
+/// The pg_dump-style preamble (no names in it, so nothing to inject).
+pub const PREAMBLE: &str = "-- aragora-db export for PostgreSQL (psql -X -v ON_ERROR_STOP=1 -f FILE)\n\
+SET statement_timeout = 0;\n\
+SET lock_timeout = 0;\n\
+SET client_encoding = 'UTF8';\n\
+SET standard_conforming_strings = on;\n\
+SET check_function_bodies = false;\n\
+SET client_min_messages = warning;\n\
+BEGIN;\n\n";
+
+/// The end of every script.
+pub const END: &str = "\nCOMMIT;\n";
+
+/// Writes a whole PostgreSQL script for `rows` (the `postgres` format).
+pub fn write_postgres(out: &mut dyn Write, rows: &dyn Rows, opts: &Options) -> Result<Report> {
+    let (plans, mut report) = plan_all(rows)?;
+    let w = |out: &mut dyn Write, s: &str| out.write_all(s.as_bytes()).map_err(write_err);
+    w(out, PREAMBLE)?;
+    if opts.part.schema() {
+        write_tables(out, &plans, &mut report)?;
+    }
+    if opts.part.data() {
+        write_data(out, &plans, rows, opts.inserts)?;
+    }
+    if opts.part.schema() {
+        write_keys(out, &plans, false)?;
+    }
+    if opts.part.data() {
+        write_keys(out, &plans, true)?;
+    }
+    w(out, END)?;
+    out.flush().map_err(write_err)?;
+    Ok(report)
+}
+
+/// `CREATE TABLE` for every plan; notes about left-out defaults go to the report.
+pub fn write_tables(out: &mut dyn Write, plans: &[TablePlan], report: &mut Report) -> Result<()> {
+    for p in plans {
+        let mut notes = Vec::new();
+        let sql = ddl::create_table(p, &mut notes)?;
+        out.write_all(sql.as_bytes()).map_err(write_err)?;
+        out.write_all(b"\n").map_err(write_err)?;
+        report.notes.extend(notes.into_iter().map(|message| Note {
+            table: p.def.name.into(),
+            message,
+        }));
+    }
+    Ok(())
+}
+
+/// Keys, indexes and foreign keys (`dangling == false`), or only the
+/// foreign keys whose data has dangling references, `NOT VALID`
+/// (`dangling == true`, part of the data).
+pub fn write_keys(out: &mut dyn Write, plans: &[TablePlan], dangling: bool) -> Result<()> {
+    let all: Vec<&TablePlan> = plans.iter().collect();
+    let mut sql = String::new();
+    if !dangling {
+        for p in plans {
+            sql.push_str(&ddl::primary_key(p)?);
+            sql.push_str(&ddl::indexes(p)?);
+        }
+    }
+    for p in plans {
+        sql.push_str(&ddl::foreign_keys(p, &all, dangling)?);
+    }
+    if !sql.is_empty() {
+        sql.push('\n');
+    }
+    out.write_all(sql.as_bytes()).map_err(write_err)
+}
+
+/// The rows of every table, then the identity sequences.
+pub fn write_data(
+    out: &mut dyn Write,
+    plans: &[TablePlan],
+    rows: &dyn Rows,
+    inserts: bool,
+) -> Result<()> {
+    let mut line = String::new();
+    for (t, p) in plans.iter().enumerate() {
+        if inserts {
+            let prefix = inserts::prefix(p)?;
+            let mut nth = 0;
+            rows.visit(t, &mut |_, vals, extras| {
+                inserts::row(out, &prefix, nth, p, vals, extras, &mut line).map_err(write_err)?;
+                nth += 1;
+                if nth == inserts::ROWS_PER_INSERT {
+                    out.write_all(inserts::END_INSERT.as_bytes())
+                        .map_err(write_err)?;
+                    nth = 0;
+                }
+                Ok(())
+            })?;
+            if nth > 0 {
+                out.write_all(inserts::END_INSERT.as_bytes())
+                    .map_err(write_err)?;
+            }
+            if p.rows > 0 {
+                out.write_all(b"\n").map_err(write_err)?;
+            }
+        } else {
+            out.write_all(copy::header(p)?.as_bytes())
+                .map_err(write_err)?;
+            rows.visit(t, &mut |_, vals, extras| {
+                copy::row(out, p, vals, extras, &mut line).map_err(write_err)
+            })?;
+            out.write_all(copy::END.as_bytes()).map_err(write_err)?;
+            out.write_all(b"\n").map_err(write_err)?;
+        }
+    }
+    for p in plans {
+        if let Some(s) = ddl::sequence_reset(p)? {
+            out.write_all(s.as_bytes()).map_err(write_err)?;
+        }
+    }
+    Ok(())
+}
+
+/// The text form of each exported field of a row (declared columns, then `_extra`).
+pub(crate) fn row_fields<'a>(
+    plan: &'a TablePlan,
+    vals: &'a [Value],
+    extras: &'a Extras,
+) -> impl Iterator<Item = Option<Cow<'a, str>>> + 'a {
+    plan.columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| text_form_cow(vals.get(i).map_or(ValueRef::Null, Value::as_ref), c.ty))
+        .chain(plan.extra_column.as_ref().map(|_| {
+            if extras.is_empty() {
+                None
+            } else {
+                Some(Cow::Owned(extras_json(extras)))
+            }
+        }))
+}
+
+/// Undeclared columns as a JSON object `jsonb` accepts. Values JSON or
+/// `jsonb` would alter are tagged: blobs `{"$blob_hex": …}`, text with
+/// U+0000 `{"$text_hex": …}`, non-finite reals and -0.0 `{"$real": …}`;
+/// a key holding U+0000 becomes `"$key_hex:<hex>"`.
+pub fn extras_json(extras: &Extras) -> String {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut map = serde_json::Map::new();
+    for (k, v) in extras {
+        let key = if k.contains('\0') {
+            format!("$key_hex:{}", hex(k.as_bytes()))
+        } else {
+            k.clone()
+        };
+        let json = match v.as_ref() {
+            ValueRef::Null => serde_json::Value::Null,
+            ValueRef::Integer(i) => i.into(),
+            ValueRef::Real(f) if f.is_finite() && !(f == 0.0 && f.is_sign_negative()) => {
+                serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
+            }
+            ValueRef::Real(f) => serde_json::json!({ "$real": real_text(f) }),
+            ValueRef::Text(s) if s.contains('\0') => {
+                serde_json::json!({ "$text_hex": hex(s.as_bytes()) })
+            }
+            ValueRef::Text(s) => s.into(),
+            ValueRef::Blob(b) => serde_json::json!({ "$blob_hex": hex(b) }),
+        };
+        map.insert(key, json);
+    }
+    serde_json::Value::Object(map).to_string()
+}
+
+/// Quotes an identifier for the script.
+pub(crate) fn q(name: &str) -> Result<String> {
+    ident::quote_ident(name).map_err(ident_err)
+}
+
+pub(crate) fn ident_err(e: ident::IdentError) -> Error {
+    Error::Invalid(e.to_string())
+}
+
+fn write_err(e: std::io::Error) -> Error {
+    Error::io("write", "<export output>", e)
+}
+
+/// The exported type of each column of a declared table when every value
+/// fits (the declaration's mapping), for documentation and tests.
+pub fn declared_types(def: &TableDef) -> Vec<(&'static str, PgType)> {
+    def.columns
+        .iter()
+        .map(|c| (c.name, PgType::of(c.sql)))
+        .collect()
+}

@@ -1,0 +1,355 @@
+//! What each table becomes in PostgreSQL, decided from its declaration and
+//! one pass over its rows (a read snapshot; the data pass reads the same one).
+//!
+//! The pass finds what the declaration alone cannot promise: values that do
+//! not fit their column's type (the column is widened, see
+//! [`PgType::widenings`]), NULLs in NOT NULL or primary-key columns (the
+//! constraint is left out), rows with undeclared columns (an `_extra jsonb`
+//! column is added), foreign-key values without a parent row (the
+//! constraint is added `NOT VALID`), and the AUTOINCREMENT high-water mark.
+//! Every such decision becomes a [`Note`](super::Note).
+
+use super::ident::Names;
+use super::types::PgType;
+use crate::table::{ColumnDef, Extras, IndexDef, TableDef, Value, ValueRef, keys};
+
+/// Index entries whose columns may together exceed this many bytes are
+/// built on `md5(...)` of their text and bytea columns: a btree entry holds
+/// at most about 2.7 kB (PostgreSQL's limit is a third of a page).
+pub const MAX_INDEX_BYTES: usize = 2000;
+
+/// One column's outcome.
+#[derive(Debug, Clone)]
+pub struct ColumnPlan {
+    /// The declaration.
+    pub def: &'static ColumnDef,
+    /// Its PostgreSQL name.
+    pub pg_name: String,
+    /// The type the declaration maps to.
+    pub declared: PgType,
+    /// The type exported (differs when a value did not fit).
+    pub ty: PgType,
+    /// NOT NULL is emitted (declared NOT NULL and no NULL found).
+    pub not_null: bool,
+    /// Longest stored text or blob, in bytes (for index entry sizes).
+    pub max_len: usize,
+    viable: Vec<PgType>,
+    misfits: u64,
+    first_misfit: Option<String>,
+    nulls: u64,
+}
+
+/// One foreign key's outcome.
+#[derive(Debug, Clone)]
+pub struct FkPlan {
+    /// Index into the table's declared foreign keys.
+    pub index: usize,
+    /// Rows whose key has no parent row.
+    pub dangling: u64,
+    /// Constraint name.
+    pub pg_name: String,
+    /// Why the constraint is left out, if it is.
+    pub skip: Option<String>,
+}
+
+/// One table's outcome.
+#[derive(Debug)]
+pub struct TablePlan {
+    /// The declaration.
+    pub def: &'static TableDef,
+    /// Its PostgreSQL name.
+    pub pg_name: String,
+    /// Columns in declaration order.
+    pub columns: Vec<ColumnPlan>,
+    /// The `_extra jsonb` column's name, when some row has undeclared columns.
+    pub extra_column: Option<String>,
+    /// Rows carrying undeclared columns.
+    pub extras_rows: u64,
+    /// Rows seen.
+    pub rows: u64,
+    /// Primary-key constraint (or index) name.
+    pub pk_name: String,
+    /// A key column holds NULL: the key becomes a UNIQUE index, not a PRIMARY KEY.
+    pub pk_unique_only: bool,
+    /// Indexes with their PostgreSQL names.
+    pub indexes: Vec<(&'static IndexDef, String)>,
+    /// Foreign keys.
+    pub fks: Vec<FkPlan>,
+    /// For AUTOINCREMENT tables: the highest id handed out (stored sequence
+    /// or largest key), to which the identity sequence is set.
+    pub sequence: i64,
+    pk_nulls: u64,
+}
+
+impl TablePlan {
+    /// A plan before any row is seen.
+    pub fn new(def: &'static TableDef) -> Self {
+        let columns = def
+            .columns
+            .iter()
+            .map(|c| {
+                let declared = PgType::of(c.sql);
+                let mut viable = vec![declared];
+                viable.extend(declared.widenings().iter().filter(|t| **t != declared));
+                ColumnPlan {
+                    def: c,
+                    pg_name: c.name.to_string(),
+                    declared,
+                    ty: declared,
+                    not_null: !c.nullable,
+                    max_len: 0,
+                    viable,
+                    misfits: 0,
+                    first_misfit: None,
+                    nulls: 0,
+                }
+            })
+            .collect();
+        TablePlan {
+            def,
+            pg_name: def.name.to_string(),
+            columns,
+            extra_column: None,
+            extras_rows: 0,
+            rows: 0,
+            pk_name: String::new(),
+            pk_unique_only: false,
+            indexes: Vec::new(),
+            fks: (0..def.foreign_keys.len())
+                .map(|index| FkPlan {
+                    index,
+                    dangling: 0,
+                    pg_name: String::new(),
+                    skip: None,
+                })
+                .collect(),
+            sequence: 0,
+            pk_nulls: 0,
+        }
+    }
+
+    /// Records one row. `key` is its encoded primary key (for messages);
+    /// `has_parent(fk, key)` says whether a foreign key's parent row exists.
+    pub fn observe(
+        &mut self,
+        key: &[u8],
+        vals: &[Value],
+        extras: &Extras,
+        has_parent: &mut dyn FnMut(usize, &[u8]) -> crate::Result<bool>,
+    ) -> crate::Result<()> {
+        self.rows += 1;
+        for (c, v) in self.columns.iter_mut().zip(vals) {
+            let v = v.as_ref();
+            if let ValueRef::Text(t) = v {
+                c.max_len = c.max_len.max(t.len());
+            } else if let ValueRef::Blob(b) = v {
+                c.max_len = c.max_len.max(b.len());
+            }
+            if v.is_null() {
+                c.nulls += 1;
+                continue;
+            }
+            // One check against the declared type (JSON and timestamp
+            // parsing is the costly part), reused for `exact`.
+            let declared = c.declared;
+            let fits = declared.fits(v);
+            if !declared.exact_if_fits(v, fits) {
+                c.misfits += 1;
+                if c.first_misfit.is_none() {
+                    c.first_misfit = Some(format!("key {}: {}", keys::render(key), v.describe()));
+                }
+            }
+            c.viable
+                .retain(|&t| if t == declared { fits } else { t.fits(v) });
+        }
+        if !extras.is_empty() {
+            self.extras_rows += 1;
+        }
+        if self.def.primary_key.iter().any(|&i| vals[i].is_null()) {
+            self.pk_nulls += 1;
+        }
+        if self.def.autoincrement
+            && let Some(Value::Integer(id)) = vals.get(self.def.primary_key[0])
+        {
+            self.sequence = self.sequence.max(*id);
+        }
+        for (i, fk) in self.def.foreign_keys.iter().enumerate() {
+            if fk.columns.iter().any(|&c| vals[c].is_null()) {
+                continue;
+            }
+            let k = keys::encode(fk.columns.iter().map(|&c| vals[c].as_ref()));
+            if !has_parent(i, &k)? {
+                self.fks[i].dangling += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles types and names once every row is seen; returns the notes.
+    pub fn settle(&mut self, relations: &mut Names) -> Vec<String> {
+        let mut notes = Vec::new();
+        let renamed_before = relations.renamed.len();
+        self.pg_name = relations.claim(self.def.name);
+        let mut cols = Names::new();
+        for c in &mut self.columns {
+            c.pg_name = cols.claim(c.def.name);
+            // `bytea` takes every value, so the list is never empty.
+            c.ty = c.viable.first().copied().unwrap_or(PgType::Bytea);
+            if c.misfits > 0 {
+                let outcome = if c.ty == c.declared {
+                    format!("written as {} (digits or bytes)", c.ty.sql())
+                } else {
+                    format!("column exported as {}", c.ty.sql())
+                };
+                notes.push(format!(
+                    "column {}: {} value(s) are not {} (first at {}); {outcome}",
+                    c.def.name,
+                    c.misfits,
+                    c.declared.sql(),
+                    c.first_misfit.as_deref().unwrap_or("?"),
+                ));
+            }
+            if c.not_null && c.nulls > 0 {
+                c.not_null = false;
+                notes.push(format!(
+                    "column {}: declared NOT NULL but {} row(s) hold NULL; exported without NOT NULL",
+                    c.def.name, c.nulls
+                ));
+            }
+        }
+        if self.extras_rows > 0 {
+            let name = cols.claim("_extra");
+            notes.push(format!(
+                "{} row(s) carry undeclared columns; kept as JSON in column {name} (jsonb)",
+                self.extras_rows
+            ));
+            self.extra_column = Some(name);
+        }
+        for (from, to) in &cols.renamed {
+            if Some(to) != self.extra_column.as_ref() {
+                notes.push(format!("column {from:?} exported as {to:?}"));
+            }
+        }
+        self.pk_name = relations.claim(&format!("{}_pkey", self.def.name));
+        if self.pk_nulls == 0 && self.oversized(self.def.primary_key) {
+            self.pk_unique_only = true;
+            notes.push(format!(
+                "primary key ({}) holds values longer than {MAX_INDEX_BYTES} bytes; exported as a UNIQUE index on md5 of its text and bytea columns, and foreign keys to it are left out",
+                self.def.column_list(self.def.primary_key)
+            ));
+        }
+        for i in self.def.indexes {
+            if self.oversized(i.columns) {
+                notes.push(format!(
+                    "index {} ({}) holds values longer than {MAX_INDEX_BYTES} bytes; built on md5 of its text and bytea columns",
+                    i.name,
+                    self.def.column_list(i.columns)
+                ));
+            }
+        }
+        if self.pk_nulls > 0 {
+            self.pk_unique_only = true;
+            notes.push(format!(
+                "{} row(s) hold NULL in the primary key ({}); exported with a UNIQUE index instead of PRIMARY KEY",
+                self.pk_nulls,
+                self.def.column_list(self.def.primary_key)
+            ));
+        }
+        self.indexes = self
+            .def
+            .indexes
+            .iter()
+            .map(|i| (i, relations.claim(i.name)))
+            .collect();
+        for fk in &mut self.fks {
+            let d = &self.def.foreign_keys[fk.index];
+            let cols: Vec<&str> = d
+                .columns
+                .iter()
+                .map(|&c| self.def.columns[c].name)
+                .collect();
+            fk.pg_name = relations.claim(&format!("{}_{}_fkey", self.def.name, cols.join("_")));
+        }
+        for (from, to) in &relations.renamed[renamed_before..] {
+            notes.push(format!(
+                "name {from:?} exported as {to:?} (63-byte limit or taken by another table, index or constraint)"
+            ));
+        }
+        notes
+    }
+
+    /// Whether the longest values of `cols` together may exceed a btree entry.
+    pub fn oversized(&self, cols: &[usize]) -> bool {
+        cols.iter().map(|&c| self.columns[c].max_len).sum::<usize>() > MAX_INDEX_BYTES
+    }
+
+    /// True when the identity column's sequence must be set after the data.
+    pub fn identity(&self) -> bool {
+        self.def.autoincrement && self.columns[self.def.primary_key[0]].ty == PgType::BigInt
+    }
+
+    /// The exported column names, in order (declared columns, then `_extra`).
+    pub fn pg_columns(&self) -> impl Iterator<Item = &str> {
+        self.columns
+            .iter()
+            .map(|c| c.pg_name.as_str())
+            .chain(self.extra_column.as_deref())
+    }
+}
+
+/// Decides which foreign keys can be emitted, once every table is settled.
+/// Returns `(table, note)` pairs.
+pub fn settle_foreign_keys(plans: &mut [TablePlan]) -> Vec<(&'static str, String)> {
+    let mut notes = Vec::new();
+    let shapes: Vec<(&str, bool, Vec<PgType>)> = plans
+        .iter()
+        .map(|p| {
+            (
+                p.def.name,
+                !p.pk_unique_only,
+                p.columns.iter().map(|c| c.ty).collect(),
+            )
+        })
+        .collect();
+    for p in plans.iter_mut() {
+        for fk in &mut p.fks {
+            let d = &p.def.foreign_keys[fk.index];
+            let parent = (d.parent)();
+            let what = format!(
+                "foreign key ({}) -> {}",
+                p.def.column_list(d.columns),
+                parent.name
+            );
+            let Some((_, has_pk, types)) = shapes.iter().find(|s| s.0 == parent.name) else {
+                fk.skip = Some(format!(
+                    "{what}: not exported, the parent table is not exported"
+                ));
+                notes.push((p.def.name, fk.skip.clone().unwrap_or_default()));
+                continue;
+            };
+            let mismatch = d
+                .columns
+                .iter()
+                .zip(parent.primary_key)
+                .any(|(&c, &pc)| p.columns[c].ty != types[pc]);
+            if !has_pk || mismatch {
+                let why = if mismatch {
+                    "column types differ after widening"
+                } else {
+                    "the parent has no primary key"
+                };
+                fk.skip = Some(format!("{what}: not exported, {why}"));
+                notes.push((p.def.name, fk.skip.clone().unwrap_or_default()));
+            } else if fk.dangling > 0 {
+                notes.push((
+                    p.def.name,
+                    format!(
+                        "{what}: {} row(s) reference a missing parent row (kept); constraint added NOT VALID after the data",
+                        fk.dangling
+                    ),
+                ));
+            }
+        }
+    }
+    notes
+}

@@ -1,0 +1,189 @@
+//! Where exported rows come from: the database files of a configuration
+//! ([`StoreRows`], one read snapshot per file for both passes) or rows in
+//! memory ([`MemTable`], for tests and property tests).
+
+use crate::Database;
+use crate::config::Config;
+use crate::error::Result;
+use crate::schema;
+use crate::table::write::{ROWS, SEQ_KEY, spaced};
+use crate::table::{Extras, KeyRange, Page, Reader, TableDef, Value, keys};
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+/// The callback of [`Rows::visit`]: encoded primary key, values, extras.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[Value], &Extras) -> Result<()> + 'a;
+
+/// A set of tables and their rows. Every visit of a table must yield the
+/// same rows in the same order (a snapshot).
+pub trait Rows {
+    /// The tables, in export order.
+    fn tables(&self) -> &[&'static TableDef];
+    /// Visits every row of table `t`: encoded primary key, values, extras.
+    fn visit(&self, t: usize, f: &mut Visitor<'_>) -> Result<()>;
+    /// Whether foreign key `fk` of table `t` finds a parent row for `key`
+    /// (the encoded referencing values).
+    fn has_parent(&self, t: usize, fk: usize, key: &[u8]) -> Result<bool>;
+    /// The stored AUTOINCREMENT sequence of table `t` (0 if none).
+    fn sequence(&self, t: usize) -> Result<i64>;
+}
+
+/// Every declared table of every existing database file of a configuration.
+pub struct StoreRows {
+    tables: Vec<&'static TableDef>,
+    /// Reader index of each table.
+    at: Vec<usize>,
+    readers: Vec<Reader>,
+    /// Files that hold the requested tables but do not exist (not created).
+    pub missing: Vec<(PathBuf, Vec<&'static str>)>,
+    _dbs: Vec<Database>,
+}
+
+impl StoreRows {
+    /// Opens every existing file of `config`'s mode that holds a table in
+    /// `only` (every declared table when `None`) and takes a read snapshot.
+    pub fn open(config: &Config, only: Option<&[String]>) -> Result<StoreRows> {
+        let wanted: Option<HashSet<&str>> = match only {
+            Some(names) => {
+                for n in names {
+                    schema::table(n)?;
+                }
+                Some(names.iter().map(String::as_str).collect())
+            }
+            None => None,
+        };
+        let mut files = BTreeMap::new();
+        for (target, file) in config.all_db_paths()? {
+            files.entry(file.path).or_insert(target);
+        }
+        let mut s = StoreRows {
+            tables: Vec::new(),
+            at: Vec::new(),
+            readers: Vec::new(),
+            missing: Vec::new(),
+            _dbs: Vec::new(),
+        };
+        // Registry order, so the script reads like the declarations.
+        let mut by_file: Vec<(PathBuf, Vec<&'static TableDef>)> = Vec::new();
+        for &def in schema::ALL_TABLES {
+            if wanted.as_ref().is_some_and(|w| !w.contains(def.name)) {
+                continue;
+            }
+            let path = config.get_db_path(def.owner)?.path;
+            match by_file.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, v)) => v.push(def),
+                None => by_file.push((path, vec![def])),
+            }
+        }
+        let mut opened: Vec<PathBuf> = Vec::new();
+        for (path, defs) in by_file {
+            if !path.exists() {
+                s.missing
+                    .push((path, defs.iter().map(|d| d.name).collect()));
+                continue;
+            }
+            let Some(&target) = files.get(&path) else {
+                continue;
+            };
+            let db = Database::open(config, target)?;
+            let r = db.read()?;
+            opened.push(path);
+            s.readers.push(r);
+            s._dbs.push(db);
+            for def in defs {
+                s.tables.push(def);
+                s.at.push(s.readers.len() - 1);
+            }
+        }
+        Ok(s)
+    }
+}
+
+impl Rows for StoreRows {
+    fn tables(&self) -> &[&'static TableDef] {
+        &self.tables
+    }
+
+    fn visit(&self, t: usize, f: &mut Visitor<'_>) -> Result<()> {
+        let def = self.tables[t];
+        self.readers[self.at[t]].scan_raw(def, &KeyRange::all(), Page::default(), |k, b| {
+            let (vals, extras) = def.decode_values(k, b)?;
+            f(k, &vals, &extras)?;
+            Ok(true)
+        })
+    }
+
+    fn has_parent(&self, t: usize, fk: usize, key: &[u8]) -> Result<bool> {
+        let parent = (self.tables[t].foreign_keys[fk].parent)();
+        let table = self.readers[self.at[t]].raw_table(parent.name)?;
+        let found = table
+            .get(spaced(ROWS, key).as_slice())
+            .map_err(|e| crate::Error::storage(parent.name, e))?;
+        Ok(found.is_some())
+    }
+
+    fn sequence(&self, t: usize) -> Result<i64> {
+        let def = self.tables[t];
+        let table = self.readers[self.at[t]].raw_table(def.name)?;
+        let found = table
+            .get(SEQ_KEY)
+            .map_err(|e| crate::Error::storage(def.name, e))?;
+        Ok(found
+            .and_then(|g| g.value().try_into().ok().map(u64::from_le_bytes))
+            .map_or(0, |v| v.min(i64::MAX as u64) as i64))
+    }
+}
+
+/// One table's rows in memory.
+#[derive(Debug, Clone)]
+pub struct MemTable {
+    /// The table.
+    pub def: &'static TableDef,
+    /// Rows: values in column order, and undeclared columns.
+    pub rows: Vec<(Vec<Value>, Extras)>,
+}
+
+/// In-memory tables (the order given is the export order).
+pub struct MemRows {
+    tables: Vec<&'static TableDef>,
+    data: Vec<MemTable>,
+}
+
+impl MemRows {
+    /// Wraps tables. Rows are kept in the order given.
+    pub fn new(data: Vec<MemTable>) -> Self {
+        MemRows {
+            tables: data.iter().map(|t| t.def).collect(),
+            data,
+        }
+    }
+}
+
+impl Rows for MemRows {
+    fn tables(&self) -> &[&'static TableDef] {
+        &self.tables
+    }
+
+    fn visit(&self, t: usize, f: &mut Visitor<'_>) -> Result<()> {
+        let def = self.tables[t];
+        for (vals, extras) in &self.data[t].rows {
+            let key = keys::encode(def.primary_key.iter().map(|&c| vals[c].as_ref()));
+            f(&key, vals, extras)?;
+        }
+        Ok(())
+    }
+
+    fn has_parent(&self, t: usize, fk: usize, key: &[u8]) -> Result<bool> {
+        let parent = (self.tables[t].foreign_keys[fk].parent)();
+        Ok(self.data.iter().any(|m| {
+            m.def.name == parent.name
+                && m.rows.iter().any(|(v, _)| {
+                    keys::encode(parent.primary_key.iter().map(|&c| v[c].as_ref())) == key
+                })
+        }))
+    }
+
+    fn sequence(&self, _t: usize) -> Result<i64> {
+        Ok(0)
+    }
+}
