@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 /// Fuzzing entry points (one per `fuzz/` target) that must never panic.

@@ -4,6 +4,7 @@
 //! row), 2 bad usage. A closed pipe (`aragora-db dump … | head`) is success.
 
 mod args;
+mod cmd_crypto;
 mod cmd_demo;
 mod cmd_dump;
 mod cmd_paths;
@@ -67,5 +68,8 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             ref table,
             ref format,
         }) => cmd_sqlite::dump(file, table.as_deref(), format),
+        args::Command::Encrypt { ref files } => cmd_crypto::encrypt(&config()?, files),
+        args::Command::Decrypt { ref files } => cmd_crypto::decrypt(&config()?, files),
+        args::Command::Rekey { ref files } => cmd_crypto::rekey(&config()?, files),
     }
 }
