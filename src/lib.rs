@@ -27,6 +27,7 @@ pub mod fuzzing;
 pub mod pyjson;
 pub mod schema;
 pub mod sqlite;
+pub mod storage;
 pub mod store;
 pub mod table;
 pub mod time;

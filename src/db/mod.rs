@@ -128,6 +128,32 @@ impl Database {
         Ok(Database { inner })
     }
 
+    /// Opens a database on a custom redb storage backend (e.g. the fault
+    /// injector in [`crate::storage::fault`]). `name` stands in for the file
+    /// path in errors. The handle is not in the per-process registry: every
+    /// call opens a new database.
+    pub fn open_backend(
+        name: &str,
+        backend: impl redb::StorageBackend,
+        tables: Vec<&'static TableDef>,
+        opts: &OpenOptions,
+    ) -> Result<Database> {
+        let path = PathBuf::from(name);
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(opts.cache_size);
+        let db = builder
+            .create_with_backend(backend)
+            .map_err(|e| Error::storage(&path, e))?;
+        let inner = Arc::new(Inner {
+            db,
+            path,
+            tables,
+            slow_threshold: opts.slow_threshold,
+        });
+        meta::ensure_tables(&inner)?;
+        Ok(Database { inner })
+    }
+
     /// Whether two handles share one open file (the registry guarantees one
     /// handle per file per process).
     pub fn same_handle(&self, other: &Database) -> bool {
