@@ -288,6 +288,12 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             // Safe now: the durable commit no longer covers these blocks. The
             // next commit syncs this before recording the smaller bound.
             self.inner.set_len(phys_len(n))?;
+            if !n.is_multiple_of(GROUP) {
+                // Trailers of the cut blocks that share the last trailer block.
+                let from = trailer_off(n);
+                let end = trailer_off(n - n % GROUP) + BLOCK;
+                self.inner.write(from, &vec![0u8; (end - from) as usize])?;
+            }
             st.phys_blocks = n;
             st.need_sync = true;
         }

@@ -52,7 +52,9 @@ pub fn parse(value: &str) -> Option<Blob> {
         return None;
     }
     let (&kl, rest) = rest.split_first()?;
-    let key_id = std::str::from_utf8(rest.get(..kl as usize)?).ok()?.to_string();
+    let key_id = std::str::from_utf8(rest.get(..kl as usize)?)
+        .ok()?
+        .to_string();
     let rest = &rest[kl as usize..];
     let key_version = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
     let (&nl, rest) = rest[4..].split_first()?;
@@ -133,10 +135,22 @@ impl Outcome {
 /// Converts one legacy column value. `aad` is the record id the original
 /// bound (users: `users.id`; webhook secrets: none). Without our key nothing
 /// is ever decrypted into plaintext storage: values are kept as they are.
-pub fn reencrypt_legacy(value: &str, aad: Option<&str>, legacy: Option<&Key>, ours: Option<&Key>) -> Result<Outcome> {
-    let kept = |reason| Ok(Outcome::Kept { value: value.to_string(), reason });
+pub fn reencrypt_legacy(
+    value: &str,
+    aad: Option<&str>,
+    legacy: Option<&Key>,
+    ours: Option<&Key>,
+) -> Result<Outcome> {
+    let kept = |reason| {
+        Ok(Outcome::Kept {
+            value: value.to_string(),
+            reason,
+        })
+    };
     let Some(ours) = ours else {
-        return kept("no column key configured (ARAGORA_ENCRYPTION_KEY): stored as in the legacy file");
+        return kept(
+            "no column key configured (ARAGORA_ENCRYPTION_KEY): stored as in the legacy file",
+        );
     };
     if parse(value).is_none() {
         return Ok(Outcome::EncryptedPlaintext(encrypt(ours, value, aad)?));
@@ -145,9 +159,14 @@ pub fn reencrypt_legacy(value: &str, aad: Option<&str>, legacy: Option<&Key>, ou
         return kept("encrypted in the legacy file and no legacy key given: stored as it was");
     };
     // The original sometimes passed no record id; try both.
-    let plain = decrypt(legacy, value, aad).or_else(|| aad.and_then(|_| decrypt(legacy, value, None)));
+    let plain =
+        decrypt(legacy, value, aad).or_else(|| aad.and_then(|_| decrypt(legacy, value, None)));
     match plain {
-        Some(p) => Ok(Outcome::Reencrypted(encrypt(ours, &zeroize::Zeroizing::new(p), aad)?)),
+        Some(p) => Ok(Outcome::Reencrypted(encrypt(
+            ours,
+            &zeroize::Zeroizing::new(p),
+            aad,
+        )?)),
         None => kept("the legacy key does not decrypt this value: stored as it was"),
     }
 }

@@ -33,15 +33,22 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn copy_image(src: &impl StorageBackend, dst: &impl StorageBackend, from: &Path, to: &Path) -> Result<u64> {
+fn copy_image(
+    src: &impl StorageBackend,
+    dst: &impl StorageBackend,
+    from: &Path,
+    to: &Path,
+) -> Result<u64> {
     let len = src.len().map_err(|e| Error::io("size", from, e))?;
     dst.set_len(len).map_err(|e| Error::io("size", to, e))?;
     let mut buf = vec![0u8; CHUNK];
     let mut off = 0;
     while off < len {
         let n = CHUNK.min((len - off) as usize);
-        src.read(off, &mut buf[..n]).map_err(|e| Error::io("read", from, e))?;
-        dst.write(off, &buf[..n]).map_err(|e| Error::io("write", to, e))?;
+        src.read(off, &mut buf[..n])
+            .map_err(|e| Error::io("read", from, e))?;
+        dst.write(off, &buf[..n])
+            .map_err(|e| Error::io("write", to, e))?;
         off += n as u64;
     }
     dst.sync_data().map_err(|e| Error::io("sync", to, e))?;
@@ -54,7 +61,10 @@ fn finish(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
         let mut db = super::open_database(&redb::Builder::new(), tmp, enc)?;
         let ok = db.check_integrity().map_err(|e| Error::storage(tmp, e))?;
         if !ok {
-            return Err(Error::storage(tmp, "the converted copy failed redb's integrity check"));
+            return Err(Error::storage(
+                tmp,
+                "the converted copy failed redb's integrity check",
+            ));
         }
     }
     std::fs::rename(tmp, path).map_err(|e| Error::io("rename", tmp, e))?;
@@ -79,7 +89,12 @@ pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
     let _lock = LockGuard::take(&src, path)?;
     let tmp = temp_path(path);
     let len = {
-        let dst = EncryptedBackend::open_or_create(file_backend(&tmp, true)?, &tmp, &enc.source, enc.params)?;
+        let dst = EncryptedBackend::open_or_create(
+            file_backend(&tmp, true)?,
+            &tmp,
+            &enc.source,
+            enc.params,
+        )?;
         let len = copy_image(&src, &dst, path, &tmp)?;
         dst.close().map_err(|e| Error::io("close", &tmp, e))?;
         len

@@ -53,7 +53,9 @@ impl Fernet {
             value: "<not shown>".into(),
             expected: format!("32 bytes in URL-safe base64, got {} bytes", raw.len()),
         })?;
-        Ok(Fernet { key: Zeroizing::new(key) })
+        Ok(Fernet {
+            key: Zeroizing::new(key),
+        })
     }
 
     /// A fresh random key, URL-safe base64 (like `Fernet.generate_key()`).
@@ -88,7 +90,12 @@ impl Fernet {
     }
 
     /// Decrypts, checking the TTL (seconds) against `now` when given.
-    pub fn decrypt_at(&self, token: &str, ttl: Option<u64>, now: u64) -> std::result::Result<Vec<u8>, InvalidToken> {
+    pub fn decrypt_at(
+        &self,
+        token: &str,
+        ttl: Option<u64>,
+        now: u64,
+    ) -> std::result::Result<Vec<u8>, InvalidToken> {
         let t = token.trim();
         let raw = URL_SAFE
             .decode(t)
@@ -115,7 +122,11 @@ impl Fernet {
     }
 
     /// Decrypts with the current time and an optional TTL.
-    pub fn decrypt(&self, token: &str, ttl: Option<u64>) -> std::result::Result<Vec<u8>, InvalidToken> {
+    pub fn decrypt(
+        &self,
+        token: &str,
+        ttl: Option<u64>,
+    ) -> std::result::Result<Vec<u8>, InvalidToken> {
         self.decrypt_at(token, ttl, crate::time::epoch_now() as u64)
     }
 }

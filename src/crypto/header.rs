@@ -21,7 +21,7 @@
 //! A commit slot is authenticated by HMAC-SHA256 under a key derived from
 //! the data key; the valid slot with the highest epoch is current.
 
-use super::keys::{Key, KdfParams, KeySource, fill_random};
+use super::keys::{KdfParams, Key, KeySource, fill_random};
 use crate::error::{Error, Result};
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};

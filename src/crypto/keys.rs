@@ -57,7 +57,9 @@ impl Key {
             }
             return Ok(Key(out));
         }
-        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
         let decoded = [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD]
             .iter()
             .find_map(|e| e.decode(t).ok())
@@ -160,7 +162,8 @@ impl KeySource {
             KeySource::Passphrase(p) => {
                 let prm = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
                     .map_err(|e| Error::Invalid(format!("Argon2id parameters: {e}")))?;
-                let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, prm);
+                let a =
+                    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, prm);
                 let mut out = Zeroizing::new([0u8; 32]);
                 a.hash_password_into(p.as_bytes(), salt, &mut out[..])
                     .map_err(|e| Error::Invalid(format!("Argon2id: {e}")))?;
@@ -190,7 +193,9 @@ mod tests {
             assert_eq!(Key::parse("K", &t).unwrap().bytes(), &bytes, "{t}");
         }
         for bad in ["", "zz", &hex[..62], "c2hvcnQ="] {
-            let e = Key::parse("ARAGORA_ENCRYPTION_KEY", bad).unwrap_err().to_string();
+            let e = Key::parse("ARAGORA_ENCRYPTION_KEY", bad)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("ARAGORA_ENCRYPTION_KEY"), "{e}");
         }
     }
@@ -198,7 +203,14 @@ mod tests {
     #[test]
     fn keys_never_print() {
         let k = Key::from_bytes([0x41; 32]);
-        let s = format!("{k:?} {:?} {:?}", KeySource::Raw(k.clone()), KeySource::passphrase("hunter2"));
-        assert!(!s.contains("41") && !s.contains("hunter2") && !s.contains("65"), "{s}");
+        let s = format!(
+            "{k:?} {:?} {:?}",
+            KeySource::Raw(k.clone()),
+            KeySource::passphrase("hunter2")
+        );
+        assert!(
+            !s.contains("41") && !s.contains("hunter2") && !s.contains("65"),
+            "{s}"
+        );
     }
 }

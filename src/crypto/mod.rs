@@ -76,7 +76,10 @@ impl Encryption {
         }
         if let Some(k) = nonempty("ARAGORA_ENCRYPTION_KEY") {
             let k = zeroize::Zeroizing::new(k);
-            return Ok(Some(Encryption::raw(Key::parse("ARAGORA_ENCRYPTION_KEY", &k)?)));
+            return Ok(Some(Encryption::raw(Key::parse(
+                "ARAGORA_ENCRYPTION_KEY",
+                &k,
+            )?)));
         }
         Err(Error::Config {
             name: "ARAGORA_SQLITE_ENCRYPTION".into(),

@@ -2,7 +2,7 @@
 
 use super::backend::{EncryptedBackend, Entry, State, xor};
 use super::header::{COMMIT_SLOTS, Commit, DATA_START, FileKeys, KEY_SLOT_LEN, KEY_SLOTS, KeySlot};
-use super::keys::{Key, KdfParams, KeySource, fill_random};
+use super::keys::{KdfParams, Key, KeySource, fill_random};
 use super::layout::{
     BLOCK, GROUP, TRAILER, Trailer, blocks_for_phys_len, data_blocks, trailer_off,
 };
@@ -53,7 +53,10 @@ impl<B: StorageBackend> Drop for LockGuard<'_, B> {
 }
 
 /// Reads both key slots; returns the current one and notes about the other.
-fn current_key_slot(inner: &impl StorageBackend, path: &Path) -> Result<(usize, KeySlot, Vec<String>)> {
+fn current_key_slot(
+    inner: &impl StorageBackend,
+    path: &Path,
+) -> Result<(usize, KeySlot, Vec<String>)> {
     let len = inner.len().map_err(io(path, "size"))?;
     let mut head = vec![0u8; (len.min(DATA_START)) as usize];
     inner.read(0, &mut head).map_err(io(path, "read"))?;
@@ -70,7 +73,10 @@ fn current_key_slot(inner: &impl StorageBackend, path: &Path) -> Result<(usize, 
         });
     }
     if len < DATA_START {
-        return Err(auth(path, format!("file is truncated to {len} bytes, inside its {DATA_START}-byte header")));
+        return Err(auth(
+            path,
+            format!("file is truncated to {len} bytes, inside its {DATA_START}-byte header"),
+        ));
     }
     let slots: Vec<_> = KEY_SLOTS
         .iter()
@@ -87,7 +93,12 @@ fn current_key_slot(inner: &impl StorageBackend, path: &Path) -> Result<(usize, 
         .enumerate()
         .filter_map(|(i, s)| s.as_ref().ok().map(|s| (i, s)))
         .max_by_key(|(i, s)| (s.seq, std::cmp::Reverse(*i)));
-    let (i, slot) = best.ok_or_else(|| auth(path, format!("both key slots are damaged: {}", notes.join("; "))))?;
+    let (i, slot) = best.ok_or_else(|| {
+        auth(
+            path,
+            format!("both key slots are damaged: {}", notes.join("; ")),
+        )
+    })?;
     if let [Ok(a), Ok(b)] = &slots[..]
         && a.file_id != b.file_id
     {
@@ -102,7 +113,11 @@ fn current_key_slot(inner: &impl StorageBackend, path: &Path) -> Result<(usize, 
 }
 
 /// Unwraps the data key, or `WrongKey`.
-fn unlock(inner: &impl StorageBackend, path: &Path, key: &KeySource) -> Result<(KeySlot, Key, Vec<String>)> {
+fn unlock(
+    inner: &impl StorageBackend,
+    path: &Path,
+    key: &KeySource,
+) -> Result<(KeySlot, Key, Vec<String>)> {
     let (_, slot, notes) = current_key_slot(inner, path)?;
     match slot.open(key)? {
         Some(dek) => Ok((slot, dek, notes)),
@@ -115,7 +130,12 @@ fn unlock(inner: &impl StorageBackend, path: &Path, key: &KeySource) -> Result<(
 impl<B: StorageBackend> EncryptedBackend<B> {
     /// Opens an existing encrypted file, or initialises an empty one.
     /// Nothing is written unless the key is right (or the storage is empty).
-    pub fn open_or_create(inner: B, path: &Path, key: &KeySource, params: KdfParams) -> Result<Self> {
+    pub fn open_or_create(
+        inner: B,
+        path: &Path,
+        key: &KeySource,
+        params: KdfParams,
+    ) -> Result<Self> {
         let guard = LockGuard::take(&inner, path)?;
         if inner.len().map_err(io(path, "size"))? == 0 {
             create(&inner, path, key, params)?;
@@ -123,16 +143,24 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         let (slot, dek, notes) = unlock(&inner, path, key)?;
         let keys = FileKeys::new(&dek, slot.file_id);
         let (state, more) = load(&inner, path, &keys)?;
+        let fresh = state.block0[..9] != REDB_MAGIC && state.len > 0;
         drop(guard);
         let mut findings = notes;
         findings.extend(more);
-        Ok(EncryptedBackend {
+        let backend = EncryptedBackend {
             inner,
             name: path.to_path_buf(),
             keys,
             state: RwLock::new(state),
             findings,
-        })
+        };
+        if fresh {
+            // redb writes its magic number last when it creates a database;
+            // without it (a crash during creation) redb refuses the file.
+            // Nothing was ever committed: start empty instead.
+            backend.set_len(0).map_err(io(path, "reset"))?;
+        }
+        Ok(backend)
     }
 
     /// Opens an existing encrypted file (never creates one).
@@ -150,11 +178,62 @@ impl<B: StorageBackend> EncryptedBackend<B> {
     /// including damaged redundant header copies that the open tolerated.
     pub fn verify(&self) -> Vec<String> {
         let mut out = self.findings.clone();
-        let n = self.state.read().entries.len() as u64;
+        let (n, phys, never) = {
+            let st = self.state.read();
+            let never: Vec<u64> = (0..st.entries.len() as u64)
+                .filter(|&d| st.entries[d as usize].tr.flags == 0)
+                .collect();
+            (st.entries.len() as u64, st.phys_blocks, never)
+        };
         let mut blk = vec![0u8; BLOCK as usize];
         for b in 1..=n {
             if let Err(e) = self.read(b * BLOCK, &mut blk) {
                 out.push(e.to_string());
+            }
+        }
+        // Bytes no reader looks at must still be as written: zeros.
+        let mut zero_ranges: Vec<(u64, u64, String)> = Vec::new();
+        for (i, &o) in KEY_SLOTS.iter().enumerate() {
+            zero_ranges.push((
+                o + KEY_SLOT_LEN as u64,
+                o + 2048,
+                format!("padding after key slot {i}"),
+            ));
+        }
+        for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
+            let len = super::header::COMMIT_LEN as u64;
+            zero_ranges.push((o + len, o + 8192, format!("padding after commit slot {i}")));
+        }
+        if !phys.is_multiple_of(GROUP) {
+            let d = phys;
+            zero_ranges.push((
+                trailer_off(d),
+                trailer_off(d - d % GROUP) + BLOCK,
+                "unused trailers".into(),
+            ));
+        }
+        let mut tb = [0u8; TRAILER];
+        let beyond = (n..phys).filter(|&d| {
+            self.inner.read(trailer_off(d), &mut tb).is_ok() && tb.iter().all(|&x| x == 0)
+        });
+        let never: Vec<u64> = never
+            .into_iter()
+            .chain(beyond.collect::<Vec<_>>())
+            .collect();
+        for d in never {
+            if d < phys {
+                let o = super::layout::data_off(d);
+                zero_ranges.push((o, o + BLOCK, format!("never-written block {}", d + 1)));
+            }
+        }
+        for (from, to, what) in zero_ranges {
+            let mut b = vec![0u8; (to - from) as usize];
+            match self.inner.read(from, &mut b) {
+                Ok(()) if b.iter().all(|&x| x == 0) => {}
+                Ok(()) => out.push(format!(
+                    "{what} (bytes {from}..{to}) is not zero: tampered, or an unsynced write cut short by a crash"
+                )),
+                Err(e) => out.push(format!("{what}: {e}")),
             }
         }
         out
@@ -166,7 +245,12 @@ impl<B: StorageBackend> EncryptedBackend<B> {
     }
 }
 
-fn create(inner: &impl StorageBackend, path: &Path, key: &KeySource, params: KdfParams) -> Result<()> {
+fn create(
+    inner: &impl StorageBackend,
+    path: &Path,
+    key: &KeySource,
+    params: KdfParams,
+) -> Result<()> {
     let dek = Key::random()?;
     let mut file_id = [0u8; 16];
     fill_random(&mut file_id)?;
@@ -208,17 +292,27 @@ fn load(inner: &impl StorageBackend, path: &Path, keys: &FileKeys) -> Result<(St
             Err(why) => notes.push(format!("commit slot {i} at byte {o}: {why}")),
         }
     }
-    let c = best.ok_or_else(|| auth(path, format!("no valid commit slot: {}", notes.join("; "))))?;
+    let c =
+        best.ok_or_else(|| auth(path, format!("no valid commit slot: {}", notes.join("; "))))?;
     let n = data_blocks(c.len);
     let plen = inner.len().map_err(io(path, "size"))?;
     let phys = blocks_for_phys_len(plen).ok_or_else(|| {
-        auth(path, format!("file length {plen} does not fit the block layout: bytes were appended or cut off"))
+        auth(
+            path,
+            format!(
+                "file length {plen} does not fit the block layout: bytes were appended or cut off"
+            ),
+        )
     })?;
     if phys < n {
-        return Err(auth(path, format!(
-            "file is truncated: commit {} needs {n} data blocks, the file holds {phys} (block {} onwards missing)",
-            c.epoch, phys + 1
-        )));
+        return Err(auth(
+            path,
+            format!(
+                "file is truncated: commit {} needs {n} data blocks, the file holds {phys} (block {} onwards missing)",
+                c.epoch,
+                phys + 1
+            ),
+        ));
     }
     let mut entries = vec![Entry::default(); n as usize];
     let mut check = [0u8; 32];
@@ -228,19 +322,27 @@ fn load(inner: &impl StorageBackend, path: &Path, keys: &FileKeys) -> Result<(St
     let mut tb = vec![0u8; BLOCK as usize];
     for d in 0..phys {
         if d % GROUP == 0 {
-            inner.read(trailer_off(d), &mut tb).map_err(io(path, "read"))?;
+            inner
+                .read(trailer_off(d), &mut tb)
+                .map_err(io(path, "read"))?;
         }
         let raw = &tb[(d % GROUP) as usize * TRAILER..][..TRAILER];
         let tr = Trailer::decode(raw)
             .ok_or_else(|| auth(path, format!("trailer of block {} is malformed", d + 1)))?;
         if d >= n {
             if d >= c.phys_max && tr.flags != 0 && tr.epoch != c.epoch + 1 {
-                return Err(auth(path, format!("block {} was appended after the last commit", d + 1)));
+                return Err(auth(
+                    path,
+                    format!("block {} was appended after the last commit", d + 1),
+                ));
             }
             continue;
         }
         if tr.flags != 0 && tr.epoch > c.epoch + 1 {
-            return Err(auth(path, format!("block {} claims a future commit {}", d + 1, tr.epoch)));
+            return Err(auth(
+                path,
+                format!("block {} claims a future commit {}", d + 1, tr.epoch),
+            ));
         }
         if tr.flags != 0 && tr.epoch > c.epoch {
             // Written after the last durable commit (a crash): not part of
@@ -257,18 +359,29 @@ fn load(inner: &impl StorageBackend, path: &Path, keys: &FileKeys) -> Result<(St
             let term = keys.prf(d, &tr.tag);
             xor(&mut check, &term);
             xor(&mut summary, &term);
-            entries[d as usize] = Entry { tr, sum: Some(tr.tag) };
+            entries[d as usize] = Entry {
+                tr,
+                sum: Some(tr.tag),
+            };
         }
     }
     if check != c.summary {
-        return Err(auth(path, format!(
-            "block summary mismatch in commit {}: one of blocks 1..={n} was replayed from an older version, removed or zeroed",
-            c.epoch
-        )));
+        return Err(auth(
+            path,
+            format!(
+                "block summary mismatch in commit {}: one of blocks 1..={n} was replayed from an older version, removed or zeroed",
+                c.epoch
+            ),
+        ));
     }
     // Make crash leftovers read as zeros from the next commit on.
     for (d, prev) in lost {
-        let tr = Trailer { flags: 2, epoch: c.epoch + 1, prev, ..Trailer::default() };
+        let tr = Trailer {
+            flags: 2,
+            epoch: c.epoch + 1,
+            prev,
+            ..Trailer::default()
+        };
         let mut b = [0u8; TRAILER];
         tr.encode(&mut b);
         inner.write(trailer_off(d), &b).map_err(io(path, "write"))?;
@@ -302,7 +415,11 @@ pub fn rekey_backend(
     let (cur, slot, _) = current_key_slot(inner, path)?;
     let dek = match slot.open(old)? {
         Some(k) => k,
-        None => return Err(Error::WrongKey { path: path.to_path_buf() }),
+        None => {
+            return Err(Error::WrongKey {
+                path: path.to_path_buf(),
+            });
+        }
     };
     let fresh = KeySlot::seal(slot.seq + 1, slot.file_id, new, params, &dek)?.encode();
     let other = 1 - cur;
