@@ -170,3 +170,32 @@ pub fn reencrypt_legacy(
         None => kept("the legacy key does not decrypt this value: stored as it was"),
     }
 }
+
+/// Encrypts a value for storage when a key is configured; without one the
+/// value is stored as given (the original's fallback).
+pub fn seal(key: Option<&Key>, plain: &str, aad: Option<&str>) -> Result<String> {
+    match key {
+        Some(k) => encrypt(k, plain, aad),
+        None => Ok(plain.to_string()),
+    }
+}
+
+/// Reads a stored value: blobs are decrypted, anything else is legacy
+/// plaintext and returned as is. `what` names the cell for the error.
+pub fn open(key: Option<&Key>, stored: &str, aad: Option<&str>, what: &str) -> Result<String> {
+    if parse(stored).is_none() {
+        return Ok(stored.to_string());
+    }
+    let Some(k) = key else {
+        return Err(Error::Invalid(format!(
+            "{what} is encrypted and ARAGORA_ENCRYPTION_KEY is not set"
+        )));
+    };
+    decrypt(k, stored, aad)
+        .or_else(|| aad.and_then(|_| decrypt(k, stored, None)))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{what} does not decrypt with ARAGORA_ENCRYPTION_KEY (wrong key or tampered value)"
+            ))
+        })
+}

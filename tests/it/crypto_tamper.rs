@@ -245,3 +245,24 @@ fn rekey_switches_keys_atomically() {
     assert!(matches!(e, Error::WrongKey { .. }), "{e}");
     assert_eq!(image_of(&mem), img2);
 }
+
+/// Regenerates the fuzz seeds: `cargo test --test it write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes fuzz/corpus/encrypted_file"]
+fn write_fuzz_seeds() {
+    let key = KeySource::Raw(aragora_db::crypto::Key::from_bytes(
+        aragora_db::fuzzing::FUZZ_KEY,
+    ));
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/encrypted_file");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, rows, per) in [("small", 3, 3), ("rows", 40, 10)] {
+        std::fs::write(dir.join(format!("{name}.bin")), build(&key, rows, per)).unwrap();
+    }
+    // A header alone, and one with no valid key slot.
+    let img = build(&key, 1, 1);
+    std::fs::write(dir.join("header-only.bin"), &img[..20480]).unwrap();
+    let mut bad = img.clone();
+    bad[100] ^= 1;
+    bad[2048 + 100] ^= 1;
+    std::fs::write(dir.join("no-key-slot.bin"), bad).unwrap();
+}

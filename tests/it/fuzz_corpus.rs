@@ -121,3 +121,8 @@ fn row_decode() {
 fn key_decode() {
     replay("key_decode", fuzzing::key_decode);
 }
+
+#[test]
+fn encrypted_file() {
+    replay("encrypted_file", fuzzing::encrypted_file);
+}
