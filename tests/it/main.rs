@@ -6,6 +6,7 @@ mod concurrency;
 mod constraints;
 mod corrupt;
 mod crypto_basic;
+mod crypto_cli;
 mod crypto_column;
 mod crypto_common;
 mod crypto_crash;
