@@ -5,7 +5,7 @@
 //! * [`Encryption`]: the configured key (`ARAGORA_SQLITE_ENCRYPTION=1` with
 //!   `ARAGORA_SQLITE_KEY` or `ARAGORA_ENCRYPTION_KEY`).
 //! * [`convert`]: `encrypt` / `decrypt` / `rekey` of whole files.
-//! * [`column`]: the original's AES-256-GCM column format; [`fernet`]: Fernet.
+//! * [`mod@column`]: the original's AES-256-GCM column format; [`fernet`]: Fernet.
 
 mod backend;
 pub mod column;
