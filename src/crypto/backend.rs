@@ -33,7 +33,10 @@ pub(crate) struct State {
     pub dirty: HashMap<u64, Option<[u8; 16]>>,
     /// Data blocks physically present in the inner storage.
     pub phys_blocks: u64,
+    /// redb's header block or the logical length changed since the last
+    /// commit: the next sync writes a commit slot.
     pub changed: bool,
+    /// The inner storage was written since its last sync.
     pub need_sync: bool,
     pub poisoned: Option<String>,
 }
@@ -163,6 +166,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             };
             tr.encode(&mut trailers[TRAILER * k..]);
         }
+        st.need_sync = true;
         self.inner.write(data_off(d0), &buf)?;
         self.inner.write(trailer_off(d0), &trailers)?;
         Ok(())
@@ -174,6 +178,8 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         // Blocks that still exist physically from before a shrink get an
         // "erased" trailer so a later open reads them as zeros.
         let epoch = st.epoch + 1;
+        st.changed = true;
+        st.need_sync = true;
         for d in old_n..new_n.min(st.phys_blocks) {
             let prev = *st.dirty.entry(d).or_insert(None);
             let tr = Trailer {
@@ -195,6 +201,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
     }
 
     fn shrink(&self, st: &mut State, new_len: u64) -> io::Result<()> {
+        st.changed = true;
         let new_n = data_blocks(new_len);
         for d in new_n..st.entries.len() as u64 {
             let e = st.entries[d as usize];
@@ -232,6 +239,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             if b == 0 {
                 let n = rest.len().min(BLOCK as usize - within);
                 st.block0[within..within + n].copy_from_slice(&rest[..n]);
+                st.changed = true;
                 pos += n as u64;
                 rest = &rest[n..];
                 continue;
@@ -257,16 +265,15 @@ impl<B: StorageBackend> EncryptedBackend<B> {
     }
 
     fn sync_locked(&self, st: &mut State) -> io::Result<()> {
-        if !st.changed {
-            return if st.need_sync {
-                st.need_sync = false;
-                self.inner.sync_data()
-            } else {
-                Ok(())
-            };
-        }
+        // Data written without a new redb header is not committed by redb
+        // either: making it durable needs no commit slot. (With redb's
+        // two-phase commit this keeps our fsync count equal to redb's own.)
         if st.need_sync {
             self.inner.sync_data()?;
+            st.need_sync = false;
+        }
+        if !st.changed {
+            return Ok(());
         }
         let n = data_blocks(st.len);
         let commit = Commit {
@@ -351,8 +358,6 @@ impl<B: StorageBackend> StorageBackend for EncryptedBackend<B> {
 
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.mutate(|st| {
-            st.changed = true;
-            st.need_sync = true;
             if len > st.len {
                 self.grow(st, len)
             } else if len < st.len {
@@ -368,11 +373,7 @@ impl<B: StorageBackend> StorageBackend for EncryptedBackend<B> {
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.mutate(|st| {
-            st.changed = true;
-            st.need_sync = true;
-            self.write_locked(st, offset, data)
-        })
+        self.mutate(|st| self.write_locked(st, offset, data))
     }
 
     fn close(&self) -> io::Result<()> {

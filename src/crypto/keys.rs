@@ -201,6 +201,25 @@ mod tests {
     }
 
     #[test]
+    fn default_kdf_meets_owasp_and_rejects_absurd_headers() {
+        let d = KdfParams::default();
+        assert!(d.m_kib >= 19 * 1024 && d.t >= 2 && d.p == 1, "{d:?}");
+        assert!(d.plausible());
+        let huge = KdfParams {
+            m_kib: u32::MAX,
+            ..d
+        };
+        assert!(!huge.plausible());
+        // Same passphrase, different salts: different keys.
+        let s = KeySource::passphrase("pw");
+        let p = KdfParams::insecure_for_tests();
+        let a = s.kek(&[1; 16], p).unwrap();
+        let b = s.kek(&[2; 16], p).unwrap();
+        assert_ne!(a.bytes(), b.bytes());
+        assert_eq!(a.bytes(), s.kek(&[1; 16], p).unwrap().bytes());
+    }
+
+    #[test]
     fn keys_never_print() {
         let k = Key::from_bytes([0x41; 32]);
         let s = format!(

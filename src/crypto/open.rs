@@ -374,7 +374,9 @@ fn load(inner: &impl StorageBackend, path: &Path, keys: &FileKeys) -> Result<(St
             ),
         ));
     }
-    // Make crash leftovers read as zeros from the next commit on.
+    // Make crash leftovers read as zeros from the next commit on (synced
+    // before that commit is written).
+    let need_sync = !lost.is_empty();
     for (d, prev) in lost {
         let tr = Trailer {
             flags: 2,
@@ -395,7 +397,7 @@ fn load(inner: &impl StorageBackend, path: &Path, keys: &FileKeys) -> Result<(St
         dirty,
         phys_blocks: phys,
         changed: false,
-        need_sync: false,
+        need_sync,
         poisoned: None,
     };
     Ok((state, notes))
