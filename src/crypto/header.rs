@@ -86,12 +86,12 @@ impl KeySlot {
             wrapped: [0; 48],
         };
         let kek = source.kek(&salt, params)?;
-        let mut buf = *dek.bytes();
+        let mut buf = Zeroizing::new(*dek.bytes());
         let aad = slot.encode_prefix();
         let tag = Aes256Gcm::new(kek.bytes().into())
-            .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad[..76], &mut buf)
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad[..76], &mut buf[..])
             .map_err(|_| Error::Invalid("AES-GCM key wrap failed".into()))?;
-        slot.wrapped[..32].copy_from_slice(&buf);
+        slot.wrapped[..32].copy_from_slice(&buf[..]);
         slot.wrapped[32..].copy_from_slice(&tag);
         Ok(slot)
     }
