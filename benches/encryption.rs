@@ -22,12 +22,20 @@ fn benchmarking() -> bool {
 }
 
 fn size(n: usize) -> usize {
-    if benchmarking() { scale(n) } else { (n / 100).max(20) }
+    if benchmarking() {
+        scale(n)
+    } else {
+        (n / 100).max(20)
+    }
 }
 
 fn user(i: usize) -> User {
     User {
-        id: format!("{:08x}-0000-4000-8000-{:012x}", i.wrapping_mul(2654435761) as u32, i),
+        id: format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            i.wrapping_mul(2654435761) as u32,
+            i
+        ),
         email: format!("user{i}@example.com"),
         password_hash: "bcrypt:$2b$12$abcdefghijklmnopqrstuv".into(),
         name: Some(format!("User {i}")),
@@ -71,12 +79,23 @@ fn inserts(c: &mut Criterion) {
         g.bench_function(format!("insert_batch_1000/{name}"), |b| {
             b.iter(|| {
                 round += 1;
-                let rows: Vec<User> = batch.iter().map(|u| User { id: format!("{round}-{}", u.id), email: format!("{round}-{}", u.email), ..u.clone() }).collect();
+                let rows: Vec<User> = batch
+                    .iter()
+                    .map(|u| User {
+                        id: format!("{round}-{}", u.id),
+                        email: format!("{round}-{}", u.email),
+                        ..u.clone()
+                    })
+                    .collect();
                 db.write(|w| w.insert_many(&rows)).unwrap();
             })
         });
     }
-    let sqlite = open_sqlite(&dir.path().join("ins.db"), "FULL", &[&USERS, &ORGANIZATIONS]);
+    let sqlite = open_sqlite(
+        &dir.path().join("ins.db"),
+        "FULL",
+        &[&USERS, &ORGANIZATIONS],
+    );
     let mut stmt = sqlite.prepare(&insert_sql(&USERS)).unwrap();
     let mut n = 1_000_000usize;
     g.bench_function("insert_durable/sqlite", |b| {
@@ -97,7 +116,9 @@ fn reads(c: &mut Criterion) {
     let ids: Vec<String> = rows.iter().map(|u| u.id.clone()).collect();
     for (name, enc) in VARIANTS {
         let path = dir.path().join(format!("read-{name}.redb"));
-        open(&path, enc, 256 << 20).write(|w| w.insert_many(&rows)).unwrap();
+        open(&path, enc, 256 << 20)
+            .write(|w| w.insert_many(&rows))
+            .unwrap();
         for (cache_name, cache) in [("cache256m", 256 << 20), ("cache1m", 1 << 20)] {
             // A second file name per cache size: one handle per file per process.
             let p2 = dir.path().join(format!("read-{name}-{cache_name}.redb"));
@@ -112,13 +133,21 @@ fn reads(c: &mut Criterion) {
             });
             g.bench_function(format!("scan_500_{cache_name}/{name}"), |b| {
                 b.iter(|| {
-                    let r: Vec<User> = db.read().unwrap().scan(KeyRange::all(), Page::first(500)).unwrap();
+                    let r: Vec<User> = db
+                        .read()
+                        .unwrap()
+                        .scan(KeyRange::all(), Page::first(500))
+                        .unwrap();
                     black_box(r)
                 })
             });
         }
     }
-    let mut sqlite = open_sqlite(&dir.path().join("read.db"), "NORMAL", &[&USERS, &ORGANIZATIONS]);
+    let mut sqlite = open_sqlite(
+        &dir.path().join("read.db"),
+        "NORMAL",
+        &[&USERS, &ORGANIZATIONS],
+    );
     let tx = sqlite.transaction().unwrap();
     {
         let mut s = tx.prepare(&insert_sql(&USERS)).unwrap();
@@ -132,13 +161,22 @@ fn reads(c: &mut Criterion) {
     g.bench_function("get_by_id/sqlite", |b| {
         b.iter(|| {
             i = (i + 7919) % n;
-            black_box(stmt.query_row([&ids[i]], |r| Ok(from_sqlite::<User>(r))).unwrap())
+            black_box(
+                stmt.query_row([&ids[i]], |r| Ok(from_sqlite::<User>(r)))
+                    .unwrap(),
+            )
         })
     });
-    let mut stmt = sqlite.prepare(&select_sql(&USERS, "1 ORDER BY id LIMIT 500")).unwrap();
+    let mut stmt = sqlite
+        .prepare(&select_sql(&USERS, "1 ORDER BY id LIMIT 500"))
+        .unwrap();
     g.bench_function("scan_500/sqlite", |b| {
         b.iter(|| {
-            let r: Vec<User> = stmt.query_map([], |r| Ok(from_sqlite::<User>(r))).unwrap().map(Result::unwrap).collect();
+            let r: Vec<User> = stmt
+                .query_map([], |r| Ok(from_sqlite::<User>(r)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
             black_box(r)
         })
     });

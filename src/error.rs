@@ -170,7 +170,9 @@ pub enum Error {
     },
 
     /// The key does not open this encrypted file. Nothing was written.
-    #[error("{path}: wrong encryption key (the key does not unlock this file; nothing was written)")]
+    #[error(
+        "{path}: wrong encryption key (the key does not unlock this file; nothing was written)"
+    )]
     WrongKey {
         /// The database file.
         path: PathBuf,

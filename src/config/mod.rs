@@ -141,7 +141,9 @@ impl Config {
             cache_size: 256 << 20,
             encryption: crate::crypto::Encryption::from_lookup(&get)?,
             column_key: nonempty("ARAGORA_ENCRYPTION_KEY")
-                .map(|k| crate::crypto::Key::parse("ARAGORA_ENCRYPTION_KEY", &zeroize::Zeroizing::new(k)))
+                .map(|k| {
+                    crate::crypto::Key::parse("ARAGORA_ENCRYPTION_KEY", &zeroize::Zeroizing::new(k))
+                })
                 .transpose()?,
         })
     }

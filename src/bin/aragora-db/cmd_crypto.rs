@@ -17,10 +17,16 @@ use std::path::PathBuf;
 fn env_key(pass_var: &str, raw_var: &str) -> Result<Encryption> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if let Some(p) = get(pass_var) {
-        return Ok(Encryption::passphrase(&zeroize::Zeroizing::new(p), KdfParams::default()));
+        return Ok(Encryption::passphrase(
+            &zeroize::Zeroizing::new(p),
+            KdfParams::default(),
+        ));
     }
     if let Some(k) = get(raw_var) {
-        return Ok(Encryption::raw(Key::parse(raw_var, &zeroize::Zeroizing::new(k))?));
+        return Ok(Encryption::raw(Key::parse(
+            raw_var,
+            &zeroize::Zeroizing::new(k),
+        )?));
     }
     Err(Error::Config {
         name: format!("{pass_var} / {raw_var}"),
