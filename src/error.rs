@@ -169,6 +169,35 @@ pub enum Error {
         supported: u32,
     },
 
+    /// The key does not open this encrypted file. Nothing was written.
+    #[error(
+        "{path}: wrong encryption key (the key does not unlock this file; nothing was written)"
+    )]
+    WrongKey {
+        /// The database file.
+        path: PathBuf,
+    },
+
+    /// An encrypted file failed authentication: a block or header was
+    /// tampered with, zeroed, swapped, replayed, truncated or appended.
+    #[error("{path}: authentication failed: {what}")]
+    Authentication {
+        /// The database file.
+        path: PathBuf,
+        /// Which block or header, and what was wrong.
+        what: String,
+    },
+
+    /// Encryption is configured but the file is plain, or the reverse, or the
+    /// file's encryption header is of an unsupported kind.
+    #[error("{path} {what}")]
+    Encryption {
+        /// The database file.
+        path: PathBuf,
+        /// What was found and what to do.
+        what: String,
+    },
+
     /// A bad argument to an API call.
     #[error("{0}")]
     Invalid(String),

@@ -247,3 +247,37 @@ fn unquote_ident(q: &str) -> Option<String> {
     }
     Some(out)
 }
+
+/// Key of the encrypted-file fuzz target's seed images (32 bytes of 0x42).
+pub const FUZZ_KEY: [u8; 32] = [0x42; 32];
+
+/// An encrypted aragora-db file (the whole physical image), opened with
+/// [`FUZZ_KEY`]: header and trailer parsing, verification of every block,
+/// then a redb open and a scan of table `t` (`&[u8]` → `&[u8]`).
+pub fn encrypted_file(data: &[u8]) {
+    use crate::crypto::{EncryptedBackend, Key, KeySource};
+    use redb::{ReadableDatabase, ReadableTable, StorageBackend};
+    const T: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("t");
+    let key = KeySource::Raw(Key::from_bytes(FUZZ_KEY));
+    let mem = crate::storage::fault::memory_backend(data);
+    let Ok(enc) = EncryptedBackend::open(mem, std::path::Path::new("fuzz"), &key) else {
+        return;
+    };
+    let _ = enc.verify();
+    let len = enc.len().unwrap_or(0).min(1 << 24) as usize;
+    let mut all = vec![0u8; len];
+    let _ = enc.read(0, &mut all);
+    let Ok(db) = redb::Builder::new().create_with_backend(enc) else {
+        return;
+    };
+    if let Ok(r) = db.begin_read()
+        && let Ok(t) = r.open_table(T)
+        && let Ok(it) = t.iter()
+    {
+        for e in it.take(100_000) {
+            if e.is_err() {
+                break;
+            }
+        }
+    }
+}

@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod export;

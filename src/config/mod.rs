@@ -8,6 +8,9 @@
 //! | `DB_TIMEOUT`, `ARAGORA_DB_TIMEOUT` | `30` | seconds to wait for a database another process holds |
 //! | `ARAGORA_SLOW_QUERY_MS` | `500` | slow-operation log threshold |
 //! | `ARAGORA_AUDIT_RETENTION_DAYS` | `90` | audit-log retention |
+//! | `ARAGORA_SQLITE_ENCRYPTION` | off | `1` encrypts our files at rest (see [`crate::crypto`]) |
+//! | `ARAGORA_SQLITE_KEY` | | passphrase for encryption at rest (Argon2id) |
+//! | `ARAGORA_ENCRYPTION_KEY` | | 32 bytes, hex or base64: column secrets, and the at-rest key when no passphrase is set |
 //!
 //! Tests build a [`Config`] from an explicit map with [`Config::from_lookup`]
 //! so they never touch the process environment.
@@ -75,6 +78,10 @@ pub struct Config {
     pub overrides: BTreeMap<DbTarget, PathBuf>,
     /// redb page-cache size per database, in bytes.
     pub cache_size: usize,
+    /// Encryption at rest (`ARAGORA_SQLITE_ENCRYPTION=1`), if on.
+    pub encryption: Option<crate::crypto::Encryption>,
+    /// Key for column-level secrets (`ARAGORA_ENCRYPTION_KEY`), if set.
+    pub column_key: Option<crate::crypto::Key>,
 }
 
 impl Config {
@@ -132,6 +139,12 @@ impl Config {
             audit_retention_days,
             overrides,
             cache_size: 256 << 20,
+            encryption: crate::crypto::Encryption::from_lookup(&get)?,
+            column_key: nonempty("ARAGORA_ENCRYPTION_KEY")
+                .map(|k| {
+                    crate::crypto::Key::parse("ARAGORA_ENCRYPTION_KEY", &zeroize::Zeroizing::new(k))
+                })
+                .transpose()?,
         })
     }
 

@@ -31,6 +31,8 @@ pub struct OpenOptions {
     pub slow_threshold: Duration,
     /// redb cache size in bytes.
     pub cache_size: usize,
+    /// Encryption at rest, if on.
+    pub encryption: Option<crate::crypto::Encryption>,
 }
 
 impl Default for OpenOptions {
@@ -39,6 +41,7 @@ impl Default for OpenOptions {
             timeout: Duration::from_secs(30),
             slow_threshold: Duration::from_millis(500),
             cache_size: 256 << 20,
+            encryption: None,
         }
     }
 }
@@ -49,6 +52,7 @@ impl From<&Config> for OpenOptions {
             timeout: c.timeout,
             slow_threshold: c.slow_threshold,
             cache_size: c.cache_size,
+            encryption: c.encryption.clone(),
         }
     }
 }
@@ -303,9 +307,9 @@ fn open_with_timeout(path: &Path, opts: &OpenOptions) -> Result<redb::Database> 
     loop {
         let mut builder = redb::Builder::new();
         builder.set_cache_size(opts.cache_size);
-        match builder.create(path) {
+        match crate::crypto::open_database(&builder, path, opts.encryption.as_ref()) {
             Ok(db) => return Ok(db),
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+            Err(Error::Locked { .. }) => {
                 let waited = start.elapsed();
                 if waited >= opts.timeout {
                     return Err(Error::Locked {
@@ -316,7 +320,7 @@ fn open_with_timeout(path: &Path, opts: &OpenOptions) -> Result<redb::Database> 
                 std::thread::sleep(pause.min(opts.timeout.saturating_sub(waited)));
                 pause = (pause * 2).min(Duration::from_millis(250));
             }
-            Err(e) => return Err(Error::storage(path, e)),
+            Err(e) => return Err(e),
         }
     }
 }

@@ -31,6 +31,7 @@ pub struct LockoutInfo {
 #[derive(Debug, Clone)]
 pub struct UserStore {
     db: Database,
+    column_key: Option<crate::crypto::Key>,
 }
 
 impl UserStore {
@@ -38,12 +39,59 @@ impl UserStore {
     pub fn open(config: &Config) -> Result<Self> {
         Ok(UserStore {
             db: Database::open(config, DbTarget::Store(Store::Users))?,
+            column_key: config.column_key.clone(),
         })
     }
 
     /// Wraps an already open users database.
     pub fn from_db(db: Database) -> Self {
-        UserStore { db }
+        UserStore {
+            db,
+            column_key: None,
+        }
+    }
+
+    /// Sets a user's MFA secret and backup codes (`None` clears them).
+    /// Like the original, they are stored AES-256-GCM encrypted with the
+    /// user id as associated data when `ARAGORA_ENCRYPTION_KEY` is set, and
+    /// as given otherwise (see [`crate::crypto::column`]).
+    pub fn set_mfa(
+        &self,
+        id: &str,
+        secret: Option<&str>,
+        backup_codes: Option<&str>,
+    ) -> Result<User> {
+        use crate::crypto::column::seal;
+        let key = self.column_key.as_ref();
+        let secret = secret.map(|s| seal(key, s, Some(id))).transpose()?;
+        let codes = backup_codes.map(|s| seal(key, s, Some(id))).transpose()?;
+        self.modify_user(id, |u| {
+            u.mfa_enabled = Some(secret.is_some());
+            u.mfa_secret = secret;
+            u.mfa_backup_codes = codes;
+        })
+    }
+
+    /// A user's MFA secret and backup codes, decrypted.
+    pub fn mfa(&self, user: &User) -> Result<(Option<String>, Option<String>)> {
+        use crate::crypto::column::open;
+        let key = self.column_key.as_ref();
+        let cell = |c: &Option<String>, col: &str| {
+            c.as_deref()
+                .map(|v| {
+                    open(
+                        key,
+                        v,
+                        Some(&user.id),
+                        &format!("users.{col} of user {}", user.id),
+                    )
+                })
+                .transpose()
+        };
+        Ok((
+            cell(&user.mfa_secret, "mfa_secret")?,
+            cell(&user.mfa_backup_codes, "mfa_backup_codes")?,
+        ))
     }
 
     /// The underlying database.

@@ -191,6 +191,7 @@ pub struct WebhookUpdate {
 #[derive(Debug, Clone)]
 pub struct WebhookConfigStore {
     db: Database,
+    column_key: Option<crate::crypto::Key>,
 }
 
 /// The event list of a config (empty if unreadable).
@@ -235,6 +236,7 @@ impl WebhookConfigStore {
     pub fn open(config: &Config) -> Result<Self> {
         Ok(WebhookConfigStore {
             db: Database::open(config, DbTarget::Store(Store::WebhookConfigs))?,
+            column_key: config.column_key.clone(),
         })
     }
 
@@ -249,14 +251,18 @@ impl WebhookConfigStore {
     }
 
     /// Registers a webhook: a fresh UUID, a fresh secret
-    /// (`secrets.token_urlsafe(32)`, stored unencrypted), active.
+    /// (`secrets.token_urlsafe(32)`), active. The secret is stored
+    /// AES-256-GCM encrypted when `ARAGORA_ENCRYPTION_KEY` is set (as the
+    /// original does) and as is otherwise; the returned row holds it in
+    /// plaintext, [`WebhookConfigStore::secret`] decrypts a stored one.
     pub fn register_at(&self, new: NewWebhook, now: f64) -> Result<WebhookConfig> {
         check_url(&new.url)?;
-        let row = WebhookConfig {
+        let secret = new_token();
+        let mut row = WebhookConfig {
             id: new_uuid(),
             url: new.url,
             events_json: events_json(&new.events),
-            secret: new_token(),
+            secret: crate::crypto::column::seal(self.column_key.as_ref(), &secret, None)?,
             active: true,
             created_at: now,
             updated_at: now,
@@ -273,7 +279,14 @@ impl WebhookConfigStore {
         let id = row.id.clone();
         let _t = self.db.timed("webhook_register", || format!("id={id}"));
         self.db.write(|w| w.insert(&row))?;
+        row.secret = secret;
         Ok(row)
+    }
+
+    /// The plaintext secret of a stored webhook.
+    pub fn secret(&self, c: &WebhookConfig) -> Result<String> {
+        let what = format!("webhook_configs.secret of {}", c.id);
+        crate::crypto::column::open(self.column_key.as_ref(), &c.secret, None, &what)
     }
 
     /// A webhook by id.

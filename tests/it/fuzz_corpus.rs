@@ -131,3 +131,8 @@ fn backup_manifest() {
 fn export_quote() {
     replay("export_quote", fuzzing::export_quote);
 }
+
+#[test]
+fn encrypted_file() {
+    replay("encrypted_file", fuzzing::encrypted_file);
+}

@@ -202,6 +202,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Encrypt plain database files in place, atomically (key: ARAGORA_SQLITE_KEY
+    /// or ARAGORA_ENCRYPTION_KEY). Default: every existing file of the mode.
+    Encrypt {
+        /// Files to encrypt (default: all of the configured mode).
+        files: Vec<PathBuf>,
+    },
+    /// Decrypt encrypted database files in place, atomically.
+    Decrypt {
+        /// Files to decrypt (default: all of the configured mode).
+        files: Vec<PathBuf>,
+    },
+    /// Replace the key of encrypted files (instant, atomic). Old key as for
+    /// encrypt; new key from ARAGORA_NEW_SQLITE_KEY or ARAGORA_NEW_ENCRYPTION_KEY.
+    Rekey {
+        /// Files to rekey (default: all of the configured mode).
+        files: Vec<PathBuf>,
+    },
     /// Inspect legacy SQLite files with the built-in pure-Rust reader (read-only).
     #[command(subcommand)]
     Sqlite(SqliteCommand),

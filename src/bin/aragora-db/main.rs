@@ -7,6 +7,7 @@ mod args;
 mod cmd_backup;
 mod cmd_cleanup;
 mod cmd_consolidate;
+mod cmd_crypto;
 mod cmd_demo;
 mod cmd_dump;
 mod cmd_export;
@@ -161,5 +162,8 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             ref table,
             ref format,
         }) => cmd_sqlite::dump(file, table.as_deref(), format),
+        args::Command::Encrypt { ref files } => cmd_crypto::encrypt(&config()?, files),
+        args::Command::Decrypt { ref files } => cmd_crypto::decrypt(&config()?, files),
+        args::Command::Rekey { ref files } => cmd_crypto::rekey(&config()?, files),
     }
 }

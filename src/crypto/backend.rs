@@ -1,0 +1,416 @@
+//! [`EncryptedBackend`]: a redb `StorageBackend` that encrypts every 4 KiB
+//! block with AES-256-GCM below redb. See `docs/ENCRYPTION.md` for the design.
+
+use super::header::{COMMIT_SLOTS, Commit, FileKeys};
+use super::layout::{BLOCK, GROUP, TRAILER, Trailer, data_blocks, data_off, phys_len, trailer_off};
+use crate::error::Error;
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Nonce, Tag};
+use parking_lot::RwLock;
+use redb::{BackendError, StorageBackend};
+use std::collections::HashMap;
+use std::io;
+use std::ops::Bound;
+use std::path::PathBuf;
+
+/// One data block as the open file knows it.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Entry {
+    /// The current trailer (flags 0 = reads as zeros).
+    pub tr: Trailer,
+    /// The tag this block contributes to the summary, if any.
+    pub sum: Option<[u8; 16]>,
+}
+
+pub(crate) struct State {
+    pub len: u64,
+    pub block0: Box<[u8; 4096]>,
+    pub entries: Vec<Entry>,
+    pub summary: [u8; 32],
+    /// Last durable commit epoch; writes carry `epoch + 1`.
+    pub epoch: u64,
+    /// Summary tag as of the last durable commit, for blocks changed since.
+    pub dirty: HashMap<u64, Option<[u8; 16]>>,
+    /// Data blocks physically present in the inner storage.
+    pub phys_blocks: u64,
+    /// redb's header block or the logical length changed since the last
+    /// commit: the next sync writes a commit slot.
+    pub changed: bool,
+    /// The inner storage was written since its last sync.
+    pub need_sync: bool,
+    pub poisoned: Option<String>,
+}
+
+/// A redb storage backend that encrypts and authenticates every block.
+pub struct EncryptedBackend<B: StorageBackend> {
+    pub(crate) inner: B,
+    pub(crate) name: PathBuf,
+    pub(crate) keys: FileKeys,
+    pub(crate) state: RwLock<State>,
+    pub(crate) findings: Vec<String>,
+}
+
+impl<B: StorageBackend> std::fmt::Debug for EncryptedBackend<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncryptedBackend")
+            .field("file", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn xor(acc: &mut [u8; 32], x: &[u8; 32]) {
+    acc.iter_mut().zip(x).for_each(|(a, b)| *a ^= b);
+}
+
+impl<B: StorageBackend> EncryptedBackend<B> {
+    pub(crate) fn auth_err(&self, what: String) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            Error::Authentication {
+                path: self.name.clone(),
+                what,
+            },
+        )
+    }
+
+    /// Decrypts data blocks `d0..d0+n` (all in one group) into `out`.
+    fn read_run(&self, st: &State, d0: u64, out: &mut [u8]) -> io::Result<()> {
+        let n = out.len() as u64 / BLOCK;
+        let any_written = (d0..d0 + n).any(|d| st.entries[d as usize].tr.flags == 1);
+        if any_written {
+            self.inner.read(data_off(d0), out)?;
+        }
+        for (k, chunk) in out.chunks_mut(BLOCK as usize).enumerate() {
+            let d = d0 + k as u64;
+            let tr = st.entries[d as usize].tr;
+            if tr.flags != 1 {
+                chunk.fill(0);
+                continue;
+            }
+            let aad = tr.aad(&self.keys.file_id, d);
+            self.keys
+                .aead
+                .decrypt_in_place_detached(
+                    Nonce::from_slice(&tr.nonce),
+                    &aad,
+                    chunk,
+                    Tag::from_slice(&tr.tag),
+                )
+                .map_err(|_| {
+                    self.auth_err(format!(
+                        "block {} (file bytes {}..{}) failed authentication: tampered, zeroed, swapped, replayed or truncated",
+                        d + 1,
+                        data_off(d),
+                        data_off(d) + BLOCK
+                    ))
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Reads plaintext of whole logical blocks `b0..b0+n` into `out`.
+    fn read_blocks(&self, st: &State, b0: u64, out: &mut [u8]) -> io::Result<()> {
+        let mut b = b0;
+        let mut rest = out;
+        while !rest.is_empty() {
+            if b == 0 {
+                let (head, tail) = rest.split_at_mut(BLOCK as usize);
+                head.copy_from_slice(&st.block0[..]);
+                rest = tail;
+                b = 1;
+                continue;
+            }
+            let d = b - 1;
+            let in_group = (GROUP - d % GROUP).min(rest.len() as u64 / BLOCK);
+            let (run, tail) = rest.split_at_mut((in_group * BLOCK) as usize);
+            self.read_run(st, d, run)?;
+            rest = tail;
+            b += in_group;
+        }
+        Ok(())
+    }
+
+    /// Encrypts and writes whole data blocks `d0..` (one group) from `plain`.
+    fn write_run(&self, st: &mut State, d0: u64, plain: &[u8]) -> io::Result<()> {
+        let n = plain.len() / BLOCK as usize;
+        let mut nonces = vec![0u8; 12 * n];
+        getrandom::fill(&mut nonces).map_err(|e| io::Error::other(e.to_string()))?;
+        let mut buf = plain.to_vec();
+        let mut trailers = vec![0u8; TRAILER * n];
+        let epoch = st.epoch + 1;
+        for (k, chunk) in buf.chunks_mut(BLOCK as usize).enumerate() {
+            let d = d0 + k as u64;
+            let old = st.entries[d as usize];
+            let prev = *st.dirty.entry(d).or_insert(old.sum);
+            let mut tr = Trailer {
+                flags: 1,
+                epoch,
+                nonce: nonces[12 * k..12 * k + 12].try_into().expect("12"),
+                tag: [0; 16],
+                prev: prev.unwrap_or([0; 16]),
+            };
+            let aad = tr.aad(&self.keys.file_id, d);
+            let tag = self
+                .keys
+                .aead
+                .encrypt_in_place_detached(Nonce::from_slice(&tr.nonce), &aad, chunk)
+                .map_err(|_| io::Error::other("AES-GCM encryption failed"))?;
+            tr.tag.copy_from_slice(&tag);
+            if let Some(t) = old.sum {
+                xor(&mut st.summary, &self.keys.prf(d, &t));
+            }
+            xor(&mut st.summary, &self.keys.prf(d, &tr.tag));
+            st.entries[d as usize] = Entry {
+                tr,
+                sum: Some(tr.tag),
+            };
+            tr.encode(&mut trailers[TRAILER * k..]);
+        }
+        st.need_sync = true;
+        self.inner.write(data_off(d0), &buf)?;
+        self.inner.write(trailer_off(d0), &trailers)?;
+        Ok(())
+    }
+
+    fn grow(&self, st: &mut State, new_len: u64) -> io::Result<()> {
+        let (old_n, new_n) = (data_blocks(st.len), data_blocks(new_len));
+        st.entries.resize(new_n as usize, Entry::default());
+        // Blocks that still exist physically from before a shrink get an
+        // "erased" trailer so a later open reads them as zeros.
+        let epoch = st.epoch + 1;
+        st.changed = true;
+        st.need_sync = true;
+        for d in old_n..new_n.min(st.phys_blocks) {
+            let prev = *st.dirty.entry(d).or_insert(None);
+            let tr = Trailer {
+                flags: 2,
+                epoch,
+                prev: prev.unwrap_or([0; 16]),
+                ..Trailer::default()
+            };
+            let mut b = [0u8; TRAILER];
+            tr.encode(&mut b);
+            self.inner.write(trailer_off(d), &b)?;
+        }
+        if new_n > st.phys_blocks {
+            self.inner.set_len(phys_len(new_n))?;
+            st.phys_blocks = new_n;
+        }
+        st.len = new_len;
+        Ok(())
+    }
+
+    fn shrink(&self, st: &mut State, new_len: u64) -> io::Result<()> {
+        st.changed = true;
+        let new_n = data_blocks(new_len);
+        for d in new_n..st.entries.len() as u64 {
+            let e = st.entries[d as usize];
+            st.dirty.entry(d).or_insert(e.sum);
+            if let Some(t) = e.sum {
+                xor(&mut st.summary, &self.keys.prf(d, &t));
+            }
+        }
+        st.entries.truncate(new_n as usize);
+        // Bytes past the end of a partial last block must read as zeros later.
+        let cut = (new_len % BLOCK) as usize;
+        if new_len < BLOCK {
+            st.block0[new_len as usize..].fill(0);
+        } else if cut != 0 {
+            let b = new_len / BLOCK;
+            let mut blk = vec![0u8; BLOCK as usize];
+            self.read_blocks(st, b, &mut blk)?;
+            blk[cut..].fill(0);
+            self.write_run(st, b - 1, &blk)?;
+        }
+        st.len = new_len;
+        Ok(())
+    }
+
+    fn write_locked(&self, st: &mut State, offset: u64, data: &[u8]) -> io::Result<()> {
+        let end = offset + data.len() as u64;
+        if end > st.len {
+            self.grow(st, end)?;
+        }
+        let mut pos = offset;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let b = pos / BLOCK;
+            let within = (pos % BLOCK) as usize;
+            if b == 0 {
+                let n = rest.len().min(BLOCK as usize - within);
+                st.block0[within..within + n].copy_from_slice(&rest[..n]);
+                st.changed = true;
+                pos += n as u64;
+                rest = &rest[n..];
+                continue;
+            }
+            let d = b - 1;
+            if within == 0 && rest.len() >= BLOCK as usize {
+                let full = ((GROUP - d % GROUP) as usize).min(rest.len() / BLOCK as usize);
+                let n = full * BLOCK as usize;
+                self.write_run(st, d, &rest[..n])?;
+                pos += n as u64;
+                rest = &rest[n..];
+            } else {
+                let n = rest.len().min(BLOCK as usize - within);
+                let mut blk = vec![0u8; BLOCK as usize];
+                self.read_blocks(st, b, &mut blk)?;
+                blk[within..within + n].copy_from_slice(&rest[..n]);
+                self.write_run(st, d, &blk)?;
+                pos += n as u64;
+                rest = &rest[n..];
+            }
+        }
+        Ok(())
+    }
+
+    fn sync_locked(&self, st: &mut State) -> io::Result<()> {
+        // Data written without a new redb header is not committed by redb
+        // either: making it durable needs no commit slot. (With redb's
+        // two-phase commit this keeps our fsync count equal to redb's own.)
+        if st.need_sync {
+            self.inner.sync_data()?;
+            st.need_sync = false;
+        }
+        if !st.changed {
+            return Ok(());
+        }
+        let n = data_blocks(st.len);
+        let commit = Commit {
+            epoch: st.epoch + 1,
+            len: st.len,
+            phys_max: n.max(st.phys_blocks),
+            summary: st.summary,
+            block0: st.block0.clone(),
+        };
+        let sealed = self.keys.seal_commit(&commit).map_err(io::Error::other)?;
+        self.inner
+            .write(COMMIT_SLOTS[(commit.epoch % 2) as usize], &sealed)?;
+        self.inner.sync_data()?;
+        st.epoch = commit.epoch;
+        st.dirty.clear();
+        st.changed = false;
+        st.need_sync = false;
+        if st.phys_blocks > n {
+            // Safe now: the durable commit no longer covers these blocks. The
+            // next commit syncs this before recording the smaller bound.
+            self.inner.set_len(phys_len(n))?;
+            if !n.is_multiple_of(GROUP) {
+                // Trailers of the cut blocks that share the last trailer block.
+                let from = trailer_off(n);
+                let end = trailer_off(n - n % GROUP) + BLOCK;
+                self.inner.write(from, &vec![0u8; (end - from) as usize])?;
+            }
+            st.phys_blocks = n;
+            st.need_sync = true;
+        }
+        Ok(())
+    }
+
+    /// Runs a mutating operation; any failure poisons the backend, since the
+    /// file may then hold a half-applied change that only a reopen resolves.
+    fn mutate(&self, f: impl FnOnce(&mut State) -> io::Result<()>) -> io::Result<()> {
+        let mut st = self.state.write();
+        if let Some(p) = &st.poisoned {
+            return Err(io::Error::other(format!(
+                "{}: an earlier write failed ({p}); reopen the database",
+                self.name.display()
+            )));
+        }
+        let r = f(&mut st);
+        if let Err(e) = &r {
+            st.poisoned = Some(e.to_string());
+        }
+        r
+    }
+}
+
+impl<B: StorageBackend> StorageBackend for EncryptedBackend<B> {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.state.read().len)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
+        let st = self.state.read();
+        let end = offset
+            .checked_add(out.len() as u64)
+            .filter(|&e| e <= st.len)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{}: read past the end", self.name.display()),
+                )
+            })?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        let (b0, b1) = (offset / BLOCK, end.div_ceil(BLOCK));
+        let skip = (offset % BLOCK) as usize;
+        if skip == 0 && out.len() as u64 == (b1 - b0) * BLOCK {
+            return self.read_blocks(&st, b0, out);
+        }
+        // Whole blocks past the logical end read as zeros (never written).
+        let mut tmp = vec![0u8; ((b1 - b0) * BLOCK) as usize];
+        self.read_blocks(&st, b0, &mut tmp)?;
+        out.copy_from_slice(&tmp[skip..skip + out.len()]);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.mutate(|st| {
+            if len > st.len {
+                self.grow(st, len)
+            } else if len < st.len {
+                self.shrink(st, len)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.mutate(|st| self.sync_locked(st))
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.mutate(|st| self.write_locked(st, offset, data))
+    }
+
+    fn close(&self) -> io::Result<()> {
+        // Unsynced writes to a plain file survive a clean exit; keep that.
+        let r = {
+            let mut st = self.state.write();
+            if st.poisoned.is_none() && st.changed {
+                self.sync_locked(&mut st)
+            } else {
+                Ok(())
+            }
+        };
+        let c = self.inner.close();
+        r.and(c)
+    }
+
+    fn try_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.try_lock_range(s, e)
+    }
+
+    fn try_lock_shared_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.try_lock_shared_range(s, e)
+    }
+
+    fn lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.lock_range(s, e)
+    }
+
+    fn lock_shared_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.lock_shared_range(s, e)
+    }
+
+    fn unlock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<(), BackendError> {
+        self.inner.unlock_range(s, e)
+    }
+
+    fn query_lock_range(&self, s: Bound<u64>, e: Bound<u64>) -> Result<bool, BackendError> {
+        self.inner.query_lock_range(s, e)
+    }
+}

@@ -1,0 +1,127 @@
+//! Encryption at rest, key rotation and column-level secrets (issue 7).
+//!
+//! * [`EncryptedBackend`]: a redb `StorageBackend` that encrypts every 4 KiB
+//!   block with AES-256-GCM; design and threat model in `docs/ENCRYPTION.md`.
+//! * [`Encryption`]: the configured key (`ARAGORA_SQLITE_ENCRYPTION=1` with
+//!   `ARAGORA_SQLITE_KEY` or `ARAGORA_ENCRYPTION_KEY`).
+//! * [`convert`]: `encrypt` / `decrypt` / `rekey` of whole files.
+//! * [`mod@column`]: the original's AES-256-GCM column format; [`fernet`]: Fernet.
+
+mod backend;
+pub mod column;
+pub mod convert;
+pub mod fernet;
+mod header;
+mod keys;
+mod layout;
+mod open;
+
+pub use backend::EncryptedBackend;
+pub use header::{file_is_encrypted, is_encrypted_head};
+pub use keys::{KdfParams, Key, KeySource};
+pub use open::rekey_backend;
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// At-rest encryption settings: where the key comes from and, for new files,
+/// the Argon2id cost. `Debug` never shows key material.
+#[derive(Debug, Clone)]
+pub struct Encryption {
+    /// The key-encryption key's source.
+    pub source: KeySource,
+    /// Argon2id parameters written into new files' headers.
+    pub params: KdfParams,
+}
+
+impl Encryption {
+    /// Encryption with a raw key and default parameters.
+    pub fn raw(key: Key) -> Self {
+        Encryption {
+            source: KeySource::Raw(key),
+            params: KdfParams::default(),
+        }
+    }
+
+    /// Encryption with a passphrase and the given Argon2id parameters.
+    pub fn passphrase(p: &str, params: KdfParams) -> Self {
+        Encryption {
+            source: KeySource::passphrase(p),
+            params,
+        }
+    }
+
+    /// Reads `ARAGORA_SQLITE_ENCRYPTION`, `ARAGORA_SQLITE_KEY` and
+    /// `ARAGORA_ENCRYPTION_KEY` through `get`. `Ok(None)` when encryption is off.
+    pub fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Encryption>> {
+        let flag = get("ARAGORA_SQLITE_ENCRYPTION").unwrap_or_default();
+        let on = match flag.trim().to_ascii_lowercase().as_str() {
+            "" | "0" | "false" | "no" | "off" => false,
+            "1" | "true" | "yes" | "on" => true,
+            _ => {
+                return Err(Error::Config {
+                    name: "ARAGORA_SQLITE_ENCRYPTION".into(),
+                    value: flag,
+                    expected: "1/true/yes/on or 0/false/no/off".into(),
+                });
+            }
+        };
+        if !on {
+            return Ok(None);
+        }
+        let nonempty = |k: &str| get(k).filter(|v| !v.is_empty());
+        if let Some(p) = nonempty("ARAGORA_SQLITE_KEY") {
+            let p = zeroize::Zeroizing::new(p);
+            return Ok(Some(Encryption::passphrase(&p, KdfParams::default())));
+        }
+        if let Some(k) = nonempty("ARAGORA_ENCRYPTION_KEY") {
+            let k = zeroize::Zeroizing::new(k);
+            return Ok(Some(Encryption::raw(Key::parse(
+                "ARAGORA_ENCRYPTION_KEY",
+                &k,
+            )?)));
+        }
+        Err(Error::Config {
+            name: "ARAGORA_SQLITE_ENCRYPTION".into(),
+            value: flag,
+            expected: "a key as well: set ARAGORA_SQLITE_KEY (passphrase) or ARAGORA_ENCRYPTION_KEY (32 bytes, hex or base64)".into(),
+        })
+    }
+}
+
+/// Opens (creating if needed) a redb database at `path`, encrypted when
+/// `enc` is given. A plain file opened with a key, or an encrypted file
+/// opened without one, is an [`Error::Encryption`]. Another process holding
+/// the file gives [`Error::Locked`] with `waited` zero (the caller retries).
+pub fn open_database(
+    builder: &redb::Builder,
+    path: &Path,
+    enc: Option<&Encryption>,
+) -> Result<redb::Database> {
+    let map = |e: redb::DatabaseError| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked {
+            path: path.to_path_buf(),
+            waited: std::time::Duration::ZERO,
+        },
+        e => Error::storage(path, e),
+    };
+    let Some(enc) = enc else {
+        if file_is_encrypted(path)? {
+            return Err(Error::Encryption {
+                path: path.to_path_buf(),
+                what: "is encrypted: set ARAGORA_SQLITE_ENCRYPTION=1 and its key (ARAGORA_SQLITE_KEY or ARAGORA_ENCRYPTION_KEY)".into(),
+            });
+        }
+        return builder.create(path).map_err(map);
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))?;
+    let fb = redb::backends::FileBackend::new(file).map_err(map)?;
+    let backend = EncryptedBackend::open_or_create(fb, path, &enc.source, enc.params)?;
+    builder.create_with_backend(backend).map_err(map)
+}

@@ -1,0 +1,434 @@
+//! Creating, opening, verifying and rekeying an encrypted file.
+
+use super::backend::{EncryptedBackend, Entry, State, xor};
+use super::header::{COMMIT_SLOTS, Commit, DATA_START, FileKeys, KEY_SLOT_LEN, KEY_SLOTS, KeySlot};
+use super::keys::{KdfParams, Key, KeySource, fill_random};
+use super::layout::{
+    BLOCK, GROUP, TRAILER, Trailer, blocks_for_phys_len, data_blocks, trailer_off,
+};
+use crate::error::{Error, Result};
+use parking_lot::RwLock;
+use redb::StorageBackend;
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::Path;
+
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+fn io<'a>(path: &'a Path, op: &'static str) -> impl Fn(std::io::Error) -> Error + 'a {
+    move |e| Error::io(op, path, e)
+}
+
+fn auth(path: &Path, what: impl Into<String>) -> Error {
+    Error::Authentication {
+        path: path.to_path_buf(),
+        what: what.into(),
+    }
+}
+
+/// Holds the inner storage's whole-file lock while a header is examined, so
+/// two processes never initialise or rekey one file at the same time.
+pub(crate) struct LockGuard<'a, B: StorageBackend>(&'a B, bool);
+
+impl<'a, B: StorageBackend> LockGuard<'a, B> {
+    pub(crate) fn take(inner: &'a B, path: &Path) -> Result<Self> {
+        match inner.try_lock_range(Bound::Unbounded, Bound::Unbounded) {
+            Ok(true) => Ok(LockGuard(inner, true)),
+            Ok(false) => Err(Error::Locked {
+                path: path.to_path_buf(),
+                waited: std::time::Duration::ZERO,
+            }),
+            Err(redb::BackendError::Unsupported) => Ok(LockGuard(inner, false)),
+            Err(e) => Err(Error::io("lock", path, e.into())),
+        }
+    }
+}
+
+impl<B: StorageBackend> Drop for LockGuard<'_, B> {
+    fn drop(&mut self) {
+        if self.1 {
+            let _ = self.0.unlock_range(Bound::Unbounded, Bound::Unbounded);
+        }
+    }
+}
+
+/// Reads both key slots; returns the current one and notes about the other.
+fn current_key_slot(
+    inner: &impl StorageBackend,
+    path: &Path,
+) -> Result<(usize, KeySlot, Vec<String>)> {
+    let len = inner.len().map_err(io(path, "size"))?;
+    let mut head = vec![0u8; (len.min(DATA_START)) as usize];
+    inner.read(0, &mut head).map_err(io(path, "read"))?;
+    let magic = |o: usize| head.len() >= o + 16 && head[o..o + 16] == super::header::MAGIC;
+    if !magic(0) && !magic(2048) {
+        let what = if head.starts_with(&REDB_MAGIC) {
+            "is a plain (unencrypted) redb file; encrypt it with `aragora-db encrypt` or turn encryption off"
+        } else {
+            "is not an encrypted aragora-db file (no encryption header)"
+        };
+        return Err(Error::Encryption {
+            path: path.to_path_buf(),
+            what: what.into(),
+        });
+    }
+    if len < DATA_START {
+        return Err(auth(
+            path,
+            format!("file is truncated to {len} bytes, inside its {DATA_START}-byte header"),
+        ));
+    }
+    let slots: Vec<_> = KEY_SLOTS
+        .iter()
+        .map(|&o| KeySlot::decode(&head[o as usize..o as usize + KEY_SLOT_LEN]))
+        .collect();
+    let mut notes = Vec::new();
+    for (i, s) in slots.iter().enumerate() {
+        if let Err(why) = s {
+            notes.push(format!("key slot {i} at byte {}: {why}", KEY_SLOTS[i]));
+        }
+    }
+    let best = slots
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.as_ref().ok().map(|s| (i, s)))
+        .max_by_key(|(i, s)| (s.seq, std::cmp::Reverse(*i)));
+    let (i, slot) = best.ok_or_else(|| {
+        auth(
+            path,
+            format!("both key slots are damaged: {}", notes.join("; ")),
+        )
+    })?;
+    if let [Ok(a), Ok(b)] = &slots[..]
+        && a.file_id != b.file_id
+    {
+        return Err(auth(path, "the two key slots belong to different files"));
+    }
+    if let [Ok(a), Ok(b)] = &slots[..]
+        && a.seq != b.seq
+    {
+        notes.push("key slots differ: an interrupted rekey; run rekey again to finish it".into());
+    }
+    Ok((i, slot.clone(), notes))
+}
+
+/// Unwraps the data key, or `WrongKey`.
+fn unlock(
+    inner: &impl StorageBackend,
+    path: &Path,
+    key: &KeySource,
+) -> Result<(KeySlot, Key, Vec<String>)> {
+    let (_, slot, notes) = current_key_slot(inner, path)?;
+    match slot.open(key)? {
+        Some(dek) => Ok((slot, dek, notes)),
+        None => Err(Error::WrongKey {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+impl<B: StorageBackend> EncryptedBackend<B> {
+    /// Opens an existing encrypted file, or initialises an empty one.
+    /// Nothing is written unless the key is right (or the storage is empty).
+    pub fn open_or_create(
+        inner: B,
+        path: &Path,
+        key: &KeySource,
+        params: KdfParams,
+    ) -> Result<Self> {
+        let guard = LockGuard::take(&inner, path)?;
+        if inner.len().map_err(io(path, "size"))? == 0 {
+            create(&inner, path, key, params)?;
+        }
+        let (slot, dek, notes) = unlock(&inner, path, key)?;
+        let keys = FileKeys::new(&dek, slot.file_id);
+        let (state, more) = load(&inner, path, &keys)?;
+        let fresh = state.block0[..9] != REDB_MAGIC && state.len > 0;
+        drop(guard);
+        let mut findings = notes;
+        findings.extend(more);
+        let backend = EncryptedBackend {
+            inner,
+            name: path.to_path_buf(),
+            keys,
+            state: RwLock::new(state),
+            findings,
+        };
+        if fresh {
+            // redb writes its magic number last when it creates a database;
+            // without it (a crash during creation) redb refuses the file.
+            // Nothing was ever committed: start empty instead.
+            backend.set_len(0).map_err(io(path, "reset"))?;
+        }
+        Ok(backend)
+    }
+
+    /// Opens an existing encrypted file (never creates one).
+    pub fn open(inner: B, path: &Path, key: &KeySource) -> Result<Self> {
+        if inner.len().map_err(io(path, "size"))? == 0 {
+            return Err(Error::Encryption {
+                path: path.to_path_buf(),
+                what: "is empty, not an encrypted aragora-db file".into(),
+            });
+        }
+        Self::open_or_create(inner, path, key, KdfParams::default())
+    }
+
+    /// Decrypts and authenticates every block; returns every problem found,
+    /// including damaged redundant header copies that the open tolerated.
+    pub fn verify(&self) -> Vec<String> {
+        let mut out = self.findings.clone();
+        let (n, phys, never) = {
+            let st = self.state.read();
+            let never: Vec<u64> = (0..st.entries.len() as u64)
+                .filter(|&d| st.entries[d as usize].tr.flags == 0)
+                .collect();
+            (st.entries.len() as u64, st.phys_blocks, never)
+        };
+        let mut blk = vec![0u8; BLOCK as usize];
+        for b in 1..=n {
+            if let Err(e) = self.read(b * BLOCK, &mut blk) {
+                out.push(e.to_string());
+            }
+        }
+        // Bytes no reader looks at must still be as written: zeros.
+        let mut zero_ranges: Vec<(u64, u64, String)> = Vec::new();
+        for (i, &o) in KEY_SLOTS.iter().enumerate() {
+            zero_ranges.push((
+                o + KEY_SLOT_LEN as u64,
+                o + 2048,
+                format!("padding after key slot {i}"),
+            ));
+        }
+        for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
+            let len = super::header::COMMIT_LEN as u64;
+            zero_ranges.push((o + len, o + 8192, format!("padding after commit slot {i}")));
+        }
+        if !phys.is_multiple_of(GROUP) {
+            let d = phys;
+            zero_ranges.push((
+                trailer_off(d),
+                trailer_off(d - d % GROUP) + BLOCK,
+                "unused trailers".into(),
+            ));
+        }
+        let mut tb = [0u8; TRAILER];
+        let beyond = (n..phys).filter(|&d| {
+            self.inner.read(trailer_off(d), &mut tb).is_ok() && tb.iter().all(|&x| x == 0)
+        });
+        let never: Vec<u64> = never
+            .into_iter()
+            .chain(beyond.collect::<Vec<_>>())
+            .collect();
+        for d in never {
+            if d < phys {
+                let o = super::layout::data_off(d);
+                zero_ranges.push((o, o + BLOCK, format!("never-written block {}", d + 1)));
+            }
+        }
+        for (from, to, what) in zero_ranges {
+            let mut b = vec![0u8; (to - from) as usize];
+            match self.inner.read(from, &mut b) {
+                Ok(()) if b.iter().all(|&x| x == 0) => {}
+                Ok(()) => out.push(format!(
+                    "{what} (bytes {from}..{to}) is not zero: tampered, or an unsynced write cut short by a crash"
+                )),
+                Err(e) => out.push(format!("{what}: {e}")),
+            }
+        }
+        out
+    }
+
+    /// Consumes the backend and returns the inner storage (tests).
+    pub fn into_inner(self) -> B {
+        self.inner
+    }
+}
+
+fn create(
+    inner: &impl StorageBackend,
+    path: &Path,
+    key: &KeySource,
+    params: KdfParams,
+) -> Result<()> {
+    let dek = Key::random()?;
+    let mut file_id = [0u8; 16];
+    fill_random(&mut file_id)?;
+    let slot = KeySlot::seal(1, file_id, key, params, &dek)?.encode();
+    let keys = FileKeys::new(&dek, file_id);
+    let w = io(path, "initialise encrypted file");
+    inner.set_len(DATA_START).map_err(&w)?;
+    for o in KEY_SLOTS {
+        inner.write(o, &slot).map_err(&w)?;
+    }
+    for epoch in [0u64, 1] {
+        let c = Commit {
+            epoch,
+            len: 0,
+            phys_max: 0,
+            summary: [0; 32],
+            block0: Box::new([0; 4096]),
+        };
+        inner
+            .write(COMMIT_SLOTS[epoch as usize], &keys.seal_commit(&c)?)
+            .map_err(&w)?;
+    }
+    inner.sync_data().map_err(&w)
+}
+
+/// Reads the current commit and every trailer; checks the block summary.
+fn load(inner: &impl StorageBackend, path: &Path, keys: &FileKeys) -> Result<(State, Vec<String>)> {
+    let mut notes = Vec::new();
+    let mut best: Option<Commit> = None;
+    for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
+        let mut b = vec![0u8; super::header::COMMIT_LEN];
+        inner.read(o, &mut b).map_err(io(path, "read"))?;
+        match keys.open_commit(i, &b) {
+            Ok(c) => {
+                if best.as_ref().is_none_or(|x| c.epoch > x.epoch) {
+                    best = Some(c);
+                }
+            }
+            Err(why) => notes.push(format!("commit slot {i} at byte {o}: {why}")),
+        }
+    }
+    let c =
+        best.ok_or_else(|| auth(path, format!("no valid commit slot: {}", notes.join("; "))))?;
+    let n = data_blocks(c.len);
+    let plen = inner.len().map_err(io(path, "size"))?;
+    let phys = blocks_for_phys_len(plen).ok_or_else(|| {
+        auth(
+            path,
+            format!(
+                "file length {plen} does not fit the block layout: bytes were appended or cut off"
+            ),
+        )
+    })?;
+    if phys < n {
+        return Err(auth(
+            path,
+            format!(
+                "file is truncated: commit {} needs {n} data blocks, the file holds {phys} (block {} onwards missing)",
+                c.epoch,
+                phys + 1
+            ),
+        ));
+    }
+    let mut entries = vec![Entry::default(); n as usize];
+    let mut check = [0u8; 32];
+    let mut summary = [0u8; 32];
+    let mut dirty = HashMap::new();
+    let mut lost = Vec::new();
+    let mut tb = vec![0u8; BLOCK as usize];
+    for d in 0..phys {
+        if d % GROUP == 0 {
+            inner
+                .read(trailer_off(d), &mut tb)
+                .map_err(io(path, "read"))?;
+        }
+        let raw = &tb[(d % GROUP) as usize * TRAILER..][..TRAILER];
+        let tr = Trailer::decode(raw)
+            .ok_or_else(|| auth(path, format!("trailer of block {} is malformed", d + 1)))?;
+        if d >= n {
+            if d >= c.phys_max && tr.flags != 0 && tr.epoch != c.epoch + 1 {
+                return Err(auth(
+                    path,
+                    format!("block {} was appended after the last commit", d + 1),
+                ));
+            }
+            continue;
+        }
+        if tr.flags != 0 && tr.epoch > c.epoch + 1 {
+            return Err(auth(
+                path,
+                format!("block {} claims a future commit {}", d + 1, tr.epoch),
+            ));
+        }
+        if tr.flags != 0 && tr.epoch > c.epoch {
+            // Written after the last durable commit (a crash): not part of
+            // the committed state. Count its committed predecessor.
+            let prev = (tr.prev != [0; 16]).then_some(tr.prev);
+            if let Some(p) = prev {
+                xor(&mut check, &keys.prf(d, &p));
+            }
+            dirty.insert(d, prev);
+            lost.push((d, tr.prev));
+            continue;
+        }
+        if tr.flags == 1 {
+            let term = keys.prf(d, &tr.tag);
+            xor(&mut check, &term);
+            xor(&mut summary, &term);
+            entries[d as usize] = Entry {
+                tr,
+                sum: Some(tr.tag),
+            };
+        }
+    }
+    if check != c.summary {
+        return Err(auth(
+            path,
+            format!(
+                "block summary mismatch in commit {}: one of blocks 1..={n} was replayed from an older version, removed or zeroed",
+                c.epoch
+            ),
+        ));
+    }
+    // Make crash leftovers read as zeros from the next commit on (synced
+    // before that commit is written).
+    let need_sync = !lost.is_empty();
+    for (d, prev) in lost {
+        let tr = Trailer {
+            flags: 2,
+            epoch: c.epoch + 1,
+            prev,
+            ..Trailer::default()
+        };
+        let mut b = [0u8; TRAILER];
+        tr.encode(&mut b);
+        inner.write(trailer_off(d), &b).map_err(io(path, "write"))?;
+    }
+    let state = State {
+        len: c.len,
+        block0: c.block0,
+        entries,
+        summary,
+        epoch: c.epoch,
+        dirty,
+        phys_blocks: phys,
+        changed: false,
+        need_sync,
+        poisoned: None,
+    };
+    Ok((state, notes))
+}
+
+/// Replaces the key-encryption key of a closed encrypted file: one key-slot
+/// write, synced, then the same bytes into the other slot. After a crash at
+/// any point exactly one of the old and new keys opens the file.
+pub fn rekey_backend(
+    inner: &impl StorageBackend,
+    path: &Path,
+    old: &KeySource,
+    new: &KeySource,
+    params: KdfParams,
+) -> Result<()> {
+    let _guard = LockGuard::take(inner, path)?;
+    let (cur, slot, _) = current_key_slot(inner, path)?;
+    let dek = match slot.open(old)? {
+        Some(k) => k,
+        None => {
+            return Err(Error::WrongKey {
+                path: path.to_path_buf(),
+            });
+        }
+    };
+    let fresh = KeySlot::seal(slot.seq + 1, slot.file_id, new, params, &dek)?.encode();
+    let other = 1 - cur;
+    let w = io(path, "rekey");
+    for i in [other, cur] {
+        inner.write(KEY_SLOTS[i], &fresh).map_err(&w)?;
+        inner.sync_data().map_err(&w)?;
+    }
+    Ok(())
+}
