@@ -125,7 +125,7 @@ fn snapshot_all(
         let dest = partial.join(&file);
         fsutil::private_dir(&fsutil::parent_of(&dest))?;
         let db = Database::open_path(&set.path, set.tables.clone(), &OpenOptions::from(config))?;
-        let (tables, skipped) = snapshot(&db, &dest)?;
+        let (tables, skipped) = snapshot(&db, &dest, config.encryption.as_ref())?;
         let bytes = std::fs::metadata(&dest)
             .map_err(|e| Error::io("stat", &dest, e))?
             .len();
@@ -172,16 +172,22 @@ fn names_for(config: &Config, path: &Path, n: usize) -> (String, String) {
     }
 }
 
-/// Copies one open database, from one snapshot, into a new file at `dest`.
-/// Returns the digest of every copied table and the tables not copied.
-pub fn snapshot(db: &Database, dest: &Path) -> Result<(Vec<TableEntry>, Vec<String>)> {
+/// Copies one open database, from one snapshot, into a new file at `dest`
+/// (encrypted with `enc` when given, so backups of encrypted databases
+/// stay encrypted). Returns the digest of every copied table and the
+/// tables not copied.
+pub fn snapshot(
+    db: &Database,
+    dest: &Path,
+    enc: Option<&crate::crypto::Encryption>,
+) -> Result<(Vec<TableEntry>, Vec<String>)> {
     let src = db.path();
     let reader = db.read()?;
     let rtxn = reader.txn();
     let names = raw::table_names(rtxn, src)?;
     let versions = read_versions(rtxn, src)?;
     let tmp = fsutil::temp_sibling(dest, "partial");
-    let out = raw::create_private(&tmp)?;
+    let out = raw::create_private(&tmp, enc)?;
     let st = |e: &dyn std::fmt::Display| Error::storage(&tmp, e);
     let wtxn = out.begin_write().map_err(|e| st(&e))?;
     let mut tables = Vec::new();

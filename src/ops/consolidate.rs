@@ -252,7 +252,7 @@ fn build_target(target: &Path, moves: &[&TableMove]) -> Result<()> {
     };
     let tmp = fsutil::temp_sibling(target, "consolidate");
     fsutil::remove_if_exists(&tmp)?;
-    let out = raw::create_private(&tmp)?;
+    let out = raw::create_private(&tmp, None)?;
     let st = |e: &dyn std::fmt::Display| Error::storage(&tmp, e);
     let wtxn = out.begin_write().map_err(|e| st(&e))?;
     if let Some(db) = &held {

@@ -7,9 +7,11 @@
 //!
 //! This module is the only place the operational tools open or create a
 //! redb file other than through [`Database::open`](crate::Database::open),
-//! so it is where a storage backend (encryption at rest) has to be plugged
-//! in for backups, restores, verify copies and salvage output to use it.
+//! so it is where a storage backend (encryption at rest) is plugged in:
+//! backup snapshots are created through the encrypted backend when the
+//! configuration has a key, and read back through it by restore.
 
+use crate::crypto::Encryption;
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, TableHandle};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -88,11 +90,43 @@ pub fn read_only_error(path: &Path, e: Opened) -> Error {
 }
 
 /// Creates a new, empty redb file at `path` with mode 0600.
-pub fn create_private(path: &Path) -> Result<redb::Database> {
+pub fn create_private(path: &Path, enc: Option<&Encryption>) -> Result<redb::Database> {
     super::fsutil::private_file(path)?;
-    redb::Builder::new()
-        .create(path)
+    crate::crypto::open_database(&redb::Builder::new(), path, enc)
+}
+
+/// A file opened for reading: read-only when it is plain; an encrypted
+/// file (ours alone, such as a backup snapshot) is opened normally through
+/// the encrypted backend with `enc`.
+pub enum ReadHandle {
+    /// A plain file, read-only.
+    Plain(redb::ReadOnlyDatabase),
+    /// An encrypted file.
+    Encrypted(redb::Database),
+}
+
+impl ReadHandle {
+    /// Opens `path` for reading.
+    pub fn open(path: &Path, enc: Option<&Encryption>) -> Result<ReadHandle> {
+        if crate::crypto::file_is_encrypted(path)? {
+            let db = guarded(|| crate::crypto::open_database(&redb::Builder::new(), path, enc))
+                .map_err(|p| Error::storage(path, p))??;
+            return Ok(ReadHandle::Encrypted(db));
+        }
+        open_read_only(path)
+            .map(ReadHandle::Plain)
+            .map_err(|e| read_only_error(path, e))
+    }
+
+    /// A read transaction.
+    pub fn begin_read(&self, path: &Path) -> Result<redb::ReadTransaction> {
+        guarded(|| match self {
+            ReadHandle::Plain(db) => db.begin_read(),
+            ReadHandle::Encrypted(db) => db.begin_read(),
+        })
+        .map_err(|p| Error::storage(path, p))?
         .map_err(|e| Error::storage(path, e))
+    }
 }
 
 /// Runs `f`, turning a panic into its message.

@@ -28,18 +28,17 @@ pub struct RestoreReport {
 }
 
 /// Reads and checks a backup directory: the manifest, then every table of
-/// every file against it. Returns the manifest.
-pub fn verify_backup(dir: &Path) -> Result<Manifest> {
+/// every file against it (encrypted snapshots are read with `enc`).
+/// Returns the manifest.
+pub fn verify_backup(dir: &Path, enc: Option<&crate::crypto::Encryption>) -> Result<Manifest> {
     let mpath = dir.join(FILE_NAME);
     let bytes = std::fs::read(&mpath).map_err(|e| Error::io("read", &mpath, e))?;
     let manifest =
         Manifest::parse(&bytes).map_err(|e| Error::Invalid(format!("{}: {e}", mpath.display())))?;
     for f in &manifest.files {
         let path = dir.join(&f.file);
-        let db = raw::open_read_only(&path).map_err(|e| raw::read_only_error(&path, e))?;
-        let txn = raw::guarded(|| redb::ReadableDatabase::begin_read(&db))
-            .map_err(|p| Error::storage(&path, p))?
-            .map_err(|e| Error::storage(&path, e))?;
+        let db = raw::ReadHandle::open(&path, enc)?;
+        let txn = db.begin_read(&path)?;
         let mut names = raw::table_names(&txn, &path)?;
         names.sort();
         let mut listed: Vec<&str> = f.tables.iter().map(|t| t.name.as_str()).collect();
@@ -94,7 +93,7 @@ pub fn target_path(config: &Config, target: &str) -> PathBuf {
 /// Verifies the backup in `dir`, then replaces every target file with its
 /// snapshot. Refuses while any target is open.
 pub fn restore(config: &Config, dir: &Path) -> Result<RestoreReport> {
-    let manifest = verify_backup(dir)?;
+    let manifest = verify_backup(dir, config.encryption.as_ref())?;
     // Take every target's lock before replacing any.
     let mut held = Vec::new();
     let mut busy = Vec::new();
@@ -105,6 +104,23 @@ pub fn restore(config: &Config, dir: &Path) -> Result<RestoreReport> {
             continue;
         }
         if !target.exists() {
+            continue;
+        }
+        if crate::crypto::file_is_encrypted(&target).unwrap_or(false) {
+            // Hold its lock through the encrypted backend (a plain open
+            // cannot read it); a wrong or missing key is an error here.
+            match crate::crypto::open_database(
+                &redb::Builder::new(),
+                &target,
+                config.encryption.as_ref(),
+            ) {
+                Ok(db) => held.push(db),
+                Err(Error::Locked { .. }) => busy.push(format!(
+                    "{} (held by another process: stop it first)",
+                    target.display()
+                )),
+                Err(e) => return Err(e),
+            }
             continue;
         }
         match raw::open(&target) {

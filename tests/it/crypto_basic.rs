@@ -143,3 +143,59 @@ fn config_rejects_malformed_keys_without_echoing_them() {
 pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
+
+#[test]
+fn backups_of_encrypted_databases_stay_encrypted_and_restore() {
+    use aragora_db::ops::{backup, restore};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = encrypted_config(dir.path(), &[("ARAGORA_ENCRYPTION_KEY", HEX)]).unwrap();
+    {
+        let users = UserStore::open(&cfg).unwrap();
+        users
+            .create_user("bAcKuPcAnArY@example.com", "h", "", "B", None, "member")
+            .unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let report = backup::backup(
+        &cfg,
+        &backup::BackupOptions {
+            out: Some(out.path().to_path_buf()),
+            keep_days: None,
+            now: chrono::Utc::now(),
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let mut snapshots = Vec::new();
+    for e in std::fs::read_dir(&report.dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "redb") {
+            snapshots.push(p);
+        }
+    }
+    assert!(
+        !snapshots.is_empty(),
+        "no snapshot in {}",
+        report.dir.display()
+    );
+    for p in &snapshots {
+        assert!(
+            crypto::file_is_encrypted(p).unwrap(),
+            "{} is plaintext",
+            p.display()
+        );
+        assert!(!contains(&std::fs::read(p).unwrap(), b"bAcKuPcAnArY"));
+    }
+    // Without the key the backup cannot be checked.
+    assert!(restore::verify_backup(&report.dir, None).is_err());
+    restore::verify_backup(&report.dir, cfg.encryption.as_ref()).unwrap();
+    std::fs::remove_file(dir.path().join("users.redb")).unwrap();
+    restore::restore(&cfg, &report.dir).unwrap();
+    let users = UserStore::open(&cfg).unwrap();
+    assert!(
+        users
+            .get_user_by_email("bAcKuPcAnArY@example.com")
+            .unwrap()
+            .is_some()
+    );
+}

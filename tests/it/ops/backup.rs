@@ -85,7 +85,7 @@ fn snapshot_under_a_running_writer_is_consistent_and_matches_its_manifest() {
     assert_ne!(first.dir, second.dir);
     for report in [&first, &second] {
         assert_eq!(report.dir.parent().unwrap(), cfg.data_dir.join("backup"));
-        let manifest = restore::verify_backup(&report.dir).unwrap();
+        let manifest = restore::verify_backup(&report.dir, None).unwrap();
         assert_eq!(manifest, report.manifest);
         assert!(manifest.files.len() >= 4);
         for f in &manifest.files {
