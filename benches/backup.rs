@@ -111,7 +111,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("snapshot_ours", |b| {
         b.iter(|| {
             let _ = std::fs::remove_file(&dest);
-            snapshot(&db, &dest).unwrap();
+            snapshot(&db, &dest, None).unwrap();
         })
     });
     let copy = out.join("copy.redb");
