@@ -26,6 +26,8 @@ pub struct Run<'a, 'c> {
     pub progress: &'a dyn Progress,
     /// Timestamp written into the importer's own rows.
     pub now: String,
+    /// The column-secret key (`ARAGORA_ENCRYPTION_KEY`), if set.
+    pub key: Option<&'a crate::crypto::Key>,
 }
 
 /// Error from the SQLite reader, with the file named.
@@ -200,6 +202,7 @@ fn typed(
                 converted,
             }) => {
                 rep.converted += converted;
+                super::secrets::convert(def, &mut values, run.key, &mut rep.secrets)?;
                 let rekeys = m.rekeys(&src.rel);
                 let prov_key = source_key(&src.rel, &table.name, rowid);
                 if rekeys && let Some((p, _)) = rw.get_values(&IMPORT_REKEYED, &prov_key)? {
@@ -217,7 +220,10 @@ fn typed(
                     Some(_) => w.get_values(def, &pk)?,
                 };
                 match stored {
-                    Some((old, old_extras)) if old == values && old_extras == extras => {
+                    Some((old, old_extras))
+                        if old_extras == extras
+                            && super::secrets::rows_match(def, &old, &values, run.key) =>
+                    {
                         rep.already_present += 1;
                         None
                     }

@@ -8,6 +8,7 @@
 //!            what cannot be typed → import_rejects, unknown tables → import_raw_*
 //! targets    one write transaction per target file, committed together
 //! verify     every source row re-read and compared with what is stored
+//! secrets    the original's encrypted columns, re-encrypted under our key
 //! report     per source table: read, imported, already present, rejected, time
 //! ```
 //!
@@ -26,6 +27,7 @@ pub mod load;
 pub mod plan;
 pub mod report;
 pub mod row;
+pub mod secrets;
 pub mod targets;
 pub mod verify;
 
@@ -88,6 +90,7 @@ pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Resul
             notes: &mut notes,
             progress,
             now: crate::time::now_iso(),
+            key: config.column_key.as_ref(),
         };
         let mut away = Vec::new();
         let mut stamps = Vec::new();

@@ -28,6 +28,8 @@ pub struct TableReport {
     pub rejected: u64,
     /// Values converted by one of the lossless rules (epochs, exact numbers).
     pub converted: u64,
+    /// What happened to the original's encrypted column values.
+    pub secrets: super::secrets::SecretCounts,
     /// Declared columns the source lacks (filled with their defaults).
     pub defaulted_columns: Vec<&'static str>,
     /// Source columns the declaration lacks (kept in each row's extra map).
@@ -165,6 +167,14 @@ impl ImportReport {
                     out,
                     "note: {}:{} not imported: {}",
                     t.file, t.table, t.target
+                );
+            }
+            let sc = t.secrets;
+            if sc.reencrypted + sc.encrypted + sc.kept > 0 {
+                let _ = writeln!(
+                    out,
+                    "note: {}:{} secret columns: {} re-encrypted under our key, {} plaintext encrypted, {} kept exactly as they were (no key, or a key that does not open them)",
+                    t.file, t.table, sc.reencrypted, sc.encrypted, sc.kept
                 );
             }
             if t.rekeyed > 0 {

@@ -185,7 +185,17 @@ pub fn verify(config: &Config, source: &Path) -> Result<VerifyReport> {
                                     m.def.primary_key.iter().map(|&c| typed.values[c].as_ref()),
                                 );
                                 match reader.get_values(t, m.def, &pk)? {
-                                    Some((v, e)) if v == typed.values && e == typed.extras => None,
+                                    Some((v, e))
+                                        if e == typed.extras
+                                            && super::secrets::rows_match(
+                                                m.def,
+                                                &v,
+                                                &typed.values,
+                                                config.column_key.as_ref(),
+                                            ) =>
+                                    {
+                                        None
+                                    }
                                     Some((v, _)) => Some(differs(m.def, &v, &typed.values)),
                                     None => Some(format!(
                                         "no row with key {} in {}",

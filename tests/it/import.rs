@@ -452,3 +452,74 @@ fn a_damaged_file_is_reported_and_the_others_still_import() {
     assert!(report.tables.iter().all(|t| t.file == "users.db"));
     assert_eq!(report.total(|t| t.imported), 4);
 }
+
+fn secret_source(dir: &Path, key: &aragora_db::crypto::Key) -> String {
+    let sealed = aragora_db::crypto::column::encrypt(key, "JBSWY3DPEHPK3PXP", Some("s1")).unwrap();
+    let c = rusqlite::Connection::open(dir.join("users.db")).unwrap();
+    c.execute_batch(
+        "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT UNIQUE NOT NULL, password_hash TEXT,
+             password_salt TEXT, name TEXT, role TEXT, created_at TEXT, updated_at TEXT,
+             mfa_secret TEXT, mfa_backup_codes TEXT);",
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO users VALUES ('s1', 'a@x', 'h', 's', 'A', 'member', '2024-01-01 00:00:00', '2024-01-01 00:00:00', ?1, '[\"plain-code\"]')",
+        [&sealed],
+    )
+    .unwrap();
+    sealed
+}
+
+fn stored_user(config: &Config) -> aragora_db::schema::users::User {
+    let db = Database::open(config, DbTarget::Store(Store::Users)).unwrap();
+    db.read().unwrap().get("s1").unwrap().unwrap()
+}
+
+#[test]
+fn column_secrets_are_reencrypted_with_the_key_and_kept_without_it() {
+    let key = aragora_db::crypto::Key::from_bytes([7; 32]);
+    let src = tempfile::tempdir().unwrap();
+    let sealed = secret_source(src.path(), &key);
+
+    // No key: kept exactly as they were, and reported.
+    let plain = tempfile::tempdir().unwrap();
+    let config = Config::for_dir(plain.path());
+    let r = run(&config, src.path(), false);
+    let users = r.tables.iter().find(|t| t.table == "users").unwrap();
+    assert_eq!((users.secrets.kept, users.secrets.reencrypted), (2, 0));
+    let u = stored_user(&config);
+    assert_eq!(u.mfa_secret.as_deref(), Some(sealed.as_str()));
+    assert_eq!(u.mfa_backup_codes.as_deref(), Some("[\"plain-code\"]"));
+
+    // With the key: re-encrypted under ours (fresh nonce), plaintext encrypted.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = Config::for_dir(tmp.path());
+    config.column_key = Some(key.clone());
+    let r = run(&config, src.path(), false);
+    let users = r.tables.iter().find(|t| t.table == "users").unwrap();
+    assert_eq!(
+        (
+            users.secrets.reencrypted,
+            users.secrets.encrypted,
+            users.secrets.kept
+        ),
+        (1, 1, 0)
+    );
+    let u = stored_user(&config);
+    let stored = u.mfa_secret.unwrap();
+    assert_ne!(stored, sealed, "a fresh nonce");
+    assert_eq!(
+        aragora_db::crypto::column::decrypt(&key, &stored, Some("s1")).as_deref(),
+        Some("JBSWY3DPEHPK3PXP")
+    );
+    let codes = u.mfa_backup_codes.unwrap();
+    assert!(
+        !codes.contains("plain-code"),
+        "backup codes are encrypted now: {codes}"
+    );
+    // Verify and a second import see the same secrets, not a conflict.
+    assert!(import::verify::verify(&config, src.path()).unwrap().ok());
+    let again = run(&config, src.path(), false);
+    assert_eq!(again.total(|t| t.rejected), 0, "{}", again.render());
+    assert_eq!(again.total(|t| t.imported), 0);
+}
