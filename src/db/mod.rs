@@ -116,6 +116,9 @@ impl Database {
             return Ok(Database { inner });
         }
         open.retain(|_, w| w.strong_count() > 0);
+        if !key.exists() {
+            create_new(&key, &tables, opts)?;
+        }
         let db = open_with_timeout(&key, opts)?;
         let inner = Arc::new(Inner {
             db,
@@ -299,6 +302,45 @@ fn registry_key(path: &Path) -> Result<PathBuf> {
         .file_name()
         .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
     Ok(parent.join(name))
+}
+
+/// Creates a new database file whole or not at all. redb writes its magic
+/// number only in its second header write, so a crash while it creates a
+/// file in place can leave a file no open accepts. The file is created and
+/// set up under a temporary name, then linked into place (`link` never
+/// replaces an existing file, so two processes creating it at once cannot
+/// lose each other's data) and the directory synced.
+fn create_new(path: &Path, tables: &[&'static TableDef], opts: &OpenOptions) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.creating-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let made = (|| {
+        let db = open_with_timeout(&tmp, opts)?;
+        let inner = Inner {
+            db,
+            path: tmp.clone(),
+            tables: tables.to_vec(),
+            slow_threshold: opts.slow_threshold,
+        };
+        meta::ensure_tables(&inner)
+    })();
+    if let Err(e) = made {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io("link new database into place", path, e)),
+    }
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 fn open_with_timeout(path: &Path, opts: &OpenOptions) -> Result<redb::Database> {
