@@ -149,6 +149,11 @@ impl PageCache {
         found
     }
 
+    /// True if `pgno` is cached (not counted as a lookup).
+    pub fn contains(&self, pgno: u32) -> bool {
+        self.map.contains_key(&pgno)
+    }
+
     /// Add `page` as `pgno`, evicting a page not used since the hand last passed it.
     pub fn insert(&mut self, pgno: u32, page: Page) {
         if let Some(slot) = self.map.get(&pgno).and_then(|&i| self.slots.get_mut(i)) {

@@ -9,7 +9,9 @@
 //! one page, or one WAL frame with its header) into a [`PageCache`] of a fixed number
 //! of pages; the only other per-database memory is the WAL index (page number →
 //! frame offset, one entry per distinct committed page). Memory after open is thus
-//! O(cache + WAL index), whatever the file size.
+//! O(cache + WAL index), whatever the file size. When misses are sequential, up to
+//! [`READ_AHEAD_PAGES`] main-file pages are read with one call (through a transient
+//! buffer of that size) and the followers cached.
 //!
 //! Databases that fit the cache are read whole by [`Pager::finish_open`] and never
 //! touch the files again. For the others, [`Pager::validate`] asks the [`Validator`]
@@ -30,7 +32,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -49,6 +51,9 @@ pub const DEFAULT_CACHE_BYTES: usize = 8 << 20;
 
 /// The cache always holds at least this many pages, whatever the byte budget.
 pub const MIN_CACHE_PAGES: usize = 32;
+
+/// Pages read at once from the main file when reads are sequential.
+pub const READ_AHEAD_PAGES: u32 = 16;
 
 /// Cache misses between two consistency checks of the files (see [`Validator`]).
 pub const CHECK_EVERY_MISSES: u64 = 256;
@@ -91,6 +96,8 @@ pub struct CacheStats {
     pub hits: u64,
     /// Page lookups that read the files.
     pub misses: u64,
+    /// Pages read from the files (misses plus pages read ahead).
+    pub pages_read: u64,
     /// The whole database fitted the cache and was read at open.
     pub fully_resident: bool,
 }
@@ -107,6 +114,9 @@ pub struct Pager {
     wal_state: WalState,
     fully_resident: AtomicBool,
     misses: AtomicU64,
+    pages_read: AtomicU64,
+    /// One past the last page read from the main file (sequential-read detection).
+    next_seq: AtomicU32,
     changed: OnceLock<SqliteError>,
 }
 
@@ -197,6 +207,8 @@ impl Pager {
             wal_state: idx.state,
             fully_resident: AtomicBool::new(false),
             misses: AtomicU64::new(0),
+            pages_read: AtomicU64::new(0),
+            next_seq: AtomicU32::new(0),
             changed: OnceLock::new(),
         };
         let page1 = pager.load(1)?;
@@ -287,6 +299,7 @@ impl Pager {
     /// Read page `pgno` from the WAL or the main file, bypassing the cache.
     fn load(&self, pgno: u32) -> Result<Page> {
         let ps = self.page_size;
+        self.pages_read.fetch_add(1, Ordering::Relaxed);
         if let (Some(&off), Some((wal, _))) = (self.wal_pages.get(&pgno), &self.src.wal) {
             let mut buf = vec![0u8; FRAME_HEADER_SIZE + ps].into_boxed_slice();
             wal.read_exact_at(&mut buf, off)
@@ -305,6 +318,8 @@ impl Pager {
                 self.residency.clone(),
             )));
         }
+        self.next_seq
+            .store(pgno.saturating_add(1), Ordering::Relaxed);
         let mut buf = vec![0u8; ps].into_boxed_slice();
         let start = u64::from(pgno.saturating_sub(1)) * ps as u64;
         if start < self.src.main_len {
@@ -316,6 +331,47 @@ impl Pager {
                 .map_err(|e| read_error(&self.src.main_path, e, start))?;
         }
         Ok(Arc::new(PageBuf::new(buf, 0, self.residency.clone())))
+    }
+
+    /// Read main-file page `pgno` and up to [`READ_AHEAD_PAGES`] − 1 following pages
+    /// in one read, caching the followers that are neither cached nor in the WAL.
+    fn load_run(&self, pgno: u32) -> Result<Page> {
+        let ps = self.page_size as u64;
+        let start = u64::from(pgno.saturating_sub(1)) * ps;
+        let last = pgno
+            .saturating_add(READ_AHEAD_PAGES - 1)
+            .min(self.header.page_count);
+        let end = (u64::from(last) * ps).min(self.src.main_len);
+        if end <= start + ps {
+            return self.load(pgno);
+        }
+        let mut run = vec![0u8; (end - start) as usize];
+        self.src
+            .main
+            .read_exact_at(&mut run, start)
+            .map_err(|e| read_error(&self.src.main_path, e, start))?;
+        self.next_seq
+            .store(last.saturating_add(1), Ordering::Relaxed);
+        self.pages_read
+            .fetch_add(end.div_ceil(ps) - start / ps, Ordering::Relaxed);
+        let mut pages = run.chunks(self.page_size).zip(pgno..);
+        let make = |bytes: &[u8]| {
+            let mut buf = vec![0u8; self.page_size].into_boxed_slice();
+            if let Some(dst) = buf.get_mut(..bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+            Arc::new(PageBuf::new(buf, 0, self.residency.clone()))
+        };
+        let first = pages
+            .next()
+            .map_or_else(|| self.load(pgno), |(b, _)| Ok(make(b)))?;
+        let mut cache = self.cache.lock();
+        for (bytes, p) in pages {
+            if !self.wal_pages.contains_key(&p) && !cache.contains(p) {
+                cache.insert(p, make(bytes));
+            }
+        }
+        Ok(first)
     }
 
     /// Page `pgno` (1-based). Errors if the number is 0 or past the database size, if
@@ -334,7 +390,12 @@ impl Pager {
         if let Some(p) = self.cache.lock().get(pgno) {
             return Ok(p);
         }
-        let page = self.load(pgno)?;
+        let sequential = self.next_seq.load(Ordering::Relaxed) == pgno;
+        let page = if sequential && !self.wal_pages.contains_key(&pgno) {
+            self.load_run(pgno)?
+        } else {
+            self.load(pgno)?
+        };
         if self.misses.fetch_add(1, Ordering::Relaxed) % CHECK_EVERY_MISSES
             == CHECK_EVERY_MISSES - 1
         {
@@ -354,6 +415,7 @@ impl Pager {
             peak_resident_bytes: self.residency.peak(),
             hits: counts.hits,
             misses: counts.misses,
+            pages_read: self.pages_read.load(Ordering::Relaxed),
             fully_resident: self.fully_resident.load(Ordering::Relaxed),
         }
     }
