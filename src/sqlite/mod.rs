@@ -80,6 +80,7 @@ pub mod fuzz;
 pub mod header;
 pub mod info;
 pub mod journal;
+pub mod load;
 pub mod overflow;
 pub mod pager;
 pub mod record;

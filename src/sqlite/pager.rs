@@ -31,17 +31,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 
-use super::cache::{Page, PageBuf, PageCache, Residency};
+use super::cache::{PageCache, Residency};
 use super::error::{Result, SqliteError};
 use super::header::{self, DbHeader, HEADER_SIZE, MAGIC};
 use super::source::ReadAt;
-use super::wal::{self, FRAME_HEADER_SIZE, WalState};
+use super::wal::{self, WalState};
 
 /// Byte offset of the lock-byte page (1 GiB); the page holding it is never used.
 const PENDING_BYTE: u64 = 0x4000_0000;
@@ -104,19 +104,19 @@ pub struct CacheStats {
 
 /// The paged view of a database file plus its committed WAL frames.
 pub struct Pager {
-    src: Sources,
-    wal_pages: HashMap<u32, u64>,
-    cache: Mutex<PageCache>,
-    residency: Arc<Residency>,
-    page_size: usize,
+    pub(super) src: Sources,
+    pub(super) wal_pages: HashMap<u32, u64>,
+    pub(super) cache: Mutex<PageCache>,
+    pub(super) residency: Arc<Residency>,
+    pub(super) page_size: usize,
     usable: usize,
-    header: DbHeader,
-    wal_state: WalState,
+    pub(super) header: DbHeader,
+    pub(super) wal_state: WalState,
     fully_resident: AtomicBool,
-    misses: AtomicU64,
-    pages_read: AtomicU64,
+    pub(super) misses: AtomicU64,
+    pub(super) pages_read: AtomicU64,
     /// One past the last page read from the main file (sequential-read detection).
-    next_seq: AtomicU32,
+    pub(super) next_seq: AtomicU32,
     changed: OnceLock<SqliteError>,
 }
 
@@ -172,7 +172,7 @@ impl Pager {
         let mut first = [0u8; HEADER_SIZE];
         src.main
             .read_exact_at(&mut first, 0)
-            .map_err(|e| read_error(&src.main_path, e, 0))?;
+            .map_err(|e| super::load::read_error(&src.main_path, e, 0))?;
         if first.get(..16) != Some(MAGIC.as_slice()) {
             return Err(not_db(
                 "the first 16 bytes are not \"SQLite format 3\\0\" (encrypted, or another format)"
@@ -296,115 +296,6 @@ impl Pager {
         }
     }
 
-    /// Read page `pgno` from the WAL or the main file, bypassing the cache.
-    fn load(&self, pgno: u32) -> Result<Page> {
-        let ps = self.page_size;
-        self.pages_read.fetch_add(1, Ordering::Relaxed);
-        if let (Some(&off), Some((wal, _))) = (self.wal_pages.get(&pgno), &self.src.wal) {
-            let mut buf = vec![0u8; FRAME_HEADER_SIZE + ps].into_boxed_slice();
-            wal.read_exact_at(&mut buf, off)
-                .map_err(|e| read_error(&self.src.wal_path, e, off))?;
-            if !wal::frame_matches(&buf, pgno, self.wal_state.salts) {
-                return Err(SqliteError::Changed {
-                    path: self.src.wal_path.clone(),
-                    what: format!(
-                        "the WAL frame at byte {off} no longer holds page {pgno} (the WAL was reset and rewritten)"
-                    ),
-                });
-            }
-            return Ok(Arc::new(PageBuf::new(
-                buf,
-                FRAME_HEADER_SIZE,
-                self.residency.clone(),
-            )));
-        }
-        self.next_seq
-            .store(pgno.saturating_add(1), Ordering::Relaxed);
-        let mut buf = vec![0u8; ps].into_boxed_slice();
-        let start = u64::from(pgno.saturating_sub(1)) * ps as u64;
-        if start < self.src.main_len {
-            let n = (self.src.main_len - start).min(ps as u64) as usize;
-            let dst = buf.get_mut(..n).unwrap_or_default();
-            self.src
-                .main
-                .read_exact_at(dst, start)
-                .map_err(|e| read_error(&self.src.main_path, e, start))?;
-        }
-        Ok(Arc::new(PageBuf::new(buf, 0, self.residency.clone())))
-    }
-
-    /// Read main-file page `pgno` and up to [`READ_AHEAD_PAGES`] − 1 following pages
-    /// in one read, caching the followers that are neither cached nor in the WAL.
-    fn load_run(&self, pgno: u32) -> Result<Page> {
-        let ps = self.page_size as u64;
-        let start = u64::from(pgno.saturating_sub(1)) * ps;
-        let last = pgno
-            .saturating_add(READ_AHEAD_PAGES - 1)
-            .min(self.header.page_count);
-        let end = (u64::from(last) * ps).min(self.src.main_len);
-        if end <= start + ps {
-            return self.load(pgno);
-        }
-        let mut run = vec![0u8; (end - start) as usize];
-        self.src
-            .main
-            .read_exact_at(&mut run, start)
-            .map_err(|e| read_error(&self.src.main_path, e, start))?;
-        self.next_seq
-            .store(last.saturating_add(1), Ordering::Relaxed);
-        self.pages_read
-            .fetch_add(end.div_ceil(ps) - start / ps, Ordering::Relaxed);
-        let mut pages = run.chunks(self.page_size).zip(pgno..);
-        let make = |bytes: &[u8]| {
-            let mut buf = vec![0u8; self.page_size].into_boxed_slice();
-            if let Some(dst) = buf.get_mut(..bytes.len()) {
-                dst.copy_from_slice(bytes);
-            }
-            Arc::new(PageBuf::new(buf, 0, self.residency.clone()))
-        };
-        let first = pages
-            .next()
-            .map_or_else(|| self.load(pgno), |(b, _)| Ok(make(b)))?;
-        let mut cache = self.cache.lock();
-        for (bytes, p) in pages {
-            if !self.wal_pages.contains_key(&p) && !cache.contains(p) {
-                cache.insert(p, make(bytes));
-            }
-        }
-        Ok(first)
-    }
-
-    /// Page `pgno` (1-based). Errors if the number is 0 or past the database size, if
-    /// it cannot be read, or if the files changed since open.
-    pub fn page(&self, pgno: u32) -> Result<Page> {
-        if pgno == 0 || pgno > self.header.page_count {
-            return Err(SqliteError::corrupt(
-                pgno,
-                0,
-                format!(
-                    "page number: expected 1..={}, found {pgno}",
-                    self.header.page_count
-                ),
-            ));
-        }
-        if let Some(p) = self.cache.lock().get(pgno) {
-            return Ok(p);
-        }
-        let sequential = self.next_seq.load(Ordering::Relaxed) == pgno;
-        let page = if sequential && !self.wal_pages.contains_key(&pgno) {
-            self.load_run(pgno)?
-        } else {
-            self.load(pgno)?
-        };
-        if self.misses.fetch_add(1, Ordering::Relaxed) % CHECK_EVERY_MISSES
-            == CHECK_EVERY_MISSES - 1
-        {
-            self.validate()?;
-        }
-        self.cache.lock().insert(pgno, page.clone());
-        Ok(page)
-    }
-
     /// Memory use and hit rate of the page cache.
     pub fn cache_stats(&self) -> CacheStats {
         let c = self.cache.lock();
@@ -504,21 +395,6 @@ impl Pager {
     pub fn total_bytes(&self) -> u64 {
         let wal = self.src.wal.as_ref().map_or(0, |(_, n)| *n);
         self.src.main_len.saturating_add(wal)
-    }
-}
-
-/// A failed read: a short read means the file shrank after open.
-pub(crate) fn read_error(path: &Path, e: std::io::Error, offset: u64) -> SqliteError {
-    if e.kind() == std::io::ErrorKind::UnexpectedEof {
-        SqliteError::Changed {
-            path: path.to_path_buf(),
-            what: format!("the file ends before byte {offset} it had at open (truncated)"),
-        }
-    } else {
-        SqliteError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        }
     }
 }
 

@@ -122,7 +122,7 @@ fn checksum(big_endian: bool, data: &[u8], mut s0: u32, mut s1: u32) -> (u32, u3
 /// different from the database's) or the WAL cannot be read; every other defect just
 /// shortens the usable prefix.
 pub fn recover(wal: &dyn ReadAt, len: u64, db_page_size: u32, path: &Path) -> Result<WalIndex> {
-    let io = |off: u64| move |e: std::io::Error| super::pager::read_error(path, e, off);
+    let io = |off: u64| move |e: std::io::Error| super::load::read_error(path, e, off);
     let mut idx = WalIndex::default();
     let st = &mut idx.state;
     st.present = true;
