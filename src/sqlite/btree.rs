@@ -27,6 +27,7 @@
     )
 )]
 
+use super::cache::Page;
 use super::error::{Result, SqliteError};
 use super::pager::Pager;
 use super::varint;
@@ -58,13 +59,13 @@ impl PageKind {
     }
 }
 
-/// A parsed b-tree page header over the usable part of the page.
-#[derive(Clone, Copy, Debug)]
-pub struct BtreePage<'a> {
+/// A parsed b-tree page header; holds the page (shared with the cache).
+#[derive(Clone, Debug)]
+pub struct BtreePage {
     /// Page number.
     pub pgno: u32,
-    /// The usable bytes of the page.
-    pub data: &'a [u8],
+    page: Page,
+    usable: usize,
     /// Page type.
     pub kind: PageKind,
     /// Number of cells.
@@ -75,6 +76,35 @@ pub struct BtreePage<'a> {
     pub right_child: u32,
     /// Offset of the right-child field (for error reports).
     pub right_child_off: usize,
+}
+
+/// Where a cell sits in its page: a [`Cell`] without the borrow, so a cursor can
+/// keep it across a call that needs `&mut self`.
+#[derive(Clone, Copy, Debug)]
+pub struct CellPos {
+    offset: usize,
+    left_child: u32,
+    rowid: i64,
+    payload_len: u64,
+    local_off: usize,
+    local_len: usize,
+    overflow: u32,
+    overflow_off: usize,
+}
+
+impl CellPos {
+    /// Left child page (interior cells), else 0.
+    pub fn left_child(&self) -> u32 {
+        self.left_child
+    }
+    /// Rowid / integer key (table cells), else 0.
+    pub fn rowid(&self) -> i64 {
+        self.rowid
+    }
+    /// Offset of the cell in its page.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
 }
 
 /// One cell of a b-tree page.
@@ -90,6 +120,8 @@ pub struct Cell<'a> {
     pub payload_len: u64,
     /// The payload bytes stored on this page.
     pub local: &'a [u8],
+    /// Offset of `local` in the page.
+    pub local_off: usize,
     /// First overflow page, 0 if none.
     pub overflow: u32,
     /// Offset of the overflow pointer (for error reports).
@@ -127,12 +159,12 @@ pub fn local_size(usable: usize, p: u64, table_leaf: bool) -> usize {
     (if k <= x { k } else { m }) as usize
 }
 
-impl<'a> BtreePage<'a> {
+impl BtreePage {
     /// Read and validate the header of b-tree page `pgno`.
-    pub fn parse(pager: &'a Pager, pgno: u32) -> Result<BtreePage<'a>> {
-        let full = pager.page(pgno)?;
-        let usable = pager.usable();
-        let data = full.get(..usable).unwrap_or(full);
+    pub fn parse(pager: &Pager, pgno: u32) -> Result<BtreePage> {
+        let page = pager.page(pgno)?;
+        let usable = pager.usable().min(page.len());
+        let data = page.get(..usable).unwrap_or_default();
         let h = if pgno == 1 { 100 } else { 0 };
         let corrupt = |off: usize, what: String| SqliteError::corrupt(pgno, off, what);
         let type_byte = *data
@@ -213,7 +245,8 @@ impl<'a> BtreePage<'a> {
         };
         Ok(BtreePage {
             pgno,
-            data,
+            page,
+            usable,
             kind,
             ncells,
             ptr_array,
@@ -222,15 +255,52 @@ impl<'a> BtreePage<'a> {
         })
     }
 
+    /// The usable bytes of the page.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        self.page.get(..self.usable).unwrap_or_default()
+    }
+
+    /// The whole page, shared.
+    pub fn page(&self) -> &Page {
+        &self.page
+    }
+
     fn corrupt(&self, off: usize, what: String) -> SqliteError {
         SqliteError::corrupt(self.pgno, off, what)
     }
 
     /// Parse cell `i` (0-based).
-    pub fn cell(&self, i: usize) -> Result<Cell<'a>> {
-        let usable = self.data.len();
+    pub fn cell(&self, i: usize) -> Result<Cell<'_>> {
+        let pos = self.cell_pos(i)?;
+        Ok(self.bind(pos))
+    }
+
+    /// The cell at `pos` (found by [`BtreePage::cell_pos`] on this page).
+    #[inline]
+    pub fn bind(&self, pos: CellPos) -> Cell<'_> {
+        let local = self
+            .data()
+            .get(pos.local_off..pos.local_off + pos.local_len)
+            .unwrap_or_default();
+        Cell {
+            offset: pos.offset,
+            left_child: pos.left_child,
+            rowid: pos.rowid,
+            payload_len: pos.payload_len,
+            local,
+            local_off: pos.local_off,
+            overflow: pos.overflow,
+            overflow_off: pos.overflow_off,
+        }
+    }
+
+    /// Parse cell `i` (0-based) into offsets.
+    pub fn cell_pos(&self, i: usize) -> Result<CellPos> {
+        let data = self.data();
+        let usable = data.len();
         let ptr_off = self.ptr_array + 2 * i;
-        let off = be16(self.data, ptr_off)
+        let off = be16(data, ptr_off)
             .ok_or_else(|| self.corrupt(ptr_off, "cell pointer past page".into()))?;
         let min = self.ptr_array + 2 * self.ncells;
         if off < min || off + 4 > usable {
@@ -247,26 +317,27 @@ impl<'a> BtreePage<'a> {
             |pos: usize| self.corrupt(pos, format!("cell {i} runs past the end of the page"));
         let mut left_child = 0;
         if !self.kind.is_leaf() {
-            left_child = be32(self.data, pos).ok_or_else(|| trunc(pos))?;
+            left_child = be32(data, pos).ok_or_else(|| trunc(pos))?;
             pos += 4;
         }
         if self.kind == PageKind::TableInterior {
-            let (key, n) = varint::read_at(self.data, pos).ok_or_else(|| trunc(pos))?;
-            return Ok(Cell {
+            let (key, n) = varint::read_at(data, pos).ok_or_else(|| trunc(pos))?;
+            return Ok(CellPos {
                 offset: off,
                 left_child,
                 rowid: key as i64,
                 payload_len: 0,
-                local: &[],
+                local_off: pos + n,
+                local_len: 0,
                 overflow: 0,
                 overflow_off: pos + n,
             });
         }
-        let (payload_len, n) = varint::read_at(self.data, pos).ok_or_else(|| trunc(pos))?;
+        let (payload_len, n) = varint::read_at(data, pos).ok_or_else(|| trunc(pos))?;
         pos += n;
         let mut rowid = 0;
         if self.kind == PageKind::TableLeaf {
-            let (key, n) = varint::read_at(self.data, pos).ok_or_else(|| trunc(pos))?;
+            let (key, n) = varint::read_at(data, pos).ok_or_else(|| trunc(pos))?;
             rowid = key as i64;
             pos += n;
         }
@@ -279,7 +350,7 @@ impl<'a> BtreePage<'a> {
             });
         }
         let local_len = local_size(usable, payload_len, self.kind == PageKind::TableLeaf);
-        let local = self.data.get(pos..pos + local_len).ok_or_else(|| {
+        data.get(pos..pos + local_len).ok_or_else(|| {
             self.corrupt(
                 off,
                 format!("cell {i}: {local_len} local payload bytes at {pos} run past the page"),
@@ -288,14 +359,15 @@ impl<'a> BtreePage<'a> {
         let mut overflow = 0;
         let overflow_off = pos + local_len;
         if (local_len as u64) < payload_len {
-            overflow = be32(self.data, overflow_off).ok_or_else(|| trunc(overflow_off))?;
+            overflow = be32(data, overflow_off).ok_or_else(|| trunc(overflow_off))?;
         }
-        Ok(Cell {
+        Ok(CellPos {
             offset: off,
             left_child,
             rowid,
             payload_len,
-            local,
+            local_off: pos,
+            local_len,
             overflow,
             overflow_off,
         })

@@ -18,7 +18,7 @@
 
 use std::collections::HashSet;
 
-use super::btree::{BtreePage, Cell};
+use super::btree::{BtreePage, Cell, CellPos};
 use super::error::{Result, SqliteError};
 use super::pager::Pager;
 
@@ -26,8 +26,8 @@ use super::pager::Pager;
 pub const MAX_DEPTH: usize = 20;
 
 #[derive(Debug)]
-struct Frame<'a> {
-    page: BtreePage<'a>,
+struct Frame {
+    page: BtreePage,
     idx: usize,
     child_done: bool,
 }
@@ -37,7 +37,7 @@ struct Frame<'a> {
 pub struct TreeCursor<'a> {
     pager: &'a Pager,
     root: u32,
-    stack: Vec<Frame<'a>>,
+    stack: Vec<Frame>,
     visited: HashSet<u32>,
     leaf_depth: Option<usize>,
     last_rowid: Option<i64>,
@@ -142,19 +142,33 @@ impl<'a> TreeCursor<'a> {
         Ok(())
     }
 
-    /// Next cell holding an entry (a row of a table b-tree, or a key of an index b-tree).
-    pub fn next_cell(&mut self) -> Result<Option<(BtreePage<'a>, Cell<'a>)>> {
+    /// Next cell holding an entry (a row of a table b-tree, or a key of an index b-tree),
+    /// with the page it is on. At the end of the tree the files are checked for
+    /// concurrent change ([`Pager::validate`]).
+    pub fn next_cell(&mut self) -> Result<Option<(&BtreePage, Cell<'_>)>> {
         if self.finished {
             return Ok(None);
         }
         let r = self.advance();
-        if !matches!(r, Ok(Some(_))) {
-            self.finished = true;
+        match r {
+            Ok(Some(pos)) => match self.stack.last() {
+                Some(top) => Ok(Some((&top.page, top.page.bind(pos)))),
+                None => Ok(None),
+            },
+            Ok(None) => {
+                self.finished = true;
+                self.pager.validate()?;
+                Ok(None)
+            }
+            Err(e) => {
+                self.finished = true;
+                Err(self.pager.explain(e))
+            }
         }
-        r
     }
 
-    fn advance(&mut self) -> Result<Option<(BtreePage<'a>, Cell<'a>)>> {
+    /// Advance to the next entry; it is on the page at the top of the stack.
+    fn advance(&mut self) -> Result<Option<CellPos>> {
         if !self.started {
             self.started = true;
             self.push(self.root, 0, 0)?;
@@ -163,43 +177,45 @@ impl<'a> TreeCursor<'a> {
             let Some(top) = self.stack.last_mut() else {
                 return Ok(None);
             };
-            let page = top.page;
-            if page.kind.is_leaf() {
-                if top.idx < page.ncells {
-                    let cell = page.cell(top.idx)?;
+            let page = &top.page;
+            let (kind, pgno, ncells) = (page.kind, page.pgno, page.ncells);
+            if kind.is_leaf() {
+                if top.idx < ncells {
+                    let cell = page.cell_pos(top.idx)?;
                     top.idx += 1;
-                    if page.kind.is_table() {
+                    if kind.is_table() {
                         if let Some(last) = self.last_rowid
-                            && cell.rowid <= last
+                            && cell.rowid() <= last
                         {
                             return Err(SqliteError::corrupt(
-                                page.pgno,
-                                cell.offset,
-                                format!("rowid order: expected > {last}, found {}", cell.rowid),
+                                pgno,
+                                cell.offset(),
+                                format!("rowid order: expected > {last}, found {}", cell.rowid()),
                             ));
                         }
-                        self.last_rowid = Some(cell.rowid);
+                        self.last_rowid = Some(cell.rowid());
                     }
-                    return Ok(Some((page, cell)));
+                    return Ok(Some(cell));
                 }
                 self.stack.pop();
                 continue;
             }
-            if top.idx < page.ncells {
-                let cell = page.cell(top.idx)?;
+            if top.idx < ncells {
+                let cell = page.cell_pos(top.idx)?;
                 if !top.child_done {
                     top.child_done = true;
-                    self.push(cell.left_child, page.pgno, cell.offset)?;
+                    self.push(cell.left_child(), pgno, cell.offset())?;
                     continue;
                 }
                 top.child_done = false;
                 top.idx += 1;
-                if !page.kind.is_table() {
-                    return Ok(Some((page, cell)));
+                if !kind.is_table() {
+                    return Ok(Some(cell));
                 }
-            } else if top.idx == page.ncells {
+            } else if top.idx == ncells {
                 top.idx += 1;
-                self.push(page.right_child, page.pgno, page.right_child_off)?;
+                let (child, off) = (page.right_child, page.right_child_off);
+                self.push(child, pgno, off)?;
             } else {
                 self.stack.pop();
             }
@@ -207,30 +223,38 @@ impl<'a> TreeCursor<'a> {
     }
 
     /// Count entries without decoding leaf cells (same checks on the tree shape).
-    pub fn count(mut self) -> Result<u64> {
+    pub fn count(self) -> Result<u64> {
+        let pager = self.pager;
+        self.count_inner().map_err(|e| pager.explain(e))
+    }
+
+    fn count_inner(mut self) -> Result<u64> {
         self.started = true;
         self.push(self.root, 0, 0)?;
         let mut n: u64 = 0;
         loop {
             let Some(top) = self.stack.last_mut() else {
+                self.pager.validate()?;
                 return Ok(n);
             };
-            let page = top.page;
-            if page.kind.is_leaf() {
-                n += page.ncells as u64;
+            let page = &top.page;
+            let (kind, pgno, ncells) = (page.kind, page.pgno, page.ncells);
+            if kind.is_leaf() {
+                n += ncells as u64;
                 self.stack.pop();
                 continue;
             }
-            if top.idx < page.ncells {
-                let cell = page.cell(top.idx)?;
+            if top.idx < ncells {
+                let cell = page.cell_pos(top.idx)?;
                 top.idx += 1;
-                if !page.kind.is_table() {
+                if !kind.is_table() {
                     n += 1;
                 }
-                self.push(cell.left_child, page.pgno, cell.offset)?;
-            } else if top.idx == page.ncells {
+                self.push(cell.left_child(), pgno, cell.offset())?;
+            } else if top.idx == ncells {
                 top.idx += 1;
-                self.push(page.right_child, page.pgno, page.right_child_off)?;
+                let (child, off) = (page.right_child, page.right_child_off);
+                self.push(child, pgno, off)?;
             } else {
                 self.stack.pop();
             }

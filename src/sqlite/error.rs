@@ -80,6 +80,16 @@ pub enum SqliteError {
         /// What changed.
         reason: String,
     },
+    /// A file changed after open in a way that could put data from after the open-time
+    /// snapshot into what is read (see the guarantee in [`super`]'s docs). Rows already
+    /// returned by the scan that fails may mix two versions: discard them.
+    #[error("{}: changed while being read ({what}); retry when the database is idle", path.display())]
+    Changed {
+        /// The file that changed (main file or `-wal`).
+        path: PathBuf,
+        /// What changed.
+        what: String,
+    },
     /// A schema object could not be understood.
     #[error("schema of {table:?}: {message}")]
     Schema {
@@ -129,6 +139,20 @@ impl SqliteError {
         }
     }
 
+    /// A copy of a [`SqliteError::Changed`] (any other error becomes one carrying its text).
+    pub(crate) fn clone_changed(&self) -> SqliteError {
+        match self {
+            SqliteError::Changed { path, what } => SqliteError::Changed {
+                path: path.clone(),
+                what: what.clone(),
+            },
+            other => SqliteError::Changed {
+                path: PathBuf::new(),
+                what: other.to_string(),
+            },
+        }
+    }
+
     /// The error without any [`SqliteError::InFile`] wrapper.
     pub fn root(&self) -> &SqliteError {
         match self {
@@ -156,6 +180,7 @@ impl SqliteError {
             | SqliteError::HotJournal { .. }
             | SqliteError::WalRejected { .. }
             | SqliteError::Unstable { .. }
+            | SqliteError::Changed { .. }
             | SqliteError::InFile { .. }) => e,
             e => SqliteError::InFile {
                 path: path.to_path_buf(),

@@ -1,13 +1,14 @@
 //! Opening a database: the main file, its `-wal` and `-journal` (fileformat2 §1
 //! "The Database File", §3 "The Rollback Journal", §4 "The Write-Ahead Log";
-//! howtocorrupt §1–2 on copying a live database).
+//! howtocorrupt §1–2 on reading a live database).
 //!
-//! Files are opened read-only and copied into memory at open, WAL *after* the main
-//! file: while the WAL's salts stay the same, any page a checkpoint writes into the
-//! main file during the copy is also in the copied WAL, so the view is one committed
-//! snapshot. A WAL reset (new salts) or a hot journal appearing during the copy makes
-//! the copy retry (three times, then [`SqliteError::Unstable`]). Nothing is ever
-//! written: no `-shm`, no checkpoint, no rollback.
+//! Files are opened read-only. Open reads the header and indexes the WAL's committed
+//! frames; pages are read later, on demand (see [`super::pager`]), and a database
+//! that fits the page cache is read whole at open. Open records the files' state
+//! ([`FileGuard`]) first and checks it again at the end: a change in between (WAL
+//! reset, checkpoint of newer commits, write to a rollback database) or a hot journal
+//! appearing makes open retry (three times, then [`SqliteError::Unstable`]). Nothing
+//! is ever written: no `-shm`, no checkpoint, no rollback.
 #![cfg_attr(
     not(test),
     deny(
@@ -21,20 +22,22 @@
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use super::cursor::TreeCursor;
 use super::error::{Result, SqliteError};
 use super::freelist::{self, FreelistInfo};
 use super::header::DbHeader;
 use super::journal;
-use super::pager::Pager;
+use super::pager::{CacheStats, DEFAULT_CACHE_BYTES, Pager, Sources};
 use super::rows::{RowPlan, Rows};
 use super::schema::{self, IndexInfo, SchemaEntry, TableInfo, TableKind};
+use super::snapshot::FileGuard;
+use super::source::ReadAt;
 use super::value::ValueRef;
-use super::wal::{self, WalState};
+use super::wal::WalState;
 
-/// A read-only SQLite database held in memory.
+/// A read-only SQLite database: its header and WAL index in memory, pages read on
+/// demand through a bounded cache.
 #[derive(Debug)]
 pub struct SqliteFile {
     path: PathBuf,
@@ -47,16 +50,9 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+fn open_optional(path: &Path) -> Result<Option<File>> {
     match File::open(path) {
-        Ok(mut f) => {
-            let mut v = Vec::new();
-            f.read_to_end(&mut v).map_err(|source| SqliteError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            Ok(Some(v))
-        }
+        Ok(f) => Ok(Some(f)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(source) => Err(SqliteError::Io {
             path: path.to_path_buf(),
@@ -66,82 +62,97 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
 }
 
 fn read_prefix(path: &Path, n: usize) -> Result<Option<Vec<u8>>> {
-    match File::open(path) {
-        Ok(f) => {
-            let mut v = Vec::with_capacity(n);
-            f.take(n as u64)
-                .read_to_end(&mut v)
-                .map_err(|source| SqliteError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            Ok(Some(v))
-        }
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(SqliteError::Io {
+    let Some(f) = open_optional(path)? else {
+        return Ok(None);
+    };
+    let mut v = Vec::with_capacity(n);
+    f.take(n as u64)
+        .read_to_end(&mut v)
+        .map_err(|source| SqliteError::Io {
             path: path.to_path_buf(),
             source,
-        }),
+        })?;
+    Ok(Some(v))
+}
+
+fn check_journal(journal_path: &Path) -> Result<()> {
+    if let Some(j) = read_prefix(journal_path, 8)?
+        && journal::is_hot(&j)
+    {
+        return Err(SqliteError::HotJournal {
+            path: journal_path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// Give errors from building the pager the right file name.
+fn name_errors(e: SqliteError, path: &Path, wal_path: &Path) -> SqliteError {
+    match e {
+        SqliteError::NotADatabase { reason, .. } => SqliteError::NotADatabase {
+            path: path.to_path_buf(),
+            reason,
+        },
+        SqliteError::WalRejected { reason, .. } => SqliteError::WalRejected {
+            path: wal_path.to_path_buf(),
+            reason,
+        },
+        e => e.with_path(path),
     }
 }
 
-fn meta(path: &Path) -> Option<(u64, Option<SystemTime>)> {
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| (m.len(), m.modified().ok()))
-}
-
 impl SqliteFile {
-    /// Open `path` read-only, with its `-wal` (if any), refusing a hot `-journal`.
+    /// Open `path` read-only, with its `-wal` (if any), refusing a hot `-journal`, with
+    /// a page cache of [`DEFAULT_CACHE_BYTES`].
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteFile> {
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`SqliteFile::open`] with a page cache of about `cache_bytes` (at least
+    /// [`super::pager::MIN_CACHE_PAGES`] pages). A database no larger than the cache is
+    /// read whole at open.
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<SqliteFile> {
         let path = path.as_ref();
         let wal_path = sidecar(path, "-wal");
         let journal_path = sidecar(path, "-journal");
         let mut last_reason = String::new();
         for _attempt in 0..3 {
-            let check_journal = || -> Result<()> {
-                if let Some(j) = read_prefix(&journal_path, 8)?
-                    && journal::is_hot(&j)
-                {
-                    return Err(SqliteError::HotJournal {
-                        path: journal_path.clone(),
+            check_journal(&journal_path)?;
+            let main = File::open(path).map_err(|source| SqliteError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let wal = open_optional(&wal_path)?;
+            let guard = FileGuard::capture(path, &main, &wal_path, wal.as_ref())?;
+            let sources = Sources {
+                main_len: guard.main_len(),
+                main: Box::new(main),
+                wal: wal
+                    .zip(guard.wal_len())
+                    .map(|(f, n)| (Box::new(f) as Box<dyn ReadAt>, n)),
+                main_path: path.to_path_buf(),
+                wal_path: wal_path.clone(),
+                validator: Some(Box::new(guard.clone())),
+            };
+            let opened = Pager::open(sources, cache_bytes).and_then(|p| {
+                check_journal(&journal_path)?;
+                p.finish_open()?;
+                Ok(p)
+            });
+            match opened {
+                Ok(pager) => {
+                    return Ok(SqliteFile {
+                        path: path.to_path_buf(),
+                        pager,
                     });
                 }
-                Ok(())
-            };
-            check_journal()?;
-            let salts_before =
-                read_prefix(&wal_path, wal::WAL_HEADER_SIZE)?.and_then(|h| wal::header_salts(&h));
-            let main_meta = meta(path);
-            let main = match File::open(path) {
-                Ok(mut f) => {
-                    let mut v = Vec::new();
-                    f.read_to_end(&mut v).map_err(|source| SqliteError::Io {
-                        path: path.to_path_buf(),
-                        source,
-                    })?;
-                    v
-                }
-                Err(source) => {
-                    return Err(SqliteError::Io {
-                        path: path.to_path_buf(),
-                        source,
-                    });
-                }
-            };
-            let wal_bytes = read_optional(&wal_path)?;
-            check_journal()?;
-            let salts_after = wal_bytes.as_deref().and_then(wal::header_salts);
-            let main_changed = meta(path) != main_meta;
-            if salts_before != salts_after {
-                last_reason = "the WAL was reset or created".into();
-                continue;
+                Err(SqliteError::Changed { what, .. }) => last_reason = what,
+                // A torn read during open shows up as corruption: retry if the files moved.
+                Err(e) => match guard.check() {
+                    Err(SqliteError::Changed { what, .. }) => last_reason = what,
+                    _ => return Err(name_errors(e, path, &wal_path)),
+                },
             }
-            if main_changed && salts_after.is_none() {
-                last_reason = "the main file was modified".into();
-                continue;
-            }
-            return Self::build(path, main, wal_bytes, &wal_path);
         }
         Err(SqliteError::Unstable {
             path: path.to_path_buf(),
@@ -149,32 +160,32 @@ impl SqliteFile {
         })
     }
 
-    fn build(
-        path: &Path,
-        main: Vec<u8>,
-        wal: Option<Vec<u8>>,
-        wal_path: &Path,
-    ) -> Result<SqliteFile> {
-        let pager = Pager::new(main, wal).map_err(|e| match e {
-            SqliteError::NotADatabase { reason, .. } => SqliteError::NotADatabase {
-                path: path.to_path_buf(),
-                reason,
-            },
-            SqliteError::WalRejected { reason, .. } => SqliteError::WalRejected {
-                path: wal_path.to_path_buf(),
-                reason,
-            },
-            e => e.with_path(path),
-        })?;
+    /// Read a database from bytes (main file and optional `-wal`), for tests and fuzzing.
+    pub fn from_bytes(main: Vec<u8>, wal: Option<Vec<u8>>) -> Result<SqliteFile> {
+        let pager =
+            Pager::new(main, wal).map_err(|e| name_errors(e, Path::new(""), Path::new("-wal")))?;
         Ok(SqliteFile {
-            path: path.to_path_buf(),
+            path: PathBuf::new(),
             pager,
         })
     }
 
-    /// Read a database from bytes (main file and optional `-wal`), for tests and fuzzing.
-    pub fn from_bytes(main: Vec<u8>, wal: Option<Vec<u8>>) -> Result<SqliteFile> {
-        Self::build(Path::new(""), main, wal, Path::new("-wal"))
+    /// Memory use of the page cache: bytes of pages resident now and at most, against
+    /// the cache's bound (see [`CacheStats`]).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.pager.cache_stats()
+    }
+
+    /// Bytes of page buffers alive now (cache plus pages held by live scans).
+    pub fn resident_bytes(&self) -> u64 {
+        self.pager.cache_stats().resident_bytes
+    }
+
+    /// Check that the files still hold the snapshot taken at open. Every scan does
+    /// this when it ends and every [`super::pager::CHECK_EVERY_MISSES`] cache misses;
+    /// call it to check at another moment.
+    pub fn validate(&self) -> Result<()> {
+        self.ctx(self.pager.validate())
     }
 
     /// The database path ("" for [`SqliteFile::from_bytes`]).

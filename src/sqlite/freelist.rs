@@ -40,6 +40,10 @@ impl FreelistInfo {
 
 /// Walk and validate the freelist.
 pub fn walk(pager: &Pager) -> Result<FreelistInfo> {
+    walk_inner(pager).map_err(|e| pager.explain(e))
+}
+
+fn walk_inner(pager: &Pager) -> Result<FreelistInfo> {
     let h = pager.header();
     let max_leaves = (pager.usable() / 4 - 2) as u32;
     let mut info = FreelistInfo::default();
@@ -56,7 +60,7 @@ pub fn walk(pager: &Pager) -> Result<FreelistInfo> {
             ));
         }
         let page = pager.page(next)?;
-        let n = be32(page, 4).unwrap_or(0);
+        let n = be32(&page, 4).unwrap_or(0);
         if n > max_leaves {
             return Err(SqliteError::corrupt(
                 next,
@@ -66,7 +70,7 @@ pub fn walk(pager: &Pager) -> Result<FreelistInfo> {
         }
         for i in 0..n as usize {
             let off = 8 + 4 * i;
-            let leaf = be32(page, off).unwrap_or(0);
+            let leaf = be32(&page, off).unwrap_or(0);
             pager.check_pointer(leaf, next, off, "freelist leaf")?;
             if !seen.insert(leaf) {
                 return Err(SqliteError::corrupt(
@@ -80,8 +84,9 @@ pub fn walk(pager: &Pager) -> Result<FreelistInfo> {
         info.leaf_pages += n;
         from_page = next;
         from_off = 0;
-        next = be32(page, 0).unwrap_or(0);
+        next = be32(&page, 0).unwrap_or(0);
     }
+    pager.validate()?;
     if info.total() != h.freelist_count {
         return Err(SqliteError::corrupt(
             1,

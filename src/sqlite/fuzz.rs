@@ -13,11 +13,13 @@
 )]
 
 use std::io::sink;
+use std::path::Path;
 
 use super::file::SqliteFile;
 use super::header::{self, DbHeader};
 use super::info::DbInfo;
 use super::record;
+use super::source::SliceSource;
 use super::wal;
 use super::{ddl, dump};
 
@@ -45,8 +47,10 @@ pub fn fuzz_wal(data: &[u8]) {
     let ps = data
         .get(8..12)
         .map_or(4096, |b| b.iter().fold(0u32, |a, &x| a << 8 | u32::from(x)));
-    let _ = wal::recover(data, ps);
-    let _ = wal::recover(data, 4096);
+    let src = SliceSource(data);
+    let len = data.len() as u64;
+    let _ = wal::recover(&src, len, ps, Path::new("-wal"));
+    let _ = wal::recover(&src, len, 4096, Path::new("-wal"));
 }
 
 /// Parse CREATE TABLE / CREATE INDEX text.

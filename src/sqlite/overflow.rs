@@ -72,7 +72,7 @@ pub fn read_payload(pager: &Pager, pgno: u32, cell: &Cell<'_>, out: &mut Vec<u8>
         out.extend_from_slice(chunk);
         from_page = next;
         from_off = 0;
-        next = be32(page, 0).unwrap_or(0);
+        next = be32(&page, 0).unwrap_or(0);
     }
     if next != 0 {
         return Err(SqliteError::corrupt(

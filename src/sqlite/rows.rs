@@ -18,6 +18,9 @@
     )
 )]
 
+use std::sync::Arc;
+
+use super::cache::Page;
 use super::cursor::TreeCursor;
 use super::error::{Result, SqliteError};
 use super::header::TextEncoding;
@@ -130,7 +133,8 @@ pub struct Rows<'db> {
     format4: bool,
     fields: Vec<Field>,
     spill: Vec<u8>,
-    local: &'db [u8],
+    page: Option<Page>,
+    local: (usize, usize),
     spilled: bool,
     text: Vec<u8>,
     rowid: Option<i64>,
@@ -168,7 +172,8 @@ impl<'db> Rows<'db> {
             format4: h.schema_format >= 4,
             fields: Vec::new(),
             spill: Vec::new(),
-            local: &[],
+            page: None,
+            local: (0, 0),
             spilled: false,
             text: Vec::new(),
             rowid: None,
@@ -185,11 +190,7 @@ impl<'db> Rows<'db> {
         match self.advance() {
             Ok(true) => Some(Ok(Row {
                 rowid: self.rowid,
-                payload: if self.spilled {
-                    &self.spill
-                } else {
-                    self.local
-                },
+                payload: self.payload(),
                 text: &self.text,
                 fields: &self.fields,
                 plan: &self.plan,
@@ -197,13 +198,27 @@ impl<'db> Rows<'db> {
             Ok(false) => None,
             Err(e) => {
                 self.failed = true;
-                Some(Err(e))
+                Some(Err(self.pager.explain(e)))
             }
         }
     }
 
+    /// The current record: reassembled overflow payload, or the bytes on the page.
+    #[inline]
+    fn payload(&self) -> &[u8] {
+        if self.spilled {
+            return &self.spill;
+        }
+        let (start, len) = self.local;
+        self.page
+            .as_deref()
+            .and_then(|p| p.get(start..start + len))
+            .unwrap_or_default()
+    }
+
     fn advance(&mut self) -> Result<bool> {
         let Some((page, cell)) = self.cursor.next_cell()? else {
+            self.page = None;
             return Ok(false);
         };
         if page.kind.is_table() != self.plan.table_tree {
@@ -222,28 +237,40 @@ impl<'db> Rows<'db> {
                 ),
             ));
         }
+        let (pgno, rowid, cell_off) = (page.pgno, cell.rowid, cell.offset);
         if cell.overflow == 0 {
-            self.local = cell.local;
+            if !self
+                .page
+                .as_ref()
+                .is_some_and(|p| Arc::ptr_eq(p, page.page()))
+            {
+                self.page = Some(page.page().clone());
+            }
+            self.local = (cell.local_off, cell.local.len());
             self.spilled = false;
         } else {
-            overflow::read_payload(self.pager, page.pgno, &cell, &mut self.spill)?;
+            overflow::read_payload(self.pager, pgno, &cell, &mut self.spill)?;
             self.spilled = true;
         }
         let payload: &[u8] = if self.spilled {
             &self.spill
         } else {
-            self.local
+            let (start, len) = self.local;
+            self.page
+                .as_deref()
+                .and_then(|p| p.get(start..start + len))
+                .unwrap_or_default()
         };
         let table_tree = self.plan.table_tree;
         record::parse_header(payload, &mut self.fields, self.format4).map_err(|e| {
             let whose = if table_tree {
-                format!("rowid {}", cell.rowid)
+                format!("rowid {rowid}")
             } else {
                 "entry".to_string()
             };
             SqliteError::corrupt(
-                page.pgno,
-                cell.offset,
+                pgno,
+                cell_off,
                 format!(
                     "record of {whose} in {:?}: {} (record byte {})",
                     self.plan.name, e.what, e.offset
@@ -269,7 +296,7 @@ impl<'db> Rows<'db> {
                 }
             }
         }
-        self.rowid = table_tree.then_some(cell.rowid);
+        self.rowid = table_tree.then_some(rowid);
         Ok(true)
     }
 }

@@ -24,8 +24,10 @@
 )]
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use super::error::{Result, SqliteError};
+use super::source::ReadAt;
 
 /// WAL header size.
 pub const WAL_HEADER_SIZE: usize = 32;
@@ -71,8 +73,8 @@ pub struct WalState {
 /// The committed view of a WAL: which frame holds the newest copy of each page.
 #[derive(Debug, Default)]
 pub struct WalIndex {
-    /// Page number → offset of that page's data in the WAL bytes.
-    pub pages: HashMap<u32, usize>,
+    /// Page number → offset of the newest committed frame (its 24-byte header) for it.
+    pub pages: HashMap<u32, u64>,
     /// Database size after the last applied commit, if any.
     pub db_size: Option<u32>,
     /// Summary.
@@ -112,21 +114,27 @@ fn checksum(big_endian: bool, data: &[u8], mut s0: u32, mut s1: u32) -> (u32, u3
     (s0, s1)
 }
 
-/// Rebuild the committed view of `wal` as SQLite's recovery does.
+/// Rebuild the committed view of the `len`-byte WAL in `wal` as SQLite's recovery
+/// does, reading one frame at a time (memory: the page map plus the frames of the
+/// last, uncommitted transaction). `path` names the WAL in I/O errors.
 ///
 /// Returns an error only where SQLite refuses to open (unknown version, page size
-/// different from the database's); every other defect just shortens the usable prefix.
-pub fn recover(wal: &[u8], db_page_size: u32) -> Result<WalIndex> {
+/// different from the database's) or the WAL cannot be read; every other defect just
+/// shortens the usable prefix.
+pub fn recover(wal: &dyn ReadAt, len: u64, db_page_size: u32, path: &Path) -> Result<WalIndex> {
+    let io = |off: u64| move |e: std::io::Error| super::load::read_error(path, e, off);
     let mut idx = WalIndex::default();
     let st = &mut idx.state;
     st.present = true;
-    st.bytes = wal.len() as u64;
-    if wal.len() <= WAL_HEADER_SIZE {
-        st.ignored_reason = Some(format!("WAL is {} bytes, no frames", wal.len()));
+    st.bytes = len;
+    if len <= WAL_HEADER_SIZE as u64 {
+        st.ignored_reason = Some(format!("WAL is {len} bytes, no frames"));
         return Ok(idx);
     }
-    let magic = be32(wal, 0);
-    let page_size = be32(wal, 8);
+    let mut hdr = [0u8; WAL_HEADER_SIZE];
+    wal.read_exact_at(&mut hdr, 0).map_err(io(0))?;
+    let magic = be32(&hdr, 0);
+    let page_size = be32(&hdr, 8);
     if magic & 0xFFFF_FFFE != WAL_MAGIC {
         st.ignored_reason = Some(format!("bad WAL magic {magic:#010x}"));
         return Ok(idx);
@@ -137,31 +145,31 @@ pub fn recover(wal: &[u8], db_page_size: u32) -> Result<WalIndex> {
     }
     let big = magic & 1 == 1;
     st.big_endian_checksums = big;
-    st.checkpoint_sequence = be32(wal, 12);
-    st.salts = (be32(wal, 16), be32(wal, 20));
-    let (mut s0, mut s1) = checksum(big, wal.get(..24).unwrap_or_default(), 0, 0);
-    if (s0, s1) != (be32(wal, 24), be32(wal, 28)) {
+    st.checkpoint_sequence = be32(&hdr, 12);
+    st.salts = (be32(&hdr, 16), be32(&hdr, 20));
+    let (mut s0, mut s1) = checksum(big, hdr.get(..24).unwrap_or_default(), 0, 0);
+    if (s0, s1) != (be32(&hdr, 24), be32(&hdr, 28)) {
         st.ignored_reason = Some("WAL header checksum mismatch".to_string());
         return Ok(idx);
     }
-    let version = be32(wal, 4);
+    let version = be32(&hdr, 4);
     if version != WAL_VERSION {
         return Err(SqliteError::WalRejected {
-            path: "-wal".into(),
+            path: path.to_path_buf(),
             reason: format!("WAL format version: expected {WAL_VERSION}, found {version}"),
         });
     }
-    let ps = page_size as usize;
-    let frame_size = FRAME_HEADER_SIZE + ps;
-    let salt = wal.get(16..24).unwrap_or_default();
-    st.frames_total = ((wal.len() - WAL_HEADER_SIZE) / frame_size).min(u32::MAX as usize) as u32;
-    let mut valid: Vec<(u32, usize)> = Vec::new();
-    let mut mx_frame = 0usize;
-    let mut commits = 0u32;
-    let mut off = WAL_HEADER_SIZE;
-    while let Some(frame) = wal.get(off..off + frame_size) {
+    let frame_size = (FRAME_HEADER_SIZE + page_size as usize) as u64;
+    let salt = hdr.get(16..24).unwrap_or_default();
+    st.frames_total = ((len - WAL_HEADER_SIZE as u64) / frame_size).min(u64::from(u32::MAX)) as u32;
+    let mut frame = vec![0u8; frame_size as usize];
+    let mut pending: Vec<(u32, u64)> = Vec::new();
+    let (mut valid, mut mx_frame, mut commits) = (0u32, 0u32, 0u32);
+    let mut off = WAL_HEADER_SIZE as u64;
+    while off + frame_size <= len && valid < st.frames_total {
+        wal.read_exact_at(&mut frame, off).map_err(io(off))?;
         let (fh, data) = frame.split_at(FRAME_HEADER_SIZE);
-        let n = valid.len() + 1;
+        let n = valid + 1;
         if fh.get(8..16) != Some(salt) {
             st.stop_reason = Some(format!(
                 "frame {n}: salt differs from the WAL header (stale frame)"
@@ -180,38 +188,40 @@ pub fn recover(wal: &[u8], db_page_size: u32) -> Result<WalIndex> {
             break;
         }
         (s0, s1) = (c0, c1);
-        valid.push((pgno, off + FRAME_HEADER_SIZE));
+        valid = n;
+        pending.push((pgno, off));
         let commit_size = be32(fh, 4);
         if commit_size != 0 {
-            mx_frame = valid.len();
+            mx_frame = valid;
             idx.db_size = Some(commit_size);
             commits += 1;
+            idx.pages.extend(pending.drain(..));
         }
         off += frame_size;
     }
-    if st.stop_reason.is_none() && off < wal.len() {
-        st.stop_reason = Some(format!(
-            "{} trailing bytes form a partial frame",
-            wal.len() - off
-        ));
+    if st.stop_reason.is_none() && off < len {
+        st.stop_reason = Some(format!("{} trailing bytes form a partial frame", len - off));
     }
-    st.valid_frames = valid.len() as u32;
-    st.committed_frames = mx_frame as u32;
-    st.ignored_frames = st.frames_total.saturating_sub(st.committed_frames);
+    st.valid_frames = valid;
+    st.committed_frames = mx_frame;
+    st.ignored_frames = st.frames_total.saturating_sub(mx_frame);
     st.commits = commits;
     st.db_size_after_commit = idx.db_size;
     if mx_frame > 0 && page_size != db_page_size {
         return Err(SqliteError::WalRejected {
-            path: "-wal".into(),
+            path: path.to_path_buf(),
             reason: format!(
                 "WAL page size {page_size} differs from the database page size {db_page_size}"
             ),
         });
     }
-    for &(pgno, data_off) in valid.iter().take(mx_frame) {
-        idx.pages.insert(pgno, data_off);
-    }
     Ok(idx)
+}
+
+/// Check the header of the frame read for page `pgno` (salts of this WAL, same page
+/// number): a mismatch means the WAL was reset and rewritten after recovery.
+pub fn frame_matches(frame_header: &[u8], pgno: u32, salts: (u32, u32)) -> bool {
+    be32(frame_header, 0) == pgno && (be32(frame_header, 8), be32(frame_header, 12)) == salts
 }
 
 /// Salts of a WAL header, if it has one (used to detect a WAL reset during the copy).

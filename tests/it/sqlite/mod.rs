@@ -5,6 +5,7 @@ mod common;
 mod differential;
 mod fuzz_replay;
 mod malformed;
+mod ondemand;
 mod readonly;
 mod reserved;
 mod schema;
