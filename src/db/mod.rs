@@ -196,13 +196,7 @@ impl Database {
         f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
     ) -> Result<R> {
         let path = &self.inner.path;
-        let mut txn = self
-            .inner
-            .db
-            .begin_write()
-            .map_err(|e| Error::storage(path, e))?;
-        txn.set_durability(durability)
-            .map_err(|e| Error::storage(path, e))?;
+        let txn = self.begin_write(durability)?;
         let out = {
             let mut w = Writer::new(&txn, self);
             let out = f(&mut w)?;
