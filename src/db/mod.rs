@@ -288,7 +288,8 @@ fn registry_key(path: &Path) -> Result<PathBuf> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|e| Error::io("create directory", &parent, e))?;
+    // New directories are 0700 whatever the umask; existing ones are left as they are.
+    crate::ops::fsutil::private_dir(&parent)?;
     let parent = parent
         .canonicalize()
         .map_err(|e| Error::io("resolve directory", &parent, e))?;
@@ -309,6 +310,8 @@ fn create_new(path: &Path, tables: &[&'static TableDef], opts: &OpenOptions) -> 
     let tmp = path.with_file_name(format!(".{name}.creating-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let made = (|| {
+        // 0600 whatever the umask (redb initializes an empty file).
+        crate::ops::fsutil::private_file(&tmp)?;
         let db = open_with_timeout(&tmp, opts)?;
         let inner = Inner {
             db,

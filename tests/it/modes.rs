@@ -292,3 +292,23 @@ fn file_names_per_mode() {
             .path
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn new_database_files_are_0600_and_new_directories_0700() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("nested/.nomic");
+    let config = aragora_db::config::Config::for_dir(&data);
+    aragora_db::store::UserStore::open(&config).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data.join("users.redb")), 0o600);
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&tmp.path().join("nested")), 0o700);
+    let leftovers: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains(".creating-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
