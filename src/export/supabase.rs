@@ -35,8 +35,7 @@ pub fn write(
     let (plans, mut report) = plan_all(rows)?;
     let base = dir.join("supabase");
     let migrations = base.join("migrations");
-    std::fs::create_dir_all(&migrations)
-        .map_err(|e| Error::io("create directory", &migrations, e))?;
+    crate::ops::fsutil::private_dir(&migrations)?;
     let mut files = Vec::new();
     if opts.part != super::Part::DataOnly {
         let path = migrations.join(format!("{timestamp}_aragora_schema.sql"));
@@ -65,10 +64,9 @@ pub fn write(
     Ok((files, report))
 }
 
+/// Creates a file 0600 whatever the umask (exports hold every row).
 fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
-    std::fs::File::create(path)
-        .map(std::io::BufWriter::new)
-        .map_err(|e| Error::io("create", path, e))
+    crate::ops::fsutil::private_file(path).map(std::io::BufWriter::new)
 }
 
 /// A migration timestamp, `YYYYMMDDHHMMSS` in UTC (the Supabase CLI's form).

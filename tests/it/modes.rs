@@ -312,3 +312,51 @@ fn new_database_files_are_0600_and_new_directories_0700() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[cfg(unix)]
+#[test]
+fn export_files_are_0600_and_their_new_directories_0700() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let config = aragora_db::config::Config::for_dir(&data);
+    aragora_db::store::UserStore::open(&config).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aragora-db"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let script = tmp.path().join("dump.sql");
+    run(&[
+        "export",
+        "--format",
+        "postgres",
+        "--schema-only",
+        "--out",
+        script.to_str().unwrap(),
+    ]);
+    assert_eq!(mode(&script), 0o600);
+    let dir = tmp.path().join("sb");
+    run(&[
+        "export",
+        "--format",
+        "supabase",
+        "--schema-only",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    let migrations = dir.join("supabase/migrations");
+    assert_eq!(mode(&migrations), 0o700);
+    for f in std::fs::read_dir(&migrations).unwrap() {
+        assert_eq!(mode(&f.unwrap().path()), 0o600);
+    }
+}

@@ -67,7 +67,8 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
     } else {
         match &a.out {
             Some(path) => {
-                let f = std::fs::File::create(path).map_err(|e| Error::io("create", path, e))?;
+                // 0600 whatever the umask: the script holds every row.
+                let f = aragora_db::ops::fsutil::private_file(path)?;
                 let mut w = std::io::BufWriter::new(f);
                 let r = export::write_postgres(&mut w, &rows, &opts)?;
                 w.flush().map_err(|e| Error::io("write", path, e))?;
