@@ -6,7 +6,6 @@
 //! taken for NULL or the end marker, and `bytea`'s `\x…` hex form gets its
 //! backslash doubled (COPY de-escapes before `byteain` runs).
 
-use super::ident::quote_ident;
 use super::plan::TablePlan;
 use super::row_fields;
 use crate::error::Result;
@@ -42,15 +41,8 @@ pub fn field(out: &mut String, text: Option<&str>) {
 
 /// `COPY "t" ("a", "b") FROM stdin;`.
 pub fn header(plan: &TablePlan) -> Result<String> {
-    let cols = plan
-        .pg_columns()
-        .map(|c| quote_ident(c).map_err(super::ident_err))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(format!(
-        "COPY {} ({}) FROM stdin;\n",
-        quote_ident(&plan.pg_name).map_err(super::ident_err)?,
-        cols.join(", ")
-    ))
+    let (table, cols) = plan.quoted_names()?;
+    Ok(format!("COPY {table} ({cols}) FROM stdin;\n"))
 }
 
 /// Writes one data line.

@@ -7,7 +7,6 @@
 //! is untyped, so PostgreSQL reads it with the column's input function, as
 //! COPY does.
 
-use super::ident::quote_ident;
 use super::plan::TablePlan;
 use super::row_fields;
 use crate::error::Result;
@@ -38,15 +37,8 @@ pub const ROWS_PER_INSERT: usize = 100;
 
 /// `INSERT INTO "t" ("a", "b") VALUES` and a newline, for a table.
 pub fn prefix(plan: &TablePlan) -> Result<String> {
-    let cols = plan
-        .pg_columns()
-        .map(|c| quote_ident(c).map_err(super::ident_err))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(format!(
-        "INSERT INTO {} ({}) VALUES\n",
-        quote_ident(&plan.pg_name).map_err(super::ident_err)?,
-        cols.join(", ")
-    ))
+    let (table, cols) = plan.quoted_names()?;
+    Ok(format!("INSERT INTO {table} ({cols}) VALUES\n"))
 }
 
 /// Writes one row of an INSERT statement: `prefix` first when it is the

@@ -295,6 +295,18 @@ impl TablePlan {
             .map(|c| c.pg_name.as_str())
             .chain(self.extra_column.as_deref())
     }
+
+    /// The quoted table name and the quoted, comma-separated column list
+    /// (what `COPY` and `INSERT` both start with).
+    pub fn quoted_names(&self) -> crate::error::Result<(String, String)> {
+        use super::ident::quote_ident;
+        let cols = self
+            .pg_columns()
+            .map(|c| quote_ident(c).map_err(super::ident_err))
+            .collect::<crate::error::Result<Vec<_>>>()?;
+        let table = quote_ident(&self.pg_name).map_err(super::ident_err)?;
+        Ok((table, cols.join(", ")))
+    }
 }
 
 /// Decides which foreign keys can be emitted, once every table is settled.

@@ -1,23 +1,9 @@
 //! The `aragora-db` binary: paths, status, demo, and bad input.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aragora-db"));
-    cmd.args(args);
-    for k in [
-        "ARAGORA_DATA_DIR",
-        "ARAGORA_NOMIC_DIR",
-        "NOMIC_DIR",
-        "ARAGORA_DB_MODE",
-        "DB_TIMEOUT",
-    ] {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+    crate::common::cli_env(args, env)
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use aragora_db::config::Config;
 use aragora_db::schema::users::{Organization, User};
+use std::process::{Command, Output};
 use tempfile::TempDir;
 
 /// A fresh data directory and its configuration.
@@ -53,4 +54,30 @@ pub fn assert_consistent(db: &aragora_db::Database) {
                 .join("; ")
         );
     }
+}
+
+/// The binary, without the variables that would change its data
+/// directory, mode or timeout.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aragora-db"));
+    for k in [
+        "ARAGORA_DATA_DIR",
+        "ARAGORA_NOMIC_DIR",
+        "NOMIC_DIR",
+        "ARAGORA_DB_MODE",
+        "DB_TIMEOUT",
+    ] {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+/// Runs the binary with a clean environment plus `env`.
+pub fn cli_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = bin();
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
 }

@@ -2,15 +2,9 @@
 //! writer killed at random moments.
 
 use super::import::{fixture, hashes};
-use std::process::{Command, Stdio};
+use crate::common::bin;
+use std::process::Stdio;
 use std::time::Duration;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_aragora-db"));
-    c.env_remove("ARAGORA_DATA_DIR")
-        .env_remove("ARAGORA_DB_MODE");
-    c
-}
 
 #[test]
 fn import_verify_json_reports_every_table_and_no_progress_bar_off_a_terminal() {

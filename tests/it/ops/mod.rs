@@ -15,7 +15,7 @@ use aragora_db::store::{
 };
 use aragora_db::table::raw_def;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Fills a data directory through the stores (users, organizations, audit,
 /// usage, share links, revoked tokens, ELO). Every handle is dropped on return.
@@ -88,21 +88,4 @@ pub fn cli(args: &[&str]) -> Output {
     cli_env(args, &[])
 }
 
-/// Runs the binary with a clean environment plus `env`.
-pub fn cli_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aragora-db"));
-    cmd.args(args);
-    for k in [
-        "ARAGORA_DATA_DIR",
-        "ARAGORA_NOMIC_DIR",
-        "NOMIC_DIR",
-        "ARAGORA_DB_MODE",
-        "DB_TIMEOUT",
-    ] {
-        cmd.env_remove(k);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
+pub use crate::common::cli_env;
