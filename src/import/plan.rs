@@ -7,7 +7,7 @@
 //! best wins; the file name only breaks ties. Columns map by name
 //! (case-insensitive, including declared aliases), never by position.
 
-use crate::config::DbTarget;
+use crate::config::{DbTarget, Store};
 use crate::schema::ALL_TABLES;
 use crate::sqlite::{TableInfo, TableKind};
 use crate::table::TableDef;
@@ -87,7 +87,7 @@ pub fn plan(rel: &str, table: &TableInfo, file_tables: &[TableInfo]) -> Disposit
     for &def in ALL_TABLES {
         let named = def.name.eq_ignore_ascii_case(name)
             || def.sources.iter().any(|s| s.eq_ignore_ascii_case(name));
-        if !named || def.name.starts_with("import_") {
+        if !named || def.owner == DbTarget::Store(Store::Import) {
             continue;
         }
         let m = map_columns(def, table);
