@@ -32,11 +32,8 @@ pub struct Run<'a, 'c> {
 
 /// Error from the SQLite reader, with the file named.
 pub fn reader_error(file: &SourceFile, e: crate::sqlite::SqliteError) -> Error {
-    Error::Invalid(format!(
-        "{}: {}",
-        file.path.display(),
-        e.with_path(&file.path)
-    ))
+    // The reader's message names the file (and the page) itself.
+    Error::Invalid(e.with_path(&file.path).to_string())
 }
 
 /// Reads every row of every table once, so that a damaged file fails
