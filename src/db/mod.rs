@@ -12,6 +12,7 @@ pub mod slow;
 
 use crate::config::{Config, DbTarget};
 use crate::error::{Error, Result};
+use crate::schema::Child;
 use crate::table::{Reader, TableDef, Writer};
 use parking_lot::Mutex;
 use redb::ReadableDatabase;
@@ -61,7 +62,22 @@ pub(crate) struct Inner {
     pub(crate) db: redb::Database,
     pub(crate) path: PathBuf,
     pub(crate) tables: Vec<&'static TableDef>,
+    /// For each table here, the foreign keys of tables here that reference
+    /// it: what `ON DELETE` reaches.
+    pub(crate) children: HashMap<&'static str, Vec<Child>>,
     pub(crate) slow_threshold: Duration,
+}
+
+impl Inner {
+    fn new(db: redb::Database, path: PathBuf, tables: Vec<&'static TableDef>, opts: &OpenOptions) -> Inner {
+        Inner {
+            db,
+            path,
+            children: crate::schema::children_of(&tables),
+            tables,
+            slow_threshold: opts.slow_threshold,
+        }
+    }
 }
 
 /// A shared handle to one open database file.
@@ -120,12 +136,7 @@ impl Database {
             create_new(&key, &tables, opts)?;
         }
         let db = open_with_timeout(&key, opts)?;
-        let inner = Arc::new(Inner {
-            db,
-            path: key.clone(),
-            tables,
-            slow_threshold: opts.slow_threshold,
-        });
+        let inner = Arc::new(Inner::new(db, key.clone(), tables, opts));
         meta::ensure_tables(&inner)?;
         open.insert(key, Arc::downgrade(&inner));
         Ok(Database { inner })
@@ -147,12 +158,7 @@ impl Database {
         let db = builder
             .create_with_backend(backend)
             .map_err(|e| Error::storage(&path, e))?;
-        let inner = Arc::new(Inner {
-            db,
-            path,
-            tables,
-            slow_threshold: opts.slow_threshold,
-        });
+        let inner = Arc::new(Inner::new(db, path, tables, opts));
         meta::ensure_tables(&inner)?;
         Ok(Database { inner })
     }
@@ -171,6 +177,15 @@ impl Database {
     /// The declared tables in this file.
     pub fn tables(&self) -> &[&'static TableDef] {
         &self.inner.tables
+    }
+
+    /// The foreign keys of this file's tables that reference `parent`.
+    pub fn referencing(&self, parent: &TableDef) -> &[Child] {
+        self.inner
+            .children
+            .get(parent.name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The slow-operation threshold.
@@ -313,12 +328,7 @@ fn create_new(path: &Path, tables: &[&'static TableDef], opts: &OpenOptions) -> 
         // 0600 whatever the umask (redb initializes an empty file).
         crate::ops::fsutil::private_file(&tmp)?;
         let db = open_with_timeout(&tmp, opts)?;
-        let inner = Inner {
-            db,
-            path: tmp.clone(),
-            tables: tables.to_vec(),
-            slow_threshold: opts.slow_threshold,
-        };
+        let inner = Inner::new(db, tmp.clone(), tables.to_vec(), opts);
         meta::ensure_tables(&inner)
     })();
     if let Err(e) = made {

@@ -36,7 +36,6 @@ use crate::error::{Error, Result};
 use crate::table::{ForeignKeyDef, IndexDef, TableDef};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::LazyLock;
 
 /// Every declared table.
 pub static ALL_TABLES: &[&TableDef] = &[
@@ -206,9 +205,11 @@ pub struct Child {
     pub index: Option<&'static IndexDef>,
 }
 
-static CHILDREN: LazyLock<HashMap<&'static str, Vec<Child>>> = LazyLock::new(|| {
+/// For each table, the foreign keys among `tables` that reference it (what
+/// `ON DELETE` reaches in a file holding exactly these tables).
+pub fn children_of(tables: &[&'static TableDef]) -> HashMap<&'static str, Vec<Child>> {
     let mut map: HashMap<&'static str, Vec<Child>> = HashMap::new();
-    for &table in ALL_TABLES {
+    for &table in tables {
         for fk in table.foreign_keys {
             let index = table.indexes.iter().find(|i| finds_children(i, fk));
             map.entry((fk.parent)().name)
@@ -217,18 +218,13 @@ static CHILDREN: LazyLock<HashMap<&'static str, Vec<Child>>> = LazyLock::new(|| 
         }
     }
     map
-});
+}
 
 /// Whether every row referencing a parent through `fk` has an entry in `idx`
 /// that starts with the parent's key. A unique index qualifies only when it
 /// covers exactly the foreign-key columns: it omits rows with other NULLs.
 fn finds_children(idx: &IndexDef, fk: &ForeignKeyDef) -> bool {
     idx.columns.starts_with(fk.columns) && (!idx.unique || idx.columns.len() == fk.columns.len())
-}
-
-/// The foreign keys that reference `parent`.
-pub fn referencing(parent: &TableDef) -> &'static [Child] {
-    CHILDREN.get(parent.name).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// Problems with the declarations themselves (tested to be empty).

@@ -514,8 +514,9 @@ impl<'t> Writer<'t> {
         };
         let (old_vals, _) = def.decode_values(pk, &old_bytes)?;
         let old: Vec<ValueRef<'_>> = old_vals.iter().map(Value::as_ref).collect();
+        let db = self.db;
         let children = if self.foreign_keys {
-            crate::schema::referencing(def)
+            db.referencing(def)
         } else {
             &[]
         };

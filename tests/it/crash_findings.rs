@@ -46,7 +46,6 @@ fn interrupted_file_creation_opens_empty() {
 /// Finding 2 of RELIABILITY.md, as a regression test for its fix: ON DELETE
 /// CASCADE must reach a child table that is not in `schema::ALL_TABLES`.
 #[test]
-#[ignore = "known bug, RELIABILITY.md finding 2: ON DELETE actions only reach schema tables"]
 fn cascades_reach_tables_outside_the_schema() {
     use crate::crashkit::{Account, Entry, tables_v2};
     let db =
