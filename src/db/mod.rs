@@ -69,7 +69,12 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    fn new(db: redb::Database, path: PathBuf, tables: Vec<&'static TableDef>, opts: &OpenOptions) -> Inner {
+    fn new(
+        db: redb::Database,
+        path: PathBuf,
+        tables: Vec<&'static TableDef>,
+        opts: &OpenOptions,
+    ) -> Inner {
         Inner {
             db,
             path,

@@ -16,7 +16,7 @@
     )
 )]
 
-use std::collections::HashSet;
+use super::pageset::PageSet;
 
 use super::btree::{BtreePage, Cell, CellPos};
 use super::error::{Result, SqliteError};
@@ -38,7 +38,7 @@ pub struct TreeCursor<'a> {
     pager: &'a Pager,
     root: u32,
     stack: Vec<Frame>,
-    visited: HashSet<u32>,
+    visited: PageSet,
     leaf_depth: Option<usize>,
     last_rowid: Option<i64>,
     table: Option<bool>,
@@ -53,7 +53,7 @@ impl<'a> TreeCursor<'a> {
             pager,
             root,
             stack: Vec::with_capacity(MAX_DEPTH),
-            visited: HashSet::new(),
+            visited: PageSet::default(),
             leaf_depth: None,
             last_rowid: None,
             table: None,
@@ -83,6 +83,15 @@ impl<'a> TreeCursor<'a> {
                     "child page pointer: points to page 1",
                 ));
             }
+        } else if pgno == 0 || pgno > self.pager.page_count() {
+            return Err(SqliteError::corrupt(
+                0,
+                0,
+                format!(
+                    "root page: expected a page in 1..={}, found {pgno}",
+                    self.pager.page_count()
+                ),
+            ));
         }
         if !self.visited.insert(pgno) {
             return Err(SqliteError::corrupt(

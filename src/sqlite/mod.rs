@@ -83,6 +83,7 @@ pub mod journal;
 pub mod load;
 pub mod overflow;
 pub mod pager;
+pub mod pageset;
 pub mod record;
 pub mod rows;
 pub mod schema;
