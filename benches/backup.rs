@@ -10,37 +10,16 @@ mod common;
 use aragora_db::Database;
 use aragora_db::ops::backup::snapshot;
 use aragora_db::schema::users::{AUDIT_LOG, AuditEntry, USERS, User};
+use common::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::path::Path;
 
-fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
 fn rows() -> usize {
-    if benchmarking() {
-        common::scale(50_000)
-    } else {
-        200
-    }
+    if benchmarking() { scale(50_000) } else { 200 }
 }
 
 fn user(i: usize) -> User {
-    User {
-        id: format!(
-            "{:08x}-0000-4000-8000-{:012x}",
-            i.wrapping_mul(2654435761) as u32,
-            i
-        ),
-        email: format!("user{i}@example.com"),
-        password_hash: "bcrypt:$2b$12$abcdefghijklmnopqrstuv".into(),
-        name: Some(format!("User {i}")),
-        role: Some("member".into()),
-        created_at: "2026-01-05T10:00:00.123456+00:00".into(),
-        updated_at: "2026-01-05T10:00:00.123456+00:00".into(),
-        preferences: Some("{}".into()),
-        ..User::default()
-    }
+    sample_user(i)
 }
 
 fn audit(i: usize) -> AuditEntry {

@@ -20,38 +20,15 @@ use std::hint::black_box;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
-fn size(n: usize) -> usize {
-    if benchmarking() {
-        scale(n)
-    } else {
-        (n / 50).max(20)
-    }
-}
-
 fn user(i: usize) -> User {
     User {
-        id: format!(
-            "{:08x}-0000-4000-8000-{i:012x}",
-            i.wrapping_mul(2654435761) as u32
-        ),
-        email: format!("user{i}@example.com"),
-        password_hash: "bcrypt:$2b$12$abcdefghijklmnopqrstuv".into(),
-        password_salt: String::new(),
         name: Some(format!("User {i} \"quoted\"\ttab")),
         org_id: Some(format!("org-{:04}", i % 100)),
-        role: Some("member".into()),
-        created_at: "2026-01-05T10:00:00.123456+00:00".into(),
         updated_at: "2026-01-05 10:00:00".into(),
-        is_active: Some(true),
         email_verified: Some(false),
         preferences: Some("{\"theme\": \"dark\", \"n\": [1, 2]}".into()),
         failed_login_count: Some(0),
-        token_version: Some(1),
-        ..User::default()
+        ..sample_user(i)
     }
 }
 
@@ -178,7 +155,7 @@ fn sqlite_copy(conn: &rusqlite::Connection) -> Vec<u8> {
 }
 
 fn throughput(c: &mut Criterion) {
-    let f = fixture(size(20_000), size(50_000));
+    let f = fixture(size(20_000, 50), size(50_000, 50));
     let copy_bytes = ours(&f, false).len() as u64;
     let insert_bytes = ours(&f, true).len() as u64;
     println!(
@@ -223,7 +200,7 @@ fn psql_load(c: &mut Criterion) {
         println!("export psql load: SKIPPED (PostgreSQL not reachable at 127.0.0.1:5432)");
         return;
     }
-    let f = fixture(size(20_000), size(50_000));
+    let f = fixture(size(20_000, 50), size(50_000, 50));
     let dir = tempfile::tempdir().unwrap();
     let mut g = c.benchmark_group("export_psql_load");
     g.sample_size(10);

@@ -23,44 +23,13 @@ use std::time::{Duration, Instant};
 /// Ids for rows written while benchmarks run, unique across iterations.
 static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(100_000_000);
 
-fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
-fn size(n: usize) -> usize {
-    if benchmarking() {
-        scale(n)
-    } else {
-        (n / 50).max(20)
-    }
-}
-
 fn user_row(i: usize, orgs: usize) -> User {
     User {
-        id: format!(
-            "{:08x}-0000-4000-8000-{:012x}",
-            i.wrapping_mul(2654435761) as u32,
-            i
-        ),
-        email: format!("user{i}@example.com"),
-        password_hash: "bcrypt:$2b$12$abcdefghijklmnopqrstuv".into(),
-        password_salt: String::new(),
-        name: Some(format!("User {i}")),
-        org_id: if orgs > 0 {
-            Some(format!("org-{:04}", i % orgs))
-        } else {
-            None
-        },
-        role: Some("member".into()),
-        created_at: "2026-01-05T10:00:00.123456+00:00".into(),
-        updated_at: "2026-01-05T10:00:00.123456+00:00".into(),
-        is_active: Some(true),
+        org_id: (orgs > 0).then(|| format!("org-{:04}", i % orgs)),
         email_verified: Some(false),
-        preferences: Some("{}".into()),
         failed_login_count: Some(0),
         mfa_enabled: Some(false),
-        token_version: Some(1),
-        ..User::default()
+        ..sample_user(i)
     }
 }
 
@@ -171,7 +140,7 @@ fn fixture(n_users: usize, n_orgs: usize, n_audit: usize) -> Fixture {
 }
 
 fn lookups(c: &mut Criterion) {
-    let f = fixture(size(20_000), 100, size(50_000));
+    let f = fixture(size(20_000, 50), 100, size(50_000, 50));
     let mut g = c.benchmark_group("users");
     let n = f.n_users;
     let mut i = 0usize;
@@ -286,7 +255,7 @@ fn lookups(c: &mut Criterion) {
 fn writes(c: &mut Criterion) {
     let mut g = c.benchmark_group("users");
     g.sample_size(20);
-    let f = fixture(size(2_000), 10, 0);
+    let f = fixture(size(2_000, 50), 10, 0);
     let mut n = 10_000_000usize;
     g.bench_function("create_user/ours", |b| {
         b.iter(|| {
@@ -336,7 +305,7 @@ fn bulk(c: &mut Criterion) {
     let mut g = c.benchmark_group("users");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(20));
-    let n = size(200_000);
+    let n = size(200_000, 50);
     let rows: Vec<User> = (0..n).map(|i| user_row(i, 0)).collect();
     g.bench_function("bulk_load/ours", |b| {
         b.iter_batched(
@@ -386,7 +355,7 @@ fn bulk(c: &mut Criterion) {
 fn readers_during_writes(c: &mut Criterion) {
     let mut g = c.benchmark_group("users");
     g.sample_size(20);
-    let f = fixture(size(20_000), 10, 0);
+    let f = fixture(size(20_000, 50), 10, 0);
     let n = f.n_users;
     const READERS: usize = 4;
     const PER: usize = 250;

@@ -6,6 +6,7 @@
 //! column accessors, and SQLite rows are decoded into the same Rust structs.
 #![allow(dead_code)]
 
+use aragora_db::schema::users::User;
 use aragora_db::table::{Extras, Row, RowView, TableDef, ValueRef};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef as SqlRef;
@@ -134,4 +135,42 @@ pub fn scale(n: usize) -> usize {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
     ((n as f64) * f).max(10.0) as usize
+}
+
+/// Whether criterion runs for figures (`cargo bench`) rather than once per
+/// benchmark as a smoke test (`cargo test`).
+pub fn benchmarking() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// `n` rows under `cargo bench` (times `ARAGORA_BENCH_SCALE`); `n /
+/// smoke_div`, at least 20, under `cargo test`.
+pub fn size(n: usize, smoke_div: usize) -> usize {
+    if benchmarking() {
+        scale(n)
+    } else {
+        (n / smoke_div).max(20)
+    }
+}
+
+/// A `users` row shaped like the original's (UUID id, bcrypt hash,
+/// microsecond timestamps). Benchmarks override fields with `..sample_user(i)`.
+pub fn sample_user(i: usize) -> User {
+    User {
+        id: format!(
+            "{:08x}-0000-4000-8000-{:012x}",
+            i.wrapping_mul(2654435761) as u32,
+            i
+        ),
+        email: format!("user{i}@example.com"),
+        password_hash: "bcrypt:$2b$12$abcdefghijklmnopqrstuv".into(),
+        name: Some(format!("User {i}")),
+        role: Some("member".into()),
+        created_at: "2026-01-05T10:00:00.123456+00:00".into(),
+        updated_at: "2026-01-05T10:00:00.123456+00:00".into(),
+        is_active: Some(true),
+        preferences: Some("{}".into()),
+        token_version: Some(1),
+        ..User::default()
+    }
 }

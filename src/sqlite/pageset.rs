@@ -15,12 +15,14 @@ impl PageSet {
     /// Adds `pgno`; false if it was already there.
     pub fn insert(&mut self, pgno: u32) -> bool {
         let (w, bit) = ((pgno / 64) as usize, 1u64 << (pgno % 64));
-        if w >= self.words.len() {
-            self.words.resize(w + 1, 0);
+        if let Some(word) = self.words.get_mut(w) {
+            let new = *word & bit == 0;
+            *word |= bit;
+            return new;
         }
-        let new = self.words[w] & bit == 0;
-        self.words[w] |= bit;
-        new
+        self.words.resize(w, 0);
+        self.words.push(bit);
+        true
     }
 
     /// Whether `pgno` was inserted.
