@@ -30,9 +30,10 @@ fn env_count(name: &str, default: usize) -> usize {
 
 fn report(what: &str, c: &Counts, images: usize) {
     println!(
-        "{what}: crash images checked: {} ({} crash positions x {images} images, {} workload \
-         runs); {} crashes during recovery checked; {} showed the commit in flight; {} in the \
-         migration's window ({} migrated again after the crash); {} during the key rotation \
+        "{what}: crash images checked: {} ({} crash positions x {images} images, 8 times \
+         as many from a key rotation to the next sync; {} workload runs); {} crashes during \
+         recovery checked; {} showed the commit in flight; {} in the migration's window; {} \
+         just before the migration's commit were migrated again; {} during the key rotation \
          ({} opened by the old key, {} by the new); {} hit the creation of the file (refused \
          to open, nothing committed yet); {} unsynced writes in total at the crash points; \
          failures: {}",
