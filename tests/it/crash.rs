@@ -1,19 +1,22 @@
-//! Crash consistency (reliability matrix R1–R3): a seeded workload (inserts
-//! with indexes, transfers over two tables, renames that move unique index
-//! keys, deletes that cascade, a migration step) runs on the fault-injecting
-//! backend; every crash image must reopen to a committed state.
+//! Crash consistency (reliability matrix R1–R3, R6, R18): a seeded workload
+//! (inserts with indexes, transfers over two tables, renames that move
+//! unique index keys, deletes that cascade, a real migration step, a key
+//! rotation) runs on the fault-injecting backend, plain and under the
+//! encrypted backend; every crash image must reopen to a committed state
+//! under the right key (`crashkit::check_image`).
 //!
-//! The replay test crashes just before every journaled write, `set_len` and
+//! The replay tests crash just before every journaled write, `set_len` and
 //! sync of a workload run, building `ARAGORA_CRASH_IMAGES` (default 2) images
-//! at each, and repeats with new workload seeds until `ARAGORA_CRASH_POINTS`
-//! (default 1200; 200 in a debug build) images are checked; every fourth image is also crashed
-//! again during its own recovery (R3). `ARAGORA_CRASH_FAILS` (default 40)
-//! sets the runs with an injected I/O error (R2). The documented long run:
-//! `ARAGORA_CRASH_POINTS=10000 ARAGORA_CRASH_IMAGES=8 ARAGORA_CRASH_FAILS=400 cargo test --release --test it crash:: -- --nocapture`.
+//! at each, and repeat with new workload seeds until `ARAGORA_CRASH_POINTS`
+//! (plain; default 1200, 200 in a debug build) or `ARAGORA_CRASH_ENC_POINTS`
+//! (encrypted; default 600, 60 in debug) images are checked; every fourth
+//! image is also crashed again
+//! during its own recovery (R3). `ARAGORA_CRASH_FAILS` (default 40) sets the
+//! runs with an injected I/O error (R2). The long runs are in RELIABILITY.md.
 
-use crate::crashkit::{Step, check_image, drive, opts, reference, workload};
-use aragora_db::Database;
-use aragora_db::storage::fault::{CrashOptions, FailMode, FaultBackend, OpMask, SplitMix};
+use crate::crashkit::{Counts, Expect, Keys, Plan, Store, check_image, drive, replay_test};
+use crate::crashkit::{crash_options, recorded_run, reference, workload};
+use aragora_db::storage::fault::{CrashOptions, FailMode, FaultBackend, OpMask};
 use redb::backends::InMemoryBackend;
 use redb::{StorageBackend, TableDefinition};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -25,146 +28,90 @@ fn env_count(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Crash options that vary with the point: nothing, half or everything of
-/// the unsynced writes reached the disk, with and without torn writes.
-fn crash_options(i: usize) -> CrashOptions {
-    let keep = [0.0, 0.5, 1.0, 0.25, 0.75][i % 5];
-    let torn = if i.is_multiple_of(3) { 0.0 } else { 0.2 };
-    CrashOptions {
-        keep,
-        torn,
-        torn_last: if i.is_multiple_of(2) { 0.7 } else { 0.0 },
-        sector: if i.is_multiple_of(7) { 1 } else { 512 },
-    }
-}
-
-/// A recorded run: the fault backend (journal on) and the operation count at
-/// each commit's return.
-fn recorded_run(steps: &[Step]) -> (FaultBackend, Vec<u64>) {
-    let fault = FaultBackend::new(InMemoryBackend::new()).unwrap();
-    fault.record(true);
-    let open = |tables| Database::open_backend("crash", fault.clone(), tables, &opts());
-    let mut commits = Vec::new();
-    drive(steps, &open, |_| commits.push(fault.op_count(OpMask::ALL))).unwrap();
-    (fault, commits)
-}
-
-/// A crash during recovery (R3): opens `image` on a recording backend, lets
-/// redb recover it and run `check_integrity()`, then builds a crash image at a
-/// random point of the writes that recovery made. `None` if recovery wrote nothing.
-fn crash_during_recovery(image: &[u8], seed: u64) -> Option<Vec<u8>> {
-    let fault = FaultBackend::from_image(image);
-    fault.record(true);
-    let opened = catch_unwind(AssertUnwindSafe(|| {
-        if let Ok(mut db) = redb::Database::builder().create_with_backend(fault.clone()) {
-            let _ = db.check_integrity();
-        }
-    }));
-    if opened.is_err() {
-        // check_image reports the panic on the same image.
-        return None;
-    }
-    let mut replay = fault.replay();
-    let ops: Vec<u64> = replay.entries().iter().map(|e| e.op).collect();
-    if ops.is_empty() {
-        return None;
-    }
-    let j = SplitMix(seed).below(ops.len() as u64) as usize;
-    replay.advance_to(ops[j]);
-    Some(replay.crash_image(seed, &crash_options(seed as usize)))
+fn report(what: &str, c: &Counts, images: usize) {
+    println!(
+        "{what}: crash images checked: {} ({} crash positions x {images} images, 8 times \
+         as many from a key rotation to the next sync; {} workload runs); {} crashes during \
+         recovery checked; {} showed the commit in flight; {} in the migration's window; {} \
+         just before the migration's commit were migrated again; {} during the key rotation \
+         ({} opened by the old key, {} by the new); {} hit the creation of the file (refused \
+         to open, nothing committed yet); {} unsynced writes in total at the crash points; \
+         failures: {}",
+        c.checked,
+        c.positions,
+        c.runs,
+        c.double,
+        c.in_flight,
+        c.migration,
+        c.remigrated,
+        c.rotation[0] + c.rotation[1],
+        c.rotation[0],
+        c.rotation[1],
+        c.unborn,
+        c.unsynced,
+        c.failures.len()
+    );
+    assert!(
+        c.failures.is_empty(),
+        "{} of {} crash images failed:\n{}",
+        c.failures.len(),
+        c.checked,
+        c.failures[..c.failures.len().min(10)].join("\n")
+    );
+    assert!(
+        c.remigrated > 0,
+        "no image was taken just before the migration's commit"
+    );
 }
 
 #[test]
 fn every_crash_image_reopens_to_a_committed_state() {
-    let points = env_count(
-        "ARAGORA_CRASH_POINTS",
-        if cfg!(debug_assertions) { 200 } else { 1200 },
-    );
     let images = env_count("ARAGORA_CRASH_IMAGES", 2).max(1);
-    let mut c = Counts::default();
-    let mut failures = Vec::new();
-    let mut run = 0u64;
-    while c.checked < points {
-        let steps = workload(run, 40);
-        let states = reference(&steps);
-        let (fault, commits) = recorded_run(&steps);
-        assert_eq!(commits.len() + 1, states.len(), "runs disagree on commits");
-        let mut replay = fault.replay();
-        let ops: Vec<u64> = replay.entries().iter().map(|e| e.op).collect();
-        assert!(
-            ops.len() > 50,
-            "workload too small: {} journaled ops",
-            ops.len()
-        );
-        c.positions += ops.len() + 1;
-        // Crash just before every journaled write, set_len and sync (and after the last).
-        for j in 0..=ops.len() {
-            let at = ops.get(j).copied().unwrap_or(u64::MAX);
-            replay.advance_to(at);
-            let committed = commits.iter().filter(|&&op| op <= at).count();
-            for v in 0..images {
-                let i = j * images + v;
-                c.unsynced += replay.unsynced_ops();
-                let seed = run << 32 | i as u64;
-                let image = replay.crash_image(seed, &crash_options(i));
-                let mut verdict = check_image(&image, &states, committed);
-                if verdict.is_ok()
-                    && i.is_multiple_of(4)
-                    && let Some(again) = crash_during_recovery(&image, seed)
-                {
-                    c.double += 1;
-                    verdict = check_image(&again, &states, committed)
-                        .map_err(|e| format!("crash during recovery: {e}"));
-                }
-                match verdict {
-                    Ok(k) => c.in_flight += usize::from(k > committed),
-                    // redb writes its magic number only once the new file's header
-                    // is synced: a crash before that leaves a file redb refuses.
-                    // No commit can be lost there; it is counted and reported.
-                    Err(e) if committed == 0 && e.contains("magic number mismatch") => {
-                        c.unborn += 1
-                    }
-                    Err(e) => failures.push(format!(
-                        "run {run} image {i} (before journal entry {j}, op {at}, {committed} \
-                         commits, options {:?}): {e}",
-                        crash_options(i)
-                    )),
-                }
-                c.checked += 1;
-            }
-        }
-        run += 1;
-    }
-    println!(
-        "crash images checked: {} ({} crash positions x {images} images, {run} workload runs); \
-         {} crashes during recovery checked; {} showed the commit in flight; {} hit the \
-         creation of the file before redb's magic number (refused to open, nothing committed \
-         yet); {} unsynced writes in total at the crash points; failures: {}",
-        c.checked,
-        c.positions,
-        c.double,
-        c.in_flight,
-        c.unborn,
-        c.unsynced,
-        failures.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {} crash images failed:\n{}",
-        failures.len(),
-        c.checked,
-        failures[..failures.len().min(10)].join("\n")
-    );
+    let c = replay_test(Plan {
+        encrypted: false,
+        points: env_count(
+            "ARAGORA_CRASH_POINTS",
+            if cfg!(debug_assertions) { 200 } else { 1200 },
+        ),
+        images,
+        byte_tearing: true,
+    });
+    report("plain", &c, images);
 }
 
-#[derive(Default)]
-struct Counts {
-    checked: usize,
-    positions: usize,
-    double: usize,
-    in_flight: usize,
-    unborn: usize,
-    unsynced: usize,
+/// The same workload on `EncryptedBackend<FaultBackend>`, with a real key
+/// rotation at its `RotateKey` step (R18). Writes tear at 512-byte sectors only:
+/// byte-granular tearing is finding 3 (the ignored test below).
+#[test]
+fn every_encrypted_crash_image_reopens_under_the_right_key() {
+    encrypted_replay(false);
+}
+
+/// Finding 3 (RELIABILITY.md): a write torn inside a 512-byte sector can
+/// leave an encrypted file that refuses to open ("block summary mismatch").
+#[test]
+#[ignore = "finding 3: the encrypted backend assumes writes tear at sector boundaries"]
+fn encrypted_crash_images_with_byte_torn_writes() {
+    encrypted_replay(true);
+}
+
+fn encrypted_replay(byte_tearing: bool) {
+    let images = env_count("ARAGORA_CRASH_IMAGES", 2).max(1);
+    let c = replay_test(Plan {
+        encrypted: true,
+        points: env_count(
+            "ARAGORA_CRASH_ENC_POINTS",
+            if cfg!(debug_assertions) { 60 } else { 600 },
+        ),
+        images,
+        byte_tearing,
+    });
+    report("encrypted", &c, images);
+    assert!(
+        c.rotation[0] > 0 && c.rotation[1] > 0,
+        "crashes during the rotation should leave either key working, across images: {:?}",
+        c.rotation
+    );
 }
 
 #[test]
@@ -172,7 +119,9 @@ fn io_errors_leave_a_committed_state() {
     let runs = env_count("ARAGORA_CRASH_FAILS", 40);
     let steps = workload(7, 30);
     let states = reference(&steps);
-    let (fault, _) = recorded_run(&steps);
+    let store = Store::new(false);
+    recorded_run(&steps, &store);
+    let fault = store.fault;
     let writes = fault.op_count(OpMask::WRITES);
     let all = CrashOptions {
         keep: 1.0,
@@ -193,12 +142,12 @@ fn io_errors_leave_a_committed_state() {
         };
         // Both modes, at failure points spread evenly over the run's writes.
         let n = (i as u64 / 2) * writes / (runs as u64).div_ceil(2).max(1);
-        let fault = FaultBackend::new(InMemoryBackend::new()).unwrap();
+        let store = Store::new(false);
+        let fault = store.fault.clone();
         fault.fail_at(n, mode, OpMask::WRITES);
-        let open = |tables| Database::open_backend("fail", fault.clone(), tables, &opts());
         let mut committed = 0;
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            drive(&steps, &open, |_| committed += 1)
+            drive(&steps, &store, |_| committed += 1)
         }));
         match outcome {
             Err(_) => failures.push(format!("fail at write {n} ({mode:?}): panicked")),
@@ -212,7 +161,12 @@ fn io_errors_leave_a_committed_state() {
             ("process crash", fault.crash_image(0, &all)),
             ("power loss", fault.crash_image(i as u64, &crash_options(i))),
         ] {
-            match check_image(&image, &states, committed) {
+            let exp = Expect {
+                states: &states,
+                committed,
+                keys: Keys::Plain,
+            };
+            match check_image(&image, &exp) {
                 Ok(_) => match pages_after_emptying(&image) {
                     Ok(p) if p <= baseline => {}
                     other => failures.push(format!(

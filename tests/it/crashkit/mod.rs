@@ -2,27 +2,35 @@
 //! tables, a seeded workload of transactions, a reference run, and the check
 //! of one crash image.
 //!
-//! The workload runs on a [`FaultBackend`]. The expected state after each
-//! commit comes from running the same workload on a plain in-memory backend
-//! (the reference run), so nothing about the expected data is hard-coded:
-//! a crash image must reopen to the state after the last commit that
-//! returned, or (if the crash hit the commit in flight) the one after it.
+//! The workload runs on a fault backend, plain or encrypted ([`Store`]).
+//! The expected state after each commit comes from running the same
+//! workload on a plain in-memory backend (the reference run), so nothing
+//! about the expected data is hard-coded: a crash image must reopen to the
+//! state after the last commit that returned, or (if the crash hit the
+//! commit in flight) the one after it, under the key the file must have
+//! then ([`check_image`]).
 
 use aragora_db::db::OpenOptions;
+use aragora_db::ops::migrate::migrate_db;
 use aragora_db::schema::core::{Trace, TraceEvent};
-use aragora_db::storage::fault::{FaultBackend, SplitMix, memory_backend};
-use aragora_db::table::check::check_table;
-use aragora_db::table::{KeyRange, Page, TableDef};
+use aragora_db::storage::fault::SplitMix;
+use aragora_db::table::{KeyRange, Page};
 use aragora_db::{Database, Result};
 
+mod check;
+mod replay;
+mod store;
 mod tables;
-use redb::backends::InMemoryBackend;
-use std::panic::{AssertUnwindSafe, catch_unwind};
+pub use check::*;
+pub use replay::*;
+pub use store::*;
 pub use tables::*;
 
 /// Everything a database holds, read through the v2 declarations.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Snapshot {
+    /// `crash_notes` is recorded at schema version 2 in `__schema`.
+    pub migrated: bool,
     pub accounts: Vec<Account>,
     pub entries: Vec<Entry>,
     pub notes: Vec<Note>,
@@ -31,8 +39,13 @@ pub struct Snapshot {
 }
 
 pub fn snapshot(db: &Database) -> Result<Snapshot> {
+    let migrated = db
+        .schema_versions()?
+        .iter()
+        .any(|(t, v)| t == NOTES.name && *v >= 2);
     let r = db.read()?;
     Ok(Snapshot {
+        migrated,
         accounts: r.scan(KeyRange::all(), Page::default())?,
         entries: r.scan(KeyRange::all(), Page::default())?,
         notes: r.scan(KeyRange::all(), Page::default())?,
@@ -60,11 +73,12 @@ pub enum Step {
     /// it (ON DELETE CASCADE), in one transaction.
     Delete { id: i64, trace: i64 },
     /// The migration: reopen with the v2 declarations (an added column), then
-    /// backfill it in one transaction through the Writer.
+    /// run the registered step ([`NOTE_STEPS`]) through
+    /// `ops::migrate::migrate_db`: one transaction with the version bump.
     Migrate,
-    /// Key rotation. HOOK(crypto): encryption lands on branch `crypto`; once it
-    /// is merged this step re-encrypts the file under a new key through the
-    /// encrypted backend. Until then it commits nothing and is skipped.
+    /// Key rotation: close the database, replace the key of the encrypted
+    /// file (`crypto::rekey_backend`), reopen with the new key. Commits no
+    /// data; on a plain store only the close and reopen happen.
     RotateKey,
 }
 
@@ -193,36 +207,43 @@ pub fn run_step(db: &Database, step: &Step) -> Result<bool> {
             w.delete::<Trace>(format!("t{trace}"))?;
             Ok(())
         })?,
-        // The caller has reopened with the v2 declarations; backfill the new column.
-        Step::Migrate => db.write(|w| {
-            for id in 0..NOTES_N {
-                let mut n: Note = get(w, id)?;
-                n.words = Some(n.body.split_whitespace().count() as i64);
-                w.update(&n)?;
+        // The caller has reopened with the v2 declarations.
+        Step::Migrate => {
+            let applied = migrate_db(db, NOTE_STEPS, false)?;
+            if applied.len() != 1 {
+                return Err(aragora_db::Error::Invalid(format!(
+                    "the migration applied {} steps, expected 1",
+                    applied.len()
+                )));
             }
-            Ok(())
-        })?,
+        }
+        // The caller has rotated the key of the closed file (if encrypted);
+        // no data changes.
         Step::RotateKey => return Ok(false),
     }
     Ok(true)
 }
 
-/// Opens a database with a table set (on whatever backend the caller chose).
-pub type Opener<'a> = dyn Fn(Vec<&'static TableDef>) -> Result<Database> + 'a;
-
-/// Runs the workload: opens with the v1 tables, reopens with v2 at the
-/// migration step (the old handle is closed first), and calls `committed`
-/// after each step that committed. Stops at the first error.
-pub fn drive(
-    steps: &[Step],
-    open: &Opener<'_>,
-    mut committed: impl FnMut(&Database),
-) -> Result<()> {
-    let mut db = open(tables_v1())?;
+/// Runs the workload on `store`: opens with the v1 tables, closes and
+/// reopens with v2 at the migration step, closes, rotates the key and
+/// reopens at the rotation step, and calls `committed` after each step that
+/// committed. Stops at the first error.
+pub fn drive(steps: &[Step], store: &Store, mut committed: impl FnMut(&Database)) -> Result<()> {
+    let mut tables = tables_v1();
+    let mut db = store.open(tables.clone())?;
     for step in steps {
-        if matches!(step, Step::Migrate) {
-            drop(db);
-            db = open(tables_v2())?;
+        match step {
+            Step::Migrate => {
+                drop(db);
+                tables = tables_v2();
+                db = store.open(tables.clone())?;
+            }
+            Step::RotateKey => {
+                drop(db);
+                store.rotate()?;
+                db = store.open(tables.clone())?;
+            }
+            _ => {}
         }
         if run_step(&db, step)? {
             committed(&db);
@@ -233,10 +254,9 @@ pub fn drive(
 
 /// The reference run: the state before any step and after each committing step.
 pub fn reference(steps: &[Step]) -> Vec<Snapshot> {
-    let mem = FaultBackend::new(InMemoryBackend::new()).unwrap();
-    let open = |tables| Database::open_backend("reference", mem.clone(), tables, &opts());
+    let store = Store::new(false);
     let mut states = vec![Snapshot::default()];
-    drive(steps, &open, |db| states.push(snapshot(db).unwrap())).unwrap();
+    drive(steps, &store, |db| states.push(snapshot(db).unwrap())).unwrap();
     states
 }
 
@@ -245,72 +265,4 @@ pub fn opts() -> OpenOptions {
         cache_size: 4 << 20,
         ..OpenOptions::default()
     }
-}
-
-/// Checks one crash image: redb integrity is clean, the database opens, its
-/// state is `states[committed]` or (the commit in flight) `states[committed + 1]`,
-/// every table passes `check_table` (rows decode with valid CRCs, rows and
-/// indexes agree both ways, counts, foreign keys), and nothing panics.
-/// Returns which state it matched.
-pub fn check_image(
-    image: &[u8],
-    states: &[Snapshot],
-    committed: usize,
-) -> std::result::Result<usize, String> {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        check_image_inner(image, states, committed)
-    }));
-    match outcome {
-        Ok(r) => r,
-        Err(panic) => Err(format!(
-            "panicked: {}",
-            panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
-        )),
-    }
-}
-
-fn check_image_inner(
-    image: &[u8],
-    states: &[Snapshot],
-    committed: usize,
-) -> std::result::Result<usize, String> {
-    let mut raw = redb::Database::builder()
-        .create_with_backend(memory_backend(image))
-        .map_err(|e| format!("redb cannot open the image: {e}"))?;
-    match raw.check_integrity() {
-        Ok(true) => {}
-        Ok(false) => return Err("redb integrity check failed (repaired)".into()),
-        Err(e) => return Err(format!("redb integrity check: {e}")),
-    }
-    drop(raw);
-    let db = Database::open_backend("crash-image", memory_backend(image), tables_v2(), &opts())
-        .map_err(|e| format!("open: {e}"))?;
-    let r = db.read().map_err(|e| format!("read: {e}"))?;
-    for &def in db.tables() {
-        let problems = check_table(&r, def).map_err(|e| format!("check {}: {e}", def.name))?;
-        if !problems.is_empty() {
-            let list: Vec<String> = problems.iter().take(5).map(ToString::to_string).collect();
-            return Err(format!("{}: {}", def.name, list.join("; ")));
-        }
-    }
-    let got = snapshot(&db).map_err(|e| format!("snapshot: {e}"))?;
-    for k in [committed, committed + 1] {
-        if states.get(k) == Some(&got) {
-            return Ok(k);
-        }
-    }
-    let near = states
-        .iter()
-        .position(|s| *s == got)
-        .map_or("no reference state".to_string(), |k| format!("state {k}"));
-    Err(format!(
-        "expected state {committed} (or {} in flight), found {near}: {} accounts, {} entries",
-        committed + 1,
-        got.accounts.len(),
-        got.entries.len()
-    ))
 }

@@ -1,12 +1,13 @@
 //! The tables of the crash workload: two of our own (accounts with a unique
 //! and a non-unique index, ledger entries with a foreign key), a table
-//! declared twice for the migration step, and the schema's `traces` /
-//! `trace_events` for cascades.
+//! declared twice for the migration step with the step that migrates it,
+//! and the schema's `traces` / `trace_events` for cascades.
 
 use aragora_db::config::{DbTarget, Store};
+use aragora_db::ops::migrate::Step;
 use aragora_db::schema::core::{TRACE_EVENTS, TRACES};
-use aragora_db::table;
-use aragora_db::table::TableDef;
+use aragora_db::table::{KeyRange, Page, TableDef, Writer};
+use aragora_db::{Database, Result, table};
 
 const OWNER: DbTarget = DbTarget::Store(Store::Users);
 
@@ -75,7 +76,8 @@ table! {
 }
 
 table! {
-    /// A note after the migration step: an added column, backfilled.
+    /// A note after the migration step: an added column, filled by
+    /// [`NOTE_STEPS`].
     pub struct Note as NOTES {
         name: "crash_notes",
         owner: OWNER,
@@ -100,4 +102,28 @@ pub fn tables_v1() -> Vec<&'static TableDef> {
 /// The table set after it (the checker always opens with this one).
 pub fn tables_v2() -> Vec<&'static TableDef> {
     vec![&ACCOUNTS, &ENTRIES, &NOTES, &TRACES, &TRACE_EVENTS]
+}
+
+/// The workload's migration, registered as `crate::migrations::STEPS` are
+/// and run by `ops::migrate::migrate_db` (the code path of `aragora-db
+/// migrate`): `crash_notes` v1 -> v2 fills the added column `words`, in one
+/// write transaction together with the version bump.
+pub static NOTE_STEPS: &[Step] = &[Step {
+    id: 1,
+    name: "001_crash_notes_words",
+    table: "crash_notes",
+    to: 2,
+    apply: count_words,
+}];
+
+/// Step 001: `words` = the number of words in `body`, for every note.
+fn count_words(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+    let notes: Vec<Note> = db.read()?.scan(KeyRange::all(), Page::default())?;
+    for n in &notes {
+        w.update(&Note {
+            words: Some(n.body.split_whitespace().count() as i64),
+            ..n.clone()
+        })?;
+    }
+    Ok(notes.len() as u64)
 }
