@@ -35,6 +35,9 @@ pub struct Store {
     rotated: Cell<usize>,
     /// Operation counts (`OpMask::ALL`) before and after each rotation.
     spans: RefCell<Vec<(u64, u64)>>,
+    /// A rotation that returned an error (an injected I/O failure): from
+    /// this key to the next, either may open the file.
+    failed: Cell<Option<usize>>,
 }
 
 impl Store {
@@ -45,6 +48,7 @@ impl Store {
             encrypted,
             rotated: Cell::new(0),
             spans: RefCell::new(Vec::new()),
+            failed: Cell::new(None),
         }
     }
 
@@ -71,11 +75,25 @@ impl Store {
         }
         let start = self.fault.op_count(OpMask::ALL);
         let k = self.rotated.get();
-        rekey_backend(&self.fault, Path::new(NAME), &key(k), &key(k + 1), params())?;
+        if let Err(e) = rekey_backend(&self.fault, Path::new(NAME), &key(k), &key(k + 1), params())
+        {
+            self.failed.set(Some(k));
+            return Err(e);
+        }
         self.rotated.set(k + 1);
         let end = self.fault.op_count(OpMask::ALL);
         self.spans.borrow_mut().push((start, end));
         Ok(true)
+    }
+
+    /// The keys that may open the file as the run left it (for runs with
+    /// injected I/O failures, which stop at the first error).
+    pub fn keys_now(&self) -> Keys {
+        match (self.encrypted, self.failed.get()) {
+            (false, _) => Keys::Plain,
+            (true, Some(k)) => Keys::OneOf(k),
+            (true, None) => Keys::Only(self.rotated.get()),
+        }
     }
 
     /// `(first operation, operation count at return)` of each rotation.
