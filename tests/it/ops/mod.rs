@@ -3,6 +3,7 @@
 mod backup;
 mod cleanup;
 mod consolidate;
+mod encrypted;
 mod migrate;
 mod salvage;
 mod verify;
