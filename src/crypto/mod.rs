@@ -14,6 +14,8 @@ pub mod fernet;
 mod header;
 mod keys;
 mod layout;
+#[cfg(test)]
+mod nonce_tests;
 mod open;
 
 pub use backend::EncryptedBackend;

@@ -120,6 +120,7 @@ impl Database {
             create_new(&key, &tables, opts)?;
         }
         let db = open_with_timeout(&key, opts)?;
+        crate::ops::fsutil::remove_stale_creating(&key);
         let inner = Arc::new(Inner {
             db,
             path: key.clone(),

@@ -5,6 +5,7 @@ mod cleanup;
 mod consolidate;
 mod encrypted;
 mod migrate;
+mod perms;
 mod salvage;
 mod verify;
 
