@@ -16,14 +16,19 @@ use std::path::{Path, PathBuf};
 
 const CHUNK: usize = 1 << 20;
 
+/// Opens `path`, or with `create` creates it empty (truncating a stale
+/// one) with mode 0600 whatever the umask: a `.converting` file holds the
+/// whole database, in plaintext while decrypting.
 fn file_backend(path: &Path, create: bool) -> Result<FileBackend> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(create)
-        .truncate(create)
-        .open(path)
-        .map_err(|e| Error::io(if create { "create" } else { "open" }, path, e))?;
+    let file = if create {
+        crate::ops::fsutil::private_file(path)?
+    } else {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io("open", path, e))?
+    };
     FileBackend::new(file).map_err(|e| Error::storage(path, e))
 }
 

@@ -14,6 +14,8 @@ pub mod fernet;
 mod header;
 mod keys;
 mod layout;
+#[cfg(test)]
+mod nonce_tests;
 mod open;
 
 pub use backend::EncryptedBackend;
@@ -107,21 +109,89 @@ pub fn open_database(
     };
     let Some(enc) = enc else {
         if file_is_encrypted(path)? {
-            return Err(Error::Encryption {
-                path: path.to_path_buf(),
-                what: "is encrypted: set ARAGORA_SQLITE_ENCRYPTION=1 and its key (ARAGORA_SQLITE_KEY or ARAGORA_ENCRYPTION_KEY)".into(),
-            });
+            return Err(no_key(path));
         }
         return builder.create(path).map_err(map);
     };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| Error::io("open", path, e))?;
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(false);
+    // A file created here is 0600 whatever the umask (R21).
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let file = o.open(path).map_err(|e| Error::io("open", path, e))?;
     let fb = redb::backends::FileBackend::new(file).map_err(map)?;
     let backend = EncryptedBackend::open_or_create(fb, path, &enc.source, enc.params)?;
     builder.create_with_backend(backend).map_err(map)
+}
+
+/// The error for an encrypted file met without a configured key.
+pub fn no_key(path: &Path) -> Error {
+    Error::Encryption {
+        path: path.to_path_buf(),
+        what: "is encrypted: set ARAGORA_SQLITE_ENCRYPTION=1 and its key (ARAGORA_SQLITE_KEY or ARAGORA_ENCRYPTION_KEY)".into(),
+    }
+}
+
+/// Opens an existing encrypted file's backend (never creates one), naming
+/// it `name` in every message (a tool working on a private copy names the
+/// original). Wrong key: [`Error::WrongKey`]; damage the open cannot get
+/// past: [`Error::Authentication`]. The caller can run
+/// [`EncryptedBackend::verify`] and then hand it to redb.
+pub fn open_backend(
+    path: &Path,
+    name: &Path,
+    key: &KeySource,
+) -> Result<EncryptedBackend<redb::backends::FileBackend>> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io("open", path, e))?;
+    let fb = redb::backends::FileBackend::new(file).map_err(|e| Error::storage(path, e))?;
+    EncryptedBackend::open(fb, name, key)
+}
+
+/// A file's whole-file lock, held without opening the file through redb or
+/// the encrypted backend (nothing is written): keeps every other open,
+/// reader or writer, out while a tool copies the file. Released on drop.
+pub struct FileLock {
+    fb: redb::backends::FileBackend,
+    locked: bool,
+}
+
+impl FileLock {
+    /// Takes the lock, or [`Error::Locked`] (waited zero) when another
+    /// handle holds any part of the file.
+    pub fn take(path: &Path) -> Result<FileLock> {
+        use redb::StorageBackend;
+        use std::ops::Bound;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io("open", path, e))?;
+        let fb = redb::backends::FileBackend::new(file).map_err(|e| Error::storage(path, e))?;
+        let locked = match fb.try_lock_range(Bound::Unbounded, Bound::Unbounded) {
+            Ok(true) => true,
+            Ok(false) => {
+                return Err(Error::Locked {
+                    path: path.to_path_buf(),
+                    waited: std::time::Duration::ZERO,
+                });
+            }
+            Err(redb::BackendError::Unsupported) => false,
+            Err(e) => return Err(Error::io("lock", path, e.into())),
+        };
+        Ok(FileLock { fb, locked })
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        use redb::StorageBackend;
+        use std::ops::Bound;
+        if self.locked {
+            let _ = self.fb.unlock_range(Bound::Unbounded, Bound::Unbounded);
+        }
+    }
 }

@@ -141,6 +141,7 @@ impl Database {
             create_new(&key, &tables, opts)?;
         }
         let db = open_with_timeout(&key, opts)?;
+        crate::ops::fsutil::remove_stale_creating(&key);
         let inner = Arc::new(Inner::new(db, key.clone(), tables, opts));
         meta::ensure_tables(&inner)?;
         open.insert(key, Arc::downgrade(&inner));

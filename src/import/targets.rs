@@ -72,7 +72,8 @@ impl<'c> Targets<'c> {
             std::process::id(),
             crate::time::epoch_now().to_bits()
         ));
-        std::fs::create_dir_all(&d).map_err(|e| Error::io("create directory", &d, e))?;
+        // 0700 whatever the umask; never an existing directory of that name.
+        crate::ops::fsutil::new_private_dir(&d)?;
         self.scratch = Some(d.clone());
         Ok(d)
     }

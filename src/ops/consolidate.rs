@@ -22,6 +22,14 @@
 //!   or unchanged, whatever interrupts the run.
 //! * Verify ([`verify`]): every entry of every moved table compared, both
 //!   ways, between source and target.
+//!
+//! Encrypted files (issue 7) are read through the encrypted backend with
+//! the configured key; with a key configured every target file, and its
+//! temporary, is written encrypted (plain sources included: a store with
+//! encryption on opens only encrypted files; but the backup taken first
+//! opens the sources with the key, so plain sources need `--no-backup` or
+//! `encrypt` first). An encrypted file met without the key is an error
+//! naming it.
 
 use super::backup::{self, BackupOptions, copy_meta, copy_raw, digest_table};
 use super::{META_TABLES, fsutil, raw};
@@ -99,8 +107,8 @@ pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
     let mut present: BTreeMap<PathBuf, BTreeMap<String, u64>> = BTreeMap::new();
     for set in super::files(src)? {
         if set.path.exists() {
-            let db = read_only(&set.path)?;
-            let txn = raw::begin_read_ro(&db, &set.path)?;
+            let db = read_only(&set.path, src)?;
+            let txn = db.begin_read(&set.path)?;
             let mut found = BTreeMap::new();
             for n in raw::table_names(&txn, &set.path)? {
                 let rows = if set.tables.iter().any(|d| d.name == n) {
@@ -152,14 +160,17 @@ pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
     })
 }
 
-fn read_only(path: &Path) -> Result<redb::ReadOnlyDatabase> {
+/// Opens a file of either side for reading: plain files read-only, an
+/// encrypted file through the encrypted backend with `cfg`'s key (an error
+/// naming the file without it).
+fn read_only(path: &Path, cfg: &Config) -> Result<raw::ReadHandle> {
     if let Some(_db) = crate::db::open_handle(path) {
         return Err(Error::Invalid(format!(
             "{} is open in this process; close it first",
             path.display()
         )));
     }
-    raw::open_read_only(path).map_err(|e| raw::read_only_error(path, e))
+    raw::ReadHandle::open(path, cfg.encryption.as_ref())
 }
 
 /// What a migration did.
@@ -186,13 +197,13 @@ pub fn migrate(src: &Config, dst: &Config, no_backup: bool) -> Result<MigrateRep
         if !target.exists() {
             continue;
         }
-        let tdb = read_only(target)?;
-        let ttxn = raw::begin_read_ro(&tdb, target)?;
+        let tdb = read_only(target, dst)?;
+        let ttxn = tdb.begin_read(target)?;
         let names = raw::table_names(&ttxn, target)?;
         for m in moves.iter().filter(|m| names.iter().any(|n| n == m.table)) {
             let theirs = digest_table(&ttxn, m.table, target)?;
-            let sdb = read_only(&m.from)?;
-            let ours = digest_table(&raw::begin_read_ro(&sdb, &m.from)?, m.table, &m.from)?;
+            let sdb = read_only(&m.from, src)?;
+            let ours = digest_table(&sdb.begin_read(&m.from)?, m.table, &m.from)?;
             if theirs.entries > 0 && theirs != ours {
                 return Err(Error::Invalid(format!(
                     "{}: table {} already holds {} rows that differ from {}; nothing was written \
@@ -231,7 +242,7 @@ pub fn migrate(src: &Config, dst: &Config, no_backup: bool) -> Result<MigrateRep
     }
     let mut written = Vec::new();
     for (target, moves) in &by_target {
-        build_target(target, moves)?;
+        build_target(target, moves, src, dst)?;
         written.push(target.clone());
     }
     Ok(MigrateReport {
@@ -242,17 +253,19 @@ pub fn migrate(src: &Config, dst: &Config, no_backup: bool) -> Result<MigrateRep
 }
 
 /// Rebuilds `target` with its existing tables plus `moves`, in a temporary
-/// file renamed over it.
-fn build_target(target: &Path, moves: &[&TableMove]) -> Result<()> {
+/// file renamed over it. With a key configured the new file (temporary
+/// included) is written through the encrypted backend, so no plaintext
+/// reaches the disk; without one it is plain.
+fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config) -> Result<()> {
     fsutil::private_dir(&fsutil::parent_of(target))?;
     let held = if target.exists() {
-        Some(raw::open_exclusive(target)?)
+        Some(raw::open_exclusive(target, dst.encryption.as_ref())?)
     } else {
         None
     };
     let tmp = fsutil::temp_sibling(target, "consolidate");
     fsutil::remove_if_exists(&tmp)?;
-    let out = raw::create_private(&tmp, None)?;
+    let out = raw::create_private(&tmp, dst.encryption.as_ref())?;
     let st = |e: &dyn std::fmt::Display| Error::storage(&tmp, e);
     let wtxn = out.begin_write().map_err(|e| st(&e))?;
     if let Some(db) = &held {
@@ -270,8 +283,8 @@ fn build_target(target: &Path, moves: &[&TableMove]) -> Result<()> {
         sources.entry(m.from.as_path()).or_default().push(m);
     }
     for (from, ms) in sources {
-        let sdb = read_only(from)?;
-        let rtxn = raw::begin_read_ro(&sdb, from)?;
+        let sdb = read_only(from, src)?;
+        let rtxn = sdb.begin_read(from)?;
         let versions = schema_versions(&rtxn, from)?;
         let mut schema = wtxn.open_table(SCHEMA).map_err(|e| st(&e))?;
         for m in ms {
@@ -345,9 +358,10 @@ pub fn verify(src: &Config, dst: &Config) -> Result<Vec<TableCheck>> {
             out.push(check);
             continue;
         }
-        let a = entries(&m.from, m.table)?;
-        let b = match entries(&m.to, m.table) {
+        let a = entries(&m.from, m.table, src)?;
+        let b = match entries(&m.to, m.table, dst) {
             Ok(b) => b,
+            Err(e @ (Error::Encryption { .. } | Error::WrongKey { .. })) => return Err(e),
             Err(e) => {
                 note(format!("{}: {e}", m.to.display()));
                 out.push(check);
@@ -378,9 +392,9 @@ fn render(k: &[u8]) -> String {
     }
 }
 
-fn entries(path: &Path, table: &str) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
-    let db = read_only(path)?;
-    let txn = raw::begin_read_ro(&db, path)?;
+fn entries(path: &Path, table: &str, cfg: &Config) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
+    let db = read_only(path, cfg)?;
+    let txn = db.begin_read(path)?;
     let t = txn
         .open_table(raw_def(table))
         .map_err(|e| Error::storage(path, format!("table {table}: {e}")))?;

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 #[cfg(unix)]
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 /// Creates `dir` and any missing parents; every directory this call
 /// creates is set to 0700 (`set_permissions` is not subject to the umask).
@@ -22,7 +22,7 @@ pub fn private_dir(dir: &Path) -> Result<()> {
         p = d.parent();
     }
     for d in missing.iter().rev() {
-        match fs::create_dir(d) {
+        match dir_builder().create(d) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(Error::io("create directory", d, e)),
@@ -30,6 +30,69 @@ pub fn private_dir(dir: &Path) -> Result<()> {
         set_mode(d, 0o700)?;
     }
     Ok(())
+}
+
+/// Creates a directory that must not exist yet, 0700 whatever the umask.
+/// For scratch directories in shared places (the system temporary
+/// directory): an existing one may belong to someone else, so it is an
+/// error rather than reused.
+pub fn new_private_dir(dir: &Path) -> Result<()> {
+    dir_builder()
+        .create(dir)
+        .map_err(|e| Error::io("create directory", dir, e))?;
+    set_mode(dir, 0o700)
+}
+
+/// Creates directories 0700 (less what the umask removes; callers then set
+/// 0700 exactly), so a directory is never wider than 0700, not even before
+/// its mode is set.
+fn dir_builder() -> fs::DirBuilder {
+    let mut b = fs::DirBuilder::new();
+    #[cfg(unix)]
+    b.mode(0o700);
+    b
+}
+
+/// Removes the `.<name>.creating-<pid>` files a process killed while it
+/// created `path` left beside it ([`crate::Database::open_path`] creates a
+/// new file under that name and links it into place). Best effort, and
+/// cautious: only where `/proc` shows whether a process runs (Linux), only
+/// files of processes that no longer run, and only files untouched for
+/// ten minutes (creating a file takes well under a second; the age guards
+/// against a creator in another PID namespace sharing the directory).
+pub fn remove_stale_creating(path: &Path) {
+    const AGE: std::time::Duration = std::time::Duration::from_secs(600);
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!(".{name}.creating-");
+    let Ok(entries) = fs::read_dir(parent_of(path)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= AGE);
+        if old {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Creates (or truncates) an empty file with mode 0600.

@@ -53,14 +53,20 @@ pub fn open_read_only(path: &Path) -> std::result::Result<redb::ReadOnlyDatabase
     }
 }
 
-/// Opens an existing file, or fails with [`Error::Locked`] when another
-/// process holds it and with [`Error::Storage`] when it cannot be read.
-pub fn open_exclusive(path: &Path) -> Result<redb::Database> {
+/// Opens an existing file (an encrypted one through the encrypted backend
+/// with `enc`), or fails with [`Error::Locked`] when another process holds
+/// it, with [`Error::Storage`] when it cannot be read, and with
+/// [`Error::Encryption`] / [`Error::WrongKey`] when it is encrypted and
+/// `enc` is missing or wrong.
+pub fn open_exclusive(path: &Path, enc: Option<&Encryption>) -> Result<redb::Database> {
     if crate::db::open_handle(path).is_some() {
         return Err(Error::Invalid(format!(
             "{} is open in this process; close it first",
             path.display()
         )));
+    }
+    if crate::crypto::file_is_encrypted(path)? {
+        return open_encrypted(path, enc);
     }
     match open(path) {
         Opened::Open(db) => Ok(db),
@@ -95,9 +101,22 @@ pub fn create_private(path: &Path, enc: Option<&Encryption>) -> Result<redb::Dat
     crate::crypto::open_database(&redb::Builder::new(), path, enc)
 }
 
+/// Opens an existing encrypted file through the encrypted backend (a
+/// normal open: this process holds the file until the handle is dropped).
+/// Never creates a file; without `enc` the error names the file.
+pub fn open_encrypted(path: &Path, enc: Option<&Encryption>) -> Result<redb::Database> {
+    let enc = enc.ok_or_else(|| crate::crypto::no_key(path))?;
+    if !path.is_file() {
+        return Err(Error::storage(path, "does not exist"));
+    }
+    guarded(|| crate::crypto::open_database(&redb::Builder::new(), path, Some(enc)))
+        .map_err(|p| Error::storage(path, p))?
+}
+
 /// A file opened for reading: read-only when it is plain; an encrypted
-/// file (ours alone, such as a backup snapshot) is opened normally through
-/// the encrypted backend with `enc`.
+/// file is opened normally through the encrypted backend with `enc` (a
+/// normal open holds the file exclusively, so use it on files no other
+/// process needs meanwhile).
 pub enum ReadHandle {
     /// A plain file, read-only.
     Plain(redb::ReadOnlyDatabase),
@@ -109,9 +128,7 @@ impl ReadHandle {
     /// Opens `path` for reading.
     pub fn open(path: &Path, enc: Option<&Encryption>) -> Result<ReadHandle> {
         if crate::crypto::file_is_encrypted(path)? {
-            let db = guarded(|| crate::crypto::open_database(&redb::Builder::new(), path, enc))
-                .map_err(|p| Error::storage(path, p))??;
-            return Ok(ReadHandle::Encrypted(db));
+            return open_encrypted(path, enc).map(ReadHandle::Encrypted);
         }
         open_read_only(path)
             .map(ReadHandle::Plain)

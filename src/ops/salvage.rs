@@ -12,10 +12,19 @@
 //! on import; a row that breaks a UNIQUE index or its column types is
 //! reported). The new file is written under a temporary name and renamed
 //! when complete.
+//!
+//! Encrypted files (issue 7): the damaged file is opened through the
+//! encrypted backend with the configured key (an error naming it without
+//! one), and with a key configured the new file is encrypted; its
+//! temporaries (the copy of the input, the file being built) are encrypted
+//! too, so no plaintext reaches the disk. A block that fails
+//! authentication reads as an error, like a damaged page: the rows behind
+//! it are reported as lost.
 
 use super::raw::{self, Opened};
 use super::verify::ProblemOut;
 use super::{META_TABLES, fsutil};
+use crate::crypto::Encryption;
 use crate::db::{Database, OpenOptions};
 use crate::error::{Error, Result};
 use crate::table::{TableDef, keys, raw_def, write::ROWS};
@@ -55,8 +64,9 @@ impl Drop for TempCopy {
 /// A row read from the damaged file: (primary key, decoded values, extras).
 type Salvaged = (Vec<u8>, Vec<crate::table::Value>, crate::table::Extras);
 
-/// Copies every readable row of `file` into the new file `out`.
-pub fn salvage(file: &Path, out: &Path) -> Result<SalvageReport> {
+/// Copies every readable row of `file` into the new file `out` (encrypted
+/// with `enc` when given; an encrypted `file` needs `enc`).
+pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<SalvageReport> {
     if out.exists() {
         return Err(Error::Invalid(format!(
             "{} exists; salvage writes a new file",
@@ -66,10 +76,29 @@ pub fn salvage(file: &Path, out: &Path) -> Result<SalvageReport> {
     if !file.is_file() {
         return Err(Error::Invalid(format!("{} is not a file", file.display())));
     }
+    let encrypted = crate::crypto::file_is_encrypted(file)?;
+    if encrypted && enc.is_none() {
+        return Err(crate::crypto::no_key(file));
+    }
     let copy = TempCopy(fsutil::temp_sibling(out, "salvage-src"));
     fsutil::private_dir(&fsutil::parent_of(out))?;
     fsutil::copy_private(file, &copy.0)?;
-    let src = match raw::open(&copy.0) {
+    let opened = if encrypted {
+        match raw::guarded(|| {
+            let b = crate::crypto::open_backend(&copy.0, file, &enc.expect("checked").source)?;
+            redb::Builder::new()
+                .create_with_backend(b)
+                .map_err(|e| Error::storage(file, e))
+        }) {
+            Ok(Ok(db)) => Opened::Open(db),
+            Ok(Err(e @ (Error::WrongKey { .. } | Error::Encryption { .. }))) => return Err(e),
+            Ok(Err(e)) => Opened::Failed(e.to_string()),
+            Err(p) => Opened::Failed(p),
+        }
+    } else {
+        raw::open(&copy.0)
+    };
+    let src = match opened {
         Opened::Open(db) => db,
         Opened::Locked | Opened::NeedsRecovery => {
             return Err(Error::storage(&copy.0, "temporary copy cannot be opened"));
@@ -104,7 +133,11 @@ pub fn salvage(file: &Path, out: &Path) -> Result<SalvageReport> {
     fsutil::remove_if_exists(&tmp)?;
     fsutil::private_file(&tmp)?;
     {
-        let db = Database::open_path(&tmp, defs.clone(), &OpenOptions::default())?;
+        let opts = OpenOptions {
+            encryption: enc.cloned(),
+            ..OpenOptions::default()
+        };
+        let db = Database::open_path(&tmp, defs.clone(), &opts)?;
         db.write(|w| {
             w.set_foreign_keys(false);
             for &def in &defs {

@@ -299,7 +299,7 @@ fn creation_writes(encrypted: bool) -> u64 {
 /// (redb's fuzzer leak check).
 fn pages_after_emptying(image: &[u8], keys: Keys) -> Result<u64, String> {
     let e = |e: &dyn std::fmt::Display| e.to_string();
-    let mut builder = redb::Database::builder();
+    let builder = redb::Database::builder();
     let db = match keys {
         Keys::Plain => {
             builder.create_with_backend(aragora_db::storage::fault::memory_backend(image))

@@ -8,8 +8,8 @@ use aragora_db::store::{
 use aragora_db::table::Page;
 
 pub fn run(config: &Config) -> aragora_db::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| aragora_db::Error::io("create directory", &config.data_dir, e))?;
+    // New directories are 0700 whatever the umask (R21).
+    aragora_db::ops::fsutil::private_dir(&config.data_dir)?;
     out(format!("demo in {}", config.data_dir.display()))?;
     let users = UserStore::open(config)?;
     let orgs = OrganizationStore::open(config)?;

@@ -3,7 +3,9 @@
 mod backup;
 mod cleanup;
 mod consolidate;
+mod encrypted;
 mod migrate;
+mod perms;
 mod salvage;
 mod verify;
 

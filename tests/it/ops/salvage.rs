@@ -38,7 +38,7 @@ fn damaged_rows_are_reported_and_the_rest_copied() {
     });
     let damaged = std::fs::read(&path).unwrap();
     let out = cfg.data_dir.join("salvaged").join("users.redb");
-    let report = salvage::salvage(&path, &out).unwrap();
+    let report = salvage::salvage(&path, &out, None).unwrap();
     assert!(
         std::fs::read(&path).unwrap() == damaged,
         "salvage modified its input"
@@ -102,7 +102,7 @@ fn flipped_file_bytes_lose_at_most_the_damaged_rows() {
     }
     std::fs::write(&path, &bytes).unwrap();
     let out = cfg.data_dir.join("salvaged.redb");
-    let report = salvage::salvage(&path, &out).unwrap();
+    let report = salvage::salvage(&path, &out, None).unwrap();
     let users = report.tables.iter().find(|t| t.table == "users").unwrap();
     // Either redb kept the page readable and the row's CRC caught the
     // flip, or the page is gone and its loss is reported: nothing silent.
