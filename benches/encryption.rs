@@ -17,36 +17,12 @@ use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
-fn benchmarking() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
 fn size(n: usize) -> usize {
-    if benchmarking() {
-        scale(n)
-    } else {
-        (n / 100).max(20)
-    }
+    common::size(n, 100)
 }
 
 fn user(i: usize) -> User {
-    User {
-        id: format!(
-            "{:08x}-0000-4000-8000-{:012x}",
-            i.wrapping_mul(2654435761) as u32,
-            i
-        ),
-        email: format!("user{i}@example.com"),
-        password_hash: "bcrypt:$2b$12$abcdefghijklmnopqrstuv".into(),
-        name: Some(format!("User {i}")),
-        role: Some("member".into()),
-        created_at: "2026-01-05T10:00:00.123456+00:00".into(),
-        updated_at: "2026-01-05T10:00:00.123456+00:00".into(),
-        is_active: Some(true),
-        preferences: Some("{}".into()),
-        token_version: Some(1),
-        ..User::default()
-    }
+    sample_user(i)
 }
 
 fn open(path: &std::path::Path, encrypted: bool, cache: usize) -> Database {

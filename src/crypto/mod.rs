@@ -142,13 +142,18 @@ pub fn open_backend(
     name: &Path,
     key: &KeySource,
 ) -> Result<EncryptedBackend<redb::backends::FileBackend>> {
+    let fb = file_backend(path)?;
+    EncryptedBackend::open(fb, name, key)
+}
+
+/// An existing file opened read-write as a redb file backend.
+fn file_backend(path: &Path) -> Result<redb::backends::FileBackend> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(path)
         .map_err(|e| Error::io("open", path, e))?;
-    let fb = redb::backends::FileBackend::new(file).map_err(|e| Error::storage(path, e))?;
-    EncryptedBackend::open(fb, name, key)
+    redb::backends::FileBackend::new(file).map_err(|e| Error::storage(path, e))
 }
 
 /// A file's whole-file lock, held without opening the file through redb or
@@ -165,12 +170,7 @@ impl FileLock {
     pub fn take(path: &Path) -> Result<FileLock> {
         use redb::StorageBackend;
         use std::ops::Bound;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io("open", path, e))?;
-        let fb = redb::backends::FileBackend::new(file).map_err(|e| Error::storage(path, e))?;
+        let fb = file_backend(path)?;
         let locked = match fb.try_lock_range(Bound::Unbounded, Bound::Unbounded) {
             Ok(true) => true,
             Ok(false) => {

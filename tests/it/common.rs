@@ -56,19 +56,33 @@ pub fn assert_consistent(db: &aragora_db::Database) {
     }
 }
 
-/// The binary, without the variables that would change its data
-/// directory, mode or timeout.
-pub fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aragora-db"));
-    for k in [
-        "ARAGORA_DATA_DIR",
-        "ARAGORA_NOMIC_DIR",
-        "NOMIC_DIR",
-        "ARAGORA_DB_MODE",
-        "DB_TIMEOUT",
-    ] {
+/// The variables that change the binary's data directory, mode, timeout
+/// or keys: every CLI test starts without them.
+pub const CLI_VARS: &[&str] = &[
+    "ARAGORA_DATA_DIR",
+    "ARAGORA_NOMIC_DIR",
+    "NOMIC_DIR",
+    "ARAGORA_DB_MODE",
+    "DB_TIMEOUT",
+    "ARAGORA_SQLITE_ENCRYPTION",
+    "ARAGORA_SQLITE_KEY",
+    "ARAGORA_ENCRYPTION_KEY",
+    "ARAGORA_NEW_SQLITE_KEY",
+    "ARAGORA_NEW_ENCRYPTION_KEY",
+];
+
+/// `cmd` without [`CLI_VARS`].
+pub fn clean_env(cmd: &mut Command) -> &mut Command {
+    for k in CLI_VARS {
         cmd.env_remove(k);
     }
+    cmd
+}
+
+/// The binary, without [`CLI_VARS`].
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aragora-db"));
+    clean_env(&mut cmd);
     cmd
 }
 

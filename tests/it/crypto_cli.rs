@@ -4,23 +4,12 @@ use aragora_db::Error;
 use aragora_db::config::Config;
 use aragora_db::crypto::{self, Encryption, Key};
 use aragora_db::store::UserStore;
-use std::process::Command;
 
 const HEX: &str = "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100";
 
 fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_aragora-db"));
+    let mut c = crate::common::bin();
     c.args(args).env("ARAGORA_DATA_DIR", dir);
-    for k in [
-        "ARAGORA_SQLITE_ENCRYPTION",
-        "ARAGORA_SQLITE_KEY",
-        "ARAGORA_ENCRYPTION_KEY",
-        "ARAGORA_NEW_SQLITE_KEY",
-        "ARAGORA_NEW_ENCRYPTION_KEY",
-        "ARAGORA_DB_MODE",
-    ] {
-        c.env_remove(k);
-    }
     c.envs(env.iter().copied());
     let out = c.output().unwrap();
     let text = format!(

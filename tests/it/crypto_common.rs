@@ -97,3 +97,19 @@ pub fn build(key: &KeySource, n: u32, per: u32) -> Vec<u8> {
     }
     image_of(&fault)
 }
+
+// The documented layout (docs/ENCRYPTION.md): a 20 KiB header, then groups
+// of one trailer block and 64 data blocks. Written out here rather than
+// taken from the crate, so a layout change the docs do not follow fails.
+pub const HEADER: usize = 20480;
+pub const GROUP_BYTES: usize = 65 * 4096;
+
+/// Physical offset of data block `d`.
+pub fn data_off(d: usize) -> usize {
+    HEADER + (d / 64) * GROUP_BYTES + 4096 + (d % 64) * 4096
+}
+
+/// Physical offset of data block `d`'s trailer.
+pub fn trailer_off(d: usize) -> usize {
+    HEADER + (d / 64) * GROUP_BYTES + (d % 64) * 64
+}

@@ -7,16 +7,6 @@ use aragora_db::crypto::{EncryptedBackend, KeySource, rekey_backend};
 use aragora_db::storage::fault::memory_backend;
 use std::path::Path;
 
-const HEADER: usize = 20480;
-const GROUP_BYTES: usize = 65 * 4096;
-
-/// Physical offset of data block d (mirrors the documented layout).
-fn data_off(d: usize) -> usize {
-    HEADER + (d / 64) * GROUP_BYTES + 4096 + (d % 64) * 4096
-}
-fn trailer_off(d: usize) -> usize {
-    HEADER + (d / 64) * GROUP_BYTES + (d % 64) * 64
-}
 fn data_blocks(img: &[u8]) -> usize {
     let rest = img.len() - HEADER;
     (rest / GROUP_BYTES) * 64 + (rest % GROUP_BYTES).saturating_sub(4096) / 4096

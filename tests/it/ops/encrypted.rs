@@ -4,6 +4,7 @@
 //! verify reports a block that fails authentication.
 
 use super::{cli_env, populate};
+use crate::crypto_common::{data_off, trailer_off};
 use aragora_db::Error;
 use aragora_db::config::{Config, DatabaseMode, DbTarget, Store};
 use aragora_db::crypto::{self, Encryption, Key};
@@ -158,17 +159,6 @@ fn verify_without_the_key_or_with_the_wrong_one_names_the_file() {
     let again = verify_summary(&config(d.path(), DatabaseMode::Legacy, Some(HEX)));
     assert!(again.iter().all(|f| f.3.is_empty()), "{again:?}");
     assert!(crypto::file_is_encrypted(&users).unwrap());
-}
-
-// The documented layout (docs/ENCRYPTION.md): a 20 KiB header, then groups
-// of one trailer block and 64 data blocks.
-const HEADER: usize = 20480;
-const GROUP_BYTES: usize = 65 * 4096;
-fn data_off(d: usize) -> usize {
-    HEADER + (d / 64) * GROUP_BYTES + 4096 + (d % 64) * 4096
-}
-fn trailer_off(d: usize) -> usize {
-    HEADER + (d / 64) * GROUP_BYTES + (d % 64) * 64
 }
 
 #[test]

@@ -18,18 +18,7 @@ fn run(umask: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
         .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_aragora-db"))
         .args(args);
-    for k in [
-        "ARAGORA_DATA_DIR",
-        "ARAGORA_NOMIC_DIR",
-        "NOMIC_DIR",
-        "ARAGORA_DB_MODE",
-        "DB_TIMEOUT",
-        "ARAGORA_SQLITE_ENCRYPTION",
-        "ARAGORA_SQLITE_KEY",
-        "ARAGORA_ENCRYPTION_KEY",
-    ] {
-        c.env_remove(k);
-    }
+    crate::common::clean_env(&mut c);
     c.envs(env.iter().copied());
     let o = c.output().unwrap();
     assert!(
