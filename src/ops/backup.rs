@@ -124,7 +124,14 @@ fn snapshot_all(
         let (file, target) = names_for(config, &set.path, files.len());
         let dest = partial.join(&file);
         fsutil::private_dir(&fsutil::parent_of(&dest))?;
-        let db = Database::open_path(&set.path, set.tables.clone(), &OpenOptions::from(config))?;
+        let mut opts = OpenOptions::from(config);
+        if opts.encryption.is_some() && !crate::crypto::file_is_encrypted(&set.path)? {
+            // A plain file under a configuration with a key (e.g. the
+            // sources of `consolidate --migrate` turning encryption on):
+            // read it as it is; its snapshot is still written encrypted.
+            opts.encryption = None;
+        }
+        let db = Database::open_path(&set.path, set.tables.clone(), &opts)?;
         let (tables, skipped) = snapshot(&db, &dest, config.encryption.as_ref())?;
         let bytes = std::fs::metadata(&dest)
             .map_err(|e| Error::io("stat", &dest, e))?

@@ -26,10 +26,9 @@
 //! Encrypted files (issue 7) are read through the encrypted backend with
 //! the configured key; with a key configured every target file, and its
 //! temporary, is written encrypted (plain sources included: a store with
-//! encryption on opens only encrypted files; but the backup taken first
-//! opens the sources with the key, so plain sources need `--no-backup` or
-//! `encrypt` first). An encrypted file met without the key is an error
-//! naming it.
+//! encryption on opens only encrypted files; the backup taken first reads
+//! plain sources as they are and writes its snapshots encrypted). An
+//! encrypted file met without the key is an error naming it.
 
 use super::backup::{self, BackupOptions, copy_meta, copy_raw, digest_table};
 use super::{META_TABLES, fsutil, raw};

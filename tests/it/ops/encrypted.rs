@@ -349,3 +349,30 @@ fn consolidate_of_encrypted_files_writes_encrypted_files_both_ways() {
     ));
     assert!(!ed.path().join("other").exists());
 }
+
+/// Turning encryption on while consolidating: plain legacy files, a
+/// configuration with a key. The backup taken first reads the plain
+/// sources as they are (and writes encrypted snapshots); the consolidated
+/// files are encrypted and hold the same rows.
+#[test]
+fn consolidate_of_plain_files_with_a_key_backs_up_and_encrypts() {
+    let d = tempfile::tempdir().unwrap();
+    let legacy = d.path().join("legacy");
+    fill(&config(&legacy, DatabaseMode::Legacy, None));
+    let base = config(&legacy, DatabaseMode::Legacy, Some(HEX));
+    let cons = d.path().join("consolidated");
+    let (src, dst) = consolidate::sides_from(&base, &legacy, &cons, false);
+    let report = consolidate::migrate(&src, &dst, false).unwrap();
+    assert!(!report.backups.is_empty() && !report.written.is_empty());
+    let checks = consolidate::verify(&src, &dst).unwrap();
+    assert!(checks.iter().any(|c| c.rows > 0), "{checks:?}");
+    assert!(checks.iter().all(|c| c.different == 0), "{checks:?}");
+    for dir in report.backups.iter().chain([&cons]) {
+        let files = redb_files(dir);
+        assert!(!files.is_empty(), "{}", dir.display());
+        for f in files {
+            assert!(crypto::file_is_encrypted(&f).unwrap(), "{}", f.display());
+        }
+    }
+    assert_eq!(leaking(&cons), Vec::<PathBuf>::new());
+}
