@@ -17,15 +17,6 @@
 //! ((U−12)·64/255)−23 (index), M = ((U−12)·32/255)−23, K = M+((P−M) mod (U−4));
 //! local = P if P ≤ X, else K if K ≤ X, else M.
 //! Every offset read from the page is bounds-checked (catalogue P1–P3, P6).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use super::cache::Page;
 use super::error::{Result, SqliteError};

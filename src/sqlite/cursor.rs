@@ -6,15 +6,6 @@
 //! (a revisit means a cycle or a cross-link), the depth is capped at 20 like SQLite's
 //! `BTCURSOR_MAX_DEPTH`, all leaves must sit at the same depth, child pages must be of
 //! the same tree family, and rowids must increase strictly.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use super::pageset::PageSet;
 

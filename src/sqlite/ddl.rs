@@ -6,15 +6,6 @@
 //! Parsing is done by `turso_parser` (SQLite's grammar, pure Rust). The parser is
 //! third-party code fed with bytes from the file, so it runs under `catch_unwind`:
 //! a panic inside it becomes a [`SqliteError::Schema`] instead of unwinding into the caller.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use turso_parser::ast::{
     self, ColumnConstraint, CreateTableBody, Expr, Literal, SortOrder, Stmt, TableConstraint,

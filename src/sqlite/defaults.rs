@@ -8,15 +8,6 @@
 //! and BLOB affinity makes FLOAT tokens real and INTEGER tokens NUMERIC. Anything that is
 //! not a constant (CURRENT_TIMESTAMP, function calls, arithmetic) evaluates to `None`,
 //! which reads as NULL, as in SQLite.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use turso_parser::ast::{Expr, Literal, UnaryOperator};
 

@@ -10,15 +10,6 @@
 //! CSV (RFC 4180): a header row of column names; NULL → empty field, empty text →
 //! `""`; BLOB and invalid-UTF-8 TEXT → `\x` followed by lowercase hex (PostgreSQL
 //! bytea style; CSV cannot tell the two apart — use JSON lines when that matters).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::io::Write;
 

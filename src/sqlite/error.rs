@@ -5,15 +5,6 @@
 //! §1.6 "B-tree pages", §2.1 "Record format", WAL §4). A structural fault is always
 //! [`SqliteError::Corrupt`] with the page number and byte offset where it was found;
 //! the public API wraps errors in [`SqliteError::InFile`] so messages name the file.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::path::{Path, PathBuf};
 

@@ -9,15 +9,6 @@
 //! reset, checkpoint of newer commits, write to a rollback database) or a hot journal
 //! appearing makes open retry (three times, then [`SqliteError::Unstable`]). Nothing
 //! is ever written: no `-shm`, no checkpoint, no rollback.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::fs::File;
 use std::io::{ErrorKind, Read};

@@ -15,15 +15,6 @@
 //!                                         96   4  SQLITE_VERSION_NUMBER
 //! ```
 //! All integers are big-endian. Validation follows the reliability catalogue rows H2–H9.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use super::error::{Result, SqliteError};
 

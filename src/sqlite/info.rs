@@ -1,15 +1,6 @@
 //! Summary of a database for `aragora-db sqlite info FILE`: the header facts
 //! (fileformat2 §1.3), the WAL state (§4), the freelist (§1.5) and every table
 //! from the schema (§2.6) with its row count.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::fmt;
 use std::path::PathBuf;

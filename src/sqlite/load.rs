@@ -1,15 +1,6 @@
 //! Reading pages into the cache (fileformat2 §1.1 "Pages": page `P` starts at byte
 //! (P−1)·page size; §4.4: a WAL frame is a 24-byte header and one page). Split from
 //! [`super::pager`], which owns the state; see its docs for the memory bound.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::path::Path;
 use std::sync::Arc;

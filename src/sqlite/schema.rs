@@ -3,15 +3,6 @@
 //! page 1; its `sql` column is parsed by [`super::ddl`] into [`TableInfo`] /
 //! [`IndexInfo`]. Catalogue S1: bad root pages, shared roots and unparsable SQL are
 //! reported per object.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::collections::HashMap;
 

@@ -18,15 +18,6 @@
 //!
 //! WAL frames themselves are checked on every read (salts and page number in the
 //! frame header, see [`super::wal::frame_matches`]).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::fs::File;
 use std::io::ErrorKind;

@@ -2,15 +2,6 @@
 //! reads (no seek state, so one handle serves every cursor). Implements no part of
 //! the file format; the pager (fileformat2 §1.1 "Pages") and WAL recovery (§4) sit on
 //! top of it.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use std::fs::File;
 use std::io::{self, ErrorKind};

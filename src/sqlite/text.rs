@@ -7,15 +7,6 @@
 //! unit is combined with it by SQLite's formula without checking that it is a proper
 //! surrogate pair; a lone trailing surrogate is written as a 3-byte sequence. The result
 //! is therefore not always valid UTF-8, which is kept as bytes (garbage in, garbage out).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 use super::header::TextEncoding;
 

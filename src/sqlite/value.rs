@@ -3,15 +3,6 @@
 //!
 //! TEXT is bytes, not `str`: SQLite stores invalid UTF-8 and NUL bytes as given
 //! (garbage in, garbage out), and the reader hands them back unchanged.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 /// A borrowed value, valid while the row it came from is.
 #[derive(Clone, Copy, Debug, PartialEq)]

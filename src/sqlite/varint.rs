@@ -3,15 +3,6 @@
 //! A varint is 1–9 bytes, big-endian, seven bits per byte with the high bit set on
 //! every byte but the last; the ninth byte contributes all eight bits. Decoding is
 //! bounds-checked: running off the end of the buffer returns `None`, never panics.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
 
 /// Decode a varint at the start of `buf`. Returns the value and the number of bytes used,
 /// or `None` if `buf` ends before the varint does.

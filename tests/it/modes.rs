@@ -323,7 +323,7 @@ fn export_files_are_0600_and_their_new_directories_0700() {
     aragora_db::store::UserStore::open(&config).unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aragora-db"))
+        let out = crate::common::bin()
             .arg("--data-dir")
             .arg(&data)
             .args(args)
