@@ -33,6 +33,18 @@ pub(crate) struct State {
     pub dirty: HashMap<u64, Option<[u8; 16]>>,
     /// Data blocks physically present in the inner storage.
     pub phys_blocks: u64,
+    /// The inner storage ends with a partial block (see `recover::load`),
+    /// cut off before the file grows over it.
+    pub partial_tail: bool,
+    /// The most data blocks the file ever held physically: stale trailers
+    /// of truncated blocks can only lie below it (the commit's bound).
+    pub phys_high: u64,
+    /// Some trailer of epoch `epoch + 1` is durable, which proves the last
+    /// commit's own sync completed (see [`Self::write_run`]).
+    pub evidence: bool,
+    /// How many bytes of each commit slot's region may be non-zero: a
+    /// shorter slot written there is padded with zeros up to it.
+    pub slot_tail: [usize; 2],
     /// redb's header block or the logical length changed since the last
     /// commit: the next sync writes a commit slot.
     pub changed: bool,
@@ -138,9 +150,11 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         let mut buf = plain.to_vec();
         let mut trailers = vec![0u8; TRAILER * n];
         let epoch = st.epoch + 1;
+        let mut overwrites_last_commit = false;
         for (k, chunk) in buf.chunks_mut(BLOCK as usize).enumerate() {
             let d = d0 + k as u64;
             let old = st.entries[d as usize];
+            overwrites_last_commit |= old.tr.flags == 1 && old.tr.epoch == st.epoch;
             let prev = *st.dirty.entry(d).or_insert(old.sum);
             let mut tr = Trailer {
                 flags: 1,
@@ -167,6 +181,18 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             tr.encode(&mut trailers[TRAILER * k..]);
         }
         st.need_sync = true;
+        if overwrites_last_commit && !st.evidence {
+            // An open that finds no later trailer authenticates every block
+            // of the last commit to confirm that its one sync completed.
+            // Overwriting such a block (redb reuses a page allocated and
+            // freed within that commit) needs durable evidence first: the
+            // new trailers, synced before the data they replace is touched.
+            self.inner.write(trailer_off(d0), &trailers)?;
+            self.inner.sync_data()?;
+            st.evidence = true;
+            self.inner.write(data_off(d0), &buf)?;
+            return Ok(());
+        }
         self.inner.write(data_off(d0), &buf)?;
         self.inner.write(trailer_off(d0), &trailers)?;
         Ok(())
@@ -193,8 +219,22 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             self.inner.write(trailer_off(d), &b)?;
         }
         if new_n > st.phys_blocks {
+            let p = st.phys_blocks;
+            if st.partial_tail {
+                self.inner.set_len(phys_len(p))?;
+                st.partial_tail = false;
+            }
             self.inner.set_len(phys_len(new_n))?;
+            if !p.is_multiple_of(GROUP) {
+                // A truncation may have reached the disk without the zeroing
+                // of the cut blocks' trailers, which share this trailer
+                // block: the new blocks must not inherit them.
+                let end = trailer_off(p - p % GROUP) + BLOCK;
+                self.inner
+                    .write(trailer_off(p), &vec![0u8; (end - trailer_off(p)) as usize])?;
+            }
             st.phys_blocks = new_n;
+            st.phys_high = st.phys_high.max(new_n);
         }
         st.len = new_len;
         Ok(())
@@ -266,35 +306,42 @@ impl<B: StorageBackend> EncryptedBackend<B> {
 
     fn sync_locked(&self, st: &mut State) -> io::Result<()> {
         // Data written without a new redb header is not committed by redb
-        // either: making it durable needs no commit slot. (With redb's
-        // two-phase commit this keeps our fsync count equal to redb's own.)
-        if st.need_sync {
-            self.inner.sync_data()?;
-            st.need_sync = false;
-        }
+        // either: making it durable needs no commit slot.
         if !st.changed {
+            if st.need_sync {
+                self.inner.sync_data()?;
+                st.need_sync = false;
+            }
             return Ok(());
         }
+        // One sync for data, trailers and the commit slot, as redb's own
+        // one-phase commit: if the slot lands without some of the data, the
+        // open finds out (summary, or authenticating the commit's blocks)
+        // and falls back to the previous commit, which redb left intact.
         let n = data_blocks(st.len);
+        st.phys_high = st.phys_high.max(n).max(st.phys_blocks);
         let commit = Commit {
             epoch: st.epoch + 1,
             len: st.len,
-            phys_max: n.max(st.phys_blocks),
+            phys_max: st.phys_high,
             summary: st.summary,
             block0: st.block0.clone(),
         };
-        let sealed = self.keys.seal_commit(&commit).map_err(io::Error::other)?;
-        self.inner
-            .write(COMMIT_SLOTS[(commit.epoch % 2) as usize], &sealed)?;
+        let mut sealed = self.keys.seal_commit(&commit).map_err(io::Error::other)?;
+        let i = (commit.epoch % 2) as usize;
+        sealed.resize(sealed.len().max(st.slot_tail[i]), 0);
+        self.inner.write(COMMIT_SLOTS[i], &sealed)?;
+        st.slot_tail[i] = sealed.len();
         self.inner.sync_data()?;
         st.epoch = commit.epoch;
+        st.evidence = false;
         st.dirty.clear();
         st.changed = false;
         st.need_sync = false;
         if st.phys_blocks > n {
-            // Safe now: the durable commit no longer covers these blocks. The
-            // next commit syncs this before recording the smaller bound.
+            // Safe now: the durable commit no longer covers these blocks.
             self.inner.set_len(phys_len(n))?;
+            st.partial_tail = false;
             if !n.is_multiple_of(GROUP) {
                 // Trailers of the cut blocks that share the last trailer block.
                 let from = trailer_off(n);

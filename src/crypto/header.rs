@@ -3,15 +3,19 @@
 //! ```text
 //! offset 0      key slot A   (168 bytes used of 2048)
 //! offset 2048   key slot B
-//! offset 4096   commit slot 0 (4220 bytes used of 8192), even epochs
+//! offset 4096   commit slot 0 (at most 4220 bytes of 8192), even epochs
 //! offset 12288  commit slot 1, odd epochs
 //! offset 20480  data groups (see backend.rs)
 //!
 //! key slot:  magic[16] version:u32 seq:u64 file_id[16] kdf:u8 pad[3]
 //!            m_kib:u32 t:u32 p:u32 salt[16] nonce[12] wrapped_dek[32+16]
 //!            sha256(bytes 0..136)[32]
-//! commit:    magic[8] epoch:u64 len:u64 phys_max:u64 summary[32]
-//!            nonce[12] block0_ciphertext[4096+16] hmac_sha256[32]
+//! commit 2:  magic "ADBCMT02" epoch:u64 len:u64 phys_max:u64 summary[32]
+//!            nonce[12] used:u32 block0_ciphertext[used+16] hmac_sha256[32]
+//!            (`used`: block 0 up to its last non-zero byte; redb's header
+//!            is 320 bytes, so a slot fits one 512-byte sector)
+//! commit 1:  magic "ADBCMT01", the same fields without `used`, all 4096
+//!            bytes of block 0 (read, never written)
 //! ```
 //! All integers little-endian. A key slot carries a plain checksum (it
 //! detects torn writes, not tampering: the wrapped key is authenticated by
@@ -40,11 +44,30 @@ pub const KEY_SLOTS: [u64; 2] = [0, 2048];
 pub const KEY_SLOT_LEN: usize = 168;
 /// Where each commit slot starts (slot = epoch % 2).
 pub const COMMIT_SLOTS: [u64; 2] = [4096, 12288];
-/// Bytes of a commit slot.
+/// Most bytes a commit slot takes (format 1; format 2 is shorter).
 pub const COMMIT_LEN: usize = 76 + 4096 + 16 + 32;
+/// Bytes before the encrypted header block in a format-2 commit slot.
+const COMMIT2_HEAD: usize = 80;
 /// First byte of the data area.
 pub const DATA_START: u64 = 20480;
 const COMMIT_MAGIC: [u8; 8] = *b"ADBCMT01";
+const COMMIT_MAGIC2: [u8; 8] = *b"ADBCMT02";
+
+/// Encoded length of the commit slot at the start of `b`, from its magic
+/// (and, in format 2, its length field); `None` if `b` holds no slot.
+pub fn commit_len(b: &[u8]) -> Option<usize> {
+    if b.len() < COMMIT_LEN {
+        return None;
+    }
+    if b[..8] == COMMIT_MAGIC {
+        return Some(COMMIT_LEN);
+    }
+    if b[..8] != COMMIT_MAGIC2 {
+        return None;
+    }
+    let used = u32::from_le_bytes(b[76..80].try_into().ok()?) as usize;
+    (used <= 4096).then_some(COMMIT2_HEAD + used + 48)
+}
 
 /// A decoded key slot.
 #[derive(Clone)]
@@ -181,7 +204,9 @@ pub struct Commit {
     pub epoch: u64,
     /// Logical length redb sees.
     pub len: u64,
-    /// Upper bound of data blocks that may exist physically.
+    /// The most data blocks the file ever held physically (a high-water
+    /// mark: stale trailers of truncated blocks lie below it, appended
+    /// blocks above it).
     pub phys_max: u64,
     /// XOR of the per-block PRF values (see backend.rs).
     pub summary: [u8; 32],
@@ -226,10 +251,12 @@ impl FileKeys {
         m.finalize().into_bytes().into()
     }
 
-    /// Encodes and authenticates a commit slot.
+    /// Encodes and authenticates a commit slot (format 2: only the used
+    /// prefix of redb's header block, so a slot is about 450 bytes).
     pub fn seal_commit(&self, c: &Commit) -> Result<Vec<u8>> {
-        let mut b = vec![0u8; COMMIT_LEN];
-        b[..8].copy_from_slice(&COMMIT_MAGIC);
+        let used = c.block0.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1);
+        let mut b = vec![0u8; COMMIT2_HEAD + used + 48];
+        b[..8].copy_from_slice(&COMMIT_MAGIC2);
         b[8..16].copy_from_slice(&c.epoch.to_le_bytes());
         b[16..24].copy_from_slice(&c.len.to_le_bytes());
         b[24..32].copy_from_slice(&c.phys_max.to_le_bytes());
@@ -237,25 +264,36 @@ impl FileKeys {
         let mut nonce = [0u8; 12];
         fill_random(&mut nonce)?;
         b[64..76].copy_from_slice(&nonce);
-        b[76..76 + 4096].copy_from_slice(&c.block0[..]);
-        let aad = self.block0_aad(c.epoch);
+        b[76..80].copy_from_slice(&(used as u32).to_le_bytes());
+        let body = COMMIT2_HEAD..COMMIT2_HEAD + used;
+        b[body.clone()].copy_from_slice(&c.block0[..used]);
         let tag = self
             .aead
-            .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad, &mut b[76..76 + 4096])
+            .encrypt_in_place_detached(
+                Nonce::from_slice(&nonce),
+                &self.block0_aad(c.epoch),
+                &mut b[body.clone()],
+            )
             .map_err(|_| Error::Invalid("AES-GCM failed".into()))?;
-        b[4172..4188].copy_from_slice(&tag);
-        let mac = self.mac(&b[..4188]);
-        b[4188..].copy_from_slice(&mac);
+        b[body.end..body.end + 16].copy_from_slice(&tag);
+        let mac = self.mac(&b[..body.end + 16]);
+        b[body.end + 16..].copy_from_slice(&mac);
         Ok(b)
     }
 
-    /// Checks and decodes a commit slot read from position `slot`.
+    /// Checks and decodes a commit slot read from position `slot` (`b` holds
+    /// at least [`COMMIT_LEN`] bytes). Reads format 1 (the whole 4 KiB
+    /// header block, files written before 2026-11-27) and format 2.
     pub fn open_commit(&self, slot: usize, b: &[u8]) -> std::result::Result<Commit, &'static str> {
-        if b.len() < COMMIT_LEN || b[..8] != COMMIT_MAGIC {
-            return Err("not a commit slot");
-        }
-        let mac = self.mac(&b[..4188]);
-        if mac[..] != b[4188..COMMIT_LEN] {
+        let len = commit_len(b).ok_or("not a commit slot")?;
+        let (head, used) = if b[..8] == COMMIT_MAGIC {
+            (76, 4096)
+        } else {
+            (COMMIT2_HEAD, len - COMMIT2_HEAD - 48)
+        };
+        let (body, tag_at) = (head..head + used, head + used);
+        let mac = self.mac(&b[..tag_at + 16]);
+        if mac[..] != b[tag_at + 16..len] {
             return Err("authentication failed (torn write or tampering)");
         }
         let epoch = u64::from_le_bytes(b[8..16].try_into().expect("8"));
@@ -263,13 +301,13 @@ impl FileKeys {
             return Err("epoch does not belong in this slot (slot copied)");
         }
         let mut block0 = Box::new([0u8; 4096]);
-        block0.copy_from_slice(&b[76..76 + 4096]);
+        block0[..used].copy_from_slice(&b[body]);
         self.aead
             .decrypt_in_place_detached(
                 Nonce::from_slice(&b[64..76]),
                 &self.block0_aad(epoch),
-                &mut block0[..],
-                Tag::from_slice(&b[4172..4188]),
+                &mut block0[..used],
+                Tag::from_slice(&b[tag_at..tag_at + 16]),
             )
             .map_err(|_| "header block failed authentication")?;
         Ok(Commit {

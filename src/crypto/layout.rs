@@ -49,19 +49,16 @@ pub fn phys_len(n: u64) -> u64 {
     }
 }
 
-/// The `n` with `phys_len(n) == len`, if the length fits the layout.
-pub fn blocks_for_phys_len(len: u64) -> Option<u64> {
+/// The most data blocks wholly present in a file of `len` bytes (the
+/// largest `n` with `phys_len(n) <= len`); `None` inside the header.
+pub fn blocks_within(len: u64) -> Option<u64> {
     if len < DATA_START {
         return None;
     }
     let rest = len - DATA_START;
     let full = rest / ((GROUP + 1) * BLOCK);
     let tail = rest % ((GROUP + 1) * BLOCK);
-    match tail {
-        0 => Some(full * GROUP),
-        t if t >= 2 * BLOCK && t % BLOCK == 0 => Some(full * GROUP + t / BLOCK - 1),
-        _ => None,
-    }
+    Some(full * GROUP + (tail / BLOCK).saturating_sub(1))
 }
 
 /// A block's trailer.
@@ -132,9 +129,11 @@ mod tests {
     #[test]
     fn layout_round_trips() {
         for n in 0..300 {
-            assert_eq!(blocks_for_phys_len(phys_len(n)), Some(n), "{n}");
-            assert_eq!(blocks_for_phys_len(phys_len(n) + 1), None);
+            assert_eq!(blocks_within(phys_len(n)), Some(n), "{n}");
+            assert_eq!(blocks_within(phys_len(n) + 1), Some(n), "{n}");
+            assert_eq!(blocks_within(phys_len(n + 1) - 1), Some(n), "{n}");
         }
+        assert_eq!(blocks_within(DATA_START - 1), None);
         assert_eq!(data_blocks(0), 0);
         assert_eq!(data_blocks(4096), 0);
         assert_eq!(data_blocks(4097), 1);

@@ -17,6 +17,7 @@ mod layout;
 #[cfg(test)]
 mod nonce_tests;
 mod open;
+mod recover;
 
 pub use backend::EncryptedBackend;
 pub use header::{file_is_encrypted, is_encrypted_head};

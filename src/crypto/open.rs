@@ -1,25 +1,22 @@
 //! Creating, opening, verifying and rekeying an encrypted file.
 
-use super::backend::{EncryptedBackend, Entry, State, xor};
+use super::backend::EncryptedBackend;
 use super::header::{COMMIT_SLOTS, Commit, DATA_START, FileKeys, KEY_SLOT_LEN, KEY_SLOTS, KeySlot};
 use super::keys::{KdfParams, Key, KeySource, fill_random};
-use super::layout::{
-    BLOCK, GROUP, TRAILER, Trailer, blocks_for_phys_len, data_blocks, trailer_off,
-};
+use super::layout::{BLOCK, GROUP, TRAILER, trailer_off};
 use crate::error::{Error, Result};
 use parking_lot::RwLock;
 use redb::StorageBackend;
-use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 
 const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
-fn io<'a>(path: &'a Path, op: &'static str) -> impl Fn(std::io::Error) -> Error + 'a {
+pub(super) fn io<'a>(path: &'a Path, op: &'static str) -> impl Fn(std::io::Error) -> Error + 'a {
     move |e| Error::io(op, path, e)
 }
 
-fn auth(path: &Path, what: impl Into<String>) -> Error {
+pub(super) fn auth(path: &Path, what: impl Into<String>) -> Error {
     Error::Authentication {
         path: path.to_path_buf(),
         what: what.into(),
@@ -142,7 +139,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         }
         let (slot, dek, notes) = unlock(&inner, path, key)?;
         let keys = FileKeys::new(&dek, slot.file_id);
-        let (state, more) = load(&inner, path, &keys)?;
+        let (state, more) = super::recover::load(&inner, path, &keys)?;
         let fresh = state.block0[..9] != REDB_MAGIC && state.len > 0;
         drop(guard);
         let mut findings = notes;
@@ -201,7 +198,11 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             ));
         }
         for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
-            let len = super::header::COMMIT_LEN as u64;
+            let mut b = vec![0u8; super::header::COMMIT_LEN];
+            let len = match self.inner.read(o, &mut b) {
+                Ok(()) => super::header::commit_len(&b).unwrap_or(b.len()),
+                Err(_) => b.len(),
+            } as u64;
             zero_ranges.push((o + len, o + 8192, format!("padding after commit slot {i}")));
         }
         if !phys.is_multiple_of(GROUP) {
@@ -239,6 +240,13 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         out
     }
 
+    /// What the open found and tolerated: damaged redundant header copies,
+    /// a partial last block, and a newest commit it discarded (falling
+    /// back to the one before). `verify` reports these too.
+    pub fn findings(&self) -> &[String] {
+        &self.findings
+    }
+
     /// Consumes the backend and returns the inner storage (tests).
     pub fn into_inner(self) -> B {
         self.inner
@@ -274,133 +282,6 @@ fn create(
             .map_err(&w)?;
     }
     inner.sync_data().map_err(&w)
-}
-
-/// Reads the current commit and every trailer; checks the block summary.
-fn load(inner: &impl StorageBackend, path: &Path, keys: &FileKeys) -> Result<(State, Vec<String>)> {
-    let mut notes = Vec::new();
-    let mut best: Option<Commit> = None;
-    for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
-        let mut b = vec![0u8; super::header::COMMIT_LEN];
-        inner.read(o, &mut b).map_err(io(path, "read"))?;
-        match keys.open_commit(i, &b) {
-            Ok(c) => {
-                if best.as_ref().is_none_or(|x| c.epoch > x.epoch) {
-                    best = Some(c);
-                }
-            }
-            Err(why) => notes.push(format!("commit slot {i} at byte {o}: {why}")),
-        }
-    }
-    let c =
-        best.ok_or_else(|| auth(path, format!("no valid commit slot: {}", notes.join("; "))))?;
-    let n = data_blocks(c.len);
-    let plen = inner.len().map_err(io(path, "size"))?;
-    let phys = blocks_for_phys_len(plen).ok_or_else(|| {
-        auth(
-            path,
-            format!(
-                "file length {plen} does not fit the block layout: bytes were appended or cut off"
-            ),
-        )
-    })?;
-    if phys < n {
-        return Err(auth(
-            path,
-            format!(
-                "file is truncated: commit {} needs {n} data blocks, the file holds {phys} (block {} onwards missing)",
-                c.epoch,
-                phys + 1
-            ),
-        ));
-    }
-    let mut entries = vec![Entry::default(); n as usize];
-    let mut check = [0u8; 32];
-    let mut summary = [0u8; 32];
-    let mut dirty = HashMap::new();
-    let mut lost = Vec::new();
-    let mut tb = vec![0u8; BLOCK as usize];
-    for d in 0..phys {
-        if d % GROUP == 0 {
-            inner
-                .read(trailer_off(d), &mut tb)
-                .map_err(io(path, "read"))?;
-        }
-        let raw = &tb[(d % GROUP) as usize * TRAILER..][..TRAILER];
-        let tr = Trailer::decode(raw)
-            .ok_or_else(|| auth(path, format!("trailer of block {} is malformed", d + 1)))?;
-        if d >= n {
-            if d >= c.phys_max && tr.flags != 0 && tr.epoch != c.epoch + 1 {
-                return Err(auth(
-                    path,
-                    format!("block {} was appended after the last commit", d + 1),
-                ));
-            }
-            continue;
-        }
-        if tr.flags != 0 && tr.epoch > c.epoch + 1 {
-            return Err(auth(
-                path,
-                format!("block {} claims a future commit {}", d + 1, tr.epoch),
-            ));
-        }
-        if tr.flags != 0 && tr.epoch > c.epoch {
-            // Written after the last durable commit (a crash): not part of
-            // the committed state. Count its committed predecessor.
-            let prev = (tr.prev != [0; 16]).then_some(tr.prev);
-            if let Some(p) = prev {
-                xor(&mut check, &keys.prf(d, &p));
-            }
-            dirty.insert(d, prev);
-            lost.push((d, tr.prev));
-            continue;
-        }
-        if tr.flags == 1 {
-            let term = keys.prf(d, &tr.tag);
-            xor(&mut check, &term);
-            xor(&mut summary, &term);
-            entries[d as usize] = Entry {
-                tr,
-                sum: Some(tr.tag),
-            };
-        }
-    }
-    if check != c.summary {
-        return Err(auth(
-            path,
-            format!(
-                "block summary mismatch in commit {}: one of blocks 1..={n} was replayed from an older version, removed or zeroed",
-                c.epoch
-            ),
-        ));
-    }
-    // Make crash leftovers read as zeros from the next commit on (synced
-    // before that commit is written).
-    let need_sync = !lost.is_empty();
-    for (d, prev) in lost {
-        let tr = Trailer {
-            flags: 2,
-            epoch: c.epoch + 1,
-            prev,
-            ..Trailer::default()
-        };
-        let mut b = [0u8; TRAILER];
-        tr.encode(&mut b);
-        inner.write(trailer_off(d), &b).map_err(io(path, "write"))?;
-    }
-    let state = State {
-        len: c.len,
-        block0: c.block0,
-        entries,
-        summary,
-        epoch: c.epoch,
-        dirty,
-        phys_blocks: phys,
-        changed: false,
-        need_sync,
-        poisoned: None,
-    };
-    Ok((state, notes))
 }
 
 /// Replaces the key-encryption key of a closed encrypted file: one key-slot

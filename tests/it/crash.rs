@@ -32,7 +32,8 @@ fn report(what: &str, c: &Counts, images: usize) {
     println!(
         "{what}: crash images checked: {} ({} crash positions x {images} images, 8 times \
          as many from a key rotation to the next sync; {} workload runs); {} crashes during \
-         recovery checked; {} showed the commit in flight; {} in the migration's window; {} \
+         recovery checked; {} showed the commit in flight; {} fell back from a newest commit \
+         whose blocks had not all landed; {} in the migration's window; {} \
          just before the migration's commit were migrated again; {} during the key rotation \
          ({} opened by the old key, {} by the new); {} hit the creation of the file (refused \
          to open, nothing committed yet); {} unsynced writes in total at the crash points; \
@@ -42,6 +43,7 @@ fn report(what: &str, c: &Counts, images: usize) {
         c.runs,
         c.double,
         c.in_flight,
+        c.fell_back,
         c.migration,
         c.remigrated,
         c.rotation[0] + c.rotation[1],

@@ -13,6 +13,7 @@ mod crypto_cli;
 mod crypto_column;
 mod crypto_common;
 mod crypto_crash;
+mod crypto_onesync;
 mod crypto_tamper;
 mod export;
 mod export_import;

@@ -32,6 +32,9 @@ pub struct Verdict {
     pub key: Option<usize>,
     /// The migration was run again on it (it was just before the migration's commit).
     pub remigrated: bool,
+    /// The encrypted open discarded the newest commit (its blocks had not
+    /// all landed) and fell back to the one before.
+    pub fell_back: bool,
 }
 
 /// Checks one crash image. The right key opens it, and no other: key
@@ -76,11 +79,17 @@ fn refused(image: &[u8], k: usize) -> Result<(), String> {
     }
 }
 
+fn discarded(enc: &EncryptedBackend<InMemoryBackend>) -> bool {
+    enc.findings().iter().any(|f| f.contains("was discarded"))
+}
+
 fn check_inner(image: &[u8], exp: &Expect<'_>) -> Result<Verdict, String> {
+    let mut fell_back = false;
     let key = match exp.keys {
         Keys::Plain => None,
         Keys::Only(k) => {
-            open_encrypted(image, k).map_err(|e| format!("key {k}: {e}"))?;
+            let enc = open_encrypted(image, k).map_err(|e| format!("key {k}: {e}"))?;
+            fell_back = discarded(&enc);
             if k > 0 {
                 refused(image, k - 1).map_err(|e| format!("after rotation {k}: {e}"))?;
             }
@@ -89,8 +98,14 @@ fn check_inner(image: &[u8], exp: &Expect<'_>) -> Result<Verdict, String> {
         }
         Keys::OneOf(k) => {
             let which = match (open_encrypted(image, k), open_encrypted(image, k + 1)) {
-                (Ok(_), Err(Error::WrongKey { .. })) => k,
-                (Err(Error::WrongKey { .. }), Ok(_)) => k + 1,
+                (Ok(enc), Err(Error::WrongKey { .. })) => {
+                    fell_back = discarded(&enc);
+                    k
+                }
+                (Err(Error::WrongKey { .. }), Ok(enc)) => {
+                    fell_back = discarded(&enc);
+                    k + 1
+                }
                 (old, new) => {
                     return Err(format!(
                         "during rotation {} exactly one of the old and new keys must open it, \
@@ -118,6 +133,7 @@ fn check_inner(image: &[u8], exp: &Expect<'_>) -> Result<Verdict, String> {
         state,
         key,
         remigrated,
+        fell_back,
     })
 }
 

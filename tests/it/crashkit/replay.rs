@@ -107,6 +107,8 @@ pub struct Counts {
     pub runs: u64,
     pub double: usize,
     pub in_flight: usize,
+    /// Encrypted images whose newest commit was discarded at open.
+    pub fell_back: usize,
     pub unborn: usize,
     pub unsynced: usize,
     /// Images of a crash during the migration's window (between the commit
@@ -192,6 +194,7 @@ pub fn replay_test(plan: Plan) -> Counts {
                 match verdict {
                     Ok(got) => {
                         c.in_flight += usize::from(got.state > committed);
+                        c.fell_back += usize::from(got.fell_back);
                         c.migration += usize::from(committed + 1 == migrate);
                         c.remigrated += usize::from(got.remigrated);
                         if let (Keys::OneOf(k), Some(used)) = (keys, got.key) {
