@@ -2,7 +2,9 @@
 //! block with AES-256-GCM below redb. See `docs/ENCRYPTION.md` for the design.
 
 use super::header::{COMMIT_SLOTS, Commit, FileKeys};
-use super::layout::{BLOCK, GROUP, TRAILER, Trailer, data_blocks, data_off, phys_len, trailer_off};
+use super::keys::NoncePool;
+use super::layout::{BLOCK, GROUP, Trailer, data_blocks, data_off, phys_len};
+use super::trailers::Pending;
 use crate::error::Error;
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Nonce, Tag};
@@ -50,6 +52,10 @@ pub(crate) struct State {
     pub changed: bool,
     /// The inner storage was written since its last sync.
     pub need_sync: bool,
+    /// Trailers written at the next sync (see `trailers.rs`).
+    pub pending: Pending,
+    /// Random bytes for nonces, drawn from the OS 64 nonces at a time.
+    pub nonce_pool: NoncePool,
     pub poisoned: Option<String>,
 }
 
@@ -144,11 +150,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
 
     /// Encrypts and writes whole data blocks `d0..` (one group) from `plain`.
     fn write_run(&self, st: &mut State, d0: u64, plain: &[u8]) -> io::Result<()> {
-        let n = plain.len() / BLOCK as usize;
-        let mut nonces = vec![0u8; 12 * n];
-        getrandom::fill(&mut nonces).map_err(|e| io::Error::other(e.to_string()))?;
         let mut buf = plain.to_vec();
-        let mut trailers = vec![0u8; TRAILER * n];
         let epoch = st.epoch + 1;
         let mut overwrites_last_commit = false;
         for (k, chunk) in buf.chunks_mut(BLOCK as usize).enumerate() {
@@ -159,7 +161,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             let mut tr = Trailer {
                 flags: 1,
                 epoch,
-                nonce: nonces[12 * k..12 * k + 12].try_into().expect("12"),
+                nonce: st.nonce_pool.next()?,
                 tag: [0; 16],
                 prev: prev.unwrap_or([0; 16]),
             };
@@ -178,7 +180,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
                 tr,
                 sum: Some(tr.tag),
             };
-            tr.encode(&mut trailers[TRAILER * k..]);
+            st.pending.put(d, tr.encoded());
         }
         st.need_sync = true;
         if overwrites_last_commit && !st.evidence {
@@ -187,14 +189,14 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             // Overwriting such a block (redb reuses a page allocated and
             // freed within that commit) needs durable evidence first: the
             // new trailers, synced before the data they replace is touched.
-            self.inner.write(trailer_off(d0), &trailers)?;
+            st.pending.flush(&self.inner, st.phys_blocks)?;
             self.inner.sync_data()?;
             st.evidence = true;
-            self.inner.write(data_off(d0), &buf)?;
-            return Ok(());
         }
         self.inner.write(data_off(d0), &buf)?;
-        self.inner.write(trailer_off(d0), &trailers)?;
+        if st.pending.is_full() {
+            st.pending.flush(&self.inner, st.phys_blocks)?;
+        }
         Ok(())
     }
 
@@ -214,24 +216,21 @@ impl<B: StorageBackend> EncryptedBackend<B> {
                 prev: prev.unwrap_or([0; 16]),
                 ..Trailer::default()
             };
-            let mut b = [0u8; TRAILER];
-            tr.encode(&mut b);
-            self.inner.write(trailer_off(d), &b)?;
+            st.pending.put(d, tr.encoded());
         }
         if new_n > st.phys_blocks {
             let p = st.phys_blocks;
             if st.partial_tail {
+                st.pending.flush(&self.inner, p)?;
                 self.inner.set_len(phys_len(p))?;
                 st.partial_tail = false;
             }
             self.inner.set_len(phys_len(new_n))?;
+            // A truncation may have reached the disk without the zeroing of
+            // the cut blocks' trailers, which share this trailer block: the
+            // new blocks must not inherit them.
             if !p.is_multiple_of(GROUP) {
-                // A truncation may have reached the disk without the zeroing
-                // of the cut blocks' trailers, which share this trailer
-                // block: the new blocks must not inherit them.
-                let end = trailer_off(p - p % GROUP) + BLOCK;
-                self.inner
-                    .write(trailer_off(p), &vec![0u8; (end - trailer_off(p)) as usize])?;
+                st.pending.zero(p, p - p % GROUP + GROUP);
             }
             st.phys_blocks = new_n;
             st.phys_high = st.phys_high.max(new_n);
@@ -307,6 +306,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
     fn sync_locked(&self, st: &mut State) -> io::Result<()> {
         // Data written without a new redb header is not committed by redb
         // either: making it durable needs no commit slot.
+        st.pending.flush(&self.inner, st.phys_blocks)?;
         if !st.changed {
             if st.need_sync {
                 self.inner.sync_data()?;
@@ -342,11 +342,10 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             // Safe now: the durable commit no longer covers these blocks.
             self.inner.set_len(phys_len(n))?;
             st.partial_tail = false;
+            // Trailers of the cut blocks that share the last trailer block
+            // (written with the next sync).
             if !n.is_multiple_of(GROUP) {
-                // Trailers of the cut blocks that share the last trailer block.
-                let from = trailer_off(n);
-                let end = trailer_off(n - n % GROUP) + BLOCK;
-                self.inner.write(from, &vec![0u8; (end - from) as usize])?;
+                st.pending.zero(n, n - n % GROUP + GROUP);
             }
             st.phys_blocks = n;
             st.need_sync = true;
@@ -427,10 +426,13 @@ impl<B: StorageBackend> StorageBackend for EncryptedBackend<B> {
         // Unsynced writes to a plain file survive a clean exit; keep that.
         let r = {
             let mut st = self.state.write();
-            if st.poisoned.is_none() && st.changed {
+            if st.poisoned.is_some() {
+                Ok(())
+            } else if st.changed {
                 self.sync_locked(&mut st)
             } else {
-                Ok(())
+                let phys = st.phys_blocks;
+                st.pending.flush(&self.inner, phys)
             }
         };
         let c = self.inner.close();

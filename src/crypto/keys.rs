@@ -179,6 +179,36 @@ pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
         .map_err(|e| Error::Invalid(format!("the operating system's random source failed: {e}")))
 }
 
+/// Random 96-bit nonces, drawn from the operating system 64 at a time
+/// (one `getrandom` call per 64 block writes instead of one per write).
+pub(crate) struct NoncePool {
+    buf: [u8; 12 * 64],
+    used: usize,
+}
+
+impl Default for NoncePool {
+    fn default() -> Self {
+        NoncePool {
+            buf: [0; 12 * 64],
+            used: 12 * 64,
+        }
+    }
+}
+
+impl NoncePool {
+    /// The next nonce; never the same bytes twice from one pool refill.
+    pub fn next(&mut self) -> std::io::Result<[u8; 12]> {
+        if self.used == self.buf.len() {
+            fill_random(&mut self.buf).map_err(std::io::Error::other)?;
+            self.used = 0;
+        }
+        let mut n = [0u8; 12];
+        n.copy_from_slice(&self.buf[self.used..self.used + 12]);
+        self.used += 12;
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,6 +90,13 @@ impl Trailer {
         out[44..60].copy_from_slice(&self.prev);
     }
 
+    /// The 64 encoded bytes.
+    pub fn encoded(&self) -> [u8; TRAILER] {
+        let mut b = [0u8; TRAILER];
+        self.encode(&mut b);
+        b
+    }
+
     /// Decodes 64 bytes; `None` if malformed.
     pub fn decode(b: &[u8]) -> Option<Trailer> {
         let t = Trailer {

@@ -18,6 +18,7 @@ mod layout;
 mod nonce_tests;
 mod open;
 mod recover;
+mod trailers;
 
 pub use backend::EncryptedBackend;
 pub use header::{file_is_encrypted, is_encrypted_head};

@@ -175,6 +175,16 @@ impl<B: StorageBackend> EncryptedBackend<B> {
     /// including damaged redundant header copies that the open tolerated.
     pub fn verify(&self) -> Vec<String> {
         let mut out = self.findings.clone();
+        {
+            // Trailers still batched in memory belong to what is checked.
+            let mut st = self.state.write();
+            let phys = st.phys_blocks;
+            if st.poisoned.is_none()
+                && let Err(e) = st.pending.flush(&self.inner, phys)
+            {
+                out.push(format!("writing batched trailers: {e}"));
+            }
+        }
         let (n, phys, never) = {
             let st = self.state.read();
             let never: Vec<u64> = (0..st.entries.len() as u64)

@@ -120,6 +120,8 @@ pub(super) fn load(
         slot_tail,
         changed: false,
         need_sync: false,
+        pending: Default::default(),
+        nonce_pool: Default::default(),
         poisoned: None,
     };
     repair(
