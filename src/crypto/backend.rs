@@ -6,8 +6,6 @@ use super::keys::NoncePool;
 use super::layout::{BLOCK, GROUP, Trailer, data_blocks, data_off, phys_len};
 use super::trailers::Pending;
 use crate::error::Error;
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Nonce, Tag};
 use parking_lot::RwLock;
 use redb::{BackendError, StorageBackend};
 use std::collections::HashMap;
@@ -106,22 +104,14 @@ impl<B: StorageBackend> EncryptedBackend<B> {
                 continue;
             }
             let aad = tr.aad(&self.keys.file_id, d);
-            self.keys
-                .aead
-                .decrypt_in_place_detached(
-                    Nonce::from_slice(&tr.nonce),
-                    &aad,
-                    chunk,
-                    Tag::from_slice(&tr.tag),
-                )
-                .map_err(|_| {
-                    self.auth_err(format!(
-                        "block {} (file bytes {}..{}) failed authentication: tampered, zeroed, swapped, replayed or truncated",
-                        d + 1,
-                        data_off(d),
-                        data_off(d) + BLOCK
-                    ))
-                })?;
+            if !self.keys.aead.open(&tr.nonce, &aad, chunk, &tr.tag) {
+                return Err(self.auth_err(format!(
+                    "block {} (file bytes {}..{}) failed authentication: tampered, zeroed, swapped, replayed or truncated",
+                    d + 1,
+                    data_off(d),
+                    data_off(d) + BLOCK
+                )));
+            }
         }
         Ok(())
     }
@@ -166,12 +156,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
                 prev: prev.unwrap_or([0; 16]),
             };
             let aad = tr.aad(&self.keys.file_id, d);
-            let tag = self
-                .keys
-                .aead
-                .encrypt_in_place_detached(Nonce::from_slice(&tr.nonce), &aad, chunk)
-                .map_err(|_| io::Error::other("AES-GCM encryption failed"))?;
-            tr.tag.copy_from_slice(&tag);
+            tr.tag = self.keys.aead.seal(&tr.nonce, &aad, chunk);
             if let Some(t) = old.sum {
                 xor(&mut st.summary, &self.keys.prf(d, &t));
             }

@@ -25,6 +25,7 @@
 //! A commit slot is authenticated by HMAC-SHA256 under a key derived from
 //! the data key; the valid slot with the highest epoch is current.
 
+use super::aead::BlockAead;
 use super::keys::{KdfParams, Key, KeySource, fill_random};
 use crate::error::{Error, Result};
 use aes_gcm::aead::{AeadInPlace, KeyInit};
@@ -218,8 +219,8 @@ pub struct Commit {
 pub struct FileKeys {
     /// File id.
     pub file_id: [u8; 16],
-    /// AES-256-GCM for blocks.
-    pub aead: Aes256Gcm,
+    /// AES-256-GCM for blocks and redb's header block.
+    pub aead: BlockAead,
     mac: Key,
     prf: Key,
 }
@@ -230,7 +231,7 @@ impl FileKeys {
         let block = dek.derive("aragora-db v1 block aead");
         FileKeys {
             file_id,
-            aead: Aes256Gcm::new(block.bytes().into()),
+            aead: BlockAead::new(block.bytes()),
             mac: dek.derive("aragora-db v1 commit mac"),
             prf: dek.derive("aragora-db v1 block prf"),
         }
@@ -269,12 +270,7 @@ impl FileKeys {
         b[body.clone()].copy_from_slice(&c.block0[..used]);
         let tag = self
             .aead
-            .encrypt_in_place_detached(
-                Nonce::from_slice(&nonce),
-                &self.block0_aad(c.epoch),
-                &mut b[body.clone()],
-            )
-            .map_err(|_| Error::Invalid("AES-GCM failed".into()))?;
+            .seal(&nonce, &self.block0_aad(c.epoch), &mut b[body.clone()]);
         b[body.end..body.end + 16].copy_from_slice(&tag);
         let mac = self.mac(&b[..body.end + 16]);
         b[body.end + 16..].copy_from_slice(&mac);
@@ -302,14 +298,14 @@ impl FileKeys {
         }
         let mut block0 = Box::new([0u8; 4096]);
         block0[..used].copy_from_slice(&b[body]);
-        self.aead
-            .decrypt_in_place_detached(
-                Nonce::from_slice(&b[64..76]),
-                &self.block0_aad(epoch),
-                &mut block0[..used],
-                Tag::from_slice(&b[tag_at..tag_at + 16]),
-            )
-            .map_err(|_| "header block failed authentication")?;
+        let nonce: [u8; 12] = b[64..76].try_into().expect("12");
+        let tag: [u8; 16] = b[tag_at..tag_at + 16].try_into().expect("16");
+        if !self
+            .aead
+            .open(&nonce, &self.block0_aad(epoch), &mut block0[..used], &tag)
+        {
+            return Err("header block failed authentication");
+        }
         Ok(Commit {
             epoch,
             len: u64::from_le_bytes(b[16..24].try_into().expect("8")),

@@ -7,6 +7,7 @@
 //! * [`convert`]: `encrypt` / `decrypt` / `rekey` of whole files.
 //! * [`mod@column`]: the original's AES-256-GCM column format; [`fernet`]: Fernet.
 
+mod aead;
 mod backend;
 pub mod column;
 pub mod convert;

@@ -257,6 +257,12 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         &self.findings
     }
 
+    /// Which AES-256-GCM implementation this file uses: "graviola" or
+    /// "aes-gcm" (see `crypto::aead`).
+    pub fn aead_implementation(&self) -> &'static str {
+        self.keys.aead.name()
+    }
+
     /// Consumes the backend and returns the inner storage (tests).
     pub fn into_inner(self) -> B {
         self.inner

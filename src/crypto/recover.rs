@@ -25,8 +25,6 @@ use super::layout::{
 };
 use super::open::{auth, io};
 use crate::error::Result;
-use aes_gcm::aead::AeadInPlace;
-use aes_gcm::{Nonce, Tag};
 use redb::StorageBackend;
 use std::collections::HashMap;
 use std::path::Path;
@@ -238,13 +236,7 @@ fn check(
             let ok = inner.read(data_off(d), &mut blk).is_ok()
                 && keys
                     .aead
-                    .decrypt_in_place_detached(
-                        Nonce::from_slice(&tr.nonce),
-                        &tr.aad(&keys.file_id, d),
-                        &mut blk,
-                        Tag::from_slice(&tr.tag),
-                    )
-                    .is_ok();
+                    .open(&tr.nonce, &tr.aad(&keys.file_id, d), &mut blk, &tr.tag);
             if !ok {
                 return Err(format!(
                     "block {} (file bytes {}..{}), written by commit {}, failed authentication",
