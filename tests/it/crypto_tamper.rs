@@ -87,6 +87,11 @@ fn bit_flips_are_all_detected() {
             work[byte] ^= 1 << bit;
         }
     }
+    println!(
+        "bit flips: {tried} of a {}-byte image, {} undetected",
+        img.len(),
+        missed.len()
+    );
     assert!(tried > 10_000, "{tried}");
     assert!(
         missed.is_empty(),
