@@ -315,6 +315,28 @@ impl FileKeys {
         })
     }
 
+    /// Encodes a format-1 commit slot (the whole header block), as files
+    /// written before 2026-11-27 hold them: tests of the reader.
+    #[cfg(test)]
+    pub(crate) fn seal_commit_v1(&self, c: &Commit) -> Vec<u8> {
+        let mut b = vec![0u8; COMMIT_LEN];
+        b[..8].copy_from_slice(&COMMIT_MAGIC);
+        b[8..16].copy_from_slice(&c.epoch.to_le_bytes());
+        b[16..24].copy_from_slice(&c.len.to_le_bytes());
+        b[24..32].copy_from_slice(&c.phys_max.to_le_bytes());
+        b[32..64].copy_from_slice(&c.summary);
+        let nonce = [7u8; 12];
+        b[64..76].copy_from_slice(&nonce);
+        b[76..76 + 4096].copy_from_slice(&c.block0[..]);
+        let tag = self
+            .aead
+            .seal(&nonce, &self.block0_aad(c.epoch), &mut b[76..76 + 4096]);
+        b[4172..4188].copy_from_slice(&tag);
+        let mac = self.mac(&b[..4188]);
+        b[4188..].copy_from_slice(&mac);
+        b
+    }
+
     fn block0_aad(&self, epoch: u64) -> [u8; 32] {
         let mut a = [0u8; 32];
         a[..16].copy_from_slice(&self.file_id);

@@ -19,6 +19,8 @@ mod layout;
 mod nonce_tests;
 mod open;
 mod recover;
+#[cfg(test)]
+mod slot_tests;
 mod trailers;
 
 pub use backend::EncryptedBackend;
