@@ -40,7 +40,7 @@ pub(crate) struct State {
     /// of truncated blocks can only lie below it (the commit's bound).
     pub phys_high: u64,
     /// Some trailer of epoch `epoch + 1` is durable, which proves the last
-    /// commit's own sync completed (see [`Self::write_run`]).
+    /// commit's own sync completed (see `EncryptedBackend::write_run`).
     pub evidence: bool,
     /// How many bytes of each commit slot's region may be non-zero: a
     /// shorter slot written there is padded with zeros up to it.
