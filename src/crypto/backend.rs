@@ -55,6 +55,9 @@ pub(crate) struct State {
     /// Random bytes for nonces, drawn from the OS 64 nonces at a time.
     pub nonce_pool: NoncePool,
     pub poisoned: Option<String>,
+    /// Blocks whose trailer was damaged (opened for salvage only): reading
+    /// one is an error until it is written again.
+    pub unreadable: std::collections::HashSet<u64>,
 }
 
 /// A redb storage backend that encrypts and authenticates every block.
@@ -99,6 +102,14 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         for (k, chunk) in out.chunks_mut(BLOCK as usize).enumerate() {
             let d = d0 + k as u64;
             let tr = st.entries[d as usize].tr;
+            if st.unreadable.contains(&d) {
+                return Err(self.auth_err(format!(
+                    "block {} (file bytes {}..{}) cannot be read: its trailer is damaged",
+                    d + 1,
+                    data_off(d),
+                    data_off(d) + BLOCK
+                )));
+            }
             if tr.flags != 1 {
                 chunk.fill(0);
                 continue;
@@ -166,6 +177,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
                 sum: Some(tr.tag),
             };
             st.pending.put(d, tr.encoded());
+            st.unreadable.remove(&d);
         }
         st.need_sync = true;
         if overwrites_last_commit && !st.evidence {

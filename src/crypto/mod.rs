@@ -19,6 +19,7 @@ mod layout;
 mod nonce_tests;
 mod open;
 mod recover;
+mod salvage_open;
 #[cfg(test)]
 mod slot_tests;
 mod trailers;
@@ -149,6 +150,16 @@ pub fn open_backend(
 ) -> Result<EncryptedBackend<redb::backends::FileBackend>> {
     let fb = file_backend(path)?;
     EncryptedBackend::open(fb, name, key)
+}
+
+/// [`open_backend`] for `salvage`: opens a file the normal open refuses,
+/// reading what still authenticates (see [`EncryptedBackend::open_for_salvage`]).
+pub fn open_backend_for_salvage(
+    path: &Path,
+    name: &Path,
+    key: &KeySource,
+) -> Result<EncryptedBackend<redb::backends::FileBackend>> {
+    EncryptedBackend::open_for_salvage(file_backend(path)?, name, key)
 }
 
 /// An existing file opened read-write as a redb file backend.

@@ -110,7 +110,7 @@ fn current_key_slot(
 }
 
 /// Unwraps the data key, or `WrongKey`.
-fn unlock(
+pub(super) fn unlock(
     inner: &impl StorageBackend,
     path: &Path,
     key: &KeySource,

@@ -113,6 +113,7 @@ pub(super) fn load(
         dirty: checked.dirty,
         phys_blocks: phys,
         partial_tail: phys_len(phys) != plen,
+        unreadable: Default::default(),
         phys_high,
         evidence: false,
         slot_tail,
@@ -135,6 +136,19 @@ pub(super) fn load(
 
 /// Every trailer of the `phys` physical data blocks, decoded.
 fn read_trailers(inner: &impl StorageBackend, path: &Path, phys: u64) -> Result<Vec<Trailer>> {
+    read_raw_trailers(inner, path, phys)?
+        .into_iter()
+        .zip(1u64..)
+        .map(|(t, b)| t.ok_or_else(|| auth(path, format!("trailer of block {b} is malformed"))))
+        .collect()
+}
+
+/// Every trailer of the `phys` physical data blocks; `None` where malformed.
+pub(super) fn read_raw_trailers(
+    inner: &impl StorageBackend,
+    path: &Path,
+    phys: u64,
+) -> Result<Vec<Option<Trailer>>> {
     let mut out = Vec::with_capacity(phys as usize);
     let mut tb = vec![0u8; BLOCK as usize];
     for d in 0..phys {
@@ -143,11 +157,9 @@ fn read_trailers(inner: &impl StorageBackend, path: &Path, phys: u64) -> Result<
                 .read(trailer_off(d), &mut tb)
                 .map_err(io(path, "read"))?;
         }
-        let raw = &tb[(d % GROUP) as usize * TRAILER..][..TRAILER];
-        out.push(
-            Trailer::decode(raw)
-                .ok_or_else(|| auth(path, format!("trailer of block {} is malformed", d + 1)))?,
-        );
+        out.push(Trailer::decode(
+            &tb[(d % GROUP) as usize * TRAILER..][..TRAILER],
+        ));
     }
     Ok(out)
 }

@@ -83,9 +83,21 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
     let copy = TempCopy(fsutil::temp_sibling(out, "salvage-src"));
     fsutil::private_dir(&fsutil::parent_of(out))?;
     fsutil::copy_private(file, &copy.0)?;
+    // An encrypted file that fails its open checks (a damaged trailer or
+    // summary) is opened again for salvage: each block authenticated on its own.
+    let mut salvage_notes = Vec::new();
     let opened = if encrypted {
+        let key = &enc.expect("checked").source;
         match raw::guarded(|| {
-            let b = crate::crypto::open_backend(&copy.0, file, &enc.expect("checked").source)?;
+            let b = match crate::crypto::open_backend(&copy.0, file, key) {
+                Err(Error::Authentication { what, .. }) => {
+                    let b = crate::crypto::open_backend_for_salvage(&copy.0, file, key)?;
+                    salvage_notes.push(format!("the encrypted file fails its checks: {what}"));
+                    salvage_notes.extend(b.findings().iter().cloned());
+                    b
+                }
+                other => other?,
+            };
             redb::Builder::new()
                 .create_with_backend(b)
                 .map_err(|e| Error::storage(file, e))
@@ -115,7 +127,14 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
     let mut report = SalvageReport {
         out: out.to_path_buf(),
         tables: Vec::new(),
-        problems: Vec::new(),
+        problems: salvage_notes
+            .into_iter()
+            .map(|what| ProblemOut {
+                table: "(file)".into(),
+                key: String::new(),
+                what,
+            })
+            .collect(),
     };
     let mut defs: Vec<&'static TableDef> = Vec::new();
     for n in &names {

@@ -376,3 +376,72 @@ fn consolidate_of_plain_files_with_a_key_backs_up_and_encrypts() {
     }
     assert_eq!(leaking(&cons), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn salvage_reads_an_encrypted_file_whose_open_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), DatabaseMode::Legacy, Some(HEX));
+    fill(&cfg);
+    let path = cfg.get_db_path(DbTarget::Store(Store::Users)).unwrap().path;
+    let clean = salvage::salvage(
+        &path,
+        &dir.path().join("clean.redb"),
+        cfg.encryption.as_ref(),
+    )
+    .unwrap();
+    // The last block's trailer made malformed (as a torn or tampered
+    // trailer leaves it): the open refuses the file.
+    let mut img = std::fs::read(&path).unwrap();
+    let d = (0..)
+        .take_while(|&d| data_off(d) + 4096 <= img.len())
+        .last()
+        .unwrap();
+    img[trailer_off(d)] = 9;
+    std::fs::write(&path, &img).unwrap();
+    let key = &cfg.encryption.as_ref().unwrap().source;
+    let err = crypto::open_backend(&path, &path, key).unwrap_err();
+    assert!(err.to_string().contains("malformed"), "{err}");
+    let out = dir.path().join("salvaged.redb");
+    let report = salvage::salvage(&path, &out, cfg.encryption.as_ref()).unwrap();
+    let tables = |r: &salvage::SalvageReport| -> Vec<_> {
+        r.tables
+            .iter()
+            .map(|t| (t.table.clone(), t.copied, t.lost))
+            .collect()
+    };
+    // Rows come out of a file that no longer opens; at most the rows the
+    // damaged block held are lost.
+    let copied = |r: &salvage::SalvageReport| r.tables.iter().map(|t| t.copied).sum::<u64>();
+    assert!(copied(&report) > 0 && copied(&report) <= copied(&clean));
+    assert_eq!(
+        tables(&report)
+            .iter()
+            .map(|t| t.0.clone())
+            .collect::<Vec<_>>(),
+        tables(&clean)
+            .iter()
+            .map(|t| t.0.clone())
+            .collect::<Vec<_>>()
+    );
+    let notes: Vec<_> = report
+        .problems
+        .iter()
+        .map(|p| format!("{} {}", p.table, p.what))
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("(file) the encrypted file fails its checks")),
+        "{notes:?}"
+    );
+    let unreadable = "cannot be read (damaged trailer, or overwritten after commit";
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains(unreadable) && n.contains(&(d + 1).to_string())),
+        "{notes:?}"
+    );
+    assert!(crypto::file_is_encrypted(&out).unwrap());
+    // The damaged input is untouched.
+    assert_eq!(std::fs::read(&path).unwrap(), img);
+}
