@@ -47,18 +47,7 @@ pub(super) fn load(
     keys: &FileKeys,
 ) -> Result<(State, Vec<String>)> {
     let mut notes = Vec::new();
-    let mut valid: Vec<Commit> = Vec::new();
-    let mut slot_tail = [0; 2];
-    for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
-        let mut b = vec![0u8; COMMIT_LEN];
-        inner.read(o, &mut b).map_err(io(path, "read"))?;
-        slot_tail[i] = b.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
-        match keys.open_commit(i, &b) {
-            Ok(c) => valid.push(c),
-            Err(why) => notes.push(format!("commit slot {i} at byte {o}: {why}")),
-        }
-    }
-    valid.sort_by_key(|c| std::cmp::Reverse(c.epoch));
+    let (valid, slot_tail) = read_commits(inner, path, keys, &mut notes)?;
     let newest = valid
         .first()
         .ok_or_else(|| auth(path, format!("no valid commit slot: {}", notes.join("; "))))?;
@@ -132,6 +121,29 @@ pub(super) fn load(
     )?;
     state.evidence = checked.evidence || !checked.lost.is_empty();
     Ok((state, notes))
+}
+
+/// The authentic commit slots, newest first (damaged ones noted), and how
+/// many bytes of each slot's region may be non-zero.
+pub(super) fn read_commits(
+    inner: &impl StorageBackend,
+    path: &Path,
+    keys: &FileKeys,
+    notes: &mut Vec<String>,
+) -> Result<(Vec<Commit>, [usize; 2])> {
+    let mut valid: Vec<Commit> = Vec::new();
+    let mut slot_tail = [0; 2];
+    for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
+        let mut b = vec![0u8; COMMIT_LEN];
+        inner.read(o, &mut b).map_err(io(path, "read"))?;
+        slot_tail[i] = b.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
+        match keys.open_commit(i, &b) {
+            Ok(c) => valid.push(c),
+            Err(why) => notes.push(format!("commit slot {i} at byte {o}: {why}")),
+        }
+    }
+    valid.sort_by_key(|c| std::cmp::Reverse(c.epoch));
+    Ok((valid, slot_tail))
 }
 
 /// Every trailer of the `phys` physical data blocks, decoded.

@@ -9,11 +9,11 @@
 //! this is for copying rows out of a damaged file, never for normal use.
 
 use super::backend::{EncryptedBackend, Entry, State, xor};
-use super::header::{COMMIT_LEN, COMMIT_SLOTS, Commit, FileKeys};
+use super::header::FileKeys;
 use super::keys::KeySource;
 use super::layout::{blocks_within, data_blocks, phys_len};
 use super::open::{LockGuard, auth, io, unlock};
-use super::recover::read_raw_trailers;
+use super::recover::{read_commits, read_raw_trailers};
 use crate::error::Result;
 use parking_lot::RwLock;
 use redb::StorageBackend;
@@ -50,17 +50,11 @@ fn load_for_salvage(
     notes.push(
         "opened for salvage: the block summary and commit checks were skipped; each block is authenticated on its own".into(),
     );
-    let mut newest: Option<Commit> = None;
-    for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
-        let mut b = vec![0u8; COMMIT_LEN];
-        inner.read(o, &mut b).map_err(io(path, "read"))?;
-        match keys.open_commit(i, &b) {
-            Ok(c) if newest.as_ref().is_none_or(|x| c.epoch > x.epoch) => newest = Some(c),
-            Ok(_) => {}
-            Err(why) => notes.push(format!("commit slot {i} at byte {o}: {why}")),
-        }
-    }
-    let c = newest.ok_or_else(|| auth(path, "no authentic commit slot: nothing can be read"))?;
+    let (valid, slot_tail) = read_commits(inner, path, keys, notes)?;
+    let c = valid
+        .into_iter()
+        .next()
+        .ok_or_else(|| auth(path, "no authentic commit slot: nothing can be read"))?;
     let plen = inner.len().map_err(io(path, "size"))?;
     let phys = blocks_within(plen).unwrap_or(0);
     let trailers = read_raw_trailers(inner, path, phys)?;
@@ -108,7 +102,7 @@ fn load_for_salvage(
         phys_high: c.phys_max.max(phys),
         partial_tail: phys_len(phys) != plen,
         evidence: false,
-        slot_tail: [COMMIT_LEN; 2],
+        slot_tail,
         changed: false,
         need_sync: false,
         pending: Default::default(),
