@@ -29,7 +29,9 @@ pub(crate) struct State {
     pub summary: [u8; 32],
     /// Last durable commit epoch; writes carry `epoch + 1`.
     pub epoch: u64,
-    /// Summary tag as of the last durable commit, for blocks changed since.
+    /// Tag as of the last durable commit of blocks whose entry does not
+    /// hold it: cut off by a shrink, re-grown, or lost in a crash. A block
+    /// written since the commit keeps it in its trailer (`committed_tag`).
     pub dirty: HashMap<u64, Option<[u8; 16]>>,
     /// Data blocks physically present in the inner storage.
     pub phys_blocks: u64,
@@ -74,6 +76,19 @@ impl<B: StorageBackend> std::fmt::Debug for EncryptedBackend<B> {
         f.debug_struct("EncryptedBackend")
             .field("file", &self.name)
             .finish_non_exhaustive()
+    }
+}
+
+/// Block `d`'s tag as of the last durable commit (`None`: it held nothing),
+/// given its current entry `e`.
+fn committed_tag(st: &State, d: u64, e: &Entry) -> Option<[u8; 16]> {
+    if e.tr.flags != 0 && e.tr.epoch == st.epoch + 1 {
+        // Written since the commit: its trailer carries the committed tag.
+        (e.tr.prev != [0; 16]).then_some(e.tr.prev)
+    } else if let Some(p) = st.dirty.get(&d) {
+        *p
+    } else {
+        e.sum
     }
 }
 
@@ -158,7 +173,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             let d = d0 + k as u64;
             let old = st.entries[d as usize];
             overwrites_last_commit |= old.tr.flags == 1 && old.tr.epoch == st.epoch;
-            let prev = *st.dirty.entry(d).or_insert(old.sum);
+            let prev = committed_tag(st, d, &old);
             let mut tr = Trailer {
                 flags: 1,
                 epoch,
@@ -241,7 +256,8 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         let new_n = data_blocks(new_len);
         for d in new_n..st.entries.len() as u64 {
             let e = st.entries[d as usize];
-            st.dirty.entry(d).or_insert(e.sum);
+            let committed = committed_tag(st, d, &e);
+            st.dirty.entry(d).or_insert(committed);
             if let Some(t) = e.sum {
                 xor(&mut st.summary, &self.keys.prf(d, &t));
             }

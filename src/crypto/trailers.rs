@@ -11,26 +11,24 @@
 
 use super::layout::{BLOCK, GROUP, TRAILER, trailer_off};
 use redb::StorageBackend;
-use std::collections::BTreeMap;
 use std::io;
 
 /// Flush once this many trailers are pending (256 KiB of memory at most).
 const MAX_PENDING: usize = 4096;
 
-/// Trailers not yet written, by data block; a later one replaces an earlier.
+/// Trailers not yet written, in the order given: for one data block the
+/// last one wins.
 #[derive(Default)]
-pub(crate) struct Pending(BTreeMap<u64, [u8; TRAILER]>);
+pub(crate) struct Pending(Vec<(u64, [u8; TRAILER])>);
 
 impl Pending {
     pub fn put(&mut self, d: u64, trailer: [u8; TRAILER]) {
-        self.0.insert(d, trailer);
+        self.0.push((d, trailer));
     }
 
     /// All-zero trailers (never written) for blocks `from..to`.
     pub fn zero(&mut self, from: u64, to: u64) {
-        for d in from..to {
-            self.0.insert(d, [0; TRAILER]);
-        }
+        self.0.extend((from..to).map(|d| (d, [0; TRAILER])));
     }
 
     pub fn is_full(&self) -> bool {
@@ -41,8 +39,15 @@ impl Pending {
     /// `phys` data blocks the storage holds (the others belong to blocks
     /// cut off the file, whose trailer blocks went with them).
     pub fn flush(&mut self, inner: &impl StorageBackend, phys: u64) -> io::Result<()> {
-        let pending = std::mem::take(&mut self.0);
-        let mut iter = pending.into_iter().peekable();
+        let mut pending = std::mem::take(&mut self.0);
+        // Stable: trailers of one block stay in the order they were given.
+        pending.sort_by_key(|p| p.0);
+        let last_of_each = pending
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| pending.get(i + 1).is_none_or(|next| next.0 != p.0))
+            .map(|(_, p)| *p);
+        let mut iter = last_of_each.peekable();
         let mut buf = Vec::new();
         while let Some((first, t)) = iter.next() {
             let group = first / GROUP;
