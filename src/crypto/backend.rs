@@ -8,7 +8,7 @@ use super::trailers::Pending;
 use crate::error::Error;
 use parking_lot::RwLock;
 use redb::{BackendError, StorageBackend};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::ops::Bound;
 use std::path::PathBuf;
@@ -59,7 +59,7 @@ pub(crate) struct State {
     pub poisoned: Option<String>,
     /// Blocks whose trailer was damaged (opened for salvage only): reading
     /// one is an error until it is written again.
-    pub unreadable: std::collections::HashSet<u64>,
+    pub unreadable: HashSet<u64>,
 }
 
 /// A redb storage backend that encrypts and authenticates every block.
@@ -76,6 +76,38 @@ impl<B: StorageBackend> std::fmt::Debug for EncryptedBackend<B> {
         f.debug_struct("EncryptedBackend")
             .field("file", &self.name)
             .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    /// Commit `c` opened from a file of `plen` bytes holding `phys` whole
+    /// data blocks, before any block is filled in: no entries, an empty
+    /// summary, nothing pending.
+    pub(crate) fn at_commit(c: &Commit, phys: u64, plen: u64, slot_tail: [usize; 2]) -> State {
+        State {
+            len: c.len,
+            block0: c.block0.clone(),
+            entries: Vec::new(),
+            summary: [0; 32],
+            epoch: c.epoch,
+            dirty: HashMap::new(),
+            phys_blocks: phys,
+            partial_tail: phys_len(phys) != plen,
+            phys_high: c.phys_max.max(phys),
+            evidence: false,
+            slot_tail,
+            changed: false,
+            need_sync: false,
+            pending: Pending::default(),
+            nonce_pool: NoncePool::default(),
+            poisoned: None,
+            unreadable: HashSet::new(),
+        }
+    }
+
+    /// Writes the batched trailers of blocks the storage still holds.
+    pub(crate) fn flush_pending(&mut self, inner: &impl StorageBackend) -> io::Result<()> {
+        self.pending.flush(inner, self.phys_blocks)
     }
 }
 
@@ -201,13 +233,13 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             // Overwriting such a block (redb reuses a page allocated and
             // freed within that commit) needs durable evidence first: the
             // new trailers, synced before the data they replace is touched.
-            st.pending.flush(&self.inner, st.phys_blocks)?;
+            st.flush_pending(&self.inner)?;
             self.inner.sync_data()?;
             st.evidence = true;
         }
         self.inner.write(data_off(d0), &buf)?;
         if st.pending.is_full() {
-            st.pending.flush(&self.inner, st.phys_blocks)?;
+            st.flush_pending(&self.inner)?;
         }
         Ok(())
     }
@@ -233,7 +265,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         if new_n > st.phys_blocks {
             let p = st.phys_blocks;
             if st.partial_tail {
-                st.pending.flush(&self.inner, p)?;
+                st.flush_pending(&self.inner)?;
                 self.inner.set_len(phys_len(p))?;
                 st.partial_tail = false;
             }
@@ -319,7 +351,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
     fn sync_locked(&self, st: &mut State) -> io::Result<()> {
         // Data written without a new redb header is not committed by redb
         // either: making it durable needs no commit slot.
-        st.pending.flush(&self.inner, st.phys_blocks)?;
+        st.flush_pending(&self.inner)?;
         if !st.changed {
             if st.need_sync {
                 self.inner.sync_data()?;
@@ -444,8 +476,7 @@ impl<B: StorageBackend> StorageBackend for EncryptedBackend<B> {
             } else if st.changed {
                 self.sync_locked(&mut st)
             } else {
-                let phys = st.phys_blocks;
-                st.pending.flush(&self.inner, phys)
+                st.flush_pending(&self.inner)
             }
         };
         let c = self.inner.close();

@@ -178,9 +178,8 @@ impl<B: StorageBackend> EncryptedBackend<B> {
         {
             // Trailers still batched in memory belong to what is checked.
             let mut st = self.state.write();
-            let phys = st.phys_blocks;
             if st.poisoned.is_none()
-                && let Err(e) = st.pending.flush(&self.inner, phys)
+                && let Err(e) = st.flush_pending(&self.inner)
             {
                 out.push(format!("writing batched trailers: {e}"));
             }

@@ -92,25 +92,11 @@ pub(super) fn load(
         tracing::warn!(file = %path.display(), "{note}");
         notes.push(note);
     }
-    let phys_high = c.phys_max.max(phys);
     let mut state = State {
-        len: c.len,
-        block0: c.block0.clone(),
         entries: checked.entries,
         summary: checked.summary,
-        epoch: c.epoch,
         dirty: checked.dirty,
-        phys_blocks: phys,
-        partial_tail: phys_len(phys) != plen,
-        unreadable: Default::default(),
-        phys_high,
-        evidence: false,
-        slot_tail,
-        changed: false,
-        need_sync: false,
-        pending: Default::default(),
-        nonce_pool: Default::default(),
-        poisoned: None,
+        ..State::at_commit(c, phys, plen, slot_tail)
     };
     repair(
         inner,

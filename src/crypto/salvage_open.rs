@@ -11,13 +11,13 @@
 use super::backend::{EncryptedBackend, Entry, State, xor};
 use super::header::FileKeys;
 use super::keys::KeySource;
-use super::layout::{blocks_within, data_blocks, phys_len};
+use super::layout::{blocks_within, data_blocks};
 use super::open::{LockGuard, auth, io, unlock};
 use super::recover::{read_commits, read_raw_trailers};
 use crate::error::Result;
 use parking_lot::RwLock;
 use redb::StorageBackend;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 impl<B: StorageBackend> EncryptedBackend<B> {
@@ -92,22 +92,9 @@ fn load_for_salvage(
         ));
     }
     Ok(State {
-        len: c.len,
-        block0: c.block0,
         entries,
         summary,
-        epoch: c.epoch,
-        dirty: HashMap::new(),
-        phys_blocks: phys,
-        phys_high: c.phys_max.max(phys),
-        partial_tail: phys_len(phys) != plen,
-        evidence: false,
-        slot_tail,
-        changed: false,
-        need_sync: false,
-        pending: Default::default(),
-        nonce_pool: Default::default(),
-        poisoned: None,
         unreadable,
+        ..State::at_commit(&c, phys, plen, slot_tail)
     })
 }
