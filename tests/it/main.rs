@@ -26,6 +26,7 @@ mod import;
 mod import_cli;
 mod kill;
 mod legacy_fixture;
+mod misuse;
 mod model;
 mod modes;
 mod ops;

@@ -1,0 +1,1 @@
+//! Misuse cases: see `super`.
