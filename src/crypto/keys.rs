@@ -64,8 +64,11 @@ impl Key {
             .iter()
             .find_map(|e| e.decode(t).ok())
             .map(Zeroizing::new)
-            .ok_or_else(|| bad("neither hex nor base64"))?;
+            .ok_or_else(|| bad(&not_a_key(t)))?;
         if decoded.len() != 32 {
+            if t.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(bad(&not_a_key(t)));
+            }
             return Err(bad(&format!("base64 decodes to {} bytes", decoded.len())));
         }
         out.copy_from_slice(&decoded);
@@ -209,6 +212,17 @@ impl NoncePool {
     }
 }
 
+/// Why `t` is not a key, in the user's terms: a string of hex digits of
+/// the wrong length is a hex key with digits missing or extra, not
+/// "neither hex nor base64".
+fn not_a_key(t: &str) -> String {
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("{} hex digits given", t.len())
+    } else {
+        "neither hex nor base64".to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,3 +277,4 @@ mod tests {
         );
     }
 }
+

@@ -107,16 +107,22 @@ impl ValueRef<'_> {
     }
 
     /// The value as one RFC 4180 CSV field: NULL is an empty field, the
-    /// empty string is `""`, blobs are hex, reals keep full precision.
+    /// empty string is `""`, blobs are `\x` and hex (PostgreSQL's bytea
+    /// form, as `sqlite dump` writes them), reals keep full precision, and
+    /// text with a separator, quote, line break or edge space is quoted.
     pub fn to_csv_field(&self) -> String {
         let s = match *self {
             ValueRef::Null => return String::new(),
             ValueRef::Integer(i) => return i.to_string(),
             ValueRef::Real(f) => return format!("{f:?}"),
             ValueRef::Text(s) => s.to_string(),
-            ValueRef::Blob(b) => hex(b),
+            ValueRef::Blob(b) => return format!("\\x{}", hex(b)),
         };
-        if s.is_empty() || s.contains([',', '"', '\n', '\r']) {
+        if s.is_empty()
+            || s.contains([',', '"', '\n', '\r'])
+            || s.starts_with(' ')
+            || s.ends_with(' ')
+        {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
             s

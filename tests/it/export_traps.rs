@@ -308,8 +308,8 @@ fn cli_exports_both_modes_to_stdout_file_and_folder() {
     let empty = dir.path().join("empty");
     let e = empty.to_str().unwrap();
     let o = cli(&["--data-dir", e, "export", "--format", "supabase"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--out DIR"));
+    assert_eq!(o.status.code(), Some(2), "bad usage");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
     let o = cli(&[
         "--data-dir",
         e,

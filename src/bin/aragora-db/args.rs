@@ -23,18 +23,26 @@ pub struct Global {
     /// Database mode (default: ARAGORA_DB_MODE, then legacy).
     #[arg(long, global = true, value_parser = ["legacy", "consolidated"])]
     pub mode: Option<String>,
+    /// Print one JSON document on stdout instead of text (see docs/CLI.md;
+    /// `dump` and `sqlite dump` print JSON lines, one row per line).
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 impl Global {
     /// The environment's configuration with the flags applied.
+    ///
+    /// A flag replaces its variable before the environment is read, so a
+    /// bad `ARAGORA_DB_MODE` does not stop `--mode legacy` from working.
     pub fn config(&self) -> aragora_db::Result<Config> {
-        let mut c = Config::from_env()?;
+        let mode = self.mode.as_deref().map(DatabaseMode::parse).transpose()?;
+        let mut c = Config::from_lookup(|k| match (k, mode) {
+            ("ARAGORA_DB_MODE", Some(m)) => Some(m.as_str().to_string()),
+            _ => std::env::var(k).ok(),
+        })?;
         if let Some(d) = &self.data_dir {
             c.data_dir = d.clone();
             c.data_dir_source = "--data-dir";
-        }
-        if let Some(m) = &self.mode {
-            c.mode = DatabaseMode::parse(m)?;
         }
         Ok(c)
     }
@@ -43,23 +51,15 @@ impl Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the data directory, the mode, and every database with its file.
-    Paths {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Paths,
     /// Show every database file: size, tables, row counts, schema versions.
-    Status {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Status,
     /// Print a table's rows (any declared table; an index is used when one fits).
     Dump {
         /// The table, e.g. users, audit_log, ratings.
         table: String,
         /// Only rows whose COLUMN equals VALUE.
-        #[arg(long = "where", value_name = "COLUMN=VALUE")]
+        #[arg(long = "where", value_name = "COLUMN=VALUE", value_parser = column_eq_value)]
         filter: Option<String>,
         /// Output format.
         #[arg(long, default_value = "table", value_parser = ["jsonl", "csv", "table"])]
@@ -69,15 +69,16 @@ pub enum Command {
         limit: Option<usize>,
     },
     /// Create a data directory, write and read users, organizations and
-    /// audit events, then print the status.
-    Demo,
+    /// audit events, then print the status. Refuses a data directory that
+    /// is not empty (the demo's rows would mix with real data) unless --force.
+    Demo {
+        /// Write the demo's rows even into a data directory that has files.
+        #[arg(long)]
+        force: bool,
+    },
     /// Check every database file: redb integrity, row CRCs, rows against
     /// indexes both ways, UNIQUE, NOT NULL, foreign keys. Exits 1 on any problem.
-    Verify {
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify,
     /// Consistent online snapshot of every database file (one read
     /// transaction each) into DIR/YYYYMMDD_HHMMSS/ with a manifest.
     Backup {
@@ -149,7 +150,7 @@ pub enum Command {
         #[arg(long)]
         migrate: bool,
         /// Scaffold src/migrations/mNNN_<description>.rs and register it (needs --db).
-        #[arg(long, value_name = "DESCRIPTION")]
+        #[arg(long, value_name = "DESCRIPTION", requires = "db")]
         create: Option<String>,
         /// Only this database (e.g. elo, users).
         #[arg(long, value_name = "NAME")]
@@ -181,8 +182,8 @@ pub enum Command {
         /// Supabase: write seed.sql as COPY blocks (loadable with psql only).
         #[arg(long, conflicts_with = "inserts")]
         copy_seed: bool,
-        /// Output file (postgres; default stdout) or folder (supabase).
-        #[arg(long, value_name = "FILE|DIR")]
+        /// Output file (postgres; default stdout) or folder (supabase, required).
+        #[arg(long, value_name = "FILE|DIR", required_if_eq("format", "supabase"))]
         out: Option<PathBuf>,
     },
     /// Import a legacy `.nomic` directory of SQLite files into this store
@@ -198,9 +199,6 @@ pub enum Command {
         /// Afterwards, re-read every source row and compare it with what is stored.
         #[arg(long)]
         verify: bool,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Encrypt plain database files in place, atomically (key: ARAGORA_SQLITE_KEY
     /// or ARAGORA_ENCRYPTION_KEY). Default: every existing file of the mode.
@@ -242,4 +240,39 @@ pub enum SqliteCommand {
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "csv"])]
         format: String,
     },
+}
+
+/// `--where COLUMN=VALUE`: the shape is checked here, so a malformed flag
+/// is a usage error (exit 2) before any file is opened.
+fn column_eq_value(s: &str) -> Result<String, String> {
+    match s.split_once('=') {
+        Some((c, _)) if !c.trim().is_empty() => Ok(s.to_string()),
+        _ => Err(format!("expected COLUMN=VALUE, got {s:?}")),
+    }
+}
+
+impl Command {
+    /// The command's name, as typed (for `--json`'s `command`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Paths => "paths",
+            Command::Status => "status",
+            Command::Dump { .. } => "dump",
+            Command::Demo { .. } => "demo",
+            Command::Verify => "verify",
+            Command::Backup { .. } => "backup",
+            Command::Restore { .. } => "restore",
+            Command::Cleanup { .. } => "cleanup",
+            Command::Salvage { .. } => "salvage",
+            Command::Consolidate { .. } => "consolidate",
+            Command::Migrate { .. } => "migrate",
+            Command::Export { .. } => "export",
+            Command::Import { .. } => "import",
+            Command::Encrypt { .. } => "encrypt",
+            Command::Decrypt { .. } => "decrypt",
+            Command::Rekey { .. } => "rekey",
+            Command::Sqlite(SqliteCommand::Info { .. }) => "sqlite info",
+            Command::Sqlite(SqliteCommand::Dump { .. }) => "sqlite dump",
+        }
+    }
 }

@@ -3,7 +3,7 @@
 //! `aragora_db::ops::consolidate`). Source and target default to the data
 //! directory; `--reverse` goes from consolidated back to legacy.
 
-use crate::output::out;
+use crate::output::{out, record};
 use aragora_db::config::Config;
 use aragora_db::ops::consolidate::{self, Action};
 use aragora_db::{Error, Result};
@@ -32,10 +32,19 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
             } else {
                 format!("{} differences", c.different)
             };
-            out(format!("{:<30} {:>10} rows  {state}", c.table, c.rows))?;
+            let mut text = format!("{:<30} {:>10} rows  {state}", c.table, c.rows);
             for d in &c.differences {
-                out(format!("    {d}"))?;
+                text.push_str(&format!("\n    {d}"));
             }
+            record(
+                text,
+                serde_json::json!({
+                    "table": c.table,
+                    "rows": c.rows,
+                    "different": c.different,
+                    "differences": c.differences.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+                }),
+            )?;
             bad += c.different;
         }
         if bad > 0 {
@@ -68,12 +77,24 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
 
 fn print_plan(plan: &consolidate::Plan) -> Result<()> {
     for t in &plan.tables {
-        let what = match t.action {
-            Action::Move => format!("{} -> {}", t.from.display(), t.to.display()),
-            Action::Stays => format!("stays in {}", t.from.display()),
+        let (what, action) = match t.action {
+            Action::Move => (
+                format!("{} -> {}", t.from.display(), t.to.display()),
+                "move",
+            ),
+            Action::Stays => (format!("stays in {}", t.from.display()), "stays"),
             Action::Absent => continue,
         };
-        out(format!("{:<30} {:>10} rows  {what}", t.table, t.rows))?;
+        record(
+            format!("{:<30} {:>10} rows  {what}", t.table, t.rows),
+            serde_json::json!({
+                "table": t.table,
+                "rows": t.rows,
+                "action": action,
+                "from": t.from,
+                "to": t.to,
+            }),
+        )?;
     }
     let absent = plan
         .tables

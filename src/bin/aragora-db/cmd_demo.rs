@@ -1,13 +1,34 @@
 //! `aragora-db demo`: exercises users.db end to end and prints the status.
 
 use crate::output::out;
+use aragora_db::Error;
 use aragora_db::config::Config;
 use aragora_db::store::{
     AuditEvent, AuditLog, AuditQuery, OrganizationStore, UsageStore, UserStore,
 };
 use aragora_db::table::Page;
 
-pub fn run(config: &Config) -> aragora_db::Result<()> {
+pub fn run(config: &Config, force: bool) -> aragora_db::Result<()> {
+    let dir = &config.data_dir;
+    if !force {
+        let first = match std::fs::read_dir(dir) {
+            Ok(mut entries) => entries
+                .next()
+                .transpose()
+                .map_err(|e| Error::io("list", dir, e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("list", dir, e)),
+        };
+        if let Some(entry) = first {
+            return Err(Error::Invalid(format!(
+                "{} is not empty (it holds {} and maybe more): the demo writes sample users, \
+                 organizations and audit events that would mix with its data; \
+                 use an empty directory, or --force",
+                dir.display(),
+                entry.file_name().to_string_lossy()
+            )));
+        }
+    }
     // New directories are 0700 whatever the umask (R21).
     aragora_db::ops::fsutil::private_dir(&config.data_dir)?;
     out(format!("demo in {}", config.data_dir.display()))?;

@@ -35,6 +35,9 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let limit = a.limit.unwrap_or(usize::MAX);
     let mut keep = |pk: &[u8], bytes: &[u8]| -> Result<bool> {
+        if rows.len() >= limit {
+            return Ok(false);
+        }
         let (vals, extras) = def.decode_values(pk, bytes)?;
         if let Some((col, want)) = &filter
             && &vals[*col] != want
@@ -117,9 +120,8 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
 }
 
 fn parse_filter(def: &TableDef, f: &str) -> Result<(usize, Value)> {
-    let (name, raw) = f
-        .split_once('=')
-        .ok_or_else(|| Error::Invalid(format!("--where expects COLUMN=VALUE, got {f:?}")))?;
+    // The flag's parser already checked the `=`.
+    let (name, raw) = f.split_once('=').unwrap_or((f, ""));
     let col = def
         .column_index(name.trim())
         .ok_or_else(|| Error::Unknown {
@@ -175,7 +177,12 @@ fn write_jsonl(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
                 (n.to_string(), j)
             })
             .collect();
-        serde_json::to_writer(&mut w, &obj).map_err(|e| Error::Invalid(e.to_string()))?;
+        serde_json::to_writer(&mut w, &obj).map_err(|e| match e.io_error_kind() {
+            // A closed pipe (`dump … | head`) must stay an I/O error: main
+            // treats it as success.
+            Some(kind) => io(kind.into()),
+            None => Error::Invalid(e.to_string()),
+        })?;
         w.write_all(b"\n").map_err(io)?;
     }
     w.flush().map_err(io)
@@ -183,10 +190,11 @@ fn write_jsonl(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
 
 fn write_csv(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
     let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-    writeln!(w, "{}", names.join(",")).map_err(io)?;
+    // RFC 4180 line ends, as `sqlite dump` writes them.
+    write!(w, "{}\r\n", names.join(",")).map_err(io)?;
     for row in rows {
         let fields: Vec<String> = row.iter().map(|v| v.as_ref().to_csv_field()).collect();
-        writeln!(w, "{}", fields.join(",")).map_err(io)?;
+        write!(w, "{}\r\n", fields.join(",")).map_err(io)?;
     }
     w.flush().map_err(io)
 }

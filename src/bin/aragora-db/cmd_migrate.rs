@@ -2,7 +2,7 @@
 //! `--create "description" --db NAME [--table T] [--src DIR]` (see
 //! `aragora_db::ops::migrate`).
 
-use crate::output::out;
+use crate::output::{out, record};
 use aragora_db::config::{Config, DbTarget};
 use aragora_db::ops::migrate;
 use aragora_db::{Error, Result};
@@ -46,13 +46,22 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
         let applied = migrate::migrate(config, only, a.dry_run)?;
         let verb = if a.dry_run { "would run" } else { "ran" };
         for s in &applied {
-            out(format!(
-                "{} {:<24} {verb} {} ({} rows)",
-                s.file.display(),
-                s.table,
-                s.step,
-                s.rows
-            ))?;
+            record(
+                format!(
+                    "{} {:<24} {verb} {} ({} rows)",
+                    s.file.display(),
+                    s.table,
+                    s.step,
+                    s.rows
+                ),
+                serde_json::json!({
+                    "file": s.file,
+                    "table": s.table,
+                    "step": s.step.to_string(),
+                    "rows": s.rows,
+                    "dry_run": a.dry_run,
+                }),
+            )?;
         }
         out(format!("{} steps {verb}", applied.len()))?;
         return Ok(());
@@ -63,27 +72,41 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
         match st {
             Ok(tables) => {
                 let pending: Vec<_> = tables.iter().filter(|t| t.state != "current").collect();
-                out(format!(
+                let value = serde_json::json!({
+                    "file": file,
+                    "tables": tables.iter().map(|t| serde_json::json!({
+                        "table": t.table,
+                        "stored": t.stored,
+                        "declared": t.declared,
+                        "state": t.state,
+                        "pending": t.pending,
+                    })).collect::<Vec<_>>(),
+                });
+                let mut text = format!(
                     "{}: {} tables, {} up to date",
                     file.display(),
                     tables.len(),
                     tables.len() - pending.len()
-                ))?;
+                );
                 for t in pending {
                     problems += usize::from(t.state != "pending");
-                    out(format!(
-                        "  {:<28} v{} -> v{}  {}  {}",
+                    text.push_str(&format!(
+                        "\n  {:<28} v{} -> v{}  {}  {}",
                         t.table,
                         t.stored,
                         t.declared,
                         t.state,
                         t.pending.join(", ")
-                    ))?;
+                    ));
                 }
+                record(text, value)?;
             }
             Err(e) => {
                 problems += 1;
-                out(format!("{}: {e}", file.display()))?;
+                record(
+                    format!("{}: {e}", file.display()),
+                    serde_json::json!({ "file": file, "error": e.to_string() }),
+                )?;
             }
         }
     }

@@ -1,7 +1,6 @@
 //! `aragora-db sqlite info FILE` and `aragora-db sqlite dump FILE`: look at
 //! legacy SQLite files without sqlite3 installed. Nothing is ever written.
 
-use crate::output::out;
 use aragora_db::Error;
 use aragora_db::sqlite::{SqliteError, SqliteFile, dump, info::DbInfo};
 use std::io::Write;
@@ -16,6 +15,8 @@ fn err(file: &Path) -> impl Fn(SqliteError) -> Error + '_ {
             std::io::Error::from(std::io::ErrorKind::BrokenPipe),
         ),
         _ if matches!(e, SqliteError::InFile { .. }) => Error::Invalid(e.to_string()),
+        // Some reader errors (opening the file) already name it.
+        _ if e.to_string().contains(&*file.to_string_lossy()) => Error::Invalid(e.to_string()),
         _ => Error::Invalid(format!("{}: {e}", file.display())),
     }
 }
@@ -23,7 +24,40 @@ fn err(file: &Path) -> impl Fn(SqliteError) -> Error + '_ {
 pub fn info(file: &Path) -> aragora_db::Result<()> {
     let f = SqliteFile::open(file).map_err(err(file))?;
     let summary = DbInfo::gather(&f).map_err(err(file))?;
-    out(summary)
+    let tables: Vec<_> = summary
+        .tables
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "table": t.name,
+                "kind": format!("{:?}", t.kind),
+                "root_page": t.root_page,
+                "columns": t.columns,
+                "rows": t.rows.as_ref().ok(),
+                "error": t.rows.as_ref().err(),
+            })
+        })
+        .collect();
+    let w = &summary.wal;
+    let value = serde_json::json!({
+        "path": summary.path,
+        "page_size": summary.header.page_size,
+        "pages_in_header": summary.header.db_size_in_header,
+        "user_version": summary.header.user_version,
+        "wal": {
+            "present": w.present,
+            "bytes": w.bytes,
+            "frames_total": w.frames_total,
+            "valid_frames": w.valid_frames,
+            "committed_frames": w.committed_frames,
+            "ignored_frames": w.ignored_frames,
+            "commits": w.commits,
+        },
+        "tables": tables,
+        "indexes": summary.indexes,
+        "sequence": summary.sequence,
+    });
+    crate::output::record(&summary, value)
 }
 
 pub fn dump(file: &Path, table: Option<&str>, format: &str) -> aragora_db::Result<()> {

@@ -33,14 +33,25 @@ fn main() -> ExitCode {
         )
         .with_target(false)
         .init();
-    match run(cli) {
+    output::set_json_mode(cli.global.json);
+    let command = cli.command.name();
+    let result = run(cli);
+    let finished = output::finish(command, result.as_ref().err().map(|e| e.to_string()));
+    match result.and(finished) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            let mut shown = e.to_string();
+            eprintln!("error: {shown}");
+            // A cause whose text the message already carries (an I/O
+            // error's `{op} {path}: {source}`) is not repeated.
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                let text = s.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                    shown = text;
+                }
                 source = s.source();
             }
             ExitCode::FAILURE
@@ -52,10 +63,11 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
     // Commands that read a SQLite file need no configuration, so it is
     // resolved (and validated) only by the commands that use it.
     let config = || cli.global.config();
+    let json = cli.global.json;
     match cli.command {
-        args::Command::Paths { json } => cmd_paths::run(&config()?, json),
-        args::Command::Status { json } => cmd_status::run(&config()?, json),
-        args::Command::Demo => cmd_demo::run(&config()?),
+        args::Command::Paths => cmd_paths::run(&config()?, json),
+        args::Command::Status => cmd_status::run(&config()?, json),
+        args::Command::Demo { force } => cmd_demo::run(&config()?, force),
         args::Command::Dump {
             ref table,
             ref filter,
@@ -66,11 +78,12 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             cmd_dump::Args {
                 table,
                 filter: filter.as_deref(),
-                format,
+                // `--json` means JSON lines, a row per line.
+                format: if json { "jsonl" } else { format },
                 limit,
             },
         ),
-        args::Command::Verify { json } => cmd_verify::run(&config()?, json),
+        args::Command::Verify => cmd_verify::run(&config()?, json),
         args::Command::Backup { ref out, keep_days } => {
             cmd_backup::backup(&config()?, out.clone(), Some(keep_days))
         }
@@ -146,7 +159,6 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             source,
             dry_run,
             verify,
-            json,
         } => cmd_import::run(
             &config()?,
             cmd_import::Args {
@@ -161,7 +173,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             ref file,
             ref table,
             ref format,
-        }) => cmd_sqlite::dump(file, table.as_deref(), format),
+        }) => cmd_sqlite::dump(file, table.as_deref(), if json { "jsonl" } else { format }),
         args::Command::Encrypt { ref files } => cmd_crypto::encrypt(&config()?, files),
         args::Command::Decrypt { ref files } => cmd_crypto::decrypt(&config()?, files),
         args::Command::Rekey { ref files } => cmd_crypto::rekey(&config()?, files),
