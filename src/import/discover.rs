@@ -14,7 +14,9 @@
 //! with it; a `-wal` without a source beside it is reported (SQLite discards
 //! such a WAL, so its frames are not data anyone can read).
 //! Directories named `backup` or `backups` hold copies of the same data
-//! and are skipped, with a note in the report.
+//! and are skipped, with a note in the report; symbolic links are not
+//! followed (a link to a folder could loop or leave the source) and are
+//! listed as skipped too.
 
 use super::report::Warning;
 use crate::error::{Error, Result};
@@ -201,6 +203,15 @@ impl Walk<'_> {
                 continue;
             }
             if !kind.is_file() {
+                let what = if kind.is_symlink() {
+                    "a symbolic link: not followed (import its target with --source, or copy the file here)"
+                } else {
+                    "not a regular file"
+                };
+                self.found.skipped.push(Skipped {
+                    path: rel_of(root, &path),
+                    reason: what.into(),
+                });
                 continue;
             }
             if let Some(base) = name.strip_suffix("-wal") {

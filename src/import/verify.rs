@@ -3,6 +3,10 @@
 //! declared columns and its extra map). A row counts as accounted for when
 //! it is stored equal, or when `import_rejects` holds it; anything else is
 //! a mismatch.
+//!
+//! Each source file is read through first, as the import does, so a file
+//! that cannot be read is listed (it has no rows to compare) instead of
+//! stopping the check of the others halfway; this reads each file twice.
 
 use super::discover;
 use super::load::reader_error;

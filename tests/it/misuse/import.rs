@@ -507,3 +507,29 @@ fn a_wal_without_its_database_is_reported() {
         },
     );
 }
+
+#[test]
+fn links_and_other_files_are_listed_as_skipped() {
+    let src = tempfile::tempdir().unwrap();
+    healthy(src.path());
+    std::os::unix::fs::symlink(src.path().join("good.db"), src.path().join("link.db")).unwrap();
+    std::fs::write(src.path().join("state.json"), "{}").unwrap();
+    let before = snapshot(src.path());
+    let data = tempfile::tempdir().unwrap();
+    let out = import(src.path(), data.path(), &["--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let skipped = v["import"]["skipped"].as_array().unwrap();
+    let reason = |path: &str| {
+        skipped
+            .iter()
+            .find(|s| s["path"] == path)
+            .unwrap_or_else(|| panic!("{path} not in {skipped:?}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(reason("link.db").contains("symbolic link"));
+    assert!(reason(".").contains("state.json"));
+    assert_unchanged(src.path(), &before, "import");
+}
