@@ -38,15 +38,15 @@ pub fn reader_error(file: &SourceFile, e: crate::sqlite::SqliteError) -> Error {
 
 /// Reads every row of every table once, so that a damaged file fails
 /// before anything from it is written. Returns each table's row count.
-pub fn read_through(src: &SourceFile, db: &SqliteFile) -> Result<Vec<u64>> {
-    let tables = db.tables().map_err(|e| reader_error(src, e))?;
+pub fn read_through(db: &SqliteFile) -> crate::sqlite::Result<Vec<u64>> {
+    let tables = db.tables()?;
     let mut counts = Vec::with_capacity(tables.len());
     for t in &tables {
         let mut n = 0u64;
         if t.root_page != 0 {
-            let mut rows = db.rows(t).map_err(|e| reader_error(src, e))?;
+            let mut rows = db.rows(t)?;
             while let Some(r) = rows.next_row() {
-                r.map_err(|e| reader_error(src, e))?;
+                r?;
                 n += 1;
             }
         }

@@ -18,6 +18,16 @@
 //! written, so a damaged file is reported (naming the page) and skipped
 //! whole while the others import; any later failure aborts the run with
 //! nothing committed.
+//!
+//! What a run did not read is always in the report, in one of three lists:
+//! `errors` (a source that could not be read: damaged, not SQLite although
+//! named like a database, unreadable; the command exits 1), `warnings`
+//! (what SQLite itself would not read either, so the import holds exactly
+//! what SQLite would show: a `-wal` with a bad header, WAL frames after the
+//! last valid commit, a `-wal` without its database, an empty file, a
+//! database without tables; the command exits 0) and `skipped` (passed
+//! over on purpose: backup directories, files that are not databases).
+//!
 //! Running an import again is idempotent: rows already stored with the same
 //! values are counted as present, never duplicated.
 
@@ -72,13 +82,18 @@ impl Progress for Silent {}
 /// describes (its mode decides the target files).
 pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Result<ImportReport> {
     let started = Instant::now();
-    let (files, skipped) = discover::find(&opts.source)?;
+    let discover::Found {
+        files,
+        skipped,
+        warnings,
+    } = discover::find(&opts.source)?;
     let mut report = ImportReport {
         source: opts.source.display().to_string(),
         data_dir: config.data_dir.display().to_string(),
         mode: config.mode.as_str().to_string(),
         dry_run: opts.dry_run,
         skipped,
+        warnings,
         ..ImportReport::default()
     };
     progress.start(files.iter().map(|f| f.bytes).sum());
@@ -97,28 +112,25 @@ pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Resul
         for src in &files {
             progress.message(&src.rel);
             let stamp = Stamp::of(&src.path);
-            let db = match SqliteFile::open(&src.path) {
-                Ok(db) => db,
+            let (db, counts) = match open_source(src) {
+                Ok(Some(opened)) => opened,
+                Ok(None) => {
+                    report.warnings.push(report::Warning::empty(src));
+                    progress.advance(src.bytes);
+                    continue;
+                }
                 Err(e) => {
-                    report.errors.push(report::FileError {
-                        file: src.rel.clone(),
-                        error: e.with_path(&src.path).to_string(),
-                    });
+                    report.errors.push(e);
                     progress.advance(src.bytes);
                     continue;
                 }
             };
-            let counts = match load::read_through(src, &db) {
-                Ok(counts) => counts,
-                Err(e) => {
-                    report.errors.push(report::FileError {
-                        file: src.rel.clone(),
-                        error: format!("{e} (nothing from this file was imported)"),
-                    });
-                    progress.advance(src.bytes);
-                    continue;
-                }
-            };
+            report
+                .warnings
+                .extend(report::Warning::wal(src, db.wal_state()));
+            if counts.is_empty() {
+                report.warnings.push(report::Warning::no_tables(src));
+            }
             if load::import_file(&mut run, src, &db, &counts, Pass::Home, &mut report.tables)? {
                 away.push((src, counts));
                 stamps.push(stamp);
@@ -150,6 +162,26 @@ pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Resul
     progress.finish();
     report.millis = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Opens `src` and reads it through (see [`load::read_through`]): the
+/// database and each table's row count, `None` for an empty file (which
+/// SQLite reads as a database with no tables), or why it cannot be read.
+pub fn open_source(
+    src: &discover::SourceFile,
+) -> std::result::Result<Option<(SqliteFile, Vec<u64>)>, report::FileError> {
+    if src.len == 0 && std::fs::metadata(&src.path).is_ok_and(|m| m.len() == 0) {
+        return Ok(None);
+    }
+    let db = SqliteFile::open(&src.path).map_err(|e| report::FileError::of(src, &e))?;
+    match load::read_through(&db) {
+        Ok(counts) => Ok(Some((db, counts))),
+        Err(e) => {
+            let mut err = report::FileError::of(src, &e);
+            err.error.push_str(" (nothing from this file was imported)");
+            Err(err)
+        }
+    }
 }
 
 /// Size and modification time of a file and its `-wal`: a source file read

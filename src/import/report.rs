@@ -58,8 +58,49 @@ pub struct RejectNote {
 pub struct FileError {
     /// Source file.
     pub file: String,
-    /// What went wrong (names the page or table when the reader does).
+    /// What went wrong (names the page or table when the reader does; never
+    /// the file again).
     pub error: String,
+    /// The page at fault, when the reader found a structural fault.
+    pub page: Option<u32>,
+    /// The byte offset of the fault: inside `page` when there is one, else
+    /// in the file.
+    pub offset: Option<u64>,
+}
+
+impl FileError {
+    /// The error `e` met reading `src`, named once.
+    pub fn of(src: &super::discover::SourceFile, e: &crate::sqlite::SqliteError) -> FileError {
+        let (page, offset) = match e.location() {
+            Some((p, o)) => (Some(p), Some(o)),
+            None if matches!(e.root(), crate::sqlite::SqliteError::NotADatabase { .. }) => {
+                (None, Some(0))
+            }
+            None => (None, None),
+        };
+        FileError {
+            file: src.rel.clone(),
+            error: e.detail(&src.path),
+            page,
+            offset,
+        }
+    }
+}
+
+/// Something SQLite itself would not read either, so nothing read was
+/// lost, but the user may have expected data there: a `-wal` ignored whole
+/// or in part, an empty database file, a database with no tables.
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    /// The file concerned (a `-wal` is named as such), relative to the
+    /// source directory.
+    pub file: String,
+    /// What was not read, and why.
+    pub reason: String,
+    /// WAL frames not applied, when the warning is about frames.
+    pub frames: Option<u32>,
+    /// Byte offset in `file` of the first byte not used, when known.
+    pub offset: Option<u64>,
 }
 
 /// Everything one run did.
@@ -79,6 +120,9 @@ pub struct ImportReport {
     pub skipped: Vec<Skipped>,
     /// Files that could not be read (nothing from them was imported).
     pub errors: Vec<FileError>,
+    /// What SQLite would not read either (ignored WAL files and frames,
+    /// empty files, files without tables); not a failure.
+    pub warnings: Vec<Warning>,
     /// The first rejects (all of them are in `import_rejects`).
     pub rejects: Vec<RejectNote>,
     /// Target files written (committed unless `dry_run`).
@@ -228,6 +272,9 @@ impl ImportReport {
                 rejected as usize - self.rejects.len()
             );
         }
+        for w in &self.warnings {
+            let _ = writeln!(out, "warning: {}: {}", w.file, w.reason);
+        }
         for e in &self.errors {
             let _ = writeln!(out, "error: {}: {}", e.file, e.error);
         }
@@ -235,4 +282,104 @@ impl ImportReport {
             let _ = writeln!(out, "dry run: nothing was written");
         }
     }
+}
+
+impl Warning {
+    /// What of `src`'s `-wal` was not applied (`None` when all of it was,
+    /// or when there is nothing in it). The reader applies exactly what
+    /// SQLite's recovery would; this only says what that leaves out.
+    pub fn wal(src: &super::discover::SourceFile, w: &crate::sqlite::WalState) -> Option<Warning> {
+        if !w.present || w.bytes == 0 {
+            return None;
+        }
+        let file = src.wal_rel();
+        if let Some(why) = &w.ignored_reason {
+            return Some(Warning {
+                file,
+                reason: format!(
+                    "ignored whole, as SQLite ignores it: {why} (offset 0; {} bytes not read)",
+                    w.bytes
+                ),
+                frames: None,
+                offset: Some(0),
+            });
+        }
+        if w.ignored_frames == 0 && w.stop_reason.is_none() {
+            return None;
+        }
+        let (c, v, t) = (w.committed_frames, w.valid_frames, w.frames_total);
+        let mut parts = Vec::new();
+        if v > c {
+            let which = if v - c == 1 {
+                format!("frame {v}")
+            } else {
+                format!("frames {}-{v}", c + 1)
+            };
+            parts.push(format!(
+                "{} valid frame{} after the last commit ({which}): a transaction that never committed, or whose commit frame is missing",
+                v - c,
+                plural(v - c),
+            ));
+        }
+        if let Some(why) = &w.stop_reason {
+            let first = format!("frame {}: ", v + 1);
+            let why = why.strip_prefix(&first).unwrap_or(why);
+            if t > v {
+                parts.push(format!(
+                    "{} frame{} from frame {} (offset {}) on not used: {why}",
+                    t - v,
+                    plural(t - v),
+                    v + 1,
+                    w.frame_offset(v + 1)
+                ));
+            } else {
+                parts.push(format!("{why} (offset {})", w.frame_offset(t + 1)));
+            }
+        }
+        Some(Warning {
+            file,
+            reason: format!(
+                "{} of {t} frame{} not applied, as SQLite would not apply them ({} commit{} applied): {}",
+                w.ignored_frames,
+                plural(t),
+                w.commits,
+                plural(w.commits),
+                parts.join("; ")
+            ),
+            frames: Some(w.ignored_frames),
+            offset: Some(w.frame_offset(c + 1)),
+        })
+    }
+
+    /// `src` is a zero-byte file.
+    pub fn empty(src: &super::discover::SourceFile) -> Warning {
+        let wal = match src.wal_len {
+            Some(n) if n > 0 => format!(
+                "; its -wal ({n} bytes) is not read either: SQLite discards the WAL of an empty database"
+            ),
+            _ => String::new(),
+        };
+        Warning {
+            file: src.rel.clone(),
+            reason: format!(
+                "empty file (0 bytes): SQLite opens it as a database with no tables; nothing to import{wal}"
+            ),
+            frames: None,
+            offset: None,
+        }
+    }
+
+    /// `src` is a SQLite database without a single table.
+    pub fn no_tables(src: &super::discover::SourceFile) -> Warning {
+        Warning {
+            file: src.rel.clone(),
+            reason: "a SQLite database with no tables; nothing to import".into(),
+            frames: None,
+            offset: None,
+        }
+    }
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

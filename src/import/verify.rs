@@ -3,6 +3,10 @@
 //! declared columns and its extra map). A row counts as accounted for when
 //! it is stored equal, or when `import_rejects` holds it; anything else is
 //! a mismatch.
+//!
+//! Each source file is read through first, as the import does, so a file
+//! that cannot be read is listed (it has no rows to compare) instead of
+//! stopping the check of the others halfway; this reads each file twice.
 
 use super::discover;
 use super::load::reader_error;
@@ -12,7 +16,6 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::Result;
 use crate::schema::import::{IMPORT_RAW_ROWS, IMPORT_REJECTS, IMPORT_REKEYED};
-use crate::sqlite::SqliteFile;
 use crate::table::{Reader, Value, keys, read::RoTable};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -60,8 +63,9 @@ pub struct VerifyReport {
     pub mismatches: Vec<Mismatch>,
     /// Total mismatches.
     pub mismatch_count: u64,
-    /// Files that could not be read.
-    pub errors: Vec<String>,
+    /// Source files that could not be read, so none of their rows was
+    /// checked (the same list as the import's `errors`).
+    pub errors: Vec<super::report::FileError>,
 }
 
 impl VerifyReport {
@@ -86,8 +90,13 @@ impl VerifyReport {
                 m.file, m.table, m.rowid, m.what
             ));
         }
-        for e in &self.errors {
-            out.push_str(&format!("error: {e}\n"));
+        // Shown after the import's report, which lists each of these files
+        // with its reason already: named once is enough.
+        if !self.errors.is_empty() {
+            out.push_str(&format!(
+                "verify: {} source file(s) not verified: they could not be read (see the errors above)\n",
+                self.errors.len()
+            ));
         }
         out
     }
@@ -112,17 +121,20 @@ impl Snapshots<'_> {
 
 /// Compares every row of every SQLite file under `source` with the store.
 pub fn verify(config: &Config, source: &Path) -> Result<VerifyReport> {
-    let (files, _) = discover::find(source)?;
+    let files = discover::find(source)?.files;
     let mut snaps = Snapshots {
         config,
         open: HashMap::new(),
     };
     let mut report = VerifyReport::default();
     for src in &files {
-        let db = match SqliteFile::open(&src.path) {
-            Ok(db) => db,
+        // A file the import could not read is not verified but listed, so
+        // that `--verify` fails for it as the import does.
+        let db = match super::open_source(src) {
+            Ok(Some((db, _))) => db,
+            Ok(None) => continue,
             Err(e) => {
-                report.errors.push(e.with_path(&src.path).to_string());
+                report.errors.push(e);
                 continue;
             }
         };

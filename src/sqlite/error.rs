@@ -160,6 +160,55 @@ impl SqliteError {
         )
     }
 
+    /// The file this error's message starts with, if it starts with one.
+    fn own_path(&self) -> Option<&Path> {
+        match self {
+            SqliteError::Io { path, .. }
+            | SqliteError::NotADatabase { path, .. }
+            | SqliteError::HotJournal { path }
+            | SqliteError::WalRejected { path, .. }
+            | SqliteError::Unstable { path, .. }
+            | SqliteError::Changed { path, .. }
+            | SqliteError::InFile { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The message for a report that names the database `main` itself: without
+    /// `main`'s path (so a line reads `x.db: not a SQLite database: …`, not
+    /// `x.db: /src/x.db: not a SQLite database: …`). A sidecar file (`-wal`,
+    /// `-journal`) the error is about is still named, by its file name.
+    pub fn detail(&self, main: &Path) -> String {
+        if let SqliteError::InFile { path, source } = self
+            && (path == main || path.as_os_str().is_empty())
+        {
+            return source.detail(main);
+        }
+        let text = self.to_string();
+        let Some(path) = self.own_path() else {
+            return text;
+        };
+        let shown = format!("{}: ", path.display());
+        let Some(rest) = text.strip_prefix(&shown) else {
+            return text;
+        };
+        if path == main || path.as_os_str().is_empty() {
+            rest.to_string()
+        } else {
+            let name = path.file_name().unwrap_or(path.as_os_str());
+            format!("{}: {rest}", name.to_string_lossy())
+        }
+    }
+
+    /// Page and byte offset of a structural fault, when the error has them.
+    pub fn location(&self) -> Option<(u32, u64)> {
+        match self.root() {
+            SqliteError::Corrupt { page, offset, .. }
+            | SqliteError::TooLarge { page, offset, .. } => Some((*page, *offset)),
+            _ => None,
+        }
+    }
+
     /// Attach the database path (no-op for errors that already name a file, or with an empty path).
     pub fn with_path(self, path: &Path) -> Self {
         if path.as_os_str().is_empty() {

@@ -110,6 +110,21 @@ fn byte(b: &[u8], off: usize) -> u8 {
     b.get(off).copied().unwrap_or(0)
 }
 
+/// A short description of bytes that should have been the magic, for errors:
+/// zeros, text (quoted, escaped) or hex.
+pub fn describe_bytes(b: &[u8]) -> String {
+    if b.iter().all(|&c| c == 0) {
+        return format!("{} zero bytes", b.len());
+    }
+    if b.iter()
+        .all(|&c| c.is_ascii_graphic() || c.is_ascii_whitespace())
+    {
+        return format!("text {:?}", String::from_utf8_lossy(b));
+    }
+    let hex: Vec<String> = b.iter().map(|c| format!("{c:02x}")).collect();
+    format!("bytes {}", hex.join(" "))
+}
+
 /// Page size from the two bytes at offset 16, validated (catalogue H2).
 pub fn page_size_of(h: &[u8]) -> Result<u32> {
     let raw = u32::from(byte(h, 16)) << 8 | u32::from(byte(h, 17));

@@ -154,21 +154,25 @@ impl Pager {
     /// Build the view over `src`, reading the header and the WAL frame index now and
     /// pages later, on demand, through a cache of about `cache_bytes`.
     pub fn open(src: Sources, cache_bytes: usize) -> Result<Pager> {
+        let mut first = [0u8; HEADER_SIZE];
+        let head_len = src.main_len.min(HEADER_SIZE as u64) as usize;
+        let head = first.get_mut(..head_len).unwrap_or_default();
+        src.main
+            .read_exact_at(head, 0)
+            .map_err(|e| super::load::read_error(&src.main_path, e, 0))?;
+        let magic_len = head_len.min(MAGIC.len());
+        let start = first.get(..magic_len).unwrap_or_default();
+        if start != MAGIC.get(..magic_len).unwrap_or_default() {
+            return Err(not_db(format!(
+                "offset 0: expected the magic \"SQLite format 3\\0\", found {} (a zeroed header, encryption, or another format)",
+                header::describe_bytes(start)
+            )));
+        }
         if src.main_len < HEADER_SIZE as u64 {
             return Err(not_db(format!(
                 "file is {} bytes, shorter than the 100-byte header",
                 src.main_len
             )));
-        }
-        let mut first = [0u8; HEADER_SIZE];
-        src.main
-            .read_exact_at(&mut first, 0)
-            .map_err(|e| super::load::read_error(&src.main_path, e, 0))?;
-        if first.get(..16) != Some(MAGIC.as_slice()) {
-            return Err(not_db(
-                "the first 16 bytes are not \"SQLite format 3\\0\" (encrypted, or another format)"
-                    .to_string(),
-            ));
         }
         let page_size = header::page_size_of(&first)?;
         let ps = page_size as usize;

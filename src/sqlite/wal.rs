@@ -50,6 +50,8 @@ pub struct WalState {
     pub checkpoint_sequence: u32,
     /// Salt-1 and salt-2 from the header.
     pub salts: (u32, u32),
+    /// Page size from the header (0 when the header was not usable).
+    pub page_size: u32,
     /// Checksums are computed on big-endian words (magic 0x377f0683).
     pub big_endian_checksums: bool,
     /// Set when the whole WAL was ignored, with the reason.
@@ -59,6 +61,15 @@ pub struct WalState {
     /// The database header says rollback mode (bytes 18/19 = 1) although a WAL was used
     /// (SQLite opens a present WAL regardless, and so does this reader).
     pub header_says_rollback: bool,
+}
+
+impl WalState {
+    /// Byte offset of frame `n` (1-based) in the `-wal` file.
+    pub fn frame_offset(&self, n: u32) -> u64 {
+        WAL_HEADER_SIZE as u64
+            + u64::from(n.saturating_sub(1))
+                * (FRAME_HEADER_SIZE as u64 + u64::from(self.page_size))
+    }
 }
 
 /// The committed view of a WAL: which frame holds the newest copy of each page.
@@ -136,6 +147,7 @@ pub fn recover(wal: &dyn ReadAt, len: u64, db_page_size: u32, path: &Path) -> Re
     }
     let big = magic & 1 == 1;
     st.big_endian_checksums = big;
+    st.page_size = page_size;
     st.checkpoint_sequence = be32(&hdr, 12);
     st.salts = (be32(&hdr, 16), be32(&hdr, 20));
     let (mut s0, mut s1) = checksum(big, hdr.get(..24).unwrap_or_default(), 0, 0);

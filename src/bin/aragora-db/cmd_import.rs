@@ -1,8 +1,12 @@
 //! `aragora-db import [--source DIR] [--dry-run] [--verify] [--json]`.
 //!
 //! Exit status: 0 when every source file was read and (with `--verify`)
-//! every source row is accounted for; 1 otherwise. Rejected rows are not a
-//! failure: they are kept in `import_rejects` and listed in the report.
+//! every source row is accounted for; 1 otherwise, so a script never takes
+//! an import that left a damaged or non-SQLite `.db` behind for a complete
+//! one. Rejected rows are not a failure: they are kept in `import_rejects`
+//! and listed in the report. Warnings are not a failure either: they name
+//! what SQLite itself would not read (an ignored `-wal` or WAL frames, an
+//! empty file), so the import holds exactly what SQLite would show.
 
 use crate::output::{json, out, size};
 use aragora_db::Database;
