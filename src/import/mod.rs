@@ -111,6 +111,7 @@ pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Resul
         let mut stamps = Vec::new();
         for src in &files {
             progress.message(&src.rel);
+            tracing::info!(file = %src.rel, bytes = src.bytes, "reading source");
             let stamp = Stamp::of(&src.path);
             let (db, counts) = match open_source(src) {
                 Ok(Some(opened)) => opened,
@@ -120,11 +121,13 @@ pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Resul
                     continue;
                 }
                 Err(e) => {
+                    tracing::info!(file = %src.rel, error = %e.error, "source not read");
                     report.errors.push(e);
                     progress.advance(src.bytes);
                     continue;
                 }
             };
+            tracing::debug!(file = %src.rel, tables = counts.len(), "source read through");
             report
                 .warnings
                 .extend(report::Warning::wal(src, db.wal_state()));
@@ -161,6 +164,14 @@ pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Resul
         .collect();
     progress.finish();
     report.millis = started.elapsed().as_millis() as u64;
+    tracing::info!(
+        files = files.len(),
+        errors = report.errors.len(),
+        warnings = report.warnings.len(),
+        millis = report.millis,
+        dry_run = opts.dry_run,
+        "import finished"
+    );
     Ok(report)
 }
 
