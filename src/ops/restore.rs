@@ -711,13 +711,8 @@ fn recover_locked(config: &Config) -> Result<Option<Recovery>> {
         )));
     }
     let rels: Vec<&str> = journal.entries.iter().map(|e| e.target.as_str()).collect();
-    let name = |i: usize| {
-        format!(
-            "{}: entries[{i}] (target {:?})",
-            path.display(),
-            journal.entries[i].target
-        )
-    };
+    let entry = |i: usize| format!("entries[{i}] (target {:?})", journal.entries[i].target);
+    let name = |i: usize| format!("{}: {}", path.display(), entry(i));
     let targets = check_targets(config, &rels, &name)?;
     let _held = lock_targets(&targets, &name)?;
     if journal.state == JournalState::Staging {
@@ -740,7 +735,7 @@ fn recover_locked(config: &Config) -> Result<Option<Recovery>> {
             return Err(refuse(format!(
                 "{}: neither the staged file {} nor the target {} is the new file the journal \
                  records ({} bytes, CRC32 {:#010x})",
-                name(i),
+                entry(i),
                 t.staged.display(),
                 t.path.display(),
                 e.bytes,
