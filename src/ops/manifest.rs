@@ -304,6 +304,11 @@ mod tests {
             ("file", "/abs.redb"),
             ("target", "../../etc/x.redb"),
             ("target", "users.db"),
+            ("target", "/abs/users.redb"),
+            ("target", "a/../users.redb"),
+            ("target", "./users.redb"),
+            ("target", ".redb"),
+            ("target", "a\0b.redb"),
         ] {
             let mut m = sample();
             match field {
@@ -311,8 +316,27 @@ mod tests {
                 _ => m.files[0].target = value.into(),
             }
             let err = Manifest::parse(&m.to_json()).unwrap_err().to_string();
-            assert!(err.contains(value), "{err}");
+            assert!(err.contains(&format!("{value:?}")), "{err}");
         }
+        // The same target twice; the same file twice.
+        let mut m = sample();
+        let mut twin = m.files[0].clone();
+        twin.file = "other.redb".into();
+        m.files.push(twin);
+        let err = Manifest::parse(&m.to_json()).unwrap_err().to_string();
+        assert!(
+            err.contains("files[1]") && err.contains("files[0]"),
+            "{err}"
+        );
+        let mut m = sample();
+        let mut twin = m.files[0].clone();
+        twin.target = "other.redb".into();
+        m.files.push(twin);
+        let err = Manifest::parse(&m.to_json()).unwrap_err().to_string();
+        assert!(
+            err.contains("files[1]") && err.contains("listed twice"),
+            "{err}"
+        );
         let mut m = sample();
         m.format = 9;
         assert!(Manifest::parse(&m.to_json()).is_err());

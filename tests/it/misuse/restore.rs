@@ -127,7 +127,10 @@ fn refused(s: &Setup, names: &[&str], what: &str) -> String {
         "{what}: the error does not name the manifest: {err}"
     );
     for n in names {
-        assert!(err.contains(n), "{what}: the error does not say {n:?}: {err}");
+        assert!(
+            err.contains(n),
+            "{what}: the error does not say {n:?}: {err}"
+        );
     }
     assert_unchanged(s.data(), &before, what);
     err
@@ -141,7 +144,11 @@ fn an_absolute_target_is_refused_and_nothing_is_written_outside() {
     s.edit_manifest(|m| m["files"][i]["target"] = outside.to_str().unwrap().into());
     refused(
         &s,
-        &[&format!("files[{i}]"), "absolute", outside.to_str().unwrap()],
+        &[
+            &format!("files[{i}]"),
+            "absolute",
+            outside.to_str().unwrap(),
+        ],
         "absolute target",
     );
     assert!(!outside.exists() && !outside.parent().unwrap().exists());
@@ -213,12 +220,21 @@ fn a_target_listed_twice_is_refused() {
     s.edit_manifest(|m| m["files"][j]["target"] = "users.redb".into());
     refused(
         &s,
-        &[&format!("files[{j}]"), &format!("files[{i}]"), "listed twice"],
+        &[
+            &format!("files[{j}]"),
+            &format!("files[{i}]"),
+            "listed twice",
+        ],
         "duplicate target",
     );
-    // The same file under another spelling.
+    // Other spellings of the same file (`.` components, empty names) are
+    // refused as such.
     s.edit_manifest(|m| m["files"][j]["target"] = ".//users.redb".into());
-    refused(&s, &[&format!("files[{j}]")], "duplicate target, other spelling");
+    refused(
+        &s,
+        &[&format!("files[{j}]")],
+        "duplicate target, other spelling",
+    );
     #[cfg(unix)]
     {
         // Through a link that stays inside the data directory.
@@ -297,7 +313,10 @@ impl Holder {
         );
         let start = Instant::now();
         while !ready.exists() {
-            assert!(start.elapsed() < Duration::from_secs(60), "child never opened");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "child never opened"
+            );
             assert!(child.0.try_wait().unwrap().is_none(), "child exited early");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -481,10 +500,8 @@ fn restore_new(s: &Setup) -> Vec<(String, String, Entries)> {
     let mut c = contents(&cfg);
     // Same files, named under the data directory of `s`.
     for e in &mut c {
-        e.0 = e.0.replace(
-            cfg.data_dir.to_str().unwrap(),
-            s.data().to_str().unwrap(),
-        );
+        e.0 =
+            e.0.replace(cfg.data_dir.to_str().unwrap(), s.data().to_str().unwrap());
     }
     c
 }
