@@ -22,13 +22,18 @@
 //!    the set-up behind the user's back); two targets may not resolve to
 //!    the same file.
 //! 4. No target may be open, in this process (the handle registry) or in
-//!    another one. redb's file backend takes `flock` on the file for as
-//!    long as any handle (writer or read-only) has it open, next to its
-//!    byte-range locks, so restore opens each target **read-only** and
-//!    takes an exclusive `flock` without waiting (`File::try_lock`): if it
-//!    fails another process has the file; if it succeeds, the lock is held
-//!    until the swap is done, so no redb open can start meanwhile. Nothing
-//!    is written to the file, not even its mtime.
+//!    another one. On Linux, redb 4.6's file backend (without
+//!    `experimental-api-5`) takes a `flock` on the file, exclusive for a
+//!    writer and shared for a read-only handle, for as long as the handle
+//!    is open, next to its byte-range locks; it gives the `flock` up only
+//!    where `flock` and byte-range locks share one namespace (NFS), and
+//!    there an exclusive `flock` conflicts with those range locks instead.
+//!    So restore opens each target **read-only** and takes an exclusive
+//!    `flock` without waiting (`File::try_lock`): if it would block,
+//!    another process has the file; if it succeeds, it is held until the
+//!    swap is done, and a redb open meanwhile fails (its `flock` would
+//!    block). Nothing is written to the file, not even its mtime. A file
+//!    system that cannot lock at all is refused.
 //!
 //! Every refusal names the manifest file and the entry (`files[i]` with
 //! its file and target), and leaves the data directory as it was.
@@ -334,13 +339,22 @@ fn check_targets(
                 }
                 let mut ancestor = fsutil::parent_of(&path);
                 let mut below = vec![path.file_name().map(PathBuf::from).unwrap_or_default()];
-                while !ancestor.exists() && ancestor.starts_with(data) && &ancestor != data {
+                // An entry that exists, even a dangling link, stops the walk
+                // (and a dangling link then fails to resolve).
+                while fs::symlink_metadata(&ancestor).is_err()
+                    && ancestor.starts_with(data)
+                    && &ancestor != data
+                {
                     below.push(ancestor.file_name().map(PathBuf::from).unwrap_or_default());
                     ancestor = fsutil::parent_of(&ancestor);
                 }
-                let real = ancestor
-                    .canonicalize()
-                    .map_err(|e| Error::io("resolve", &ancestor, e))?;
+                let real = ancestor.canonicalize().map_err(|e| {
+                    refuse(format!(
+                        "{} cannot be resolved ({e}); a target's directory must lead to a \
+                         directory inside the data directory",
+                        ancestor.display()
+                    ))
+                })?;
                 if !real.starts_with(canon_data) {
                     return Err(refuse(format!(
                         "{} resolves to {}, outside the data directory {}",
@@ -765,6 +779,8 @@ fn fingerprint(path: &Path) -> Result<Fingerprint> {
 /// fingerprint of the bytes copied.
 fn copy_fingerprinted(from: &Path, to: &Path) -> Result<Fingerprint> {
     let mut src = File::open(from).map_err(|e| Error::io("open", from, e))?;
+    // A link left under the staged name is replaced, never written through.
+    fsutil::remove_if_exists(to)?;
     let mut dst = fsutil::private_file(to)?;
     let p = hash_copy(&mut src, Some(&mut dst), from, to)?;
     dst.sync_all().map_err(|e| Error::io("fsync", to, e))?;

@@ -196,6 +196,17 @@ fn a_target_directory_linked_outside_the_data_directory_is_refused() {
         "symlinked ancestor",
     );
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    // A dangling link on the way is refused too (creating the directory
+    // through it would lead outside).
+    let missing = s.root.path().join("missing");
+    std::os::unix::fs::symlink(missing.join("dir"), s.data().join("dangling")).unwrap();
+    s.edit_manifest(|m| m["files"][i]["target"] = "dangling/users.redb".into());
+    refused(
+        &s,
+        &[&format!("files[{i}]"), "cannot be resolved"],
+        "dangling symlinked directory",
+    );
+    assert!(!missing.exists());
     // A target that is itself a link is refused: replacing it would
     // change the set-up.
     s.edit_manifest(|m| m["files"][i]["target"] = "users.redb".into());
