@@ -566,3 +566,27 @@ fn a_journal_whose_staged_file_changed_is_refused_and_nothing_moves() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a restore journal"));
     assert_unchanged(s.data(), &before, "garbage journal");
 }
+
+#[test]
+fn a_damaged_target_is_replaced_and_kept_byte_for_byte_in_the_safety_copy() {
+    let s = Setup::new();
+    let damaged = b"not a redb file at all".repeat(100);
+    std::fs::write(s.data().join("users.redb"), &damaged).unwrap();
+    let o = s.restore(&[s.backup.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("not restorable"),
+        "{}",
+        describe(&o)
+    );
+    let copy = safety_dir(&o);
+    assert_eq!(
+        std::fs::read(copy.join("unreadable").join("users.redb")).unwrap(),
+        damaged
+    );
+    // The readable files of the copy form a backup restore accepts.
+    let m = restore::verify_backup(&copy, None).unwrap();
+    assert!(m.files.iter().all(|f| f.target != "users.redb"));
+    assert!(!m.files.is_empty());
+    assert_eq!(contents(&s.cfg), restore_new(&s));
+}
