@@ -590,3 +590,19 @@ fn a_damaged_target_is_replaced_and_kept_byte_for_byte_in_the_safety_copy() {
     assert!(!m.files.is_empty());
     assert_eq!(contents(&s.cfg), restore_new(&s));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_snapshot_linked_from_outside_the_backup_is_refused() {
+    let s = Setup::new();
+    let i = s.entry("users.redb");
+    // A valid snapshot, but outside the backup directory, linked in.
+    let outside = s.root.path().join("outside-users.redb");
+    std::fs::rename(s.backup.join("users.redb"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, s.backup.join("users.redb")).unwrap();
+    refused(
+        &s,
+        &[&format!("files[{i}]"), "outside the backup directory"],
+        "snapshot linked from outside",
+    );
+}
