@@ -75,7 +75,9 @@
 //! file changed or missing and the target not the new file) is refused,
 //! naming the journal and the entry, with nothing changed: the old files
 //! are in the safety copy. A leftover `.restore-journal.json.tmp` is
-//! removed. The journal is read as untrusted input: its targets pass the
+//! removed, and then a safety copy a crash left half-written
+//! (`DATA/backup/.pre-restore-*.partial`; the files it copied are still in
+//! place). The journal is read as untrusted input: its targets pass the
 //! same checks as a manifest's, and recovery refuses while a target is
 //! open. Directories created for new targets stay after a roll-back.
 //!
@@ -693,6 +695,12 @@ pub fn recover(config: &Config) -> Result<Option<Recovery>> {
 }
 
 fn recover_locked(config: &Config) -> Result<Option<Recovery>> {
+    let done = recover_journal(config)?;
+    remove_partial_safety_copies(config)?;
+    Ok(done)
+}
+
+fn recover_journal(config: &Config) -> Result<Option<Recovery>> {
     let path = config.data_dir.join(JOURNAL);
     let tmp = config.data_dir.join(format!("{JOURNAL}.tmp"));
     let bytes = match fs::read(&path) {
@@ -767,6 +775,25 @@ fn recover_locked(config: &Config) -> Result<Option<Recovery>> {
     Ok(Some(Recovery::RolledForward(
         targets.into_iter().map(|t| t.path).collect(),
     )))
+}
+
+/// Removes `DATA/backup/.pre-restore-*.partial` directories: safety copies
+/// a crash interrupted. The data directory's lock is held, so no restore
+/// is writing one, and a crash while one was written came before the swap
+/// began: the files it copied are still in place.
+fn remove_partial_safety_copies(config: &Config) -> Result<()> {
+    let base = config.data_dir.join("backup");
+    let Ok(entries) = fs::read_dir(&base) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && name.starts_with(".pre-restore-") && name.ends_with(".partial") {
+            fs::remove_dir_all(e.path()).map_err(|err| Error::io("remove", e.path(), err))?;
+        }
+    }
+    Ok(())
 }
 
 /// Length and CRC32 of a whole file.

@@ -606,3 +606,21 @@ fn a_snapshot_linked_from_outside_the_backup_is_refused() {
         "snapshot linked from outside",
     );
 }
+
+#[test]
+fn a_safety_copy_a_crash_left_half_written_is_removed_by_recovery() {
+    let s = Setup::new();
+    let partial = s
+        .data()
+        .join("backup")
+        .join(".pre-restore-20260101_000000.partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join("users.redb"), b"half").unwrap();
+    // Not what restore names it: kept.
+    let other = s.data().join("backup").join(".20260101_000000.partial");
+    std::fs::create_dir_all(&other).unwrap();
+    let o = s.restore(&["--recover"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(!partial.exists());
+    assert!(other.exists());
+}
