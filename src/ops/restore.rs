@@ -81,9 +81,9 @@
 //! same checks as a manifest's, and recovery refuses while a target is
 //! open. Directories created for new targets stay after a roll-back.
 //!
-//! Only restore and `restore --recover` look for a journal: after a crash
-//! during a restore, run `aragora-db restore --recover` before starting the
-//! application. Two restores of one data directory exclude each other by an
+//! Only restore and `restore --recover` look for a journal (other code can
+//! ask [`interrupted`]): after a crash during a restore, run
+//! `aragora-db restore --recover` before starting the application. Two restores of one data directory exclude each other by an
 //! exclusive `flock` on the data directory itself (nothing is written).
 
 use super::manifest::{
@@ -682,6 +682,15 @@ fn roll_back(config: &Config, targets: &[Target]) -> Result<Vec<PathBuf>> {
     fsutil::remove_if_exists(&j)?;
     fsutil::sync_parent(&j)?;
     Ok(removed)
+}
+
+/// The journal of a restore a crash interrupted, if the data directory
+/// holds one: until [`recover`] completes it, the database files may be a
+/// mix of the old set and the new one. (For commands and applications
+/// that want to refuse to start meanwhile; only restore checks it today.)
+pub fn interrupted(config: &Config) -> Option<PathBuf> {
+    let j = config.data_dir.join(JOURNAL);
+    fs::symlink_metadata(&j).is_ok().then_some(j)
 }
 
 /// Completes a restore a crash interrupted (module docs): rolls back

@@ -459,7 +459,7 @@ fn an_interrupted_swap_recovers_to_all_old_or_all_new() {
         let err = restore::restore_with(&s.cfg, &s.backup, &opts).unwrap_err();
         assert!(err.to_string().contains("test hook"), "{step:?}: {err}");
         assert!(
-            s.data().join(restore::JOURNAL).exists(),
+            s.data().join(restore::JOURNAL).exists() && restore::interrupted(&s.cfg).is_some(),
             "{step:?}: no journal"
         );
         // Recovery: by `restore --recover` for some steps, by the next
@@ -499,6 +499,7 @@ fn an_interrupted_swap_recovers_to_all_old_or_all_new() {
             "{step:?}: {:?}",
             leftovers(s.data())
         );
+        assert_eq!(restore::interrupted(&s.cfg), None, "{step:?}");
     }
 }
 
