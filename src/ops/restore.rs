@@ -3,6 +3,14 @@
 //! and swapping the whole set so that a crash leaves the old set or the new
 //! one, never a mix.
 //!
+//! Why this much: the manifest is a user-editable file, so it may point
+//! anywhere, and a restore is what someone runs when things have already
+//! gone wrong, so it must neither make them worse nor lose the data it
+//! replaces. Files replaced one after another would leave, after a crash,
+//! a mix of two points in time that every tool reads as valid; and a lock
+//! check that opens the databases through redb writes to the very files it
+//! then refuses to touch.
+//!
 //! # Checks (nothing is written until all pass)
 //!
 //! 1. The manifest is read and validated ([`Manifest::parse`]): format,
@@ -83,8 +91,9 @@
 //!
 //! Only restore and `restore --recover` look for a journal (other code can
 //! ask [`interrupted`]): after a crash during a restore, run
-//! `aragora-db restore --recover` before starting the application. Two restores of one data directory exclude each other by an
-//! exclusive `flock` on the data directory itself (nothing is written).
+//! `aragora-db restore --recover` before starting the application. Two
+//! restores of one data directory exclude each other by an exclusive
+//! `flock` on the data directory itself (nothing is written).
 
 use super::manifest::{
     self, Digest, FILE_NAME, FileEntry, Manifest, TableEntry, check_target, entry_name,
