@@ -625,3 +625,25 @@ fn a_safety_copy_a_crash_left_half_written_is_removed_by_recovery() {
     assert!(!partial.exists());
     assert!(other.exists());
 }
+
+#[test]
+fn a_second_restore_of_the_same_data_directory_is_refused() {
+    let s = Setup::new();
+    // What a running restore holds: the data directory's flock.
+    let dir = std::fs::File::open(s.data()).unwrap();
+    dir.try_lock().unwrap();
+    let before = snapshot(s.data());
+    for args in [vec![s.backup.to_str().unwrap()], vec!["--recover"]] {
+        let o = s.restore(&args);
+        assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("another restore is running"),
+            "{}",
+            describe(&o)
+        );
+    }
+    assert_unchanged(s.data(), &before, "restore while another runs");
+    drop(dir);
+    let o = s.restore(&[s.backup.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", describe(&o));
+}
