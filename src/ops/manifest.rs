@@ -12,20 +12,26 @@
 //! ```
 //!
 //! `file` is where the snapshot lies inside the backup directory; `target`
-//! is where it is restored: relative to the data directory, or absolute for
-//! a file that an override placed outside it. `entries` counts every
+//! is where it is restored, relative to the data directory. (Backup writes
+//! an absolute target for a file an `ARAGORA_DB_*` override placed outside
+//! the data directory; restore refuses such a manifest, because a manifest
+//! is user-editable and restore only ever writes inside the data
+//! directory: such a file is put back by hand.) `entries` counts every
 //! key/value of the table's redb table (rows, index entries, metadata);
 //! `rows` counts the rows; `crc32` runs over every entry in key order as
 //! `len(key) u32 LE, key, len(value) u32 LE, value`.
 //!
 //! The manifest is read from disk before a restore, so [`Manifest::parse`]
 //! treats it as untrusted: unknown formats, paths that leave the backup or
-//! data directory, duplicate files or tables are refused.
+//! data directory (absolute, `..`, empty names), duplicate files, targets
+//! or tables are refused, each refusal naming the entry. What needs the
+//! file system (symbolic links leading out of either directory, sizes,
+//! digests) is checked by `ops::restore` before it writes anything.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
-use std::path::{Component, Path};
+use std::collections::{HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
 
 /// The manifest format this binary writes and reads.
 pub const FORMAT: u32 = 1;
@@ -58,7 +64,7 @@ pub struct Manifest {
 pub struct FileEntry {
     /// Path of the snapshot inside the backup directory.
     pub file: String,
-    /// Where it is restored (relative to the data directory, or absolute).
+    /// Where it is restored, relative to the data directory.
     pub target: String,
     /// Size of the snapshot file.
     pub bytes: u64,
@@ -144,7 +150,9 @@ impl Manifest {
         Ok(m)
     }
 
-    /// Checks what [`Manifest::parse`] promises.
+    /// Checks what [`Manifest::parse`] promises. Each refusal names the
+    /// entry (`files[i]`, with its `file` and `target`) and what was
+    /// expected.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: String| Err(Error::Invalid(format!("{FILE_NAME}: {what}")));
         if self.format != FORMAT {
@@ -156,40 +164,39 @@ impl Manifest {
         if self.tool != "aragora-db" {
             return bad(format!("written by {:?}, expected aragora-db", self.tool));
         }
-        let mut files = HashSet::new();
-        let mut targets = HashSet::new();
-        for f in &self.files {
-            if !is_plain_relative(Path::new(&f.file)) || !f.file.ends_with(".redb") {
+        let mut files: HashMap<PathBuf, usize> = HashMap::new();
+        let mut targets: HashMap<PathBuf, usize> = HashMap::new();
+        for (i, f) in self.files.iter().enumerate() {
+            let entry = entry_name(i, f);
+            if !is_plain_relative(Path::new(&f.file)) || !is_redb_name(&f.file) {
                 return bad(format!(
-                    "file {:?} must be a relative .redb path inside the backup",
+                    "{entry}: file {:?} must be a relative .redb path inside the backup \
+                     (no '/' at the start, no '..' or '.', no empty name)",
                     f.file
                 ));
             }
-            let t = Path::new(&f.target);
-            if !(t.is_absolute() || is_plain_relative(t)) || !f.target.ends_with(".redb") {
+            check_target(&f.target).or_else(|why| bad(format!("{entry}: {why}")))?;
+            if let Some(j) = files.insert(normal(&f.file), i) {
                 return bad(format!(
-                    "target {:?} must be a .redb path inside the data directory, or absolute",
-                    f.target
+                    "{entry}: file {:?} is listed twice (also files[{j}])",
+                    f.file
                 ));
             }
-            if t.is_absolute() && t.components().any(|c| matches!(c, Component::ParentDir)) {
-                return bad(format!("target {:?} contains '..'", f.target));
-            }
-            if !files.insert(&f.file) || !targets.insert(&f.target) {
-                return bad(format!("{:?} is listed twice", f.file));
+            if let Some(j) = targets.insert(normal(&f.target), i) {
+                return bad(format!(
+                    "{entry}: target {:?} is listed twice (also files[{j}])",
+                    f.target
+                ));
             }
             let mut names = HashSet::new();
             for t in &f.tables {
                 if t.name.is_empty() || !names.insert(&t.name) {
-                    return bad(format!(
-                        "{}: table {:?} empty or listed twice",
-                        f.file, t.name
-                    ));
+                    return bad(format!("{entry}: table {:?} empty or listed twice", t.name));
                 }
                 if t.rows > t.entries {
                     return bad(format!(
-                        "{}: table {} has more rows ({}) than entries ({})",
-                        f.file, t.name, t.rows, t.entries
+                        "{entry}: table {} has more rows ({}) than entries ({})",
+                        t.name, t.rows, t.entries
                     ));
                 }
             }
@@ -204,9 +211,60 @@ impl Manifest {
     }
 }
 
-/// Only normal components (no root, no `..`, no `.`), at least one.
+/// How a refusal names entry `i`: `files[i] (file "…", target "…")`.
+pub fn entry_name(i: usize, f: &FileEntry) -> String {
+    format!("files[{i}] (file {:?}, target {:?})", f.file, f.target)
+}
+
+/// Checks a restore target as written in a manifest (or a restore
+/// journal): a plain relative `.redb` path, which therefore stays inside
+/// the data directory once symbolic links are ruled out (restore checks
+/// those against the directory itself). The reason when it is not.
+pub fn check_target(target: &str) -> std::result::Result<(), String> {
+    let t = Path::new(target);
+    if t.is_absolute() {
+        return Err(format!(
+            "target {target:?} is absolute; restore writes only inside the data directory, \
+             so a target must be a path relative to it"
+        ));
+    }
+    if t.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!(
+            "target {target:?} contains '..'; a target must stay inside the data directory"
+        ));
+    }
+    if !is_plain_relative(t) || !is_redb_name(target) {
+        return Err(format!(
+            "target {target:?} must be a relative .redb path inside the data directory \
+             (no '.' component, no empty name)"
+        ));
+    }
+    Ok(())
+}
+
+/// Only normal components (no root, no `..`, no `.`, no empty name
+/// between two slashes), at least one; no NUL byte.
 fn is_plain_relative(p: &Path) -> bool {
-    p.components().count() > 0 && p.components().all(|c| matches!(c, Component::Normal(_)))
+    let s = p.as_os_str().to_string_lossy();
+    p.components().count() > 0
+        && p.components().all(|c| matches!(c, Component::Normal(_)))
+        && !s.contains("//")
+        && !s.contains('\0')
+}
+
+/// Ends in `.redb` after a non-empty stem, and not in a slash.
+fn is_redb_name(s: &str) -> bool {
+    Path::new(s)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.len() > ".redb".len() && n.ends_with(".redb"))
+        && s.ends_with(".redb")
+}
+
+/// A path as its components, so that `a/b.redb` and `a//b.redb` compare
+/// equal.
+fn normal(s: &str) -> PathBuf {
+    Path::new(s).components().collect()
 }
 
 #[cfg(test)]
@@ -246,6 +304,11 @@ mod tests {
             ("file", "/abs.redb"),
             ("target", "../../etc/x.redb"),
             ("target", "users.db"),
+            ("target", "/abs/users.redb"),
+            ("target", "a/../users.redb"),
+            ("target", "./users.redb"),
+            ("target", ".redb"),
+            ("target", "a\0b.redb"),
         ] {
             let mut m = sample();
             match field {
@@ -253,8 +316,27 @@ mod tests {
                 _ => m.files[0].target = value.into(),
             }
             let err = Manifest::parse(&m.to_json()).unwrap_err().to_string();
-            assert!(err.contains(value), "{err}");
+            assert!(err.contains(&format!("{value:?}")), "{err}");
         }
+        // The same target twice; the same file twice.
+        let mut m = sample();
+        let mut twin = m.files[0].clone();
+        twin.file = "other.redb".into();
+        m.files.push(twin);
+        let err = Manifest::parse(&m.to_json()).unwrap_err().to_string();
+        assert!(
+            err.contains("files[1]") && err.contains("files[0]"),
+            "{err}"
+        );
+        let mut m = sample();
+        let mut twin = m.files[0].clone();
+        twin.target = "other.redb".into();
+        m.files.push(twin);
+        let err = Manifest::parse(&m.to_json()).unwrap_err().to_string();
+        assert!(
+            err.contains("files[1]") && err.contains("listed twice"),
+            "{err}"
+        );
         let mut m = sample();
         m.format = 9;
         assert!(Manifest::parse(&m.to_json()).is_err());

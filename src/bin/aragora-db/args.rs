@@ -89,11 +89,22 @@ pub enum Command {
         #[arg(long, value_name = "DAYS", default_value_t = 7)]
         keep_days: u32,
     },
-    /// Restore a backup directory: checks its manifest and every table's
-    /// digest first, refuses while a database is open, swaps files atomically.
+    /// Restore a backup directory: checks its manifest, every target (inside
+    /// the data directory) and every table's digest first, refuses while a
+    /// database is open, keeps a safety copy of the files it replaces in
+    /// DATA/backup/pre-restore-*, and swaps the set through a journal so a
+    /// crash leaves the old set or the new one.
     Restore {
         /// The backup directory (holding manifest.json).
-        backup: PathBuf,
+        #[arg(required_unless_present = "recover")]
+        backup: Option<PathBuf>,
+        /// Do not copy the files being replaced to DATA/backup/pre-restore-*.
+        #[arg(long, conflicts_with = "recover")]
+        no_safety_copy: bool,
+        /// Only complete a restore a crash interrupted (rolls it back or
+        /// forward from the journal it left in the data directory).
+        #[arg(long, conflicts_with = "backup")]
+        recover: bool,
     },
     /// Apply retention: old audit events, aggregated-then-pruned usage
     /// events, expired share links and revoked tokens.

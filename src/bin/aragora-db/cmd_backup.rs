@@ -49,8 +49,51 @@ pub fn backup(config: &Config, out_dir: Option<PathBuf>, keep_days: Option<u32>)
     Ok(())
 }
 
-pub fn restore(config: &Config, dir: &Path) -> Result<()> {
-    let report = restore::restore(config, dir)?;
+/// `restore BACKUP [--no-safety-copy]` and `restore --recover`. A journal
+/// left by an interrupted restore is completed first, and said so.
+pub fn restore(
+    config: &Config,
+    dir: Option<&Path>,
+    no_safety_copy: bool,
+    recover_only: bool,
+) -> Result<()> {
+    let recovered = restore::recover(config)?;
+    match &recovered {
+        Some(restore::Recovery::RolledBack(staged)) => {
+            out(format!(
+                "an interrupted restore was rolled back (it had not replaced anything): removed {} staged file(s)",
+                staged.len()
+            ))?;
+        }
+        Some(restore::Recovery::RolledForward(files)) => {
+            out("an interrupted restore was completed (rolled forward):".to_string())?;
+            for p in files {
+                out(format!("  {}", p.display()))?;
+            }
+        }
+        None if recover_only => out("no interrupted restore to recover".to_string())?,
+        None => {}
+    }
+    let Some(dir) = dir else {
+        return Ok(());
+    };
+    let opts = restore::RestoreOptions {
+        no_safety_copy,
+        ..Default::default()
+    };
+    let report = restore::restore_with(config, dir, &opts)?;
+    if let Some(copy) = &report.safety_copy {
+        out(format!(
+            "safety copy of the files replaced: {} (restore it to undo)",
+            copy.dir.display()
+        ))?;
+        for (p, why) in &copy.unreadable {
+            out(format!(
+                "  kept byte for byte, not restorable by `restore` (unreadable: {why}): {}",
+                p.display()
+            ))?;
+        }
+    }
     out(format!(
         "restored backup of {} ({} mode) from {}",
         report.manifest.created,

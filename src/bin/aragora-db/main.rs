@@ -87,7 +87,11 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
         args::Command::Backup { ref out, keep_days } => {
             cmd_backup::backup(&config()?, out.clone(), Some(keep_days))
         }
-        args::Command::Restore { ref backup } => cmd_backup::restore(&config()?, backup),
+        args::Command::Restore {
+            ref backup,
+            no_safety_copy,
+            recover,
+        } => cmd_backup::restore(&config()?, backup.as_deref(), no_safety_copy, recover),
         args::Command::Cleanup { dry_run } => cmd_cleanup::run(&config()?, dry_run),
         args::Command::Salvage { ref file, ref out } => cmd_salvage::run(&config()?, file, out),
         args::Command::Consolidate {
