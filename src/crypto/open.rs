@@ -207,7 +207,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             ));
         }
         for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
-            let mut b = vec![0u8; super::header::COMMIT_LEN];
+            let mut b = vec![0u8; super::header::COMMIT_MAX];
             let len = match self.inner.read(o, &mut b) {
                 Ok(()) => super::header::commit_len(&b).unwrap_or(b.len()),
                 Err(_) => b.len(),
