@@ -6,7 +6,16 @@
 //! original and sync the directory. An interruption at any point leaves the
 //! original untouched (a stale `.converting` file is removed by the next run).
 //! The source is locked for the whole copy, so no process writes it meanwhile.
+//!
+//! Only our own files are converted ([`super::check`]): each function
+//! identifies its file read-only before it writes anything. For a set of
+//! files the CLI first runs [`plan_encrypt`] / [`plan_decrypt`] /
+//! [`plan_rekey`] on every file and refuses the whole set if any file fails;
+//! the plans accept a file already in the wanted state (skipped), which is
+//! what makes an interrupted set finish when the same command runs again
+//! (the protocol is in `docs/ENCRYPTION.md`).
 
+use super::check::{self, Kind};
 use super::open::LockGuard;
 use super::{EncryptedBackend, Encryption, KdfParams, KeySource, rekey_backend};
 use crate::error::{Error, Result};
@@ -82,13 +91,76 @@ fn finish(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
         .map_err(|e| Error::io("sync directory", &dir, e))
 }
 
-/// Encrypts a plain redb file in place (atomically). Returns its logical size.
-pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
-    if super::file_is_encrypted(path)? {
-        return Err(Error::Encryption {
+/// What a conversion does with one file, decided before anything is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Convert it.
+    Convert,
+    /// Already in the wanted state: leave it (the reason, for the report).
+    Skip(&'static str),
+    /// `rekey` only: the new key already opens it (an earlier run rekeyed
+    /// it); [`finish_rekey`] completes an interrupted slot update.
+    AlreadyRekeyed,
+}
+
+/// `encrypt` of `path` with `enc`: a plain aragora-db file is converted, a
+/// file already encrypted under this key skipped; anything else (another
+/// key, not our file) is an error naming the file. Read-only.
+pub fn plan_encrypt(path: &Path, enc: &Encryption) -> Result<Plan> {
+    match check::kind(path)? {
+        Kind::Plain => check::check_plain(path).map(|()| Plan::Convert),
+        Kind::Encrypted if check::key_opens(path, &enc.source)? => {
+            Ok(Plan::Skip("already encrypted"))
+        }
+        Kind::Encrypted => Err(Error::Encryption {
             path: path.to_path_buf(),
-            what: "is already encrypted".into(),
-        });
+            what: "is already encrypted, under another key than the one given".into(),
+        }),
+    }
+}
+
+/// `decrypt` of `path` with `key`: an encrypted file the key opens is
+/// converted, a plain aragora-db file skipped; a wrong key or a file that
+/// is not ours is an error naming the file. Read-only.
+pub fn plan_decrypt(path: &Path, key: &KeySource) -> Result<Plan> {
+    match check::kind(path)? {
+        Kind::Plain => check::check_plain(path).map(|()| Plan::Skip("not encrypted")),
+        Kind::Encrypted if check::key_opens(path, key)? => Ok(Plan::Convert),
+        Kind::Encrypted => Err(Error::WrongKey {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// `rekey` of `path` from `old` to `new`: a file `old` opens is converted,
+/// one `new` already opens is [`Plan::AlreadyRekeyed`], a plain aragora-db
+/// file skipped; a file under a third key, or not ours, is an error naming
+/// the file. Read-only.
+pub fn plan_rekey(path: &Path, old: &KeySource, new: &KeySource) -> Result<Plan> {
+    match check::kind(path)? {
+        Kind::Plain => check::check_plain(path).map(|()| Plan::Skip("not encrypted")),
+        Kind::Encrypted if check::key_opens(path, old)? => Ok(Plan::Convert),
+        Kind::Encrypted if check::key_opens(path, new)? => Ok(Plan::AlreadyRekeyed),
+        Kind::Encrypted => Err(Error::Encryption {
+            path: path.to_path_buf(),
+            what:
+                "is encrypted under a third key: neither the current key nor the new key opens it"
+                    .into(),
+        }),
+    }
+}
+
+/// Encrypts a plain aragora-db file in place (atomically). Returns its
+/// logical size. Anything but a plain aragora-db file is refused unchanged.
+pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
+    match check::kind(path)? {
+        Kind::Plain => check::check_plain(path)?,
+        Kind::Encrypted => {
+            return Err(Error::Encryption {
+                path: path.to_path_buf(),
+                what: "is already encrypted".into(),
+            });
+        }
     }
     let src = file_backend(path, false)?;
     let _lock = LockGuard::take(&src, path)?;
@@ -111,7 +183,9 @@ pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
 }
 
 /// Decrypts an encrypted file in place (atomically). Returns its size.
+/// Anything but our encrypted layout is refused unchanged.
 pub fn decrypt_file(path: &Path, key: &KeySource) -> Result<u64> {
+    require_encrypted(path)?;
     let src = EncryptedBackend::open(file_backend(path, false)?, path, key)?;
     let _lock = LockGuard::take(&src.inner, path)?;
     let tmp = temp_path(path);
@@ -126,8 +200,34 @@ pub fn decrypt_file(path: &Path, key: &KeySource) -> Result<u64> {
 }
 
 /// Replaces an encrypted file's key-encryption key (instant, atomic).
+/// Anything but our encrypted layout is refused unchanged.
 pub fn rekey_file(path: &Path, old: &KeySource, new: &KeySource, params: KdfParams) -> Result<()> {
+    require_encrypted(path)?;
     let fb = file_backend(path, false)?;
     rekey_backend(&fb, path, old, new, params)?;
     fb.close().map_err(|e| Error::io("close", path, e))
+}
+
+/// For a file `key` (the new key) already opens: completes a rekey a
+/// crash interrupted between its two key-slot writes, so no slot keeps
+/// the data key under the old key. Returns whether it wrote.
+pub fn finish_rekey(path: &Path, key: &KeySource) -> Result<bool> {
+    require_encrypted(path)?;
+    let fb = file_backend(path, false)?;
+    let wrote = super::open::finish_rekey(&fb, path, key)?;
+    fb.close().map_err(|e| Error::io("close", path, e))?;
+    Ok(wrote)
+}
+
+fn require_encrypted(path: &Path) -> Result<()> {
+    match check::kind(path)? {
+        Kind::Encrypted => Ok(()),
+        Kind::Plain => {
+            check::check_plain(path)?;
+            Err(Error::Encryption {
+                path: path.to_path_buf(),
+                what: "is not encrypted (a plain aragora-db file)".into(),
+            })
+        }
+    }
 }
