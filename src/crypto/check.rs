@@ -94,13 +94,20 @@ pub fn check_plain(path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         what,
     };
-    let db = raw::open_read_only(path).map_err(|e| match e {
+    let opened = match quietly(|| redb::Builder::new().open_read_only(path)) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(Opened::Locked),
+        Ok(Err(redb::DatabaseError::RepairAborted)) => Err(Opened::NeedsRecovery),
+        Ok(Err(e)) => Err(Opened::Failed(e.to_string())),
+        Err(panic) => Err(Opened::Failed(panic)),
+    };
+    let db = opened.map_err(|e| match e {
         Opened::Failed(why) => not_ours(format!(
             "has a redb header but redb cannot read it, so it is not a usable aragora-db database ({why})"
         )),
         e => raw::read_only_error(path, e),
     })?;
-    let layout = raw::guarded(|| -> std::result::Result<Option<u64>, String> {
+    let layout = quietly(|| -> std::result::Result<Option<u64>, String> {
         let txn = db.begin_read().map_err(|e| e.to_string())?;
         let t = match txn.open_table(crate::db::meta::LAYOUT) {
             Ok(t) => t,
@@ -127,6 +134,37 @@ pub fn check_plain(path: &Path) -> Result<()> {
             "is a redb database whose __layout marker cannot be read ({why})"
         ))),
     }
+}
+
+/// Runs `f`, turning a panic into its message, without the panic hook's
+/// report on stderr. redb documents that a file damaged outside redb may
+/// make it panic; to a user that is a damaged file, not a crash, and the
+/// error that names the file says so. Panics elsewhere, and on other
+/// threads, are reported as usual.
+pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    use std::cell::Cell;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    thread_local!(static QUIET: Cell<bool> = const { Cell::new(false) });
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was));
+    r.map_err(|p| {
+        let msg = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        format!("redb stopped on damaged data: {msg}")
+    })
 }
 
 /// Whether `key` opens the encrypted file at `path` (read-only, no lock:

@@ -69,18 +69,32 @@ fn copy_image(
     Ok(len)
 }
 
-fn finish(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
-    // The copy must open and pass redb's own check before it replaces anything.
-    {
+/// The converted copy must open and pass redb's own integrity check before
+/// it replaces anything. A file damaged in a way the read-only check before
+/// the conversion could not see fails here (redb may even panic on it): the
+/// error names the original, which is left as it was.
+fn check_copy(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
+    let checked = check::quietly(|| -> Result<bool> {
         let mut db = super::open_database(&redb::Builder::new(), tmp, enc)?;
-        let ok = db.check_integrity().map_err(|e| Error::storage(tmp, e))?;
-        if !ok {
-            return Err(Error::storage(
-                tmp,
-                "the converted copy failed redb's integrity check",
-            ));
-        }
-    }
+        db.check_integrity().map_err(|e| Error::storage(tmp, e))
+    });
+    let why = match checked {
+        Ok(Ok(true)) => return Ok(()),
+        Ok(Ok(false)) => "it fails redb's integrity check".to_string(),
+        Ok(Err(Error::Storage { message, .. })) => message,
+        Ok(Err(e)) => return Err(e),
+        Err(panic) => panic,
+    };
+    Err(Error::storage(
+        path,
+        format!(
+            "the file is damaged, so it was left as it was: redb cannot use its converted copy ({why}); check it with `aragora-db verify`, recover its rows with `aragora-db salvage`"
+        ),
+    ))
+}
+
+fn finish(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
+    check_copy(tmp, path, enc)?;
     std::fs::rename(tmp, path).map_err(|e| Error::io("rename", tmp, e))?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
