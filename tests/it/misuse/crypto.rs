@@ -359,6 +359,79 @@ fn encrypt_of_a_damaged_aragora_db_file_refuses_it_unchanged() {
     assert!(before_copy > 0 && at_copy > 0, "{before_copy} {at_copy}");
 }
 
+/// A set whose second file turns out damaged only when its converted copy
+/// is checked: the first file is done, the rest unchanged, and the error
+/// says so; once the damaged file is replaced, the same command finishes
+/// the set (the done file reported as already encrypted).
+#[test]
+fn encrypt_stopped_by_a_damaged_file_finishes_when_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(aragora_file(dir.path())).unwrap();
+    std::fs::remove_file(dir.path().join("users.redb")).unwrap();
+    let enc = Encryption::raw(Key::parse("k", K1).unwrap());
+    // A page whose damage the check before converting does not see.
+    let probe = dir.path().join("probe.redb");
+    let damaged = (1..good.len() / 4096)
+        .map(|page| {
+            let mut img = good.clone();
+            img[page * 4096] = 226;
+            img
+        })
+        .find(|img| {
+            std::fs::write(&probe, img).unwrap();
+            convert::plan_encrypt(&probe, &enc).is_ok()
+                && convert::encrypt_file(&probe, &enc).is_err()
+        })
+        .expect("a page damaged past the check");
+    std::fs::remove_file(&probe).unwrap();
+    let [a, b, c] = ["a.redb", "b.redb", "c.redb"].map(|n| dir.path().join(n));
+    std::fs::write(&a, &good).unwrap();
+    std::fs::write(&b, &damaged).unwrap();
+    std::fs::write(&c, &good).unwrap();
+    let args = |v: &[&PathBuf]| {
+        let mut out = vec!["encrypt".to_string()];
+        out.extend(v.iter().map(|p| p.to_str().unwrap().to_string()));
+        out
+    };
+    let all = args(&[&a, &b, &c]);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let env = [("ARAGORA_ENCRYPTION_KEY", K1)];
+    let before = snapshot(dir.path());
+    let out = run(dir.path(), &all, &env);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{}: the file is damaged", b.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("the 1 file before it is done, it and the 1 after it are unchanged; run the same command again to finish"),
+        "{err}"
+    );
+    let after = snapshot(dir.path());
+    assert_ne!(after[&a], before[&a]);
+    assert_eq!(after[&b], before[&b]);
+    assert_eq!(after[&c], before[&c]);
+    assert!(crypto::file_is_encrypted(&a).unwrap());
+    assert_no_converting(dir.path());
+
+    std::fs::write(&b, &good).unwrap();
+    let out = run(dir.path(), &all, &env);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("{}: already encrypted, skipped", a.display())),
+        "{text}"
+    );
+    for f in [&b, &c] {
+        assert!(
+            text.contains(&format!("{}: encrypted", f.display())),
+            "{text}"
+        );
+        assert!(opens_with(f, K1));
+    }
+}
+
 /// Every file of the default set (the files of the mode), each a copy of
 /// one aragora-db file encrypted under `K1`.
 fn encrypted_set(dir: &Path, n: usize) -> Vec<PathBuf> {
