@@ -97,32 +97,40 @@ fn preflight(
     )))
 }
 
-/// Runs `convert` on every planned file in order. A failure stops the run
-/// with an error that says how far it got: every file is under exactly one
-/// key (each conversion is atomic), and the same command finishes the set.
+/// Runs `convert` on every planned file in order and prints the line it
+/// returns. A failed conversion stops the run with an error that says how
+/// far it got: every file is in its old or its new state (each conversion
+/// is atomic), and the same command finishes the set. A failure to print
+/// (a closed pipe) does not stop the conversions; it is returned at the end.
 fn convert_all(
     verb: &str,
     plans: &[(PathBuf, Plan)],
-    mut convert: impl FnMut(&Path, Plan) -> Result<()>,
+    mut convert: impl FnMut(&Path, Plan) -> Result<String>,
 ) -> Result<()> {
+    let mut printed = Ok(());
     for (i, (f, plan)) in plans.iter().enumerate() {
-        if let Err(e) = convert(f, *plan) {
-            if i == 0 {
-                return Err(e);
+        match convert(f, *plan) {
+            Ok(line) => {
+                if printed.is_ok() {
+                    printed = out(format_args!("{}: {line}", f.display()));
+                }
             }
-            return Err(Error::Invalid(format!(
-                "{e}\n  {verb} stopped there: the {i} file{} before it {} done, it and the {} after it are unchanged; run the same command again to finish",
-                if i == 1 { "" } else { "s" },
-                if i == 1 { "is" } else { "are" },
-                plans.len() - i - 1
-            )));
+            Err(e) if i == 0 => return Err(e),
+            Err(e) => {
+                return Err(Error::Invalid(format!(
+                    "{e}\n  {verb} stopped there: the {i} file{} before it {} done, it and the {} after it are unchanged; run the same command again to finish",
+                    if i == 1 { "" } else { "s" },
+                    if i == 1 { "is" } else { "are" },
+                    plans.len() - i - 1
+                )));
+            }
         }
     }
-    Ok(())
+    printed
 }
 
-fn skipped(f: &Path, why: &str) -> Result<()> {
-    out(format_args!("{}: {why}, skipped", f.display()))
+fn skipped(why: &str) -> Result<String> {
+    Ok(format!("{why}, skipped"))
 }
 
 pub fn encrypt(config: &Config, files: &[PathBuf]) -> Result<()> {
@@ -133,10 +141,10 @@ pub fn encrypt(config: &Config, files: &[PathBuf]) -> Result<()> {
     convert_all("encrypt", &plans, |f, plan| match plan {
         Plan::Convert => {
             let n = convert::encrypt_file(f, &enc)?;
-            out(format_args!("{}: encrypted ({n} bytes)", f.display()))
+            Ok(format!("encrypted ({n} bytes)"))
         }
-        Plan::Skip(why) => skipped(f, why),
-        Plan::AlreadyRekeyed => skipped(f, "already encrypted"),
+        Plan::Skip(why) => skipped(why),
+        Plan::AlreadyRekeyed => skipped("already encrypted"),
     })
 }
 
@@ -148,10 +156,10 @@ pub fn decrypt(config: &Config, files: &[PathBuf]) -> Result<()> {
     convert_all("decrypt", &plans, |f, plan| match plan {
         Plan::Convert => {
             let n = convert::decrypt_file(f, &enc.source)?;
-            out(format_args!("{}: decrypted ({n} bytes)", f.display()))
+            Ok(format!("decrypted ({n} bytes)"))
         }
-        Plan::Skip(why) => skipped(f, why),
-        Plan::AlreadyRekeyed => skipped(f, "not encrypted"),
+        Plan::Skip(why) => skipped(why),
+        Plan::AlreadyRekeyed => skipped("not encrypted"),
     })
 }
 
@@ -162,21 +170,17 @@ pub fn rekey(config: &Config, files: &[PathBuf]) -> Result<()> {
     let plans = preflight("rekey", targets(config, files)?, |f| {
         convert::plan_rekey(f, &old.source, new_source)
     })?;
-    convert_all("rekey", &plans, |f, plan| match plan {
+    convert_all("rekey", &plans, |f, plan| {
+        match plan {
         Plan::Convert => {
             convert::rekey_file(f, &old.source, new_source, new.params)?;
-            out(format_args!("{}: rekeyed", f.display()))
+            Ok("rekeyed".into())
         }
-        Plan::AlreadyRekeyed => {
-            if convert::finish_rekey(f, new_source)? {
-                out(format_args!(
-                    "{}: already rekeyed (the new key opens it; finished its interrupted key-slot update), skipped",
-                    f.display()
-                ))
-            } else {
-                skipped(f, "already rekeyed (the new key opens it)")
-            }
-        }
-        Plan::Skip(why) => skipped(f, why),
+        Plan::AlreadyRekeyed if convert::finish_rekey(f, new_source)? => Ok(
+            "already rekeyed (the new key opens it; finished its interrupted key-slot update), skipped".into(),
+        ),
+        Plan::AlreadyRekeyed => skipped("already rekeyed (the new key opens it)"),
+        Plan::Skip(why) => skipped(why),
+    }
     })
 }

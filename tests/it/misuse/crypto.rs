@@ -432,6 +432,40 @@ fn encrypt_stopped_by_a_damaged_file_finishes_when_run_again() {
     }
 }
 
+/// A closed stdout (`aragora-db encrypt | head -1`) does not stop the set
+/// halfway: every file is converted, and the exit is success as for any
+/// closed pipe.
+#[test]
+fn encrypt_with_stdout_closed_converts_the_whole_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = aragora_file(dir.path());
+    let files: Vec<PathBuf> = ["a.redb", "b.redb", "c.redb"]
+        .iter()
+        .map(|n| dir.path().join(n))
+        .collect();
+    for f in &files {
+        std::fs::copy(&good, f).unwrap();
+    }
+    std::fs::remove_file(&good).unwrap();
+    let mut c = crate::common::bin();
+    c.arg("--data-dir")
+        .arg(dir.path())
+        .arg("encrypt")
+        .args(&files);
+    c.env("ARAGORA_ENCRYPTION_KEY", K1);
+    c.stdout(std::process::Stdio::piped());
+    c.stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", describe(&out));
+    for f in &files {
+        assert!(opens_with(f, K1), "{} not encrypted", f.display());
+    }
+    assert_no_converting(dir.path());
+}
+
 /// Every file of the default set (the files of the mode), each a copy of
 /// one aragora-db file encrypted under `K1`.
 fn encrypted_set(dir: &Path, n: usize) -> Vec<PathBuf> {
