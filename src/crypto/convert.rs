@@ -4,7 +4,8 @@
 //! file beside the original (`<name>.converting`), sync it, check it opens
 //! with redb and passes its integrity check, then rename it over the
 //! original and sync the directory. An interruption at any point leaves the
-//! original untouched (a stale `.converting` file is removed by the next run).
+//! original untouched; a conversion that fails removes its copy, and a copy
+//! left by a crash is overwritten by the next run.
 //! The source is locked for the whole copy, so no process writes it meanwhile.
 //!
 //! Only our own files are converted ([`super::check`]): each function
@@ -93,6 +94,14 @@ fn check_copy(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
     ))
 }
 
+/// Runs a conversion into `tmp`; on any error `tmp` (a partial or
+/// unusable copy, never the original) is removed.
+fn removing_on_error<T>(tmp: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    f().inspect_err(|_| {
+        let _ = std::fs::remove_file(tmp);
+    })
+}
+
 fn finish(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
     check_copy(tmp, path, enc)?;
     std::fs::rename(tmp, path).map_err(|e| Error::io("rename", tmp, e))?;
@@ -179,7 +188,7 @@ pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
     let src = file_backend(path, false)?;
     let _lock = LockGuard::take(&src, path)?;
     let tmp = temp_path(path);
-    let len = {
+    removing_on_error(&tmp, || {
         let dst = EncryptedBackend::open_or_create(
             file_backend(&tmp, true)?,
             &tmp,
@@ -188,12 +197,10 @@ pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
         )?;
         let len = copy_image(&src, &dst, path, &tmp)?;
         dst.close().map_err(|e| Error::io("close", &tmp, e))?;
-        len
-    };
-    finish(&tmp, path, Some(enc)).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    Ok(len)
+        drop(dst);
+        finish(&tmp, path, Some(enc))?;
+        Ok(len)
+    })
 }
 
 /// Decrypts an encrypted file in place (atomically). Returns its size.
@@ -203,14 +210,14 @@ pub fn decrypt_file(path: &Path, key: &KeySource) -> Result<u64> {
     let src = EncryptedBackend::open(file_backend(path, false)?, path, key)?;
     let _lock = LockGuard::take(&src.inner, path)?;
     let tmp = temp_path(path);
-    let len = {
-        let dst = file_backend(&tmp, true)?;
-        copy_image(&src, &dst, path, &tmp)?
-    };
-    finish(&tmp, path, None).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    Ok(len)
+    removing_on_error(&tmp, || {
+        let len = {
+            let dst = file_backend(&tmp, true)?;
+            copy_image(&src, &dst, path, &tmp)?
+        };
+        finish(&tmp, path, None)?;
+        Ok(len)
+    })
 }
 
 /// Replaces an encrypted file's key-encryption key (instant, atomic).
