@@ -168,7 +168,7 @@ pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String
 }
 
 /// Whether `key` opens the encrypted file at `path` (read-only, no lock:
-/// see [`super::open::key_opens`]). `Ok(false)`: it is under another key.
+/// see `open::key_opens`). `Ok(false)`: it is under another key.
 pub fn key_opens(path: &Path, key: &KeySource) -> Result<bool> {
     // Opened for reading only: a write through the backend would fail.
     let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
