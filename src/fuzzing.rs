@@ -291,3 +291,12 @@ pub fn encrypted_file(data: &[u8]) {
         }
     }
 }
+
+/// The head of a file as `encrypt` / `decrypt` / `rekey` identify it before
+/// converting (`crypto::check`): what kind of file it is, the read-only key
+/// check with [`FUZZ_KEY`] over the input as a whole file image (key slots,
+/// then the commit slots under the unwrapped data key), and the input on its
+/// own as a key slot, a commit slot at either position and trailers.
+pub fn crypto_header(data: &[u8]) {
+    crate::crypto::check::fuzz_header(data, &crate::crypto::Key::from_bytes(FUZZ_KEY));
+}

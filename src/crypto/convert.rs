@@ -4,9 +4,19 @@
 //! file beside the original (`<name>.converting`), sync it, check it opens
 //! with redb and passes its integrity check, then rename it over the
 //! original and sync the directory. An interruption at any point leaves the
-//! original untouched (a stale `.converting` file is removed by the next run).
+//! original untouched; a conversion that fails removes its copy, and a copy
+//! left by a crash is overwritten by the next run.
 //! The source is locked for the whole copy, so no process writes it meanwhile.
+//!
+//! Only our own files are converted ([`super::check`]): each function
+//! identifies its file read-only before it writes anything. For a set of
+//! files the CLI first runs [`plan_encrypt`] / [`plan_decrypt`] /
+//! [`plan_rekey`] on every file and refuses the whole set if any file fails;
+//! the plans accept a file already in the wanted state (skipped), which is
+//! what makes an interrupted set finish when the same command runs again
+//! (the protocol is in `docs/ENCRYPTION.md`).
 
+use super::check::{self, Kind};
 use super::open::LockGuard;
 use super::{EncryptedBackend, Encryption, KdfParams, KeySource, rekey_backend};
 use crate::error::{Error, Result};
@@ -60,18 +70,40 @@ fn copy_image(
     Ok(len)
 }
 
-fn finish(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
-    // The copy must open and pass redb's own check before it replaces anything.
-    {
+/// The converted copy must open and pass redb's own integrity check before
+/// it replaces anything. A file damaged in a way the read-only check before
+/// the conversion could not see fails here (redb may even panic on it): the
+/// error names the original, which is left as it was.
+fn check_copy(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
+    let checked = check::quietly(|| -> Result<bool> {
         let mut db = super::open_database(&redb::Builder::new(), tmp, enc)?;
-        let ok = db.check_integrity().map_err(|e| Error::storage(tmp, e))?;
-        if !ok {
-            return Err(Error::storage(
-                tmp,
-                "the converted copy failed redb's integrity check",
-            ));
-        }
-    }
+        db.check_integrity().map_err(|e| Error::storage(tmp, e))
+    });
+    let why = match checked {
+        Ok(Ok(true)) => return Ok(()),
+        Ok(Ok(false)) => "it fails redb's integrity check".to_string(),
+        Ok(Err(Error::Storage { message, .. })) => message,
+        Ok(Err(e)) => return Err(e),
+        Err(panic) => panic,
+    };
+    Err(Error::storage(
+        path,
+        format!(
+            "the file is damaged, so it was left as it was: redb cannot use its converted copy ({why}); check it with `aragora-db verify`, recover its rows with `aragora-db salvage`"
+        ),
+    ))
+}
+
+/// Runs a conversion into `tmp`; on any error `tmp` (a partial or
+/// unusable copy, never the original) is removed.
+fn removing_on_error<T>(tmp: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    f().inspect_err(|_| {
+        let _ = std::fs::remove_file(tmp);
+    })
+}
+
+fn finish(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
+    check_copy(tmp, path, enc)?;
     std::fs::rename(tmp, path).map_err(|e| Error::io("rename", tmp, e))?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -82,18 +114,81 @@ fn finish(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
         .map_err(|e| Error::io("sync directory", &dir, e))
 }
 
-/// Encrypts a plain redb file in place (atomically). Returns its logical size.
-pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
-    if super::file_is_encrypted(path)? {
-        return Err(Error::Encryption {
+/// What a conversion does with one file, decided before anything is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Convert it.
+    Convert,
+    /// Already in the wanted state: leave it (the reason, for the report).
+    Skip(&'static str),
+    /// `rekey` only: the new key already opens it (an earlier run rekeyed
+    /// it); [`finish_rekey`] completes an interrupted slot update.
+    AlreadyRekeyed,
+}
+
+/// `encrypt` of `path` with `enc`: a plain aragora-db file is converted, a
+/// file already encrypted under this key skipped; anything else (another
+/// key, not our file) is an error naming the file. Read-only.
+pub fn plan_encrypt(path: &Path, enc: &Encryption) -> Result<Plan> {
+    match check::kind(path)? {
+        Kind::Plain => check::check_plain(path).map(|()| Plan::Convert),
+        Kind::Encrypted if check::key_opens(path, &enc.source)? => {
+            Ok(Plan::Skip("already encrypted"))
+        }
+        Kind::Encrypted => Err(Error::Encryption {
             path: path.to_path_buf(),
-            what: "is already encrypted".into(),
-        });
+            what: "is already encrypted, under another key than the one given".into(),
+        }),
+    }
+}
+
+/// `decrypt` of `path` with `key`: an encrypted file the key opens is
+/// converted, a plain aragora-db file skipped; a wrong key or a file that
+/// is not ours is an error naming the file. Read-only.
+pub fn plan_decrypt(path: &Path, key: &KeySource) -> Result<Plan> {
+    match check::kind(path)? {
+        Kind::Plain => check::check_plain(path).map(|()| Plan::Skip("not encrypted")),
+        Kind::Encrypted if check::key_opens(path, key)? => Ok(Plan::Convert),
+        Kind::Encrypted => Err(Error::WrongKey {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// `rekey` of `path` from `old` to `new`: a file `old` opens is converted,
+/// one `new` already opens is [`Plan::AlreadyRekeyed`], a plain aragora-db
+/// file skipped; a file under a third key, or not ours, is an error naming
+/// the file. Read-only.
+pub fn plan_rekey(path: &Path, old: &KeySource, new: &KeySource) -> Result<Plan> {
+    match check::kind(path)? {
+        Kind::Plain => check::check_plain(path).map(|()| Plan::Skip("not encrypted")),
+        Kind::Encrypted if check::key_opens(path, old)? => Ok(Plan::Convert),
+        Kind::Encrypted if check::key_opens(path, new)? => Ok(Plan::AlreadyRekeyed),
+        Kind::Encrypted => Err(Error::Encryption {
+            path: path.to_path_buf(),
+            what:
+                "is encrypted under a third key: neither the current key nor the new key opens it"
+                    .into(),
+        }),
+    }
+}
+
+/// Encrypts a plain aragora-db file in place (atomically). Returns its
+/// logical size. Anything but a plain aragora-db file is refused unchanged.
+pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
+    match check::kind(path)? {
+        Kind::Plain => check::check_plain(path)?,
+        Kind::Encrypted => {
+            return Err(Error::Encryption {
+                path: path.to_path_buf(),
+                what: "is already encrypted".into(),
+            });
+        }
     }
     let src = file_backend(path, false)?;
     let _lock = LockGuard::take(&src, path)?;
     let tmp = temp_path(path);
-    let len = {
+    removing_on_error(&tmp, || {
         let dst = EncryptedBackend::open_or_create(
             file_backend(&tmp, true)?,
             &tmp,
@@ -102,32 +197,58 @@ pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
         )?;
         let len = copy_image(&src, &dst, path, &tmp)?;
         dst.close().map_err(|e| Error::io("close", &tmp, e))?;
-        len
-    };
-    finish(&tmp, path, Some(enc)).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    Ok(len)
+        drop(dst);
+        finish(&tmp, path, Some(enc))?;
+        Ok(len)
+    })
 }
 
 /// Decrypts an encrypted file in place (atomically). Returns its size.
+/// Anything but our encrypted layout is refused unchanged.
 pub fn decrypt_file(path: &Path, key: &KeySource) -> Result<u64> {
+    require_encrypted(path)?;
     let src = EncryptedBackend::open(file_backend(path, false)?, path, key)?;
     let _lock = LockGuard::take(&src.inner, path)?;
     let tmp = temp_path(path);
-    let len = {
-        let dst = file_backend(&tmp, true)?;
-        copy_image(&src, &dst, path, &tmp)?
-    };
-    finish(&tmp, path, None).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
-    Ok(len)
+    removing_on_error(&tmp, || {
+        let len = {
+            let dst = file_backend(&tmp, true)?;
+            copy_image(&src, &dst, path, &tmp)?
+        };
+        finish(&tmp, path, None)?;
+        Ok(len)
+    })
 }
 
 /// Replaces an encrypted file's key-encryption key (instant, atomic).
+/// Anything but our encrypted layout is refused unchanged.
 pub fn rekey_file(path: &Path, old: &KeySource, new: &KeySource, params: KdfParams) -> Result<()> {
+    require_encrypted(path)?;
     let fb = file_backend(path, false)?;
     rekey_backend(&fb, path, old, new, params)?;
     fb.close().map_err(|e| Error::io("close", path, e))
+}
+
+/// For a file `key` (the new key) already opens: completes a rekey a
+/// crash interrupted between its two key-slot writes, so no slot keeps
+/// the data key under the old key. Returns whether it wrote.
+pub fn finish_rekey(path: &Path, key: &KeySource) -> Result<bool> {
+    require_encrypted(path)?;
+    let fb = file_backend(path, false)?;
+    let wrote = super::open::finish_rekey(&fb, path, key)?;
+    fb.close().map_err(|e| Error::io("close", path, e))?;
+    Ok(wrote)
+}
+
+fn require_encrypted(path: &Path) -> Result<()> {
+    match check::kind(path)? {
+        Kind::Encrypted => Ok(()),
+        Kind::Plain => {
+            check::check_plain(path)?;
+            Err(Error::Encryption {
+                path: path.to_path_buf(),
+                what: "is not encrypted (a plain aragora-db file)".into(),
+            })
+        }
+    }
 }

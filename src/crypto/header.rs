@@ -3,7 +3,7 @@
 //! ```text
 //! offset 0      key slot A   (168 bytes used of 2048)
 //! offset 2048   key slot B
-//! offset 4096   commit slot 0 (at most 4220 bytes of 8192), even epochs
+//! offset 4096   commit slot 0 (at most 4224 bytes of 8192), even epochs
 //! offset 12288  commit slot 1, odd epochs
 //! offset 20480  data groups (see backend.rs)
 //!
@@ -45,29 +45,37 @@ pub const KEY_SLOTS: [u64; 2] = [0, 2048];
 pub const KEY_SLOT_LEN: usize = 168;
 /// Where each commit slot starts (slot = epoch % 2).
 pub const COMMIT_SLOTS: [u64; 2] = [4096, 12288];
-/// Most bytes a commit slot takes (format 1; format 2 is shorter).
+/// Bytes of a format-1 commit slot (the whole header block).
 pub const COMMIT_LEN: usize = 76 + 4096 + 16 + 32;
 /// Bytes before the encrypted header block in a format-2 commit slot.
 const COMMIT2_HEAD: usize = 80;
+/// Most bytes a commit slot of either format takes: a format-2 slot whose
+/// header block is used to its last byte is 4 bytes longer than format 1.
+/// Readers read this much, so every slot the writer can produce fits.
+pub const COMMIT_MAX: usize = COMMIT2_HEAD + 4096 + 16 + 32;
 /// First byte of the data area.
 pub const DATA_START: u64 = 20480;
 const COMMIT_MAGIC: [u8; 8] = *b"ADBCMT01";
 const COMMIT_MAGIC2: [u8; 8] = *b"ADBCMT02";
 
 /// Encoded length of the commit slot at the start of `b`, from its magic
-/// (and, in format 2, its length field); `None` if `b` holds no slot.
+/// (and, in format 2, its length field); `None` if `b` holds no slot or
+/// is shorter than the slot claims to be. The bytes are untrusted: every
+/// index a caller makes below the returned length is in bounds.
 pub fn commit_len(b: &[u8]) -> Option<usize> {
-    if b.len() < COMMIT_LEN {
+    let magic = b.get(..8)?;
+    let len = if magic == COMMIT_MAGIC {
+        COMMIT_LEN
+    } else if magic == COMMIT_MAGIC2 {
+        let used = u32::from_le_bytes(b.get(76..80)?.try_into().ok()?) as usize;
+        if used > 4096 {
+            return None;
+        }
+        COMMIT2_HEAD + used + 48
+    } else {
         return None;
-    }
-    if b[..8] == COMMIT_MAGIC {
-        return Some(COMMIT_LEN);
-    }
-    if b[..8] != COMMIT_MAGIC2 {
-        return None;
-    }
-    let used = u32::from_le_bytes(b[76..80].try_into().ok()?) as usize;
-    (used <= 4096).then_some(COMMIT2_HEAD + used + 48)
+    };
+    (len <= b.len()).then_some(len)
 }
 
 /// A decoded key slot.
@@ -277,8 +285,8 @@ impl FileKeys {
         Ok(b)
     }
 
-    /// Checks and decodes a commit slot read from position `slot` (`b` holds
-    /// at least [`COMMIT_LEN`] bytes). Reads format 1 (the whole 4 KiB
+    /// Checks and decodes a commit slot read from position `slot` (`b` is
+    /// normally [`COMMIT_MAX`] bytes; any length is safe). Reads format 1 (the whole 4 KiB
     /// header block, files written before 2026-11-27) and format 2.
     pub fn open_commit(&self, slot: usize, b: &[u8]) -> std::result::Result<Commit, &'static str> {
         let len = commit_len(b).ok_or("not a commit slot")?;

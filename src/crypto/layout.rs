@@ -97,8 +97,9 @@ impl Trailer {
         b
     }
 
-    /// Decodes 64 bytes; `None` if malformed.
+    /// Decodes 64 bytes; `None` if malformed or shorter.
     pub fn decode(b: &[u8]) -> Option<Trailer> {
+        let b = b.get(..TRAILER)?;
         let t = Trailer {
             flags: b[0],
             epoch: u64::from_le_bytes(b[8..16].try_into().ok()?),

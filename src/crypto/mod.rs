@@ -4,11 +4,13 @@
 //!   block with AES-256-GCM; design and threat model in `docs/ENCRYPTION.md`.
 //! * [`Encryption`]: the configured key (`ARAGORA_SQLITE_ENCRYPTION=1` with
 //!   `ARAGORA_SQLITE_KEY` or `ARAGORA_ENCRYPTION_KEY`).
-//! * [`convert`]: `encrypt` / `decrypt` / `rekey` of whole files.
+//! * [`convert`]: `encrypt` / `decrypt` / `rekey` of whole files, each
+//!   refusing what [`check`] does not identify as our own file.
 //! * [`mod@column`]: the original's AES-256-GCM column format; [`fernet`]: Fernet.
 
 mod aead;
 mod backend;
+pub mod check;
 pub mod column;
 pub mod convert;
 pub mod fernet;
@@ -27,7 +29,7 @@ mod trailers;
 pub use backend::EncryptedBackend;
 pub use header::{file_is_encrypted, is_encrypted_head};
 pub use keys::{KdfParams, Key, KeySource};
-pub use open::rekey_backend;
+pub use open::{finish_rekey, rekey_backend};
 
 use crate::error::{Error, Result};
 use std::path::Path;

@@ -10,7 +10,8 @@ use redb::StorageBackend;
 use std::ops::Bound;
 use std::path::Path;
 
-const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+/// First bytes of a plain redb file.
+pub(super) const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
 pub(super) fn io<'a>(path: &'a Path, op: &'static str) -> impl Fn(std::io::Error) -> Error + 'a {
     move |e| Error::io(op, path, e)
@@ -124,6 +125,28 @@ pub(super) fn unlock(
     }
 }
 
+/// Whether `key` opens an existing encrypted file, checked read-only (no
+/// lock is taken and nothing is written, not even a crash repair): the
+/// current key slot unwraps with it, and a commit slot authenticates under
+/// the data key it unwraps. `Ok(false)`: another key. A header no key
+/// could get past (damaged slots, truncated) is an error naming the file.
+pub(crate) fn key_opens(inner: &impl StorageBackend, path: &Path, key: &KeySource) -> Result<bool> {
+    let (_, slot, _) = current_key_slot(inner, path)?;
+    let Some(dek) = slot.open(key)? else {
+        return Ok(false);
+    };
+    let keys = FileKeys::new(&dek, slot.file_id);
+    let mut notes = Vec::new();
+    let (valid, _) = super::recover::read_commits(inner, path, &keys, &mut notes)?;
+    if valid.is_empty() {
+        return Err(auth(
+            path,
+            format!("no valid commit slot: {}", notes.join("; ")),
+        ));
+    }
+    Ok(true)
+}
+
 impl<B: StorageBackend> EncryptedBackend<B> {
     /// Opens an existing encrypted file, or initialises an empty one.
     /// Nothing is written unless the key is right (or the storage is empty).
@@ -207,7 +230,7 @@ impl<B: StorageBackend> EncryptedBackend<B> {
             ));
         }
         for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
-            let mut b = vec![0u8; super::header::COMMIT_LEN];
+            let mut b = vec![0u8; super::header::COMMIT_MAX];
             let len = match self.inner.read(o, &mut b) {
                 Ok(()) => super::header::commit_len(&b).unwrap_or(b.len()),
                 Err(_) => b.len(),
@@ -327,4 +350,33 @@ pub fn rekey_backend(
         inner.sync_data().map_err(&w)?;
     }
     Ok(())
+}
+
+/// Completes a rekey that a crash interrupted between its two key-slot
+/// writes. `key` (the new key) must open the current slot; if the other
+/// slot is not the same bytes (it still wraps the data key under the old
+/// key, or is torn), the current slot is copied over it and synced.
+/// Returns whether anything was written. Without this, a file that the new
+/// key already opens would keep a copy of its data key under the old one.
+pub fn finish_rekey(inner: &impl StorageBackend, path: &Path, key: &KeySource) -> Result<bool> {
+    let _guard = LockGuard::take(inner, path)?;
+    let (cur, slot, _) = current_key_slot(inner, path)?;
+    if slot.open(key)?.is_none() {
+        return Err(Error::WrongKey {
+            path: path.to_path_buf(),
+        });
+    }
+    let fresh = slot.encode();
+    let other = 1 - cur;
+    let mut stale = [0u8; KEY_SLOT_LEN];
+    inner
+        .read(KEY_SLOTS[other], &mut stale)
+        .map_err(io(path, "read"))?;
+    if stale == fresh {
+        return Ok(false);
+    }
+    let w = io(path, "rekey");
+    inner.write(KEY_SLOTS[other], &fresh).map_err(&w)?;
+    inner.sync_data().map_err(&w)?;
+    Ok(true)
 }

@@ -19,7 +19,7 @@
 //! can never come back, and is reported as a finding.
 
 use super::backend::{Entry, State, xor};
-use super::header::{COMMIT_LEN, COMMIT_SLOTS, Commit, FileKeys};
+use super::header::{COMMIT_MAX, COMMIT_SLOTS, Commit, FileKeys};
 use super::layout::{
     BLOCK, GROUP, TRAILER, Trailer, blocks_within, data_blocks, data_off, phys_len, trailer_off,
 };
@@ -120,7 +120,7 @@ pub(super) fn read_commits(
     let mut valid: Vec<Commit> = Vec::new();
     let mut slot_tail = [0; 2];
     for (i, &o) in COMMIT_SLOTS.iter().enumerate() {
-        let mut b = vec![0u8; COMMIT_LEN];
+        let mut b = vec![0u8; COMMIT_MAX];
         inner.read(o, &mut b).map_err(io(path, "read"))?;
         slot_tail[i] = b.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
         match keys.open_commit(i, &b) {
@@ -290,7 +290,7 @@ fn repair(
     }
     if let Some(epoch) = discarded {
         let slot = COMMIT_SLOTS[(epoch % 2) as usize];
-        inner.write(slot, &[0u8; COMMIT_LEN]).map_err(&w)?;
+        inner.write(slot, &[0u8; COMMIT_MAX]).map_err(&w)?;
         st.slot_tail[(epoch % 2) as usize] = 0;
     }
     inner.sync_data().map_err(&w)

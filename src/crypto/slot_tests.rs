@@ -81,3 +81,58 @@ fn format_1_slots_open_and_are_replaced_cleanly() {
     e.read(4096, &mut got[..4096]).unwrap();
     assert!(got[..4096].iter().all(|&b| b == 0x22));
 }
+
+/// redb's header block with every byte non-zero seals into a format-2 slot
+/// of 4,224 bytes, 4 more than format 1: the open must read all of it (it
+/// read 4,220 and panicked slicing past the end).
+#[test]
+fn a_header_block_used_to_its_last_byte_reopens() {
+    let enc = EncryptedBackend::open_or_create(
+        InMemoryBackend::new(),
+        Path::new("full.redb"),
+        &key(),
+        KdfParams::insecure_for_tests(),
+    )
+    .unwrap();
+    let mut header = vec![0xA5u8; 4096];
+    header[..9].copy_from_slice(&REDB_MAGIC);
+    enc.write(0, &header).unwrap();
+    enc.sync_data().unwrap();
+    let img = image(&enc.inner);
+    let e = open(&img);
+    let mut got = vec![0u8; 4096];
+    e.read(0, &mut got).unwrap();
+    assert_eq!(got, header);
+    assert_eq!(e.verify(), Vec::<String>::new());
+}
+
+/// Every header parser takes any prefix of a slot, and a format-2 slot
+/// whose length field claims more than the bytes at hand, without a panic.
+#[test]
+fn header_parsers_take_any_length() {
+    use super::header::{FileKeys, KeySlot, commit_len};
+    use super::layout::Trailer;
+    let enc = EncryptedBackend::open_or_create(
+        InMemoryBackend::new(),
+        Path::new("p.redb"),
+        &key(),
+        KdfParams::insecure_for_tests(),
+    )
+    .unwrap();
+    let mut header = vec![0x5Au8; 4096];
+    header[..9].copy_from_slice(&REDB_MAGIC);
+    enc.write(0, &header).unwrap();
+    enc.sync_data().unwrap();
+    let img = image(&enc.inner);
+    let keys = FileKeys::new(&Key::from_bytes([1; 32]), [2; 16]);
+    // The sync wrote epoch 2, into slot 0.
+    let slot = &img[COMMIT_SLOTS[0] as usize..COMMIT_SLOTS[0] as usize + 4224];
+    assert_eq!(commit_len(slot), Some(4224));
+    for n in 0..=slot.len() {
+        let b = &slot[..n];
+        assert_eq!(commit_len(b), (n == 4224).then_some(4224), "{n}");
+        assert!(keys.open_commit(0, b).is_err());
+        let _ = KeySlot::decode(&img[..n.min(200)]);
+        assert_eq!(Trailer::decode(&[0u8; 64][..n.min(64)]).is_some(), n >= 64);
+    }
+}

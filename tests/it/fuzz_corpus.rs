@@ -136,3 +136,8 @@ fn export_quote() {
 fn encrypted_file() {
     replay("encrypted_file", fuzzing::encrypted_file);
 }
+
+#[test]
+fn crypto_header() {
+    replay("crypto_header", fuzzing::crypto_header);
+}

@@ -5,14 +5,21 @@
 //! `ARAGORA_SQLITE_KEY` (passphrase) or `ARAGORA_ENCRYPTION_KEY` (raw), the
 //! new key for `rekey` from `ARAGORA_NEW_SQLITE_KEY` or
 //! `ARAGORA_NEW_ENCRYPTION_KEY`. Without FILE arguments every existing file
-//! of the configured mode is converted; files already in the wanted state
-//! are skipped and reported.
+//! of the configured mode is converted.
+//!
+//! All or nothing across the set: every file is checked first (that it is
+//! our own file, and that the key opens it), and if any fails the command
+//! refuses the whole set, listing every failing file, before anything is
+//! written. Files already in the wanted state (encrypted under the key,
+//! plain, opened by the new key) pass the check and are skipped, so after
+//! an interruption the same command finishes the set.
 
 use crate::output::out;
 use aragora_db::config::Config;
-use aragora_db::crypto::{self, Encryption, KdfParams, Key, KeySource, convert};
+use aragora_db::crypto::convert::{self, Plan};
+use aragora_db::crypto::{Encryption, KdfParams, Key, KeySource};
 use aragora_db::{Error, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn env_key(pass_var: &str, raw_var: &str) -> Result<Encryption> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -44,7 +51,13 @@ fn current_key(config: &Config) -> Result<Encryption> {
 
 fn targets(config: &Config, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
     if !files.is_empty() {
-        return Ok(files.to_vec());
+        // A file named twice (or by two spellings) is converted once.
+        let mut seen = std::collections::HashSet::new();
+        return Ok(files
+            .iter()
+            .filter(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| (*f).clone())))
+            .cloned()
+            .collect());
     }
     let mut all: Vec<PathBuf> = config
         .all_db_paths()?
@@ -57,43 +70,117 @@ fn targets(config: &Config, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(all)
 }
 
+/// Checks every file before any is changed: the plan of each, or (if any
+/// file fails) one error listing every failing file, with nothing changed.
+fn preflight(
+    verb: &str,
+    files: Vec<PathBuf>,
+    plan: impl Fn(&Path) -> Result<Plan>,
+) -> Result<Vec<(PathBuf, Plan)>> {
+    let mut plans = Vec::new();
+    let mut bad = Vec::new();
+    for f in files {
+        match plan(&f) {
+            Ok(p) => plans.push((f, p)),
+            Err(e) => bad.push(e.to_string()),
+        }
+    }
+    if bad.is_empty() {
+        return Ok(plans);
+    }
+    let total = plans.len() + bad.len();
+    Err(Error::Invalid(format!(
+        "{verb} refused: {} of {total} file{} cannot be {verb}ed, so nothing was changed:\n  {}",
+        bad.len(),
+        if total == 1 { "" } else { "s" },
+        bad.join("\n  ")
+    )))
+}
+
+/// Runs `convert` on every planned file in order and prints the line it
+/// returns. A failed conversion stops the run with an error that says how
+/// far it got: every file is in its old or its new state (each conversion
+/// is atomic), and the same command finishes the set. A failure to print
+/// (a closed pipe) does not stop the conversions; it is returned at the end.
+fn convert_all(
+    verb: &str,
+    plans: &[(PathBuf, Plan)],
+    mut convert: impl FnMut(&Path, Plan) -> Result<String>,
+) -> Result<()> {
+    let mut printed = Ok(());
+    for (i, (f, plan)) in plans.iter().enumerate() {
+        match convert(f, *plan) {
+            Ok(line) => {
+                if printed.is_ok() {
+                    printed = out(format_args!("{}: {line}", f.display()));
+                }
+            }
+            Err(e) if i == 0 => return Err(e),
+            Err(e) => {
+                return Err(Error::Invalid(format!(
+                    "{e}\n  {verb} stopped there: the {i} file{} before it {} done, it and the {} after it are unchanged; run the same command again to finish",
+                    if i == 1 { "" } else { "s" },
+                    if i == 1 { "is" } else { "are" },
+                    plans.len() - i - 1
+                )));
+            }
+        }
+    }
+    printed
+}
+
+fn skipped(why: &str) -> Result<String> {
+    Ok(format!("{why}, skipped"))
+}
+
 pub fn encrypt(config: &Config, files: &[PathBuf]) -> Result<()> {
     let enc = current_key(config)?;
-    for f in targets(config, files)? {
-        if crypto::file_is_encrypted(&f)? {
-            out(format_args!("{}: already encrypted, skipped", f.display()))?;
-            continue;
+    let plans = preflight("encrypt", targets(config, files)?, |f| {
+        convert::plan_encrypt(f, &enc)
+    })?;
+    convert_all("encrypt", &plans, |f, plan| match plan {
+        Plan::Convert => {
+            let n = convert::encrypt_file(f, &enc)?;
+            Ok(format!("encrypted ({n} bytes)"))
         }
-        let n = convert::encrypt_file(&f, &enc)?;
-        out(format_args!("{}: encrypted ({n} bytes)", f.display()))?;
-    }
-    Ok(())
+        Plan::Skip(why) => skipped(why),
+        Plan::AlreadyRekeyed => skipped("already encrypted"),
+    })
 }
 
 pub fn decrypt(config: &Config, files: &[PathBuf]) -> Result<()> {
     let enc = current_key(config)?;
-    for f in targets(config, files)? {
-        if !crypto::file_is_encrypted(&f)? {
-            out(format_args!("{}: not encrypted, skipped", f.display()))?;
-            continue;
+    let plans = preflight("decrypt", targets(config, files)?, |f| {
+        convert::plan_decrypt(f, &enc.source)
+    })?;
+    convert_all("decrypt", &plans, |f, plan| match plan {
+        Plan::Convert => {
+            let n = convert::decrypt_file(f, &enc.source)?;
+            Ok(format!("decrypted ({n} bytes)"))
         }
-        let n = convert::decrypt_file(&f, &enc.source)?;
-        out(format_args!("{}: decrypted ({n} bytes)", f.display()))?;
-    }
-    Ok(())
+        Plan::Skip(why) => skipped(why),
+        Plan::AlreadyRekeyed => skipped("not encrypted"),
+    })
 }
 
 pub fn rekey(config: &Config, files: &[PathBuf]) -> Result<()> {
     let old = current_key(config)?;
     let new = env_key("ARAGORA_NEW_SQLITE_KEY", "ARAGORA_NEW_ENCRYPTION_KEY")?;
     let new_source: &KeySource = &new.source;
-    for f in targets(config, files)? {
-        if !crypto::file_is_encrypted(&f)? {
-            out(format_args!("{}: not encrypted, skipped", f.display()))?;
-            continue;
+    let plans = preflight("rekey", targets(config, files)?, |f| {
+        convert::plan_rekey(f, &old.source, new_source)
+    })?;
+    convert_all("rekey", &plans, |f, plan| {
+        match plan {
+        Plan::Convert => {
+            convert::rekey_file(f, &old.source, new_source, new.params)?;
+            Ok("rekeyed".into())
         }
-        convert::rekey_file(&f, &old.source, new_source, new.params)?;
-        out(format_args!("{}: rekeyed", f.display()))?;
+        Plan::AlreadyRekeyed if convert::finish_rekey(f, new_source)? => Ok(
+            "already rekeyed (the new key opens it; finished its interrupted key-slot update), skipped".into(),
+        ),
+        Plan::AlreadyRekeyed => skipped("already rekeyed (the new key opens it)"),
+        Plan::Skip(why) => skipped(why),
     }
-    Ok(())
+    })
 }
