@@ -44,6 +44,15 @@ impl Global {
             c.data_dir = d.clone();
             c.data_dir_source = "--data-dir";
         }
+        // A data directory that does not exist yet is fine (it is created
+        // when something is written); one that is a file is a mistake.
+        if std::fs::metadata(&c.data_dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(aragora_db::Error::Config {
+                name: c.data_dir_source.to_string(),
+                value: c.data_dir.display().to_string(),
+                expected: "a data directory, but it is not a directory".into(),
+            });
+        }
         Ok(c)
     }
 }

@@ -216,3 +216,77 @@ fn json_is_one_document_on_every_command() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ok"], false, "{v}");
 }
+
+#[test]
+fn verify_and_backup_of_nothing_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let missing = dir.path().join("missing");
+    for d in [&empty, &missing] {
+        let before = snapshot(dir.path());
+        let d = d.to_str().unwrap();
+        for args in [vec!["--data-dir", d, "verify"], vec!["--data-dir", d, "backup"]] {
+            let o = cli_env(&args, &[]);
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {}", describe(&o));
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("no database files"), "{args:?}: {err}");
+            assert_unchanged(dir.path(), &before, &format!("{args:?}"));
+        }
+    }
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"hello").unwrap();
+    let before = snapshot(dir.path());
+    let f = file.to_str().unwrap();
+    for cmd in ["paths", "status", "verify", "backup"] {
+        let o = cli_env(&["--data-dir", f, cmd], &[]);
+        assert_eq!(o.status.code(), Some(1), "{cmd}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("not a directory"), "{cmd}: {err}");
+        assert_unchanged(dir.path(), &before, cmd);
+    }
+}
+
+#[test]
+fn waiting_for_a_lock_is_announced() {
+    let dir = demo_dir();
+    let d = dir.path().join("d");
+    let config = aragora_db::config::Config::for_dir(&d);
+    let held = aragora_db::store::UserStore::open(&config).unwrap();
+    let start = std::time::Instant::now();
+    let o = cli_env(
+        &["--data-dir", d.to_str().unwrap(), "dump", "users"],
+        &[("DB_TIMEOUT", "2")],
+    );
+    drop(held);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("waiting for"), "{err}");
+    assert!(err.contains("users.redb") && err.contains("DB_TIMEOUT"), "{err}");
+    assert!(start.elapsed() >= std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn log_filter_shows_what_status_and_import_do() {
+    let dir = demo_dir();
+    let d = dir.path().join("d");
+    let d = d.to_str().unwrap();
+    let o = cli_env(&["--data-dir", d, "status"], &[("ARAGORA_LOG", "info")]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("users.redb") && err.contains("INFO"), "{err}");
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/legacy-nomic");
+    let store = dir.path().join("imported");
+    let o = cli_env(
+        &["--data-dir", store.to_str().unwrap(), "import", "--source", fixture, "--dry-run"],
+        &[("ARAGORA_LOG", "info")],
+    );
+    assert!(o.status.success(), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("reading source") && err.contains("import finished"), "{err}");
+}
