@@ -142,6 +142,13 @@ fn each_legacy_file_keeps_its_own_relationships() {
         assert_eq!(stored_relationships(&config, target), want, "{file}");
         by_file.push(want);
     }
+    // The ELO store reads its own file's copy, as the original's
+    // EloSystem reads agent_elo.db.
+    let elo = aragora_db::store::elo::EloStore::open(&config).unwrap();
+    for ((a, b), n) in &by_file[0] {
+        let r = elo.relationship(a, b).unwrap().unwrap();
+        assert_eq!(&r.debate_count, n);
+    }
     // The sample has pairs that two files hold with other counts: in the
     // original they are separate tables, and they stay separate here.
     let differing = by_file[0]
