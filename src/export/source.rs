@@ -36,6 +36,11 @@ pub struct StoreRows {
     readers: Vec<Reader>,
     /// Files that hold the requested tables but do not exist (not created).
     pub missing: Vec<(PathBuf, Vec<&'static str>)>,
+    /// Legacy mode: the copies of a table the original also keeps in
+    /// another file (`schema::ALSO_IN`) that hold rows, with their row
+    /// counts. They are not exported (PostgreSQL has one table of each
+    /// name: the owner's file's), and the caller must say so.
+    pub copies: Vec<(PathBuf, &'static str, u64)>,
     _dbs: Vec<Database>,
 }
 
@@ -61,6 +66,7 @@ impl StoreRows {
             at: Vec::new(),
             readers: Vec::new(),
             missing: Vec::new(),
+            copies: Vec::new(),
             _dbs: Vec::new(),
         };
         // Registry order, so the script reads like the declarations.
@@ -93,6 +99,25 @@ impl StoreRows {
             for def in defs {
                 s.tables.push(def);
                 s.at.push(s.readers.len() - 1);
+            }
+        }
+        if config.mode == crate::config::DatabaseMode::Legacy {
+            for &(target, defs) in schema::ALSO_IN {
+                let path = config.get_db_path(target)?.path;
+                if !path.exists() {
+                    continue;
+                }
+                let db = Database::open(config, target)?;
+                let r = db.read()?;
+                for def in defs {
+                    if wanted.as_ref().is_some_and(|w| !w.contains(def.name)) {
+                        continue;
+                    }
+                    let n = r.count_rows(def)?;
+                    if n > 0 {
+                        s.copies.push((path.clone(), def.name, n));
+                    }
+                }
             }
         }
         Ok(s)

@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::schema::import::{IMPORT_RAW_ROWS, IMPORT_RAW_TABLES, IMPORT_REJECTS, IMPORT_REKEYED};
 use crate::sqlite::{Row, SqliteFile, TableInfo};
 use crate::table::{Extras, Value, Writer, keys};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 const IMPORT: DbTarget = DbTarget::Store(Store::Import);
@@ -28,6 +30,9 @@ pub struct Run<'a, 'c> {
     pub now: String,
     /// The column-secret key (`ARAGORA_ENCRYPTION_KEY`), if set.
     pub key: Option<&'a crate::crypto::Key>,
+    /// For each target file and table, the source files whose rows went
+    /// into it during this run (to say where a conflicting row came from).
+    pub writers: BTreeMap<(PathBuf, &'static str), Vec<String>>,
 }
 
 /// Error from the SQLite reader, with the file named.
@@ -77,16 +82,17 @@ pub fn import_file(
     out: &mut Vec<TableReport>,
 ) -> Result<bool> {
     let tables = db.tables().map_err(|e| reader_error(src, e))?;
+    let config = run.targets.config();
     let plans: Vec<Disposition> = tables
         .iter()
-        .map(|t| super::plan::plan(&src.rel, t, &tables))
-        .collect();
+        .map(|t| super::plan::plan(config, &src.rel, t, &tables))
+        .collect::<Result<_>>()?;
     let file_rows: u64 = counts.iter().sum::<u64>().max(1);
     let mut ticker = Ticker::new(src.bytes, file_rows);
     let mut has_away = false;
     for ((table, plan), count) in tables.iter().zip(&plans).zip(counts) {
         let this_pass = match plan {
-            Disposition::Typed(m) if !m.at_home(&src.rel) => Pass::Away,
+            Disposition::Typed(m) if !m.at_home() => Pass::Away,
             _ => Pass::Home,
         };
         has_away |= this_pass == Pass::Away;
@@ -105,10 +111,12 @@ pub fn import_file(
                 rep.kind = "typed";
                 rep.defaulted_columns = m.defaulted();
                 rep.extra_columns = m.extras.iter().map(|(_, n)| n.clone()).collect();
+                rep.rowid_column = m.rowid.map(|i| m.def.columns[i].name);
                 typed(run, src, db, table, m, &mut rep, &mut ticker)?;
             }
-            Disposition::Raw => {
+            Disposition::Raw(why) => {
                 rep.kind = "raw";
+                rep.raw_reason = why.clone();
                 raw(run, src, db, table, *count, &mut rep, &mut ticker)?;
             }
             Disposition::Derived(why) => {
@@ -171,7 +179,12 @@ fn typed(
     ticker: &mut Ticker,
 ) -> Result<()> {
     let def = m.def;
-    let target = run.targets.ensure(def.owner)?;
+    let target = run.targets.ensure_path(&m.target)?;
+    let writers = run.writers.entry((target.clone(), def.name)).or_default();
+    let others = writers.join(", ");
+    if !writers.contains(&src.rel) {
+        writers.push(src.rel.clone());
+    }
     let import = run.targets.ensure(IMPORT)?;
     let (t, imp) = (run.targets.get(&target), run.targets.get(&import));
     rep.target = format!("{}:{}", file_name(&target), def.name);
@@ -200,7 +213,7 @@ fn typed(
             }) => {
                 rep.converted += converted;
                 super::secrets::convert(def, &mut values, run.key, &mut rep.secrets)?;
-                let rekeys = m.rekeys(&src.rel);
+                let rekeys = m.rekeys();
                 let prov_key = source_key(&src.rel, &table.name, rowid);
                 if rekeys && let Some((p, _)) = rw.get_values(&IMPORT_REKEYED, &prov_key)? {
                     values[def.primary_key[0]] = p[4].clone();
@@ -246,17 +259,28 @@ fn typed(
                         }
                         fault
                     }
-                    Some(_) => Some((
-                        None,
-                        format!(
-                            "{} already holds a row with key {} and other values \
-                             (from another source file, or changed since an earlier import)",
-                            def.name,
-                            keys::render(&pk)
-                        ),
-                        Value::Null,
-                        "row",
-                    )),
+                    Some(_) => {
+                        rep.conflicts += 1;
+                        Some((
+                            None,
+                            format!(
+                                "conflict: {}:{} already holds a row with key {} and other values ({}); \
+                                 the stored row is kept and this one is not merged into it",
+                                file_name(&target),
+                                def.name,
+                                keys::render(&pk),
+                                if others.is_empty() {
+                                    "changed since an earlier import".to_string()
+                                } else {
+                                    format!(
+                                        "from {others} in this run, or changed since an earlier import"
+                                    )
+                                }
+                            ),
+                            Value::Null,
+                            "row",
+                        ))
+                    }
                     None => first,
                 }
             }
@@ -434,10 +458,10 @@ fn sequences(
         else {
             continue;
         };
-        if !m.def.autoincrement || !m.at_home(&src.rel) {
+        if !m.def.autoincrement || !m.at_home() {
             continue;
         }
-        let path = run.targets.ensure(m.def.owner)?;
+        let path = run.targets.ensure_path(&m.target)?;
         let t = run.targets.get(&path);
         let mut w = Writer::new(&t.txn, &t.db);
         w.raise_sequence_to(m.def, seq)?;

@@ -106,6 +106,7 @@ pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Resul
             progress,
             now: crate::time::now_iso(),
             key: config.column_key.as_ref(),
+            writers: Default::default(),
         };
         let mut away = Vec::new();
         let mut stamps = Vec::new();

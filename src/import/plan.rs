@@ -5,12 +5,26 @@
 //! among several candidates (the name `debates` is both the critique
 //! store's table and consolidated `core.db`'s) the one whose columns match
 //! best wins; the file name only breaks ties. Columns map by name
-//! (case-insensitive, including declared aliases), never by position.
+//! (case-insensitive, including declared aliases), never by position. A
+//! declared column named `rowid` that the source lacks takes the source
+//! row's rowid: that is how a table the original created without a primary
+//! key (`patterns_archive`) keeps its identity.
+//!
+//! Where the rows go: in legacy mode a source file that is one of the
+//! original's legacy files goes to its own `.redb` counterpart for every
+//! table that file holds (its owner's tables and the copies the original
+//! also creates there, [`crate::schema::ALSO_IN`]), so the same table in
+//! three files stays three tables, as in the original. Otherwise (a file of
+//! another name, or consolidated mode) rows go to the table's owner file:
+//! the table's home file first, then the others, whose rows merge by the
+//! rules in `docs/ORIGINAL.md`.
 
-use crate::config::{DbTarget, Store};
+use crate::config::{Config, DatabaseMode, DbTarget, Store};
+use crate::error::Result;
 use crate::schema::ALL_TABLES;
 use crate::sqlite::{TableInfo, TableKind};
 use crate::table::TableDef;
+use std::path::PathBuf;
 
 /// How one declared table is filled from one source table.
 #[derive(Debug, Clone)]
@@ -21,17 +35,27 @@ pub struct Mapping {
     pub columns: Vec<Option<usize>>,
     /// Source columns the declaration lacks: kept in each row's extra map.
     pub extras: Vec<(usize, String)>,
+    /// The declared column filled with the source row's rowid (a table the
+    /// original created without a primary key of its own).
+    pub rowid: Option<usize>,
+    /// The file the rows go to.
+    pub target: PathBuf,
+    /// Whether the source file is the table's home for this target: its
+    /// rows keep their keys and its `sqlite_sequence` applies. Rows from
+    /// other files are imported after every home file (see [`file_hint`]).
+    pub home: bool,
 }
 
 impl Mapping {
-    /// Whether the source file is this table's home (see [`file_hint`]).
-    pub fn at_home(&self, rel: &str) -> bool {
-        file_hint(rel, self.def.owner)
+    /// Whether the source file is this table's home.
+    pub fn at_home(&self) -> bool {
+        self.home
     }
 
-    /// Whether rows of this table from `rel` may be given new ids.
-    pub fn rekeys(&self, rel: &str) -> bool {
-        self.def.autoincrement && !self.at_home(rel)
+    /// Whether rows of this table may be given new ids (an AUTOINCREMENT
+    /// table merged from a file that is not its home).
+    pub fn rekeys(&self) -> bool {
+        self.def.autoincrement && !self.home
     }
 
     /// Declared columns the source lacks (they take their defaults).
@@ -39,9 +63,18 @@ impl Mapping {
         self.columns
             .iter()
             .zip(self.def.columns)
-            .filter(|(src, _)| src.is_none())
-            .map(|(_, c)| c.name)
+            .enumerate()
+            .filter(|(i, (src, _))| src.is_none() && self.rowid != Some(*i))
+            .map(|(_, (_, c))| c.name)
             .collect()
+    }
+
+    /// Whether every primary-key column has a source.
+    pub fn complete_key(&self) -> bool {
+        self.def
+            .primary_key
+            .iter()
+            .all(|&c| self.columns[c].is_some() || self.rowid == Some(c))
     }
 }
 
@@ -50,30 +83,38 @@ impl Mapping {
 pub enum Disposition {
     /// Imported into a declared table.
     Typed(Mapping),
-    /// No declaration matches: imported whole into the raw tables.
-    Raw,
+    /// No declaration matches: imported whole into the raw tables (the
+    /// reason says why).
+    Raw(String),
     /// Not imported, because its content is derived from other data
     /// (the reason says from what).
     Derived(String),
 }
 
 /// Decides what happens to `table` of the file `rel`, given every table of
-/// that file (to recognise FTS shadow tables).
-pub fn plan(rel: &str, table: &TableInfo, file_tables: &[TableInfo]) -> Disposition {
+/// that file (to recognise FTS shadow tables), for an import into `config`.
+pub fn plan(
+    config: &Config,
+    rel: &str,
+    table: &TableInfo,
+    file_tables: &[TableInfo],
+) -> Result<Disposition> {
     let name = table.name.as_str();
     if name == "sqlite_sequence" {
-        return Disposition::Derived(
+        return Ok(Disposition::Derived(
             "SQLite's AUTOINCREMENT counters: applied to the imported tables' sequences".into(),
-        );
+        ));
     }
     if name.starts_with("sqlite_stat") {
-        return Disposition::Derived("SQLite's query-planner statistics".into());
+        return Ok(Disposition::Derived(
+            "SQLite's query-planner statistics".into(),
+        ));
     }
     if table.kind == TableKind::Virtual {
-        return Disposition::Derived(format!(
+        return Ok(Disposition::Derived(format!(
             "virtual table (its index is rebuilt from its content table): {}",
             first_line(&table.sql)
-        ));
+        )));
     }
     if let Some(vt) = file_tables.iter().find(|v| {
         v.kind == TableKind::Virtual
@@ -81,25 +122,67 @@ pub fn plan(rel: &str, table: &TableInfo, file_tables: &[TableInfo]) -> Disposit
             && name.starts_with(&v.name)
             && name.as_bytes()[v.name.len()] == b'_'
     }) {
-        return Disposition::Derived(format!("shadow table of virtual table {}", vt.name));
+        return Ok(Disposition::Derived(format!(
+            "shadow table of virtual table {}",
+            vt.name
+        )));
     }
     let mut best: Option<(Score, Mapping)> = None;
+    let mut incomplete = Vec::new();
     for &def in ALL_TABLES {
         let named = def.name.eq_ignore_ascii_case(name)
             || def.sources.iter().any(|s| s.eq_ignore_ascii_case(name));
         if !named || def.owner == DbTarget::Store(Store::Import) {
             continue;
         }
-        let m = map_columns(def, table);
-        let score = score(&m, rel, def);
-        if score.complete_key && best.as_ref().is_none_or(|(b, _)| score > *b) {
+        let (target, home) = route(config, rel, def)?;
+        let m = map_columns(def, table, target, home);
+        let score = score(&m);
+        if !score.complete_key {
+            let missing: Vec<&str> = def
+                .primary_key
+                .iter()
+                .filter(|&&c| m.columns[c].is_none() && m.rowid != Some(c))
+                .map(|&c| def.columns[c].name)
+                .collect();
+            incomplete.push(format!("{} (no {})", def.name, missing.join(", ")));
+        } else if best.as_ref().is_none_or(|(b, _)| score > *b) {
             best = Some((score, m));
         }
     }
-    match best {
+    Ok(match best {
         Some((_, m)) => Disposition::Typed(m),
-        None => Disposition::Raw,
+        None if incomplete.is_empty() => Disposition::Raw(format!(
+            "no declared table is named {name} (nor has it as a source name)"
+        )),
+        None => Disposition::Raw(format!(
+            "declared table {} matches the name, but the source lacks its primary-key column",
+            incomplete.join(", ")
+        )),
+    })
+}
+
+/// The file `def`'s rows from the source file `rel` go to, and whether
+/// `rel` is their home there (see the module docs).
+pub fn route(config: &Config, rel: &str, def: &'static TableDef) -> Result<(PathBuf, bool)> {
+    if config.mode == DatabaseMode::Legacy {
+        for t in DbTarget::all() {
+            if t.legacy_file_name() != rel {
+                continue;
+            }
+            let path = config.get_db_path(t)?.path;
+            if crate::schema::tables_in_file(config, &path)?
+                .iter()
+                .any(|d| d.name == def.name)
+            {
+                return Ok((path, true));
+            }
+        }
     }
+    Ok((
+        config.get_db_path(def.owner)?.path,
+        file_hint(rel, def.owner),
+    ))
 }
 
 fn first_line(sql: &str) -> &str {
@@ -114,13 +197,12 @@ struct Score {
     fewer_defaults: std::cmp::Reverse<usize>,
 }
 
-fn score(m: &Mapping, rel: &str, def: &TableDef) -> Score {
-    let complete_key = def.primary_key.iter().all(|&c| m.columns[c].is_some());
+fn score(m: &Mapping) -> Score {
     let matched = m.columns.iter().filter(|c| c.is_some()).count();
     Score {
-        complete_key,
+        complete_key: m.complete_key(),
         matched,
-        file_hint: file_hint(rel, def.owner),
+        file_hint: m.home,
         fewer_defaults: std::cmp::Reverse(m.columns.len() - matched),
     }
 }
@@ -139,8 +221,14 @@ pub fn file_hint(rel: &str, owner: DbTarget) -> bool {
     }
 }
 
-/// Maps `table`'s columns onto `def` by name and alias.
-pub fn map_columns(def: &'static TableDef, table: &TableInfo) -> Mapping {
+/// Maps `table`'s columns onto `def` by name and alias, for rows going to
+/// `target`.
+pub fn map_columns(
+    def: &'static TableDef,
+    table: &TableInfo,
+    target: PathBuf,
+    home: bool,
+) -> Mapping {
     let mut columns = vec![None; def.columns.len()];
     let mut extras = Vec::new();
     for (j, c) in table.columns.iter().enumerate() {
@@ -153,9 +241,22 @@ pub fn map_columns(def: &'static TableDef, table: &TableInfo) -> Mapping {
             _ => extras.push((j, c.name.clone())),
         }
     }
+    // SQLite's implicit rowid, when the declaration names it and the source
+    // has no column of that name (a rowid alias is a real column).
+    let rowid = if table.without_rowid() {
+        None
+    } else {
+        def.columns
+            .iter()
+            .enumerate()
+            .position(|(i, d)| columns[i].is_none() && d.name.eq_ignore_ascii_case("rowid"))
+    };
     Mapping {
         def,
         columns,
         extras,
+        rowid,
+        target,
+        home,
     }
 }

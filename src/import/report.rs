@@ -26,6 +26,10 @@ pub struct TableReport {
     pub rekeyed: u64,
     /// Rows that went to `import_rejects`.
     pub rejected: u64,
+    /// Of the rejected rows, those whose key another row of the same
+    /// target table already holds with other values (rows of one table
+    /// merged from several source files, or changed since an earlier import).
+    pub conflicts: u64,
     /// Values converted by one of the lossless rules (epochs, exact numbers).
     pub converted: u64,
     /// What happened to the original's encrypted column values.
@@ -34,6 +38,11 @@ pub struct TableReport {
     pub defaulted_columns: Vec<&'static str>,
     /// Source columns the declaration lacks (kept in each row's extra map).
     pub extra_columns: Vec<String>,
+    /// The declared column that holds the source's rowid, for a table the
+    /// original created without a primary key.
+    pub rowid_column: Option<&'static str>,
+    /// For a raw table: why no declared table took it.
+    pub raw_reason: String,
     /// Time spent on the table, in milliseconds.
     pub millis: u64,
 }
@@ -219,6 +228,27 @@ impl ImportReport {
                     out,
                     "note: {}:{} secret columns: {} re-encrypted under our key, {} plaintext encrypted, {} kept exactly as they were (no key, or a key that does not open them)",
                     t.file, t.table, sc.reencrypted, sc.encrypted, sc.kept
+                );
+            }
+            if t.kind == "raw" {
+                let _ = writeln!(
+                    out,
+                    "note: {}:{} kept untyped in import_raw_rows: {}",
+                    t.file, t.table, t.raw_reason
+                );
+            }
+            if let Some(c) = t.rowid_column {
+                let _ = writeln!(
+                    out,
+                    "note: {}:{} has no primary key of its own: each row's rowid is kept as column {c}",
+                    t.file, t.table
+                );
+            }
+            if t.conflicts > 0 {
+                let _ = writeln!(
+                    out,
+                    "note: {}:{} {} rows not merged into {}: their key is already held by a row with other values (kept in import_rejects, with the reason)",
+                    t.file, t.table, t.conflicts, t.target
                 );
             }
             if t.rekeyed > 0 {

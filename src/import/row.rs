@@ -34,6 +34,19 @@ pub fn type_row<'r>(m: &Mapping, table: &TableInfo, row: &Row<'r>) -> Result<Typ
     let mut values = Vec::with_capacity(def.columns.len());
     let mut converted = 0;
     for (i, (col, src)) in def.columns.iter().zip(&m.columns).enumerate() {
+        if m.rowid == Some(i) {
+            match row.rowid() {
+                Some(id) => values.push(crate::table::Value::Integer(id)),
+                None => {
+                    return Err(Fault {
+                        column: Some(col.name.to_string()),
+                        reason: "the row has no rowid (WITHOUT ROWID table)".into(),
+                        value: Src::Null,
+                    });
+                }
+            }
+            continue;
+        }
         match src {
             Some(j) => {
                 let v = row.get(*j);

@@ -42,6 +42,14 @@ impl<'c> Targets<'c> {
     /// created: a scratch copy in a temporary directory stands in for it.
     pub fn ensure(&mut self, owner: DbTarget) -> Result<PathBuf> {
         let path = self.config.get_db_path(owner)?.path;
+        self.ensure_path(&path)
+    }
+
+    /// The file at `path` (one of the mode's files, with the tables
+    /// [`crate::schema::tables_in_file`] names), opened as [`Self::ensure`]
+    /// does.
+    pub fn ensure_path(&mut self, path: &Path) -> Result<PathBuf> {
+        let path = path.to_path_buf();
         if self.open.contains_key(&path) {
             return Ok(path);
         }
@@ -61,6 +69,11 @@ impl<'c> Targets<'c> {
         let txn = db.begin_write(Durability::Immediate)?;
         self.open.insert(path.clone(), Target { db, txn });
         Ok(path)
+    }
+
+    /// The configuration the targets follow.
+    pub fn config(&self) -> &'c Config {
+        self.config
     }
 
     fn scratch_dir(&mut self) -> Result<PathBuf> {

@@ -13,7 +13,7 @@ use super::load::reader_error;
 use super::plan::{self, Disposition};
 use super::row;
 use crate::config::{Config, DbTarget, Store};
-use crate::db::Database;
+use crate::db::{Database, OpenOptions};
 use crate::error::Result;
 use crate::schema::import::{IMPORT_RAW_ROWS, IMPORT_REJECTS, IMPORT_REKEYED};
 use crate::table::{Reader, Value, keys, read::RoTable};
@@ -110,12 +110,18 @@ struct Snapshots<'c> {
 impl Snapshots<'_> {
     fn reader(&mut self, owner: DbTarget) -> Result<&Reader> {
         let path = self.config.get_db_path(owner)?.path;
-        if !self.open.contains_key(&path) {
-            let db = Database::open(self.config, owner)?;
+        self.reader_at(&path)
+    }
+
+    /// The file at `path`, one of the mode's files, with its tables.
+    fn reader_at(&mut self, path: &Path) -> Result<&Reader> {
+        if !self.open.contains_key(path) {
+            let tables = crate::schema::tables_in_file(self.config, path)?;
+            let db = Database::open_path(path, tables, &OpenOptions::from(self.config))?;
             let r = db.read()?;
-            self.open.insert(path.clone(), (db, r));
+            self.open.insert(path.to_path_buf(), (db, r));
         }
-        Ok(&self.open[&path].1)
+        Ok(&self.open[path].1)
     }
 }
 
@@ -140,7 +146,7 @@ pub fn verify(config: &Config, source: &Path) -> Result<VerifyReport> {
         };
         let tables = db.tables().map_err(|e| reader_error(src, e))?;
         for table in &tables {
-            let plan = plan::plan(&src.rel, table, &tables);
+            let plan = plan::plan(config, &src.rel, table, &tables)?;
             if matches!(plan, Disposition::Derived(_)) {
                 continue;
             }
@@ -154,19 +160,19 @@ pub fn verify(config: &Config, source: &Path) -> Result<VerifyReport> {
             };
             snaps.reader(DbTarget::Store(Store::Import))?;
             let target = match &plan {
-                Disposition::Typed(m) => Some(m.def),
+                Disposition::Typed(m) => Some((m.def, m.target.clone())),
                 _ => None,
             };
-            if let Some(def) = target {
-                snaps.reader(def.owner)?;
+            if let Some((_, path)) = &target {
+                snaps.reader_at(path)?;
             }
             let imp_r = &snaps.open[&config.get_db_path(DbTarget::Store(Store::Import))?.path].1;
             let rejects = imp_r.raw_table(IMPORT_REJECTS.name)?;
             let raw_rows = imp_r.raw_table(IMPORT_RAW_ROWS.name)?;
             let rekeyed = imp_r.raw_table(IMPORT_REKEYED.name)?;
             let typed_t = match target {
-                Some(def) => {
-                    let r = &snaps.open[&config.get_db_path(def.owner)?.path].1;
+                Some((def, path)) => {
+                    let r = &snaps.open[&path].1;
                     Some((r, r.raw_table(def.name)?))
                 }
                 None => None,
@@ -187,7 +193,7 @@ pub fn verify(config: &Config, source: &Path) -> Result<VerifyReport> {
                                 f.reason
                             )),
                             Ok(mut typed) => {
-                                if m.rekeys(&src.rel)
+                                if m.rekeys()
                                     && let Some((p, _)) =
                                         imp_r.get_values(&rekeyed, &IMPORT_REKEYED, &src_key)?
                                 {

@@ -143,8 +143,22 @@ pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
     }
     let mut cannot_move = Vec::new();
     for (file, names) in &present {
-        for n in names.keys() {
+        for (n, &rows) in names {
             let declared = tables.iter().any(|t| t.table == n && &t.from == file);
+            let copy = tables.iter().find(|t| t.table == n && &t.from != file);
+            // A copy the original also keeps in this file (legacy mode,
+            // `schema::ALSO_IN`): the consolidated files hold one table of
+            // that name, the owner's.
+            if !declared && let Some(owner) = copy.filter(|_| in_file(src, file, n)) {
+                if rows > 0 {
+                    cannot_move.push(format!(
+                        "{}: table {n} ({rows} rows) is this file's own copy of the table; the consolidated files hold one {n}, moved from {}; left in place (import the legacy SQLite files with --mode consolidated to merge the copies, conflicts reported)",
+                        file.display(),
+                        owner.from.display()
+                    ));
+                }
+                continue;
+            }
             if !declared && !META_TABLES.contains(&n.as_str()) {
                 cannot_move.push(format!(
                     "{}: table {n} is not declared for this file; left in place",
@@ -157,6 +171,11 @@ pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
         tables,
         cannot_move,
     })
+}
+
+/// Whether `file` holds table `name` in `cfg`'s mode.
+fn in_file(cfg: &Config, file: &Path, name: &str) -> bool {
+    crate::schema::tables_in_file(cfg, file).is_ok_and(|t| t.iter().any(|d| d.name == name))
 }
 
 /// Opens a file of either side for reading: plain files read-only, an

@@ -15,8 +15,10 @@
 //! are nullable with their defaults, as in every shape.
 //! `led_to_improvement` is a 0/1 flag.
 //!
-//! `patterns_archive` has no primary key in the original; its implicit
-//! rowid is declared as `rowid` (the primary key here) so imports keep it.
+//! `patterns_archive` has no primary key in the original (a pattern can be
+//! archived twice); its implicit rowid is declared as `rowid` (the primary
+//! key here), and the importer fills it from each source row's rowid, so
+//! the table imports typed (`docs/ORIGINAL.md`).
 //!
 //! Foreign keys: `critiques.debate_id` → `debates` has no action in the DDL,
 //! so `Restrict`. `pattern_embeddings.pattern_id` → `patterns` is `Cascade`:

@@ -5,11 +5,13 @@
 //! Owner: [`DatabaseType::Elo`] for all seven tables, so they live in
 //! `agent_elo.db` in legacy mode and in `analytics.db` in consolidated mode,
 //! which is where the running application writes them in both modes (§1.4).
-//! Other files that hold the same DDL and are import sources for these
-//! tables: `grounded_positions.db` and `agent_relationships.db`, where
-//! `RelationshipTracker` creates the whole ELO schema (§3.0), and a
-//! consolidated `agents.db`, whose `agent_relationships` has the same DDL
-//! (§4; `consolidate.py` never fills it).
+//! `RelationshipTracker` also creates the whole ELO schema in
+//! `grounded_positions.db` and `agent_relationships.db` and writes its own
+//! `agent_relationships` there: in legacy mode those files hold their own
+//! copies ([`super::ALSO_IN`], `docs/ORIGINAL.md`), so the same pair of
+//! agents can have other counts in each file, as in the original. A
+//! consolidated `agents.db` has an `agent_relationships` with the same DDL
+//! (§4; `consolidate.py` never fills it), imported into the owner's table.
 //!
 //! Unions (§3.1, §4.2): the consolidated `calibration_predictions` adds
 //! `actual_winner` and `resolved_at`, nullable here. `ratings` has the same

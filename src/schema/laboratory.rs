@@ -4,8 +4,10 @@
 //!
 //! Every file opened through `InsightsDatabase` gets all six tables
 //! (`aragora_positions.db`, `persona_lab.db`, `agent_personas.db`,
-//! `grounded_positions.db`, …). One canonical owner each, by the file that
-//! normally holds the data; the other files are import sources:
+//! `grounded_positions.db`, …), each file its own copy. In legacy mode those
+//! files hold their copies too ([`super::ALSO_IN`], `docs/ORIGINAL.md`); one
+//! canonical owner each, by the file that normally holds the data, is the
+//! file our stores read and the one consolidated mode merges into:
 //! * `position_history`, `debate_outcomes` → [`DatabaseType::TruthGrounding`]
 //!   (`aragora_positions.db`, written by `PositionTracker`);
 //! * `experiments`, `emergent_traits`, `trait_transfers`,

@@ -31,7 +31,7 @@ pub mod tokens;
 pub mod users;
 pub mod webhooks;
 
-use crate::config::Config;
+use crate::config::{Config, DatabaseMode, DatabaseType, DbTarget};
 use crate::error::{Error, Result};
 use crate::table::{ForeignKeyDef, IndexDef, TableDef};
 use std::collections::HashMap;
@@ -182,11 +182,104 @@ pub fn table(name: &str) -> Result<&'static TableDef> {
         })
 }
 
-/// The tables stored in `file` under `config`'s mode, in registry order.
+/// The ELO schema, which `RelationshipTracker` creates whole in any file it
+/// is pointed at.
+const ELO_SCHEMA: &[&TableDef] = &[
+    &elo::RATINGS,
+    &elo::MATCHES,
+    &elo::ELO_HISTORY,
+    &elo::CALIBRATION_PREDICTIONS,
+    &elo::DOMAIN_CALIBRATION,
+    &elo::CALIBRATION_BUCKETS,
+    &elo::AGENT_RELATIONSHIPS,
+];
+
+/// Declared tables the original also creates in another database's legacy
+/// file than their owner's (`docs/ORIGINAL.md`, "Tables in several
+/// files"). In legacy mode each of these files holds its own copy, exactly
+/// as the original's: a store opened on that file reads it, and the
+/// importer puts a source file's rows into its own counterpart. The owner's
+/// file stays the one our stores read; in consolidated mode every table
+/// lives in its owner's consolidated file only.
+pub static ALSO_IN: &[(DbTarget, &[&TableDef])] = &[
+    // PositionLedger / FlipDetector (server handlers) open an
+    // InsightsDatabase on it; RelationshipTracker adds the ELO schema.
+    (
+        DbTarget::Type(DatabaseType::Positions),
+        &[
+            &laboratory::POSITION_HISTORY,
+            &laboratory::DEBATE_OUTCOMES,
+            &laboratory::EXPERIMENTS,
+            &laboratory::EMERGENT_TRAITS,
+            &laboratory::TRAIT_TRANSFERS,
+            &laboratory::AGENT_EVOLUTION_HISTORY,
+            &elo::RATINGS,
+            &elo::MATCHES,
+            &elo::ELO_HISTORY,
+            &elo::CALIBRATION_PREDICTIONS,
+            &elo::DOMAIN_CALIBRATION,
+            &elo::CALIBRATION_BUCKETS,
+            &elo::AGENT_RELATIONSHIPS,
+        ],
+    ),
+    // RelationshipTracker pointed at agent_relationships.db.
+    (DbTarget::Type(DatabaseType::Relationships), ELO_SCHEMA),
+    // PositionLedger() and FlipDetector() with their default path.
+    (
+        DbTarget::Type(DatabaseType::Personas),
+        &[
+            &laboratory::POSITION_HISTORY,
+            &laboratory::DEBATE_OUTCOMES,
+            &laboratory::EXPERIMENTS,
+            &laboratory::EMERGENT_TRAITS,
+            &laboratory::TRAIT_TRANSFERS,
+            &laboratory::AGENT_EVOLUTION_HISTORY,
+            &positions::POSITIONS,
+            &positions::DETECTED_FLIPS,
+        ],
+    ),
+    // PositionTracker's InsightsDatabase; the server's init_position_ledger.
+    (
+        DbTarget::Type(DatabaseType::TruthGrounding),
+        &[
+            &laboratory::EXPERIMENTS,
+            &laboratory::EMERGENT_TRAITS,
+            &laboratory::TRAIT_TRANSFERS,
+            &laboratory::AGENT_EVOLUTION_HISTORY,
+            &positions::POSITIONS,
+        ],
+    ),
+    // PersonaLaboratory's InsightsDatabase.
+    (
+        DbTarget::Type(DatabaseType::Laboratory),
+        &[&laboratory::POSITION_HISTORY, &laboratory::DEBATE_OUTCOMES],
+    ),
+];
+
+/// The declared tables the original also creates in `target`'s legacy file
+/// (see [`ALSO_IN`]).
+pub fn also_in(target: DbTarget) -> &'static [&'static TableDef] {
+    ALSO_IN
+        .iter()
+        .find(|(t, _)| *t == target)
+        .map_or(&[], |(_, defs)| *defs)
+}
+
+/// The tables stored in `file` under `config`'s mode, in registry order:
+/// those whose owner lives there, and in legacy mode the ones [`ALSO_IN`]
+/// lists for a database whose file it is.
 pub fn tables_in_file(config: &Config, file: &Path) -> Result<Vec<&'static TableDef>> {
+    let mut extra: Vec<&'static TableDef> = Vec::new();
+    if config.mode == DatabaseMode::Legacy {
+        for &(target, defs) in ALSO_IN {
+            if config.get_db_path(target)?.path == file {
+                extra.extend(defs.iter().copied());
+            }
+        }
+    }
     let mut out = Vec::new();
     for &def in ALL_TABLES {
-        if config.get_db_path(def.owner)?.path == file {
+        if config.get_db_path(def.owner)?.path == file || extra.iter().any(|e| e.name == def.name) {
             out.push(def);
         }
     }
@@ -231,6 +324,16 @@ fn finds_children(idx: &IndexDef, fk: &ForeignKeyDef) -> bool {
 pub fn registry_problems() -> Vec<String> {
     let mut out = Vec::new();
     let mut names = std::collections::HashSet::new();
+    for &(target, defs) in ALSO_IN {
+        for d in defs {
+            if d.owner == target {
+                out.push(format!("{}: listed in ALSO_IN for its own owner", d.name));
+            }
+            if !ALL_TABLES.iter().any(|t| t.name == d.name) {
+                out.push(format!("{}: listed in ALSO_IN but not registered", d.name));
+            }
+        }
+    }
     for &t in ALL_TABLES {
         if !names.insert(t.name) {
             out.push(format!("table {} is registered twice", t.name));
@@ -284,6 +387,17 @@ pub fn registry_problems() -> Vec<String> {
                     t.name,
                     t.column_list(fk.columns)
                 ));
+            }
+            for &(target, defs) in ALSO_IN {
+                if defs.iter().any(|d| d.name == t.name)
+                    && parent.owner != target
+                    && !defs.iter().any(|d| d.name == parent.name)
+                {
+                    out.push(format!(
+                        "{}: also in {}'s file, but its parent {} is not",
+                        t.name, target, parent.name
+                    ));
+                }
             }
             if parent.owner.legacy_file_name() != t.owner.legacy_file_name() {
                 out.push(format!(

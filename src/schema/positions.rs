@@ -6,7 +6,8 @@
 //! default), `aragora_positions.db` (the server's `init_position_ledger`).
 //! One declaration each, owned by [`DatabaseType::Positions`]: legacy
 //! `grounded_positions.db`, consolidated `core.db`, where `consolidate.py`
-//! puts them. Copies in the other files are import sources.
+//! puts them. In legacy mode the other files keep their own copies
+//! ([`super::ALSO_IN`], `docs/ORIGINAL.md`); consolidated mode merges them.
 //!
 //! Legacy and consolidated DDL and indexes are identical; there is no
 //! union. `reversed` is a 0/1 flag. No foreign keys in the original

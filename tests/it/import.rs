@@ -120,10 +120,12 @@ fn fixture_imports_verifies_and_is_idempotent() {
         first.tables.iter().any(|t| t.kind == "raw"),
         "_schema_versions is kept raw"
     );
-    assert!(
-        first.total(|t| t.rekeyed) > 0,
-        "InsightsDatabase tables of several files share AUTOINCREMENT ids"
+    assert_eq!(
+        first.total(|t| t.rekeyed),
+        0,
+        "legacy mode: each file's InsightsDatabase tables stay in its own file"
     );
+    assert_eq!(first.total(|t| t.rejected), 0, "{}", first.render());
 
     let v = import::verify::verify(&config, src).unwrap();
     assert!(v.ok(), "{}", v.render());
@@ -202,6 +204,10 @@ fn consolidated_mode_imports_into_the_four_files() {
         );
     }
     assert!(!tmp.path().join("agent_elo.redb").exists());
+    assert!(
+        report.total(|t| t.rekeyed) > 0,
+        "InsightsDatabase tables of several files share AUTOINCREMENT ids"
+    );
     let v = import::verify::verify(&config, src).unwrap();
     assert!(v.ok(), "{}", v.render());
 }

@@ -4,7 +4,7 @@
 use crate::common::data_dir;
 use aragora_db::Database;
 use aragora_db::config::{Config, DatabaseMode, DatabaseType, DbTarget};
-use aragora_db::schema::{ALL_TABLES, registry_problems, tables_in_file};
+use aragora_db::schema::{ALL_TABLES, ALSO_IN, registry_problems, tables_in_file};
 use aragora_db::table::{ColumnDef, Extras, KeyRange, Page, SqlType, TableDef, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -38,13 +38,15 @@ fn registry_is_consistent() {
 }
 
 #[test]
-fn every_table_lives_in_exactly_one_file_per_mode() {
+fn every_table_lives_in_its_owner_file_and_the_originals_copies_per_mode() {
     let (dir, cfg) = data_dir();
     for mode in MODES {
         let cfg = cfg.clone().with_mode(mode);
-        let files: BTreeSet<PathBuf> = ALL_TABLES
-            .iter()
-            .map(|d| cfg.get_db_path(d.owner).unwrap().path)
+        let files: BTreeSet<PathBuf> = cfg
+            .all_db_paths()
+            .unwrap()
+            .into_iter()
+            .map(|(_, f)| f.path)
             .collect();
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for file in &files {
@@ -53,7 +55,35 @@ fn every_table_lives_in_exactly_one_file_per_mode() {
             }
         }
         for def in ALL_TABLES {
-            assert_eq!(seen.get(def.name), Some(&1), "{} in {mode:?}", def.name);
+            // Legacy mode: also the files where the original keeps its own
+            // copy of the table (ALSO_IN); consolidated mode: one file.
+            let copies = match mode {
+                DatabaseMode::Legacy => ALSO_IN
+                    .iter()
+                    .filter(|(_, defs)| defs.iter().any(|d| d.name == def.name))
+                    .count(),
+                DatabaseMode::Consolidated => 0,
+            };
+            assert_eq!(
+                seen.get(def.name),
+                Some(&(1 + copies)),
+                "{} in {mode:?}",
+                def.name
+            );
+        }
+        if mode == DatabaseMode::Legacy {
+            let elo = |t| {
+                let path = cfg.get_db_path(DbTarget::Type(t)).unwrap().path;
+                tables_in_file(&cfg, &path)
+                    .unwrap()
+                    .iter()
+                    .any(|d| d.name == "agent_relationships")
+            };
+            assert!(
+                elo(DatabaseType::Elo)
+                    && elo(DatabaseType::Positions)
+                    && elo(DatabaseType::Relationships)
+            );
         }
         for def in ALL_TABLES {
             let got = cfg.get_db_path(def.owner).unwrap().path;

@@ -47,6 +47,12 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
             names.join(", ")
         );
     }
+    for (path, table, n) in &rows.copies {
+        eprintln!(
+            "note: {}: its own {table} ({n} rows, the original's copy in that file) is not exported: the export has one {table}, from the table's owner file",
+            path.display()
+        );
+    }
     let report = if a.format == "supabase" {
         let dir = a.out.ok_or_else(|| {
             Error::Invalid("--format supabase writes a folder: give --out DIR".into())

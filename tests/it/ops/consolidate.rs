@@ -262,3 +262,77 @@ fn overrides_are_honoured_on_both_sides() {
     );
     assert_eq!(leaderboard(&dst), leaderboard(&src));
 }
+
+#[test]
+fn a_legacy_files_own_copy_with_rows_is_listed_as_left_in_place() {
+    // The committed sample imported in legacy mode: grounded_positions.redb
+    // and agent_relationships.redb hold their own agent_relationships rows.
+    let (_d, legacy) = data_dir();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-nomic");
+    aragora_db::import::import(
+        &legacy,
+        &aragora_db::import::Options {
+            source: sample,
+            dry_run: false,
+        },
+        &aragora_db::import::Silent,
+    )
+    .unwrap();
+    // Every copy with rows, by file and table.
+    let mut copies = Vec::new();
+    for &(target, defs) in aragora_db::schema::ALSO_IN {
+        let path = legacy.get_db_path(target).unwrap().path;
+        let db = Database::open(&legacy, target).unwrap();
+        let r = db.read().unwrap();
+        for def in defs {
+            let n = r.count_rows(def).unwrap();
+            if n > 0 {
+                copies.push(format!(
+                    "{}: table {} ({n} rows) is this file's own copy of the table",
+                    path.display(),
+                    def.name
+                ));
+            }
+        }
+        drop(r);
+    }
+    assert!(
+        copies
+            .iter()
+            .any(|c| c.contains("grounded_positions.redb: table agent_relationships (12 rows)"))
+    );
+    assert!(
+        copies
+            .iter()
+            .any(|c| c.contains("agent_relationships.redb: table agent_relationships (12 rows)"))
+    );
+    let dir = legacy.data_dir.clone();
+    let (src, dst) = consolidate::sides(&dir, &dir, false);
+    let plan = consolidate::plan(&src, &dst).unwrap();
+    // Each is listed as left in place, naming the file the moved table
+    // comes from; the empty copies (the rest of the ELO schema in those
+    // files) are not listed, and nothing else is.
+    assert_eq!(
+        plan.cannot_move.len(),
+        copies.len(),
+        "{:?}",
+        plan.cannot_move
+    );
+    for c in &copies {
+        assert!(
+            plan.cannot_move
+                .iter()
+                .any(|m| m.starts_with(c.as_str()) && m.contains("left in place")),
+            "{c} not in {:?}",
+            plan.cannot_move
+        );
+    }
+    assert!(
+        plan.cannot_move
+            .iter()
+            .filter(|m| m.contains("table agent_relationships ("))
+            .all(|m| m.contains("moved from ") && m.contains("agent_elo.redb")),
+        "{:?}",
+        plan.cannot_move
+    );
+}
