@@ -9,9 +9,11 @@
 //! ([`crate::ops::migrate`]). Appending a column needs no rewrite: rows
 //! written before it read the column's declared default (see
 //! [`codec`](crate::table::codec)); [`add_column`](crate::ops::migrate::add_column)
-//! is the step for that case (and for a new index: it rewrites every row,
-//! so every row gets its entries). Every table is at version 1 so far, so no
-//! step is registered yet.
+//! is the step for that case. A new or changed index needs nothing in the
+//! step: re-writing rows would not fill it, so the run derives every index
+//! the declaration added or changed from the rows after the last step, in
+//! its transaction, checking UNIQUE ([`crate::table::rebuild_index`]). Every
+//! table is at version 1 so far, so no step is registered yet.
 
 use crate::ops::migrate::Step;
 

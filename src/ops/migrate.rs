@@ -15,6 +15,17 @@
 //! appending a column never breaks old rows; [`add_column`] is the step
 //! that rewrites them to carry the column.
 //!
+//! Indexes are not kept by re-writing rows: the write path only moves an
+//! entry whose key changed, so rows re-written under a declaration with a
+//! new index get no entry in it and a new UNIQUE index is never checked
+//! against them. The step that reaches the declared version therefore
+//! ends, in its transaction, by deriving again from the rows every index
+//! the declaration added or changed (by comparing the fingerprint recorded
+//! for the old version, see [`crate::table::fingerprint`]; all of them when
+//! none is recorded), emptying key spaces no index uses any more, and
+//! recording the new fingerprint. A UNIQUE violation fails the step and
+//! nothing of it is committed.
+//!
 //! `--create "description" --db NAME` is for developers: this is a compiled
 //! tool, so a new step is code. It writes `src/migrations/mNNN_slug.rs`
 //! from a template (built into the binary) and registers it in
@@ -24,7 +35,7 @@
 use crate::config::{Config, DbTarget};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::table::{KeyRange, Page, TableDef, Writer};
+use crate::table::{KeyRange, Page, TableDef, Writer, fingerprint};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -58,6 +69,33 @@ pub fn add_column(db: &Database, w: &mut Writer<'_>, def: &'static TableDef) -> 
         w.update_values(def, values, extras)?;
     }
     Ok(rows.len() as u64)
+}
+
+/// The end of a step's transaction. The step that reaches the declared
+/// version derives again every index the migration added or changed
+/// ([`Writer::rebuild_index`]: re-writing rows does not fill a new index,
+/// nor check a new UNIQUE one against the rows already there), empties key
+/// spaces no declared index uses any more, and records the declaration's
+/// fingerprint. A step to an intermediate version removes the recorded
+/// fingerprint, which no longer describes the file.
+fn finish_step(
+    w: &mut Writer<'_>,
+    def: &'static TableDef,
+    to: u32,
+    old_print: Option<&str>,
+) -> Result<()> {
+    let path = w.path().to_path_buf();
+    let st = |e: redb::Error| Error::storage(&path, e);
+    if to != def.version {
+        return crate::db::fingerprint::forget(w.raw_txn(), def.name).map_err(st);
+    }
+    for space in w.undeclared_key_spaces(def)? {
+        w.drop_key_space(def, space)?;
+    }
+    for idx in fingerprint::indexes_to_rebuild(old_print, def) {
+        crate::table::rebuild_index(w, def, idx.name)?;
+    }
+    crate::db::fingerprint::record(w.raw_txn(), def).map_err(st)
 }
 
 /// Where one table stands.
@@ -161,11 +199,21 @@ pub fn migrate_db(db: &Database, steps: &'static [Step], dry_run: bool) -> Resul
                 )));
             }
         };
+        // The fingerprint of the declaration the file was written with, if
+        // it is recorded at the file's version: it tells which indexes the
+        // migration adds or changes.
+        let old_print = db
+            .recorded_fingerprint(def.name)?
+            .filter(|t| fingerprint::version_of(t) == Some(st.stored));
         for step in chain {
             let rows = if dry_run {
                 0
             } else {
-                db.write_versioned(def.name, step.to, |w| (step.apply)(db, w, def))?
+                db.write_versioned(def.name, step.to, |w| {
+                    let rows = (step.apply)(db, w, def)?;
+                    finish_step(w, def, step.to, old_print.as_deref())?;
+                    Ok(rows)
+                })?
             };
             out.push(Applied {
                 file: db.path().to_path_buf(),

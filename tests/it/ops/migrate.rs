@@ -319,3 +319,191 @@ fn regenerate_migration_fixtures() {
         }
     }
 }
+
+// ----- a migration that adds an index fills it --------------------------------
+
+table! {
+    /// Version 1: no index on `color`.
+    pub struct WidgetV1 as WIDGET_V1 {
+        name: "widgets",
+        owner: DbTarget::Store(Store::Users),
+        version: 1,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: {},
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 2: a column appended and a plain index on the existing
+    /// `color`, whose values the step does not change.
+    pub struct WidgetV2 as WIDGET_V2 {
+        name: "widgets",
+        owner: DbTarget::Store(Store::Users),
+        version: 2,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+            size: Option<i64> => Integer = "1",
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { index idx_widgets_color (color) },
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 2, other branch: `color` made UNIQUE.
+    pub struct WidgetU2 as WIDGET_U2 {
+        name: "widgets",
+        owner: DbTarget::Store(Store::Users),
+        version: 2,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_widgets_color_key (color) },
+        foreign_keys: {},
+    }
+}
+
+static WIDGET_STEPS: &[Step] = &[Step {
+    id: 1,
+    name: "001_index_widget_color",
+    table: "widgets",
+    to: 2,
+    apply: migrate::add_column,
+}];
+
+const COLORS: [&str; 5] = ["red", "blue", "red", "green", "blue"];
+
+/// A version-1 widgets file with `COLORS` (duplicates included).
+fn widgets_v1(dir: &Path) -> PathBuf {
+    let path = dir.join("widgets.redb");
+    let db = Database::open_path(&path, vec![&WIDGET_V1], &Default::default()).unwrap();
+    db.write(|w| {
+        for (i, c) in COLORS.iter().enumerate() {
+            w.insert(&WidgetV1 {
+                id: i as i64 + 1,
+                color: c.to_string(),
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    path
+}
+
+/// Every raw entry of the widgets table and the meta tables, for "nothing changed".
+fn raw_state(db: &Database) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let r = db.read().unwrap();
+    let mut out = Vec::new();
+    r.scan_space(
+        "widgets",
+        (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded),
+        Page::default(),
+        |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            Ok(true)
+        },
+    )
+    .unwrap();
+    out.push((
+        b"__schema".to_vec(),
+        format!("{:?}", db.schema_versions().unwrap()).into_bytes(),
+    ));
+    out.push((
+        b"__fingerprint".to_vec(),
+        format!("{:?}", db.recorded_fingerprint("widgets").unwrap()).into_bytes(),
+    ));
+    out
+}
+
+#[test]
+fn a_migration_adding_an_index_fills_it_for_every_existing_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = widgets_v1(dir.path());
+    let db = Database::open_path(&path, vec![&WIDGET_V2], &Default::default()).unwrap();
+    let ran = migrate::migrate_db(&db, WIDGET_STEPS, false).unwrap();
+    assert_eq!(ran.len(), 1);
+    let r = db.read().unwrap();
+    for color in ["red", "blue", "green"] {
+        let found: Vec<WidgetV2> = r.find("idx_widgets_color", color, Page::default()).unwrap();
+        let want: Vec<i64> = COLORS
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c == color)
+            .map(|(i, _)| i as i64 + 1)
+            .collect();
+        assert_eq!(
+            found.iter().map(|w| w.id).collect::<Vec<_>>(),
+            want,
+            "rows found through the new index for {color}"
+        );
+    }
+    drop(r);
+    crate::common::assert_consistent(&db);
+    assert_eq!(
+        db.recorded_fingerprint("widgets").unwrap().as_deref(),
+        Some(aragora_db::table::fingerprint::fingerprint(&WIDGET_V2).as_str())
+    );
+}
+
+#[test]
+fn a_new_unique_index_over_duplicates_fails_the_migration_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = widgets_v1(dir.path());
+    let db = Database::open_path(&path, vec![&WIDGET_U2], &Default::default()).unwrap();
+    let before = raw_state(&db);
+    match migrate::migrate_db(&db, WIDGET_STEPS, false) {
+        Err(Error::Unique {
+            table,
+            columns,
+            value,
+        }) => {
+            assert_eq!((table, columns.as_str()), ("widgets", "color"));
+            assert!(value.contains("red") || value.contains("blue"), "{value}");
+        }
+        other => panic!("expected a Unique error, got {other:?}"),
+    }
+    assert_eq!(
+        raw_state(&db),
+        before,
+        "the failed migration changed the file"
+    );
+    assert_eq!(migrate::status_db(&db, WIDGET_STEPS).unwrap()[0].stored, 1);
+}
+
+#[test]
+fn rebuild_index_fills_an_index_the_rows_predate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = widgets_v1(dir.path());
+    let db = Database::open_path(&path, vec![&WIDGET_V2], &Default::default()).unwrap();
+    // Rows written at version 1 have no entry in the version-2 index.
+    assert!(
+        db.read()
+            .unwrap()
+            .find::<WidgetV2>("idx_widgets_color", "red", Page::default())
+            .unwrap()
+            .is_empty()
+    );
+    let n = db
+        .write(|w| aragora_db::table::rebuild_index(w, &WIDGET_V2, "idx_widgets_color"))
+        .unwrap();
+    assert_eq!(n, COLORS.len() as u64);
+    crate::common::assert_consistent(&db);
+    // Unknown index: a typed error, nothing written.
+    assert!(
+        db.write(|w| aragora_db::table::rebuild_index(w, &WIDGET_V2, "nope"))
+            .is_err()
+    );
+}
