@@ -52,6 +52,26 @@ pub(crate) fn stored(inner: &Inner) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// What differs between `def` and the fingerprint `text` recorded for its
+/// table, when the table is recorded at schema version `version` — `None`
+/// when they agree or are not comparable (the table is at another version
+/// than declared, or the fingerprint was recorded at another version).
+pub fn mismatch(def: &TableDef, version: u32, text: &str) -> Option<String> {
+    if version != def.version || version_of(text) != Some(def.version) {
+        return None;
+    }
+    let declared = fingerprint(def);
+    if text == declared {
+        return None;
+    }
+    let what = differences(text, &declared);
+    Some(if what.is_empty() {
+        "the recorded definition differs from the declaration".into()
+    } else {
+        what.join("; ")
+    })
+}
+
 /// Refuses the first table whose recorded fingerprint, at the declared
 /// version, differs from its declaration.
 pub(crate) fn check(
@@ -66,23 +86,14 @@ pub(crate) fn check(
         let Some((_, text)) = prints.iter().find(|(n, _)| n == def.name) else {
             continue;
         };
-        if *version != def.version || version_of(text) != Some(def.version) {
-            continue;
+        if let Some(what) = mismatch(def, *version, text) {
+            return Err(Error::SchemaMismatch {
+                path: inner.path.clone(),
+                table: def.name.to_string(),
+                version: def.version,
+                what,
+            });
         }
-        let declared = fingerprint(def);
-        if *text == declared {
-            continue;
-        }
-        let mut what = differences(text, &declared);
-        if what.is_empty() {
-            what.push("the recorded definition differs from the declaration".into());
-        }
-        return Err(Error::SchemaMismatch {
-            path: inner.path.clone(),
-            table: def.name.to_string(),
-            version: def.version,
-            what: what.join("; "),
-        });
     }
     Ok(())
 }

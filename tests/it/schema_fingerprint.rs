@@ -246,3 +246,21 @@ fn a_file_from_before_fingerprints_opens_and_gets_one() {
         Some(fingerprint(&GADGET_INDEXED))
     );
 }
+
+#[test]
+fn verify_reports_a_table_declared_differently_at_the_same_version() {
+    use aragora_db::ops::verify::verify_file;
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_a(dir.path());
+    let timeout = std::time::Duration::from_secs(5);
+    let clean = verify_file(&path, &[&GADGET_A], timeout, None).unwrap();
+    assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+    let report = verify_file(&path, &[&GADGET_RENAMED], timeout, None).unwrap();
+    let found: Vec<String> = report.problems.iter().map(|p| format!("{p:?}")).collect();
+    assert!(
+        found.iter().any(|p| p.contains("gadgets")
+            && p.contains("different declaration at schema version 1")
+            && p.contains("column 2 was `email TEXT NOT NULL`, now `mail TEXT NOT NULL`")),
+        "{found:#?}"
+    );
+}

@@ -507,3 +507,73 @@ fn rebuild_index_fills_an_index_the_rows_predate() {
             .is_err()
     );
 }
+
+table! {
+    /// Version 1 with two indexes.
+    pub struct GizmoV1 as GIZMO_V1 {
+        name: "gizmos",
+        owner: DbTarget::Store(Store::Users),
+        version: 1,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { index idx_gizmos_color (color), unique idx_gizmos_color_id (color, id) },
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 2: the first index removed, so the second moves to key space 1.
+    pub struct GizmoV2 as GIZMO_V2 {
+        name: "gizmos",
+        owner: DbTarget::Store(Store::Users),
+        version: 2,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_gizmos_color_id (color, id) },
+        foreign_keys: {},
+    }
+}
+
+static GIZMO_STEPS: &[Step] = &[Step {
+    id: 1,
+    name: "001_drop_gizmo_color_index",
+    table: "gizmos",
+    to: 2,
+    apply: migrate::add_column,
+}];
+
+#[test]
+fn a_migration_removing_an_index_rebuilds_the_moved_one_and_empties_the_stale_key_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gizmos.redb");
+    let db = Database::open_path(&path, vec![&GIZMO_V1], &Default::default()).unwrap();
+    db.write(|w| {
+        for (i, c) in COLORS.iter().enumerate() {
+            w.insert(&GizmoV1 {
+                id: i as i64 + 1,
+                color: c.to_string(),
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let db = Database::open_path(&path, vec![&GIZMO_V2], &Default::default()).unwrap();
+    migrate::migrate_db(&db, GIZMO_STEPS, false).unwrap();
+    crate::common::assert_consistent(&db);
+    let got: Vec<GizmoV2> = db
+        .read()
+        .unwrap()
+        .find("idx_gizmos_color_id", "blue", Page::default())
+        .unwrap();
+    assert_eq!(got.iter().map(|g| g.id).collect::<Vec<_>>(), vec![2, 5]);
+}
