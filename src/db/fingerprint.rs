@@ -23,7 +23,8 @@
 //!   binary whose declaration at that version is *assumed* to be this one —
 //!   nothing in the file can tell otherwise, and refusing every existing
 //!   file would be worse. From then on it is checked. A read-only open
-//!   records nothing.
+//!   must only check, never record (the recording is part of the one write
+//!   transaction `ensure_tables` opens, after the check).
 
 use super::Inner;
 use crate::error::{Error, Result};

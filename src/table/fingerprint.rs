@@ -266,6 +266,39 @@ mod tests {
     }
 
     #[test]
+    fn indexes_to_rebuild_are_the_new_and_changed_ones() {
+        let def = &crate::schema::users::USERS;
+        let all: Vec<&str> = def.indexes.iter().map(|i| i.name).collect();
+        let names = |v: Vec<&IndexDef>| v.into_iter().map(|i| i.name).collect::<Vec<_>>();
+        assert!(all.len() >= 2);
+        assert_eq!(names(indexes_to_rebuild(None, def)), all);
+        let same = fingerprint(def);
+        assert!(indexes_to_rebuild(Some(&same), def).is_empty());
+        // The first index recorded at another key space, the second absent.
+        let first = format!("index {} key space 1", all[0]);
+        let second = format!("index {} ", all[1]);
+        let old: String = same
+            .lines()
+            .filter(|l| !l.starts_with(&second))
+            .map(|l| {
+                if l.starts_with(&first) {
+                    l.replacen("key space 1", "key space 9", 1)
+                } else {
+                    l.to_string()
+                }
+            })
+            .map(|l| l + "\n")
+            .collect();
+        assert_eq!(
+            names(indexes_to_rebuild(Some(&old), def)),
+            all[..2].to_vec()
+        );
+        // A changed primary key: every index (entries hold the primary key).
+        let pk = same.replace("primary key (", "primary key (x, ");
+        assert_eq!(names(indexes_to_rebuild(Some(&pk), def)), all);
+    }
+
+    #[test]
     fn version_is_the_first_line() {
         assert_eq!(version_of(A), Some(1));
         assert_eq!(version_of("nonsense"), None);

@@ -163,6 +163,11 @@ fn each_frozen_version_migrates_to_the_latest() {
             .unwrap();
         assert_eq!(by_label.len(), 1);
         crate::common::assert_consistent(&db);
+        // The fixture predates fingerprints; the last step records one.
+        assert_eq!(
+            db.recorded_fingerprint("things").unwrap(),
+            Some(aragora_db::table::fingerprint::fingerprint(&THING_V3))
+        );
         drop(db);
         // The migrated file is now newer than a version-1 binary: typed error.
         match Database::open_path(&path, vec![&THING_V1], &Default::default()) {
