@@ -44,6 +44,15 @@ impl Writer<'_> {
         self.op(def, |w| w.rebuild(def, &idx))
     }
 
+    /// Removes every entry of index `index` of `def`, leaving it empty
+    /// until [`Writer::rebuild_index`] (a migration empties the indexes it
+    /// adds or changes before its step writes rows). Returns the entries
+    /// removed.
+    pub fn clear_index(&mut self, def: &'static TableDef, index: &str) -> Result<u64> {
+        let space = def.index(index)?.space;
+        self.op(def, |w| w.clear_space(def.name, space))
+    }
+
     /// Removes every entry of key space `space` of `def`'s table (an index
     /// the declaration no longer has at that position). Refuses the row and
     /// metadata key spaces and the space of a declared index (use

@@ -582,3 +582,86 @@ fn a_migration_removing_an_index_rebuilds_the_moved_one_and_empties_the_stale_ke
         .unwrap();
     assert_eq!(got.iter().map(|g| g.id).collect::<Vec<_>>(), vec![2, 5]);
 }
+
+table! {
+    /// Version 1: `name` is unique (key space 1).
+    pub struct DoodadV1 as DOODAD_V1 {
+        name: "doodads",
+        owner: DbTarget::Store(Store::Users),
+        version: 1,
+        columns: {
+            id: i64 => Integer,
+            name: String => Text,
+            label: Option<String> => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_doodads_name (name) },
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 2: the unique index is on `label` instead, at the same key space.
+    pub struct DoodadV2 as DOODAD_V2 {
+        name: "doodads",
+        owner: DbTarget::Store(Store::Users),
+        version: 2,
+        columns: {
+            id: i64 => Integer,
+            name: String => Text,
+            label: Option<String> => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_doodads_label (label) },
+        foreign_keys: {},
+    }
+}
+
+/// label = name: the same keys the old index held at the same key space.
+fn label_from_name(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+    let rows: Vec<DoodadV2> = db.read()?.scan(KeyRange::all(), Page::default())?;
+    for d in &rows {
+        w.update(&DoodadV2 {
+            label: Some(d.name.clone()),
+            ..d.clone()
+        })?;
+    }
+    Ok(rows.len() as u64)
+}
+
+#[test]
+fn a_step_is_not_refused_by_the_stale_entries_of_an_index_that_left_its_key_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doodads.redb");
+    let db = Database::open_path(&path, vec![&DOODAD_V1], &Default::default()).unwrap();
+    db.write(|w| {
+        for i in 1..=3 {
+            w.insert(&DoodadV1 {
+                id: i,
+                name: format!("d{i}"),
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let db = Database::open_path(&path, vec![&DOODAD_V2], &Default::default()).unwrap();
+    let steps: &'static [Step] = &[Step {
+        id: 1,
+        name: "001_unique_doodad_labels",
+        table: "doodads",
+        to: 2,
+        apply: label_from_name,
+    }];
+    migrate::migrate_db(&db, steps, false).unwrap();
+    crate::common::assert_consistent(&db);
+    let d2: Option<DoodadV2> = db
+        .read()
+        .unwrap()
+        .get_by("idx_doodads_label", "d2")
+        .unwrap();
+    assert_eq!(d2.map(|d| d.id), Some(2));
+}
