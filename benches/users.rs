@@ -129,7 +129,7 @@ fn fixture(n_users: usize, n_orgs: usize, n_audit: usize) -> Fixture {
     }
     tx.commit().unwrap();
     Fixture {
-        users: UserStore::from_db(db),
+        users: UserStore::from_db(db, &cfg),
         audit,
         _dir: dir,
         cfg,

@@ -169,6 +169,24 @@ pub enum Error {
         supported: u32,
     },
 
+    /// A table's declaration differs from the one that wrote the file, at
+    /// the same schema version: reading on would misread rows or index
+    /// entries (they are stored by position). Bump the table's `version`
+    /// and register a migration step. Nothing was written.
+    #[error(
+        "{path}: table {table} was written by a different declaration at schema version {version}: {what}; bump its version and add a migration step"
+    )]
+    SchemaMismatch {
+        /// The database file.
+        path: PathBuf,
+        /// The table.
+        table: String,
+        /// The schema version both claim.
+        version: u32,
+        /// What changed, e.g. ``column 3 was `email TEXT`, now `name TEXT` ``.
+        what: String,
+    },
+
     /// The key does not open this encrypted file. Nothing was written.
     #[error(
         "{path}: wrong encryption key (the key does not unlock this file; nothing was written)"

@@ -6,6 +6,9 @@
 //!   is refused instead of being misread.
 //! * `__schema`: table name → schema version of the declaration that created
 //!   or last migrated it (the `_schema_versions` of the original).
+//! * `__fingerprint`: table name → the fingerprint of that declaration
+//!   (see [`super::fingerprint`]); an open refuses a table whose declaration
+//!   changed at the same version.
 //!
 //! Row counts and AUTOINCREMENT sequences live in each table's own
 //! metadata key space (see [`crate::table::write`]).
@@ -46,7 +49,15 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
         }
         None => {}
     }
-    let mut missing = layout.is_none();
+    // A declaration changed at the same version is refused before anything
+    // is written (see `fingerprint`).
+    let prints = super::fingerprint::stored(inner)?;
+    super::fingerprint::check(inner, &versions, &prints)?;
+    let mut missing = layout.is_none()
+        || inner
+            .tables
+            .iter()
+            .any(|def| super::fingerprint::unrecorded(def, &versions, &prints));
     for def in &inner.tables {
         match versions.iter().find(|(n, _)| n == def.name) {
             Some((_, v)) if *v > def.version => {
@@ -78,6 +89,13 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
             txn.open_table(crate::table::raw_def(def.name))
                 .map_err(|e| st(&e))?;
             schema.insert(def.name, def.version).map_err(|e| st(&e))?;
+        }
+    }
+    // Fingerprints of the tables created above, and of tables at their
+    // declared version in a file written before fingerprints existed.
+    for def in &inner.tables {
+        if super::fingerprint::unrecorded(def, &versions, &prints) {
+            super::fingerprint::record(&txn, def).map_err(|e| st(&e))?;
         }
     }
     txn.commit().map_err(|e| st(&e))?;

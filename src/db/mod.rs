@@ -7,6 +7,7 @@
 //! failed operation leaves nothing behind. Reads take an MVCC snapshot with
 //! [`Database::read`]; any number of readers run beside the one writer.
 
+pub mod fingerprint;
 pub mod meta;
 pub mod slow;
 

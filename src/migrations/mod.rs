@@ -9,9 +9,13 @@
 //! ([`crate::ops::migrate`]). Appending a column needs no rewrite: rows
 //! written before it read the column's declared default (see
 //! [`codec`](crate::table::codec)); [`add_column`](crate::ops::migrate::add_column)
-//! is the step for that case (and for a new index: it rewrites every row,
-//! so every row gets its entries). Every table is at version 1 so far, so no
-//! step is registered yet.
+//! is the step for that case. A new or changed index needs nothing in the
+//! step: re-writing rows would not fill it, so the run empties every index
+//! the declaration added or changed before the first step's work and
+//! derives it from the rows after it, in its transaction, checking UNIQUE
+//! ([`crate::table::rebuild_index`]); the step cannot use those indexes
+//! while it runs. Every
+//! table is at version 1 so far, so no step is registered yet.
 
 use crate::ops::migrate::Step;
 

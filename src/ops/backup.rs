@@ -3,7 +3,7 @@
 //! Each file is copied from **one read transaction** (an MVCC snapshot, so
 //! writers keep going) into a fresh redb file: every declared table's raw
 //! key/values (rows, index entries, metadata) and the meta tables
-//! (`__layout`, `__schema`), in one write transaction. The copy is written
+//! (`__layout`, `__schema`, `__fingerprint`), in one write transaction. The copy is written
 //! under a temporary name and renamed when complete; the backup directory
 //! itself is assembled as `.<stamp>.partial` and renamed to `<stamp>` once
 //! its [`Manifest`] is written, so a backup directory is complete or absent.
@@ -22,6 +22,7 @@ use super::fsutil;
 use super::manifest::{Digest, Digester, FILE_NAME, FileEntry, Manifest, TableEntry};
 use super::{META_TABLES, raw};
 use crate::config::Config;
+use crate::db::fingerprint::FINGERPRINT;
 use crate::db::meta::{LAYOUT, SCHEMA};
 use crate::db::{Database, OpenOptions};
 use crate::error::{Error, Result};
@@ -280,6 +281,14 @@ pub(crate) fn copy_meta(
             d.add(k.value().as_bytes(), &v.value().to_le_bytes(), true);
             to.insert(k.value(), v.value()).map_err(|e| de(&e))?;
         }
+    } else if name == FINGERPRINT.name() {
+        let from = rtxn.open_table(FINGERPRINT).map_err(|e| se(&e))?;
+        let mut to = wtxn.open_table(FINGERPRINT).map_err(|e| de(&e))?;
+        for e in from.iter().map_err(|e| se(&e))? {
+            let (k, v) = e.map_err(|e| se(&e))?;
+            d.add(k.value().as_bytes(), v.value().as_bytes(), true);
+            to.insert(k.value(), v.value()).map_err(|e| de(&e))?;
+        }
     } else {
         let from = rtxn.open_table(SCHEMA).map_err(|e| se(&e))?;
         let mut to = wtxn.open_table(SCHEMA).map_err(|e| de(&e))?;
@@ -307,6 +316,12 @@ pub fn digest_table(txn: &redb::ReadTransaction, name: &str, path: &Path) -> Res
         for e in t.iter().map_err(|e| se(&e))? {
             let (k, v) = e.map_err(|e| se(&e))?;
             d.add(k.value().as_bytes(), &v.value().to_le_bytes(), true);
+        }
+    } else if name == FINGERPRINT.name() {
+        let t = txn.open_table(FINGERPRINT).map_err(|e| se(&e))?;
+        for e in t.iter().map_err(|e| se(&e))? {
+            let (k, v) = e.map_err(|e| se(&e))?;
+            d.add(k.value().as_bytes(), v.value().as_bytes(), true);
         }
     } else {
         let t = txn.open_table(raw_def(name)).map_err(|e| se(&e))?;

@@ -33,6 +33,7 @@
 use super::backup::{self, BackupOptions, copy_meta, copy_raw, digest_table};
 use super::{META_TABLES, fsutil, raw};
 use crate::config::{Config, DatabaseMode};
+use crate::db::fingerprint::FINGERPRINT;
 use crate::db::meta::{LAYOUT, LAYOUT_VERSION, SCHEMA};
 use crate::error::{Error, Result};
 use crate::schema::ALL_TABLES;
@@ -304,12 +305,21 @@ fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config)
         let sdb = read_only(from, src)?;
         let rtxn = sdb.begin_read(from)?;
         let versions = schema_versions(&rtxn, from)?;
+        let prints = fingerprints(&rtxn, from)?;
         let mut schema = wtxn.open_table(SCHEMA).map_err(|e| st(&e))?;
+        let mut printed = wtxn.open_table(FINGERPRINT).map_err(|e| st(&e))?;
         for m in ms {
             copy_raw(&rtxn, &wtxn, m.table, from, &tmp)?;
             let def: &TableDef = crate::schema::table(m.table)?;
             let v = versions.get(m.table).copied().unwrap_or(def.version);
             schema.insert(m.table, v).map_err(|e| st(&e))?;
+            // The table's fingerprint travels with it; a source without
+            // one leaves none (the next open records it).
+            match prints.get(m.table) {
+                Some(text) => printed.insert(m.table, text.as_str()).map(drop),
+                None => printed.remove(m.table).map(drop),
+            }
+            .map_err(|e| st(&e))?;
         }
     }
     wtxn.open_table(LAYOUT)
@@ -337,6 +347,21 @@ fn schema_versions(txn: &redb::ReadTransaction, path: &Path) -> Result<BTreeMap<
     for e in t.iter().map_err(|e| st(&e))? {
         let (k, v) = e.map_err(|e| st(&e))?;
         out.insert(k.value().to_string(), v.value());
+    }
+    Ok(out)
+}
+
+fn fingerprints(txn: &redb::ReadTransaction, path: &Path) -> Result<BTreeMap<String, String>> {
+    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let t = match txn.open_table(FINGERPRINT) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
+        Err(e) => return Err(st(&e)),
+    };
+    let mut out = BTreeMap::new();
+    for e in t.iter().map_err(|e| st(&e))? {
+        let (k, v) = e.map_err(|e| st(&e))?;
+        out.insert(k.value().to_string(), v.value().to_string());
     }
     Ok(out)
 }

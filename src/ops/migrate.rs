@@ -15,6 +15,18 @@
 //! appending a column never breaks old rows; [`add_column`] is the step
 //! that rewrites them to carry the column.
 //!
+//! Indexes are not kept by re-writing rows: the write path only moves an
+//! entry whose key changed, so rows re-written under a declaration with a
+//! new index get no entry in it and a new UNIQUE index is never checked
+//! against them. So in the first step's transaction every index the
+//! declaration added or changed (found by comparing the fingerprint
+//! recorded for the old version, see [`crate::table::fingerprint`]; all of
+//! them when none is recorded) is emptied before the step's work and
+//! derived again from the rows after it, and key spaces no index uses any
+//! more are emptied. A UNIQUE violation fails the step and nothing of it
+//! is committed. The step that reaches the declared version records the
+//! new fingerprint.
+//!
 //! `--create "description" --db NAME` is for developers: this is a compiled
 //! tool, so a new step is code. It writes `src/migrations/mNNN_slug.rs`
 //! from a template (built into the binary) and registers it in
@@ -24,7 +36,7 @@
 use crate::config::{Config, DbTarget};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::table::{KeyRange, Page, TableDef, Writer};
+use crate::table::{IndexDef, KeyRange, Page, TableDef, Writer, fingerprint};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -58,6 +70,54 @@ pub fn add_column(db: &Database, w: &mut Writer<'_>, def: &'static TableDef) -> 
         w.update_values(def, values, extras)?;
     }
     Ok(rows.len() as u64)
+}
+
+/// The start of a step's transaction, before its work: empties key spaces
+/// no declared index uses any more, and the key spaces of the indexes the
+/// migration added or changed (those whose line in the fingerprint
+/// recorded for the file's version differs, or all of them when none is
+/// recorded). Returns those indexes, which [`finish_step`] derives again.
+/// Emptying them first keeps stale entries (another index's, at a key space
+/// that changed hands) out of the step's own UNIQUE checks; during the step
+/// they are empty, so a step reads rows by primary key or by scan, not
+/// through an index it adds or changes.
+fn prepare_step(
+    w: &mut Writer<'_>,
+    def: &'static TableDef,
+    old_print: Option<&str>,
+) -> Result<Vec<&'static IndexDef>> {
+    for space in w.undeclared_key_spaces(def)? {
+        w.drop_key_space(def, space)?;
+    }
+    let rebuild = fingerprint::indexes_to_rebuild(old_print, def);
+    for idx in &rebuild {
+        w.clear_index(def, idx.name)?;
+    }
+    Ok(rebuild)
+}
+
+/// The end of a step's transaction: derives again every index
+/// [`prepare_step`] emptied ([`Writer::rebuild_index`]: re-writing rows
+/// does not fill a new index, nor check a new UNIQUE one against the rows
+/// already there), then records the declaration's fingerprint if the step
+/// reaches the declared version, or removes the recorded one (which no
+/// longer describes the file) if it reaches an intermediate version.
+fn finish_step(
+    w: &mut Writer<'_>,
+    def: &'static TableDef,
+    to: u32,
+    rebuild: &[&'static IndexDef],
+) -> Result<()> {
+    for idx in rebuild {
+        crate::table::rebuild_index(w, def, idx.name)?;
+    }
+    let path = w.path().to_path_buf();
+    let st = |e: redb::Error| Error::storage(&path, e);
+    if to == def.version {
+        crate::db::fingerprint::record(w.raw_txn(), def).map_err(st)
+    } else {
+        crate::db::fingerprint::forget(w.raw_txn(), def.name).map_err(st)
+    }
 }
 
 /// Where one table stands.
@@ -161,11 +221,27 @@ pub fn migrate_db(db: &Database, steps: &'static [Step], dry_run: bool) -> Resul
                 )));
             }
         };
+        // The fingerprint of the declaration the file was written with, if
+        // it is recorded at the file's version: it tells which indexes the
+        // migration adds or changes.
+        let mut old_print = db
+            .recorded_fingerprint(def.name)?
+            .filter(|t| fingerprint::version_of(t) == Some(st.stored));
         for step in chain {
             let rows = if dry_run {
                 0
             } else {
-                db.write_versioned(def.name, step.to, |w| (step.apply)(db, w, def))?
+                let rows = db.write_versioned(def.name, step.to, |w| {
+                    let rebuild = prepare_step(w, def, old_print.as_deref())?;
+                    let rows = (step.apply)(db, w, def)?;
+                    finish_step(w, def, step.to, &rebuild)?;
+                    Ok(rows)
+                })?;
+                // The indexes now match the declaration: later steps of
+                // this run rebuild nothing (a rerun after an interruption
+                // finds no fingerprint and rebuilds them all).
+                old_print = Some(fingerprint::fingerprint(def));
+                rows
             };
             out.push(Applied {
                 file: db.path().to_path_buf(),

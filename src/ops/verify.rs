@@ -6,7 +6,9 @@
 //!    file itself: while holding the file's lock (so no writer can change
 //!    it), the file is copied to a private temporary sibling, and the check
 //!    runs on the copy. The original is never modified.
-//! 2. On that snapshot: the layout marker and schema versions, tables that
+//! 2. On that snapshot: the layout marker and schema versions, the
+//!    recorded fingerprints (a table declared differently than the
+//!    declaration that wrote it, at the same version), tables that
 //!    no declaration names, and for every declared table
 //!    [`check_table`]: every row's CRC and
 //!    decoding, rows ↔ index entries both ways, UNIQUE, NOT NULL, types,
@@ -344,6 +346,7 @@ fn check_contents(
         }
     }
     let versions = check_meta(r, path, &names, problems);
+    let prints = recorded_fingerprints(r, path, &names, problems);
     for &def in tables {
         if !names.iter().any(|n| n == def.name) {
             report.tables.push(TableSummary {
@@ -366,7 +369,20 @@ fn check_contents(
                     def.version
                 ),
             }),
-            Some(_) => {}
+            Some((_, v)) => {
+                let recorded = prints.iter().find(|(n, _)| n == def.name);
+                if let Some(what) =
+                    recorded.and_then(|(_, t)| crate::db::fingerprint::mismatch(def, *v, t))
+                {
+                    problems.push(ProblemOut {
+                        table: def.name.into(),
+                        key: String::new(),
+                        what: format!(
+                            "written by a different declaration at schema version {v}: {what}"
+                        ),
+                    });
+                }
+            }
         }
         let mut rows = 0u64;
         let counted = raw::guarded(|| {
@@ -403,6 +419,42 @@ fn table_error(def: &TableDef, what: String) -> ProblemOut {
         table: def.name.into(),
         key: String::new(),
         what,
+    }
+}
+
+/// `__fingerprint`, if the file has one (files from before fingerprints
+/// existed have none, which is not a problem).
+fn recorded_fingerprints(
+    r: &Reader,
+    path: &Path,
+    names: &[String],
+    problems: &mut Vec<ProblemOut>,
+) -> Vec<(String, String)> {
+    if !names.iter().any(|n| n == "__fingerprint") {
+        return Vec::new();
+    }
+    let txn = r.txn();
+    let prints = raw::guarded(|| -> Result<Vec<(String, String)>> {
+        let t = txn
+            .open_table(crate::db::fingerprint::FINGERPRINT)
+            .map_err(|e| Error::storage(path, e))?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(|e| Error::storage(path, e))? {
+            let (k, v) = e.map_err(|e| Error::storage(path, e))?;
+            out.push((k.value().to_string(), v.value().to_string()));
+        }
+        Ok(out)
+    });
+    match prints {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => {
+            problems.push(file_problem(format!("__fingerprint unreadable: {e}")));
+            Vec::new()
+        }
+        Err(p) => {
+            problems.push(file_problem(format!("__fingerprint unreadable: {p}")));
+            Vec::new()
+        }
     }
 }
 

@@ -43,12 +43,50 @@ impl UserStore {
         })
     }
 
-    /// Wraps an already open users database.
-    pub fn from_db(db: Database) -> Self {
+    /// Wraps an already open users database, with the configuration's
+    /// column key: the MFA secrets this store writes are sealed with it
+    /// exactly as through [`UserStore::open`]. (It takes the configuration,
+    /// not just the database, so the key cannot be left out by accident.)
+    pub fn from_db(db: Database, config: &Config) -> Self {
         UserStore {
             db,
-            column_key: None,
+            column_key: config.column_key.clone(),
         }
+    }
+
+    /// Refuses a secret column that a write would change to plaintext while
+    /// a column key is configured (only [`UserStore::set_mfa`] seals them).
+    /// A value left as it was stored is accepted, so rows written before a
+    /// key was configured stay updatable.
+    fn guard_secrets(&self, old: Option<&User>, new: &User) -> Result<()> {
+        if self.column_key.is_none() {
+            return Ok(());
+        }
+        let cells = [
+            (
+                "mfa_secret",
+                &new.mfa_secret,
+                old.and_then(|u| u.mfa_secret.as_ref()),
+            ),
+            (
+                "mfa_backup_codes",
+                &new.mfa_backup_codes,
+                old.and_then(|u| u.mfa_backup_codes.as_ref()),
+            ),
+        ];
+        for (col, now, was) in cells {
+            if let Some(v) = now
+                && Some(v) != was
+                && crate::crypto::column::parse(v).is_none()
+            {
+                return Err(Error::Invalid(format!(
+                    "users.{col} of user {}: refusing to store a secret in plaintext while \
+                     ARAGORA_ENCRYPTION_KEY is set (use UserStore::set_mfa, which seals it)",
+                    new.id
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Sets a user's MFA secret and backup codes (`None` clears them).
@@ -166,7 +204,11 @@ impl UserStore {
         let _t = self.db.timed("update_user", || format!("id={}", user.id));
         let mut user = user.clone();
         user.updated_at = time::now_iso();
-        self.db.write(|w| w.update(&user))?;
+        self.db.write(|w| {
+            let old = w.get::<User>(user.id.as_str())?;
+            self.guard_secrets(old.as_ref(), &user)?;
+            w.update(&user)
+        })?;
         Ok(user)
     }
 
@@ -174,7 +216,9 @@ impl UserStore {
     pub fn modify_user(&self, id: &str, f: impl FnOnce(&mut User)) -> Result<User> {
         self.db.write(|w| {
             let mut user = w.get::<User>(id)?.ok_or_else(|| not_found(id))?;
+            let old = user.clone();
             f(&mut user);
+            self.guard_secrets(Some(&old), &user)?;
             user.updated_at = time::now_iso();
             w.update(&user)?;
             Ok(user)

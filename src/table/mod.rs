@@ -7,10 +7,12 @@
 //! * [`write`](mod@write): [`Writer`], which keeps indexes and constraints in step.
 //! * [`read`]: [`Reader`], gets, scans, pagination and counts.
 //! * [`check`]: row ↔ index agreement and constraint checks.
+//! * [`rebuild_index`]: an index derived again from the rows (migrations).
 
 pub mod check;
 pub mod codec;
 pub mod def;
+pub mod fingerprint;
 pub mod keys;
 pub mod macros;
 pub mod read;
@@ -18,6 +20,7 @@ pub mod value;
 pub mod write;
 
 mod bulk;
+mod rebuild;
 
 pub use codec::{Extras, RowView};
 pub use def::{
@@ -27,3 +30,15 @@ pub use keys::{IntoKey, RawKey};
 pub use read::{KeyRange, Page, Reader};
 pub use value::{ColumnValue, Value, ValueRef};
 pub use write::{Writer, raw_def};
+
+/// Drops every entry of one index of `def` and derives them again from
+/// every row, checking UNIQUE (see [`Writer::rebuild_index`]). What a schema
+/// migration that adds or changes an index must do: re-writing rows does
+/// not fill a new index.
+pub fn rebuild_index(
+    w: &mut Writer<'_>,
+    def: &'static TableDef,
+    index: &str,
+) -> crate::Result<u64> {
+    w.rebuild_index(def, index)
+}

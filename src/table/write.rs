@@ -122,7 +122,22 @@ impl<'t> Writer<'t> {
         Error::storage(self.db.path(), e)
     }
 
-    fn table(&mut self, name: &'static str) -> Result<&mut RawTable<'t>> {
+    /// The redb transaction, for meta tables written with a migration step.
+    pub(crate) fn raw_txn(&self) -> &'t redb::WriteTransaction {
+        self.txn
+    }
+
+    /// The file, for errors.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        self.db.path()
+    }
+
+    /// Notes that this operation has written (so a failure poisons the writer).
+    pub(super) fn mark_written(&mut self) {
+        self.wrote = true;
+    }
+
+    pub(super) fn table(&mut self, name: &'static str) -> Result<&mut RawTable<'t>> {
         match self.open.entry(name) {
             Entry::Occupied(e) => Ok(e.into_mut()),
             Entry::Vacant(e) => {

@@ -225,3 +225,146 @@ fn stores_keep_secrets_encrypted_at_the_column_level() {
         "{e}"
     );
 }
+
+/// The stored row of `pk` in `def`, read through `Database::read` and the
+/// raw table API (the envelope decoded, no store involved), plus its bytes.
+fn raw_row(
+    db: &aragora_db::Database,
+    def: &'static aragora_db::table::TableDef,
+    pk: &str,
+) -> (Vec<aragora_db::table::Value>, Vec<u8>) {
+    use aragora_db::table::{IntoKey, KeyRange, Page};
+    let want = pk.to_key();
+    let mut found = None;
+    db.read()
+        .unwrap()
+        .scan_raw(def, &KeyRange::all(), Page::default(), |k, bytes| {
+            if k == want.as_slice() {
+                found = Some((def.decode_values(k, bytes)?.0, bytes.to_vec()));
+            }
+            Ok(true)
+        })
+        .unwrap();
+    found.unwrap_or_else(|| panic!("no row {pk} in {}", def.name))
+}
+
+/// A column of a raw row holds a sealed blob (not the plaintext, which
+/// appears nowhere in the stored bytes) that opens to `plain` under the key.
+fn assert_sealed(
+    def: &'static aragora_db::table::TableDef,
+    row: &(Vec<aragora_db::table::Value>, Vec<u8>),
+    col: &str,
+    aad: Option<&str>,
+    plain: &str,
+) {
+    let v = match &row.0[def.column_index(col).unwrap()] {
+        aragora_db::table::Value::Text(t) => t.clone(),
+        other => panic!("{}.{col} holds {other:?}", def.name),
+    };
+    assert_ne!(v, plain, "{}.{col} stored in plaintext", def.name);
+    assert!(column::parse(&v).is_some(), "{}.{col}: {v}", def.name);
+    assert_eq!(column::decrypt(&key(0), &v, aad).as_deref(), Some(plain));
+    assert!(
+        !row.1.windows(plain.len()).any(|w| w == plain.as_bytes()),
+        "{}.{col}: the plaintext is in the stored bytes",
+        def.name
+    );
+}
+
+#[test]
+fn every_store_constructor_seals_secrets_when_a_key_is_configured() {
+    use aragora_db::config::{DbTarget, Store};
+    use aragora_db::schema::users::USERS;
+    use aragora_db::schema::webhooks::WEBHOOK_CONFIGS;
+    use aragora_db::store::UserStore;
+    use aragora_db::store::webhooks::{NewWebhook, WebhookConfigStore};
+    const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DP";
+    const CODES: &str = "[\"code-a1b2c3\",\"code-d4e5f6\"]";
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config_with_key(dir.path(), Some(HEX0));
+    // Every constructor of UserStore (WebhookConfigStore has only `open`).
+    let open = || UserStore::open(&cfg).unwrap();
+    let from_db = || {
+        let db = aragora_db::Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
+        UserStore::from_db(db, &cfg)
+    };
+    let constructors: [(&str, &dyn Fn() -> UserStore); 2] =
+        [("UserStore::open", &open), ("UserStore::from_db", &from_db)];
+    for (name, make) in &constructors {
+        let users = make();
+        let u = users
+            .create_user(&format!("{name}@x.io"), "h", "", "M", None, "member")
+            .unwrap();
+        users.set_mfa(&u.id, Some(SECRET), Some(CODES)).unwrap();
+        let row = raw_row(users.db(), &USERS, &u.id);
+        eprintln!("checking {name}");
+        assert_sealed(&USERS, &row, "mfa_secret", Some(&u.id), SECRET);
+        assert_sealed(&USERS, &row, "mfa_backup_codes", Some(&u.id), CODES);
+        let stored = users.get_user_by_id(&u.id).unwrap().unwrap();
+        assert_eq!(
+            users.mfa(&stored).unwrap(),
+            (Some(SECRET.into()), Some(CODES.into())),
+            "{name}"
+        );
+    }
+
+    let hooks = WebhookConfigStore::open(&cfg).unwrap();
+    let w = hooks
+        .register(NewWebhook {
+            url: "https://example.com/hook".into(),
+            events: vec!["debate.end".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let row = raw_row(hooks.db(), &WEBHOOK_CONFIGS, &w.id);
+    assert_sealed(&WEBHOOK_CONFIGS, &row, "secret", None, &w.secret);
+    let stored = hooks.get(&w.id).unwrap().unwrap();
+    assert_eq!(hooks.secret(&stored).unwrap(), w.secret);
+}
+
+#[test]
+fn a_store_refuses_to_write_a_plaintext_secret_while_a_key_is_configured() {
+    use aragora_db::config::{DbTarget, Store};
+    use aragora_db::schema::users::{USERS, User};
+    use aragora_db::store::UserStore;
+    let dir = tempfile::tempdir().unwrap();
+    // A row with a plaintext secret, written before a key was configured.
+    let plain = config_with_key(dir.path(), None);
+    let users = UserStore::open(&plain).unwrap();
+    let old = users
+        .create_user("old@x.io", "h", "", "Old", None, "member")
+        .unwrap();
+    users.set_mfa(&old.id, Some("LEGACYSECRET"), None).unwrap();
+    let u = users
+        .create_user("new@x.io", "h", "", "New", None, "member")
+        .unwrap();
+    drop(users);
+
+    let cfg = config_with_key(dir.path(), Some(HEX0));
+    let db = aragora_db::Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
+    let users = UserStore::from_db(db, &cfg);
+    let before = raw_row(users.db(), &USERS, &u.id);
+    // Through update_user and modify_user: refused, nothing written.
+    let mut changed: User = users.get_user_by_id(&u.id).unwrap().unwrap();
+    changed.mfa_secret = Some("PLAINTEXT".into());
+    let e = users.update_user(&changed).unwrap_err().to_string();
+    assert!(
+        e.contains("users.mfa_secret") && e.contains("plaintext") && e.contains(&u.id),
+        "{e}"
+    );
+    let e = users
+        .modify_user(&u.id, |x| x.mfa_backup_codes = Some("[\"c\"]".into()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("users.mfa_backup_codes"), "{e}");
+    assert_eq!(raw_row(users.db(), &USERS, &u.id), before);
+    // A row whose plaintext secret predates the key stays updatable.
+    let renamed = users
+        .modify_user(&old.id, |x| x.name = Some("Renamed".into()))
+        .unwrap();
+    assert_eq!(renamed.mfa_secret.as_deref(), Some("LEGACYSECRET"));
+    // set_mfa seals.
+    users.set_mfa(&u.id, Some("NEWSECRET"), None).unwrap();
+    let row = raw_row(users.db(), &USERS, &u.id);
+    assert_sealed(&USERS, &row, "mfa_secret", Some(&u.id), "NEWSECRET");
+}

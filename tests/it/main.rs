@@ -33,6 +33,7 @@ mod modes;
 mod ops;
 mod process;
 mod readers;
+mod schema_fingerprint;
 mod sqlite;
 mod store_calibration;
 mod store_consensus;

@@ -163,6 +163,11 @@ fn each_frozen_version_migrates_to_the_latest() {
             .unwrap();
         assert_eq!(by_label.len(), 1);
         crate::common::assert_consistent(&db);
+        // The fixture predates fingerprints; the last step records one.
+        assert_eq!(
+            db.recorded_fingerprint("things").unwrap(),
+            Some(aragora_db::table::fingerprint::fingerprint(&THING_V3))
+        );
         drop(db);
         // The migrated file is now newer than a version-1 binary: typed error.
         match Database::open_path(&path, vec![&THING_V1], &Default::default()) {
@@ -318,4 +323,345 @@ fn regenerate_migration_fixtures() {
             std::fs::copy(e.path(), out.join("schema_v1").join(e.file_name())).unwrap();
         }
     }
+}
+
+// ----- a migration that adds an index fills it --------------------------------
+
+table! {
+    /// Version 1: no index on `color`.
+    pub struct WidgetV1 as WIDGET_V1 {
+        name: "widgets",
+        owner: DbTarget::Store(Store::Users),
+        version: 1,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: {},
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 2: a column appended and a plain index on the existing
+    /// `color`, whose values the step does not change.
+    pub struct WidgetV2 as WIDGET_V2 {
+        name: "widgets",
+        owner: DbTarget::Store(Store::Users),
+        version: 2,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+            size: Option<i64> => Integer = "1",
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { index idx_widgets_color (color) },
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 2, other branch: `color` made UNIQUE.
+    pub struct WidgetU2 as WIDGET_U2 {
+        name: "widgets",
+        owner: DbTarget::Store(Store::Users),
+        version: 2,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_widgets_color_key (color) },
+        foreign_keys: {},
+    }
+}
+
+static WIDGET_STEPS: &[Step] = &[Step {
+    id: 1,
+    name: "001_index_widget_color",
+    table: "widgets",
+    to: 2,
+    apply: migrate::add_column,
+}];
+
+const COLORS: [&str; 5] = ["red", "blue", "red", "green", "blue"];
+
+/// A version-1 widgets file with `COLORS` (duplicates included).
+fn widgets_v1(dir: &Path) -> PathBuf {
+    let path = dir.join("widgets.redb");
+    let db = Database::open_path(&path, vec![&WIDGET_V1], &Default::default()).unwrap();
+    db.write(|w| {
+        for (i, c) in COLORS.iter().enumerate() {
+            w.insert(&WidgetV1 {
+                id: i as i64 + 1,
+                color: c.to_string(),
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    path
+}
+
+/// Every raw entry of the widgets table and the meta tables, for "nothing changed".
+fn raw_state(db: &Database) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let r = db.read().unwrap();
+    let mut out = Vec::new();
+    r.scan_space(
+        "widgets",
+        (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded),
+        Page::default(),
+        |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            Ok(true)
+        },
+    )
+    .unwrap();
+    out.push((
+        b"__schema".to_vec(),
+        format!("{:?}", db.schema_versions().unwrap()).into_bytes(),
+    ));
+    out.push((
+        b"__fingerprint".to_vec(),
+        format!("{:?}", db.recorded_fingerprint("widgets").unwrap()).into_bytes(),
+    ));
+    out
+}
+
+#[test]
+fn a_migration_adding_an_index_fills_it_for_every_existing_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = widgets_v1(dir.path());
+    let db = Database::open_path(&path, vec![&WIDGET_V2], &Default::default()).unwrap();
+    let ran = migrate::migrate_db(&db, WIDGET_STEPS, false).unwrap();
+    assert_eq!(ran.len(), 1);
+    let r = db.read().unwrap();
+    for color in ["red", "blue", "green"] {
+        let found: Vec<WidgetV2> = r.find("idx_widgets_color", color, Page::default()).unwrap();
+        let want: Vec<i64> = COLORS
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c == color)
+            .map(|(i, _)| i as i64 + 1)
+            .collect();
+        assert_eq!(
+            found.iter().map(|w| w.id).collect::<Vec<_>>(),
+            want,
+            "rows found through the new index for {color}"
+        );
+    }
+    drop(r);
+    crate::common::assert_consistent(&db);
+    assert_eq!(
+        db.recorded_fingerprint("widgets").unwrap().as_deref(),
+        Some(aragora_db::table::fingerprint::fingerprint(&WIDGET_V2).as_str())
+    );
+}
+
+#[test]
+fn a_new_unique_index_over_duplicates_fails_the_migration_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = widgets_v1(dir.path());
+    let db = Database::open_path(&path, vec![&WIDGET_U2], &Default::default()).unwrap();
+    let before = raw_state(&db);
+    match migrate::migrate_db(&db, WIDGET_STEPS, false) {
+        Err(Error::Unique {
+            table,
+            columns,
+            value,
+        }) => {
+            assert_eq!((table, columns.as_str()), ("widgets", "color"));
+            assert!(value.contains("red") || value.contains("blue"), "{value}");
+        }
+        other => panic!("expected a Unique error, got {other:?}"),
+    }
+    assert_eq!(
+        raw_state(&db),
+        before,
+        "the failed migration changed the file"
+    );
+    assert_eq!(migrate::status_db(&db, WIDGET_STEPS).unwrap()[0].stored, 1);
+}
+
+#[test]
+fn rebuild_index_fills_an_index_the_rows_predate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = widgets_v1(dir.path());
+    let db = Database::open_path(&path, vec![&WIDGET_V2], &Default::default()).unwrap();
+    // Rows written at version 1 have no entry in the version-2 index.
+    assert!(
+        db.read()
+            .unwrap()
+            .find::<WidgetV2>("idx_widgets_color", "red", Page::default())
+            .unwrap()
+            .is_empty()
+    );
+    let n = db
+        .write(|w| aragora_db::table::rebuild_index(w, &WIDGET_V2, "idx_widgets_color"))
+        .unwrap();
+    assert_eq!(n, COLORS.len() as u64);
+    crate::common::assert_consistent(&db);
+    // Unknown index: a typed error, nothing written.
+    assert!(
+        db.write(|w| aragora_db::table::rebuild_index(w, &WIDGET_V2, "nope"))
+            .is_err()
+    );
+}
+
+table! {
+    /// Version 1 with two indexes.
+    pub struct GizmoV1 as GIZMO_V1 {
+        name: "gizmos",
+        owner: DbTarget::Store(Store::Users),
+        version: 1,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { index idx_gizmos_color (color), unique idx_gizmos_color_id (color, id) },
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 2: the first index removed, so the second moves to key space 1.
+    pub struct GizmoV2 as GIZMO_V2 {
+        name: "gizmos",
+        owner: DbTarget::Store(Store::Users),
+        version: 2,
+        columns: {
+            id: i64 => Integer,
+            color: String => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_gizmos_color_id (color, id) },
+        foreign_keys: {},
+    }
+}
+
+static GIZMO_STEPS: &[Step] = &[Step {
+    id: 1,
+    name: "001_drop_gizmo_color_index",
+    table: "gizmos",
+    to: 2,
+    apply: migrate::add_column,
+}];
+
+#[test]
+fn a_migration_removing_an_index_rebuilds_the_moved_one_and_empties_the_stale_key_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gizmos.redb");
+    let db = Database::open_path(&path, vec![&GIZMO_V1], &Default::default()).unwrap();
+    db.write(|w| {
+        for (i, c) in COLORS.iter().enumerate() {
+            w.insert(&GizmoV1 {
+                id: i as i64 + 1,
+                color: c.to_string(),
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let db = Database::open_path(&path, vec![&GIZMO_V2], &Default::default()).unwrap();
+    migrate::migrate_db(&db, GIZMO_STEPS, false).unwrap();
+    crate::common::assert_consistent(&db);
+    let got: Vec<GizmoV2> = db
+        .read()
+        .unwrap()
+        .find("idx_gizmos_color_id", "blue", Page::default())
+        .unwrap();
+    assert_eq!(got.iter().map(|g| g.id).collect::<Vec<_>>(), vec![2, 5]);
+}
+
+table! {
+    /// Version 1: `name` is unique (key space 1).
+    pub struct DoodadV1 as DOODAD_V1 {
+        name: "doodads",
+        owner: DbTarget::Store(Store::Users),
+        version: 1,
+        columns: {
+            id: i64 => Integer,
+            name: String => Text,
+            label: Option<String> => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_doodads_name (name) },
+        foreign_keys: {},
+    }
+}
+
+table! {
+    /// Version 2: the unique index is on `label` instead, at the same key space.
+    pub struct DoodadV2 as DOODAD_V2 {
+        name: "doodads",
+        owner: DbTarget::Store(Store::Users),
+        version: 2,
+        columns: {
+            id: i64 => Integer,
+            name: String => Text,
+            label: Option<String> => Text,
+        },
+        primary_key: (id),
+        autoincrement: false,
+        indexes: { unique idx_doodads_label (label) },
+        foreign_keys: {},
+    }
+}
+
+/// label = name: the same keys the old index held at the same key space.
+fn label_from_name(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+    let rows: Vec<DoodadV2> = db.read()?.scan(KeyRange::all(), Page::default())?;
+    for d in &rows {
+        w.update(&DoodadV2 {
+            label: Some(d.name.clone()),
+            ..d.clone()
+        })?;
+    }
+    Ok(rows.len() as u64)
+}
+
+#[test]
+fn a_step_is_not_refused_by_the_stale_entries_of_an_index_that_left_its_key_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("doodads.redb");
+    let db = Database::open_path(&path, vec![&DOODAD_V1], &Default::default()).unwrap();
+    db.write(|w| {
+        for i in 1..=3 {
+            w.insert(&DoodadV1 {
+                id: i,
+                name: format!("d{i}"),
+                ..Default::default()
+            })?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    drop(db);
+    let db = Database::open_path(&path, vec![&DOODAD_V2], &Default::default()).unwrap();
+    let steps: &'static [Step] = &[Step {
+        id: 1,
+        name: "001_unique_doodad_labels",
+        table: "doodads",
+        to: 2,
+        apply: label_from_name,
+    }];
+    migrate::migrate_db(&db, steps, false).unwrap();
+    crate::common::assert_consistent(&db);
+    let d2: Option<DoodadV2> = db
+        .read()
+        .unwrap()
+        .get_by("idx_doodads_label", "d2")
+        .unwrap();
+    assert_eq!(d2.map(|d| d.id), Some(2));
 }

@@ -1,0 +1,165 @@
+//! Rebuilding an index from the rows: what a schema migration does when it
+//! adds an index or changes one.
+//!
+//! The ordinary write path keeps index entries in step *incrementally*: an
+//! update compares the row's old and new entry keys and leaves an entry
+//! alone when they are equal (see [`write`](super::write)). That is right
+//! while every index already holds its entries, and wrong the moment a
+//! declaration gains an index: re-writing each row then adds nothing,
+//! because the "old" key computed under the new declaration equals the new
+//! one, and a new UNIQUE index is never checked against the rows already
+//! there. So a migration must not rely on re-writing rows; it drops the
+//! index's whole key space and derives every entry again from every row,
+//! checking UNIQUE as it goes ([`Writer::rebuild_index`]). Key spaces no
+//! declared index uses any more (an index removed, or moved to another
+//! position) are emptied with [`Writer::drop_key_space`], so a later index
+//! declared at that position never starts with someone else's entries.
+//!
+//! Both run inside the caller's write transaction: a UNIQUE violation is an
+//! [`Error::Unique`] naming the table, the columns and the duplicate value,
+//! and the writer is poisoned, so nothing of the rebuild (or of anything
+//! else in that transaction) is committed.
+//!
+//! Rows are read in batches from the transaction itself (so a rebuild after
+//! a backfill in the same transaction sees the backfilled values), which
+//! keeps memory bounded on large tables.
+
+use super::def::{IndexDef, TableDef};
+use super::value::{Value, ValueRef};
+use super::write::{META, ROWS, Writer, entry_value, index_key, unique_error};
+use crate::error::{Error, Result};
+use redb::ReadableTable;
+use std::ops::Bound;
+
+/// Rows read per batch while rebuilding.
+const BATCH: usize = 512;
+
+impl Writer<'_> {
+    /// Drops every entry of index `index` of `def` and derives them again
+    /// from every row, checking UNIQUE. Returns the number of entries
+    /// written. A duplicate under a UNIQUE index is [`Error::Unique`] and
+    /// poisons this writer (the transaction cannot commit).
+    pub fn rebuild_index(&mut self, def: &'static TableDef, index: &str) -> Result<u64> {
+        let idx = *def.index(index)?;
+        self.op(def, |w| w.rebuild(def, &idx))
+    }
+
+    /// Removes every entry of index `index` of `def`, leaving it empty
+    /// until [`Writer::rebuild_index`] (a migration empties the indexes it
+    /// adds or changes before its step writes rows). Returns the entries
+    /// removed.
+    pub fn clear_index(&mut self, def: &'static TableDef, index: &str) -> Result<u64> {
+        let space = def.index(index)?.space;
+        self.op(def, |w| w.clear_space(def.name, space))
+    }
+
+    /// Removes every entry of key space `space` of `def`'s table (an index
+    /// the declaration no longer has at that position). Refuses the row and
+    /// metadata key spaces and the space of a declared index (use
+    /// [`Writer::rebuild_index`] for those). Returns the entries removed.
+    pub fn drop_key_space(&mut self, def: &'static TableDef, space: u8) -> Result<u64> {
+        if space == ROWS || space == META {
+            return Err(Error::Invalid(format!(
+                "table {}: key space {space} holds rows or metadata, not an index",
+                def.name
+            )));
+        }
+        if let Some(idx) = def.indexes.iter().find(|i| i.space == space) {
+            return Err(Error::Invalid(format!(
+                "table {}: key space {space} is index {}; rebuild it instead of dropping it",
+                def.name, idx.name
+            )));
+        }
+        self.op(def, |w| w.clear_space(def.name, space))
+    }
+
+    /// Key spaces other than rows and metadata that hold entries but belong
+    /// to no declared index of `def`.
+    pub fn undeclared_key_spaces(&mut self, def: &'static TableDef) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for space in ROWS + 1..META {
+            if def.indexes.iter().any(|i| i.space == space) {
+                continue;
+            }
+            let range = (
+                Bound::Included(vec![space]),
+                Bound::Excluded(vec![space + 1]),
+            );
+            if !self.batch(def.name, &range, 1)?.is_empty() {
+                out.push(space);
+            }
+        }
+        Ok(out)
+    }
+
+    fn rebuild(&mut self, def: &'static TableDef, idx: &IndexDef) -> Result<u64> {
+        self.clear_space(def.name, idx.space)?;
+        let mut written = 0u64;
+        let mut lower = Bound::Included(vec![ROWS]);
+        loop {
+            let range = (lower, Bound::Excluded(vec![ROWS + 1]));
+            let rows = self.batch(def.name, &range, BATCH)?;
+            let Some((last, _)) = rows.last() else {
+                break;
+            };
+            lower = Bound::Excluded(last.clone());
+            for (key, bytes) in &rows {
+                let pk = &key[1..];
+                let (values, _) = def.decode_values(pk, bytes)?;
+                let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
+                let Some(entry) = index_key(idx, &vals, pk) else {
+                    continue;
+                };
+                if idx.unique && self.exists(def.name, &entry)? {
+                    return Err(unique_error(def, idx.columns, &vals));
+                }
+                self.put(def.name, &entry, entry_value(idx, pk, bytes))?;
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    /// Removes every entry whose key starts with `space`.
+    fn clear_space(&mut self, name: &'static str, space: u8) -> Result<u64> {
+        let lower = [space];
+        let upper = [space + 1];
+        let mut removed = 0u64;
+        let path = self.path().to_path_buf();
+        self.mark_written();
+        let t = self.table(name)?;
+        t.retain_in::<&[u8], _>(&lower[..]..&upper[..], |_, _| {
+            removed += 1;
+            false
+        })
+        .map_err(|e| Error::storage(&path, format!("table {name}: {e}")))?;
+        Ok(removed)
+    }
+
+    /// Up to `n` entries of `name` within `range`, copied out.
+    fn batch(
+        &mut self,
+        name: &'static str,
+        range: &(Bound<Vec<u8>>, Bound<Vec<u8>>),
+        n: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let path = self.path().to_path_buf();
+        let t = self.table(name)?;
+        let bounds = (as_slice(&range.0), as_slice(&range.1));
+        let mut out = Vec::new();
+        let st = |e: &dyn std::fmt::Display| Error::storage(&path, format!("table {name}: {e}"));
+        for entry in t.range::<&[u8]>(bounds).map_err(|e| st(&e))?.take(n) {
+            let (k, v) = entry.map_err(|e| st(&e))?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+}
+
+fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
