@@ -8,6 +8,7 @@
 //! [`Database::read`]; any number of readers run beside the one writer.
 
 pub mod fingerprint;
+pub mod inherited;
 pub mod meta;
 pub mod slow;
 

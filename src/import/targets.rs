@@ -112,6 +112,9 @@ impl<'c> Targets<'c> {
         for (path, t) in open {
             if !self.dry_run {
                 t.txn.commit().map_err(|e| Error::storage(&path, e))?;
+                // What the original left dangling is kept and recorded, so
+                // that `verify` tells it from damage (crate::db::inherited).
+                t.db.record_inherited_refs()?;
             }
             out.push(path);
         }

@@ -270,6 +270,10 @@ pub(crate) fn copy_meta(
     src: &Path,
     dst: &Path,
 ) -> Result<Digest> {
+    if name == crate::db::inherited::INHERITED.name() {
+        // Bytes to bytes, like a declared table's raw table.
+        return copy_raw(rtxn, wtxn, name, src, dst);
+    }
     let mut d = Digester::default();
     let se = |e: &dyn std::fmt::Display| Error::storage(src, format!("table {name}: {e}"));
     let de = |e: &dyn std::fmt::Display| Error::storage(dst, e);

@@ -60,4 +60,4 @@ pub fn files(config: &Config) -> Result<Vec<DbFileSet>> {
 }
 
 /// The meta tables every file carries beside its declared tables.
-pub const META_TABLES: [&str; 3] = ["__layout", "__schema", "__fingerprint"];
+pub const META_TABLES: [&str; 4] = ["__layout", "__schema", "__fingerprint", "__inherited_refs"];

@@ -21,6 +21,23 @@ pub struct Problem {
     pub key: String,
     /// What is wrong.
     pub what: String,
+    /// For a foreign key whose parent row is missing: which reference, so
+    /// that `verify` can tell one the original left behind (recorded at
+    /// import) from a new one.
+    pub dangling: Option<Dangling>,
+}
+
+/// A reference whose parent row does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Dangling {
+    /// The child table.
+    pub table: &'static str,
+    /// The foreign key's position in the child's declaration.
+    pub fk: usize,
+    /// The child row's primary key (encoded).
+    pub pk: Vec<u8>,
+    /// The parent key it names (encoded).
+    pub parent_key: Vec<u8>,
 }
 
 impl std::fmt::Display for Problem {
@@ -34,6 +51,7 @@ fn problem(table: &str, key: &[u8], what: impl Into<String>) -> Problem {
         table: table.to_string(),
         key: keys::render(key),
         what: what.into(),
+        dangling: None,
     }
 }
 
@@ -113,31 +131,20 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
         Ok(true)
     })?;
 
-    for (n, pk, parent_key) in exp.fk_refs {
-        let fk = &def.foreign_keys[n];
-        let parent = (fk.parent)();
-        let mut found = false;
-        r.scan_raw(
-            parent,
-            &KeyRange::prefix(keys::RawKey(&parent_key)),
-            Page::first(1),
-            |k, _| {
-                found = k == parent_key.as_slice();
-                Ok(false)
-            },
-        )?;
-        if !found {
-            problems.push(problem(
-                def.name,
-                &pk,
-                format!(
-                    "{} = {} has no row in {}",
-                    def.column_list(fk.columns),
-                    keys::render(&parent_key),
-                    parent.name
-                ),
-            ));
-        }
+    for d in resolve(r, def, exp.fk_refs)? {
+        let fk = &def.foreign_keys[d.fk];
+        let mut p = problem(
+            def.name,
+            &d.pk,
+            format!(
+                "{} = {} has no row in {}",
+                def.column_list(fk.columns),
+                keys::render(&d.parent_key),
+                (fk.parent)().name
+            ),
+        );
+        p.dangling = Some(d);
+        problems.push(p);
     }
     Ok(problems)
 }
@@ -210,6 +217,63 @@ fn check_row(
             ));
         }
     }
+}
+
+/// The references `(foreign key, child pk, parent key)` whose parent row
+/// is not in the snapshot.
+fn resolve(
+    r: &Reader,
+    def: &'static TableDef,
+    refs: Vec<(usize, Vec<u8>, Vec<u8>)>,
+) -> Result<Vec<Dangling>> {
+    let mut out = Vec::new();
+    for (n, pk, parent_key) in refs {
+        let parent = (def.foreign_keys[n].parent)();
+        let mut found = false;
+        r.scan_raw(
+            parent,
+            &KeyRange::prefix(keys::RawKey(&parent_key)),
+            Page::first(1),
+            |k, _| {
+                found = k == parent_key.as_slice();
+                Ok(false)
+            },
+        )?;
+        if !found {
+            out.push(Dangling {
+                table: def.name,
+                fk: n,
+                pk,
+                parent_key,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every reference of `def`'s rows whose parent row is missing (rows that
+/// do not decode are passed over: [`check_table`] reports those).
+pub fn dangling_refs(r: &Reader, def: &'static TableDef) -> Result<Vec<Dangling>> {
+    if def.foreign_keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut refs = Vec::new();
+    r.scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
+        if let Ok((values, _)) = def.decode_values(pk, bytes) {
+            let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
+            for (n, fk) in def.foreign_keys.iter().enumerate() {
+                if fk.columns.iter().all(|&c| !vals[c].is_null()) {
+                    refs.push((
+                        n,
+                        pk.to_vec(),
+                        keys::encode(fk.columns.iter().map(|&c| vals[c])),
+                    ));
+                }
+            }
+        }
+        Ok(true)
+    })?;
+    resolve(r, def, refs)
 }
 
 /// Checks a typed table.

@@ -50,3 +50,4 @@ mod store_positions;
 mod store_webhooks;
 mod stores;
 mod tables;
+mod verify_inherited;
