@@ -5,6 +5,7 @@
 use crate::Database;
 use crate::config::Config;
 use crate::error::Result;
+use crate::ops::unreadable::Unreadable;
 use crate::schema;
 use crate::table::write::{ROWS, SEQ_KEY, spaced};
 use crate::table::{Extras, KeyRange, Page, Reader, TableDef, Value, keys};
@@ -36,6 +37,10 @@ pub struct StoreRows {
     readers: Vec<Reader>,
     /// Files that hold the requested tables but do not exist (not created).
     pub missing: Vec<(PathBuf, Vec<&'static str>)>,
+    /// Files that exist but could not be read (damaged...): not exported.
+    pub unreadable: Vec<Unreadable>,
+    /// What the opens noticed (e.g. a file that needs crash recovery).
+    pub notes: Vec<(PathBuf, String)>,
     _dbs: Vec<Database>,
 }
 
@@ -61,6 +66,8 @@ impl StoreRows {
             at: Vec::new(),
             readers: Vec::new(),
             missing: Vec::new(),
+            unreadable: Vec::new(),
+            notes: Vec::new(),
             _dbs: Vec::new(),
         };
         // Registry order, so the script reads like the declarations.
@@ -82,11 +89,25 @@ impl StoreRows {
                     .push((path, defs.iter().map(|d| d.name).collect()));
                 continue;
             }
-            let Some(&target) = files.get(&path) else {
+            if !files.contains_key(&path) {
                 continue;
+            }
+            // Read-only: exporting never writes to a database file. A file
+            // that cannot be read is reported and skipped, the rest exported.
+            let tables = schema::tables_in_file(config, &path)?;
+            let db = Database::open_read_only(&path, tables, &config.into()).and_then(|db| {
+                let r = db.read()?;
+                Ok((db, r))
+            });
+            let (db, r) = match db {
+                Ok(x) => x,
+                Err(e) => {
+                    s.unreadable.push(Unreadable::from_error(&path, &e));
+                    continue;
+                }
             };
-            let db = Database::open(config, target)?;
-            let r = db.read()?;
+            s.notes
+                .extend(db.notes().iter().map(|n| (path.clone(), n.clone())));
             opened.push(path);
             s.readers.push(r);
             s._dbs.push(db);

@@ -36,8 +36,14 @@ pub fn run(config: &Config, as_json: bool) -> Result<()> {
                 r.tables.len(),
                 r.problems.len()
             ))?;
+            for n in &r.notes {
+                out(format!("  note: {n}"))?;
+            }
             for p in &r.problems {
                 out(format!("  {p}"))?;
+            }
+            if let Some(cmd) = &r.salvage {
+                out(format!("  run {cmd} to recover its readable rows"))?;
             }
         }
         if reports.is_empty() {
