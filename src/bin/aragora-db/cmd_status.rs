@@ -117,22 +117,17 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
             continue;
         }
         let sz = f["size_bytes"].as_u64().map(size).unwrap_or_default();
-        out(format!("\n{path}  {sz}  {}  [{dbs}]", config.mode.as_str()))?;
         if let Some(u) = unreadable
             .iter()
             .find(|u| u.path.as_path() == Path::new(path))
         {
-            for (i, line) in u.lines().into_iter().enumerate() {
-                // The path heads the entry already.
-                let line = if i == 0 {
-                    format!("  {}", u.reason)
-                } else {
-                    line
-                };
+            out("")?;
+            for line in u.lines() {
                 out(line)?;
             }
             continue;
         }
+        out(format!("\n{path}  {sz}  {}  [{dbs}]", config.mode.as_str()))?;
         for n in f["notes"].as_array().into_iter().flatten() {
             out(format!("  note: {}", n.as_str().unwrap_or_default()))?;
         }
