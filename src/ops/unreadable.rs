@@ -141,7 +141,9 @@ fn strip_path(msg: &str, path: &Path) -> String {
 /// A plain reason for a redb or decoding error.
 pub fn plain_reason(detail: &str) -> String {
     let d = detail.to_ascii_lowercase();
-    let why = if d.contains("past the end") {
+    let why = if d.contains("authentication") || d.contains("authenticate") {
+        "cannot be opened (blocks fail authentication)"
+    } else if d.contains("past the end") {
         "cannot be opened (a page reference points past the end of the file)"
     } else if d.contains("fill whole buffer")
         || d.contains("unexpected end of file")
@@ -159,8 +161,6 @@ pub fn plain_reason(detail: &str) -> String {
         "cannot be opened (not a valid redb header)"
     } else if d.contains("panicked") {
         "cannot be read (redb stopped on damaged bytes)"
-    } else if d.contains("authentication") || d.contains("authenticate") {
-        "cannot be opened (blocks fail authentication)"
     } else {
         "cannot be opened"
     };

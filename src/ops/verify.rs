@@ -169,10 +169,13 @@ pub fn verify_file(
     }
     // The overlay holds shared locks on the file while the check runs, so
     // no writer changes it meanwhile (and a writer elsewhere is waited for).
+    // The encrypted backend's own findings, kept even when redb then
+    // cannot open the file (they say which blocks are damaged).
+    let mut found: Vec<ProblemOut> = Vec::new();
     let opened = readonly::retry_locked(path, timeout, || {
         let overlay = readonly::overlay_file(path)?;
         match enc.filter(|_| encrypted) {
-            None => readonly::redb_over(path, overlay, CACHE).map(|db| (db, Vec::new())),
+            None => readonly::redb_over(path, overlay, CACHE),
             Some(enc) => {
                 let backend = raw::guarded(|| {
                     crate::crypto::EncryptedBackend::open(overlay, path, &enc.source)
@@ -194,16 +197,17 @@ pub fn verify_file(
                         });
                     }
                 };
-                let found: Vec<ProblemOut> = backend
+                found = backend
                     .verify()
                     .into_iter()
                     .map(|f| file_problem(format!("encryption: {f}")))
                     .collect();
-                readonly::redb_over(path, backend, CACHE).map(|db| (db, found))
+                readonly::redb_over(path, backend, CACHE)
             }
         }
     });
-    let ((db, repaired), found) = match opened {
+    report.problems.append(&mut found);
+    let (db, repaired) = match opened {
         Ok(x) => x,
         Err(e @ (Error::Locked { .. } | Error::WrongKey { .. } | Error::Encryption { .. })) => {
             return Err(e);
@@ -228,7 +232,6 @@ pub fn verify_file(
             return Ok(report);
         }
     };
-    report.problems.extend(found);
     if repaired {
         report.notes.push(crate::db::NEEDS_RECOVERY.to_string());
     }
