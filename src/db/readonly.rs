@@ -108,7 +108,10 @@ impl Database {
     ) -> Result<Database> {
         check_file(path)?;
         let key = existing_key(path)?;
-        if let Some(inner) = OPEN.lock().get(&key).and_then(Weak::upgrade) {
+        // Both registries stay locked (always in this order) until the
+        // handle is registered, so a writer cannot open the file in between.
+        let writers = OPEN.lock();
+        if let Some(inner) = writers.get(&key).and_then(Weak::upgrade) {
             if !same_tables(&inner, &tables) {
                 return Err(different_tables(path));
             }
