@@ -331,3 +331,47 @@ fn read_only_handles_refuse_writes_and_keep_apart_from_writers() {
     assert!(err.contains("does not exist"), "{err}");
     assert!(!missing.exists());
 }
+
+#[test]
+fn encrypted_files_are_read_without_writing() {
+    let key = "7f".repeat(32);
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let env = |d: &Path| {
+        vec![
+            ("ARAGORA_DATA_DIR", d.to_str().unwrap().to_string()),
+            ("ARAGORA_SQLITE_ENCRYPTION", "1".to_string()),
+            ("ARAGORA_ENCRYPTION_KEY", key.clone()),
+        ]
+    };
+    let run_enc = |args: &[&str]| {
+        let e = env(&data);
+        let e: Vec<(&str, &str)> = e.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        cli_env(args, &e)
+    };
+    let o = run_enc(&["demo"]);
+    assert!(o.status.success(), "demo: {}", describe(&o));
+    assert!(aragora_db::crypto::file_is_encrypted(&data.join("users.redb")).unwrap());
+    set_modes(&data, 0o444, 0o555);
+    let out = root.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let before = snapshot(&data);
+    for (args, may_fail) in commands(&out) {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run_enc(&a);
+        let code = o.status.code();
+        assert!(
+            code == Some(0) || (may_fail && code == Some(1)),
+            "{args:?}: {}",
+            describe(&o)
+        );
+        assert_unchanged(&data, &before, &args.join(" "));
+    }
+    let o = run_enc(&["dump", "users", "--format", "jsonl"]);
+    assert!(
+        o.status.success() && !o.stdout.is_empty(),
+        "{}",
+        describe(&o)
+    );
+    set_modes(&data, 0o600, 0o700);
+}
