@@ -36,5 +36,5 @@ pub mod store;
 pub mod table;
 pub mod time;
 
-pub use db::Database;
+pub use db::{Database, OpenOptions};
 pub use error::{Error, Result};

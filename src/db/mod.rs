@@ -10,7 +10,10 @@
 pub mod fingerprint;
 pub mod inherited;
 pub mod meta;
+pub(crate) mod readonly;
 pub mod slow;
+
+pub use readonly::NEEDS_RECOVERY;
 
 use crate::config::{Config, DbTarget};
 use crate::error::{Error, Result};
@@ -68,6 +71,8 @@ pub(crate) struct Inner {
     /// it: what `ON DELETE` reaches.
     pub(crate) children: HashMap<&'static str, Vec<Child>>,
     pub(crate) slow_threshold: Duration,
+    /// What a read-only open noticed (see [`Database::notes`]).
+    pub(crate) notes: Vec<String>,
 }
 
 impl Inner {
@@ -83,6 +88,7 @@ impl Inner {
             children: crate::schema::children_of(&tables),
             tables,
             slow_threshold: opts.slow_threshold,
+            notes: Vec::new(),
         }
     }
 }
@@ -91,6 +97,8 @@ impl Inner {
 #[derive(Clone)]
 pub struct Database {
     inner: Arc<Inner>,
+    /// Refuses writes (see [`Database::open_read_only`]).
+    read_only: bool,
 }
 
 impl std::fmt::Debug for Database {
@@ -98,6 +106,7 @@ impl std::fmt::Debug for Database {
         f.debug_struct("Database")
             .field("path", &self.inner.path)
             .field("tables", &self.inner.tables.len())
+            .field("read_only", &self.read_only)
             .finish()
     }
 }
@@ -136,8 +145,12 @@ impl Database {
                     path.display()
                 )));
             }
-            return Ok(Database { inner });
+            return Ok(Database {
+                inner,
+                read_only: false,
+            });
         }
+        readonly::refuse_if_read_only_here(&key)?;
         open.retain(|_, w| w.strong_count() > 0);
         if !key.exists() {
             create_new(&key, &tables, opts)?;
@@ -147,7 +160,10 @@ impl Database {
         let inner = Arc::new(Inner::new(db, key.clone(), tables, opts));
         meta::ensure_tables(&inner)?;
         open.insert(key, Arc::downgrade(&inner));
-        Ok(Database { inner })
+        Ok(Database {
+            inner,
+            read_only: false,
+        })
     }
 
     /// Opens a database on a custom redb storage backend (e.g. the fault
@@ -168,7 +184,10 @@ impl Database {
             .map_err(|e| Error::storage(&path, e))?;
         let inner = Arc::new(Inner::new(db, path, tables, opts));
         meta::ensure_tables(&inner)?;
-        Ok(Database { inner })
+        Ok(Database {
+            inner,
+            read_only: false,
+        })
     }
 
     /// Whether two handles share one open file (the registry guarantees one
@@ -238,6 +257,7 @@ impl Database {
         version: u32,
         f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
     ) -> Result<R> {
+        self.refuse_read_only()?;
         let path = &self.inner.path;
         let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
         let txn = self.inner.db.begin_write().map_err(|e| st(&e))?;
@@ -258,6 +278,7 @@ impl Database {
     /// [`Writer`]s and commits itself (the importer keeps one open per
     /// target file while it reads the source files one by one).
     pub(crate) fn begin_write(&self, durability: Durability) -> Result<redb::WriteTransaction> {
+        self.refuse_read_only()?;
         let path = &self.inner.path;
         let mut txn = self
             .inner
@@ -303,7 +324,10 @@ pub fn open_handle(path: &Path) -> Option<Database> {
     };
     let key = parent.canonicalize().ok()?.join(path.file_name()?);
     let inner = OPEN.lock().get(&key).and_then(Weak::upgrade)?;
-    Some(Database { inner })
+    Some(Database {
+        inner,
+        read_only: false,
+    })
 }
 
 fn registry_key(path: &Path) -> Result<PathBuf> {

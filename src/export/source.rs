@@ -5,6 +5,7 @@
 use crate::Database;
 use crate::config::Config;
 use crate::error::Result;
+use crate::ops::unreadable::Unreadable;
 use crate::schema;
 use crate::table::write::{ROWS, SEQ_KEY, spaced};
 use crate::table::{Extras, KeyRange, Page, Reader, TableDef, Value, keys};
@@ -41,6 +42,10 @@ pub struct StoreRows {
     /// counts. They are not exported (PostgreSQL has one table of each
     /// name: the owner's file's), and the caller must say so.
     pub copies: Vec<(PathBuf, &'static str, u64)>,
+    /// Files that exist but could not be read (damaged...): not exported.
+    pub unreadable: Vec<Unreadable>,
+    /// What the opens noticed (e.g. a file that needs crash recovery).
+    pub notes: Vec<(PathBuf, String)>,
     _dbs: Vec<Database>,
 }
 
@@ -67,6 +72,8 @@ impl StoreRows {
             readers: Vec::new(),
             missing: Vec::new(),
             copies: Vec::new(),
+            unreadable: Vec::new(),
+            notes: Vec::new(),
             _dbs: Vec::new(),
         };
         // Registry order, so the script reads like the declarations.
@@ -88,11 +95,25 @@ impl StoreRows {
                     .push((path, defs.iter().map(|d| d.name).collect()));
                 continue;
             }
-            let Some(&target) = files.get(&path) else {
+            if !files.contains_key(&path) {
                 continue;
+            }
+            // Read-only: exporting never writes to a database file. A file
+            // that cannot be read is reported and skipped, the rest exported.
+            let tables = schema::tables_in_file(config, &path)?;
+            let db = Database::open_read_only(&path, tables, &config.into()).and_then(|db| {
+                let r = db.read()?;
+                Ok((db, r))
+            });
+            let (db, r) = match db {
+                Ok(x) => x,
+                Err(e) => {
+                    s.unreadable.push(Unreadable::from_error(&path, &e));
+                    continue;
+                }
             };
-            let db = Database::open(config, target)?;
-            let r = db.read()?;
+            s.notes
+                .extend(db.notes().iter().map(|n| (path.clone(), n.clone())));
             opened.push(path);
             s.readers.push(r);
             s._dbs.push(db);

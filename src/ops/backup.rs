@@ -13,13 +13,19 @@
 //! without stopping writers, compacts free pages away, and (once the
 //! encrypted storage backend is used for new files) keeps the copy encrypted.
 //!
-//! A file is opened through the process-wide registry, so a backup from
-//! inside a running server shares its handle. redb allows one process per
-//! file: from another process the backup waits for the file like any open
-//! (`DB_TIMEOUT`) and then fails with [`Error::Locked`].
+//! A file is opened read-only ([`Database::open_read_only`]): nothing in
+//! the data directory is written, created or repaired; only the backup
+//! directory is. Inside a running server the backup reads through the
+//! server's open handle. redb allows one writing process per file: from
+//! another process the backup waits for the file like any open
+//! (`DB_TIMEOUT`) and then fails with [`Error::Locked`], leaving no backup.
+//! A file that cannot be read for another reason (damaged) is listed in
+//! [`BackupReport::unreadable`] and left out, and every other file is
+//! backed up.
 
 use super::fsutil;
 use super::manifest::{Digest, Digester, FILE_NAME, FileEntry, Manifest, TableEntry};
+use super::unreadable::Unreadable;
 use super::{META_TABLES, raw};
 use crate::config::Config;
 use crate::db::fingerprint::FINGERPRINT;
@@ -51,6 +57,8 @@ pub struct BackupReport {
     pub manifest: Manifest,
     /// Older backups removed.
     pub pruned: Vec<PathBuf>,
+    /// Files that could not be read (damaged...): not in the backup.
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// Backs up every existing database file of the configured mode.
@@ -71,7 +79,8 @@ pub fn backup(
         std::fs::remove_dir_all(&partial).map_err(|e| Error::io("remove", &partial, e))?;
     }
     fsutil::private_dir(&partial)?;
-    let files = match snapshot_all(config, &partial, progress) {
+    let mut unreadable = Vec::new();
+    let files = match snapshot_all(config, &partial, progress, &mut unreadable) {
         Ok(f) => f,
         Err(e) => {
             // Leave no half-written backup behind.
@@ -107,6 +116,7 @@ pub fn backup(
         dir,
         manifest,
         pruned,
+        unreadable,
     })
 }
 
@@ -115,6 +125,7 @@ fn snapshot_all(
     config: &Config,
     partial: &Path,
     progress: &mut dyn FnMut(&Path),
+    unreadable: &mut Vec<Unreadable>,
 ) -> Result<Vec<FileEntry>> {
     let mut files = Vec::new();
     for set in super::files(config)? {
@@ -132,8 +143,20 @@ fn snapshot_all(
             // read it as it is; its snapshot is still written encrypted.
             opts.encryption = None;
         }
-        let db = Database::open_path(&set.path, set.tables.clone(), &opts)?;
-        let (tables, skipped) = snapshot(&db, &dest, config.encryption.as_ref())?;
+        // Read-only: a backup never writes to the files it copies. A file
+        // that cannot be read is reported and left out; the rest is backed up.
+        let copied = Database::open_read_only(&set.path, set.tables.clone(), &opts)
+            .and_then(|db| snapshot(&db, &dest, config.encryption.as_ref()));
+        let (tables, skipped) = match copied {
+            Ok(c) => c,
+            // A file in use elsewhere is not damaged: the backup is retried
+            // later, whole, rather than made without it.
+            Err(e @ Error::Locked { .. }) => return Err(e),
+            Err(e) => {
+                unreadable.push(Unreadable::from_error(&set.path, &e));
+                continue;
+            }
+        };
         let bytes = std::fs::metadata(&dest)
             .map_err(|e| Error::io("stat", &dest, e))?
             .len();

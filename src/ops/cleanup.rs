@@ -11,7 +11,8 @@
 //!   expiry has passed (they can no longer be presented), are deleted.
 //!
 //! Files that do not exist are skipped, never created. A dry run counts
-//! through the same index ranges that the deletion uses.
+//! through the same index ranges that the deletion uses, on files opened
+//! read-only (it writes nothing, not even redb's header).
 
 use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
@@ -52,8 +53,18 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
     let audit_range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff.as_str()));
     let audit_rule = format!("timestamp before {cutoff} (ARAGORA_AUDIT_RETENTION_DAYS={days})");
     let epoch = now.timestamp_millis() as f64 / 1000.0;
+    // A dry run only reads: the files are opened read-only.
+    let open = |s: Store| -> Result<Database> {
+        let target = DbTarget::Store(s);
+        if !dry_run {
+            return Database::open(config, target);
+        }
+        let path = config.get_db_path(target)?.path;
+        let tables = crate::schema::tables_in_file(config, &path)?;
+        Database::open_read_only(&path, tables, &config.into())
+    };
     if exists(Store::Users)? {
-        let db = Database::open(config, DbTarget::Store(Store::Users))?;
+        let db = open(Store::Users)?;
         let rows = if dry_run {
             count::<AuditEntry>(&db, "idx_audit_timestamp", &audit_range)?
         } else {
@@ -86,14 +97,14 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
         ));
     }
     if exists(Store::Audit)? {
-        let db = Database::open(config, DbTarget::Store(Store::Audit))?;
+        let db = open(Store::Audit)?;
         let rows = expire::<AuditEvent>(&db, "idx_audit_timestamp", &audit_range, dry_run)?;
         out.push(removed::<AuditEvent>(&audit_rule, rows));
         let rows = expire::<AuditStoreEntry>(&db, "idx_audit_timestamp", &audit_range, dry_run)?;
         out.push(removed::<AuditStoreEntry>(&audit_rule, rows));
     }
     if exists(Store::ShareLinks)? {
-        let db = Database::open(config, DbTarget::Store(Store::ShareLinks))?;
+        let db = open(Store::ShareLinks)?;
         let range = KeyRange::between(
             Bound::Excluded(Value::Null),
             Bound::Excluded(Value::Real(epoch)),
@@ -106,7 +117,7 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
         out.push(removed::<ShareLink>("expires_at has passed", rows));
     }
     if exists(Store::TokenBlacklist)? {
-        let db = Database::open(config, DbTarget::Store(Store::TokenBlacklist))?;
+        let db = open(Store::TokenBlacklist)?;
         let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(epoch));
         let rows = if dry_run {
             count::<BlacklistedToken>(&db, "idx_blacklist_expires", &range)?

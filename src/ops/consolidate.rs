@@ -255,7 +255,15 @@ pub fn migrate(src: &Config, dst: &Config, no_backup: bool) -> Result<MigrateRep
                     keep_days: None,
                     now,
                 };
-                backups.push(backup::backup(cfg, &opts, &mut |_| {})?.dir);
+                let report = backup::backup(cfg, &opts, &mut |_| {})?;
+                // Never move tables without a backup of every file.
+                if !report.unreadable.is_empty() {
+                    return Err(super::unreadable::summary_error(
+                        "backup before consolidate",
+                        &report.unreadable,
+                    ));
+                }
+                backups.push(report.dir);
             }
         }
     }

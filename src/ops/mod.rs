@@ -10,6 +10,7 @@
 //! * [`salvage`]: every readable row out of a damaged file.
 //! * [`consolidate`]: tables between legacy and consolidated files.
 //! * [`migrate`]: schema migration steps.
+//! * [`unreadable`]: how the read-only commands report a file they cannot read.
 
 pub mod backup;
 pub mod cleanup;
@@ -20,6 +21,7 @@ pub mod migrate;
 pub mod raw;
 pub mod restore;
 pub mod salvage;
+pub mod unreadable;
 pub mod verify;
 
 use crate::config::{Config, DbTarget};

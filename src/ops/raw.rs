@@ -146,9 +146,23 @@ impl ReadHandle {
     }
 }
 
+thread_local! {
+    static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this thread is inside [`guarded`]: a panic here is caught and
+/// reported as an error naming the file, so a panic hook need not print it
+/// (the binary's hook stays quiet then).
+pub fn in_guarded() -> bool {
+    GUARDED.with(|g| g.get() > 0)
+}
+
 /// Runs `f`, turning a panic into its message.
 pub fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+    GUARDED.with(|g| g.set(g.get() + 1));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(g.get() - 1));
+    r.map_err(|p| {
         let msg = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())

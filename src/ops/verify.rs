@@ -3,10 +3,14 @@
 //! 1. redb's own integrity check (page checksums, tree structure,
 //!    allocator state). It needs a `&mut redb::Database` with no live
 //!    transaction and may *repair* what it checks, so it never runs on the
-//!    file itself: while holding the file's lock (so no writer can change
-//!    it), the file is copied to a private temporary sibling, and the check
-//!    runs on the copy. The original is never modified.
-//! 2. On that snapshot: the layout marker and schema versions, the
+//!    file itself: the file is opened through a read-only descriptor with a
+//!    copy-on-write overlay ([`crate::storage::overlay`]) that keeps every
+//!    write in memory. redb's crash recovery (for a file not closed
+//!    cleanly, reported as a note) and the check's repairs happen there;
+//!    the file is not changed and nothing is created beside it, so verify
+//!    works on read-only files and directories. The overlay holds shared
+//!    locks on the file, so no writer changes it during the check.
+//! 2. On that image: the layout marker and schema versions, the
 //!    recorded fingerprints (a table declared differently than the
 //!    declaration that wrote it, at the same version), tables that
 //!    no declaration names, and for every declared table
@@ -14,21 +18,23 @@
 //!    decoding, rows ↔ index entries both ways, UNIQUE, NOT NULL, types,
 //!    row counts, foreign keys.
 //!
-//! An encrypted file (issue 7) is copied the same way (its copy stays
-//! encrypted) and opened through the encrypted backend with the configured
-//! key; the backend's own check (every block authenticated, damaged header
-//! copies, bytes that must be zero) is reported as `(file)` problems
-//! starting `encryption:`. Without a key the error names the file.
+//! An encrypted file is read the same way, the overlay under the encrypted
+//! backend with the configured key; the backend's own check (every block
+//! authenticated, damaged header copies, bytes that must be zero) is
+//! reported as `(file)` problems starting `encryption:`. Without a key the
+//! error names the file.
 //!
-//! A file this process already has open cannot be copied under its lock;
-//! for it step 1 is reported as skipped and step 2 reads a snapshot of the
-//! open handle. A file another process holds gives [`Error::Locked`].
+//! For a file this process already has open, step 1 is reported as
+//! skipped and step 2 reads a snapshot of the open handle. A file another
+//! process holds for writing gives [`Error::Locked`].
 
-use super::raw::{self, Opened};
-use super::{DbFileSet, META_TABLES, fsutil};
+use super::raw;
+use super::unreadable::{plain_reason, salvage_command};
+use super::{DbFileSet, META_TABLES};
 use crate::config::Config;
 use crate::crypto::Encryption;
 use crate::db::meta::LAYOUT_VERSION;
+use crate::db::readonly;
 use crate::error::{Error, Result};
 use crate::table::check::{Problem, check_table};
 use crate::table::{Reader, TableDef};
@@ -70,6 +76,11 @@ pub struct FileReport {
     pub tables: Vec<TableSummary>,
     /// Every problem.
     pub problems: Vec<ProblemOut>,
+    /// What the open noticed that is not a problem (e.g. the file needs
+    /// crash recovery, which the check did in memory).
+    pub notes: Vec<String>,
+    /// The command that recovers the readable rows of a damaged file.
+    pub salvage: Option<String>,
 }
 
 /// A problem as reported (serializable form of [`Problem`]).
@@ -123,14 +134,6 @@ pub fn verify_all(config: &Config) -> Result<Vec<FileReport>> {
         .collect()
 }
 
-/// Removes the temporary copy however the check ends.
-struct TempCopy(PathBuf);
-impl Drop for TempCopy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// Verifies one file holding `tables`, waiting up to `timeout` while
 /// another process holds it (then [`Error::Locked`]). An encrypted file is
 /// read with `enc` ([`Error::Encryption`] naming it without a key,
@@ -146,151 +149,101 @@ pub fn verify_file(
         integrity: Integrity::Ok,
         tables: Vec::new(),
         problems: Vec::new(),
+        notes: Vec::new(),
+        salvage: None,
     };
     if let Some(db) = crate::db::open_handle(path) {
         report.integrity = Integrity::Skipped("the file is open in this process".into());
         check_contents(&db.read()?, path, tables, &mut report)?;
         return Ok(report);
     }
-    if crate::crypto::file_is_encrypted(path)? {
-        return verify_encrypted(path, tables, timeout, enc, report);
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+        // redb would see an empty storage and start a new database.
+        report.integrity = Integrity::Failed;
+        report.problems.push(file_problem(
+            "empty (0 bytes): not a database; nothing to verify (left as it is)",
+        ));
+        return Ok(report);
     }
-    let copy = TempCopy(fsutil::temp_sibling(path, "verify"));
-    {
-        // Hold the original read-only while copying so no writer changes
-        // it (a read-only open writes nothing, not even the header).
-        // A file not shut down cleanly cannot be opened read-only; a normal
-        // open runs redb's crash recovery (as any application open would).
-        let started = std::time::Instant::now();
-        let first = loop {
-            match raw::open_read_only(path) {
-                Err(Opened::Locked) if started.elapsed() < timeout => {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                other => break other,
-            }
-        };
-        let held: Option<Box<dyn std::any::Any>> = match first {
-            Ok(db) => Some(Box::new(db)),
-            Err(Opened::NeedsRecovery) => match raw::open(path) {
-                Opened::Open(db) => Some(Box::new(db)),
-                Opened::Locked => {
-                    return Err(Error::Locked {
-                        path: path.to_path_buf(),
-                        waited: started.elapsed(),
-                    });
-                }
-                Opened::Failed(why) => {
-                    report
-                        .problems
-                        .push(file_problem(format!("redb cannot open the file: {why}")));
-                    None
-                }
-                Opened::NeedsRecovery => None,
-            },
-            Err(Opened::Locked) => {
-                return Err(Error::Locked {
-                    path: path.to_path_buf(),
-                    waited: started.elapsed(),
-                });
-            }
-            Err(Opened::Failed(why)) => {
-                report
-                    .problems
-                    .push(file_problem(format!("redb cannot open the file: {why}")));
-                None
-            }
-            Err(Opened::Open(_)) => None,
-        };
-        fsutil::copy_private(path, &copy.0)?;
-        drop(held);
+    let encrypted = crate::crypto::file_is_encrypted(path)?;
+    if encrypted && enc.is_none() {
+        return Err(crate::crypto::no_key(path));
     }
-    let db = match raw::open(&copy.0) {
-        Opened::Open(db) => db,
-        Opened::Locked => return Err(Error::storage(&copy.0, "temporary copy is locked")),
-        Opened::NeedsRecovery => return Err(Error::storage(&copy.0, "copy needs recovery")),
-        Opened::Failed(why) => {
+    // The overlay holds shared locks on the file while the check runs, so
+    // no writer changes it meanwhile (and a writer elsewhere is waited for).
+    // The encrypted backend's own findings, kept even when redb then
+    // cannot open the file (they say which blocks are damaged).
+    let mut found: Vec<ProblemOut> = Vec::new();
+    let opened = readonly::retry_locked(path, timeout, || {
+        let overlay = readonly::overlay_file(path)?;
+        match enc.filter(|_| encrypted) {
+            None => readonly::redb_over(path, overlay, CACHE),
+            Some(enc) => {
+                let backend = raw::guarded(|| {
+                    crate::crypto::EncryptedBackend::open(overlay, path, &enc.source)
+                })
+                .map_err(|p| Error::storage(path, p))?;
+                let backend = match backend {
+                    Ok(b) => b,
+                    Err(
+                        e @ (Error::WrongKey { .. }
+                        | Error::Encryption { .. }
+                        | Error::Locked { .. }),
+                    ) => {
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        return Err(Error::Authentication {
+                            path: path.to_path_buf(),
+                            what: format!("the encrypted file cannot be opened: {e}"),
+                        });
+                    }
+                };
+                found = backend
+                    .verify()
+                    .into_iter()
+                    .map(|f| file_problem(format!("encryption: {f}")))
+                    .collect();
+                readonly::redb_over(path, backend, CACHE)
+            }
+        }
+    });
+    report.problems.append(&mut found);
+    let (db, repaired) = match opened {
+        Ok(x) => x,
+        Err(e @ (Error::Locked { .. } | Error::WrongKey { .. } | Error::Encryption { .. })) => {
+            return Err(e);
+        }
+        Err(Error::Authentication { what, .. }) => {
             report.integrity = Integrity::Failed;
-            report
-                .problems
-                .push(file_problem(format!("redb cannot open a copy: {why}")));
+            report.problems.push(file_problem(what));
+            report.salvage = Some(salvage_command(path));
+            return Ok(report);
+        }
+        Err(e) => {
+            report.integrity = Integrity::Failed;
+            let why = match &e {
+                Error::Storage { message, .. } => message.clone(),
+                e => e.to_string(),
+            };
+            report.problems.push(file_problem(format!(
+                "damaged: {}: redb cannot open the file: {why}",
+                plain_reason(&why)
+            )));
+            report.salvage = Some(salvage_command(path));
             return Ok(report);
         }
     };
+    if repaired {
+        report.notes.push(crate::db::NEEDS_RECOVERY.to_string());
+    }
     check_copy(db, path, tables, report)
 }
 
-/// An encrypted file: copied under its whole-file lock (taken without
-/// opening it, so nothing is written to it), then the copy is opened
-/// through the encrypted backend, whose own check (every block decrypted
-/// and authenticated, damaged header copies, bytes that must be zero) is
-/// reported before redb's check and step 2 run on it. The copy is
-/// encrypted like the original: no plaintext reaches the disk.
-fn verify_encrypted(
-    path: &Path,
-    tables: &[&'static TableDef],
-    timeout: std::time::Duration,
-    enc: Option<&Encryption>,
-    mut report: FileReport,
-) -> Result<FileReport> {
-    let enc = enc.ok_or_else(|| crate::crypto::no_key(path))?;
-    let copy = TempCopy(fsutil::temp_sibling(path, "verify"));
-    {
-        let started = std::time::Instant::now();
-        let _lock = loop {
-            match crate::crypto::FileLock::take(path) {
-                Err(Error::Locked { .. }) if started.elapsed() < timeout => {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(Error::Locked { .. }) => {
-                    return Err(Error::Locked {
-                        path: path.to_path_buf(),
-                        waited: started.elapsed(),
-                    });
-                }
-                other => break other?,
-            }
-        };
-        fsutil::copy_private(path, &copy.0)?;
-    }
-    let backend = match crate::crypto::open_backend(&copy.0, path, &enc.source) {
-        Ok(b) => b,
-        Err(e @ (Error::WrongKey { .. } | Error::Encryption { .. })) => return Err(e),
-        Err(e) => {
-            report.integrity = Integrity::Failed;
-            report.problems.push(file_problem(format!(
-                "the encrypted file cannot be opened: {e}"
-            )));
-            return Ok(report);
-        }
-    };
-    report.problems.extend(
-        backend
-            .verify()
-            .into_iter()
-            .map(|f| file_problem(format!("encryption: {f}"))),
-    );
-    let db = match raw::guarded(|| redb::Builder::new().create_with_backend(backend)) {
-        Ok(Ok(db)) => db,
-        Ok(Err(e)) => {
-            report.integrity = Integrity::Failed;
-            report
-                .problems
-                .push(file_problem(format!("redb cannot open a copy: {e}")));
-            return Ok(report);
-        }
-        Err(p) => {
-            report.integrity = Integrity::Failed;
-            report.problems.push(file_problem(p));
-            return Ok(report);
-        }
-    };
-    let r = check_copy(db, path, tables, report);
-    drop(copy);
-    r
-}
+/// redb's page cache for the check (the file is read once).
+const CACHE: usize = 64 << 20;
 
-/// Step 1 and 2 on the private copy of `path`.
+/// Step 1 and 2 on the in-memory image of `path`.
 fn check_copy(
     mut db: redb::Database,
     path: &Path,
@@ -301,6 +254,7 @@ fn check_copy(
         Ok(Ok(true)) => {}
         Ok(Ok(false)) => {
             report.integrity = Integrity::Repaired;
+            report.salvage = Some(salvage_command(path));
             report.problems.push(file_problem(
                 "redb integrity check failed (damaged pages or allocator state); \
                  the rows below were read from a repaired copy",
@@ -311,11 +265,13 @@ fn check_copy(
             report
                 .problems
                 .push(file_problem(format!("redb integrity check failed: {e}")));
+            report.salvage = Some(salvage_command(path));
             return Ok(report);
         }
         Err(panic) => {
             report.integrity = Integrity::Failed;
             report.problems.push(file_problem(panic));
+            report.salvage = Some(salvage_command(path));
             return Ok(report);
         }
     }

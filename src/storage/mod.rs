@@ -1,5 +1,8 @@
-//! Storage backends for redb beyond the plain file: test and fault-injection
-//! wrappers that work over any inner [`redb::StorageBackend`].
+//! Storage backends for redb beyond the plain file, each a wrapper over any
+//! inner [`redb::StorageBackend`]: the copy-on-write [`overlay`] the
+//! read-only commands open files with, and the test and fault-injection
+//! wrappers.
 
 pub mod fault;
 pub mod image;
+pub mod overlay;

@@ -46,6 +46,21 @@ pub fn backup(config: &Config, out_dir: Option<PathBuf>, keep_days: Option<u32>)
     for p in &report.pruned {
         out(format!("pruned {}", p.display()))?;
     }
+    if !report.unreadable.is_empty() {
+        out(format!(
+            "not backed up ({} file(s) could not be read):",
+            report.unreadable.len()
+        ))?;
+        for u in &report.unreadable {
+            for line in u.lines() {
+                out(format!("  {line}"))?;
+            }
+        }
+        return Err(aragora_db::ops::unreadable::summary_error(
+            "backup",
+            &report.unreadable,
+        ));
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! Works on any declared table. A `--where` on the leading column of the
 //! primary key or of an index is answered from that index; any other column
 //! is a full scan with a filter. The access path is reported on stderr.
+//! The file is opened read-only: dumping never changes it.
 
 use crate::output::out;
 use aragora_db::config::Config;
@@ -30,7 +31,18 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
         );
         return Ok(());
     }
-    let db = Database::open(config, def.owner)?;
+    // Read-only: nothing in the file is written, created or repaired.
+    let tables = schema::tables_in_file(config, &file.path)?;
+    let db = Database::open_read_only(&file.path, tables, &config.into()).map_err(|e| {
+        let u = aragora_db::ops::unreadable::Unreadable::from_error(&file.path, &e);
+        if u.trouble == aragora_db::ops::unreadable::Trouble::Locked {
+            return e;
+        }
+        Error::Invalid(u.lines().join("\n"))
+    })?;
+    for n in db.notes() {
+        eprintln!("note: {}: {n}", file.path.display());
+    }
     let r = db.read()?;
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let limit = a.limit.unwrap_or(usize::MAX);

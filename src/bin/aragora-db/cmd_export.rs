@@ -8,6 +8,10 @@
 //! `DIR/supabase/seed.sql`. Every note of the report (widened columns,
 //! undeclared columns, dangling references, renamed identifiers) is printed
 //! on stderr. See docs/EXPORT.md.
+//!
+//! Files are opened read-only. A file that cannot be read (damaged) is
+//! reported on stderr and its tables left out; the others are exported and
+//! the exit status is 1.
 
 use aragora_db::config::Config;
 use aragora_db::export::{self, Options, Part, StoreRows, supabase};
@@ -53,6 +57,20 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
             path.display()
         );
     }
+    for (p, n) in &rows.notes {
+        eprintln!("note: {}: {n}", p.display());
+    }
+    for u in &rows.unreadable {
+        for line in u.lines() {
+            eprintln!("{line}");
+        }
+    }
+    if !rows.unreadable.is_empty() {
+        eprintln!(
+            "note: the tables of {} unreadable file(s) are not exported; the other files are",
+            rows.unreadable.len()
+        );
+    }
     let report = if a.format == "supabase" {
         let dir = a.out.ok_or_else(|| {
             Error::Invalid("--format supabase writes a folder: give --out DIR".into())
@@ -95,5 +113,11 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
         report.rows(),
         report.notes.len()
     );
+    if !rows.unreadable.is_empty() {
+        return Err(aragora_db::ops::unreadable::summary_error(
+            "export",
+            &rows.unreadable,
+        ));
+    }
     Ok(())
 }

@@ -30,14 +30,25 @@ pub fn run(config: &Config, as_json: bool) -> Result<()> {
                 Integrity::Skipped(why) => format!("skipped: {why}"),
             };
             let rows: u64 = r.tables.iter().filter_map(|t| t.rows).sum();
+            let damaged = if r.salvage.is_some() {
+                " (damaged)"
+            } else {
+                ""
+            };
             out(format!(
-                "{}: {} tables, {rows} rows, redb integrity {integrity}, {} problems",
+                "{}: {} tables, {rows} rows, redb integrity {integrity}, {} problems{damaged}",
                 r.path.display(),
                 r.tables.len(),
                 r.problems.len()
             ))?;
+            for n in &r.notes {
+                out(format!("  note: {n}"))?;
+            }
             for p in &r.problems {
                 out(format!("  {p}"))?;
+            }
+            if let Some(cmd) = &r.salvage {
+                out(format!("  run {cmd} to recover its readable rows"))?;
             }
         }
         if reports.is_empty() {
