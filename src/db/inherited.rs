@@ -23,7 +23,9 @@ use super::Database;
 use crate::error::{Error, Result};
 use crate::table::check::{Dangling, dangling_refs};
 use redb::{ReadableTable, TableDefinition};
+use crate::table::Reader;
 use std::collections::HashMap;
+use std::path::Path;
 
 /// Child table, 0, foreign-key position, child pk → parent key.
 pub const INHERITED: TableDefinition<&[u8], &[u8]> = TableDefinition::new("__inherited_refs");
@@ -63,24 +65,23 @@ impl Database {
         txn.commit().map_err(|e| st(&e))?;
         Ok(found.len() as u64)
     }
+}
 
-    /// The inherited references recorded in this file, by entry key.
-    pub(crate) fn inherited_refs(&self) -> Result<InheritedRefs> {
-        let r = self.read()?;
-        let path = self.path();
-        let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
-        let t = match r.txn().open_table(INHERITED) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(InheritedRefs::default()),
-            Err(e) => return Err(st(&e)),
-        };
-        let mut map = HashMap::new();
-        for entry in t.iter().map_err(|e| st(&e))? {
-            let (k, v) = entry.map_err(|e| st(&e))?;
-            map.insert(k.value().to_vec(), v.value().to_vec());
-        }
-        Ok(InheritedRefs(map))
+/// The inherited references recorded in the file `r` reads (none for a
+/// file without the table: one never imported into).
+pub fn load(r: &Reader, path: &Path) -> Result<InheritedRefs> {
+    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let t = match r.txn().open_table(INHERITED) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(InheritedRefs::default()),
+        Err(e) => return Err(st(&e)),
+    };
+    let mut map = HashMap::new();
+    for entry in t.iter().map_err(|e| st(&e))? {
+        let (k, v) = entry.map_err(|e| st(&e))?;
+        map.insert(k.value().to_vec(), v.value().to_vec());
     }
+    Ok(InheritedRefs(map))
 }
 
 /// The recorded inherited references of one file.

@@ -24,7 +24,7 @@ use redb::ReadableDatabase;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use redb::Durability;
 
@@ -159,6 +159,7 @@ impl Database {
         crate::ops::fsutil::remove_stale_creating(&key);
         let inner = Arc::new(Inner::new(db, key.clone(), tables, opts));
         meta::ensure_tables(&inner)?;
+        tracing::info!(path = %key.display(), tables = inner.tables.len(), "opened read-write");
         open.insert(key, Arc::downgrade(&inner));
         Ok(Database {
             inner,
@@ -383,25 +384,9 @@ fn create_new(path: &Path, tables: &[&'static TableDef], opts: &OpenOptions) -> 
 }
 
 fn open_with_timeout(path: &Path, opts: &OpenOptions) -> Result<redb::Database> {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(10);
-    loop {
+    readonly::retry_locked(path, opts.timeout, || {
         let mut builder = redb::Builder::new();
         builder.set_cache_size(opts.cache_size);
-        match crate::crypto::open_database(&builder, path, opts.encryption.as_ref()) {
-            Ok(db) => return Ok(db),
-            Err(Error::Locked { .. }) => {
-                let waited = start.elapsed();
-                if waited >= opts.timeout {
-                    return Err(Error::Locked {
-                        path: path.to_path_buf(),
-                        waited,
-                    });
-                }
-                std::thread::sleep(pause.min(opts.timeout.saturating_sub(waited)));
-                pause = (pause * 2).min(Duration::from_millis(250));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+        crate::crypto::open_database(&builder, path, opts.encryption.as_ref())
+    })
 }

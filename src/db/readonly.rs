@@ -137,6 +137,7 @@ impl Database {
         let inner = Arc::new(inner);
         crate::ops::raw::guarded(|| meta::ensure_tables(&inner))
             .map_err(|p| Error::storage(&key, p))??;
+        tracing::info!(path = %key.display(), tables = inner.tables.len(), "opened read-only");
         open.insert(key, Arc::downgrade(&inner));
         Ok(Database {
             inner,
@@ -186,10 +187,20 @@ pub(crate) fn retry_locked<T>(
 ) -> Result<T> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(10);
+    let mut announced = false;
     loop {
         match open() {
             Err(Error::Locked { .. }) => {
                 let waited = start.elapsed();
+                // Waiting silently for the whole DB_TIMEOUT looks like a hang.
+                if !announced && waited >= Duration::from_secs(1) && waited < timeout {
+                    tracing::warn!(
+                        "waiting for {}, held by another process (DB_TIMEOUT={}s)",
+                        path.display(),
+                        timeout.as_secs_f64()
+                    );
+                    announced = true;
+                }
                 if waited >= timeout {
                     return Err(Error::Locked {
                         path: path.to_path_buf(),

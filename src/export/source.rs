@@ -128,8 +128,22 @@ impl StoreRows {
                 if !path.exists() {
                     continue;
                 }
-                let db = Database::open(config, target)?;
-                let r = db.read()?;
+                // Read-only, as above; a damaged file is reported there
+                // (or here, if no exported table lives in it).
+                let opened = schema::tables_in_file(config, &path).and_then(|tables| {
+                    let db = Database::open_read_only(&path, tables, &config.into())?;
+                    let r = db.read()?;
+                    Ok((db, r))
+                });
+                let (_db, r) = match opened {
+                    Ok(x) => x,
+                    Err(e) => {
+                        if !s.unreadable.iter().any(|u| u.path == path) {
+                            s.unreadable.push(Unreadable::from_error(&path, &e));
+                        }
+                        continue;
+                    }
+                };
                 for def in defs {
                     if wanted.as_ref().is_some_and(|w| !w.contains(def.name)) {
                         continue;

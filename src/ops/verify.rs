@@ -76,6 +76,9 @@ pub struct FileReport {
     pub tables: Vec<TableSummary>,
     /// Every problem.
     pub problems: Vec<ProblemOut>,
+    /// Dangling references the original left, recorded at import
+    /// (`crate::db::inherited`): warnings, not problems.
+    pub inherited: Vec<ProblemOut>,
     /// What the open noticed that is not a problem (e.g. the file needs
     /// crash recovery, which the check did in memory).
     pub notes: Vec<String>,
@@ -149,6 +152,7 @@ pub fn verify_file(
         integrity: Integrity::Ok,
         tables: Vec::new(),
         problems: Vec::new(),
+        inherited: Vec::new(),
         notes: Vec::new(),
         salvage: None,
     };
@@ -301,6 +305,15 @@ fn check_contents(
             });
         }
     }
+    let inherited = match crate::db::inherited::load(r, path) {
+        Ok(i) => i,
+        Err(e) => {
+            problems.push(file_problem(format!(
+                "the record of inherited references cannot be read: {e}"
+            )));
+            Default::default()
+        }
+    };
     let versions = check_meta(r, path, &names, problems);
     let prints = recorded_fingerprints(r, path, &names, problems);
     for &def in tables {
@@ -362,7 +375,16 @@ fn check_contents(
             Err(p) => problems.push(table_error(def, p)),
         }
         match raw::guarded(|| check_table(r, def)) {
-            Ok(Ok(found)) => problems.extend(found.into_iter().map(ProblemOut::from)),
+            Ok(Ok(found)) => {
+                for p in found {
+                    match &p.dangling {
+                        Some(d) if inherited.contains(d) => {
+                            report.inherited.push(ProblemOut::from(p));
+                        }
+                        _ => problems.push(ProblemOut::from(p)),
+                    }
+                }
+            }
             Ok(Err(e)) => problems.push(table_error(def, format!("check stopped: {e}"))),
             Err(p) => problems.push(table_error(def, format!("check stopped: {p}"))),
         }

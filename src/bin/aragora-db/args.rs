@@ -87,7 +87,12 @@ pub enum Command {
     },
     /// Check every database file: redb integrity, row CRCs, rows against
     /// indexes both ways, UNIQUE, NOT NULL, foreign keys. Exits 1 on any problem.
-    Verify,
+    Verify {
+        /// List each dangling reference inherited from the original (recorded
+        /// at import), not only their counts.
+        #[arg(long)]
+        show_inherited: bool,
+    },
     /// Consistent online snapshot of every database file (one read
     /// transaction each) into DIR/YYYYMMDD_HHMMSS/ with a manifest.
     Backup {
@@ -279,7 +284,7 @@ impl Command {
             Command::Status => "status",
             Command::Dump { .. } => "dump",
             Command::Demo { .. } => "demo",
-            Command::Verify => "verify",
+            Command::Verify { .. } => "verify",
             Command::Backup { .. } => "backup",
             Command::Restore { .. } => "restore",
             Command::Cleanup { .. } => "cleanup",

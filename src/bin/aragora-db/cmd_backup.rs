@@ -9,6 +9,19 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 pub fn backup(config: &Config, out_dir: Option<PathBuf>, keep_days: Option<u32>) -> Result<()> {
+    // A backup of nothing is a mistake (a wrong data directory or mode),
+    // not a success: refuse it before creating the backup directory.
+    let any = config
+        .all_db_paths()?
+        .into_iter()
+        .any(|(_, f)| f.path.exists());
+    if !any {
+        return Err(aragora_db::Error::Invalid(format!(
+            "no database files in {} ({} mode): nothing to back up (is the data directory right?)",
+            config.data_dir.display(),
+            config.mode.as_str()
+        )));
+    }
     let bar = spinner();
     let opts = backup::BackupOptions {
         out: out_dir,

@@ -1,24 +1,31 @@
-//! `aragora-db verify [--json]`: checks every existing database file of the
-//! current mode (see `aragora_db::ops::verify`) and lists every problem.
-//! Exits non-zero when there is one.
+//! `aragora-db verify [--show-inherited] [--json]`: checks every existing
+//! database file of the current mode (see `aragora_db::ops::verify`) and
+//! lists every problem. Exits non-zero when there is one, or when there is
+//! no database file to verify (a wrong data directory must not pass).
+//!
+//! Dangling references the original left and the import recorded
+//! (`aragora_db::db::inherited`) are warnings: counted per table and
+//! foreign key, listed one by one with `--show-inherited`.
 
 use crate::output::{json, out};
 use aragora_db::config::Config;
 use aragora_db::ops::verify::{self, Integrity};
 use aragora_db::{Error, Result};
 
-pub fn run(config: &Config, as_json: bool) -> Result<()> {
+pub fn run(config: &Config, as_json: bool, show_inherited: bool) -> Result<()> {
     let reports = crate::cmd_backup::with_spinner(
         "verifying (integrity check, every row and index entry)",
         || verify::verify_all(config),
     )?;
     let problems: usize = reports.iter().map(|r| r.problems.len()).sum();
+    let inherited: usize = reports.iter().map(|r| r.inherited.len()).sum();
     if as_json {
         let v = serde_json::json!({
             "data_dir": config.data_dir,
             "mode": config.mode.as_str(),
             "files": reports,
             "problems": problems,
+            "inherited": inherited,
         });
         json(&v)?;
     } else {
@@ -47,17 +54,36 @@ pub fn run(config: &Config, as_json: bool) -> Result<()> {
             for p in &r.problems {
                 out(format!("  {p}"))?;
             }
+            if !r.inherited.is_empty() {
+                out(format!(
+                    "  warning: {} inherited dangling references (left by the original, recorded at import){}",
+                    r.inherited.len(),
+                    if show_inherited { "" } else { "; --show-inherited lists them" }
+                ))?;
+                let mut by_table = std::collections::BTreeMap::<&str, usize>::new();
+                for p in &r.inherited {
+                    *by_table.entry(p.table.as_str()).or_default() += 1;
+                }
+                for (table, n) in by_table {
+                    out(format!("    {table}: {n}"))?;
+                }
+                if show_inherited {
+                    for p in &r.inherited {
+                        out(format!("    inherited: {p}"))?;
+                    }
+                }
+            }
             if let Some(cmd) = &r.salvage {
                 out(format!("  run {cmd} to recover its readable rows"))?;
             }
         }
-        if reports.is_empty() {
-            out(format!(
-                "no database files in {} ({} mode)",
-                config.data_dir.display(),
-                config.mode.as_str()
-            ))?;
-        }
+    }
+    if reports.is_empty() {
+        return Err(Error::Invalid(format!(
+            "no database files in {} ({} mode): nothing to verify (is the data directory right?)",
+            config.data_dir.display(),
+            config.mode.as_str()
+        )));
     }
     if problems > 0 {
         return Err(Error::Invalid(format!(

@@ -92,7 +92,9 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 limit,
             },
         ),
-        args::Command::Verify => cmd_verify::run(&config()?, json),
+        args::Command::Verify { show_inherited } => {
+            cmd_verify::run(&config()?, json, show_inherited)
+        }
         args::Command::Backup { ref out, keep_days } => {
             cmd_backup::backup(&config()?, out.clone(), Some(keep_days))
         }
