@@ -76,7 +76,11 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
         }
         args::Command::Restore { ref backup } => cmd_backup::restore(&config()?, backup),
         args::Command::Cleanup { dry_run } => cmd_cleanup::run(&config()?, dry_run),
-        args::Command::Salvage { ref file, ref out } => cmd_salvage::run(&config()?, file, out),
+        args::Command::Salvage {
+            ref file,
+            ref out,
+            json,
+        } => cmd_salvage::run(&config()?, file, out, json),
         args::Command::Consolidate {
             dry_run,
             migrate,
