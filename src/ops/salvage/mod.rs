@@ -202,9 +202,44 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
             }
             Ok(())
         })?;
+        if method == Method::Pages {
+            dangling(&db, &defs, &mut report.problems);
+        }
     }
     fsutil::replace(&tmp, out)?;
     Ok(report)
+}
+
+/// Reports rows of the new file whose foreign key names a row it does not
+/// hold: after a page-by-page read, a parent lost with its page leaves its
+/// children dangling. They are kept (as on import), and listed.
+fn dangling(db: &Database, defs: &[&'static TableDef], problems: &mut Vec<ProblemOut>) {
+    let r = match db.read() {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(file_problem(format!("the new file cannot be checked: {e}")));
+            return;
+        }
+    };
+    for &def in defs.iter().filter(|d| !d.foreign_keys.is_empty()) {
+        match crate::table::check::check_table(&r, def) {
+            Ok(found) => problems.extend(
+                found
+                    .into_iter()
+                    .filter(|p| p.what.contains("has no row in"))
+                    .map(|p| ProblemOut {
+                        table: p.table,
+                        key: p.key,
+                        what: format!("copied, but {} (its parent row was not recovered)", p.what),
+                    }),
+            ),
+            Err(e) => problems.push(problem(
+                def.name,
+                &[],
+                format!("foreign keys not checked in the new file: {e}"),
+            )),
+        }
+    }
 }
 
 /// Through redb: `Ok(tables)` when the file opened and every table read
@@ -320,12 +355,7 @@ fn through_pages(
     declared: Vec<&'static TableDef>,
     notes: &mut Vec<String>,
 ) -> Result<Vec<ReadTable>> {
-    let mut candidates = declared;
-    for def in tables_named_by(file) {
-        if !candidates.iter().any(|d| d.name == def.name) {
-            candidates.push(def);
-        }
-    }
+    let candidates = tables_named_by(file);
     let rec = if let Some(enc) =
         enc.filter(|_| crate::crypto::file_is_encrypted(file).unwrap_or(false))
     {
@@ -342,10 +372,10 @@ fn through_pages(
             }
         };
         notes.extend(backend.findings().iter().cloned());
-        recover::recover(&pages::Backend(backend), &candidates)
+        recover::recover(&pages::Backend(backend), &declared, &candidates)
     } else {
         let src = pages::PlainFile::open(file).map_err(|e| Error::io("open", file, e))?;
-        recover::recover(&src, &candidates)
+        recover::recover(&src, &declared, &candidates)
     };
     notes.extend(rec.notes);
     let mut tables = rec.tables;

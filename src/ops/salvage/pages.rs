@@ -158,6 +158,8 @@ pub struct Header {
     pub page_size: u64,
     /// Commit slots whose version byte is redb's format 3, newest first.
     pub slots: Vec<Slot>,
+    /// The file length the header's region counts describe.
+    pub described_len: Option<u64>,
     /// What was wrong with the header.
     pub notes: Vec<String>,
 }
@@ -186,6 +188,7 @@ pub fn read_header(src: &dyn Source) -> Header {
         geometry: None,
         page_size: DEFAULT_PAGE_SIZE,
         slots: Vec::new(),
+        described_len: None,
         notes: Vec::new(),
     };
     let mut b = [0u8; 320];
@@ -212,6 +215,15 @@ pub fn read_header(src: &dyn Source) -> Header {
                 && (1..=1 << 20).contains(&mp) =>
         {
             h.page_size = ps;
+            if let (Some(full), Some(trailing)) = (u32_at(&b, 24), u32_at(&b, 28)) {
+                let region = (hp + mp) * ps;
+                let tail = if trailing > 0 {
+                    (hp + u64::from(trailing)) * ps
+                } else {
+                    0
+                };
+                h.described_len = Some(ps + u64::from(full) * region + tail);
+            }
             h.geometry = Some(Geometry {
                 page_size: ps,
                 region_header_pages: hp,
@@ -520,13 +532,22 @@ pub struct ScannedLeaf {
     pub entries: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
+/// What a scan found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Every page that parses as a leaf.
+    pub leaves: Vec<ScannedLeaf>,
+    /// Positions that could not be read.
+    pub unreadable: u64,
+    /// Byte ranges of consecutive all-zero pages.
+    pub zeros: Vec<(u64, u64)>,
+}
+
 /// Reads every `page_size`-aligned position of the file not in `skip` and
 /// keeps what parses as a leaf. A leaf longer than one page (an order > 0
 /// page) covers the positions after it, which are not read separately.
-/// Returns the leaves and the number of positions that could not be read.
-pub fn scan(src: &dyn Source, page_size: u64, skip: &HashSet<u64>) -> (Vec<ScannedLeaf>, u64) {
-    let mut out = Vec::new();
-    let mut unreadable = 0;
+pub fn scan(src: &dyn Source, page_size: u64, skip: &HashSet<u64>) -> Scan {
+    let mut found = Scan::default();
     let len = src.len();
     let mut off = page_size;
     let mut first = vec![0u8; page_size as usize];
@@ -538,7 +559,16 @@ pub fn scan(src: &dyn Source, page_size: u64, skip: &HashSet<u64>) -> (Vec<Scann
         }
         let avail = (len - off).min(page_size) as usize;
         if !src.read(off, &mut first[..avail]) {
-            unreadable += 1;
+            found.unreadable += 1;
+            off = next;
+            continue;
+        }
+        if first[..avail].iter().all(|&b| b == 0) {
+            let end = off + avail as u64;
+            match found.zeros.last_mut() {
+                Some(run) if run.1 == off => run.1 = end,
+                _ => found.zeros.push((off, end)),
+            }
             off = next;
             continue;
         }
@@ -554,13 +584,13 @@ pub fn scan(src: &dyn Source, page_size: u64, skip: &HashSet<u64>) -> (Vec<Scann
                     if extent as u64 > page_size {
                         next = off + (extent as u64).div_ceil(page_size) * page_size;
                     }
-                    out.push(ScannedLeaf { off, entries });
+                    found.leaves.push(ScannedLeaf { off, entries });
                 }
             }
         }
         off = next;
     }
-    (out, unreadable)
+    found
 }
 
 #[cfg(test)]

@@ -165,12 +165,26 @@ fn attribute(
     }
 }
 
-/// Reads every table of `candidates` (plus declared tables the table tree
-/// names) from `src` page by page.
-pub fn recover(src: &dyn Source, candidates: &[&'static TableDef]) -> PageRecovery {
+/// Reads from `src` page by page every declared table the table tree
+/// names, plus `known` (tables known to be in the file) and `candidates`
+/// (tables the file may hold). When the table tree cannot be read, a
+/// candidate that is not known and of which no row is found is left out of
+/// the result (it may never have been in the file), with a note.
+pub fn recover(
+    src: &dyn Source,
+    known: &[&'static TableDef],
+    candidates: &[&'static TableDef],
+) -> PageRecovery {
     let mut rec = PageRecovery::default();
     let header: Header = pages::read_header(src);
     rec.notes.extend(header.notes.iter().cloned());
+    if let Some(described) = header.described_len.filter(|&d| d > src.len()) {
+        rec.notes.push(format!(
+            "the file is {} bytes, its header describes {described}: bytes {}..{described} are missing",
+            src.len(),
+            src.len()
+        ));
+    }
     let mut seen: HashSet<u64> = HashSet::new();
     // The table tree of the newest commit.
     let mut tables: Option<BTreeMap<String, Option<u64>>> = None;
@@ -215,17 +229,23 @@ pub fn recover(src: &dyn Source, candidates: &[&'static TableDef]) -> PageRecove
             .push("no usable commit slot: the tables cannot be found from the header".into()),
         (None, _) => {}
     }
-    let mut defs: Vec<&'static TableDef> = candidates.to_vec();
+    let mut known: Vec<&'static TableDef> = known.to_vec();
     if let Some(map) = &tables {
         for name in map.keys() {
             match crate::schema::table(name) {
-                Ok(def) if !defs.iter().any(|d| d.name == def.name) => defs.push(def),
+                Ok(def) if !known.iter().any(|d| d.name == def.name) => known.push(def),
                 Ok(_) => {}
                 Err(_) if crate::ops::META_TABLES.contains(&name.as_str()) => {}
                 Err(_) => rec
                     .notes
                     .push(format!("table {name}: not a declared table; not copied")),
             }
+        }
+    }
+    let mut defs = known.clone();
+    for &def in candidates {
+        if !defs.iter().any(|d| d.name == def.name) {
+            defs.push(def);
         }
     }
     // Tree rows and unknown ranges, per table.
@@ -274,14 +294,55 @@ pub fn recover(src: &dyn Source, candidates: &[&'static TableDef]) -> PageRecove
     if unknown.iter().all(Vec::is_empty) {
         return rec;
     }
-    // Rows from unreferenced pages, only for the unknown ranges.
-    let (leaves, unreadable) = pages::scan(src, header.page_size, &seen);
-    if unreadable > 0 {
+    scan_unknown(src, &header, &seen, &defs, &unknown, &mut rec);
+    let (absent, kept): (Vec<TableRows>, Vec<TableRows>) =
+        std::mem::take(&mut rec.tables).into_iter().partition(|t| {
+            !known.iter().any(|d| d.name == t.def.name) && t.tree.is_empty() && t.scanned.is_empty()
+        });
+    rec.tables = kept;
+    if !absent.is_empty() {
+        let names: Vec<&str> = absent.iter().map(|t| t.def.name).collect();
         rec.notes.push(format!(
-            "{unreadable} pages of {} bytes could not be read while scanning",
-            header.page_size
+            "no rows found of {} (tables this file may hold; without its table tree, whether they were in it is unknown)",
+            names.join(", ")
         ));
     }
+    rec
+}
+
+/// Fills the unknown ranges from leaves found by scanning (see the module
+/// docs). `unknown[i]` are the ranges of `defs[i]` and `rec.tables[i]`.
+fn scan_unknown(
+    src: &dyn Source,
+    header: &Header,
+    seen: &HashSet<u64>,
+    defs: &[&'static TableDef],
+    unknown: &[Vec<Range>],
+    rec: &mut PageRecovery,
+) {
+    // Rows from unreferenced pages, only for the unknown ranges.
+    let scan = pages::scan(src, header.page_size, seen);
+    if scan.unreadable > 0 {
+        rec.notes.push(format!(
+            "{} pages of {} bytes could not be read while scanning",
+            scan.unreadable, header.page_size
+        ));
+    }
+    if !scan.zeros.is_empty() {
+        let shown: Vec<String> = scan
+            .zeros
+            .iter()
+            .take(8)
+            .map(|(a, b)| format!("{a}..{b}"))
+            .collect();
+        let more = scan.zeros.len().saturating_sub(8);
+        rec.notes.push(format!(
+            "all-zero pages (free, or zero-filled by damage) at bytes {}{}",
+            shown.join(", "),
+            if more > 0 { format!(" and {more} more ranges") } else { String::new() }
+        ));
+    }
+    let leaves = scan.leaves;
     let in_unknown = |k: &[u8]| unknown.iter().any(|rs| rs.iter().any(|r| r.contains(k)));
     // (table index, key) -> distinct row bytes, with the pages holding them.
     let mut found: BTreeMap<(usize, Vec<u8>), Vec<(Vec<u8>, Vec<u64>)>> = BTreeMap::new();
@@ -299,7 +360,7 @@ pub fn recover(src: &dyn Source, candidates: &[&'static TableDef]) -> PageRecove
         if rows.is_empty() || !leaf.entries.iter().any(|(k, _)| in_unknown(k)) {
             continue;
         }
-        let def = match attribute(&rows, &defs) {
+        let def = match attribute(&rows, defs) {
             Ok(def) => def,
             Err(names) if names.is_empty() => {
                 rec.notes.push(format!(
@@ -365,5 +426,4 @@ pub fn recover(src: &dyn Source, candidates: &[&'static TableDef]) -> PageRecove
             ));
         }
     }
-    rec
 }

@@ -229,6 +229,19 @@ fn a_file_cut_in_half_gives_every_row_on_a_surviving_leaf() {
             "{what}: provable rows missing: {missing:?}\n{report:#}"
         );
         assert_eq!(got, want, "{what}");
+        let notes: Vec<&str> = report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["table"] == "(file)")
+            .map(|p| p["what"].as_str().unwrap())
+            .collect();
+        let expect = if damaged.len() == cut {
+            format!("bytes {cut}..{} are missing", bytes.len())
+        } else {
+            "all-zero pages".to_string()
+        };
+        assert!(notes.iter().any(|n| n.contains(&expect)), "{what}: {notes:#?}");
         eprintln!(
             "{what}: {} of {} rows recovered; {}",
             got.len(),
@@ -264,19 +277,35 @@ fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
     let root = pages::table_root(def).unwrap().unwrap();
     let users = pages::walk(&src, &geo, root, &mut seen);
     assert!(users.lost.is_empty());
-    let rows: Vec<_> = users.entries.iter().filter(|e| e.0[0] == 0).collect();
-    let leaf = rows[rows.len() / 2].2 as usize;
-    let on_leaf: Rows = users
+    // Of the users leaves, the one with most rows that also have an older
+    // copy on another page and the one with fewest, so that both outcomes
+    // (rescued from an older copy, lost) are exercised.
+    let on = |leaf: usize| -> Rows {
+        users
+            .entries
+            .iter()
+            .filter(|e| e.2 as usize == leaf && e.0[0] == 0)
+            .map(|e| row(&USERS, &e.0, &e.1))
+            .collect()
+    };
+    let offsets: BTreeSet<usize> = users
         .entries
         .iter()
-        .filter(|e| e.2 as usize == leaf && e.0[0] == 0)
-        .map(|e| row(&USERS, &e.0, &e.1))
+        .filter(|e| e.0[0] == 0)
+        .map(|e| e.2 as usize)
         .collect();
-    assert!(on_leaf.len() > 5);
+    let copies = |l: usize| provable(&on(l), &bytes, bytes.len(), &[l]).len();
+    let most = offsets.iter().copied().max_by_key(|&l| copies(l)).unwrap();
+    let fewest = offsets.iter().copied().min_by_key(|&l| copies(l)).unwrap();
+    let damaged = [most, fewest];
+    let on_leaf: Rows = on(most).union(&on(fewest)).cloned().collect();
+    assert!(most != fewest && on_leaf.len() > 10);
     drop(src);
     assert_eq!(src_len(&path), bytes.len() as u64);
     bytes[0] ^= 0xFF; // the magic number
-    bytes[leaf] = 0xEE; // the leaf's page type
+    for leaf in damaged {
+        bytes[leaf] = 0xEE; // the leaf's page type
+    }
     let (report, got) = run(&bytes);
     let invented: Vec<_> = got.difference(&originals).collect();
     assert!(
@@ -286,9 +315,10 @@ fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
     // Everything else comes from the tree; the damaged leaf's rows only
     // where an older copy of the same row survives on another page.
     let others: Rows = originals.difference(&on_leaf).cloned().collect();
-    let rescued: Rows = provable(&on_leaf, &bytes, bytes.len(), &[leaf]);
+    let rescued: Rows = provable(&on_leaf, &bytes, bytes.len(), &damaged);
     let want: Rows = others.union(&rescued).cloned().collect();
     assert_eq!(got, want, "{report:#}");
+    assert!(!rescued.is_empty() && rescued.len() < on_leaf.len());
     let u = table(&report, "users");
     assert_eq!(u["from_unreferenced"], rescued.len() as u64, "{report:#}");
     let problems = report["problems"].as_array().unwrap();
@@ -298,9 +328,11 @@ fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
             .any(|p| p["table"] == table && p["what"].as_str().unwrap().contains(text))
     };
     assert!(says("(file)", "magic number"), "{report:#}");
-    assert!(says("users", &format!("(bytes {leaf}..")), "{report:#}");
+    for leaf in damaged {
+        assert!(says("users", &format!("(bytes {leaf}..")), "{report:#}");
+    }
     eprintln!(
-        "header + leaf: {} of {} rows recovered; users leaf held {}, {} rescued from older copies",
+        "header + 2 leaves: {} of {} rows recovered; the leaves held {}, {} rescued from older copies",
         got.len(),
         originals.len(),
         on_leaf.len(),
@@ -310,4 +342,41 @@ fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
 
 fn src_len(path: &Path) -> u64 {
     pages::PlainFile::open(path).unwrap().len()
+}
+
+#[test]
+fn old_page_copies_never_bring_back_updated_or_deleted_rows() {
+    let (_d, path) = build();
+    let before = rows_of(&path);
+    // Later commits rename 100 users and delete 100 others (and their
+    // audit events' users stay): their old versions remain on freed pages.
+    let cfg = aragora_db::config::Config::for_dir(path.parent().unwrap());
+    let db = Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
+    for b in 0..4 {
+        db.write(|w| {
+            for i in 0..25 {
+                let id = format!("u{:05}", b * 25 + i);
+                let mut u: aragora_db::schema::users::User = w.get(id.as_str())?.unwrap();
+                u.name = Some(format!("renamed {id}"));
+                w.update(&u)?;
+                let gone = format!("u{:05}", 1000 + b * 25 + i);
+                assert!(w.delete::<aragora_db::schema::users::User>(gone.as_str())?);
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    drop(db);
+    let current = rows_of(&path);
+    assert_eq!(current.len(), before.len() - 100);
+    assert_eq!(before.difference(&current).count(), 200);
+    // Only the header is damaged: redb refuses the file, every tree is
+    // readable page by page, so nothing may come from old copies.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[0] ^= 0xFF;
+    let (report, got) = run(&bytes);
+    assert_eq!(got, current, "{report:#}");
+    for t in report["tables"].as_array().unwrap() {
+        assert_eq!(t["from_unreferenced"], 0, "{report:#}");
+    }
 }
