@@ -339,7 +339,11 @@ fn scan_unknown(
         rec.notes.push(format!(
             "all-zero pages (free, or zero-filled by damage) at bytes {}{}",
             shown.join(", "),
-            if more > 0 { format!(" and {more} more ranges") } else { String::new() }
+            if more > 0 {
+                format!(" and {more} more ranges")
+            } else {
+                String::new()
+            }
         ));
     }
     let leaves = scan.leaves;
