@@ -431,3 +431,76 @@ fn scan_unknown(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::users::{AUDIT_LOG, ORGANIZATIONS, USERS};
+
+    fn stored(def: &TableDef, values: &[Value]) -> (Vec<u8>, Vec<u8>) {
+        let key = keys::encode(def.primary_key.iter().map(|&c| values[c].as_ref()));
+        (key, codec::encode_values(values, &Extras::new()))
+    }
+
+    fn full(def: &TableDef, id: Value) -> Vec<Value> {
+        let mut v: Vec<Value> = (0..def.columns.len())
+            .map(|c| match def.default_value(c) {
+                Value::Null if !def.columns[c].nullable => Value::Text("x".into()),
+                d => d,
+            })
+            .collect();
+        v[def.primary_key[0]] = id;
+        v
+    }
+
+    fn view(r: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
+        r.iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect()
+    }
+
+    #[test]
+    fn a_page_goes_to_the_one_table_its_rows_fit() {
+        let tables: [&'static TableDef; 3] = [&USERS, &ORGANIZATIONS, &AUDIT_LOG];
+        let u = stored(&USERS, &full(&USERS, Value::Text("u1".into())));
+        let o = stored(
+            &ORGANIZATIONS,
+            &full(&ORGANIZATIONS, Value::Text("o1".into())),
+        );
+        let rows = |r: &[&(Vec<u8>, Vec<u8>)]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            r.iter().map(|x| (*x).clone()).collect()
+        };
+        let page = rows(&[&u]);
+        assert_eq!(
+            attribute(&view(&page), &tables).map(|d| d.name),
+            Ok("users")
+        );
+        let page = rows(&[&o]);
+        assert_eq!(
+            attribute(&view(&page), &tables).map(|d| d.name),
+            Ok("organizations")
+        );
+        // Rows of two tables on one page: no table takes them all.
+        let page = rows(&[&o, &u]);
+        assert_eq!(
+            attribute(&view(&page), &tables).map(|d| d.name),
+            Err(vec![])
+        );
+        // A row holding only a text id fits both with defaults: ambiguous.
+        let short = stored(&USERS, &[Value::Text("u2".into())]);
+        let page = rows(&[&short]);
+        assert_eq!(
+            attribute(&view(&page), &tables).map(|d| d.name),
+            Err(vec!["users", "organizations"])
+        );
+        // A key that is not the row's own primary key: no table.
+        let page = vec![(
+            keys::encode([Value::Text("other".into()).as_ref()]),
+            u.1.clone(),
+        )];
+        assert_eq!(
+            attribute(&view(&page), &tables).map(|d| d.name),
+            Err(vec![])
+        );
+    }
+}
