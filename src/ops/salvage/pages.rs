@@ -39,7 +39,7 @@ const MAX_DEPTH: usize = 48;
 /// Where page bytes come from: a plain file or a decrypting backend.
 pub trait Source {
     /// The file's (logical) length.
-    fn len(&self) -> u64;
+    fn file_len(&self) -> u64;
     /// Reads exactly `buf.len()` bytes at `off`; false when they cannot be
     /// read (past the end, an I/O error, a block that fails authentication).
     fn read(&self, off: u64, buf: &mut [u8]) -> bool;
@@ -64,7 +64,7 @@ impl PlainFile {
 }
 
 impl Source for PlainFile {
-    fn len(&self) -> u64 {
+    fn file_len(&self) -> u64 {
         self.len
     }
     fn read(&self, off: u64, buf: &mut [u8]) -> bool {
@@ -85,13 +85,13 @@ impl Source for PlainFile {
 pub struct Backend<B>(pub B);
 
 impl<B: redb::StorageBackend> Source for Backend<B> {
-    fn len(&self) -> u64 {
+    fn file_len(&self) -> u64 {
         self.0.len().unwrap_or(0)
     }
     fn read(&self, off: u64, buf: &mut [u8]) -> bool {
         if off
             .checked_add(buf.len() as u64)
-            .is_none_or(|end| end > self.len())
+            .is_none_or(|end| end > self.file_len())
         {
             return false;
         }
@@ -408,11 +408,11 @@ pub struct Walk {
 
 /// Reads the page at `range` bytes.
 fn read_page(src: &dyn Source, (off, len): (u64, u64)) -> Result<Vec<u8>, String> {
-    if off.checked_add(len).is_none_or(|e| e > src.len()) {
+    if off.checked_add(len).is_none_or(|e| e > src.file_len()) {
         return Err(format!(
             "bytes {off}..{} lie past the end of the file ({} bytes)",
             off.saturating_add(len),
-            src.len()
+            src.file_len()
         ));
     }
     let mut buf = vec![0u8; len as usize];
@@ -548,7 +548,7 @@ pub struct Scan {
 /// page) covers the positions after it, which are not read separately.
 pub fn scan(src: &dyn Source, page_size: u64, skip: &HashSet<u64>) -> Scan {
     let mut found = Scan::default();
-    let len = src.len();
+    let len = src.file_len();
     let mut off = page_size;
     let mut first = vec![0u8; page_size as usize];
     while off < len {
@@ -675,7 +675,7 @@ mod tests {
         file[at(2)..at(2) + l.len()].copy_from_slice(&l);
         struct Mem(Vec<u8>);
         impl Source for Mem {
-            fn len(&self) -> u64 {
+            fn file_len(&self) -> u64 {
                 self.0.len() as u64
             }
             fn read(&self, off: u64, buf: &mut [u8]) -> bool {

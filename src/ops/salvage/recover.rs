@@ -64,6 +64,10 @@ pub struct PageRecovery {
     pub notes: Vec<String>,
 }
 
+/// The distinct row bytes found for one key, each with the byte offsets
+/// of the pages holding it.
+type Versions = Vec<(Vec<u8>, Vec<u64>)>;
+
 /// Renders a key-range bound (routing keys may be truncated keys).
 fn bound(k: &[u8]) -> String {
     match k.split_first() {
@@ -178,11 +182,11 @@ pub fn recover(
     let mut rec = PageRecovery::default();
     let header: Header = pages::read_header(src);
     rec.notes.extend(header.notes.iter().cloned());
-    if let Some(described) = header.described_len.filter(|&d| d > src.len()) {
+    if let Some(described) = header.described_len.filter(|&d| d > src.file_len()) {
         rec.notes.push(format!(
             "the file is {} bytes, its header describes {described}: bytes {}..{described} are missing",
-            src.len(),
-            src.len()
+            src.file_len(),
+            src.file_len()
         ));
     }
     let mut seen: HashSet<u64> = HashSet::new();
@@ -349,7 +353,7 @@ fn scan_unknown(
     let leaves = scan.leaves;
     let in_unknown = |k: &[u8]| unknown.iter().any(|rs| rs.iter().any(|r| r.contains(k)));
     // (table index, key) -> distinct row bytes, with the pages holding them.
-    let mut found: BTreeMap<(usize, Vec<u8>), Vec<(Vec<u8>, Vec<u64>)>> = BTreeMap::new();
+    let mut found: BTreeMap<(usize, Vec<u8>), Versions> = BTreeMap::new();
     for leaf in &leaves {
         let rows: Vec<(&[u8], &[u8])> = leaf
             .entries

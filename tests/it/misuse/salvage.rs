@@ -108,9 +108,12 @@ fn row(def: &TableDef, key: &[u8], value: &[u8]) -> (String, Vec<u8>, String) {
     (def.name.to_string(), key.to_vec(), format!("{decoded:?}"))
 }
 
+/// A leaf's byte range and its (key, value) entries.
+type Leaf = (usize, usize, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Every page of `bytes` (at 4 KiB positions) that parses as a redb leaf
 /// with variable-width keys and values: its byte range and its entries.
-fn leaves(bytes: &[u8]) -> Vec<(usize, usize, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn leaves(bytes: &[u8]) -> Vec<Leaf> {
     let mut out = Vec::new();
     let mut off = 4096;
     while off + 4 <= bytes.len() {
@@ -154,9 +157,14 @@ fn leaves(bytes: &[u8]) -> Vec<(usize, usize, Vec<(Vec<u8>, Vec<u8>)>)> {
 /// The original rows with a copy on a leaf of `bytes` that lies wholly in
 /// `0..cut` and is not at one of the offsets in `except`.
 fn provable(originals: &Rows, bytes: &[u8], cut: usize, except: &[usize]) -> Rows {
-    let mut copies: HashSet<(Vec<u8>, Vec<u8>)> = HashSet::new();
-    for (start, end, entries) in leaves(bytes) {
-        if end <= cut && !except.contains(&start) {
+    provable_in(originals, &leaves(bytes), cut, except)
+}
+
+/// [`provable`] over leaves already parsed.
+fn provable_in(originals: &Rows, leaves: &[Leaf], cut: usize, except: &[usize]) -> Rows {
+    let mut copies: HashSet<&(Vec<u8>, Vec<u8>)> = HashSet::new();
+    for (start, end, entries) in leaves {
+        if *end <= cut && !except.contains(start) {
             copies.extend(entries);
         }
     }
@@ -164,9 +172,9 @@ fn provable(originals: &Rows, bytes: &[u8], cut: usize, except: &[usize]) -> Row
         originals.iter().map(|r| (&r.1, r)).collect();
     let mut out = Rows::new();
     for (k, v) in copies {
-        if let Some(&orig) = by_key.get(&k) {
+        if let Some(&orig) = by_key.get(k) {
             let def = TABLES.iter().find(|d| d.name == orig.0).unwrap();
-            if def.decode_values(&k[1..], &v).is_ok() && row(def, &k, &v) == *orig {
+            if def.decode_values(&k[1..], v).is_ok() && row(def, k, v) == *orig {
                 out.insert(orig.clone());
             }
         }
@@ -329,7 +337,8 @@ fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
         .filter(|e| e.0[0] == 0)
         .map(|e| e.2 as usize)
         .collect();
-    let copies = |l: usize| provable(&on(l), &bytes, bytes.len(), &[l]).len();
+    let intact = leaves(&bytes);
+    let copies = |l: usize| provable_in(&on(l), &intact, bytes.len(), &[l]).len();
     let most = offsets.iter().copied().max_by_key(|&l| copies(l)).unwrap();
     let fewest = offsets.iter().copied().min_by_key(|&l| copies(l)).unwrap();
     let damaged = [most, fewest];
@@ -376,7 +385,7 @@ fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
 }
 
 fn src_len(path: &Path) -> u64 {
-    pages::PlainFile::open(path).unwrap().len()
+    pages::PlainFile::open(path).unwrap().file_len()
 }
 
 #[test]
@@ -428,7 +437,7 @@ fn encrypted_file_with_a_damaged_block_is_read_page_by_page() {
     let copy = path.with_extension("copy");
     std::fs::copy(&path, &copy).unwrap();
     let src = pages::Backend(crypto::open_backend(&copy, &copy, &key().source).unwrap());
-    let mut plain = vec![0u8; src.len() as usize];
+    let mut plain = vec![0u8; src.file_len() as usize];
     assert!(src.read(0, &mut plain));
     let header = pages::read_header(&src);
     let geo = header.geometry.unwrap();
