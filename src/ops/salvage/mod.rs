@@ -124,6 +124,15 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
     if !file.is_file() {
         return Err(Error::Invalid(format!("{} is not a file", file.display())));
     }
+    let len = std::fs::metadata(file)
+        .map_err(|e| Error::io("stat", file, e))?
+        .len();
+    if len == 0 {
+        return Err(Error::Invalid(format!(
+            "{} is empty: there is nothing to salvage",
+            file.display()
+        )));
+    }
     let encrypted = crate::crypto::file_is_encrypted(file)?;
     if encrypted && enc.is_none() {
         return Err(crate::crypto::no_key(file));
@@ -136,7 +145,18 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
         Err((why, declared)) => {
             method = Method::Pages;
             notes.push(format!("{why}; read page by page instead"));
-            through_pages(file, out, enc, declared, &mut notes)?
+            let tables = through_pages(file, out, enc, declared, &mut notes)?;
+            if tables
+                .iter()
+                .all(|t| t.tree.is_empty() && t.scanned.is_empty())
+                && !starts_with_magic(file)
+            {
+                return Err(Error::Invalid(format!(
+                    "{} is not a database file of this tool (no redb header, no readable row); nothing written",
+                    file.display()
+                )));
+            }
+            tables
         }
     };
     let mut report = SalvageReport {
@@ -208,6 +228,19 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
     }
     fsutil::replace(&tmp, out)?;
     Ok(report)
+}
+
+/// Whether the file starts with redb's magic number (an encrypted file
+/// keeps redb's header in its first logical block, so it counts as one).
+fn starts_with_magic(file: &Path) -> bool {
+    if crate::crypto::file_is_encrypted(file).unwrap_or(false) {
+        return true;
+    }
+    let mut head = [0u8; 9];
+    std::fs::File::open(file)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && head == pages::MAGIC
 }
 
 /// Reports rows of the new file whose foreign key names a row it does not
@@ -402,8 +435,11 @@ fn tables_named_by(file: &Path) -> Vec<&'static TableDef> {
     for mode in [DatabaseMode::Legacy, DatabaseMode::Consolidated] {
         let mut cfg = Config::for_dir(&dir);
         cfg.mode = mode;
-        for def in crate::schema::tables_in_file(&cfg, file).unwrap_or_default() {
-            if !out.iter().any(|d| d.name == def.name) {
+        for &def in crate::schema::ALL_TABLES {
+            let named = cfg
+                .get_db_path(def.owner)
+                .is_ok_and(|p| p.path.file_name() == file.file_name());
+            if named && !out.iter().any(|d| d.name == def.name) {
                 out.push(def);
             }
         }

@@ -28,7 +28,7 @@ const LEAF: u8 = 1;
 /// A redb branch page.
 const BRANCH: u8 = 2;
 /// The magic number at the start of every redb file.
-const MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+pub const MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 /// redb's default page size, used when the header is unreadable.
 pub const DEFAULT_PAGE_SIZE: u64 = 4096;
 /// The largest page order redb uses (pages of `page_size << order`).

@@ -494,3 +494,59 @@ fn encrypted_file_with_a_damaged_block_is_read_page_by_page() {
         rescued.len()
     );
 }
+
+#[test]
+fn files_that_are_not_databases_are_refused_naming_them_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input_dir = dir.path().join("in");
+    std::fs::create_dir(&input_dir).unwrap();
+    let noise: Vec<u8> = (0..40_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("empty.redb", Vec::new()),
+        ("noise.redb", noise),
+        ("sqlite.db", {
+            let mut b = b"SQLite format 3\0".to_vec();
+            b.resize(8192, 0);
+            b
+        }),
+    ];
+    for (name, bytes) in &cases {
+        std::fs::write(input_dir.join(name), bytes).unwrap();
+    }
+    let before = snapshot(dir.path());
+    for (name, _) in &cases {
+        let input = input_dir.join(name);
+        let out = dir.path().join("out").join(name);
+        let o = cli_env(
+            &[
+                "salvage",
+                input.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", describe(&o));
+        assert!(!stderr.contains("panicked"), "{name}: {}", describe(&o));
+        assert_eq!(
+            stderr.matches(input.to_str().unwrap()).count(),
+            1,
+            "{name}: {}",
+            describe(&o)
+        );
+        assert!(!out.exists(), "{name}: {}", describe(&o));
+    }
+    // Nothing written: not the inputs, not the output directory's files.
+    let after = snapshot(dir.path());
+    let created: Vec<_> = after
+        .keys()
+        .filter(|p| !before.contains_key(*p) && p.is_file())
+        .collect();
+    assert!(created.is_empty(), "{created:?}");
+    for (p, s) in &before {
+        assert_eq!(after.get(p), Some(s), "{}", p.display());
+    }
+}
