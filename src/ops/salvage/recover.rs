@@ -306,9 +306,13 @@ pub fn recover(
     rec.tables = kept;
     if !absent.is_empty() {
         let names: Vec<&str> = absent.iter().map(|t| t.def.name).collect();
-        rec.notes.push(format!(
-            "no rows found of {} (tables this file may hold; without its table tree, whether they were in it is unknown)",
+        let which = if names.len() > 12 {
+            format!("{} other declared tables", names.len())
+        } else {
             names.join(", ")
+        };
+        rec.notes.push(format!(
+            "no rows found of {which} (tables this file may hold; without its table tree, whether they were in it is unknown)"
         ));
     }
     rec

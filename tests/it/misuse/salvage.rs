@@ -9,7 +9,7 @@
 
 use super::{assert_unchanged, describe, snapshot};
 use crate::common::{cli_env, data_dir, org, user};
-use crate::crypto_common::data_off;
+use crate::crypto_common::{data_off, trailer_off};
 use aragora_db::Database;
 use aragora_db::config::{Config, DbTarget, Store};
 use aragora_db::crypto::{self, Encryption, Key};
@@ -426,7 +426,7 @@ fn old_page_copies_never_bring_back_updated_or_deleted_rows() {
 }
 
 #[test]
-fn encrypted_file_with_a_damaged_block_is_read_page_by_page() {
+fn encrypted_file_damaged_or_cut_in_half_is_read_page_by_page() {
     let (_d, mut cfg) = data_dir();
     cfg.encryption = Some(key());
     let path = build_in(&cfg);
@@ -492,6 +492,37 @@ fn encrypted_file_with_a_damaged_block_is_read_page_by_page() {
         originals.len(),
         on_leaf.len(),
         rescued.len()
+    );
+    // Cut in half: a leaf survives when every data block it spans, and
+    // that block's trailer, lie wholly before the cut.
+    let intact = std::fs::read(&path).unwrap();
+    let cut = intact.len() / 2;
+    let survives = |start: usize, end: usize| {
+        (start / 4096..end.div_ceil(4096))
+            .all(|b| b >= 1 && data_off(b - 1) + 4096 <= cut && trailer_off(b - 1) + 64 <= cut)
+    };
+    let surviving: Vec<Leaf> = leaves(&plain)
+        .into_iter()
+        .filter(|(s, e, _)| survives(*s, *e))
+        .collect();
+    let want = provable_in(&originals, &surviving, plain.len(), &[]);
+    let (report, got) = run_with(
+        &intact[..cut],
+        &[
+            ("ARAGORA_SQLITE_ENCRYPTION", "1"),
+            ("ARAGORA_ENCRYPTION_KEY", HEX),
+        ],
+    );
+    let invented: Vec<_> = got.difference(&originals).collect();
+    assert!(
+        invented.is_empty(),
+        "rows not in the original: {invented:?}"
+    );
+    assert_eq!(got, want, "{report:#}");
+    eprintln!(
+        "encrypted, cut in half: {} of {} rows recovered",
+        got.len(),
+        originals.len()
     );
 }
 
