@@ -56,6 +56,9 @@ pub struct TableSalvage {
     pub table: String,
     /// Rows copied (from the tree and from unreferenced pages).
     pub copied: u64,
+    /// Rows copied that were read from the newest commit's tree (all of
+    /// them when redb read the file).
+    pub from_tree: u64,
     /// Rows copied that were read from unreferenced pages only: each may
     /// be an old version of its row, or a row deleted since.
     pub from_unreferenced: u64,
@@ -189,6 +192,7 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
                 let mut out = TableSalvage {
                     table: def.name.into(),
                     copied: 0,
+                    from_tree: 0,
                     from_unreferenced: 0,
                     lost: t.problems.len() as u64,
                 };
@@ -199,6 +203,7 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
                         Ok(_) => {
                             out.copied += 1;
                             out.from_unreferenced += u64::from(unreferenced);
+                            out.from_tree += u64::from(!unreferenced);
                         }
                         Err(e) => {
                             out.lost += 1;
@@ -255,6 +260,23 @@ fn dangling(db: &Database, defs: &[&'static TableDef], problems: &mut Vec<Proble
         }
     };
     for &def in defs.iter().filter(|d| !d.foreign_keys.is_empty()) {
+        let missing: Vec<&str> = def
+            .foreign_keys
+            .iter()
+            .map(|fk| (fk.parent)().name)
+            .filter(|p| !defs.iter().any(|d| d.name == *p))
+            .collect();
+        if !missing.is_empty() {
+            problems.push(ProblemOut {
+                table: def.name.into(),
+                key: String::new(),
+                what: format!(
+                    "foreign keys not checked in the new file: it has no table {} (no row of it was recovered)",
+                    missing.join(", ")
+                ),
+            });
+            continue;
+        }
         match crate::table::check::check_table(&r, def) {
             Ok(found) => problems.extend(
                 found
@@ -266,11 +288,11 @@ fn dangling(db: &Database, defs: &[&'static TableDef], problems: &mut Vec<Proble
                         what: format!("copied, but {} (its parent row was not recovered)", p.what),
                     }),
             ),
-            Err(e) => problems.push(problem(
-                def.name,
-                &[],
-                format!("foreign keys not checked in the new file: {e}"),
-            )),
+            Err(e) => problems.push(ProblemOut {
+                table: def.name.into(),
+                key: String::new(),
+                what: format!("foreign keys not checked in the new file: {e}"),
+            }),
         }
     }
 }

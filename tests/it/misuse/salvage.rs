@@ -15,7 +15,7 @@ use aragora_db::config::{Config, DbTarget, Store};
 use aragora_db::crypto::{self, Encryption, Key};
 use aragora_db::ops::salvage::pages::{self, Source};
 use aragora_db::schema::users::{AUDIT_LOG, AuditEntry, ORGANIZATIONS, USERS};
-use aragora_db::table::{TableDef, raw_def};
+use aragora_db::table::{TableDef, Value, keys, raw_def};
 use redb::ReadableDatabase;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -228,6 +228,12 @@ fn run_with(damaged: &[u8], env: &[(&str, &str)]) -> (serde_json::Value, Rows) {
         .map(|t| t["copied"].as_u64().unwrap())
         .sum();
     assert_eq!(copied, rows.len() as u64, "{report:#}");
+    for t in report["tables"].as_array().unwrap() {
+        assert_eq!(
+            t["copied"].as_u64(),
+            Some(t["from_tree"].as_u64().unwrap() + t["from_unreferenced"].as_u64().unwrap())
+        );
+    }
     (report, rows)
 }
 
@@ -305,7 +311,7 @@ fn a_file_cut_in_half_gives_every_row_on_a_surviving_leaf() {
 }
 
 #[test]
-fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
+fn damaged_header_and_leaves_lose_only_rows_with_no_other_copy() {
     let (_d, path) = build();
     let originals = rows_of(&path);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -341,8 +347,40 @@ fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
     let copies = |l: usize| provable_in(&on(l), &intact, bytes.len(), &[l]).len();
     let most = offsets.iter().copied().max_by_key(|&l| copies(l)).unwrap();
     let fewest = offsets.iter().copied().min_by_key(|&l| copies(l)).unwrap();
-    let damaged = [most, fewest];
-    let on_leaf: Rows = on(most).union(&on(fewest)).cloned().collect();
+    // And the organizations leaf with fewest older copies: the users of
+    // its lost organizations are copied with a dangling org_id, reported.
+    let odef = &tables
+        .entries
+        .iter()
+        .find(|e| e.0 == b"organizations")
+        .unwrap()
+        .1;
+    let orgs = pages::walk(
+        &src,
+        &geo,
+        pages::table_root(odef).unwrap().unwrap(),
+        &mut seen,
+    );
+    let org_on = |leaf: usize| -> Rows {
+        orgs.entries
+            .iter()
+            .filter(|e| e.2 as usize == leaf && e.0[0] == 0)
+            .map(|e| row(&ORGANIZATIONS, &e.0, &e.1))
+            .collect()
+    };
+    let org_leaf = orgs
+        .entries
+        .iter()
+        .filter(|e| e.0[0] == 0)
+        .map(|e| e.2 as usize)
+        .min_by_key(|&l| provable_in(&org_on(l), &intact, bytes.len(), &[l]).len())
+        .unwrap();
+    let damaged = [most, fewest, org_leaf];
+    let on_leaf: Rows = on(most)
+        .union(&on(fewest))
+        .cloned()
+        .chain(org_on(org_leaf))
+        .collect();
     assert!(most != fewest && on_leaf.len() > 10);
     drop(src);
     assert_eq!(src_len(&path), bytes.len() as u64);
@@ -364,7 +402,33 @@ fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
     assert_eq!(got, want, "{report:#}");
     assert!(!rescued.is_empty() && rescued.len() < on_leaf.len());
     let u = table(&report, "users");
-    assert_eq!(u["from_unreferenced"], rescued.len() as u64, "{report:#}");
+    let rescued_users = rescued.iter().filter(|r| r.0 == "users").count();
+    assert_eq!(u["from_unreferenced"], rescued_users as u64, "{report:#}");
+    // Users copied whose organization was lost: each reported.
+    let lost_orgs: BTreeSet<&Vec<u8>> = on_leaf
+        .difference(&rescued)
+        .filter(|r| r.0 == "organizations")
+        .map(|r| &r.1)
+        .collect();
+    let org_of = user_orgs(&path);
+    let dangling = got
+        .iter()
+        .filter(|r| r.0 == "users" && org_of.get(&r.1).is_some_and(|o| lost_orgs.contains(o)))
+        .count();
+    let reported = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["table"] == "users"
+                && p["what"]
+                    .as_str()
+                    .unwrap()
+                    .contains("its parent row was not recovered")
+        })
+        .count();
+    assert!(!lost_orgs.is_empty() && dangling > 0);
+    assert_eq!(reported, dangling, "{report:#}");
     let problems = report["problems"].as_array().unwrap();
     let says = |table: &str, text: &str| {
         problems
@@ -372,16 +436,36 @@ fn damaged_header_and_leaf_lose_only_rows_with_no_other_copy() {
             .any(|p| p["table"] == table && p["what"].as_str().unwrap().contains(text))
     };
     assert!(says("(file)", "magic number"), "{report:#}");
-    for leaf in damaged {
-        assert!(says("users", &format!("(bytes {leaf}..")), "{report:#}");
+    for (leaf, table) in damaged.iter().zip(["users", "users", "organizations"]) {
+        assert!(says(table, &format!("(bytes {leaf}..")), "{report:#}");
     }
     eprintln!(
-        "header + 2 leaves: {} of {} rows recovered; the leaves held {}, {} rescued from older copies",
+        "header + 3 leaves: {} of {} rows recovered; the leaves held {}, {} rescued from older copies; {} users reported with a lost organization",
         got.len(),
         originals.len(),
         on_leaf.len(),
-        rescued.len()
+        rescued.len(),
+        dangling
     );
+}
+
+/// Each user's row key and its organization's row key, from the intact file.
+fn user_orgs(path: &Path) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(raw_def("users")).unwrap();
+    let col = USERS.column_index("org_id").unwrap();
+    let mut out = BTreeMap::new();
+    for e in t.range::<&[u8]>(&[0u8][..]..&[1u8][..]).unwrap() {
+        let (k, v) = e.unwrap();
+        let (values, _) = USERS.decode_values(&k.value()[1..], v.value()).unwrap();
+        if let Value::Text(org) = &values[col] {
+            let mut key = vec![0u8];
+            key.extend(keys::encode([Value::Text(org.clone()).as_ref()]));
+            out.insert(k.value().to_vec(), key);
+        }
+    }
+    out
 }
 
 fn src_len(path: &Path) -> u64 {
