@@ -17,7 +17,7 @@ use aragora_db::ops::salvage::pages::{self, Source};
 use aragora_db::schema::users::{AUDIT_LOG, AuditEntry, ORGANIZATIONS, USERS};
 use aragora_db::table::{TableDef, Value, keys, raw_def};
 use redb::ReadableDatabase;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 const TABLES: [&TableDef; 3] = [&USERS, &ORGANIZATIONS, &AUDIT_LOG];
@@ -344,7 +344,25 @@ fn damaged_header_and_leaves_lose_only_rows_with_no_other_copy() {
         .map(|e| e.2 as usize)
         .collect();
     let intact = leaves(&bytes);
-    let copies = |l: usize| provable_in(&on(l), &intact, bytes.len(), &[l]).len();
+    // Where each row's exact bytes sit, to find rows with another copy.
+    let mut places: HashMap<(&[u8], &[u8]), Vec<usize>> = HashMap::new();
+    for (start, _, entries) in &intact {
+        for (k, v) in entries.iter().filter(|(k, _)| k[0] == 0) {
+            places.entry((k, v)).or_default().push(*start);
+        }
+    }
+    let elsewhere = |k: &[u8], v: &[u8], l: usize| {
+        places
+            .get(&(k, v))
+            .is_some_and(|at| at.iter().any(|&x| x != l))
+    };
+    let copies_in = |w: &pages::Walk, l: usize| {
+        w.entries
+            .iter()
+            .filter(|e| e.2 as usize == l && e.0[0] == 0 && elsewhere(&e.0, &e.1, l))
+            .count()
+    };
+    let copies = |l: usize| copies_in(&users, l);
     let most = offsets.iter().copied().max_by_key(|&l| copies(l)).unwrap();
     let fewest = offsets.iter().copied().min_by_key(|&l| copies(l)).unwrap();
     // And the organizations leaf with fewest older copies: the users of
@@ -373,7 +391,7 @@ fn damaged_header_and_leaves_lose_only_rows_with_no_other_copy() {
         .iter()
         .filter(|e| e.0[0] == 0)
         .map(|e| e.2 as usize)
-        .min_by_key(|&l| provable_in(&org_on(l), &intact, bytes.len(), &[l]).len())
+        .min_by_key(|&l| copies_in(&orgs, l))
         .unwrap();
     let damaged = [most, fewest, org_leaf];
     let on_leaf: Rows = on(most)
@@ -382,12 +400,32 @@ fn damaged_header_and_leaves_lose_only_rows_with_no_other_copy() {
         .chain(org_on(org_leaf))
         .collect();
     assert!(most != fewest && on_leaf.len() > 10);
+    // And a row on a third users leaf that also has an older copy
+    // elsewhere: the last byte of its value (its CRC) flipped. The row is
+    // reported and not copied; the older copy must not stand in for it.
+    let (third, end, last) = intact
+        .iter()
+        .filter(|(l, _, _)| offsets.contains(l) && !damaged.contains(l))
+        .find_map(|(l, end, e)| {
+            e.iter()
+                .filter(|(k, _)| k[0] == 0)
+                .find(|(k, v)| elsewhere(k, v, *l))
+                .map(|kv| (*l, *end, kv.clone()))
+        })
+        .unwrap();
+    let bad_crc = row(&USERS, &last.0, &last.1);
     drop(src);
     assert_eq!(src_len(&path), bytes.len() as u64);
     bytes[0] ^= 0xFF; // the magic number
     for leaf in damaged {
         bytes[leaf] = 0xEE; // the leaf's page type
     }
+    let at = third
+        + bytes[third..end]
+            .windows(last.1.len())
+            .position(|w| w == last.1.as_slice())
+            .unwrap();
+    bytes[at + last.1.len() - 1] ^= 0x01; // the row's CRC
     let (report, got) = run(&bytes);
     let invented: Vec<_> = got.difference(&originals).collect();
     assert!(
@@ -398,7 +436,8 @@ fn damaged_header_and_leaves_lose_only_rows_with_no_other_copy() {
     // where an older copy of the same row survives on another page.
     let others: Rows = originals.difference(&on_leaf).cloned().collect();
     let rescued: Rows = provable(&on_leaf, &bytes, bytes.len(), &damaged);
-    let want: Rows = others.union(&rescued).cloned().collect();
+    let mut want: Rows = others.union(&rescued).cloned().collect();
+    assert!(want.remove(&bad_crc));
     assert_eq!(got, want, "{report:#}");
     assert!(!rescued.is_empty() && rescued.len() < on_leaf.len());
     let u = table(&report, "users");
@@ -436,6 +475,13 @@ fn damaged_header_and_leaves_lose_only_rows_with_no_other_copy() {
             .any(|p| p["table"] == table && p["what"].as_str().unwrap().contains(text))
     };
     assert!(says("(file)", "magic number"), "{report:#}");
+    let bad_key = aragora_db::table::keys::render(&bad_crc.1[1..]);
+    assert!(
+        problems.iter().any(|p| p["table"] == "users"
+            && p["key"] == bad_key.as_str()
+            && p["what"].as_str().unwrap().contains("CRC32")),
+        "{report:#}"
+    );
     for (leaf, table) in damaged.iter().zip(["users", "users", "organizations"]) {
         assert!(says(table, &format!("(bytes {leaf}..")), "{report:#}");
     }
