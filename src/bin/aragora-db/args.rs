@@ -135,6 +135,9 @@ pub enum Command {
         /// The new file to write (must not exist).
         #[arg(long, value_name = "NEW")]
         out: PathBuf,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Move every table between the legacy files and the four consolidated
     /// files (legacy -> consolidated; --reverse for the way back).

@@ -104,7 +104,11 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             recover,
         } => cmd_backup::restore(&config()?, backup.as_deref(), no_safety_copy, recover),
         args::Command::Cleanup { dry_run } => cmd_cleanup::run(&config()?, dry_run),
-        args::Command::Salvage { ref file, ref out } => cmd_salvage::run(&config()?, file, out),
+        args::Command::Salvage {
+            ref file,
+            ref out,
+            json,
+        } => cmd_salvage::run(&config()?, file, out, json),
         args::Command::Consolidate {
             dry_run,
             migrate,
