@@ -184,6 +184,9 @@ pub enum Command {
         /// Output file (postgres; default stdout) or folder (supabase).
         #[arg(long, value_name = "FILE|DIR")]
         out: Option<PathBuf>,
+        /// Replace output files that exist with different content (else refused).
+        #[arg(long)]
+        force: bool,
     },
     /// Import a legacy `.nomic` directory of SQLite files into this store
     /// (idempotent; untypable rows go to import_rejects, unknown tables to

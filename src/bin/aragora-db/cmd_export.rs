@@ -1,18 +1,19 @@
 //! `aragora-db export --format postgres|supabase [--schema-only|--data-only]
-//! [--tables T,...] [--inserts] [--out FILE|DIR]`.
+//! [--tables T,...] [--inserts] [--out FILE|DIR] [--force]`.
 //!
 //! Exports every declared table of every existing database file of the
 //! current mode (files that do not exist are reported, not created). The
 //! `postgres` script goes to stdout unless `--out FILE`; `supabase` writes
-//! `DIR/supabase/migrations/<timestamp>_aragora_schema.sql` and
-//! `DIR/supabase/seed.sql`. Every note of the report (widened columns,
+//! `DIR/supabase/migrations/<version>_aragora_schema.sql` (the one already
+//! there, if any) and `DIR/supabase/seed.sql`. A file that exists with the
+//! same content is left as it is; with different content the export is
+//! refused, naming it, unless `--force`. Every note of the report (widened columns,
 //! undeclared columns, dangling references, renamed identifiers) is printed
 //! on stderr. See docs/EXPORT.md.
 
 use aragora_db::config::Config;
-use aragora_db::export::{self, Options, Part, StoreRows, supabase};
+use aragora_db::export::{self, Options, Part, StoreRows, files, supabase};
 use aragora_db::{Error, Result};
-use std::io::Write;
 use std::path::PathBuf;
 
 pub struct Args {
@@ -23,6 +24,7 @@ pub struct Args {
     pub inserts: bool,
     pub copy_seed: bool,
     pub out: Option<PathBuf>,
+    pub force: bool,
 }
 
 pub fn run(config: &Config, a: Args) -> Result<()> {
@@ -58,20 +60,29 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
         } else {
             supabase::SeedData::Inserts
         };
-        let (files, report) =
-            supabase::write(&dir, &rows, &opts, seed, &supabase::timestamp_now())?;
-        for f in files {
-            eprintln!("wrote {}", f.display());
+        let (files, report) = supabase::write(
+            &dir,
+            &rows,
+            &opts,
+            seed,
+            &supabase::timestamp_now(),
+            a.force,
+        )?;
+        for (f, outcome) in files {
+            eprintln!("{} {}", outcome.verb(), f.display());
         }
         report
     } else {
         match &a.out {
             Some(path) => {
                 // 0600 whatever the umask: the script holds every row.
-                let f = aragora_db::ops::fsutil::private_file(path)?;
-                let mut w = std::io::BufWriter::new(f);
-                let r = export::write_postgres(&mut w, &rows, &opts)?;
-                w.flush().map_err(|e| Error::io("write", path, e))?;
+                // Written beside the file, then put in place: an existing
+                // file with other content is refused unless --force.
+                let mut f = files::Staged::new(path)?;
+                let r = export::write_postgres(f.writer(), &rows, &opts)?;
+                for (f, outcome) in files::commit(vec![f], a.force)? {
+                    eprintln!("{} {}", outcome.verb(), f.display());
+                }
                 r
             }
             None => {

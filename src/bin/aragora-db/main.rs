@@ -130,6 +130,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             inserts,
             copy_seed,
             out,
+            force,
         } => cmd_export::run(
             &config()?,
             cmd_export::Args {
@@ -140,6 +141,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 inserts,
                 copy_seed,
                 out,
+                force,
             },
         ),
         args::Command::Import {
