@@ -1,14 +1,14 @@
-//! Export files are written beside their destination first and never
-//! replace a different file silently.
+//! Export files never replace a different file silently, and an export
+//! that changes nothing touches nothing.
 //!
-//! Each file is written in full to a temporary sibling (0600). Once every
-//! file of the export is written, each is compared with what its
-//! destination holds: a destination with the same bytes is left untouched
-//! (re-exporting unchanged data changes nothing), a missing one is created,
-//! and a different one is replaced only with `force`. Without `force`, one
-//! different destination refuses the whole export: every temporary file is
-//! removed and nothing is written. Replacing is a rename, so a reader sees
-//! the old file or the new one.
+//! Each file is first generated against its destination, if there is one,
+//! and compared byte for byte on the fly (nothing is written). The same
+//! bytes: the destination is left as it is (re-exporting unchanged data
+//! changes nothing, not even a directory). Different bytes: the export is
+//! refused, naming every such file, before anything is written, unless
+//! `force`. Then every file to create or replace is generated again in full
+//! into a temporary sibling (0600) and, once all are written, each is
+//! renamed into place, so a reader sees the old file or the new one.
 
 use crate::error::{Error, Result};
 use crate::ops::fsutil;
@@ -38,17 +38,29 @@ impl Outcome {
     }
 }
 
+/// What writes one file's whole content.
+pub type Generate<'a> = Box<dyn FnMut(&mut dyn Write) -> Result<()> + 'a>;
+
+/// One file of an export: its destination and what writes its content
+/// (called once to compare with an existing destination and once more to
+/// write it; it must write the same bytes each time).
+pub struct Output<'a> {
+    /// Where the file goes.
+    pub dest: PathBuf,
+    /// Writes the whole content.
+    pub write: Generate<'a>,
+}
+
 /// A file being written beside its destination; the temporary file is
-/// removed when this is dropped before [`commit`].
-pub struct Staged {
+/// removed when this is dropped before it is put in place.
+struct Staged {
     dest: PathBuf,
     tmp: PathBuf,
     out: Option<BufWriter<File>>,
 }
 
 impl Staged {
-    /// Starts writing the file that will become `dest`.
-    pub fn new(dest: &Path) -> Result<Staged> {
+    fn new(dest: &Path) -> Result<Staged> {
         let tmp = fsutil::temp_sibling(dest, "export");
         let f = fsutil::private_file(&tmp)?;
         Ok(Staged {
@@ -56,16 +68,6 @@ impl Staged {
             tmp,
             out: Some(BufWriter::new(f)),
         })
-    }
-
-    /// Where the file goes.
-    pub fn dest(&self) -> &Path {
-        &self.dest
-    }
-
-    /// The writer of the temporary file.
-    pub fn writer(&mut self) -> &mut dyn Write {
-        self.out.as_mut().expect("written after finish")
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -86,26 +88,25 @@ impl Drop for Staged {
     }
 }
 
-/// Puts every staged file in place, or none (see the module docs).
-pub fn commit(mut staged: Vec<Staged>, force: bool) -> Result<Vec<(PathBuf, Outcome)>> {
+/// Puts every output in place, or none (see the module docs).
+pub fn put(mut outputs: Vec<Output<'_>>, force: bool) -> Result<Vec<(PathBuf, Outcome)>> {
     let mut outcomes = Vec::new();
     let mut conflicts = Vec::new();
-    for s in &mut staged {
-        s.finish()?;
-        let outcome = match std::fs::symlink_metadata(&s.dest) {
+    for o in &mut outputs {
+        let outcome = match std::fs::symlink_metadata(&o.dest) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Outcome::Created,
-            Err(e) => return Err(Error::io("inspect", &s.dest, e)),
+            Err(e) => return Err(Error::io("inspect", &o.dest, e)),
             Ok(m) if !m.is_file() => {
                 return Err(Error::Invalid(format!(
                     "{}: exists and is not a regular file; expected a file to write the export to",
-                    s.dest.display()
+                    o.dest.display()
                 )));
             }
-            Ok(_) if same_content(&s.tmp, &s.dest)? => Outcome::Unchanged,
+            Ok(_) if same_content(o)? => Outcome::Unchanged,
             Ok(_) => Outcome::Replaced,
         };
         if outcome == Outcome::Replaced && !force {
-            conflicts.push(s.dest.display().to_string());
+            conflicts.push(o.dest.display().to_string());
         }
         outcomes.push(outcome);
     }
@@ -117,8 +118,14 @@ pub fn commit(mut staged: Vec<Staged>, force: bool) -> Result<Vec<(PathBuf, Outc
             if conflicts.len() == 1 { "it" } else { "them" },
         )));
     }
-    let mut done = Vec::new();
-    for (s, outcome) in staged.iter().zip(outcomes) {
+    let mut staged = Vec::new();
+    for (o, &outcome) in outputs.iter_mut().zip(&outcomes) {
+        if outcome == Outcome::Unchanged {
+            continue;
+        }
+        let mut s = Staged::new(&o.dest)?;
+        (o.write)(s.out.as_mut().expect("new"))?;
+        s.finish()?;
         if outcome == Outcome::Replaced {
             // A replaced file keeps its mode, as every existing file does.
             let perm = std::fs::metadata(&s.dest)
@@ -127,36 +134,60 @@ pub fn commit(mut staged: Vec<Staged>, force: bool) -> Result<Vec<(PathBuf, Outc
             std::fs::set_permissions(&s.tmp, perm)
                 .map_err(|e| Error::io("set permissions of", &s.tmp, e))?;
         }
-        if outcome != Outcome::Unchanged {
-            fsutil::replace(&s.tmp, &s.dest)?;
-        }
-        done.push((s.dest.clone(), outcome));
+        staged.push(s);
     }
-    Ok(done)
+    for s in &staged {
+        fsutil::replace(&s.tmp, &s.dest)?;
+    }
+    Ok(outputs.into_iter().map(|o| o.dest).zip(outcomes).collect())
 }
 
-/// Whether two files hold the same bytes.
-fn same_content(a: &Path, b: &Path) -> Result<bool> {
-    let open = |p: &Path| File::open(p).map_err(|e| Error::io("open", p, e));
-    let (mut fa, mut fb) = (open(a)?, open(b)?);
-    let len = |f: &File, p: &Path| {
-        f.metadata()
-            .map(|m| m.len())
-            .map_err(|e| Error::io("inspect", p, e))
+/// Whether an existing destination holds exactly what `o` writes.
+fn same_content(o: &mut Output<'_>) -> Result<bool> {
+    let f = File::open(&o.dest).map_err(|e| Error::io("open", &o.dest, e))?;
+    let mut c = Comparer {
+        file: f,
+        same: true,
+        buf: Vec::new(),
+        err: None,
     };
-    if len(&fa, a)? != len(&fb, b)? {
+    (o.write)(&mut c)?;
+    if let Some(e) = c.err {
+        return Err(Error::io("read", &o.dest, e));
+    }
+    if !c.same {
         return Ok(false);
     }
-    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    loop {
-        let n = read_full(&mut fa, &mut ba).map_err(|e| Error::io("read", a, e))?;
-        let m = read_full(&mut fb, &mut bb).map_err(|e| Error::io("read", b, e))?;
-        if n != m || ba[..n] != bb[..m] {
-            return Ok(false);
+    let mut one = [0u8; 1];
+    let n = read_full(&mut c.file, &mut one).map_err(|e| Error::io("read", &o.dest, e))?;
+    Ok(n == 0)
+}
+
+/// A writer that compares what it is given with a file's bytes.
+struct Comparer {
+    file: File,
+    same: bool,
+    buf: Vec<u8>,
+    err: Option<std::io::Error>,
+}
+
+impl Write for Comparer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.same {
+            self.buf.resize(data.len(), 0);
+            match read_full(&mut self.file, &mut self.buf) {
+                Ok(n) => self.same = n == data.len() && self.buf[..n] == *data,
+                Err(e) => {
+                    self.same = false;
+                    self.err = Some(e);
+                }
+            }
         }
-        if n == 0 {
-            return Ok(true);
-        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

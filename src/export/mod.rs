@@ -330,7 +330,7 @@ pub(crate) fn ident_err(e: ident::IdentError) -> Error {
     Error::Invalid(e.to_string())
 }
 
-fn write_err(e: std::io::Error) -> Error {
+pub(crate) fn write_err(e: std::io::Error) -> Error {
     Error::io("write", "<export output>", e)
 }
 

@@ -12,7 +12,7 @@
 //! current UTC time, or one past the newest migration if that is later,
 //! so it applies after every migration already in the folder). The files
 //! are written through [`super::files`]: the same bytes leave a file as it
-//! was, different bytes are refused without `force`.
+//! was (nothing is written), different bytes are refused without `force`.
 //!
 //! The seed uses `INSERT` statements unless COPY is asked for explicitly:
 //! the Supabase CLI runs `seed.sql` through its own driver, which has no
@@ -22,8 +22,10 @@
 //! whose data references missing parents is left out of the migration and
 //! added `NOT VALID` at the end of the seed, after the deferred checks.
 
-use super::files::{self, Outcome, Staged};
-use super::{END, Options, PREAMBLE, Report, Rows, plan_all, write_data, write_keys, write_tables};
+use super::files::{self, Outcome, Output};
+use super::{
+    END, Options, PREAMBLE, Report, Rows, plan_all, write_data, write_err, write_keys, write_tables,
+};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -55,29 +57,32 @@ pub fn write(
     let base = dir.join("supabase");
     let migrations = base.join("migrations");
     crate::ops::fsutil::private_dir(&migrations)?;
-    let mut staged = Vec::new();
-    let w = |s: &mut Staged, text: &str| {
-        s.writer()
-            .write_all(text.as_bytes())
-            .map_err(|e| Error::io("write", s.dest(), e))
-    };
+    let mut outputs = Vec::new();
     if opts.part != super::Part::DataOnly {
-        let mut f = Staged::new(&migration_path(&migrations, timestamp)?)?;
-        w(&mut f, PREAMBLE)?;
-        write_tables(f.writer(), &plans, &mut report, true)?;
-        write_keys(f.writer(), &plans, false, true)?;
-        w(&mut f, END)?;
-        staged.push(f);
+        // The schema is small: made once (its notes go to the report once).
+        let mut sql = PREAMBLE.as_bytes().to_vec();
+        write_tables(&mut sql, &plans, &mut report, true)?;
+        write_keys(&mut sql, &plans, false, true)?;
+        sql.extend_from_slice(END.as_bytes());
+        let dest = migration_path(&migrations, timestamp)?;
+        outputs.push(Output {
+            write: Box::new(move |w| w.write_all(&sql).map_err(write_err)),
+            dest,
+        });
     }
     if opts.part != super::Part::SchemaOnly {
-        let mut f = Staged::new(&base.join("seed.sql"))?;
-        w(&mut f, PREAMBLE)?;
-        write_data(f.writer(), &plans, rows, seed == SeedData::Inserts)?;
-        write_keys(f.writer(), &plans, true, true)?;
-        w(&mut f, END)?;
-        staged.push(f);
+        let plans = &plans;
+        outputs.push(Output {
+            dest: base.join("seed.sql"),
+            write: Box::new(move |w| {
+                w.write_all(PREAMBLE.as_bytes()).map_err(write_err)?;
+                write_data(w, plans, rows, seed == SeedData::Inserts)?;
+                write_keys(w, plans, true, true)?;
+                w.write_all(END.as_bytes()).map_err(write_err)
+            }),
+        });
     }
-    Ok((files::commit(staged, force)?, report))
+    Ok((files::put(outputs, force)?, report))
 }
 
 /// The migration file: the folder's `<digits>_aragora_schema.sql` if it has

@@ -10,7 +10,7 @@
 
 use crate::common::{bin, data_dir};
 use crate::export_pg::{TempDb, available, compare};
-use crate::misuse::{FileState, describe, snapshot};
+use crate::misuse::{assert_unchanged, describe, snapshot};
 use aragora_db::config::{Config, DbTarget, Store};
 use aragora_db::export::{Options, StoreRows, supabase};
 use aragora_db::schema::supabase::NomicCycle;
@@ -18,7 +18,6 @@ use aragora_db::schema::users::{OAuthProvider, OrgInvitation};
 use aragora_db::store::nomic::NomicStore;
 use aragora_db::store::{OrganizationStore, UserStore};
 use aragora_db::{Database, import};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
@@ -140,14 +139,6 @@ fn the_migration(out: &Path) -> PathBuf {
     let m = migrations(out);
     assert_eq!(m.len(), 1, "{m:?}");
     out.join("supabase/migrations").join(&m[0])
-}
-
-/// The state of every file (not directory) below `dir`.
-fn files_state(dir: &Path) -> BTreeMap<PathBuf, FileState> {
-    snapshot(dir)
-        .into_iter()
-        .filter(|(p, _)| p.is_file())
-        .collect()
 }
 
 /// Every row the store holds is in PostgreSQL, and no other.
@@ -335,11 +326,13 @@ fn re_export_into_the_same_folder_is_idempotent_or_refused() {
     let read = |p: &Path| std::fs::read(p).unwrap();
     let (m1, s1) = (read(&ours), read(&seed));
 
-    // Same data: the same two files, untouched (content and mtime).
-    let files_before = files_state(out.path());
+    // Same data: the same two files, untouched; nothing in the folder is
+    // written, not even a temporary file (content, mtime, mode of every
+    // file and directory).
+    let before = snapshot(out.path());
     let err = export_ok(&config, &["--format", "supabase", "--out", o]);
     assert_eq!(err.matches("unchanged").count(), 2, "{err}");
-    assert_eq!(files_state(out.path()), files_before);
+    assert_unchanged(out.path(), &before, "export of the same data");
     assert_eq!(
         migrations(out.path()),
         ["99990101000001_aragora_schema.sql"]
@@ -354,7 +347,7 @@ fn re_export_into_the_same_folder_is_idempotent_or_refused() {
     let o2 = export(&config, &["--format", "supabase", "--out", o]);
     let err = String::from_utf8_lossy(&o2.stderr);
     assert_eq!(o2.status.code(), Some(1), "{}", describe(&o2));
-    assert_eq!(files_state(out.path()), files_before);
+    assert_unchanged(out.path(), &before, "refused export");
     assert_eq!(err.matches("seed.sql").count(), 1, "{err}");
     assert!(
         err.contains("different content") && err.contains("--force"),

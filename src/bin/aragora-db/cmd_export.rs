@@ -75,15 +75,20 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
     } else {
         match &a.out {
             Some(path) => {
-                // 0600 whatever the umask: the script holds every row.
-                // Written beside the file, then put in place: an existing
-                // file with other content is refused unless --force.
-                let mut f = files::Staged::new(path)?;
-                let r = export::write_postgres(f.writer(), &rows, &opts)?;
-                for (f, outcome) in files::commit(vec![f], a.force)? {
+                // 0600 whatever the umask: the script holds every row. An
+                // existing file with other content is refused unless --force.
+                let mut report = None;
+                let out = files::Output {
+                    dest: path.clone(),
+                    write: Box::new(|w| {
+                        report = Some(export::write_postgres(w, &rows, &opts)?);
+                        Ok(())
+                    }),
+                };
+                for (f, outcome) in files::put(vec![out], a.force)? {
                     eprintln!("{} {}", outcome.verb(), f.display());
                 }
-                r
+                report.ok_or_else(|| Error::Invalid("export wrote nothing".into()))?
             }
             None => {
                 let mut w = std::io::BufWriter::new(std::io::stdout().lock());
