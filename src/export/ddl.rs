@@ -2,6 +2,12 @@
 //! keys, identity sequences, and DEFAULTs translated for the column's
 //! PostgreSQL type (never copied as SQLite text: the original exporter's
 //! `BIGINT DEFAULT TRUE` is the failure this avoids).
+//!
+//! With `guarded`, every statement is harmless to run again and on top of
+//! tables that already exist (the original's own Supabase migration creates
+//! some of them): `CREATE TABLE IF NOT EXISTS`, `CREATE INDEX IF NOT
+//! EXISTS`, and keys and foreign keys in a `DO` block that adds them only
+//! when the table has no primary key / no constraint of that name.
 
 use super::inserts::literal_into;
 use super::plan::{ColumnPlan, TablePlan};
@@ -10,9 +16,10 @@ use super::types::{PgType, text_form};
 use crate::error::Result;
 use crate::table::{OnDelete, TableDef, def::parse_default};
 
-/// `CREATE TABLE` with columns, types, NOT NULL, DEFAULT and identity; the
-/// key, indexes and foreign keys come separately.
-pub fn create_table(plan: &TablePlan, notes: &mut Vec<String>) -> Result<String> {
+/// `CREATE TABLE` (`IF NOT EXISTS` when `guarded`) with columns, types,
+/// NOT NULL, DEFAULT and identity; the key, indexes and foreign keys come
+/// separately.
+pub fn create_table(plan: &TablePlan, notes: &mut Vec<String>, guarded: bool) -> Result<String> {
     let mut lines = Vec::new();
     for (i, c) in plan.columns.iter().enumerate() {
         let mut s = format!("    {} {}", q(&c.pg_name)?, c.ty.sql());
@@ -37,37 +44,47 @@ pub fn create_table(plan: &TablePlan, notes: &mut Vec<String>) -> Result<String>
         lines.push(format!("    {} jsonb", q(x)?));
     }
     Ok(format!(
-        "CREATE TABLE {} (\n{}\n);\n",
+        "CREATE TABLE {}{} (\n{}\n);\n",
+        if guarded { "IF NOT EXISTS " } else { "" },
         q(&plan.pg_name)?,
         lines.join(",\n")
     ))
 }
 
 /// The primary key (or, when a key column holds NULL, a UNIQUE index).
-pub fn primary_key(plan: &TablePlan) -> Result<String> {
+/// `guarded`: added only if the table has no primary key yet.
+pub fn primary_key(plan: &TablePlan, guarded: bool) -> Result<String> {
     let cols = index_columns(plan, plan.def.primary_key)?;
     Ok(if plan.pk_unique_only {
         format!(
-            "CREATE UNIQUE INDEX {} ON {} ({cols});\n",
+            "CREATE UNIQUE INDEX {}{} ON {} ({cols});\n",
+            if guarded { "IF NOT EXISTS " } else { "" },
             q(&plan.pk_name)?,
             q(&plan.pg_name)?
         )
     } else {
-        format!(
-            "ALTER TABLE ONLY {} ADD CONSTRAINT {} PRIMARY KEY ({cols});\n",
+        let stmt = format!(
+            "ALTER TABLE ONLY {} ADD CONSTRAINT {} PRIMARY KEY ({cols});",
             q(&plan.pg_name)?,
             q(&plan.pk_name)?
-        )
+        );
+        if guarded {
+            unless_constraint(&plan.pg_name, "contype = 'p'", &stmt)
+        } else {
+            format!("{stmt}\n")
+        }
     })
 }
 
-/// `CREATE [UNIQUE] INDEX` for every declared index.
-pub fn indexes(plan: &TablePlan) -> Result<String> {
+/// `CREATE [UNIQUE] INDEX` for every declared index (`IF NOT EXISTS` when
+/// `guarded`).
+pub fn indexes(plan: &TablePlan, guarded: bool) -> Result<String> {
     let mut out = String::new();
     for (idx, name) in &plan.indexes {
         out.push_str(&format!(
-            "CREATE {}INDEX {} ON {} ({});\n",
+            "CREATE {}INDEX {}{} ON {} ({});\n",
             if idx.unique { "UNIQUE " } else { "" },
+            if guarded { "IF NOT EXISTS " } else { "" },
             q(name)?,
             q(&plan.pg_name)?,
             index_columns(plan, idx.columns)?
@@ -79,7 +96,13 @@ pub fn indexes(plan: &TablePlan) -> Result<String> {
 /// Foreign keys, `DEFERRABLE INITIALLY DEFERRED` so that data loads in any
 /// table order within one transaction. `dangling`: only those whose data
 /// references missing parents (added `NOT VALID`), else only the others.
-pub fn foreign_keys(plan: &TablePlan, parents: &[&TablePlan], dangling: bool) -> Result<String> {
+/// `guarded`: each is added only if the table has no constraint of its name.
+pub fn foreign_keys(
+    plan: &TablePlan,
+    parents: &[&TablePlan],
+    dangling: bool,
+    guarded: bool,
+) -> Result<String> {
     let mut out = String::new();
     for fk in &plan.fks {
         if fk.skip.is_some() || (fk.dangling > 0) != dangling {
@@ -95,30 +118,71 @@ pub fn foreign_keys(plan: &TablePlan, parents: &[&TablePlan], dangling: bool) ->
             OnDelete::Cascade => "CASCADE",
             OnDelete::SetNull => "SET NULL",
         };
-        out.push_str(&format!(
-            "ALTER TABLE ONLY {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {action} DEFERRABLE INITIALLY DEFERRED{};\n",
+        let stmt = format!(
+            "ALTER TABLE ONLY {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {action} DEFERRABLE INITIALLY DEFERRED{};",
             q(&plan.pg_name)?,
             q(&fk.pg_name)?,
             column_list(plan, d.columns)?,
             q(&parent.pg_name)?,
             column_list(parent, parent_def.primary_key)?,
             if dangling { " NOT VALID" } else { "" }
-        ));
+        );
+        if guarded {
+            let mut cond = String::from("conname = ");
+            literal_into(&mut cond, &fk.pg_name);
+            out.push_str(&unless_constraint(&plan.pg_name, &cond, &stmt));
+        } else {
+            out.push_str(&stmt);
+            out.push('\n');
+        }
     }
     Ok(out)
 }
 
-/// Restarts an identity column after the highest id handed out, so new
-/// rows never reuse an id (AUTOINCREMENT semantics).
+/// `stmt` in a `DO` block that runs it only when table `table` (its
+/// PostgreSQL name, resolved through the search path as `CREATE TABLE`
+/// resolved it) has no constraint matching `cond` (a condition on
+/// `pg_constraint`). One line; names appear only quoted or as `E''`
+/// literals, and the dollar-quote tag is one the body does not contain.
+fn unless_constraint(table: &str, cond: &str, stmt: &str) -> String {
+    let mut lit = String::new();
+    literal_into(&mut lit, table);
+    let body = format!(
+        "BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = pg_catalog.to_regclass(pg_catalog.quote_ident({lit})) AND {cond}) THEN {stmt} END IF; END"
+    );
+    let tag = dollar_tag(&body);
+    format!("DO {tag}{body}{tag};\n")
+}
+
+/// A dollar-quote tag (`$do$`, `$do2$`, ...) that `body` does not contain,
+/// so no name in the body can end the quoted text early.
+pub fn dollar_tag(body: &str) -> String {
+    let mut tag = "$do$".to_string();
+    let mut n = 1;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$do{n}$");
+    }
+    tag
+}
+
+/// Sets an identity column's sequence to the highest id handed out, so new
+/// rows never reuse an id (AUTOINCREMENT semantics). A function call, not
+/// `ALTER TABLE … RESTART`: PostgreSQL refuses ALTER TABLE on a table with
+/// pending deferred-constraint events, which rows just inserted under a
+/// deferred foreign key are. On a table that existed before with no
+/// sequence on that column, `pg_get_serial_sequence` is NULL and so is the
+/// call: nothing happens.
 pub fn sequence_reset(plan: &TablePlan) -> Result<Option<String>> {
-    if !plan.identity() || plan.sequence < 1 || plan.sequence == i64::MAX {
+    if !plan.identity() || plan.sequence < 1 {
         return Ok(None);
     }
+    let (mut table, mut col) = (String::new(), String::new());
+    literal_into(&mut table, &plan.pg_name);
+    literal_into(&mut col, &plan.columns[plan.def.primary_key[0]].pg_name);
     Ok(Some(format!(
-        "ALTER TABLE ONLY {} ALTER COLUMN {} RESTART WITH {};\n",
-        q(&plan.pg_name)?,
-        q(&plan.columns[plan.def.primary_key[0]].pg_name)?,
-        plan.sequence + 1
+        "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence(pg_catalog.quote_ident({table}), {col}), {});\n",
+        plan.sequence
     )))
 }
 

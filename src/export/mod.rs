@@ -5,10 +5,12 @@
 //! promise, and a second pass over the same read snapshot writes the data
 //! as `COPY … FROM stdin` blocks ([`copy`]) or `INSERT` statements
 //! ([`inserts`]). A PostgreSQL script is, in order: a pg_dump-style
-//! preamble, `BEGIN`, the tables, the data, identity sequences, keys and
-//! indexes, foreign keys, `COMMIT`, so `psql -v ON_ERROR_STOP=1` loads all
-//! or nothing. Supabase output ([`supabase`]) splits the same pieces into
-//! a migration (schema) and `seed.sql` (data).
+//! preamble, `BEGIN`, the tables, the data, identity sequences (`setval`),
+//! keys and indexes, foreign keys, `COMMIT`, so `psql -v ON_ERROR_STOP=1`
+//! loads all or nothing. Supabase output ([`supabase`]) splits the same
+//! pieces into a migration (schema, guarded so it applies again) and
+//! `seed.sql` (data); [`files`] writes them without replacing a different
+//! file silently.
 //!
 //! Nothing is dropped or altered silently: each value PostgreSQL cannot
 //! hold in the declared type, each NULL in a NOT NULL column, each row with
@@ -17,6 +19,7 @@
 
 pub mod copy;
 pub mod ddl;
+pub mod files;
 pub mod ident;
 pub mod inserts;
 pub mod plan;
@@ -136,32 +139,45 @@ BEGIN;\n\n";
 pub const END: &str = "\nCOMMIT;\n";
 
 /// Writes a whole PostgreSQL script for `rows` (the `postgres` format).
+///
+/// The whole script (`Part::All`) creates its tables plainly, so loading it
+/// twice fails at the first `CREATE TABLE`. The parts are for databases
+/// that hold things already: `--schema-only` is guarded (it applies again,
+/// and over tables that exist), and `--data-only` adds its `NOT VALID`
+/// foreign keys the same way.
 pub fn write_postgres(out: &mut dyn Write, rows: &dyn Rows, opts: &Options) -> Result<Report> {
     let (plans, mut report) = plan_all(rows)?;
+    let guarded = opts.part != Part::All;
     let w = |out: &mut dyn Write, s: &str| out.write_all(s.as_bytes()).map_err(write_err);
     w(out, PREAMBLE)?;
     if opts.part.schema() {
-        write_tables(out, &plans, &mut report)?;
+        write_tables(out, &plans, &mut report, guarded)?;
     }
     if opts.part.data() {
         write_data(out, &plans, rows, opts.inserts)?;
     }
     if opts.part.schema() {
-        write_keys(out, &plans, false)?;
+        write_keys(out, &plans, false, guarded)?;
     }
     if opts.part.data() {
-        write_keys(out, &plans, true)?;
+        write_keys(out, &plans, true, guarded)?;
     }
     w(out, END)?;
     out.flush().map_err(write_err)?;
     Ok(report)
 }
 
-/// `CREATE TABLE` for every plan; notes about left-out defaults go to the report.
-pub fn write_tables(out: &mut dyn Write, plans: &[TablePlan], report: &mut Report) -> Result<()> {
+/// `CREATE TABLE` for every plan (`IF NOT EXISTS` when `guarded`); notes
+/// about left-out defaults go to the report.
+pub fn write_tables(
+    out: &mut dyn Write,
+    plans: &[TablePlan],
+    report: &mut Report,
+    guarded: bool,
+) -> Result<()> {
     for p in plans {
         let mut notes = Vec::new();
-        let sql = ddl::create_table(p, &mut notes)?;
+        let sql = ddl::create_table(p, &mut notes, guarded)?;
         out.write_all(sql.as_bytes()).map_err(write_err)?;
         out.write_all(b"\n").map_err(write_err)?;
         report.notes.extend(notes.into_iter().map(|message| Note {
@@ -172,22 +188,37 @@ pub fn write_tables(out: &mut dyn Write, plans: &[TablePlan], report: &mut Repor
     Ok(())
 }
 
+/// What ends the data part before its `ALTER TABLE`s: the deferred
+/// foreign-key checks of the rows just loaded run here (as they would at
+/// `COMMIT`), because PostgreSQL refuses `ALTER TABLE` on a table with
+/// pending deferred-constraint events.
+pub const CHECK_DEFERRED: &str = "SET CONSTRAINTS ALL IMMEDIATE;\n";
+
 /// Keys, indexes and foreign keys (`dangling == false`), or only the
 /// foreign keys whose data has dangling references, `NOT VALID`
-/// (`dangling == true`, part of the data).
-pub fn write_keys(out: &mut dyn Write, plans: &[TablePlan], dangling: bool) -> Result<()> {
+/// (`dangling == true`, part of the data, after [`CHECK_DEFERRED`]).
+/// `guarded`: each is skipped when it exists (see [`ddl`]).
+pub fn write_keys(
+    out: &mut dyn Write,
+    plans: &[TablePlan],
+    dangling: bool,
+    guarded: bool,
+) -> Result<()> {
     let all: Vec<&TablePlan> = plans.iter().collect();
     let mut sql = String::new();
     if !dangling {
         for p in plans {
-            sql.push_str(&ddl::primary_key(p)?);
-            sql.push_str(&ddl::indexes(p)?);
+            sql.push_str(&ddl::primary_key(p, guarded)?);
+            sql.push_str(&ddl::indexes(p, guarded)?);
         }
     }
     for p in plans {
-        sql.push_str(&ddl::foreign_keys(p, &all, dangling)?);
+        sql.push_str(&ddl::foreign_keys(p, &all, dangling, guarded)?);
     }
     if !sql.is_empty() {
+        if dangling {
+            sql.insert_str(0, CHECK_DEFERRED);
+        }
         sql.push('\n');
     }
     out.write_all(sql.as_bytes()).map_err(write_err)
@@ -299,7 +330,7 @@ pub(crate) fn ident_err(e: ident::IdentError) -> Error {
     Error::Invalid(e.to_string())
 }
 
-fn write_err(e: std::io::Error) -> Error {
+pub(crate) fn write_err(e: std::io::Error) -> Error {
     Error::io("write", "<export output>", e)
 }
 

@@ -5,7 +5,9 @@ use crate::common::data_dir;
 use crate::export::{assert_no_meta_commands, populate_all};
 use crate::export_pg::{TempDb, available, compare};
 use aragora_db::config::{Config, DatabaseMode, DbTarget, Store};
-use aragora_db::export::{self, MemRows, MemTable, Options, Rows, StoreRows, supabase};
+use aragora_db::export::{
+    self, MemRows, MemTable, Options, Part, Rows, StoreRows, files, supabase,
+};
 use aragora_db::table::{ColumnDef, Extras, IndexDef, SqlType, TableDef, Value};
 use std::path::Path;
 use std::process::Command;
@@ -48,7 +50,7 @@ fn table(name: &str, cols: &[&str], index: &str) -> &'static TableDef {
         owner: DbTarget::Store(Store::Users),
         columns: leak(columns),
         primary_key: &[0],
-        autoincrement: false,
+        autoincrement: true,
         indexes: leak(vec![IndexDef {
             name: Box::leak(index.to_string().into_boxed_str()),
             space: 1,
@@ -73,6 +75,7 @@ fn hostile_tables(sentinel: &Path) -> Vec<MemTable> {
         format!("t\n\\! touch {s}.1\n"),
         format!("q\"uote\\! touch {s}.2"),
         "dollar$name $$".into(),
+        "tag $do$ in a name".into(),
         "emoji 👩\u{200d}👩\u{200d}👧".into(),
         "semi;colon -- x".into(),
         long('a'),
@@ -174,6 +177,31 @@ fn hostile_identifiers_load_without_meta_commands_or_collisions() {
         assert!(renamed(&format!("{}b", "x".repeat(100))));
         assert!(renamed(&"x".repeat(64)));
         assert!(!renamed(&"x".repeat(63)));
+        // Every identity sequence was set past the largest id (2), through
+        // the table's name as a string.
+        assert_eq!(
+            db.scalar(
+                "SELECT count(*) FROM pg_sequences WHERE schemaname = 'public' AND last_value = 2"
+            ),
+            rows.tables().len().to_string()
+        );
+
+        // The guarded parts (DO blocks and E'' names, a dollar-quote tag in
+        // a name): schema twice, then the data.
+        let part = |part: Part| {
+            let mut out = Vec::new();
+            export::write_postgres(&mut out, &rows, &Options { inserts, part }).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let (schema, data) = (part(Part::SchemaOnly), part(Part::DataOnly));
+        assert!(schema.contains("DO $do2$"), "{schema}");
+        assert_no_meta_commands(&schema);
+        assert_no_meta_commands(&data);
+        let db = TempDb::new("idents_split");
+        db.load(&schema);
+        db.load(&schema);
+        db.load(&data);
+        compare(&db, &rows);
         // A declared `_extra` column keeps its name; the undeclared columns go to `_extra_2`.
         assert!(
             report
@@ -200,11 +228,24 @@ fn supabase_layout_loads_migration_then_seed() {
         .enumerate()
     {
         let at = out.path().join(i.to_string());
-        let (files, report) =
-            supabase::write(&at, &rows, &Options::default(), seed, "20261126120000").unwrap();
+        let (files, report) = supabase::write(
+            &at,
+            &rows,
+            &Options::default(),
+            seed,
+            "20261126120000",
+            false,
+        )
+        .unwrap();
         let migration = at.join("supabase/migrations/20261126120000_aragora_schema.sql");
         let seed_file = at.join("supabase/seed.sql");
-        assert_eq!(files, vec![migration.clone(), seed_file.clone()]);
+        assert_eq!(
+            files,
+            vec![
+                (migration.clone(), files::Outcome::Created),
+                (seed_file.clone(), files::Outcome::Created)
+            ]
+        );
         let m = std::fs::read_to_string(&migration).unwrap();
         let s = std::fs::read_to_string(&seed_file).unwrap();
         assert!(m.contains("CREATE TABLE") && !m.contains("INSERT INTO") && !m.contains("COPY "));

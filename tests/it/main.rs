@@ -17,6 +17,7 @@ mod crypto_onesync;
 mod crypto_tamper;
 mod export;
 mod export_import;
+mod export_load;
 mod export_pg;
 mod export_prop;
 mod export_traps;

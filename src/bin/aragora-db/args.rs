@@ -213,6 +213,9 @@ pub enum Command {
         /// Output file (postgres; default stdout) or folder (supabase, required).
         #[arg(long, value_name = "FILE|DIR", required_if_eq("format", "supabase"))]
         out: Option<PathBuf>,
+        /// Replace output files that exist with different content (else refused).
+        #[arg(long)]
+        force: bool,
     },
     /// Import a legacy `.nomic` directory of SQLite files into this store
     /// (idempotent; untypable rows go to import_rejects, unknown tables to

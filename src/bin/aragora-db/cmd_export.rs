@@ -1,11 +1,13 @@
 //! `aragora-db export --format postgres|supabase [--schema-only|--data-only]
-//! [--tables T,...] [--inserts] [--out FILE|DIR]`.
+//! [--tables T,...] [--inserts] [--out FILE|DIR] [--force]`.
 //!
 //! Exports every declared table of every existing database file of the
 //! current mode (files that do not exist are reported, not created). The
 //! `postgres` script goes to stdout unless `--out FILE`; `supabase` writes
-//! `DIR/supabase/migrations/<timestamp>_aragora_schema.sql` and
-//! `DIR/supabase/seed.sql`. Every note of the report (widened columns,
+//! `DIR/supabase/migrations/<version>_aragora_schema.sql` (the one already
+//! there, if any) and `DIR/supabase/seed.sql`. A file that exists with the
+//! same content is left as it is; with different content the export is
+//! refused, naming it, unless `--force`. Every note of the report (widened columns,
 //! undeclared columns, dangling references, renamed identifiers) is printed
 //! on stderr. See docs/EXPORT.md.
 //!
@@ -14,9 +16,8 @@
 //! the exit status is 1.
 
 use aragora_db::config::Config;
-use aragora_db::export::{self, Options, Part, StoreRows, supabase};
+use aragora_db::export::{self, Options, Part, StoreRows, files, supabase};
 use aragora_db::{Error, Result};
-use std::io::Write;
 use std::path::PathBuf;
 
 pub struct Args {
@@ -27,6 +28,7 @@ pub struct Args {
     pub inserts: bool,
     pub copy_seed: bool,
     pub out: Option<PathBuf>,
+    pub force: bool,
 }
 
 pub fn run(config: &Config, a: Args) -> Result<()> {
@@ -82,21 +84,35 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
         } else {
             supabase::SeedData::Inserts
         };
-        let (files, report) =
-            supabase::write(&dir, &rows, &opts, seed, &supabase::timestamp_now())?;
-        for f in files {
-            eprintln!("wrote {}", f.display());
+        let (files, report) = supabase::write(
+            &dir,
+            &rows,
+            &opts,
+            seed,
+            &supabase::timestamp_now(),
+            a.force,
+        )?;
+        for (f, outcome) in files {
+            eprintln!("{} {}", outcome.verb(), f.display());
         }
         report
     } else {
         match &a.out {
             Some(path) => {
-                // 0600 whatever the umask: the script holds every row.
-                let f = aragora_db::ops::fsutil::private_file(path)?;
-                let mut w = std::io::BufWriter::new(f);
-                let r = export::write_postgres(&mut w, &rows, &opts)?;
-                w.flush().map_err(|e| Error::io("write", path, e))?;
-                r
+                // 0600 whatever the umask: the script holds every row. An
+                // existing file with other content is refused unless --force.
+                let mut report = None;
+                let out = files::Output {
+                    dest: path.clone(),
+                    write: Box::new(|w| {
+                        report = Some(export::write_postgres(w, &rows, &opts)?);
+                        Ok(())
+                    }),
+                };
+                for (f, outcome) in files::put(vec![out], a.force)? {
+                    eprintln!("{} {}", outcome.verb(), f.display());
+                }
+                report.ok_or_else(|| Error::Invalid("export wrote nothing".into()))?
             }
             None => {
                 let mut w = std::io::BufWriter::new(std::io::stdout().lock());

@@ -162,6 +162,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             inserts,
             copy_seed,
             out,
+            force,
         } => cmd_export::run(
             &config()?,
             cmd_export::Args {
@@ -172,6 +173,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
                 inserts,
                 copy_seed,
                 out,
+                force,
             },
         ),
         args::Command::Import {
