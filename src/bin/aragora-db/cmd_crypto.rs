@@ -108,8 +108,25 @@ fn convert_all(
     mut convert: impl FnMut(&Path, Plan) -> Result<String>,
 ) -> Result<()> {
     let mut printed = Ok(());
+    // A bar of files on a terminal (off in pipes and logs), 80 columns.
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let b = indicatif::ProgressBar::new(plans.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:20}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b.set_prefix(verb.to_string());
+        b
+    });
     for (i, (f, plan)) in plans.iter().enumerate() {
-        match convert(f, *plan) {
+        if let Some(b) = &bar {
+            b.set_message(f.file_name().unwrap_or_default().to_string_lossy().into_owned());
+        }
+        let done = convert(f, *plan);
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+        match done {
             Ok(line) => {
                 if printed.is_ok() {
                     printed = out(format_args!("{}: {line}", f.display()));
@@ -125,6 +142,9 @@ fn convert_all(
                 )));
             }
         }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     printed
 }

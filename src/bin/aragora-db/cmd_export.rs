@@ -84,14 +84,16 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
         } else {
             supabase::SeedData::Inserts
         };
-        let (files, report) = supabase::write(
-            &dir,
-            &rows,
-            &opts,
-            seed,
-            &supabase::timestamp_now(),
-            a.force,
-        )?;
+        let (files, report) = crate::cmd_backup::with_spinner("exporting every table", || {
+            supabase::write(
+                &dir,
+                &rows,
+                &opts,
+                seed,
+                &supabase::timestamp_now(),
+                a.force,
+            )
+        })?;
         for (f, outcome) in files {
             eprintln!("{} {}", outcome.verb(), f.display());
         }
@@ -109,7 +111,10 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
                         Ok(())
                     }),
                 };
-                for (f, outcome) in files::put(vec![out], a.force)? {
+                let put = crate::cmd_backup::with_spinner("exporting every table", || {
+                    files::put(vec![out], a.force)
+                })?;
+                for (f, outcome) in put {
                     eprintln!("{} {}", outcome.verb(), f.display());
                 }
                 report.ok_or_else(|| Error::Invalid("export wrote nothing".into()))?

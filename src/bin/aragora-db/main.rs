@@ -71,7 +71,27 @@ fn main() -> ExitCode {
 fn run(cli: args::Cli) -> aragora_db::Result<()> {
     // Commands that read a SQLite file need no configuration, so it is
     // resolved (and validated) only by the commands that use it.
-    let config = || cli.global.config();
+    // Until an interrupted restore is completed the files may be a mix of
+    // two sets: every command but restore (which completes it) and paths
+    // (which opens nothing) refuses to run on them.
+    let completes_restore = matches!(
+        cli.command,
+        args::Command::Restore { .. } | args::Command::Paths
+    );
+    let config = || {
+        let config = cli.global.config()?;
+        if !completes_restore
+            && let Some(journal) = aragora_db::ops::restore::interrupted(&config)
+        {
+            return Err(aragora_db::Error::Invalid(format!(
+                "a restore into {} was interrupted ({} is still there): \
+                 run `aragora-db restore --recover` to complete it first",
+                config.data_dir.display(),
+                journal.display()
+            )));
+        }
+        Ok(config)
+    };
     let json = cli.global.json;
     match cli.command {
         args::Command::Paths => cmd_paths::run(&config()?, json),

@@ -290,3 +290,25 @@ fn log_filter_shows_what_status_and_import_do() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("reading source") && err.contains("import finished"), "{err}");
 }
+
+#[test]
+fn commands_refuse_a_data_dir_with_an_interrupted_restore() {
+    let dir = demo_dir();
+    let d = dir.path().join("d");
+    // What a crash in the middle of a restore leaves (ops::restore's journal).
+    std::fs::write(d.join(".restore-journal.json"), b"{}").unwrap();
+    let before = snapshot(dir.path());
+    let d = d.to_str().unwrap();
+    for args in [
+        vec!["--data-dir", d, "status"],
+        vec!["--data-dir", d, "dump", "users"],
+        vec!["--data-dir", d, "verify"],
+        vec!["--data-dir", d, "demo", "--force"],
+    ] {
+        let o = cli_env(&args, &[]);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", describe(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("restore --recover"), "{args:?}: {err}");
+        assert_unchanged(dir.path(), &before, &format!("{args:?}"));
+    }
+}
