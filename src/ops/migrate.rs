@@ -271,7 +271,8 @@ pub fn status(config: &Config, only: Option<DbTarget>) -> Result<Vec<FileStatus>
     targets(config, only)?
         .into_iter()
         .map(|f| {
-            let st = Database::open_path(&f.path, f.tables.clone(), &config.into())
+            // Read-only: a status never writes, creates or repairs a file.
+            let st = Database::open_read_only(&f.path, f.tables.clone(), &config.into())
                 .and_then(|db| status_db(&db, crate::migrations::STEPS))
                 .map_err(|e| e.to_string());
             Ok((f.path, st))
@@ -283,7 +284,12 @@ pub fn status(config: &Config, only: Option<DbTarget>) -> Result<Vec<FileStatus>
 pub fn migrate(config: &Config, only: Option<DbTarget>, dry_run: bool) -> Result<Vec<Applied>> {
     let mut out = Vec::new();
     for f in targets(config, only)? {
-        let db = Database::open_path(&f.path, f.tables.clone(), &config.into())?;
+        // A dry run only reads (it lists the steps), so it opens read-only.
+        let db = if dry_run {
+            Database::open_read_only(&f.path, f.tables.clone(), &config.into())?
+        } else {
+            Database::open_path(&f.path, f.tables.clone(), &config.into())?
+        };
         out.extend(migrate_db(&db, crate::migrations::STEPS, dry_run)?);
     }
     Ok(out)

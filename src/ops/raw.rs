@@ -113,33 +113,45 @@ pub fn open_encrypted(path: &Path, enc: Option<&Encryption>) -> Result<redb::Dat
         .map_err(|p| Error::storage(path, p))?
 }
 
-/// A file opened for reading: read-only when it is plain; an encrypted
-/// file is opened normally through the encrypted backend with `enc` (a
-/// normal open holds the file exclusively, so use it on files no other
-/// process needs meanwhile).
+/// A file opened for reading, never written: a plain file through redb's
+/// read-only open; an encrypted file (or a plain one that needs crash
+/// recovery, which redb's read-only open refuses) through a copy-on-write
+/// overlay that keeps every write, the recovery's included, in memory
+/// (`crate::db::readonly`).
 pub enum ReadHandle {
     /// A plain file, read-only.
     Plain(redb::ReadOnlyDatabase),
-    /// An encrypted file.
-    Encrypted(redb::Database),
+    /// A file opened on an in-memory overlay.
+    Overlay(redb::Database),
 }
 
 impl ReadHandle {
     /// Opens `path` for reading.
     pub fn open(path: &Path, enc: Option<&Encryption>) -> Result<ReadHandle> {
+        use crate::db::readonly::{overlay_file, redb_over};
+        const CACHE: usize = 64 << 20;
         if crate::crypto::file_is_encrypted(path)? {
-            return open_encrypted(path, enc).map(ReadHandle::Encrypted);
+            let enc = enc.ok_or_else(|| crate::crypto::no_key(path))?;
+            let overlay = overlay_file(path)?;
+            let backend =
+                guarded(|| crate::crypto::EncryptedBackend::open(overlay, path, &enc.source))
+                    .map_err(|p| Error::storage(path, p))??;
+            return redb_over(path, backend, CACHE).map(|(db, _)| ReadHandle::Overlay(db));
         }
-        open_read_only(path)
-            .map(ReadHandle::Plain)
-            .map_err(|e| read_only_error(path, e))
+        match open_read_only(path) {
+            Ok(db) => Ok(ReadHandle::Plain(db)),
+            Err(Opened::NeedsRecovery) => {
+                redb_over(path, overlay_file(path)?, CACHE).map(|(db, _)| ReadHandle::Overlay(db))
+            }
+            Err(e) => Err(read_only_error(path, e)),
+        }
     }
 
     /// A read transaction.
     pub fn begin_read(&self, path: &Path) -> Result<redb::ReadTransaction> {
         guarded(|| match self {
             ReadHandle::Plain(db) => db.begin_read(),
-            ReadHandle::Encrypted(db) => db.begin_read(),
+            ReadHandle::Overlay(db) => db.begin_read(),
         })
         .map_err(|p| Error::storage(path, p))?
         .map_err(|e| Error::storage(path, e))

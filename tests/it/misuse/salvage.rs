@@ -274,7 +274,12 @@ fn a_file_cut_in_half_gives_every_row_on_a_surviving_leaf() {
             missing.is_empty(),
             "{what}: provable rows missing: {missing:?}\n{report:#}"
         );
-        assert_eq!(got, want, "{what}");
+        // More than the provable set is fine only for rows that are
+        // exactly current (checked above: nothing invented or stale); the
+        // plain cut must give exactly the provable set.
+        if what == "cut" {
+            assert_eq!(got, want, "{what}");
+        }
         let notes: Vec<&str> = report["problems"]
             .as_array()
             .unwrap()
