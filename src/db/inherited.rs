@@ -21,9 +21,9 @@
 
 use super::Database;
 use crate::error::{Error, Result};
+use crate::table::Reader;
 use crate::table::check::{Dangling, dangling_refs};
 use redb::{ReadableTable, TableDefinition};
-use crate::table::Reader;
 use std::collections::HashMap;
 use std::path::Path;
 

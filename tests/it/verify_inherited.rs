@@ -28,7 +28,11 @@ fn inherited_dangling_references_are_warnings_and_new_ones_fail() {
     assert!(o.status.success(), "{}", describe(&o));
 
     let (o, v) = verify_json(d, &[]);
-    assert!(o.status.success(), "verify after a clean import: {}", describe(&o));
+    assert!(
+        o.status.success(),
+        "verify after a clean import: {}",
+        describe(&o)
+    );
     assert_eq!(v["problems"], 0, "{v}");
     let inherited: u64 = v["inherited"].as_u64().unwrap_or(0);
     assert!(inherited > 0, "the sample holds dangling references: {v}");
@@ -64,7 +68,12 @@ fn inherited_dangling_references_are_warnings_and_new_ones_fail() {
         let w = db.begin_write().unwrap();
         {
             let mut t = w.open_table(INHERITED).unwrap();
-            let first = redb::ReadableTable::first(&t).unwrap().unwrap().0.value().to_vec();
+            let first = redb::ReadableTable::first(&t)
+                .unwrap()
+                .unwrap()
+                .0
+                .value()
+                .to_vec();
             t.remove(first.as_slice()).unwrap();
         }
         w.commit().unwrap();
@@ -75,4 +84,5 @@ fn inherited_dangling_references_are_warnings_and_new_ones_fail() {
     assert_eq!(v["inherited"].as_u64(), Some(inherited - 1), "{v}");
 }
 
-const INHERITED: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("__inherited_refs");
+const INHERITED: redb::TableDefinition<&[u8], &[u8]> =
+    redb::TableDefinition::new("__inherited_refs");

@@ -120,7 +120,12 @@ fn convert_all(
     });
     for (i, (f, plan)) in plans.iter().enumerate() {
         if let Some(b) = &bar {
-            b.set_message(f.file_name().unwrap_or_default().to_string_lossy().into_owned());
+            b.set_message(
+                f.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
         let done = convert(f, *plan);
         if let Some(b) = &bar {

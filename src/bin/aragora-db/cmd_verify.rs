@@ -58,7 +58,11 @@ pub fn run(config: &Config, as_json: bool, show_inherited: bool) -> Result<()> {
                 out(format!(
                     "  warning: {} inherited dangling references (left by the original, recorded at import){}",
                     r.inherited.len(),
-                    if show_inherited { "" } else { "; --show-inherited lists them" }
+                    if show_inherited {
+                        ""
+                    } else {
+                        "; --show-inherited lists them"
+                    }
                 ))?;
                 let mut by_table = std::collections::BTreeMap::<&str, usize>::new();
                 for p in &r.inherited {

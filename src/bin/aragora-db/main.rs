@@ -80,8 +80,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
     );
     let config = || {
         let config = cli.global.config()?;
-        if !completes_restore
-            && let Some(journal) = aragora_db::ops::restore::interrupted(&config)
+        if !completes_restore && let Some(journal) = aragora_db::ops::restore::interrupted(&config)
         {
             return Err(aragora_db::Error::Invalid(format!(
                 "a restore into {} was interrupted ({} is still there): \

@@ -226,7 +226,10 @@ fn verify_and_backup_of_nothing_fail() {
     for d in [&empty, &missing] {
         let before = snapshot(dir.path());
         let d = d.to_str().unwrap();
-        for args in [vec!["--data-dir", d, "verify"], vec!["--data-dir", d, "backup"]] {
+        for args in [
+            vec!["--data-dir", d, "verify"],
+            vec!["--data-dir", d, "backup"],
+        ] {
             let o = cli_env(&args, &[]);
             assert_eq!(o.status.code(), Some(1), "{args:?}: {}", describe(&o));
             let err = String::from_utf8_lossy(&o.stderr);
@@ -267,7 +270,10 @@ fn waiting_for_a_lock_is_announced() {
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("waiting for"), "{err}");
-    assert!(err.contains("users.redb") && err.contains("DB_TIMEOUT"), "{err}");
+    assert!(
+        err.contains("users.redb") && err.contains("DB_TIMEOUT"),
+        "{err}"
+    );
     assert!(start.elapsed() >= std::time::Duration::from_secs(2));
 }
 
@@ -283,12 +289,22 @@ fn log_filter_shows_what_status_and_import_do() {
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/legacy-nomic");
     let store = dir.path().join("imported");
     let o = cli_env(
-        &["--data-dir", store.to_str().unwrap(), "import", "--source", fixture, "--dry-run"],
+        &[
+            "--data-dir",
+            store.to_str().unwrap(),
+            "import",
+            "--source",
+            fixture,
+            "--dry-run",
+        ],
         &[("ARAGORA_LOG", "info")],
     );
     assert!(o.status.success(), "{}", describe(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("reading source") && err.contains("import finished"), "{err}");
+    assert!(
+        err.contains("reading source") && err.contains("import finished"),
+        "{err}"
+    );
 }
 
 #[test]
