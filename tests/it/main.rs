@@ -24,6 +24,7 @@ mod fuzz_corpus;
 mod fuzz_targets;
 mod import;
 mod import_cli;
+mod import_values;
 mod kill;
 mod legacy_fixture;
 mod misuse;
