@@ -20,6 +20,7 @@ mod export_import;
 mod export_pg;
 mod export_prop;
 mod export_traps;
+mod export_types;
 mod fuzz_corpus;
 mod fuzz_targets;
 mod import;
