@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use aragora_db::Database;
-use aragora_db::config::{Config, DbTarget, Store};
+use aragora_db::config::{Config, DatabaseMode, DbTarget, Store};
 use aragora_db::import::{self, ImportReport, Options, Silent};
 use aragora_db::schema::ALL_TABLES;
 use aragora_db::schema::import::{ImportRawRow, ImportReject, ImportRekeyed};
@@ -177,14 +177,22 @@ struct Counts {
     untyped: u64,
     /// Rows found whole in `import_raw_rows`.
     raw: u64,
+    /// Values stored in another storage class than the source's.
+    converted: u64,
 }
 
 /// Imports `src` into a fresh store and checks every source row.
 fn check_dir(src: &Path, label: &str) -> Counts {
+    check_dir_in(src, label, DatabaseMode::Legacy)
+}
+
+/// [`check_dir`] in a given storage mode.
+fn check_dir_in(src: &Path, label: &str, mode: DatabaseMode) -> Counts {
     let tmp = tempfile::tempdir().unwrap();
     let sq_copy = tmp.path().join("sqlite-copy");
     copy_dir(src, &sq_copy);
-    let config = Config::for_dir(tmp.path().join("store"));
+    let mut config = Config::for_dir(tmp.path().join("store"));
+    config.mode = mode;
     let report: ImportReport = import::import(
         &config,
         &Options {
@@ -484,6 +492,7 @@ fn check_dir(src: &Path, label: &str) -> Counts {
         rejects: rejects.len() as u64,
         untyped: untyped_rejects,
         raw: raw_rows.len() as u64,
+        converted,
     }
 }
 
@@ -531,6 +540,14 @@ fn committed_fixture_values_match_sqlite() {
     assert_eq!(c.rejects, 0, "the committed fixture is clean");
     // _schema_versions of every file (one or two rows each) is kept raw.
     assert!(c.raw > 0);
+}
+
+#[test]
+fn committed_fixture_values_match_sqlite_consolidated() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-nomic");
+    let c = check_dir_in(&src, "legacy-nomic", DatabaseMode::Consolidated);
+    assert!(c.typed > 1000, "{c:?}");
+    assert_eq!(c.rejects, 0, "the committed fixture is clean");
 }
 
 #[test]
@@ -624,5 +641,78 @@ fn untypable_values_are_rejected_whole() {
     let c = check_dir(&src, "legacy-nomic");
     eprintln!("spoiled: checked {c:?}");
     assert!(c.untyped >= 50, "{c:?}");
+    assert_eq!(c.rejects, c.untyped, "{c:?}");
+}
+
+/// The committed fixture rewritten so that the documented conversions are
+/// needed: every table recreated with untyped columns (no affinity, so
+/// SQLite keeps what it is given), then, by rowid, integers stored as their
+/// decimal text or as reals, integer-looking text stored as integers, and
+/// reals stored as SQLite's text for them. Each value must come out as the
+/// conversion table says (or the row be rejected whole where it says so).
+#[test]
+fn values_in_other_storage_classes_convert_as_documented() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("nomic");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy-nomic"),
+        &src,
+    );
+    let mut files = Vec::new();
+    sqlite_files(&src, &src, &mut files);
+    for (_, path) in &files {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF; PRAGMA legacy_alter_table = ON;")
+            .unwrap();
+        let tables: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%fts%'",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for table in tables {
+            let cols: Vec<String> = conn
+                .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let q: Vec<String> = cols.iter().map(|c| format!("\"{c}\"")).collect();
+            let mut sql = format!(
+                "BEGIN; CREATE TABLE \"{table}__untyped\"({cols}); \
+                 INSERT INTO \"{table}__untyped\" SELECT {cols} FROM \"{table}\"; \
+                 DROP TABLE \"{table}\"; \
+                 ALTER TABLE \"{table}__untyped\" RENAME TO \"{table}\";",
+                cols = q.join(", ")
+            );
+            for c in &q {
+                sql.push_str(&format!(
+                    "UPDATE \"{table}\" SET {c} = CAST({c} AS TEXT) \
+                       WHERE typeof({c}) = 'integer' AND rowid % 4 = 1; \
+                     UPDATE \"{table}\" SET {c} = CAST({c} AS REAL) \
+                       WHERE typeof({c}) = 'integer' AND rowid % 4 = 2; \
+                     UPDATE \"{table}\" SET {c} = CAST({c} AS INTEGER) \
+                       WHERE typeof({c}) = 'text' AND rowid % 4 = 3 \
+                       AND CAST(CAST({c} AS INTEGER) AS TEXT) = {c}; \
+                     UPDATE \"{table}\" SET {c} = CAST({c} AS TEXT) \
+                       WHERE typeof({c}) = 'real' AND rowid % 4 = 0;"
+                ));
+            }
+            sql.push_str("COMMIT;");
+            conn.execute_batch(&sql).unwrap();
+        }
+        let _: String = conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+            .unwrap();
+    }
+    let c = check_dir(&src, "legacy-nomic");
+    eprintln!("converted: checked {c:?}");
+    assert!(c.converted > 100, "{c:?}");
+    assert!(c.typed > 500, "{c:?}");
     assert_eq!(c.rejects, c.untyped, "{c:?}");
 }
