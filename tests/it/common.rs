@@ -95,3 +95,9 @@ pub fn cli_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     }
     cmd.output().unwrap()
 }
+
+/// Whether this is a CI run (`CI=true`, as `.ci/run` exports): tests that
+/// need PostgreSQL or python3 fail there instead of skipping.
+pub fn ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}

@@ -1,4 +1,4 @@
-//! Rows out of a file read page by page (see [`pages`](super::pages)),
+//! Rows out of a file read page by page (see [`pages`]),
 //! and the rule that decides which of them may be copied.
 //!
 //! redb is copy-on-write: every commit writes new copies of the pages it

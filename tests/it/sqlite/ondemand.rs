@@ -94,7 +94,7 @@ fn a_small_database_is_read_whole_at_open() {
     assert_eq!(f.rows(&t).unwrap().count(), 200);
 }
 
-fn expect_changed(r: Result<(), SqliteError>, path: &Path) {
+fn expect_changed<T: std::fmt::Debug>(r: Result<T, SqliteError>, path: &Path) {
     let e = r.expect_err("the change was not noticed");
     assert!(
         matches!(e.root(), SqliteError::Changed { .. }),
@@ -108,19 +108,25 @@ fn expect_changed(r: Result<(), SqliteError>, path: &Path) {
     );
 }
 
-/// Read 10 rows, let `change` modify the database, then read the rest.
-fn scan_around(path: &Path, change: impl FnOnce()) -> Result<(), SqliteError> {
+/// Read 10 rows, let `change` modify the database, then read the rest;
+/// returns every row's (rowid, n).
+fn scan_around(path: &Path, change: impl FnOnce()) -> Result<Vec<(i64, i64)>, SqliteError> {
     let f = sqlite::SqliteFile::open_with_cache(path, 256 * 1024).unwrap();
     let t = f.table("t").unwrap();
     let mut it = f.rows(&t).unwrap();
+    let mut seen = Vec::new();
+    let pair = |r: &sqlite::Row<'_>| match r.get(1) {
+        ValueRef::Integer(n) => (r.rowid().unwrap(), n),
+        other => panic!("n = {other:?}"),
+    };
     for _ in 0..10 {
-        it.next_row().unwrap().unwrap();
+        seen.push(pair(&it.next_row().unwrap().unwrap()));
     }
     change();
     while let Some(r) = it.next_row() {
-        r?;
+        seen.push(pair(&r?));
     }
-    Ok(())
+    Ok(seen)
 }
 
 #[test]
@@ -166,10 +172,21 @@ fn appends_to_the_wal_alone_do_not_disturb_a_scan() {
     writer
         .execute_batch("PRAGMA wal_autocheckpoint=0; UPDATE t SET n = 0 WHERE id % 7 = 0;")
         .unwrap();
-    scan_around(&p, || {
+    let seen = scan_around(&p, || {
         writer
             .execute("UPDATE t SET n = -1 WHERE id % 100 = 0", [])
             .unwrap();
     })
     .unwrap();
+    // The scan sees the snapshot it started on: the first WAL commit
+    // (n = 0 for every 7th id), none of the appended one (n = -1).
+    assert_eq!(seen.len(), 20_000);
+    for (i, &(id, n)) in seen.iter().enumerate() {
+        assert_eq!(id, i as i64 + 1, "rowid order");
+        let want = if id % 7 == 0 { 0 } else { id * 3 };
+        assert_eq!(n, want, "row {id}");
+    }
+    // A new reader sees the appended commit too.
+    let again = scan_around(&p, || {}).unwrap();
+    assert!(again.iter().all(|&(id, n)| id % 100 != 0 || n == -1));
 }
