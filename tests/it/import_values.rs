@@ -352,7 +352,7 @@ fn check_dir_in(src: &Path, label: &str, mode: DatabaseMode) -> Counts {
                 }
                 // Where the documented rule (docs/ORIGINAL.md) puts this
                 // table's rows, and the report must say the same.
-                let home = documented_home(&config, &rel, def);
+                let home = documented_home(&config, rel, def);
                 assert_eq!(
                     rep.target.split(':').next(),
                     home.file_name().and_then(|n| n.to_str()),
