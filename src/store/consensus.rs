@@ -32,6 +32,13 @@
 //! removed consensus are archived with it even when they are newer, since
 //! the cascade would otherwise drop them unarchived. The archive tables
 //! always exist here.
+//!
+//! This is stricter than the original, which never enforces its foreign
+//! keys: its cleanup deletes old consensus rows and leaves their newer
+//! dissents pointing at nothing. Rows it left that way are imported as they
+//! are and `verify` reports them as inherited warnings
+//! (`crate::db::inherited`); this store itself never creates one, so that a
+//! dangling reference in a file it wrote is always damage.
 
 use crate::config::{Config, DatabaseType, DbTarget};
 use crate::db::Database;

@@ -27,6 +27,10 @@
 //! `continuum_memory_archive` (replacing an earlier archive row with the
 //! same id) and deletes the live row in one transaction; the memory's
 //! `tier_transitions` rows go with it (the schema's `ON DELETE CASCADE`).
+//! The original leaves them behind (it never enforces foreign keys), so
+//! imported files can hold transitions of memories it pruned: those are
+//! kept as they are and `verify` reports them as inherited warnings
+//! (`crate::db::inherited`); this store is stricter and never leaves one.
 //! Red-line memories are refused unless `force` is set.
 
 use crate::config::{Config, DatabaseType, DbTarget};
