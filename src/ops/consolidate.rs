@@ -328,6 +328,9 @@ fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config)
                 None => printed.remove(m.table).map(drop),
             }
             .map_err(|e| st(&e))?;
+            // So does its part of the record of inherited dangling
+            // references (crate::db::inherited): keys start with its name.
+            move_inherited(&rtxn, &wtxn, m.table, from, &tmp)?;
         }
     }
     wtxn.open_table(LAYOUT)
@@ -455,4 +458,37 @@ fn entries(path: &Path, table: &str, cfg: &Config) -> Result<BTreeMap<Vec<u8>, V
         out.insert(k.value().to_vec(), v.value().to_vec());
     }
     Ok(out)
+}
+
+/// Copies `table`'s entries of `__inherited_refs` from a source snapshot.
+fn move_inherited(
+    rtxn: &redb::ReadTransaction,
+    wtxn: &redb::WriteTransaction,
+    table: &str,
+    from: &Path,
+    to: &Path,
+) -> Result<()> {
+    use crate::db::inherited::INHERITED;
+    let src = match rtxn.open_table(INHERITED) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(e) => return Err(Error::storage(from, e)),
+    };
+    let mut prefix = table.as_bytes().to_vec();
+    prefix.push(0);
+    let mut dst = wtxn
+        .open_table(INHERITED)
+        .map_err(|e| Error::storage(to, e))?;
+    for entry in src
+        .range(prefix.as_slice()..)
+        .map_err(|e| Error::storage(from, e))?
+    {
+        let (k, v) = entry.map_err(|e| Error::storage(from, e))?;
+        if !k.value().starts_with(&prefix) {
+            break;
+        }
+        dst.insert(k.value(), v.value())
+            .map_err(|e| Error::storage(to, e))?;
+    }
+    Ok(())
 }

@@ -86,3 +86,37 @@ fn inherited_dangling_references_are_warnings_and_new_ones_fail() {
 
 const INHERITED: redb::TableDefinition<&[u8], &[u8]> =
     redb::TableDefinition::new("__inherited_refs");
+
+#[test]
+fn consolidate_moves_the_record_with_its_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("store");
+    let d = d.to_str().unwrap();
+    let o = cli_env(&["--data-dir", d, "import", "--source", sample()], &[]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let (_, before) = verify_json(d, &[]);
+    let o = cli_env(
+        &["--data-dir", d, "consolidate", "--migrate", "--no-backup"],
+        &[],
+    );
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = cli_env(
+        &[
+            "--mode",
+            "consolidated",
+            "--data-dir",
+            d,
+            "verify",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(
+        o.status.success(),
+        "verify after consolidate: {}",
+        describe(&o)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["problems"], 0, "{v}");
+    assert_eq!(v["inherited"], before["inherited"], "{v}");
+}
