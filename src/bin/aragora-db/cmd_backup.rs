@@ -55,6 +55,16 @@ pub fn backup(config: &Config, out_dir: Option<PathBuf>, keep_days: Option<u32>)
         for s in &f.skipped {
             out(format!("    not copied: {s}"))?;
         }
+        if Path::new(&f.target).is_absolute() {
+            // Restore writes only inside the data directory (a manifest is
+            // user-editable), so it refuses this entry: say so now, not at
+            // restore time.
+            out(format!(
+                "    note: {} lies outside the data directory (an ARAGORA_DB_* override): \
+                 restore refuses to write there; put {} back by hand",
+                f.target, f.file
+            ))?;
+        }
     }
     for p in &report.pruned {
         out(format!("pruned {}", p.display()))?;

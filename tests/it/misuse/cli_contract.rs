@@ -328,3 +328,22 @@ fn commands_refuse_a_data_dir_with_an_interrupted_restore() {
         assert_unchanged(dir.path(), &before, &format!("{args:?}"));
     }
 }
+
+#[test]
+fn backup_says_which_files_restore_will_not_put_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("d");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let users = elsewhere.join("users.redb");
+    let env = [("ARAGORA_DB_USERS", users.to_str().unwrap())];
+    let o = cli_env(&["--data-dir", d.to_str().unwrap(), "demo"], &env);
+    assert!(o.status.success(), "{}", describe(&o));
+    let o = cli_env(&["--data-dir", d.to_str().unwrap(), "backup"], &env);
+    assert!(o.status.success(), "{}", describe(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("outside the data directory") && text.contains(users.to_str().unwrap()),
+        "{text}"
+    );
+}
