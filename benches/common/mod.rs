@@ -37,12 +37,23 @@ pub fn sqlite_ddl(def: &TableDef) -> String {
     }
     let mut sql = format!("CREATE TABLE \"{}\" ({});\n", def.name, cols.join(", "));
     for idx in def.indexes {
+        // A covering index of ours holds the whole row; SQLite's equivalent
+        // is an index over the key columns followed by every other column,
+        // so both sides answer a range from the index alone.
+        let columns = if idx.covering && !idx.unique {
+            let rest: Vec<usize> = (0..def.columns.len())
+                .filter(|c| !idx.columns.contains(c))
+                .collect();
+            format!("{}, {}", quoted(def, idx.columns), quoted(def, &rest))
+        } else {
+            quoted(def, idx.columns)
+        };
         sql.push_str(&format!(
             "CREATE {}INDEX \"{}\" ON \"{}\" ({});\n",
             if idx.unique { "UNIQUE " } else { "" },
             idx.name,
             def.name,
-            quoted(def, idx.columns)
+            columns
         ));
     }
     sql
