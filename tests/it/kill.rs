@@ -226,3 +226,84 @@ fn a_process_killed_while_creating_files_leaves_only_files_that_open() {
     eprintln!("{killed} of 12 demo runs killed while creating or writing files");
     assert!(killed >= 4, "too few kills landed: {killed}");
 }
+
+/// The same, deterministically: `demo` creating a fresh data directory is
+/// killed at each `openat`, `pwrite64`, `fdatasync`, `fsync`, `linkat` and
+/// `unlink` it makes, one run per occurrence (strace's fault injection
+/// delivers SIGKILL on the Nth call), so every step of the creation
+/// protocol (temporary file, redb's first writes and syncs, the link into
+/// place, the removal of the temporary name, the directory sync) is a crash
+/// point. Whatever each run leaves must pass `status` and `verify`.
+#[test]
+fn a_process_killed_at_each_step_of_file_creation_leaves_only_files_that_open() {
+    use std::os::unix::process::ExitStatusExt;
+    if std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        assert!(!crate::common::ci(), "strace is needed under CI=true");
+        eprintln!("SKIPPED: strace not found");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_aragora-db");
+    let mut points = 0;
+    for call in [
+        "openat",
+        "pwrite64",
+        "fdatasync",
+        "fsync",
+        "linkat",
+        "unlink",
+    ] {
+        for n in 1..=400 {
+            let tmp = tempfile::tempdir().unwrap();
+            let d = tmp.path().join("d");
+            let mut cmd = std::process::Command::new("strace");
+            crate::common::clean_env(&mut cmd);
+            let status = cmd
+                .args(["-f", "-qq", "-o", "/dev/null", "-e"])
+                .arg(format!("trace={call}"))
+                .arg("-e")
+                .arg(format!("inject={call}:signal=KILL:when={n}"))
+                .arg(bin)
+                .arg("--data-dir")
+                .arg(&d)
+                .arg("demo")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            if status.success() {
+                break; // fewer than n such calls: every one was a crash point
+            }
+            assert_eq!(status.signal(), Some(9), "{call} #{n}: {status:?}");
+            points += 1;
+            let any_file = std::fs::read_dir(&d)
+                .map(|r| {
+                    r.flatten()
+                        .any(|e| e.path().extension().is_some_and(|x| x == "redb"))
+                })
+                .unwrap_or(false);
+            if !any_file {
+                continue;
+            }
+            for check in ["status", "verify"] {
+                let o = crate::common::bin()
+                    .arg("--data-dir")
+                    .arg(&d)
+                    .arg(check)
+                    .output()
+                    .unwrap();
+                assert!(
+                    o.status.success(),
+                    "{check} after a kill at {call} #{n}:\n{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+            }
+        }
+    }
+    eprintln!("{points} crash points in file creation and first writes checked");
+    assert!(points > 50, "too few crash points: {points}");
+}
