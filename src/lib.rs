@@ -29,6 +29,7 @@ pub mod import;
 pub mod migrations;
 pub mod ops;
 pub mod pyjson;
+pub mod quiet;
 pub mod schema;
 pub mod sqlite;
 pub mod storage;

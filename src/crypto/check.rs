@@ -25,6 +25,7 @@ use super::keys::KeySource;
 use super::open::REDB_MAGIC;
 use crate::error::{Error, Result};
 use crate::ops::raw::{self, Opened};
+use crate::quiet::quietly;
 use redb::ReadableDatabase;
 use std::io::Read;
 use std::path::Path;
@@ -134,37 +135,6 @@ pub fn check_plain(path: &Path) -> Result<()> {
             "is a redb database whose __layout marker cannot be read ({why})"
         ))),
     }
-}
-
-/// Runs `f`, turning a panic into its message, without the panic hook's
-/// report on stderr. redb documents that a file damaged outside redb may
-/// make it panic; to a user that is a damaged file, not a crash, and the
-/// error that names the file says so. Panics elsewhere, and on other
-/// threads, are reported as usual.
-pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    use std::cell::Cell;
-    use std::panic::{AssertUnwindSafe, catch_unwind};
-    thread_local!(static QUIET: Cell<bool> = const { Cell::new(false) });
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
-    let was = QUIET.with(|q| q.replace(true));
-    let r = catch_unwind(AssertUnwindSafe(f));
-    QUIET.with(|q| q.set(was));
-    r.map_err(|p| {
-        let msg = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        format!("redb stopped on damaged data: {msg}")
-    })
 }
 
 /// Whether `key` opens the encrypted file at `path` (read-only, no lock:

@@ -75,7 +75,7 @@ fn copy_image(
 /// the conversion could not see fails here (redb may even panic on it): the
 /// error names the original, which is left as it was.
 fn check_copy(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
-    let checked = check::quietly(|| -> Result<bool> {
+    let checked = crate::quiet::quietly(|| -> Result<bool> {
         let mut db = super::open_database(&redb::Builder::new(), tmp, enc)?;
         db.check_integrity().map_err(|e| Error::storage(tmp, e))
     });

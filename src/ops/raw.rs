@@ -14,7 +14,6 @@
 use crate::crypto::Encryption;
 use crate::error::{Error, Result};
 use redb::{ReadableDatabase, TableHandle};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::Duration;
 
@@ -158,30 +157,10 @@ impl ReadHandle {
     }
 }
 
-thread_local! {
-    static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// Whether this thread is inside [`guarded`]: a panic here is caught and
-/// reported as an error naming the file, so a panic hook need not print it
-/// (the binary's hook stays quiet then).
-pub fn in_guarded() -> bool {
-    GUARDED.with(|g| g.get() > 0)
-}
-
-/// Runs `f`, turning a panic into its message.
+/// Runs `f`, turning a panic into its message, without the panic hook
+/// printing it (see [`crate::quiet`]).
 pub fn guarded<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
-    GUARDED.with(|g| g.set(g.get() + 1));
-    let r = catch_unwind(AssertUnwindSafe(f));
-    GUARDED.with(|g| g.set(g.get() - 1));
-    r.map_err(|p| {
-        let msg = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
-        format!("redb panicked reading the file: {msg}")
-    })
+    crate::quiet::quietly(f)
 }
 
 /// Names of every table in a snapshot.

@@ -159,7 +159,7 @@ pub fn plain_reason(detail: &str) -> String {
         "cannot be opened (its table catalog is damaged)"
     } else if d.contains("invalid data") || d.contains("magic") {
         "cannot be opened (not a valid redb header)"
-    } else if d.contains("panicked") {
+    } else if d.contains("stopped on damaged") || d.contains("panicked") {
         "cannot be read (redb stopped on damaged bytes)"
     } else {
         "cannot be opened"

@@ -25,15 +25,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    // redb may panic on damaged bytes; those reads run guarded and the
-    // panic becomes an error naming the file, so its message and backtrace
-    // are not printed. Any other panic is reported as usual.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !aragora_db::ops::raw::in_guarded() {
-            default_hook(info);
-        }
-    }));
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -16,7 +16,7 @@
 //!    trusted). The report counts rows from the tree and rows "from
 //!    unreferenced pages" separately.
 //!
-//! redb is only ever called on the untrusted file under [`quiet::quietly`],
+//! redb is only ever called on the untrusted file under [`crate::quiet::quietly`],
 //! so a redb panic becomes an error naming the file and prints nothing.
 //!
 //! Index entries and counters are not copied: the rows are inserted into a
@@ -35,7 +35,6 @@
 //! on its own): a block that fails authentication reads as a damaged page.
 
 pub mod pages;
-pub mod quiet;
 pub mod recover;
 
 use super::verify::ProblemOut;
@@ -315,7 +314,7 @@ fn through_redb(
         let key = &enc.source;
         // An encrypted file that fails its open checks (a damaged trailer
         // or summary) is opened again for salvage: each block on its own.
-        quiet::quietly(|| {
+        crate::quiet::quietly(|| {
             let b = match crate::crypto::open_backend(&copy.0, file, key) {
                 Err(Error::Authentication { what, .. }) => {
                     let b = crate::crypto::open_backend_for_salvage(&copy.0, file, key)?;
@@ -332,7 +331,7 @@ fn through_redb(
         .map_err(|p| Error::storage(file, p))
         .and_then(|r| r)
     } else {
-        match quiet::quietly(|| redb::Builder::new().open(&copy.0)) {
+        match crate::quiet::quietly(|| redb::Builder::new().open(&copy.0)) {
             Ok(Ok(db)) => Ok(db),
             Ok(Err(e)) => Err(Error::storage(file, e)),
             Err(p) => Err(Error::storage(file, p)),
@@ -343,7 +342,7 @@ fn through_redb(
         Err(e @ (Error::WrongKey { .. } | Error::Encryption { .. })) => return Err(e),
         Err(e) => return Ok(Err((format!("redb cannot open the file: {e}"), Vec::new()))),
     };
-    let names = match quiet::quietly(|| -> std::result::Result<Vec<String>, String> {
+    let names = match crate::quiet::quietly(|| -> std::result::Result<Vec<String>, String> {
         let txn = src.begin_read().map_err(|e| e.to_string())?;
         let list = txn.list_tables().map_err(|e| e.to_string())?;
         Ok(list
@@ -366,7 +365,7 @@ fn through_redb(
             Err(_) => notes.push(format!("table {n}: not a declared table; not copied")),
         }
     }
-    let txn = match quiet::quietly(|| src.begin_read()) {
+    let txn = match crate::quiet::quietly(|| src.begin_read()) {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             return Ok(Err((
@@ -489,7 +488,7 @@ fn read_rows(
     problems: &mut Vec<ProblemOut>,
 ) -> std::result::Result<Vec<Salvaged>, String> {
     let mut rows: Vec<Salvaged> = Vec::new();
-    let done = quiet::quietly(|| -> std::result::Result<(), String> {
+    let done = crate::quiet::quietly(|| -> std::result::Result<(), String> {
         let table = txn
             .open_table(raw_def(def.name))
             .map_err(|e| format!("table unreadable: {e}"))?;

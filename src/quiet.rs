@@ -66,7 +66,7 @@ pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
             .map(|s| s.to_string())
             .or_else(|| p.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        format!("redb panicked reading the file: {msg}")
+        format!("redb stopped on damaged data: {msg}")
     })
 }
 
