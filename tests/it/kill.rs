@@ -198,30 +198,7 @@ fn a_process_killed_while_creating_files_leaves_only_files_that_open() {
             continue;
         }
         killed += 1;
-        // Killed before the first file was linked into place: nothing to open.
-        let any_file = std::fs::read_dir(&d)
-            .map(|r| {
-                r.flatten()
-                    .any(|e| e.path().extension().is_some_and(|x| x == "redb"))
-            })
-            .unwrap_or(false);
-        if !any_file {
-            continue;
-        }
-        for cmd in ["status", "verify"] {
-            let o = crate::common::bin()
-                .arg("--data-dir")
-                .arg(&d)
-                .args([cmd, "--json"])
-                .output()
-                .unwrap();
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
-            assert!(
-                o.status.success(),
-                "{cmd} after a kill during creation: {v}\n{}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
+        assert_leftovers_open(&d, "a kill during creation");
     }
     eprintln!("{killed} of 12 demo runs killed while creating or writing files");
     assert!(killed >= 4, "too few kills landed: {killed}");
@@ -279,31 +256,38 @@ fn a_process_killed_at_each_step_of_file_creation_leaves_only_files_that_open() 
             }
             assert_eq!(status.signal(), Some(9), "{call} #{n}: {status:?}");
             points += 1;
-            let any_file = std::fs::read_dir(&d)
-                .map(|r| {
-                    r.flatten()
-                        .any(|e| e.path().extension().is_some_and(|x| x == "redb"))
-                })
-                .unwrap_or(false);
-            if !any_file {
-                continue;
-            }
-            for check in ["status", "verify"] {
-                let o = crate::common::bin()
-                    .arg("--data-dir")
-                    .arg(&d)
-                    .arg(check)
-                    .output()
-                    .unwrap();
-                assert!(
-                    o.status.success(),
-                    "{check} after a kill at {call} #{n}:\n{}{}",
-                    String::from_utf8_lossy(&o.stdout),
-                    String::from_utf8_lossy(&o.stderr)
-                );
-            }
+            assert_leftovers_open(&d, &format!("a kill at {call} #{n}"));
         }
     }
     eprintln!("{points} crash points in file creation and first writes checked");
     assert!(points > 50, "too few crash points: {points}");
+}
+
+/// Whatever a killed process left in the data directory `d` passes
+/// `status` and `verify` (nothing to check when no file was linked into
+/// place yet).
+fn assert_leftovers_open(d: &std::path::Path, after: &str) {
+    let any_file = std::fs::read_dir(d)
+        .map(|r| {
+            r.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "redb"))
+        })
+        .unwrap_or(false);
+    if !any_file {
+        return;
+    }
+    for check in ["status", "verify"] {
+        let o = crate::common::bin()
+            .arg("--data-dir")
+            .arg(d)
+            .arg(check)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{check} after {after}:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
 }
