@@ -208,9 +208,20 @@ fn check_row(
             }
         }
     }
+    push_refs(def, pk, &vals, &mut exp.fk_refs);
+}
+
+/// The references `(foreign key, child pk, parent key)` one row makes (a
+/// reference with a NULL column makes none, as in SQL).
+fn push_refs(
+    def: &TableDef,
+    pk: &[u8],
+    vals: &[ValueRef<'_>],
+    refs: &mut Vec<(usize, Vec<u8>, Vec<u8>)>,
+) {
     for (n, fk) in def.foreign_keys.iter().enumerate() {
         if fk.columns.iter().all(|&c| !vals[c].is_null()) {
-            exp.fk_refs.push((
+            refs.push((
                 n,
                 pk.to_vec(),
                 keys::encode(fk.columns.iter().map(|&c| vals[c])),
@@ -261,15 +272,7 @@ pub fn dangling_refs(r: &Reader, def: &'static TableDef) -> Result<Vec<Dangling>
     r.scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
         if let Ok((values, _)) = def.decode_values(pk, bytes) {
             let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
-            for (n, fk) in def.foreign_keys.iter().enumerate() {
-                if fk.columns.iter().all(|&c| !vals[c].is_null()) {
-                    refs.push((
-                        n,
-                        pk.to_vec(),
-                        keys::encode(fk.columns.iter().map(|&c| vals[c])),
-                    ));
-                }
-            }
+            push_refs(def, pk, &vals, &mut refs);
         }
         Ok(true)
     })?;
