@@ -22,7 +22,7 @@ use crate::schema::share_links::ShareLink;
 use crate::schema::tokens::BlacklistedToken;
 use crate::schema::users::{AuditEntry, UsageEvent};
 use crate::store::{AuditLog, ShareLinkStore, TokenBlacklist, UsageStore};
-use crate::table::{KeyRange, Page, RawKey, Row, Value};
+use crate::table::{Index, KeyRange, Page, RawKey, Row, Value};
 use crate::time;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -66,7 +66,7 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
     if exists(Store::Users)? {
         let db = open(Store::Users)?;
         let rows = if dry_run {
-            count::<AuditEntry>(&db, "idx_audit_timestamp", &audit_range)?
+            count(&db, AuditEntry::idx_audit_timestamp, &audit_range)?
         } else {
             AuditLog::open(config)?.delete_before(&cutoff)?
         };
@@ -98,9 +98,14 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
     }
     if exists(Store::Audit)? {
         let db = open(Store::Audit)?;
-        let rows = expire::<AuditEvent>(&db, "idx_audit_timestamp", &audit_range, dry_run)?;
+        let rows = expire(&db, AuditEvent::idx_audit_timestamp, &audit_range, dry_run)?;
         out.push(removed::<AuditEvent>(&audit_rule, rows));
-        let rows = expire::<AuditStoreEntry>(&db, "idx_audit_timestamp", &audit_range, dry_run)?;
+        let rows = expire(
+            &db,
+            AuditStoreEntry::idx_audit_timestamp,
+            &audit_range,
+            dry_run,
+        )?;
         out.push(removed::<AuditStoreEntry>(&audit_rule, rows));
     }
     if exists(Store::ShareLinks)? {
@@ -110,7 +115,7 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
             Bound::Excluded(Value::Real(epoch)),
         );
         let rows = if dry_run {
-            count::<ShareLink>(&db, "idx_share_links_expires", &range)?
+            count(&db, ShareLink::idx_share_links_expires, &range)?
         } else {
             ShareLinkStore::open(config)?.cleanup_expired_at(epoch)?
         };
@@ -120,7 +125,7 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
         let db = open(Store::TokenBlacklist)?;
         let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(epoch));
         let rows = if dry_run {
-            count::<BlacklistedToken>(&db, "idx_blacklist_expires", &range)?
+            count(&db, BlacklistedToken::idx_blacklist_expires, &range)?
         } else {
             TokenBlacklist::open(config)?.cleanup_expired_at(epoch)?
         };
@@ -140,18 +145,23 @@ fn removed<R: Row>(rule: &str, rows: u64) -> Removed {
     }
 }
 
-fn count<R: Row>(db: &Database, index: &str, range: &KeyRange) -> Result<u64> {
-    db.read()?.count_index::<R>(index, range.clone())
+fn count<R: Row, K>(db: &Database, index: Index<R, K>, range: &KeyRange) -> Result<u64> {
+    db.read()?.count_index(index, range.clone())
 }
 
 /// Deletes (or counts) the rows of `R` within `range` of `index`, in one
 /// write transaction (for tables without a store of their own).
-fn expire<R: Row>(db: &Database, index: &str, range: &KeyRange, dry_run: bool) -> Result<u64> {
+fn expire<R: Row, K>(
+    db: &Database,
+    index: Index<R, K>,
+    range: &KeyRange,
+    dry_run: bool,
+) -> Result<u64> {
     if dry_run {
-        return count::<R>(db, index, range);
+        return count(db, index, range);
     }
     db.write(|w| {
-        let keys = w.keys_in_index::<R>(index, range)?;
+        let keys = w.keys_in_index(index, range)?;
         for pk in &keys {
             w.delete::<R>(RawKey(pk))?;
         }

@@ -10,7 +10,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::AuditEntry;
 use crate::table::keys::{self, IntoKey};
-use crate::table::{KeyRange, Page, Reader, Row};
+use crate::table::{IndexDef, KeyRange, Page, Reader, Row};
 use crate::time;
 use std::io::Write;
 use std::ops::Bound;
@@ -209,7 +209,7 @@ impl AuditLog {
             .timed("cleanup_old_entries", || format!("before={cutoff}"));
         let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
         self.db.write(|w| {
-            let ids = w.keys_in_index::<AuditEntry>("idx_audit_timestamp", &range)?;
+            let ids = w.keys_in_index(AuditEntry::idx_audit_timestamp, &range)?;
             for pk in &ids {
                 w.delete::<AuditEntry>(keys::RawKey(pk))?;
             }
@@ -220,17 +220,16 @@ impl AuditLog {
 
 /// Runs a query against a snapshot, choosing the best index.
 fn visit(r: &Reader, q: &AuditQuery, mut f: impl FnMut(AuditEntry) -> Result<bool>) -> Result<()> {
-    let (index, lead): (&str, Option<&str>) = if let Some(u) = &q.user_id {
-        ("idx_audit_user", Some(u))
+    let (idx, lead): (&IndexDef, Option<&str>) = if let Some(u) = &q.user_id {
+        (AuditEntry::idx_audit_user.def(), Some(u))
     } else if let Some(o) = &q.org_id {
-        ("idx_audit_org", Some(o))
+        (AuditEntry::idx_audit_org.def(), Some(o))
     } else if let Some(a) = &q.action {
-        ("idx_audit_action", Some(a))
+        (AuditEntry::idx_audit_action.def(), Some(a))
     } else {
-        ("idx_audit_timestamp", None)
+        (AuditEntry::idx_audit_timestamp.def(), None)
     };
     let range = time_range(lead, q.since.as_deref(), q.until.as_deref());
-    let idx = AuditEntry::DEF.index(index)?;
     let mut skipped = 0;
     let mut taken = 0;
     let limit = q.page.limit.unwrap_or(usize::MAX);

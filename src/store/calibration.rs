@@ -189,8 +189,12 @@ impl CalibrationTracker {
     pub fn predictions(&self, agent: &str, domain: Option<&str>) -> Result<Vec<Prediction>> {
         let r = self.db.read()?;
         match domain {
-            None => r.find("idx_pred_agent", agent, Page::default()),
-            Some(d) => r.find("idx_predictions_domain", (agent, d), Page::default()),
+            None => r.find(Prediction::idx_pred_agent, agent, Page::default()),
+            Some(d) => r.find(
+                Prediction::idx_predictions_domain,
+                (agent, d),
+                Page::default(),
+            ),
         }
     }
 
@@ -334,7 +338,7 @@ impl CalibrationTracker {
                     p.domain_temperatures = Some(py_object_values(&obj));
                 }
             }
-            let n = w.keys_by::<Prediction>("idx_pred_agent", agent)?.len();
+            let n = w.keys_by(Prediction::idx_pred_agent, agent)?.len();
             p.last_tuned = Some(time::format_iso(now));
             p.predictions_at_tune = Some(n as i64);
             w.upsert(&p)?;
@@ -349,7 +353,7 @@ impl CalibrationTracker {
             .db
             .timed("delete_agent_data", || format!("agent={agent}"));
         self.db.write(|w| {
-            let pks = w.keys_by::<Prediction>("idx_pred_agent", agent)?;
+            let pks = w.keys_by(Prediction::idx_pred_agent, agent)?;
             let mut n = 0;
             for pk in pks {
                 n += u64::from(w.delete::<Prediction>(RawKey(&pk))?);

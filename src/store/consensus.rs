@@ -46,7 +46,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_list, py_object_values};
 use crate::schema::consensus::{Consensus, ConsensusArchive, Dissent, DissentArchive};
 use crate::store::users::new_uuid;
-use crate::table::{KeyRange, Page, RawKey, Reader, Row, Writer};
+use crate::table::{Index, KeyRange, Page, RawKey, Reader, Row, Writer};
 use crate::time;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
@@ -475,7 +475,7 @@ impl ConsensusStore {
         let mut rows: Vec<Consensus> =
             self.db
                 .read()?
-                .find("idx_consensus_topic_hash", hash, Page::default())?;
+                .find(Consensus::idx_consensus_topic_hash, hash, Page::default())?;
         rows.sort_by(|a, b| {
             let ta = a.timestamp.as_deref().and_then(time::parse);
             let tb = b.timestamp.as_deref().and_then(time::parse);
@@ -499,7 +499,7 @@ impl ConsensusStore {
         let mut rows: Vec<Dissent> =
             self.db
                 .read()?
-                .find("idx_dissent_debate", consensus_id, Page::default())?;
+                .find(Dissent::idx_dissent_debate, consensus_id, Page::default())?;
         rows.sort_by(|a, b| {
             let ta = a.timestamp.as_deref().and_then(time::parse);
             let tb = b.timestamp.as_deref().and_then(time::parse);
@@ -556,11 +556,11 @@ impl ConsensusStore {
         let cutoff = now - Duration::days(max_age_days);
         let archived_at = time::format_iso(now);
         self.db.write(|w| {
-            let consensus = old_rows::<Consensus>(w, "idx_consensus_topic_hash", |c| {
+            let consensus = old_rows(w, Consensus::idx_consensus_topic_hash, |c| {
                 is_before(c.timestamp.as_deref(), cutoff)
             })?;
             let doomed: BTreeSet<&str> = consensus.iter().map(|c| c.id.as_str()).collect();
-            let dissents = old_rows::<Dissent>(w, "idx_dissent_debate", |d| {
+            let dissents = old_rows(w, Dissent::idx_dissent_debate, |d| {
                 is_before(d.timestamp.as_deref(), cutoff)
                     || d.debate_id.as_deref().is_some_and(|p| doomed.contains(p))
             })?;
@@ -681,9 +681,13 @@ fn build_consensus(
 
 /// Rows of a table matching `keep`, read inside the write transaction.
 /// `index` must cover every row (no index here is partial).
-fn old_rows<R: Row>(w: &mut Writer<'_>, index: &str, keep: impl Fn(&R) -> bool) -> Result<Vec<R>> {
+fn old_rows<R: Row, K>(
+    w: &mut Writer<'_>,
+    index: Index<R, K>,
+    keep: impl Fn(&R) -> bool,
+) -> Result<Vec<R>> {
     let mut out = Vec::new();
-    let pks = w.keys_in_index::<R>(index, &KeyRange::all())?;
+    let pks = w.keys_in_index(index, &KeyRange::all())?;
     for pk in pks {
         if let Some(r) = w.get::<R>(RawKey(&pk))?
             && keep(&r)

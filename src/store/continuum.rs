@@ -548,8 +548,11 @@ impl ContinuumStore {
         let _t = self.db.timed("continuum_cleanup_expired", String::new);
         let expired: Vec<String> = {
             let r = self.db.read()?;
-            let rows: Vec<ContinuumMemory> =
-                r.scan_index("idx_continuum_expires", KeyRange::all(), Page::default())?;
+            let rows: Vec<ContinuumMemory> = r.scan_index(
+                ContinuumMemory::idx_continuum_expires,
+                KeyRange::all(),
+                Page::default(),
+            )?;
             rows.into_iter()
                 .filter(|m| !m.red_line.unwrap_or(false))
                 .filter(|m| {
@@ -628,7 +631,7 @@ impl ContinuumStore {
         let mut out = Vec::new();
         for t in tiers {
             let rows: Vec<ContinuumMemory> = r.scan_index(
-                "idx_continuum_tier_importance",
+                ContinuumMemory::idx_continuum_tier_importance,
                 KeyRange::prefix(t.as_str()),
                 Page::default(),
             )?;
@@ -645,7 +648,7 @@ impl ContinuumStore {
     /// The most recently updated memories of a tier, newest first.
     pub fn recent_in_tier(&self, tier: MemoryTier, limit: usize) -> Result<Vec<ContinuumMemory>> {
         self.db.read()?.scan_index(
-            "idx_continuum_tier_updated",
+            ContinuumMemory::idx_continuum_tier_updated,
             KeyRange::prefix(tier.as_str()),
             Page::first(limit).reversed(),
         )
@@ -656,8 +659,8 @@ impl ContinuumStore {
         let r = self.db.read()?;
         let mut out = BTreeMap::new();
         for t in MemoryTier::ALL {
-            let n = r.count_index::<ContinuumMemory>(
-                "idx_continuum_tier",
+            let n = r.count_index(
+                ContinuumMemory::idx_continuum_tier,
                 KeyRange::prefix(t.as_str()),
             )?;
             out.insert(t, n);
@@ -672,10 +675,11 @@ impl ContinuumStore {
 
     /// A memory's tier transitions, oldest first.
     pub fn transitions(&self, memory_id: &str) -> Result<Vec<TierTransition>> {
-        let mut rows: Vec<TierTransition> =
-            self.db
-                .read()?
-                .find("idx_tier_transitions_memory", memory_id, Page::default())?;
+        let mut rows: Vec<TierTransition> = self.db.read()?.find(
+            TierTransition::idx_tier_transitions_memory,
+            memory_id,
+            Page::default(),
+        )?;
         rows.sort_by_key(|t| t.id);
         Ok(rows)
     }

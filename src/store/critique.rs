@@ -376,7 +376,7 @@ impl CritiqueStore {
         let mut rows: Vec<Critique> =
             self.db
                 .read()?
-                .find("idx_critiques_debate", debate_id, Page::default())?;
+                .find(Critique::idx_critiques_debate, debate_id, Page::default())?;
         rows.sort_by_key(|c| c.id);
         Ok(rows)
     }
@@ -386,7 +386,7 @@ impl CritiqueStore {
         let mut rows: Vec<Critique> =
             self.db
                 .read()?
-                .find("idx_critiques_agent", agent, Page::default())?;
+                .find(Critique::idx_critiques_agent, agent, Page::default())?;
         rows.sort_by_key(|c| c.id);
         Ok(rows)
     }
@@ -397,7 +397,7 @@ impl CritiqueStore {
             if w.get::<Debate>(id)?.is_none() {
                 return Ok(false);
             }
-            for pk in w.keys_by::<Critique>("idx_critiques_debate", id)? {
+            for pk in w.keys_by(Critique::idx_critiques_debate, id)? {
                 w.delete::<Critique>(RawKey(&pk))?;
             }
             w.delete::<Debate>(id)
@@ -529,7 +529,7 @@ impl CritiqueStore {
             .timed("retrieve_patterns", || format!("type={issue_type:?}"));
         let r = self.db.read()?;
         let rows: Vec<Pattern> = match issue_type {
-            Some(t) => r.find("idx_patterns_type", t, Page::default())?,
+            Some(t) => r.find(Pattern::idx_patterns_type, t, Page::default())?,
             None => r.scan(KeyRange::all(), Page::default())?,
         };
         let mut rows: Vec<Pattern> = rows
@@ -569,7 +569,7 @@ impl CritiqueStore {
         let archived_at = time::format_iso(now);
         self.db.write(|w| {
             let mut doomed = Vec::new();
-            for pk in w.keys_in_index::<Pattern>("idx_patterns_type", &KeyRange::all())? {
+            for pk in w.keys_in_index(Pattern::idx_patterns_type, &KeyRange::all())? {
                 if let Some(p) = w.get::<Pattern>(RawKey(&pk))?
                     && p.updated_at
                         .as_deref()

@@ -337,7 +337,7 @@ impl EloStore {
             )
         });
         self.db.write(|w| {
-            if let Some(m) = w.get_by::<Match>("matches_debate_id_key", input.debate_id.as_str())? {
+            if let Some(m) = w.get_by(Match::matches_debate_id_key, input.debate_id.as_str())? {
                 return stored_changes(&m);
             }
             record_match_in(w, input, now)
@@ -346,7 +346,9 @@ impl EloStore {
 
     /// The match of a debate.
     pub fn get_match(&self, debate_id: &str) -> Result<Option<Match>> {
-        self.db.read()?.get_by("matches_debate_id_key", debate_id)
+        self.db
+            .read()?
+            .get_by(Match::matches_debate_id_key, debate_id)
     }
 
     /// Number of recorded matches.
@@ -358,7 +360,7 @@ impl EloStore {
     pub fn history(&self, agent: &str, limit: usize) -> Result<Vec<EloHistory>> {
         let _t = self.db.timed("elo_history", || format!("agent={agent}"));
         self.db.read()?.find(
-            "idx_elo_history_agent",
+            EloHistory::idx_elo_history_agent,
             agent,
             Page::first(limit).reversed(),
         )
@@ -381,8 +383,8 @@ impl EloStore {
         });
         let now = Utc::now();
         self.db.write(|w| {
-            let old = w.get_by::<CalibrationPrediction>(
-                "calibration_predictions_tournament_id_predictor_agent_key",
+            let old = w.get_by(
+                CalibrationPrediction::calibration_predictions_tournament_id_predictor_agent_key,
                 (tournament_id, predictor),
             )?;
             if let Some(old) = old {
@@ -408,7 +410,7 @@ impl EloStore {
     /// The predictions made for a tournament, in id order.
     pub fn winner_predictions(&self, tournament_id: &str) -> Result<Vec<CalibrationPrediction>> {
         self.db.read()?.find(
-            "idx_calibration_pred_tournament",
+            CalibrationPrediction::idx_calibration_pred_tournament,
             tournament_id,
             Page::default(),
         )
@@ -439,8 +441,8 @@ impl EloStore {
         });
         let stamp = time::format_iso(now);
         self.db.write(|w| {
-            let pks = w.keys_by::<CalibrationPrediction>(
-                "idx_calibration_pred_tournament",
+            let pks = w.keys_by(
+                CalibrationPrediction::idx_calibration_pred_tournament,
                 tournament_id,
             )?;
             let mut out = Vec::new();

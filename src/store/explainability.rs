@@ -223,7 +223,11 @@ impl BatchJobStore {
         self.cleanup_expired_at(now)?;
         let r = self.db.read()?;
         let mut jobs: Vec<BatchJob> = match status {
-            Some(s) => r.find("idx_explainability_batch_jobs_status", s, Page::default())?,
+            Some(s) => r.find(
+                BatchJob::idx_explainability_batch_jobs_status,
+                s,
+                Page::default(),
+            )?,
             None => r.scan(KeyRange::all(), Page::default())?,
         };
         jobs.sort_by(|a, b| {
@@ -240,8 +244,7 @@ impl BatchJobStore {
         let _t = self.db.timed("batch_job_cleanup", String::new);
         self.db.write(|w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Included(now));
-            let keys =
-                w.keys_in_index::<BatchJob>("idx_explainability_batch_jobs_expires", &range)?;
+            let keys = w.keys_in_index(BatchJob::idx_explainability_batch_jobs_expires, &range)?;
             for pk in &keys {
                 w.delete::<BatchJob>(RawKey(pk))?;
             }

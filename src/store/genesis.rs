@@ -259,10 +259,14 @@ impl GenesisLedger {
     pub fn events(&self, event_type: Option<&str>, page: Page) -> Result<Vec<GenesisEvent>> {
         let r = self.db.read()?;
         match event_type {
-            None => r.scan_index("idx_genesis_events_timestamp", KeyRange::all(), page),
+            None => r.scan_index(
+                GenesisEvent::idx_genesis_events_timestamp,
+                KeyRange::all(),
+                page,
+            ),
             Some(t) => {
                 let mut all: Vec<GenesisEvent> =
-                    r.find("idx_genesis_events_type", t, Page::default())?;
+                    r.find(GenesisEvent::idx_genesis_events_type, t, Page::default())?;
                 sort_by_time(&mut all);
                 Ok(paginate(all, page))
             }
@@ -272,7 +276,7 @@ impl GenesisLedger {
     /// The direct children of an event, in time order.
     pub fn children(&self, event_id: &str) -> Result<Vec<GenesisEvent>> {
         let mut kids: Vec<GenesisEvent> = self.db.read()?.find(
-            "idx_genesis_events_parent_event_id",
+            GenesisEvent::idx_genesis_events_parent_event_id,
             event_id,
             Page::default(),
         )?;
@@ -483,7 +487,7 @@ impl GenomeStore {
     /// The `limit` fittest genomes, best first (NULL fitness last).
     pub fn top_genomes(&self, limit: usize) -> Result<Vec<Genome>> {
         self.db.read()?.scan_index(
-            "idx_genomes_fitness",
+            Genome::idx_genomes_fitness,
             KeyRange::all(),
             Page::first(limit).reversed(),
         )

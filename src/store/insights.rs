@@ -298,7 +298,7 @@ impl InsightStore {
         let mut rows: Vec<Insight> =
             self.db
                 .read()?
-                .find("idx_insights_type", insight_type, Page::default())?;
+                .find(Insight::idx_insights_type, insight_type, Page::default())?;
         by_confidence(&mut rows);
         rows.truncate(limit);
         Ok(rows)
@@ -309,7 +309,7 @@ impl InsightStore {
         let mut rows: Vec<Insight> =
             self.db
                 .read()?
-                .find("idx_insights_debate", debate_id, Page::default())?;
+                .find(Insight::idx_insights_debate, debate_id, Page::default())?;
         by_confidence(&mut rows);
         Ok(rows)
     }
@@ -340,7 +340,7 @@ impl InsightStore {
     /// The newest summaries (by `created_at`, then debate id descending).
     pub fn recent_summaries(&self, limit: usize) -> Result<Vec<DebateSummary>> {
         self.db.read()?.scan_index(
-            "idx_debate_summaries_created",
+            DebateSummary::idx_debate_summaries_created,
             KeyRange::all(),
             Page::first(limit).reversed(),
         )
@@ -352,10 +352,11 @@ impl InsightStore {
         agent_name: &str,
         limit: usize,
     ) -> Result<Vec<AgentPerformance>> {
-        let mut rows: Vec<AgentPerformance> =
-            self.db
-                .read()?
-                .find("idx_agent_perf_name", agent_name, Page::default())?;
+        let mut rows: Vec<AgentPerformance> = self.db.read()?.find(
+            AgentPerformance::idx_agent_perf_name,
+            agent_name,
+            Page::default(),
+        )?;
         rows.sort_by_key(|r| std::cmp::Reverse(r.id));
         rows.truncate(limit);
         Ok(rows)
@@ -385,7 +386,7 @@ impl InsightStore {
     pub fn patterns(&self, category: Option<&str>) -> Result<Vec<PatternCluster>> {
         let r = self.db.read()?;
         let mut rows: Vec<PatternCluster> = match category {
-            Some(c) => r.find("idx_pattern_category", c, Page::default())?,
+            Some(c) => r.find(PatternCluster::idx_pattern_category, c, Page::default())?,
             None => r.scan(KeyRange::all(), Page::default())?,
         };
         rows.sort_by(|a, b| {
@@ -417,8 +418,8 @@ impl InsightStore {
         utc: DateTime<Utc>,
     ) -> Result<InsightUsage> {
         self.db.write(|w| {
-            if let Some(old) = w.get_by::<InsightUsage>(
-                "insight_usage_insight_id_debate_id_key",
+            if let Some(old) = w.get_by(
+                InsightUsage::insight_usage_insight_id_debate_id_key,
                 (insight_id, debate_id),
             )? {
                 w.delete::<InsightUsage>(old.id)?;
@@ -439,7 +440,7 @@ impl InsightStore {
     /// `(uses, successful uses)` of an insight.
     pub fn insight_usage_stats(&self, insight_id: &str) -> Result<(u64, u64)> {
         let rows: Vec<InsightUsage> = self.db.read()?.find(
-            "insight_usage_insight_id_debate_id_key",
+            InsightUsage::insight_usage_insight_id_debate_id_key,
             insight_id,
             Page::default(),
         )?;
@@ -490,9 +491,11 @@ impl InsightStore {
 
     /// A loop's unused wisdom, oldest first.
     pub fn unused_wisdom(&self, loop_id: &str) -> Result<Vec<WisdomSubmission>> {
-        self.db
-            .read()?
-            .find("idx_wisdom_loop_id", (loop_id, false), Page::default())
+        self.db.read()?.find(
+            WisdomSubmission::idx_wisdom_loop_id,
+            (loop_id, false),
+            Page::default(),
+        )
     }
 }
 
@@ -508,8 +511,8 @@ fn upsert_pattern(
         .unwrap_or("general")
         .to_string();
     let now = naive_iso(i.created_at.unwrap_or(local));
-    let existing = w.get_by::<PatternCluster>(
-        "pattern_clusters_category_pattern_text_key",
+    let existing = w.get_by(
+        PatternCluster::pattern_clusters_category_pattern_text_key,
         (category.as_str(), i.title.as_str()),
     )?;
     match existing {

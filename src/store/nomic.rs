@@ -248,7 +248,7 @@ impl NomicStore {
     /// Every phase row of a cycle, by `started_at`.
     pub fn get_cycle(&self, loop_id: &str, cycle_number: i64) -> Result<Vec<NomicCycle>> {
         let mut rows: Vec<NomicCycle> = self.db.read()?.find(
-            "nomic_cycles_loop_id_cycle_number_phase_key",
+            NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
             (loop_id, cycle_number),
             Page::default(),
         )?;
@@ -264,7 +264,7 @@ impl NomicStore {
         phase: &str,
     ) -> Result<Option<NomicCycle>> {
         self.db.read()?.get_by(
-            "nomic_cycles_loop_id_cycle_number_phase_key",
+            NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
             (loop_id, cycle_number, phase),
         )
     }
@@ -277,7 +277,7 @@ impl NomicStore {
         });
         let r = self.db.read()?;
         let mut rows: Vec<NomicCycle> = match loop_id {
-            Some(l) => r.find("idx_nomic_cycles_loop", l, Page::default())?,
+            Some(l) => r.find(NomicCycle::idx_nomic_cycles_loop, l, Page::default())?,
             None => r.scan(KeyRange::all(), Page::default())?,
         };
         rows.sort_by_key(|c| std::cmp::Reverse(time_key(&c.started_at)));
@@ -352,8 +352,16 @@ impl NomicStore {
         });
         let r = self.db.read()?;
         let mut rows: Vec<DebateArtifact> = match (loop_id, phase) {
-            (Some(l), _) => r.find("idx_debate_artifacts_loop", l, Page::default())?,
-            (None, Some(p)) => r.find("idx_debate_artifacts_phase", p, Page::default())?,
+            (Some(l), _) => r.find(
+                DebateArtifact::idx_debate_artifacts_loop,
+                l,
+                Page::default(),
+            )?,
+            (None, Some(p)) => r.find(
+                DebateArtifact::idx_debate_artifacts_phase,
+                p,
+                Page::default(),
+            )?,
             (None, None) => r.scan(KeyRange::all(), Page::default())?,
         };
         if let Some(p) = phase {
@@ -410,10 +418,11 @@ impl NomicStore {
         let _t = self.db.timed("get_events", || {
             format!("loop_id={loop_id}, cycle={:?}", q.cycle)
         });
-        let mut rows: Vec<StreamEvent> =
-            self.db
-                .read()?
-                .find("idx_stream_events_loop_time", loop_id, Page::default())?;
+        let mut rows: Vec<StreamEvent> = self.db.read()?.find(
+            StreamEvent::idx_stream_events_loop_time,
+            loop_id,
+            Page::default(),
+        )?;
         rows.retain(|e| {
             q.cycle.is_none_or(|c| e.cycle == c)
                 && q.event_type.is_none_or(|t| e.event_type == t)
@@ -451,10 +460,11 @@ impl NomicStore {
 
     /// An agent's metrics rows, newest first.
     pub fn agent_metrics(&self, agent_name: &str, limit: usize) -> Result<Vec<AgentMetrics>> {
-        let mut rows: Vec<AgentMetrics> =
-            self.db
-                .read()?
-                .find("idx_agent_metrics_agent", agent_name, Page::default())?;
+        let mut rows: Vec<AgentMetrics> = self.db.read()?.find(
+            AgentMetrics::idx_agent_metrics_agent,
+            agent_name,
+            Page::default(),
+        )?;
         rows.sort_by_key(|m| std::cmp::Reverse(time_key(m.timestamp.as_deref().unwrap_or(""))));
         rows.truncate(limit);
         Ok(rows)
@@ -463,9 +473,13 @@ impl NomicStore {
     /// `get_loop_summary`.
     pub fn loop_summary(&self, loop_id: &str) -> Result<LoopSummary> {
         let r = self.db.read()?;
-        let cycles: Vec<NomicCycle> = r.find("idx_nomic_cycles_loop", loop_id, Page::default())?;
-        let debates: Vec<DebateArtifact> =
-            r.find("idx_debate_artifacts_loop", loop_id, Page::default())?;
+        let cycles: Vec<NomicCycle> =
+            r.find(NomicCycle::idx_nomic_cycles_loop, loop_id, Page::default())?;
+        let debates: Vec<DebateArtifact> = r.find(
+            DebateArtifact::idx_debate_artifacts_loop,
+            loop_id,
+            Page::default(),
+        )?;
         let all: BTreeSet<i64> = cycles.iter().map(|c| c.cycle_number).collect();
         let ok: BTreeSet<i64> = cycles
             .iter()
@@ -525,7 +539,7 @@ impl NomicStore {
         let mut rows: Vec<NomicRollback> =
             self.evo
                 .read()?
-                .find("idx_rollbacks_loop", loop_id, Page::default())?;
+                .find(NomicRollback::idx_rollbacks_loop, loop_id, Page::default())?;
         rows.sort_by(|a, b| {
             a.cycle_number
                 .cmp(&b.cycle_number)
@@ -562,7 +576,7 @@ impl NomicStore {
         cycle_number: i64,
     ) -> Result<Option<CycleEvolution>> {
         self.evo.read()?.get_by(
-            "cycle_evolution_loop_id_cycle_number_key",
+            CycleEvolution::cycle_evolution_loop_id_cycle_number_key,
             (loop_id, cycle_number),
         )
     }
@@ -582,9 +596,11 @@ impl NomicStore {
 
     /// Every recorded change of one file, across loops and cycles.
     pub fn file_history(&self, file_path: &str) -> Result<Vec<CycleFileChange>> {
-        self.evo
-            .read()?
-            .find("idx_file_changes_path", file_path, Page::default())
+        self.evo.read()?.find(
+            CycleFileChange::idx_file_changes_path,
+            file_path,
+            Page::default(),
+        )
     }
 }
 

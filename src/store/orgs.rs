@@ -83,7 +83,7 @@ impl OrganizationStore {
         let _t = self
             .db
             .timed("get_organization_by_slug", || format!("slug={slug}"));
-        self.db.read()?.get_by("idx_orgs_slug", slug)
+        self.db.read()?.get_by(Organization::idx_orgs_slug, slug)
     }
 
     /// The organization billed to a Stripe customer.
@@ -94,16 +94,16 @@ impl OrganizationStore {
         let rows = self
             .db
             .read()?
-            .find("idx_orgs_stripe", customer, Page::first(1))?;
+            .find(Organization::idx_orgs_stripe, customer, Page::first(1))?;
         Ok(rows.into_iter().next())
     }
 
     /// The organization of a Stripe subscription.
     pub fn get_organization_by_subscription(&self, sub: &str) -> Result<Option<Organization>> {
-        let rows = self
-            .db
-            .read()?
-            .find("idx_orgs_subscription", sub, Page::first(1))?;
+        let rows =
+            self.db
+                .read()?
+                .find(Organization::idx_orgs_subscription, sub, Page::first(1))?;
         Ok(rows.into_iter().next())
     }
 
@@ -112,7 +112,7 @@ impl OrganizationStore {
         let _t = self.db.timed("get_org_members", || format!("org={org_id}"));
         self.db
             .read()?
-            .find("idx_users_org", org_id, Page::default())
+            .find(User::idx_users_org, org_id, Page::default())
     }
 
     /// Changes the subscription tier.
@@ -221,7 +221,7 @@ fn free_slug(w: &mut Writer<'_>, name: &str) -> Result<String> {
     }
     let mut slug = base.clone();
     while w
-        .get_by::<Organization>("idx_orgs_slug", slug.as_str())?
+        .get_by(Organization::idx_orgs_slug, slug.as_str())?
         .is_some()
     {
         let b = random_bytes::<4>();

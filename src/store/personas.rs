@@ -348,7 +348,7 @@ impl PersonaManager {
             })?;
             // The agent's records in this domain, newest (highest id) first.
             let mut mine = Vec::new();
-            for k in w.keys_by::<PerformanceRecord>("idx_performance_agent", agent_name)? {
+            for k in w.keys_by(PerformanceRecord::idx_performance_agent, agent_name)? {
                 if let Some(r) = w.get::<PerformanceRecord>(RawKey(&k))?
                     && r.domain.as_deref() == Some(domain)
                 {
@@ -398,10 +398,11 @@ impl PersonaManager {
         domain: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<PerformanceRecord>> {
-        let mut rows: Vec<PerformanceRecord> =
-            self.db
-                .read()?
-                .find("idx_performance_agent", agent_name, Page::default())?;
+        let mut rows: Vec<PerformanceRecord> = self.db.read()?.find(
+            PerformanceRecord::idx_performance_agent,
+            agent_name,
+            Page::default(),
+        )?;
         if let Some(d) = domain {
             rows.retain(|r| r.domain.as_deref() == Some(d));
         }

@@ -220,11 +220,11 @@ impl PolicyStore {
     pub fn list_policies(&self, filter: &PolicyFilter, page: Page) -> Result<Vec<Policy>> {
         let r = self.db.read()?;
         let all: Vec<Policy> = if let Some(ws) = &filter.workspace_id {
-            r.find("idx_policies_workspace", ws.as_str(), Page::default())?
+            r.find(Policy::idx_policies_workspace, ws.as_str(), Page::default())?
         } else if let Some(f) = &filter.framework_id {
-            r.find("idx_policies_framework", f.as_str(), Page::default())?
+            r.find(Policy::idx_policies_framework, f.as_str(), Page::default())?
         } else if let Some(v) = &filter.vertical_id {
-            r.find("idx_policies_vertical", v.as_str(), Page::default())?
+            r.find(Policy::idx_policies_vertical, v.as_str(), Page::default())?
         } else {
             r.scan(KeyRange::all(), Page::default())?
         };
@@ -329,7 +329,7 @@ impl PolicyStore {
         let mut rows: Vec<PolicyAudit> =
             self.db
                 .read()?
-                .find("idx_audit_policy", policy_id, Page::default())?;
+                .find(PolicyAudit::idx_audit_policy, policy_id, Page::default())?;
         rows.sort_by(|a, b| {
             ts_key(a.changed_at.as_deref())
                 .cmp(&ts_key(b.changed_at.as_deref()))
@@ -368,15 +368,35 @@ impl PolicyStore {
     fn matching_violations(&self, filter: &ViolationFilter) -> Result<Vec<Violation>> {
         let r = self.db.read()?;
         let all: Vec<Violation> = if let Some(p) = &filter.policy_id {
-            r.find("idx_violations_policy", p.as_str(), Page::default())?
+            r.find(
+                Violation::idx_violations_policy,
+                p.as_str(),
+                Page::default(),
+            )?
         } else if let Some(s) = &filter.status {
-            r.find("idx_violations_status", s.as_str(), Page::default())?
+            r.find(
+                Violation::idx_violations_status,
+                s.as_str(),
+                Page::default(),
+            )?
         } else if let Some(ws) = &filter.workspace_id {
-            r.find("idx_violations_workspace", ws.as_str(), Page::default())?
+            r.find(
+                Violation::idx_violations_workspace,
+                ws.as_str(),
+                Page::default(),
+            )?
         } else if let Some(f) = &filter.framework_id {
-            r.find("idx_violations_framework", f.as_str(), Page::default())?
+            r.find(
+                Violation::idx_violations_framework,
+                f.as_str(),
+                Page::default(),
+            )?
         } else if let Some(s) = &filter.severity {
-            r.find("idx_violations_severity", s.as_str(), Page::default())?
+            r.find(
+                Violation::idx_violations_severity,
+                s.as_str(),
+                Page::default(),
+            )?
         } else {
             r.scan(KeyRange::all(), Page::default())?
         };

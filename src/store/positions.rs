@@ -255,7 +255,7 @@ impl PositionLedger {
         let mut rows: Vec<Position> =
             self.db
                 .read()?
-                .find("idx_positions_agent", agent_name, Page::default())?;
+                .find(Position::idx_positions_agent, agent_name, Page::default())?;
         if let Some(o) = outcome {
             rows.retain(|p| p.outcome.as_deref().unwrap_or("pending") == o);
         }
@@ -271,7 +271,7 @@ impl PositionLedger {
         let mut rows: Vec<Position> =
             self.db
                 .read()?
-                .find("idx_positions_debate", debate_id, Page::default())?;
+                .find(Position::idx_positions_debate, debate_id, Page::default())?;
         sort_newest_first(&mut rows);
         rows.reverse();
         rows.sort_by_key(|p| p.round_num);
@@ -394,7 +394,7 @@ impl FlipDetector {
             .timed("flips_detect", || format!("agent={agent_name}"));
         let detected_at = naive_iso(at);
         self.db.write(|w| {
-            let keys = w.keys_by::<Position>("idx_positions_agent", agent_name)?;
+            let keys = w.keys_by(Position::idx_positions_agent, agent_name)?;
             let mut mine = Vec::with_capacity(keys.len());
             for k in &keys {
                 if let Some(p) = w.get::<Position>(crate::table::RawKey(k))? {
@@ -408,7 +408,7 @@ impl FlipDetector {
                 let Some(new_debate) = orig.reversal_debate_id.as_deref() else {
                     continue;
                 };
-                let keys = w.keys_by::<Position>("idx_positions_debate", new_debate)?;
+                let keys = w.keys_by(Position::idx_positions_debate, new_debate)?;
                 let mut candidates = Vec::new();
                 for k in &keys {
                     if let Some(p) = w.get::<Position>(crate::table::RawKey(k))?
@@ -459,7 +459,7 @@ impl FlipDetector {
         let mut rows: Vec<DetectedFlip> =
             self.db
                 .read()?
-                .find("idx_flips_agent", agent_name, Page::default())?;
+                .find(DetectedFlip::idx_flips_agent, agent_name, Page::default())?;
         sort_flips(&mut rows);
         if let Some(n) = limit {
             rows.truncate(n);
@@ -472,7 +472,7 @@ impl FlipDetector {
         let mut rows: Vec<DetectedFlip> =
             self.db
                 .read()?
-                .find("idx_flips_type", flip_type, Page::default())?;
+                .find(DetectedFlip::idx_flips_type, flip_type, Page::default())?;
         sort_flips(&mut rows);
         Ok(rows)
     }

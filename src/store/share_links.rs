@@ -79,7 +79,10 @@ impl ShareLinkStore {
 
     /// [`ShareLinkStore::get_by_token`] with an explicit clock.
     pub fn get_by_token_at(&self, token: &str, now: f64) -> Result<Option<ShareLink>> {
-        let link: Option<ShareLink> = self.db.read()?.get_by("share_links_token_key", token)?;
+        let link: Option<ShareLink> = self
+            .db
+            .read()?
+            .get_by(ShareLink::share_links_token_key, token)?;
         Ok(link.filter(|l| l.expires_at.is_none_or(|e| e > now)))
     }
 
@@ -110,7 +113,7 @@ impl ShareLinkStore {
                 Bound::Excluded(crate::table::Value::Null),
                 Bound::Excluded(crate::table::Value::Real(now)),
             );
-            let keys = w.keys_in_index::<ShareLink>("idx_share_links_expires", &range)?;
+            let keys = w.keys_in_index(ShareLink::idx_share_links_expires, &range)?;
             for pk in &keys {
                 w.delete::<ShareLink>(RawKey(pk))?;
             }

@@ -60,7 +60,7 @@ impl TokenBlacklist {
         let _t = self.db.timed("blacklist_cleanup", String::new);
         self.db.write(|w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(now));
-            let keys = w.keys_in_index::<BlacklistedToken>("idx_blacklist_expires", &range)?;
+            let keys = w.keys_in_index(BlacklistedToken::idx_blacklist_expires, &range)?;
             for pk in &keys {
                 w.delete::<BlacklistedToken>(RawKey(pk))?;
             }

@@ -105,7 +105,7 @@ impl UsageStore {
             aggregate_in(w)?;
             let mut report = PruneReport::default();
             let mut moved: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
-            let pks = w.keys_in_index::<UsageEvent>("idx_usage_timestamp", &KeyRange::all())?;
+            let pks = w.keys_in_index(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
             for pk in pks {
                 let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
                     continue;
@@ -160,7 +160,7 @@ impl UsageStore {
 /// Sets `total_count = pruned_count + live sum` for every month seen.
 fn aggregate_in(w: &mut Writer<'_>) -> Result<usize> {
     let mut live: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
-    let pks = w.keys_in_index::<UsageEvent>("idx_usage_timestamp", &KeyRange::all())?;
+    let pks = w.keys_in_index(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
     for pk in pks {
         let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
             continue;

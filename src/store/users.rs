@@ -183,7 +183,7 @@ impl UserStore {
         let _t = self
             .db
             .timed("get_user_by_email", || format!("email={email}"));
-        self.db.read()?.get_by("idx_users_email", email)
+        self.db.read()?.get_by(User::idx_users_email, email)
     }
 
     /// Users of an organization, in id order.
@@ -191,7 +191,7 @@ impl UserStore {
         let _t = self
             .db
             .timed("list_users_by_org", || format!("org={org_id}"));
-        self.db.read()?.find("idx_users_org", org_id, page)
+        self.db.read()?.find(User::idx_users_org, org_id, page)
     }
 
     /// Number of users.
@@ -233,7 +233,7 @@ impl UserStore {
             .db
             .timed("record_failed_login", || format!("email={email}"));
         self.db.write(|w| {
-            let Some(mut user) = w.get_by::<User>("idx_users_email", email)? else {
+            let Some(mut user) = w.get_by(User::idx_users_email, email)? else {
                 return Ok(None);
             };
             let now = Utc::now();

@@ -102,7 +102,7 @@ impl WebhookStore {
         let cutoff = now - self.ttl;
         self.db.write(|w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Included(cutoff));
-            let keys = w.keys_in_index::<WebhookEvent>("idx_webhook_processed_at", &range)?;
+            let keys = w.keys_in_index(WebhookEvent::idx_webhook_processed_at, &range)?;
             for pk in &keys {
                 w.delete::<WebhookEvent>(RawKey(pk))?;
             }
@@ -304,11 +304,19 @@ impl WebhookConfigStore {
     ) -> Result<Vec<WebhookConfig>> {
         let r = self.db.read()?;
         let all: Vec<WebhookConfig> = if let Some(u) = user_id {
-            r.find("idx_webhook_configs_user", u, Page::default())?
+            r.find(WebhookConfig::idx_webhook_configs_user, u, Page::default())?
         } else if let Some(ws) = workspace_id {
-            r.find("idx_webhook_configs_workspace", ws, Page::default())?
+            r.find(
+                WebhookConfig::idx_webhook_configs_workspace,
+                ws,
+                Page::default(),
+            )?
         } else if active_only {
-            r.find("idx_webhook_configs_active", true, Page::default())?
+            r.find(
+                WebhookConfig::idx_webhook_configs_active,
+                true,
+                Page::default(),
+            )?
         } else {
             r.scan(KeyRange::all(), Page::default())?
         };
@@ -402,10 +410,11 @@ impl WebhookConfigStore {
     /// Active webhooks that receive `event_type` (listed in their events,
     /// or subscribed with `"*"` to a known event type), newest first.
     pub fn get_for_event(&self, event_type: &str) -> Result<Vec<WebhookConfig>> {
-        let active: Vec<WebhookConfig> =
-            self.db
-                .read()?
-                .find("idx_webhook_configs_active", true, Page::default())?;
+        let active: Vec<WebhookConfig> = self.db.read()?.find(
+            WebhookConfig::idx_webhook_configs_active,
+            true,
+            Page::default(),
+        )?;
         let mut out: Vec<_> = active
             .into_iter()
             .filter(|c| matches_event(c, event_type))

@@ -75,7 +75,29 @@ macro_rules! table {
             pub const COLUMNS: &'static [&'static str] = &[$(stringify!($col)),+];
             /// Index names in declaration order.
             pub const INDEX_NAMES: &'static [&'static str] = &[$(stringify!($iname)),*];
+
+            $(
+                #[allow(non_upper_case_globals)]
+                #[doc = concat!("Handle of the index `", stringify!($iname), "` (",
+                    $(stringify!($icol), " ",)+ ").")]
+                pub const $iname: $crate::table::Index<
+                    $row,
+                    ( $( <$row as $crate::table::handle::Field<
+                        { $crate::table::column_position($row::COLUMNS, stringify!($icol)) }
+                    >>::Ty, )+ ),
+                > = $crate::table::Index::at(
+                    $crate::table::column_position($row::INDEX_NAMES, stringify!($iname)),
+                );
+            )*
         }
+
+        $(
+            impl $crate::table::handle::Field<
+                { $crate::table::column_position($row::COLUMNS, stringify!($col)) }
+            > for $row {
+                type Ty = $ty;
+            }
+        )+
 
         #[doc = concat!("Declaration of the `", $name, "` table.")]
         $vis static $def: $crate::table::TableDef = $crate::table::TableDef {

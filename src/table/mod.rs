@@ -13,6 +13,7 @@ pub mod check;
 pub mod codec;
 pub mod def;
 pub mod fingerprint;
+pub mod handle;
 pub mod keys;
 pub mod macros;
 pub mod read;
@@ -26,6 +27,7 @@ pub use codec::{Extras, RowView};
 pub use def::{
     ColumnDef, ForeignKeyDef, IndexDef, OnDelete, Row, SqlType, TableDef, column_position, field,
 };
+pub use handle::{Index, KeyArg, KeyOf, PrefixOf};
 pub use keys::{IntoKey, RawKey};
 pub use read::{KeyRange, Page, Reader};
 pub use value::{ColumnValue, Value, ValueRef};

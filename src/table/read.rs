@@ -3,9 +3,10 @@
 
 use super::codec::Extras;
 use super::def::{IndexDef, Row, TableDef};
-use super::keys::{self, IntoKey};
+use super::handle::{Index, KeyOf, PrefixOf};
+use super::keys::{self, IntoKey, RawKey};
 use super::value::Value;
-use super::write::{COUNT_KEY, ROWS, find_unique_index, index_suffix, raw_def, read_count, spaced};
+use super::write::{COUNT_KEY, ROWS, index_suffix, raw_def, read_count, spaced, unique_index};
 use crate::error::{Error, Result};
 use std::ops::Bound;
 use std::path::PathBuf;
@@ -191,8 +192,8 @@ impl Reader {
     }
 
     /// A row by a unique index.
-    pub fn get_by<R: Row>(&self, index: &str, key: impl IntoKey) -> Result<Option<R>> {
-        let idx = find_unique_index(R::DEF, index)?;
+    pub fn get_by<R: Row, K>(&self, index: Index<R, K>, key: impl KeyOf<K>) -> Result<Option<R>> {
+        let idx = unique_index(R::DEF, index.def())?;
         let t = self.raw_table(R::DEF.name)?;
         let mut k = vec![idx.space];
         key.encode_key(&mut k);
@@ -214,8 +215,13 @@ impl Reader {
     }
 
     /// Rows in index order within `range` of the index's columns.
-    pub fn scan_index<R: Row>(&self, index: &str, range: KeyRange, page: Page) -> Result<Vec<R>> {
-        let idx = R::DEF.index(index)?;
+    pub fn scan_index<R: Row, K>(
+        &self,
+        index: Index<R, K>,
+        range: KeyRange,
+        page: Page,
+    ) -> Result<Vec<R>> {
+        let idx = index.def();
         let mut out = Vec::new();
         self.index_rows::<R>(idx, &range, page, |row| {
             out.push(row);
@@ -259,8 +265,13 @@ impl Reader {
     }
 
     /// Rows whose index columns start with `prefix`.
-    pub fn find<R: Row>(&self, index: &str, prefix: impl IntoKey, page: Page) -> Result<Vec<R>> {
-        self.scan_index(index, KeyRange::prefix(prefix), page)
+    pub fn find<R: Row, K>(
+        &self,
+        index: Index<R, K>,
+        prefix: impl PrefixOf<K>,
+        page: Page,
+    ) -> Result<Vec<R>> {
+        self.scan_index(index, KeyRange::prefix(RawKey(&prefix.to_prefix())), page)
     }
 
     /// Number of rows in the table (O(1): a counter kept by every write).
@@ -283,8 +294,8 @@ impl Reader {
     }
 
     /// Number of index entries within `range`.
-    pub fn count_index<R: Row>(&self, index: &str, range: KeyRange) -> Result<u64> {
-        let idx = R::DEF.index(index)?;
+    pub fn count_index<R: Row, K>(&self, index: Index<R, K>, range: KeyRange) -> Result<u64> {
+        let idx = index.def();
         let mut n = 0;
         self.index_entries(R::DEF, idx, &range, Page::default(), |_| {
             n += 1;

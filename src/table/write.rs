@@ -25,6 +25,7 @@
 
 use super::codec::{self, Extras};
 use super::def::{ForeignKeyDef, IndexDef, OnDelete, Row, TableDef};
+use super::handle::{Index, KeyOf, PrefixOf};
 use super::keys::{self, IntoKey, RawKey};
 use super::read::KeyRange;
 use super::value::{Value, ValueRef};
@@ -258,8 +259,12 @@ impl<'t> Writer<'t> {
     }
 
     /// Reads a row by a unique index inside this transaction.
-    pub fn get_by<R: Row>(&mut self, index: &str, key: impl IntoKey) -> Result<Option<R>> {
-        let idx = find_unique_index(R::DEF, index)?;
+    pub fn get_by<R: Row, K>(
+        &mut self,
+        index: Index<R, K>,
+        key: impl KeyOf<K>,
+    ) -> Result<Option<R>> {
+        let idx = unique_index(R::DEF, index.def())?;
         self.declared(R::DEF)?;
         match self.fetch(R::DEF.name, &spaced(idx.space, &key.to_key()))? {
             Some(pk) => self.get::<R>(keys::RawKey(&pk)),
@@ -268,10 +273,13 @@ impl<'t> Writer<'t> {
     }
 
     /// Primary keys of the rows whose index entry starts with `prefix`.
-    pub fn keys_by<R: Row>(&mut self, index: &str, prefix: impl IntoKey) -> Result<Vec<Vec<u8>>> {
-        let idx = R::DEF.index(index)?;
+    pub fn keys_by<R: Row, K>(
+        &mut self,
+        index: Index<R, K>,
+        prefix: impl PrefixOf<K>,
+    ) -> Result<Vec<Vec<u8>>> {
         self.declared(R::DEF)?;
-        self.index_pks(R::DEF, idx, &prefix.to_key())
+        self.index_pks(R::DEF, index.def(), &prefix.to_prefix())
     }
 
     /// The next AUTOINCREMENT id for a table (never reused, even after deletes).
@@ -641,10 +649,13 @@ impl<'t> Writer<'t> {
     }
 
     /// Primary keys of the rows whose index columns lie in `range`, in index order.
-    pub fn keys_in_index<R: Row>(&mut self, index: &str, range: &KeyRange) -> Result<Vec<Vec<u8>>> {
-        let idx = R::DEF.index(index)?;
+    pub fn keys_in_index<R: Row, K>(
+        &mut self,
+        index: Index<R, K>,
+        range: &KeyRange,
+    ) -> Result<Vec<Vec<u8>>> {
         self.declared(R::DEF)?;
-        self.index_range_pks(R::DEF, idx, range)
+        self.index_range_pks(R::DEF, index.def(), range)
     }
 
     pub(super) fn is_empty(&mut self, name: &'static str) -> Result<bool> {
@@ -780,12 +791,11 @@ pub(super) fn unique_error(def: &'static TableDef, cols: &[usize], vals: &[Value
     }
 }
 
-pub(super) fn find_unique_index<'d>(def: &'d TableDef, name: &str) -> Result<&'d IndexDef> {
-    let idx = def.index(name)?;
+pub(super) fn unique_index<'d>(def: &TableDef, idx: &'d IndexDef) -> Result<&'d IndexDef> {
     if !idx.unique {
         return Err(Error::Invalid(format!(
-            "index {name} on {} is not unique; use a scan",
-            def.name
+            "index {} on {} is not unique; use a scan",
+            idx.name, def.name
         )));
     }
     Ok(idx)

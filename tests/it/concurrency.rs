@@ -66,7 +66,7 @@ fn readers_see_consistent_snapshots_while_a_writer_commits() {
                     );
                     for u in &users {
                         assert_eq!(
-                            r.get_by::<User>("idx_users_email", u.email.as_str())
+                            r.get_by(User::idx_users_email, u.email.as_str())
                                 .unwrap()
                                 .unwrap()
                                 .id,

@@ -45,7 +45,7 @@ fn flipped_row_byte_is_a_crc_error_naming_table_and_key() {
     }
     // The index lookup reaches the same row and fails the same way.
     assert!(matches!(
-        r.get_by::<User>("idx_users_email", "v@x.io"),
+        r.get_by(User::idx_users_email, "v@x.io"),
         Err(Error::Corrupt { .. })
     ));
     // And the consistency check reports it instead of stopping.

@@ -235,7 +235,7 @@ fn assert_matches(db: &Database, m: &Model) -> Result<(), TestCaseError> {
         .collect();
     prop_assert_eq!(&invites, &m.invites);
     for (id, (email, _)) in &m.users {
-        let found = r.get_by::<User>("idx_users_email", email.as_str()).unwrap();
+        let found = r.get_by(User::idx_users_email, email.as_str()).unwrap();
         prop_assert_eq!(found.map(|u| u.id), Some(id.clone()));
     }
     for &def in db.tables() {

@@ -69,7 +69,7 @@ fn check_snapshot(db: &Database) -> Result<(), String> {
     }
     let by_balance: Vec<Account> = r
         .scan_index(
-            "idx_crash_accounts_balance",
+            Account::idx_crash_accounts_balance,
             KeyRange::all(),
             Page::default(),
         )
@@ -80,7 +80,7 @@ fn check_snapshot(db: &Database) -> Result<(), String> {
     }
     for a in &rows {
         let got: Option<Account> = r
-            .get_by("idx_crash_accounts_name", a.name.as_str())
+            .get_by(Account::idx_crash_accounts_name, a.name.as_str())
             .map_err(|e| e.to_string())?;
         if got.as_ref() != Some(a) {
             return Err(format!("name index misses {}", a.name));

@@ -202,7 +202,7 @@ fn the_same_change_with_a_version_bump_and_a_step_opens_and_migrates() {
     let found: Vec<GadgetV2> = db
         .read()
         .unwrap()
-        .find("gadgets_name_idx", "gadget 2", Page::default())
+        .find(GadgetV2::gadgets_name_idx, "gadget 2", Page::default())
         .unwrap();
     assert_eq!(found.len(), 1);
     crate::common::assert_consistent(&db);

@@ -200,7 +200,7 @@ pub fn run_step(db: &Database, step: &Step) -> Result<bool> {
             w.update(&a)
         })?,
         Step::Delete { id, trace } => db.write(|w| {
-            for pk in w.keys_by::<Entry>("idx_crash_entries_account", *id)? {
+            for pk in w.keys_by(Entry::idx_crash_entries_account, *id)? {
                 w.delete_raw(&ENTRIES, &pk)?;
             }
             w.delete::<Account>(*id)?;

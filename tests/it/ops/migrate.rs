@@ -159,7 +159,7 @@ fn each_frozen_version_migrates_to_the_latest() {
         let by_label: Vec<ThingV3> = db
             .read()
             .unwrap()
-            .find("idx_things_label", "THING-3", Page::default())
+            .find(ThingV3::idx_things_label, "THING-3", Page::default())
             .unwrap();
         assert_eq!(by_label.len(), 1);
         crate::common::assert_consistent(&db);
@@ -442,7 +442,9 @@ fn a_migration_adding_an_index_fills_it_for_every_existing_row() {
     assert_eq!(ran.len(), 1);
     let r = db.read().unwrap();
     for color in ["red", "blue", "green"] {
-        let found: Vec<WidgetV2> = r.find("idx_widgets_color", color, Page::default()).unwrap();
+        let found: Vec<WidgetV2> = r
+            .find(WidgetV2::idx_widgets_color, color, Page::default())
+            .unwrap();
         let want: Vec<i64> = COLORS
             .iter()
             .enumerate()
@@ -497,7 +499,7 @@ fn rebuild_index_fills_an_index_the_rows_predate() {
     assert!(
         db.read()
             .unwrap()
-            .find::<WidgetV2>("idx_widgets_color", "red", Page::default())
+            .find(WidgetV2::idx_widgets_color, "red", Page::default())
             .unwrap()
             .is_empty()
     );
@@ -578,7 +580,7 @@ fn a_migration_removing_an_index_rebuilds_the_moved_one_and_empties_the_stale_ke
     let got: Vec<GizmoV2> = db
         .read()
         .unwrap()
-        .find("idx_gizmos_color_id", "blue", Page::default())
+        .find(GizmoV2::idx_gizmos_color_id, "blue", Page::default())
         .unwrap();
     assert_eq!(got.iter().map(|g| g.id).collect::<Vec<_>>(), vec![2, 5]);
 }
@@ -661,7 +663,7 @@ fn a_step_is_not_refused_by_the_stale_entries_of_an_index_that_left_its_key_spac
     let d2: Option<DoodadV2> = db
         .read()
         .unwrap()
-        .get_by("idx_doodads_label", "d2")
+        .get_by(DoodadV2::idx_doodads_label, "d2")
         .unwrap();
     assert_eq!(d2.map(|d| d.id), Some(2));
 }

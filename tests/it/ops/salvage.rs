@@ -19,7 +19,7 @@ fn damaged_rows_are_reported_and_the_rest_copied() {
         let db = Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
         let r = db.read().unwrap();
         let all: Vec<User> = r.scan(KeyRange::all(), Page::default()).unwrap();
-        let v = r.get_by("idx_users_email", "u5@x.io").unwrap().unwrap();
+        let v = r.get_by(User::idx_users_email, "u5@x.io").unwrap().unwrap();
         (all, v)
     };
     // Damage the victim's row (CRC) and drop an index entry of another.
@@ -60,7 +60,7 @@ fn damaged_rows_are_reported_and_the_rest_copied() {
     let got: Vec<User> = r.scan(KeyRange::all(), Page::default()).unwrap();
     let want: Vec<User> = all.into_iter().filter(|u| u.id != victim.id).collect();
     assert_eq!(got, want);
-    let u2: Option<User> = r.get_by("idx_users_email", "u2@x.io").unwrap();
+    let u2: Option<User> = r.get_by(User::idx_users_email, "u2@x.io").unwrap();
     assert!(u2.is_some(), "index entry not rebuilt");
     assert_eq!(r.count_rows(&USERS).unwrap(), want.len() as u64);
     // The command line refuses to overwrite and exits 1 when rows were lost.

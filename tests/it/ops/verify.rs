@@ -60,7 +60,10 @@ fn populated(mode: DatabaseMode) -> (tempfile::TempDir, Config) {
 fn user_pk(cfg: &Config, email: &str) -> Vec<u8> {
     let db = Database::open(cfg, DbTarget::Store(Store::Users)).unwrap();
     let r = db.read().unwrap();
-    let u: aragora_db::schema::users::User = r.get_by("idx_users_email", email).unwrap().unwrap();
+    let u: aragora_db::schema::users::User = r
+        .get_by(aragora_db::schema::users::User::idx_users_email, email)
+        .unwrap()
+        .unwrap();
     u.id.as_str().to_key()
 }
 
