@@ -12,6 +12,7 @@ mod common;
 use aragora_db::crypto::{Encryption, Key};
 use aragora_db::db::{Database, OpenOptions};
 use aragora_db::schema::users::{ORGANIZATIONS, USERS, User};
+use aragora_db::table::Read;
 use aragora_db::table::{KeyRange, Page};
 use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};

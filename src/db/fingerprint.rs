@@ -38,8 +38,8 @@ pub const FINGERPRINT: TableDefinition<&str, &str> = TableDefinition::new("__fin
 /// The fingerprints recorded in the file (empty for a file written before
 /// fingerprints existed).
 pub(crate) fn stored(inner: &Inner) -> Result<Vec<(String, String)>> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(&inner.path, e);
-    let txn = inner.db.begin_read().map_err(|e| st(&e))?;
+    let st = |e: &dyn std::fmt::Display| Error::storage(inner.set.origin(), e);
+    let txn = inner.redb()?.begin_read().map_err(|e| st(&e))?;
     let table = match txn.open_table(FINGERPRINT) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -80,7 +80,7 @@ pub(crate) fn check(
     versions: &[(String, u32)],
     prints: &[(String, String)],
 ) -> Result<()> {
-    for def in &inner.tables {
+    for def in inner.set.tables() {
         let Some((_, version)) = versions.iter().find(|(n, _)| n == def.name) else {
             continue;
         };
@@ -89,7 +89,7 @@ pub(crate) fn check(
         };
         if let Some(what) = mismatch(def, *version, text) {
             return Err(Error::SchemaMismatch {
-                path: inner.path.clone(),
+                path: inner.set.origin().to_path_buf(),
                 table: def.name.to_string(),
                 version: def.version,
                 what,

@@ -71,7 +71,7 @@ impl Database {
 /// file without the table: one never imported into).
 pub fn load(r: &Reader, path: &Path) -> Result<InheritedRefs> {
     let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
-    let t = match r.txn().open_table(INHERITED) {
+    let t = match r.txn()?.open_table(INHERITED) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(InheritedRefs::default()),
         Err(e) => return Err(st(&e)),

@@ -2,7 +2,7 @@
 //!
 //! * `__layout`: `"aragora-db"` → the storage layout version of the file
 //!   (how rows, indexes and metadata are laid out; see
-//!   [`crate::table::write`]). A file without it, or with another version,
+//!   [`crate::table::layout`]). A file without it, or with another version,
 //!   is refused instead of being misread.
 //! * `__schema`: table name → schema version of the declaration that created
 //!   or last migrated it (the `_schema_versions` of the original).
@@ -11,7 +11,7 @@
 //!   changed at the same version.
 //!
 //! Row counts and AUTOINCREMENT sequences live in each table's own
-//! metadata key space (see [`crate::table::write`]).
+//! metadata key space (see [`crate::table::layout`]).
 
 use super::Inner;
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ pub const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("__schema");
 /// Creates every declared table (primary and index tables) that does not
 /// exist yet and records its version. Refuses files from newer versions.
 pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
-    let path = &inner.path;
+    let path = inner.set.origin();
     let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
     let layout = stored_layout(inner)?;
     let versions = stored_versions(inner)?;
@@ -55,14 +55,15 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     super::fingerprint::check(inner, &versions, &prints)?;
     let mut missing = layout.is_none()
         || inner
-            .tables
+            .set
+            .tables()
             .iter()
             .any(|def| super::fingerprint::unrecorded(def, &versions, &prints));
-    for def in &inner.tables {
+    for def in inner.set.tables() {
         match versions.iter().find(|(n, _)| n == def.name) {
             Some((_, v)) if *v > def.version => {
                 return Err(Error::SchemaTooNew {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     table: def.name.to_string(),
                     stored: *v,
                     supported: def.version,
@@ -75,14 +76,14 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     if !missing {
         return Ok(());
     }
-    let txn = inner.db.begin_write().map_err(|e| st(&e))?;
+    let txn = inner.redb()?.begin_write().map_err(|e| st(&e))?;
     {
         let mut marker = txn.open_table(LAYOUT).map_err(|e| st(&e))?;
         marker
             .insert(LAYOUT_KEY, LAYOUT_VERSION)
             .map_err(|e| st(&e))?;
         let mut schema = txn.open_table(SCHEMA).map_err(|e| st(&e))?;
-        for def in &inner.tables {
+        for def in inner.set.tables() {
             if schema.get(def.name).map_err(|e| st(&e))?.is_some() {
                 continue;
             }
@@ -93,7 +94,7 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     }
     // Fingerprints of the tables created above, and of tables at their
     // declared version in a file written before fingerprints existed.
-    for def in &inner.tables {
+    for def in inner.set.tables() {
         if super::fingerprint::unrecorded(def, &versions, &prints) {
             super::fingerprint::record(&txn, def).map_err(|e| st(&e))?;
         }
@@ -103,8 +104,8 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
 }
 
 fn stored_layout(inner: &Inner) -> Result<Option<u64>> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(&inner.path, e);
-    let txn = inner.db.begin_read().map_err(|e| st(&e))?;
+    let st = |e: &dyn std::fmt::Display| Error::storage(inner.set.origin(), e);
+    let txn = inner.redb()?.begin_read().map_err(|e| st(&e))?;
     match txn.open_table(LAYOUT) {
         Ok(t) => Ok(t.get(LAYOUT_KEY).map_err(|e| st(&e))?.map(|g| g.value())),
         Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
@@ -113,17 +114,17 @@ fn stored_layout(inner: &Inner) -> Result<Option<u64>> {
 }
 
 fn is_empty(inner: &Inner) -> Result<bool> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(&inner.path, e);
-    let txn = inner.db.begin_read().map_err(|e| st(&e))?;
+    let st = |e: &dyn std::fmt::Display| Error::storage(inner.set.origin(), e);
+    let txn = inner.redb()?.begin_read().map_err(|e| st(&e))?;
     let mut tables = txn.list_tables().map_err(|e| st(&e))?;
     Ok(tables.next().is_none())
 }
 
 /// The versions recorded in the file.
 pub(crate) fn stored_versions(inner: &Inner) -> Result<Vec<(String, u32)>> {
-    let path = &inner.path;
+    let path = inner.set.origin();
     let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
-    let txn = inner.db.begin_read().map_err(|e| st(&e))?;
+    let txn = inner.redb()?.begin_read().map_err(|e| st(&e))?;
     let table = match txn.open_table(SCHEMA) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),

@@ -10,6 +10,7 @@
 pub mod fingerprint;
 pub mod inherited;
 pub mod meta;
+pub mod pg;
 pub(crate) mod readonly;
 pub mod slow;
 
@@ -17,8 +18,8 @@ pub use readonly::NEEDS_RECOVERY;
 
 use crate::config::{Config, DbTarget};
 use crate::error::{Error, Result};
-use crate::schema::Child;
-use crate::table::{Reader, TableDef, Writer};
+use crate::table::set::Child;
+use crate::table::{Reader, TableDef, TableSet, Writer};
 use parking_lot::Mutex;
 use redb::ReadableDatabase;
 use std::collections::HashMap;
@@ -64,18 +65,34 @@ impl From<&Config> for OpenOptions {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: redb::Database,
-    pub(crate) path: PathBuf,
-    pub(crate) tables: Vec<&'static TableDef>,
-    /// For each table here, the foreign keys of tables here that reference
-    /// it: what `ON DELETE` reaches.
-    pub(crate) children: HashMap<&'static str, Vec<Child>>,
+    pub(crate) engine: Engine,
+    /// The file (or server) and its declared tables (what `ON DELETE` reaches).
+    pub(crate) set: Arc<TableSet>,
     pub(crate) slow_threshold: Duration,
     /// What a read-only open noticed (see [`Database::notes`]).
     pub(crate) notes: Vec<String>,
 }
 
+/// Where the tables live.
+pub(crate) enum Engine {
+    /// An embedded redb file.
+    Redb(redb::Database),
+    /// A PostgreSQL database.
+    Postgres(pg::PgEngine),
+}
+
 impl Inner {
+    /// The redb database, for what only the embedded store has.
+    pub(crate) fn redb(&self) -> Result<&redb::Database> {
+        match &self.engine {
+            Engine::Redb(db) => Ok(db),
+            Engine::Postgres(_) => Err(Error::Invalid(format!(
+                "{}: this operation needs an embedded (redb) database, not PostgreSQL",
+                self.set.origin().display()
+            ))),
+        }
+    }
+
     fn new(
         db: redb::Database,
         path: PathBuf,
@@ -83,10 +100,8 @@ impl Inner {
         opts: &OpenOptions,
     ) -> Inner {
         Inner {
-            db,
-            path,
-            children: crate::schema::children_of(&tables),
-            tables,
+            engine: Engine::Redb(db),
+            set: Arc::new(TableSet::new(path, tables)),
             slow_threshold: opts.slow_threshold,
             notes: Vec::new(),
         }
@@ -104,8 +119,8 @@ pub struct Database {
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database")
-            .field("path", &self.inner.path)
-            .field("tables", &self.inner.tables.len())
+            .field("path", &self.inner.set.origin())
+            .field("tables", &self.inner.set.tables().len())
             .field("read_only", &self.read_only)
             .finish()
     }
@@ -133,9 +148,10 @@ impl Database {
         let key = registry_key(path)?;
         let mut open = OPEN.lock();
         if let Some(inner) = open.get(&key).and_then(Weak::upgrade) {
-            let same = inner.tables.len() == tables.len()
+            let same = inner.set.tables().len() == tables.len()
                 && inner
-                    .tables
+                    .set
+                    .tables()
                     .iter()
                     .zip(&tables)
                     .all(|(a, b)| a.name == b.name);
@@ -159,7 +175,7 @@ impl Database {
         crate::ops::fsutil::remove_stale_creating(&key);
         let inner = Arc::new(Inner::new(db, key.clone(), tables, opts));
         meta::ensure_tables(&inner)?;
-        tracing::info!(path = %key.display(), tables = inner.tables.len(), "opened read-write");
+        tracing::info!(path = %key.display(), tables = inner.set.tables().len(), "opened read-write");
         open.insert(key, Arc::downgrade(&inner));
         Ok(Database {
             inner,
@@ -199,21 +215,22 @@ impl Database {
 
     /// The file.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        self.inner.set.origin()
+    }
+
+    /// The file and its declared tables.
+    pub(crate) fn set(&self) -> &TableSet {
+        self.inner.set.as_ref()
     }
 
     /// The declared tables in this file.
     pub fn tables(&self) -> &[&'static TableDef] {
-        &self.inner.tables
+        self.inner.set.tables()
     }
 
     /// The foreign keys of this file's tables that reference `parent`.
     pub fn referencing(&self, parent: &TableDef) -> &[Child] {
-        self.inner
-            .children
-            .get(parent.name)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.inner.set.referencing(parent)
     }
 
     /// The slow-operation threshold.
@@ -238,10 +255,14 @@ impl Database {
         durability: Durability,
         f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
     ) -> Result<R> {
-        let path = &self.inner.path;
+        if let Engine::Postgres(pg) = &self.inner.engine {
+            self.refuse_read_only()?;
+            return pg.write(&self.inner.set, f);
+        }
+        let path = self.inner.set.origin();
         let txn = self.begin_write(durability)?;
         let out = {
-            let mut w = Writer::new(&txn, self);
+            let mut w = Writer::embedded(&txn, self.inner.set.as_ref());
             let out = f(&mut w)?;
             w.finish()?;
             out
@@ -259,11 +280,11 @@ impl Database {
         f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
     ) -> Result<R> {
         self.refuse_read_only()?;
-        let path = &self.inner.path;
+        let path = self.inner.set.origin();
         let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
-        let txn = self.inner.db.begin_write().map_err(|e| st(&e))?;
+        let txn = self.inner.redb()?.begin_write().map_err(|e| st(&e))?;
         let out = {
-            let mut w = Writer::new(&txn, self);
+            let mut w = Writer::embedded(&txn, self.inner.set.as_ref());
             let out = f(&mut w)?;
             w.finish()?;
             out
@@ -280,10 +301,10 @@ impl Database {
     /// target file while it reads the source files one by one).
     pub(crate) fn begin_write(&self, durability: Durability) -> Result<redb::WriteTransaction> {
         self.refuse_read_only()?;
-        let path = &self.inner.path;
+        let path = self.inner.set.origin();
         let mut txn = self
             .inner
-            .db
+            .redb()?
             .begin_write()
             .map_err(|e| Error::storage(path, e))?;
         txn.set_durability(durability)
@@ -293,19 +314,23 @@ impl Database {
 
     /// Takes a read snapshot.
     pub fn read(&self) -> Result<Reader> {
+        if let Engine::Postgres(pg) = &self.inner.engine {
+            return pg.read(&self.inner.set);
+        }
         let txn = self
             .inner
-            .db
+            .redb()?
             .begin_read()
-            .map_err(|e| Error::storage(&self.inner.path, e))?;
-        Ok(Reader::new(txn, self.inner.path.clone()))
+            .map_err(|e| Error::storage(self.inner.set.origin(), e))?;
+        Ok(Reader::new(txn, self.inner.set.origin().to_path_buf()))
     }
 
     /// Row count of every table in this file, from one snapshot.
     pub fn table_counts(&self) -> Result<Vec<(&'static TableDef, u64)>> {
         let r = self.read()?;
         self.inner
-            .tables
+            .set
+            .tables()
             .iter()
             .map(|&def| Ok((def, r.count_rows(def)?)))
             .collect()

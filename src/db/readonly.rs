@@ -81,9 +81,10 @@ fn existing_key(path: &Path) -> Result<PathBuf> {
 }
 
 fn same_tables(inner: &Inner, tables: &[&'static TableDef]) -> bool {
-    inner.tables.len() == tables.len()
+    inner.set.tables().len() == tables.len()
         && inner
-            .tables
+            .set
+            .tables()
             .iter()
             .zip(tables)
             .all(|(a, b)| a.name == b.name)
@@ -137,7 +138,7 @@ impl Database {
         let inner = Arc::new(inner);
         crate::ops::raw::guarded(|| meta::ensure_tables(&inner))
             .map_err(|p| Error::storage(&key, p))??;
-        tracing::info!(path = %key.display(), tables = inner.tables.len(), "opened read-only");
+        tracing::info!(path = %key.display(), tables = inner.set.tables().len(), "opened read-only");
         open.insert(key, Arc::downgrade(&inner));
         Ok(Database {
             inner,
@@ -160,7 +161,7 @@ impl Database {
         if self.read_only {
             return Err(Error::Invalid(format!(
                 "{} was opened read-only; this command does not write to it",
-                self.inner.path.display()
+                self.inner.set.origin().display()
             )));
         }
         Ok(())

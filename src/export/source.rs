@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::ops::unreadable::Unreadable;
 use crate::schema;
-use crate::table::write::{ROWS, SEQ_KEY, spaced};
+use crate::table::layout::{ROWS, SEQ_KEY, spaced};
 use crate::table::{Extras, KeyRange, Page, Reader, TableDef, Value, keys};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;

@@ -188,9 +188,9 @@ fn typed(
     let import = run.targets.ensure(IMPORT)?;
     let (t, imp) = (run.targets.get(&target), run.targets.get(&import));
     rep.target = format!("{}:{}", file_name(&target), def.name);
-    let mut w = Writer::new(&t.txn, &t.db);
-    w.set_foreign_keys(false);
-    let mut rw = Writer::new(&imp.txn, &imp.db);
+    let mut w = Writer::embedded(&t.txn, t.db.set());
+    w.set_foreign_keys(false)?;
+    let mut rw = Writer::embedded(&imp.txn, imp.db.set());
     let mut rows = db.rows(table).map_err(|e| reader_error(src, e))?;
     let mut ordinal = 0i64;
     while let Some(r) = rows.next_row() {
@@ -391,7 +391,7 @@ fn raw(
     let import = run.targets.ensure(IMPORT)?;
     let imp = run.targets.get(&import);
     rep.target = format!("{}:{}", file_name(&import), IMPORT_RAW_ROWS.name);
-    let mut w = Writer::new(&imp.txn, &imp.db);
+    let mut w = Writer::embedded(&imp.txn, imp.db.set());
     let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     let meta = vec![
         Value::Text(src.rel.clone()),
@@ -463,7 +463,7 @@ fn sequences(
         }
         let path = run.targets.ensure_path(&m.target)?;
         let t = run.targets.get(&path);
-        let mut w = Writer::new(&t.txn, &t.db);
+        let mut w = Writer::embedded(&t.txn, t.db.set());
         w.raise_sequence_to(m.def, seq)?;
         w.finish()?;
     }

@@ -16,7 +16,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::{Database, OpenOptions};
 use crate::error::Result;
 use crate::schema::import::{IMPORT_RAW_ROWS, IMPORT_REJECTS, IMPORT_REKEYED};
-use crate::table::{Reader, Value, keys, read::RoTable};
+use crate::table::{Reader, Value, embedded::read::RoTable, keys};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -214,7 +214,7 @@ pub fn snapshot(
 ) -> Result<(Vec<TableEntry>, Vec<String>)> {
     let src = db.path();
     let reader = db.read()?;
-    let rtxn = reader.txn();
+    let rtxn = reader.txn()?;
     let names = raw::table_names(rtxn, src)?;
     let versions = read_versions(rtxn, src)?;
     let tmp = fsutil::temp_sibling(dest, "partial");

@@ -22,6 +22,7 @@ use crate::schema::share_links::ShareLink;
 use crate::schema::tokens::BlacklistedToken;
 use crate::schema::users::{AuditEntry, UsageEvent};
 use crate::store::{AuditLog, ShareLinkStore, TokenBlacklist, UsageStore};
+use crate::table::Read;
 use crate::table::{Index, KeyRange, Page, RawKey, Row, Value};
 use crate::time;
 use chrono::{DateTime, Utc};
@@ -161,7 +162,7 @@ fn expire<R: Row, K>(
         return count(db, index, range);
     }
     db.write(|w| {
-        let keys = w.keys_in_index(index, range)?;
+        let keys = w.keys_in(index, range)?;
         for pk in &keys {
             w.delete::<R>(RawKey(pk))?;
         }

@@ -111,12 +111,12 @@ fn finish_step(
     for idx in rebuild {
         crate::table::rebuild_index(w, def, idx.name)?;
     }
-    let path = w.path().to_path_buf();
+    let path = w.embedded_txn()?.path().to_path_buf();
     let st = |e: redb::Error| Error::storage(&path, e);
     if to == def.version {
-        crate::db::fingerprint::record(w.raw_txn(), def).map_err(st)
+        crate::db::fingerprint::record(w.raw_txn()?, def).map_err(st)
     } else {
-        crate::db::fingerprint::forget(w.raw_txn(), def.name).map_err(st)
+        crate::db::fingerprint::forget(w.raw_txn()?, def.name).map_err(st)
     }
 }
 

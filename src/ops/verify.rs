@@ -291,7 +291,7 @@ fn check_contents(
     tables: &[&'static TableDef],
     report: &mut FileReport,
 ) -> Result<()> {
-    let names = raw::table_names(r.txn(), path)?;
+    let names = raw::table_names(r.txn()?, path)?;
     let problems = &mut report.problems;
     if names.is_empty() {
         problems.push(file_problem("the file holds no tables at all"));
@@ -411,7 +411,9 @@ fn recorded_fingerprints(
     if !names.iter().any(|n| n == "__fingerprint") {
         return Vec::new();
     }
-    let txn = r.txn();
+    let Ok(txn) = r.txn() else {
+        return Vec::new();
+    };
     let prints = raw::guarded(|| -> Result<Vec<(String, String)>> {
         let t = txn
             .open_table(crate::db::fingerprint::FINGERPRINT)
@@ -443,7 +445,9 @@ fn check_meta(
     names: &[String],
     problems: &mut Vec<ProblemOut>,
 ) -> Vec<(String, u32)> {
-    let txn = r.txn();
+    let Ok(txn) = r.txn() else {
+        return Vec::new();
+    };
     if names.iter().any(|n| n == "__layout") {
         let layout = raw::guarded(|| -> Result<Option<u64>> {
             let t = txn

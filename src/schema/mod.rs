@@ -33,8 +33,7 @@ pub mod webhooks;
 
 use crate::config::{Config, DatabaseMode, DatabaseType, DbTarget};
 use crate::error::{Error, Result};
-use crate::table::{ForeignKeyDef, IndexDef, TableDef};
-use std::collections::HashMap;
+use crate::table::TableDef;
 use std::path::Path;
 
 /// Every declared table.
@@ -286,39 +285,7 @@ pub fn tables_in_file(config: &Config, file: &Path) -> Result<Vec<&'static Table
     Ok(out)
 }
 
-/// A foreign key pointing at a table, with the way to find its rows.
-#[derive(Debug)]
-pub struct Child {
-    /// The referencing table.
-    pub table: &'static TableDef,
-    /// The foreign key.
-    pub fk: &'static ForeignKeyDef,
-    /// The index whose leading columns are the foreign-key columns, or
-    /// `None` when they lead the referencing table's primary key.
-    pub index: Option<&'static IndexDef>,
-}
-
-/// For each table, the foreign keys among `tables` that reference it (what
-/// `ON DELETE` reaches in a file holding exactly these tables).
-pub fn children_of(tables: &[&'static TableDef]) -> HashMap<&'static str, Vec<Child>> {
-    let mut map: HashMap<&'static str, Vec<Child>> = HashMap::new();
-    for &table in tables {
-        for fk in table.foreign_keys {
-            let index = table.indexes.iter().find(|i| finds_children(i, fk));
-            map.entry((fk.parent)().name)
-                .or_default()
-                .push(Child { table, fk, index });
-        }
-    }
-    map
-}
-
-/// Whether every row referencing a parent through `fk` has an entry in `idx`
-/// that starts with the parent's key. A unique index qualifies only when it
-/// covers exactly the foreign-key columns: it omits rows with other NULLs.
-fn finds_children(idx: &IndexDef, fk: &ForeignKeyDef) -> bool {
-    idx.columns.starts_with(fk.columns) && (!idx.unique || idx.columns.len() == fk.columns.len())
-}
+pub use crate::table::set::{Child, children_of};
 
 /// Problems with the declarations themselves (tested to be empty).
 pub fn registry_problems() -> Vec<String> {
@@ -379,7 +346,10 @@ pub fn registry_problems() -> Vec<String> {
                     t.name, parent.name
                 ));
             }
-            let indexed = t.indexes.iter().any(|i| finds_children(i, fk))
+            let indexed = t
+                .indexes
+                .iter()
+                .any(|i| crate::table::set::finds_children(i, fk))
                 || t.primary_key.starts_with(fk.columns);
             if !indexed {
                 out.push(format!(

@@ -9,6 +9,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::AuditEntry;
+use crate::table::Read;
 use crate::table::keys::{self, IntoKey};
 use crate::table::{IndexDef, KeyRange, Page, Reader, Row};
 use crate::time;
@@ -209,7 +210,7 @@ impl AuditLog {
             .timed("cleanup_old_entries", || format!("before={cutoff}"));
         let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
         self.db.write(|w| {
-            let ids = w.keys_in_index(AuditEntry::idx_audit_timestamp, &range)?;
+            let ids = w.keys_in(AuditEntry::idx_audit_timestamp, &range)?;
             for pk in &ids {
                 w.delete::<AuditEntry>(keys::RawKey(pk))?;
             }

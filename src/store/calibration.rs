@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_object_values};
 use crate::schema::calibration::{Prediction, TemperatureParams};
 use crate::store::elo::bucket_key;
+use crate::table::Read;
 use crate::table::{Page, RawKey};
 use crate::time;
 use chrono::{DateTime, Utc};

@@ -46,6 +46,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_list, py_object_values};
 use crate::schema::consensus::{Consensus, ConsensusArchive, Dissent, DissentArchive};
 use crate::store::users::new_uuid;
+use crate::table::Read;
 use crate::table::{Index, KeyRange, Page, RawKey, Reader, Row, Writer};
 use crate::time;
 use chrono::{DateTime, Duration, Utc};
@@ -687,7 +688,7 @@ fn old_rows<R: Row, K>(
     keep: impl Fn(&R) -> bool,
 ) -> Result<Vec<R>> {
     let mut out = Vec::new();
-    let pks = w.keys_in_index(index, &KeyRange::all())?;
+    let pks = w.keys_in(index, &KeyRange::all())?;
     for pk in pks {
         if let Some(r) = w.get::<R>(RawKey(&pk))?
             && keep(&r)

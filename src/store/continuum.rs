@@ -38,6 +38,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_object_values};
 use crate::schema::continuum::{ContinuumMemory, ContinuumMemoryArchive, TierTransition};
+use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader, Writer};
 use crate::time;
 use chrono::{DateTime, Utc};

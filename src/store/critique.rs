@@ -42,6 +42,7 @@ use crate::schema::critique::{
     AgentReputation, Critique, Debate, Pattern, PatternArchive, PatternEmbedding,
 };
 use crate::store::continuum::{pack_f32, unpack_f32};
+use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey, Reader, Writer};
 use crate::time;
 use chrono::{DateTime, Utc};
@@ -569,7 +570,7 @@ impl CritiqueStore {
         let archived_at = time::format_iso(now);
         self.db.write(|w| {
             let mut doomed = Vec::new();
-            for pk in w.keys_in_index(Pattern::idx_patterns_type, &KeyRange::all())? {
+            for pk in w.keys_in(Pattern::idx_patterns_type, &KeyRange::all())? {
                 if let Some(p) = w.get::<Pattern>(RawKey(&pk))?
                     && p.updated_at
                         .as_deref()

@@ -48,6 +48,7 @@ use crate::schema::elo::{
     AgentRelationship, CalibrationBucket, CalibrationPrediction, DomainCalibration, EloHistory,
     Match, Rating,
 };
+use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey, Reader, Writer};
 use crate::time;
 use chrono::{DateTime, Utc};

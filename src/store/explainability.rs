@@ -13,6 +13,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::explainability::BatchJob;
+use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey};
 use crate::time::epoch_now;
 use serde_json::Value;
@@ -244,7 +245,7 @@ impl BatchJobStore {
         let _t = self.db.timed("batch_job_cleanup", String::new);
         self.db.write(|w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Included(now));
-            let keys = w.keys_in_index(BatchJob::idx_explainability_batch_jobs_expires, &range)?;
+            let keys = w.keys_in(BatchJob::idx_explainability_batch_jobs_expires, &range)?;
             for pk in &keys {
                 w.delete::<BatchJob>(RawKey(pk))?;
             }

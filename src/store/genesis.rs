@@ -24,6 +24,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_python_json, python_json};
 use crate::schema::genesis::{ActivePopulation, GenesisEvent, Genome, Population};
+use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
 use chrono::{NaiveDateTime, Timelike};
 use serde_json::{Map, Value};

@@ -28,6 +28,7 @@ use crate::schema::insights::{
     AgentPerformance, DebateSummary, Insight, InsightUsage, PatternCluster, WisdomSubmission,
 };
 use crate::store::genesis::{local_now, naive_iso};
+use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
@@ -500,7 +501,7 @@ impl InsightStore {
 }
 
 fn upsert_pattern(
-    w: &mut crate::table::write::Writer<'_>,
+    w: &mut crate::table::Writer<'_>,
     i: &NewInsight,
     debate_id: &str,
     local: NaiveDateTime,

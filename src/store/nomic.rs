@@ -23,6 +23,7 @@ use crate::pyjson::{py_list, py_object_values, python_json};
 use crate::schema::evolution::{CycleEvolution, CycleFileChange, NomicRollback};
 use crate::schema::supabase::{AgentMetrics, DebateArtifact, NomicCycle, StreamEvent};
 use crate::store::users::new_uuid;
+use crate::table::Read;
 use crate::table::{KeyRange, Page};
 use crate::time::format_iso;
 use chrono::{DateTime, Utc};

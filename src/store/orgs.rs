@@ -5,6 +5,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::{Organization, User};
+use crate::table::Read;
 use crate::table::{Page, Writer};
 use crate::time;
 
@@ -23,6 +24,11 @@ impl OrganizationStore {
         Ok(OrganizationStore {
             db: Database::open(config, DbTarget::Store(Store::Users))?,
         })
+    }
+
+    /// Wraps an already open users database.
+    pub fn from_db(db: Database) -> Self {
+        OrganizationStore { db }
     }
 
     /// Creates an organization owned by `owner_id`, and makes the owner a

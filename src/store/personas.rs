@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_list, py_object_values};
 use crate::schema::personas::{PerformanceRecord, Persona};
 use crate::store::genesis::{local_now, naive_iso};
+use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey, Reader};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;

@@ -17,6 +17,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::policy::{Policy, PolicyAudit, Violation};
+use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader, Writer};
 use crate::time;
 use serde_json::{Map, Value};

@@ -31,6 +31,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::positions::{DetectedFlip, Position};
 use crate::store::genesis::{local_now, naive_iso};
+use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
 use chrono::NaiveDateTime;
 use std::collections::{BTreeMap, BTreeSet};

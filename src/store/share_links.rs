@@ -10,6 +10,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::share_links::ShareLink;
+use crate::table::Read;
 use crate::table::{KeyRange, RawKey};
 use crate::time::epoch_now;
 use std::ops::Bound;
@@ -113,7 +114,7 @@ impl ShareLinkStore {
                 Bound::Excluded(crate::table::Value::Null),
                 Bound::Excluded(crate::table::Value::Real(now)),
             );
-            let keys = w.keys_in_index(ShareLink::idx_share_links_expires, &range)?;
+            let keys = w.keys_in(ShareLink::idx_share_links_expires, &range)?;
             for pk in &keys {
                 w.delete::<ShareLink>(RawKey(pk))?;
             }

@@ -8,6 +8,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::Result;
 use crate::schema::tokens::BlacklistedToken;
+use crate::table::Read;
 use crate::table::{KeyRange, RawKey};
 use crate::time::epoch_now;
 use std::ops::Bound;
@@ -60,7 +61,7 @@ impl TokenBlacklist {
         let _t = self.db.timed("blacklist_cleanup", String::new);
         self.db.write(|w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(now));
-            let keys = w.keys_in_index(BlacklistedToken::idx_blacklist_expires, &range)?;
+            let keys = w.keys_in(BlacklistedToken::idx_blacklist_expires, &range)?;
             for pk in &keys {
                 w.delete::<BlacklistedToken>(RawKey(pk))?;
             }

@@ -19,6 +19,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::Result;
 use crate::schema::users::{UsageEvent, UsageSummary};
+use crate::table::Read;
 use crate::table::{KeyRange, Page, Writer};
 use crate::time;
 use chrono::{DateTime, Utc};
@@ -105,7 +106,7 @@ impl UsageStore {
             aggregate_in(w)?;
             let mut report = PruneReport::default();
             let mut moved: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
-            let pks = w.keys_in_index(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
+            let pks = w.keys_in(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
             for pk in pks {
                 let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
                     continue;
@@ -160,7 +161,7 @@ impl UsageStore {
 /// Sets `total_count = pruned_count + live sum` for every month seen.
 fn aggregate_in(w: &mut Writer<'_>) -> Result<usize> {
     let mut live: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
-    let pks = w.keys_in_index(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
+    let pks = w.keys_in(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
     for pk in pks {
         let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
             continue;

@@ -4,6 +4,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::User;
+use crate::table::Read;
 use crate::table::{Page, Reader};
 use crate::time;
 use chrono::{Duration, Utc};

@@ -5,9 +5,10 @@
 
 use super::def::{Row, TableDef};
 use super::keys;
-use super::read::{KeyRange, Page, Reader};
+use super::layout::{COUNT_KEY, META, ROWS, SEQ_KEY, index_key, pk_of};
+use super::range::{KeyRange, Page};
+use super::read::Reader;
 use super::value::{Value, ValueRef};
-use super::write::{COUNT_KEY, META, ROWS, SEQ_KEY, index_key, pk_of};
 use crate::error::Result;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -193,7 +194,7 @@ fn check_row(
     }
     for idx in def.indexes {
         if let Some(k) = index_key(idx, &vals, pk) {
-            let value = super::write::entry_value(idx, pk, bytes).to_vec();
+            let value = super::layout::entry_value(idx, pk, bytes).to_vec();
             if let Some(other) = exp.entries.insert(k.clone(), value) {
                 let label = format!("{}#{}", def.name, idx.name);
                 problems.push(problem(

@@ -73,7 +73,7 @@ pub struct ColumnDef {
 }
 
 /// One secondary index. Its entries live in the table's redb table under
-/// the key-space byte `space` (see [`write`](super::write)).
+/// the key-space byte `space` (see [`layout`](super::layout)).
 #[derive(Debug, Clone, Copy)]
 pub struct IndexDef {
     /// The index name, as in the original DDL.

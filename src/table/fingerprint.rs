@@ -3,7 +3,7 @@
 //!
 //! Rows are stored by column *position* and each index's entries live in the
 //! key space numbered by the index's *position* in the declaration (see
-//! [`write`](super::write)). Nothing in a row or an entry names its column
+//! [`layout`](super::layout)). Nothing in a row or an entry names its column
 //! or its index. So a declaration that reorders, renames or retypes a
 //! column, or inserts an index before another, reads an old file wrongly
 //! — silently — unless its schema `version` was bumped and a migration

@@ -1,37 +1,47 @@
-//! The typed-table machinery, independent of any particular table.
+//! The typed-table machinery, independent of any particular table, in
+//! layers that depend only downward:
 //!
-//! * [`def`]: [`TableDef`] and friends, produced by [`table!`](crate::table!).
-//! * [`value`]: [`Value`], [`ValueRef`] and the Rust field conversions.
-//! * [`keys`]: order-preserving key encoding.
-//! * [`codec`]: the stored row envelope (format byte, postcard, CRC32).
-//! * [`write`](mod@write): [`Writer`], which keeps indexes and constraints in step.
-//! * [`read`]: [`Reader`], gets, scans, pagination and counts.
-//! * [`check`]: row ↔ index agreement and constraint checks.
-//! * [`rebuild_index`]: an index derived again from the rows (migrations).
+//! * [`def`]: [`TableDef`] and friends, produced by [`table!`](crate::table!);
+//!   [`handle`]: typed index handles; [`set`]: the tables of one database.
+//! * [`value`], [`keys`], [`codec`]: values, their order-preserving key
+//!   encoding, and the stored row envelope.
+//! * [`range`]: [`KeyRange`] and [`Page`], what a scan asks for.
+//! * [`api`]: the backend interface ([`RowSource`], [`RowSink`]) and the
+//!   one typed read surface ([`Read`]).
+//! * [`layout`] and [`embedded`]: the embedded backend on redb.
+//! * [`Reader`] and [`Writer`]: a snapshot and a write transaction on any
+//!   backend, with typed reads and writes.
+//! * [`check`]: row ↔ index agreement and constraint checks (embedded).
 
+pub mod api;
 pub mod check;
 pub mod codec;
 pub mod def;
+pub mod embedded;
 pub mod fingerprint;
 pub mod handle;
 pub mod keys;
+pub mod layout;
 pub mod macros;
+pub mod range;
 pub mod read;
+pub mod set;
 pub mod value;
-pub mod write;
+pub mod writer;
 
-mod bulk;
-mod rebuild;
-
+pub use api::{Read, RowSink, RowSource};
 pub use codec::{Extras, RowView};
 pub use def::{
     ColumnDef, ForeignKeyDef, IndexDef, OnDelete, Row, SqlType, TableDef, column_position, field,
 };
 pub use handle::{Index, KeyArg, KeyOf, PrefixOf};
 pub use keys::{IntoKey, RawKey};
-pub use read::{KeyRange, Page, Reader};
+pub use layout::raw_def;
+pub use range::{Edge, KeyRange, Page};
+pub use read::Reader;
+pub use set::TableSet;
 pub use value::{ColumnValue, Value, ValueRef};
-pub use write::{Writer, raw_def};
+pub use writer::Writer;
 
 /// Drops every entry of one index of `def` and derives them again from
 /// every row, checking UNIQUE (see [`Writer::rebuild_index`]). What a schema

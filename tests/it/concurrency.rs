@@ -5,6 +5,7 @@ use crate::common::{data_dir, user};
 use aragora_db::Database;
 use aragora_db::config::{DbTarget, Store};
 use aragora_db::schema::users::User;
+use aragora_db::table::Read;
 use aragora_db::table::check::check_table;
 use aragora_db::table::{KeyRange, Page};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

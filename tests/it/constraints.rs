@@ -4,6 +4,7 @@ use crate::common::assert_consistent;
 use crate::common::{data_dir, org, user};
 use aragora_db::config::{DbTarget, Store};
 use aragora_db::schema::users::{OAuthProvider, OrgInvitation, Organization, USERS, User};
+use aragora_db::table::Read;
 use aragora_db::table::check::check;
 use aragora_db::table::{Extras, Value};
 use aragora_db::{Database, Error};
@@ -229,7 +230,7 @@ fn cascades_and_set_null() {
 fn foreign_keys_can_be_disabled_for_imports() {
     let (_d, db) = open();
     db.write(|w| {
-        w.set_foreign_keys(false);
+        w.set_foreign_keys(false)?;
         w.insert(&user("u1", "a@x.io", Some("gone")))
     })
     .unwrap();

@@ -3,6 +3,7 @@
 use crate::common::{data_dir, user};
 use aragora_db::config::{DbTarget, Store};
 use aragora_db::schema::users::User;
+use aragora_db::table::Read;
 use aragora_db::table::raw_def;
 use aragora_db::{Database, Error};
 use redb::ReadableTable;

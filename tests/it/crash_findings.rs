@@ -4,6 +4,7 @@
 use crate::crashkit::opts;
 use aragora_db::Database;
 use aragora_db::storage::fault::{CrashOptions, FaultBackend};
+use aragora_db::table::Read;
 use redb::backends::InMemoryBackend;
 
 /// Finding 1 of RELIABILITY.md, as a regression test for its fix: a file

@@ -10,7 +10,7 @@ use aragora_db::Database;
 use aragora_db::config::Config;
 use aragora_db::export::{self, Note, Options, Part, StoreRows};
 use aragora_db::schema::{self, ALL_TABLES};
-use aragora_db::table::write::{ROWS, spaced};
+use aragora_db::table::layout::{ROWS, spaced};
 use aragora_db::table::{Extras, SqlType, TableDef, Value, codec, keys, raw_def};
 use std::collections::HashSet;
 
@@ -158,7 +158,7 @@ pub fn populate_all(config: &Config, n: usize) {
     for (_, defs) in files {
         let db = Database::open(config, defs[0].owner).unwrap();
         db.write(|w| {
-            w.set_foreign_keys(false);
+            w.set_foreign_keys(false)?;
             for &def in &defs {
                 for r in 0..n {
                     w.insert_values(def, &synthetic_row(def, r), &Extras::new())

@@ -6,6 +6,7 @@ use aragora_db::config::{Config, DatabaseMode, DbTarget, Store};
 use aragora_db::import::{self, ImportReport, Options, Progress, Silent};
 use aragora_db::schema::import::{IMPORT_RAW_ROWS, IMPORT_REJECTS};
 use aragora_db::schema::users::USERS;
+use aragora_db::table::Read;
 use aragora_db::table::{KeyRange, Page, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

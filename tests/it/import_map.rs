@@ -12,6 +12,7 @@ use aragora_db::schema::critique::PatternArchive;
 use aragora_db::schema::elo::AgentRelationship;
 use aragora_db::schema::import::ImportReject;
 use aragora_db::sqlite::{SqliteFile, ValueRef};
+use aragora_db::table::Read;
 use aragora_db::table::{KeyRange, Page};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@
 //! A row whose value cannot be typed must be in `import_rejects`, a table no
 //! declaration matches in `import_raw_rows`, each with the whole source row.
 
+use aragora_db::table::Read;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -12,6 +12,7 @@ use crate::common::assert_consistent;
 use crate::crashkit::{ACCOUNTS, Account, ENTRIES, Entry, opts};
 use aragora_db::Database;
 use aragora_db::storage::fault::SplitMix;
+use aragora_db::table::Read;
 use aragora_db::table::{KeyRange, Page, TableDef};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 use crate::common::{org, user};
 use aragora_db::config::{Config, DbTarget, Store};
 use aragora_db::schema::users::{OrgInvitation, Organization, User};
+use aragora_db::table::Read;
 use aragora_db::table::check::check_table;
 use aragora_db::table::{KeyRange, Page};
 use aragora_db::{Database, Error};

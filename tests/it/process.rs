@@ -4,6 +4,7 @@
 //! `child_holds_database` test with `ARAGORA_TEST_HOLD` set.
 
 use aragora_db::config::{DbTarget, Store};
+use aragora_db::table::Read;
 use aragora_db::{Database, Error};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -14,6 +14,7 @@
 use crate::crashkit::{ACCOUNTS, Account, opts};
 use aragora_db::Database;
 use aragora_db::storage::fault::SplitMix;
+use aragora_db::table::Read;
 use aragora_db::table::check::check_table;
 use aragora_db::table::{KeyRange, Page};
 use std::sync::Arc;

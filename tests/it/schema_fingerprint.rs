@@ -7,6 +7,7 @@
 use aragora_db::config::{DbTarget, Store};
 use aragora_db::db::fingerprint::FINGERPRINT;
 use aragora_db::ops::migrate::{self, Step};
+use aragora_db::table::Read;
 use aragora_db::table::fingerprint::fingerprint;
 use aragora_db::table::{KeyRange, Page, TableDef};
 use aragora_db::{Database, Error, table};

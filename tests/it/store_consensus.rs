@@ -9,6 +9,7 @@ use aragora_db::store::consensus::{
     CleanupCounts, ConsensusInput, ConsensusStore, ConsensusStrength, DissentInput, DissentType,
     topic_hash,
 };
+use aragora_db::table::Read;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 

@@ -8,6 +8,7 @@ use aragora_db::schema::continuum::{ContinuumMemory, ContinuumMemoryArchive, Tie
 use aragora_db::store::continuum::{
     ContinuumStore, MemoryTier, MemoryUpdate, NewMemory, pack_f32, unpack_f32,
 };
+use aragora_db::table::Read;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 

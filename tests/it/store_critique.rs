@@ -9,6 +9,7 @@ use aragora_db::store::critique::{
     CritiqueInput, CritiqueStore, DebateInput, ReputationDelta, categorize_issue, pattern_id,
     success_rate,
 };
+use aragora_db::table::Read;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 

@@ -10,6 +10,7 @@ use aragora_db::store::elo::{
     ELO_INITIAL_RATING, ELO_K_FACTOR, EloStore, MatchInput, RelationshipDelta, bucket_key,
     compute_changes, domain_elo, expected_score,
 };
+use aragora_db::table::Read;
 use chrono::{TimeZone, Utc};
 use std::collections::BTreeMap;
 

@@ -332,7 +332,7 @@ fn verify_chain_detects_tampering() {
     ledger
         .db()
         .write(|w| {
-            w.set_foreign_keys(false);
+            w.set_foreign_keys(false)?;
             w.update(&orphan)
         })
         .unwrap();

@@ -6,6 +6,7 @@ use aragora_db::Error;
 use aragora_db::db::Database;
 use aragora_db::schema::personas::Persona;
 use aragora_db::store::personas::PersonaManager;
+use aragora_db::table::Read;
 use aragora_db::table::check::check_table;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 

@@ -203,7 +203,7 @@ fn round_trip(cfg: &Config) {
                 .collect();
             let mut written = BTreeMap::new();
             db.write(|w| {
-                w.set_foreign_keys(false);
+                w.set_foreign_keys(false)?;
                 for row in &rows {
                     let pk = w.insert_values(def, row, &extras)?;
                     written.insert(pk, row.clone());

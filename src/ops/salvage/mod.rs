@@ -43,7 +43,7 @@ use crate::config::{Config, DatabaseMode};
 use crate::crypto::Encryption;
 use crate::db::{Database, OpenOptions};
 use crate::error::{Error, Result};
-use crate::table::{TableDef, keys, raw_def, write::ROWS};
+use crate::table::{TableDef, keys, layout::ROWS, raw_def};
 use redb::ReadableDatabase;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -185,7 +185,7 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
         };
         let db = Database::open_path(&tmp, defs.clone(), &opts)?;
         db.write(|w| {
-            w.set_foreign_keys(false);
+            w.set_foreign_keys(false)?;
             for t in &mut read {
                 let def = t.def;
                 let mut out = TableSalvage {

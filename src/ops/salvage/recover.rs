@@ -36,7 +36,7 @@ use super::pages::{self, Header, Lost, Range, Source};
 use crate::ops::verify::ProblemOut;
 use crate::table::codec;
 use crate::table::value::ValueRef;
-use crate::table::{Extras, TableDef, Value, keys, write::ROWS};
+use crate::table::{Extras, TableDef, Value, keys, layout::ROWS};
 use std::collections::{BTreeMap, HashSet};
 
 /// A row: (primary key, values, extras).

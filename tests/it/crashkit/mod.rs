@@ -14,6 +14,7 @@ use aragora_db::db::OpenOptions;
 use aragora_db::ops::migrate::migrate_db;
 use aragora_db::schema::core::{Trace, TraceEvent};
 use aragora_db::storage::fault::SplitMix;
+use aragora_db::table::Read;
 use aragora_db::table::{KeyRange, Page};
 use aragora_db::{Database, Result};
 

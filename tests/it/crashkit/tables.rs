@@ -6,6 +6,7 @@
 use aragora_db::config::{DbTarget, Store};
 use aragora_db::ops::migrate::Step;
 use aragora_db::schema::core::{TRACE_EVENTS, TRACES};
+use aragora_db::table::Read;
 use aragora_db::table::{KeyRange, Page, TableDef, Writer};
 use aragora_db::{Database, Result, table};
 

@@ -15,6 +15,7 @@ use aragora_db::config::{Config, DbTarget, Store};
 use aragora_db::crypto::{self, Encryption, Key};
 use aragora_db::ops::salvage::pages::{self, Source};
 use aragora_db::schema::users::{AUDIT_LOG, AuditEntry, ORGANIZATIONS, USERS};
+use aragora_db::table::Read;
 use aragora_db::table::{TableDef, Value, keys, raw_def};
 use redb::ReadableDatabase;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

@@ -10,6 +10,7 @@ use aragora_db::ops::backup::{self, BackupOptions};
 use aragora_db::ops::manifest::FILE_NAME;
 use aragora_db::ops::restore;
 use aragora_db::schema::users::{USERS, User};
+use aragora_db::table::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;

@@ -34,7 +34,7 @@ fn one_row_everywhere(cfg: &Config) {
         let tables = aragora_db::schema::tables_in_file(cfg, &path).unwrap();
         let db = Database::open_path(&path, tables, &Default::default()).unwrap();
         db.write(|w| {
-            w.set_foreign_keys(false);
+            w.set_foreign_keys(false)?;
             for def in defs {
                 let values: Vec<Value> = def
                     .columns

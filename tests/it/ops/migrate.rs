@@ -13,6 +13,7 @@
 use super::populate;
 use aragora_db::config::{Config, DbTarget, Store};
 use aragora_db::ops::migrate::{self, Step};
+use aragora_db::table::Read;
 use aragora_db::table::{KeyRange, Page, TableDef, Writer};
 use aragora_db::{Database, Error, Result, table};
 use std::path::{Path, PathBuf};

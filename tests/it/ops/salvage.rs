@@ -7,6 +7,7 @@ use aragora_db::Database;
 use aragora_db::config::{DbTarget, Store};
 use aragora_db::ops::salvage;
 use aragora_db::schema::users::{USERS, User};
+use aragora_db::table::Read;
 use aragora_db::table::{IntoKey, KeyRange, Page};
 use redb::ReadableTable;
 

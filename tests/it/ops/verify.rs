@@ -6,6 +6,7 @@ use crate::common::data_dir;
 use aragora_db::config::{Config, DatabaseMode, DbTarget, Store};
 use aragora_db::ops::verify::{self, Integrity};
 use aragora_db::schema::users::{ORGANIZATIONS, USERS};
+use aragora_db::table::Read;
 use aragora_db::table::codec::encode_values;
 use aragora_db::table::{IntoKey, Value, keys};
 use aragora_db::{Database, table::TableDef};
@@ -183,7 +184,7 @@ fn orphaned_foreign_key_children_are_reported() {
         orgs[0].id.clone()
     };
     db.write(|w| {
-        w.set_foreign_keys(false);
+        w.set_foreign_keys(false)?;
         w.delete_raw(&ORGANIZATIONS, &org_id.as_str().to_key())
     })
     .unwrap();

@@ -5,10 +5,13 @@
 //! time keeps its pages hot in the cache. The result is identical to
 //! inserting the rows one by one.
 
-use super::codec;
-use super::def::Row;
-use super::keys;
-use super::write::{ROWS, Writer, check_row, index_keys, pk_of, row_values, spaced};
+use super::super::api::check_row;
+use super::super::codec;
+use super::super::def::Row;
+use super::super::keys;
+use super::super::layout::{ROWS, entry_value, index_keys, pk_of, spaced};
+use super::super::writer::row_values;
+use super::write::Txn;
 use crate::error::{Error, Result};
 
 struct Prepared {
@@ -17,7 +20,7 @@ struct Prepared {
     index_keys: Vec<Option<Vec<u8>>>,
 }
 
-impl Writer<'_> {
+impl Txn<'_> {
     /// Inserts many rows in one go. All constraints are checked (including
     /// duplicates inside the batch) before anything is written.
     pub fn insert_many<R: Row>(&mut self, rows: &[R]) -> Result<()> {
@@ -64,7 +67,7 @@ impl Writer<'_> {
                     .iter()
                     .filter_map(|p| {
                         let k = p.index_keys[n].as_deref()?;
-                        Some((k, super::write::entry_value(idx, &p.pk, &p.bytes)))
+                        Some((k, entry_value(idx, &p.pk, &p.bytes)))
                     })
                     .collect();
                 entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -99,7 +102,7 @@ impl Writer<'_> {
                 && let Some(last) = rows
                     .iter()
                     .filter_map(|r| match r.value(def.primary_key[0]) {
-                        super::ValueRef::Integer(i) => Some(i),
+                        super::super::ValueRef::Integer(i) => Some(i),
                         _ => None,
                     })
                     .max()
@@ -111,7 +114,7 @@ impl Writer<'_> {
     }
 }
 
-fn dup_index(def: &'static super::TableDef, cols: &[usize], key: &[u8]) -> Error {
+fn dup_index(def: &'static super::super::TableDef, cols: &[usize], key: &[u8]) -> Error {
     Error::Unique {
         table: def.name,
         columns: def.column_list(cols),

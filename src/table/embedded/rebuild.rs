@@ -10,9 +10,9 @@
 //! one, and a new UNIQUE index is never checked against the rows already
 //! there. So a migration must not rely on re-writing rows; it drops the
 //! index's whole key space and derives every entry again from every row,
-//! checking UNIQUE as it goes ([`Writer::rebuild_index`]). Key spaces no
+//! checking UNIQUE as it goes ([`Txn::rebuild_index`]). Key spaces no
 //! declared index uses any more (an index removed, or moved to another
-//! position) are emptied with [`Writer::drop_key_space`], so a later index
+//! position) are emptied with [`Txn::drop_key_space`], so a later index
 //! declared at that position never starts with someone else's entries.
 //!
 //! Both run inside the caller's write transaction: a UNIQUE violation is an
@@ -24,17 +24,19 @@
 //! a backfill in the same transaction sees the backfilled values), which
 //! keeps memory bounded on large tables.
 
-use super::def::{IndexDef, TableDef};
-use super::value::{Value, ValueRef};
-use super::write::{META, ROWS, Writer, entry_value, index_key, unique_error};
+use super::super::api::unique_error;
+use super::super::def::{IndexDef, TableDef};
+use super::super::layout::{META, ROWS, entry_value, index_key};
+use super::super::range::Page;
+use super::super::value::{Value, ValueRef};
+use super::write::Txn;
 use crate::error::{Error, Result};
-use redb::ReadableTable;
 use std::ops::Bound;
 
 /// Rows read per batch while rebuilding.
 const BATCH: usize = 512;
 
-impl Writer<'_> {
+impl Txn<'_> {
     /// Drops every entry of index `index` of `def` and derives them again
     /// from every row, checking UNIQUE. Returns the number of entries
     /// written. A duplicate under a UNIQUE index is [`Error::Unique`] and
@@ -45,7 +47,7 @@ impl Writer<'_> {
     }
 
     /// Removes every entry of index `index` of `def`, leaving it empty
-    /// until [`Writer::rebuild_index`] (a migration empties the indexes it
+    /// until [`Txn::rebuild_index`] (a migration empties the indexes it
     /// adds or changes before its step writes rows). Returns the entries
     /// removed.
     pub fn clear_index(&mut self, def: &'static TableDef, index: &str) -> Result<u64> {
@@ -56,7 +58,7 @@ impl Writer<'_> {
     /// Removes every entry of key space `space` of `def`'s table (an index
     /// the declaration no longer has at that position). Refuses the row and
     /// metadata key spaces and the space of a declared index (use
-    /// [`Writer::rebuild_index`] for those). Returns the entries removed.
+    /// [`Txn::rebuild_index`] for those). Returns the entries removed.
     pub fn drop_key_space(&mut self, def: &'static TableDef, space: u8) -> Result<u64> {
         if space == ROWS || space == META {
             return Err(Error::Invalid(format!(
@@ -125,41 +127,28 @@ impl Writer<'_> {
         let lower = [space];
         let upper = [space + 1];
         let mut removed = 0u64;
-        let path = self.path().to_path_buf();
         self.mark_written();
-        let t = self.table(name)?;
-        t.retain_in::<&[u8], _>(&lower[..]..&upper[..], |_, _| {
-            removed += 1;
-            false
-        })
-        .map_err(|e| Error::storage(&path, format!("table {name}: {e}")))?;
+        self.with_table(name, |t| {
+            t.retain_in::<&[u8], _>(&lower[..]..&upper[..], |_, _| {
+                removed += 1;
+                false
+            })
+        })?;
         Ok(removed)
     }
 
     /// Up to `n` entries of `name` within `range`, copied out.
     fn batch(
-        &mut self,
+        &self,
         name: &'static str,
         range: &(Bound<Vec<u8>>, Bound<Vec<u8>>),
         n: usize,
     ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let path = self.path().to_path_buf();
-        let t = self.table(name)?;
-        let bounds = (as_slice(&range.0), as_slice(&range.1));
         let mut out = Vec::new();
-        let st = |e: &dyn std::fmt::Display| Error::storage(&path, format!("table {name}: {e}"));
-        for entry in t.range::<&[u8]>(bounds).map_err(|e| st(&e))?.take(n) {
-            let (k, v) = entry.map_err(|e| st(&e))?;
-            out.push((k.value().to_vec(), v.value().to_vec()));
-        }
+        self.visit(name, range, Page::first(n), |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            Ok(true)
+        })?;
         Ok(out)
-    }
-}
-
-fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(v) => Bound::Included(v.as_slice()),
-        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }

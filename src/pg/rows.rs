@@ -1,0 +1,475 @@
+//! The table API on PostgreSQL: a snapshot ([`PgRows::snapshot`]) and a
+//! write transaction ([`PgRows::transaction`]) implementing
+//! [`RowSource`] and [`RowSink`], so the stores run on it unchanged.
+//!
+//! * A snapshot is a `REPEATABLE READ READ ONLY` transaction: one
+//!   consistent state, like a redb read transaction.
+//! * A write transaction is `READ COMMITTED`; every row it reads by key is
+//!   read `FOR UPDATE`, so a read-modify-write of one row cannot lose a
+//!   concurrent update (the embedded store gets this from having one
+//!   writer at a time).
+//! * Each write runs inside a savepoint: a write that fails (a UNIQUE
+//!   violation, say) leaves the transaction as it was before it, as in the
+//!   embedded store, and its PostgreSQL error becomes our typed error.
+//! * Values travel as text with explicit casts, in one round trip per
+//!   statement (`query_typed`: no separate prepare).
+
+use super::shape::{PgTable, shape, value};
+use super::sql::{self, Stmt, key_cols};
+use crate::error::{Error, Result};
+use crate::table::api::{RowSink, RowSource, RowVisitor, check_row, unique_error};
+use crate::table::codec::{self, Extras};
+use crate::table::{IndexDef, KeyRange, Page, TableDef, TableSet, Value, ValueRef, keys};
+use postgres::error::SqlState;
+use postgres::types::{ToSql, Type};
+use std::cell::RefCell;
+use std::ops::DerefMut;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A connection with an open transaction, used through the table API.
+/// `C` is a pooled client (or any owner of a [`postgres::Client`]).
+pub struct PgRows<C: DerefMut<Target = postgres::Client>> {
+    client: RefCell<C>,
+    set: Arc<TableSet>,
+    write: bool,
+    open: bool,
+}
+
+impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
+    /// Begins a read snapshot on `client`.
+    pub fn snapshot(client: C, set: Arc<TableSet>) -> Result<Self> {
+        Self::begin(client, set, false)
+    }
+
+    /// Begins a write transaction on `client`.
+    pub fn transaction(client: C, set: Arc<TableSet>) -> Result<Self> {
+        Self::begin(client, set, true)
+    }
+
+    fn begin(mut client: C, set: Arc<TableSet>, write: bool) -> Result<Self> {
+        let sql = if write {
+            "BEGIN ISOLATION LEVEL READ COMMITTED"
+        } else {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        };
+        client
+            .batch_execute(sql)
+            .map_err(|e| pg_error(set.origin(), "begin a transaction", &e))?;
+        Ok(PgRows {
+            client: RefCell::new(client),
+            set,
+            write,
+            open: true,
+        })
+    }
+
+    /// Commits. Nothing is committed unless this returns `Ok`.
+    pub fn commit(mut self) -> Result<()> {
+        self.open = false;
+        let r = self.client.get_mut().batch_execute("COMMIT");
+        r.map_err(|e| pg_error(self.set.origin(), "commit", &e))
+    }
+
+    fn table(&self, def: &'static TableDef) -> Result<&'static PgTable> {
+        self.set.declared(def)?;
+        shape(def)
+    }
+
+    fn query(&self, st: &Stmt) -> Result<Vec<postgres::Row>> {
+        let params: Vec<(&(dyn ToSql + Sync), Type)> = st
+            .params
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
+            .collect();
+        let mut c = self.client.borrow_mut();
+        c.query_typed(&st.sql, &params)
+            .map_err(|e| pg_error(self.set.origin(), &st.sql, &e))
+    }
+
+    /// Runs a write inside a savepoint; on failure the transaction is as before.
+    fn savepoint<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.exec("SAVEPOINT aragora_op")?;
+        match f(self) {
+            Ok(v) => {
+                self.exec("RELEASE SAVEPOINT aragora_op")?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.exec("ROLLBACK TO SAVEPOINT aragora_op")?;
+                Err(e)
+            }
+        }
+    }
+
+    fn exec(&self, sql: &str) -> Result<()> {
+        let r = self.client.borrow_mut().batch_execute(sql);
+        r.map_err(|e| pg_error(self.set.origin(), sql, &e))
+    }
+
+    fn execute(&self, st: &Stmt) -> std::result::Result<u64, postgres::Error> {
+        let params: Vec<(&(dyn ToSql + Sync), Type)> = st
+            .params
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
+            .collect();
+        let mut c = self.client.borrow_mut();
+        let rows = c.query_typed(&format!("{} RETURNING 1", st.sql), &params)?;
+        Ok(rows.len() as u64)
+    }
+
+    /// Decodes one result row of every column into a stored envelope.
+    fn envelope(t: &PgTable, row: &postgres::Row, from: usize, out: &mut Vec<u8>) -> Result<()> {
+        let vals = Self::values(t, row, from)?;
+        out.clear();
+        codec::encode_row(out, vals.len(), |i| vals[i].as_ref(), &Extras::default());
+        Ok(())
+    }
+
+    fn values(t: &PgTable, row: &postgres::Row, from: usize) -> Result<Vec<Value>> {
+        t.cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let text: Option<&str> = row
+                    .try_get(from + i)
+                    .map_err(|e| Error::Invalid(format!("reading {}.{}: {e}", t.name, c.q)))?;
+                value(&t.name, c, text)
+            })
+            .collect()
+    }
+
+    fn pk_of_row(t: &PgTable, row: &postgres::Row) -> Result<Vec<u8>> {
+        let cols = key_cols(t, None);
+        let mut vals = Vec::with_capacity(cols.len());
+        for (i, c) in cols.iter().enumerate() {
+            let text: Option<&str> = row
+                .try_get(i)
+                .map_err(|e| Error::Invalid(format!("reading {}.{}: {e}", t.name, c.q)))?;
+            vals.push(value(&t.name, c, text)?);
+        }
+        Ok(keys::encode(vals.iter().map(Value::as_ref)))
+    }
+
+    /// The typed error of a failed write.
+    fn write_error(
+        &self,
+        t: &PgTable,
+        vals: Option<&[ValueRef<'_>]>,
+        pk: &[u8],
+        e: &postgres::Error,
+    ) -> Error {
+        let def = t.def;
+        let Some(db) = e.as_db_error() else {
+            return pg_error(self.set.origin(), &format!("write to {}", t.name), e);
+        };
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION
+            && let Some(vals) = vals
+        {
+            let cols = db
+                .constraint()
+                .and_then(|c| def.indexes.iter().find(|i| i.name == c))
+                .map_or(def.primary_key, |i| i.columns);
+            return unique_error(def, cols, vals);
+        }
+        if *code == SqlState::FOREIGN_KEY_VIOLATION {
+            if let Some(vals) = vals {
+                // Which reference dangles: the first whose parent is missing.
+                for fk in def.foreign_keys {
+                    if fk.columns.iter().any(|&c| vals[c].is_null()) {
+                        continue;
+                    }
+                    let key = keys::encode(fk.columns.iter().map(|&c| vals[c]));
+                    let parent = (fk.parent)();
+                    if !self.has_row(parent, &key).unwrap_or(true) {
+                        return Error::ForeignKey {
+                            table: def.name,
+                            column: def.column_list(fk.columns),
+                            value: keys::render(&key),
+                            parent: parent.name,
+                        };
+                    }
+                }
+            } else {
+                let child = db.table().and_then(|name| {
+                    self.set
+                        .referencing(def)
+                        .iter()
+                        .find(|c| c.table.name == name)
+                });
+                if let Some(child) = child {
+                    return Error::Referenced {
+                        parent: def.name,
+                        key: keys::render(pk),
+                        table: child.table.name,
+                        column: child.table.column_list(child.fk.columns),
+                    };
+                }
+            }
+        }
+        pg_error(self.set.origin(), &format!("write to {}", t.name), e)
+    }
+
+    fn has_row(&self, def: &'static TableDef, pk: &[u8]) -> Result<bool> {
+        let t = shape(def)?;
+        let mut st = Stmt::default();
+        let cond = sql::key_equals(&mut st, t, &key_cols(t, None), pk)?;
+        st.sql = format!("SELECT 1 FROM {} WHERE {cond}", t.q);
+        Ok(!self.query(&st)?.is_empty())
+    }
+
+    fn bump_sequence(&mut self, t: &PgTable, id: i64) -> Result<()> {
+        let pk = &t.def.columns[t.def.primary_key[0]];
+        let st = Stmt {
+            sql: "SELECT setval(s, $1::bigint) FROM \
+                  (SELECT pg_get_serial_sequence($2::text, $3::text)::regclass AS s) q \
+                  WHERE $1::bigint > COALESCE(pg_sequence_last_value(q.s), 0)"
+                .into(),
+            params: vec![
+                Some(id.to_string()),
+                Some(t.q.clone()),
+                Some(pk.name.to_string()),
+            ],
+        };
+        self.query(&st).map(drop)
+    }
+}
+
+impl<C: DerefMut<Target = postgres::Client>> Drop for PgRows<C> {
+    fn drop(&mut self) {
+        if self.open {
+            // Not committed: roll back. A broken connection is the pool's
+            // to discard; nothing was committed either way.
+            let _ = self.client.get_mut().batch_execute("ROLLBACK");
+        }
+    }
+}
+
+impl<C: DerefMut<Target = postgres::Client>> RowSource for PgRows<C> {
+    fn origin(&self) -> &Path {
+        self.set.origin()
+    }
+
+    fn row(
+        &self,
+        def: &'static TableDef,
+        pk: &[u8],
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<bool> {
+        let t = self.table(def)?;
+        let mut st = Stmt::default();
+        let cond = sql::key_equals(&mut st, t, &key_cols(t, None), pk)?;
+        let lock = if self.write { " FOR UPDATE" } else { "" };
+        st.sql = format!("SELECT {} FROM {} WHERE {cond}{lock}", t.select, t.q);
+        let rows = self.query(&st)?;
+        let Some(row) = rows.first() else {
+            return Ok(false);
+        };
+        let mut buf = Vec::with_capacity(128);
+        Self::envelope(t, row, 0, &mut buf)?;
+        f(&buf).map(|()| true)
+    }
+
+    fn unique(
+        &self,
+        def: &'static TableDef,
+        idx: &'static IndexDef,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        let t = self.table(def)?;
+        let mut st = Stmt::default();
+        let cond = sql::key_equals(&mut st, t, &key_cols(t, Some(idx)), key)?;
+        st.sql = format!("SELECT {} FROM {} WHERE {cond}", sql::pk_select(t), t.q);
+        let rows = self.query(&st)?;
+        rows.first().map(|r| Self::pk_of_row(t, r)).transpose()
+    }
+
+    fn rows(
+        &self,
+        def: &'static TableDef,
+        idx: Option<&'static IndexDef>,
+        range: &KeyRange,
+        page: Page,
+        f: RowVisitor<'_>,
+    ) -> Result<()> {
+        let t = self.table(def)?;
+        let mut st = Stmt::default();
+        let cond = sql::range_where(&mut st, t, idx, range)?;
+        st.sql = format!(
+            "SELECT {}, {} FROM {}{cond}{}",
+            sql::pk_select(t),
+            t.select,
+            t.q,
+            sql::order_page(t, idx, page)
+        );
+        let npk = def.primary_key.len();
+        let mut buf = Vec::with_capacity(128);
+        for row in self.query(&st)? {
+            let pk = Self::pk_of_row(t, &row)?;
+            Self::envelope(t, &row, npk, &mut buf)?;
+            if !f(&pk, &buf)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn keys(
+        &self,
+        def: &'static TableDef,
+        idx: Option<&'static IndexDef>,
+        range: &KeyRange,
+        page: Page,
+        f: &mut dyn FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let t = self.table(def)?;
+        let mut st = Stmt::default();
+        let cond = sql::range_where(&mut st, t, idx, range)?;
+        st.sql = format!(
+            "SELECT {} FROM {}{cond}{}",
+            sql::pk_select(t),
+            t.q,
+            sql::order_page(t, idx, page)
+        );
+        for row in self.query(&st)? {
+            if !f(&Self::pk_of_row(t, &row)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn count(
+        &self,
+        def: &'static TableDef,
+        idx: Option<&'static IndexDef>,
+        range: &KeyRange,
+    ) -> Result<u64> {
+        let t = self.table(def)?;
+        let mut st = Stmt::default();
+        let cond = sql::range_where(&mut st, t, idx, range)?;
+        st.sql = format!("SELECT count(*) FROM {}{cond}", t.q);
+        let rows = self.query(&st)?;
+        let n: i64 = rows
+            .first()
+            .and_then(|r| r.try_get(0).ok())
+            .unwrap_or_default();
+        Ok(n as u64)
+    }
+}
+
+impl<C: DerefMut<Target = postgres::Client>> RowSink for PgRows<C> {
+    fn insert(
+        &mut self,
+        def: &'static TableDef,
+        vals: &[ValueRef<'_>],
+        _extras: &Extras,
+        check_types: bool,
+    ) -> Result<Vec<u8>> {
+        let t = self.table(def)?;
+        check_row(def, vals, check_types)?;
+        let pk = crate::table::layout::pk_of(def, vals);
+        let st = sql::insert(t, vals);
+        self.savepoint(|w| {
+            w.execute(&st)
+                .map_err(|e| w.write_error(t, Some(vals), &pk, &e))?;
+            if def.autoincrement
+                && let Some(ValueRef::Integer(id)) = def.primary_key.first().map(|&c| vals[c])
+            {
+                w.bump_sequence(t, id)?;
+            }
+            Ok(pk.clone())
+        })
+    }
+
+    fn update(
+        &mut self,
+        def: &'static TableDef,
+        vals: &[ValueRef<'_>],
+        _extras: &Extras,
+        check_types: bool,
+    ) -> Result<()> {
+        let t = self.table(def)?;
+        check_row(def, vals, check_types)?;
+        let pk = crate::table::layout::pk_of(def, vals);
+        let st = sql::update(t, vals);
+        self.savepoint(|w| {
+            let n = w
+                .execute(&st)
+                .map_err(|e| w.write_error(t, Some(vals), &pk, &e))?;
+            if n == 0 {
+                return Err(Error::NotFound {
+                    table: def.name,
+                    key: keys::render(&pk),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    fn upsert(
+        &mut self,
+        def: &'static TableDef,
+        vals: &[ValueRef<'_>],
+        extras: &Extras,
+    ) -> Result<bool> {
+        let pk = crate::table::layout::pk_of(def, vals);
+        if self.has_row(def, &pk)? {
+            self.update(def, vals, extras, false)?;
+            Ok(true)
+        } else {
+            self.insert(def, vals, extras, false)?;
+            Ok(false)
+        }
+    }
+
+    fn delete(&mut self, def: &'static TableDef, pk: &[u8]) -> Result<bool> {
+        let t = self.table(def)?;
+        let mut st = Stmt::default();
+        let cond = sql::key_equals(&mut st, t, &key_cols(t, None), pk)?;
+        st.sql = format!("DELETE FROM {} WHERE {cond}", t.q);
+        self.savepoint(|w| {
+            w.execute(&st)
+                .map(|n| n > 0)
+                .map_err(|e| w.write_error(t, None, pk, &e))
+        })
+    }
+
+    fn next_id(&mut self, def: &'static TableDef) -> Result<i64> {
+        let t = self.table(def)?;
+        let pk = &def.columns[def.primary_key[0]];
+        let st = Stmt {
+            sql: "SELECT nextval(pg_get_serial_sequence($1::text, $2::text))".into(),
+            params: vec![Some(t.q.clone()), Some(pk.name.to_string())],
+        };
+        let rows = self.query(&st)?;
+        rows.first()
+            .and_then(|r| r.try_get::<_, i64>(0).ok())
+            .ok_or_else(|| Error::Invalid(format!("table {} has no id sequence", def.name)))
+    }
+
+    fn raise_sequence_to(&mut self, def: &'static TableDef, id: i64) -> Result<()> {
+        let t = self.table(def)?;
+        self.bump_sequence(t, id)
+    }
+
+    fn set_foreign_keys(&mut self, on: bool) -> Result<()> {
+        if on {
+            return Ok(());
+        }
+        Err(Error::Invalid(format!(
+            "{}: foreign keys cannot be turned off on PostgreSQL",
+            self.set.origin().display()
+        )))
+    }
+}
+
+/// A PostgreSQL error, naming the database and what was being done.
+pub fn pg_error(origin: &Path, context: &str, e: &postgres::Error) -> Error {
+    let msg = match e.as_db_error() {
+        Some(db) => format!("{context}: {} ({})", db.message(), db.code().code()),
+        None => format!("{context}: {e}"),
+    };
+    Error::storage(origin, msg)
+}

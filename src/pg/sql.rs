@@ -1,0 +1,261 @@
+//! SQL for the table API: key lookups, range scans in key order with
+//! pages, counts, and the writes, built from a table's [`PgTable`] shape.
+//!
+//! A range is a row comparison on the leading key columns, compared and
+//! ordered as the embedded store orders keys: NULL first, text bytewise
+//! (`COLLATE "C"`), then by the primary key for non-unique indexes.
+
+use super::shape::{PgCol, PgTable, param};
+use crate::error::{Error, Result};
+use crate::table::{Edge, IndexDef, KeyRange, Page, Value, keys};
+
+/// A statement and its text parameters.
+#[derive(Debug, Default)]
+pub struct Stmt {
+    /// The SQL text.
+    pub sql: String,
+    /// `$1…` as text (`None`: NULL).
+    pub params: Vec<Option<String>>,
+}
+
+impl Stmt {
+    fn bind(&mut self, col: &PgCol, v: &Value) -> String {
+        self.params.push(param(v.as_ref(), col.ty));
+        col.param(self.params.len())
+    }
+}
+
+/// The columns a key of `idx` (or the primary key) is made of.
+pub fn key_cols<'t>(t: &'t PgTable, idx: Option<&IndexDef>) -> Vec<&'t PgCol> {
+    let cols = idx.map_or(t.def.primary_key, |i| i.columns);
+    cols.iter().map(|&c| &t.cols[c]).collect()
+}
+
+/// The order of a scan: the key columns, then the primary key when the
+/// index is not unique (as the embedded store's index entries are).
+fn order_cols<'t>(t: &'t PgTable, idx: Option<&IndexDef>) -> Vec<&'t PgCol> {
+    let mut cols = key_cols(t, idx);
+    if let Some(i) = idx
+        && !i.unique
+    {
+        cols.extend(t.def.primary_key.iter().map(|&c| &t.cols[c]));
+    }
+    cols
+}
+
+fn decode(t: &PgTable, bytes: &[u8]) -> Result<Vec<Value>> {
+    keys::decode(bytes).map_err(|e| {
+        Error::Invalid(format!(
+            "table {}: a key that does not decode ({} at byte {})",
+            t.name, e.what, e.offset
+        ))
+    })
+}
+
+/// `c1 = $1 AND …` for a whole key (NULL-safe).
+pub fn key_equals(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], key: &[u8]) -> Result<String> {
+    let vals = decode(t, key)?;
+    if vals.len() != cols.len() {
+        return Err(Error::Invalid(format!(
+            "table {}: a key of {} values for {} columns",
+            t.name,
+            vals.len(),
+            cols.len()
+        )));
+    }
+    Ok(equals(st, cols, &vals))
+}
+
+fn equals(st: &mut Stmt, cols: &[&PgCol], vals: &[Value]) -> String {
+    let mut parts = Vec::with_capacity(vals.len());
+    for (c, v) in cols.iter().zip(vals) {
+        if v.is_null() {
+            parts.push(format!("{} IS NULL", c.q));
+        } else {
+            let p = st.bind(c, v);
+            parts.push(format!("{} = {p}", c.ordered()));
+        }
+    }
+    if parts.is_empty() {
+        "TRUE".into()
+    } else {
+        parts.join(" AND ")
+    }
+}
+
+/// The condition of one edge of a range: `(c1, c2) >= ($1, $2)` and friends.
+fn edge(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], e: &Edge, start: bool) -> Result<String> {
+    let (p, inclusive_side) = match e {
+        Edge::Unbounded => return Ok("TRUE".into()),
+        Edge::Before(p) => (p, start),
+        Edge::After(p) => (p, !start),
+        Edge::Raw(_) => {
+            return Err(Error::Invalid(format!(
+                "table {}: a range of raw encoded keys is for the embedded store only",
+                t.name
+            )));
+        }
+    };
+    let vals = decode(t, p)?;
+    if vals.len() > cols.len() {
+        return Err(Error::Invalid(format!(
+            "table {}: a range bound of {} values on {} key columns",
+            t.name,
+            vals.len(),
+            cols.len()
+        )));
+    }
+    let lead = &cols[..vals.len()];
+    // Equality prefixes with NULL are handled by `range_where`; a NULL
+    // bound of a range compares as SQL's unknown, not as "sorts first".
+    if vals.iter().any(Value::is_null) {
+        return Err(Error::Invalid(format!(
+            "table {}: a range bound holding NULL is not supported on PostgreSQL",
+            t.name
+        )));
+    }
+    let op = match (start, inclusive_side) {
+        (true, true) => ">=",
+        (true, false) => ">",
+        (false, true) => "<",
+        (false, false) => "<=",
+    };
+    let lhs: Vec<String> = lead.iter().map(|c| c.ordered()).collect();
+    let rhs: Vec<String> = lead.iter().zip(&vals).map(|(c, v)| st.bind(c, v)).collect();
+    // Row comparison; a NULL column makes it unknown, so NULL rows are
+    // admitted where NULL sorts: before every value.
+    let nulls = if start {
+        String::new()
+    } else {
+        format!(" OR {} IS NULL", lead[0].q)
+    };
+    Ok(format!(
+        "(({}) {op} ({}){nulls})",
+        lhs.join(", "),
+        rhs.join(", ")
+    ))
+}
+
+/// `WHERE …` of a range on the key columns of `idx` (or the primary key).
+/// Rows with a NULL in a unique index's columns have no entry in it, as in
+/// the embedded store.
+pub fn range_where(
+    st: &mut Stmt,
+    t: &PgTable,
+    idx: Option<&IndexDef>,
+    range: &KeyRange,
+) -> Result<String> {
+    let cols = key_cols(t, idx);
+    let (s, e) = range.edges();
+    let mut parts = Vec::new();
+    if let (Edge::Before(a), Edge::After(b)) = (s, e)
+        && a == b
+    {
+        let vals = decode(t, a)?;
+        parts.push(equals(st, &cols[..vals.len().min(cols.len())], &vals));
+    } else {
+        parts.push(edge(st, t, &cols, s, true)?);
+        parts.push(edge(st, t, &cols, e, false)?);
+    }
+    if let Some(i) = idx
+        && i.unique
+    {
+        for c in &cols {
+            parts.push(format!("{} IS NOT NULL", c.q));
+        }
+    }
+    parts.retain(|p| p != "TRUE");
+    Ok(if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", parts.join(" AND "))
+    })
+}
+
+/// `ORDER BY … LIMIT … OFFSET …` of a page.
+pub fn order_page(t: &PgTable, idx: Option<&IndexDef>, page: Page) -> String {
+    let dir = if page.reverse {
+        "DESC NULLS LAST"
+    } else {
+        "ASC NULLS FIRST"
+    };
+    let order: Vec<String> = order_cols(t, idx)
+        .iter()
+        .map(|c| format!("{} {dir}", c.ordered()))
+        .collect();
+    let mut s = format!(" ORDER BY {}", order.join(", "));
+    if let Some(l) = page.limit {
+        s.push_str(&format!(" LIMIT {l}"));
+    }
+    if page.offset > 0 {
+        s.push_str(&format!(" OFFSET {}", page.offset));
+    }
+    s
+}
+
+/// The primary-key columns as a select list.
+pub fn pk_select(t: &PgTable) -> String {
+    key_cols(t, None)
+        .iter()
+        .map(|c| format!("{}::text", c.q))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `INSERT` of one row.
+pub fn insert(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Stmt {
+    let mut st = Stmt::default();
+    let names: Vec<&str> = t.cols.iter().map(|c| c.q.as_str()).collect();
+    let ps: Vec<String> = t
+        .cols
+        .iter()
+        .zip(vals)
+        .map(|(c, v)| {
+            st.params.push(param(*v, c.ty));
+            format!("${}::{}", st.params.len(), c.ty.sql())
+        })
+        .collect();
+    st.sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        t.q,
+        names.join(", "),
+        ps.join(", ")
+    );
+    st
+}
+
+/// `UPDATE` of every non-key column of the row with the same primary key.
+pub fn update(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Stmt {
+    let mut st = Stmt::default();
+    let pk = t.def.primary_key;
+    let mut sets = Vec::new();
+    for (i, (c, v)) in t.cols.iter().zip(vals).enumerate() {
+        if pk.contains(&i) {
+            continue;
+        }
+        st.params.push(param(*v, c.ty));
+        sets.push(format!("{} = ${}::{}", c.q, st.params.len(), c.ty.sql()));
+    }
+    let mut conds = Vec::new();
+    for &i in pk {
+        let c = &t.cols[i];
+        match param(vals[i], c.ty) {
+            None => conds.push(format!("{} IS NULL", c.q)),
+            Some(p) => {
+                st.params.push(Some(p));
+                conds.push(format!("{} = ${}::{}", c.q, st.params.len(), c.ty.sql()));
+            }
+        }
+    }
+    if sets.is_empty() {
+        // A table of key columns only: touch the row to learn it exists.
+        sets.push(format!("{0} = {0}", t.cols[pk[0]].q));
+    }
+    st.sql = format!(
+        "UPDATE {} SET {} WHERE {}",
+        t.q,
+        sets.join(", "),
+        conds.join(" AND ")
+    );
+    st
+}

@@ -1,0 +1,230 @@
+//! Reads of the embedded store from one redb MVCC snapshot.
+
+use super::super::api::{RowSource, RowVisitor, dangling};
+use super::super::codec::Extras;
+use super::super::def::{IndexDef, TableDef};
+use super::super::layout::{COUNT_KEY, ROWS, index_suffix, raw_def, read_count, spaced};
+use super::super::range::{KeyRange, Page};
+use super::super::value::Value;
+use crate::error::{Error, Result};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+/// A read-only raw table (rows, index entries and metadata of one declared table).
+pub type RoTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// A redb read snapshot of one file.
+pub struct Snapshot {
+    txn: redb::ReadTransaction,
+    path: PathBuf,
+}
+
+impl Snapshot {
+    pub(crate) fn new(txn: redb::ReadTransaction, path: PathBuf) -> Self {
+        Snapshot { txn, path }
+    }
+
+    /// The redb snapshot itself (for whole-file operations such as backup).
+    pub(crate) fn txn(&self) -> &redb::ReadTransaction {
+        &self.txn
+    }
+
+    fn st(&self, e: impl std::fmt::Display) -> Error {
+        Error::storage(&self.path, e)
+    }
+
+    /// Opens a declared table's redb table by name.
+    pub fn raw_table(&self, name: &str) -> Result<RoTable> {
+        self.txn.open_table(raw_def(name)).map_err(|e| match e {
+            redb::TableError::TableDoesNotExist(_) => Error::Unknown {
+                kind: "table",
+                name: name.to_string(),
+                hint: format!(" in {}", self.path.display()),
+            },
+            other => self.st(other),
+        })
+    }
+
+    /// A row's stored values and extras by encoded primary key, defaults
+    /// filled for columns the row predates (what the importer compares).
+    pub fn get_values(
+        &self,
+        t: &RoTable,
+        def: &TableDef,
+        pk: &[u8],
+    ) -> Result<Option<(Vec<Value>, Extras)>> {
+        let found = t.get(spaced(ROWS, pk).as_slice()).map_err(|e| self.st(e))?;
+        match found {
+            Some(g) => def.decode_values(pk, g.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Visits raw entries of a redb table within bounds.
+    pub fn scan_space(
+        &self,
+        name: &str,
+        bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        page: Page,
+        f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let t = self.raw_table(name)?;
+        self.scan_in(&t, bounds, page, f)
+    }
+
+    fn scan_in(
+        &self,
+        t: &RoTable,
+        bounds: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        page: Page,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let iter = t
+            .range::<&[u8]>((as_slice(&bounds.0), as_slice(&bounds.1)))
+            .map_err(|e| self.st(e))?;
+        let iter: Box<dyn Iterator<Item = _>> = if page.reverse {
+            Box::new(iter.rev())
+        } else {
+            Box::new(iter)
+        };
+        let limit = page.limit.unwrap_or(usize::MAX);
+        for entry in iter.skip(page.offset).take(limit) {
+            let (k, v) = entry.map_err(|e| self.st(e))?;
+            if !f(k.value(), v.value())? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn row_in(
+        &self,
+        t: &RoTable,
+        pk: &[u8],
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<bool> {
+        let found = t.get(spaced(ROWS, pk).as_slice()).map_err(|e| self.st(e))?;
+        match found {
+            Some(g) => f(g.value()).map(|()| true),
+            None => Ok(false),
+        }
+    }
+}
+
+impl RowSource for Snapshot {
+    fn origin(&self) -> &Path {
+        &self.path
+    }
+
+    fn row(
+        &self,
+        def: &'static TableDef,
+        pk: &[u8],
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<bool> {
+        let t = self.raw_table(def.name)?;
+        self.row_in(&t, pk, f)
+    }
+
+    fn unique(
+        &self,
+        def: &'static TableDef,
+        idx: &'static IndexDef,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        let t = self.raw_table(def.name)?;
+        let found = t
+            .get(spaced(idx.space, key).as_slice())
+            .map_err(|e| self.st(e))?;
+        Ok(found.map(|g| g.value().to_vec()))
+    }
+
+    fn rows(
+        &self,
+        def: &'static TableDef,
+        idx: Option<&'static IndexDef>,
+        range: &KeyRange,
+        page: Page,
+        f: RowVisitor<'_>,
+    ) -> Result<()> {
+        let t = self.raw_table(def.name)?;
+        let Some(idx) = idx else {
+            return self.scan_in(&t, range.within(ROWS), page, |k, v| f(&k[1..], v));
+        };
+        let ncols = idx.columns.len();
+        self.scan_in(&t, range.within(idx.space), page, |k, v| {
+            let pk = if idx.unique {
+                v
+            } else {
+                index_suffix(def.name, idx, k, ncols)?
+            };
+            if idx.covering {
+                return f(pk, v);
+            }
+            let mut go = true;
+            if !self.row_in(&t, pk, &mut |row| {
+                go = f(pk, row)?;
+                Ok(())
+            })? {
+                return Err(dangling(def, idx, pk));
+            }
+            Ok(go)
+        })
+    }
+
+    fn keys(
+        &self,
+        def: &'static TableDef,
+        idx: Option<&'static IndexDef>,
+        range: &KeyRange,
+        page: Page,
+        f: &mut dyn FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let Some(idx) = idx else {
+            return self.scan_space(def.name, range.within(ROWS), page, |k, _| f(&k[1..]));
+        };
+        let ncols = idx.columns.len();
+        self.scan_space(def.name, range.within(idx.space), page, |k, v| {
+            if idx.unique {
+                f(v)
+            } else {
+                f(index_suffix(def.name, idx, k, ncols)?)
+            }
+        })
+    }
+
+    fn count(
+        &self,
+        def: &'static TableDef,
+        idx: Option<&'static IndexDef>,
+        range: &KeyRange,
+    ) -> Result<u64> {
+        if idx.is_none() && range.is_all() {
+            let t = self.raw_table(def.name)?;
+            let found = t.get(COUNT_KEY).map_err(|e| self.st(e))?;
+            return match found {
+                None => Ok(0),
+                Some(b) => read_count(b.value()).ok_or_else(|| Error::Corrupt {
+                    table: def.name,
+                    key: "row count".into(),
+                    what: format!("expected 8 bytes, found {}", b.value().len()),
+                }),
+            };
+        }
+        let space = idx.map_or(ROWS, |i| i.space);
+        let mut n = 0;
+        self.scan_space(def.name, range.within(space), Page::default(), |_, _| {
+            n += 1;
+            Ok(true)
+        })?;
+        Ok(n)
+    }
+}
+
+pub(crate) fn as_slice(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match b {
+        Bound::Included(v) => Bound::Included(v.as_slice()),
+        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
