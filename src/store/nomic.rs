@@ -1,5 +1,5 @@
 //! `NomicStore`: the nomic-loop records of the Supabase dashboard
-//! (catalog §8.1–§8.3): cycles, debate artifacts, stream events and agent
+//! (the original's `aragora/persistence/supabase_client.py`): cycles, debate artifacts, stream events and agent
 //! metrics in the debates database (legacy `debates.db`, consolidated
 //! `core.db`), and rollbacks, cycle evolutions and file changes in the
 //! evolution database (legacy `evolution.db`, consolidated `core.db`).
@@ -9,7 +9,7 @@
 //! Python's `json.dumps` text (keys in the given order). Ids are
 //! `str(uuid4())` where PostgreSQL's `uuid_generate_v4()` would make one.
 //!
-//! Choices the catalog leaves open: `get_cycle` returns every phase of a
+//! Choices of ours where the original's behaviour is not known: `get_cycle` returns every phase of a
 //! cycle (the table is unique per `(loop_id, cycle_number, phase)`, the
 //! original's `.single()` would fail on several); `get_events(since)`
 //! keeps events at or after `since`; `save_cycle` of a cycle whose
