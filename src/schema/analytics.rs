@@ -1,8 +1,8 @@
 //! Consolidated-only tables of `analytics.db` (the original's
 //! `aragora/persistence/schemas/analytics.sql`; docs/ORIGINAL.md, "The
-//! consolidated schema files" and "consolidate.py"): prompt evolution and meta-learning. No current legacy code
-//! creates them; `consolidate.py` copies them from the legacy files named
-//! below.
+//! consolidated schema files" and "consolidate.py"): prompt evolution and
+//! meta-learning. No current legacy code creates them; `consolidate.py`
+//! copies them from the legacy files named below.
 //!
 //! Owners (both consolidate to `analytics.db`): `prompt_versions`,
 //! `evolution_history`, `extracted_patterns` →

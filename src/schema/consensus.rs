@@ -15,12 +15,12 @@
 //!   `data` are nullable in the consolidated shape; `reasoning`, `strength`,
 //!   `resolved` (0/1), `resolved_at`, `created_at` are consolidated-only.
 //! * `consensus_archive`/`dissent_archive`: the current layout plus the
-//!   2026-01-11 layout (docs/ORIGINAL.md, "Historical layouts"): `debate_id`, `agent_votes`, `supersedes`,
-//!   `superseded_by`, `created_at` (consensus), `rationale`, `created_at`
-//!   (dissent). The old layout names the dissenting agent `agent`, an alias
-//!   of `agent_id`. Only the old layouts' column names are known,
-//!   not their constraints, so every non-key column present in them is
-//!   nullable here.
+//!   2026-01-11 layout (docs/ORIGINAL.md, "Historical layouts"): `debate_id`,
+//!   `agent_votes`, `supersedes`, `superseded_by`, `created_at` (consensus),
+//!   `rationale`, `created_at` (dissent). The old layout names the dissenting
+//!   agent `agent`, an alias of `agent_id`. Only the old layouts' column
+//!   names are known, not their constraints, so every non-key column present
+//!   in them is nullable here.
 //!
 //! Foreign keys: `dissent.debate_id` → `consensus` is `Cascade` (the
 //! consolidated action; `debate_id` holds the consensus id).

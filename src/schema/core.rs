@@ -1,8 +1,8 @@
 //! Consolidated-only tables of `core.db` (the original's
 //! `aragora/persistence/schemas/core.sql`; docs/ORIGINAL.md, "The
-//! consolidated schema files" and "consolidate.py"): web debates, traces, tournaments and embeddings. No current
-//! legacy code creates them; `consolidate.py` copies them from the legacy
-//! files named below.
+//! consolidated schema files" and "consolidate.py"): web debates, traces,
+//! tournaments and embeddings. No current legacy code creates them;
+//! `consolidate.py` copies them from the legacy files named below.
 //!
 //! Owners (legacy file per the consolidation map; all consolidate to
 //! `core.db`): `core_debates`, `debate_metadata` →

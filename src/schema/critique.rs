@@ -6,7 +6,8 @@
 //!
 //! `debates` here is the CritiqueStore's table and keeps its name; the
 //! unrelated web-debate table of consolidated `core.db` (also called
-//! `debates`; docs/ORIGINAL.md, "The consolidated schema files") is declared as `core_debates` in [`super::core`].
+//! `debates`; docs/ORIGINAL.md, "The consolidated schema files") is declared
+//! as `core_debates` in [`super::core`].
 //!
 //! Unions: `debates.grounded_verdict` is missing from files before
 //! 2026-01-05 (docs/ORIGINAL.md, "Historical layouts") and from the

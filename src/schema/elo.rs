@@ -13,12 +13,14 @@
 //! copies ([`super::ALSO_IN`], `docs/ORIGINAL.md`), so the same pair of
 //! agents can have other counts in each file, as in the original. A
 //! consolidated `agents.db` has an `agent_relationships` with the same DDL
-//! (`consolidate.py` never fills it: docs/ORIGINAL.md, "consolidate.py"), imported into the owner's table.
+//! (`consolidate.py` never fills it: docs/ORIGINAL.md, "consolidate.py"),
+//! imported into the owner's table.
 //!
-//! Unions (docs/ORIGINAL.md, "The consolidated schema files"): the consolidated `calibration_predictions` adds
-//! `actual_winner` and `resolved_at`, nullable here. `ratings` has the same
-//! columns in both shapes (the calibration columns are ALTER-appended in
-//! legacy files, which does not matter: columns are matched by name).
+//! Unions (docs/ORIGINAL.md, "The consolidated schema files"): the
+//! consolidated `calibration_predictions` adds `actual_winner` and
+//! `resolved_at`, nullable here. `ratings` has the same columns in both
+//! shapes (the calibration columns are ALTER-appended in legacy files, which
+//! does not matter: columns are matched by name).
 //!
 //! Not representable: `CHECK (agent_a < agent_b)` on `agent_relationships`
 //! (the store must keep the canonical order). Our indexes are ascending;

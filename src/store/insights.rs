@@ -14,13 +14,13 @@
 //! written (as the running application does: docs/ORIGINAL.md,
 //! "Consolidated mode writes legacy shapes").
 //!
-//! Choices of ours where the original's behaviour is not known: a pattern insight creates its cluster
-//! with `avg_severity` = `metadata.severity` when numeric (else 0.5) and
-//! later occurrences leave it unchanged; appended `debate_ids` use SQLite's
-//! compact JSON (`["d1","d2"]`), as `json_insert` writes it, and a debate
-//! already listed is not appended again. Storing a debate's insights again
-//! replaces the summary and insights and appends new performance rows (the
-//! original's plain `INSERT`).
+//! Choices of ours where the original's behaviour is not known: a pattern
+//! insight creates its cluster with `avg_severity` = `metadata.severity` when
+//! numeric (else 0.5) and later occurrences leave it unchanged; appended
+//! `debate_ids` use SQLite's compact JSON (`["d1","d2"]`), as `json_insert`
+//! writes it, and a debate already listed is not appended again. Storing a
+//! debate's insights again replaces the summary and insights and appends new
+//! performance rows (the original's plain `INSERT`).
 
 use crate::config::{Config, DatabaseType, DbTarget};
 use crate::db::Database;
