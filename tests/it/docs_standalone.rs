@@ -62,7 +62,8 @@ fn row_ids(line: &str) -> Vec<String> {
 /// two before it (a SQLite document named there covers a section sign).
 fn problems(line: &str, context: &str, rows: &BTreeSet<String>, check_rows: bool) -> Vec<String> {
     let mut out = Vec::new();
-    let lower = line.to_lowercase();
+    // ASCII lower case keeps byte offsets, so they index `line` too.
+    let lower = line.to_ascii_lowercase();
     let context = context.to_lowercase();
     if line.contains(SECTION) && !SQLITE_DOCS.iter().any(|d| context.contains(d)) {
         out.push("a section number of a document not in the repository".into());
@@ -81,7 +82,7 @@ fn problems(line: &str, context: &str, rows: &BTreeSet<String>, check_rows: bool
         }
     }
     for (i, _) in lower.match_indices("catalogue ") {
-        let rest = line[i + "catalogue ".len()..].as_bytes();
+        let rest = &line.as_bytes()[i + "catalogue ".len()..];
         if rest.len() > 1 && rest[0].is_ascii_uppercase() && rest[1].is_ascii_digit() {
             out.push("a row of a catalogue not in the repository".into());
         }

@@ -299,7 +299,13 @@ fn new_migration_scaffolds_a_numbered_step_and_registers_it() {
 fn the_binary_does_not_scaffold_migrations() {
     let dir = tempfile::tempdir().unwrap();
     let o = crate::common::cli_env(
-        &["--data-dir", dir.path().to_str().unwrap(), "migrate", "--create", "x"],
+        &[
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "migrate",
+            "--create",
+            "x",
+        ],
         &[],
     );
     assert_eq!(o.status.code(), Some(2));
