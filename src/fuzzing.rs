@@ -3,7 +3,8 @@
 //! None of them may panic, hang or allocate far beyond the input's size on any input;
 //! the only assertions are the key codec's invariants in [`key_decode`](crate::fuzzing::key_decode). The cargo-fuzz
 //! targets in `fuzz/fuzz_targets/` and the replay test `tests/it/fuzz_corpus.rs` call
-//! them (see `fuzz/README.md`).
+//! them (see `fuzz/README.md`). Compiled only with the feature `testing` (and in the
+//! crate's own unit tests): the shipped library has none of it.
 
 use crate::schema::users::{USERS, User};
 use crate::sqlite::{self, cursor::TreeCursor, pager::Pager};

@@ -23,7 +23,9 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod export;
-/// Fuzzing entry points (one per `fuzz/` target) that must never panic.
+/// Fuzzing entry points (one per `fuzz/` target) that must never panic
+/// (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 pub mod fuzzing;
 pub mod import;
 pub mod migrations;

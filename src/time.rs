@@ -1,4 +1,4 @@
-//! Timestamps in the original's formats (catalog §2.4).
+//! Timestamps in the original's formats (docs/ORIGINAL.md, "Value encodings").
 //!
 //! Stored timestamps are text, kept exactly as written. We write
 //! `datetime.now(timezone.utc).isoformat()`'s shape

@@ -1,4 +1,5 @@
-//! Database types and the files they live in (catalog §1.2, §1.5, §3.15).
+//! Database types and the files they live in (docs/ORIGINAL.md, "Database types
+//! and file names").
 //!
 //! Each database is declared once in [`database_types!`] or
 //! [`standalone_stores!`]; the legacy file name, the consolidated file and the
@@ -68,7 +69,8 @@ macro_rules! database_types {
                 match self { $(DatabaseType::$variant => Consolidated::$cons),+ }
             }
 
-            /// The documented deprecated override variable, if any (catalog §1.4).
+            /// The documented deprecated override variable, if any (docs/ORIGINAL.md,
+            /// "Database types and file names").
             pub fn documented_env(self) -> Option<&'static str> {
                 match self { $(DatabaseType::$variant => database_types!(@env $($env)?)),+ }
             }

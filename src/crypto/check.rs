@@ -151,6 +151,7 @@ pub fn key_opens(path: &Path, key: &KeySource) -> Result<bool> {
 /// a whole file image, and decodes it as a key slot, as a commit slot of
 /// either position and as trailers, each on the input as it is (any length).
 #[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
 pub fn fuzz_header(data: &[u8], key: &super::Key) {
     use super::header::{FileKeys, KeySlot, commit_len};
     use super::layout::{TRAILER, Trailer};

@@ -1,4 +1,4 @@
-//! Column-level secrets in the original's format (catalog §10).
+//! Column-level secrets in the original's format (docs/ENCRYPTION.md, "Column secrets").
 //!
 //! The original's `EncryptionService` stores AES-256-GCM values as standard
 //! base64 of

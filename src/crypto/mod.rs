@@ -1,4 +1,4 @@
-//! Encryption at rest, key rotation and column-level secrets (issue 7).
+//! Encryption at rest, key rotation and column-level secrets.
 //!
 //! * [`EncryptedBackend`]: a redb `StorageBackend` that encrypts every 4 KiB
 //!   block with AES-256-GCM; design and threat model in `docs/ENCRYPTION.md`.

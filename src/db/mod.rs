@@ -183,8 +183,8 @@ impl Database {
         })
     }
 
-    /// Opens a database on a custom redb storage backend (e.g. the fault
-    /// injector in [`crate::storage::fault`]). `name` stands in for the file
+    /// Opens a database on a custom redb storage backend (e.g. the crash
+    /// tests' fault injector, `storage::fault`). `name` stands in for the file
     /// path in errors. The handle is not in the per-process registry: every
     /// call opens a new database.
     pub fn open_backend(

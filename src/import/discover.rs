@@ -2,7 +2,8 @@
 //!
 //! A file is a source when its first 16 bytes are SQLite's magic
 //! (`SQLite format 3\0`), whatever its name: real data directories hold
-//! files under names the catalog lists and others. A file named like a
+//! files under the names in docs/ORIGINAL.md ("Database types and file names")
+//! and others. A file named like a
 //! database (`.db`, `.sqlite`, `.sqlite3`, `.db3`) is a source whatever its
 //! content: when such a file is empty, damaged or not SQLite at all, the
 //! user expected data in it, so the importer must say it could not read

@@ -1,4 +1,4 @@
-//! Column-level secrets (catalog §10): `users.mfa_secret`,
+//! Column-level secrets (docs/ENCRYPTION.md, "Column secrets"): `users.mfa_secret`,
 //! `users.mfa_backup_codes` and `webhook_configs.secret` hold AES-256-GCM
 //! blobs in the original. With `ARAGORA_ENCRYPTION_KEY` set (the original's
 //! key, and ours) the importer decrypts each value and encrypts it again

@@ -3,8 +3,8 @@
 //! A table's schema version lives in its declaration (`version:` in
 //! [`table!`](crate::table!)) and, per file, in `__schema`. Changing a
 //! declaration means: bump its `version`, and register one step per new
-//! version here, `NNN_description` (`aragora-db migrate --create
-//! "description" --db NAME` scaffolds the file and its line below). Each
+//! version here, `NNN_description` (`tools/new-migration "description"
+//! --table TABLE` scaffolds the file and its line below). Each
 //! step runs in one write transaction together with the version bump
 //! ([`crate::ops::migrate`]). Appending a column needs no rewrite: rows
 //! written before it read the column's declared default (see

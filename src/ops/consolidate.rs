@@ -23,7 +23,7 @@
 //! * Verify ([`verify`]): every entry of every moved table compared, both
 //!   ways, between source and target.
 //!
-//! Encrypted files (issue 7) are read through the encrypted backend with
+//! Encrypted files (docs/ENCRYPTION.md) are read through the encrypted backend with
 //! the configured key; with a key configured every target file, and its
 //! temporary, is written encrypted (plain sources included: a store with
 //! encryption on opens only encrypted files; the backup taken first reads

@@ -27,9 +27,9 @@
 //! is committed. The step that reaches the declared version records the
 //! new fingerprint.
 //!
-//! `--create "description" --db NAME` is for developers: this is a compiled
-//! tool, so a new step is code. It writes `src/migrations/mNNN_slug.rs`
-//! from a template (built into the binary) and registers it in
+//! This is a compiled tool, so a new step is code: the script
+//! `tools/new-migration` writes `src/migrations/mNNN_slug.rs` from
+//! `src/migrations/TEMPLATE.rs.txt` and registers it in
 //! `src/migrations/mod.rs`; the developer then bumps the table's `version`
 //! and rebuilds.
 
@@ -38,7 +38,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::table::{IndexDef, KeyRange, Page, TableDef, Writer, fingerprint};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// One migration step: brings `table` to schema version `to` (from `to - 1`).
 #[derive(Debug, Clone, Copy)]
@@ -293,96 +293,6 @@ pub fn migrate(config: &Config, only: Option<DbTarget>, dry_run: bool) -> Result
         out.extend(migrate_db(&db, crate::migrations::STEPS, dry_run)?);
     }
     Ok(out)
-}
-
-const TEMPLATE: &str = include_str!("../migrations/TEMPLATE.rs.txt");
-const MODULES: &str = "// @migration-modules";
-const STEPS_MARK: &str = "    // @migration-steps";
-
-/// Scaffolds a new step in a source checkout: writes
-/// `<dir>/mNNN_<slug>.rs` and registers it in `<dir>/mod.rs`. `table`
-/// defaults to the database's first table. Returns the new file.
-pub fn create(dir: &Path, description: &str, db: DbTarget, table: Option<&str>) -> Result<PathBuf> {
-    let modrs = dir.join("mod.rs");
-    let text = std::fs::read_to_string(&modrs).map_err(|e| {
-        Error::io(
-            "read (run from the aragora-db source checkout or pass --src)",
-            &modrs,
-            e,
-        )
-    })?;
-    if !text.contains(MODULES) || !text.contains(STEPS_MARK) {
-        return Err(Error::Invalid(format!(
-            "{}: the registration markers are missing",
-            modrs.display()
-        )));
-    }
-    let slug: String = description
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect::<String>()
-        .split('_')
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join("_");
-    if slug.is_empty() {
-        return Err(Error::Invalid(
-            "the description needs letters or digits".into(),
-        ));
-    }
-    let tables: Vec<&TableDef> = crate::schema::ALL_TABLES
-        .iter()
-        .copied()
-        .filter(|t| t.owner == db)
-        .collect();
-    let def = match table {
-        Some(n) => *tables.iter().find(|t| t.name == n).ok_or_else(|| {
-            Error::Invalid(format!(
-                "{db} has no table {n} (its tables: {})",
-                tables.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
-            ))
-        })?,
-        None => *tables
-            .first()
-            .ok_or_else(|| Error::Invalid(format!("{db} declares no tables")))?,
-    };
-    let next = crate::migrations::STEPS
-        .iter()
-        .map(|s| s.id)
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let existing = std::fs::read_dir(dir)
-        .map_err(|e| Error::io("list", dir, e))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            n.strip_prefix('m')?.get(..3)?.parse::<u32>().ok()
-        })
-        .max()
-        .unwrap_or(0);
-    let id = next.max(existing + 1);
-    let module = format!("m{id:03}_{slug}");
-    let path = dir.join(format!("{module}.rs"));
-    let body = TEMPLATE
-        .replace("{{ID_NUM}}", &id.to_string())
-        .replace("{{ID}}", &format!("{id:03}"))
-        .replace("{{SLUG}}", &slug)
-        .replace("{{DESCRIPTION}}", description)
-        .replace("{{TABLE}}", def.name)
-        .replace("{{DB}}", db.value())
-        .replace("{{FROM}}", &def.version.to_string())
-        .replace("{{TO}}", &(def.version + 1).to_string());
-    if path.exists() {
-        return Err(Error::Invalid(format!("{} exists", path.display())));
-    }
-    std::fs::write(&path, body).map_err(|e| Error::io("write", &path, e))?;
-    let text = text
-        .replacen(MODULES, &format!("mod {module};\n{MODULES}"), 1)
-        .replacen(STEPS_MARK, &format!("    {module}::STEP,\n{STEPS_MARK}"), 1);
-    std::fs::write(&modrs, text).map_err(|e| Error::io("write", &modrs, e))?;
-    Ok(path)
 }
 
 /// Problems with a set of steps (tested to be empty for the registry):

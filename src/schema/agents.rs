@@ -1,4 +1,6 @@
-//! Consolidated-only tables of `agents.db` (catalog §4 `agents.sql`, §4.1).
+//! Consolidated-only tables of `agents.db` (the original's
+//! `aragora/persistence/schemas/agents.sql`; docs/ORIGINAL.md, "The
+//! consolidated schema files").
 //!
 //! Everything else in `agents.sql` is a legacy table declared with its
 //! legacy module ([`super::personas`], [`super::laboratory`],
@@ -7,7 +9,7 @@
 //! `calibration_predictions` of `agents.sql` is a CalibrationTracker-style
 //! table (`agent, confidence, correct, domain, debate_id, position_id`)
 //! that collides with the ELO tournament-prediction table of the same name
-//! in `agent_elo.db`/`analytics.db` (§4.1), which keeps the name
+//! in `agent_elo.db`/`analytics.db`, which keeps the name
 //! ([`super::elo`]). This one is `agents_calibration_predictions`;
 //! importers must map `agents.db:calibration_predictions` to it. Owner:
 //! [`DatabaseType::Personas`], one of the types that consolidate to

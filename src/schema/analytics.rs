@@ -1,7 +1,8 @@
-//! Consolidated-only tables of `analytics.db` (catalog §4 `analytics.sql`,
-//! §4.1, §6.1): prompt evolution and meta-learning. No current legacy code
-//! creates them; `consolidate.py` copies them from the legacy files named
-//! below.
+//! Consolidated-only tables of `analytics.db` (the original's
+//! `aragora/persistence/schemas/analytics.sql`; docs/ORIGINAL.md, "The
+//! consolidated schema files" and "consolidate.py"): prompt evolution and
+//! meta-learning. No current legacy code creates them; `consolidate.py`
+//! copies them from the legacy files named below.
 //!
 //! Owners (both consolidate to `analytics.db`): `prompt_versions`,
 //! `evolution_history`, `extracted_patterns` →
@@ -14,7 +15,7 @@
 //! `agent_evolution_history` ([`super::laboratory`]). The implicit UNIQUE of
 //! `prompt_versions` is the unique index
 //! `prompt_versions_prompt_name_version_key`. `idx_patterns_type` exists on
-//! both `extracted_patterns` and the critique store's `patterns` (§4.1);
+//! both `extracted_patterns` and the critique store's `patterns`;
 //! index names are per table here, so both keep it. No foreign keys in the
 //! original (`parent_version`, `from_version`, `to_version` are not
 //! declared references); no additions.

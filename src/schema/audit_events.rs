@@ -1,5 +1,6 @@
-//! `audit.db` (catalog §3.15, §7.4, §7.5): the hash-chained `AuditLog`
-//! events and the simple `AuditStore` table.
+//! `audit.db`: the hash-chained `AuditLog` events (the original's
+//! `aragora/audit/log.py`) and the simple `AuditStore` table
+//! (`aragora/storage/audit_store.py`); both default to this file.
 //!
 //! Owner: [`Store::Audit`] for both, its own file in both modes.
 //!

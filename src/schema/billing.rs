@@ -1,8 +1,8 @@
-//! Billing: the token/cost ledger of `usage.db` (`UsageTracker`, catalog
-//! §3.15, §9.3) and the Stripe sync state of `billing.db`
+//! Billing: the token/cost ledger of `usage.db` (`UsageTracker`, a table
+//! apart from `users.db`'s `usage_events`) and the Stripe sync state of `billing.db`
 //! (`UsageSyncService`, [`DatabaseType::Billing`]).
 //!
-//! The catalog only summarises these files; the DDL is the original's
+//! The DDL is the original's
 //! (`aragora/billing/usage.py`, `aragora/billing/usage_sync.py`, read from
 //! the public source).
 //!

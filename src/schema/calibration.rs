@@ -1,5 +1,6 @@
-//! The calibration tracker (`agent_calibration.db`; catalog §3.5,
-//! consolidated `analytics.db` §4, §6.2).
+//! The calibration tracker (`agent_calibration.db`, `CalibrationTracker` in
+//! the original's `aragora/agents/calibration.py`; consolidated
+//! `analytics.db`, see docs/ORIGINAL.md, "consolidate.py").
 //!
 //! Owner: [`DatabaseType::Calibration`] (legacy `agent_calibration.db`,
 //! consolidated `analytics.db`).
@@ -9,7 +10,7 @@
 //! debate_id, position_id, created_at`) and consolidated `analytics.sql`'s
 //! (`agent, domain, predicted, actual, bucket, timestamp`). A real
 //! `analytics.db` can even hold both at once: the tracker ALTER-appends its
-//! columns to the consolidated table (§3.5). So this is one table with the
+//! columns to the consolidated table. So this is one table with the
 //! union: only `id` and `agent` (NOT NULL in both) are required; every
 //! other column is nullable. Where the shapes disagree on a default the
 //! tracker's is kept (`domain = 'general'`, no default for `confidence` and

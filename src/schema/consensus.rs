@@ -1,5 +1,6 @@
-//! Consensus memory (`consensus_memory.db`; catalog §3.3, §3.17,
-//! consolidated `memory.db` §4, §4.2).
+//! Consensus memory (`consensus_memory.db`, `ConsensusMemory` in the
+//! original's `aragora/memory/consensus.py`; consolidated `memory.db`, see
+//! docs/ORIGINAL.md, "The consolidated schema files").
 //!
 //! Owner: [`DatabaseType::ConsensusMemory`] (legacy `consensus_memory.db`,
 //! consolidated `memory.db`).
@@ -14,12 +15,12 @@
 //!   `data` are nullable in the consolidated shape; `reasoning`, `strength`,
 //!   `resolved` (0/1), `resolved_at`, `created_at` are consolidated-only.
 //! * `consensus_archive`/`dissent_archive`: the current layout plus the
-//!   2026-01-11 layout (§3.17): `debate_id`, `agent_votes`, `supersedes`,
-//!   `superseded_by`, `created_at` (consensus), `rationale`, `created_at`
-//!   (dissent). The old layout names the dissenting agent `agent`, an alias
-//!   of `agent_id`. The catalog records only the old layouts' column names,
-//!   not their constraints, so every non-key column present in them is
-//!   nullable here.
+//!   2026-01-11 layout (docs/ORIGINAL.md, "Historical layouts"): `debate_id`,
+//!   `agent_votes`, `supersedes`, `superseded_by`, `created_at` (consensus),
+//!   `rationale`, `created_at` (dissent). The old layout names the dissenting
+//!   agent `agent`, an alias of `agent_id`. Only the old layouts' column
+//!   names are known, not their constraints, so every non-key column present
+//!   in them is nullable here.
 //!
 //! Foreign keys: `dissent.debate_id` → `consensus` is `Cascade` (the
 //! consolidated action; `debate_id` holds the consensus id).

@@ -1,5 +1,6 @@
 //! The continuum memory (`continuum.db`, which the server names
-//! `continuum_memory.db`; catalog §3.2, §3.17, consolidated `memory.db` §4).
+//! `continuum_memory.db`; `ContinuumMemory` in the original's
+//! `aragora/memory/continuum/`; consolidated `memory.db`).
 //!
 //! Owner: [`DatabaseType::ContinuumMemory`] (legacy `continuum.db`,
 //! consolidated `memory.db`). `continuum_memory.db` is an import source for
@@ -8,7 +9,8 @@
 //! Unions: `continuum_memory` holds every column of the three historical
 //! layouts and the consolidated one; `expires_at`, `red_line` and
 //! `red_line_reason` are nullable because older files and the consolidated
-//! schema lack them (§3.17, §4.2). `red_line` is a 0/1 flag.
+//! schema lack them (docs/ORIGINAL.md, "Historical layouts" and "The
+//! consolidated schema files"). `red_line` is a 0/1 flag.
 //!
 //! `tier_transitions.memory_id` → `continuum_memory` is `Cascade`, the
 //! consolidated action (the legacy FK has none; orphans are normal in real

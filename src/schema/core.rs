@@ -1,7 +1,8 @@
-//! Consolidated-only tables of `core.db` (catalog §4 `core.sql`, §4.1,
-//! §4.2, §6.1): web debates, traces, tournaments and embeddings. No current
-//! legacy code creates them; `consolidate.py` copies them from the legacy
-//! files named below.
+//! Consolidated-only tables of `core.db` (the original's
+//! `aragora/persistence/schemas/core.sql`; docs/ORIGINAL.md, "The
+//! consolidated schema files" and "consolidate.py"): web debates, traces,
+//! tournaments and embeddings. No current legacy code creates them;
+//! `consolidate.py` copies them from the legacy files named below.
 //!
 //! Owners (legacy file per the consolidation map; all consolidate to
 //! `core.db`): `core_debates`, `debate_metadata` →
@@ -13,7 +14,7 @@
 //! [`DatabaseType::Embeddings`] (`debate_embeddings.db`).
 //!
 //! Rename: core's `debates` collides with the CritiqueStore's `debates` of
-//! `agora_memory.db`/`memory.db` (§4.1), which keeps the name
+//! `agora_memory.db`/`memory.db`, which keeps the name
 //! ([`super::critique`]); this one is `core_debates`. Importers must map
 //! `debates.db:debates` and `core.db:debates` to it.
 //!

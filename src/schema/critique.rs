@@ -1,15 +1,17 @@
-//! The critique store (`agora_memory.db`; catalog §3.4, §3.17, consolidated
-//! `memory.db` §4).
+//! The critique store (`agora_memory.db`, `CritiqueStore` in the original's
+//! `aragora/memory/store.py`; consolidated `memory.db`).
 //!
 //! Owner: [`DatabaseType::AgoraMemory`] (legacy `agora_memory.db`,
 //! consolidated `memory.db`).
 //!
 //! `debates` here is the CritiqueStore's table and keeps its name; the
 //! unrelated web-debate table of consolidated `core.db` (also called
-//! `debates`, §4.1) is declared as `core_debates` in [`super::core`].
+//! `debates`; docs/ORIGINAL.md, "The consolidated schema files") is declared
+//! as `core_debates` in [`super::core`].
 //!
 //! Unions: `debates.grounded_verdict` is missing from files before
-//! 2026-01-05 and from the consolidated shape, so nullable. The columns
+//! 2026-01-05 (docs/ORIGINAL.md, "Historical layouts") and from the
+//! consolidated shape, so nullable. The columns
 //! `_post_init` back-fills (`critiques.expected_usefulness` …,
 //! `patterns.surprise_score` …, `agent_reputation.total_predictions` …)
 //! are nullable with their defaults, as in every shape.

@@ -1,22 +1,26 @@
-//! The ELO schema (`agent_elo.db`; catalog §3.1, consolidated `analytics.db`
-//! and `agents.db` in §4): ratings, matches, rating history, tournament
+//! The ELO schema (`agent_elo.db`, `EloDatabase` in the original's
+//! `aragora/ranking/database.py`; consolidated `analytics.db` and
+//! `agents.db`): ratings, matches, rating history, tournament
 //! predictions, per-domain calibration and agent relationships.
 //!
 //! Owner: [`DatabaseType::Elo`] for all seven tables, so they live in
 //! `agent_elo.db` in legacy mode and in `analytics.db` in consolidated mode,
-//! which is where the running application writes them in both modes (§1.4).
+//! which is where the running application writes them in both modes
+//! (docs/ORIGINAL.md, "Consolidated mode writes legacy shapes").
 //! `RelationshipTracker` also creates the whole ELO schema in
 //! `grounded_positions.db` and `agent_relationships.db` and writes its own
 //! `agent_relationships` there: in legacy mode those files hold their own
 //! copies ([`super::ALSO_IN`], `docs/ORIGINAL.md`), so the same pair of
 //! agents can have other counts in each file, as in the original. A
 //! consolidated `agents.db` has an `agent_relationships` with the same DDL
-//! (§4; `consolidate.py` never fills it), imported into the owner's table.
+//! (`consolidate.py` never fills it: docs/ORIGINAL.md, "consolidate.py"),
+//! imported into the owner's table.
 //!
-//! Unions (§3.1, §4.2): the consolidated `calibration_predictions` adds
-//! `actual_winner` and `resolved_at`, nullable here. `ratings` has the same
-//! columns in both shapes (the calibration columns are ALTER-appended in
-//! legacy files, which does not matter: columns are matched by name).
+//! Unions (docs/ORIGINAL.md, "The consolidated schema files"): the
+//! consolidated `calibration_predictions` adds `actual_winner` and
+//! `resolved_at`, nullable here. `ratings` has the same columns in both
+//! shapes (the calibration columns are ALTER-appended in legacy files, which
+//! does not matter: columns are matched by name).
 //!
 //! Not representable: `CHECK (agent_a < agent_b)` on `agent_relationships`
 //! (the store must keep the canonical order). Our indexes are ascending;

@@ -1,5 +1,6 @@
 //! Nomic loop evolution records (`evolution.db`, `EvolutionRepository`;
-//! catalog §3.15, §8.2, §13). These are the SQLite homes of the
+//! `aragora/persistence/evolution.py` in the original; docs/ORIGINAL.md,
+//! "Where DATABASE.md and the code disagree"). These are the SQLite homes of the
 //! `NomicRollback`, `CycleEvolution` and `CycleFileChange` dataclasses.
 //!
 //! Owner: [`DatabaseType::Evolution`] (legacy `evolution.db`, consolidated

@@ -1,4 +1,6 @@
-//! Explainability batch jobs (`explainability_batch_jobs.db`; catalog §3.13).
+//! Explainability batch jobs (`explainability_batch_jobs.db`,
+//! `SQLiteBatchJobStore` in the original's
+//! `aragora/server/handlers/explainability_store.py`).
 //!
 //! Owner: [`Store::ExplainabilityBatchJobs`], its own file in both modes.
 //! One shape; `*_at` are REAL Unix epoch seconds; `debate_ids_json`,

@@ -1,5 +1,6 @@
 //! Genesis: the event ledger, genomes and populations (`genesis.db`;
-//! catalog §3.10, consolidated `agents.db` §4).
+//! `GenesisDatabase` in the original's `aragora/genesis/database.py`;
+//! consolidated `agents.db`).
 //!
 //! Owners: `genesis_events` → [`DatabaseType::Genesis`] (`GenesisLedger`);
 //! `genomes`, `populations`, `active_population` →

@@ -1,5 +1,5 @@
-//! The insight store (`aragora_insights.db`; catalog §3.6, consolidated
-//! `analytics.db` §4, §4.2).
+//! The insight store (`aragora_insights.db`, `InsightStore` in the
+//! original's `aragora/insights/store.py`; consolidated `analytics.db`).
 //!
 //! Owner: [`DatabaseType::Insights`] (legacy `aragora_insights.db`,
 //! consolidated `analytics.db`).
@@ -9,8 +9,9 @@
 //!
 //! Unions: `debate_summaries`, `pattern_clusters` and
 //! `agent_performance_history` have entirely different consolidated shapes
-//! under the same names (§3.6), and the running application writes the
-//! legacy shapes into consolidated `analytics.db` (§1.4), so each is one
+//! under the same names, and the running application writes the
+//! legacy shapes into consolidated `analytics.db` (docs/ORIGINAL.md,
+//! "Consolidated mode writes legacy shapes"), so each is one
 //! table holding both column sets; only the key and the columns NOT NULL
 //! in both shapes (`agent_performance_history.agent_name`) are required.
 //! Where both shapes have a column with different defaults the legacy one

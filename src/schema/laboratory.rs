@@ -1,6 +1,7 @@
 //! The InsightsDatabase tables shared by PositionTracker, PositionLedger,
-//! FlipDetector and PersonaLaboratory (catalog §3.8, consolidated `agents.db`
-//! §4, §4.2).
+//! FlipDetector and PersonaLaboratory (`InsightsDatabase` in the original's
+//! `aragora/insights/database.py`; consolidated `agents.db`, see
+//! docs/ORIGINAL.md, "The consolidated schema files").
 //!
 //! Every file opened through `InsightsDatabase` gets all six tables
 //! (`aragora_positions.db`, `persona_lab.db`, `agent_personas.db`,

@@ -1,7 +1,9 @@
-//! Consolidated-only tables of `memory.db` (catalog §4 `memory.sql`, §4.2,
-//! §6.1): agent memories, reflection schedules, semantic embeddings and
-//! suggestion feedback. No current legacy code creates them;
-//! `consolidate.py` copies them from the legacy files named below.
+//! Consolidated-only tables of `memory.db` (the original's
+//! `aragora/persistence/schemas/memory.sql`; docs/ORIGINAL.md, "The
+//! consolidated schema files" and "consolidate.py"): agent memories,
+//! reflection schedules, semantic embeddings and suggestion feedback. No
+//! current legacy code creates them; `consolidate.py` copies them from the
+//! legacy files named below.
 //!
 //! Owners (all consolidate to `memory.db`): `memories`,
 //! `reflection_schedule` → [`DatabaseType::AgentMemories`]

@@ -1,8 +1,7 @@
-//! Onboarding flows (`onboarding.db`, `OnboardingRepository`; catalog §1.2,
-//! §3.15).
+//! Onboarding flows (`onboarding.db`, `OnboardingRepository`).
 //!
 //! Owner: [`DatabaseType::Onboarding`] (legacy `onboarding.db`, consolidated
-//! `core.db`). The catalog only names the table; the DDL is
+//! `core.db`). The DDL is
 //! `OnboardingRepository._init_schema` of the original (read from the
 //! public source). `completed_steps` is a JSON list, `metadata`
 //! a JSON object; timestamps are UTC-aware ISO text. No foreign keys in the

@@ -1,4 +1,5 @@
-//! Personas (`agent_personas.db`; catalog §3.7, consolidated `agents.db` §4).
+//! Personas (`agent_personas.db`, `PersonaManager` in the original's
+//! `aragora/agents/personas/core.py`; consolidated `agents.db`).
 //!
 //! Owner: [`DatabaseType::Personas`] (legacy `agent_personas.db`,
 //! consolidated `agents.db`). The same file often also holds the

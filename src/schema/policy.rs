@@ -1,4 +1,5 @@
-//! Compliance policies (`compliance/policy_store.db`; catalog §3.15, §7.3).
+//! Compliance policies (`compliance/policy_store.db`, `PolicyStore` in the
+//! original's `aragora/compliance/policy_store.py`).
 //!
 //! Owner: [`Store::PolicyStore`], its own file (in the `compliance/`
 //! subdirectory) in both modes. One shape each. `enabled` is a 0/1 flag;

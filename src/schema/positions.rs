@@ -1,4 +1,6 @@
-//! Positions and flips (catalog §3.9; consolidated `core.db` §4).
+//! Positions and flips (`PositionLedger` in the original's
+//! `aragora/agents/positions.py`, `FlipDetector` in
+//! `aragora/insights/flip_detector.py`; consolidated `core.db`).
 //!
 //! `PositionLedger` and `FlipDetector` add these two tables to whatever
 //! InsightsDatabase file they are given: `grounded_positions.db` (server

@@ -1,4 +1,5 @@
-//! Shared debate links (`share_links.db`; catalog §3.15, §7.6).
+//! Shared debate links (`share_links.db`, `ShareLinkStore` in the
+//! original's `aragora/storage/share_store.py`).
 //!
 //! Owner: [`Store::ShareLinks`], its own file in both modes. One shape;
 //! times are REAL Unix epoch seconds; `allow_comments`, `allow_forking`
@@ -10,7 +11,7 @@
 //! expiries are unaffected).
 //!
 //! Key: the original's primary key is `token`, but `revoke_token` sets it to
-//! NULL and keeps the row (§2.4, §7.6), which SQLite allows and PostgreSQL
+//! NULL and keeps the row (docs/ORIGINAL.md, "Value encodings"), which SQLite allows and PostgreSQL
 //! does not. Every store method is keyed by `debate_id` (NOT NULL UNIQUE), so
 //! `debate_id` is our primary key and `token` is a unique index that skips
 //! NULLs: revoked links keep their row, as in the original, and export

@@ -1,10 +1,11 @@
-//! The Supabase dashboard tables (`aragora/persistence/schema.sql`, catalog
-//! §8.1, §8.2; DATABASE.md "Supabase Tables"): nomic cycles, debate
+//! The Supabase dashboard tables (the original's
+//! `aragora/persistence/schema.sql`, with the dataclasses of
+//! `aragora/persistence/models.py`; DATABASE.md "Supabase Tables"): nomic cycles, debate
 //! artifacts, stream events and agent metrics.
 //!
 //! These are PostgreSQL tables with no SQLite home; ours keeps them in
 //! [`DatabaseType::Debates`] (legacy `debates.db`, consolidated `core.db`)
-//! because no `DatabaseType` is Supabase's. The other dataclasses of §8.2
+//! because no `DatabaseType` is Supabase's. The other dataclasses of `models.py`
 //! (`NomicRollback`, `CycleEvolution`, `CycleFileChange`) live in
 //! `evolution.db` ([`super::evolution`]). Not declared: `slack_workspaces`,
 //! `usage_metrics`, `teams_tenants` and the two views, which are

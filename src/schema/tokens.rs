@@ -1,4 +1,5 @@
-//! The JWT revocation list (`token_blacklist.db`; catalog §3.11).
+//! The JWT revocation list (`token_blacklist.db`, `SQLiteBlacklist` in the
+//! original's `aragora/storage/token_blacklist_store.py`).
 //!
 //! Owner: [`Store::TokenBlacklist`], its own file in both modes. One shape
 //! in history; `expires_at` and `revoked_at` are REAL Unix epoch seconds.

@@ -1,5 +1,7 @@
 //! `users.db`: users, organizations, audit log, usage events, OAuth links
-//! and invitations (DATABASE.md "Schema"; catalog §3.12, §5.1, §5.2).
+//! and invitations (`UserStore` in the original's
+//! `aragora/storage/user_store/sqlite_store.py`; docs/ORIGINAL.md, "Where
+//! DATABASE.md and the code disagree").
 //!
 //! Each table holds the union of the documented columns and the columns real
 //! files have. Where the two disagree the documented name is the column and

@@ -1,11 +1,13 @@
-//! Webhook configurations (`webhook_configs.db`, catalog §3.14) and
-//! processed-event idempotency records (`webhook_events.db`, §3.15, §7.7).
+//! Webhook configurations (`webhook_configs.db`, `SQLiteWebhookConfigStore`
+//! in the original's `aragora/storage/webhook_config_store.py`) and
+//! processed-event idempotency records (`webhook_events.db`,
+//! `SQLiteWebhookStore` in `aragora/storage/webhook_store.py`).
 //!
 //! Owners: [`Store::WebhookConfigs`] and [`Store::WebhookEvents`], each its
 //! own file in both modes. One shape each; times are REAL Unix epoch
 //! seconds; `active` is a 0/1 flag; `events_json` is a JSON list;
 //! `secret` is an AES-GCM blob in base64 text when encryption is available
-//! (§10), kept as text. No foreign keys, no additions.
+//! (docs/ENCRYPTION.md, "Column secrets"), kept as text. No foreign keys, no additions.
 
 use crate::config::{DbTarget, Store};
 use crate::table;

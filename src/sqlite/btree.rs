@@ -13,10 +13,11 @@
 //!         index leaf      varint payload-len, payload, [u32 first overflow]
 //!         index interior  u32 left child, varint payload-len, payload, [u32 first overflow]
 //! ```
-//! Local/overflow split (§1.6): U = usable size, X = U−35 (table leaf) or
+//! Local/overflow split (fileformat2 §1.6): U = usable size, X = U−35 (table leaf) or
 //! ((U−12)·64/255)−23 (index), M = ((U−12)·32/255)−23, K = M+((P−M) mod (U−4));
 //! local = P if P ≤ X, else K if K ≤ X, else M.
-//! Every offset read from the page is bounds-checked (catalogue P1–P3, P6).
+//! Every offset read from the page is bounds-checked: the page type, the cell count and
+//! cell pointers, the freeblock chain and the local/overflow split.
 
 use super::cache::Page;
 use super::error::{Result, SqliteError};
@@ -204,7 +205,7 @@ impl BtreePage {
                 format!("fragmented bytes: expected <= 60, found {frag}"),
             ));
         }
-        // Freeblock chain: strictly ascending, each at least 4 bytes, inside the page (P3).
+        // Freeblock chain: strictly ascending, each at least 4 bytes, inside the page.
         let mut fb = be16(data, h + 1).unwrap_or(0);
         let mut prev_end = ptr_end;
         let mut fb_ref = h + 1;

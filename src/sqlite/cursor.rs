@@ -2,7 +2,7 @@
 //! entry on leaves; index b-trees, which also hold WITHOUT ROWID tables, keep entries
 //! on interior pages too, visited between the left subtree and the next cell).
 //!
-//! Safety rails (catalogue P4/P5): every page is visited at most once per traversal
+//! Safety rails: every page is visited at most once per traversal
 //! (a revisit means a cycle or a cross-link), the depth is capped at 20 like SQLite's
 //! `BTCURSOR_MAX_DEPTH`, all leaves must sit at the same depth, child pages must be of
 //! the same tree family, and rowids must increase strictly.

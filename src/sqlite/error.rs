@@ -24,7 +24,8 @@ pub enum SqliteError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not a SQLite 3 database at all (catalogue H1).
+    /// The file is not a SQLite 3 database at all (no 16-byte magic, or shorter than
+    /// the 100-byte header).
     #[error("{}: not a SQLite database: {reason}", path.display())]
     NotADatabase {
         /// The file ("" for in-memory input).
@@ -32,7 +33,8 @@ pub enum SqliteError {
         /// Why (e.g. "file is 12 bytes, shorter than the 100-byte header").
         reason: String,
     },
-    /// A structure in the file breaks the format (catalogue H2–H10, P1–P8, R1, S1).
+    /// A structure in the file breaks the format (header, b-tree pages, overflow
+    /// chains, freelist, records, schema).
     #[error("corrupt database: page {page}, offset {offset}: {what}")]
     Corrupt {
         /// 1-based page number (0 when the fault is not inside a page, e.g. a WAL header).
@@ -45,7 +47,7 @@ pub enum SqliteError {
     /// A valid but unsupported feature (future format version, virtual table contents…).
     #[error("unsupported: {0}")]
     Unsupported(String),
-    /// A hot rollback journal sits next to the database (catalogue J1): the main file
+    /// A hot rollback journal sits next to the database: the main file
     /// may be half-written, so it is refused rather than read.
     #[error(
         "{}: hot rollback journal present (a transaction was interrupted); open the database once with SQLite to roll it back, then retry",
@@ -55,7 +57,8 @@ pub enum SqliteError {
         /// The `-journal` file.
         path: PathBuf,
     },
-    /// The `-wal` file cannot be used and SQLite would refuse to open (W3, W4).
+    /// The `-wal` file cannot be used and SQLite would refuse to open (a WAL format
+    /// version other than 3007000, or a page size other than the database's).
     #[error("{}: WAL file rejected: {reason}", path.display())]
     WalRejected {
         /// The `-wal` file ("-wal" for in-memory input).

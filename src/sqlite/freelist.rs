@@ -5,7 +5,7 @@
 //!              8 L × u32 leaf page numbers, L ≤ usable/4 − 2
 //! ```
 //! The walk is bounded: each page may appear once (cycle detection), every number must
-//! be a real page, and the total must match the header count at offset 36 (catalogue P8).
+//! be a real page, and the total must match the header count at offset 36.
 
 use std::collections::HashSet;
 

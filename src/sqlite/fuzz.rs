@@ -1,7 +1,7 @@
-//! Entry points for fuzzing every parser in this module on arbitrary bytes (header
-//! §1.3, records §2.1, WAL §4, schema SQL §2.6, whole files). None of them may panic,
+//! Entry points for fuzzing every parser in this module on arbitrary bytes (fileformat2:
+//! header §1.3, records §2.1, WAL §4, schema SQL §2.6, whole files). None of them may panic,
 //! hang or allocate beyond the input's size; the main crate's `fuzz/` targets and the
-//! replay tests call them.
+//! replay tests call them. Compiled only with the feature `testing` (and in unit tests).
 
 use std::io::sink;
 use std::path::Path;

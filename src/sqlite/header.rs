@@ -14,7 +14,9 @@
 //!  36   4  freelist page count            92   4  version-valid-for
 //!                                         96   4  SQLITE_VERSION_NUMBER
 //! ```
-//! All integers are big-endian. Validation follows the reliability catalogue rows H2–H9.
+//! All integers are big-endian. Validated: the page size, the read/write versions, the
+//! reserved bytes (usable size at least 480), the payload fractions 64/32/32, the
+//! in-header page count, the text encoding, the schema format and the auto-vacuum fields.
 
 use super::error::{Result, SqliteError};
 
@@ -125,7 +127,8 @@ pub fn describe_bytes(b: &[u8]) -> String {
     format!("bytes {}", hex.join(" "))
 }
 
-/// Page size from the two bytes at offset 16, validated (catalogue H2).
+/// Page size from the two bytes at offset 16, validated (a power of two from 512 to
+/// 32768, or 1 for 65536).
 pub fn page_size_of(h: &[u8]) -> Result<u32> {
     let raw = u32::from(byte(h, 16)) << 8 | u32::from(byte(h, 17));
     let size = if raw == 1 { 65536 } else { raw };
@@ -264,7 +267,7 @@ impl DbHeader {
     }
 
     /// The in-header page count is trusted only when non-zero and the change counter
-    /// equals the version-valid-for number (H6).
+    /// equals the version-valid-for number (fileformat2 §1.3.6).
     pub fn header_size_valid(&self) -> bool {
         self.db_size_in_header != 0 && self.change_counter == self.version_valid_for
     }

@@ -8,7 +8,7 @@
 //! ```
 //! A `-journal` that exists, is non-empty and whose first byte is non-zero means a
 //! write transaction was interrupted: the main file may be half-written. The reader
-//! refuses such a database (catalogue J1) rather than rolling it back in memory.
+//! refuses such a database rather than rolling it back in memory.
 
 /// Journal header magic.
 pub const MAGIC: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];

@@ -77,6 +77,7 @@ pub mod dump;
 pub mod error;
 pub mod file;
 pub mod freelist;
+#[cfg(any(test, feature = "testing"))]
 pub mod fuzz;
 pub mod header;
 pub mod info;
@@ -98,6 +99,7 @@ pub mod wal;
 pub use self::error::{Result, SqliteError};
 pub use self::file::SqliteFile;
 pub use self::freelist::FreelistInfo;
+#[cfg(any(test, feature = "testing"))]
 pub use self::fuzz::{fuzz_entry, fuzz_file, fuzz_header, fuzz_record, fuzz_schema_sql, fuzz_wal};
 pub use self::header::{AutoVacuum, DbHeader, TextEncoding};
 pub use self::info::DbInfo;

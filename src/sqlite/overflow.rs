@@ -6,7 +6,7 @@
 //! ```
 //! The walk is bounded by the number of pages the payload needs,
 //! ⌈(P − local)/(U − 4)⌉; a chain that ends early, runs longer, revisits a page or
-//! points outside the file is corrupt (catalogue P7). Memory is bounded because the
+//! points outside the file is corrupt. Memory is bounded because the
 //! required page count must not exceed the database's page count.
 
 use std::collections::HashSet;

@@ -7,7 +7,7 @@
 //!         N≥12 even: BLOB of (N−12)/2 bytes   N≥13 odd: TEXT of (N−13)/2 bytes
 //! ```
 //! The header is parsed once per row into a reusable `Vec<Field>`; values are then
-//! decoded lazily as borrowed slices of the payload (catalogue R1).
+//! decoded lazily as borrowed slices of the payload.
 
 use super::value::ValueRef;
 use super::varint;

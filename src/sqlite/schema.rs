@@ -1,7 +1,7 @@
 //! The schema table (fileformat2 §2.6 "Storage Of The SQL Database Schema"):
 //! `sqlite_schema(type, name, tbl_name, rootpage, sql)` is the table b-tree rooted at
 //! page 1; its `sql` column is parsed by [`super::ddl`] into [`TableInfo`] /
-//! [`IndexInfo`]. Catalogue S1: bad root pages, shared roots and unparsable SQL are
+//! [`IndexInfo`]. Bad root pages, shared roots and unparsable SQL are
 //! reported per object.
 
 use std::collections::HashMap;

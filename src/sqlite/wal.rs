@@ -1,5 +1,5 @@
 //! The write-ahead log (fileformat2 §4 "The Write-Ahead Log", walformat §1; recovery as
-//! in SQLite's `walIndexRecover` / `walDecodeFrame`, reliability.md §1.6).
+//! in SQLite's `walIndexRecover` / `walDecodeFrame`).
 //!
 //! ```text
 //! WAL header (32 bytes, big-endian u32s):       frame header (24 bytes):

@@ -16,6 +16,10 @@
 //! The handle is cheap to clone and every clone shares the same state: give
 //! one clone to redb and keep another to steer and inspect it.
 //!
+//! Compiled only with the feature `testing` (and in the crate's own unit
+//! tests), which the integration tests, benches and `fuzz/` turn on: the
+//! shipped library has no fault injector.
+//!
 //! ```
 //! use aragora_db::storage::fault::{CrashOptions, FailMode, FaultBackend, OpMask};
 //! use redb::{backends::InMemoryBackend, TableDefinition};

@@ -1,5 +1,7 @@
-//! `AuditLog`: the append-only audit trail in `users.db` (catalog §7.1,
-//! §7.5, §9.2).
+//! `AuditLog`: the append-only audit trail in `users.db` (the original's
+//! `UserStore.log_audit_event` and `AuditStore` in
+//! `aragora/storage/audit_store.py`, whose `cleanup_old_entries` keeps 90
+//! days by default).
 //!
 //! There is no update or single-row delete: events are appended, queried,
 //! exported, and removed only by retention. Queries pick the index that

@@ -1,5 +1,5 @@
 //! `CalibrationTracker`: agents' confidence predictions and how well
-//! calibrated they are, plus tuned temperatures (catalog §3.5,
+//! calibrated they are, plus tuned temperatures (the original's
 //! `aragora/agents/calibration.py`).
 //!
 //! Faithful to the original's writer: a prediction's confidence is clamped

@@ -1,5 +1,6 @@
 //! `ConsensusStore`: consensus records, their dissents, belief cruxes and
-//! the archive of old records (catalog §3.3, `ConsensusMemory`).
+//! the archive of old records (the original's `ConsensusMemory`,
+//! `aragora/memory/consensus.py`).
 //!
 //! # Identifiers
 //!

@@ -1,5 +1,5 @@
 //! `ContinuumStore`: the continuum memory's tiers, tier transitions and
-//! archive (catalog §3.2, `ContinuumMemory`).
+//! archive (the original's `ContinuumMemory`, `aragora/memory/continuum/`).
 //!
 //! # Tiers
 //!
@@ -352,7 +352,7 @@ impl ContinuumStore {
 
     /// [`ContinuumStore::update_outcome`] with an explicit clock.
     ///
-    /// Our arithmetic (the catalog does not record the original's): the
+    /// Our arithmetic (the original's is not known here): the
     /// surprise of an outcome is `|actual − expected success rate|` (before
     /// counting it), averaged into `surprise_score` with weight
     /// [`SURPRISE_ALPHA`]; a given `prediction_error` in [0, 1] is averaged

@@ -1,5 +1,6 @@
 //! `CritiqueStore`: debates, critiques, recurring issue patterns, agent
-//! reputation and pattern embeddings (catalog §3.4, `CritiqueStore`).
+//! reputation and pattern embeddings (the original's `CritiqueStore`,
+//! `aragora/memory/store.py`).
 //!
 //! # Patterns
 //!
@@ -11,8 +12,8 @@
 //! `(avg × n + severity) / (n + 1)` over the `n` successes so far.
 //! [`CritiqueStore::fail_pattern_at`] does the same with `failure_count`
 //! (a new pattern starts at 0 successes, 1 failure). `issue_type` comes
-//! from [`categorize_issue`]; the catalog names the categories but not the
-//! keywords, so the keyword lists are ours. `example_task` is cut to 500
+//! from [`categorize_issue`]; the original's categories are kept, but its
+//! keywords are not known here, so the keyword lists are ours. `example_task` is cut to 500
 //! characters, as in the original.
 //!
 //! [`CritiqueStore::prune_stale_patterns_at`] removes patterns not

@@ -1,11 +1,12 @@
 //! `EloStore`: agent ratings, matches, rating history, tournament winner
-//! predictions, per-domain calibration and agent relationships (catalog
-//! §3.1, `EloSystem`/`EloDatabase`, `RelationshipTracker`).
+//! predictions, per-domain calibration and agent relationships (the
+//! original's `EloSystem`/`EloDatabase` in `aragora/ranking/`, and
+//! `RelationshipTracker`).
 //!
 //! # Arithmetic
 //!
 //! Standard Elo with every agent starting at [`ELO_INITIAL_RATING`]. The
-//! catalog does not give the original's K-factor; ours is [`ELO_K_FACTOR`]
+//! original's K-factor is not known here; ours is [`ELO_K_FACTOR`]
 //! (32, the classic chess value). A match with `n` participants is scored as
 //! all `n(n-1)/2` pairwise games, each worth 1 / 0.5 / 0 to the agent with
 //! the higher / equal / lower score, and an agent's change is
@@ -23,7 +24,8 @@
 //!
 //! # Stored formats
 //!
-//! JSON text is written like Python's `json.dumps` defaults (catalog §2.4):
+//! JSON text is written like Python's `json.dumps` defaults (docs/ORIGINAL.md,
+//! "Value encodings"):
 //! `", "`/`": "` separators, ASCII-only, insertion order (participant
 //! order), floats as Python's `repr`. `created_at` columns, left to
 //! `CURRENT_TIMESTAMP` by the original, are written in that shape
@@ -58,7 +60,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const ELO_INITIAL_RATING: f64 = 1500.0;
 
 /// K-factor: the largest change one two-player game can make. Our choice
-/// (the classic chess value); the catalog does not record the original's.
+/// (the classic chess value); the original's is not known here.
 pub const ELO_K_FACTOR: f64 = 32.0;
 
 /// A debate's outcome to record.

@@ -1,5 +1,5 @@
 //! `BatchJobStore`: explainability batch jobs
-//! (`explainability_batch_jobs.db`; catalog §3.13).
+//! (`explainability_batch_jobs.db`; the original's `SQLiteBatchJobStore`).
 //!
 //! A job is kept for a TTL after its creation (`expires_at = created_at +
 //! ttl`, default 3600 s, the original's

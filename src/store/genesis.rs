@@ -1,5 +1,6 @@
 //! `GenesisLedger` and `GenomeStore`: the genesis event ledger, agent
-//! genomes and populations (`genesis.db`; catalog §3.10, §2.4).
+//! genomes and populations (`genesis.db`; the original's `aragora/genesis/`;
+//! ids and hashes as in docs/ORIGINAL.md, "Value encodings").
 //!
 //! Both stores live in one file (`genesis.db` legacy, `agents.db`
 //! consolidated) and share one [`Database`] handle.

@@ -1,6 +1,7 @@
 //! `InsightStore`: insights extracted from debates, debate summaries, agent
 //! performance history, recurring patterns, insight usage and audience
-//! wisdom (`aragora_insights.db`, consolidated `analytics.db`; catalog §3.6).
+//! wisdom (`aragora_insights.db`, consolidated `analytics.db`; the original's
+//! `InsightStore`, `aragora/insights/store.py`).
 //!
 //! Encodings as the original writes them: `agents_involved`/`evidence`
 //! are `json.dumps` lists, `metadata` a `json.dumps` object (in the given
@@ -10,15 +11,16 @@
 //! summary, performance, usage and wisdom `created_at` have the
 //! `CURRENT_TIMESTAMP` shape (`YYYY-MM-DD HH:MM:SS`, UTC), as their column
 //! defaults write them. The legacy column set of the union tables is
-//! written (as the running application does, §1.4).
+//! written (as the running application does: docs/ORIGINAL.md,
+//! "Consolidated mode writes legacy shapes").
 //!
-//! Choices the catalog leaves open: a pattern insight creates its cluster
-//! with `avg_severity` = `metadata.severity` when numeric (else 0.5) and
-//! later occurrences leave it unchanged; appended `debate_ids` use SQLite's
-//! compact JSON (`["d1","d2"]`), as `json_insert` writes it, and a debate
-//! already listed is not appended again. Storing a debate's insights again
-//! replaces the summary and insights and appends new performance rows (the
-//! original's plain `INSERT`).
+//! Choices of ours where the original's behaviour is not known: a pattern
+//! insight creates its cluster with `avg_severity` = `metadata.severity` when
+//! numeric (else 0.5) and later occurrences leave it unchanged; appended
+//! `debate_ids` use SQLite's compact JSON (`["d1","d2"]`), as `json_insert`
+//! writes it, and a debate already listed is not appended again. Storing a
+//! debate's insights again replaces the summary and insights and appends new
+//! performance rows (the original's plain `INSERT`).
 
 use crate::config::{Config, DatabaseType, DbTarget};
 use crate::db::Database;

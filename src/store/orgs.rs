@@ -1,4 +1,5 @@
-//! `OrganizationStore`: tenants and their members (catalog §5.1, §7.2).
+//! `OrganizationStore`: tenants and their members (the original's
+//! `aragora/storage/organization_store.py`).
 
 use super::users::{new_uuid, random_bytes};
 use crate::config::{Config, DbTarget, Store};

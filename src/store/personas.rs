@@ -1,5 +1,6 @@
 //! `PersonaManager`: agent personas and their performance history
-//! (`agent_personas.db`, consolidated `agents.db`; catalog §3.7).
+//! (`agent_personas.db`, consolidated `agents.db`; the original's
+//! `aragora/agents/personas/core.py`).
 //!
 //! `traits` is stored as Python's `json.dumps` of a list of strings,
 //! `expertise` as `json.dumps` of an object domain → score in [0, 1], in
@@ -8,9 +9,9 @@
 //! `performance_history.created_at` has the `CURRENT_TIMESTAMP` shape
 //! (`YYYY-MM-DD HH:MM:SS`, UTC), `success` is 0/1.
 //!
-//! Choices the catalog leaves open:
+//! Choices of ours where the original's behaviour is not known:
 //! * The original filters traits to `PERSONALITY_TRAITS` and domains to
-//!   `EXPERTISE_DOMAINS`; the catalog does not list them, so every trait
+//!   `EXPERTISE_DOMAINS`; those lists are not known here, so every trait
 //!   and domain is accepted (traits are de-duplicated keeping the first,
 //!   blank names are dropped). Expertise scores are clamped to [0, 1]; NaN
 //!   is rejected.

@@ -1,5 +1,6 @@
 //! `PolicyStore`: compliance policies, their audit trail and violations
-//! (`compliance/policy_store.db`; catalog §3.15, §7.3).
+//! (`compliance/policy_store.db`; the original's
+//! `aragora/compliance/policy_store.py`).
 //!
 //! Every create, update (toggle included) and delete of a policy writes a
 //! `policy_audit` row in the same transaction: action `create`, `update`

@@ -1,5 +1,7 @@
 //! `PositionLedger` and `FlipDetector`: agents' claims in debates and the
-//! detected changes of position (catalog §3.9, §2.4).
+//! detected changes of position (the original's `aragora/agents/positions.py`
+//! and `aragora/insights/flip_detector.py`; ids as in docs/ORIGINAL.md,
+//! "Value encodings").
 //!
 //! Both live in one file (legacy `grounded_positions.db`, consolidated
 //! `core.db`) and share one [`Database`] handle.
@@ -13,8 +15,8 @@
 //! Flip detection follows the original's join: a position the agent
 //! marked reversed ([`PositionLedger::record_reversal`]) is paired with the
 //! agent's position in the reversal debate (the latest round, then the
-//! latest written, when there are several). The catalog names the four
-//! flip types but not the rule that picks one; ours ([`classify_flip`]):
+//! latest written, when there are several). The original's four flip types
+//! are kept; its rule that picks one is not known here, so ours ([`classify_flip`]):
 //! * `contradiction` — exactly one of the two claims is negated (an odd
 //!   number of `not`/`no`/`never`/`cannot`/`n't` words differs), or the
 //!   claims share less than 10% of their words;

@@ -1,4 +1,5 @@
-//! `ShareLinkStore`: shared debate links (catalog §7.6).
+//! `ShareLinkStore`: shared debate links (the original's
+//! `aragora/storage/share_store.py`).
 //!
 //! One link per debate. Unlike the original, [`ShareLinkStore::get_by_token`]
 //! does not return expired links: expiry is enforced here, not left to every

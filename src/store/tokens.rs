@@ -1,4 +1,5 @@
-//! `TokenBlacklist`: revoked JWT ids (catalog §3.11, `SQLiteBlacklist`).
+//! `TokenBlacklist`: revoked JWT ids (the original's `SQLiteBlacklist`,
+//! `aragora/storage/token_blacklist_store.py`).
 //!
 //! A token id stays revoked until the token itself would have expired; after
 //! that `is_revoked` is false and `cleanup_expired` removes it. Times are

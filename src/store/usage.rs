@@ -1,5 +1,5 @@
 //! Usage events: record, aggregate monthly, prune (DATABASE.md "Usage Event
-//! Aggregation"; catalog §9.3).
+//! Aggregation"; docs/ORIGINAL.md, "Where DATABASE.md and the code disagree").
 //!
 //! The original documents monthly aggregation and a 90-day prune but never
 //! implemented either. Ours keeps one invariant so no count is ever lost:

@@ -1,4 +1,5 @@
-//! `UserStore`: user accounts and login lockout (catalog §5.1, §7.1).
+//! `UserStore`: user accounts and login lockout (the original's
+//! `aragora/storage/user_store/sqlite_store.py`).
 
 use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;

@@ -1,6 +1,6 @@
 //! Column secrets and Fernet, against vectors made by Python's
 //! `cryptography` 48 (`Fernet._encrypt_from_parts`, `AESGCM`) in the
-//! original's blob layout (catalog §10).
+//! original's blob layout (docs/ENCRYPTION.md, "Column secrets").
 
 use aragora_db::crypto::Key;
 use aragora_db::crypto::column::{self, Outcome};

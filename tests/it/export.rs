@@ -1,5 +1,6 @@
 //! `aragora-db export`: a populated store (every declared table, the stores'
-//! own rows, and adversarial values for each trap of reliability.md §4.4)
+//! own rows, and adversarial values for each known trap of SQLite-to-PostgreSQL
+//! export: quoting, NUL and invalid UTF-8, extreme numbers, timestamps, identifiers)
 //! loaded into a fresh PostgreSQL database with `psql -v ON_ERROR_STOP=1`
 //! and compared row by row, in COPY and INSERT mode and in the Supabase
 //! layout. See tests/it/export_pg.rs for the comparison.
@@ -14,7 +15,7 @@ use aragora_db::table::layout::{ROWS, spaced};
 use aragora_db::table::{Extras, SqlType, TableDef, Value, codec, keys, raw_def};
 use std::collections::HashSet;
 
-/// Text values PostgreSQL must keep byte for byte (§4.4 item 1).
+/// Text values PostgreSQL must keep byte for byte.
 pub const TEXTS: &[&str] = &[
     "'",
     "''",

@@ -1,4 +1,5 @@
-//! Exporter traps beyond the declared tables: hostile identifiers (R23),
+//! Exporter traps beyond the declared tables: hostile identifiers (quotes,
+//! spaces, newlines before psql meta-commands, names past 63 bytes),
 //! the Supabase layout, and the CLI in both modes.
 
 use crate::common::data_dir;

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 const MODES: [DatabaseMode; 2] = [DatabaseMode::Legacy, DatabaseMode::Consolidated];
 
-/// Catalog §1.2: `DatabaseType` value → consolidated file.
+/// `DatabaseType` value → consolidated file (docs/ORIGINAL.md, "Database types
+/// and file names").
 fn documented_consolidated_file(t: DatabaseType) -> &'static str {
     match t.value() {
         "debates" | "traces" | "tournaments" | "embeddings" | "positions" | "evolution"
@@ -28,7 +29,7 @@ fn documented_consolidated_file(t: DatabaseType) -> &'static str {
         "personas" | "relationships" | "laboratory" | "truth_grounding" | "genesis" | "genomes" => {
             "agents.db"
         }
-        other => panic!("DatabaseType {other} is not in catalog §1.2"),
+        other => panic!("DatabaseType {other} is not in docs/ORIGINAL.md"),
     }
 }
 

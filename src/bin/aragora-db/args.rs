@@ -165,8 +165,9 @@ pub enum Command {
         #[arg(long)]
         reverse: bool,
     },
-    /// Schema migrations: status, dry run, run, or scaffold a new step.
-    #[command(group(clap::ArgGroup::new("migrate_action").required(true).args(["status", "dry_run", "migrate", "create"])))]
+    /// Schema migrations: status, dry run, or run (a new step is scaffolded
+    /// in the source tree by tools/new-migration).
+    #[command(group(clap::ArgGroup::new("migrate_action").required(true).args(["status", "dry_run", "migrate"])))]
     Migrate {
         /// Each file's tables: recorded vs declared version, pending steps.
         #[arg(long)]
@@ -177,18 +178,9 @@ pub enum Command {
         /// Run every pending step (each in one write transaction).
         #[arg(long)]
         migrate: bool,
-        /// Scaffold src/migrations/mNNN_<description>.rs and register it (needs --db).
-        #[arg(long, value_name = "DESCRIPTION", requires = "db")]
-        create: Option<String>,
         /// Only this database (e.g. elo, users).
         #[arg(long, value_name = "NAME")]
         db: Option<String>,
-        /// With --create: the table (default: the database's first).
-        #[arg(long)]
-        table: Option<String>,
-        /// With --create: the source directory of the migrations.
-        #[arg(long, value_name = "DIR", default_value = "src/migrations")]
-        src: PathBuf,
     },
     /// Export every table as SQL for PostgreSQL or Supabase (see docs/EXPORT.md).
     Export {

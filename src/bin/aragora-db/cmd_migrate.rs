@@ -1,21 +1,16 @@
-//! `aragora-db migrate --status | --dry-run | --migrate [--db NAME]` and
-//! `--create "description" --db NAME [--table T] [--src DIR]` (see
-//! `aragora_db::ops::migrate`).
+//! `aragora-db migrate --status | --dry-run | --migrate [--db NAME]` (see
+//! `aragora_db::ops::migrate`; new steps come from `tools/new-migration`).
 
 use crate::output::{out, record};
 use aragora_db::config::{Config, DbTarget};
 use aragora_db::ops::migrate;
 use aragora_db::{Error, Result};
-use std::path::Path;
 
 pub struct Args<'a> {
     pub status: bool,
     pub dry_run: bool,
     pub migrate: bool,
-    pub create: Option<&'a str>,
     pub db: Option<&'a str>,
-    pub table: Option<&'a str>,
-    pub src: &'a Path,
 }
 
 fn target(name: Option<&str>) -> Result<Option<DbTarget>> {
@@ -31,17 +26,6 @@ fn target(name: Option<&str>) -> Result<Option<DbTarget>> {
 
 pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
     let only = target(a.db)?;
-    if let Some(description) = a.create {
-        let db = only.ok_or_else(|| Error::Invalid("--create needs --db NAME".into()))?;
-        let path = migrate::create(a.src, description, db, a.table)?;
-        out(format!(
-            "wrote {} and registered it in {}",
-            path.display(),
-            a.src.join("mod.rs").display()
-        ))?;
-        out("next: bump the table's `version` in its declaration, fill in the step, rebuild")?;
-        return Ok(());
-    }
     if a.migrate || a.dry_run {
         let applied = migrate::migrate(config, only, a.dry_run)?;
         let verb = if a.dry_run { "would run" } else { "ran" };

@@ -148,20 +148,14 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             status,
             dry_run,
             migrate,
-            ref create,
             ref db,
-            ref table,
-            ref src,
         } => cmd_migrate::run(
             &config()?,
             cmd_migrate::Args {
                 status,
                 dry_run,
                 migrate,
-                create: create.as_deref(),
                 db: db.as_deref(),
-                table: table.as_deref(),
-                src,
             },
         ),
         args::Command::Export {

@@ -22,7 +22,7 @@ fn usage_errors_exit_2_and_touch_nothing() {
     for args in [
         vec!["--data-dir", d, "dump", "users", "--where", "email"],
         vec!["--data-dir", d, "dump", "users", "--where", "=x"],
-        vec!["--data-dir", d, "migrate", "--create", "x"],
+        vec!["--data-dir", d, "migrate"],
         vec!["--data-dir", d, "export", "--format", "supabase"],
         vec!["--data-dir", d, "--mode", "sharded", "status"],
         vec!["--data-dir", d, "no-such-command"],

@@ -1,4 +1,4 @@
-//! verify, salvage and consolidate on encrypted stores (issue 7): the same
+//! verify, salvage and consolidate on encrypted stores (docs/ENCRYPTION.md): the same
 //! results as on plain stores, no plaintext in any file they write, a clear
 //! error naming the file without the key (or with the wrong one), and
 //! verify reports a block that fails authentication.

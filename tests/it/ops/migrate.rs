@@ -233,24 +233,43 @@ fn frozen_schema_v1_directory_migrates_and_verifies() {
     assert!(users.get_user_by_email("u2@x.io").unwrap().is_some());
 }
 
+/// Runs `tools/new-migration` with `args` (None: python3 is missing and
+/// this is not CI).
+fn new_migration(args: &[&str]) -> Option<std::process::Output> {
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/new-migration");
+    match std::process::Command::new("python3")
+        .arg(&tool)
+        .args(args)
+        .output()
+    {
+        Ok(o) => Some(o),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !crate::common::ci() => {
+            eprintln!("SKIPPED: python3 not found; tools/new-migration not run");
+            None
+        }
+        Err(e) => panic!("running python3 (CI=true requires it): {e}"),
+    }
+}
+
 #[test]
-fn create_scaffolds_a_numbered_step_and_registers_it() {
+fn new_migration_scaffolds_a_numbered_step_and_registers_it() {
     let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().to_str().unwrap();
     let modrs = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/migrations/mod.rs");
     std::fs::copy(&modrs, dir.path().join("mod.rs")).unwrap();
-    let p = migrate::create(
-        dir.path(),
-        "Add score to ratings!",
-        DbTarget::parse("elo").unwrap(),
-        None,
-    )
-    .unwrap();
-    assert_eq!(p.file_name().unwrap(), "m001_add_score_to_ratings.rs");
+    let run = |args: &[&str]| new_migration(&[args, &["--src", src]].concat());
+    let Some(o) = run(&["Add score to ratings!", "--table", "ratings"]) else {
+        return;
+    };
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = dir.path().join("m001_add_score_to_ratings.rs");
     let body = std::fs::read_to_string(&p).unwrap();
     assert!(
         body.contains("name: \"001_add_score_to_ratings\"")
+            && body.contains("id: 1,")
             && body.contains("table: \"ratings\"")
-            && body.contains("to: 2"),
+            && body.contains("to: 2")
+            && !body.contains("{{"),
         "{body}"
     );
     let m = std::fs::read_to_string(dir.path().join("mod.rs")).unwrap();
@@ -259,22 +278,42 @@ fn create_scaffolds_a_numbered_step_and_registers_it() {
             && m.contains("m001_add_score_to_ratings::STEP,"),
         "{m}"
     );
-    let q = migrate::create(
-        dir.path(),
-        "second",
-        DbTarget::parse("elo").unwrap(),
-        Some("matches"),
-    )
-    .unwrap();
-    assert_eq!(q.file_name().unwrap(), "m002_second.rs");
-    assert!(
-        migrate::create(
-            dir.path(),
+    let o = run(&["second", "--table", "matches"]).unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.path().join("m002_second.rs").exists());
+    let before = std::fs::read_to_string(dir.path().join("mod.rs")).unwrap();
+    for bad in [
+        &["x", "--table", "nope"][..],
+        &["!!", "--table", "ratings"],
+        &["x"],
+    ] {
+        let o = run(bad).unwrap();
+        assert!(!o.status.success(), "{bad:?} was accepted");
+    }
+    let after = std::fs::read_to_string(dir.path().join("mod.rs")).unwrap();
+    assert_eq!(before, after, "a refused input changed mod.rs");
+}
+
+/// The binary has no `migrate --create`: a source tree is changed only by
+/// `tools/new-migration`.
+#[test]
+fn the_binary_does_not_scaffold_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = crate::common::cli_env(
+        &[
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "migrate",
+            "--create",
             "x",
-            DbTarget::parse("elo").unwrap(),
-            Some("nope")
-        )
-        .is_err()
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unexpected argument '--create'"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }
 

@@ -1,6 +1,7 @@
-//! One deterministic fixture per row of the bad-input catalogue (reliability.md §1.5
-//! H1–J1, §1.6 W1–W15), each built by mutating a valid file, asserting the specific
-//! typed error — and never a panic.
+//! One deterministic fixture per file-format rule a damaged file can break (the header,
+//! b-tree pages, overflow chains, the freelist, records, the schema, a hot journal, and
+//! the WAL as SQLite's recovery reads it), each built by mutating a valid file,
+//! asserting the specific typed error — and never a panic.
 use std::path::{Path, PathBuf};
 
 use aragora_db::sqlite;

@@ -1,5 +1,6 @@
 //! The SQLite reader: differential tests against real SQLite, one fixture
-//! per bad-input catalogue row, read-only guarantees and fuzz replays.
+//! per file-format rule a damaged file can break, read-only guarantees and
+//! fuzz replays.
 
 mod common;
 mod differential;
