@@ -219,6 +219,53 @@ pub enum Error {
     /// A bad argument to an API call.
     #[error("{0}")]
     Invalid(String),
+
+    /// A PostgreSQL connection string is malformed. The message never
+    /// holds the password, nor any part of the string that could.
+    #[error("invalid PostgreSQL connection string in {var}: {what}")]
+    Dsn {
+        /// The variable (or flag) it came from, e.g. `DATABASE_URL`.
+        var: String,
+        /// What is wrong.
+        what: String,
+    },
+
+    /// PostgreSQL, or the connection to it, reported an error.
+    #[error("PostgreSQL {target}: {context}: {source}")]
+    Postgres {
+        /// The server: a redacted DSN (`postgresql://user:***@host:5432/db`).
+        target: String,
+        /// What we were doing.
+        context: String,
+        /// The client library's error (the server's message, if any).
+        source: postgres::Error,
+    },
+
+    /// A PostgreSQL connection could not be set up (TLS roots, a connect
+    /// that did not finish in time, ...), with no client error behind it.
+    #[error("PostgreSQL {target}: {what}")]
+    PgConnection {
+        /// The server: a redacted DSN.
+        target: String,
+        /// What went wrong and what to do.
+        what: String,
+    },
+
+    /// Every connection of a PostgreSQL pool stayed in use for the whole
+    /// pool timeout.
+    #[error(
+        "PostgreSQL pool for {target} exhausted: all {size}+{overflow} connections (ARAGORA_DB_POOL_SIZE+ARAGORA_DB_POOL_MAX_OVERFLOW) in use; gave up after {waited:?} (ARAGORA_DB_POOL_TIMEOUT)"
+    )]
+    PoolTimeout {
+        /// The server: a redacted DSN.
+        target: String,
+        /// Connections kept open.
+        size: u32,
+        /// Extra connections allowed under load.
+        overflow: u32,
+        /// How long we waited.
+        waited: Duration,
+    },
 }
 
 impl Error {

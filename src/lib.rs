@@ -28,6 +28,7 @@ pub mod fuzzing;
 pub mod import;
 pub mod migrations;
 pub mod ops;
+pub mod pg;
 pub mod pyjson;
 pub mod quiet;
 pub mod schema;
