@@ -231,7 +231,7 @@ pub enum Error {
     },
 
     /// PostgreSQL, or the connection to it, reported an error.
-    #[error("PostgreSQL {target}: {context}: {source}")]
+    #[error("PostgreSQL {target}: {context}: {}", pg_message(.source))]
     Postgres {
         /// The server: a redacted DSN (`postgresql://user:***@host:5432/db`).
         target: String,
@@ -296,4 +296,30 @@ impl Error {
                 | Error::Referenced { .. }
         )
     }
+}
+
+/// A client error with its causes, which its `Display` leaves out: the
+/// server's `SEVERITY: message`, detail, hint and SQLSTATE for a database
+/// error, else the kind and the chain (`error connecting to server:
+/// Connection refused`).
+pub(crate) fn pg_message(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut m = format!("{}: {}", db.severity(), db.message());
+        if let Some(d) = db.detail() {
+            m.push_str(&format!(" (DETAIL: {d})"));
+        }
+        if let Some(h) = db.hint() {
+            m.push_str(&format!(" (HINT: {h})"));
+        }
+        m.push_str(&format!(" [SQLSTATE {}]", db.code().code()));
+        return m;
+    }
+    let mut m = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        m.push_str(": ");
+        m.push_str(&c.to_string());
+        cause = c.source();
+    }
+    m
 }

@@ -11,12 +11,10 @@
 //!   accepts but never answers cannot hang a caller. TCP keepalive is on,
 //!   so a dead server is noticed on idle connections too.
 //! - A connection found closed (killed by the server, a dropped network) is
-//!   discarded and replaced: checked when it is returned and again, without
-//!   a round trip, when it is handed out (pending messages from the server
-//!   are read, so a "terminating connection" notice is seen).
+//!   discarded and replaced: checked when it is returned, and pinged (an
+//!   empty query, one round trip) before it is handed out again.
 //! - Connections are not reset between users: a caller must finish its
-//!   transactions (`postgres::Transaction` rolls back when dropped). Pooled
-//!   clients are not for `LISTEN`: the liveness check drains notifications.
+//!   transactions (`postgres::Transaction` rolls back when dropped).
 //!
 //! [`Pool::shared`] keeps one pool per server, database and credentials
 //! for the whole process.
@@ -138,10 +136,10 @@ impl Pool {
         loop {
             if let Some(mut client) = state.idle.pop() {
                 drop(state);
-                if alive(&mut client) {
+                if alive(&mut client, inner.settings.connect_timeout) {
                     return Ok(self.guard(client));
                 }
-                tracing::info!(target = %inner.target, "discarding a closed PostgreSQL connection");
+                tracing::info!(server = %inner.target, "discarding a closed PostgreSQL connection");
                 drop(client);
                 state = inner.state.lock();
                 state.open -= 1;
@@ -178,15 +176,13 @@ impl Pool {
     }
 }
 
-/// Whether an idle connection is still usable, without a round trip:
-/// messages the server sent meanwhile (a termination notice, or the socket
-/// closing) are read first.
-fn alive(client: &mut Client) -> bool {
-    if client.is_closed() {
-        return false;
-    }
-    use postgres::fallible_iterator::FallibleIterator;
-    client.notifications().iter().next().is_ok() && !client.is_closed()
+/// Whether an idle connection is still usable: not seen closed, and it
+/// answers an empty query within `timeout` (one round trip, as
+/// SQLAlchemy's `pool_pre_ping`). Reading the socket without a round trip
+/// is not enough: the client's runtime only learns of a "terminating
+/// connection" message when its reactor next waits.
+fn alive(client: &mut Client, timeout: Duration) -> bool {
+    !client.is_closed() && client.is_valid(timeout).is_ok()
 }
 
 impl Inner {
@@ -228,7 +224,7 @@ impl Inner {
 
     fn connect_error(&self, e: postgres::Error) -> Error {
         let dsn = &self.settings.dsn;
-        let msg = e.to_string();
+        let msg = crate::error::pg_message(&e);
         let context = if msg.contains("server does not support TLS") {
             format!(
                 "sslmode={} but the server at {} does not offer TLS",

@@ -34,6 +34,7 @@ mod misuse;
 mod model;
 mod modes;
 mod ops;
+mod pg_conn;
 mod process;
 mod readers;
 mod schema_fingerprint;
