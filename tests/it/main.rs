@@ -35,6 +35,8 @@ mod model;
 mod modes;
 mod ops;
 mod pg_conn;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod pg_tls;
 mod process;
 mod readers;
 mod schema_fingerprint;
