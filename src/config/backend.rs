@@ -135,7 +135,7 @@ pub enum Backend {
     /// Our embedded store, in the data directory.
     Embedded,
     /// PostgreSQL.
-    Postgres(PgSettings),
+    Postgres(Box<PgSettings>),
 }
 
 /// The backend part of [`super::Config`].
@@ -248,12 +248,12 @@ impl BackendConfig {
                     value: "postgres".into(),
                     expected: "a connection string in ARAGORA_POSTGRES_DSN, DATABASE_URL or ARAGORA_DATABASE_URL".into(),
                 })?;
-                Ok(Backend::Postgres(PgSettings {
+                Ok(Backend::Postgres(Box::new(PgSettings {
                     connect_timeout: dsn.connect_timeout().unwrap_or(DEFAULT_CONNECT_TIMEOUT),
                     dsn,
                     dsn_source: source,
                     pool: self.pool,
-                }))
+                })))
             }
         }
     }
