@@ -90,6 +90,10 @@ impl Pool {
     pub fn new(settings: PgSettings) -> Result<Pool> {
         let tls = super::tls::connector(&settings.dsn)?;
         let mut config = settings.dsn.to_pg_config();
+        if settings.dsn.application_name().is_none() {
+            // Names us in pg_stat_activity and the server's logs.
+            config.application_name("aragora-db");
+        }
         config
             .connect_timeout(settings.connect_timeout)
             .keepalives(true)

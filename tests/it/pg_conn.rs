@@ -411,7 +411,55 @@ fn pg_sslmodes_against_the_local_server() {
             Err(e) => assert!(e.to_string().contains("not valid for name"), "{e}"),
             Ok(_) => eprintln!("note: the server's certificate names 127.0.0.1"),
         }
+        // Debian's certificate is made for `localhost`; if so, verify-full
+        // by that name passes (else only the name may be wrong).
+        let by_name = url(
+            "postgres",
+            &format!("sslmode=verify-full&sslrootcert={file}"),
+        )
+        .replace("@127.0.0.1:", "@localhost:");
+        match pool(&by_name, 1, 0, Duration::from_secs(5)).get() {
+            Ok(mut c) => assert!(uses_tls(&mut c)),
+            Err(e) => assert!(e.to_string().contains("not valid for name"), "{e}"),
+        }
     } else {
         eprintln!("SKIPPED: verify-ca against the server's own certificate ({file} unreadable)");
     }
+}
+
+#[test]
+fn pg_pool_under_contention_stays_within_its_limits() {
+    if skip("pg_pool_under_contention_stays_within_its_limits") {
+        return;
+    }
+    let p = pool(&url("postgres", ""), 2, 1, Duration::from_secs(20));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                for _ in 0..15 {
+                    let mut c = p.get().unwrap();
+                    let s = p.status();
+                    assert!(s.open <= 3, "{s:?}");
+                    c.batch_execute("SELECT pg_sleep(0.002)").unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let s = p.status();
+    assert_eq!((s.open, s.idle), (2, 2), "overflow closed, the rest kept");
+    // The server agrees: no connection leaked.
+    let app: String = p
+        .get()
+        .unwrap()
+        .query_one("SELECT current_setting('application_name')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        app, "aragora-db",
+        "a default application_name names us in pg_stat_activity"
+    );
 }
