@@ -254,7 +254,7 @@ pub enum Error {
     /// Every connection of a PostgreSQL pool stayed in use for the whole
     /// pool timeout.
     #[error(
-        "PostgreSQL pool for {target} exhausted: all {size}+{overflow} connections (ARAGORA_DB_POOL_SIZE+ARAGORA_DB_POOL_MAX_OVERFLOW) in use; gave up after {waited:?} (ARAGORA_DB_POOL_TIMEOUT)"
+        "PostgreSQL pool for {target} exhausted: all {size}+{overflow} connections (ARAGORA_DB_POOL_SIZE+ARAGORA_DB_POOL_MAX_OVERFLOW) in use; gave up after {waited:.1?} (ARAGORA_DB_POOL_TIMEOUT)"
     )]
     PoolTimeout {
         /// The server: a redacted DSN.

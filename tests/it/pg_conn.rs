@@ -146,6 +146,7 @@ fn pg_pool_exhaustion_times_out_with_the_limits() {
     let waited = t.elapsed();
     assert!(matches!(e, Error::PoolTimeout { .. }), "{e:?}");
     let msg = e.to_string();
+    eprintln!("{msg}");
     assert!(
         msg.contains("exhausted") && msg.contains("1+1") && msg.contains("ARAGORA_DB_POOL_TIMEOUT"),
         "{msg}"
@@ -237,6 +238,7 @@ fn pg_unreachable_port_fails_fast_naming_host_and_port() {
     let e = p.get().unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
     let msg = e.to_string();
+    eprintln!("{msg}");
     assert!(msg.contains("127.0.0.1:1"), "{msg}");
     assert!(msg.contains("aragora"), "{msg}");
     assert!(matches!(e, Error::Postgres { .. }), "{e:?}");
@@ -281,6 +283,7 @@ fn pg_unknown_database_is_named() {
     );
     let e = p.get().unwrap_err();
     let msg = e.to_string();
+    eprintln!("{msg}");
     assert!(
         msg.contains("aragora_no_such_db_4711") && msg.contains("does not exist"),
         "{msg}"
