@@ -110,6 +110,32 @@ fn pg_select_one_through_the_pool_and_the_config() {
 }
 
 #[test]
+fn pg_unix_socket_host() {
+    if skip("pg_unix_socket_host") {
+        return;
+    }
+    let dir = "/var/run/postgresql";
+    if !std::path::Path::new(dir).join(".s.PGSQL.5432").exists() {
+        eprintln!("SKIPPED: pg_unix_socket_host (no socket in {dir})");
+        return;
+    }
+    for dsn in [
+        "postgresql://postgres@%2Fvar%2Frun%2Fpostgresql/postgres".to_string(),
+        format!("host={dir} user=postgres dbname=postgres"),
+    ] {
+        let p = pool(&dsn, 1, 0, Duration::from_secs(5));
+        assert_eq!(one(&p), 1, "{dsn}");
+        let addr: Option<String> = p
+            .get()
+            .unwrap()
+            .query_one("SELECT inet_client_addr()::text", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(addr, None, "over the socket, not TCP");
+    }
+}
+
+#[test]
 fn pg_work_in_a_database_of_its_own() {
     if skip("pg_work_in_a_database_of_its_own") {
         return;
