@@ -706,6 +706,23 @@ mod tests {
         assert_eq!((d.user(), d.dbname()), ("us er", "d/b"));
     }
 
+    /// What a DSN shows parses back to the same DSN (less its password).
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            "postgresql://u@h:5432/db",
+            "postgresql://us%20er@[::1]:6000/d%2Fb?sslmode=require",
+            "postgresql://u@a:1,b:2/x?sslrootcert=%2Fca.pem&connect_timeout=5&application_name=a%20b",
+            "postgresql://u@%2Fvar%2Frun%2Fpostgresql:5432/x",
+            "host=h port=7 user=u dbname=d sslmode=verify-ca",
+        ] {
+            let d = ok(s);
+            let again = ok(&d.to_string());
+            assert_eq!(again.to_string(), d.to_string(), "{s}");
+            assert_eq!(again.hosts(), d.hosts(), "{s}");
+        }
+    }
+
     #[test]
     fn key_value_form() {
         let d = ok("host=db port=6000 dbname=ar user=ada password='it\\'s x' sslmode=require");

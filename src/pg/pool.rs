@@ -364,6 +364,14 @@ mod tests {
     }
 
     #[test]
+    fn pools_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Pool>();
+        send::<PooledClient>();
+    }
+
+    #[test]
     fn shared_pools_are_per_credentials() {
         let a = Pool::shared(&settings("postgresql://u:a@h/db")).unwrap();
         let a2 = Pool::shared(&settings("postgresql://u:a@h/db")).unwrap();
