@@ -219,6 +219,53 @@ pub enum Error {
     /// A bad argument to an API call.
     #[error("{0}")]
     Invalid(String),
+
+    /// A PostgreSQL connection string is malformed. The message never
+    /// holds the password, nor any part of the string that could.
+    #[error("invalid PostgreSQL connection string in {var}: {what}")]
+    Dsn {
+        /// The variable (or flag) it came from, e.g. `DATABASE_URL`.
+        var: String,
+        /// What is wrong.
+        what: String,
+    },
+
+    /// PostgreSQL, or the connection to it, reported an error.
+    #[error("PostgreSQL {target}: {context}: {}", pg_message(.source))]
+    Postgres {
+        /// The server: a redacted DSN (`postgresql://user:***@host:5432/db`).
+        target: String,
+        /// What we were doing.
+        context: String,
+        /// The client library's error (the server's message, if any).
+        source: postgres::Error,
+    },
+
+    /// A PostgreSQL connection could not be set up (TLS roots, a connect
+    /// that did not finish in time, ...), with no client error behind it.
+    #[error("PostgreSQL {target}: {what}")]
+    PgConnection {
+        /// The server: a redacted DSN.
+        target: String,
+        /// What went wrong and what to do.
+        what: String,
+    },
+
+    /// Every connection of a PostgreSQL pool stayed in use for the whole
+    /// pool timeout.
+    #[error(
+        "PostgreSQL pool for {target} exhausted: all {size}+{overflow} connections (ARAGORA_DB_POOL_SIZE+ARAGORA_DB_POOL_MAX_OVERFLOW) in use; gave up after {waited:.1?} (ARAGORA_DB_POOL_TIMEOUT)"
+    )]
+    PoolTimeout {
+        /// The server: a redacted DSN.
+        target: String,
+        /// Connections kept open.
+        size: u32,
+        /// Extra connections allowed under load.
+        overflow: u32,
+        /// How long we waited.
+        waited: Duration,
+    },
 }
 
 impl Error {
@@ -249,4 +296,30 @@ impl Error {
                 | Error::Referenced { .. }
         )
     }
+}
+
+/// A client error with its causes, which its `Display` leaves out: the
+/// server's `SEVERITY: message`, detail, hint and SQLSTATE for a database
+/// error, else the kind and the chain (`error connecting to server:
+/// Connection refused`).
+pub(crate) fn pg_message(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut m = format!("{}: {}", db.severity(), db.message());
+        if let Some(d) = db.detail() {
+            m.push_str(&format!(" (DETAIL: {d})"));
+        }
+        if let Some(h) = db.hint() {
+            m.push_str(&format!(" (HINT: {h})"));
+        }
+        m.push_str(&format!(" [SQLSTATE {}]", db.code().code()));
+        return m;
+    }
+    let mut m = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        m.push_str(": ");
+        m.push_str(&c.to_string());
+        cause = c.source();
+    }
+    m
 }

@@ -12,12 +12,18 @@
 //! | `ARAGORA_SQLITE_KEY` | | passphrase for encryption at rest (Argon2id) |
 //! | `ARAGORA_ENCRYPTION_KEY` | | 32 bytes, hex or base64: column secrets, and the at-rest key when no passphrase is set |
 //!
+//! The backend each store uses (embedded or PostgreSQL), the connection
+//! string and the pool limits are read by [`backend`], which lists its
+//! variables (`ARAGORA_DB_BACKEND`, `DATABASE_URL`, `ARAGORA_DB_POOL_*`, ...).
+//!
 //! Tests build a [`Config`] from an explicit map with [`Config::from_lookup`]
 //! so they never touch the process environment.
 
+pub mod backend;
 mod paths;
 mod types;
 
+pub use backend::{Backend, BackendConfig, BackendKind, PgSettings, PoolSettings};
 pub use paths::{DbFile, redb_path_for};
 pub use types::{Consolidated, DatabaseType, DbTarget, Store};
 
@@ -82,6 +88,8 @@ pub struct Config {
     pub encryption: Option<crate::crypto::Encryption>,
     /// Key for column-level secrets (`ARAGORA_ENCRYPTION_KEY`), if set.
     pub column_key: Option<crate::crypto::Key>,
+    /// Embedded or PostgreSQL per store, the DSN and the pool limits.
+    pub backend: BackendConfig,
 }
 
 impl Config {
@@ -145,7 +153,14 @@ impl Config {
                     crate::crypto::Key::parse("ARAGORA_ENCRYPTION_KEY", &zeroize::Zeroizing::new(k))
                 })
                 .transpose()?,
+            backend: BackendConfig::from_lookup(&get)?,
         })
+    }
+
+    /// The backend a database or store uses, with its connection settings
+    /// when that is PostgreSQL.
+    pub fn backend_for(&self, target: DbTarget) -> Result<Backend> {
+        self.backend.backend_for(target)
     }
 
     /// Same configuration in another mode.

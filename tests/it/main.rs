@@ -35,6 +35,9 @@ mod misuse;
 mod model;
 mod modes;
 mod ops;
+mod pg_conn;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod pg_tls;
 mod pg_store;
 mod process;
 mod readers;

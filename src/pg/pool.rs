@@ -1,0 +1,384 @@
+//! A small blocking connection pool (a mutex and a condition variable).
+//!
+//! - At most `size + max_overflow` connections are open at once; `size` of
+//!   them are kept when idle, the overflow ones are closed when returned
+//!   (SQLAlchemy's `pool_size` / `max_overflow`, which the original's
+//!   variables configure).
+//! - [`Pool::get`] waits up to the pool timeout for a free connection, then
+//!   fails with [`Error::PoolTimeout`] naming the limits and the wait.
+//! - Connections are opened lazily. Opening one is bounded by the connect
+//!   timeout as a whole (TCP, TLS and authentication), so a server that
+//!   accepts but never answers cannot hang a caller. TCP keepalive is on,
+//!   so a dead server is noticed on idle connections too.
+//! - A connection found closed (killed by the server, a dropped network) is
+//!   discarded and replaced: checked when it is returned, and pinged (an
+//!   empty query, one round trip) before it is handed out again.
+//! - Connections are not reset between users: a caller must finish its
+//!   transactions (`postgres::Transaction` rolls back when dropped).
+//!
+//! [`Pool::shared`] keeps one pool per server, database and credentials
+//! for the whole process.
+
+use crate::config::PgSettings;
+use crate::error::{Error, Result};
+use parking_lot::{Condvar, Mutex};
+use postgres::{Client, NoTls};
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, LazyLock};
+use std::time::{Duration, Instant};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// TCP keepalive: probes start after a minute idle, every 10 s, and three
+/// unanswered ones close the connection (a dead server is noticed in about
+/// 90 s instead of the system's default of hours).
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_RETRIES: u32 = 3;
+
+/// A pool of connections to one PostgreSQL database. Cheap to clone.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: PgSettings,
+    /// The redacted DSN, for errors.
+    target: String,
+    config: postgres::Config,
+    tls: Option<MakeRustlsConnect>,
+    state: Mutex<State>,
+    freed: Condvar,
+}
+
+struct State {
+    idle: Vec<Client>,
+    /// Connections open or being opened, idle included.
+    open: u32,
+}
+
+/// What a pool holds right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open (or being opened), idle included.
+    pub open: u32,
+    /// Idle connections ready to hand out.
+    pub idle: u32,
+    /// Connections kept when idle.
+    pub size: u32,
+    /// Extra connections allowed under load.
+    pub max_overflow: u32,
+}
+
+static POOLS: LazyLock<Mutex<HashMap<[u8; 32], Pool>>> = LazyLock::new(Default::default);
+
+impl Pool {
+    /// The process-wide pool for these settings' server, database and
+    /// credentials, created on first use (its limits are those of the
+    /// first caller). Nothing is connected until [`Pool::get`].
+    pub fn shared(settings: &PgSettings) -> Result<Pool> {
+        let key = settings.dsn.identity();
+        let mut pools = POOLS.lock();
+        if let Some(p) = pools.get(&key) {
+            return Ok(p.clone());
+        }
+        let p = Pool::new(settings.clone())?;
+        pools.insert(key, p.clone());
+        Ok(p)
+    }
+
+    /// A pool of its own, not shared with anyone (tests, tools). Fails
+    /// only if the TLS setup does (e.g. an unreadable `sslrootcert`).
+    pub fn new(settings: PgSettings) -> Result<Pool> {
+        let tls = super::tls::connector(&settings.dsn)?;
+        let mut config = settings.dsn.to_pg_config();
+        if settings.dsn.application_name().is_none() {
+            // Names us in pg_stat_activity and the server's logs.
+            config.application_name("aragora-db");
+        }
+        config
+            .connect_timeout(settings.connect_timeout)
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES);
+        Ok(Pool {
+            inner: Arc::new(Inner {
+                target: settings.dsn.to_string(),
+                settings,
+                config,
+                tls,
+                state: Mutex::new(State {
+                    idle: Vec::new(),
+                    open: 0,
+                }),
+                freed: Condvar::new(),
+            }),
+        })
+    }
+
+    /// The settings the pool was made with.
+    pub fn settings(&self) -> &PgSettings {
+        &self.inner.settings
+    }
+
+    /// Counts of open and idle connections.
+    pub fn status(&self) -> PoolStatus {
+        let s = self.inner.state.lock();
+        PoolStatus {
+            open: s.open,
+            idle: s.idle.len() as u32,
+            size: self.inner.settings.pool.size,
+            max_overflow: self.inner.settings.pool.max_overflow,
+        }
+    }
+
+    /// A connection: an idle one that is still alive, else a new one if the
+    /// limit allows, else the next one returned within the pool timeout.
+    pub fn get(&self) -> Result<PooledClient> {
+        let inner = &self.inner;
+        let limits = inner.settings.pool;
+        let started = Instant::now();
+        let deadline = started + limits.timeout;
+        let mut state = inner.state.lock();
+        loop {
+            if let Some(mut client) = state.idle.pop() {
+                drop(state);
+                if alive(&mut client, inner.settings.connect_timeout) {
+                    return Ok(self.guard(client));
+                }
+                tracing::info!(server = %inner.target, "discarding a closed PostgreSQL connection");
+                drop(client);
+                state = inner.state.lock();
+                state.open -= 1;
+                continue;
+            }
+            if state.open < limits.size.saturating_add(limits.max_overflow) {
+                state.open += 1;
+                drop(state);
+                return match inner.connect() {
+                    Ok(client) => Ok(self.guard(client)),
+                    Err(e) => {
+                        inner.state.lock().open -= 1;
+                        inner.freed.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            // Checked after looking, so a connection freed just as the
+            // wait timed out is still taken.
+            if Instant::now() >= deadline {
+                return Err(Error::PoolTimeout {
+                    target: inner.target.clone(),
+                    size: limits.size,
+                    overflow: limits.max_overflow,
+                    waited: started.elapsed(),
+                });
+            }
+            inner.freed.wait_until(&mut state, deadline);
+        }
+    }
+
+    fn guard(&self, client: Client) -> PooledClient {
+        PooledClient {
+            client: Some(client),
+            pool: self.inner.clone(),
+        }
+    }
+}
+
+/// Whether an idle connection is still usable: not seen closed, and it
+/// answers an empty query within `timeout` (one round trip, as
+/// SQLAlchemy's `pool_pre_ping`). Reading the socket without a round trip
+/// is not enough: the client's runtime only learns of a "terminating
+/// connection" message when its reactor next waits.
+fn alive(client: &mut Client, timeout: Duration) -> bool {
+    !client.is_closed() && client.is_valid(timeout).is_ok()
+}
+
+impl Inner {
+    /// Opens one connection, as a whole within the connect timeout (per host).
+    fn connect(&self) -> Result<Client> {
+        let config = self.config.clone();
+        let tls = self.tls.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("aragora-pg-connect".into())
+            .spawn(move || {
+                let r = match tls {
+                    Some(tls) => config.connect(tls),
+                    None => config.connect(NoTls),
+                };
+                // If the caller gave up, the late client is dropped (closed).
+                let _ = tx.send(r);
+            });
+        if let Err(e) = spawned {
+            return Err(Error::PgConnection {
+                target: self.target.clone(),
+                what: format!("cannot start a connection thread: {e}"),
+            });
+        }
+        let hosts = self.settings.dsn.hosts().len().max(1) as u32;
+        let budget = self.settings.connect_timeout * hosts + Duration::from_secs(1);
+        match rx.recv_timeout(budget) {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(self.connect_error(e)),
+            Err(_) => Err(Error::PgConnection {
+                target: self.target.clone(),
+                what: format!(
+                    "cannot connect: no answer within {budget:?} (connect_timeout {:?} per host)",
+                    self.settings.connect_timeout
+                ),
+            }),
+        }
+    }
+
+    /// The target (redacted DSN) already names the hosts, ports, database
+    /// and user; the context says what failed.
+    fn connect_error(&self, e: postgres::Error) -> Error {
+        let mode = self.settings.dsn.ssl_mode();
+        let context = if crate::error::pg_message(&e).contains("server does not support TLS") {
+            format!(
+                "sslmode={}, but the server does not offer TLS",
+                mode.as_str()
+            )
+        } else {
+            "cannot connect".to_string()
+        };
+        Error::Postgres {
+            target: self.target.clone(),
+            context,
+            source: e,
+        }
+    }
+
+    /// Takes a connection back: kept if alive and under `size`, else closed.
+    fn put_back(&self, client: Client) {
+        let mut state = self.state.lock();
+        let keep = !client.is_closed() && (state.idle.len() as u32) < self.settings.pool.size;
+        let discard = if keep {
+            state.idle.push(client);
+            None
+        } else {
+            state.open -= 1;
+            Some(client)
+        };
+        drop(state);
+        self.freed.notify_one();
+        // Closing talks to the server: never under the lock.
+        drop(discard);
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("target", &self.inner.target)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+/// A connection on loan from a [`Pool`]; it goes back when dropped.
+/// Dereferences to [`postgres::Client`].
+pub struct PooledClient {
+    client: Option<Client>,
+    pool: Arc<Inner>,
+}
+
+impl PooledClient {
+    /// Closes the connection instead of returning it (after an error that
+    /// may have left it in an unknown state).
+    pub fn discard(mut self) {
+        if let Some(c) = self.client.take() {
+            self.pool.state.lock().open -= 1;
+            self.pool.freed.notify_one();
+            drop(c);
+        }
+    }
+
+    /// The redacted DSN this connection is to, for error messages.
+    pub fn target(&self) -> &str {
+        &self.pool.target
+    }
+}
+
+impl Deref for PooledClient {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("present until dropped")
+    }
+}
+
+impl DerefMut for PooledClient {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.client.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for PooledClient {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            self.pool.put_back(c);
+        }
+    }
+}
+
+impl fmt::Debug for PooledClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledClient")
+            .field("target", &self.pool.target)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::Dsn;
+
+    fn settings(url: &str) -> PgSettings {
+        PgSettings::new(Dsn::parse("TEST", url).unwrap())
+    }
+
+    #[test]
+    fn debug_and_errors_never_show_the_password() {
+        let mut s = settings("postgresql://u:Sup3rSecretPw@127.0.0.1:1/db?sslmode=disable");
+        s.connect_timeout = Duration::from_secs(2);
+        let pool = Pool::new(s.clone()).unwrap();
+        let e = pool.get().unwrap_err();
+        for shown in [
+            format!("{pool:?}"),
+            format!("{s:?}"),
+            format!("{e}"),
+            format!("{e:?}"),
+            format!("{:?}", std::error::Error::source(&e)),
+        ] {
+            assert!(!shown.contains("Sup3rSecretPw"), "{shown}");
+        }
+        let shown = e.to_string();
+        assert!(shown.contains("127.0.0.1:1"), "{shown}");
+        assert_eq!(pool.status().open, 0, "a failed connect frees its slot");
+    }
+
+    #[test]
+    fn pools_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Pool>();
+        send::<PooledClient>();
+    }
+
+    #[test]
+    fn shared_pools_are_per_credentials() {
+        let a = Pool::shared(&settings("postgresql://u:a@h/db")).unwrap();
+        let a2 = Pool::shared(&settings("postgresql://u:a@h/db")).unwrap();
+        let b = Pool::shared(&settings("postgresql://u:b@h/db")).unwrap();
+        let c = Pool::shared(&settings("postgresql://u:a@h/other")).unwrap();
+        assert!(Arc::ptr_eq(&a.inner, &a2.inner));
+        assert!(!Arc::ptr_eq(&a.inner, &b.inner));
+        assert!(!Arc::ptr_eq(&a.inner, &c.inner));
+    }
+}
