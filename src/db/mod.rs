@@ -133,6 +133,9 @@ impl Database {
     /// Opens (creating if needed) the file that holds `target` in the
     /// configured mode, with every table that lives in that file.
     pub fn open(config: &Config, target: DbTarget) -> Result<Database> {
+        if let Some(db) = pg::open_configured(config, target)? {
+            return Ok(db);
+        }
         let file = config.get_db_path(target)?;
         let tables = crate::schema::tables_in_file(config, &file.path)?;
         Self::open_path(&file.path, tables, &OpenOptions::from(config))

@@ -3,6 +3,7 @@
 //! runs on it unchanged (see docs/POSTGRES.md).
 
 use super::{Database, Engine, Inner, OpenOptions};
+use crate::config::{Config, DbTarget};
 use crate::error::Result;
 use crate::pg::rows::PgRows;
 use crate::table::{Reader, TableDef, TableSet, Writer};
@@ -85,4 +86,38 @@ impl Database {
             read_only: false,
         })
     }
+}
+
+/// The PostgreSQL database of a configuration's `target`, when the
+/// configuration puts that store on PostgreSQL (`None`: embedded). Every
+/// store on one server shares one pool and one handle, and the schema is
+/// created once per process (every declared table, so that foreign keys
+/// between stores hold).
+pub fn open_configured(config: &Config, target: DbTarget) -> Result<Option<Database>> {
+    use parking_lot::Mutex;
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Weak};
+    static OPEN: LazyLock<Mutex<HashMap<String, Weak<Inner>>>> =
+        LazyLock::new(|| Mutex::new(HashMap::new()));
+    let Some(pool) = crate::pg::pool_for(config, target)? else {
+        return Ok(None);
+    };
+    let origin = pool.settings().dsn.to_string();
+    let mut open = OPEN.lock();
+    if let Some(inner) = open.get(&origin).and_then(Weak::upgrade) {
+        return Ok(Some(Database {
+            inner,
+            read_only: false,
+        }));
+    }
+    let connect: Connect = Box::new(move || Ok(PgClient(Box::new(pool.get()?))));
+    let db = Database::open_postgres(
+        &origin,
+        connect,
+        crate::schema::ALL_TABLES.to_vec(),
+        &OpenOptions::from(config),
+    )?;
+    open.retain(|_, w| w.strong_count() > 0);
+    open.insert(origin, Arc::downgrade(&db.inner));
+    Ok(Some(db))
 }

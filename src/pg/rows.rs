@@ -27,6 +27,14 @@ use std::ops::DerefMut;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Why a write inside a savepoint failed.
+enum Fail {
+    /// PostgreSQL refused it (typed after the rollback).
+    Pg(postgres::Error),
+    /// Ours, already typed.
+    Api(Error),
+}
+
 /// A connection with an open transaction, used through the table API.
 /// `C` is a pooled client (or any owner of a [`postgres::Client`]).
 pub struct PgRows<C: DerefMut<Target = postgres::Client>> {
@@ -34,7 +42,13 @@ pub struct PgRows<C: DerefMut<Target = postgres::Client>> {
     set: Arc<TableSet>,
     write: bool,
     open: bool,
+    /// AUTOINCREMENT tables whose sequence this transaction raised.
+    raised: Vec<&'static TableDef>,
 }
+
+/// The table of AUTOINCREMENT sequences (one row per table), kept in the
+/// same transactions as the rows.
+pub const SEQUENCES: &str = "aragora_sequences";
 
 impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     /// Begins a read snapshot on `client`.
@@ -48,19 +62,23 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     }
 
     fn begin(mut client: C, set: Arc<TableSet>, write: bool) -> Result<Self> {
+        // Foreign keys are created DEFERRABLE (so a load can insert in any
+        // order); the table API checks each write when it happens, as the
+        // embedded store does, so a failed write fails on its own.
         let sql = if write {
-            "BEGIN ISOLATION LEVEL READ COMMITTED"
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SET CONSTRAINTS ALL IMMEDIATE"
         } else {
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         };
         client
             .batch_execute(sql)
-            .map_err(|e| pg_error(set.origin(), "begin a transaction", &e))?;
+            .map_err(|e| pg_error(set.origin(), "begin a transaction", e))?;
         Ok(PgRows {
             client: RefCell::new(client),
             set,
             write,
             open: true,
+            raised: Vec::new(),
         })
     }
 
@@ -68,7 +86,14 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
         let r = self.client.get_mut().batch_execute("COMMIT");
-        r.map_err(|e| pg_error(self.set.origin(), "commit", &e))
+        r.map_err(|e| pg_error(self.set.origin(), "commit", e))?;
+        if !self.raised.is_empty()
+            && let Err(e) = self.sync_identities()
+        {
+            // Committed already; only other clients' DEFAULT ids are affected.
+            tracing::warn!(error = %e, "could not move identity sequences after a commit");
+        }
+        Ok(())
     }
 
     fn table(&self, def: &'static TableDef) -> Result<&'static PgTable> {
@@ -82,13 +107,20 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             .iter()
             .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
             .collect();
+        tracing::debug!(sql = %st.sql, params = ?st.params.len(), "postgres query");
         let mut c = self.client.borrow_mut();
         c.query_typed(&st.sql, &params)
-            .map_err(|e| pg_error(self.set.origin(), &st.sql, &e))
+            .map_err(|e| pg_error(self.set.origin(), &st.sql, e))
     }
 
-    /// Runs a write inside a savepoint; on failure the transaction is as before.
-    fn savepoint<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    /// Runs a write inside a savepoint; on failure the transaction is as
+    /// before, and a PostgreSQL error is turned into ours by `typed` after
+    /// the rollback (which may query: the transaction is usable again).
+    fn savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> std::result::Result<T, Fail>,
+        typed: impl FnOnce(&Self, postgres::Error) -> Error,
+    ) -> Result<T> {
         self.exec("SAVEPOINT aragora_op")?;
         match f(self) {
             Ok(v) => {
@@ -97,14 +129,17 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             }
             Err(e) => {
                 self.exec("ROLLBACK TO SAVEPOINT aragora_op")?;
-                Err(e)
+                Err(match e {
+                    Fail::Pg(e) => typed(self, e),
+                    Fail::Api(e) => e,
+                })
             }
         }
     }
 
     fn exec(&self, sql: &str) -> Result<()> {
         let r = self.client.borrow_mut().batch_execute(sql);
-        r.map_err(|e| pg_error(self.set.origin(), sql, &e))
+        r.map_err(|e| pg_error(self.set.origin(), sql, e))
     }
 
     fn execute(&self, st: &Stmt) -> std::result::Result<u64, postgres::Error> {
@@ -157,7 +192,7 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
         t: &PgTable,
         vals: Option<&[ValueRef<'_>]>,
         pk: &[u8],
-        e: &postgres::Error,
+        e: postgres::Error,
     ) -> Error {
         let def = t.def;
         let Some(db) = e.as_db_error() else {
@@ -219,20 +254,45 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
         Ok(!self.query(&st)?.is_empty())
     }
 
+    /// Raises the table's AUTOINCREMENT sequence to at least `id`, inside
+    /// this transaction (a rollback takes it back, as SQLite's
+    /// `sqlite_sequence` and the embedded store's sequence key do).
     fn bump_sequence(&mut self, t: &PgTable, id: i64) -> Result<()> {
-        let pk = &t.def.columns[t.def.primary_key[0]];
         let st = Stmt {
-            sql: "SELECT setval(s, $1::bigint) FROM \
-                  (SELECT pg_get_serial_sequence($2::text, $3::text)::regclass AS s) q \
-                  WHERE $1::bigint > COALESCE(pg_sequence_last_value(q.s), 0)"
-                .into(),
-            params: vec![
-                Some(id.to_string()),
-                Some(t.q.clone()),
-                Some(pk.name.to_string()),
-            ],
+            sql: format!(
+                "INSERT INTO {SEQUENCES} (table_name, last_id) VALUES ($1::text, $2::bigint) \
+                 ON CONFLICT (table_name) DO UPDATE \
+                 SET last_id = GREATEST({SEQUENCES}.last_id, EXCLUDED.last_id)"
+            ),
+            params: vec![Some(t.name.clone()), Some(id.to_string())],
         };
-        self.query(&st).map(drop)
+        self.query(&st)?;
+        self.raised.push(t.def);
+        Ok(())
+    }
+
+    /// After a commit: moves each identity sequence we wrote ids past up
+    /// to them, so that inserts relying on the column's DEFAULT (the
+    /// original's own stores) do not collide with our ids.
+    fn sync_identities(&mut self) -> Result<()> {
+        for def in std::mem::take(&mut self.raised) {
+            let t = shape(def)?;
+            let pk = &def.columns[def.primary_key[0]];
+            let st = Stmt {
+                sql: format!(
+                    "SELECT setval(s, GREATEST(l.last_id, COALESCE(pg_sequence_last_value(s), 0))) \
+                     FROM (SELECT pg_get_serial_sequence($1::text, $2::text)::regclass AS s) q, \
+                     {SEQUENCES} l WHERE q.s IS NOT NULL AND l.table_name = $3::text"
+                ),
+                params: vec![
+                    Some(t.q.clone()),
+                    Some(pk.name.to_string()),
+                    Some(t.name.clone()),
+                ],
+            };
+            self.query(&st)?;
+        }
+        Ok(())
     }
 }
 
@@ -371,16 +431,18 @@ impl<C: DerefMut<Target = postgres::Client>> RowSink for PgRows<C> {
         check_row(def, vals, check_types)?;
         let pk = crate::table::layout::pk_of(def, vals);
         let st = sql::insert(t, vals);
-        self.savepoint(|w| {
-            w.execute(&st)
-                .map_err(|e| w.write_error(t, Some(vals), &pk, &e))?;
-            if def.autoincrement
-                && let Some(ValueRef::Integer(id)) = def.primary_key.first().map(|&c| vals[c])
-            {
-                w.bump_sequence(t, id)?;
-            }
-            Ok(pk.clone())
-        })
+        self.savepoint(
+            |w| {
+                w.execute(&st).map_err(Fail::Pg)?;
+                if def.autoincrement
+                    && let Some(ValueRef::Integer(id)) = def.primary_key.first().map(|&c| vals[c])
+                {
+                    w.bump_sequence(t, id).map_err(Fail::Api)?;
+                }
+                Ok(pk.clone())
+            },
+            |w, e| w.write_error(t, Some(vals), &pk, e),
+        )
     }
 
     fn update(
@@ -394,18 +456,19 @@ impl<C: DerefMut<Target = postgres::Client>> RowSink for PgRows<C> {
         check_row(def, vals, check_types)?;
         let pk = crate::table::layout::pk_of(def, vals);
         let st = sql::update(t, vals);
-        self.savepoint(|w| {
-            let n = w
-                .execute(&st)
-                .map_err(|e| w.write_error(t, Some(vals), &pk, &e))?;
-            if n == 0 {
-                return Err(Error::NotFound {
-                    table: def.name,
-                    key: keys::render(&pk),
-                });
-            }
-            Ok(())
-        })
+        self.savepoint(
+            |w| {
+                let n = w.execute(&st).map_err(Fail::Pg)?;
+                if n == 0 {
+                    return Err(Fail::Api(Error::NotFound {
+                        table: def.name,
+                        key: keys::render(&pk),
+                    }));
+                }
+                Ok(())
+            },
+            |w, e| w.write_error(t, Some(vals), &pk, e),
+        )
     }
 
     fn upsert(
@@ -429,24 +492,32 @@ impl<C: DerefMut<Target = postgres::Client>> RowSink for PgRows<C> {
         let mut st = Stmt::default();
         let cond = sql::key_equals(&mut st, t, &key_cols(t, None), pk)?;
         st.sql = format!("DELETE FROM {} WHERE {cond}", t.q);
-        self.savepoint(|w| {
-            w.execute(&st)
-                .map(|n| n > 0)
-                .map_err(|e| w.write_error(t, None, pk, &e))
-        })
+        self.savepoint(
+            |w| w.execute(&st).map(|n| n > 0).map_err(Fail::Pg),
+            |w, e| w.write_error(t, None, pk, e),
+        )
     }
 
+    /// One more than the highest id ever handed out or stored. The table's
+    /// row in the sequence table is locked until commit, so concurrent
+    /// writers take ids one after another and a rollback gives an id back
+    /// unused (PostgreSQL's own sequences are not transactional).
     fn next_id(&mut self, def: &'static TableDef) -> Result<i64> {
         let t = self.table(def)?;
-        let pk = &def.columns[def.primary_key[0]];
+        let pk = &t.cols[def.primary_key[0]];
         let st = Stmt {
-            sql: "SELECT nextval(pg_get_serial_sequence($1::text, $2::text))".into(),
-            params: vec![Some(t.q.clone()), Some(pk.name.to_string())],
+            sql: format!(
+                "INSERT INTO {SEQUENCES} (table_name, last_id) VALUES ($1::text, 0) \
+                 ON CONFLICT (table_name) DO UPDATE SET last_id = {SEQUENCES}.last_id \
+                 RETURNING GREATEST(last_id, (SELECT COALESCE(max({}), 0) FROM {})) + 1",
+                pk.q, t.q
+            ),
+            params: vec![Some(t.name.clone())],
         };
         let rows = self.query(&st)?;
         rows.first()
             .and_then(|r| r.try_get::<_, i64>(0).ok())
-            .ok_or_else(|| Error::Invalid(format!("table {} has no id sequence", def.name)))
+            .ok_or_else(|| Error::Invalid(format!("table {}: no next id", def.name)))
     }
 
     fn raise_sequence_to(&mut self, def: &'static TableDef, id: i64) -> Result<()> {
@@ -454,22 +525,26 @@ impl<C: DerefMut<Target = postgres::Client>> RowSink for PgRows<C> {
         self.bump_sequence(t, id)
     }
 
+    /// PostgreSQL checks foreign keys with triggers that only a session in
+    /// the `replica` replication role skips; setting it needs a superuser
+    /// (or, on PostgreSQL 15+, a role granted that setting). Without it
+    /// this is an error naming the database, never a silent no-op.
     fn set_foreign_keys(&mut self, on: bool) -> Result<()> {
-        if on {
-            return Ok(());
-        }
-        Err(Error::Invalid(format!(
-            "{}: foreign keys cannot be turned off on PostgreSQL",
-            self.set.origin().display()
-        )))
+        let role = if on { "DEFAULT" } else { "replica" };
+        self.exec(&format!("SET LOCAL session_replication_role = {role}"))
+            .map_err(|e| {
+                Error::Invalid(format!(
+                    "{}: turning foreign keys {} needs permission to set \
+                     session_replication_role ({e})",
+                    self.set.origin().display(),
+                    if on { "on" } else { "off" }
+                ))
+            })
     }
 }
 
-/// A PostgreSQL error, naming the database and what was being done.
-pub fn pg_error(origin: &Path, context: &str, e: &postgres::Error) -> Error {
-    let msg = match e.as_db_error() {
-        Some(db) => format!("{context}: {} ({})", db.message(), db.code().code()),
-        None => format!("{context}: {e}"),
-    };
-    Error::storage(origin, msg)
+/// A PostgreSQL error, naming the database (a redacted DSN) and what was
+/// being done; the client's error stays the source.
+pub fn pg_error(origin: &Path, context: &str, e: postgres::Error) -> Error {
+    super::error(&origin.display().to_string(), context, e)
 }

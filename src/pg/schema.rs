@@ -51,6 +51,10 @@ pub fn create(
     tables: &[&'static TableDef],
 ) -> Result<()> {
     let mut sql = String::from("BEGIN;\nSELECT pg_advisory_xact_lock(7215402117);\n");
+    sql.push_str(&format!(
+        "CREATE TABLE IF NOT EXISTS {} (table_name text PRIMARY KEY, last_id bigint NOT NULL);\n",
+        super::rows::SEQUENCES
+    ));
     for s in statements(tables)? {
         sql.push_str(&s);
         sql.push('\n');
@@ -58,5 +62,5 @@ pub fn create(
     sql.push_str("COMMIT;\n");
     client
         .batch_execute(&sql)
-        .map_err(|e| pg_error(origin, "create the schema", &e))
+        .map_err(|e| pg_error(origin, "create the schema", e))
 }

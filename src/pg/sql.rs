@@ -85,10 +85,11 @@ fn equals(st: &mut Stmt, cols: &[&PgCol], vals: &[Value]) -> String {
 
 /// The condition of one edge of a range: `(c1, c2) >= ($1, $2)` and friends.
 fn edge(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], e: &Edge, start: bool) -> Result<String> {
-    let (p, inclusive_side) = match e {
+    // Start: Before = ">=", After = ">"; end: Before = "<", After = "<=".
+    let (p, op) = match e {
         Edge::Unbounded => return Ok("TRUE".into()),
-        Edge::Before(p) => (p, start),
-        Edge::After(p) => (p, !start),
+        Edge::Before(p) => (p, if start { ">=" } else { "<" }),
+        Edge::After(p) => (p, if start { ">" } else { "<=" }),
         Edge::Raw(_) => {
             return Err(Error::Invalid(format!(
                 "table {}: a range of raw encoded keys is for the embedded store only",
@@ -106,20 +107,24 @@ fn edge(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], e: &Edge, start: bool) -> R
         )));
     }
     let lead = &cols[..vals.len()];
-    // Equality prefixes with NULL are handled by `range_where`; a NULL
-    // bound of a range compares as SQL's unknown, not as "sorts first".
+    // NULL sorts first: a bound that is NULL alone means "NULL rows" or
+    // "no NULL rows"; equality prefixes with NULL are handled by
+    // `range_where`. Other NULL bounds would compare as SQL's unknown.
+    if let [Value::Null] = vals.as_slice() {
+        let c = &lead[0].q;
+        return Ok(match (e, start) {
+            (Edge::Before(_), true) => "TRUE".to_string(),
+            (Edge::After(_), true) => format!("{c} IS NOT NULL"),
+            (Edge::Before(_), false) => "FALSE".to_string(),
+            _ => format!("{c} IS NULL"),
+        });
+    }
     if vals.iter().any(Value::is_null) {
         return Err(Error::Invalid(format!(
             "table {}: a range bound holding NULL is not supported on PostgreSQL",
             t.name
         )));
     }
-    let op = match (start, inclusive_side) {
-        (true, true) => ">=",
-        (true, false) => ">",
-        (false, true) => "<",
-        (false, false) => "<=",
-    };
     let lhs: Vec<String> = lead.iter().map(|c| c.ordered()).collect();
     let rhs: Vec<String> = lead.iter().zip(&vals).map(|(c, v)| st.bind(c, v)).collect();
     // Row comparison; a NULL column makes it unknown, so NULL rows are

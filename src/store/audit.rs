@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::schema::users::AuditEntry;
 use crate::table::Read;
 use crate::table::keys::{self, IntoKey};
-use crate::table::{IndexDef, KeyRange, Page, Reader, Row};
+use crate::table::{Edge, IndexDef, KeyRange, Page, Reader, Row};
 use crate::time;
 use std::io::Write;
 use std::ops::Bound;
@@ -268,16 +268,14 @@ fn visit(r: &Reader, q: &AuditQuery, mut f: impl FnMut(AuditEntry) -> Result<boo
 fn time_range(lead: Option<&str>, since: Option<&str>, until: Option<&str>) -> KeyRange {
     let prefix = lead.map(|l| l.to_key()).unwrap_or_default();
     let start = match since {
-        Some(s) => Bound::Included([prefix.clone(), s.to_key()].concat()),
-        None if prefix.is_empty() => Bound::Unbounded,
-        None => Bound::Included(prefix.clone()),
+        Some(s) => Edge::Before([prefix.clone(), s.to_key()].concat()),
+        None if prefix.is_empty() => Edge::Unbounded,
+        None => Edge::Before(prefix.clone()),
     };
     let end = match until {
-        Some(u) => Bound::Excluded([prefix.clone(), u.to_key()].concat()),
-        None => match keys::prefix_end(&prefix) {
-            Some(e) if !prefix.is_empty() => Bound::Excluded(e),
-            _ => Bound::Unbounded,
-        },
+        Some(u) => Edge::Before([prefix.clone(), u.to_key()].concat()),
+        None if prefix.is_empty() => Edge::Unbounded,
+        None => Edge::After(prefix),
     };
-    KeyRange::from_bounds(start, end)
+    KeyRange::from_edges(start, end)
 }

@@ -66,6 +66,11 @@ impl KeyRange {
         KeyRange { start, end }
     }
 
+    /// A range from its two edges (see [`Edge`]).
+    pub fn from_edges(start: Edge, end: Edge) -> Self {
+        KeyRange { start, end }
+    }
+
     /// A range of already-encoded whole keys (embedded-store tools).
     pub fn from_bounds(start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> Self {
         KeyRange {

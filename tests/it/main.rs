@@ -36,9 +36,9 @@ mod model;
 mod modes;
 mod ops;
 mod pg_conn;
+mod pg_store;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod pg_tls;
-mod pg_store;
 mod process;
 mod readers;
 mod schema_fingerprint;

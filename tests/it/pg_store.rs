@@ -57,3 +57,11 @@ fn user_store_runs_on_postgres() {
     assert_eq!(members.len(), 2, "{members:?}");
     assert!(members.iter().any(|u| u.id == bob.id));
 }
+
+#[test]
+#[ignore]
+fn print_schema() {
+    for s in aragora_db::pg::schema::statements(aragora_db::schema::ALL_TABLES).unwrap() {
+        println!("{s}");
+    }
+}

@@ -2,7 +2,7 @@
 //! the per-agent summary (accuracy, Brier score, ECE) and temperatures.
 
 use crate::common::assert_consistent;
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::schema::calibration::TemperatureParams;
 use aragora_db::store::calibration::{CalibrationTracker, NewPrediction};
@@ -14,8 +14,8 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < EPS
 }
 
-fn tracker() -> (tempfile::TempDir, CalibrationTracker) {
-    let (dir, cfg) = data_dir();
+fn tracker() -> (crate::common::StoreDir, CalibrationTracker) {
+    let (dir, cfg) = store_dir();
     (dir, CalibrationTracker::open(&cfg).unwrap())
 }
 
@@ -204,12 +204,13 @@ fn temperatures() {
 fn consolidated_mode_shares_analytics_db_with_elo() {
     use aragora_db::config::DatabaseMode;
     use aragora_db::store::elo::{EloStore, MatchInput};
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let cfg = cfg.with_mode(DatabaseMode::Consolidated);
     let t = CalibrationTracker::open(&cfg).unwrap();
     let e = EloStore::open(&cfg).unwrap();
     assert_eq!(t.db().path(), e.db().path());
-    assert!(t.db().path().ends_with("analytics.redb"));
+    // On PostgreSQL both live in the one database.
+    assert!(t.db().path().ends_with("analytics.redb") || crate::common::test_backend_is_postgres());
     t.record_prediction(&NewPrediction::new("a", 0.6, true))
         .unwrap();
     e.record_match(&MatchInput::head_to_head("d", "a", "b", false, None))

@@ -3,7 +3,7 @@
 //! archive of old records.
 
 use crate::common::assert_consistent;
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::schema::consensus::{Consensus, ConsensusArchive, Dissent, DissentArchive};
 use aragora_db::store::consensus::{
     CleanupCounts, ConsensusInput, ConsensusStore, ConsensusStrength, DissentInput, DissentType,
@@ -13,8 +13,8 @@ use aragora_db::table::Read;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 
-fn store() -> (tempfile::TempDir, ConsensusStore) {
-    let (dir, cfg) = data_dir();
+fn store() -> (crate::common::StoreDir, ConsensusStore) {
+    let (dir, cfg) = store_dir();
     (dir, ConsensusStore::open(&cfg).unwrap())
 }
 

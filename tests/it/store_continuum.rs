@@ -3,7 +3,7 @@
 //! atomicity and expiry.
 
 use crate::common::assert_consistent;
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::schema::continuum::{ContinuumMemory, ContinuumMemoryArchive, TierTransition};
 use aragora_db::store::continuum::{
     ContinuumStore, MemoryTier, MemoryUpdate, NewMemory, pack_f32, unpack_f32,
@@ -12,8 +12,8 @@ use aragora_db::table::Read;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
-fn store() -> (tempfile::TempDir, ContinuumStore) {
-    let (dir, cfg) = data_dir();
+fn store() -> (crate::common::StoreDir, ContinuumStore) {
+    let (dir, cfg) = store_dir();
     (dir, ContinuumStore::open(&cfg).unwrap())
 }
 

@@ -3,7 +3,7 @@
 //! prediction outcomes.
 
 use crate::common::assert_consistent;
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::schema::critique::{Critique, Debate, PatternEmbedding};
 use aragora_db::store::critique::{
     CritiqueInput, CritiqueStore, DebateInput, ReputationDelta, categorize_issue, pattern_id,
@@ -13,8 +13,8 @@ use aragora_db::table::Read;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
-fn store() -> (tempfile::TempDir, CritiqueStore) {
-    let (dir, cfg) = data_dir();
+fn store() -> (crate::common::StoreDir, CritiqueStore) {
+    let (dir, cfg) = store_dir();
     (dir, CritiqueStore::open(&cfg).unwrap())
 }
 

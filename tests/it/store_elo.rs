@@ -3,7 +3,7 @@
 //! calibration, relationships and input validation.
 
 use crate::common::assert_consistent;
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::schema::elo::{EloHistory, Match, Rating};
 use aragora_db::store::elo::{
@@ -20,8 +20,8 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < EPS
 }
 
-fn store() -> (tempfile::TempDir, EloStore) {
-    let (dir, cfg) = data_dir();
+fn store() -> (crate::common::StoreDir, EloStore) {
+    let (dir, cfg) = store_dir();
     (dir, EloStore::open(&cfg).unwrap())
 }
 

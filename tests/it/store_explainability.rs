@@ -1,23 +1,18 @@
 //! BatchJobStore: explainability batch jobs with expiry.
 
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::db::Database;
 use aragora_db::store::explainability::{BatchJobStore, new_job};
-use aragora_db::table::check::check_table;
 use serde_json::json;
 
 fn assert_clean(db: &Database) {
-    let r = db.read().unwrap();
-    for def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(problems.is_empty(), "{}: {problems:?}", def.name);
-    }
+    crate::common::assert_consistent(db);
 }
 
 #[test]
 fn jobs_lifecycle() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let store = BatchJobStore::open(&cfg).unwrap();
     let t0 = 1_767_600_000.0;
     let job = new_job("b1", &["d1", "d2"], json!({"format": "full"}), t0);
@@ -81,7 +76,7 @@ fn jobs_lifecycle() {
 
 #[test]
 fn list_and_cleanup() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let store = BatchJobStore::open_with_ttl(&cfg, 100.0).unwrap();
     let t0 = 1000.0;
     for (i, status) in ["pending", "completed", "pending", "processing"]

@@ -1,23 +1,18 @@
 //! GenesisLedger and GenomeStore: Python-compatible hashes, chain
 //! verification, lineage, genomes and populations.
 
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::db::Database;
 use aragora_db::pyjson::{parse_python_json, py_float, python_json};
 use aragora_db::schema::genesis::{GenesisEvent, Genome};
 use aragora_db::store::genesis::{ChainIssue, GenesisLedger, content_hash, naive_iso};
 use aragora_db::table::Page;
-use aragora_db::table::check::check_table;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::json;
 
 fn assert_clean(db: &Database) {
-    let r = db.read().unwrap();
-    for def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(problems.is_empty(), "{}: {problems:?}", def.name);
-    }
+    crate::common::assert_consistent(db);
 }
 
 fn at(h: u32, m: u32, s: u32, micro: u32) -> NaiveDateTime {
@@ -129,7 +124,7 @@ fn content_hash_known_answers() {
 
 #[test]
 fn record_validates_and_hashes() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let ledger = GenesisLedger::open(&cfg).unwrap();
     let data = json!({"debate_id": "d1", "score": 0.5});
     let root = ledger
@@ -180,7 +175,7 @@ fn record_validates_and_hashes() {
 
 #[test]
 fn lineage_children_and_events() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let ledger = GenesisLedger::open(&cfg).unwrap();
     let root = ledger
         .record_at("debate_start", None, json!({"n": 0}), at(10, 0, 0, 0))
@@ -263,7 +258,7 @@ fn lineage_children_and_events() {
 
 #[test]
 fn verify_chain_detects_tampering() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let ledger = GenesisLedger::open(&cfg).unwrap();
     let root = ledger
         .record_at("debate_start", None, json!({"topic": "t"}), at(9, 0, 0, 0))
@@ -350,7 +345,7 @@ fn verify_chain_detects_tampering() {
 
 #[test]
 fn cycles_are_reported_not_followed() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let ledger = GenesisLedger::open(&cfg).unwrap();
     let a = ledger
         .record_at("agent_birth", None, json!({}), at(8, 0, 0, 0))
@@ -399,7 +394,7 @@ fn genome(id: &str, fitness: f64) -> Genome {
 
 #[test]
 fn genomes_and_populations() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let ledger = GenesisLedger::open(&cfg).unwrap();
     let store = ledger.genomes();
     // Both types share one file and one handle.

@@ -1,22 +1,17 @@
 //! InsightStore: debate insights, summaries, performance history,
 //! patterns, usage and wisdom.
 
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::db::Database;
 use aragora_db::store::insights::{
     AgentPerformanceInput, DebateInsights, InsightStore, NewInsight,
 };
-use aragora_db::table::check::check_table;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::json;
 
 fn assert_clean(db: &Database) {
-    let r = db.read().unwrap();
-    for def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(problems.is_empty(), "{}: {problems:?}", def.name);
-    }
+    crate::common::assert_consistent(db);
 }
 
 fn local(h: u32) -> NaiveDateTime {
@@ -83,7 +78,7 @@ fn debate(
 
 #[test]
 fn store_and_query_debate_insights() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let s = InsightStore::open(&cfg).unwrap();
     let mut pat = insight("i3", "pattern", "Missing tests", 0.6, "d1", &["gpt"]);
     pat.metadata = vec![
@@ -244,7 +239,7 @@ fn store_and_query_debate_insights() {
 
 #[test]
 fn usage_and_wisdom() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let s = InsightStore::open(&cfg).unwrap();
     let u1 = s
         .record_insight_usage_at("i1", "d1", false, utc(8))

@@ -1,7 +1,7 @@
 //! NomicStore: cycles, debate artifacts, stream events, metrics, loop
 //! summary, rollbacks, cycle evolution and file changes.
 
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::config::DatabaseMode;
 use aragora_db::db::Database;
@@ -11,16 +11,11 @@ use aragora_db::store::nomic::{
     EventQuery, NewCycleEvolution, NewDebateArtifact, NewRollback, NewStreamEvent, NomicStore,
 };
 use aragora_db::table::Page;
-use aragora_db::table::check::check_table;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 fn assert_clean(db: &Database) {
-    let r = db.read().unwrap();
-    for def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(problems.is_empty(), "{}: {problems:?}", def.name);
-    }
+    crate::common::assert_consistent(db);
 }
 
 fn t(h: u32, m: u32) -> DateTime<Utc> {
@@ -41,7 +36,7 @@ fn cycle(loop_id: &str, n: i64, phase: &str, started: &str, success: Option<bool
 
 #[test]
 fn cycles_save_get_list() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let s = NomicStore::open(&cfg).unwrap();
     let id = s
         .save_cycle(&cycle(
@@ -116,7 +111,7 @@ fn cycles_save_get_list() {
 
 #[test]
 fn debates_events_metrics() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let s = NomicStore::open(&cfg).unwrap();
     let d = s
         .save_debate(&NewDebateArtifact {
@@ -241,7 +236,7 @@ fn debates_events_metrics() {
 
 #[test]
 fn rollbacks_evolution_file_changes() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let s = NomicStore::open(&cfg).unwrap();
     let rb = s
         .save_rollback(&NewRollback {
@@ -319,7 +314,7 @@ fn rollbacks_evolution_file_changes() {
 
 #[test]
 fn consolidated_mode_shares_core() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let s = NomicStore::open(&cfg.with_mode(DatabaseMode::Consolidated)).unwrap();
     assert!(s.db().same_handle(s.evolution_db()));
     s.save_cycle(&cycle("L1", 1, "debate", "2026-05-01T10:00:00+00:00", None))

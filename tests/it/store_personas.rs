@@ -1,21 +1,16 @@
 //! PersonaManager: personas with JSON traits/expertise, updates,
 //! performance history and expertise evolution.
 
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::db::Database;
 use aragora_db::schema::personas::Persona;
 use aragora_db::store::personas::PersonaManager;
 use aragora_db::table::Read;
-use aragora_db::table::check::check_table;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 fn assert_clean(db: &Database) {
-    let r = db.read().unwrap();
-    for def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(problems.is_empty(), "{}: {problems:?}", def.name);
-    }
+    crate::common::assert_consistent(db);
 }
 
 fn local(h: u32) -> NaiveDateTime {
@@ -31,7 +26,7 @@ fn utc(h: u32) -> DateTime<Utc> {
 
 #[test]
 fn create_get_update_list() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let pm = PersonaManager::open(&cfg).unwrap();
     let v = pm
         .create_persona_at(
@@ -117,7 +112,7 @@ fn create_get_update_list() {
 
 #[test]
 fn performance_history_and_expertise() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let pm = PersonaManager::open(&cfg).unwrap();
     // No persona yet: one is created with only name, expertise, updated_at.
     let e1 = pm

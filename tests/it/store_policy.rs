@@ -1,20 +1,15 @@
 //! PolicyStore: policies with their audit trail, and violations.
 
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::db::Database;
 use aragora_db::schema::policy::{Policy, Violation};
 use aragora_db::store::policy::{PolicyFilter, PolicyStore, PolicyUpdate, ViolationFilter};
 use aragora_db::table::Page;
-use aragora_db::table::check::check_table;
 use serde_json::json;
 
 fn assert_clean(db: &Database) {
-    let r = db.read().unwrap();
-    for def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(problems.is_empty(), "{}: {problems:?}", def.name);
-    }
+    crate::common::assert_consistent(db);
 }
 
 fn policy(id: &str, ws: &str, framework: &str, vertical: &str, created: &str) -> Policy {
@@ -33,7 +28,7 @@ fn policy(id: &str, ws: &str, framework: &str, vertical: &str, created: &str) ->
 
 #[test]
 fn policies_crud_with_audit() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let store = PolicyStore::open(&cfg).unwrap();
     let p1 = store
         .create_policy(policy(
@@ -225,7 +220,7 @@ fn violation(id: &str, policy: &str, ws: &str, severity: &str, detected: &str) -
 
 #[test]
 fn violations_lifecycle_and_counts() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let store = PolicyStore::open(&cfg).unwrap();
     store
         .create_violation(violation(

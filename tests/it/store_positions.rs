@@ -1,19 +1,14 @@
 //! PositionLedger and FlipDetector: positions, resolution, reversals, flip
 //! detection and classification, summaries.
 
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::db::Database;
 use aragora_db::store::positions::{FlipDetector, PositionLedger, classify_flip};
-use aragora_db::table::check::check_table;
 use chrono::{NaiveDate, NaiveDateTime};
 
 fn assert_clean(db: &Database) {
-    let r = db.read().unwrap();
-    for def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(problems.is_empty(), "{}: {problems:?}", def.name);
-    }
+    crate::common::assert_consistent(db);
 }
 
 fn at(h: u32, m: u32) -> NaiveDateTime {
@@ -25,7 +20,7 @@ fn at(h: u32, m: u32) -> NaiveDateTime {
 
 #[test]
 fn record_get_and_list_positions() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let ledger = PositionLedger::open(&cfg).unwrap();
     let p1 = ledger
         .record_position_at(
@@ -80,7 +75,7 @@ fn record_get_and_list_positions() {
 
 #[test]
 fn resolve_and_stats() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let ledger = PositionLedger::open(&cfg).unwrap();
     let a = ledger
         .record_position_at("a", "one", 0.5, "d1", 0, None, at(9, 0))
@@ -187,7 +182,7 @@ fn classification_rule() {
 
 #[test]
 fn detect_and_summarise_flips() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let ledger = PositionLedger::open(&cfg).unwrap();
     let flips: FlipDetector = ledger.flips();
     let orig = ledger

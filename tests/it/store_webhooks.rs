@@ -1,24 +1,19 @@
 //! WebhookStore (idempotency records) and WebhookConfigStore.
 
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::db::Database;
 use aragora_db::store::webhooks::{
     NewWebhook, WebhookConfigStore, WebhookStore, WebhookUpdate, config_events,
 };
-use aragora_db::table::check::check_table;
 
 fn assert_clean(db: &Database) {
-    let r = db.read().unwrap();
-    for def in db.tables() {
-        let problems = check_table(&r, def).unwrap();
-        assert!(problems.is_empty(), "{}: {problems:?}", def.name);
-    }
+    crate::common::assert_consistent(db);
 }
 
 #[test]
 fn events_are_processed_within_ttl() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let store = WebhookStore::open(&cfg).unwrap();
     assert_eq!(store.ttl(), 86_400.0);
     let t0 = 1_767_600_000.0;
@@ -58,7 +53,7 @@ fn events_are_processed_within_ttl() {
 
 #[test]
 fn ttl_is_configurable() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let store = WebhookStore::open_with_ttl(&cfg, 60.0).unwrap();
     store.mark_processed_at("e", "success", 1000.0).unwrap();
     assert!(store.is_processed_at("e", 1059.0).unwrap());
@@ -83,7 +78,7 @@ fn hook(url: &str, events: &[&str], user: Option<&str>, ws: Option<&str>) -> New
 
 #[test]
 fn configs_register_list_update_delete() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let store = WebhookConfigStore::open(&cfg).unwrap();
     let a = store
         .register_at(

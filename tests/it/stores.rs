@@ -1,6 +1,6 @@
 //! Behaviour of UserStore, OrganizationStore, AuditLog and UsageStore.
 
-use crate::common::data_dir;
+use crate::common::store_dir;
 use aragora_db::Error;
 use aragora_db::store::{
     AuditEvent, AuditLog, AuditQuery, OrganizationStore, UsageStore, UserStore,
@@ -9,7 +9,7 @@ use aragora_db::table::Page;
 
 #[test]
 fn user_lifecycle() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let users = UserStore::open(&cfg).unwrap();
     let orgs = OrganizationStore::open(&cfg).unwrap();
     let ada = users
@@ -102,7 +102,7 @@ fn user_lifecycle() {
 
 #[test]
 fn lockout_counts_and_unlocks() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let users = UserStore::open(&cfg).unwrap();
     let u = users
         .create_user("eve@x.io", "h", "", "Eve", None, "member")
@@ -145,7 +145,7 @@ fn event(action: &str, user: &str, org: &str, ts: &str) -> AuditEvent {
 
 #[test]
 fn audit_append_query_export_retention() {
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let log = AuditLog::open(&cfg).unwrap();
     let a = log
         .log_event(event("login", "u1", "o1", "2026-01-01T00:00:00+00:00"))
@@ -248,7 +248,7 @@ fn audit_append_query_export_retention() {
 #[test]
 fn usage_aggregates_then_prunes_without_losing_counts() {
     use chrono::TimeZone;
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let users = UserStore::open(&cfg).unwrap();
     let orgs = OrganizationStore::open(&cfg).unwrap();
     let usage = UsageStore::open(&cfg).unwrap();
@@ -294,7 +294,7 @@ fn usage_aggregates_then_prunes_without_losing_counts() {
 #[test]
 fn token_blacklist_expiry_and_cleanup() {
     use aragora_db::store::TokenBlacklist;
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let bl = TokenBlacklist::open(&cfg).unwrap();
     let now = 1_767_600_000.0;
     bl.revoke_at("a", now + 60.0, now).unwrap();
@@ -319,7 +319,7 @@ fn token_blacklist_expiry_and_cleanup() {
 fn share_links_expire_and_revoke() {
     use aragora_db::schema::share_links::ShareLink;
     use aragora_db::store::ShareLinkStore;
-    let (_d, cfg) = data_dir();
+    let (_d, cfg) = store_dir();
     let links = ShareLinkStore::open(&cfg).unwrap();
     let now = 1_767_600_000.0;
     let link = |debate: &str, expires: Option<f64>| ShareLink {
