@@ -27,6 +27,8 @@ fn table(name: &str, cols: &[&str], index: &str) -> &'static TableDef {
         aliases: &[],
         accepts: |_| true,
         expected: "any",
+        pg_name: None,
+        pg_type: None,
     }];
     for (i, c) in cols.iter().enumerate() {
         columns.push(ColumnDef {
@@ -42,6 +44,8 @@ fn table(name: &str, cols: &[&str], index: &str) -> &'static TableDef {
             aliases: &[],
             accepts: |_| true,
             expected: "any",
+            pg_name: None,
+            pg_type: None,
         });
     }
     Box::leak(Box::new(TableDef {
@@ -60,6 +64,7 @@ fn table(name: &str, cols: &[&str], index: &str) -> &'static TableDef {
         }]),
         foreign_keys: &[],
         sources: &[],
+        pg: aragora_db::table::def::PgTableDecl::NONE,
     }))
 }
 
