@@ -60,6 +60,7 @@ table! {
             index idx_ratings_agent (agent_name),
         },
         foreign_keys: {},
+        pg_name: "elo_ratings",
     }
 }
 
@@ -88,6 +89,7 @@ table! {
             index idx_matches_domain (domain),
         },
         foreign_keys: {},
+        pg_name: "elo_matches",
     }
 }
 
@@ -138,6 +140,7 @@ table! {
             index idx_calibration_pred_tournament (tournament_id),
         },
         foreign_keys: {},
+        pg_name: "elo_calibration_predictions",
     }
 }
 
@@ -162,6 +165,7 @@ table! {
             index idx_domain_cal_agent_domain (agent_name, domain),
         },
         foreign_keys: {},
+        pg_name: "elo_domain_calibration",
     }
 }
 
@@ -183,6 +187,7 @@ table! {
         autoincrement: false,
         indexes: {},
         foreign_keys: {},
+        pg_name: "elo_calibration_buckets",
     }
 }
 
@@ -214,5 +219,6 @@ table! {
             index idx_relationships_b (agent_b),
         },
         foreign_keys: {},
+        pg_name: "elo_agent_relationships",
     }
 }
