@@ -33,6 +33,7 @@ mod legacy_fixture;
 mod misuse;
 mod model;
 mod modes;
+mod pg_schema;
 mod ops;
 mod process;
 mod readers;
