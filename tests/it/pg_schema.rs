@@ -635,3 +635,38 @@ fn codec_jsonb_keeps_the_value_and_refuses_what_jsonb_cannot_hold() {
         assert!(err.contains("users.preferences") && err.contains("jsonb"), "{err}");
     }
 }
+
+/// Tables that exist before, with fewer columns and other types (as the
+/// original's own Supabase migration leaves them): the step adds what they
+/// lack, and the indexes and foreign keys on those columns then apply.
+#[test]
+fn schema_step_applies_over_older_tables_of_the_same_names() {
+    if !available() {
+        return;
+    }
+    let db = TempDb::new("pgolder");
+    db.load(
+        "CREATE TABLE continuum_memory (id TEXT PRIMARY KEY, content TEXT, importance REAL DEFAULT 0.5);\n\
+         CREATE TABLE organizations (id TEXT PRIMARY KEY, name TEXT NOT NULL);\n\
+         INSERT INTO organizations VALUES ('o1', 'Org');\n",
+    );
+    db.load(&schema_sql());
+    let cat = catalog(&db);
+    for (t, def) in [
+        ("continuum_memory", &schema::continuum::CONTINUUM_MEMORY),
+        ("organizations", &schema::users::ORGANIZATIONS),
+    ] {
+        for c in def.columns {
+            let name = c.pg_name.unwrap_or(c.name);
+            assert!(
+                cat.columns[t].iter().any(|x| x.0 == name),
+                "{t}.{name} was not added"
+            );
+        }
+    }
+    assert_eq!(db.scalar("SELECT name FROM organizations WHERE id = 'o1'"), "Org");
+    // The foreign keys to it hold.
+    db.load_fails(
+        "INSERT INTO usage_events (org_id, event_type) VALUES ('no such org', 'debate');\n",
+    );
+}
