@@ -220,5 +220,9 @@ table! {
         },
         foreign_keys: {},
         pg_name: "elo_agent_relationships",
+        pg_only: {
+            "avg_critique_severity_a_to_b": Double = "0.0",
+            "avg_critique_severity_b_to_a": Double = "0.0",
+        },
     }
 }
