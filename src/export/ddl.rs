@@ -339,7 +339,10 @@ pub fn pg_default(
         return Ok(None);
     }
     if !ty.fits(v.as_ref()) {
-        return Err(format!("default {text} does not fit {}; left out", ty.sql()));
+        return Err(format!(
+            "default {text} does not fit {}; left out",
+            ty.sql()
+        ));
     }
     let mut lit = String::new();
     literal_into(&mut lit, &text_form(v.as_ref(), ty).unwrap_or_default());

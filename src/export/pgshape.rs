@@ -158,7 +158,10 @@ static REGISTRY: LazyLock<HashMap<usize, &'static PgTable>> = LazyLock::new(|| {
 
 /// Every registered table's shape, in registry order.
 pub fn all() -> Vec<&'static PgTable> {
-    crate::schema::ALL_TABLES.iter().map(|&d| shape(d)).collect()
+    crate::schema::ALL_TABLES
+        .iter()
+        .map(|&d| shape(d))
+        .collect()
 }
 
 /// The shapes of `defs`, in order: registered tables keep their registry
@@ -266,10 +269,15 @@ fn compute(def: &'static TableDef, relations: &mut Names) -> PgTable {
         })
         .collect();
     let mut renamed = relations.renamed[before..].to_vec();
-    renamed.extend(cols.renamed.iter().filter(|(from, _)| {
-        // A declared `[pg "name"]` is not a rename to report.
-        !def.columns.iter().any(|c| c.pg_name == Some(from.as_str()))
-    }).cloned());
+    renamed.extend(
+        cols.renamed
+            .iter()
+            .filter(|(from, _)| {
+                // A declared `[pg "name"]` is not a rename to report.
+                !def.columns.iter().any(|c| c.pg_name == Some(from.as_str()))
+            })
+            .cloned(),
+    );
     PgTable {
         def,
         name,
@@ -461,7 +469,10 @@ pub fn value(text: Option<&str>, col: &PgColumn, def_col: &ColumnDef) -> Result<
     };
     let bad = |expected: &str| {
         let shown = ValueRef::Text(t).to_string();
-        codec_err(col, format!("PostgreSQL returned {shown}, expected {expected}"))
+        codec_err(
+            col,
+            format!("PostgreSQL returned {shown}, expected {expected}"),
+        )
     };
     let v = match col.ty {
         PgType::Boolean => match t {
@@ -481,7 +492,10 @@ pub fn value(text: Option<&str>, col: &PgColumn, def_col: &ColumnDef) -> Result<
                     bad("an ISO timestamptz (DateStyle ISO, year 1 to 9999)")
                 })?)),
             };
-            if matches!(def_col.sql, crate::table::SqlType::Epoch | crate::table::SqlType::Real) {
+            if matches!(
+                def_col.sql,
+                crate::table::SqlType::Epoch | crate::table::SqlType::Real
+            ) {
                 Value::Real(match micros {
                     None => f64::INFINITY,
                     Some(None) => f64::NEG_INFINITY,
@@ -496,7 +510,9 @@ pub fn value(text: Option<&str>, col: &PgColumn, def_col: &ColumnDef) -> Result<
         }
         PgType::Jsonb | PgType::Text => Value::Text(t.to_string()),
         PgType::Bytea => {
-            let hex = t.strip_prefix("\\x").ok_or_else(|| bad("bytea in hex format"))?;
+            let hex = t
+                .strip_prefix("\\x")
+                .ok_or_else(|| bad("bytea in hex format"))?;
             if hex.len() % 2 != 0 {
                 return Err(bad("bytea in hex format"));
             }
@@ -521,7 +537,12 @@ fn parse_double(t: &str) -> Option<f64> {
         "NaN" => Some(f64::NAN),
         "Infinity" => Some(f64::INFINITY),
         "-Infinity" => Some(f64::NEG_INFINITY),
-        _ if t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) => t.parse().ok(),
+        _ if t
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b)) =>
+        {
+            t.parse().ok()
+        }
         _ => None,
     }
 }
@@ -606,14 +627,20 @@ mod tests {
         assert!(u.column("lockout_until").is_some());
         assert!(u.column("failed_login_count").is_none());
         assert_eq!(
-            shape(&users::USAGE_EVENTS).column("created_at").unwrap().decl_name,
+            shape(&users::USAGE_EVENTS)
+                .column("created_at")
+                .unwrap()
+                .decl_name,
             "timestamp"
         );
         let i = shape(&insights::INSIGHTS);
         assert!(i.column("type").is_some());
         assert_eq!(i.search.as_ref().unwrap().column, "search_vector");
         assert_eq!(
-            shape(&tokens::TOKEN_BLACKLIST).column("expires_at").unwrap().ty,
+            shape(&tokens::TOKEN_BLACKLIST)
+                .column("expires_at")
+                .unwrap()
+                .ty,
             PgType::Timestamptz
         );
     }
@@ -648,7 +675,9 @@ mod tests {
         let e = shape(&users::USAGE_EVENTS);
         let c = e.column("count").unwrap();
         assert_eq!(c.ty, PgType::Integer);
-        let err = param(ValueRef::Integer(1 << 40), c).unwrap_err().to_string();
+        let err = param(ValueRef::Integer(1 << 40), c)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("usage_events.count"), "{err}");
         assert!(err.contains("32 bits"), "{err}");
     }

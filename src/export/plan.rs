@@ -1,10 +1,10 @@
 //! What each table becomes in PostgreSQL, decided from its declaration and
 //! one pass over its rows (a read snapshot; the data pass reads the same one).
 //!
-//! A plan starts from the table's PostgreSQL shape
-//! ([`pgshape`](super::pgshape): names, types, keys, indexes and foreign
-//! keys from the declaration alone, the same a live database gets); the
-//! pass only changes what the data does not fit. It finds what the declaration alone cannot promise: values that do
+//! A plan starts from the table's PostgreSQL shape ([`pgshape`]: names,
+//! types, keys, indexes and foreign keys from the declaration alone, the
+//! same a live database gets); the pass only changes what the data does not
+//! fit. It finds what the declaration alone cannot promise: values that do
 //! not fit their column's type (the column is widened, see
 //! [`PgType::widenings`]), NULLs in NOT NULL or primary-key columns (the
 //! constraint is left out), rows with undeclared columns (an `_extra jsonb`
@@ -128,7 +128,11 @@ impl TablePlan {
             rows: 0,
             pk_name: shape.pk_name.clone(),
             pk_unique_only: false,
-            indexes: shape.indexes.iter().map(|i| (i.def, i.name.clone())).collect(),
+            indexes: shape
+                .indexes
+                .iter()
+                .map(|i| (i.def, i.name.clone()))
+                .collect(),
             fks: shape
                 .foreign_keys
                 .iter()

@@ -7,8 +7,8 @@
 use super::codec::{self, Extras, RowView};
 use super::value::{Value, ValueRef};
 use crate::config::DbTarget;
-pub use crate::export::types::PgType;
 use crate::error::{Error, Result};
+pub use crate::export::types::PgType;
 
 /// The SQL type of a column, as the original declares it and as exports map it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

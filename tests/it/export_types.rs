@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use aragora_db::config::Config;
+use aragora_db::export::types::PgType;
 use aragora_db::export::{self, MemRows, MemTable, Options, Part, Rows, StoreRows};
 use aragora_db::import;
 use aragora_db::schema::ALL_TABLES;
-use aragora_db::export::types::PgType;
 use aragora_db::table::{SqlType, TableDef};
 
 use crate::export_pg::{TempDb, available};

@@ -74,6 +74,10 @@ fn pg_cols(def: &TableDef, cols: &[usize]) -> Vec<String> {
         .collect()
 }
 
+/// A foreign key: columns, parent table, parent columns, delete action
+/// (`pg_constraint.confdeltype`).
+type Fk = (Vec<String>, String, Vec<String>, String);
+
 /// What the catalog says about the public schema, per table: columns
 /// (name, type, NOT NULL) in order, the primary key, the UNIQUE indexes'
 /// column lists, and the foreign keys (columns, parent, parent columns,
@@ -83,7 +87,7 @@ struct Catalog {
     columns: BTreeMap<String, Vec<(String, String, bool)>>,
     pk: BTreeMap<String, Vec<String>>,
     unique: BTreeMap<String, BTreeSet<Vec<String>>>,
-    fks: BTreeMap<String, BTreeSet<(Vec<String>, String, Vec<String>, String)>>,
+    fks: BTreeMap<String, BTreeSet<Fk>>,
     triggers: BTreeSet<(String, String)>,
 }
 
@@ -236,8 +240,10 @@ fn schema_step_creates_exactly_the_declared_tables() {
     assert_eq!(versions.len(), ALL_TABLES.len());
     for &def in ALL_TABLES {
         assert!(
-            versions.iter().any(|r| r[0].as_deref() == Some(pg_table(def))
-                && r[1] == Some(def.version.to_string())),
+            versions
+                .iter()
+                .any(|r| r[0].as_deref() == Some(pg_table(def))
+                    && r[1] == Some(def.version.to_string())),
             "{}: version not recorded",
             def.name
         );
@@ -310,7 +316,11 @@ fn names_and_types_the_original_stores_use() {
         ("token_blacklist", "expires_at", "timestamp with time zone"),
         ("token_blacklist", "revoked_at", "timestamp with time zone"),
         ("webhook_configs", "created_at", "timestamp with time zone"),
-        ("webhook_configs", "last_delivery_at", "timestamp with time zone"),
+        (
+            "webhook_configs",
+            "last_delivery_at",
+            "timestamp with time zone",
+        ),
         ("webhook_events", "processed_at", "timestamp with time zone"),
         ("share_links", "allow_comments", "integer"),
         ("share_links", "allow_forking", "integer"),
@@ -321,7 +331,11 @@ fn names_and_types_the_original_stores_use() {
         ("violations", "detected_at", "text"),
         ("policy_audit", "changed_at", "text"),
         ("explainability_batch_jobs", "results_json", "text"),
-        ("explainability_batch_jobs", "created_at", "double precision"),
+        (
+            "explainability_batch_jobs",
+            "created_at",
+            "double precision",
+        ),
         ("elo_ratings", "elo", "double precision"),
         ("elo_matches", "participants", "jsonb"),
         ("debates", "slug", "text"),
@@ -374,65 +388,220 @@ fn statements_like_the_original_stores_prepare() {
     let db = migrated("pgstores");
     let stmts: &[(&str, &str)] = &[
         // PostgresUserStore
-        ("users", "SELECT id, email, failed_login_attempts, lockout_until, last_failed_login_at, preferences, is_active, mfa_enabled, token_version FROM users WHERE email = $1"),
-        ("users", "UPDATE users SET failed_login_attempts = failed_login_attempts + 1, last_failed_login_at = now(), lockout_until = CASE WHEN failed_login_attempts + 1 >= $2 THEN now() + interval '15 minutes' ELSE lockout_until END WHERE email = $1 RETURNING failed_login_attempts"),
-        ("users", "SELECT count(*) FROM users WHERE lockout_until > now()"),
-        ("users", "UPDATE users SET preferences = $2::jsonb, updated_at = now() WHERE id = $1"),
-        ("users", "SELECT SUM(debates_used_this_month)::bigint FROM organizations"),
-        ("users", "INSERT INTO usage_events (org_id, event_type, count, metadata, created_at) VALUES ($1, $2, $3, $4::jsonb, now())"),
-        ("users", "SELECT event_type, SUM(count) FROM usage_events WHERE org_id = $1 AND created_at >= $2 GROUP BY event_type"),
-        ("users", "INSERT INTO oauth_providers (user_id, provider, provider_user_id, email, linked_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT (provider, provider_user_id) DO UPDATE SET user_id = EXCLUDED.user_id"),
-        ("users", "INSERT INTO audit_log (timestamp, user_id, org_id, action, resource_type, resource_id, old_value, new_value, metadata, ip_address, user_agent) VALUES (now(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id"),
-        ("users", "SELECT id, org_id, email, role, token, invited_by, status, created_at, expires_at, accepted_at, accepted_by FROM org_invitations WHERE token = $1"),
+        (
+            "users",
+            "SELECT id, email, failed_login_attempts, lockout_until, last_failed_login_at, preferences, is_active, mfa_enabled, token_version FROM users WHERE email = $1",
+        ),
+        (
+            "users",
+            "UPDATE users SET failed_login_attempts = failed_login_attempts + 1, last_failed_login_at = now(), lockout_until = CASE WHEN failed_login_attempts + 1 >= $2 THEN now() + interval '15 minutes' ELSE lockout_until END WHERE email = $1 RETURNING failed_login_attempts",
+        ),
+        (
+            "users",
+            "SELECT count(*) FROM users WHERE lockout_until > now()",
+        ),
+        (
+            "users",
+            "UPDATE users SET preferences = $2::jsonb, updated_at = now() WHERE id = $1",
+        ),
+        (
+            "users",
+            "SELECT SUM(debates_used_this_month)::bigint FROM organizations",
+        ),
+        (
+            "users",
+            "INSERT INTO usage_events (org_id, event_type, count, metadata, created_at) VALUES ($1, $2, $3, $4::jsonb, now())",
+        ),
+        (
+            "users",
+            "SELECT event_type, SUM(count) FROM usage_events WHERE org_id = $1 AND created_at >= $2 GROUP BY event_type",
+        ),
+        (
+            "users",
+            "INSERT INTO oauth_providers (user_id, provider, provider_user_id, email, linked_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT (provider, provider_user_id) DO UPDATE SET user_id = EXCLUDED.user_id",
+        ),
+        (
+            "users",
+            "INSERT INTO audit_log (timestamp, user_id, org_id, action, resource_type, resource_id, old_value, new_value, metadata, ip_address, user_agent) VALUES (now(), $1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        ),
+        (
+            "users",
+            "SELECT id, org_id, email, role, token, invited_by, status, created_at, expires_at, accepted_at, accepted_by FROM org_invitations WHERE token = $1",
+        ),
         // PostgresBlacklist
-        ("token_blacklist", "INSERT INTO token_blacklist (jti, expires_at, revoked_at) VALUES ($1, to_timestamp($2), now()) ON CONFLICT (jti) DO UPDATE SET expires_at = to_timestamp($2), revoked_at = now()"),
-        ("token_blacklist", "DELETE FROM token_blacklist WHERE expires_at < now()"),
+        (
+            "token_blacklist",
+            "INSERT INTO token_blacklist (jti, expires_at, revoked_at) VALUES ($1, to_timestamp($2), now()) ON CONFLICT (jti) DO UPDATE SET expires_at = to_timestamp($2), revoked_at = now()",
+        ),
+        (
+            "token_blacklist",
+            "DELETE FROM token_blacklist WHERE expires_at < now()",
+        ),
         // PostgresWebhookConfigStore / PostgresWebhookStore
-        ("webhooks", "INSERT INTO webhook_configs (id, url, events_json, secret, active, created_at, updated_at, name) VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($7), $8)"),
-        ("webhooks", "SELECT id, EXTRACT(EPOCH FROM created_at), EXTRACT(EPOCH FROM last_delivery_at), delivery_count, failure_count FROM webhook_configs WHERE active = true"),
-        ("webhooks", "UPDATE webhook_configs SET last_delivery_at = now(), last_delivery_status = $2, delivery_count = delivery_count + 1 WHERE id = $1"),
-        ("webhooks", "SELECT 1 FROM webhook_events WHERE event_id = $1 AND processed_at > now() - interval '1 second' * $2"),
-        ("webhooks", "INSERT INTO webhook_events (event_id, processed_at, result) VALUES ($1, now(), $2) ON CONFLICT (event_id) DO UPDATE SET processed_at = now(), result = $2"),
+        (
+            "webhooks",
+            "INSERT INTO webhook_configs (id, url, events_json, secret, active, created_at, updated_at, name) VALUES ($1, $2, $3, $4, $5, to_timestamp($6), to_timestamp($7), $8)",
+        ),
+        (
+            "webhooks",
+            "SELECT id, EXTRACT(EPOCH FROM created_at), EXTRACT(EPOCH FROM last_delivery_at), delivery_count, failure_count FROM webhook_configs WHERE active = true",
+        ),
+        (
+            "webhooks",
+            "UPDATE webhook_configs SET last_delivery_at = now(), last_delivery_status = $2, delivery_count = delivery_count + 1 WHERE id = $1",
+        ),
+        (
+            "webhooks",
+            "SELECT 1 FROM webhook_events WHERE event_id = $1 AND processed_at > now() - interval '1 second' * $2",
+        ),
+        (
+            "webhooks",
+            "INSERT INTO webhook_events (event_id, processed_at, result) VALUES ($1, now(), $2) ON CONFLICT (event_id) DO UPDATE SET processed_at = now(), result = $2",
+        ),
         // PostgresInsightStore
-        ("insights", "INSERT INTO insights (id, type, title, description, confidence, debate_id, agents_involved, evidence, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING"),
-        ("insights", "SELECT id, type, title FROM insights WHERE type = $1 AND search_vector @@ plainto_tsquery('english', $2) ORDER BY confidence DESC"),
-        ("insights", "SELECT COALESCE(SUM(proposals_made), 0), COALESCE(SUM(critiques_given), 0), COALESCE(SUM(CASE WHEN proposal_accepted THEN 1 ELSE 0 END), 0) FROM agent_performance_history WHERE agent_name = $1"),
-        ("insights", "INSERT INTO debate_summaries (debate_id, task, consensus_reached, duration_seconds, total_insights, key_takeaway, agent_performances) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (debate_id) DO NOTHING"),
-        ("insights", "INSERT INTO insight_usage (insight_id, debate_id, was_successful) VALUES ($1, $2, $3) ON CONFLICT (insight_id, debate_id) DO UPDATE SET was_successful = EXCLUDED.was_successful"),
-        ("insights", "INSERT INTO pattern_clusters (category, pattern_text, occurrence_count, avg_severity) VALUES ($1, $2, 1, $3) ON CONFLICT (category, pattern_text) DO UPDATE SET occurrence_count = pattern_clusters.occurrence_count + 1"),
-        ("insights", "INSERT INTO wisdom_submissions (loop_id, text, submitter_id, context_tags) VALUES ($1, $2, $3, $4) RETURNING id"),
+        (
+            "insights",
+            "INSERT INTO insights (id, type, title, description, confidence, debate_id, agents_involved, evidence, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+        ),
+        (
+            "insights",
+            "SELECT id, type, title FROM insights WHERE type = $1 AND search_vector @@ plainto_tsquery('english', $2) ORDER BY confidence DESC",
+        ),
+        (
+            "insights",
+            "SELECT COALESCE(SUM(proposals_made), 0), COALESCE(SUM(critiques_given), 0), COALESCE(SUM(CASE WHEN proposal_accepted THEN 1 ELSE 0 END), 0) FROM agent_performance_history WHERE agent_name = $1",
+        ),
+        (
+            "insights",
+            "INSERT INTO debate_summaries (debate_id, task, consensus_reached, duration_seconds, total_insights, key_takeaway, agent_performances) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (debate_id) DO NOTHING",
+        ),
+        (
+            "insights",
+            "INSERT INTO insight_usage (insight_id, debate_id, was_successful) VALUES ($1, $2, $3) ON CONFLICT (insight_id, debate_id) DO UPDATE SET was_successful = EXCLUDED.was_successful",
+        ),
+        (
+            "insights",
+            "INSERT INTO pattern_clusters (category, pattern_text, occurrence_count, avg_severity) VALUES ($1, $2, 1, $3) ON CONFLICT (category, pattern_text) DO UPDATE SET occurrence_count = pattern_clusters.occurrence_count + 1",
+        ),
+        (
+            "insights",
+            "INSERT INTO wisdom_submissions (loop_id, text, submitter_id, context_tags) VALUES ($1, $2, $3, $4) RETURNING id",
+        ),
         // PostgresEloDatabase
-        ("elo", "INSERT INTO elo_ratings (agent_name, elo, domain_elos, wins, losses, draws, debates_count, updated_at) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, now()) ON CONFLICT (agent_name) DO UPDATE SET elo = EXCLUDED.elo"),
-        ("elo", "INSERT INTO elo_matches (debate_id, winner, participants, domain, scores, elo_changes) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6::jsonb) ON CONFLICT (debate_id) DO NOTHING"),
-        ("elo", "SELECT id FROM elo_matches WHERE participants ? $1 ORDER BY created_at DESC"),
-        ("elo", "INSERT INTO elo_history (agent_name, elo, debate_id) VALUES ($1, $2, $3)"),
-        ("elo", "INSERT INTO elo_calibration_predictions (tournament_id, predictor_agent, predicted_winner, confidence) VALUES ($1, $2, $3, $4) ON CONFLICT (tournament_id, predictor_agent) DO UPDATE SET confidence = EXCLUDED.confidence"),
-        ("elo", "INSERT INTO elo_domain_calibration (agent_name, domain, total_predictions, total_correct, brier_sum) VALUES ($1, $2, 1, $3, $4) ON CONFLICT (agent_name, domain) DO UPDATE SET total_predictions = elo_domain_calibration.total_predictions + 1"),
-        ("elo", "INSERT INTO elo_calibration_buckets (agent_name, domain, bucket_key, predictions, correct, brier_sum) VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (agent_name, domain, bucket_key) DO NOTHING"),
-        ("elo", "INSERT INTO elo_agent_relationships (agent_a, agent_b, debate_count) VALUES ($1, $2, 1) ON CONFLICT (agent_a, agent_b) DO UPDATE SET debate_count = elo_agent_relationships.debate_count + 1"),
+        (
+            "elo",
+            "INSERT INTO elo_ratings (agent_name, elo, domain_elos, wins, losses, draws, debates_count, updated_at) VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, now()) ON CONFLICT (agent_name) DO UPDATE SET elo = EXCLUDED.elo",
+        ),
+        (
+            "elo",
+            "INSERT INTO elo_matches (debate_id, winner, participants, domain, scores, elo_changes) VALUES ($1, $2, $3::jsonb, $4, $5::jsonb, $6::jsonb) ON CONFLICT (debate_id) DO NOTHING",
+        ),
+        (
+            "elo",
+            "SELECT agent_name, elo, domain_elos FROM elo_ratings WHERE domain_elos ? $1 ORDER BY elo DESC",
+        ),
+        (
+            "elo",
+            "SELECT id FROM elo_matches WHERE participants ? $1 ORDER BY created_at DESC",
+        ),
+        (
+            "elo",
+            "INSERT INTO elo_history (agent_name, elo, debate_id) VALUES ($1, $2, $3)",
+        ),
+        (
+            "elo",
+            "INSERT INTO elo_calibration_predictions (tournament_id, predictor_agent, predicted_winner, confidence) VALUES ($1, $2, $3, $4) ON CONFLICT (tournament_id, predictor_agent) DO UPDATE SET confidence = EXCLUDED.confidence",
+        ),
+        (
+            "elo",
+            "INSERT INTO elo_domain_calibration (agent_name, domain, total_predictions, total_correct, brier_sum) VALUES ($1, $2, 1, $3, $4) ON CONFLICT (agent_name, domain) DO UPDATE SET total_predictions = elo_domain_calibration.total_predictions + 1",
+        ),
+        (
+            "elo",
+            "INSERT INTO elo_calibration_buckets (agent_name, domain, bucket_key, predictions, correct, brier_sum) VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (agent_name, domain, bucket_key) DO NOTHING",
+        ),
+        (
+            "elo",
+            "INSERT INTO elo_agent_relationships (agent_a, agent_b, debate_count) VALUES ($1, $2, 1) ON CONFLICT (agent_a, agent_b) DO UPDATE SET debate_count = elo_agent_relationships.debate_count + 1",
+        ),
         // PostgresDebateStorage
-        ("debates", "INSERT INTO debates (id, slug, task, agents, artifact_json, consensus_reached, confidence, org_id, is_public) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
-        ("debates", "SELECT slug, id, task, agents, consensus_reached, confidence, created_at, view_count FROM debates WHERE search_vector @@ plainto_tsquery('english', $1) AND org_id = $2 ORDER BY created_at DESC"),
-        ("debates", "UPDATE debates SET view_count = view_count + 1 WHERE slug = $1 RETURNING artifact_json"),
+        (
+            "debates",
+            "INSERT INTO debates (id, slug, task, agents, artifact_json, consensus_reached, confidence, org_id, is_public) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        ),
+        (
+            "debates",
+            "SELECT slug, id, task, agents, consensus_reached, confidence, created_at, view_count FROM debates WHERE search_vector @@ plainto_tsquery('english', $1) AND org_id = $2 ORDER BY created_at DESC",
+        ),
+        (
+            "debates",
+            "UPDATE debates SET view_count = view_count + 1 WHERE slug = $1 RETURNING artifact_json",
+        ),
         // ShareLinkStore (psycopg2: %s, 1/0 flags, REAL epochs)
-        ("share_links", "INSERT INTO share_links (token, debate_id, visibility, owner_id, org_id, created_at, expires_at, allow_comments, allow_forking, view_count) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, 0) ON CONFLICT (debate_id) DO UPDATE SET token = EXCLUDED.token"),
-        ("share_links", "DELETE FROM share_links WHERE expires_at IS NOT NULL AND expires_at < $1"),
-        ("share_links", "UPDATE share_links SET token = NULL WHERE debate_id = $1"),
+        (
+            "share_links",
+            "INSERT INTO share_links (token, debate_id, visibility, owner_id, org_id, created_at, expires_at, allow_comments, allow_forking, view_count) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, 0) ON CONFLICT (debate_id) DO UPDATE SET token = EXCLUDED.token",
+        ),
+        (
+            "share_links",
+            "DELETE FROM share_links WHERE expires_at IS NOT NULL AND expires_at < $1",
+        ),
+        (
+            "share_links",
+            "UPDATE share_links SET token = NULL WHERE debate_id = $1",
+        ),
         // PostgresBatchJobStore
-        ("explainability", "INSERT INTO explainability_batch_jobs (batch_id, status, created_at, started_at, completed_at, processed_count, debate_ids_json, results_json, options_json, error, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (batch_id) DO UPDATE SET status = EXCLUDED.status"),
-        ("explainability", "DELETE FROM explainability_batch_jobs WHERE expires_at < $1"),
+        (
+            "explainability",
+            "INSERT INTO explainability_batch_jobs (batch_id, status, created_at, started_at, completed_at, processed_count, debate_ids_json, results_json, options_json, error, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (batch_id) DO UPDATE SET status = EXCLUDED.status",
+        ),
+        (
+            "explainability",
+            "DELETE FROM explainability_batch_jobs WHERE expires_at < $1",
+        ),
         // PostgresPolicyStore (SELECT * by position; enabled = 1)
-        ("policy", "INSERT INTO policies VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12)"),
-        ("policy", "SELECT * FROM policies WHERE enabled = 1 AND workspace_id = $1"),
-        ("policy", "INSERT INTO violations VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"),
-        ("policy", "INSERT INTO policy_audit VALUES ($1, $2, $3, $4, $5, $6, $7)"),
+        (
+            "policy",
+            "INSERT INTO policies VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12)",
+        ),
+        (
+            "policy",
+            "SELECT * FROM policies WHERE enabled = 1 AND workspace_id = $1",
+        ),
+        (
+            "policy",
+            "INSERT INTO violations VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        ),
+        (
+            "policy",
+            "INSERT INTO policy_audit VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        ),
+        (
+            "policy",
+            "INSERT INTO policy_audit (id, policy_id, action, changed_by, old_value, new_value) VALUES ($1, $2, $3, $4, $5, $6)",
+        ),
         // AuditLog / audit.persistence.PostgresBackend
-        ("audit", "INSERT INTO audit_events (id, timestamp, category, action, actor_id, resource_type, resource_id, outcome, ip_address, user_agent, correlation_id, org_id, workspace_id, details, reason, previous_hash, event_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"),
-        ("audit", "SELECT id FROM audit_events WHERE details ILIKE $1 OR action ILIKE $1 ORDER BY timestamp DESC"),
-        ("audit", "SELECT event_hash FROM audit_events ORDER BY timestamp DESC LIMIT 1"),
+        (
+            "audit",
+            "INSERT INTO audit_events (id, timestamp, category, action, actor_id, resource_type, resource_id, outcome, ip_address, user_agent, correlation_id, org_id, workspace_id, details, reason, previous_hash, event_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        ),
+        (
+            "audit",
+            "SELECT id FROM audit_events WHERE details ILIKE $1 OR action ILIKE $1 ORDER BY timestamp DESC",
+        ),
+        (
+            "audit",
+            "SELECT event_hash FROM audit_events ORDER BY timestamp DESC LIMIT 1",
+        ),
         // AuditStore (psycopg2, table audit_log, text JSON)
-        ("audit_store", "INSERT INTO audit_log (timestamp, user_id, org_id, action, resource_type, resource_id, old_value, new_value, metadata, ip_address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
-        ("audit_store", "SELECT id, timestamp, old_value, new_value, metadata FROM audit_log WHERE metadata LIKE $1 ORDER BY timestamp DESC"),
+        (
+            "audit_store",
+            "INSERT INTO audit_log (timestamp, user_id, org_id, action, resource_type, resource_id, old_value, new_value, metadata, ip_address, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        ),
+        (
+            "audit_store",
+            "SELECT id, timestamp, old_value, new_value, metadata FROM audit_log WHERE metadata LIKE $1 ORDER BY timestamp DESC",
+        ),
     ];
     let mut failures = Vec::new();
     for (n, (store, sql)) in stmts.iter().enumerate() {
@@ -624,15 +793,22 @@ fn codec_jsonb_keeps_the_value_and_refuses_what_jsonb_cannot_hold() {
         let (Value::Text(v), Value::Text(b)) = (v, b) else {
             panic!()
         };
-        let (v, b): (serde_json::Value, serde_json::Value) =
-            (serde_json::from_str(v).unwrap(), serde_json::from_str(b).unwrap());
+        let (v, b): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_str(v).unwrap(),
+            serde_json::from_str(b).unwrap(),
+        );
         assert!(crate::export_pg::json_eq(&v, &b), "{v} came back as {b}");
     }
     // The canonical form is PostgreSQL's, and stable.
     assert_eq!(through_server(&db, c, d, &back, "UTC"), back);
     for bad in ["not json", r#"{"a": "\u0000"}"#] {
-        let err = pgshape::param(ValueRef::Text(bad), c).unwrap_err().to_string();
-        assert!(err.contains("users.preferences") && err.contains("jsonb"), "{err}");
+        let err = pgshape::param(ValueRef::Text(bad), c)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("users.preferences") && err.contains("jsonb"),
+            "{err}"
+        );
     }
 }
 
@@ -664,7 +840,10 @@ fn schema_step_applies_over_older_tables_of_the_same_names() {
             );
         }
     }
-    assert_eq!(db.scalar("SELECT name FROM organizations WHERE id = 'o1'"), "Org");
+    assert_eq!(
+        db.scalar("SELECT name FROM organizations WHERE id = 'o1'"),
+        "Org"
+    );
     // The foreign keys to it hold.
     db.load_fails(
         "INSERT INTO usage_events (org_id, event_type) VALUES ('no such org', 'debate');\n",
