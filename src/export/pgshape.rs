@@ -269,15 +269,7 @@ fn compute(def: &'static TableDef, relations: &mut Names) -> PgTable {
         })
         .collect();
     let mut renamed = relations.renamed[before..].to_vec();
-    renamed.extend(
-        cols.renamed
-            .iter()
-            .filter(|(from, _)| {
-                // A declared `[pg "name"]` is not a rename to report.
-                !def.columns.iter().any(|c| c.pg_name == Some(from.as_str()))
-            })
-            .cloned(),
-    );
+    renamed.extend(cols.renamed.iter().cloned());
     PgTable {
         def,
         name,
@@ -293,30 +285,42 @@ fn compute(def: &'static TableDef, relations: &mut Names) -> PgTable {
 
 /// The DDL creating `tables` on an empty database (or, `guarded`, on one
 /// that has some of it: every statement is then skipped when its object
-/// exists): per table `CREATE TABLE` (and its full-text function and
-/// trigger), then every primary key and index, then every foreign key
-/// whose parent is among `tables`. The exporter writes the same statements
-/// (the same code, [`ddl`]) for a table whose data fits its declaration.
+/// exists, and a table that exists gets the columns it lacks): per table
+/// `CREATE TABLE` (and its full-text function and trigger), then every
+/// primary key and index, then every foreign key whose parent is among
+/// `tables`. One statement per item, each ending in `;` and a newline. The
+/// exporter writes the same statements (the same code, [`ddl`]) for a
+/// table whose data fits its declaration.
 pub fn create_statements(tables: &[&PgTable], guarded: bool) -> Result<Vec<String>> {
     let plans: Vec<TablePlan> = tables
         .iter()
         .map(|t| TablePlan::from_shape((*t).clone()))
         .collect();
+    // The generated SQL ends each statement with ";\n" and never has a
+    // raw newline inside a literal (they are E'' escaped) or right after a
+    // `;` inside a statement, so this splits it into statements.
     let mut out = Vec::new();
+    let mut push = |sql: &str| {
+        out.extend(
+            sql.split_inclusive(";\n")
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string),
+        )
+    };
     for p in &plans {
         let mut notes = Vec::new();
-        out.push(ddl::create_table(p, &mut notes, guarded)?);
-        out.extend(ddl::search_trigger(p)?);
+        push(&ddl::create_table(p, &mut notes, guarded)?);
+        for s in ddl::search_trigger(p)? {
+            push(&s);
+        }
     }
     for p in &plans {
-        out.push(ddl::primary_key(p, guarded)?);
-        let idx = ddl::indexes(p, guarded)?;
-        out.extend(idx.lines().map(|l| format!("{l}\n")));
+        push(&ddl::primary_key(p, guarded)?);
+        push(&ddl::indexes(p, guarded)?);
     }
     let all: Vec<&TablePlan> = plans.iter().collect();
     for p in &plans {
-        let fks = ddl::foreign_keys(p, &all, false, guarded)?;
-        out.extend(fks.lines().map(|l| format!("{l}\n")));
+        push(&ddl::foreign_keys(p, &all, false, guarded)?);
     }
     Ok(out)
 }
@@ -642,6 +646,21 @@ mod tests {
                 .unwrap()
                 .ty,
             PgType::Timestamptz
+        );
+    }
+
+    #[test]
+    fn one_statement_per_item() {
+        let stmts = create_statements(&all(), true).unwrap();
+        assert!(stmts.len() > 1000, "{}", stmts.len());
+        for s in &stmts {
+            assert!(s.ends_with(";\n"), "{s}");
+            assert_eq!(s.matches(";\n").count(), 1, "{s}");
+        }
+        assert!(
+            stmts
+                .iter()
+                .any(|s| s.starts_with("CREATE TABLE IF NOT EXISTS \"debates\""))
         );
     }
 
