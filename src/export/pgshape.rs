@@ -361,6 +361,7 @@ pub fn migration_steps() -> Result<Vec<MigrationStep>> {
     let tables = all();
     let mut sql = format!(
         "BEGIN;\nDO $lock$BEGIN PERFORM pg_catalog.pg_advisory_xact_lock({SCHEMA_LOCK}); END$lock$;\n\
+         SET LOCAL client_min_messages = warning;\n\
          CREATE TABLE IF NOT EXISTS {} (table_name text PRIMARY KEY, version integer NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());\n",
         q(VERSIONS_TABLE)?
     );
