@@ -666,6 +666,25 @@ mod tests {
     }
 
     #[test]
+    fn registry_tables_and_columns_keep_their_declared_names() {
+        // Only index and constraint names may be disambiguated; a table or
+        // column the original's stores name must be exactly that name.
+        for t in all() {
+            assert_eq!(t.name, t.def.pg.name.unwrap_or(t.def.name));
+            for c in &t.columns {
+                let want = match c.decl {
+                    Some(i) => {
+                        let d = &t.def.columns[i];
+                        d.pg_name.unwrap_or(d.name)
+                    }
+                    None => c.decl_name,
+                };
+                assert_eq!(c.pg_name, want, "{}", t.def.name);
+            }
+        }
+    }
+
+    #[test]
     fn registry_names_are_unique() {
         let mut seen = std::collections::HashSet::new();
         for t in all() {
