@@ -309,7 +309,7 @@ pub fn pg_default(
     );
     if now {
         return match ty {
-            PgType::Timestamptz => Ok(Some("now()".into())),
+            PgType::Timestamptz | PgType::TimestamptzEpoch => Ok(Some("now()".into())),
             // What SQLite's CURRENT_TIMESTAMP writes into a TEXT column.
             PgType::Text => Ok(Some(
                 "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')".into(),

@@ -19,7 +19,7 @@ use super::plan::TablePlan;
 use super::types::{PgType, Timestamp, json_fits, parse_timestamp, real_text};
 use super::{ddl, q};
 use crate::error::{Error, Result};
-use crate::table::{ColumnDef, IndexDef, OnDelete, TableDef, Value, ValueRef};
+use crate::table::{ColumnDef, IndexDef, OnDelete, SqlType, TableDef, Value, ValueRef};
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
@@ -125,9 +125,14 @@ impl PgTable {
 }
 
 /// The PostgreSQL type a declared column gets: its `[pg as …]` override,
-/// else the mapping of its SQL type.
+/// else the mapping of its SQL type. `[pg as Timestamptz]` on a REAL
+/// (epoch seconds) column is [`PgType::TimestamptzEpoch`].
 pub fn column_type(c: &ColumnDef) -> PgType {
-    c.pg_type.unwrap_or_else(|| PgType::of(c.sql))
+    match (c.pg_type, c.sql) {
+        (Some(PgType::Timestamptz), SqlType::Epoch | SqlType::Real) => PgType::TimestamptzEpoch,
+        (Some(t), _) => t,
+        (None, sql) => PgType::of(sql),
+    }
 }
 
 /// The shape of one declared table. Registered tables
@@ -441,11 +446,12 @@ pub fn param(v: ValueRef<'_>, col: &PgColumn) -> Result<Option<String>> {
                 ));
             }
         },
-        (PgType::Timestamptz, ValueRef::Real(f)) => match epoch_text(f) {
+        (PgType::Timestamptz, _) => return Err(bad("a timestamp (TEXT)")),
+        (PgType::TimestamptzEpoch, ValueRef::Real(f)) => match epoch_text(f) {
             Some(t) => t,
             None => return Err(bad("epoch seconds between years 1 and 9999, or ±Infinity")),
         },
-        (PgType::Timestamptz, _) => return Err(bad("a timestamp (TEXT) or epoch seconds (REAL)")),
+        (PgType::TimestamptzEpoch, _) => return Err(bad("epoch seconds (REAL)")),
         (PgType::Jsonb, ValueRef::Text(s)) if json_fits(s) => s.to_string(),
         (PgType::Jsonb, _) => return Err(bad("JSON text without U+0000 (jsonb)")),
         (PgType::Text, ValueRef::Text(s)) if !s.contains('\0') => s.to_string(),
@@ -489,7 +495,7 @@ pub fn value(text: Option<&str>, col: &PgColumn, def_col: &ColumnDef) -> Result<
             Value::Integer(t.parse().map_err(|_| bad("an integer"))?)
         }
         PgType::Double => Value::Real(parse_double(t).ok_or_else(|| bad("a double"))?),
-        PgType::Timestamptz => {
+        PgType::Timestamptz | PgType::TimestamptzEpoch => {
             let micros = match t {
                 "infinity" => None,
                 "-infinity" => Some(None),
@@ -497,10 +503,7 @@ pub fn value(text: Option<&str>, col: &PgColumn, def_col: &ColumnDef) -> Result<
                     bad("an ISO timestamptz (DateStyle ISO, year 1 to 9999)")
                 })?)),
             };
-            if matches!(
-                def_col.sql,
-                crate::table::SqlType::Epoch | crate::table::SqlType::Real
-            ) {
+            if col.ty == PgType::TimestamptzEpoch {
                 Value::Real(match micros {
                     None => f64::INFINITY,
                     Some(None) => f64::NEG_INFINITY,
@@ -646,7 +649,7 @@ mod tests {
                 .column("expires_at")
                 .unwrap()
                 .ty,
-            PgType::Timestamptz
+            PgType::TimestamptzEpoch
         );
     }
 

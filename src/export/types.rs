@@ -22,9 +22,12 @@ pub enum PgType {
     BigInt,
     /// `double precision` (IEEE double, bit-exact incl. -0, NaN, ±Infinity).
     Double,
-    /// `timestamptz`; values without a zone are UTC; epoch seconds (REAL)
-    /// are rounded to microseconds.
+    /// `timestamptz` holding timestamp text; text without a zone is UTC.
     Timestamptz,
+    /// `timestamptz` holding epoch seconds (a REAL column declared
+    /// `[pg as Timestamptz]`), rounded to microseconds; ±Infinity are
+    /// `infinity`/`-infinity`.
+    TimestamptzEpoch,
     /// `jsonb`.
     Jsonb,
     /// `text`.
@@ -54,7 +57,7 @@ impl PgType {
             PgType::Integer => "integer",
             PgType::BigInt => "bigint",
             PgType::Double => "double precision",
-            PgType::Timestamptz => "timestamptz",
+            PgType::Timestamptz | PgType::TimestamptzEpoch => "timestamptz",
             PgType::Jsonb => "jsonb",
             PgType::Text => "text",
             PgType::Bytea => "bytea",
@@ -67,6 +70,8 @@ impl PgType {
         match self {
             PgType::Boolean | PgType::Integer => &[PgType::BigInt, PgType::Text, PgType::Bytea],
             PgType::Text => &[PgType::Bytea],
+            // NaN and instants beyond year 9999 fit double precision.
+            PgType::TimestamptzEpoch => &[PgType::Double, PgType::Text, PgType::Bytea],
             PgType::Bytea => &[PgType::Bytea],
             _ => &[PgType::Text, PgType::Bytea],
         }
@@ -99,7 +104,7 @@ impl PgType {
             (PgType::BigInt, ValueRef::Integer(_)) => true,
             (PgType::Double, ValueRef::Real(_)) => true,
             (PgType::Timestamptz, ValueRef::Text(s)) => parse_timestamp(s).is_some(),
-            (PgType::Timestamptz, ValueRef::Real(f)) => {
+            (PgType::TimestamptzEpoch, ValueRef::Real(f)) => {
                 f.is_infinite() || super::pgshape::epoch_micros(f).is_some()
             }
             (PgType::Jsonb, ValueRef::Text(s)) => json_fits(s),
@@ -162,7 +167,7 @@ pub fn text_form(v: ValueRef<'_>, ty: PgType) -> Option<String> {
             Some(ts) => ts.canonical(),
             None => s.to_string(),
         },
-        (PgType::Timestamptz, ValueRef::Real(f)) => {
+        (PgType::TimestamptzEpoch, ValueRef::Real(f)) => {
             super::pgshape::epoch_text(f).unwrap_or_else(|| real_text(f))
         }
         (PgType::Bytea, v) => {
@@ -357,6 +362,7 @@ mod tests {
             PgType::BigInt,
             PgType::Double,
             PgType::Timestamptz,
+            PgType::TimestamptzEpoch,
             PgType::Jsonb,
             PgType::Text,
             PgType::Bytea,

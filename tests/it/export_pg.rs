@@ -189,9 +189,9 @@ fn read_expr(col: &str, ty: &str) -> String {
         "text" => format!("encode(convert_to({col}, 'UTF8'), 'hex')"),
         "double precision" => format!("encode(float8send({col}), 'hex')"),
         "bytea" => format!("encode({col}, 'hex')"),
-        "timestamp with time zone" => {
-            format!("(extract(epoch from {col}) * 1000000)::bigint::text")
-        }
+        "timestamp with time zone" => format!(
+            "CASE WHEN isfinite({col}) THEN (extract(epoch from {col}) * 1000000)::bigint::text ELSE {col}::text END"
+        ),
         _ => format!("{col}::text"),
     }
 }
@@ -209,6 +209,9 @@ fn expected(v: &Value, ty: &str) -> Option<String> {
         ("bytea", Value::Real(f)) => hex(real_digits(*f).as_bytes()),
         ("bigint" | "integer", Value::Integer(i)) => i.to_string(),
         // Epoch seconds in a timestamptz column: rounded to microseconds.
+        ("timestamp with time zone", Value::Real(f)) if f.is_infinite() => {
+            if *f > 0.0 { "infinity" } else { "-infinity" }.into()
+        }
         ("timestamp with time zone", Value::Real(f)) => ((f * 1e6).round() as i64).to_string(),
         ("double precision", Value::Real(f)) => hex(&f.to_bits().to_be_bytes()),
         ("boolean", Value::Integer(0)) => "false".into(),

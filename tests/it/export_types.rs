@@ -38,7 +38,7 @@ fn pg_override(t: PgType) -> &'static str {
         PgType::Integer => "integer",
         PgType::BigInt => "bigint",
         PgType::Double => "double precision",
-        PgType::Timestamptz => "timestamp with time zone",
+        PgType::Timestamptz | PgType::TimestamptzEpoch => "timestamp with time zone",
         PgType::Jsonb => "jsonb",
         PgType::Text => "text",
         PgType::Bytea => "bytea",

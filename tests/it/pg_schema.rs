@@ -54,7 +54,7 @@ fn words(t: PgType) -> &'static str {
         PgType::Integer => "integer",
         PgType::BigInt => "bigint",
         PgType::Double => "double precision",
-        PgType::Timestamptz => "timestamp with time zone",
+        PgType::Timestamptz | PgType::TimestamptzEpoch => "timestamp with time zone",
         PgType::Jsonb => "jsonb",
         PgType::Text => "text",
         PgType::Bytea => "bytea",
