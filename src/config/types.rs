@@ -157,6 +157,23 @@ pub enum DbTarget {
 }
 
 impl DbTarget {
+    /// Whether the original application has PostgreSQL store classes of
+    /// its own for this database (its user store, token blacklist, webhook,
+    /// share-link, policy, audit, explainability, insight, ELO and debate
+    /// stores; docs/POSTGRES.md, "How each of the original's PostgreSQL
+    /// stores was checked"). Their tables take the PostgreSQL types those
+    /// classes need; every other table keeps JSON and timestamps as text,
+    /// byte for byte as our stores wrote them.
+    pub fn shared_with_original_postgres(self) -> bool {
+        match self {
+            DbTarget::Store(s) => !matches!(s, Store::Import),
+            DbTarget::Type(t) => matches!(
+                t,
+                DatabaseType::Debates | DatabaseType::Elo | DatabaseType::Insights
+            ),
+        }
+    }
+
     /// Every target: the 25 types, then the stores.
     pub fn all() -> impl Iterator<Item = DbTarget> {
         DatabaseType::ALL

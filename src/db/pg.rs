@@ -72,7 +72,7 @@ impl Database {
         let path = PathBuf::from(origin);
         {
             let mut client = connect()?;
-            crate::pg::schema::create(&mut client, &path, &tables)?;
+            crate::pg::schema::create(&mut client, &path)?;
         }
         let set = Arc::new(TableSet::new(path, tables));
         let inner = Inner {

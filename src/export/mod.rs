@@ -22,6 +22,7 @@ pub mod ddl;
 pub mod files;
 pub mod ident;
 pub mod inserts;
+pub mod pgshape;
 pub mod plan;
 pub mod source;
 pub mod supabase;
@@ -97,9 +98,9 @@ impl Report {
 pub fn plan_all(rows: &dyn Rows) -> Result<(Vec<TablePlan>, Report)> {
     let mut plans = Vec::new();
     let mut report = Report::default();
-    let mut relations = ident::Names::new();
-    for (t, def) in rows.tables().iter().enumerate() {
-        let mut p = TablePlan::new(def);
+    let shapes = pgshape::shapes(rows.tables());
+    for ((t, def), shape) in rows.tables().iter().enumerate().zip(shapes) {
+        let mut p = TablePlan::from_shape(shape);
         let mut parent = |fk: usize, key: &[u8]| rows.has_parent(t, fk, key);
         rows.visit(t, &mut |key, vals, extras| {
             p.observe(key, vals, extras, &mut parent)
@@ -107,7 +108,7 @@ pub fn plan_all(rows: &dyn Rows) -> Result<(Vec<TablePlan>, Report)> {
         if def.autoincrement {
             p.sequence = p.sequence.max(rows.sequence(t)?);
         }
-        for message in p.settle(&mut relations) {
+        for message in p.settle() {
             report.notes.push(Note {
                 table: def.name.into(),
                 message,
@@ -179,6 +180,9 @@ pub fn write_tables(
         let mut notes = Vec::new();
         let sql = ddl::create_table(p, &mut notes, guarded)?;
         out.write_all(sql.as_bytes()).map_err(write_err)?;
+        for s in ddl::search_trigger(p)? {
+            out.write_all(s.as_bytes()).map_err(write_err)?;
+        }
         out.write_all(b"\n").map_err(write_err)?;
         report.notes.extend(notes.into_iter().map(|message| Note {
             table: p.def.name.into(),
@@ -339,6 +343,6 @@ pub(crate) fn write_err(e: std::io::Error) -> Error {
 pub fn declared_types(def: &TableDef) -> Vec<(&'static str, PgType)> {
     def.columns
         .iter()
-        .map(|c| (c.name, PgType::of(c.sql)))
+        .map(|c| (c.name, pgshape::column_type(def, c)))
         .collect()
 }

@@ -1,7 +1,10 @@
 //! What each table becomes in PostgreSQL, decided from its declaration and
 //! one pass over its rows (a read snapshot; the data pass reads the same one).
 //!
-//! The pass finds what the declaration alone cannot promise: values that do
+//! A plan starts from the table's PostgreSQL shape ([`pgshape`]: names,
+//! types, keys, indexes and foreign keys from the declaration alone, the
+//! same a live database gets); the pass only changes what the data does not
+//! fit. It finds what the declaration alone cannot promise: values that do
 //! not fit their column's type (the column is widened, see
 //! [`PgType::widenings`]), NULLs in NOT NULL or primary-key columns (the
 //! constraint is left out), rows with undeclared columns (an `_extra jsonb`
@@ -10,6 +13,7 @@
 //! Every such decision becomes a [`Note`](super::Note).
 
 use super::ident::Names;
+use super::pgshape::{self, PgTable};
 use super::types::PgType;
 use crate::table::{ColumnDef, Extras, IndexDef, TableDef, Value, ValueRef, keys};
 
@@ -57,6 +61,8 @@ pub struct FkPlan {
 pub struct TablePlan {
     /// The declaration.
     pub def: &'static TableDef,
+    /// The shape from the declaration alone (what a live database has).
+    pub shape: PgTable,
     /// Its PostgreSQL name.
     pub pg_name: String,
     /// Columns in declaration order.
@@ -82,21 +88,29 @@ pub struct TablePlan {
 }
 
 impl TablePlan {
-    /// A plan before any row is seen.
+    /// A plan before any row is seen, from the table's registered shape
+    /// ([`pgshape::shape`]).
     pub fn new(def: &'static TableDef) -> Self {
+        Self::from_shape(pgshape::shape(def).clone())
+    }
+
+    /// A plan before any row is seen, from a shape.
+    pub fn from_shape(shape: PgTable) -> Self {
+        let def = shape.def;
         let columns = def
             .columns
             .iter()
-            .map(|c| {
-                let declared = PgType::of(c.sql);
+            .zip(shape.declared())
+            .map(|(c, pc)| {
+                let declared = pc.ty;
                 let mut viable = vec![declared];
                 viable.extend(declared.widenings().iter().filter(|t| **t != declared));
                 ColumnPlan {
                     def: c,
-                    pg_name: c.name.to_string(),
+                    pg_name: pc.pg_name.clone(),
                     declared,
                     ty: declared,
-                    not_null: !c.nullable,
+                    not_null: pc.not_null,
                     max_len: 0,
                     viable,
                     misfits: 0,
@@ -107,24 +121,31 @@ impl TablePlan {
             .collect();
         TablePlan {
             def,
-            pg_name: def.name.to_string(),
+            pg_name: shape.name.clone(),
             columns,
             extra_column: None,
             extras_rows: 0,
             rows: 0,
-            pk_name: String::new(),
+            pk_name: shape.pk_name.clone(),
             pk_unique_only: false,
-            indexes: Vec::new(),
-            fks: (0..def.foreign_keys.len())
-                .map(|index| FkPlan {
-                    index,
+            indexes: shape
+                .indexes
+                .iter()
+                .map(|i| (i.def, i.name.clone()))
+                .collect(),
+            fks: shape
+                .foreign_keys
+                .iter()
+                .map(|f| FkPlan {
+                    index: f.index,
                     dangling: 0,
-                    pg_name: String::new(),
+                    pg_name: f.name.clone(),
                     skip: None,
                 })
                 .collect(),
             sequence: 0,
             pk_nulls: 0,
+            shape,
         }
     }
 
@@ -185,14 +206,18 @@ impl TablePlan {
         Ok(())
     }
 
-    /// Settles types and names once every row is seen; returns the notes.
-    pub fn settle(&mut self, relations: &mut Names) -> Vec<String> {
+    /// Settles types once every row is seen (names come from the shape);
+    /// returns the notes.
+    pub fn settle(&mut self) -> Vec<String> {
         let mut notes = Vec::new();
-        let renamed_before = relations.renamed.len();
-        self.pg_name = relations.claim(self.def.name);
         let mut cols = Names::new();
+        for c in &self.shape.columns {
+            cols.claim(&c.pg_name);
+        }
+        if let Some(s) = &self.shape.search {
+            cols.claim(&s.column);
+        }
         for c in &mut self.columns {
-            c.pg_name = cols.claim(c.def.name);
             // `bytea` takes every value, so the list is never empty.
             c.ty = c.viable.first().copied().unwrap_or(PgType::Bytea);
             if c.misfits > 0 {
@@ -225,12 +250,11 @@ impl TablePlan {
             ));
             self.extra_column = Some(name);
         }
-        for (from, to) in &cols.renamed {
-            if Some(to) != self.extra_column.as_ref() {
-                notes.push(format!("column {from:?} exported as {to:?}"));
-            }
+        for (from, to) in &self.shape.renamed {
+            notes.push(format!(
+                "name {from:?} exported as {to:?} (63-byte limit or taken by another table, index, constraint or column)"
+            ));
         }
-        self.pk_name = relations.claim(&format!("{}_pkey", self.def.name));
         if self.pk_nulls == 0 && self.oversized(self.def.primary_key) {
             self.pk_unique_only = true;
             notes.push(format!(
@@ -253,26 +277,6 @@ impl TablePlan {
                 "{} row(s) hold NULL in the primary key ({}); exported with a UNIQUE index instead of PRIMARY KEY",
                 self.pk_nulls,
                 self.def.column_list(self.def.primary_key)
-            ));
-        }
-        self.indexes = self
-            .def
-            .indexes
-            .iter()
-            .map(|i| (i, relations.claim(i.name)))
-            .collect();
-        for fk in &mut self.fks {
-            let d = &self.def.foreign_keys[fk.index];
-            let cols: Vec<&str> = d
-                .columns
-                .iter()
-                .map(|&c| self.def.columns[c].name)
-                .collect();
-            fk.pg_name = relations.claim(&format!("{}_{}_fkey", self.def.name, cols.join("_")));
-        }
-        for (from, to) in &relations.renamed[renamed_before..] {
-            notes.push(format!(
-                "name {from:?} exported as {to:?} (63-byte limit or taken by another table, index or constraint)"
             ));
         }
         notes

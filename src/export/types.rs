@@ -15,12 +15,19 @@ use chrono::{Datelike, NaiveDate, NaiveTime};
 pub enum PgType {
     /// `boolean` (0/1).
     Boolean,
+    /// `integer` (32 bits): where the original's store sums the column
+    /// (`SUM(bigint)` would give Python a `Decimal`).
+    Integer,
     /// `bigint`.
     BigInt,
     /// `double precision` (IEEE double, bit-exact incl. -0, NaN, ±Infinity).
     Double,
-    /// `timestamptz`; values without a zone are UTC.
+    /// `timestamptz` holding timestamp text; text without a zone is UTC.
     Timestamptz,
+    /// `timestamptz` holding epoch seconds (a REAL column declared
+    /// `[pg as Timestamptz]`), rounded to microseconds; ±Infinity are
+    /// `infinity`/`-infinity`.
+    TimestamptzEpoch,
     /// `jsonb`.
     Jsonb,
     /// `text`.
@@ -47,9 +54,10 @@ impl PgType {
     pub fn sql(self) -> &'static str {
         match self {
             PgType::Boolean => "boolean",
+            PgType::Integer => "integer",
             PgType::BigInt => "bigint",
             PgType::Double => "double precision",
-            PgType::Timestamptz => "timestamptz",
+            PgType::Timestamptz | PgType::TimestamptzEpoch => "timestamptz",
             PgType::Jsonb => "jsonb",
             PgType::Text => "text",
             PgType::Bytea => "bytea",
@@ -60,8 +68,10 @@ impl PgType {
     /// fit this one. `bytea` accepts every value, so the chain always ends.
     pub fn widenings(self) -> &'static [PgType] {
         match self {
-            PgType::Boolean => &[PgType::BigInt, PgType::Text, PgType::Bytea],
+            PgType::Boolean | PgType::Integer => &[PgType::BigInt, PgType::Text, PgType::Bytea],
             PgType::Text => &[PgType::Bytea],
+            // NaN and instants beyond year 9999 fit double precision.
+            PgType::TimestamptzEpoch => &[PgType::Double, PgType::Text, PgType::Bytea],
             PgType::Bytea => &[PgType::Bytea],
             _ => &[PgType::Text, PgType::Bytea],
         }
@@ -90,9 +100,13 @@ impl PgType {
         match (self, v) {
             (_, ValueRef::Null) => true,
             (PgType::Boolean, ValueRef::Integer(i)) => i == 0 || i == 1,
+            (PgType::Integer, ValueRef::Integer(i)) => i32::try_from(i).is_ok(),
             (PgType::BigInt, ValueRef::Integer(_)) => true,
             (PgType::Double, ValueRef::Real(_)) => true,
             (PgType::Timestamptz, ValueRef::Text(s)) => parse_timestamp(s).is_some(),
+            (PgType::TimestamptzEpoch, ValueRef::Real(f)) => {
+                f.is_infinite() || super::pgshape::epoch_micros(f).is_some()
+            }
             (PgType::Jsonb, ValueRef::Text(s)) => json_fits(s),
             // Integers and reals keep their digits as text (SQLite's CAST).
             (PgType::Text, ValueRef::Text(s)) => !s.contains('\0'),
@@ -153,6 +167,9 @@ pub fn text_form(v: ValueRef<'_>, ty: PgType) -> Option<String> {
             Some(ts) => ts.canonical(),
             None => s.to_string(),
         },
+        (PgType::TimestamptzEpoch, ValueRef::Real(f)) => {
+            super::pgshape::epoch_text(f).unwrap_or_else(|| real_text(f))
+        }
         (PgType::Bytea, v) => {
             let mut out = String::from("\\x");
             let digits = |out: &mut String, b: &[u8]| {
@@ -341,9 +358,11 @@ mod tests {
         assert!(!PgType::Jsonb.fits(ValueRef::Text("")));
         for t in [
             PgType::Boolean,
+            PgType::Integer,
             PgType::BigInt,
             PgType::Double,
             PgType::Timestamptz,
+            PgType::TimestamptzEpoch,
             PgType::Jsonb,
             PgType::Text,
             PgType::Bytea,

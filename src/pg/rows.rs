@@ -14,7 +14,7 @@
 //! * Values travel as text with explicit casts, in one round trip per
 //!   statement (`query_typed`: no separate prepare).
 
-use super::shape::{PgTable, shape, value};
+use super::shape::{PgTable, shape};
 use super::sql::{self, Stmt, key_cols};
 use crate::error::{Error, Result};
 use crate::table::api::{RowSink, RowSource, RowVisitor, check_row, unique_error};
@@ -169,7 +169,7 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
                 let text: Option<&str> = row
                     .try_get(from + i)
                     .map_err(|e| Error::Invalid(format!("reading {}.{}: {e}", t.name, c.q)))?;
-                value(&t.name, c, text)
+                c.value(text)
             })
             .collect()
     }
@@ -181,7 +181,7 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             let text: Option<&str> = row
                 .try_get(i)
                 .map_err(|e| Error::Invalid(format!("reading {}.{}: {e}", t.name, c.q)))?;
-            vals.push(value(&t.name, c, text)?);
+            vals.push(c.value(text)?);
         }
         Ok(keys::encode(vals.iter().map(Value::as_ref)))
     }
@@ -430,7 +430,7 @@ impl<C: DerefMut<Target = postgres::Client>> RowSink for PgRows<C> {
         let t = self.table(def)?;
         check_row(def, vals, check_types)?;
         let pk = crate::table::layout::pk_of(def, vals);
-        let st = sql::insert(t, vals);
+        let st = sql::insert(t, vals)?;
         self.savepoint(
             |w| {
                 w.execute(&st).map_err(Fail::Pg)?;
@@ -455,7 +455,7 @@ impl<C: DerefMut<Target = postgres::Client>> RowSink for PgRows<C> {
         let t = self.table(def)?;
         check_row(def, vals, check_types)?;
         let pk = crate::table::layout::pk_of(def, vals);
-        let st = sql::update(t, vals);
+        let st = sql::update(t, vals)?;
         self.savepoint(
             |w| {
                 let n = w.execute(&st).map_err(Fail::Pg)?;

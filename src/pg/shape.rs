@@ -1,33 +1,36 @@
-//! How a declared table looks on PostgreSQL to the live backend: its
-//! quoted name, each column's name and type, and the conversion of our
-//! values to the text PostgreSQL's input functions read and back.
+//! How a declared table looks to the live backend, from the one PostgreSQL
+//! shape the exporter also uses ([`pgshape`]): quoted names, and each
+//! declared column with its type and the conversion of its values.
 //!
 //! Every value is sent as text with an explicit cast (`$1::bigint`) and
 //! read back as `column::text`, so one conversion per type covers every
-//! statement. The conversion round-trips every value a typed row can hold;
-//! docs/POSTGRES.md lists where a PostgreSQL type normalises text.
+//! statement ([`pgshape::param`], [`pgshape::value`]); docs/POSTGRES.md
+//! lists where a PostgreSQL type keeps the value but not its spelling.
 
-use crate::error::{Error, Result};
-use crate::export::types::{PgType, text_form};
-use crate::table::{SqlType, TableDef, Value, ValueRef};
+use crate::error::Result;
+use crate::export::pgshape::{self, PgColumn};
+use crate::export::types::PgType;
+use crate::table::{ColumnDef, TableDef, Value, ValueRef};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-/// One column as the backend sees it.
+/// One declared column as the backend sees it.
 #[derive(Debug)]
 pub struct PgCol {
-    /// The quoted column name.
+    /// The quoted PostgreSQL column name.
     pub q: String,
     /// The PostgreSQL type.
     pub ty: PgType,
-    /// The declared SQL type (what a value read back becomes).
-    pub sql: SqlType,
+    /// The column's PostgreSQL shape.
+    pub pg: &'static PgColumn,
+    /// The declared column.
+    pub decl: &'static ColumnDef,
 }
 
 impl PgCol {
-    /// The column as an expression that sorts and compares bytewise (text
-    /// under the "C" collation, as the embedded store orders it).
+    /// The column as an expression that sorts and compares as the
+    /// embedded store orders keys (text bytewise, under the "C" collation).
     pub fn ordered(&self) -> String {
         if self.ty == PgType::Text {
             format!("{} COLLATE \"C\"", self.q)
@@ -36,13 +39,23 @@ impl PgCol {
         }
     }
 
-    /// A parameter cast to this column's type.
+    /// Parameter `n`, cast to this column's type.
     pub fn param(&self, n: usize) -> String {
         if self.ty == PgType::Text {
             format!("${n}::text COLLATE \"C\"")
         } else {
             format!("${n}::{}", self.ty.sql())
         }
+    }
+
+    /// The text bound for `v` (`None`: NULL).
+    pub fn text(&self, v: ValueRef<'_>) -> Result<Option<String>> {
+        pgshape::param(v, self.pg)
+    }
+
+    /// The value of this column read back as text.
+    pub fn value(&self, text: Option<&str>) -> Result<Value> {
+        pgshape::value(text, self.pg, self.decl)
     }
 }
 
@@ -53,11 +66,11 @@ pub struct PgTable {
     pub def: &'static TableDef,
     /// The quoted table name.
     pub q: String,
-    /// The table name, unquoted (for `pg_get_serial_sequence`).
+    /// The PostgreSQL table name, unquoted.
     pub name: String,
-    /// Columns in declaration order.
+    /// The declared columns, in declaration order.
     pub cols: Vec<PgCol>,
-    /// `c1::text, c2::text, …`: every column, read back as text.
+    /// `c1::text, c2::text, …`: every declared column, read back as text.
     pub select: String,
 }
 
@@ -69,16 +82,18 @@ pub fn shape(def: &'static TableDef) -> Result<&'static PgTable> {
     if let Some(t) = cache.get(def.name) {
         return Ok(t);
     }
+    let pg = pgshape::shape(def);
     let q = crate::export::q;
-    let cols = def
-        .columns
+    let cols = pg
+        .declared()
         .iter()
-        .map(|c| {
-            let ty = live_type(c.sql);
+        .zip(def.columns)
+        .map(|(c, decl)| {
             Ok(PgCol {
-                q: q(c.name)?,
-                ty,
-                sql: c.sql,
+                q: q(&c.pg_name)?,
+                ty: c.ty,
+                pg: c,
+                decl,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -89,65 +104,11 @@ pub fn shape(def: &'static TableDef) -> Result<&'static PgTable> {
         .join(", ");
     let t: &'static PgTable = Box::leak(Box::new(PgTable {
         def,
-        q: q(def.name)?,
-        name: def.name.to_string(),
+        q: q(&pg.name)?,
+        name: pg.name.clone(),
         cols,
         select,
     }));
     cache.insert(def.name, t);
     Ok(t)
-}
-
-/// The type the live backend stores a declared type as. Timestamps and
-/// JSON stay text here, so that what a store wrote comes back byte for byte.
-pub fn live_type(sql: SqlType) -> PgType {
-    match sql {
-        SqlType::Timestamp | SqlType::Json => PgType::Text,
-        other => PgType::of(other),
-    }
-}
-
-/// The text bound for `v` in a column of type `ty` (`None`: NULL).
-pub fn param(v: ValueRef<'_>, ty: PgType) -> Option<String> {
-    text_form(v, ty)
-}
-
-/// The value of a column read back as text.
-pub fn value(table: &str, col: &PgCol, text: Option<&str>) -> Result<Value> {
-    let Some(t) = text else {
-        return Ok(Value::Null);
-    };
-    let bad = |what: &str| {
-        Error::Invalid(format!(
-            "PostgreSQL returned {t:?} for {table}.{}: expected {what}",
-            col.q
-        ))
-    };
-    Ok(match col.ty {
-        PgType::BigInt => Value::Integer(t.parse().map_err(|_| bad("an integer"))?),
-        PgType::Double => Value::Real(match t {
-            "NaN" => f64::NAN,
-            "Infinity" => f64::INFINITY,
-            "-Infinity" => f64::NEG_INFINITY,
-            _ => t.parse().map_err(|_| bad("a number"))?,
-        }),
-        PgType::Boolean => Value::Integer(match t {
-            "true" | "t" => 1,
-            "false" | "f" => 0,
-            _ => return Err(bad("a boolean")),
-        }),
-        PgType::Bytea => Value::Blob(unhex(t).ok_or_else(|| bad("bytea hex"))?),
-        PgType::Text | PgType::Jsonb | PgType::Timestamptz => Value::Text(t.to_string()),
-    })
-}
-
-fn unhex(t: &str) -> Option<Vec<u8>> {
-    let h = t.strip_prefix("\\x")?.as_bytes();
-    if h.len() % 2 != 0 {
-        return None;
-    }
-    let d = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    h.chunks(2)
-        .map(|p| Some(d(p[0])? << 4 | d(p[1])?))
-        .collect()
 }

@@ -5,7 +5,7 @@
 //! ordered as the embedded store orders keys: NULL first, text bytewise
 //! (`COLLATE "C"`), then by the primary key for non-unique indexes.
 
-use super::shape::{PgCol, PgTable, param};
+use super::shape::{PgCol, PgTable};
 use crate::error::{Error, Result};
 use crate::table::{Edge, IndexDef, KeyRange, Page, Value, keys};
 
@@ -19,9 +19,9 @@ pub struct Stmt {
 }
 
 impl Stmt {
-    fn bind(&mut self, col: &PgCol, v: &Value) -> String {
-        self.params.push(param(v.as_ref(), col.ty));
-        col.param(self.params.len())
+    fn bind(&mut self, col: &PgCol, v: &Value) -> Result<String> {
+        self.params.push(col.text(v.as_ref())?);
+        Ok(col.param(self.params.len()))
     }
 }
 
@@ -63,24 +63,24 @@ pub fn key_equals(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], key: &[u8]) -> Re
             cols.len()
         )));
     }
-    Ok(equals(st, cols, &vals))
+    equals(st, cols, &vals)
 }
 
-fn equals(st: &mut Stmt, cols: &[&PgCol], vals: &[Value]) -> String {
+fn equals(st: &mut Stmt, cols: &[&PgCol], vals: &[Value]) -> Result<String> {
     let mut parts = Vec::with_capacity(vals.len());
     for (c, v) in cols.iter().zip(vals) {
         if v.is_null() {
             parts.push(format!("{} IS NULL", c.q));
         } else {
-            let p = st.bind(c, v);
+            let p = st.bind(c, v)?;
             parts.push(format!("{} = {p}", c.ordered()));
         }
     }
-    if parts.is_empty() {
+    Ok(if parts.is_empty() {
         "TRUE".into()
     } else {
         parts.join(" AND ")
-    }
+    })
 }
 
 /// The condition of one edge of a range: `(c1, c2) >= ($1, $2)` and friends.
@@ -126,7 +126,11 @@ fn edge(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], e: &Edge, start: bool) -> R
         )));
     }
     let lhs: Vec<String> = lead.iter().map(|c| c.ordered()).collect();
-    let rhs: Vec<String> = lead.iter().zip(&vals).map(|(c, v)| st.bind(c, v)).collect();
+    let rhs = lead
+        .iter()
+        .zip(&vals)
+        .map(|(c, v)| st.bind(c, v))
+        .collect::<Result<Vec<String>>>()?;
     // Row comparison; a NULL column makes it unknown, so NULL rows are
     // admitted where NULL sorts: before every value.
     let nulls = if start {
@@ -157,7 +161,7 @@ pub fn range_where(
         && a == b
     {
         let vals = decode(t, a)?;
-        parts.push(equals(st, &cols[..vals.len().min(cols.len())], &vals));
+        parts.push(equals(st, &cols[..vals.len().min(cols.len())], &vals)?);
     } else {
         parts.push(edge(st, t, &cols, s, true)?);
         parts.push(edge(st, t, &cols, e, false)?);
@@ -208,29 +212,25 @@ pub fn pk_select(t: &PgTable) -> String {
 }
 
 /// `INSERT` of one row.
-pub fn insert(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Stmt {
+pub fn insert(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Result<Stmt> {
     let mut st = Stmt::default();
     let names: Vec<&str> = t.cols.iter().map(|c| c.q.as_str()).collect();
-    let ps: Vec<String> = t
-        .cols
-        .iter()
-        .zip(vals)
-        .map(|(c, v)| {
-            st.params.push(param(*v, c.ty));
-            format!("${}::{}", st.params.len(), c.ty.sql())
-        })
-        .collect();
+    let mut ps = Vec::with_capacity(vals.len());
+    for (c, v) in t.cols.iter().zip(vals) {
+        st.params.push(c.text(*v)?);
+        ps.push(format!("${}::{}", st.params.len(), c.ty.sql()));
+    }
     st.sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         t.q,
         names.join(", "),
         ps.join(", ")
     );
-    st
+    Ok(st)
 }
 
 /// `UPDATE` of every non-key column of the row with the same primary key.
-pub fn update(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Stmt {
+pub fn update(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Result<Stmt> {
     let mut st = Stmt::default();
     let pk = t.def.primary_key;
     let mut sets = Vec::new();
@@ -238,13 +238,13 @@ pub fn update(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Stmt {
         if pk.contains(&i) {
             continue;
         }
-        st.params.push(param(*v, c.ty));
+        st.params.push(c.text(*v)?);
         sets.push(format!("{} = ${}::{}", c.q, st.params.len(), c.ty.sql()));
     }
     let mut conds = Vec::new();
     for &i in pk {
         let c = &t.cols[i];
-        match param(vals[i], c.ty) {
+        match c.text(vals[i])? {
             None => conds.push(format!("{} IS NULL", c.q)),
             Some(p) => {
                 st.params.push(Some(p));
@@ -262,5 +262,5 @@ pub fn update(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Stmt {
         sets.join(", "),
         conds.join(" AND ")
     );
-    st
+    Ok(st)
 }

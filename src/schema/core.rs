@@ -66,6 +66,10 @@ table! {
             index idx_debates_consensus (consensus_reached),
         },
         foreign_keys: {},
+        pg_name: "debates",
+        pg_only: { "org_id": Text, "is_public": Boolean = "false" },
+        pg_search: "search_vector" (task, slug)
+            "update_debate_search_vector" "debate_search_vector_trigger",
     }
 }
 

@@ -60,6 +60,7 @@ table! {
             index idx_debates_task (task),
         },
         foreign_keys: {},
+        pg_name: "critique_debates",
     }
 }
 

@@ -64,6 +64,7 @@ table! {
             index idx_ratings_agent (agent_name),
         },
         foreign_keys: {},
+        pg_name: "elo_ratings",
     }
 }
 
@@ -92,6 +93,7 @@ table! {
             index idx_matches_domain (domain),
         },
         foreign_keys: {},
+        pg_name: "elo_matches",
     }
 }
 
@@ -142,6 +144,7 @@ table! {
             index idx_calibration_pred_tournament (tournament_id),
         },
         foreign_keys: {},
+        pg_name: "elo_calibration_predictions",
     }
 }
 
@@ -166,6 +169,7 @@ table! {
             index idx_domain_cal_agent_domain (agent_name, domain),
         },
         foreign_keys: {},
+        pg_name: "elo_domain_calibration",
     }
 }
 
@@ -187,6 +191,7 @@ table! {
         autoincrement: false,
         indexes: {},
         foreign_keys: {},
+        pg_name: "elo_calibration_buckets",
     }
 }
 
@@ -218,5 +223,10 @@ table! {
             index idx_relationships_b (agent_b),
         },
         foreign_keys: {},
+        pg_name: "elo_agent_relationships",
+        pg_only: {
+            "avg_critique_severity_a_to_b": Double = "0.0",
+            "avg_critique_severity_b_to_a": Double = "0.0",
+        },
     }
 }

@@ -45,7 +45,7 @@ table! {
         version: 1,
         columns: {
             id: String => Text,
-            insight_type: String => Text [aka "type"],
+            insight_type: String => Text [aka "type"] [pg "type"],
             title: String => Text,
             description: Option<String> => Text,
             confidence: Option<f64> => Real = "0.5",
@@ -64,6 +64,8 @@ table! {
             index idx_insights_type_confidence (insight_type, confidence),
         },
         foreign_keys: {},
+        pg_search: "search_vector" (title, description)
+            "update_insight_search_vector" "insight_search_vector_trigger",
     }
 }
 
@@ -107,9 +109,9 @@ table! {
             id: i64 => Integer,
             agent_name: String => Text,
             debate_id: Option<String> => Text,
-            proposals_made: Option<i64> => Integer = "0",
-            critiques_given: Option<i64> => Integer = "0",
-            critiques_received: Option<i64> => Integer = "0",
+            proposals_made: Option<i64> => Integer = "0" [pg as Integer],
+            critiques_given: Option<i64> => Integer = "0" [pg as Integer],
+            critiques_received: Option<i64> => Integer = "0" [pg as Integer],
             proposal_accepted: Option<bool> => Bool = "0",
             vote_aligned: Option<bool> => Bool = "0",
             avg_critique_severity: Option<f64> => Real = "0.0",

@@ -16,8 +16,8 @@ table! {
         version: 1,
         columns: {
             jti: String => Text,
-            expires_at: f64 => Epoch,
-            revoked_at: f64 => Epoch,
+            expires_at: f64 => Epoch [pg as Timestamptz],
+            revoked_at: f64 => Epoch [pg as Timestamptz],
         },
         primary_key: (jti),
         autoincrement: false,

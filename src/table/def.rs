@@ -8,6 +8,7 @@ use super::codec::{self, Extras, RowView};
 use super::value::{Value, ValueRef};
 use crate::config::DbTarget;
 use crate::error::{Error, Result};
+pub use crate::export::types::PgType;
 
 /// The SQL type of a column, as the original declares it and as exports map it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,6 +71,12 @@ pub struct ColumnDef {
     pub accepts: fn(ValueRef<'_>) -> bool,
     /// The storage class the Rust type expects, for messages.
     pub expected: &'static str,
+    /// The column's PostgreSQL name when it differs from `name`: the name
+    /// the original's running code uses (`[pg "failed_login_attempts"]`).
+    pub pg_name: Option<&'static str>,
+    /// The column's PostgreSQL type when it differs from what `sql` maps
+    /// to: the type the original's PostgreSQL store uses (`[pg as Integer]`).
+    pub pg_type: Option<PgType>,
 }
 
 /// One secondary index. Its entries live in the table's redb table under
@@ -124,6 +131,59 @@ pub struct TableDef {
     pub indexes: &'static [IndexDef],
     /// Foreign keys.
     pub foreign_keys: &'static [ForeignKeyDef],
+    /// What differs on PostgreSQL (name, columns only PostgreSQL has).
+    pub pg: PgTableDecl,
+}
+
+/// The PostgreSQL-only part of a table's declaration (see
+/// [`crate::export::pgshape`]). Everything else of the PostgreSQL shape
+/// follows from the rest of the declaration.
+#[derive(Debug, Clone, Copy)]
+pub struct PgTableDecl {
+    /// The PostgreSQL table name when it differs from the declared name
+    /// (`pg_name: "elo_ratings"`).
+    pub name: Option<&'static str>,
+    /// Columns only PostgreSQL has, after the declared ones: the
+    /// original's stores read or index them, our rows never hold them.
+    pub only: &'static [PgOnlyColumn],
+    /// A `tsvector` column kept up by a trigger (`pg_search:`).
+    pub search: Option<PgSearch>,
+}
+
+impl PgTableDecl {
+    /// Nothing differs.
+    pub const NONE: PgTableDecl = PgTableDecl {
+        name: None,
+        only: &[],
+        search: None,
+    };
+}
+
+/// A column only PostgreSQL has (always nullable; our rows leave it to its
+/// default).
+#[derive(Debug, Clone, Copy)]
+pub struct PgOnlyColumn {
+    /// Its name.
+    pub name: &'static str,
+    /// Its type.
+    pub ty: PgType,
+    /// Its DEFAULT, a PostgreSQL expression.
+    pub default: Option<&'static str>,
+}
+
+/// A full-text `tsvector` column that a `BEFORE INSERT OR UPDATE` trigger
+/// computes from text columns, weighted A, B, C, D in order (the
+/// original's `update_*_search_vector` functions).
+#[derive(Debug, Clone, Copy)]
+pub struct PgSearch {
+    /// The `tsvector` column.
+    pub column: &'static str,
+    /// The declared columns it is computed from, by position.
+    pub from: &'static [usize],
+    /// The trigger function's name.
+    pub function: &'static str,
+    /// The trigger's name.
+    pub trigger: &'static str,
 }
 
 impl TableDef {
@@ -334,6 +394,8 @@ mod tests {
             aliases: &[],
             accepts: |_| true,
             expected: "any",
+            pg_name: None,
+            pg_type: None,
         };
         static COLS: std::sync::OnceLock<Vec<ColumnDef>> = std::sync::OnceLock::new();
         let cols = COLS.get_or_init(|| {
@@ -354,6 +416,7 @@ mod tests {
             autoincrement: false,
             indexes: &[],
             foreign_keys: &[],
+            pg: PgTableDecl::NONE,
         };
         assert_eq!(def.default_value(0), Value::Real(1500.0));
         assert_eq!(def.default_value(1), Value::Text("0".into()));

@@ -12,7 +12,9 @@
 //!             id: String => Text,
 //!             email: String => Text,
 //!             role: String => Text = "'member'",
-//!             locked_until: Option<String> => Timestamp [aka "lockout_until"],
+//!             locked_until: Option<String> => Timestamp [aka "lockout_until"]
+//!                 [pg "lockout_until"],          // optional: PostgreSQL name
+//!             login_count: Option<i64> => Integer [pg as Integer], // PostgreSQL type
 //!         },
 //!         primary_key: (id),
 //!         autoincrement: false,
@@ -24,6 +26,11 @@
 //!         foreign_keys: {
 //!             (org_id) -> Organization: SetNull,
 //!         },
+//!         // Optional, PostgreSQL only (see crate::export::pgshape):
+//!         pg_name: "app_users",                         // table name
+//!         pg_only: { "is_public": Boolean = "false" },  // columns our rows never hold
+//!         pg_search: "search_vector" (name, email)      // tsvector + trigger,
+//!             "update_user_search_vector" "user_search_vector_trigger",
 //!     }
 //! }
 //! ```
@@ -50,12 +57,16 @@ macro_rules! table {
                     $col:ident : $ty:ty => $sql:ident
                     $(= $default:literal)?
                     $([aka $($alias:literal),+])?
+                    $([pg $($pgcol:literal)? $(as $pgty:ident)?])?
                 ),+ $(,)?
             },
             primary_key: ( $($pk:ident),+ ),
             autoincrement: $auto:literal,
             indexes: { $( $kind:ident $iname:ident ( $($icol:ident),+ ) $($covering:ident)? ),* $(,)? },
             foreign_keys: { $( ( $($fcol:ident),+ ) -> $parent:ty : $on:ident ),* $(,)? } $(,)?
+            $(pg_name: $pgtable:literal $(,)?)?
+            $(pg_only: { $( $pocol:literal : $poty:ident $(= $podefault:literal)? ),* $(,)? } $(,)?)?
+            $(pg_search: $svcol:literal ( $($svsrc:ident),+ ) $svfn:literal $svtrig:literal $(,)?)?
         }
     ) => {
         $(#[$meta])*
@@ -113,6 +124,8 @@ macro_rules! table {
                 aliases: &[$($($alias),+)?],
                 accepts: <$ty as $crate::table::ColumnValue>::accepts,
                 expected: <$ty as $crate::table::ColumnValue>::EXPECTED,
+                pg_name: $crate::__table_opt!($($($pgcol)?)?),
+                pg_type: $crate::__table_pg_type!($($($pgty)?)?),
             } ),+ ],
             primary_key: &[ $( $crate::table::column_position($row::COLUMNS, stringify!($pk)) ),+ ],
             autoincrement: $auto,
@@ -133,6 +146,20 @@ macro_rules! table {
                 },
                 on_delete: $crate::table::OnDelete::$on,
             } ),* ],
+            pg: $crate::table::def::PgTableDecl {
+                name: $crate::__table_opt!($($pgtable)?),
+                only: &[ $($( $crate::table::def::PgOnlyColumn {
+                    name: $pocol,
+                    ty: $crate::table::def::PgType::$poty,
+                    default: $crate::__table_opt!($($podefault)?),
+                } ),*)? ],
+                search: $crate::__table_opt_expr!($( $crate::table::def::PgSearch {
+                    column: $svcol,
+                    from: &[ $( $crate::table::column_position($row::COLUMNS, stringify!($svsrc)) ),+ ],
+                    function: $svfn,
+                    trigger: $svtrig,
+                } )?),
+            },
         };
 
         impl $crate::table::Row for $row {
@@ -181,6 +208,28 @@ macro_rules! __table_opt {
     };
     ($v:literal) => {
         Some($v)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __table_opt_expr {
+    () => {
+        None
+    };
+    ($v:expr) => {
+        Some($v)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __table_pg_type {
+    () => {
+        None
+    };
+    ($t:ident) => {
+        Some($crate::table::def::PgType::$t)
     };
 }
 

@@ -150,3 +150,37 @@ pub fn store_dir() -> (StoreDir, Config) {
     }
     (StoreDir { dir, _pg: pg }, cfg)
 }
+
+/// Asserts a JSON column read back from a store: byte for byte on the
+/// embedded store; the same JSON value on PostgreSQL, where the original's
+/// own stores need `jsonb` for this table and `jsonb` keeps the value, not
+/// its spelling (docs/POSTGRES.md, "The value codec").
+pub fn assert_stored_json(got: Option<&str>, want: &str) {
+    if !test_backend_is_postgres() {
+        assert_eq!(got, Some(want));
+        return;
+    }
+    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).expect("JSON");
+    assert_eq!(got.map(parse), Some(parse(want)), "{got:?} vs {want}");
+}
+
+/// Asserts a timestamp column read back from a store: byte for byte on the
+/// embedded store; the same instant on PostgreSQL (`timestamptz` keeps the
+/// instant, not the spelling; text without a zone is UTC).
+pub fn assert_stored_time(got: Option<&str>, want: &str) {
+    if !test_backend_is_postgres() {
+        assert_eq!(got, Some(want));
+        return;
+    }
+    let parse = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.to_utc())
+            .or_else(|_| {
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+                    .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
+                    .map(|t| t.and_utc())
+            })
+            .unwrap_or_else(|e| panic!("timestamp {s:?}: {e}"))
+    };
+    assert_eq!(got.map(parse), Some(parse(want)), "{got:?} vs {want}");
+}

@@ -28,6 +28,8 @@ fn table(name: &str, cols: &[&str], index: &str) -> &'static TableDef {
         aliases: &[],
         accepts: |_| true,
         expected: "any",
+        pg_name: None,
+        pg_type: None,
     }];
     for (i, c) in cols.iter().enumerate() {
         columns.push(ColumnDef {
@@ -43,6 +45,8 @@ fn table(name: &str, cols: &[&str], index: &str) -> &'static TableDef {
             aliases: &[],
             accepts: |_| true,
             expected: "any",
+            pg_name: None,
+            pg_type: None,
         });
     }
     Box::leak(Box::new(TableDef {
@@ -61,6 +65,7 @@ fn table(name: &str, cols: &[&str], index: &str) -> &'static TableDef {
         }]),
         foreign_keys: &[],
         sources: &[],
+        pg: aragora_db::table::def::PgTableDecl::NONE,
     }))
 }
 

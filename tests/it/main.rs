@@ -36,6 +36,7 @@ mod model;
 mod modes;
 mod ops;
 mod pg_conn;
+mod pg_schema;
 mod pg_store;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod pg_tls;

@@ -61,7 +61,7 @@ fn user_store_runs_on_postgres() {
 #[test]
 #[ignore]
 fn print_schema() {
-    for s in aragora_db::pg::schema::statements(aragora_db::schema::ALL_TABLES).unwrap() {
+    for s in aragora_db::pg::schema::steps().unwrap() {
         println!("{s}");
     }
 }

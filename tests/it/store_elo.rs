@@ -76,19 +76,16 @@ fn two_players_equal_then_unequal_then_draw() {
     assert_eq!(elo(&s, "bob"), 1484.0);
     let m = s.get_match("d1").unwrap().unwrap();
     assert_eq!(m.winner.as_deref(), Some("alice"));
-    assert_eq!(m.participants.as_deref(), Some(r#"["alice", "bob"]"#));
-    assert_eq!(m.scores.as_deref(), Some(r#"{"alice": 1.0, "bob": 0.0}"#));
-    assert_eq!(
-        m.elo_changes.as_deref(),
-        Some(r#"{"alice": 16.0, "bob": -16.0}"#)
-    );
-    assert_eq!(m.created_at.as_deref(), Some("2026-01-05 10:00:00"));
+    crate::common::assert_stored_json(m.participants.as_deref(), r#"["alice", "bob"]"#);
+    crate::common::assert_stored_json(m.scores.as_deref(), r#"{"alice": 1.0, "bob": 0.0}"#);
+    crate::common::assert_stored_json(m.elo_changes.as_deref(), r#"{"alice": 16.0, "bob": -16.0}"#);
+    crate::common::assert_stored_time(m.created_at.as_deref(), "2026-01-05 10:00:00");
     let a = s.get_rating("alice").unwrap().unwrap();
     assert_eq!(
         (a.wins, a.losses, a.draws, a.debates_count),
         (Some(1), Some(0), Some(0), Some(1))
     );
-    assert_eq!(a.updated_at.as_deref(), Some("2026-01-05T10:00:00+00:00"));
+    crate::common::assert_stored_time(a.updated_at.as_deref(), "2026-01-05T10:00:00+00:00");
     assert_eq!(a.domain_elos.as_deref(), Some("{}"));
 
     // Unequal ratings (1484 beats 1516): 32 × (1 − 1/(1 + 10^(−32/400))).
@@ -280,7 +277,7 @@ fn per_domain_ratings() {
     assert!(text.ends_with(r#", "poetry": 1484.0}"#), "{text}");
     // A domain-less match leaves domain ratings alone.
     let c = s.get_rating("c").unwrap().unwrap();
-    assert_eq!(c.domain_elos.as_deref(), Some(r#"{"poetry": 1516.0}"#));
+    crate::common::assert_stored_json(c.domain_elos.as_deref(), r#"{"poetry": 1516.0}"#);
     assert_eq!(
         s.get_match("d1").unwrap().unwrap().domain.as_deref(),
         Some("math")
@@ -366,7 +363,7 @@ fn tournament_calibration_brier_sums() {
     assert_eq!(p1.elo, Some(1500.0));
     for p in s.winner_predictions("t1").unwrap() {
         assert_eq!(p.actual_winner.as_deref(), Some("alice"));
-        assert_eq!(p.resolved_at.as_deref(), Some("2026-02-01T12:00:00+00:00"));
+        crate::common::assert_stored_time(p.resolved_at.as_deref(), "2026-02-01T12:00:00+00:00");
     }
     // Resolving again counts nothing twice.
     assert!(
