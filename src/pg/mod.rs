@@ -35,7 +35,7 @@
 //! # Ok::<(), aragora_db::Error>(())
 //! ```
 
-pub mod dsn;
+pub use crate::config::dsn;
 pub mod pool;
 pub mod rows;
 pub mod schema;
