@@ -81,12 +81,12 @@ fn pg_cols(def: &TableDef, cols: &[usize]) -> Vec<String> {
 /// (`pg_constraint.confdeltype`).
 type Fk = (Vec<String>, String, Vec<String>, String);
 
-/// What the catalog says about the public schema, per table: columns
+/// What pg_catalog says about the public schema, per table: columns
 /// (name, type, NOT NULL) in order, the primary key, the UNIQUE indexes'
 /// column lists, and the foreign keys (columns, parent, parent columns,
 /// delete action).
 #[derive(Debug, Default, PartialEq)]
-struct Catalog {
+struct SchemaView {
     columns: BTreeMap<String, Vec<(String, String, bool)>>,
     pk: BTreeMap<String, Vec<String>>,
     unique: BTreeMap<String, BTreeSet<Vec<String>>>,
@@ -94,8 +94,8 @@ struct Catalog {
     triggers: BTreeSet<(String, String)>,
 }
 
-fn catalog(db: &TempDb) -> Catalog {
-    let mut c = Catalog::default();
+fn schema_view(db: &TempDb) -> SchemaView {
+    let mut c = SchemaView::default();
     for r in db.rows(
         "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns \
          WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
@@ -156,9 +156,9 @@ fn catalog(db: &TempDb) -> Catalog {
     c
 }
 
-/// The catalog the declarations promise.
-fn declared() -> Catalog {
-    let mut c = Catalog::default();
+/// The schema the declarations promise.
+fn declared() -> SchemaView {
+    let mut c = SchemaView::default();
     let versions = pgshape::VERSIONS_TABLE.to_string();
     c.columns.insert(
         versions.clone(),
@@ -218,7 +218,7 @@ fn declared() -> Catalog {
     c
 }
 
-fn assert_same(got: &Catalog, want: &Catalog) {
+fn assert_same(got: &SchemaView, want: &SchemaView) {
     let keys = |m: &BTreeMap<String, Vec<(String, String, bool)>>| {
         m.keys().cloned().collect::<BTreeSet<_>>()
     };
@@ -238,7 +238,7 @@ fn schema_step_creates_exactly_the_declared_tables() {
         return;
     }
     let db = migrated("pgschema");
-    assert_same(&catalog(&db), &declared());
+    assert_same(&schema_view(&db), &declared());
     let versions = db.rows("SELECT table_name, version FROM aragora_schema_versions");
     assert_eq!(versions.len(), ALL_TABLES.len());
     for &def in ALL_TABLES {
@@ -259,9 +259,9 @@ fn schema_step_applies_twice_and_from_two_processes_at_once() {
         return;
     }
     let db = migrated("pgtwice");
-    let before = catalog(&db);
+    let before = schema_view(&db);
     db.load(&schema_sql());
-    assert_eq!(catalog(&db), before, "a second run changed the schema");
+    assert_eq!(schema_view(&db), before, "a second run changed the schema");
 
     // Two processes on a fresh database at the same moment.
     let fresh = TempDb::new("pgrace");
@@ -272,7 +272,7 @@ fn schema_step_applies_twice_and_from_two_processes_at_once() {
         a.join().unwrap();
         b.join().unwrap();
     });
-    assert_eq!(catalog(&fresh), before);
+    assert_eq!(schema_view(&fresh), before);
     assert_eq!(
         fresh.scalar("SELECT count(*) FROM aragora_schema_versions"),
         ALL_TABLES.len().to_string()
@@ -291,7 +291,7 @@ fn names_and_types_the_original_stores_use() {
         return;
     }
     let db = migrated("pgnames");
-    let cat = catalog(&db);
+    let cat = schema_view(&db);
     let ty = |t: &str, c: &str| -> String {
         cat.columns
             .get(t)
@@ -834,7 +834,7 @@ fn schema_step_applies_over_older_tables_of_the_same_names() {
          INSERT INTO organizations VALUES ('o1', 'Org');\n",
     );
     db.load(&schema_sql());
-    let cat = catalog(&db);
+    let cat = schema_view(&db);
     for (t, def) in [
         ("continuum_memory", &schema::continuum::CONTINUUM_MEMORY),
         ("organizations", &schema::users::ORGANIZATIONS),
