@@ -198,7 +198,12 @@ fn status_is_read_only_and_reports_server_versions_and_rows() {
     }
     let db = TempDb::new("cli_status");
     // No schema: said so, exit 1, and nothing is created.
-    for args in [&["status"][..], &["status", "--json"], &["verify"]] {
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["verify"],
+        &["dump", "users"],
+    ] {
         let o = run(&db, args);
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         let err = stderr(&o);
@@ -242,6 +247,14 @@ fn status_is_read_only_and_reports_server_versions_and_rows() {
             .any(|l| l.contains("token_blacklist") && l.contains(" 2 rows")),
         "{text}"
     );
+
+    // dump reads the table on the server (read-only snapshot).
+    let o = run(&db, &["dump", "token_blacklist", "--where", "jti=b", "--json"]);
+    ok(&o);
+    let line = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(line.contains(r#""jti":"b""#), "{line}");
+    assert!(stderr(&o).contains(&url(&db)), "{}", stderr(&o));
 
     // A recorded version newer than this binary's: status says so, exit 1.
     db.load("UPDATE aragora_schema_versions SET version = 99 WHERE table_name = 'token_blacklist';");

@@ -124,7 +124,11 @@ fn pg(server: &admin::Server, a: &Args<'_>) -> Result<()> {
             st.tables.len()
         )
     };
-    for t in st.tables.iter().filter(|t| t.state() != "current") {
+    for t in st
+        .tables
+        .iter()
+        .filter(|t| st.versions_table && t.state() != "current")
+    {
         text.push_str(&format!(
             "\n  {:<36} recorded {:<5} declared v{}  {}",
             t.pg_name,
