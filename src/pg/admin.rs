@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::export::pgshape::{self, PgTable, SCHEMA_LOCK, VERSIONS_TABLE};
 use crate::export::types::PgType;
 use crate::ops::verify::ProblemOut;
-use crate::table::TableDef;
+use crate::table::{OnDelete, TableDef};
 use std::collections::BTreeMap;
 
 /// The PostgreSQL server of a configuration and the stores it holds.
@@ -47,9 +47,8 @@ pub fn server(config: &Config) -> Result<Option<Server>> {
     let Some(&first) = targets.first() else {
         return Ok(None);
     };
-    let pool = super::pool_for(config, first)?.ok_or_else(|| {
-        Error::Invalid(format!("{}: not on PostgreSQL", first.value()))
-    })?;
+    let pool = super::pool_for(config, first)?
+        .ok_or_else(|| Error::Invalid(format!("{}: not on PostgreSQL", first.value())))?;
     Ok(Some(Server { pool, targets }))
 }
 
@@ -321,6 +320,26 @@ fn catalog_type(t: PgType) -> &'static str {
     }
 }
 
+/// `pg_constraint.confdeltype` of a declared `ON DELETE`.
+fn on_delete_code(o: OnDelete) -> &'static str {
+    match o {
+        OnDelete::Restrict => "r",
+        OnDelete::Cascade => "c",
+        OnDelete::SetNull => "n",
+    }
+}
+
+fn on_delete_name(code: &str) -> &'static str {
+    match code {
+        "a" => "NO ACTION",
+        "r" => "RESTRICT",
+        "c" => "CASCADE",
+        "n" => "SET NULL",
+        "d" => "SET DEFAULT",
+        _ => "unknown",
+    }
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
@@ -333,7 +352,7 @@ pub struct VerifyReport {
 /// Checks the database against the declarations: every declared table
 /// exists with every declared column (type, NOT NULL), its primary key,
 /// every declared foreign key present (to the declared parent, on the
-/// declared columns) and validated (`pg_constraint.convalidated`), the
+/// declared columns, with the declared `ON DELETE`) and validated (`pg_constraint.convalidated`), the
 /// full-text column, and each table's recorded version; counts the rows
 /// (one snapshot). Reads only.
 pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyReport> {
@@ -358,8 +377,8 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
     {
         columns.insert((r.get(0), r.get(1)), (r.get(2), r.get(3)));
     }
-    // table -> [(name, contype, parent, columns, validated)]
-    type Constraint = (String, String, Option<String>, Vec<String>, bool);
+    // table -> [(name, contype, parent, columns, validated, on delete)]
+    type Constraint = (String, String, Option<String>, Vec<String>, bool, String);
     let mut constraints: BTreeMap<String, Vec<Constraint>> = BTreeMap::new();
     for r in client
         .query(
@@ -367,7 +386,7 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
                (SELECT p.relname::text FROM pg_catalog.pg_class p WHERE p.oid = c.confrelid), \
                ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(num, ord) \
                      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num ORDER BY k.ord), \
-               c.convalidated \
+               c.convalidated, c.confdeltype::text \
              FROM unnest($1::text[]) AS t(n) \
              JOIN pg_catalog.pg_constraint c ON c.conrelid = to_regclass(quote_ident(t.n)) \
              WHERE c.contype IN ('p', 'f')",
@@ -381,6 +400,7 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
             r.get(3),
             r.get(4),
             r.get(5),
+            r.get(6),
         ));
     }
     let counts = row_counts(client, target, &state)?;
@@ -483,17 +503,16 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
                 .iter()
                 .map(|&i| s.columns[i].pg_name.clone())
                 .collect();
-            let wanted = format!(
-                "foreign key ({}) -> {}",
-                cols.join(", "),
-                parent.name
-            );
+            let wanted = format!("foreign key ({}) -> {}", cols.join(", "), parent.name);
             let hit = found.iter().find(|c| {
                 c.1 == "f" && c.2.as_deref() == Some(parent.name.as_str()) && c.3 == cols
             });
-            match hit {
-                None => problem(&s.name, &fk.name, format!("{wanted} missing")),
-                Some(c) if !c.4 => problem(
+            let Some(c) = hit else {
+                problem(&s.name, &fk.name, format!("{wanted} missing"));
+                continue;
+            };
+            if !c.4 {
+                problem(
                     &s.name,
                     &c.0,
                     format!(
@@ -501,8 +520,18 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
                          ALTER TABLE … VALIDATE CONSTRAINT {})",
                         c.0
                     ),
-                ),
-                Some(_) => {}
+                );
+            }
+            if c.5 != on_delete_code(fk.on_delete) {
+                problem(
+                    &s.name,
+                    &c.0,
+                    format!(
+                        "{wanted} is ON DELETE {}, declared {}",
+                        on_delete_name(&c.5),
+                        on_delete_name(on_delete_code(fk.on_delete))
+                    ),
+                );
             }
         }
     }

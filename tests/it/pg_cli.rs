@@ -233,7 +233,10 @@ fn status_is_read_only_and_reports_server_versions_and_rows() {
         .iter()
         .find(|t| t["table"] == "token_blacklist")
         .unwrap();
-    assert_eq!((tb["rows"].as_i64(), tb["schema_version"].as_i64()), (Some(2), Some(1)));
+    assert_eq!(
+        (tb["rows"].as_i64(), tb["schema_version"].as_i64()),
+        (Some(2), Some(1))
+    );
     // Every store is on PostgreSQL: no embedded file is listed.
     assert!(v["files"].as_array().unwrap().is_empty(), "{v}");
 
@@ -249,7 +252,10 @@ fn status_is_read_only_and_reports_server_versions_and_rows() {
     );
 
     // dump reads the table on the server (read-only snapshot).
-    let o = run(&db, &["dump", "token_blacklist", "--where", "jti=b", "--json"]);
+    let o = run(
+        &db,
+        &["dump", "token_blacklist", "--where", "jti=b", "--json"],
+    );
     ok(&o);
     let line = String::from_utf8_lossy(&o.stdout);
     assert_eq!(line.lines().count(), 1, "{line}");
@@ -257,7 +263,9 @@ fn status_is_read_only_and_reports_server_versions_and_rows() {
     assert!(stderr(&o).contains(&url(&db)), "{}", stderr(&o));
 
     // A recorded version newer than this binary's: status says so, exit 1.
-    db.load("UPDATE aragora_schema_versions SET version = 99 WHERE table_name = 'token_blacklist';");
+    db.load(
+        "UPDATE aragora_schema_versions SET version = 99 WHERE table_name = 'token_blacklist';",
+    );
     let o = run(&db, &["status"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("newer"), "{}", stderr(&o));
@@ -281,7 +289,11 @@ fn status_with_one_store_on_postgres_lists_the_other_files_too() {
     );
     ok(&o);
     let v = json(&o);
-    assert_eq!(v["postgres"]["databases"], serde_json::json!(["audit"]), "{v}");
+    assert_eq!(
+        v["postgres"]["databases"],
+        serde_json::json!(["audit"]),
+        "{v}"
+    );
     assert_eq!(v["postgres"]["dsn_source"], "DATABASE_URL");
     assert!(!v["files"].as_array().unwrap().is_empty(), "{v}");
 }
@@ -351,13 +363,22 @@ fn verify_checks_tables_columns_and_validated_foreign_keys() {
         .collect();
     let has = |needle: &[&str]| {
         assert!(
-            problems.iter().any(|p| needle.iter().all(|n| p.contains(n))),
+            problems
+                .iter()
+                .any(|p| needle.iter().all(|n| p.contains(n))),
             "{needle:?} not in {problems:#?}"
         )
     };
     has(&[&child.name, &fk.name, "NOT VALID"]);
+    // Re-added without its ON DELETE action, too.
+    has(&[&child.name, &fk.name, "is ON DELETE NO ACTION, declared"]);
     has(&["token_blacklist", "revoked_at", "column missing"]);
-    has(&["token_blacklist", "jti", "character varying(40)", "declared text"]);
+    has(&[
+        "token_blacklist",
+        "jti",
+        "character varying(40)",
+        "declared text",
+    ]);
     has(&["share_links", "table missing"]);
     assert_eq!(v["problems"], problems.len());
     assert!(stderr(&o).contains("verify found"), "{}", stderr(&o));
@@ -407,7 +428,11 @@ fn a_password_never_appears_and_an_unreachable_server_fails_fast() {
                 "{args:?}: {all}"
             );
         }
-        assert!(t.elapsed() < Duration::from_secs(20), "{args:?} took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{args:?} took {:?}",
+            t.elapsed()
+        );
     }
     let o = run_dsn(&dsn, &["paths"]);
     ok(&o);
@@ -421,7 +446,10 @@ fn a_password_never_appears_and_an_unreachable_server_fails_fast() {
     ok(&o);
     let v = json(&o);
     assert!(!v.to_string().contains(SECRET));
-    assert_eq!(v["postgres"]["server"], "postgresql://aragora:***@127.0.0.1:1/aragora");
+    assert_eq!(
+        v["postgres"]["server"],
+        "postgresql://aragora:***@127.0.0.1:1/aragora"
+    );
     assert!(
         v["databases"]
             .as_array()
@@ -436,8 +464,13 @@ fn a_password_never_appears_and_an_unreachable_server_fails_fast() {
 fn bad_backend_configuration_names_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let cases: &[(&[(&str, &str)], &[&str])] = &[
-        (&[("ARAGORA_DB_BACKEND", "mongo")], &["ARAGORA_DB_BACKEND", "mongo"]),
+    /// The variables set, and what the error must name.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            &[("ARAGORA_DB_BACKEND", "mongo")],
+            &["ARAGORA_DB_BACKEND", "mongo"],
+        ),
         (
             &[("ARAGORA_POLICY_STORE_BACKEND", "supabase")],
             &["ARAGORA_POLICY_STORE_BACKEND", "postgres"],
@@ -449,7 +482,10 @@ fn bad_backend_configuration_names_the_variable() {
         (
             &[
                 ("ARAGORA_DB_BACKEND", "postgres"),
-                ("ARAGORA_POSTGRES_DSN", "postgresql://u:Sup3rS3cretPw@h:notaport/db"),
+                (
+                    "ARAGORA_POSTGRES_DSN",
+                    "postgresql://u:Sup3rS3cretPw@h:notaport/db",
+                ),
             ],
             &["ARAGORA_POSTGRES_DSN"],
         ),
@@ -462,7 +498,12 @@ fn bad_backend_configuration_names_the_variable() {
         ),
     ];
     for (env, want) in cases {
-        for cmd in [&["status"][..], &["migrate", "--migrate"], &["verify"], &["paths"]] {
+        for cmd in [
+            &["status"][..],
+            &["migrate", "--migrate"],
+            &["verify"],
+            &["paths"],
+        ] {
             let mut e = vec![("ARAGORA_DATA_DIR", d)];
             e.extend_from_slice(env);
             let o = crate::common::cli_env(cmd, &e);

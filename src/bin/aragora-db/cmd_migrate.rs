@@ -3,8 +3,8 @@
 
 use crate::output::{out, record};
 use aragora_db::config::{BackendKind, Config, DbTarget};
-use aragora_db::pg::admin;
 use aragora_db::ops::migrate;
+use aragora_db::pg::admin;
 use aragora_db::{Error, Result};
 
 pub struct Args<'a> {
@@ -113,10 +113,7 @@ fn pg(server: &admin::Server, a: &Args<'_>) -> Result<()> {
         .collect();
     let current = st.tables.iter().filter(|t| t.state() == "current").count();
     let mut text = if st.versions_table {
-        format!(
-            "{name}: {} tables, {current} up to date",
-            st.tables.len()
-        )
+        format!("{name}: {} tables, {current} up to date", st.tables.len())
     } else {
         format!(
             "{name}: no schema ({} does not exist): `migrate --migrate` creates {} tables",
@@ -150,7 +147,11 @@ fn pg(server: &admin::Server, a: &Args<'_>) -> Result<()> {
         return Err(Error::Invalid(format!(
             "PostgreSQL {name}: {} tables are at a schema version newer than this binary knows ({})",
             too_new.len(),
-            too_new.iter().map(|t| t.pg_name.as_str()).collect::<Vec<_>>().join(", ")
+            too_new
+                .iter()
+                .map(|t| t.pg_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     Ok(())

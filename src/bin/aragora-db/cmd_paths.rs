@@ -8,9 +8,11 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
     let all = config.all_db_paths()?;
     // The server is shown redacted (a password never appears); nothing is
     // connected to.
-    let pg = config.backend.dsn.as_ref().map(|(dsn, source)| {
-        json!({ "server": dsn.to_string(), "dsn_source": source })
-    });
+    let pg = config
+        .backend
+        .dsn
+        .as_ref()
+        .map(|(dsn, source)| json!({ "server": dsn.to_string(), "dsn_source": source }));
     let backend = |t: DbTarget| config.backend.kind_for(t).as_str();
     if as_json {
         let dbs: Vec<_> = all

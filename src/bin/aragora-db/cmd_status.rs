@@ -10,9 +10,9 @@
 
 use crate::output::{json, out, size};
 use aragora_db::config::{BackendKind, Config, DbTarget};
-use aragora_db::pg::admin;
 use aragora_db::ops::raw::guarded;
 use aragora_db::ops::unreadable::{self, Unreadable};
+use aragora_db::pg::admin;
 use aragora_db::schema;
 use aragora_db::table::TableDef;
 use aragora_db::{Database, OpenOptions};
@@ -53,11 +53,10 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
             files.entry(f.path).or_default().push(t);
         }
     }
-    let pg = match admin::server(config)? {
-        Some(server) => Some(pg_status(&server)),
-        None => None,
-    };
-    let pg_failed = pg.as_ref().and_then(|p| p["problem"].as_str().map(str::to_string));
+    let pg = admin::server(config)?.map(|server| pg_status(&server));
+    let pg_failed = pg
+        .as_ref()
+        .and_then(|p| p["problem"].as_str().map(str::to_string));
     let mut report = Vec::new();
     let mut unreadable: Vec<Unreadable> = Vec::new();
     for (path, owners) in &files {

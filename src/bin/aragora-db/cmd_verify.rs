@@ -9,8 +9,8 @@
 
 use crate::output::{json, out};
 use aragora_db::config::{BackendKind, Config};
-use aragora_db::pg::admin;
 use aragora_db::ops::verify::{self, Integrity};
+use aragora_db::pg::admin;
 use aragora_db::{Error, Result};
 
 pub fn run(config: &Config, as_json: bool, show_inherited: bool) -> Result<()> {
