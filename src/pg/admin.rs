@@ -2,7 +2,7 @@
 //!
 //! Every store the configuration puts on PostgreSQL shares one schema on
 //! one server ([`server`]). [`schema_state`] and [`verify`] only read the
-//! catalog and the tables (nothing is created: a database without the
+//! system tables and the tables (nothing is created: a database without the
 //! schema is reported as such); [`migrate`] runs the schema steps
 //! ([`super::schema::steps`]) under a session advisory lock on
 //! [`SCHEMA_LOCK`], so what it reports as created was created by this
@@ -119,7 +119,7 @@ fn names(shapes: &[&PgTable]) -> Vec<String> {
     shapes.iter().map(|s| s.name.clone()).collect()
 }
 
-/// Reads the schema's state (catalog and versions table only; writes nothing).
+/// Reads the schema's state (pg_catalog and the versions table only; writes nothing).
 pub fn schema_state(client: &mut postgres::Client, target: &str) -> Result<SchemaState> {
     let shapes = pgshape::all();
     let err = |e| pg_err(target, "read the schema state", e);
@@ -313,7 +313,7 @@ pub fn row_counts(
 }
 
 /// The name `format_type` gives a type.
-fn catalog_type(t: PgType) -> &'static str {
+fn format_type_name(t: PgType) -> &'static str {
     match t {
         PgType::Timestamptz | PgType::TimestamptzEpoch => "timestamp with time zone",
         other => other.sql(),
@@ -361,7 +361,7 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
         return Err(no_schema(target));
     }
     let shapes = pgshape::all();
-    let err = |e| pg_err(target, "read the catalog", e);
+    let err = |e| pg_err(target, "read pg_catalog", e);
     let table_names = names(&shapes);
     // (table, column) -> (type, not null)
     let mut columns: BTreeMap<(String, String), (String, bool)> = BTreeMap::new();
@@ -444,7 +444,7 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
             ),
         }
         for c in &s.columns {
-            let want = catalog_type(c.ty);
+            let want = format_type_name(c.ty);
             match columns.get(&(s.name.clone(), c.pg_name.clone())) {
                 None => problem(&s.name, &c.pg_name, format!("column missing ({want})")),
                 Some((ty, _)) if ty != want => problem(

@@ -318,7 +318,7 @@ fn verify_checks_tables_columns_and_validated_foreign_keys() {
     let o = run(&db, &["verify"]);
     ok(&o);
     assert!(
-        String::from_utf8_lossy(&o.stdout).contains("PostgreSQL catalog checked, 0 problems"),
+        String::from_utf8_lossy(&o.stdout).contains("checked against pg_catalog, 0 problems"),
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );

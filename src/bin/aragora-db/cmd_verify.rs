@@ -66,7 +66,7 @@ pub fn run(config: &Config, as_json: bool, show_inherited: bool) -> Result<()> {
                 ""
             };
             let integrity = if server.is_some() && i == 0 {
-                "PostgreSQL catalog checked".to_string()
+                "checked against pg_catalog".to_string()
             } else {
                 format!("redb integrity {integrity}")
             };
@@ -128,7 +128,7 @@ pub fn run(config: &Config, as_json: bool, show_inherited: bool) -> Result<()> {
 
 /// The PostgreSQL server's report, in the shape of a file's: its path is
 /// the redacted DSN; tables, columns, keys and versions are checked against
-/// the declarations in the catalog (no redb integrity check applies).
+/// the declarations in pg_catalog (no redb integrity check applies).
 fn verify_pg(server: &admin::Server) -> Result<verify::FileReport> {
     let name = server.name();
     let mut client = server.pool.get()?;
@@ -136,7 +136,7 @@ fn verify_pg(server: &admin::Server) -> Result<verify::FileReport> {
     Ok(verify::FileReport {
         path: name.into(),
         integrity: Integrity::Skipped(
-            "PostgreSQL: tables, columns, keys and versions checked in the catalog".into(),
+            "PostgreSQL: tables, columns, keys and versions checked against pg_catalog".into(),
         ),
         tables: r
             .tables
