@@ -23,6 +23,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod export;
+pub mod fsutil;
 /// Fuzzing entry points (one per `fuzz/` target) that must never panic
 /// (feature `testing`).
 #[cfg(any(test, feature = "testing"))]

@@ -17,9 +17,9 @@
 //! when some store selects PostgreSQL, so an unrelated `DATABASE_URL` in the
 //! environment does not stop the embedded store from starting.
 
+use super::dsn::Dsn;
 use super::{DbTarget, Store, seconds};
 use crate::error::{Error, Result};
-use crate::pg::Dsn;
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -20,6 +20,7 @@
 //! so they never touch the process environment.
 
 pub mod backend;
+pub mod dsn;
 mod paths;
 mod types;
 

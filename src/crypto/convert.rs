@@ -31,7 +31,7 @@ const CHUNK: usize = 1 << 20;
 /// whole database, in plaintext while decrypting.
 fn file_backend(path: &Path, create: bool) -> Result<FileBackend> {
     let file = if create {
-        crate::ops::fsutil::private_file(path)?
+        crate::fsutil::private_file(path)?
     } else {
         std::fs::OpenOptions::new()
             .read(true)

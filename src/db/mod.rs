@@ -13,6 +13,7 @@ pub mod meta;
 pub mod pg;
 pub(crate) mod readonly;
 pub mod slow;
+pub mod unreadable;
 
 pub use readonly::NEEDS_RECOVERY;
 
@@ -188,7 +189,7 @@ impl Database {
             create_new(&key, &tables, opts)?;
         }
         let db = open_with_timeout(&key, opts)?;
-        crate::ops::fsutil::remove_stale_creating(&key);
+        crate::fsutil::remove_stale_creating(&key);
         let inner = Arc::new(Inner::new(db, key.clone(), tables, opts));
         meta::ensure_tables(&inner)?;
         tracing::info!(path = %key.display(), tables = inner.set.tables().len(), "opened read-write");
@@ -378,7 +379,7 @@ fn registry_key(path: &Path) -> Result<PathBuf> {
         _ => PathBuf::from("."),
     };
     // New directories are 0700 whatever the umask; existing ones are left as they are.
-    crate::ops::fsutil::private_dir(&parent)?;
+    crate::fsutil::private_dir(&parent)?;
     let parent = parent
         .canonicalize()
         .map_err(|e| Error::io("resolve directory", &parent, e))?;
@@ -400,7 +401,7 @@ fn create_new(path: &Path, tables: &[&'static TableDef], opts: &OpenOptions) -> 
     let _ = std::fs::remove_file(&tmp);
     let made = (|| {
         // 0600 whatever the umask (redb initializes an empty file).
-        crate::ops::fsutil::private_file(&tmp)?;
+        crate::fsutil::private_file(&tmp)?;
         let db = open_with_timeout(&tmp, opts)?;
         let inner = Inner::new(db, tmp.clone(), tables.to_vec(), opts);
         meta::ensure_tables(&inner)

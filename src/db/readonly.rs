@@ -136,7 +136,7 @@ impl Database {
         let mut inner = Inner::new(db, key.clone(), tables, opts);
         inner.notes = notes;
         let inner = Arc::new(inner);
-        crate::ops::raw::guarded(|| meta::ensure_tables(&inner))
+        crate::quiet::quietly(|| meta::ensure_tables(&inner))
             .map_err(|p| Error::storage(&key, p))??;
         tracing::info!(path = %key.display(), tables = inner.set.tables().len(), "opened read-only");
         open.insert(key, Arc::downgrade(&inner));
@@ -243,7 +243,7 @@ pub(crate) fn redb_over(
     builder.set_cache_size(cache_size);
     let flag = repaired.clone();
     builder.set_repair_callback(move |_| flag.store(true, Ordering::Relaxed));
-    let db = crate::ops::raw::guarded(|| builder.create_with_backend(backend))
+    let db = crate::quiet::quietly(|| builder.create_with_backend(backend))
         .map_err(|p| Error::storage(path, p))?
         .map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked {
@@ -276,7 +276,7 @@ pub(crate) fn open_overlay(
         (true, None) => return Err(crate::crypto::no_key(path)),
         (false, Some(_)) => return Err(plain_with_key(path)),
         (true, Some(enc)) => {
-            let backend = crate::ops::raw::guarded(|| {
+            let backend = crate::quiet::quietly(|| {
                 crate::crypto::EncryptedBackend::open(overlay, path, &enc.source)
             })
             .map_err(|p| Error::storage(path, p))??;

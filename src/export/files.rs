@@ -11,7 +11,7 @@
 //! renamed into place, so a reader sees the old file or the new one.
 
 use crate::error::{Error, Result};
-use crate::ops::fsutil;
+use crate::fsutil;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};

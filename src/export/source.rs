@@ -4,8 +4,8 @@
 
 use crate::Database;
 use crate::config::Config;
+use crate::db::unreadable::Unreadable;
 use crate::error::Result;
-use crate::ops::unreadable::Unreadable;
 use crate::schema;
 use crate::table::layout::{ROWS, SEQ_KEY, spaced};
 use crate::table::{Extras, KeyRange, Page, Reader, TableDef, Value, keys};

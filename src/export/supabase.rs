@@ -56,7 +56,7 @@ pub fn write(
     let (plans, mut report) = plan_all(rows)?;
     let base = dir.join("supabase");
     let migrations = base.join("migrations");
-    crate::ops::fsutil::private_dir(&migrations)?;
+    crate::fsutil::private_dir(&migrations)?;
     let mut outputs = Vec::new();
     if opts.part != super::Part::DataOnly {
         // The schema is small: made once (its notes go to the report once).

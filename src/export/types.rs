@@ -10,31 +10,7 @@
 use crate::table::{SqlType, ValueRef};
 use chrono::{Datelike, NaiveDate, NaiveTime};
 
-/// A PostgreSQL column type the exporter emits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PgType {
-    /// `boolean` (0/1).
-    Boolean,
-    /// `integer` (32 bits): where the original's store sums the column
-    /// (`SUM(bigint)` would give Python a `Decimal`).
-    Integer,
-    /// `bigint`.
-    BigInt,
-    /// `double precision` (IEEE double, bit-exact incl. -0, NaN, ±Infinity).
-    Double,
-    /// `timestamptz` holding timestamp text; text without a zone is UTC.
-    Timestamptz,
-    /// `timestamptz` holding epoch seconds (a REAL column declared
-    /// `[pg as Timestamptz]`), rounded to microseconds; ±Infinity are
-    /// `infinity`/`-infinity`.
-    TimestamptzEpoch,
-    /// `jsonb`.
-    Jsonb,
-    /// `text`.
-    Text,
-    /// `bytea`.
-    Bytea,
-}
+pub use crate::table::def::PgType;
 
 impl PgType {
     /// The type a declared column starts from.

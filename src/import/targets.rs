@@ -86,7 +86,7 @@ impl<'c> Targets<'c> {
             crate::time::epoch_now().to_bits()
         ));
         // 0700 whatever the umask; never an existing directory of that name.
-        crate::ops::fsutil::new_private_dir(&d)?;
+        crate::fsutil::new_private_dir(&d)?;
         self.scratch = Some(d.clone());
         Ok(d)
     }

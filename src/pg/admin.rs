@@ -14,7 +14,6 @@ use crate::config::{BackendKind, Config, DbTarget};
 use crate::error::{Error, Result};
 use crate::export::pgshape::{self, PgTable, SCHEMA_LOCK, VERSIONS_TABLE};
 use crate::export::types::PgType;
-use crate::ops::verify::ProblemOut;
 use crate::table::{OnDelete, TableDef};
 use std::collections::BTreeMap;
 
@@ -340,13 +339,24 @@ fn on_delete_name(code: &str) -> &'static str {
     }
 }
 
+/// One difference [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The table (PostgreSQL name).
+    pub table: String,
+    /// The column or constraint concerned, if any.
+    pub key: String,
+    /// What is wrong.
+    pub what: String,
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Clone)]
 pub struct VerifyReport {
     /// Each declared table with its row count (`None`: missing).
     pub tables: Vec<(String, Option<i64>)>,
     /// Every difference from the declarations.
-    pub problems: Vec<ProblemOut>,
+    pub problems: Vec<Problem>,
 }
 
 /// Checks the database against the declarations: every declared table
@@ -406,7 +416,7 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
     let counts = row_counts(client, target, &state)?;
     let mut problems = Vec::new();
     let mut problem = |table: &str, key: &str, what: String| {
-        problems.push(ProblemOut {
+        problems.push(Problem {
             table: table.to_string(),
             key: key.to_string(),
             what,

@@ -36,7 +36,7 @@
 //! ```
 
 pub mod admin;
-pub mod dsn;
+pub use crate::config::dsn;
 pub mod pool;
 pub mod rows;
 pub mod schema;

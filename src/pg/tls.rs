@@ -28,68 +28,7 @@ use rustls::{
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// libpq's `sslmode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SslMode {
-    /// Plain TCP only.
-    Disable,
-    /// As `prefer` here.
-    Allow,
-    /// TLS if the server offers it, else plain; no verification.
-    Prefer,
-    /// TLS or fail; the chain is verified only if `sslrootcert` is given.
-    Require,
-    /// TLS, chain verified against the roots, host name not checked.
-    VerifyCa,
-    /// TLS, chain and host name verified.
-    VerifyFull,
-}
-
-impl SslMode {
-    /// Parses libpq's spelling, case-insensitively.
-    pub fn parse(s: &str) -> Option<SslMode> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "disable" => SslMode::Disable,
-            "allow" => SslMode::Allow,
-            "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
-            _ => return None,
-        })
-    }
-
-    /// libpq's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SslMode::Disable => "disable",
-            SslMode::Allow => "allow",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
-        }
-    }
-
-    /// Whether the connection must be encrypted.
-    pub fn requires_tls(self) -> bool {
-        matches!(
-            self,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-        )
-    }
-
-    /// The client library's mode: it knows only disable/prefer/require;
-    /// verification is the certificate verifier's job.
-    pub(crate) fn client_mode(self) -> postgres::config::SslMode {
-        use postgres::config::SslMode as M;
-        match self {
-            SslMode::Disable => M::Disable,
-            SslMode::Allow | SslMode::Prefer => M::Prefer,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => M::Require,
-        }
-    }
-}
+pub use crate::config::dsn::SslMode;
 
 /// How the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,6 @@ use super::codec::{self, Extras, RowView};
 use super::value::{Value, ValueRef};
 use crate::config::DbTarget;
 use crate::error::{Error, Result};
-pub use crate::export::types::PgType;
 
 /// The SQL type of a column, as the original declares it and as exports map it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -423,4 +422,31 @@ mod tests {
         assert_eq!(def.default_value(2), Value::Text("x".into()));
         assert_eq!(def.default_value(3), Value::Null);
     }
+}
+
+/// A PostgreSQL column type (a `[pg as …]` override in a declaration; the
+/// exporter and the PostgreSQL backend give it its methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PgType {
+    /// `boolean` (0/1).
+    Boolean,
+    /// `integer` (32 bits): where the original's store sums the column
+    /// (`SUM(bigint)` would give Python a `Decimal`).
+    Integer,
+    /// `bigint`.
+    BigInt,
+    /// `double precision` (IEEE double, bit-exact incl. -0, NaN, ±Infinity).
+    Double,
+    /// `timestamptz` holding timestamp text; text without a zone is UTC.
+    Timestamptz,
+    /// `timestamptz` holding epoch seconds (a REAL column declared
+    /// `[pg as Timestamptz]`), rounded to microseconds; ±Infinity are
+    /// `infinity`/`-infinity`.
+    TimestamptzEpoch,
+    /// `jsonb`.
+    Jsonb,
+    /// `text`.
+    Text,
+    /// `bytea`.
+    Bytea,
 }

@@ -146,7 +146,15 @@ fn verify_pg(server: &admin::Server) -> Result<verify::FileReport> {
                 rows: rows.map(|n| n as u64),
             })
             .collect(),
-        problems: r.problems,
+        problems: r
+            .problems
+            .into_iter()
+            .map(|p| verify::ProblemOut {
+                table: p.table,
+                key: p.key,
+                what: p.what,
+            })
+            .collect(),
         inherited: Vec::new(),
         notes: Vec::new(),
         salvage: None,

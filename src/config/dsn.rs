@@ -17,7 +17,6 @@
 //! names the variable it came from and what is wrong without echoing any
 //! part of the string that could hold the password.
 
-use super::tls::SslMode;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::path::PathBuf;
@@ -153,7 +152,7 @@ impl Dsn {
     }
 
     /// The client configuration: everything but TLS, which
-    /// [`super::tls`] sets up, and the timeouts, which the caller sets.
+    /// [`crate::pg::tls`] sets up, and the timeouts, which the caller sets.
     pub fn to_pg_config(&self) -> postgres::Config {
         let mut c = postgres::Config::new();
         c.user(&self.user).dbname(&self.dbname);
@@ -639,6 +638,69 @@ fn host_of(h: String) -> Host {
         Host::Unix(PathBuf::from(h))
     } else {
         Host::Tcp(h)
+    }
+}
+
+/// libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP only.
+    Disable,
+    /// As `prefer` here.
+    Allow,
+    /// TLS if the server offers it, else plain; no verification.
+    Prefer,
+    /// TLS or fail; the chain is verified only if `sslrootcert` is given.
+    Require,
+    /// TLS, chain verified against the roots, host name not checked.
+    VerifyCa,
+    /// TLS, chain and host name verified.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// Parses libpq's spelling, case-insensitively.
+    pub fn parse(s: &str) -> Option<SslMode> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+
+    /// libpq's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Whether the connection must be encrypted.
+    pub fn requires_tls(self) -> bool {
+        matches!(
+            self,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        )
+    }
+
+    /// The client library's mode: it knows only disable/prefer/require;
+    /// verification is the certificate verifier's job.
+    pub(crate) fn client_mode(self) -> postgres::config::SslMode {
+        use postgres::config::SslMode as M;
+        match self {
+            SslMode::Disable => M::Disable,
+            SslMode::Allow | SslMode::Prefer => M::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => M::Require,
+        }
     }
 }
 
