@@ -398,6 +398,36 @@ fn verify_checks_tables_columns_and_validated_foreign_keys() {
     );
 }
 
+#[test]
+fn import_refuses_while_stores_are_on_postgres() {
+    if !available() {
+        return;
+    }
+    let db = TempDb::new("cli_import");
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/legacy-nomic");
+    let o = crate::common::cli_env(
+        &["import", "--source", fixture],
+        &[
+            ("ARAGORA_DATA_DIR", dir.path().to_str().unwrap()),
+            ("ARAGORA_DB_BACKEND", "postgres"),
+            ("ARAGORA_POSTGRES_DSN", &url(&db)),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ARAGORA_DB_BACKEND") && err.contains(&url(&db)),
+        "{err}"
+    );
+    assert!(!has_schema(&db), "import created the schema");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "import wrote files"
+    );
+}
+
 const SECRET: &str = "Sup3rS3cretPw";
 
 #[test]
