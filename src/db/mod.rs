@@ -142,6 +142,19 @@ impl Database {
         Self::open_path(&file.path, tables, &OpenOptions::from(config))
     }
 
+    /// Opens the database that holds `target` read-only: on PostgreSQL
+    /// without creating anything (the schema must be there, see
+    /// [`pg::open_configured_read_only`]), else the file read-only
+    /// ([`Database::open_read_only`]; it must exist).
+    pub fn open_target_read_only(config: &Config, target: DbTarget) -> Result<Database> {
+        if let Some(db) = pg::open_configured_read_only(config, target)? {
+            return Ok(db);
+        }
+        let file = config.get_db_path(target)?;
+        let tables = crate::schema::tables_in_file(config, &file.path)?;
+        Self::open_read_only(&file.path, tables, &OpenOptions::from(config))
+    }
+
     /// Opens a file with an explicit table set. A second open of the same
     /// file in this process returns the same handle (its table set must match).
     pub fn open_path(

@@ -121,3 +121,60 @@ pub fn open_configured(config: &Config, target: DbTarget) -> Result<Option<Datab
     open.insert(origin, Arc::downgrade(&db.inner));
     Ok(Some(db))
 }
+
+/// The PostgreSQL database of a configuration's `target`, read-only, when
+/// the configuration puts that store on PostgreSQL (`None`: embedded).
+/// Nothing is created: the schema must be there (every declared table, at
+/// a version this binary knows), else the error says so and names the
+/// command that creates it. Writes through the handle are refused, and
+/// each read is a read-only snapshot. For `dump` and the other reading
+/// commands.
+pub fn open_configured_read_only(config: &Config, target: DbTarget) -> Result<Option<Database>> {
+    let Some(pool) = crate::pg::pool_for(config, target)? else {
+        return Ok(None);
+    };
+    let origin = pool.settings().dsn.to_string();
+    {
+        let mut client = pool.get()?;
+        let st = crate::pg::admin::schema_state(&mut client, &origin)?;
+        if !st.versions_table {
+            return Err(crate::pg::admin::no_schema(&origin));
+        }
+        if let Some(t) = st.too_new().first() {
+            return Err(crate::error::Error::Invalid(format!(
+                "PostgreSQL {origin}: table {} is at schema version {} on this database, \
+                 newer than this aragora-db knows ({})",
+                t.pg_name,
+                t.recorded.unwrap_or_default(),
+                t.declared
+            )));
+        }
+        let missing: Vec<&str> = st
+            .tables
+            .iter()
+            .filter(|t| !t.exists)
+            .map(|t| t.pg_name.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(crate::error::Error::Invalid(format!(
+                "PostgreSQL {origin}: tables missing ({}): run `aragora-db migrate --migrate`",
+                missing.join(", ")
+            )));
+        }
+    }
+    let connect: Connect = Box::new(move || Ok(PgClient(Box::new(pool.get()?))));
+    let set = Arc::new(TableSet::new(
+        PathBuf::from(&origin),
+        crate::schema::ALL_TABLES.to_vec(),
+    ));
+    let inner = Inner {
+        engine: Engine::Postgres(PgEngine { connect }),
+        set,
+        slow_threshold: OpenOptions::from(config).slow_threshold,
+        notes: Vec::new(),
+    };
+    Ok(Some(Database {
+        inner: Arc::new(inner),
+        read_only: true,
+    }))
+}

@@ -35,6 +35,7 @@
 //! # Ok::<(), aragora_db::Error>(())
 //! ```
 
+pub mod admin;
 pub use crate::config::dsn;
 pub mod pool;
 pub mod rows;

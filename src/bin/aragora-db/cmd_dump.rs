@@ -22,6 +22,11 @@ pub struct Args<'a> {
 pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
     let def = schema::table(a.table)?;
     let filter = a.filter.map(|f| parse_filter(def, f)).transpose()?;
+    if config.backend.kind_for(def.owner) == aragora_db::config::BackendKind::Postgres {
+        // Read-only: the schema is checked, never created.
+        let db = Database::open_target_read_only(config, def.owner)?;
+        return dump(&db, def, filter, &a);
+    }
     let file = config.get_db_path(def.owner)?;
     if !file.path.exists() {
         eprintln!(
@@ -43,6 +48,15 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
     for n in db.notes() {
         eprintln!("note: {}: {n}", file.path.display());
     }
+    dump(&db, def, filter, &a)
+}
+
+fn dump(
+    db: &Database,
+    def: &'static TableDef,
+    filter: Option<(usize, Value)>,
+    a: &Args<'_>,
+) -> Result<()> {
     let r = db.read()?;
     let mut rows: Vec<Vec<Value>> = Vec::new();
     let limit = a.limit.unwrap_or(usize::MAX);

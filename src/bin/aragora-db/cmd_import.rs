@@ -88,6 +88,19 @@ fn short_status(config: &Config, report: &import::ImportReport) -> aragora_db::R
 }
 
 pub fn run(config: &Config, args: Args) -> aragora_db::Result<()> {
+    // The importer writes the embedded files. With stores on PostgreSQL
+    // it would fill files nothing reads (and count the server's tables
+    // under their names), so it refuses before reading or creating anything.
+    if let Some(server) = aragora_db::pg::admin::server(config)? {
+        return Err(aragora_db::Error::Invalid(format!(
+            "import writes the embedded store, but {} databases and stores are on PostgreSQL {} \
+             (ARAGORA_DB_BACKEND or a store's *_BACKEND variable): importing straight into \
+             PostgreSQL is not supported yet; import with the embedded backend, then \
+             `aragora-db export --format postgres` and load the script",
+            server.targets.len(),
+            server.name()
+        )));
+    }
     let source = args.source.unwrap_or_else(|| config.data_dir.clone());
     let opts = Options {
         source: source.clone(),

@@ -6,6 +6,14 @@ use serde_json::json;
 
 pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
     let all = config.all_db_paths()?;
+    // The server is shown redacted (a password never appears); nothing is
+    // connected to.
+    let pg = config
+        .backend
+        .dsn
+        .as_ref()
+        .map(|(dsn, source)| json!({ "server": dsn.to_string(), "dsn_source": source }));
+    let backend = |t: DbTarget| config.backend.kind_for(t).as_str();
     if as_json {
         let dbs: Vec<_> = all
             .iter()
@@ -16,6 +24,7 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
                     "path": f.path,
                     "legacy_sqlite_path": f.sqlite_path,
                     "source": f.source,
+                    "backend": backend(*t),
                 })
             })
             .collect();
@@ -26,6 +35,7 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
             "timeout_seconds": config.timeout.as_secs_f64(),
             "slow_query_ms": config.slow_threshold.as_millis() as u64,
             "databases": dbs,
+            "postgres": pg,
         }));
     }
     out(format!(
@@ -36,10 +46,17 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
     out(format!("mode:           {}", config.mode.as_str()))?;
     out(format!("DB_TIMEOUT:     {:?}", config.timeout))?;
     out(format!("slow query:     {:?}", config.slow_threshold))?;
+    if let Some(p) = &pg {
+        out(format!(
+            "PostgreSQL:     {} (from {})",
+            p["server"].as_str().unwrap_or_default(),
+            p["dsn_source"].as_str().unwrap_or_default()
+        ))?;
+    }
     out("")?;
     out(format!(
-        "{:<27} {:<14} {:<50} {}",
-        "database", "kind", "file", "source"
+        "{:<27} {:<14} {:<9} {:<50} {}",
+        "database", "kind", "backend", "file", "source"
     ))?;
     for (t, f) in &all {
         let kind = match t {
@@ -47,9 +64,10 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
             DbTarget::Store(_) => "store",
         };
         out(format!(
-            "{:<27} {:<14} {:<50} {}",
+            "{:<27} {:<14} {:<9} {:<50} {}",
             t.value(),
             kind,
+            backend(*t),
             f.path.display(),
             f.source
         ))?;

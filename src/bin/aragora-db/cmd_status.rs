@@ -9,9 +9,10 @@
 //! then 1.
 
 use crate::output::{json, out, size};
-use aragora_db::config::{Config, DbTarget};
+use aragora_db::config::{BackendKind, Config, DbTarget};
 use aragora_db::ops::raw::guarded;
 use aragora_db::ops::unreadable::{self, Unreadable};
+use aragora_db::pg::admin;
 use aragora_db::schema;
 use aragora_db::table::TableDef;
 use aragora_db::{Database, OpenOptions};
@@ -47,8 +48,15 @@ fn read_file(
 pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
     let mut files: BTreeMap<std::path::PathBuf, Vec<DbTarget>> = BTreeMap::new();
     for (t, f) in config.all_db_paths()? {
-        files.entry(f.path).or_default().push(t);
+        // Stores on PostgreSQL are shown with their server, not a file.
+        if config.backend.kind_for(t) == BackendKind::Embedded {
+            files.entry(f.path).or_default().push(t);
+        }
     }
+    let pg = admin::server(config)?.map(|server| pg_status(&server));
+    let pg_failed = pg
+        .as_ref()
+        .and_then(|p| p["problem"].as_str().map(str::to_string));
     let mut report = Vec::new();
     let mut unreadable: Vec<Unreadable> = Vec::new();
     for (path, owners) in &files {
@@ -92,8 +100,15 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
             "mode": config.mode.as_str(),
             "files": report,
             "unreadable": unreadable,
+            "postgres": pg,
         }))?;
-        return finish(&unreadable);
+        return finish(&unreadable, pg_failed);
+    }
+    if let Some(p) = &pg {
+        print_pg(p)?;
+    }
+    if files.is_empty() {
+        return finish(&unreadable, pg_failed);
     }
     out(format!(
         "data directory {} ({} mode)",
@@ -147,12 +162,116 @@ pub fn run(config: &Config, as_json: bool) -> aragora_db::Result<()> {
             absent.join(", ")
         ))?;
     }
-    finish(&unreadable)
+    finish(&unreadable, pg_failed)
 }
 
-fn finish(unreadable: &[Unreadable]) -> aragora_db::Result<()> {
-    if unreadable.is_empty() {
-        return Ok(());
+fn finish(unreadable: &[Unreadable], pg_failed: Option<String>) -> aragora_db::Result<()> {
+    if !unreadable.is_empty() {
+        if let Some(p) = pg_failed {
+            eprintln!("error: {p}");
+        }
+        return Err(unreadable::summary_error("status", unreadable));
     }
-    Err(unreadable::summary_error("status", unreadable))
+    match pg_failed {
+        Some(p) => Err(aragora_db::Error::Invalid(p)),
+        None => Ok(()),
+    }
+}
+
+/// The PostgreSQL server's part of the status: the (redacted) server, the
+/// stores on it, the schema's version state and each table's row count
+/// (one snapshot). Reads only: a database without the schema is reported
+/// (`problem`), never migrated.
+fn pg_status(server: &admin::Server) -> serde_json::Value {
+    let name = server.name();
+    let mut v = json!({
+        "server": name,
+        "dsn_source": server.dsn_source(),
+        "databases": server.targets.iter().map(|t| t.value()).collect::<Vec<_>>(),
+        "schema": null,
+        "tables": [],
+        "problem": null,
+    });
+    let read = (|| -> aragora_db::Result<_> {
+        let mut client = server.pool.get()?;
+        let st = admin::schema_state(&mut client, &name)?;
+        if !st.versions_table {
+            return Err(admin::no_schema(&name));
+        }
+        let counts = admin::row_counts(&mut client, &name, &st)?;
+        Ok((st, counts))
+    })();
+    match read {
+        Ok((st, counts)) => {
+            let too_new = st.too_new().len();
+            let state = if st.is_current() {
+                "current"
+            } else if too_new > 0 {
+                "too new"
+            } else {
+                "pending"
+            };
+            v["schema"] = json!({
+                "state": state,
+                "tables": st.tables.len(),
+                "current": st.tables.iter().filter(|t| t.state() == "current").count(),
+            });
+            v["tables"] = st
+                .tables
+                .iter()
+                .map(|t| {
+                    json!({
+                        "table": t.pg_name,
+                        "rows": counts.get(&t.pg_name),
+                        "schema_version": t.recorded,
+                        "declared_version": t.declared,
+                        "state": t.state(),
+                    })
+                })
+                .collect();
+            if too_new > 0 {
+                v["problem"] = json!(format!(
+                    "PostgreSQL {name}: {too_new} tables are at a schema version newer than this binary knows"
+                ));
+            }
+        }
+        Err(e) => v["problem"] = json!(e.to_string()),
+    }
+    v
+}
+
+fn print_pg(p: &serde_json::Value) -> aragora_db::Result<()> {
+    let dbs = p["databases"].as_array().map_or(0, Vec::len);
+    out(format!(
+        "PostgreSQL {} (from {}, {dbs} databases and stores)",
+        p["server"].as_str().unwrap_or_default(),
+        p["dsn_source"].as_str().unwrap_or_default()
+    ))?;
+    if let Some(s) = p["schema"].as_object() {
+        out(format!(
+            "  schema {}: {} of {} tables at the declared version",
+            s["state"].as_str().unwrap_or_default(),
+            s["current"],
+            s["tables"]
+        ))?;
+    }
+    for t in p["tables"].as_array().into_iter().flatten() {
+        let version = match t["schema_version"].as_i64() {
+            Some(v) => format!("schema v{v}"),
+            None => "no version".into(),
+        };
+        let rows = match t["rows"].as_i64() {
+            Some(n) => format!("{n:>10} rows"),
+            None => format!("{:>15}", "missing"),
+        };
+        let state = match t["state"].as_str() {
+            Some("current") | None => String::new(),
+            Some(s) => format!("  ({s})"),
+        };
+        out(format!(
+            "  {:<36} {rows}  {version}{state}",
+            t["table"].as_str().unwrap_or_default()
+        ))?;
+    }
+    Ok(())
 }
