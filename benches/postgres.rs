@@ -290,7 +290,12 @@ impl Hand {
             .map(|s| s.trim_end_matches("::text"))
             .collect();
         let values: Vec<String> = std::iter::once("$1::text".to_string())
-            .chain(CASTS.iter().enumerate().map(|(i, t)| format!("${}::{t}", i + 2)))
+            .chain(
+                CASTS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| format!("${}::{t}", i + 2)),
+            )
             .collect();
         let insert = format!(
             "INSERT INTO users ({}) VALUES ({})",
@@ -309,7 +314,9 @@ impl Hand {
         let by_org = p(&format!(
             "SELECT {COLS} FROM users WHERE org_id = $1 ORDER BY id LIMIT {PAGE}"
         ));
-        let lock_by_id = p(&format!("SELECT {COLS} FROM users WHERE id = $1 FOR UPDATE"));
+        let lock_by_id = p(&format!(
+            "SELECT {COLS} FROM users WHERE id = $1 FOR UPDATE"
+        ));
         let insert = p(&insert);
         let update = p(&update);
         Hand {
@@ -324,7 +331,10 @@ impl Hand {
     }
 
     fn get_by_id(&mut self, id: &str) -> Option<User> {
-        self.c.query_opt(&self.by_id, &[&id]).unwrap().map(|r| decode(&r))
+        self.c
+            .query_opt(&self.by_id, &[&id])
+            .unwrap()
+            .map(|r| decode(&r))
     }
 
     fn get_by_email(&mut self, email: &str) -> Option<User> {
@@ -479,17 +489,17 @@ fn fixture(bench: &BenchDb) -> Fixture {
         assert_eq!(&want, u);
         assert_eq!(pg.get_user_by_id(&u.id).unwrap().as_ref(), Some(&want));
         assert_eq!(held.get_user_by_id(&u.id).unwrap().as_ref(), Some(&want));
-        assert_eq!(embedded.get_user_by_id(&u.id).unwrap().as_ref(), Some(&want));
+        assert_eq!(
+            embedded.get_user_by_id(&u.id).unwrap().as_ref(),
+            Some(&want)
+        );
         assert_eq!(hand.get_by_email(&u.email).as_ref(), Some(&want));
         assert_eq!(pg.get_user_by_email(&u.email).unwrap(), Some(want));
     }
     let org = org_id(7);
     let page = hand.org_page(&org);
     assert_eq!(page.len(), PAGE.min(n_users / N_ORGS));
-    assert_eq!(
-        pg.list_users_by_org(&org, Page::first(PAGE)).unwrap(),
-        page
-    );
+    assert_eq!(pg.list_users_by_org(&org, Page::first(PAGE)).unwrap(), page);
     assert_eq!(
         embedded.list_users_by_org(&org, Page::first(PAGE)).unwrap(),
         page
@@ -562,10 +572,7 @@ fn benches(c: &mut Criterion, f: &mut Fixture) {
         g.bench_function(format!("org_page_50/{side}"), |b| {
             b.iter(|| {
                 i = (i + 31) % N_ORGS;
-                black_box(
-                    s.list_users_by_org(&org_id(i), Page::first(PAGE))
-                        .unwrap(),
-                )
+                black_box(s.list_users_by_org(&org_id(i), Page::first(PAGE)).unwrap())
             })
         });
     }
