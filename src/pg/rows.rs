@@ -11,6 +11,10 @@
 //! * Each write runs inside a savepoint: a write that fails (a UNIQUE
 //!   violation, say) leaves the transaction as it was before it, as in the
 //!   embedded store, and its PostgreSQL error becomes our typed error.
+//!   Round trips saved without changing that: a write's savepoint is
+//!   released by the next write's `SAVEPOINT` (same round trip) or by
+//!   `COMMIT`; and a write sent before any other statement needs none, as
+//!   a failure rolls back the whole (empty) transaction and begins it anew.
 //! * Values travel as text with explicit casts, in one round trip per
 //!   statement (`query_typed`: no separate prepare).
 
@@ -22,7 +26,7 @@ use crate::table::codec::{self, Extras};
 use crate::table::{IndexDef, KeyRange, Page, TableDef, TableSet, Value, ValueRef, keys};
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ops::DerefMut;
 use std::path::Path;
 use std::sync::Arc;
@@ -44,7 +48,19 @@ pub struct PgRows<C: DerefMut<Target = postgres::Client>> {
     open: bool,
     /// AUTOINCREMENT tables whose sequence this transaction raised.
     raised: Vec<&'static TableDef>,
+    /// No statement sent since `BEGIN`.
+    fresh: Cell<bool>,
+    /// `aragora_op` is set and not to be rolled back to any more (its
+    /// write succeeded, or it was rolled back to already): the next
+    /// savepoint releases it first, and `COMMIT` releases it anyway.
+    releasable: bool,
 }
+
+/// `BEGIN` of a write transaction. Foreign keys are created DEFERRABLE (so
+/// a load can insert in any order); the table API checks each write when
+/// it happens, as the embedded store does, so a failed write fails on its
+/// own.
+const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; SET CONSTRAINTS ALL IMMEDIATE";
 
 /// The table of AUTOINCREMENT sequences (one row per table), kept in the
 /// same transactions as the rows.
@@ -62,11 +78,8 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     }
 
     fn begin(mut client: C, set: Arc<TableSet>, write: bool) -> Result<Self> {
-        // Foreign keys are created DEFERRABLE (so a load can insert in any
-        // order); the table API checks each write when it happens, as the
-        // embedded store does, so a failed write fails on its own.
         let sql = if write {
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SET CONSTRAINTS ALL IMMEDIATE"
+            BEGIN_WRITE
         } else {
             "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         };
@@ -79,6 +92,8 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             write,
             open: true,
             raised: Vec::new(),
+            fresh: Cell::new(true),
+            releasable: false,
         })
     }
 
@@ -108,6 +123,7 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
             .collect();
         tracing::debug!(sql = %st.sql, params = ?st.params.len(), "postgres query");
+        self.fresh.set(false);
         let mut c = self.client.borrow_mut();
         c.query_typed(&st.sql, &params)
             .map_err(|e| pg_error(self.set.origin(), &st.sql, e))
@@ -121,14 +137,29 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
         f: impl FnOnce(&mut Self) -> std::result::Result<T, Fail>,
         typed: impl FnOnce(&Self, postgres::Error) -> Error,
     ) -> Result<T> {
-        self.exec("SAVEPOINT aragora_op")?;
-        match f(self) {
-            Ok(v) => {
-                self.exec("RELEASE SAVEPOINT aragora_op")?;
-                Ok(v)
-            }
+        // Nothing sent since BEGIN: the whole transaction is the savepoint
+        // (no locks, settings or rows to keep), so no round trip for one.
+        let whole = self.fresh.get();
+        if !whole {
+            self.exec(if self.releasable {
+                "RELEASE SAVEPOINT aragora_op; SAVEPOINT aragora_op"
+            } else {
+                "SAVEPOINT aragora_op"
+            })?;
+        }
+        let r = f(self);
+        // Either way `aragora_op` (if set) is never rolled back to again.
+        self.releasable = !whole;
+        match r {
+            Ok(v) => Ok(v),
             Err(e) => {
-                self.exec("ROLLBACK TO SAVEPOINT aragora_op")?;
+                if whole {
+                    self.exec(&format!("ROLLBACK; {BEGIN_WRITE}"))?;
+                    self.fresh.set(true);
+                    self.raised.clear();
+                } else {
+                    self.exec("ROLLBACK TO SAVEPOINT aragora_op")?;
+                }
                 Err(match e {
                     Fail::Pg(e) => typed(self, e),
                     Fail::Api(e) => e,
@@ -138,6 +169,7 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     }
 
     fn exec(&self, sql: &str) -> Result<()> {
+        self.fresh.set(false);
         let r = self.client.borrow_mut().batch_execute(sql);
         r.map_err(|e| pg_error(self.set.origin(), sql, e))
     }
@@ -148,6 +180,7 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             .iter()
             .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
             .collect();
+        self.fresh.set(false);
         let mut c = self.client.borrow_mut();
         let rows = c.query_typed(&format!("{} RETURNING 1", st.sql), &params)?;
         Ok(rows.len() as u64)

@@ -66,14 +66,20 @@ pub fn key_equals(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], key: &[u8]) -> Re
     equals(st, cols, &vals)
 }
 
+/// Equality needs no `COLLATE "C"`: under every deterministic collation
+/// (all a database or our columns can have) text is equal only when its
+/// bytes are, and comparing under the column's own collation is what lets
+/// PostgreSQL use the index on it (an index built under the database's
+/// collation does not serve a condition under "C": that was a sequential
+/// scan per key lookup).
 fn equals(st: &mut Stmt, cols: &[&PgCol], vals: &[Value]) -> Result<String> {
     let mut parts = Vec::with_capacity(vals.len());
     for (c, v) in cols.iter().zip(vals) {
         if v.is_null() {
             parts.push(format!("{} IS NULL", c.q));
         } else {
-            let p = st.bind(c, v)?;
-            parts.push(format!("{} = {p}", c.ordered()));
+            st.params.push(c.text(v.as_ref())?);
+            parts.push(format!("{} = ${}::{}", c.q, st.params.len(), c.ty.sql()));
         }
     }
     Ok(if parts.is_empty() {

@@ -5,7 +5,7 @@ use aragora_db::Error;
 use aragora_db::db::pg::{Connect, PgClient};
 use aragora_db::db::{Database, OpenOptions};
 use aragora_db::store::{OrganizationStore, UserStore};
-use aragora_db::table::Page;
+use aragora_db::table::{Page, Read};
 
 fn connect(db: &str) -> Connect {
     let dsn = format!("host=127.0.0.1 port=5432 user=postgres dbname={db}");
@@ -64,4 +64,69 @@ fn print_schema() {
     for s in aragora_db::pg::schema::steps().unwrap() {
         println!("{s}");
     }
+}
+
+/// A failed write leaves the transaction as it was, whether it is the
+/// first statement of the transaction (no savepoint: the empty transaction
+/// is rolled back and begun anew) or follows other writes (savepoints
+/// released lazily); later writes in the same transaction commit.
+#[test]
+fn failed_writes_leave_the_transaction_usable() {
+    if !available() {
+        return;
+    }
+    let tmp = TempDb::new("pgfail");
+    let db = Database::open_postgres(
+        &format!("postgresql://postgres@127.0.0.1/{}", tmp.name),
+        connect(&tmp.name),
+        aragora_db::schema::ALL_TABLES.to_vec(),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let u = crate::common::user;
+    db.write(|w| w.insert(&u("a", "a@x.io", None))).unwrap();
+    db.write(|w| {
+        // First statement of the transaction, fails.
+        assert!(matches!(
+            w.insert(&u("dup1", "a@x.io", None)),
+            Err(Error::Unique { .. })
+        ));
+        w.insert(&u("b", "b@x.io", None))?;
+        w.insert(&u("c", "c@x.io", None))?;
+        // After successful writes, fails: b and c stay.
+        assert!(matches!(
+            w.insert(&u("dup2", "b@x.io", None)),
+            Err(Error::Unique { .. })
+        ));
+        // A read, then a failing update, then more writes.
+        let mut c = w.get::<aragora_db::schema::users::User>("c")?.expect("c");
+        c.email = "a@x.io".into();
+        assert!(matches!(w.update(&c), Err(Error::Unique { .. })));
+        assert!(matches!(
+            w.insert(&u("dup3", "c@x.io", None)),
+            Err(Error::Unique { .. })
+        ));
+        w.insert(&u("d", "d@x.io", None))?;
+        Ok(())
+    })
+    .unwrap();
+    let r = db.read().unwrap();
+    let got = |id: &str| {
+        r.get::<aragora_db::schema::users::User>(id)
+            .unwrap()
+            .map(|u| u.email)
+    };
+    assert_eq!(got("a").as_deref(), Some("a@x.io"));
+    assert_eq!(got("b").as_deref(), Some("b@x.io"));
+    assert_eq!(got("c").as_deref(), Some("c@x.io"));
+    assert_eq!(got("d").as_deref(), Some("d@x.io"));
+    for id in ["dup1", "dup2", "dup3"] {
+        assert_eq!(got(id), None, "{id}");
+    }
+    // A transaction whose only write fails commits nothing, and the next works.
+    assert!(matches!(
+        db.write(|w| w.insert(&u("e", "a@x.io", None))),
+        Err(Error::Unique { .. })
+    ));
+    db.write(|w| w.insert(&u("e", "e@x.io", None))).unwrap();
 }
