@@ -246,6 +246,30 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
         pg_error(self.set.origin(), &format!("write to {}", t.name), e)
     }
 
+    /// Takes a transaction-scoped advisory lock on one key of a table (or
+    /// of one of its unique indexes), held until commit or rollback: what
+    /// a write transaction holds on a key it found absent, so that "read,
+    /// then insert if missing" runs one transaction at a time per key, as
+    /// on the embedded store. The lock id is a hash: two keys sharing one
+    /// only wait for each other.
+    fn lock_key(
+        &self,
+        def: &'static TableDef,
+        idx: Option<&'static IndexDef>,
+        key: &[u8],
+    ) -> Result<()> {
+        // FNV-1a, 64 bits: stable across processes and versions.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let parts: [&[u8]; 3] = [def.name.as_bytes(), idx.map_or(b"", |i| i.name.as_bytes()), key];
+        for part in parts {
+            for &b in part.iter().chain(&[0xff]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        self.exec(&format!("SELECT pg_advisory_xact_lock({})", h as i64))
+    }
+
     fn has_row(&self, def: &'static TableDef, pk: &[u8]) -> Result<bool> {
         let t = shape(def)?;
         let mut st = Stmt::default();
@@ -322,7 +346,16 @@ impl<C: DerefMut<Target = postgres::Client>> RowSource for PgRows<C> {
         let cond = sql::key_equals(&mut st, t, &key_cols(t, None), pk)?;
         let lock = if self.write { " FOR UPDATE" } else { "" };
         st.sql = format!("SELECT {} FROM {} WHERE {cond}{lock}", t.select, t.q);
-        let rows = self.query(&st)?;
+        let mut rows = self.query(&st)?;
+        if rows.is_empty() && self.write {
+            // Absent: `FOR UPDATE` locked nothing, so two transactions
+            // could both see the key free and both insert it (one then
+            // fails UNIQUE: a lost "get or create"). Lock the key itself
+            // until commit, then look again in a fresh statement (READ
+            // COMMITTED: it sees what the lock's last holder committed).
+            self.lock_key(def, None, pk)?;
+            rows = self.query(&st)?;
+        }
         let Some(row) = rows.first() else {
             return Ok(false);
         };
@@ -341,7 +374,12 @@ impl<C: DerefMut<Target = postgres::Client>> RowSource for PgRows<C> {
         let mut st = Stmt::default();
         let cond = sql::key_equals(&mut st, t, &key_cols(t, Some(idx)), key)?;
         st.sql = format!("SELECT {} FROM {} WHERE {cond}", sql::pk_select(t), t.q);
-        let rows = self.query(&st)?;
+        let mut rows = self.query(&st)?;
+        if rows.is_empty() && self.write {
+            // As in `row`: an absent unique key is locked until commit.
+            self.lock_key(def, Some(idx), key)?;
+            rows = self.query(&st)?;
+        }
         rows.first().map(|r| Self::pk_of_row(t, r)).transpose()
     }
 

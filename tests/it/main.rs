@@ -35,6 +35,7 @@ mod misuse;
 mod model;
 mod modes;
 mod ops;
+mod pg_concurrency;
 mod pg_conn;
 mod pg_schema;
 mod pg_store;
