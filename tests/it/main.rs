@@ -37,6 +37,7 @@ mod modes;
 mod ops;
 mod pg_concurrency;
 mod pg_conn;
+mod pg_faults;
 mod pg_schema;
 mod pg_store;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
