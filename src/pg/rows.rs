@@ -35,9 +35,21 @@ enum Fail {
     Api(Error),
 }
 
+/// A connection a [`PgRows`] runs on: a pooled client, or any owner of a
+/// [`postgres::Client`].
+pub trait Connection: DerefMut<Target = postgres::Client> {
+    /// Asks that the connection be closed when dropped, never reused: its
+    /// state is unknown (a failed `ROLLBACK` or `COMMIT`, a lost
+    /// connection), so it may still be inside a transaction that the next
+    /// user's `COMMIT` would commit. A pooled client closes instead of
+    /// going back to its pool; an owned one is closed when dropped anyway.
+    fn discard_when_dropped(&mut self) {}
+}
+
+impl Connection for Box<postgres::Client> {}
+
 /// A connection with an open transaction, used through the table API.
-/// `C` is a pooled client (or any owner of a [`postgres::Client`]).
-pub struct PgRows<C: DerefMut<Target = postgres::Client>> {
+pub struct PgRows<C: Connection> {
     client: RefCell<C>,
     set: Arc<TableSet>,
     write: bool,
@@ -50,7 +62,7 @@ pub struct PgRows<C: DerefMut<Target = postgres::Client>> {
 /// same transactions as the rows.
 pub const SEQUENCES: &str = "aragora_sequences";
 
-impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
+impl<C: Connection> PgRows<C> {
     /// Begins a read snapshot on `client`.
     pub fn snapshot(client: C, set: Arc<TableSet>) -> Result<Self> {
         Self::begin(client, set, false)
@@ -86,7 +98,11 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
         let r = self.client.get_mut().batch_execute("COMMIT");
-        r.map_err(|e| pg_error(self.set.origin(), "commit", e))?;
+        if let Err(e) = r {
+            // Committed or not, the server's state is unknown to us.
+            self.client.get_mut().discard_when_dropped();
+            return Err(pg_error(self.set.origin(), "commit", e));
+        }
         if !self.raised.is_empty()
             && let Err(e) = self.sync_identities()
         {
@@ -108,9 +124,25 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
             .collect();
         tracing::debug!(sql = %st.sql, params = ?st.params.len(), "postgres query");
-        let mut c = self.client.borrow_mut();
-        c.query_typed(&st.sql, &params)
-            .map_err(|e| pg_error(self.set.origin(), &st.sql, e))
+        let r = self.client.borrow_mut().query_typed(&st.sql, &params);
+        r.map_err(|e| {
+            self.on_error(&e);
+            pg_error(self.set.origin(), &st.sql, e)
+        })
+    }
+
+    /// After any failed statement: an error that is not the server's
+    /// answer to it (a lost connection, a protocol error) or a FATAL one
+    /// (the server ends the session: `pg_terminate_backend`, a shutdown)
+    /// leaves the connection unusable or its state unknown, so it is not
+    /// to be reused.
+    fn on_error(&self, e: &postgres::Error) {
+        let fatal = e
+            .as_db_error()
+            .is_none_or(|d| matches!(d.severity(), "FATAL" | "PANIC"));
+        if fatal {
+            self.client.borrow_mut().discard_when_dropped();
+        }
     }
 
     /// Runs a write inside a savepoint; on failure the transaction is as
@@ -139,7 +171,10 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
 
     fn exec(&self, sql: &str) -> Result<()> {
         let r = self.client.borrow_mut().batch_execute(sql);
-        r.map_err(|e| pg_error(self.set.origin(), sql, e))
+        r.map_err(|e| {
+            self.on_error(&e);
+            pg_error(self.set.origin(), sql, e)
+        })
     }
 
     fn execute(&self, st: &Stmt) -> std::result::Result<u64, postgres::Error> {
@@ -148,9 +183,12 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             .iter()
             .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
             .collect();
-        let mut c = self.client.borrow_mut();
-        let rows = c.query_typed(&format!("{} RETURNING 1", st.sql), &params)?;
-        Ok(rows.len() as u64)
+        let r = self
+            .client
+            .borrow_mut()
+            .query_typed(&format!("{} RETURNING 1", st.sql), &params);
+        r.map(|rows| rows.len() as u64)
+            .inspect_err(|e| self.on_error(e))
     }
 
     /// Decodes one result row of every column into a stored envelope.
@@ -260,7 +298,11 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     ) -> Result<()> {
         // FNV-1a, 64 bits: stable across processes and versions.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let parts: [&[u8]; 3] = [def.name.as_bytes(), idx.map_or(b"", |i| i.name.as_bytes()), key];
+        let parts: [&[u8]; 3] = [
+            def.name.as_bytes(),
+            idx.map_or(b"", |i| i.name.as_bytes()),
+            key,
+        ];
         for part in parts {
             for &b in part.iter().chain(&[0xff]) {
                 h ^= u64::from(b);
@@ -320,17 +362,19 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     }
 }
 
-impl<C: DerefMut<Target = postgres::Client>> Drop for PgRows<C> {
+impl<C: Connection> Drop for PgRows<C> {
     fn drop(&mut self) {
         if self.open {
-            // Not committed: roll back. A broken connection is the pool's
-            // to discard; nothing was committed either way.
-            let _ = self.client.get_mut().batch_execute("ROLLBACK");
+            // Not committed: roll back. If that fails the connection may
+            // still be in this transaction: it must not be reused.
+            if self.client.get_mut().batch_execute("ROLLBACK").is_err() {
+                self.client.get_mut().discard_when_dropped();
+            }
         }
     }
 }
 
-impl<C: DerefMut<Target = postgres::Client>> RowSource for PgRows<C> {
+impl<C: Connection> RowSource for PgRows<C> {
     fn origin(&self) -> &Path {
         self.set.origin()
     }
@@ -457,7 +501,7 @@ impl<C: DerefMut<Target = postgres::Client>> RowSource for PgRows<C> {
     }
 }
 
-impl<C: DerefMut<Target = postgres::Client>> RowSink for PgRows<C> {
+impl<C: Connection> RowSink for PgRows<C> {
     fn insert(
         &mut self,
         def: &'static TableDef,

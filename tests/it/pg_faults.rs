@@ -141,9 +141,10 @@ fn killed_mid_transaction_is_an_error_and_nothing_is_written() {
         .create_user("after@x.io", "h", "", "After", None, "member")
         .unwrap();
     assert_eq!(users_named(&mut admin, "after%"), 1);
-    let pool = aragora_db::pg::pool_for(&f.cfg, aragora_db::config::DbTarget::Store(
-        aragora_db::config::Store::Users,
-    ))
+    let pool = aragora_db::pg::pool_for(
+        &f.cfg,
+        aragora_db::config::DbTarget::Store(aragora_db::config::Store::Users),
+    )
     .unwrap()
     .unwrap();
     let st = pool.status();
@@ -365,7 +366,12 @@ fn dropped_network_then_server_gone_then_back() {
         return;
     }
     let proxy = Proxy::start();
-    let f = fixture("fault_net", proxy.port, "?connect_timeout=2&sslmode=disable", &[]);
+    let f = fixture(
+        "fault_net",
+        proxy.port,
+        "?connect_timeout=2&sslmode=disable",
+        &[],
+    );
     f.users
         .create_user("one@x.io", "h", "", "One", None, "member")
         .unwrap();
@@ -404,11 +410,24 @@ fn connection_cut_at_commit_is_never_reported_committed() {
         return;
     }
     let proxy = Proxy::start();
-    let f = fixture("fault_commit", proxy.port, "?connect_timeout=2&sslmode=disable", &[]);
+    let f = fixture(
+        "fault_commit",
+        proxy.port,
+        "?connect_timeout=2&sslmode=disable",
+        &[],
+    );
     let mut a = admin(&f.tmp.name);
     let two = |w: &mut aragora_db::table::Writer<'_>, tag: &str| {
-        w.insert(&crate::common::user(&format!("{tag}1"), &format!("{tag}1@x.io"), None))?;
-        w.insert(&crate::common::user(&format!("{tag}2"), &format!("{tag}2@x.io"), None))?;
+        w.insert(&crate::common::user(
+            &format!("{tag}1"),
+            &format!("{tag}1@x.io"),
+            None,
+        ))?;
+        w.insert(&crate::common::user(
+            &format!("{tag}2"),
+            &format!("{tag}2@x.io"),
+            None,
+        ))?;
         Ok(())
     };
 
@@ -438,4 +457,90 @@ fn connection_cut_at_commit_is_never_reported_committed() {
         .unwrap();
     let got: Option<User> = f.db.read().unwrap().get("pre1").unwrap();
     assert!(got.is_none());
+}
+
+/// A connection that records whether the transaction asked to close it.
+struct Spy {
+    client: Box<postgres::Client>,
+    discarded: Arc<AtomicBool>,
+}
+
+impl std::ops::Deref for Spy {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Spy {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+}
+
+impl aragora_db::pg::rows::Connection for Spy {
+    fn discard_when_dropped(&mut self) {
+        self.discarded.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_connection_lost_mid_transaction_is_closed_not_reused() {
+    if !available() {
+        return;
+    }
+    use aragora_db::pg::rows::PgRows;
+    use aragora_db::table::{TableSet, Writer};
+    let f = fixture("fault_discard", 5432, "", &[]);
+    let set = Arc::new(TableSet::new(
+        "pg".into(),
+        aragora_db::schema::ALL_TABLES.to_vec(),
+    ));
+    let spy = |client: postgres::Client| {
+        let discarded = Arc::new(AtomicBool::new(false));
+        let s = Spy {
+            client: Box::new(client),
+            discarded: discarded.clone(),
+        };
+        (s, discarded)
+    };
+    let connect = || {
+        let dsn = format!(
+            "host=127.0.0.1 port=5432 user=postgres dbname={} application_name=aragora-db",
+            f.tmp.name
+        );
+        postgres::Client::connect(&dsn, postgres::NoTls).unwrap()
+    };
+
+    // A failed write the server answered (UNIQUE): rolled back, reusable.
+    let (conn, discarded) = spy(connect());
+    let mut rows = PgRows::transaction(conn, set.clone()).unwrap();
+    {
+        let mut w = Writer::other(&mut rows);
+        w.insert(&crate::common::user("d1", "d1@x.io", None))
+            .unwrap();
+        let e = w
+            .insert(&crate::common::user("d2", "d1@x.io", None))
+            .unwrap_err();
+        assert!(matches!(e, Error::Unique { .. }), "{e:?}");
+    }
+    drop(rows);
+    assert!(!discarded.load(Ordering::SeqCst));
+
+    // The connection lost mid-transaction: closed, never reused.
+    let (conn, discarded) = spy(connect());
+    let mut rows = PgRows::transaction(conn, set.clone()).unwrap();
+    {
+        let mut w = Writer::other(&mut rows);
+        w.insert(&crate::common::user("d3", "d3@x.io", None))
+            .unwrap();
+        let mut a = admin(&f.tmp.name);
+        assert!(terminate_all(&mut a, &f.tmp.name) >= 1);
+        w.insert(&crate::common::user("d4", "d4@x.io", None))
+            .unwrap_err();
+    }
+    drop(rows);
+    assert!(discarded.load(Ordering::SeqCst), "a broken connection kept");
+    let mut a = admin(&f.tmp.name);
+    assert_eq!(users_named(&mut a, "d%@x.io"), 0);
 }
