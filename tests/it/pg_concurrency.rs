@@ -135,6 +135,9 @@ fn four_processes_four_threads_lose_nothing() {
     for c in children {
         let out = c.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
+        for l in stdout.lines().filter(|l| l.contains("CONFLICT")) {
+            eprintln!("{l}");
+        }
         assert!(
             out.status.success(),
             "child failed: {}\n{stdout}\n{}",
@@ -281,6 +284,7 @@ fn worker(cfg: &Config, proc: usize, thread: usize, org: &str, root: &str) -> Ta
         match r {
             Ok(()) => true,
             Err(e) if is_conflict(&e) => {
+                println!("CONFLICT proc {proc} thread {thread}: {e:?}");
                 t.conflicts += 1;
                 false
             }
