@@ -414,6 +414,8 @@ impl std::ops::DerefMut for Held {
     }
 }
 
+impl aragora_db::pg::rows::Connection for Held {}
+
 impl Drop for Held {
     fn drop(&mut self) {
         *self.0.lock() = self.1.take();

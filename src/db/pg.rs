@@ -5,15 +5,22 @@
 use super::{Database, Engine, Inner, OpenOptions};
 use crate::config::{Config, DbTarget};
 use crate::error::Result;
-use crate::pg::rows::PgRows;
+use crate::pg::rows::{Connection, PgRows};
 use crate::table::{Reader, TableDef, TableSet, Writer};
 use std::ops::DerefMut;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A connection to hand to one snapshot or transaction (a pooled client
-/// goes back to its pool when dropped).
-pub struct PgClient(pub Box<dyn DerefMut<Target = postgres::Client> + Send>);
+/// goes back to its pool when dropped, unless the transaction found its
+/// state unknown: then it is closed).
+pub struct PgClient(pub Box<dyn Connection + Send>);
+
+impl Connection for PgClient {
+    fn discard_when_dropped(&mut self) {
+        self.0.discard_when_dropped();
+    }
+}
 
 impl std::ops::Deref for PgClient {
     type Target = postgres::Client;

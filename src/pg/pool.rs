@@ -14,7 +14,9 @@
 //!   discarded and replaced: checked when it is returned, and pinged (an
 //!   empty query, one round trip) before it is handed out again.
 //! - Connections are not reset between users: a caller must finish its
-//!   transactions (`postgres::Transaction` rolls back when dropped).
+//!   transactions (`postgres::Transaction` rolls back when dropped), and
+//!   one that cannot tell (a failed `ROLLBACK`) asks for the connection
+//!   to be closed instead (`rows::Connection::discard_when_dropped`).
 //!
 //! [`Pool::shared`] keeps one pool per server, database and credentials
 //! for the whole process.
@@ -185,6 +187,7 @@ impl Pool {
         PooledClient {
             client: Some(client),
             pool: self.inner.clone(),
+            discard: false,
         }
     }
 }
@@ -286,12 +289,18 @@ impl fmt::Debug for Pool {
 pub struct PooledClient {
     client: Option<Client>,
     pool: Arc<Inner>,
+    /// Closed when dropped instead of returned (its state is unknown).
+    discard: bool,
 }
 
 impl PooledClient {
     /// Closes the connection instead of returning it (after an error that
     /// may have left it in an unknown state).
     pub fn discard(mut self) {
+        self.close();
+    }
+
+    fn close(&mut self) {
         if let Some(c) = self.client.take() {
             self.pool.state.lock().open -= 1;
             self.pool.freed.notify_one();
@@ -318,9 +327,17 @@ impl DerefMut for PooledClient {
     }
 }
 
+impl crate::pg::rows::Connection for PooledClient {
+    fn discard_when_dropped(&mut self) {
+        self.discard = true;
+    }
+}
+
 impl Drop for PooledClient {
     fn drop(&mut self) {
-        if let Some(c) = self.client.take() {
+        if self.discard {
+            self.close();
+        } else if let Some(c) = self.client.take() {
             self.pool.put_back(c);
         }
     }

@@ -39,9 +39,21 @@ enum Fail {
     Api(Error),
 }
 
+/// A connection a [`PgRows`] runs on: a pooled client, or any owner of a
+/// [`postgres::Client`].
+pub trait Connection: DerefMut<Target = postgres::Client> {
+    /// Asks that the connection be closed when dropped, never reused: its
+    /// state is unknown (a failed `ROLLBACK` or `COMMIT`, a lost
+    /// connection), so it may still be inside a transaction that the next
+    /// user's `COMMIT` would commit. A pooled client closes instead of
+    /// going back to its pool; an owned one is closed when dropped anyway.
+    fn discard_when_dropped(&mut self) {}
+}
+
+impl Connection for Box<postgres::Client> {}
+
 /// A connection with an open transaction, used through the table API.
-/// `C` is a pooled client (or any owner of a [`postgres::Client`]).
-pub struct PgRows<C: DerefMut<Target = postgres::Client>> {
+pub struct PgRows<C: Connection> {
     client: RefCell<C>,
     set: Arc<TableSet>,
     write: bool,
@@ -66,7 +78,7 @@ const BEGIN_WRITE: &str = "BEGIN ISOLATION LEVEL READ COMMITTED; SET CONSTRAINTS
 /// same transactions as the rows.
 pub const SEQUENCES: &str = "aragora_sequences";
 
-impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
+impl<C: Connection> PgRows<C> {
     /// Begins a read snapshot on `client`.
     pub fn snapshot(client: C, set: Arc<TableSet>) -> Result<Self> {
         Self::begin(client, set, false)
@@ -101,7 +113,11 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
         let r = self.client.get_mut().batch_execute("COMMIT");
-        r.map_err(|e| pg_error(self.set.origin(), "commit", e))?;
+        if let Err(e) = r {
+            // Committed or not, the server's state is unknown to us.
+            self.client.get_mut().discard_when_dropped();
+            return Err(pg_error(self.set.origin(), "commit", e));
+        }
         if !self.raised.is_empty()
             && let Err(e) = self.sync_identities()
         {
@@ -124,9 +140,25 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             .collect();
         tracing::debug!(sql = %st.sql, params = ?st.params.len(), "postgres query");
         self.fresh.set(false);
-        let mut c = self.client.borrow_mut();
-        c.query_typed(&st.sql, &params)
-            .map_err(|e| pg_error(self.set.origin(), &st.sql, e))
+        let r = self.client.borrow_mut().query_typed(&st.sql, &params);
+        r.map_err(|e| {
+            self.on_error(&e);
+            pg_error(self.set.origin(), &st.sql, e)
+        })
+    }
+
+    /// After any failed statement: an error that is not the server's
+    /// answer to it (a lost connection, a protocol error) or a FATAL one
+    /// (the server ends the session: `pg_terminate_backend`, a shutdown)
+    /// leaves the connection unusable or its state unknown, so it is not
+    /// to be reused.
+    fn on_error(&self, e: &postgres::Error) {
+        let fatal = e
+            .as_db_error()
+            .is_none_or(|d| matches!(d.severity(), "FATAL" | "PANIC"));
+        if fatal {
+            self.client.borrow_mut().discard_when_dropped();
+        }
     }
 
     /// Runs a write inside a savepoint; on failure the transaction is as
@@ -171,7 +203,10 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     fn exec(&self, sql: &str) -> Result<()> {
         self.fresh.set(false);
         let r = self.client.borrow_mut().batch_execute(sql);
-        r.map_err(|e| pg_error(self.set.origin(), sql, e))
+        r.map_err(|e| {
+            self.on_error(&e);
+            pg_error(self.set.origin(), sql, e)
+        })
     }
 
     fn execute(&self, st: &Stmt) -> std::result::Result<u64, postgres::Error> {
@@ -181,9 +216,12 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
             .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
             .collect();
         self.fresh.set(false);
-        let mut c = self.client.borrow_mut();
-        let rows = c.query_typed(&format!("{} RETURNING 1", st.sql), &params)?;
-        Ok(rows.len() as u64)
+        let r = self
+            .client
+            .borrow_mut()
+            .query_typed(&format!("{} RETURNING 1", st.sql), &params);
+        r.map(|rows| rows.len() as u64)
+            .inspect_err(|e| self.on_error(e))
     }
 
     /// Decodes one result row of every column into a stored envelope.
@@ -279,6 +317,34 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
         pg_error(self.set.origin(), &format!("write to {}", t.name), e)
     }
 
+    /// Takes a transaction-scoped advisory lock on one key of a table (or
+    /// of one of its unique indexes), held until commit or rollback: what
+    /// a write transaction holds on a key it found absent, so that "read,
+    /// then insert if missing" runs one transaction at a time per key, as
+    /// on the embedded store. The lock id is a hash: two keys sharing one
+    /// only wait for each other.
+    fn lock_key(
+        &self,
+        def: &'static TableDef,
+        idx: Option<&'static IndexDef>,
+        key: &[u8],
+    ) -> Result<()> {
+        // FNV-1a, 64 bits: stable across processes and versions.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let parts: [&[u8]; 3] = [
+            def.name.as_bytes(),
+            idx.map_or(b"", |i| i.name.as_bytes()),
+            key,
+        ];
+        for part in parts {
+            for &b in part.iter().chain(&[0xff]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        self.exec(&format!("SELECT pg_advisory_xact_lock({})", h as i64))
+    }
+
     fn has_row(&self, def: &'static TableDef, pk: &[u8]) -> Result<bool> {
         let t = shape(def)?;
         let mut st = Stmt::default();
@@ -329,17 +395,19 @@ impl<C: DerefMut<Target = postgres::Client>> PgRows<C> {
     }
 }
 
-impl<C: DerefMut<Target = postgres::Client>> Drop for PgRows<C> {
+impl<C: Connection> Drop for PgRows<C> {
     fn drop(&mut self) {
         if self.open {
-            // Not committed: roll back. A broken connection is the pool's
-            // to discard; nothing was committed either way.
-            let _ = self.client.get_mut().batch_execute("ROLLBACK");
+            // Not committed: roll back. If that fails the connection may
+            // still be in this transaction: it must not be reused.
+            if self.client.get_mut().batch_execute("ROLLBACK").is_err() {
+                self.client.get_mut().discard_when_dropped();
+            }
         }
     }
 }
 
-impl<C: DerefMut<Target = postgres::Client>> RowSource for PgRows<C> {
+impl<C: Connection> RowSource for PgRows<C> {
     fn origin(&self) -> &Path {
         self.set.origin()
     }
@@ -355,7 +423,16 @@ impl<C: DerefMut<Target = postgres::Client>> RowSource for PgRows<C> {
         let cond = sql::key_equals(&mut st, t, &key_cols(t, None), pk)?;
         let lock = if self.write { " FOR UPDATE" } else { "" };
         st.sql = format!("SELECT {} FROM {} WHERE {cond}{lock}", t.select, t.q);
-        let rows = self.query(&st)?;
+        let mut rows = self.query(&st)?;
+        if rows.is_empty() && self.write {
+            // Absent: `FOR UPDATE` locked nothing, so two transactions
+            // could both see the key free and both insert it (one then
+            // fails UNIQUE: a lost "get or create"). Lock the key itself
+            // until commit, then look again in a fresh statement (READ
+            // COMMITTED: it sees what the lock's last holder committed).
+            self.lock_key(def, None, pk)?;
+            rows = self.query(&st)?;
+        }
         let Some(row) = rows.first() else {
             return Ok(false);
         };
@@ -374,7 +451,12 @@ impl<C: DerefMut<Target = postgres::Client>> RowSource for PgRows<C> {
         let mut st = Stmt::default();
         let cond = sql::key_equals(&mut st, t, &key_cols(t, Some(idx)), key)?;
         st.sql = format!("SELECT {} FROM {} WHERE {cond}", sql::pk_select(t), t.q);
-        let rows = self.query(&st)?;
+        let mut rows = self.query(&st)?;
+        if rows.is_empty() && self.write {
+            // As in `row`: an absent unique key is locked until commit.
+            self.lock_key(def, Some(idx), key)?;
+            rows = self.query(&st)?;
+        }
         rows.first().map(|r| Self::pk_of_row(t, r)).transpose()
     }
 
@@ -452,7 +534,7 @@ impl<C: DerefMut<Target = postgres::Client>> RowSource for PgRows<C> {
     }
 }
 
-impl<C: DerefMut<Target = postgres::Client>> RowSink for PgRows<C> {
+impl<C: Connection> RowSink for PgRows<C> {
     fn insert(
         &mut self,
         def: &'static TableDef,

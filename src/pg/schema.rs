@@ -7,7 +7,7 @@
 
 use super::rows::{SEQUENCES, pg_error};
 use crate::error::Result;
-use crate::export::pgshape::{SCHEMA_LOCK, migration_steps};
+use crate::export::pgshape::{SCHEMA_LOCK, VERSIONS_TABLE, all, migration_steps};
 use std::path::Path;
 
 /// The SQL that brings a database to the declared schema, step by step
@@ -22,8 +22,54 @@ pub fn steps() -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Runs [`steps`] on the database `client` is connected to.
+/// Whether the database is already at the declared schema: every
+/// declared table recorded at its version (the migration step records them
+/// in the same transaction that creates them) and the sequence table
+/// there. Plain reads, no lock taken.
+pub fn up_to_date(client: &mut postgres::Client, origin: &Path) -> Result<bool> {
+    let tables = all();
+    let mut values = Vec::with_capacity(tables.len());
+    for t in &tables {
+        let mut lit = String::new();
+        crate::export::inserts::literal_into(&mut lit, &t.name);
+        values.push(format!("({lit}, {})", t.def.version));
+    }
+    let sql = format!(
+        "SELECT count(*) = {n} FROM (VALUES {vals}) AS d(table_name, version) \
+         WHERE EXISTS (SELECT 1 FROM {VERSIONS_TABLE} v \
+         WHERE v.table_name = d.table_name AND v.version = d.version)",
+        n = tables.len(),
+        vals = values.join(", ")
+    );
+    // A query naming a missing table fails: look for the tables first.
+    let exists: bool = client
+        .query_one(
+            &format!(
+                "SELECT to_regclass('{VERSIONS_TABLE}') IS NOT NULL \
+                 AND to_regclass('{SEQUENCES}') IS NOT NULL"
+            ),
+            &[],
+        )
+        .map_err(|e| pg_error(origin, "read the schema versions", e))?
+        .get(0);
+    if !exists {
+        return Ok(false);
+    }
+    let row = client
+        .query_one(&sql, &[])
+        .map_err(|e| pg_error(origin, "read the schema versions", e))?;
+    Ok(row.get(0))
+}
+
+/// Runs [`steps`] on the database `client` is connected to, unless it is
+/// [`up_to_date`]: the steps' `ALTER TABLE … IF NOT EXISTS` take an ACCESS
+/// EXCLUSIVE lock on every table even when they change nothing, so a
+/// process starting while others work would wait for their transactions,
+/// block everyone behind it, and deadlock with their row locks.
 pub fn create(client: &mut postgres::Client, origin: &Path) -> Result<()> {
+    if up_to_date(client, origin)? {
+        return Ok(());
+    }
     for sql in steps()? {
         client
             .batch_execute(&sql)

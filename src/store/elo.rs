@@ -643,10 +643,16 @@ fn record_match_in(
     let agents = &input.participants;
     let scores: Vec<f64> = agents.iter().map(|a| input.scores[a]).collect();
 
-    let mut rows = Vec::with_capacity(agents.len());
-    for a in agents {
-        rows.push(rating_or_new(w, a)?);
+    // Read (and, on PostgreSQL, lock) the ratings in name order, so that
+    // two matches between the same agents lock them in the same order and
+    // cannot deadlock; `rows` stays in participant order.
+    let mut order: Vec<usize> = (0..agents.len()).collect();
+    order.sort_by(|&a, &b| agents[a].cmp(&agents[b]));
+    let mut slots: Vec<Option<Rating>> = vec![None; agents.len()];
+    for i in order {
+        slots[i] = Some(rating_or_new(w, &agents[i])?);
     }
+    let mut rows: Vec<Rating> = slots.into_iter().flatten().collect();
     let overall: Vec<f64> = rows.iter().map(elo_of).collect();
     let changes = compute_changes(&overall, &scores, ELO_K_FACTOR);
 
