@@ -42,6 +42,9 @@ use std::path::Path;
 /// Visits `(encoded primary key, stored row)`; returns `false` to stop.
 pub type RowVisitor<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<bool>;
 
+/// Takes `(encoded primary key, stored row)` of the one row a lookup found.
+pub type FoundRow<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<()>;
+
 /// Untyped reads: what a backend implements for snapshots and transactions.
 pub trait RowSource {
     /// What errors name: the file, or the redacted server and schema.
@@ -78,7 +81,7 @@ pub trait RowSource {
         def: &'static TableDef,
         idx: &'static IndexDef,
         key: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>,
+        f: FoundRow<'_>,
     ) -> Result<bool> {
         match self.unique(def, idx, key)? {
             Some(pk) => self.row(def, &pk, &mut |bytes| f(&pk, bytes)),

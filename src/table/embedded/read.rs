@@ -1,6 +1,6 @@
 //! Reads of the embedded store from one redb MVCC snapshot.
 
-use super::super::api::{RowSource, RowVisitor, dangling};
+use super::super::api::{FoundRow, RowSource, RowVisitor, dangling};
 use super::super::codec::Extras;
 use super::super::def::{IndexDef, TableDef};
 use super::super::layout::{COUNT_KEY, ROWS, index_suffix, raw_def, read_count, spaced};
@@ -182,7 +182,7 @@ impl RowSource for Snapshot {
         def: &'static TableDef,
         idx: &'static IndexDef,
         key: &[u8],
-        f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>,
+        f: FoundRow<'_>,
     ) -> Result<bool> {
         let t = self.table(def.name)?;
         let found = with_spaced(idx.space, key, |k| t.get(k)).map_err(|e| self.st(e))?;
