@@ -76,7 +76,7 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     if !missing {
         return Ok(());
     }
-    let txn = inner.redb()?.begin_write().map_err(|e| st(&e))?;
+    let txn = inner.begin_write()?;
     {
         let mut marker = txn.open_table(LAYOUT).map_err(|e| st(&e))?;
         marker

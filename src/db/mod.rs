@@ -19,12 +19,14 @@ pub use readonly::NEEDS_RECOVERY;
 
 use crate::config::{Config, DbTarget};
 use crate::error::{Error, Result};
+use crate::table::embedded::read::Snapshot;
 use crate::table::set::Child;
 use crate::table::{Reader, TableDef, TableSet, Writer};
 use parking_lot::Mutex;
 use redb::ReadableDatabase;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
@@ -66,6 +68,9 @@ impl From<&Config> for OpenOptions {
 }
 
 pub(crate) struct Inner {
+    /// The read snapshot [`Database::read`] hands out until the next
+    /// commit (embedded store). Declared first: dropped before the engine.
+    pub(crate) snapshots: Arc<Snapshots>,
     pub(crate) engine: Engine,
     /// The file (or server) and its declared tables (what `ON DELETE` reaches).
     pub(crate) set: Arc<TableSet>,
@@ -83,7 +88,9 @@ pub(crate) enum Engine {
 }
 
 impl Inner {
-    /// The redb database, for what only the embedded store has.
+    /// The redb database, for what only the embedded store has. Write
+    /// transactions begin through [`Inner::begin_write`] instead, whose
+    /// commit tells [`Database::read`] that its shared snapshot is stale.
     pub(crate) fn redb(&self) -> Result<&redb::Database> {
         match &self.engine {
             Engine::Redb(db) => Ok(db),
@@ -94,6 +101,18 @@ impl Inner {
         }
     }
 
+    /// Begins a redb write transaction; commit it with [`WriteTxn::commit`].
+    pub(crate) fn begin_write(&self) -> Result<WriteTxn> {
+        let txn = self
+            .redb()?
+            .begin_write()
+            .map_err(|e| Error::storage(self.set.origin(), e))?;
+        Ok(WriteTxn {
+            txn,
+            snapshots: Arc::clone(&self.snapshots),
+        })
+    }
+
     fn new(
         db: redb::Database,
         path: PathBuf,
@@ -101,11 +120,96 @@ impl Inner {
         opts: &OpenOptions,
     ) -> Inner {
         Inner {
+            snapshots: Arc::default(),
             engine: Engine::Redb(db),
             set: Arc::new(TableSet::new(path, tables)),
             slow_threshold: opts.slow_threshold,
             notes: Vec::new(),
         }
+    }
+}
+
+/// The snapshot [`Database::read`] shares between reads that begin while
+/// nothing has been committed since it was taken.
+///
+/// A read snapshot must see every commit made before it begins. Each
+/// commit (through [`WriteTxn::commit`], the only way this crate commits
+/// to a file it has open, and redb locks the file against other
+/// processes) bumps `generation` before and after it, so the generation
+/// is odd while a commit is under way and changes with every commit. A
+/// snapshot taken with the generation even and unchanged from before
+/// `begin_read` to after it has every commit up to that generation; while
+/// the generation stays the same it is still the newest state and a new
+/// read may share it. Each commit drops the shared one, so it keeps no
+/// old pages alive beyond what a reader in flight holds.
+#[derive(Default)]
+pub(crate) struct Snapshots {
+    generation: AtomicU64,
+    current: Mutex<Option<(u64, Arc<Snapshot>)>>,
+}
+
+impl Snapshots {
+    /// The shared snapshot, if it is still the newest state.
+    fn current(&self, generation: u64) -> Option<Arc<Snapshot>> {
+        if generation & 1 != 0 {
+            return None;
+        }
+        match &*self.current.lock() {
+            Some((g, s)) if *g == generation => Some(Arc::clone(s)),
+            _ => None,
+        }
+    }
+
+    /// Shares `snap`, begun after `generation` was read, if no commit has
+    /// started since.
+    fn offer(&self, generation: u64, snap: &Arc<Snapshot>) {
+        if generation & 1 != 0 {
+            return;
+        }
+        let mut current = self.current.lock();
+        if self.generation.load(Ordering::SeqCst) == generation {
+            *current = Some((generation, Arc::clone(snap)));
+        }
+    }
+
+    /// Runs a commit, marking the shared snapshot stale around it.
+    fn commit<T>(&self, commit: impl FnOnce() -> T) -> T {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let out = commit();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        // Dropped outside the lock (a snapshot's drop ends a redb read).
+        let stale = self.current.lock().take();
+        drop(stale);
+        out
+    }
+}
+
+/// A redb write transaction on an open [`Database`]'s file. It derefs to
+/// redb's, but commits only through [`WriteTxn::commit`], so that no read
+/// begun after the commit is served an older shared snapshot.
+pub struct WriteTxn {
+    txn: redb::WriteTransaction,
+    snapshots: Arc<Snapshots>,
+}
+
+impl WriteTxn {
+    /// Commits, marking the snapshot [`Database::read`] shares as stale.
+    pub fn commit(self) -> std::result::Result<(), redb::CommitError> {
+        let WriteTxn { txn, snapshots } = self;
+        snapshots.commit(|| txn.commit())
+    }
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = redb::WriteTransaction;
+    fn deref(&self) -> &redb::WriteTransaction {
+        &self.txn
+    }
+}
+
+impl std::ops::DerefMut for WriteTxn {
+    fn deref_mut(&mut self) -> &mut redb::WriteTransaction {
+        &mut self.txn
     }
 }
 
@@ -299,7 +403,7 @@ impl Database {
         self.refuse_read_only()?;
         let path = self.inner.set.origin();
         let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
-        let txn = self.inner.redb()?.begin_write().map_err(|e| st(&e))?;
+        let txn = self.inner.begin_write()?;
         let out = {
             let mut w = Writer::embedded(&txn, self.inner.set.as_ref());
             let out = f(&mut w)?;
@@ -316,14 +420,10 @@ impl Database {
     /// Begins a write transaction the caller drives with
     /// [`Writer`]s and commits itself (the importer keeps one open per
     /// target file while it reads the source files one by one).
-    pub(crate) fn begin_write(&self, durability: Durability) -> Result<redb::WriteTransaction> {
+    pub(crate) fn begin_write(&self, durability: Durability) -> Result<WriteTxn> {
         self.refuse_read_only()?;
         let path = self.inner.set.origin();
-        let mut txn = self
-            .inner
-            .redb()?
-            .begin_write()
-            .map_err(|e| Error::storage(path, e))?;
+        let mut txn = self.inner.begin_write()?;
         txn.set_durability(durability)
             .map_err(|e| Error::storage(path, e))?;
         Ok(txn)
@@ -334,12 +434,21 @@ impl Database {
         if let Engine::Postgres(pg) = &self.inner.engine {
             return pg.read(&self.inner.set);
         }
+        // Shared while nothing has been committed since it began (see
+        // `Snapshots`): no redb read transaction, no table opens per call.
+        let snapshots = &self.inner.snapshots;
+        let generation = snapshots.generation.load(Ordering::SeqCst);
+        if let Some(snap) = snapshots.current(generation) {
+            return Ok(Reader::shared(snap));
+        }
         let txn = self
             .inner
             .redb()?
             .begin_read()
             .map_err(|e| Error::storage(self.inner.set.origin(), e))?;
-        Ok(Reader::new(txn, self.inner.set.origin().to_path_buf()))
+        let snap = Arc::new(Snapshot::new(txn, self.inner.set.origin().to_path_buf()));
+        snapshots.offer(generation, &snap);
+        Ok(Reader::shared(snap))
     }
 
     /// Row count of every table in this file, from one snapshot.

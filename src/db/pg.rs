@@ -83,6 +83,7 @@ impl Database {
         }
         let set = Arc::new(TableSet::new(path, tables));
         let inner = Inner {
+            snapshots: Default::default(),
             engine: Engine::Postgres(PgEngine { connect }),
             set,
             slow_threshold: opts.slow_threshold,

@@ -15,7 +15,7 @@ pub struct Target {
     /// The database.
     pub db: Database,
     /// The transaction every source row for this file goes into.
-    pub txn: redb::WriteTransaction,
+    pub txn: crate::db::WriteTxn,
 }
 
 /// The target files touched so far.

@@ -42,6 +42,9 @@ use std::path::Path;
 /// Visits `(encoded primary key, stored row)`; returns `false` to stop.
 pub type RowVisitor<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<bool>;
 
+/// Takes `(encoded primary key, stored row)` of the one row a lookup found.
+pub type FoundRow<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> Result<()>;
+
 /// Untyped reads: what a backend implements for snapshots and transactions.
 pub trait RowSource {
     /// What errors name: the file, or the redacted server and schema.
@@ -64,6 +67,27 @@ pub trait RowSource {
         idx: &'static IndexDef,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>>;
+
+    /// The stored row whose unique index `idx` has this encoded key,
+    /// handed to `f` with its encoded primary key. Returns whether there
+    /// was one (an entry pointing at no row counts as none, as
+    /// [`unique`](Self::unique) then [`row`](Self::row) would).
+    ///
+    /// The default is exactly that pair of calls; a backend that can do
+    /// both in one step overrides it (the embedded store: one table open
+    /// serves the index entry and the row).
+    fn unique_row(
+        &self,
+        def: &'static TableDef,
+        idx: &'static IndexDef,
+        key: &[u8],
+        f: FoundRow<'_>,
+    ) -> Result<bool> {
+        match self.unique(def, idx, key)? {
+            Some(pk) => self.row(def, &pk, &mut |bytes| f(&pk, bytes)),
+            None => Ok(false),
+        }
+    }
 
     /// Rows in key order of `idx` (the primary key when `None`) within `range`.
     fn rows(
@@ -159,10 +183,13 @@ pub trait Read {
     /// A row by a unique index.
     fn get_by<R: Row, K>(&self, index: Index<R, K>, key: impl KeyOf<K>) -> Result<Option<R>> {
         let idx = unique_index(R::DEF, index.def())?;
-        match self.source().unique(R::DEF, idx, &key.to_key())? {
-            Some(pk) => self.get::<R>(RawKey(&pk)),
-            None => Ok(None),
-        }
+        let mut out = None;
+        self.source()
+            .unique_row(R::DEF, idx, &key.to_key(), &mut |pk, bytes| {
+                out = Some(R::decode(pk, bytes)?);
+                Ok(())
+            })?;
+        Ok(out)
     }
 
     /// Rows in primary-key order within `range`.

@@ -11,6 +11,7 @@ use super::range::{KeyRange, Page};
 use super::value::Value;
 use crate::error::{Error, Result};
 use std::ops::Bound;
+use std::sync::Arc;
 
 /// A read snapshot. Cheap to create; hold it only as long as needed, since
 /// a live snapshot keeps old pages from being reused (embedded) or a
@@ -20,14 +21,21 @@ pub struct Reader {
 }
 
 enum Imp {
-    Embedded(Snapshot),
+    Embedded(Arc<Snapshot>),
     Other(Box<dyn RowSource + Send>),
 }
 
 impl Reader {
     pub(crate) fn new(txn: redb::ReadTransaction, path: std::path::PathBuf) -> Self {
         Reader {
-            imp: Imp::Embedded(Snapshot::new(txn, path)),
+            imp: Imp::Embedded(Arc::new(Snapshot::new(txn, path))),
+        }
+    }
+
+    /// A reader over an embedded snapshot other readers may share.
+    pub(crate) fn shared(snap: Arc<Snapshot>) -> Self {
+        Reader {
+            imp: Imp::Embedded(snap),
         }
     }
 
@@ -41,7 +49,7 @@ impl Reader {
     /// The embedded (redb) snapshot, for tools that read the file itself.
     pub fn embedded(&self) -> Result<&Snapshot> {
         match &self.imp {
-            Imp::Embedded(s) => Ok(s),
+            Imp::Embedded(s) => Ok(&**s),
             Imp::Other(s) => Err(Error::Invalid(format!(
                 "{}: this operation needs an embedded (redb) database",
                 s.origin().display()
@@ -127,7 +135,7 @@ impl Reader {
 impl Read for Reader {
     fn source(&self) -> &dyn RowSource {
         match &self.imp {
-            Imp::Embedded(s) => s,
+            Imp::Embedded(s) => &**s,
             Imp::Other(s) => s.as_ref(),
         }
     }

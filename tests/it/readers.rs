@@ -187,3 +187,77 @@ fn readers_check_invariants_beside_one_writer() {
     assert!(snapshots > 0 && !with.is_empty() && !alone.is_empty());
     crate::common::assert_consistent(&db);
 }
+
+/// `Database::read` shares one redb snapshot between reads until the next
+/// commit: a read begun after a commit (by this thread or another) sees
+/// it, a snapshot taken before keeps its state, and reads with no commit
+/// between them agree. Failed and dropped write transactions commit nothing.
+#[test]
+fn readers_shared_snapshot_sees_every_commit_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db =
+        Database::open_path(&dir.path().join("shared.redb"), vec![&ACCOUNTS], &opts()).unwrap();
+    let account = |id: i64, balance: i64| Account {
+        id,
+        name: format!("a{id}"),
+        balance,
+        ..Account::default()
+    };
+    let balance =
+        |r: &aragora_db::table::Reader, id: i64| r.get::<Account>(id).unwrap().map(|a| a.balance);
+    db.write(|w| w.insert(&account(1, 10))).unwrap();
+    let before = db.read().unwrap();
+    let same = db.read().unwrap();
+    assert_eq!(balance(&before, 1), Some(10));
+    assert_eq!(balance(&same, 1), Some(10));
+
+    db.write(|w| w.update(&account(1, 20))).unwrap();
+    let after = db.read().unwrap();
+    assert_eq!(
+        balance(&after, 1),
+        Some(20),
+        "a read after a commit sees it"
+    );
+    assert_eq!(
+        balance(&before, 1),
+        Some(10),
+        "an older snapshot keeps its state"
+    );
+    assert_eq!(balance(&same, 1), Some(10));
+
+    // A failed write commits nothing; reads still share the newest state.
+    let err = db.write(|w| {
+        w.update(&account(1, 30))?;
+        Err::<(), _>(aragora_db::Error::Invalid("rolled back".into()))
+    });
+    assert!(err.is_err());
+    assert_eq!(balance(&db.read().unwrap(), 1), Some(20));
+
+    // A read inside a write transaction sees the state before it; the
+    // next read after its commit sees the commit.
+    db.write(|w| {
+        w.insert(&account(2, 5))?;
+        assert_eq!(balance(&db.read().unwrap(), 2), None);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(balance(&db.read().unwrap(), 2), Some(5));
+    assert_eq!(
+        db.read()
+            .unwrap()
+            .get_by(Account::idx_crash_accounts_name, "a2")
+            .unwrap()
+            .map(|a| a.balance),
+        Some(5)
+    );
+
+    // Commits on other threads: each one is visible to this thread's
+    // next read once the other thread's write has returned.
+    for i in 0..50 {
+        let db2 = db.clone();
+        std::thread::spawn(move || db2.write(|w| w.update(&account(2, 100 + i))).unwrap())
+            .join()
+            .unwrap();
+        assert_eq!(balance(&db.read().unwrap(), 2), Some(100 + i));
+    }
+}

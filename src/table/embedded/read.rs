@@ -1,27 +1,67 @@
 //! Reads of the embedded store from one redb MVCC snapshot.
 
-use super::super::api::{RowSource, RowVisitor, dangling};
+use super::super::api::{FoundRow, RowSource, RowVisitor, dangling};
 use super::super::codec::Extras;
 use super::super::def::{IndexDef, TableDef};
 use super::super::layout::{COUNT_KEY, ROWS, index_suffix, raw_def, read_count, spaced};
 use super::super::range::{KeyRange, Page};
 use super::super::value::Value;
 use crate::error::{Error, Result};
+use parking_lot::Mutex;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A read-only raw table (rows, index entries and metadata of one declared table).
 pub type RoTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
 /// A redb read snapshot of one file.
+///
+/// The redb tables it opens for typed reads stay open for its lifetime:
+/// opening one walks redb's table tree by name, so a snapshot that serves
+/// many lookups (or one shared by [`Database::read`](crate::Database::read)
+/// until the next commit) pays for it once per table.
 pub struct Snapshot {
     txn: redb::ReadTransaction,
     path: PathBuf,
+    /// Tables opened so far, by declared name (a handful per file).
+    tables: Mutex<Vec<(&'static str, Arc<RoTable>)>>,
+}
+
+/// Keys up to this length are spaced on the stack, not in a fresh vector.
+const STACK_KEY: usize = 128;
+
+/// Runs `f` on `space ++ key` without allocating for keys of usual length.
+fn with_spaced<T>(space: u8, key: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
+    let mut buf = [0u8; STACK_KEY];
+    match buf.get_mut(1..=key.len()) {
+        Some(tail) => {
+            tail.copy_from_slice(key);
+            buf[0] = space;
+            f(&buf[..=key.len()])
+        }
+        None => f(&spaced(space, key)),
+    }
 }
 
 impl Snapshot {
     pub(crate) fn new(txn: redb::ReadTransaction, path: PathBuf) -> Self {
-        Snapshot { txn, path }
+        Snapshot {
+            txn,
+            path,
+            tables: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A declared table's redb table, opened once per snapshot.
+    fn table(&self, name: &'static str) -> Result<Arc<RoTable>> {
+        let mut open = self.tables.lock();
+        if let Some((_, t)) = open.iter().find(|(n, _)| *n == name) {
+            return Ok(Arc::clone(t));
+        }
+        let t = Arc::new(self.raw_table(name)?);
+        open.push((name, Arc::clone(&t)));
+        Ok(t)
     }
 
     /// The redb snapshot itself (for whole-file operations such as backup).
@@ -103,7 +143,7 @@ impl Snapshot {
         pk: &[u8],
         f: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<bool> {
-        let found = t.get(spaced(ROWS, pk).as_slice()).map_err(|e| self.st(e))?;
+        let found = with_spaced(ROWS, pk, |k| t.get(k)).map_err(|e| self.st(e))?;
         match found {
             Some(g) => f(g.value()).map(|()| true),
             None => Ok(false),
@@ -122,7 +162,7 @@ impl RowSource for Snapshot {
         pk: &[u8],
         f: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<bool> {
-        let t = self.raw_table(def.name)?;
+        let t = self.table(def.name)?;
         self.row_in(&t, pk, f)
     }
 
@@ -132,11 +172,27 @@ impl RowSource for Snapshot {
         idx: &'static IndexDef,
         key: &[u8],
     ) -> Result<Option<Vec<u8>>> {
-        let t = self.raw_table(def.name)?;
-        let found = t
-            .get(spaced(idx.space, key).as_slice())
-            .map_err(|e| self.st(e))?;
+        let t = self.table(def.name)?;
+        let found = with_spaced(idx.space, key, |k| t.get(k)).map_err(|e| self.st(e))?;
         Ok(found.map(|g| g.value().to_vec()))
+    }
+
+    fn unique_row(
+        &self,
+        def: &'static TableDef,
+        idx: &'static IndexDef,
+        key: &[u8],
+        f: FoundRow<'_>,
+    ) -> Result<bool> {
+        let t = self.table(def.name)?;
+        let found = with_spaced(idx.space, key, |k| t.get(k)).map_err(|e| self.st(e))?;
+        match found {
+            Some(entry) => {
+                let pk = entry.value();
+                self.row_in(&t, pk, &mut |row| f(pk, row))
+            }
+            None => Ok(false),
+        }
     }
 
     fn rows(
@@ -147,7 +203,7 @@ impl RowSource for Snapshot {
         page: Page,
         f: RowVisitor<'_>,
     ) -> Result<()> {
-        let t = self.raw_table(def.name)?;
+        let t = self.table(def.name)?;
         let Some(idx) = idx else {
             return self.scan_in(&t, range.within(ROWS), page, |k, v| f(&k[1..], v));
         };
@@ -181,10 +237,12 @@ impl RowSource for Snapshot {
         f: &mut dyn FnMut(&[u8]) -> Result<bool>,
     ) -> Result<()> {
         let Some(idx) = idx else {
-            return self.scan_space(def.name, range.within(ROWS), page, |k, _| f(&k[1..]));
+            let t = self.table(def.name)?;
+            return self.scan_in(&t, range.within(ROWS), page, |k, _| f(&k[1..]));
         };
         let ncols = idx.columns.len();
-        self.scan_space(def.name, range.within(idx.space), page, |k, v| {
+        let t = self.table(def.name)?;
+        self.scan_in(&t, range.within(idx.space), page, |k, v| {
             if idx.unique {
                 f(v)
             } else {
@@ -200,7 +258,7 @@ impl RowSource for Snapshot {
         range: &KeyRange,
     ) -> Result<u64> {
         if idx.is_none() && range.is_all() {
-            let t = self.raw_table(def.name)?;
+            let t = self.table(def.name)?;
             let found = t.get(COUNT_KEY).map_err(|e| self.st(e))?;
             return match found {
                 None => Ok(0),
@@ -213,7 +271,8 @@ impl RowSource for Snapshot {
         }
         let space = idx.map_or(ROWS, |i| i.space);
         let mut n = 0;
-        self.scan_space(def.name, range.within(space), Page::default(), |_, _| {
+        let t = self.table(def.name)?;
+        self.scan_in(&t, range.within(space), Page::default(), |_, _| {
             n += 1;
             Ok(true)
         })?;
