@@ -180,6 +180,7 @@ pub fn open_configured_read_only(config: &Config, target: DbTarget) -> Result<Op
         set,
         slow_threshold: OpenOptions::from(config).slow_threshold,
         notes: Vec::new(),
+        snapshots: Arc::default(),
     };
     Ok(Some(Database {
         inner: Arc::new(inner),
