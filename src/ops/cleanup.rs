@@ -23,7 +23,7 @@ use crate::schema::tokens::BlacklistedToken;
 use crate::schema::users::{AuditEntry, UsageEvent};
 use crate::store::{AuditLog, ShareLinkStore, TokenBlacklist, UsageStore};
 use crate::table::Read;
-use crate::table::{Index, KeyRange, Page, RawKey, Row, Value};
+use crate::table::{Index, KeyRange, Page, Row, Value};
 use crate::time;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -161,11 +161,5 @@ fn expire<R: Row, K>(
     if dry_run {
         return count(db, index, range);
     }
-    db.write(|w| {
-        let keys = w.keys_in(index, range)?;
-        for pk in &keys {
-            w.delete::<R>(RawKey(pk))?;
-        }
-        Ok(keys.len() as u64)
-    })
+    db.write(|w| w.delete_in(index, range))
 }

@@ -12,7 +12,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::AuditEntry;
 use crate::table::Read;
-use crate::table::keys::{self, IntoKey};
+use crate::table::keys::IntoKey;
 use crate::table::{Edge, IndexDef, KeyRange, Page, Reader, Row};
 use crate::time;
 use std::io::Write;
@@ -211,13 +211,8 @@ impl AuditLog {
             .db
             .timed("cleanup_old_entries", || format!("before={cutoff}"));
         let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
-        self.db.write(|w| {
-            let ids = w.keys_in(AuditEntry::idx_audit_timestamp, &range)?;
-            for pk in &ids {
-                w.delete::<AuditEntry>(keys::RawKey(pk))?;
-            }
-            Ok(ids.len() as u64)
-        })
+        self.db
+            .write(|w| w.delete_in(AuditEntry::idx_audit_timestamp, &range))
     }
 }
 
@@ -240,7 +235,7 @@ fn visit(r: &Reader, q: &AuditQuery, mut f: impl FnMut(AuditEntry) -> Result<boo
         reverse: q.page.reverse,
         ..Page::default()
     };
-    r.index_rows::<AuditEntry>(idx, &range, scan, |e| {
+    r.each::<AuditEntry>(Some(idx), &range, scan, |e| {
         let keep = q
             .user_id
             .as_ref()

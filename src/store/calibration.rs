@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_object_values};
 use crate::schema::calibration::{Prediction, TemperatureParams};
 use crate::store::elo::bucket_key;
+use crate::table::Page;
 use crate::table::Read;
-use crate::table::{Page, RawKey};
 use crate::time;
 use chrono::{DateTime, Utc};
 
@@ -354,11 +354,7 @@ impl CalibrationTracker {
             .db
             .timed("delete_agent_data", || format!("agent={agent}"));
         self.db.write(|w| {
-            let pks = w.keys_by(Prediction::idx_pred_agent, agent)?;
-            let mut n = 0;
-            for pk in pks {
-                n += u64::from(w.delete::<Prediction>(RawKey(&pk))?);
-            }
+            let mut n = w.delete_by(Prediction::idx_pred_agent, agent)?;
             n += u64::from(w.delete::<TemperatureParams>(agent)?);
             Ok(n)
         })

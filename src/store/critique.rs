@@ -399,9 +399,7 @@ impl CritiqueStore {
             if w.get::<Debate>(id)?.is_none() {
                 return Ok(false);
             }
-            for pk in w.keys_by(Critique::idx_critiques_debate, id)? {
-                w.delete::<Critique>(RawKey(&pk))?;
-            }
+            w.delete_by(Critique::idx_critiques_debate, id)?;
             w.delete::<Debate>(id)
         })
     }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::explainability::BatchJob;
 use crate::table::Read;
-use crate::table::{KeyRange, Page, RawKey};
+use crate::table::{KeyRange, Page};
 use crate::time::epoch_now;
 use serde_json::Value;
 use std::ops::Bound;
@@ -245,11 +245,7 @@ impl BatchJobStore {
         let _t = self.db.timed("batch_job_cleanup", String::new);
         self.db.write(|w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Included(now));
-            let keys = w.keys_in(BatchJob::idx_explainability_batch_jobs_expires, &range)?;
-            for pk in &keys {
-                w.delete::<BatchJob>(RawKey(pk))?;
-            }
-            Ok(keys.len() as u64)
+            w.delete_in(BatchJob::idx_explainability_batch_jobs_expires, &range)
         })
     }
 

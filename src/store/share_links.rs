@@ -11,8 +11,8 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::share_links::ShareLink;
+use crate::table::KeyRange;
 use crate::table::Read;
-use crate::table::{KeyRange, RawKey};
 use crate::time::epoch_now;
 use std::ops::Bound;
 
@@ -115,11 +115,7 @@ impl ShareLinkStore {
                 Bound::Excluded(crate::table::Value::Null),
                 Bound::Excluded(crate::table::Value::Real(now)),
             );
-            let keys = w.keys_in(ShareLink::idx_share_links_expires, &range)?;
-            for pk in &keys {
-                w.delete::<ShareLink>(RawKey(pk))?;
-            }
-            Ok(keys.len() as u64)
+            w.delete_in(ShareLink::idx_share_links_expires, &range)
         })
     }
 

@@ -9,8 +9,8 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::Result;
 use crate::schema::tokens::BlacklistedToken;
+use crate::table::KeyRange;
 use crate::table::Read;
-use crate::table::{KeyRange, RawKey};
 use crate::time::epoch_now;
 use std::ops::Bound;
 
@@ -62,11 +62,7 @@ impl TokenBlacklist {
         let _t = self.db.timed("blacklist_cleanup", String::new);
         self.db.write(|w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(now));
-            let keys = w.keys_in(BlacklistedToken::idx_blacklist_expires, &range)?;
-            for pk in &keys {
-                w.delete::<BlacklistedToken>(RawKey(pk))?;
-            }
-            Ok(keys.len() as u64)
+            w.delete_in(BlacklistedToken::idx_blacklist_expires, &range)
         })
     }
 

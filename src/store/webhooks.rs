@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::webhooks::{WebhookConfig, WebhookEvent};
 use crate::table::Read;
-use crate::table::{KeyRange, Page, RawKey};
+use crate::table::{KeyRange, Page};
 use crate::time::epoch_now;
 use std::ops::Bound;
 
@@ -104,11 +104,7 @@ impl WebhookStore {
         let cutoff = now - self.ttl;
         self.db.write(|w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Included(cutoff));
-            let keys = w.keys_in(WebhookEvent::idx_webhook_processed_at, &range)?;
-            for pk in &keys {
-                w.delete::<WebhookEvent>(RawKey(pk))?;
-            }
-            Ok(keys.len() as u64)
+            w.delete_in(WebhookEvent::idx_webhook_processed_at, &range)
         })
     }
 

@@ -52,6 +52,16 @@ pub fn read_count(bytes: &[u8]) -> Option<u64> {
     bytes.try_into().ok().map(u64::from_le_bytes)
 }
 
+/// A stored row count or sequence value of `table` (`what` names it in
+/// the error), which must be 8 bytes.
+pub fn stored_count(table: &'static str, what: &str, bytes: &[u8]) -> Result<u64> {
+    read_count(bytes).ok_or_else(|| Error::Corrupt {
+        table,
+        key: what.into(),
+        what: format!("expected 8 bytes, found {}", bytes.len()),
+    })
+}
+
 /// The encoded primary key of a row given as column values.
 pub fn pk_of(def: &TableDef, vals: &[ValueRef<'_>]) -> Vec<u8> {
     keys::encode(def.primary_key.iter().map(|&c| vals[c]))

@@ -5,7 +5,7 @@
 
 use super::api::{Read, RowSource};
 use super::codec::Extras;
-use super::def::{IndexDef, Row, TableDef};
+use super::def::{IndexDef, TableDef};
 use super::embedded::read::{RoTable, Snapshot};
 use super::range::{KeyRange, Page};
 use super::value::Value;
@@ -117,18 +117,6 @@ impl Reader {
     /// kept by every write).
     pub fn count_rows(&self, def: &'static TableDef) -> Result<u64> {
         self.source().count(def, None, &KeyRange::all())
-    }
-
-    /// Visits the rows of an index range in index order; covering indexes
-    /// are read without touching the rows. The callback returns `false` to stop.
-    pub fn index_rows<R: Row>(
-        &self,
-        idx: &'static IndexDef,
-        range: &KeyRange,
-        page: Page,
-        f: impl FnMut(R) -> Result<bool>,
-    ) -> Result<()> {
-        self.each(Some(idx), range, page, f)
     }
 }
 

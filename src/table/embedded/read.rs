@@ -3,7 +3,7 @@
 use super::super::api::{FoundRow, RowSource, RowVisitor, dangling};
 use super::super::codec::Extras;
 use super::super::def::{IndexDef, TableDef};
-use super::super::layout::{COUNT_KEY, ROWS, index_suffix, raw_def, read_count, spaced};
+use super::super::layout::{COUNT_KEY, ROWS, index_suffix, raw_def, spaced, stored_count};
 use super::super::range::{KeyRange, Page};
 use super::super::value::Value;
 use crate::error::{Error, Result};
@@ -262,11 +262,7 @@ impl RowSource for Snapshot {
             let found = t.get(COUNT_KEY).map_err(|e| self.st(e))?;
             return match found {
                 None => Ok(0),
-                Some(b) => read_count(b.value()).ok_or_else(|| Error::Corrupt {
-                    table: def.name,
-                    key: "row count".into(),
-                    what: format!("expected 8 bytes, found {}", b.value().len()),
-                }),
+                Some(b) => stored_count(def.name, "row count", b.value()),
             };
         }
         let space = idx.map_or(ROWS, |i| i.space);

@@ -14,7 +14,7 @@ use super::super::def::{ForeignKeyDef, IndexDef, OnDelete, TableDef};
 use super::super::keys::{self, RawKey};
 use super::super::layout::{
     COUNT_KEY, ROWS, SEQ_KEY, entry_value, index_keys, index_suffix, pk_of, raw_def, read_count,
-    spaced,
+    spaced, stored_count,
 };
 use super::super::range::{KeyRange, Page};
 use super::super::set::{Child, TableSet};
@@ -63,11 +63,7 @@ impl<'t> Txn<'t> {
         let counts: Vec<_> = self.counts.drain().filter(|(_, d)| *d != 0).collect();
         for (name, delta) in counts {
             let old = match self.fetch(name, COUNT_KEY)? {
-                Some(b) => read_count(&b).ok_or_else(|| Error::Corrupt {
-                    table: name,
-                    key: "row count".into(),
-                    what: format!("expected 8 bytes, found {}", b.len()),
-                })?,
+                Some(b) => stored_count(name, "row count", &b)?,
                 None => 0,
             };
             let new = (old as i64).saturating_add(delta).max(0) as u64;
@@ -448,13 +444,7 @@ impl<'t> Txn<'t> {
     fn sequence(&self, def: &TableDef) -> Result<i64> {
         match self.fetch(def.name, SEQ_KEY)? {
             None => Ok(0),
-            Some(b) => read_count(&b)
-                .map(|n| n as i64)
-                .ok_or_else(|| Error::Corrupt {
-                    table: def.name,
-                    key: "AUTOINCREMENT sequence".into(),
-                    what: format!("expected 8 bytes, found {}", b.len()),
-                }),
+            Some(b) => stored_count(def.name, "AUTOINCREMENT sequence", &b).map(|n| n as i64),
         }
     }
 
