@@ -187,3 +187,31 @@ pub fn parse_stamp(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .ok()
         .map(|t| t.and_utc())
 }
+
+/// How long [`try_lock_briefly`] keeps trying a lock that is held.
+///
+/// A `flock` belongs to an open file description, and a `fork` in any
+/// thread of this process duplicates every descriptor until the child
+/// reaches `exec` (where close-on-exec drops them). A lock this process has
+/// just released can therefore still look held for the few milliseconds a
+/// child spends between `fork` and `exec` — longer on a loaded machine.
+/// A real holder (another restore, a running server) holds it for far
+/// longer than this, so waiting this long before refusing costs nothing.
+pub const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Takes `file`'s exclusive `flock`, trying again for up to [`LOCK_GRACE`]
+/// while it is held elsewhere. `Ok(false)` when it is still held after that.
+pub fn try_lock_briefly(file: &fs::File) -> std::io::Result<bool> {
+    use std::fs::TryLockError;
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(true),
+            Err(TryLockError::WouldBlock) if start.elapsed() < LOCK_GRACE => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => return Ok(false),
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}

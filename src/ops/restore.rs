@@ -103,7 +103,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fs::{self, File, TryLockError};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -425,13 +425,13 @@ fn lock_targets(targets: &[Target], name: &dyn Fn(usize) -> String) -> Result<He
             continue;
         }
         let f = File::open(&t.path).map_err(|e| Error::io("open", &t.path, e))?;
-        match f.try_lock() {
-            Ok(()) => files.push(f),
-            Err(TryLockError::WouldBlock) => busy.push(format!(
+        match fsutil::try_lock_briefly(&f) {
+            Ok(true) => files.push(f),
+            Ok(false) => busy.push(format!(
                 "{} (held by another process: stop it first)",
                 t.path.display()
             )),
-            Err(TryLockError::Error(e)) => {
+            Err(e) => {
                 return Err(Error::Invalid(format!(
                     "{}: cannot check whether another process has {} open (file lock: {e}); \
                      refusing to replace it",
@@ -460,13 +460,13 @@ fn lock_data_dir(config: &Config) -> Result<Option<File>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("open", data, e)),
     };
-    match dir.try_lock() {
-        Ok(()) => Ok(Some(dir)),
-        Err(TryLockError::WouldBlock) => Err(Error::Invalid(format!(
+    match fsutil::try_lock_briefly(&dir) {
+        Ok(true) => Ok(Some(dir)),
+        Ok(false) => Err(Error::Invalid(format!(
             "{}: another restore is running on this data directory",
             data.display()
         ))),
-        Err(TryLockError::Error(e)) => Err(Error::io("lock", data, e)),
+        Err(e) => Err(Error::io("lock", data, e)),
     }
 }
 

@@ -647,3 +647,21 @@ fn a_second_restore_of_the_same_data_directory_is_refused() {
     let o = s.restore(&[s.backup.to_str().unwrap()]);
     assert!(o.status.success(), "{}", describe(&o));
 }
+
+#[test]
+fn a_lock_released_moments_later_is_waited_for_not_refused() {
+    // A child forked by another thread keeps this process's just-released
+    // flock alive until it reaches exec; a restore right after another one
+    // must wait that out, not report "another restore is running".
+    let s = Setup::new();
+    let dir = std::fs::File::open(s.data()).unwrap();
+    dir.try_lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(dir);
+    });
+    let done = restore::restore(&s.cfg, &s.backup);
+    release.join().unwrap();
+    done.unwrap();
+    assert_eq!(contents(&s.cfg), restore_new(&s));
+}
