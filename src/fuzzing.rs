@@ -249,8 +249,7 @@ fn unquote_ident(q: &str) -> Option<String> {
     Some(out)
 }
 
-/// Key of the encrypted-file fuzz target's seed images (32 bytes of 0x42).
-pub const FUZZ_KEY: [u8; 32] = [0x42; 32];
+pub use crate::crypto::FUZZ_KEY;
 
 /// An encrypted aragora-db file (the whole physical image), opened with
 /// [`FUZZ_KEY`]: header and trailer parsing, verification of every block,

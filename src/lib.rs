@@ -40,6 +40,7 @@ pub mod storage;
 pub mod store;
 pub mod table;
 pub mod time;
+pub mod unreadable;
 
 pub use db::{Database, OpenOptions};
 pub use error::{Error, Result};

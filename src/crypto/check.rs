@@ -7,10 +7,10 @@
 //! empty redb file, and its data is gone. So a file is identified by its
 //! content, never by its name:
 //!
-//! * a plain file must carry redb's magic, open read-only with redb (so
-//!   nothing is written to it, not even a crash recovery) and hold this
-//!   binary's `__layout` marker (`db::meta`), which every file we create
-//!   gets in its first transaction;
+//! * a plain file must carry redb's magic; the conversions then check that
+//!   it opens read-only with redb and holds this binary's `__layout` marker
+//!   (`ops::encrypt`, which sits above the database layer that owns the
+//!   marker);
 //! * an encrypted file must carry our encryption magic, and its current key
 //!   slot must unwrap with the key and a commit slot authenticate, again
 //!   without a lock or a write.
@@ -24,16 +24,13 @@ use super::header::{MAGIC, is_encrypted_head};
 use super::keys::KeySource;
 use super::open::REDB_MAGIC;
 use crate::error::{Error, Result};
-use crate::ops::raw::{self, Opened};
-use crate::quiet::quietly;
-use redb::ReadableDatabase;
 use std::io::Read;
 use std::path::Path;
 
 /// What a file's first bytes say it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A plain redb file (not yet checked to be ours: see [`check_plain`]).
+    /// A plain redb file (not yet checked to be ours: see `ops::encrypt::check_plain`).
     Plain,
     /// Our encrypted layout (key not yet checked: see [`key_opens`]).
     Encrypted,
@@ -85,56 +82,6 @@ pub fn kind(path: &Path) -> Result<Kind> {
         path: path.to_path_buf(),
         what: what.into(),
     })
-}
-
-/// Checks that a plain file is an aragora-db database this binary reads:
-/// redb opens it read-only and it holds the `__layout` marker at this
-/// binary's layout version. Nothing is written to the file.
-pub fn check_plain(path: &Path) -> Result<()> {
-    let not_ours = |what: String| Error::Encryption {
-        path: path.to_path_buf(),
-        what,
-    };
-    let opened = match quietly(|| redb::Builder::new().open_read_only(path)) {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(Opened::Locked),
-        Ok(Err(redb::DatabaseError::RepairAborted)) => Err(Opened::NeedsRecovery),
-        Ok(Err(e)) => Err(Opened::Failed(e.to_string())),
-        Err(panic) => Err(Opened::Failed(panic)),
-    };
-    let db = opened.map_err(|e| match e {
-        Opened::Failed(why) => not_ours(format!(
-            "has a redb header but redb cannot read it, so it is not a usable aragora-db database ({why})"
-        )),
-        e => raw::read_only_error(path, e),
-    })?;
-    let layout = quietly(|| -> std::result::Result<Option<u64>, String> {
-        let txn = db.begin_read().map_err(|e| e.to_string())?;
-        let t = match txn.open_table(crate::db::meta::LAYOUT) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(e.to_string()),
-        };
-        // The marker's key, as `db::meta` writes it.
-        let v = t.get("aragora-db").map_err(|e| e.to_string())?;
-        Ok(Some(v.map_or(0, |g| g.value())))
-    });
-    let version = crate::db::meta::LAYOUT_VERSION;
-    match layout {
-        Ok(Ok(Some(v))) if v == version => Ok(()),
-        Ok(Ok(Some(0))) => Err(not_ours(
-            "is a redb database whose __layout table holds no aragora-db marker: not an aragora-db file".into(),
-        )),
-        Ok(Ok(Some(v))) => Err(not_ours(format!(
-            "has aragora-db storage layout {v}, but this binary handles layout {version}: use the binary that wrote it"
-        ))),
-        Ok(Ok(None)) => Err(not_ours(
-            "is a redb database but not an aragora-db file (no __layout marker table)".into(),
-        )),
-        Ok(Err(why)) | Err(why) => Err(not_ours(format!(
-            "is a redb database whose __layout marker cannot be read ({why})"
-        ))),
-    }
 }
 
 /// Whether `key` opens the encrypted file at `path` (read-only, no lock:
@@ -194,7 +141,7 @@ mod tests {
     /// The header (first `DATA_START` bytes) of an encrypted file under
     /// the fuzz key whose redb header block is `block0`.
     fn header_image(block0: &[u8]) -> Vec<u8> {
-        let key = KeySource::Raw(Key::from_bytes(crate::fuzzing::FUZZ_KEY));
+        let key = KeySource::Raw(Key::from_bytes(crate::crypto::FUZZ_KEY));
         let enc = EncryptedBackend::open_or_create(
             InMemoryBackend::new(),
             Path::new("seed"),
@@ -221,7 +168,7 @@ mod tests {
         let img = header_image(&redb_header(0x11, 320));
         let mem = crate::storage::fault::memory_backend(&img);
         let name = Path::new("h");
-        let fuzz = KeySource::Raw(Key::from_bytes(crate::fuzzing::FUZZ_KEY));
+        let fuzz = KeySource::Raw(Key::from_bytes(crate::crypto::FUZZ_KEY));
         let other = KeySource::Raw(Key::from_bytes([1; 32]));
         assert!(super::super::open::key_opens(&mem, name, &fuzz).unwrap());
         assert!(!super::super::open::key_opens(&mem, name, &other).unwrap());

@@ -4,15 +4,15 @@
 //!   block with AES-256-GCM; design and threat model in `docs/ENCRYPTION.md`.
 //! * [`Encryption`]: the configured key (`ARAGORA_SQLITE_ENCRYPTION=1` with
 //!   `ARAGORA_SQLITE_KEY` or `ARAGORA_ENCRYPTION_KEY`).
-//! * [`convert`]: `encrypt` / `decrypt` / `rekey` of whole files, each
-//!   refusing what [`check`] does not identify as our own file.
+//! * [`check`]: what a file's header says it is, and whether a key opens
+//!   it, read-only; the whole-file conversions built on it (`encrypt`,
+//!   `decrypt`, `rekey`) are in `ops::encrypt`.
 //! * [`mod@column`]: the original's AES-256-GCM column format; [`fernet`]: Fernet.
 
 mod aead;
 mod backend;
 pub mod check;
 pub mod column;
-pub mod convert;
 pub mod fernet;
 mod header;
 mod keys;
@@ -29,9 +29,15 @@ mod trailers;
 pub use backend::EncryptedBackend;
 pub use header::{file_is_encrypted, is_encrypted_head};
 pub use keys::{KdfParams, Key, KeySource};
+pub(crate) use open::LockGuard;
 pub use open::{finish_rekey, rekey_backend};
 
 use crate::error::{Error, Result};
+
+/// Key of the encrypted-file fuzz target's seed images (32 bytes of 0x42).
+#[doc(hidden)]
+#[cfg(any(test, feature = "testing"))]
+pub const FUZZ_KEY: [u8; 32] = [0x42; 32];
 use std::path::Path;
 
 /// At-rest encryption settings: where the key comes from and, for new files,

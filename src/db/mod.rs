@@ -13,7 +13,6 @@ pub mod meta;
 pub mod pg;
 pub(crate) mod readonly;
 pub mod slow;
-pub mod unreadable;
 
 pub use readonly::NEEDS_RECOVERY;
 

@@ -4,11 +4,11 @@
 
 use crate::Database;
 use crate::config::Config;
-use crate::db::unreadable::Unreadable;
 use crate::error::Result;
 use crate::schema;
 use crate::table::layout::{ROWS, SEQ_KEY, spaced};
 use crate::table::{Extras, KeyRange, Page, Reader, TableDef, Value, keys};
+use crate::unreadable::Unreadable;
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 

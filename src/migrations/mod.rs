@@ -8,7 +8,7 @@
 //! step runs in one write transaction together with the version bump
 //! ([`crate::ops::migrate`]). Appending a column needs no rewrite: rows
 //! written before it read the column's declared default (see
-//! [`codec`](crate::table::codec)); [`add_column`](crate::ops::migrate::add_column)
+//! [`codec`](crate::table::codec)); [`add_column`]
 //! is the step for that case. A new or changed index needs nothing in the
 //! step: re-writing rows would not fill it, so the run empties every index
 //! the declaration added or changed before the first step's work and
@@ -17,7 +17,41 @@
 //! while it runs. Every
 //! table is at version 1 so far, so no step is registered yet.
 
-use crate::ops::migrate::Step;
+use crate::db::Database;
+use crate::error::Result;
+use crate::table::{KeyRange, Page, TableDef, Writer};
+
+/// One migration step: brings `table` to schema version `to` (from `to - 1`).
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    /// Its number (`NNN`).
+    pub id: u32,
+    /// `NNN_description`.
+    pub name: &'static str,
+    /// The table it migrates.
+    pub table: &'static str,
+    /// The version it produces.
+    pub to: u32,
+    /// The work, inside the step's write transaction; returns rows touched.
+    pub apply: fn(&Database, &mut Writer<'_>, &'static TableDef) -> Result<u64>,
+}
+
+/// The `safe_add_column` equivalent: every row is re-encoded with the
+/// declared columns (old rows get the declared default of each column they
+/// lack). Returns the rows rewritten.
+pub fn add_column(db: &Database, w: &mut Writer<'_>, def: &'static TableDef) -> Result<u64> {
+    let mut rows = Vec::new();
+    db.read()?
+        .scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
+            let (values, extras) = def.decode_values(pk, bytes)?;
+            rows.push((values, extras));
+            Ok(true)
+        })?;
+    for (values, extras) in &rows {
+        w.update_values(def, values, extras)?;
+    }
+    Ok(rows.len() as u64)
+}
 
 // Generated modules go here (one line each): `mod m001_description;`
 // @migration-modules

@@ -25,7 +25,6 @@
 
 use super::fsutil;
 use super::manifest::{Digest, Digester, FILE_NAME, FileEntry, Manifest, TableEntry};
-use super::unreadable::Unreadable;
 use super::{META_TABLES, raw};
 use crate::config::Config;
 use crate::db::fingerprint::FINGERPRINT;
@@ -33,6 +32,7 @@ use crate::db::meta::{LAYOUT, SCHEMA};
 use crate::db::{Database, OpenOptions};
 use crate::error::{Error, Result};
 use crate::table::raw_def;
+use crate::unreadable::Unreadable;
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, TableHandle};
 use std::path::{Path, PathBuf};

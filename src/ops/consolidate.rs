@@ -258,7 +258,7 @@ pub fn migrate(src: &Config, dst: &Config, no_backup: bool) -> Result<MigrateRep
                 let report = backup::backup(cfg, &opts, &mut |_| {})?;
                 // Never move tables without a backup of every file.
                 if !report.unreadable.is_empty() {
-                    return Err(super::unreadable::summary_error(
+                    return Err(crate::unreadable::summary_error(
                         "backup before consolidate",
                         &report.unreadable,
                     ));

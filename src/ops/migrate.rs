@@ -36,41 +36,10 @@
 use crate::config::{Config, DbTarget};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::table::{IndexDef, KeyRange, Page, TableDef, Writer, fingerprint};
+pub use crate::migrations::{Step, add_column};
+use crate::table::{IndexDef, TableDef, Writer, fingerprint};
 use serde::Serialize;
 use std::path::PathBuf;
-
-/// One migration step: brings `table` to schema version `to` (from `to - 1`).
-#[derive(Debug, Clone, Copy)]
-pub struct Step {
-    /// Its number (`NNN`).
-    pub id: u32,
-    /// `NNN_description`.
-    pub name: &'static str,
-    /// The table it migrates.
-    pub table: &'static str,
-    /// The version it produces.
-    pub to: u32,
-    /// The work, inside the step's write transaction; returns rows touched.
-    pub apply: fn(&Database, &mut Writer<'_>, &'static TableDef) -> Result<u64>,
-}
-
-/// The `safe_add_column` equivalent: every row is re-encoded with the
-/// declared columns (old rows get the declared default of each column they
-/// lack). Returns the rows rewritten.
-pub fn add_column(db: &Database, w: &mut Writer<'_>, def: &'static TableDef) -> Result<u64> {
-    let mut rows = Vec::new();
-    db.read()?
-        .scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
-            let (values, extras) = def.decode_values(pk, bytes)?;
-            rows.push((values, extras));
-            Ok(true)
-        })?;
-    for (values, extras) in &rows {
-        w.update_values(def, values, extras)?;
-    }
-    Ok(rows.len() as u64)
-}
 
 /// The start of a step's transaction, before its work: empties key spaces
 /// no declared index uses any more, and the key spaces of the indexes the

@@ -10,18 +10,18 @@
 //! * [`salvage`]: every readable row out of a damaged file.
 //! * [`consolidate`]: tables between legacy and consolidated files.
 //! * [`migrate`]: schema migration steps.
-//! * `unreadable` (in `db`): how the read-only commands report a file they cannot read.
+//! * `unreadable` (a crate-level leaf): how the read-only commands report a file they cannot read.
 
 pub mod backup;
 pub mod cleanup;
 pub mod consolidate;
+pub mod encrypt;
 pub use crate::fsutil;
 pub mod manifest;
 pub mod migrate;
 pub mod raw;
 pub mod restore;
 pub mod salvage;
-pub use crate::db::unreadable;
 pub mod verify;
 
 use crate::config::{Config, DbTarget};

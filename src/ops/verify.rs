@@ -29,7 +29,6 @@
 //! process holds for writing gives [`Error::Locked`].
 
 use super::raw;
-use super::unreadable::{plain_reason, salvage_command};
 use super::{DbFileSet, META_TABLES};
 use crate::config::Config;
 use crate::crypto::Encryption;
@@ -38,6 +37,7 @@ use crate::db::readonly;
 use crate::error::{Error, Result};
 use crate::table::check::{Problem, check_table};
 use crate::table::{Reader, TableDef};
+use crate::unreadable::{plain_reason, salvage_command};
 use redb::ReadableTable;
 use serde::Serialize;
 use std::path::{Path, PathBuf};

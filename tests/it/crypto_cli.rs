@@ -81,7 +81,7 @@ fn encrypt_rekey_decrypt_round_trip() {
         ],
     );
     assert!(ok && out.contains("rekeyed"), "{out}");
-    let err = crypto::convert::rekey_file(
+    let err = aragora_db::ops::encrypt::rekey_file(
         &file,
         &Encryption::raw(Key::parse("k", HEX).unwrap()).source,
         &Encryption::raw(Key::random().unwrap()).source,

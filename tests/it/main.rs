@@ -30,6 +30,7 @@ mod import_cli;
 mod import_map;
 mod import_values;
 mod kill;
+mod layers;
 mod legacy_fixture;
 mod misuse;
 mod model;

@@ -79,7 +79,7 @@ pub fn backup(config: &Config, out_dir: Option<PathBuf>, keep_days: Option<u32>)
                 out(format!("  {line}"))?;
             }
         }
-        return Err(aragora_db::ops::unreadable::summary_error(
+        return Err(aragora_db::unreadable::summary_error(
             "backup",
             &report.unreadable,
         ));

@@ -16,8 +16,8 @@
 
 use crate::output::out;
 use aragora_db::config::Config;
-use aragora_db::crypto::convert::{self, Plan};
 use aragora_db::crypto::{Encryption, KdfParams, Key, KeySource};
+use aragora_db::ops::encrypt::{self as convert, Plan};
 use aragora_db::{Error, Result};
 use std::path::{Path, PathBuf};
 

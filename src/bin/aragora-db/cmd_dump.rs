@@ -39,8 +39,8 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
     // Read-only: nothing in the file is written, created or repaired.
     let tables = schema::tables_in_file(config, &file.path)?;
     let db = Database::open_read_only(&file.path, tables, &config.into()).map_err(|e| {
-        let u = aragora_db::ops::unreadable::Unreadable::from_error(&file.path, &e);
-        if u.trouble == aragora_db::ops::unreadable::Trouble::Locked {
+        let u = aragora_db::unreadable::Unreadable::from_error(&file.path, &e);
+        if u.trouble == aragora_db::unreadable::Trouble::Locked {
             return e;
         }
         Error::Invalid(u.lines().join("\n"))

@@ -135,7 +135,7 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
         report.notes.len()
     );
     if !rows.unreadable.is_empty() {
-        return Err(aragora_db::ops::unreadable::summary_error(
+        return Err(aragora_db::unreadable::summary_error(
             "export",
             &rows.unreadable,
         ));

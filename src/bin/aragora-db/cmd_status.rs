@@ -11,10 +11,10 @@
 use crate::output::{json, out, size};
 use aragora_db::config::{BackendKind, Config, DbTarget};
 use aragora_db::ops::raw::guarded;
-use aragora_db::ops::unreadable::{self, Unreadable};
 use aragora_db::pg::admin;
 use aragora_db::schema;
 use aragora_db::table::TableDef;
+use aragora_db::unreadable::{self, Unreadable};
 use aragora_db::{Database, OpenOptions};
 use serde_json::json;
 use std::collections::BTreeMap;

@@ -8,7 +8,8 @@
 
 use super::{assert_unchanged, describe, snapshot};
 use aragora_db::config::Config;
-use aragora_db::crypto::{self, Encryption, KdfParams, Key, KeySource, convert};
+use aragora_db::crypto::{self, Encryption, KdfParams, Key, KeySource};
+use aragora_db::ops::encrypt as convert;
 use aragora_db::store::UserStore;
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -8,7 +8,7 @@
 //! left by a crash is overwritten by the next run.
 //! The source is locked for the whole copy, so no process writes it meanwhile.
 //!
-//! Only our own files are converted ([`super::check`]): each function
+//! Only our own files are converted ([`crate::crypto::check`] for the header, [`check_plain`] for a plain file): each function
 //! identifies its file read-only before it writes anything. For a set of
 //! files the CLI first runs [`plan_encrypt`] / [`plan_decrypt`] /
 //! [`plan_rekey`] on every file and refuses the whole set if any file fails;
@@ -16,10 +16,14 @@
 //! what makes an interrupted set finish when the same command runs again
 //! (the protocol is in `docs/ENCRYPTION.md`).
 
-use super::check::{self, Kind};
-use super::open::LockGuard;
-use super::{EncryptedBackend, Encryption, KdfParams, KeySource, rekey_backend};
+use crate::crypto::check::{self, Kind};
+use crate::crypto::{
+    EncryptedBackend, Encryption, KdfParams, KeySource, LockGuard, open_database, rekey_backend,
+};
 use crate::error::{Error, Result};
+use crate::ops::raw::{self, Opened};
+use crate::quiet::quietly;
+use redb::ReadableDatabase;
 use redb::StorageBackend;
 use redb::backends::FileBackend;
 use std::path::{Path, PathBuf};
@@ -76,7 +80,7 @@ fn copy_image(
 /// error names the original, which is left as it was.
 fn check_copy(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
     let checked = crate::quiet::quietly(|| -> Result<bool> {
-        let mut db = super::open_database(&redb::Builder::new(), tmp, enc)?;
+        let mut db = open_database(&redb::Builder::new(), tmp, enc)?;
         db.check_integrity().map_err(|e| Error::storage(tmp, e))
     });
     let why = match checked {
@@ -131,7 +135,7 @@ pub enum Plan {
 /// key, not our file) is an error naming the file. Read-only.
 pub fn plan_encrypt(path: &Path, enc: &Encryption) -> Result<Plan> {
     match check::kind(path)? {
-        Kind::Plain => check::check_plain(path).map(|()| Plan::Convert),
+        Kind::Plain => check_plain(path).map(|()| Plan::Convert),
         Kind::Encrypted if check::key_opens(path, &enc.source)? => {
             Ok(Plan::Skip("already encrypted"))
         }
@@ -147,7 +151,7 @@ pub fn plan_encrypt(path: &Path, enc: &Encryption) -> Result<Plan> {
 /// is not ours is an error naming the file. Read-only.
 pub fn plan_decrypt(path: &Path, key: &KeySource) -> Result<Plan> {
     match check::kind(path)? {
-        Kind::Plain => check::check_plain(path).map(|()| Plan::Skip("not encrypted")),
+        Kind::Plain => check_plain(path).map(|()| Plan::Skip("not encrypted")),
         Kind::Encrypted if check::key_opens(path, key)? => Ok(Plan::Convert),
         Kind::Encrypted => Err(Error::WrongKey {
             path: path.to_path_buf(),
@@ -161,7 +165,7 @@ pub fn plan_decrypt(path: &Path, key: &KeySource) -> Result<Plan> {
 /// the file. Read-only.
 pub fn plan_rekey(path: &Path, old: &KeySource, new: &KeySource) -> Result<Plan> {
     match check::kind(path)? {
-        Kind::Plain => check::check_plain(path).map(|()| Plan::Skip("not encrypted")),
+        Kind::Plain => check_plain(path).map(|()| Plan::Skip("not encrypted")),
         Kind::Encrypted if check::key_opens(path, old)? => Ok(Plan::Convert),
         Kind::Encrypted if check::key_opens(path, new)? => Ok(Plan::AlreadyRekeyed),
         Kind::Encrypted => Err(Error::Encryption {
@@ -177,7 +181,7 @@ pub fn plan_rekey(path: &Path, old: &KeySource, new: &KeySource) -> Result<Plan>
 /// logical size. Anything but a plain aragora-db file is refused unchanged.
 pub fn encrypt_file(path: &Path, enc: &Encryption) -> Result<u64> {
     match check::kind(path)? {
-        Kind::Plain => check::check_plain(path)?,
+        Kind::Plain => check_plain(path)?,
         Kind::Encrypted => {
             return Err(Error::Encryption {
                 path: path.to_path_buf(),
@@ -235,7 +239,7 @@ pub fn rekey_file(path: &Path, old: &KeySource, new: &KeySource, params: KdfPara
 pub fn finish_rekey(path: &Path, key: &KeySource) -> Result<bool> {
     require_encrypted(path)?;
     let fb = file_backend(path, false)?;
-    let wrote = super::open::finish_rekey(&fb, path, key)?;
+    let wrote = crate::crypto::finish_rekey(&fb, path, key)?;
     fb.close().map_err(|e| Error::io("close", path, e))?;
     Ok(wrote)
 }
@@ -244,11 +248,61 @@ fn require_encrypted(path: &Path) -> Result<()> {
     match check::kind(path)? {
         Kind::Encrypted => Ok(()),
         Kind::Plain => {
-            check::check_plain(path)?;
+            check_plain(path)?;
             Err(Error::Encryption {
                 path: path.to_path_buf(),
                 what: "is not encrypted (a plain aragora-db file)".into(),
             })
         }
+    }
+}
+
+/// Checks that a plain file is an aragora-db database this binary reads:
+/// redb opens it read-only and it holds the `__layout` marker at this
+/// binary's layout version. Nothing is written to the file.
+pub fn check_plain(path: &Path) -> Result<()> {
+    let not_ours = |what: String| Error::Encryption {
+        path: path.to_path_buf(),
+        what,
+    };
+    let opened = match quietly(|| redb::Builder::new().open_read_only(path)) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(Opened::Locked),
+        Ok(Err(redb::DatabaseError::RepairAborted)) => Err(Opened::NeedsRecovery),
+        Ok(Err(e)) => Err(Opened::Failed(e.to_string())),
+        Err(panic) => Err(Opened::Failed(panic)),
+    };
+    let db = opened.map_err(|e| match e {
+        Opened::Failed(why) => not_ours(format!(
+            "has a redb header but redb cannot read it, so it is not a usable aragora-db database ({why})"
+        )),
+        e => raw::read_only_error(path, e),
+    })?;
+    let layout = quietly(|| -> std::result::Result<Option<u64>, String> {
+        let txn = db.begin_read().map_err(|e| e.to_string())?;
+        let t = match txn.open_table(crate::db::meta::LAYOUT) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        };
+        // The marker's key, as `db::meta` writes it.
+        let v = t.get("aragora-db").map_err(|e| e.to_string())?;
+        Ok(Some(v.map_or(0, |g| g.value())))
+    });
+    let version = crate::db::meta::LAYOUT_VERSION;
+    match layout {
+        Ok(Ok(Some(v))) if v == version => Ok(()),
+        Ok(Ok(Some(0))) => Err(not_ours(
+            "is a redb database whose __layout table holds no aragora-db marker: not an aragora-db file".into(),
+        )),
+        Ok(Ok(Some(v))) => Err(not_ours(format!(
+            "has aragora-db storage layout {v}, but this binary handles layout {version}: use the binary that wrote it"
+        ))),
+        Ok(Ok(None)) => Err(not_ours(
+            "is a redb database but not an aragora-db file (no __layout marker table)".into(),
+        )),
+        Ok(Err(why)) | Err(why) => Err(not_ours(format!(
+            "is a redb database whose __layout marker cannot be read ({why})"
+        ))),
     }
 }
