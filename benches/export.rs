@@ -11,7 +11,8 @@ mod common;
 
 use aragora_db::Database;
 use aragora_db::config::{Config, DbTarget, Store};
-use aragora_db::export::{self, Options, StoreRows};
+use aragora_db::export::{self, Options};
+use aragora_db::ops::export_rows::StoreRows;
 use aragora_db::schema::users::{AUDIT_LOG, AuditEntry, ORGANIZATIONS, Organization, USERS, User};
 use common::*;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

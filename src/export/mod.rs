@@ -35,7 +35,7 @@ use std::borrow::Cow;
 use std::io::Write;
 use types::{PgType, real_text, text_form_cow};
 
-pub use source::{MemRows, MemTable, Rows, StoreRows};
+pub use source::{MemRows, MemTable, Rows, Visitor};
 
 /// Which parts of the script to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -16,6 +16,7 @@ pub mod backup;
 pub mod cleanup;
 pub mod consolidate;
 pub mod encrypt;
+pub mod export_rows;
 pub use crate::fsutil;
 pub mod manifest;
 pub mod migrate;

@@ -6,8 +6,9 @@
 use crate::common::data_dir;
 use crate::export::assert_no_meta_commands;
 use crate::export_pg::{TempDb, available, compare};
-use aragora_db::export::{self, Options, StoreRows};
+use aragora_db::export::{self, Options};
 use aragora_db::import;
+use aragora_db::ops::export_rows::StoreRows;
 use std::path::Path;
 use std::process::Command;
 

@@ -6,9 +6,8 @@ use crate::common::data_dir;
 use crate::export::{assert_no_meta_commands, populate_all};
 use crate::export_pg::{TempDb, available, compare};
 use aragora_db::config::{Config, DatabaseMode, DbTarget, Store};
-use aragora_db::export::{
-    self, MemRows, MemTable, Options, Part, Rows, StoreRows, files, supabase,
-};
+use aragora_db::export::{self, MemRows, MemTable, Options, Part, Rows, files, supabase};
+use aragora_db::ops::export_rows::StoreRows;
 use aragora_db::table::{ColumnDef, Extras, IndexDef, SqlType, TableDef, Value};
 use std::path::Path;
 use std::process::Command;

@@ -11,8 +11,9 @@ use std::path::Path;
 
 use aragora_db::config::Config;
 use aragora_db::export::types::PgType;
-use aragora_db::export::{self, MemRows, MemTable, Options, Part, Rows, StoreRows};
+use aragora_db::export::{self, MemRows, MemTable, Options, Part, Rows};
 use aragora_db::import;
+use aragora_db::ops::export_rows::StoreRows;
 use aragora_db::schema::ALL_TABLES;
 use aragora_db::table::{SqlType, TableDef};
 

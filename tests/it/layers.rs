@@ -20,7 +20,30 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Every `crate::NAME` in `line`, where NAME is a module identifier.
+/// The names `src/lib.rs` re-exports at the crate root (`pub use db::{Database,
+/// OpenOptions};`), with the module each comes from: `crate::Database` is a
+/// use of `db`.
+fn root_reexports(lib: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in lib.lines() {
+        let Some(rest) = line.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let rest = rest.trim_end_matches(';');
+        let Some((module, names)) = rest.split_once("::") else {
+            continue;
+        };
+        let names = names.trim_start_matches('{').trim_end_matches('}');
+        for n in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let n = n.rsplit(" as ").next().unwrap_or(n);
+            out.insert(n.to_string(), module.to_string());
+        }
+    }
+    out
+}
+
+/// Every `crate::NAME` in `line`, where NAME is a module identifier or (to
+/// be mapped with [`root_reexports`]) a capitalised re-exported name.
 fn crate_refs(line: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = line;
@@ -31,7 +54,7 @@ fn crate_refs(line: &str) -> Vec<&str> {
             continue; // `aragora_db::crate::`, `$crate::`: not this crate's path
         }
         let end = rest
-            .find(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .unwrap_or(rest.len());
         if end > 0 {
             out.push(&rest[..end]);
@@ -51,6 +74,7 @@ fn module_graph(src: &Path) -> Graph {
             modules.insert(m);
         }
     }
+    let reexports = root_reexports(&std::fs::read_to_string(src.join("lib.rs")).unwrap());
     let mut graph = Graph::new();
     for m in &modules {
         let (dir, file) = (src.join(m), src.join(format!("{m}.rs")));
@@ -67,6 +91,7 @@ fn module_graph(src: &Path) -> Graph {
             for (i, line) in text.lines().enumerate() {
                 let code = line.split("//").next().unwrap_or("");
                 for r in crate_refs(code) {
+                    let r = reexports.get(r).map_or(r, String::as_str);
                     if r != m && modules.contains(r) {
                         edges
                             .entry(r.to_string())
@@ -150,7 +175,10 @@ fn a_cycle_is_found_and_named() {
         "{found:?}"
     );
     assert_eq!(
-        crate_refs("use crate::db::x; $crate::table; crate::{a}"),
-        ["db"]
+        crate_refs("use crate::db::x; $crate::table; crate::{a}; crate::Database"),
+        ["db", "Database"]
     );
+    let re = root_reexports("pub use db::{Database, OpenOptions};\npub use error::Error;\n");
+    assert_eq!(re["Database"], "db");
+    assert_eq!(re["Error"], "error");
 }

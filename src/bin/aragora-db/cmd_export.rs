@@ -16,7 +16,8 @@
 //! the exit status is 1.
 
 use aragora_db::config::Config;
-use aragora_db::export::{self, Options, Part, StoreRows, files, supabase};
+use aragora_db::export::{self, Options, Part, files, supabase};
+use aragora_db::ops::export_rows::StoreRows;
 use aragora_db::{Error, Result};
 use std::path::PathBuf;
 
