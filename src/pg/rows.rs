@@ -257,6 +257,25 @@ impl<C: Connection> PgRows<C> {
         Ok(keys::encode(vals.iter().map(Value::as_ref)))
     }
 
+    /// A row with columns its declaration does not have (kept by the
+    /// embedded store from other versions of the original) cannot be stored
+    /// here yet: the tables have no column for them. Refused, naming the
+    /// row and the columns, rather than stored without them.
+    fn refuse_extras(&self, def: &'static TableDef, pk: &[u8], extras: &Extras) -> Result<()> {
+        if extras.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Invalid(format!(
+            "PostgreSQL {}: {} row {} has columns its declaration does not have ({}); \
+             this backend has no column to keep them in, so the row is refused \
+             rather than stored without them (docs/POSTGRES.md, \"Undeclared columns\")",
+            self.set.origin().display(),
+            def.name,
+            keys::render(pk),
+            extras.keys().cloned().collect::<Vec<_>>().join(", ")
+        )))
+    }
+
     /// The typed error of a failed write.
     fn write_error(
         &self,
@@ -539,12 +558,13 @@ impl<C: Connection> RowSink for PgRows<C> {
         &mut self,
         def: &'static TableDef,
         vals: &[ValueRef<'_>],
-        _extras: &Extras,
+        extras: &Extras,
         check_types: bool,
     ) -> Result<Vec<u8>> {
         let t = self.table(def)?;
         check_row(def, vals, check_types)?;
         let pk = crate::table::layout::pk_of(def, vals);
+        self.refuse_extras(def, &pk, extras)?;
         let st = sql::insert(t, vals)?;
         self.savepoint(
             |w| {
@@ -564,12 +584,13 @@ impl<C: Connection> RowSink for PgRows<C> {
         &mut self,
         def: &'static TableDef,
         vals: &[ValueRef<'_>],
-        _extras: &Extras,
+        extras: &Extras,
         check_types: bool,
     ) -> Result<()> {
         let t = self.table(def)?;
         check_row(def, vals, check_types)?;
         let pk = crate::table::layout::pk_of(def, vals);
+        self.refuse_extras(def, &pk, extras)?;
         let st = sql::update(t, vals)?;
         self.savepoint(
             |w| {

@@ -130,3 +130,54 @@ fn failed_writes_leave_the_transaction_usable() {
     ));
     db.write(|w| w.insert(&u("e", "e@x.io", None))).unwrap();
 }
+
+/// A row with columns its declaration lacks (what the importer keeps from
+/// other versions of the original) is refused on PostgreSQL, naming the row
+/// and the columns, rather than stored without them; the same transaction
+/// carries on.
+#[test]
+fn undeclared_columns_are_refused_not_dropped() {
+    if !available() {
+        return;
+    }
+    let tmp = TempDb::new("pgextra");
+    let db = Database::open_postgres(
+        &format!("postgresql://postgres@127.0.0.1/{}", tmp.name),
+        connect(&tmp.name),
+        aragora_db::schema::ALL_TABLES.to_vec(),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let u = crate::common::user;
+    let mut x = u("x", "x@x.io", None);
+    x.extra.insert(
+        "legacy_flag".into(),
+        aragora_db::table::Value::Text("kept".into()),
+    );
+    db.write(|w| {
+        let e = w.insert(&x).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("users row") && msg.contains("legacy_flag") && msg.contains("refused"),
+            "{msg}"
+        );
+        w.insert(&u("y", "y@x.io", None))?;
+        let mut y = w.get::<aragora_db::schema::users::User>("y")?.unwrap();
+        y.extra
+            .insert("other".into(), aragora_db::table::Value::Integer(1));
+        assert!(w.update(&y).unwrap_err().to_string().contains("other"));
+        Ok(())
+    })
+    .unwrap();
+    let r = db.read().unwrap();
+    assert!(
+        r.get::<aragora_db::schema::users::User>("x")
+            .unwrap()
+            .is_none()
+    );
+    let y = r
+        .get::<aragora_db::schema::users::User>("y")
+        .unwrap()
+        .unwrap();
+    assert!(y.extra.is_empty());
+}
