@@ -96,6 +96,72 @@ impl Database {
     }
 }
 
+impl Database {
+    /// PostgreSQL only: one write transaction for moving rows in
+    /// (`ops::to_postgres`). Foreign keys are checked when `f` is done,
+    /// not per write, so rows go in in any table order; the foreign keys
+    /// in `loose` (table, position among its declared foreign keys: those
+    /// whose data references rows that do not exist) are dropped first and
+    /// added back `NOT VALID` before the commit, as the exporter adds them
+    /// for such data. Nothing is committed unless every step succeeds.
+    pub fn load_postgres<R>(
+        &self,
+        loose: &[(&'static TableDef, usize)],
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let Engine::Postgres(engine) = &self.inner.engine else {
+            return Err(crate::error::Error::Invalid(format!(
+                "{}: not a PostgreSQL database",
+                self.path().display()
+            )));
+        };
+        let (mut drops, mut adds) = (Vec::new(), Vec::new());
+        for &(def, fk) in loose {
+            let (d, a) = crate::export::pgshape::loose_foreign_keys(def, &[fk])?;
+            drops.extend(d);
+            adds.extend(a);
+        }
+        let mut rows = PgRows::transaction((engine.connect)()?, self.inner.set.clone())?;
+        rows.execute_batch("SET CONSTRAINTS ALL DEFERRED")?;
+        if !drops.is_empty() {
+            rows.execute_batch(&drops.join("\n"))?;
+        }
+        let out = {
+            let mut w = Writer::other(&mut rows);
+            let out = f(&mut w)?;
+            w.finish()?;
+            out
+        };
+        // Every deferred check runs here; then no trigger event is pending
+        // and the constraints can be added.
+        rows.execute_batch("SET CONSTRAINTS ALL IMMEDIATE")?;
+        if !adds.is_empty() {
+            rows.execute_batch(&adds.join("\n"))?;
+        }
+        rows.commit()?;
+        Ok(out)
+    }
+}
+
+/// The PostgreSQL database a connection string names (a flag's value:
+/// `flag` names it in errors, e.g. `--to`), with every declared table,
+/// created if missing; the pool has the configuration's limits.
+pub fn open_dsn(config: &Config, flag: &'static str, raw: &str) -> Result<Database> {
+    let dsn = crate::config::dsn::Dsn::parse(flag, raw)?;
+    let mut settings = crate::config::PgSettings::new(dsn);
+    settings.dsn_source = flag;
+    settings.pool = config.backend.pool;
+    let pool = crate::pg::pool::Pool::shared(&settings)?;
+    let origin = settings.dsn.to_string();
+    let connect: Connect = Box::new(move || Ok(PgClient(Box::new(pool.get()?))));
+    Database::open_postgres(
+        &origin,
+        connect,
+        crate::schema::ALL_TABLES.to_vec(),
+        &OpenOptions::from(config),
+    )
+}
+
 /// The PostgreSQL database of a configuration's `target`, when the
 /// configuration puts that store on PostgreSQL (`None`: embedded). Every
 /// store on one server shares one pool and one handle, and the schema is

@@ -339,6 +339,44 @@ pub fn create_statements(tables: &[&PgTable], guarded: bool) -> Result<Vec<Strin
     Ok(out)
 }
 
+/// For a load whose data has references without a parent (the original
+/// never enforced its foreign keys): the statements that drop the foreign
+/// keys `fks` (positions among `def`'s declared ones) before the rows go in,
+/// and those that add them back afterwards `NOT VALID` — the same
+/// statements the exporter writes for such data ([`ddl::foreign_keys`]),
+/// so new writes are checked and `verify` reports the constraint until the
+/// references are fixed and it is validated.
+pub fn loose_foreign_keys(
+    def: &'static TableDef,
+    fks: &[usize],
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut plan = TablePlan::from_shape(shape(def).clone());
+    let mut parents: Vec<TablePlan> = Vec::new();
+    let mut drops = Vec::new();
+    for fk in &mut plan.fks {
+        if !fks.contains(&fk.index) {
+            continue;
+        }
+        fk.dangling = 1;
+        drops.push(format!(
+            "ALTER TABLE ONLY {} DROP CONSTRAINT IF EXISTS {};",
+            q(&plan.pg_name)?,
+            q(&fk.pg_name)?
+        ));
+        let parent = (def.foreign_keys[fk.index].parent)();
+        if !parents.iter().any(|p| p.def.name == parent.name) {
+            parents.push(TablePlan::from_shape(shape(parent).clone()));
+        }
+    }
+    let refs: Vec<&TablePlan> = parents.iter().collect();
+    let adds = ddl::foreign_keys(&plan, &refs, true, false)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok((drops, adds))
+}
+
 // ---------------------------------------------------------------------
 // Schema versions.
 

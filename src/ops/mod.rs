@@ -23,6 +23,7 @@ pub mod migrate;
 pub mod raw;
 pub mod restore;
 pub mod salvage;
+pub mod to_postgres;
 pub mod verify;
 
 use crate::config::{Config, DbTarget};

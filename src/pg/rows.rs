@@ -127,6 +127,13 @@ impl<C: Connection> PgRows<C> {
         Ok(())
     }
 
+    /// Runs `sql` (one or more statements, no parameters) inside this
+    /// transaction: for the tools' loads (`Database::load_postgres`), which
+    /// change constraints around the rows they write.
+    pub fn execute_batch(&mut self, sql: &str) -> Result<()> {
+        self.exec(sql)
+    }
+
     fn table(&self, def: &'static TableDef) -> Result<&'static PgTable> {
         self.set.declared(def)?;
         shape(def)

@@ -40,6 +40,7 @@ mod pg_cli;
 mod pg_concurrency;
 mod pg_conn;
 mod pg_faults;
+mod pg_move;
 mod pg_schema;
 mod pg_store;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]

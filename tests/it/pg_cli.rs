@@ -398,29 +398,98 @@ fn verify_checks_tables_columns_and_validated_foreign_keys() {
     );
 }
 
+/// Runs `import` with every store on PostgreSQL at `db`, in an empty data
+/// directory; returns the output and the directory (which must stay empty).
+fn import_into(
+    db: &TempDb,
+    source: &std::path::Path,
+    extra: &[&str],
+) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["import", "--source", source.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = crate::common::cli_env(
+        &args,
+        &[
+            ("ARAGORA_DATA_DIR", dir.path().to_str().unwrap()),
+            ("ARAGORA_DB_BACKEND", "postgres"),
+            ("ARAGORA_POSTGRES_DSN", &url(db)),
+        ],
+    );
+    (o, dir)
+}
+
+/// A legacy users.db (with a row whose organization is gone, and a users
+/// table of an older column order).
+fn clean_source(dir: &std::path::Path) {
+    let c = rusqlite::Connection::open(dir.join("users.db")).unwrap();
+    c.execute_batch(
+        "CREATE TABLE organizations (id TEXT PRIMARY KEY, name TEXT NOT NULL, slug TEXT UNIQUE NOT NULL,
+             tier TEXT, owner_id TEXT, created_at TEXT, updated_at TEXT);
+         CREATE TABLE users (email TEXT UNIQUE NOT NULL, id TEXT PRIMARY KEY, password_hash TEXT,
+             password_salt TEXT, name TEXT, org_id TEXT, role TEXT, created_at TEXT, updated_at TEXT);
+         INSERT INTO organizations VALUES ('o1', 'One', 'one', 'free', 'a', '2024-01-01 00:00:00', '2024-01-01 00:00:00');
+         INSERT INTO users VALUES ('a@x', 'a', 'h', 's', 'A', 'o1', 'owner', '2024-01-01 00:00:00', '2024-01-02 00:00:00');
+         INSERT INTO users VALUES ('b@x', 'b', 'h', 's', 'B', NULL, 'member', '2024-01-01 00:00:00', '2024-01-02 00:00:00');",
+    )
+    .unwrap();
+}
+
 #[test]
-fn import_refuses_while_stores_are_on_postgres() {
+fn import_goes_straight_into_postgres_verified_and_idempotent() {
     if !available() {
         return;
     }
     let db = TempDb::new("cli_import");
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/legacy-nomic");
-    let o = crate::common::cli_env(
-        &["import", "--source", fixture],
-        &[
-            ("ARAGORA_DATA_DIR", dir.path().to_str().unwrap()),
-            ("ARAGORA_DB_BACKEND", "postgres"),
-            ("ARAGORA_POSTGRES_DSN", &url(&db)),
-        ],
+    let src = tempfile::tempdir().unwrap();
+    clean_source(src.path());
+    let (o, dir) = import_into(&db, src.path(), &["--verify"]);
+    ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("moved 3 row(s)"), "{text}");
+    assert_eq!(
+        db.scalar("SELECT string_agg(email, ',' ORDER BY id) FROM users"),
+        "a@x,b@x"
     );
+    assert_eq!(db.scalar("SELECT slug FROM organizations"), "one");
+    // Nothing in the data directory: the staging store was temporary.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    let (o, _dir) = import_into(&db, src.path(), &[]);
+    ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("moved 0 row(s)"), "{text}");
+    assert_eq!(db.scalar("SELECT count(*) FROM users"), "2");
+    // A dry run checks and writes nothing: not even the schema.
+    let empty = TempDb::new("cli_import_dry");
+    let (o, _dir) = import_into(&empty, src.path(), &["--dry-run"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("checked 3 row(s)"));
+    assert!(!has_schema(&empty), "a dry run created the schema");
+}
+
+#[test]
+fn import_into_postgres_refuses_what_it_cannot_hold_and_writes_nothing() {
+    if !available() {
+        return;
+    }
+    // The fixture holds values PostgreSQL's typed columns cannot take
+    // (text in a timestamptz column, 64-bit counts in integer columns) and
+    // unknown tables (kept as undeclared columns).
+    let db = TempDb::new("cli_import_refused");
+    let fixture = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/legacy-nomic"
+    ));
+    let (o, dir) = import_into(&db, fixture, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("ARAGORA_DB_BACKEND") && err.contains(&url(&db)),
+        err.contains("rows PostgreSQL cannot hold as they are; nothing was written")
+            && err.contains("users.locked_until")
+            && err.contains(&url(&db)),
         "{err}"
     );
-    assert!(!has_schema(&db), "import created the schema");
+    assert!(!has_schema(&db), "a refused import created the schema");
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         0,

@@ -185,8 +185,16 @@ pub enum Command {
     /// Export every table as SQL for PostgreSQL or Supabase (see docs/EXPORT.md).
     Export {
         /// `postgres`: one psql script; `supabase`: a migration and seed.sql under --out DIR.
-        #[arg(long, value_parser = ["postgres", "supabase"])]
-        format: String,
+        #[arg(long, value_parser = ["postgres", "supabase"], required_unless_present = "to")]
+        format: Option<String>,
+        /// Move every row into this live PostgreSQL database instead of
+        /// writing SQL (one transaction, checked first, verified after; see
+        /// docs/POSTGRES.md, "Moving a store to PostgreSQL").
+        #[arg(long, value_name = "DSN", conflicts_with_all = ["format", "schema_only", "data_only", "inserts", "copy_seed", "out", "force"])]
+        to: Option<String>,
+        /// With --to: check every row, write nothing.
+        #[arg(long, requires = "to")]
+        dry_run: bool,
         /// Only the schema (tables, keys, indexes, foreign keys).
         #[arg(long, conflicts_with = "data_only")]
         schema_only: bool,

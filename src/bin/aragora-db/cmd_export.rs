@@ -143,3 +143,22 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
     }
     Ok(())
 }
+
+/// `export --to DSN`: every row of the embedded store into a live
+/// PostgreSQL database (`ops::to_postgres`).
+pub fn run_to(
+    config: &Config,
+    dsn: &str,
+    tables: Option<Vec<String>>,
+    dry_run: bool,
+) -> Result<()> {
+    // A malformed string is refused before anything is read.
+    let target = aragora_db::config::dsn::Dsn::parse("--to", dsn)?.to_string();
+    let open = || aragora_db::db::pg::open_dsn(config, "--to", dsn);
+    let opts = aragora_db::ops::to_postgres::Options { tables, dry_run };
+    let report = crate::cmd_backup::with_spinner("moving every table to PostgreSQL", || {
+        aragora_db::ops::to_postgres::to_postgres(config, &target, &open, &opts)
+    })?;
+    eprint!("{}", report.render());
+    Ok(())
+}

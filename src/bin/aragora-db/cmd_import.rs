@@ -88,24 +88,37 @@ fn short_status(config: &Config, report: &import::ImportReport) -> aragora_db::R
 }
 
 pub fn run(config: &Config, args: Args) -> aragora_db::Result<()> {
-    // The importer writes the embedded files. With stores on PostgreSQL
-    // it would fill files nothing reads (and count the server's tables
-    // under their names), so it refuses before reading or creating anything.
-    if let Some(server) = aragora_db::pg::admin::server(config)? {
-        return Err(aragora_db::Error::Invalid(format!(
-            "import writes the embedded store, but {} databases and stores are on PostgreSQL {} \
-             (ARAGORA_DB_BACKEND or a store's *_BACKEND variable): importing straight into \
-             PostgreSQL is not supported yet; import with the embedded backend, then \
-             `aragora-db export --format postgres` and load the script",
-            server.targets.len(),
-            server.name()
-        )));
-    }
     let source = args.source.unwrap_or_else(|| config.data_dir.clone());
     let opts = Options {
         source: source.clone(),
         dry_run: args.dry_run,
     };
+    // With every store on PostgreSQL the rows go through a staging store
+    // (ops::to_postgres::import_to_postgres); the report is the same.
+    if aragora_db::pg::admin::server(config)?.is_some() {
+        let done = aragora_db::ops::to_postgres::import_to_postgres(
+            config,
+            &opts,
+            args.verify,
+            &Bar::new(),
+        )?;
+        if args.json {
+            json(&serde_json::json!(done))?;
+        } else {
+            out(done.import.render().trim_end())?;
+            if let Some(v) = &done.verify {
+                out(v.render().trim_end())?;
+            }
+            out(done.r#move.render().trim_end())?;
+        }
+        if !done.import.errors.is_empty() {
+            return Err(aragora_db::Error::Invalid(format!(
+                "{} source file(s) could not be imported",
+                done.import.errors.len()
+            )));
+        }
+        return Ok(());
+    }
     let report = import::import(config, &opts, &Bar::new())?;
     let verified = if args.verify {
         Some(import::verify::verify(config, &source)?)

@@ -160,6 +160,8 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
         ),
         args::Command::Export {
             format,
+            to,
+            dry_run,
             schema_only,
             data_only,
             tables,
@@ -167,19 +169,22 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             copy_seed,
             out,
             force,
-        } => cmd_export::run(
-            &config()?,
-            cmd_export::Args {
-                format,
-                schema_only,
-                data_only,
-                tables,
-                inserts,
-                copy_seed,
-                out,
-                force,
-            },
-        ),
+        } => match to {
+            Some(dsn) => cmd_export::run_to(&config()?, &dsn, tables, dry_run),
+            None => cmd_export::run(
+                &config()?,
+                cmd_export::Args {
+                    format: format.unwrap_or_default(),
+                    schema_only,
+                    data_only,
+                    tables,
+                    inserts,
+                    copy_seed,
+                    out,
+                    force,
+                },
+            ),
+        },
         args::Command::Import {
             source,
             dry_run,

@@ -1,0 +1,228 @@
+//! `aragora-db export --to DSN`: an embedded store moved into a live
+//! PostgreSQL database (docs/POSTGRES.md, "Moving a store to PostgreSQL").
+//! Each test has a database of its own; without a server they skip (fail
+//! under CI=true).
+
+use crate::common::{cli_env, data_dir, org, user};
+use crate::export_pg::{TempDb, available};
+use aragora_db::config::{Config, DbTarget, Store};
+use aragora_db::db::Database;
+use aragora_db::schema::users::{OrgInvitation, UsageEvent, User};
+use aragora_db::table::{Read, Value};
+use std::process::Output;
+
+fn url(db: &TempDb) -> String {
+    format!("postgresql://postgres@127.0.0.1:5432/{}", db.name)
+}
+
+/// `export --to` from the embedded store of `cfg` (its data directory).
+fn move_to(cfg: &Config, db: &TempDb, extra: &[&str]) -> Output {
+    let dsn = url(db);
+    let mut args = vec!["export", "--to", dsn.as_str()];
+    args.extend_from_slice(extra);
+    cli_env(
+        &args,
+        &[("ARAGORA_DATA_DIR", cfg.data_dir.to_str().unwrap())],
+    )
+}
+
+fn describe(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout {}\nstderr {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn users_db(cfg: &Config) -> Database {
+    Database::open(cfg, DbTarget::Store(Store::Users)).unwrap()
+}
+
+fn event(id: i64, org: &str, metadata: &str, at: &str) -> UsageEvent {
+    UsageEvent {
+        id,
+        org_id: org.into(),
+        event_type: "debate".into(),
+        count: Some(1),
+        metadata: Some(metadata.into()),
+        timestamp: at.into(),
+        ..UsageEvent::default()
+    }
+}
+
+/// Users, an organization, usage events (AUTOINCREMENT, a jsonb column, a
+/// timestamp spelled with a space) and an invitation whose organization
+/// does not exist (the original never enforced its foreign keys).
+fn embedded_store() -> (tempfile::TempDir, Config) {
+    let (dir, cfg) = data_dir();
+    let db = users_db(&cfg);
+    db.write(|w| {
+        w.insert(&org("o1", "one", None))?;
+        w.insert(&user("a", "a@x.io", Some("o1")))?;
+        w.insert(&user("b", "b@x.io", None))?;
+        w.insert(&event(
+            7,
+            "o1",
+            r#"{"b": 1,  "a": [1, 2]}"#,
+            "2026-01-02 03:04:05",
+        ))?;
+        w.insert(&event(9, "o1", "{}", "2026-01-02T03:04:06+00:00"))?;
+        w.set_foreign_keys(false)?;
+        w.insert(&OrgInvitation {
+            id: "inv".into(),
+            org_id: "gone".into(),
+            email: "c@x.io".into(),
+            token: "t".into(),
+            created_at: "2026-01-01T00:00:00+00:00".into(),
+            ..OrgInvitation::default()
+        })
+    })
+    .unwrap();
+    (dir, cfg)
+}
+
+fn pg(db: &TempDb) -> Database {
+    aragora_db::db::pg::open_dsn(&Config::for_dir(std::env::temp_dir()), "--to", &url(db)).unwrap()
+}
+
+#[test]
+fn a_store_moves_with_every_row_and_again_without_duplicates() {
+    if !available() {
+        return;
+    }
+    let (_d, cfg) = embedded_store();
+    let tmp = TempDb::new("pgmove");
+    let o = move_to(&cfg, &tmp, &[]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("moved 6 row(s)"), "{err}");
+    assert!(
+        err.contains("foreign key added NOT VALID: org_invitations."),
+        "{err}"
+    );
+    let db = pg(&tmp);
+    let r = db.read().unwrap();
+    assert_eq!(r.get::<User>("a").unwrap().unwrap().email, "a@x.io");
+    let e = r.get::<UsageEvent>(7i64).unwrap().unwrap();
+    // The same instant and JSON value, in PostgreSQL's form.
+    assert_eq!(e.timestamp, "2026-01-02T03:04:05+00:00");
+    let meta: serde_json::Value = serde_json::from_str(e.metadata.as_deref().unwrap()).unwrap();
+    assert_eq!(meta, serde_json::json!({"a": [1, 2], "b": 1}));
+    assert_eq!(
+        r.get::<OrgInvitation>("inv").unwrap().unwrap().org_id,
+        "gone"
+    );
+    drop(r);
+    // The sequence follows the source: the next id is past 9.
+    let next = db.write(|w| w.next_id::<UsageEvent>()).unwrap();
+    assert!(next > 9, "{next}");
+    assert_eq!(
+        tmp.scalar(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'org_invitations_org_id_fkey'"
+        ),
+        "f"
+    );
+    // The other foreign keys stay validated.
+    assert_eq!(
+        tmp.scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"),
+        "1"
+    );
+    // Run again: everything is already there.
+    let o = move_to(&cfg, &tmp, &[]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("moved 0 row(s)"), "{err}");
+    assert_eq!(tmp.scalar("SELECT count(*) FROM users"), "2");
+}
+
+#[test]
+fn a_dry_run_checks_and_writes_nothing() {
+    if !available() {
+        return;
+    }
+    let (_d, cfg) = embedded_store();
+    let tmp = TempDb::new("pgmovedry");
+    let o = move_to(&cfg, &tmp, &["--dry-run"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("checked 6 row(s)"),
+        "{}",
+        describe(&o)
+    );
+    assert_eq!(tmp.scalar("SELECT to_regclass('users') IS NULL"), "t");
+}
+
+#[test]
+fn a_conflict_rolls_the_whole_move_back() {
+    if !available() {
+        return;
+    }
+    let (_d, cfg) = embedded_store();
+    let tmp = TempDb::new("pgmoveconflict");
+    let db = pg(&tmp);
+    db.write(|w| w.insert(&user("b", "other@x.io", None)))
+        .unwrap();
+    let o = move_to(&cfg, &tmp, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("1 conflict(s) with rows PostgreSQL already holds; nothing was written")
+            && err.contains("users \"b\""),
+        "{err}"
+    );
+    // Nothing of the move: not the organization, not user a.
+    assert_eq!(tmp.scalar("SELECT count(*) FROM organizations"), "0");
+    assert_eq!(tmp.scalar("SELECT string_agg(id, ',') FROM users"), "b");
+    // The foreign key dropped for the load is back, validated.
+    assert_eq!(
+        tmp.scalar(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'org_invitations_org_id_fkey'"
+        ),
+        "t"
+    );
+}
+
+#[test]
+fn rows_postgres_cannot_hold_are_refused_before_anything_is_written() {
+    if !available() {
+        return;
+    }
+    let (_d, cfg) = embedded_store();
+    let db = users_db(&cfg);
+    db.write(|w| {
+        let mut x = user("x", "x@x.io", None);
+        x.extra
+            .insert("legacy_flag".into(), Value::Text("kept".into()));
+        w.insert(&x)?;
+        w.insert(&user("nul", "nul\0@x.io", None))
+    })
+    .unwrap();
+    drop(db);
+    let tmp = TempDb::new("pgmoverefuse");
+    let o = move_to(&cfg, &tmp, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "2 problem(s) in rows PostgreSQL cannot hold as they are; nothing was written"
+        ) && err.contains("users \"x\": columns the declaration does not have (legacy_flag)")
+            && err.contains("users \"nul\": PostgreSQL column users.email"),
+        "{err}"
+    );
+    // Refused before connecting: not even the schema was created.
+    assert_eq!(tmp.scalar("SELECT to_regclass('users') IS NULL"), "t");
+}
+
+#[test]
+fn a_bad_connection_string_names_the_flag() {
+    let (_d, cfg) = data_dir();
+    let o = cli_env(
+        &["export", "--to", "postgresql://u:secret@[bad"],
+        &[("ARAGORA_DATA_DIR", cfg.data_dir.to_str().unwrap())],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--to"), "{err}");
+    assert!(!err.contains("secret"), "{err}");
+}
