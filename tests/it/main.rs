@@ -33,6 +33,7 @@ mod kill;
 mod legacy_fixture;
 mod misuse;
 mod model;
+mod model_generic;
 mod modes;
 mod ops;
 mod pg_cli;
