@@ -71,7 +71,7 @@ use aragora_db::storage::fault::{JournalOp, memory_backend};
 use aragora_db::table::check::check_table;
 use aragora_db::table::keys;
 use aragora_db::table::{ColumnDef, Extras, IndexDef, KeyRange, OnDelete, Page, Read};
-use aragora_db::table::{TableDef, Value, Writer};
+use aragora_db::table::{Edge, RowSource, TableDef, Value, Writer};
 use aragora_db::{Database, Error};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
@@ -224,7 +224,32 @@ enum Op {
     Delete(usize, Vec<u8>),
     Get(usize, Vec<u8>),
     Count(usize),
+    /// A range scan of the rows (index `None`) or of an index, a page of it,
+    /// and the count of the range.
+    Scan(usize, Option<usize>, Bound, Bound, Page),
     RaiseSeq(usize, i64),
+}
+
+/// One end of a scan's range: leading key columns, and whether the end
+/// includes keys that start with them.
+#[derive(Debug, Clone)]
+enum Bound {
+    Unbounded,
+    /// Start: at or after; end: before.
+    Before(Vec<Value>),
+    /// Start: after; end: at or before.
+    After(Vec<Value>),
+}
+
+impl Bound {
+    fn edge(&self) -> Edge {
+        let enc = |v: &[Value]| keys::encode(v.iter().map(Value::as_ref));
+        match self {
+            Bound::Unbounded => Edge::Unbounded,
+            Bound::Before(v) => Edge::Before(enc(v)),
+            Bound::After(v) => Edge::After(enc(v)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +284,11 @@ fn show_op(f: &File, op: &Op) -> String {
         Op::Delete(t, pk) => format!("delete {} {}", name(t), keys::render(pk)),
         Op::Get(t, pk) => format!("get {} {}", name(t), keys::render(pk)),
         Op::Count(t) => format!("count {}", name(t)),
+        Op::Scan(t, idx, lo, hi, page) => format!(
+            "scan {} by {} from {lo:?} to {hi:?}, {page:?}",
+            name(t),
+            idx.map_or("primary key", |i| f.tables[*t].indexes[i].name)
+        ),
         Op::RaiseSeq(t, id) => format!("raise sequence of {} to {id}", name(t)),
     }
 }
@@ -517,8 +547,30 @@ impl Model<'_> {
                 Op::Update(t, row, Self::extras(rng))
             }
             60..80 => Op::Delete(t, self.some_pk(s, t, rng)),
-            80..90 => Op::Get(t, self.some_pk(s, t, rng)),
-            90..95 if auto => Op::RaiseSeq(t, s.seq[t] + rng.below(3) as i64 - 1),
+            80..86 => Op::Get(t, self.some_pk(s, t, rng)),
+            86..95 => {
+                let n = def.indexes.len() as u64;
+                let idx = rng.below(n + 1).checked_sub(1).map(|i| i as usize);
+                let cols = idx.map_or(def.primary_key, |i| def.indexes[i].columns);
+                let mut bound = || {
+                    let k = 1 + rng.below(cols.len() as u64) as usize;
+                    let row = self.random_row(t, rng);
+                    let vals = cols[..k].iter().map(|&c| row[c].clone()).collect();
+                    match rng.below(4) {
+                        0 | 1 => Bound::Unbounded,
+                        2 => Bound::Before(vals),
+                        _ => Bound::After(vals),
+                    }
+                };
+                let (lo, hi) = (bound(), bound());
+                let page = Page {
+                    offset: rng.below(4).saturating_sub(2) as usize,
+                    limit: rng.chance(0.5).then(|| 1 + rng.below(3) as usize),
+                    reverse: rng.chance(0.5),
+                };
+                Op::Scan(t, idx, lo, hi, page)
+            }
+            95..98 if auto => Op::RaiseSeq(t, s.seq[t] + rng.below(3) as i64 - 1),
             _ => Op::Count(t),
         }
     }
@@ -697,6 +749,66 @@ impl Model<'_> {
         Ok(true)
     }
 
+    /// A scan: the entries of the primary key or index in key order (an
+    /// index entry's key is its columns, then the primary key unless
+    /// unique), those whose leading columns lie in the range, then the page.
+    fn scan(
+        &self,
+        s: &State,
+        t: usize,
+        idx: Option<usize>,
+        lo: &Bound,
+        hi: &Bound,
+        page: Page,
+    ) -> String {
+        let rows = &s.rows[t];
+        let order = match idx {
+            None => rows.keys().cloned().collect(),
+            Some(i) => index_order(&self.def(t).indexes[i], rows),
+        };
+        let key = |pk: &Vec<u8>| match idx {
+            None => pk.clone(),
+            Some(i) => {
+                let idx = &self.def(t).indexes[i];
+                let mut k = encode_cols(idx.columns, &rows[pk].0);
+                if !idx.unique {
+                    k.extend_from_slice(pk);
+                }
+                k
+            }
+        };
+        let starts = |k: &[u8], p: &[u8]| k.starts_with(p);
+        let inside: Vec<&Vec<u8>> = order
+            .iter()
+            .filter(|pk| {
+                let k = key(pk);
+                let after_lo = match lo.edge() {
+                    Edge::Before(p) => k >= p,
+                    Edge::After(p) => k > p && !starts(&k, &p),
+                    _ => true,
+                };
+                let before_hi = match hi.edge() {
+                    Edge::Before(p) => k < p,
+                    Edge::After(p) => k < p || starts(&k, &p),
+                    _ => true,
+                };
+                after_lo && before_hi
+            })
+            .collect();
+        let count = inside.len();
+        let mut paged = inside;
+        if page.reverse {
+            paged.reverse();
+        }
+        let rows: Vec<(String, &Vec<Value>)> = paged
+            .into_iter()
+            .skip(page.offset)
+            .take(page.limit.unwrap_or(usize::MAX))
+            .map(|pk| (keys::render(pk), &rows[pk].0))
+            .collect();
+        format!("scan {rows:?} of {count}")
+    }
+
     /// Applies one operation; `None` where the result is not predicted (a
     /// read of a poisoned transaction's half-done state).
     fn apply(&self, s: &mut State, poisoned: &mut Option<&'static str>, op: &Op) -> Option<String> {
@@ -729,6 +841,7 @@ impl Model<'_> {
             },
             Op::Get(t, pk) => format!("{:?}", s.rows[*t].get(pk)),
             Op::Count(t) => format!("count {}", s.rows[*t].len()),
+            Op::Scan(t, idx, lo, hi, page) => self.scan(s, *t, *idx, lo, hi, *page),
             Op::RaiseSeq(t, id) => {
                 s.seq[*t] = s.seq[*t].max(*id);
                 "ok".into()
@@ -809,11 +922,54 @@ fn exec(w: &mut Writer<'_>, f: &File, op: &Op) -> Result<String, Error> {
             .count(def(t), None, &KeyRange::all())
             .map(|n| format!("count {n}")),
         Op::RaiseSeq(t, id) => w.raise_sequence_to(def(t), *id).map(|()| "ok".into()),
+        Op::Scan(t, idx, lo, hi, page) => scan(w.source(), def(t), *idx, lo, hi, *page),
     };
     match r {
         Err(e @ Error::Storage { .. }) => Err(e),
         r => Ok(r.unwrap_or_else(|e| error_kind(&e))),
     }
+}
+
+/// A read-only operation on a snapshot (the other implementation of the
+/// read surface); `None` for writes.
+fn exec_read(src: &dyn RowSource, f: &File, op: &Op) -> Option<Result<String, Error>> {
+    let def = |t: &usize| f.tables[*t];
+    Some(match op {
+        Op::Get(t, pk) => {
+            let mut out = None;
+            src.row(def(t), pk, &mut |bytes| {
+                out = Some(def(t).decode_values(pk, bytes)?);
+                Ok(())
+            })
+            .map(|_| format!("{:?}", out.as_ref()))
+        }
+        Op::Count(t) => src
+            .count(def(t), None, &KeyRange::all())
+            .map(|n| format!("count {n}")),
+        Op::Scan(t, idx, lo, hi, page) => scan(src, def(t), *idx, lo, hi, *page),
+        _ => return None,
+    })
+}
+
+/// A scan on the store, shown as [`Model::scan`] shows it.
+fn scan(
+    src: &dyn RowSource,
+    def: &'static TableDef,
+    idx: Option<usize>,
+    lo: &Bound,
+    hi: &Bound,
+    page: Page,
+) -> Result<String, Error> {
+    let idx = idx.map(|i| &def.indexes[i]);
+    let range = KeyRange::from_edges(lo.edge(), hi.edge());
+    let mut rows = Vec::new();
+    src.rows(def, idx, &range, page, &mut |pk, bytes| {
+        rows.push((keys::render(pk), def.decode_values(pk, bytes)?.0));
+        Ok(true)
+    })?;
+    let count = src.count(def, idx, &range)?;
+    let rows: Vec<(String, &Vec<Value>)> = rows.iter().map(|(k, v)| (k.clone(), v)).collect();
+    Ok(format!("scan {rows:?} of {count}"))
 }
 
 /// A transaction's run on the store: each operation's result and the end,
@@ -1105,7 +1261,12 @@ impl<'f> Case<'f> {
             compare(&ran, want).map_err(|e| self.fail(i + 1, format!("transaction {i}: {e}")))?;
             for o in ran.outs.iter().chain(ran.end.as_ref().ok()) {
                 let word = o.split([' ', '(']).next().unwrap_or_default();
-                let word = if word == "id" { "insert next id" } else { word };
+                let word = match word {
+                    "id" => "insert next id",
+                    "scan" if o.starts_with("scan [(") => "scan (a page with rows)",
+                    "scan" => "scan (an empty page)",
+                    w => w,
+                };
                 seen(format!("result: {word}"));
             }
             let ret = (ran.end.is_ok() && committing).then(|| fault.op_count(OpMask::ALL));
@@ -1127,6 +1288,29 @@ impl<'f> Case<'f> {
                             diff(self.f, &got, &self.states[*k])
                         ),
                     ));
+                }
+                // The transaction's reads again, on a snapshot of the result.
+                let r = db
+                    .read()
+                    .map_err(|e| self.fail(i + 1, format!("read: {e}")))?;
+                for op in &txn.ops {
+                    let Some(got) = exec_read(r.source(), self.f, op) else {
+                        continue;
+                    };
+                    let got = got.unwrap_or_else(|e| error_kind(&e));
+                    let want = self
+                        .model
+                        .apply(&mut self.states[*k].clone(), &mut None, op);
+                    if Some(&got) != want.as_ref() {
+                        return Err(self.fail(
+                            i + 1,
+                            format!(
+                                "after transaction {i}, on a snapshot: {}: store {got}, model {}",
+                                show_op(self.f, op),
+                                want.unwrap_or_default()
+                            ),
+                        ));
+                    }
                 }
             }
         }
