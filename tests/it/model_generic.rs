@@ -20,9 +20,11 @@
 //! Each case is a random sequence of write transactions. Their operations
 //! go through [`Writer`]'s untyped surface (`insert_values`,
 //! `update_values`, `delete_raw`, `get_values`, `next_id_for`,
-//! `raise_sequence_to`, and counts through [`Read`]), with values from
-//! small domains so duplicate keys, UNIQUE collisions, dangling references,
-//! NULLs in NOT NULL columns and values of the wrong type happen often. A
+//! `raise_sequence_to`, `set_foreign_keys` as the importer uses it, and
+//! through [`Read`] counts and range scans of the primary key and of every
+//! index, with pages), with values from small domains so duplicate keys,
+//! UNIQUE collisions, dangling references, NULLs in NOT NULL columns and
+//! values of the wrong type happen often. A
 //! transaction keeps going after a failed operation (which must leave it
 //! as it was) and ends by committing (durably or not) or by aborting.
 //! The in-memory reference model applies the same rules and predicts every
@@ -32,7 +34,9 @@
 //! lets that happen today, the model keeps the rule). After every
 //! transaction the rows of every table of the file equal the model's, the
 //! row counts match, each index lists exactly the rows the model says in
-//! its key order, and `check_table` finds nothing.
+//! its key order, the transaction's reads give the same on a snapshot, and
+//! `check_table` finds nothing but the references left dangling while
+//! foreign keys were off (exactly those).
 //!
 //! Crash points, as redb's fuzzer does with its reference model: each case
 //! also crashes the same run, in one of two ways, and reopens what is left
@@ -68,7 +72,7 @@ use aragora_db::db::{Durability, OpenOptions};
 use aragora_db::schema::{ALL_TABLES, tables_in_file};
 use aragora_db::storage::fault::{CrashOptions, FailMode, FaultBackend, OpMask, SplitMix};
 use aragora_db::storage::fault::{JournalOp, memory_backend};
-use aragora_db::table::check::check_table;
+use aragora_db::table::check::{Dangling, Problem, check_table};
 use aragora_db::table::keys;
 use aragora_db::table::{ColumnDef, Extras, IndexDef, KeyRange, OnDelete, Page, Read};
 use aragora_db::table::{Edge, RowSource, TableDef, Value, Writer};
@@ -76,7 +80,7 @@ use aragora_db::{Database, Error};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
 use redb::backends::InMemoryBackend;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
@@ -228,6 +232,9 @@ enum Op {
     /// and the count of the range.
     Scan(usize, Option<usize>, Bound, Bound, Page),
     RaiseSeq(usize, i64),
+    /// Foreign-key checks and actions on or off for the rest of the
+    /// transaction (what the importer does).
+    ForeignKeys(bool),
 }
 
 /// One end of a scan's range: leading key columns, and whether the end
@@ -290,6 +297,7 @@ fn show_op(f: &File, op: &Op) -> String {
             idx.map_or("primary key", |i| f.tables[*t].indexes[i].name)
         ),
         Op::RaiseSeq(t, id) => format!("raise sequence of {} to {id}", name(t)),
+        Op::ForeignKeys(on) => format!("foreign keys {}", if *on { "on" } else { "off" }),
     }
 }
 
@@ -399,6 +407,23 @@ fn index_order(idx: &IndexDef, rows: &Rows) -> Vec<Vec<u8>> {
         .collect();
     keyed.sort();
     keyed.into_iter().map(|(_, pk)| pk).collect()
+}
+
+/// What a transaction carries from one operation to the next.
+struct Cx {
+    /// The table of the operation that failed halfway.
+    poisoned: Option<&'static str>,
+    /// Foreign-key checks and actions are on.
+    fk: bool,
+}
+
+impl Cx {
+    fn new() -> Cx {
+        Cx {
+            poisoned: None,
+            fk: true,
+        }
+    }
 }
 
 struct Model<'f> {
@@ -586,6 +611,7 @@ impl Model<'_> {
                 Op::Scan(t, idx, lo, hi, page)
             }
             95..98 if auto => Op::RaiseSeq(t, s.seq[t] + rng.below(3) as i64 - 1),
+            98..100 => Op::ForeignKeys(rng.chance(0.25)),
             _ => Op::Count(t),
         }
     }
@@ -645,6 +671,7 @@ impl Model<'_> {
         t: usize,
         vals: &[Value],
         extras: &Extras,
+        fk: bool,
     ) -> Result<(), String> {
         let def = self.def(t);
         self.check_row(t, vals)?;
@@ -661,7 +688,9 @@ impl Model<'_> {
                 return Err(self.unique_error(t, idx.columns));
             }
         }
-        self.check_parents(s, t, vals, None)?;
+        if fk {
+            self.check_parents(s, t, vals, None)?;
+        }
         s.rows[t].insert(pk, (vals.to_vec(), extras.clone()));
         if def.autoincrement
             && let Value::Integer(id) = vals[def.primary_key[0]]
@@ -677,6 +706,7 @@ impl Model<'_> {
         t: usize,
         vals: &[Value],
         extras: &Extras,
+        fk: bool,
     ) -> Result<(), String> {
         let def = self.def(t);
         self.check_row(t, vals)?;
@@ -693,7 +723,9 @@ impl Model<'_> {
                 return Err(self.unique_error(t, idx.columns));
             }
         }
-        self.check_parents(s, t, vals, Some(&old))?;
+        if fk {
+            self.check_parents(s, t, vals, Some(&old))?;
+        }
         s.rows[t].insert(pk, (vals.to_vec(), extras.clone()));
         Ok(())
     }
@@ -713,7 +745,15 @@ impl Model<'_> {
     /// SQLite's ON DELETE: RESTRICT refuses while a row references the
     /// parent, CASCADE deletes the referencing rows (recursively), SET NULL
     /// clears their foreign-key columns.
-    fn delete(&self, s: &mut State, t: usize, pk: &[u8], depth: usize) -> Result<bool, Fail> {
+    /// With foreign keys off, nothing is refused, cascaded or cleared.
+    fn delete(
+        &self,
+        s: &mut State,
+        t: usize,
+        pk: &[u8],
+        depth: usize,
+        fk_on: bool,
+    ) -> Result<bool, Fail> {
         let def = self.def(t);
         if depth > 64 {
             return Err(("Invalid".into(), true));
@@ -721,7 +761,7 @@ impl Model<'_> {
         if !s.rows[t].contains_key(pk) {
             return Ok(false);
         }
-        let children = &self.f.children[t];
+        let children: &[(usize, usize)] = if fk_on { &self.f.children[t] } else { &[] };
         for &(c, f) in children {
             let fk = &self.def(c).foreign_keys[f];
             if fk.on_delete == OnDelete::Restrict && !self.referencing(s, c, f, pk).is_empty() {
@@ -742,7 +782,7 @@ impl Model<'_> {
                 match fk.on_delete {
                     OnDelete::Cascade => {
                         seen("model: cascaded delete");
-                        self.delete(s, c, &cpk, depth + 1)
+                        self.delete(s, c, &cpk, depth + 1, fk_on)
                             .map_err(|(e, _)| (e, true))?;
                     }
                     OnDelete::SetNull => {
@@ -826,9 +866,14 @@ impl Model<'_> {
 
     /// Applies one operation; `None` where the result is not predicted (a
     /// read of a poisoned transaction's half-done state).
-    fn apply(&self, s: &mut State, poisoned: &mut Option<&'static str>, op: &Op) -> Option<String> {
+    fn apply(&self, s: &mut State, cx: &mut Cx, op: &Op) -> Option<String> {
         let show = |r: Result<(), String>| r.map_or_else(|e| e, |()| "ok".into());
-        if let Some(p) = *poisoned {
+        if let Op::ForeignKeys(on) = op {
+            cx.fk = *on;
+            return Some("ok".into());
+        }
+        let fk = cx.fk;
+        if let Some(p) = cx.poisoned {
             return match op {
                 Op::Insert(..) | Op::Update(..) | Op::Delete(..) | Op::RaiseSeq(..) => {
                     Some(format!("Poisoned {p}"))
@@ -837,19 +882,19 @@ impl Model<'_> {
             };
         }
         Some(match op {
-            Op::Insert(t, v, e) => show(self.insert(s, *t, v, e)),
+            Op::Insert(t, v, e) => show(self.insert(s, *t, v, e, fk)),
             Op::InsertNext(t, v, e) => {
                 let id = s.seq[*t] + 1;
                 let mut v = v.clone();
                 v[self.def(*t).primary_key[0]] = Value::Integer(id);
-                format!("id {id}: {}", show(self.insert(s, *t, &v, e)))
+                format!("id {id}: {}", show(self.insert(s, *t, &v, e, fk)))
             }
-            Op::Update(t, v, e) => show(self.update(s, *t, v, e)),
-            Op::Delete(t, pk) => match self.delete(s, *t, pk, 0) {
+            Op::Update(t, v, e) => show(self.update(s, *t, v, e, fk)),
+            Op::Delete(t, pk) => match self.delete(s, *t, pk, 0, fk) {
                 Ok(b) => format!("deleted {b}"),
                 Err((e, wrote)) => {
                     if wrote {
-                        *poisoned = Some(self.def(*t).name);
+                        cx.poisoned = Some(self.def(*t).name);
                     }
                     e
                 }
@@ -861,6 +906,7 @@ impl Model<'_> {
                 s.seq[*t] = s.seq[*t].max(*id);
                 "ok".into()
             }
+            Op::ForeignKeys(_) => unreachable!("handled above"),
         })
     }
 
@@ -868,13 +914,13 @@ impl Model<'_> {
     /// of its end; `s` becomes the state after it.
     fn run(&self, s: &mut State, txn: &Txn) -> Prediction {
         let mut work = s.clone();
-        let mut poisoned = None;
+        let mut cx = Cx::new();
         let outs = txn
             .ops
             .iter()
-            .map(|op| self.apply(&mut work, &mut poisoned, op))
+            .map(|op| self.apply(&mut work, &mut cx, op))
             .collect();
-        let end = match (txn.end, poisoned) {
+        let end = match (txn.end, cx.poisoned) {
             (End::Abort, _) => "aborted".to_string(),
             (End::Commit(_), Some(p)) => format!("Poisoned {p}"),
             (End::Commit(_), None) => {
@@ -938,6 +984,7 @@ fn exec(w: &mut Writer<'_>, f: &File, op: &Op) -> Result<String, Error> {
             .map(|n| format!("count {n}")),
         Op::RaiseSeq(t, id) => w.raise_sequence_to(def(t), *id).map(|()| "ok".into()),
         Op::Scan(t, idx, lo, hi, page) => scan(w.source(), def(t), *idx, lo, hi, *page),
+        Op::ForeignKeys(on) => w.set_foreign_keys(*on).map(|()| "ok".into()),
     };
     match r {
         Err(e @ Error::Storage { .. }) => Err(e),
@@ -1047,6 +1094,7 @@ fn read_state(db: &Database, f: &File) -> Result<State, String> {
     let e = |what: &str, e: Error| format!("{what}: {e}");
     let r = db.read().map_err(|x| e("read", x))?;
     let mut s = State::empty(f.tables.len());
+    let mut found = BTreeSet::new();
     for (t, &def) in f.tables.iter().enumerate() {
         let rows = &mut s.rows[t];
         r.scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
@@ -1081,11 +1129,41 @@ fn read_state(db: &Database, f: &File) -> Result<State, String> {
                 ));
             }
         }
-        let problems = check_table(&r, def).map_err(|x| e(def.name, x))?;
+        let (dangling, problems): (Vec<Problem>, Vec<Problem>) = check_table(&r, def)
+            .map_err(|x| e(def.name, x))?
+            .into_iter()
+            .partition(|p| p.dangling.is_some());
         if !problems.is_empty() {
             let list: Vec<String> = problems.iter().take(5).map(ToString::to_string).collect();
             return Err(format!("check_table {}: {}", def.name, list.join("; ")));
         }
+        found.extend(dangling.into_iter().filter_map(|p| p.dangling));
+    }
+    // References left dangling while foreign keys were off: exactly those
+    // `check_table` reports.
+    let mut want = BTreeSet::new();
+    for (t, def) in f.tables.iter().enumerate() {
+        for (n, (fk, &p)) in def.foreign_keys.iter().zip(&f.parents[t]).enumerate() {
+            for (pk, (vals, _)) in &s.rows[t] {
+                let key = encode_cols(fk.columns, vals);
+                if fk.columns.iter().all(|&c| !vals[c].is_null()) && !s.rows[p].contains_key(&key) {
+                    want.insert(Dangling {
+                        table: def.name,
+                        fk: n,
+                        pk: pk.clone(),
+                        parent_key: key,
+                    });
+                }
+            }
+        }
+    }
+    if !want.is_empty() {
+        seen("state checked with references left dangling (foreign keys off)");
+    }
+    if found != want {
+        return Err(format!(
+            "check_table reports dangling references {found:?}, the rows hold {want:?}"
+        ));
     }
     drop(r);
     let mut seq = Vec::new();
@@ -1219,12 +1297,12 @@ impl<'f> Case<'f> {
         for (ops, end) in &spec.txns {
             // Concrete operations meet the state the transaction sees so far.
             let mut work = s.clone();
-            let mut poisoned = None;
+            let mut cx = Cx::new();
             let ops: Vec<Op> = ops
                 .iter()
                 .map(|o| {
                     let op = model.concrete(&work, spec.focus, o);
-                    model.apply(&mut work, &mut poisoned, &op);
+                    model.apply(&mut work, &mut cx, &op);
                     op
                 })
                 .collect();
@@ -1315,7 +1393,7 @@ impl<'f> Case<'f> {
                     let got = got.unwrap_or_else(|e| error_kind(&e));
                     let want = self
                         .model
-                        .apply(&mut self.states[*k].clone(), &mut None, op);
+                        .apply(&mut self.states[*k].clone(), &mut Cx::new(), op);
                     if Some(&got) != want.as_ref() {
                         return Err(self.fail(
                             i + 1,
