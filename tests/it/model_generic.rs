@@ -1252,6 +1252,9 @@ struct Track {
     /// durable, the operation count before it began, and at its return
     /// (`None`: it did not return `Ok`).
     commits: Vec<(usize, bool, u64, Option<u64>)>,
+    /// Writes, `set_len`s and syncs the transactions issued (not the checks
+    /// between them).
+    writes: u64,
 }
 
 /// The states a crash at operation `at` may leave: from the last durable
@@ -1348,7 +1351,9 @@ impl<'f> Case<'f> {
         let mut track = Track::default();
         for (i, txn) in self.txns.iter().enumerate() {
             let start = fault.op_count(OpMask::ALL);
+            let writes = fault.op_count(OpMask::WRITES);
             let ran = run_store(db, self.f, txn);
+            track.writes += fault.op_count(OpMask::WRITES) - writes;
             let (want, k) = &self.want[i];
             let committing = want.1 == "committed";
             compare(&ran, want).map_err(|e| self.fail(i + 1, format!("transaction {i}: {e}")))?;
@@ -1477,7 +1482,6 @@ fn run_case(f: &File, spec: &CaseSpec) -> Result<(), TestCaseError> {
     let case = Case::new(f, spec);
     let fault = FaultBackend::new(InMemoryBackend::new()).unwrap();
     let db = Database::open_backend(NAME, fault.clone(), f.tables.clone(), &opts()).unwrap();
-    let created = fault.op_count(OpMask::WRITES);
     fault.record(true);
     let (track, io) = case.drive(&db, &fault, true)?;
     prop_assert!(!io, "an I/O error without injected faults");
@@ -1523,7 +1527,7 @@ fn run_case(f: &File, spec: &CaseSpec) -> Result<(), TestCaseError> {
         }
     } else {
         // A second run on a backend that fails at a random write.
-        let writes = fault.op_count(OpMask::WRITES) - created;
+        let writes = track.writes;
         let fault = FaultBackend::new(InMemoryBackend::new()).unwrap();
         let db = Database::open_backend(NAME, fault.clone(), f.tables.clone(), &opts()).unwrap();
         let n = fault.op_count(OpMask::WRITES) + spec.at as u64 * writes / 1000;
@@ -1533,8 +1537,13 @@ fn run_case(f: &File, spec: &CaseSpec) -> Result<(), TestCaseError> {
             FailMode::FromThenOn
         };
         fault.fail_at(n, mode, OpMask::WRITES);
-        let (track, _) = case.drive(&db, &fault, false)?;
+        let (track, io) = case.drive(&db, &fault, false)?;
         fault.heal();
+        seen(if io {
+            "run stopped by the injected I/O error"
+        } else {
+            "run that ended before the planned I/O error"
+        });
         let (lo, hi) = window(&track, u64::MAX);
         drop(db);
         let all = CrashOptions {
