@@ -34,6 +34,7 @@ mod layers;
 mod legacy_fixture;
 mod misuse;
 mod model;
+mod model_generic;
 mod modes;
 mod ops;
 mod pg_cli;
