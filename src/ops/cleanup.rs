@@ -47,8 +47,15 @@ pub struct Removed {
 /// Applies every retention rule at `now`; with `dry_run` only counts.
 pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec<Removed>> {
     let mut out = Vec::new();
-    let exists =
-        |s: Store| -> Result<bool> { Ok(config.get_db_path(DbTarget::Store(s))?.path.exists()) };
+    // A store on PostgreSQL is always there; an embedded one only once its
+    // file exists (a retention run creates none).
+    let exists = |s: Store| -> Result<bool> {
+        let target = DbTarget::Store(s);
+        Ok(
+            config.backend.kind_for(target) == crate::config::BackendKind::Postgres
+                || config.get_db_path(target)?.path.exists(),
+        )
+    };
     let days = config.audit_retention_days;
     let cutoff = time::format_iso(now - chrono::Duration::days(i64::from(days)));
     let audit_range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff.as_str()));
@@ -57,12 +64,11 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
     // A dry run only reads: the files are opened read-only.
     let open = |s: Store| -> Result<Database> {
         let target = DbTarget::Store(s);
-        if !dry_run {
-            return Database::open(config, target);
+        if dry_run {
+            Database::open_target_read_only(config, target)
+        } else {
+            Database::open(config, target)
         }
-        let path = config.get_db_path(target)?.path;
-        let tables = crate::schema::tables_in_file(config, &path)?;
-        Database::open_read_only(&path, tables, &config.into())
     };
     if exists(Store::Users)? {
         let db = open(Store::Users)?;

@@ -639,3 +639,123 @@ fn a_server_that_does_not_answer_is_given_up_on_in_the_connect_timeout() {
     assert!(!err.contains(SECRET), "{err}");
     assert!(took < Duration::from_secs(15), "took {took:?}: {err}");
 }
+
+/// The configuration the binary builds from these variables, in-process.
+fn pg_config(dir: &std::path::Path, vars: &[(&str, &str)]) -> aragora_db::config::Config {
+    let mut map: std::collections::BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    map.insert("ARAGORA_DATA_DIR".into(), dir.to_str().unwrap().into());
+    aragora_db::config::Config::from_lookup(|k| map.get(k).cloned()).unwrap()
+}
+
+#[test]
+fn file_commands_refuse_or_name_the_stores_on_postgres() {
+    if !available() {
+        return;
+    }
+    let db = TempDb::new("cli_files_only");
+    let all = [
+        ("ARAGORA_DB_BACKEND", "postgres"),
+        ("ARAGORA_POSTGRES_DSN", &url(&db) as &str),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let env = |extra: &[(&'static str, &str)]| -> Vec<(String, String)> {
+        let mut v = vec![(
+            "ARAGORA_DATA_DIR".to_string(),
+            dir.path().to_str().unwrap().to_string(),
+        )];
+        v.extend(extra.iter().map(|(k, x)| (k.to_string(), x.to_string())));
+        v
+    };
+    let run_with = |args: &[&str], vars: &[(String, String)]| {
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        crate::common::cli_env(args, &vars)
+    };
+    // Every store on PostgreSQL: refused, nothing done, the way named.
+    for (args, instead) in [
+        (vec!["backup"], "pg_dump"),
+        (vec!["consolidate", "--dry-run"], "one database already"),
+        (vec!["export", "--format", "postgres"], "pg_dump"),
+        (vec!["restore", "/nonexistent"], "pg_restore"),
+    ] {
+        let o = run_with(&args, &env(&all));
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("every store is on PostgreSQL") && err.contains(instead),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a refused command wrote files"
+    );
+    // Only the audit store there: the backup covers the files and says what it leaves out.
+    let mixed = [
+        ("ARAGORA_AUDIT_STORE_BACKEND", "postgres"),
+        ("ARAGORA_POSTGRES_DSN", &url(&db) as &str),
+    ];
+    let cfg = pg_config(dir.path(), &mixed);
+    drop(
+        aragora_db::Database::open(
+            &cfg,
+            aragora_db::config::DbTarget::Store(aragora_db::config::Store::Users),
+        )
+        .unwrap(),
+    );
+    let o = run_with(&["backup"], &env(&mixed));
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("backup covers the embedded files only; 1 on PostgreSQL")
+            && err.contains("(audit)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cleanup_applies_retention_on_postgres() {
+    if !available() {
+        return;
+    }
+    let db = TempDb::new("cli_cleanup");
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("ARAGORA_DB_BACKEND", "postgres"),
+        ("ARAGORA_POSTGRES_DSN", &url(&db) as &str),
+    ];
+    let cfg = pg_config(dir.path(), &vars);
+    let tokens = aragora_db::store::TokenBlacklist::open(&cfg).unwrap();
+    tokens.revoke_at("old", 1_000.0, 900.0).unwrap();
+    tokens.revoke_at("live", 4_000_000_000.0, 900.0).unwrap();
+    drop(tokens);
+    let run = |args: &[&str]| {
+        crate::common::cli_env(
+            args,
+            &[
+                ("ARAGORA_DATA_DIR", dir.path().to_str().unwrap()),
+                ("ARAGORA_DB_BACKEND", "postgres"),
+                ("ARAGORA_POSTGRES_DSN", &url(&db)),
+            ],
+        )
+    };
+    let o = run(&["--json", "cleanup", "--dry-run"]);
+    ok(&o);
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(said.contains("token_blacklist"), "{said}");
+    assert_eq!(db.scalar("SELECT count(*) FROM token_blacklist"), "2");
+    let o = run(&["cleanup"]);
+    ok(&o);
+    assert_eq!(
+        db.scalar("SELECT string_agg(jti, ',') FROM token_blacklist"),
+        "live"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "cleanup wrote files"
+    );
+}

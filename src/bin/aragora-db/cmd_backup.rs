@@ -9,6 +9,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 pub fn backup(config: &Config, out_dir: Option<PathBuf>, keep_days: Option<u32>) -> Result<()> {
+    crate::files_only::check(
+        config,
+        "backup",
+        "back up the PostgreSQL database with pg_dump (docs/POSTGRES.md)",
+    )?;
     // A backup of nothing is a mistake (a wrong data directory or mode),
     // not a success: refuse it before creating the backup directory.
     let any = config
@@ -95,6 +100,13 @@ pub fn restore(
     no_safety_copy: bool,
     recover_only: bool,
 ) -> Result<()> {
+    if !recover_only {
+        crate::files_only::check(
+            config,
+            "restore",
+            "restore the PostgreSQL database with pg_restore or psql from its dump",
+        )?;
+    }
     let recovered = restore::recover(config)?;
     match &recovered {
         Some(restore::Recovery::RolledBack(staged)) => {

@@ -20,6 +20,11 @@ pub struct Args<'a> {
 }
 
 pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
+    crate::files_only::check(
+        config,
+        "consolidate",
+        "on PostgreSQL every table is in one database already",
+    )?;
     let (src, dst) = consolidate::sides_from(config, a.source, a.target, a.reverse);
     if a.verify {
         let checks = crate::cmd_backup::with_spinner("comparing every entry", || {

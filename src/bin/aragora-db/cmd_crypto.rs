@@ -50,6 +50,14 @@ fn current_key(config: &Config) -> Result<Encryption> {
 }
 
 fn targets(config: &Config, files: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if files.is_empty() {
+        crate::files_only::check(
+            config,
+            "encryption at rest",
+            "PostgreSQL's data at rest is the server's to encrypt (its storage), and \
+             connections use TLS (sslmode, docs/POSTGRES.md)",
+        )?;
+    }
     if !files.is_empty() {
         // A file named twice (or by two spellings) is converted once.
         let mut seen = std::collections::HashSet::new();

@@ -33,6 +33,11 @@ pub struct Args {
 }
 
 pub fn run(config: &Config, a: Args) -> Result<()> {
+    crate::files_only::check(
+        config,
+        "export",
+        "the stores on PostgreSQL are there already (pg_dump writes a script of them)",
+    )?;
     let opts = Options {
         part: match (a.schema_only, a.data_only) {
             (true, _) => Part::SchemaOnly,

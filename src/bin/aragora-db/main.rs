@@ -18,6 +18,7 @@ mod cmd_salvage;
 mod cmd_sqlite;
 mod cmd_status;
 mod cmd_verify;
+mod files_only;
 mod output;
 
 use clap::Parser;
