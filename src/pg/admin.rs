@@ -361,6 +361,8 @@ pub struct VerifyReport {
 
 /// Checks the database against the declarations: every declared table
 /// exists with every declared column (type, NOT NULL), its primary key,
+/// every declared index (on the declared columns, UNIQUE where declared,
+/// valid),
 /// every declared foreign key present (to the declared parent, on the
 /// declared columns, with the declared `ON DELETE`) and validated (`pg_constraint.convalidated`), the
 /// full-text column, and each table's recorded version; counts the rows
@@ -412,6 +414,27 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
             r.get(5),
             r.get(6),
         ));
+    }
+    // table -> [(index name, unique, columns, valid, partial or on expressions)]
+    type Idx = (String, bool, Vec<String>, bool, bool);
+    let mut indexes: BTreeMap<String, Vec<Idx>> = BTreeMap::new();
+    for r in client
+        .query(
+            "SELECT t.n, c.relname::text, i.indisunique, \
+               ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(num, ord) \
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.num ORDER BY k.ord), \
+               i.indisvalid, (i.indpred IS NOT NULL OR i.indexprs IS NOT NULL) \
+             FROM unnest($1::text[]) AS t(n) \
+             JOIN pg_catalog.pg_index i ON i.indrelid = to_regclass(quote_ident(t.n)) \
+             JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid",
+            &[&table_names],
+        )
+        .map_err(err)?
+    {
+        indexes
+            .entry(r.get(0))
+            .or_default()
+            .push((r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)));
     }
     let counts = row_counts(client, target, &state)?;
     let mut problems = Vec::new();
@@ -501,6 +524,44 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
                         "primary key is ({}), declared ({})",
                         c.3.join(", "),
                         want.join(", ")
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
+        // Each declared index, found by its columns (a name may differ on a
+        // database the original's stores made): a missing UNIQUE index
+        // means duplicates are no longer refused.
+        let have = indexes.get(&s.name).map(Vec::as_slice).unwrap_or(&[]);
+        for idx in &s.indexes {
+            let cols: Vec<String> = idx
+                .def
+                .columns
+                .iter()
+                .map(|&i| s.columns[i].pg_name.clone())
+                .collect();
+            let kind = if idx.def.unique {
+                "UNIQUE index"
+            } else {
+                "index"
+            };
+            let wanted = format!("{kind} {} ({})", idx.name, cols.join(", "));
+            let usable = |i: &&Idx| i.2 == cols && !i.4 && (i.1 || !idx.def.unique);
+            match have.iter().find(usable) {
+                None => problem(
+                    &s.name,
+                    &idx.name,
+                    if idx.def.unique {
+                        format!("{wanted} missing: duplicate values are not refused")
+                    } else {
+                        format!("{wanted} missing: lookups by it scan the table")
+                    },
+                ),
+                Some(i) if !i.3 => problem(
+                    &s.name,
+                    &i.0,
+                    format!(
+                        "{wanted} is not valid (a failed CREATE INDEX CONCURRENTLY?): REINDEX it"
                     ),
                 ),
                 Some(_) => {}

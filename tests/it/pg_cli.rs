@@ -345,7 +345,10 @@ fn verify_checks_tables_columns_and_validated_foreign_keys() {
          ALTER TABLE \"{t}\" ADD CONSTRAINT \"{c}\" FOREIGN KEY ({cols}) REFERENCES \"{p}\" ({pk}) NOT VALID;\n\
          ALTER TABLE token_blacklist DROP COLUMN revoked_at;\n\
          ALTER TABLE token_blacklist ALTER COLUMN jti TYPE varchar(40);\n\
-         DROP TABLE share_links;\n",
+         DROP TABLE share_links;\n\
+         DROP INDEX idx_users_email;\n\
+         CREATE INDEX idx_users_email ON users (email);\n\
+         DROP INDEX idx_users_org;\n",
         t = child.name,
         c = fk.name,
         cols = cols.join(", "),
@@ -380,6 +383,12 @@ fn verify_checks_tables_columns_and_validated_foreign_keys() {
         "declared text",
     ]);
     has(&["share_links", "table missing"]);
+    // A UNIQUE index replaced by a plain one, an index dropped.
+    has(&[
+        "users",
+        "UNIQUE index idx_users_email (email) missing: duplicate values are not refused",
+    ]);
+    has(&["users", "index idx_users_org (org_id) missing"]);
     assert_eq!(v["problems"], problems.len());
     assert!(stderr(&o).contains("verify found"), "{}", stderr(&o));
 
