@@ -53,9 +53,6 @@ pub fn create_table(plan: &TablePlan, notes: &mut Vec<String>, guarded: bool) ->
     if let Some(sv) = &plan.shape.search {
         lines.push(format!("    {} tsvector", q(&sv.column)?));
     }
-    if let Some(x) = &plan.extra_column {
-        lines.push(format!("    {} jsonb", q(x)?));
-    }
     let mut sql = format!(
         "CREATE TABLE {}{} (\n{}\n);\n",
         if guarded { "IF NOT EXISTS " } else { "" },

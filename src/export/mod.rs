@@ -296,8 +296,10 @@ pub(crate) fn row_fields<'a>(
 
 /// Undeclared columns as a JSON object `jsonb` accepts. Values JSON or
 /// `jsonb` would alter are tagged: blobs `{"$blob_hex": …}`, text with
-/// U+0000 `{"$text_hex": …}`, non-finite reals and -0.0 `{"$real": …}`;
-/// a key holding U+0000 becomes `"$key_hex:<hex>"`.
+/// U+0000 `{"$text_hex": …}`, non-finite reals, -0.0 and reals whose
+/// shortest form has no decimal point (`1e18`, which `jsonb` would print
+/// as an integer) `{"$real": …}`; a key holding U+0000 becomes
+/// `"$key_hex:<hex>"`. [`extras_from_json`] reads it back exactly.
 pub fn extras_json(extras: &Extras) -> String {
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let mut map = serde_json::Map::new();
@@ -310,7 +312,11 @@ pub fn extras_json(extras: &Extras) -> String {
         let json = match v.as_ref() {
             ValueRef::Null => serde_json::Value::Null,
             ValueRef::Integer(i) => i.into(),
-            ValueRef::Real(f) if f.is_finite() && !(f == 0.0 && f.is_sign_negative()) => {
+            ValueRef::Real(f)
+                if f.is_finite()
+                    && !(f == 0.0 && f.is_sign_negative())
+                    && serde_json::Value::from(f).to_string().contains('.') =>
+            {
                 serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, Into::into)
             }
             ValueRef::Real(f) => serde_json::json!({ "$real": real_text(f) }),
@@ -323,6 +329,68 @@ pub fn extras_json(extras: &Extras) -> String {
         map.insert(key, json);
     }
     serde_json::Value::Object(map).to_string()
+}
+
+/// The undeclared columns [`extras_json`] wrote (as text, possibly in
+/// `jsonb`'s normal form), or an error saying what is not in that form.
+pub fn extras_from_json(text: &str) -> Result<Extras> {
+    let bad = |what: String| Error::Invalid(format!("undeclared columns (_extra): {what}"));
+    let unhex = |h: &str| -> Result<Vec<u8>> {
+        if !h.len().is_multiple_of(2) {
+            return Err(bad(format!("odd-length hex {h:?}")));
+        }
+        (0..h.len())
+            .step_by(2)
+            .map(|i| {
+                u8::from_str_radix(h.get(i..i + 2).unwrap_or(""), 16)
+                    .map_err(|_| bad(format!("not hex: {h:?}")))
+            })
+            .collect()
+    };
+    let utf8 = |b: Vec<u8>| String::from_utf8(b).map_err(|e| bad(format!("not UTF-8: {e}")));
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let serde_json::Value::Object(map) = json else {
+        return Err(bad(format!("not a JSON object: {text:.60}")));
+    };
+    let mut out = Extras::new();
+    for (k, v) in map {
+        let key = match k.strip_prefix("$key_hex:") {
+            Some(h) => utf8(unhex(h)?)?,
+            None => k,
+        };
+        let value = match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::Integer(i),
+                None => Value::Real(
+                    n.as_f64()
+                        .ok_or_else(|| bad(format!("{key}: number {n} out of range")))?,
+                ),
+            },
+            serde_json::Value::String(s) => Value::Text(s),
+            serde_json::Value::Object(o) if o.len() == 1 => {
+                let (tag, inner) = o.into_iter().next().unwrap_or_default();
+                let inner = inner
+                    .as_str()
+                    .ok_or_else(|| bad(format!("{key}: tag {tag} without a string")))?;
+                match tag.as_str() {
+                    "$blob_hex" => Value::Blob(unhex(inner)?),
+                    "$text_hex" => Value::Text(utf8(unhex(inner)?)?),
+                    // `real_text`: Rust's shortest form, `NaN`, `Infinity`.
+                    "$real" => Value::Real(
+                        inner
+                            .parse::<f64>()
+                            .map_err(|_| bad(format!("{key}: {inner:?} is not a real")))?,
+                    ),
+                    _ => return Err(bad(format!("{key}: unknown tag {tag}"))),
+                }
+            }
+            other => return Err(bad(format!("{key}: {other:.60} is not a stored value"))),
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
 }
 
 /// Quotes an identifier for the script.

@@ -107,6 +107,10 @@ pub struct PgTable {
     pub foreign_keys: Vec<PgForeignKey>,
     /// The full-text column, if declared.
     pub search: Option<PgSearchShape>,
+    /// The `jsonb` column (among the PostgreSQL-only ones) holding a row's
+    /// undeclared columns: `_extra`, or `_extra_2`… when a declared column
+    /// has that name.
+    pub extra: String,
     /// Names shortened or disambiguated (63-byte limit or a name taken by
     /// another table, index or constraint): `(wanted, given)`.
     pub renamed: Vec<(String, String)>,
@@ -247,6 +251,20 @@ fn compute(def: &'static TableDef, relations: &mut Names) -> PgTable {
             identity: false,
         });
     }
+    // Every table keeps the columns a row has beyond its declaration (an
+    // import from another version of the original brings them) as one
+    // JSON object (`export::extras_json`), NULL when there are none.
+    let extra = cols.claim("_extra");
+    columns.push(PgColumn {
+        table: def.name,
+        decl_name: "_extra",
+        pg_name: extra.clone(),
+        ty: PgType::Jsonb,
+        not_null: false,
+        default: None,
+        decl: None,
+        identity: false,
+    });
     let search = def.pg.search.map(|s| PgSearchShape {
         column: cols.claim(s.column),
         from: s.from.iter().map(|&i| columns[i].pg_name.clone()).collect(),
@@ -293,6 +311,7 @@ fn compute(def: &'static TableDef, relations: &mut Names) -> PgTable {
         indexes,
         foreign_keys,
         search,
+        extra,
         renamed,
     }
 }

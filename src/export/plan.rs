@@ -243,7 +243,7 @@ impl TablePlan {
             }
         }
         if self.extras_rows > 0 {
-            let name = cols.claim("_extra");
+            let name = self.shape.extra.clone();
             notes.push(format!(
                 "{} row(s) carry undeclared columns; kept as JSON in column {name} (jsonb)",
                 self.extras_rows

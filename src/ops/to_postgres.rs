@@ -10,8 +10,8 @@
 //!   refuses (text holding U+0000, an integer beyond a 32-bit column, a
 //!   timestamp it cannot read) stops the move, naming table, key and
 //!   column;
-//! * a row with undeclared columns stops it too: the live tables have no
-//!   column for them yet (docs/POSTGRES.md, "Undeclared columns");
+//! * a row's undeclared columns go with it, into the table's `_extra`
+//!   column (docs/POSTGRES.md, "Undeclared columns");
 //! * references without a parent row (the original never enforced its
 //!   foreign keys) are counted per foreign key; those keys are dropped for
 //!   the load and added back `NOT VALID`, as the exporter adds them, so
@@ -234,11 +234,15 @@ pub fn to_postgres(
     dst.load_postgres(&loose, |w| {
         for (t, &def) in tables.iter().enumerate() {
             let mut tm = TableMove::default();
-            rows.visit(t, &mut |pk, vals, _| {
-                match w.insert_values(def, vals, &Extras::new()) {
+            rows.visit(t, &mut |pk, vals, extras| {
+                match w.insert_values(def, vals, extras) {
                     Ok(_) => tm.copied += 1,
                     Err(Error::Unique { .. }) => match w.get_values(def, pk)? {
-                        Some((have, _)) if same_row(def, vals, &have)? => tm.already_present += 1,
+                        Some((have, have_extras))
+                            if same_extras(&have_extras, extras) && same_row(def, vals, &have)? =>
+                        {
+                            tm.already_present += 1
+                        }
                         Some(_) => conflicts.push(format!(
                             "{} {}: PostgreSQL holds a row with this key and other values",
                             def.name,
@@ -286,17 +290,8 @@ fn check(
     for (t, &def) in rows.tables().iter().enumerate() {
         let shape = pgshape::shape(def);
         let mut read = 0;
-        rows.visit(t, &mut |pk, vals, extras| {
+        rows.visit(t, &mut |pk, vals, _| {
             read += 1;
-            if !extras.is_empty() {
-                refused.push(format!(
-                    "{} {}: columns the declaration does not have ({}): the PostgreSQL tables \
-                     have no column for them (docs/POSTGRES.md, \"Undeclared columns\")",
-                    def.name,
-                    keys::render(pk),
-                    extras.keys().cloned().collect::<Vec<_>>().join(", ")
-                ));
-            }
             for (v, col) in vals.iter().zip(shape.declared()) {
                 if let Err(e) = pgshape::param(v.as_ref(), col) {
                     refused.push(format!("{} {}: {e}", def.name, keys::render(pk)));
@@ -385,6 +380,15 @@ fn compare(src: &Value, got: &Value, col: &PgColumn, def: &'static TableDef) -> 
     Ok(if same { Same::Reformed } else { Same::No })
 }
 
+/// Undeclared columns compare exactly (their JSON form is tagged so that
+/// `jsonb` keeps every value), a NaN equal to a NaN.
+fn same_extras(a: &Extras, b: &Extras) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && (va == vb || (is_nan(va) && is_nan(vb))))
+}
+
 fn is_nan(v: &Value) -> bool {
     matches!(v, Value::Real(f) if f.is_nan())
 }
@@ -398,16 +402,23 @@ fn verify(rows: &StoreRows, dst: &Database, report: &mut MoveReport) -> Result<(
         let Some(tm) = report.tables.iter_mut().find(|m| m.table == def.name) else {
             continue;
         };
-        rows.visit(t, &mut |pk, vals, _| {
+        rows.visit(t, &mut |pk, vals, extras| {
             let mut got = None;
             r.source().row(def, pk, &mut |bytes| {
-                got = Some(def.decode_values(pk, bytes)?.0);
+                got = Some(def.decode_values(pk, bytes)?);
                 Ok(())
             })?;
-            let Some(got) = got else {
+            let Some((got, got_extras)) = got else {
                 wrong.push(format!("{} {}: missing", def.name, keys::render(pk)));
                 return Ok(());
             };
+            if !same_extras(extras, &got_extras) {
+                wrong.push(format!(
+                    "{} {}: undeclared columns differ in PostgreSQL",
+                    def.name,
+                    keys::render(pk)
+                ));
+            }
             let mut reformed = 0;
             for ((s, g), col) in vals.iter().zip(&got).zip(shape.declared()) {
                 match compare(s, g, col, def)? {

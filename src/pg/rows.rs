@@ -231,11 +231,21 @@ impl<C: Connection> PgRows<C> {
             .inspect_err(|e| self.on_error(e))
     }
 
-    /// Decodes one result row of every column into a stored envelope.
+    /// Decodes one result row of every column (`t.select` from `from` on:
+    /// the declared columns, then the undeclared ones) into a stored
+    /// envelope.
     fn envelope(t: &PgTable, row: &postgres::Row, from: usize, out: &mut Vec<u8>) -> Result<()> {
         let vals = Self::values(t, row, from)?;
+        let extra: Option<&str> = row
+            .try_get(from + t.cols.len())
+            .map_err(|e| Error::Invalid(format!("reading {}.{}: {e}", t.name, t.extra_q)))?;
+        let extras = match extra {
+            None => Extras::default(),
+            Some(text) => crate::export::extras_from_json(text)
+                .map_err(|e| Error::Invalid(format!("{}.{}: {e}", t.name, t.extra_q)))?,
+        };
         out.clear();
-        codec::encode_row(out, vals.len(), |i| vals[i].as_ref(), &Extras::default());
+        codec::encode_row(out, vals.len(), |i| vals[i].as_ref(), &extras);
         Ok(())
     }
 
@@ -262,25 +272,6 @@ impl<C: Connection> PgRows<C> {
             vals.push(c.value(text)?);
         }
         Ok(keys::encode(vals.iter().map(Value::as_ref)))
-    }
-
-    /// A row with columns its declaration does not have (kept by the
-    /// embedded store from other versions of the original) cannot be stored
-    /// here yet: the tables have no column for them. Refused, naming the
-    /// row and the columns, rather than stored without them.
-    fn refuse_extras(&self, def: &'static TableDef, pk: &[u8], extras: &Extras) -> Result<()> {
-        if extras.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Invalid(format!(
-            "PostgreSQL {}: {} row {} has columns its declaration does not have ({}); \
-             this backend has no column to keep them in, so the row is refused \
-             rather than stored without them (docs/POSTGRES.md, \"Undeclared columns\")",
-            self.set.origin().display(),
-            def.name,
-            keys::render(pk),
-            extras.keys().cloned().collect::<Vec<_>>().join(", ")
-        )))
     }
 
     /// The typed error of a failed write.
@@ -571,8 +562,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         let t = self.table(def)?;
         check_row(def, vals, check_types)?;
         let pk = crate::table::layout::pk_of(def, vals);
-        self.refuse_extras(def, &pk, extras)?;
-        let st = sql::insert(t, vals)?;
+        let st = sql::insert(t, vals, extras)?;
         self.savepoint(
             |w| {
                 w.execute(&st).map_err(Fail::Pg)?;
@@ -597,8 +587,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         let t = self.table(def)?;
         check_row(def, vals, check_types)?;
         let pk = crate::table::layout::pk_of(def, vals);
-        self.refuse_extras(def, &pk, extras)?;
-        let st = sql::update(t, vals)?;
+        let st = sql::update(t, vals, extras)?;
         self.savepoint(
             |w| {
                 let n = w.execute(&st).map_err(Fail::Pg)?;

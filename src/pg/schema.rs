@@ -58,6 +58,30 @@ pub fn up_to_date(client: &mut postgres::Client, origin: &Path) -> Result<bool> 
     let row = client
         .query_one(&sql, &[])
         .map_err(|e| pg_error(origin, "read the schema versions", e))?;
+    if !row.get::<_, bool>(0) {
+        return Ok(false);
+    }
+    // Every column of every shape, too: a database created before a
+    // column joined the shapes (`_extra`) is brought up to date by the
+    // same guarded step, which adds the columns a table lacks.
+    let (names, columns): (Vec<String>, Vec<String>) = tables
+        .iter()
+        .flat_map(|t| {
+            t.columns
+                .iter()
+                .map(|c| c.pg_name.clone())
+                .chain(t.search.iter().map(|s| s.column.clone()))
+                .map(|c| (t.name.clone(), c))
+        })
+        .unzip();
+    let row = client
+        .query_one(
+            "SELECT count(*) = cardinality($1::text[]) FROM unnest($1::text[], $2::text[]) AS d(t, c) \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = to_regclass(quote_ident(d.t)) \
+             AND a.attname = d.c AND NOT a.attisdropped",
+            &[&names, &columns],
+        )
+        .map_err(|e| pg_error(origin, "read the schema's columns", e))?;
     Ok(row.get(0))
 }
 

@@ -70,7 +70,11 @@ pub struct PgTable {
     pub name: String,
     /// The declared columns, in declaration order.
     pub cols: Vec<PgCol>,
-    /// `c1::text, c2::text, …`: every declared column, read back as text.
+    /// The quoted `jsonb` column of the row's undeclared columns
+    /// ([`pgshape::PgTable::extra`]).
+    pub extra_q: String,
+    /// `c1::text, c2::text, …, _extra::text`: every declared column, then
+    /// the undeclared ones, read back as text.
     pub select: String,
 }
 
@@ -97,9 +101,11 @@ pub fn shape(def: &'static TableDef) -> Result<&'static PgTable> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let extra_q = q(&pg.extra)?;
     let select = cols
         .iter()
         .map(|c| format!("{}::text", c.q))
+        .chain(std::iter::once(format!("{extra_q}::text")))
         .collect::<Vec<_>>()
         .join(", ");
     let t: &'static PgTable = Box::leak(Box::new(PgTable {
@@ -107,6 +113,7 @@ pub fn shape(def: &'static TableDef) -> Result<&'static PgTable> {
         q: q(&pg.name)?,
         name: pg.name.clone(),
         cols,
+        extra_q,
         select,
     }));
     cache.insert(def.name, t);

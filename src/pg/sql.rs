@@ -217,15 +217,27 @@ pub fn pk_select(t: &PgTable) -> String {
         .join(", ")
 }
 
-/// `INSERT` of one row.
-pub fn insert(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Result<Stmt> {
+/// The bound text of a row's undeclared columns: NULL when there are none.
+fn extras_param(extras: &crate::table::Extras) -> Option<String> {
+    (!extras.is_empty()).then(|| crate::export::extras_json(extras))
+}
+
+/// `INSERT` of one row (its undeclared columns into the `_extra` column).
+pub fn insert(
+    t: &PgTable,
+    vals: &[crate::table::ValueRef<'_>],
+    extras: &crate::table::Extras,
+) -> Result<Stmt> {
     let mut st = Stmt::default();
-    let names: Vec<&str> = t.cols.iter().map(|c| c.q.as_str()).collect();
-    let mut ps = Vec::with_capacity(vals.len());
+    let mut names: Vec<&str> = t.cols.iter().map(|c| c.q.as_str()).collect();
+    let mut ps = Vec::with_capacity(vals.len() + 1);
     for (c, v) in t.cols.iter().zip(vals) {
         st.params.push(c.text(*v)?);
         ps.push(format!("${}::{}", st.params.len(), c.ty.sql()));
     }
+    names.push(&t.extra_q);
+    st.params.push(extras_param(extras));
+    ps.push(format!("${}::jsonb", st.params.len()));
     st.sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         t.q,
@@ -235,8 +247,13 @@ pub fn insert(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Result<Stmt> 
     Ok(st)
 }
 
-/// `UPDATE` of every non-key column of the row with the same primary key.
-pub fn update(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Result<Stmt> {
+/// `UPDATE` of every non-key column (and the undeclared ones) of the row
+/// with the same primary key.
+pub fn update(
+    t: &PgTable,
+    vals: &[crate::table::ValueRef<'_>],
+    extras: &crate::table::Extras,
+) -> Result<Stmt> {
     let mut st = Stmt::default();
     let pk = t.def.primary_key;
     let mut sets = Vec::new();
@@ -247,6 +264,8 @@ pub fn update(t: &PgTable, vals: &[crate::table::ValueRef<'_>]) -> Result<Stmt> 
         st.params.push(c.text(*v)?);
         sets.push(format!("{} = ${}::{}", c.q, st.params.len(), c.ty.sql()));
     }
+    st.params.push(extras_param(extras));
+    sets.push(format!("{} = ${}::jsonb", t.extra_q, st.params.len()));
     let mut conds = Vec::new();
     for &i in pk {
         let c = &t.cols[i];

@@ -191,11 +191,10 @@ fn rows_postgres_cannot_hold_are_refused_before_anything_is_written() {
     let (_d, cfg) = embedded_store();
     let db = users_db(&cfg);
     db.write(|w| {
-        let mut x = user("x", "x@x.io", None);
-        x.extra
-            .insert("legacy_flag".into(), Value::Text("kept".into()));
-        w.insert(&x)?;
-        w.insert(&user("nul", "nul\0@x.io", None))
+        w.insert(&user("nul", "nul\0@x.io", None))?;
+        let mut n = user("nul2", "x@x.io", None);
+        n.name = Some("N\0".into());
+        w.insert(&n)
     })
     .unwrap();
     drop(db);
@@ -206,12 +205,40 @@ fn rows_postgres_cannot_hold_are_refused_before_anything_is_written() {
     assert!(
         err.contains(
             "2 problem(s) in rows PostgreSQL cannot hold as they are; nothing was written"
-        ) && err.contains("users \"x\": columns the declaration does not have (legacy_flag)")
-            && err.contains("users \"nul\": PostgreSQL column users.email"),
+        ) && err.contains("users \"nul\": PostgreSQL column users.email")
+            && err.contains("users \"nul2\": PostgreSQL column users.name"),
         "{err}"
     );
     // Refused before connecting: not even the schema was created.
     assert_eq!(tmp.scalar("SELECT to_regclass('users') IS NULL"), "t");
+}
+
+#[test]
+fn undeclared_columns_move_with_their_rows() {
+    if !available() {
+        return;
+    }
+    let (_d, cfg) = embedded_store();
+    let db = users_db(&cfg);
+    db.write(|w| {
+        let mut x = user("x", "x@x.io", None);
+        x.extra
+            .insert("legacy_flag".into(), Value::Blob(vec![0xde, 0xad]));
+        x.extra.insert("score".into(), Value::Real(1e18));
+        w.insert(&x)
+    })
+    .unwrap();
+    drop(db);
+    let tmp = TempDb::new("pgmoveextra");
+    let o = move_to(&cfg, &tmp, &[]);
+    assert!(o.status.success(), "{}", describe(&o));
+    let got = pg(&tmp).read().unwrap().get::<User>("x").unwrap().unwrap();
+    assert_eq!(got.extra["legacy_flag"], Value::Blob(vec![0xde, 0xad]));
+    assert_eq!(got.extra["score"], Value::Real(1e18));
+    // Again: the same row with the same undeclared columns is present.
+    let o = move_to(&cfg, &tmp, &[]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("moved 0 row(s)"));
 }
 
 #[test]

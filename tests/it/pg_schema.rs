@@ -188,6 +188,8 @@ fn declared() -> SchemaView {
                 .iter()
                 .map(|o| (o.name.to_string(), words(o.ty).to_string(), false)),
         );
+        // Every table keeps undeclared columns in `_extra`.
+        cols.push(("_extra".into(), "jsonb".into(), false));
         if let Some(sv) = def.pg.search {
             cols.push((sv.column.to_string(), "tsvector".into(), false));
             c.triggers.insert((t.clone(), sv.trigger.to_string()));

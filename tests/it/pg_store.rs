@@ -4,8 +4,9 @@ use crate::export_pg::{TempDb, available};
 use aragora_db::Error;
 use aragora_db::db::pg::{Connect, PgClient};
 use aragora_db::db::{Database, OpenOptions};
+use aragora_db::schema::users::User;
 use aragora_db::store::{OrganizationStore, UserStore};
-use aragora_db::table::{Page, Read};
+use aragora_db::table::{Page, Read, Value};
 
 fn connect(db: &str) -> Connect {
     let dsn = format!("host=127.0.0.1 port=5432 user=postgres dbname={db}");
@@ -131,12 +132,13 @@ fn failed_writes_leave_the_transaction_usable() {
     db.write(|w| w.insert(&u("e", "e@x.io", None))).unwrap();
 }
 
-/// A row with columns its declaration lacks (what the importer keeps from
-/// other versions of the original) is refused on PostgreSQL, naming the row
-/// and the columns, rather than stored without them; the same transaction
-/// carries on.
+/// A row's columns beyond its declaration (what the importer keeps from
+/// other versions of the original) are kept on PostgreSQL too, in the
+/// table's `_extra` jsonb column, every value exactly: reals `jsonb` would
+/// print as integers, -0.0, NaN, blobs, text with U+0000, a key with
+/// U+0000. An update replaces them; none is NULL.
 #[test]
-fn undeclared_columns_are_refused_not_dropped() {
+fn undeclared_columns_are_kept_exactly() {
     if !available() {
         return;
     }
@@ -150,34 +152,89 @@ fn undeclared_columns_are_refused_not_dropped() {
     .unwrap();
     let u = crate::common::user;
     let mut x = u("x", "x@x.io", None);
-    x.extra.insert(
-        "legacy_flag".into(),
-        aragora_db::table::Value::Text("kept".into()),
-    );
+    for (k, v) in [
+        ("legacy_flag", Value::Text("kept".into())),
+        ("big_real", Value::Real(1e18)),
+        ("neg_zero", Value::Real(-0.0)),
+        ("nan", Value::Real(f64::NAN)),
+        ("inf", Value::Real(f64::INFINITY)),
+        ("half", Value::Real(0.5)),
+        ("int", Value::Integer(i64::MIN)),
+        ("none", Value::Null),
+        ("blob", Value::Blob(vec![0, 0xff, 7])),
+        ("nul_text", Value::Text("a\0b".into())),
+        ("key\0nul", Value::Integer(1)),
+    ] {
+        x.extra.insert(k.into(), v);
+    }
     db.write(|w| {
-        let e = w.insert(&x).unwrap_err();
-        let msg = e.to_string();
-        assert!(
-            msg.contains("users row") && msg.contains("legacy_flag") && msg.contains("refused"),
-            "{msg}"
-        );
-        w.insert(&u("y", "y@x.io", None))?;
-        let mut y = w.get::<aragora_db::schema::users::User>("y")?.unwrap();
-        y.extra
-            .insert("other".into(), aragora_db::table::Value::Integer(1));
-        assert!(w.update(&y).unwrap_err().to_string().contains("other"));
-        Ok(())
+        w.insert(&x)?;
+        w.insert(&u("y", "y@x.io", None))
     })
     .unwrap();
-    let r = db.read().unwrap();
+    let same = |a: &Value, b: &Value| match (a, b) {
+        (Value::Real(p), Value::Real(q)) => {
+            p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan())
+        }
+        _ => a == b,
+    };
+    let got = db.read().unwrap().get::<User>("x").unwrap().unwrap();
+    assert_eq!(got.extra.len(), x.extra.len(), "{:?}", got.extra);
+    for (k, v) in &x.extra {
+        assert!(
+            same(v, &got.extra[k]),
+            "{k}: {v:?} came back {:?}",
+            got.extra[k]
+        );
+    }
     assert!(
-        r.get::<aragora_db::schema::users::User>("x")
+        db.read()
             .unwrap()
-            .is_none()
+            .get::<User>("y")
+            .unwrap()
+            .unwrap()
+            .extra
+            .is_empty()
     );
-    let y = r
-        .get::<aragora_db::schema::users::User>("y")
+    assert_eq!(
+        tmp.scalar("SELECT _extra IS NULL FROM users WHERE id = 'y'"),
+        "t"
+    );
+    // An update replaces them.
+    let mut y = got;
+    y.extra.clear();
+    y.extra.insert("only".into(), Value::Integer(2));
+    db.write(|w| w.update(&y)).unwrap();
+    let got = db.read().unwrap().get::<User>("x").unwrap().unwrap();
+    assert_eq!(got.extra.len(), 1);
+    assert_eq!(got.extra["only"], Value::Integer(2));
+}
+
+/// A database made before `_extra` joined the schema gets it on open.
+#[test]
+fn an_older_schema_gains_the_undeclared_columns_column() {
+    if !available() {
+        return;
+    }
+    let tmp = TempDb::new("pgextraold");
+    let open = || {
+        Database::open_postgres(
+            &format!("postgresql://postgres@127.0.0.1/{}", tmp.name),
+            connect(&tmp.name),
+            aragora_db::schema::ALL_TABLES.to_vec(),
+            &OpenOptions::default(),
+        )
         .unwrap()
-        .unwrap();
-    assert!(y.extra.is_empty());
+    };
+    drop(open());
+    tmp.load("ALTER TABLE users DROP COLUMN _extra; ALTER TABLE organizations DROP COLUMN _extra;");
+    let db = open();
+    let mut x = crate::common::user("x", "x@x.io", None);
+    x.extra.insert("k".into(), Value::Integer(1));
+    db.write(|w| w.insert(&x)).unwrap();
+    assert_eq!(tmp.scalar("SELECT _extra::text FROM users"), r#"{"k": 1}"#);
+    assert_eq!(
+        tmp.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'organizations' AND column_name = '_extra'"),
+        "1"
+    );
 }
