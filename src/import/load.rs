@@ -203,7 +203,7 @@ fn typed(
             Err(f) => Some((
                 f.column,
                 f.reason,
-                convert::raw(f.value),
+                raw_value(m, convert::raw(f.value)),
                 convert::storage_class(f.value),
             )),
             Ok(Typed {
@@ -468,6 +468,24 @@ fn sequences(
         w.finish()?;
     }
     Ok(())
+}
+
+/// The offending value as `import_rejects.raw_value` holds it. On
+/// PostgreSQL that column is `bytea`, so a value of another storage class
+/// is kept as the bytes of its text form (text as UTF-8, numbers as their
+/// digits); `raw_type` names the class, and the reject's undeclared
+/// columns hold the whole source row exactly (docs/POSTGRES.md, "Moving a
+/// store to PostgreSQL").
+fn raw_value(m: &Mapping, v: Value) -> Value {
+    if !m.postgres {
+        return v;
+    }
+    match v {
+        Value::Text(s) => Value::Blob(s.into_bytes()),
+        Value::Integer(i) => Value::Blob(i.to_string().into_bytes()),
+        Value::Real(f) => Value::Blob(crate::export::types::real_text(f).into_bytes()),
+        Value::Null | Value::Blob(_) => v,
+    }
 }
 
 fn file_name(p: &std::path::Path) -> String {

@@ -44,6 +44,11 @@ pub struct Mapping {
     /// rows keep their keys and its `sqlite_sequence` applies. Rows from
     /// other files are imported after every home file (see [`file_hint`]).
     pub home: bool,
+    /// The table's store is on PostgreSQL (an import through a staging
+    /// store, `ops::to_postgres`): a row is typed only if PostgreSQL's
+    /// column types also hold every value (`pgshape::param`); else it is
+    /// rejected, kept whole in `import_rejects`, as an untypable row is.
+    pub postgres: bool,
 }
 
 impl Mapping {
@@ -136,7 +141,8 @@ pub fn plan(
             continue;
         }
         let (target, home) = route(config, rel, def)?;
-        let m = map_columns(def, table, target, home);
+        let mut m = map_columns(def, table, target, home);
+        m.postgres = config.backend.kind_for(def.owner) == crate::config::BackendKind::Postgres;
         let score = score(&m);
         if !score.complete_key {
             let missing: Vec<&str> = def
@@ -258,5 +264,6 @@ pub fn map_columns(
         rowid,
         target,
         home,
+        postgres: false,
     }
 }

@@ -80,6 +80,21 @@ pub fn type_row<'r>(m: &Mapping, table: &TableInfo, row: &Row<'r>) -> Result<Typ
             }
         }
     }
+    if m.postgres {
+        let shape = crate::export::pgshape::shape(def);
+        for (i, (v, col)) in values.iter().zip(shape.declared()).enumerate() {
+            if let Err(e) = crate::export::pgshape::param(v.as_ref(), col) {
+                let src = m.columns[i];
+                return Err(Fault {
+                    column: Some(src.map_or(def.columns[i].name.to_string(), |j| {
+                        table.columns[j].name.clone()
+                    })),
+                    reason: format!("PostgreSQL cannot hold it: {e}"),
+                    value: src.map_or(Src::Null, |j| row.get(j)),
+                });
+            }
+        }
+    }
     let mut extras = Extras::new();
     for (j, name) in &m.extras {
         let v = row.get(*j);

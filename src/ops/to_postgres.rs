@@ -258,8 +258,9 @@ pub fn to_postgres(
                 }
                 Ok(())
             })?;
-            if def.autoincrement {
-                w.raise_sequence_to(def, rows.sequence(t)?)?;
+            let seq = rows.sequence(t)?;
+            if def.autoincrement && seq > 0 {
+                w.raise_sequence_to(def, seq)?;
             }
             if let Some(m) = report.tables.iter_mut().find(|m| m.table == def.name) {
                 m.copied = tm.copied;
@@ -338,14 +339,27 @@ fn check(
 }
 
 /// Whether a row PostgreSQL holds equals the source row under the codec.
+/// The importer's own records (`import_rejects`, `import_raw_tables`) carry
+/// the time of the import that wrote them: another run's record of the same
+/// source row is the same record, so that column is not compared.
 fn same_row(def: &'static TableDef, src: &[Value], have: &[Value]) -> Result<bool> {
     let shape = pgshape::shape(def);
-    for ((s, h), col) in src.iter().zip(have).zip(shape.declared()) {
-        if compare(s, h, col, def)? == Same::No {
+    let stamp = run_stamp(def);
+    for (i, ((s, h), col)) in src.iter().zip(have).zip(shape.declared()).enumerate() {
+        if Some(i) != stamp && compare(s, h, col, def)? == Same::No {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// The column of an import record holding the time of the run.
+fn run_stamp(def: &'static TableDef) -> Option<usize> {
+    use crate::config::{DbTarget, Store};
+    if def.owner != DbTarget::Store(Store::Import) {
+        return None;
+    }
+    def.columns.iter().position(|c| c.name == "imported_at")
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -420,7 +434,11 @@ fn verify(rows: &StoreRows, dst: &Database, report: &mut MoveReport) -> Result<(
                 ));
             }
             let mut reformed = 0;
-            for ((s, g), col) in vals.iter().zip(&got).zip(shape.declared()) {
+            let stamp = run_stamp(def);
+            for (i, ((s, g), col)) in vals.iter().zip(&got).zip(shape.declared()).enumerate() {
+                if Some(i) == stamp && tm.already_present > 0 {
+                    continue;
+                }
                 match compare(s, g, col, def)? {
                     Same::Exactly => {}
                     Same::Reformed => reformed += 1,
@@ -521,9 +539,19 @@ pub fn import_to_postgres(
     // 0700, never an existing directory: it holds every imported row.
     crate::fsutil::new_private_dir(&dir)?;
     let staging = Staging(dir);
+    // The staging configuration keeps the backend settings: the importer
+    // and the move open the staging files by path (never through the
+    // configured backend), and the importer types each row for where it
+    // is going — a value PostgreSQL's column cannot hold makes the row a
+    // reject, kept whole in import_rejects, as an untypable value does.
+    // Consolidated: PostgreSQL has one table of each name, and the
+    // consolidated import merges the copies the original keeps of some
+    // tables in several files into that one (re-keying AUTOINCREMENT rows
+    // from the other files, rejecting conflicts), where the legacy layout
+    // would keep them apart and the move would have to leave them out.
     let mut staged = config.clone();
     staged.data_dir = staging.0.clone();
-    staged.backend = crate::config::BackendConfig::default();
+    staged.mode = crate::config::DatabaseMode::Consolidated;
     let import_opts = crate::import::Options {
         source: opts.source.clone(),
         dry_run: false,

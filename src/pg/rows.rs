@@ -396,9 +396,12 @@ impl<C: Connection> PgRows<C> {
             let pk = &def.columns[def.primary_key[0]];
             let st = Stmt {
                 sql: format!(
-                    "SELECT setval(s, GREATEST(l.last_id, COALESCE(pg_sequence_last_value(s), 0))) \
+                    // A sequence cannot be set to 0: with no id used yet
+                    // it is left to hand out 1 next.
+                    "SELECT setval(s, GREATEST(v, 1), v >= 1) FROM ( \
+                     SELECT s, GREATEST(l.last_id, COALESCE(pg_sequence_last_value(s), 0)) AS v \
                      FROM (SELECT pg_get_serial_sequence($1::text, $2::text)::regclass AS s) q, \
-                     {SEQUENCES} l WHERE q.s IS NOT NULL AND l.table_name = $3::text"
+                     {SEQUENCES} l WHERE q.s IS NOT NULL AND l.table_name = $3::text) w"
                 ),
                 params: vec![
                     Some(t.q.clone()),

@@ -477,33 +477,77 @@ fn import_goes_straight_into_postgres_verified_and_idempotent() {
 }
 
 #[test]
-fn import_into_postgres_refuses_what_it_cannot_hold_and_writes_nothing() {
+fn the_legacy_fixture_imports_into_postgres_with_every_row_accounted_for() {
     if !available() {
         return;
     }
     // The fixture holds values PostgreSQL's typed columns cannot take
-    // (text in a timestamptz column, 64-bit counts in integer columns) and
-    // unknown tables (kept as undeclared columns).
-    let db = TempDb::new("cli_import_refused");
+    // (text in a timestamptz column, 64-bit counts in integer columns):
+    // those rows become rejects, kept whole; unknown tables and undeclared
+    // columns go to import_raw_rows and `_extra`; copies of a table in
+    // several files are merged.
+    let db = TempDb::new("cli_import_fixture");
     let fixture = std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/legacy-nomic"
     ));
-    let (o, dir) = import_into(&db, fixture, &[]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert!(
-        err.contains("rows PostgreSQL cannot hold as they are; nothing was written")
-            && err.contains("users.locked_until")
-            && err.contains(&url(&db)),
-        "{err}"
+    let (o, dir) = import_into(&db, fixture, &["--verify", "--json"]);
+    ok(&o);
+    let v = json(&o);
+    assert_eq!(v["verify"]["mismatch_count"], 0, "{}", v["verify"]);
+    let rejected = v["verify"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rejected"].as_u64().unwrap())
+        .sum::<u64>();
+    assert!(rejected > 0);
+    assert_eq!(
+        db.scalar("SELECT count(*) FROM import_rejects"),
+        rejected.to_string()
     );
-    assert!(!has_schema(&db), "a refused import created the schema");
+    assert!(
+        db.scalar(
+            "SELECT count(*) FROM import_rejects WHERE reason LIKE 'PostgreSQL cannot hold it:%'"
+        )
+        .parse::<u64>()
+        .unwrap()
+            > 0
+    );
+    let moved: u64 = v["move"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["copied"].as_u64().unwrap())
+        .sum();
+    let verified: u64 = v["move"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["verified"].as_u64().unwrap())
+        .sum();
+    assert_eq!(moved, verified);
+    assert!(
+        v["move"]["copies"].as_array().unwrap().is_empty(),
+        "{}",
+        v["move"]
+    );
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         0,
         "import wrote files"
     );
+    // Again: nothing new.
+    let (o, _dir) = import_into(&db, fixture, &["--json"]);
+    ok(&o);
+    let v = json(&o);
+    let again: u64 = v["move"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["copied"].as_u64().unwrap())
+        .sum();
+    assert_eq!(again, 0);
 }
 
 const SECRET: &str = "Sup3rS3cretPw";
