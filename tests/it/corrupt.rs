@@ -56,3 +56,36 @@ fn flipped_row_byte_is_a_crc_error_naming_table_and_key() {
         "{problems:?}"
     );
 }
+
+/// A damaged row count (not 8 bytes) is an error naming the table, in a
+/// snapshot and inside a write transaction alike: a write transaction once
+/// read it as 0 and went on counting from there.
+#[test]
+fn a_damaged_row_count_is_an_error_in_reads_and_writes() {
+    let (_d, cfg) = data_dir();
+    let path = cfg.get_db_path(DbTarget::Store(Store::Users)).unwrap().path;
+    {
+        let db = Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
+        db.write(|w| w.insert(&user("a", "a@x.io", None))).unwrap();
+    }
+    {
+        let raw = redb::Database::create(&path).unwrap();
+        let txn = raw.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(raw_def("users")).unwrap();
+            t.insert(aragora_db::table::layout::COUNT_KEY, [1u8, 2, 3].as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let db = Database::open(&cfg, DbTarget::Store(Store::Users)).unwrap();
+    let corrupt = |e: Error| match e {
+        Error::Corrupt { table, what, .. } => {
+            assert_eq!(table, "users");
+            assert!(what.contains("expected 8 bytes, found 3"), "{what}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    };
+    corrupt(db.read().unwrap().count::<User>().unwrap_err());
+    corrupt(db.write(|w| w.count::<User>()).unwrap_err());
+}

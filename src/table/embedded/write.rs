@@ -13,8 +13,8 @@ use super::super::codec::{self, Extras};
 use super::super::def::{ForeignKeyDef, IndexDef, OnDelete, TableDef};
 use super::super::keys::{self, RawKey};
 use super::super::layout::{
-    COUNT_KEY, ROWS, SEQ_KEY, entry_value, index_keys, index_suffix, pk_of, raw_def, read_count,
-    spaced, stored_count,
+    COUNT_KEY, ROWS, SEQ_KEY, entry_value, index_keys, index_suffix, pk_of, raw_def, spaced,
+    stored_count,
 };
 use super::super::range::{KeyRange, Page};
 use super::super::set::{Child, TableSet};
@@ -492,7 +492,7 @@ impl<'t> Txn<'t> {
     /// Number of rows in a table, inside this transaction.
     fn row_count(&self, def: &TableDef) -> Result<u64> {
         let stored = match self.fetch(def.name, COUNT_KEY)? {
-            Some(b) => read_count(&b).unwrap_or(0),
+            Some(b) => stored_count(def.name, "row count", &b)?,
             None => 0,
         };
         let delta = self.counts.get(def.name).copied().unwrap_or(0);
