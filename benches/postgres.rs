@@ -414,7 +414,16 @@ impl std::ops::DerefMut for Held {
     }
 }
 
-impl aragora_db::pg::rows::Connection for Held {}
+impl aragora_db::pg::rows::Connection for Held {
+    fn split(
+        &mut self,
+    ) -> (
+        &mut postgres::Client,
+        Option<&mut aragora_db::pg::cache::StmtCache>,
+    ) {
+        self.1.as_mut().unwrap().split()
+    }
+}
 
 impl Drop for Held {
     fn drop(&mut self) {

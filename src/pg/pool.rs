@@ -32,6 +32,8 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::cache::StmtCache;
+
 /// TCP keepalive: probes start after a minute idle, every 10 s, and three
 /// unanswered ones close the connection (a dead server is noticed in about
 /// 90 s instead of the system's default of hours).
@@ -56,7 +58,7 @@ struct Inner {
 }
 
 struct State {
-    idle: Vec<Client>,
+    idle: Vec<Idle>,
     /// Connections open or being opened, idle included.
     open: u32,
 }
@@ -73,6 +75,18 @@ pub struct PoolStatus {
     /// Extra connections allowed under load.
     pub max_overflow: u32,
 }
+
+/// An idle connection, its prepared statements, and when it came back.
+struct Idle {
+    client: Client,
+    statements: StmtCache,
+    /// When it was returned after its last use (which ended well).
+    returned: Instant,
+}
+
+/// A connection returned this recently is handed out by
+/// [`Pool::get_recent`] without the liveness ping.
+pub const RECENT: Duration = Duration::from_secs(1);
 
 static POOLS: LazyLock<Mutex<HashMap<[u8; 32], Pool>>> = LazyLock::new(Default::default);
 
@@ -140,19 +154,37 @@ impl Pool {
     /// A connection: an idle one that is still alive, else a new one if the
     /// limit allows, else the next one returned within the pool timeout.
     pub fn get(&self) -> Result<PooledClient> {
+        self.checkout(false)
+    }
+
+    /// As [`Pool::get`], but a connection returned less than [`RECENT`]
+    /// ago is handed out without the liveness ping (one round trip less).
+    /// It is marked unverified: a caller whose first statement fails for
+    /// want of a connection (the server closed it meanwhile) asks for a
+    /// verified one with [`Connection::reconnect`](crate::pg::rows::Connection::reconnect)
+    /// and runs it again, which is safe only before anything of its own
+    /// was done; the table API does so.
+    pub fn get_recent(&self) -> Result<PooledClient> {
+        self.checkout(true)
+    }
+
+    fn checkout(&self, recent_unpinged: bool) -> Result<PooledClient> {
         let inner = &self.inner;
         let limits = inner.settings.pool;
         let started = Instant::now();
         let deadline = started + limits.timeout;
         let mut state = inner.state.lock();
         loop {
-            if let Some(mut client) = state.idle.pop() {
+            if let Some(mut idle) = state.idle.pop() {
                 drop(state);
-                if alive(&mut client, inner.settings.connect_timeout) {
-                    return Ok(self.guard(client));
+                if recent_unpinged && !idle.client.is_closed() && idle.returned.elapsed() < RECENT {
+                    return Ok(self.guard(idle.client, idle.statements, false));
+                }
+                if alive(&mut idle.client, inner.settings.connect_timeout) {
+                    return Ok(self.guard(idle.client, idle.statements, true));
                 }
                 tracing::info!(server = %inner.target, "discarding a closed PostgreSQL connection");
-                drop(client);
+                drop(idle);
                 state = inner.state.lock();
                 state.open -= 1;
                 continue;
@@ -161,7 +193,7 @@ impl Pool {
                 state.open += 1;
                 drop(state);
                 return match inner.connect() {
-                    Ok(client) => Ok(self.guard(client)),
+                    Ok(client) => Ok(self.guard(client, StmtCache::default(), true)),
                     Err(e) => {
                         inner.state.lock().open -= 1;
                         inner.freed.notify_one();
@@ -183,9 +215,11 @@ impl Pool {
         }
     }
 
-    fn guard(&self, client: Client) -> PooledClient {
+    fn guard(&self, client: Client, statements: StmtCache, verified: bool) -> PooledClient {
         PooledClient {
             client: Some(client),
+            statements,
+            verified,
             pool: self.inner.clone(),
             discard: false,
         }
@@ -258,11 +292,15 @@ impl Inner {
     }
 
     /// Takes a connection back: kept if alive and under `size`, else closed.
-    fn put_back(&self, client: Client) {
+    fn put_back(&self, client: Client, statements: StmtCache) {
         let mut state = self.state.lock();
         let keep = !client.is_closed() && (state.idle.len() as u32) < self.settings.pool.size;
         let discard = if keep {
-            state.idle.push(client);
+            state.idle.push(Idle {
+                client,
+                statements,
+                returned: Instant::now(),
+            });
             None
         } else {
             state.open -= 1;
@@ -288,6 +326,11 @@ impl fmt::Debug for Pool {
 /// Dereferences to [`postgres::Client`].
 pub struct PooledClient {
     client: Option<Client>,
+    /// Its prepared statements (they live and die with the connection).
+    statements: StmtCache,
+    /// Pinged or opened for this checkout (else handed out unpinged,
+    /// having been returned healthy within [`RECENT`]).
+    verified: bool,
     pool: Arc<Inner>,
     /// Closed when dropped instead of returned (its state is unknown).
     discard: bool,
@@ -331,6 +374,31 @@ impl crate::pg::rows::Connection for PooledClient {
     fn discard_when_dropped(&mut self) {
         self.discard = true;
     }
+
+    fn split(&mut self) -> (&mut Client, Option<&mut StmtCache>) {
+        (
+            self.client.as_mut().expect("present until dropped"),
+            Some(&mut self.statements),
+        )
+    }
+
+    /// Only for a connection handed out unpinged: it is closed and
+    /// replaced by a verified one (pinged or new) from the same pool.
+    fn reconnect(&mut self) -> Option<Result<()>> {
+        if self.verified {
+            return None;
+        }
+        let pool = Pool {
+            inner: self.pool.clone(),
+        };
+        self.close();
+        self.discard = false;
+        Some(pool.get().map(|mut fresh| {
+            self.client = fresh.client.take();
+            self.statements = std::mem::take(&mut fresh.statements);
+            self.verified = true;
+        }))
+    }
 }
 
 impl Drop for PooledClient {
@@ -338,7 +406,7 @@ impl Drop for PooledClient {
         if self.discard {
             self.close();
         } else if let Some(c) = self.client.take() {
-            self.pool.put_back(c);
+            self.pool.put_back(c, std::mem::take(&mut self.statements));
         }
     }
 }

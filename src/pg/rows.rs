@@ -15,17 +15,28 @@
 //!   released by the next write's `SAVEPOINT` (same round trip) or by
 //!   `COMMIT`; and a write sent before any other statement needs none, as
 //!   a failure rolls back the whole (empty) transaction and begins it anew.
-//! * Values travel as text with explicit casts, in one round trip per
-//!   statement (`query_typed`: no separate prepare).
+//! * Statements are prepared once per connection ([`super::cache`]) and
+//!   run with the simple query protocol as `EXECUTE aragora_N(…)`, values
+//!   as escaped text literals cast by the statement, results as text. That
+//!   lets one round trip carry what must precede a statement: `BEGIN` is
+//!   not sent on its own but with the transaction's first statement
+//!   (`BEGIN …; EXECUTE …`), a write's `SAVEPOINT` with the write, and the
+//!   lock of an absent key with the lookup that follows it. A snapshot or
+//!   transaction that sends nothing sends no `BEGIN` and no `ROLLBACK`.
+//! * A connection the pool handed out unpinged (returned healthy moments
+//!   ago) whose first round trip fails for want of a connection is
+//!   replaced by a verified one and the round trip sent again: nothing of
+//!   this transaction had happened yet.
 
+use super::cache::{self, StmtCache};
 use super::shape::{PgTable, shape};
 use super::sql::{self, Stmt, key_cols};
 use crate::error::{Error, Result};
 use crate::table::api::{RowSink, RowSource, RowVisitor, check_row, unique_error};
 use crate::table::codec::{self, Extras};
 use crate::table::{IndexDef, KeyRange, Page, TableDef, TableSet, Value, ValueRef, keys};
+use postgres::SimpleQueryMessage;
 use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
 use std::cell::{Cell, RefCell};
 use std::ops::DerefMut;
 use std::path::Path;
@@ -48,6 +59,20 @@ pub trait Connection: DerefMut<Target = postgres::Client> {
     /// user's `COMMIT` would commit. A pooled client closes instead of
     /// going back to its pool; an owned one is closed when dropped anyway.
     fn discard_when_dropped(&mut self) {}
+
+    /// The client and its connection's prepared statements. Without a
+    /// cache (the default), a [`PgRows`] prepares into one of its own and
+    /// deallocates those statements when it ends.
+    fn split(&mut self) -> (&mut postgres::Client, Option<&mut StmtCache>) {
+        (&mut **self, None)
+    }
+
+    /// Replaces a connection that was handed out without being checked
+    /// (see [`super::Pool::get_recent`]) by a checked one; `None` when it
+    /// was checked (or cannot be replaced): its errors are real.
+    fn reconnect(&mut self) -> Option<Result<()>> {
+        None
+    }
 }
 
 impl Connection for Box<postgres::Client> {}
@@ -60,8 +85,20 @@ pub struct PgRows<C: Connection> {
     open: bool,
     /// AUTOINCREMENT tables whose sequence this transaction raised.
     raised: Vec<&'static TableDef>,
-    /// No statement sent since `BEGIN`.
-    fresh: Cell<bool>,
+    /// `BEGIN` sent (it goes with the first statement, see the module
+    /// documentation).
+    began: Cell<bool>,
+    /// Sent anything at all (a connection handed out unchecked is replaced
+    /// only before that).
+    sent: Cell<bool>,
+    /// Statements to send ahead of the next one, in the same round trip
+    /// (a savepoint, a key lock).
+    ahead: RefCell<String>,
+    /// The connection was lost and could not be replaced: nothing more
+    /// is sent.
+    broken: Cell<bool>,
+    /// Prepared statements, when the connection brings no cache.
+    own: RefCell<Option<StmtCache>>,
     /// `aragora_op` is set and not to be rolled back to any more (its
     /// write succeeded, or it was rolled back to already): the next
     /// savepoint releases it first, and `COMMIT` releases it anyway.
@@ -89,29 +126,40 @@ impl<C: Connection> PgRows<C> {
         Self::begin(client, set, true)
     }
 
+    /// Nothing is sent yet: `BEGIN` goes with the first statement.
     fn begin(mut client: C, set: Arc<TableSet>, write: bool) -> Result<Self> {
-        let sql = if write {
-            BEGIN_WRITE
-        } else {
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        };
-        client
-            .batch_execute(sql)
-            .map_err(|e| pg_error(set.origin(), "begin a transaction", e))?;
+        let own = client.split().1.is_none().then(StmtCache::default);
         Ok(PgRows {
             client: RefCell::new(client),
             set,
             write,
             open: true,
             raised: Vec::new(),
-            fresh: Cell::new(true),
+            began: Cell::new(false),
+            sent: Cell::new(false),
+            ahead: RefCell::new(String::new()),
+            broken: Cell::new(false),
+            own: RefCell::new(own),
             releasable: false,
         })
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        if self.write {
+            BEGIN_WRITE
+        } else {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        }
     }
 
     /// Commits. Nothing is committed unless this returns `Ok`.
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
+        if !self.began.get() {
+            // Nothing was sent: nothing to commit.
+            self.ahead.get_mut().clear();
+            return Ok(());
+        }
         let r = self.client.get_mut().batch_execute("COMMIT");
         if let Err(e) = r {
             // Committed or not, the server's state is unknown to us.
@@ -132,19 +180,188 @@ impl<C: Connection> PgRows<C> {
         shape(def)
     }
 
-    fn query(&self, st: &Stmt) -> Result<Vec<postgres::Row>> {
-        let params: Vec<(&(dyn ToSql + Sync), Type)> = st
-            .params
-            .iter()
-            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
-            .collect();
-        tracing::debug!(sql = %st.sql, params = ?st.params.len(), "postgres query");
-        self.fresh.set(false);
-        let r = self.client.borrow_mut().query_typed(&st.sql, &params);
-        r.map_err(|e| {
-            self.on_error(&e);
-            pg_error(self.set.origin(), &st.sql, e)
+    fn query(&self, st: &Stmt) -> Result<Vec<postgres::SimpleQueryRow>> {
+        self.run(&st.sql, &st.params).map_err(|e| match e {
+            Fail::Pg(e) => pg_error(self.set.origin(), &st.sql, e),
+            Fail::Api(e) => e,
         })
+    }
+
+    /// Runs one statement (prepared on first use on this connection), with
+    /// `BEGIN` and whatever waits in `ahead` in the same round trip; the
+    /// rows of the statement.
+    fn run(
+        &self,
+        sql: &str,
+        params: &[Option<String>],
+    ) -> std::result::Result<Vec<postgres::SimpleQueryRow>, Fail> {
+        if self.broken.get() {
+            return Err(Fail::Api(Error::Invalid(format!(
+                "{}: the connection was lost",
+                self.set.origin().display()
+            ))));
+        }
+        let mut args = String::new();
+        for (i, p) in params.iter().enumerate() {
+            args.push_str(if i == 0 { "(" } else { ", " });
+            literal(&mut args, p.as_deref()).map_err(Fail::Api)?;
+        }
+        if !args.is_empty() {
+            args.push(')');
+        }
+        tracing::debug!(sql = %sql, params = ?params.len(), "postgres query");
+        let mut retried = false;
+        loop {
+            let first = !self.sent.get();
+            let begin = self.open && !self.began.get();
+            let e = match self.attempt(sql, params.len(), &args, begin) {
+                Ok(rows) => {
+                    self.ahead.borrow_mut().clear();
+                    return Ok(rows);
+                }
+                Err(e) => e,
+            };
+            if !retried && first && self.lost(&e) {
+                // Handed out unchecked and found dead: nothing of ours
+                // happened; again on a checked connection.
+                let r = self.client.borrow_mut().reconnect();
+                match r {
+                    Some(Ok(())) => {
+                        retried = true;
+                        self.began.set(false);
+                        self.sent.set(false);
+                        continue;
+                    }
+                    Some(Err(re)) => {
+                        self.broken.set(true);
+                        self.began.set(false);
+                        self.ahead.borrow_mut().clear();
+                        return Err(Fail::Api(re));
+                    }
+                    None => {}
+                }
+            }
+            self.ahead.borrow_mut().clear();
+            if !retried
+                && e.code().is_some_and(|c| {
+                    *c == SqlState::INVALID_SQL_STATEMENT_NAME
+                        || *c == SqlState::FEATURE_NOT_SUPPORTED
+                        || *c == SqlState::DUPLICATE_PSTATEMENT
+                })
+            {
+                // Our statements are gone or stale (a `DISCARD ALL` or
+                // `DEALLOCATE` by another user of the connection, a changed
+                // result type): forget them, and close the connection when
+                // done (some may linger on the server).
+                self.forget_statements();
+                if begin {
+                    // Nothing of ours happened in this transaction: start
+                    // it again, preparing anew.
+                    retried = true;
+                    if self.client.borrow_mut().batch_execute("ROLLBACK").is_ok() {
+                        self.began.set(false);
+                        continue;
+                    }
+                }
+            }
+            self.on_error(&e);
+            return Err(Fail::Pg(e));
+        }
+    }
+
+    /// Whether a failed round trip shows the connection unusable: no
+    /// answer from the server (closed, I/O) or a FATAL one.
+    fn lost(&self, e: &postgres::Error) -> bool {
+        e.as_db_error()
+            .is_none_or(|d| matches!(d.severity(), "FATAL" | "PANIC"))
+            || self.client.borrow().is_closed()
+    }
+
+    fn forget_statements(&self) {
+        let mut c = self.client.borrow_mut();
+        c.discard_when_dropped();
+        if let Some(cache) = c.split().1 {
+            cache.clear();
+        }
+        drop(c);
+        if let Some(cache) = self.own.borrow_mut().as_mut() {
+            cache.clear();
+        }
+    }
+
+    /// One round trip, or two when the statement is new on this
+    /// connection (`PREPARE` first, carrying `BEGIN` and `ahead`).
+    fn attempt(
+        &self,
+        sql: &str,
+        nparams: usize,
+        args: &str,
+        begin: bool,
+    ) -> std::result::Result<Vec<postgres::SimpleQueryRow>, postgres::Error> {
+        let mut conn = self.client.borrow_mut();
+        let mut own = self.own.borrow_mut();
+        let (client, shared) = conn.split();
+        let statements = match shared {
+            Some(c) => c,
+            None => own.get_or_insert_with(StmtCache::default),
+        };
+        self.sent.set(true);
+        // What goes first: `BEGIN`, then the statements waiting ahead.
+        let mut pre = String::new();
+        if begin {
+            pre.push_str(self.begin_sql());
+            pre.push_str("; ");
+        }
+        pre.push_str(&self.ahead.borrow());
+        // After a batch that began the transaction was answered, it is
+        // open (aborted, on an error: a rollback ends it).
+        let began = |e: Option<&postgres::Error>| {
+            if begin && e.is_none_or(|e| e.as_db_error().is_some()) {
+                self.began.set(true);
+            }
+        };
+        let n = match statements.get(sql) {
+            Some(n) => n,
+            None => {
+                let (n, evict) = statements.reserve();
+                let mut prep = std::mem::take(&mut pre);
+                if let Some(old) = evict {
+                    prep.push_str(&format!("DEALLOCATE {}; ", cache::name(old)));
+                }
+                prep.push_str("PREPARE ");
+                prep.push_str(&cache::name(n));
+                if nparams > 0 {
+                    prep.push_str(" (text");
+                    for _ in 1..nparams {
+                        prep.push_str(", text");
+                    }
+                    prep.push(')');
+                }
+                prep.push_str(" AS ");
+                prep.push_str(sql);
+                let r = client.batch_execute(&prep);
+                began(r.as_ref().err());
+                r?;
+                statements.insert(sql, n);
+                n
+            }
+        };
+        let mut batch = pre;
+        batch.push_str("EXECUTE ");
+        batch.push_str(&cache::name(n));
+        batch.push_str(args);
+        let r = client.simple_query(&batch);
+        began(r.as_ref().err());
+        // The rows of the last statement (those ahead may return some).
+        let mut rows = Vec::new();
+        for m in r? {
+            match m {
+                SimpleQueryMessage::RowDescription(_) => rows.clear(),
+                SimpleQueryMessage::Row(r) => rows.push(r),
+                _ => {}
+            }
+        }
+        Ok(rows)
     }
 
     /// After any failed statement: an error that is not the server's
@@ -169,27 +386,37 @@ impl<C: Connection> PgRows<C> {
         f: impl FnOnce(&mut Self) -> std::result::Result<T, Fail>,
         typed: impl FnOnce(&Self, postgres::Error) -> Error,
     ) -> Result<T> {
-        // Nothing sent since BEGIN: the whole transaction is the savepoint
-        // (no locks, settings or rows to keep), so no round trip for one.
-        let whole = self.fresh.get();
+        // Nothing sent in this transaction: the whole transaction is the
+        // savepoint (no locks, settings or rows to keep), so none is set.
+        // Else the savepoint goes with the write, in its round trip.
+        let whole = !self.began.get();
         if !whole {
-            self.exec(if self.releasable {
-                "RELEASE SAVEPOINT aragora_op; SAVEPOINT aragora_op"
+            self.ahead.get_mut().push_str(if self.releasable {
+                "RELEASE SAVEPOINT aragora_op; SAVEPOINT aragora_op; "
             } else {
-                "SAVEPOINT aragora_op"
-            })?;
+                "SAVEPOINT aragora_op; "
+            });
         }
         let r = f(self);
-        // Either way `aragora_op` (if set) is never rolled back to again.
-        self.releasable = !whole;
+        // Still waiting: nothing reached the server (`f` failed first).
+        let unsent = !whole && !self.ahead.get_mut().is_empty();
+        self.ahead.get_mut().clear();
+        if !unsent {
+            // Either way `aragora_op` (if set) is never rolled back to again.
+            self.releasable = !whole;
+        }
         match r {
             Ok(v) => Ok(v),
             Err(e) => {
                 if whole {
-                    self.exec(&format!("ROLLBACK; {BEGIN_WRITE}"))?;
-                    self.fresh.set(true);
+                    if self.began.get() {
+                        // Back to an empty transaction: none at all (the
+                        // next statement begins one).
+                        self.exec("ROLLBACK")?;
+                        self.began.set(false);
+                    }
                     self.raised.clear();
-                } else {
+                } else if !unsent {
                     self.exec("ROLLBACK TO SAVEPOINT aragora_op")?;
                 }
                 Err(match e {
@@ -200,39 +427,53 @@ impl<C: Connection> PgRows<C> {
         }
     }
 
+    /// Runs `sql` (no parameters, simple protocol) inside the transaction:
+    /// with `BEGIN` if none is open yet, and what waits in `ahead`.
     fn exec(&self, sql: &str) -> Result<()> {
-        self.fresh.set(false);
-        let r = self.client.borrow_mut().batch_execute(sql);
+        if self.broken.get() {
+            return Err(Error::Invalid(format!(
+                "{}: the connection was lost",
+                self.set.origin().display()
+            )));
+        }
+        let begin = self.open && !self.began.get() && sql != "ROLLBACK";
+        let mut batch = String::new();
+        if begin {
+            batch.push_str(self.begin_sql());
+            batch.push_str("; ");
+        }
+        batch.push_str(&std::mem::take(&mut *self.ahead.borrow_mut()));
+        batch.push_str(sql);
+        self.sent.set(true);
+        let r = self.client.borrow_mut().batch_execute(&batch);
+        if begin && r.as_ref().err().is_none_or(|e| e.as_db_error().is_some()) {
+            self.began.set(true);
+        }
         r.map_err(|e| {
             self.on_error(&e);
             pg_error(self.set.origin(), sql, e)
         })
     }
 
-    fn execute(&self, st: &Stmt) -> std::result::Result<u64, postgres::Error> {
-        let params: Vec<(&(dyn ToSql + Sync), Type)> = st
-            .params
-            .iter()
-            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
-            .collect();
-        self.fresh.set(false);
-        let r = self
-            .client
-            .borrow_mut()
-            .query_typed(&format!("{} RETURNING 1", st.sql), &params);
-        r.map(|rows| rows.len() as u64)
-            .inspect_err(|e| self.on_error(e))
+    fn execute(&self, st: &Stmt) -> std::result::Result<u64, Fail> {
+        let rows = self.run(&format!("{} RETURNING 1", st.sql), &st.params)?;
+        Ok(rows.len() as u64)
     }
 
     /// Decodes one result row of every column into a stored envelope.
-    fn envelope(t: &PgTable, row: &postgres::Row, from: usize, out: &mut Vec<u8>) -> Result<()> {
+    fn envelope(
+        t: &PgTable,
+        row: &postgres::SimpleQueryRow,
+        from: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let vals = Self::values(t, row, from)?;
         out.clear();
         codec::encode_row(out, vals.len(), |i| vals[i].as_ref(), &Extras::default());
         Ok(())
     }
 
-    fn values(t: &PgTable, row: &postgres::Row, from: usize) -> Result<Vec<Value>> {
+    fn values(t: &PgTable, row: &postgres::SimpleQueryRow, from: usize) -> Result<Vec<Value>> {
         t.cols
             .iter()
             .enumerate()
@@ -245,7 +486,7 @@ impl<C: Connection> PgRows<C> {
             .collect()
     }
 
-    fn pk_of_row(t: &PgTable, row: &postgres::Row) -> Result<Vec<u8>> {
+    fn pk_of_row(t: &PgTable, row: &postgres::SimpleQueryRow) -> Result<Vec<u8>> {
         let cols = key_cols(t, None);
         let mut vals = Vec::with_capacity(cols.len());
         for (i, c) in cols.iter().enumerate() {
@@ -342,7 +583,11 @@ impl<C: Connection> PgRows<C> {
                 h = h.wrapping_mul(0x0100_0000_01b3);
             }
         }
-        self.exec(&format!("SELECT pg_advisory_xact_lock({})", h as i64))
+        // Sent with the statement that follows (the lookup again).
+        self.ahead
+            .borrow_mut()
+            .push_str(&format!("SELECT pg_advisory_xact_lock({}); ", h as i64));
+        Ok(())
     }
 
     fn has_row(&self, def: &'static TableDef, pk: &[u8]) -> Result<bool> {
@@ -397,14 +642,55 @@ impl<C: Connection> PgRows<C> {
 
 impl<C: Connection> Drop for PgRows<C> {
     fn drop(&mut self) {
-        if self.open {
+        let client = self.client.get_mut();
+        if self.open && self.began.get() {
             // Not committed: roll back. If that fails the connection may
             // still be in this transaction: it must not be reused.
-            if self.client.get_mut().batch_execute("ROLLBACK").is_err() {
-                self.client.get_mut().discard_when_dropped();
+            if client.batch_execute("ROLLBACK").is_err() {
+                client.discard_when_dropped();
+            }
+        }
+        // Statements prepared on a connection that keeps none: gone with
+        // this transaction (best effort; a failure closes the connection).
+        if let Some(own) = self.own.get_mut().take()
+            && !own.is_empty()
+            && !self.broken.get()
+        {
+            let sql: String = own
+                .numbers()
+                .map(|n| format!("DEALLOCATE {};", cache::name(n)))
+                .collect();
+            if client.batch_execute(&sql).is_err() {
+                client.discard_when_dropped();
             }
         }
     }
+}
+
+/// Appends `v` as an SQL literal: `NULL`, or an escaped string (`E'…'`,
+/// correct whatever `standard_conforming_strings` says). Text holding a
+/// NUL byte cannot be stored in PostgreSQL and is refused.
+fn literal(out: &mut String, v: Option<&str>) -> Result<()> {
+    let Some(v) = v else {
+        out.push_str("NULL");
+        return Ok(());
+    };
+    if v.contains('\0') {
+        return Err(Error::Invalid(
+            "PostgreSQL text cannot hold a NUL character (\\0)".into(),
+        ));
+    }
+    out.reserve(v.len() + 3);
+    out.push_str("E'");
+    for ch in v.chars() {
+        match ch {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    Ok(())
 }
 
 impl<C: Connection> RowSource for PgRows<C> {
@@ -528,7 +814,8 @@ impl<C: Connection> RowSource for PgRows<C> {
         let rows = self.query(&st)?;
         let n: i64 = rows
             .first()
-            .and_then(|r| r.try_get(0).ok())
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.parse().ok())
             .unwrap_or_default();
         Ok(n as u64)
     }
@@ -548,7 +835,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         let st = sql::insert(t, vals)?;
         self.savepoint(
             |w| {
-                w.execute(&st).map_err(Fail::Pg)?;
+                w.execute(&st)?;
                 if def.autoincrement
                     && let Some(ValueRef::Integer(id)) = def.primary_key.first().map(|&c| vals[c])
                 {
@@ -573,7 +860,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         let st = sql::update(t, vals)?;
         self.savepoint(
             |w| {
-                let n = w.execute(&st).map_err(Fail::Pg)?;
+                let n = w.execute(&st)?;
                 if n == 0 {
                     return Err(Fail::Api(Error::NotFound {
                         table: def.name,
@@ -608,7 +895,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         let cond = sql::key_equals(&mut st, t, &key_cols(t, None), pk)?;
         st.sql = format!("DELETE FROM {} WHERE {cond}", t.q);
         self.savepoint(
-            |w| w.execute(&st).map(|n| n > 0).map_err(Fail::Pg),
+            |w| w.execute(&st).map(|n| n > 0),
             |w, e| w.write_error(t, None, pk, e),
         )
     }
@@ -631,7 +918,8 @@ impl<C: Connection> RowSink for PgRows<C> {
         };
         let rows = self.query(&st)?;
         rows.first()
-            .and_then(|r| r.try_get::<_, i64>(0).ok())
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.parse::<i64>().ok())
             .ok_or_else(|| Error::Invalid(format!("table {}: no next id", def.name)))
     }
 
