@@ -423,6 +423,14 @@ impl aragora_db::pg::rows::Connection for Held {
     ) {
         self.1.as_mut().unwrap().split()
     }
+
+    fn take_rollback(&mut self) -> bool {
+        self.1.as_mut().unwrap().take_rollback()
+    }
+
+    fn defer_rollback(&mut self) -> bool {
+        self.1.as_mut().unwrap().defer_rollback()
+    }
 }
 
 impl Drop for Held {

@@ -33,6 +33,14 @@ impl Connection for PgClient {
     fn reconnect(&mut self) -> Option<Result<()>> {
         self.0.reconnect()
     }
+
+    fn take_rollback(&mut self) -> bool {
+        self.0.take_rollback()
+    }
+
+    fn defer_rollback(&mut self) -> bool {
+        self.0.defer_rollback()
+    }
 }
 
 impl std::ops::Deref for PgClient {

@@ -61,6 +61,10 @@ struct State {
     idle: Vec<Idle>,
     /// Connections open or being opened, idle included.
     open: u32,
+    /// Idle connections the sweeper is rolling back right now.
+    sweeping: u32,
+    /// The sweeper thread runs.
+    sweeper: bool,
 }
 
 /// What a pool holds right now.
@@ -82,11 +86,21 @@ struct Idle {
     statements: StmtCache,
     /// When it was returned after its last use (which ended well).
     returned: Instant,
+    /// Still inside the read-only transaction of its last user, whose
+    /// `ROLLBACK` was left to the next one (see [`DEFERRED`]).
+    rollback: bool,
 }
 
 /// A connection returned this recently is handed out by
 /// [`Pool::get_recent`] without the liveness ping.
 pub const RECENT: Duration = Duration::from_secs(1);
+
+/// The longest a connection stays idle inside a finished read-only
+/// transaction whose `ROLLBACK` was deferred onto its next user (saving a
+/// round trip per read): past this (plus up to as much again) the pool's
+/// sweeper thread rolls it back, so its snapshot and table locks never
+/// linger (they would hold back VACUUM and make DDL wait).
+pub const DEFERRED: Duration = Duration::from_millis(50);
 
 static POOLS: LazyLock<Mutex<HashMap<[u8; 32], Pool>>> = LazyLock::new(Default::default);
 
@@ -129,6 +143,8 @@ impl Pool {
                 state: Mutex::new(State {
                     idle: Vec::new(),
                     open: 0,
+                    sweeping: 0,
+                    sweeper: false,
                 }),
                 freed: Condvar::new(),
             }),
@@ -145,7 +161,7 @@ impl Pool {
         let s = self.inner.state.lock();
         PoolStatus {
             open: s.open,
-            idle: s.idle.len() as u32,
+            idle: s.idle.len() as u32 + s.sweeping,
             size: self.inner.settings.pool.size,
             max_overflow: self.inner.settings.pool.max_overflow,
         }
@@ -178,9 +194,13 @@ impl Pool {
             if let Some(mut idle) = state.idle.pop() {
                 drop(state);
                 if recent_unpinged && !idle.client.is_closed() && idle.returned.elapsed() < RECENT {
-                    return Ok(self.guard(idle.client, idle.statements, false));
+                    let mut c = self.guard(idle.client, idle.statements, false);
+                    c.rollback = idle.rollback;
+                    return Ok(c);
                 }
-                if alive(&mut idle.client, inner.settings.connect_timeout) {
+                if alive(&mut idle.client, inner.settings.connect_timeout)
+                    && (!idle.rollback || idle.client.batch_execute("ROLLBACK").is_ok())
+                {
                     return Ok(self.guard(idle.client, idle.statements, true));
                 }
                 tracing::info!(server = %inner.target, "discarding a closed PostgreSQL connection");
@@ -220,6 +240,7 @@ impl Pool {
             client: Some(client),
             statements,
             verified,
+            rollback: false,
             pool: self.inner.clone(),
             discard: false,
         }
@@ -292,15 +313,22 @@ impl Inner {
     }
 
     /// Takes a connection back: kept if alive and under `size`, else closed.
-    fn put_back(&self, client: Client, statements: StmtCache) {
+    fn put_back(self: &Arc<Self>, client: Client, statements: StmtCache, rollback: bool) {
         let mut state = self.state.lock();
-        let keep = !client.is_closed() && (state.idle.len() as u32) < self.settings.pool.size;
+        let keep = !client.is_closed()
+            && ((state.idle.len() + state.sweeping as usize) as u32) < self.settings.pool.size;
+        let mut sweep = false;
         let discard = if keep {
             state.idle.push(Idle {
                 client,
                 statements,
                 returned: Instant::now(),
+                rollback,
             });
+            if rollback && !state.sweeper {
+                state.sweeper = true;
+                sweep = true;
+            }
             None
         } else {
             state.open -= 1;
@@ -308,8 +336,55 @@ impl Inner {
         };
         drop(state);
         self.freed.notify_one();
+        if sweep {
+            let weak = Arc::downgrade(self);
+            let spawned = std::thread::Builder::new()
+                .name("aragora-pg-sweep".into())
+                .spawn(move || sweeper(weak));
+            if spawned.is_err() {
+                // No thread: the next user (or the ping) rolls back.
+                self.state.lock().sweeper = false;
+            }
+        }
         // Closing talks to the server: never under the lock.
         drop(discard);
+    }
+}
+
+/// Rolls back idle connections whose deferred `ROLLBACK` waited more than
+/// [`DEFERRED`]; ends when none is left waiting (or the pool is gone).
+fn sweeper(pool: std::sync::Weak<Inner>) {
+    loop {
+        std::thread::sleep(DEFERRED);
+        let Some(inner) = pool.upgrade() else {
+            return;
+        };
+        let mut state = inner.state.lock();
+        let (due, keep): (Vec<Idle>, Vec<Idle>) = std::mem::take(&mut state.idle)
+            .into_iter()
+            .partition(|i| i.rollback && i.returned.elapsed() >= DEFERRED);
+        state.idle = keep;
+        if due.is_empty() && !state.idle.iter().any(|i| i.rollback) {
+            state.sweeper = false;
+            return;
+        }
+        state.sweeping += due.len() as u32;
+        drop(state);
+        for mut idle in due {
+            let ok = idle.client.batch_execute("ROLLBACK").is_ok();
+            let mut state = inner.state.lock();
+            state.sweeping -= 1;
+            if ok {
+                idle.rollback = false;
+                state.idle.push(idle);
+                drop(state);
+            } else {
+                state.open -= 1;
+                drop(state);
+                drop(idle);
+            }
+            inner.freed.notify_one();
+        }
     }
 }
 
@@ -331,6 +406,9 @@ pub struct PooledClient {
     /// Pinged or opened for this checkout (else handed out unpinged,
     /// having been returned healthy within [`RECENT`]).
     verified: bool,
+    /// Inside a finished read-only transaction whose `ROLLBACK` is
+    /// deferred (the next user sends it first, or the pool's sweeper).
+    rollback: bool,
     pool: Arc<Inner>,
     /// Closed when dropped instead of returned (its state is unknown).
     discard: bool,
@@ -384,6 +462,15 @@ impl crate::pg::rows::Connection for PooledClient {
 
     /// Only for a connection handed out unpinged: it is closed and
     /// replaced by a verified one (pinged or new) from the same pool.
+    fn take_rollback(&mut self) -> bool {
+        std::mem::take(&mut self.rollback)
+    }
+
+    fn defer_rollback(&mut self) -> bool {
+        self.rollback = true;
+        true
+    }
+
     fn reconnect(&mut self) -> Option<Result<()>> {
         if self.verified {
             return None;
@@ -397,6 +484,7 @@ impl crate::pg::rows::Connection for PooledClient {
             self.client = fresh.client.take();
             self.statements = std::mem::take(&mut fresh.statements);
             self.verified = true;
+            self.rollback = false;
         }))
     }
 }
@@ -406,7 +494,8 @@ impl Drop for PooledClient {
         if self.discard {
             self.close();
         } else if let Some(c) = self.client.take() {
-            self.pool.put_back(c, std::mem::take(&mut self.statements));
+            self.pool
+                .put_back(c, std::mem::take(&mut self.statements), self.rollback);
         }
     }
 }

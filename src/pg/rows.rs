@@ -73,6 +73,21 @@ pub trait Connection: DerefMut<Target = postgres::Client> {
     fn reconnect(&mut self) -> Option<Result<()>> {
         None
     }
+
+    /// Whether the connection is still inside a finished read-only
+    /// transaction whose `ROLLBACK` was deferred to its next user (who
+    /// must send it first); asking clears it.
+    fn take_rollback(&mut self) -> bool {
+        false
+    }
+
+    /// Asks the connection to end its current read-only transaction
+    /// later: sent by its next user ahead of its first statement, or by
+    /// the pool soon (see [`super::pool::DEFERRED`]). `false`: not
+    /// supported, roll back now.
+    fn defer_rollback(&mut self) -> bool {
+        false
+    }
 }
 
 impl Connection for Box<postgres::Client> {}
@@ -97,6 +112,9 @@ pub struct PgRows<C: Connection> {
     /// The connection was lost and could not be replaced: nothing more
     /// is sent.
     broken: Cell<bool>,
+    /// The connection's previous user left a read-only transaction open:
+    /// `ROLLBACK` goes first in our first round trip.
+    rollback_first: Cell<bool>,
     /// Prepared statements, when the connection brings no cache.
     own: RefCell<Option<StmtCache>>,
     /// `aragora_op` is set and not to be rolled back to any more (its
@@ -129,6 +147,7 @@ impl<C: Connection> PgRows<C> {
     /// Nothing is sent yet: `BEGIN` goes with the first statement.
     fn begin(mut client: C, set: Arc<TableSet>, write: bool) -> Result<Self> {
         let own = client.split().1.is_none().then(StmtCache::default);
+        let rollback_first = Cell::new(client.take_rollback());
         Ok(PgRows {
             client: RefCell::new(client),
             set,
@@ -140,6 +159,7 @@ impl<C: Connection> PgRows<C> {
             ahead: RefCell::new(String::new()),
             broken: Cell::new(false),
             own: RefCell::new(own),
+            rollback_first,
             releasable: false,
         })
     }
@@ -230,6 +250,7 @@ impl<C: Connection> PgRows<C> {
                         retried = true;
                         self.began.set(false);
                         self.sent.set(false);
+                        self.rollback_first.set(false);
                         continue;
                     }
                     Some(Err(re)) => {
@@ -308,6 +329,10 @@ impl<C: Connection> PgRows<C> {
         self.sent.set(true);
         // What goes first: `BEGIN`, then the statements waiting ahead.
         let mut pre = String::new();
+        let rollback = self.rollback_first.get();
+        if rollback {
+            pre.push_str("ROLLBACK; ");
+        }
         if begin {
             pre.push_str(self.begin_sql());
             pre.push_str("; ");
@@ -316,8 +341,13 @@ impl<C: Connection> PgRows<C> {
         // After a batch that began the transaction was answered, it is
         // open (aborted, on an error: a rollback ends it).
         let began = |e: Option<&postgres::Error>| {
-            if begin && e.is_none_or(|e| e.as_db_error().is_some()) {
-                self.began.set(true);
+            if e.is_none_or(|e| e.as_db_error().is_some()) {
+                if begin {
+                    self.began.set(true);
+                }
+                if rollback {
+                    self.rollback_first.set(false);
+                }
             }
         };
         let n = match statements.get(sql) {
@@ -437,7 +467,11 @@ impl<C: Connection> PgRows<C> {
             )));
         }
         let begin = self.open && !self.began.get() && sql != "ROLLBACK";
+        let rollback = self.rollback_first.get();
         let mut batch = String::new();
+        if rollback {
+            batch.push_str("ROLLBACK; ");
+        }
         if begin {
             batch.push_str(self.begin_sql());
             batch.push_str("; ");
@@ -446,8 +480,11 @@ impl<C: Connection> PgRows<C> {
         batch.push_str(sql);
         self.sent.set(true);
         let r = self.client.borrow_mut().batch_execute(&batch);
-        if begin && r.as_ref().err().is_none_or(|e| e.as_db_error().is_some()) {
-            self.began.set(true);
+        if r.as_ref().err().is_none_or(|e| e.as_db_error().is_some()) {
+            if begin {
+                self.began.set(true);
+            }
+            self.rollback_first.set(false);
         }
         r.map_err(|e| {
             self.on_error(&e);
@@ -642,11 +679,18 @@ impl<C: Connection> PgRows<C> {
 
 impl<C: Connection> Drop for PgRows<C> {
     fn drop(&mut self) {
+        if self.broken.get() {
+            return;
+        }
         let client = self.client.get_mut();
-        if self.open && self.began.get() {
-            // Not committed: roll back. If that fails the connection may
-            // still be in this transaction: it must not be reused.
-            if client.batch_execute("ROLLBACK").is_err() {
+        let open = self.open && self.began.get();
+        if open || self.rollback_first.get() {
+            // Not committed: roll back (a read-only transaction, whose
+            // rollback changes nothing, may leave that to the connection's
+            // next user). If that fails the connection may still be in
+            // this transaction: it must not be reused.
+            let deferred = (!self.write || !open) && client.defer_rollback();
+            if !deferred && client.batch_execute("ROLLBACK").is_err() {
                 client.discard_when_dropped();
             }
         }
@@ -654,7 +698,6 @@ impl<C: Connection> Drop for PgRows<C> {
         // this transaction (best effort; a failure closes the connection).
         if let Some(own) = self.own.get_mut().take()
             && !own.is_empty()
-            && !self.broken.get()
         {
             let sql: String = own
                 .numbers()
