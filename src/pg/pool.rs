@@ -12,7 +12,15 @@
 //!   so a dead server is noticed on idle connections too.
 //! - A connection found closed (killed by the server, a dropped network) is
 //!   discarded and replaced: checked when it is returned, and pinged (an
-//!   empty query, one round trip) before it is handed out again.
+//!   empty query, one round trip) before it is handed out again, except by
+//!   [`Pool::get_recent`] when it was returned less than [`RECENT`] ago
+//!   (its user then replaces it if its first round trip fails).
+//! - Each connection keeps its prepared statements ([`StmtCache`]),
+//!   dropped with it.
+//! - A read-only transaction's `ROLLBACK` may be left to the connection's
+//!   next user ([`Connection::defer_rollback`](crate::pg::rows::Connection::defer_rollback));
+//!   [`Pool::get`] sends it before handing the connection out, and a
+//!   sweeper thread sends it on a connection idle for [`DEFERRED`].
 //! - Connections are not reset between users: a caller must finish its
 //!   transactions (`postgres::Transaction` rolls back when dropped), and
 //!   one that cannot tell (a failed `ROLLBACK`) asks for the connection

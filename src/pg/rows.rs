@@ -32,7 +32,7 @@ use super::cache::{self, StmtCache};
 use super::shape::{PgTable, shape};
 use super::sql::{self, Stmt, key_cols};
 use crate::error::{Error, Result};
-use crate::table::api::{RowSink, RowSource, RowVisitor, check_row, unique_error};
+use crate::table::api::{FoundRow, RowSink, RowSource, RowVisitor, check_row, unique_error};
 use crate::table::codec::{self, Extras};
 use crate::table::{IndexDef, KeyRange, Page, TableDef, TableSet, Value, ValueRef, keys};
 use postgres::SimpleQueryMessage;
@@ -787,6 +787,41 @@ impl<C: Connection> RowSource for PgRows<C> {
             rows = self.query(&st)?;
         }
         rows.first().map(|r| Self::pk_of_row(t, r)).transpose()
+    }
+
+    /// In a snapshot, one statement (the row by its unique key); in a
+    /// write transaction, [`unique`](RowSource::unique) then
+    /// [`row`](RowSource::row), for their locks.
+    fn unique_row(
+        &self,
+        def: &'static TableDef,
+        idx: &'static IndexDef,
+        key: &[u8],
+        f: FoundRow<'_>,
+    ) -> Result<bool> {
+        if self.write {
+            return match self.unique(def, idx, key)? {
+                Some(pk) => self.row(def, &pk, &mut |bytes| f(&pk, bytes)),
+                None => Ok(false),
+            };
+        }
+        let t = self.table(def)?;
+        let mut st = Stmt::default();
+        let cond = sql::key_equals(&mut st, t, &key_cols(t, Some(idx)), key)?;
+        st.sql = format!(
+            "SELECT {}, {} FROM {} WHERE {cond}",
+            sql::pk_select(t),
+            t.select,
+            t.q
+        );
+        let rows = self.query(&st)?;
+        let Some(row) = rows.first() else {
+            return Ok(false);
+        };
+        let pk = Self::pk_of_row(t, row)?;
+        let mut buf = Vec::with_capacity(128);
+        Self::envelope(t, row, def.primary_key.len(), &mut buf)?;
+        f(&pk, &buf).map(|()| true)
     }
 
     fn rows(
