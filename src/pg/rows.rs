@@ -476,8 +476,10 @@ impl<C: Connection> PgRows<C> {
             batch.push_str(self.begin_sql());
             batch.push_str("; ");
         }
-        batch.push_str(&std::mem::take(&mut *self.ahead.borrow_mut()));
+        let ahead = std::mem::take(&mut *self.ahead.borrow_mut());
+        batch.push_str(&ahead);
         batch.push_str(sql);
+        let first = !self.sent.get();
         self.sent.set(true);
         let r = self.client.borrow_mut().batch_execute(&batch);
         if r.as_ref().err().is_none_or(|e| e.as_db_error().is_some()) {
@@ -485,6 +487,30 @@ impl<C: Connection> PgRows<C> {
                 self.began.set(true);
             }
             self.rollback_first.set(false);
+        }
+        if let Err(e) = &r
+            && first
+            && self.lost(e)
+        {
+            // As in `run`: a connection handed out unchecked and found
+            // dead by our first round trip is replaced, and it is sent
+            // again (once: the new one is checked).
+            let replaced = self.client.borrow_mut().reconnect();
+            match replaced {
+                Some(Ok(())) => {
+                    self.began.set(false);
+                    self.sent.set(false);
+                    self.rollback_first.set(false);
+                    *self.ahead.borrow_mut() = ahead;
+                    return self.exec(sql);
+                }
+                Some(Err(re)) => {
+                    self.broken.set(true);
+                    self.began.set(false);
+                    return Err(re);
+                }
+                None => {}
+            }
         }
         r.map_err(|e| {
             self.on_error(&e);
