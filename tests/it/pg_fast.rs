@@ -223,3 +223,46 @@ fn pg_read_closure_sees_one_snapshot_across_statements() {
         assert_eq!(get(&f.db, "u1").unwrap().name, Some(n));
     }
 }
+
+/// A read's deferred `ROLLBACK` is sent by the pool's sweeper when no
+/// one else uses the connection: the finished read does not stay "idle in
+/// transaction" (holding its snapshot and its tables' locks, which make
+/// DDL wait) for more than a moment.
+#[test]
+fn pg_deferred_rollback_is_sent_soon_by_the_pool() {
+    if !available() {
+        return;
+    }
+    let f = fixture("pgfast_sweep");
+    seed(&f);
+    let mut admin = admin(&f.tmp.name);
+    let idle_in_tx = |admin: &mut postgres::Client| -> i64 {
+        admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 \
+                 AND application_name = 'aragora-db' AND state <> 'idle'",
+                &[&f.tmp.name],
+            )
+            .unwrap()
+            .get(0)
+    };
+    for _ in 0..3 {
+        assert!(get(&f.db, "u1").is_some());
+        let started = Instant::now();
+        while idle_in_tx(&mut admin) > 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(3),
+                "a finished read stays inside its transaction"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    // DDL on the table the reads used does not wait for them.
+    assert!(get(&f.db, "u2").is_some());
+    let started = Instant::now();
+    admin
+        .batch_execute("ALTER TABLE users ADD COLUMN swept text")
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(get(&f.db, "u2").is_some());
+}
