@@ -175,6 +175,12 @@ impl<C: Connection> PgRows<C> {
     /// Commits. Nothing is committed unless this returns `Ok`.
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
+        if self.broken.get() {
+            return Err(Error::Invalid(format!(
+                "{}: commit: the connection was lost",
+                self.set.origin().display()
+            )));
+        }
         if !self.began.get() {
             // Nothing was sent: nothing to commit.
             self.ahead.get_mut().clear();
