@@ -9,9 +9,10 @@
 //!   embedded store.
 //!
 //! `ours_held` runs our store on one connection held for the whole run
-//! instead of the pool, which separates the pool's liveness ping (one
-//! round trip per checkout) from the rest; `roundtrip` is one empty query,
-//! the unit everything here is counted in.
+//! instead of the pool, which separates the pool's checkout (and its
+//! liveness ping, one round trip, for a connection idle a second or more)
+//! from the rest; `roundtrip` is one empty query, the unit everything here
+//! is counted in.
 //!
 //! PostgreSQL: 127.0.0.1:5432, user postgres, trust auth (override with
 //! `ARAGORA_TEST_PG_HOST` / `_PORT` / `_USER`); the bench works in a
@@ -414,7 +415,24 @@ impl std::ops::DerefMut for Held {
     }
 }
 
-impl aragora_db::pg::rows::Connection for Held {}
+impl aragora_db::pg::rows::Connection for Held {
+    fn split(
+        &mut self,
+    ) -> (
+        &mut postgres::Client,
+        Option<&mut aragora_db::pg::cache::StmtCache>,
+    ) {
+        self.1.as_mut().unwrap().split()
+    }
+
+    fn take_rollback(&mut self) -> bool {
+        self.1.as_mut().unwrap().take_rollback()
+    }
+
+    fn defer_rollback(&mut self) -> bool {
+        self.1.as_mut().unwrap().defer_rollback()
+    }
+}
 
 impl Drop for Held {
     fn drop(&mut self) {

@@ -20,6 +20,27 @@ impl Connection for PgClient {
     fn discard_when_dropped(&mut self) {
         self.0.discard_when_dropped();
     }
+
+    fn split(
+        &mut self,
+    ) -> (
+        &mut postgres::Client,
+        Option<&mut crate::pg::cache::StmtCache>,
+    ) {
+        self.0.split()
+    }
+
+    fn reconnect(&mut self) -> Option<Result<()>> {
+        self.0.reconnect()
+    }
+
+    fn take_rollback(&mut self) -> bool {
+        self.0.take_rollback()
+    }
+
+    fn defer_rollback(&mut self) -> bool {
+        self.0.defer_rollback()
+    }
 }
 
 impl std::ops::Deref for PgClient {
@@ -184,7 +205,7 @@ pub fn open_configured(config: &Config, target: DbTarget) -> Result<Option<Datab
             read_only: false,
         }));
     }
-    let connect: Connect = Box::new(move || Ok(PgClient(Box::new(pool.get()?))));
+    let connect: Connect = Box::new(move || Ok(PgClient(Box::new(pool.get_recent()?))));
     let db = Database::open_postgres(
         &origin,
         connect,
@@ -236,7 +257,7 @@ pub fn open_configured_read_only(config: &Config, target: DbTarget) -> Result<Op
             )));
         }
     }
-    let connect: Connect = Box::new(move || Ok(PgClient(Box::new(pool.get()?))));
+    let connect: Connect = Box::new(move || Ok(PgClient(Box::new(pool.get_recent()?))));
     let set = Arc::new(TableSet::new(
         PathBuf::from(&origin),
         crate::schema::ALL_TABLES.to_vec(),

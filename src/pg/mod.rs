@@ -36,6 +36,7 @@
 //! ```
 
 pub mod admin;
+pub mod cache;
 pub use crate::config::dsn;
 pub mod pool;
 pub mod rows;

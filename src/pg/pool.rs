@@ -12,7 +12,15 @@
 //!   so a dead server is noticed on idle connections too.
 //! - A connection found closed (killed by the server, a dropped network) is
 //!   discarded and replaced: checked when it is returned, and pinged (an
-//!   empty query, one round trip) before it is handed out again.
+//!   empty query, one round trip) before it is handed out again, except by
+//!   [`Pool::get_recent`] when it was returned less than [`RECENT`] ago
+//!   (its user then replaces it if its first round trip fails).
+//! - Each connection keeps its prepared statements ([`StmtCache`]),
+//!   dropped with it.
+//! - A read-only transaction's `ROLLBACK` may be left to the connection's
+//!   next user ([`Connection::defer_rollback`](crate::pg::rows::Connection::defer_rollback));
+//!   [`Pool::get`] sends it before handing the connection out, and a
+//!   sweeper thread sends it on a connection idle for [`DEFERRED`].
 //! - Connections are not reset between users: a caller must finish its
 //!   transactions (`postgres::Transaction` rolls back when dropped), and
 //!   one that cannot tell (a failed `ROLLBACK`) asks for the connection
@@ -31,6 +39,8 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::cache::StmtCache;
 
 /// TCP keepalive: probes start after a minute idle, every 10 s, and three
 /// unanswered ones close the connection (a dead server is noticed in about
@@ -56,9 +66,13 @@ struct Inner {
 }
 
 struct State {
-    idle: Vec<Client>,
+    idle: Vec<Idle>,
     /// Connections open or being opened, idle included.
     open: u32,
+    /// Idle connections the sweeper is rolling back right now.
+    sweeping: u32,
+    /// The sweeper thread runs.
+    sweeper: bool,
 }
 
 /// What a pool holds right now.
@@ -73,6 +87,28 @@ pub struct PoolStatus {
     /// Extra connections allowed under load.
     pub max_overflow: u32,
 }
+
+/// An idle connection, its prepared statements, and when it came back.
+struct Idle {
+    client: Client,
+    statements: StmtCache,
+    /// When it was returned after its last use (which ended well).
+    returned: Instant,
+    /// Still inside the read-only transaction of its last user, whose
+    /// `ROLLBACK` was left to the next one (see [`DEFERRED`]).
+    rollback: bool,
+}
+
+/// A connection returned this recently is handed out by
+/// [`Pool::get_recent`] without the liveness ping.
+pub const RECENT: Duration = Duration::from_secs(1);
+
+/// The longest a connection stays idle inside a finished read-only
+/// transaction whose `ROLLBACK` was deferred onto its next user (saving a
+/// round trip per read): past this (plus up to as much again) the pool's
+/// sweeper thread rolls it back, so its snapshot and table locks never
+/// linger (they would hold back VACUUM and make DDL wait).
+pub const DEFERRED: Duration = Duration::from_millis(50);
 
 static POOLS: LazyLock<Mutex<HashMap<[u8; 32], Pool>>> = LazyLock::new(Default::default);
 
@@ -115,6 +151,8 @@ impl Pool {
                 state: Mutex::new(State {
                     idle: Vec::new(),
                     open: 0,
+                    sweeping: 0,
+                    sweeper: false,
                 }),
                 freed: Condvar::new(),
             }),
@@ -131,7 +169,7 @@ impl Pool {
         let s = self.inner.state.lock();
         PoolStatus {
             open: s.open,
-            idle: s.idle.len() as u32,
+            idle: s.idle.len() as u32 + s.sweeping,
             size: self.inner.settings.pool.size,
             max_overflow: self.inner.settings.pool.max_overflow,
         }
@@ -140,19 +178,41 @@ impl Pool {
     /// A connection: an idle one that is still alive, else a new one if the
     /// limit allows, else the next one returned within the pool timeout.
     pub fn get(&self) -> Result<PooledClient> {
+        self.checkout(false)
+    }
+
+    /// As [`Pool::get`], but a connection returned less than [`RECENT`]
+    /// ago is handed out without the liveness ping (one round trip less).
+    /// It is marked unverified: a caller whose first statement fails for
+    /// want of a connection (the server closed it meanwhile) asks for a
+    /// verified one with [`Connection::reconnect`](crate::pg::rows::Connection::reconnect)
+    /// and runs it again, which is safe only before anything of its own
+    /// was done; the table API does so.
+    pub fn get_recent(&self) -> Result<PooledClient> {
+        self.checkout(true)
+    }
+
+    fn checkout(&self, recent_unpinged: bool) -> Result<PooledClient> {
         let inner = &self.inner;
         let limits = inner.settings.pool;
         let started = Instant::now();
         let deadline = started + limits.timeout;
         let mut state = inner.state.lock();
         loop {
-            if let Some(mut client) = state.idle.pop() {
+            if let Some(mut idle) = state.idle.pop() {
                 drop(state);
-                if alive(&mut client, inner.settings.connect_timeout) {
-                    return Ok(self.guard(client));
+                if recent_unpinged && !idle.client.is_closed() && idle.returned.elapsed() < RECENT {
+                    let mut c = self.guard(idle.client, idle.statements, false);
+                    c.rollback = idle.rollback;
+                    return Ok(c);
+                }
+                if alive(&mut idle.client, inner.settings.connect_timeout)
+                    && (!idle.rollback || idle.client.batch_execute("ROLLBACK").is_ok())
+                {
+                    return Ok(self.guard(idle.client, idle.statements, true));
                 }
                 tracing::info!(server = %inner.target, "discarding a closed PostgreSQL connection");
-                drop(client);
+                drop(idle);
                 state = inner.state.lock();
                 state.open -= 1;
                 continue;
@@ -161,7 +221,7 @@ impl Pool {
                 state.open += 1;
                 drop(state);
                 return match inner.connect() {
-                    Ok(client) => Ok(self.guard(client)),
+                    Ok(client) => Ok(self.guard(client, StmtCache::default(), true)),
                     Err(e) => {
                         inner.state.lock().open -= 1;
                         inner.freed.notify_one();
@@ -183,9 +243,12 @@ impl Pool {
         }
     }
 
-    fn guard(&self, client: Client) -> PooledClient {
+    fn guard(&self, client: Client, statements: StmtCache, verified: bool) -> PooledClient {
         PooledClient {
             client: Some(client),
+            statements,
+            verified,
+            rollback: false,
             pool: self.inner.clone(),
             discard: false,
         }
@@ -258,11 +321,22 @@ impl Inner {
     }
 
     /// Takes a connection back: kept if alive and under `size`, else closed.
-    fn put_back(&self, client: Client) {
+    fn put_back(self: &Arc<Self>, client: Client, statements: StmtCache, rollback: bool) {
         let mut state = self.state.lock();
-        let keep = !client.is_closed() && (state.idle.len() as u32) < self.settings.pool.size;
+        let keep = !client.is_closed()
+            && ((state.idle.len() + state.sweeping as usize) as u32) < self.settings.pool.size;
+        let mut sweep = false;
         let discard = if keep {
-            state.idle.push(client);
+            state.idle.push(Idle {
+                client,
+                statements,
+                returned: Instant::now(),
+                rollback,
+            });
+            if rollback && !state.sweeper {
+                state.sweeper = true;
+                sweep = true;
+            }
             None
         } else {
             state.open -= 1;
@@ -270,8 +344,55 @@ impl Inner {
         };
         drop(state);
         self.freed.notify_one();
+        if sweep {
+            let weak = Arc::downgrade(self);
+            let spawned = std::thread::Builder::new()
+                .name("aragora-pg-sweep".into())
+                .spawn(move || sweeper(weak));
+            if spawned.is_err() {
+                // No thread: the next user (or the ping) rolls back.
+                self.state.lock().sweeper = false;
+            }
+        }
         // Closing talks to the server: never under the lock.
         drop(discard);
+    }
+}
+
+/// Rolls back idle connections whose deferred `ROLLBACK` waited more than
+/// [`DEFERRED`]; ends when none is left waiting (or the pool is gone).
+fn sweeper(pool: std::sync::Weak<Inner>) {
+    loop {
+        std::thread::sleep(DEFERRED);
+        let Some(inner) = pool.upgrade() else {
+            return;
+        };
+        let mut state = inner.state.lock();
+        let (due, keep): (Vec<Idle>, Vec<Idle>) = std::mem::take(&mut state.idle)
+            .into_iter()
+            .partition(|i| i.rollback && i.returned.elapsed() >= DEFERRED);
+        state.idle = keep;
+        if due.is_empty() && !state.idle.iter().any(|i| i.rollback) {
+            state.sweeper = false;
+            return;
+        }
+        state.sweeping += due.len() as u32;
+        drop(state);
+        for mut idle in due {
+            let ok = idle.client.batch_execute("ROLLBACK").is_ok();
+            let mut state = inner.state.lock();
+            state.sweeping -= 1;
+            if ok {
+                idle.rollback = false;
+                state.idle.push(idle);
+                drop(state);
+            } else {
+                state.open -= 1;
+                drop(state);
+                drop(idle);
+            }
+            inner.freed.notify_one();
+        }
     }
 }
 
@@ -288,6 +409,14 @@ impl fmt::Debug for Pool {
 /// Dereferences to [`postgres::Client`].
 pub struct PooledClient {
     client: Option<Client>,
+    /// Its prepared statements (they live and die with the connection).
+    statements: StmtCache,
+    /// Pinged or opened for this checkout (else handed out unpinged,
+    /// having been returned healthy within [`RECENT`]).
+    verified: bool,
+    /// Inside a finished read-only transaction whose `ROLLBACK` is
+    /// deferred (the next user sends it first, or the pool's sweeper).
+    rollback: bool,
     pool: Arc<Inner>,
     /// Closed when dropped instead of returned (its state is unknown).
     discard: bool,
@@ -331,6 +460,41 @@ impl crate::pg::rows::Connection for PooledClient {
     fn discard_when_dropped(&mut self) {
         self.discard = true;
     }
+
+    fn split(&mut self) -> (&mut Client, Option<&mut StmtCache>) {
+        (
+            self.client.as_mut().expect("present until dropped"),
+            Some(&mut self.statements),
+        )
+    }
+
+    /// Only for a connection handed out unpinged: it is closed and
+    /// replaced by a verified one (pinged or new) from the same pool.
+    fn take_rollback(&mut self) -> bool {
+        std::mem::take(&mut self.rollback)
+    }
+
+    fn defer_rollback(&mut self) -> bool {
+        self.rollback = true;
+        true
+    }
+
+    fn reconnect(&mut self) -> Option<Result<()>> {
+        if self.verified {
+            return None;
+        }
+        let pool = Pool {
+            inner: self.pool.clone(),
+        };
+        self.close();
+        self.discard = false;
+        Some(pool.get().map(|mut fresh| {
+            self.client = fresh.client.take();
+            self.statements = std::mem::take(&mut fresh.statements);
+            self.verified = true;
+            self.rollback = false;
+        }))
+    }
 }
 
 impl Drop for PooledClient {
@@ -338,7 +502,8 @@ impl Drop for PooledClient {
         if self.discard {
             self.close();
         } else if let Some(c) = self.client.take() {
-            self.pool.put_back(c);
+            self.pool
+                .put_back(c, std::mem::take(&mut self.statements), self.rollback);
         }
     }
 }

@@ -15,17 +15,28 @@
 //!   released by the next write's `SAVEPOINT` (same round trip) or by
 //!   `COMMIT`; and a write sent before any other statement needs none, as
 //!   a failure rolls back the whole (empty) transaction and begins it anew.
-//! * Values travel as text with explicit casts, in one round trip per
-//!   statement (`query_typed`: no separate prepare).
+//! * Statements are prepared once per connection ([`super::cache`]) and
+//!   run with the simple query protocol as `EXECUTE aragora_N(…)`, values
+//!   as escaped text literals cast by the statement, results as text. That
+//!   lets one round trip carry what must precede a statement: `BEGIN` is
+//!   not sent on its own but with the transaction's first statement
+//!   (`BEGIN …; EXECUTE …`), a write's `SAVEPOINT` with the write, and the
+//!   lock of an absent key with the lookup that follows it. A snapshot or
+//!   transaction that sends nothing sends no `BEGIN` and no `ROLLBACK`.
+//! * A connection the pool handed out unpinged (returned healthy moments
+//!   ago) whose first round trip fails for want of a connection is
+//!   replaced by a verified one and the round trip sent again: nothing of
+//!   this transaction had happened yet.
 
+use super::cache::{self, StmtCache};
 use super::shape::{PgTable, shape};
 use super::sql::{self, Stmt, key_cols};
 use crate::error::{Error, Result};
-use crate::table::api::{RowSink, RowSource, RowVisitor, check_row, unique_error};
+use crate::table::api::{FoundRow, RowSink, RowSource, RowVisitor, check_row, unique_error};
 use crate::table::codec::{self, Extras};
 use crate::table::{IndexDef, KeyRange, Page, TableDef, TableSet, Value, ValueRef, keys};
+use postgres::SimpleQueryMessage;
 use postgres::error::SqlState;
-use postgres::types::{ToSql, Type};
 use std::cell::{Cell, RefCell};
 use std::ops::DerefMut;
 use std::path::Path;
@@ -48,6 +59,35 @@ pub trait Connection: DerefMut<Target = postgres::Client> {
     /// user's `COMMIT` would commit. A pooled client closes instead of
     /// going back to its pool; an owned one is closed when dropped anyway.
     fn discard_when_dropped(&mut self) {}
+
+    /// The client and its connection's prepared statements. Without a
+    /// cache (the default), a [`PgRows`] prepares into one of its own and
+    /// deallocates those statements when it ends.
+    fn split(&mut self) -> (&mut postgres::Client, Option<&mut StmtCache>) {
+        (&mut **self, None)
+    }
+
+    /// Replaces a connection that was handed out without being checked
+    /// (see [`super::Pool::get_recent`]) by a checked one; `None` when it
+    /// was checked (or cannot be replaced): its errors are real.
+    fn reconnect(&mut self) -> Option<Result<()>> {
+        None
+    }
+
+    /// Whether the connection is still inside a finished read-only
+    /// transaction whose `ROLLBACK` was deferred to its next user (who
+    /// must send it first); asking clears it.
+    fn take_rollback(&mut self) -> bool {
+        false
+    }
+
+    /// Asks the connection to end its current read-only transaction
+    /// later: sent by its next user ahead of its first statement, or by
+    /// the pool soon (see [`super::pool::DEFERRED`]). `false`: not
+    /// supported, roll back now.
+    fn defer_rollback(&mut self) -> bool {
+        false
+    }
 }
 
 impl Connection for Box<postgres::Client> {}
@@ -60,8 +100,23 @@ pub struct PgRows<C: Connection> {
     open: bool,
     /// AUTOINCREMENT tables whose sequence this transaction raised.
     raised: Vec<&'static TableDef>,
-    /// No statement sent since `BEGIN`.
-    fresh: Cell<bool>,
+    /// `BEGIN` sent (it goes with the first statement, see the module
+    /// documentation).
+    began: Cell<bool>,
+    /// Sent anything at all (a connection handed out unchecked is replaced
+    /// only before that).
+    sent: Cell<bool>,
+    /// Statements to send ahead of the next one, in the same round trip
+    /// (a savepoint, a key lock).
+    ahead: RefCell<String>,
+    /// The connection was lost and could not be replaced: nothing more
+    /// is sent.
+    broken: Cell<bool>,
+    /// The connection's previous user left a read-only transaction open:
+    /// `ROLLBACK` goes first in our first round trip.
+    rollback_first: Cell<bool>,
+    /// Prepared statements, when the connection brings no cache.
+    own: RefCell<Option<StmtCache>>,
     /// `aragora_op` is set and not to be rolled back to any more (its
     /// write succeeded, or it was rolled back to already): the next
     /// savepoint releases it first, and `COMMIT` releases it anyway.
@@ -89,29 +144,48 @@ impl<C: Connection> PgRows<C> {
         Self::begin(client, set, true)
     }
 
+    /// Nothing is sent yet: `BEGIN` goes with the first statement.
     fn begin(mut client: C, set: Arc<TableSet>, write: bool) -> Result<Self> {
-        let sql = if write {
-            BEGIN_WRITE
-        } else {
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        };
-        client
-            .batch_execute(sql)
-            .map_err(|e| pg_error(set.origin(), "begin a transaction", e))?;
+        let own = client.split().1.is_none().then(StmtCache::default);
+        let rollback_first = Cell::new(client.take_rollback());
         Ok(PgRows {
             client: RefCell::new(client),
             set,
             write,
             open: true,
             raised: Vec::new(),
-            fresh: Cell::new(true),
+            began: Cell::new(false),
+            sent: Cell::new(false),
+            ahead: RefCell::new(String::new()),
+            broken: Cell::new(false),
+            own: RefCell::new(own),
+            rollback_first,
             releasable: false,
         })
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        if self.write {
+            BEGIN_WRITE
+        } else {
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        }
     }
 
     /// Commits. Nothing is committed unless this returns `Ok`.
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
+        if self.broken.get() {
+            return Err(Error::Invalid(format!(
+                "{}: commit: the connection was lost",
+                self.set.origin().display()
+            )));
+        }
+        if !self.began.get() {
+            // Nothing was sent: nothing to commit.
+            self.ahead.get_mut().clear();
+            return Ok(());
+        }
         let r = self.client.get_mut().batch_execute("COMMIT");
         if let Err(e) = r {
             // Committed or not, the server's state is unknown to us.
@@ -139,19 +213,198 @@ impl<C: Connection> PgRows<C> {
         shape(def)
     }
 
-    fn query(&self, st: &Stmt) -> Result<Vec<postgres::Row>> {
-        let params: Vec<(&(dyn ToSql + Sync), Type)> = st
-            .params
-            .iter()
-            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
-            .collect();
-        tracing::debug!(sql = %st.sql, params = ?st.params.len(), "postgres query");
-        self.fresh.set(false);
-        let r = self.client.borrow_mut().query_typed(&st.sql, &params);
-        r.map_err(|e| {
-            self.on_error(&e);
-            pg_error(self.set.origin(), &st.sql, e)
+    fn query(&self, st: &Stmt) -> Result<Vec<postgres::SimpleQueryRow>> {
+        self.run(&st.sql, &st.params).map_err(|e| match e {
+            Fail::Pg(e) => pg_error(self.set.origin(), &st.sql, e),
+            Fail::Api(e) => e,
         })
+    }
+
+    /// Runs one statement (prepared on first use on this connection), with
+    /// `BEGIN` and whatever waits in `ahead` in the same round trip; the
+    /// rows of the statement.
+    fn run(
+        &self,
+        sql: &str,
+        params: &[Option<String>],
+    ) -> std::result::Result<Vec<postgres::SimpleQueryRow>, Fail> {
+        if self.broken.get() {
+            return Err(Fail::Api(Error::Invalid(format!(
+                "{}: the connection was lost",
+                self.set.origin().display()
+            ))));
+        }
+        let mut args = String::new();
+        for (i, p) in params.iter().enumerate() {
+            args.push_str(if i == 0 { "(" } else { ", " });
+            literal(&mut args, p.as_deref()).map_err(Fail::Api)?;
+        }
+        if !args.is_empty() {
+            args.push(')');
+        }
+        tracing::debug!(sql = %sql, params = ?params.len(), "postgres query");
+        let mut retried = false;
+        loop {
+            let first = !self.sent.get();
+            let begin = self.open && !self.began.get();
+            let e = match self.attempt(sql, params.len(), &args, begin) {
+                Ok(rows) => {
+                    self.ahead.borrow_mut().clear();
+                    return Ok(rows);
+                }
+                Err(e) => e,
+            };
+            if !retried && first && self.lost(&e) {
+                // Handed out unchecked and found dead: nothing of ours
+                // happened; again on a checked connection.
+                let r = self.client.borrow_mut().reconnect();
+                match r {
+                    Some(Ok(())) => {
+                        retried = true;
+                        self.began.set(false);
+                        self.sent.set(false);
+                        self.rollback_first.set(false);
+                        continue;
+                    }
+                    Some(Err(re)) => {
+                        self.broken.set(true);
+                        self.began.set(false);
+                        self.ahead.borrow_mut().clear();
+                        return Err(Fail::Api(re));
+                    }
+                    None => {}
+                }
+            }
+            self.ahead.borrow_mut().clear();
+            if !retried
+                && e.code().is_some_and(|c| {
+                    *c == SqlState::INVALID_SQL_STATEMENT_NAME
+                        || *c == SqlState::FEATURE_NOT_SUPPORTED
+                        || *c == SqlState::DUPLICATE_PSTATEMENT
+                })
+            {
+                // Our statements are gone or stale (a `DISCARD ALL` or
+                // `DEALLOCATE` by another user of the connection, a changed
+                // result type): forget them, and close the connection when
+                // done (some may linger on the server).
+                self.forget_statements();
+                if begin {
+                    // Nothing of ours happened in this transaction: start
+                    // it again, preparing anew.
+                    retried = true;
+                    if self.client.borrow_mut().batch_execute("ROLLBACK").is_ok() {
+                        self.began.set(false);
+                        continue;
+                    }
+                }
+            }
+            self.on_error(&e);
+            return Err(Fail::Pg(e));
+        }
+    }
+
+    /// Whether a failed round trip shows the connection unusable: no
+    /// answer from the server (closed, I/O) or a FATAL one.
+    fn lost(&self, e: &postgres::Error) -> bool {
+        e.as_db_error()
+            .is_none_or(|d| matches!(d.severity(), "FATAL" | "PANIC"))
+            || self.client.borrow().is_closed()
+    }
+
+    fn forget_statements(&self) {
+        let mut c = self.client.borrow_mut();
+        c.discard_when_dropped();
+        if let Some(cache) = c.split().1 {
+            cache.clear();
+        }
+        drop(c);
+        if let Some(cache) = self.own.borrow_mut().as_mut() {
+            cache.clear();
+        }
+    }
+
+    /// One round trip, or two when the statement is new on this
+    /// connection (`PREPARE` first, carrying `BEGIN` and `ahead`).
+    fn attempt(
+        &self,
+        sql: &str,
+        nparams: usize,
+        args: &str,
+        begin: bool,
+    ) -> std::result::Result<Vec<postgres::SimpleQueryRow>, postgres::Error> {
+        let mut conn = self.client.borrow_mut();
+        let mut own = self.own.borrow_mut();
+        let (client, shared) = conn.split();
+        let statements = match shared {
+            Some(c) => c,
+            None => own.get_or_insert_with(StmtCache::default),
+        };
+        self.sent.set(true);
+        // What goes first: `BEGIN`, then the statements waiting ahead.
+        let mut pre = String::new();
+        let rollback = self.rollback_first.get();
+        if rollback {
+            pre.push_str("ROLLBACK; ");
+        }
+        if begin {
+            pre.push_str(self.begin_sql());
+            pre.push_str("; ");
+        }
+        pre.push_str(&self.ahead.borrow());
+        // After a batch that began the transaction was answered, it is
+        // open (aborted, on an error: a rollback ends it).
+        let began = |e: Option<&postgres::Error>| {
+            if e.is_none_or(|e| e.as_db_error().is_some()) {
+                if begin {
+                    self.began.set(true);
+                }
+                if rollback {
+                    self.rollback_first.set(false);
+                }
+            }
+        };
+        let n = match statements.get(sql) {
+            Some(n) => n,
+            None => {
+                let (n, evict) = statements.reserve();
+                let mut prep = std::mem::take(&mut pre);
+                if let Some(old) = evict {
+                    prep.push_str(&format!("DEALLOCATE {}; ", cache::name(old)));
+                }
+                prep.push_str("PREPARE ");
+                prep.push_str(&cache::name(n));
+                if nparams > 0 {
+                    prep.push_str(" (text");
+                    for _ in 1..nparams {
+                        prep.push_str(", text");
+                    }
+                    prep.push(')');
+                }
+                prep.push_str(" AS ");
+                prep.push_str(sql);
+                let r = client.batch_execute(&prep);
+                began(r.as_ref().err());
+                r?;
+                statements.insert(sql, n);
+                n
+            }
+        };
+        let mut batch = pre;
+        batch.push_str("EXECUTE ");
+        batch.push_str(&cache::name(n));
+        batch.push_str(args);
+        let r = client.simple_query(&batch);
+        began(r.as_ref().err());
+        // The rows of the last statement (those ahead may return some).
+        let mut rows = Vec::new();
+        for m in r? {
+            match m {
+                SimpleQueryMessage::RowDescription(_) => rows.clear(),
+                SimpleQueryMessage::Row(r) => rows.push(r),
+                _ => {}
+            }
+        }
+        Ok(rows)
     }
 
     /// After any failed statement: an error that is not the server's
@@ -176,27 +429,37 @@ impl<C: Connection> PgRows<C> {
         f: impl FnOnce(&mut Self) -> std::result::Result<T, Fail>,
         typed: impl FnOnce(&Self, postgres::Error) -> Error,
     ) -> Result<T> {
-        // Nothing sent since BEGIN: the whole transaction is the savepoint
-        // (no locks, settings or rows to keep), so no round trip for one.
-        let whole = self.fresh.get();
+        // Nothing sent in this transaction: the whole transaction is the
+        // savepoint (no locks, settings or rows to keep), so none is set.
+        // Else the savepoint goes with the write, in its round trip.
+        let whole = !self.began.get();
         if !whole {
-            self.exec(if self.releasable {
-                "RELEASE SAVEPOINT aragora_op; SAVEPOINT aragora_op"
+            self.ahead.get_mut().push_str(if self.releasable {
+                "RELEASE SAVEPOINT aragora_op; SAVEPOINT aragora_op; "
             } else {
-                "SAVEPOINT aragora_op"
-            })?;
+                "SAVEPOINT aragora_op; "
+            });
         }
         let r = f(self);
-        // Either way `aragora_op` (if set) is never rolled back to again.
-        self.releasable = !whole;
+        // Still waiting: nothing reached the server (`f` failed first).
+        let unsent = !whole && !self.ahead.get_mut().is_empty();
+        self.ahead.get_mut().clear();
+        if !unsent {
+            // Either way `aragora_op` (if set) is never rolled back to again.
+            self.releasable = !whole;
+        }
         match r {
             Ok(v) => Ok(v),
             Err(e) => {
                 if whole {
-                    self.exec(&format!("ROLLBACK; {BEGIN_WRITE}"))?;
-                    self.fresh.set(true);
+                    if self.began.get() {
+                        // Back to an empty transaction: none at all (the
+                        // next statement begins one).
+                        self.exec("ROLLBACK")?;
+                        self.began.set(false);
+                    }
                     self.raised.clear();
-                } else {
+                } else if !unsent {
                     self.exec("ROLLBACK TO SAVEPOINT aragora_op")?;
                 }
                 Err(match e {
@@ -207,34 +470,81 @@ impl<C: Connection> PgRows<C> {
         }
     }
 
+    /// Runs `sql` (no parameters, simple protocol) inside the transaction:
+    /// with `BEGIN` if none is open yet, and what waits in `ahead`.
     fn exec(&self, sql: &str) -> Result<()> {
-        self.fresh.set(false);
-        let r = self.client.borrow_mut().batch_execute(sql);
+        if self.broken.get() {
+            return Err(Error::Invalid(format!(
+                "{}: the connection was lost",
+                self.set.origin().display()
+            )));
+        }
+        let begin = self.open && !self.began.get() && sql != "ROLLBACK";
+        let rollback = self.rollback_first.get();
+        let mut batch = String::new();
+        if rollback {
+            batch.push_str("ROLLBACK; ");
+        }
+        if begin {
+            batch.push_str(self.begin_sql());
+            batch.push_str("; ");
+        }
+        let ahead = std::mem::take(&mut *self.ahead.borrow_mut());
+        batch.push_str(&ahead);
+        batch.push_str(sql);
+        let first = !self.sent.get();
+        self.sent.set(true);
+        let r = self.client.borrow_mut().batch_execute(&batch);
+        if r.as_ref().err().is_none_or(|e| e.as_db_error().is_some()) {
+            if begin {
+                self.began.set(true);
+            }
+            self.rollback_first.set(false);
+        }
+        if let Err(e) = &r
+            && first
+            && self.lost(e)
+        {
+            // As in `run`: a connection handed out unchecked and found
+            // dead by our first round trip is replaced, and it is sent
+            // again (once: the new one is checked).
+            let replaced = self.client.borrow_mut().reconnect();
+            match replaced {
+                Some(Ok(())) => {
+                    self.began.set(false);
+                    self.sent.set(false);
+                    self.rollback_first.set(false);
+                    *self.ahead.borrow_mut() = ahead;
+                    return self.exec(sql);
+                }
+                Some(Err(re)) => {
+                    self.broken.set(true);
+                    self.began.set(false);
+                    return Err(re);
+                }
+                None => {}
+            }
+        }
         r.map_err(|e| {
             self.on_error(&e);
             pg_error(self.set.origin(), sql, e)
         })
     }
 
-    fn execute(&self, st: &Stmt) -> std::result::Result<u64, postgres::Error> {
-        let params: Vec<(&(dyn ToSql + Sync), Type)> = st
-            .params
-            .iter()
-            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
-            .collect();
-        self.fresh.set(false);
-        let r = self
-            .client
-            .borrow_mut()
-            .query_typed(&format!("{} RETURNING 1", st.sql), &params);
-        r.map(|rows| rows.len() as u64)
-            .inspect_err(|e| self.on_error(e))
+    fn execute(&self, st: &Stmt) -> std::result::Result<u64, Fail> {
+        let rows = self.run(&format!("{} RETURNING 1", st.sql), &st.params)?;
+        Ok(rows.len() as u64)
     }
 
     /// Decodes one result row of every column (`t.select` from `from` on:
     /// the declared columns, then the undeclared ones) into a stored
     /// envelope.
-    fn envelope(t: &PgTable, row: &postgres::Row, from: usize, out: &mut Vec<u8>) -> Result<()> {
+    fn envelope(
+        t: &PgTable,
+        row: &postgres::SimpleQueryRow,
+        from: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let vals = Self::values(t, row, from)?;
         let extra: Option<&str> = row
             .try_get(from + t.cols.len())
@@ -249,7 +559,7 @@ impl<C: Connection> PgRows<C> {
         Ok(())
     }
 
-    fn values(t: &PgTable, row: &postgres::Row, from: usize) -> Result<Vec<Value>> {
+    fn values(t: &PgTable, row: &postgres::SimpleQueryRow, from: usize) -> Result<Vec<Value>> {
         t.cols
             .iter()
             .enumerate()
@@ -262,7 +572,7 @@ impl<C: Connection> PgRows<C> {
             .collect()
     }
 
-    fn pk_of_row(t: &PgTable, row: &postgres::Row) -> Result<Vec<u8>> {
+    fn pk_of_row(t: &PgTable, row: &postgres::SimpleQueryRow) -> Result<Vec<u8>> {
         let cols = key_cols(t, None);
         let mut vals = Vec::with_capacity(cols.len());
         for (i, c) in cols.iter().enumerate() {
@@ -359,7 +669,11 @@ impl<C: Connection> PgRows<C> {
                 h = h.wrapping_mul(0x0100_0000_01b3);
             }
         }
-        self.exec(&format!("SELECT pg_advisory_xact_lock({})", h as i64))
+        // Sent with the statement that follows (the lookup again).
+        self.ahead
+            .borrow_mut()
+            .push_str(&format!("SELECT pg_advisory_xact_lock({}); ", h as i64));
+        Ok(())
     }
 
     fn has_row(&self, def: &'static TableDef, pk: &[u8]) -> Result<bool> {
@@ -417,14 +731,61 @@ impl<C: Connection> PgRows<C> {
 
 impl<C: Connection> Drop for PgRows<C> {
     fn drop(&mut self) {
-        if self.open {
-            // Not committed: roll back. If that fails the connection may
-            // still be in this transaction: it must not be reused.
-            if self.client.get_mut().batch_execute("ROLLBACK").is_err() {
-                self.client.get_mut().discard_when_dropped();
+        if self.broken.get() {
+            return;
+        }
+        let client = self.client.get_mut();
+        let open = self.open && self.began.get();
+        if open || self.rollback_first.get() {
+            // Not committed: roll back (a read-only transaction, whose
+            // rollback changes nothing, may leave that to the connection's
+            // next user). If that fails the connection may still be in
+            // this transaction: it must not be reused.
+            let deferred = (!self.write || !open) && client.defer_rollback();
+            if !deferred && client.batch_execute("ROLLBACK").is_err() {
+                client.discard_when_dropped();
+            }
+        }
+        // Statements prepared on a connection that keeps none: gone with
+        // this transaction (best effort; a failure closes the connection).
+        if let Some(own) = self.own.get_mut().take()
+            && !own.is_empty()
+        {
+            let sql: String = own
+                .numbers()
+                .map(|n| format!("DEALLOCATE {};", cache::name(n)))
+                .collect();
+            if client.batch_execute(&sql).is_err() {
+                client.discard_when_dropped();
             }
         }
     }
+}
+
+/// Appends `v` as an SQL literal: `NULL`, or an escaped string (`E'…'`,
+/// correct whatever `standard_conforming_strings` says). Text holding a
+/// NUL byte cannot be stored in PostgreSQL and is refused.
+fn literal(out: &mut String, v: Option<&str>) -> Result<()> {
+    let Some(v) = v else {
+        out.push_str("NULL");
+        return Ok(());
+    };
+    if v.contains('\0') {
+        return Err(Error::Invalid(
+            "PostgreSQL text cannot hold a NUL character (\\0)".into(),
+        ));
+    }
+    out.reserve(v.len() + 3);
+    out.push_str("E'");
+    for ch in v.chars() {
+        match ch {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    Ok(())
 }
 
 impl<C: Connection> RowSource for PgRows<C> {
@@ -478,6 +839,41 @@ impl<C: Connection> RowSource for PgRows<C> {
             rows = self.query(&st)?;
         }
         rows.first().map(|r| Self::pk_of_row(t, r)).transpose()
+    }
+
+    /// In a snapshot, one statement (the row by its unique key); in a
+    /// write transaction, [`unique`](RowSource::unique) then
+    /// [`row`](RowSource::row), for their locks.
+    fn unique_row(
+        &self,
+        def: &'static TableDef,
+        idx: &'static IndexDef,
+        key: &[u8],
+        f: FoundRow<'_>,
+    ) -> Result<bool> {
+        if self.write {
+            return match self.unique(def, idx, key)? {
+                Some(pk) => self.row(def, &pk, &mut |bytes| f(&pk, bytes)),
+                None => Ok(false),
+            };
+        }
+        let t = self.table(def)?;
+        let mut st = Stmt::default();
+        let cond = sql::key_equals(&mut st, t, &key_cols(t, Some(idx)), key)?;
+        st.sql = format!(
+            "SELECT {}, {} FROM {} WHERE {cond}",
+            sql::pk_select(t),
+            t.select,
+            t.q
+        );
+        let rows = self.query(&st)?;
+        let Some(row) = rows.first() else {
+            return Ok(false);
+        };
+        let pk = Self::pk_of_row(t, row)?;
+        let mut buf = Vec::with_capacity(128);
+        Self::envelope(t, row, def.primary_key.len(), &mut buf)?;
+        f(&pk, &buf).map(|()| true)
     }
 
     fn rows(
@@ -548,7 +944,8 @@ impl<C: Connection> RowSource for PgRows<C> {
         let rows = self.query(&st)?;
         let n: i64 = rows
             .first()
-            .and_then(|r| r.try_get(0).ok())
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.parse().ok())
             .unwrap_or_default();
         Ok(n as u64)
     }
@@ -568,7 +965,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         let st = sql::insert(t, vals, extras)?;
         self.savepoint(
             |w| {
-                w.execute(&st).map_err(Fail::Pg)?;
+                w.execute(&st)?;
                 if def.autoincrement
                     && let Some(ValueRef::Integer(id)) = def.primary_key.first().map(|&c| vals[c])
                 {
@@ -593,7 +990,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         let st = sql::update(t, vals, extras)?;
         self.savepoint(
             |w| {
-                let n = w.execute(&st).map_err(Fail::Pg)?;
+                let n = w.execute(&st)?;
                 if n == 0 {
                     return Err(Fail::Api(Error::NotFound {
                         table: def.name,
@@ -628,7 +1025,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         let cond = sql::key_equals(&mut st, t, &key_cols(t, None), pk)?;
         st.sql = format!("DELETE FROM {} WHERE {cond}", t.q);
         self.savepoint(
-            |w| w.execute(&st).map(|n| n > 0).map_err(Fail::Pg),
+            |w| w.execute(&st).map(|n| n > 0),
             |w, e| w.write_error(t, None, pk, e),
         )
     }
@@ -651,7 +1048,8 @@ impl<C: Connection> RowSink for PgRows<C> {
         };
         let rows = self.query(&st)?;
         rows.first()
-            .and_then(|r| r.try_get::<_, i64>(0).ok())
+            .and_then(|r| r.get(0))
+            .and_then(|v| v.parse::<i64>().ok())
             .ok_or_else(|| Error::Invalid(format!("table {}: no next id", def.name)))
     }
 

@@ -189,14 +189,32 @@ pub fn range_where(
 
 /// `ORDER BY … LIMIT … OFFSET …` of a page.
 pub fn order_page(t: &PgTable, idx: Option<&IndexDef>, page: Page) -> String {
-    let dir = if page.reverse {
-        "DESC NULLS LAST"
-    } else {
-        "ASC NULLS FIRST"
-    };
+    let dir = if page.reverse { "DESC" } else { "ASC" };
+    // NULL sorts first, as in the embedded store. A column that cannot be
+    // NULL here (NOT NULL, in the primary key, or in a unique index, whose
+    // scans skip NULL rows) gets no NULLS clause: the order is the same,
+    // and a plain ASC/DESC is what lets a btree index (NULLS LAST) serve
+    // it instead of a sort.
+    let unique = idx.is_some_and(|i| i.unique);
     let order: Vec<String> = order_cols(t, idx)
         .iter()
-        .map(|c| format!("{} {dir}", c.ordered()))
+        .enumerate()
+        .map(|(n, c)| {
+            let in_pk = t
+                .def
+                .primary_key
+                .iter()
+                .any(|&i| std::ptr::eq(&t.cols[i], *c));
+            let in_unique = unique && idx.is_some_and(|i| n < i.columns.len());
+            let nulls = if c.pg.not_null || in_pk || in_unique {
+                ""
+            } else if page.reverse {
+                " NULLS LAST"
+            } else {
+                " NULLS FIRST"
+            };
+            format!("{} {dir}{nulls}", c.ordered())
+        })
         .collect();
     let mut s = format!(" ORDER BY {}", order.join(", "));
     if let Some(l) = page.limit {

@@ -40,6 +40,7 @@ mod ops;
 mod pg_cli;
 mod pg_concurrency;
 mod pg_conn;
+mod pg_fast;
 mod pg_faults;
 mod pg_move;
 mod pg_schema;
