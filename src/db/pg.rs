@@ -117,6 +117,29 @@ impl Database {
     }
 }
 
+/// The transaction of [`Database::load_postgres`]: the table API, and
+/// inserts of many rows in one statement.
+pub struct PgLoad<'a> {
+    rows: &'a mut PgRows<PgClient>,
+}
+
+impl PgLoad<'_> {
+    /// The table API on the load's transaction.
+    pub fn writer(&mut self) -> Writer<'_> {
+        Writer::other(self.rows)
+    }
+
+    /// Inserts `rows` of `def` in one statement, skipping each whose key or
+    /// unique value is taken; per row, whether it was inserted.
+    pub fn insert_new(
+        &mut self,
+        def: &'static TableDef,
+        rows: &[(&[crate::table::Value], &crate::table::Extras)],
+    ) -> Result<Vec<bool>> {
+        self.rows.insert_new(def, rows)
+    }
+}
+
 impl Database {
     /// PostgreSQL only: one write transaction for moving rows in
     /// (`ops::to_postgres`). Foreign keys are checked when `f` is done,
@@ -128,7 +151,7 @@ impl Database {
     pub fn load_postgres<R>(
         &self,
         loose: &[(&'static TableDef, usize)],
-        f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
+        f: impl FnOnce(&mut PgLoad<'_>) -> Result<R>,
     ) -> Result<R> {
         let Engine::Postgres(engine) = &self.inner.engine else {
             return Err(crate::error::Error::Invalid(format!(
@@ -147,12 +170,7 @@ impl Database {
         if !drops.is_empty() {
             rows.execute_batch(&drops.join("\n"))?;
         }
-        let out = {
-            let mut w = Writer::other(&mut rows);
-            let out = f(&mut w)?;
-            w.finish()?;
-            out
-        };
+        let out = f(&mut PgLoad { rows: &mut rows })?;
         // Every deferred check runs here; then no trigger event is pending
         // and the constraints can be added.
         rows.execute_batch("SET CONSTRAINTS ALL IMMEDIATE")?;

@@ -425,13 +425,19 @@ pub struct MigrationStep {
 /// is); a later table version adds steps that alter a table whose
 /// recorded version is older, guarded by that version.
 ///
+/// The step is not cut short by a `statement_timeout` the connection
+/// string sets for the application's queries: waiting for another
+/// process's step and creating every table can take longer than such a
+/// limit allows.
+///
 /// A recorded version newer than the declared one is refused by the step
 /// (`RAISE EXCEPTION`), naming the table: this binary is older than the
 /// database.
 pub fn migration_steps() -> Result<Vec<MigrationStep>> {
     let tables = all();
     let mut sql = format!(
-        "BEGIN;\nDO $lock$BEGIN PERFORM pg_catalog.pg_advisory_xact_lock({SCHEMA_LOCK}); END$lock$;\n\
+        "BEGIN;\nSET LOCAL statement_timeout = 0;\n\
+         DO $lock$BEGIN PERFORM pg_catalog.pg_advisory_xact_lock({SCHEMA_LOCK}); END$lock$;\n\
          SET LOCAL client_min_messages = warning;\n\
          CREATE TABLE IF NOT EXISTS {} (table_name text PRIMARY KEY, version integer NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());\n",
         q(VERSIONS_TABLE)?

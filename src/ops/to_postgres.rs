@@ -36,7 +36,7 @@ use crate::export::Rows;
 use crate::export::pgshape::{self, PgColumn};
 use crate::export::types::PgType;
 use crate::ops::export_rows::StoreRows;
-use crate::table::{Extras, Read, TableDef, Value, keys};
+use crate::table::{Extras, KeyRange, Page, TableDef, Value, keys};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -231,36 +231,21 @@ pub fn to_postgres(
     }
     let dst = open()?;
     let mut conflicts = Problems::new();
-    dst.load_postgres(&loose, |w| {
+    dst.load_postgres(&loose, |load| {
         for (t, &def) in tables.iter().enumerate() {
             let mut tm = TableMove::default();
+            let mut batch: Vec<(Vec<u8>, Vec<Value>, Extras)> = Vec::with_capacity(BATCH);
             rows.visit(t, &mut |pk, vals, extras| {
-                match w.insert_values(def, vals, extras) {
-                    Ok(_) => tm.copied += 1,
-                    Err(Error::Unique { .. }) => match w.get_values(def, pk)? {
-                        Some((have, have_extras))
-                            if same_extras(&have_extras, extras) && same_row(def, vals, &have)? =>
-                        {
-                            tm.already_present += 1
-                        }
-                        Some(_) => conflicts.push(format!(
-                            "{} {}: PostgreSQL holds a row with this key and other values",
-                            def.name,
-                            keys::render(pk)
-                        )),
-                        None => conflicts.push(format!(
-                            "{} {}: another row holds one of its unique values",
-                            def.name,
-                            keys::render(pk)
-                        )),
-                    },
-                    Err(e) => return Err(e),
+                batch.push((pk.to_vec(), vals.to_vec(), extras.clone()));
+                if batch.len() == BATCH {
+                    load_batch(load, def, &mut batch, &mut tm, &mut conflicts)?;
                 }
                 Ok(())
             })?;
+            load_batch(load, def, &mut batch, &mut tm, &mut conflicts)?;
             let seq = rows.sequence(t)?;
             if def.autoincrement && seq > 0 {
-                w.raise_sequence_to(def, seq)?;
+                load.writer().raise_sequence_to(def, seq)?;
             }
             if let Some(m) = report.tables.iter_mut().find(|m| m.table == def.name) {
                 m.copied = tm.copied;
@@ -276,6 +261,53 @@ pub fn to_postgres(
     verify(&rows, &dst, &mut report)?;
     report.millis = started.elapsed().as_millis() as u64;
     Ok(report)
+}
+
+/// Rows per insert statement: large enough that a round trip carries
+/// hundreds of rows, small enough for any table's statement to stay well
+/// under PostgreSQL's limits.
+const BATCH: usize = 256;
+
+/// Inserts `batch` in one statement, then looks at each row it skipped:
+/// the same values already there, or a conflict.
+fn load_batch(
+    load: &mut crate::db::pg::PgLoad<'_>,
+    def: &'static TableDef,
+    batch: &mut Vec<(Vec<u8>, Vec<Value>, Extras)>,
+    tm: &mut TableMove,
+    conflicts: &mut Problems,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let refs: Vec<(&[Value], &Extras)> = batch.iter().map(|(_, v, x)| (v.as_slice(), x)).collect();
+    let done = load.insert_new(def, &refs)?;
+    let mut w = load.writer();
+    for ((pk, vals, extras), inserted) in batch.iter().zip(done) {
+        if inserted {
+            tm.copied += 1;
+            continue;
+        }
+        match w.get_values(def, pk)? {
+            Some((have, have_extras))
+                if same_extras(&have_extras, extras) && same_row(def, vals, &have)? =>
+            {
+                tm.already_present += 1
+            }
+            Some(_) => conflicts.push(format!(
+                "{} {}: PostgreSQL holds a row with this key and other values",
+                def.name,
+                keys::render(pk)
+            )),
+            None => conflicts.push(format!(
+                "{} {}: another row holds one of its unique values",
+                def.name,
+                keys::render(pk)
+            )),
+        }
+    }
+    batch.clear();
+    Ok(())
 }
 
 /// Checks every row before anything is written: undeclared columns and
@@ -416,12 +448,19 @@ fn verify(rows: &StoreRows, dst: &Database, report: &mut MoveReport) -> Result<(
         let Some(tm) = report.tables.iter_mut().find(|m| m.table == def.name) else {
             continue;
         };
+        // The table in one ordered scan (a round trip per page, not per
+        // row), then each source row looked up in it.
+        let mut held: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+            std::collections::HashMap::new();
+        r.scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
+            held.insert(pk.to_vec(), bytes.to_vec());
+            Ok(true)
+        })?;
         rows.visit(t, &mut |pk, vals, extras| {
-            let mut got = None;
-            r.source().row(def, pk, &mut |bytes| {
-                got = Some(def.decode_values(pk, bytes)?);
-                Ok(())
-            })?;
+            let got = match held.get(pk) {
+                Some(bytes) => Some(def.decode_values(pk, bytes)?),
+                None => None,
+            };
             let Some((got, got_extras)) = got else {
                 wrong.push(format!("{} {}: missing", def.name, keys::render(pk)));
                 return Ok(());

@@ -208,6 +208,45 @@ impl<C: Connection> PgRows<C> {
         self.exec(sql)
     }
 
+    /// Inserts `rows` of `def` in one statement, skipping each row whose
+    /// primary key or unique value is taken; returns, per row, whether it
+    /// was inserted. For loads (`ops::to_postgres`), which look at the
+    /// skipped rows one by one afterwards. Values are checked as by
+    /// `insert`; AUTOINCREMENT sequences are raised past the ids written.
+    pub fn insert_new(
+        &mut self,
+        def: &'static TableDef,
+        rows: &[(&[Value], &Extras)],
+    ) -> Result<Vec<bool>> {
+        let t = self.table(def)?;
+        let mut max_id = None;
+        for (vals, _) in rows {
+            let refs: Vec<ValueRef<'_>> = vals.iter().map(Value::as_ref).collect();
+            check_row(def, &refs, true)?;
+            if def.autoincrement
+                && let Some(Value::Integer(id)) = def.primary_key.first().map(|&c| &vals[c])
+            {
+                max_id = max_id.max(Some(*id));
+            }
+        }
+        let st = sql::insert_new(t, rows)?;
+        let got = self.query(&st)?;
+        let mut inserted = std::collections::HashSet::with_capacity(got.len());
+        for r in &got {
+            inserted.insert(Self::pk_of_row(t, r)?);
+        }
+        if let Some(id) = max_id {
+            self.bump_sequence(t, id)?;
+        }
+        Ok(rows
+            .iter()
+            .map(|(vals, _)| {
+                let refs: Vec<ValueRef<'_>> = vals.iter().map(Value::as_ref).collect();
+                inserted.contains(&crate::table::layout::pk_of(def, &refs))
+            })
+            .collect())
+    }
+
     fn table(&self, def: &'static TableDef) -> Result<&'static PgTable> {
         self.set.declared(def)?;
         shape(def)

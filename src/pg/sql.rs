@@ -240,6 +240,37 @@ fn extras_param(extras: &crate::table::Extras) -> Option<String> {
     (!extras.is_empty()).then(|| crate::export::extras_json(extras))
 }
 
+/// `INSERT` of many rows that skips each row whose key (or any unique
+/// value) is taken, returning the primary key of each row it inserted, as
+/// text: a load's batch (`PgRows::insert_new`).
+pub fn insert_new(
+    t: &PgTable,
+    rows: &[(&[crate::table::Value], &crate::table::Extras)],
+) -> Result<Stmt> {
+    let mut st = Stmt::default();
+    let mut names: Vec<&str> = t.cols.iter().map(|c| c.q.as_str()).collect();
+    names.push(&t.extra_q);
+    let mut tuples = Vec::with_capacity(rows.len());
+    for (vals, extras) in rows {
+        let mut ps = Vec::with_capacity(vals.len() + 1);
+        for (c, v) in t.cols.iter().zip(vals.iter()) {
+            st.params.push(c.text(v.as_ref())?);
+            ps.push(format!("${}::{}", st.params.len(), c.ty.sql()));
+        }
+        st.params.push(extras_param(extras));
+        ps.push(format!("${}::jsonb", st.params.len()));
+        tuples.push(format!("({})", ps.join(", ")));
+    }
+    st.sql = format!(
+        "INSERT INTO {} ({}) VALUES {} ON CONFLICT DO NOTHING RETURNING {}",
+        t.q,
+        names.join(", "),
+        tuples.join(", "),
+        pk_select(t)
+    );
+    Ok(st)
+}
+
 /// `INSERT` of one row (its undeclared columns into the `_extra` column).
 pub fn insert(
     t: &PgTable,

@@ -17,6 +17,17 @@ fn connect(db: &str) -> Connect {
     })
 }
 
+/// Every declared table in the test's own database (created on open).
+fn open(tmp: &TempDb) -> Database {
+    Database::open_postgres(
+        &format!("postgresql://postgres@127.0.0.1/{}", tmp.name),
+        connect(&tmp.name),
+        aragora_db::schema::ALL_TABLES.to_vec(),
+        &OpenOptions::default(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn user_store_runs_on_postgres() {
     if !available() {
@@ -24,13 +35,7 @@ fn user_store_runs_on_postgres() {
     }
     let tmp = TempDb::new("pgstore");
     let (_d, cfg) = crate::common::data_dir();
-    let db = Database::open_postgres(
-        &format!("postgresql://postgres@127.0.0.1/{}", tmp.name),
-        connect(&tmp.name),
-        aragora_db::schema::ALL_TABLES.to_vec(),
-        &OpenOptions::default(),
-    )
-    .unwrap();
+    let db = open(&tmp);
     let users = UserStore::from_db(db.clone(), &cfg);
     let orgs = OrganizationStore::from_db(db.clone());
     let ada = users
@@ -77,13 +82,7 @@ fn failed_writes_leave_the_transaction_usable() {
         return;
     }
     let tmp = TempDb::new("pgfail");
-    let db = Database::open_postgres(
-        &format!("postgresql://postgres@127.0.0.1/{}", tmp.name),
-        connect(&tmp.name),
-        aragora_db::schema::ALL_TABLES.to_vec(),
-        &OpenOptions::default(),
-    )
-    .unwrap();
+    let db = open(&tmp);
     let u = crate::common::user;
     db.write(|w| w.insert(&u("a", "a@x.io", None))).unwrap();
     db.write(|w| {
@@ -143,13 +142,7 @@ fn undeclared_columns_are_kept_exactly() {
         return;
     }
     let tmp = TempDb::new("pgextra");
-    let db = Database::open_postgres(
-        &format!("postgresql://postgres@127.0.0.1/{}", tmp.name),
-        connect(&tmp.name),
-        aragora_db::schema::ALL_TABLES.to_vec(),
-        &OpenOptions::default(),
-    )
-    .unwrap();
+    let db = open(&tmp);
     let u = crate::common::user;
     let mut x = u("x", "x@x.io", None);
     for (k, v) in [
@@ -217,18 +210,9 @@ fn an_older_schema_gains_the_undeclared_columns_column() {
         return;
     }
     let tmp = TempDb::new("pgextraold");
-    let open = || {
-        Database::open_postgres(
-            &format!("postgresql://postgres@127.0.0.1/{}", tmp.name),
-            connect(&tmp.name),
-            aragora_db::schema::ALL_TABLES.to_vec(),
-            &OpenOptions::default(),
-        )
-        .unwrap()
-    };
-    drop(open());
+    drop(open(&tmp));
     tmp.load("ALTER TABLE users DROP COLUMN _extra; ALTER TABLE organizations DROP COLUMN _extra;");
-    let db = open();
+    let db = open(&tmp);
     let mut x = crate::common::user("x", "x@x.io", None);
     x.extra.insert("k".into(), Value::Integer(1));
     db.write(|w| w.insert(&x)).unwrap();
