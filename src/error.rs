@@ -286,6 +286,19 @@ impl Error {
         }
     }
 
+    /// True for a PostgreSQL deadlock (`40P01`) or serialization failure
+    /// (`40001`): the server rolled the transaction back, so running it
+    /// again from the start is safe ([`crate::Database::write_retrying`]).
+    pub fn is_transient_conflict(&self) -> bool {
+        use postgres::error::SqlState;
+        match self {
+            Error::Postgres { source, .. } => source.code().is_some_and(|c| {
+                *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            }),
+            _ => false,
+        }
+    }
+
     /// True for constraint violations (UNIQUE, NOT NULL, FOREIGN KEY).
     pub fn is_constraint(&self) -> bool {
         matches!(

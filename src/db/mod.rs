@@ -233,6 +233,9 @@ impl std::fmt::Debug for Database {
 static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<Inner>>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
+/// How many times [`Database::write_retrying`] runs a transaction at most.
+pub const WRITE_ATTEMPTS: u32 = 5;
+
 impl Database {
     /// Opens (creating if needed) the file that holds `target` in the
     /// configured mode, with every table that lives in that file.
@@ -367,6 +370,36 @@ impl Database {
     /// unless `f` returns `Ok`.
     pub fn write<R>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<R>) -> Result<R> {
         self.write_with(Durability::Immediate, f)
+    }
+
+    /// [`Database::write`] for a transaction that may be run again: on
+    /// PostgreSQL a deadlock or serialization failure
+    /// ([`Error::is_transient_conflict`], which the server reports only
+    /// after rolling the whole transaction back) runs `f` again, up to
+    /// [`WRITE_ATTEMPTS`] times, after a short growing pause. `f` must have
+    /// no effect outside the transaction that a second run would repeat
+    /// (docs/POSTGRES.md, "What is retried"). The embedded store has no
+    /// such failures: one run.
+    pub fn write_retrying<R>(&self, f: impl Fn(&mut Writer<'_>) -> Result<R>) -> Result<R> {
+        let mut attempt = 1;
+        loop {
+            match self.write(&f) {
+                Err(e) if e.is_transient_conflict() && attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "transaction rolled back by the server; again");
+                    // 1, 2, 4, 8 ms, plus up to as much again so that two
+                    // transactions that deadlocked do not meet again.
+                    let base = 1u64 << (attempt - 1);
+                    let jitter = u64::from(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.subsec_nanos()),
+                    ) % (base * 1000);
+                    std::thread::sleep(Duration::from_micros(base * 1000 + jitter));
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// [`Database::write`] with an explicit durability.

@@ -349,3 +349,82 @@ fn worker(cfg: &Config, proc: usize, thread: usize, org: &str, root: &str) -> Ta
     }
     t
 }
+
+/// Two transactions that lock two rows in opposite orders deadlock; the
+/// server rolls one back with `40P01`. `write` reports it (nothing
+/// written); `write_retrying` runs that transaction again and both land.
+#[test]
+fn a_deadlock_is_reported_by_write_and_retried_by_write_retrying() {
+    if !available() {
+        return;
+    }
+    use aragora_db::schema::users::User;
+    use aragora_db::table::Read;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Barrier};
+    let tmp = TempDb::new("deadlock");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!("postgresql://postgres@127.0.0.1:5432/{}", tmp.name),
+    );
+    let db = UserStore::open(&cfg).unwrap().db().clone();
+    db.write(|w| {
+        w.insert(&crate::common::user("u1", "u1@x.io", None))?;
+        w.insert(&crate::common::user("u2", "u2@x.io", None))
+    })
+    .unwrap();
+    let rename = |w: &mut aragora_db::table::Writer<'_>, id: &str, name: &str| {
+        let mut u = w.get::<User>(id)?.expect("user");
+        u.name = Some(name.into());
+        w.update(&u)
+    };
+    for retrying in [false, true] {
+        let barrier = Arc::new(Barrier::new(2));
+        let threads: Vec<_> = [("u1", "u2", "a"), ("u2", "u1", "b")]
+            .into_iter()
+            .map(|(first, second, tag)| {
+                let (db, barrier) = (db.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let met = AtomicBool::new(false);
+                    let body = |w: &mut aragora_db::table::Writer<'_>| {
+                        rename(w, first, &format!("{tag}-{retrying}"))?;
+                        // Only the first run waits for the other: a run
+                        // again must not wait for a partner that is done.
+                        if !met.swap(true, Ordering::SeqCst) {
+                            barrier.wait();
+                        }
+                        rename(w, second, &format!("{tag}-{retrying}"))
+                    };
+                    if retrying {
+                        db.write_retrying(body)
+                    } else {
+                        db.write(body)
+                    }
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let failed: Vec<&Error> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        if retrying {
+            assert!(failed.is_empty(), "{failed:?}");
+        } else {
+            assert_eq!(failed.len(), 1, "{results:?}");
+            assert!(failed[0].is_transient_conflict(), "{}", failed[0]);
+        }
+        // Whichever committed last wrote both rows: never a mix.
+        let r = db.read().unwrap();
+        let names: Vec<String> = ["u1", "u2"]
+            .iter()
+            .map(|id| {
+                r.get::<User>(*id)
+                    .unwrap()
+                    .unwrap()
+                    .name
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(names[0], names[1], "{names:?}");
+        assert!(names[0].ends_with(&retrying.to_string()), "{names:?}");
+    }
+}
