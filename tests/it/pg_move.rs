@@ -128,11 +128,21 @@ fn a_store_moves_with_every_row_and_again_without_duplicates() {
         tmp.scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"),
         "1"
     );
-    // Run again: everything is already there.
-    let o = move_to(&cfg, &tmp, &[]);
+    // Run again: everything is already there (and --json says so).
+    let o = cli_env(
+        &["--json", "export", "--to", &url(&tmp)],
+        &[("ARAGORA_DATA_DIR", cfg.data_dir.to_str().unwrap())],
+    );
     assert!(o.status.success(), "{}", describe(&o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("moved 0 row(s)"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    let tables = v["move"]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 4, "{v}");
+    assert!(
+        tables
+            .iter()
+            .all(|t| t["copied"] == 0 && t["already_present"] == t["read"]),
+        "{v}"
+    );
     assert_eq!(tmp.scalar("SELECT count(*) FROM users"), "2");
 }
 

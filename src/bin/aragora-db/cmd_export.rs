@@ -164,6 +164,11 @@ pub fn run_to(
     let report = crate::cmd_backup::with_spinner("moving every table to PostgreSQL", || {
         aragora_db::ops::to_postgres::to_postgres(config, &target, &open, &opts)
     })?;
-    eprint!("{}", report.render());
+    if crate::output::json_mode() {
+        let v = serde_json::to_value(&report).map_err(|e| Error::Invalid(e.to_string()))?;
+        crate::output::json(&serde_json::json!({ "command": "export", "move": v }))?;
+    } else {
+        eprint!("{}", report.render());
+    }
     Ok(())
 }
