@@ -358,10 +358,17 @@ pub fn create_statements(tables: &[&PgTable], guarded: bool) -> Result<Vec<Strin
     Ok(out)
 }
 
+/// The comment a move puts on a foreign key it adds back `NOT VALID`:
+/// `verify` reports such a key as inherited from the original (a warning),
+/// any other `NOT VALID` key as a problem.
+pub const INHERITED_NOT_VALID: &str = "aragora-db: NOT VALID because the moved data has references without a parent row, \
+     left by the original (inherited, not damage)";
+
 /// For a load whose data has references without a parent (the original
 /// never enforced its foreign keys): the statements that drop the foreign
 /// keys `fks` (positions among `def`'s declared ones) before the rows go in,
-/// and those that add them back afterwards `NOT VALID` — the same
+/// and those that add them back afterwards `NOT VALID` (each with the
+/// comment [`INHERITED_NOT_VALID`]) — the same
 /// statements the exporter writes for such data ([`ddl::foreign_keys`]),
 /// so new writes are checked and `verify` reports the constraint until the
 /// references are fixed and it is validated.
@@ -372,6 +379,7 @@ pub fn loose_foreign_keys(
     let mut plan = TablePlan::from_shape(shape(def).clone());
     let mut parents: Vec<TablePlan> = Vec::new();
     let mut drops = Vec::new();
+    let mut comments = Vec::new();
     for fk in &mut plan.fks {
         if !fks.contains(&fk.index) {
             continue;
@@ -382,17 +390,25 @@ pub fn loose_foreign_keys(
             q(&plan.pg_name)?,
             q(&fk.pg_name)?
         ));
+        let mut note = String::new();
+        super::inserts::literal_into(&mut note, INHERITED_NOT_VALID);
+        comments.push(format!(
+            "COMMENT ON CONSTRAINT {} ON {} IS {note};",
+            q(&fk.pg_name)?,
+            q(&plan.pg_name)?
+        ));
         let parent = (def.foreign_keys[fk.index].parent)();
         if !parents.iter().any(|p| p.def.name == parent.name) {
             parents.push(TablePlan::from_shape(shape(parent).clone()));
         }
     }
     let refs: Vec<&TablePlan> = parents.iter().collect();
-    let adds = ddl::foreign_keys(&plan, &refs, true, false)?
+    let mut adds: Vec<String> = ddl::foreign_keys(&plan, &refs, true, false)?
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(str::to_string)
         .collect();
+    adds.extend(comments);
     Ok((drops, adds))
 }
 

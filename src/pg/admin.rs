@@ -357,6 +357,9 @@ pub struct VerifyReport {
     pub tables: Vec<(String, Option<i64>)>,
     /// Every difference from the declarations.
     pub problems: Vec<Problem>,
+    /// Foreign keys a move or import added `NOT VALID` because the
+    /// original left references without a parent (warnings).
+    pub inherited: Vec<Problem>,
 }
 
 /// Checks the database against the declarations: every declared table
@@ -389,8 +392,16 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
     {
         columns.insert((r.get(0), r.get(1)), (r.get(2), r.get(3)));
     }
-    // table -> [(name, contype, parent, columns, validated, on delete)]
-    type Constraint = (String, String, Option<String>, Vec<String>, bool, String);
+    // table -> [(name, contype, parent, columns, validated, on delete, comment)]
+    type Constraint = (
+        String,
+        String,
+        Option<String>,
+        Vec<String>,
+        bool,
+        String,
+        Option<String>,
+    );
     let mut constraints: BTreeMap<String, Vec<Constraint>> = BTreeMap::new();
     for r in client
         .query(
@@ -398,7 +409,8 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
                (SELECT p.relname::text FROM pg_catalog.pg_class p WHERE p.oid = c.confrelid), \
                ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY AS k(num, ord) \
                      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num ORDER BY k.ord), \
-               c.convalidated, c.confdeltype::text \
+               c.convalidated, c.confdeltype::text, \
+               pg_catalog.obj_description(c.oid, 'pg_constraint') \
              FROM unnest($1::text[]) AS t(n) \
              JOIN pg_catalog.pg_constraint c ON c.conrelid = to_regclass(quote_ident(t.n)) \
              WHERE c.contype IN ('p', 'f')",
@@ -413,6 +425,7 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
             r.get(4),
             r.get(5),
             r.get(6),
+            r.get(7),
         ));
     }
     // table -> [(index name, unique, columns, valid, partial or on expressions)]
@@ -438,6 +451,7 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
     }
     let counts = row_counts(client, target, &state)?;
     let mut problems = Vec::new();
+    let mut inherited = Vec::new();
     let mut problem = |table: &str, key: &str, what: String| {
         problems.push(Problem {
             table: table.to_string(),
@@ -582,7 +596,16 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
                 problem(&s.name, &fk.name, format!("{wanted} missing"));
                 continue;
             };
-            if !c.4 {
+            if !c.4 && c.6.as_deref() == Some(pgshape::INHERITED_NOT_VALID) {
+                inherited.push(Problem {
+                    table: s.name.clone(),
+                    key: c.0.clone(),
+                    what: format!(
+                        "{wanted} is NOT VALID: its rows include references without a \
+                         parent, left by the original and kept by a move or import"
+                    ),
+                });
+            } else if !c.4 {
                 problem(
                     &s.name,
                     &c.0,
@@ -606,5 +629,9 @@ pub fn verify(client: &mut postgres::Client, target: &str) -> Result<VerifyRepor
             }
         }
     }
-    Ok(VerifyReport { tables, problems })
+    Ok(VerifyReport {
+        tables,
+        problems,
+        inherited,
+    })
 }

@@ -128,6 +128,22 @@ fn a_store_moves_with_every_row_and_again_without_duplicates() {
         tmp.scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND NOT convalidated"),
         "1"
     );
+    // `verify` on the server: the key added NOT VALID is an inherited
+    // warning, not a problem (the original left the reference dangling).
+    let o = cli_env(
+        &["verify", "--show-inherited"],
+        &[
+            ("ARAGORA_DATA_DIR", cfg.data_dir.to_str().unwrap()),
+            ("ARAGORA_DB_BACKEND", "postgres"),
+            ("ARAGORA_POSTGRES_DSN", &url(&tmp)),
+        ],
+    );
+    assert!(o.status.success(), "{}", describe(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("0 problems") && said.contains("org_invitations_org_id_fkey"),
+        "{said}"
+    );
     // Run again: everything is already there (and --json says so).
     let o = cli_env(
         &["--json", "export", "--to", &url(&tmp)],

@@ -155,7 +155,15 @@ fn verify_pg(server: &admin::Server) -> Result<verify::FileReport> {
                 what: p.what,
             })
             .collect(),
-        inherited: Vec::new(),
+        inherited: r
+            .inherited
+            .into_iter()
+            .map(|p| verify::ProblemOut {
+                table: p.table,
+                key: p.key,
+                what: p.what,
+            })
+            .collect(),
         notes: Vec::new(),
         salvage: None,
     })
