@@ -385,13 +385,16 @@ fn same_row(def: &'static TableDef, src: &[Value], have: &[Value]) -> Result<boo
     Ok(true)
 }
 
-/// The column of an import record holding the time of the run.
+/// The column of an import record holding the time of the run: the
+/// importer's own tables declare exactly one timestamp, that one.
 fn run_stamp(def: &'static TableDef) -> Option<usize> {
     use crate::config::{DbTarget, Store};
     if def.owner != DbTarget::Store(Store::Import) {
         return None;
     }
-    def.columns.iter().position(|c| c.name == "imported_at")
+    def.columns
+        .iter()
+        .position(|c| c.sql == crate::table::SqlType::Timestamp)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -475,7 +478,7 @@ fn verify(rows: &StoreRows, dst: &Database, report: &mut MoveReport) -> Result<(
             let mut reformed = 0;
             let stamp = run_stamp(def);
             for (i, ((s, g), col)) in vals.iter().zip(&got).zip(shape.declared()).enumerate() {
-                if Some(i) == stamp && tm.already_present > 0 {
+                if Some(i) == stamp {
                     continue;
                 }
                 match compare(s, g, col, def)? {
@@ -543,9 +546,7 @@ pub fn import_to_postgres(
     progress: &dyn crate::import::Progress,
 ) -> Result<ImportToPostgres> {
     use crate::config::DbTarget;
-    let on_pg = DbTarget::all()
-        .filter(|t| config.backend.kind_for(*t) == crate::config::BackendKind::Postgres)
-        .count();
+    let on_pg = crate::pg::admin::server(config)?.map_or(0, |s| s.targets.len());
     if on_pg != DbTarget::all().count() {
         return Err(Error::Invalid(format!(
             "import into PostgreSQL needs every store there, but {} of {} databases and stores \

@@ -590,8 +590,16 @@ impl<C: Connection> PgRows<C> {
             .map_err(|e| Error::Invalid(format!("reading {}.{}: {e}", t.name, t.extra_q)))?;
         let extras = match extra {
             None => Extras::default(),
-            Some(text) => crate::export::extras_from_json(text)
-                .map_err(|e| Error::Invalid(format!("{}.{}: {e}", t.name, t.extra_q)))?,
+            Some(text) => crate::export::extras_from_json(text).map_err(|e| {
+                let refs: Vec<ValueRef<'_>> = vals.iter().map(Value::as_ref).collect();
+                let pk = crate::table::layout::pk_of(t.def, &refs);
+                Error::Invalid(format!(
+                    "{}.{} of row {}: {e}",
+                    t.name,
+                    t.extra_q,
+                    keys::render(&pk)
+                ))
+            })?,
         };
         out.clear();
         codec::encode_row(out, vals.len(), |i| vals[i].as_ref(), &extras);

@@ -240,6 +240,33 @@ fn extras_param(extras: &crate::table::Extras) -> Option<String> {
     (!extras.is_empty()).then(|| crate::export::extras_json(extras))
 }
 
+/// The column list of an insert: every declared column, then `_extra`.
+fn insert_columns(t: &PgTable) -> String {
+    t.cols
+        .iter()
+        .map(|c| c.q.as_str())
+        .chain(std::iter::once(t.extra_q.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One row's `($1::type, …, $n::jsonb)`, its values bound in `st`.
+fn insert_tuple<'v>(
+    st: &mut Stmt,
+    t: &PgTable,
+    vals: impl Iterator<Item = crate::table::ValueRef<'v>>,
+    extras: &crate::table::Extras,
+) -> Result<String> {
+    let mut ps = Vec::with_capacity(t.cols.len() + 1);
+    for (c, v) in t.cols.iter().zip(vals) {
+        st.params.push(c.text(v)?);
+        ps.push(format!("${}::{}", st.params.len(), c.ty.sql()));
+    }
+    st.params.push(extras_param(extras));
+    ps.push(format!("${}::jsonb", st.params.len()));
+    Ok(format!("({})", ps.join(", ")))
+}
+
 /// `INSERT` of many rows that skips each row whose key (or any unique
 /// value) is taken, returning the primary key of each row it inserted, as
 /// text: a load's batch (`PgRows::insert_new`).
@@ -248,23 +275,20 @@ pub fn insert_new(
     rows: &[(&[crate::table::Value], &crate::table::Extras)],
 ) -> Result<Stmt> {
     let mut st = Stmt::default();
-    let mut names: Vec<&str> = t.cols.iter().map(|c| c.q.as_str()).collect();
-    names.push(&t.extra_q);
     let mut tuples = Vec::with_capacity(rows.len());
     for (vals, extras) in rows {
-        let mut ps = Vec::with_capacity(vals.len() + 1);
-        for (c, v) in t.cols.iter().zip(vals.iter()) {
-            st.params.push(c.text(v.as_ref())?);
-            ps.push(format!("${}::{}", st.params.len(), c.ty.sql()));
-        }
-        st.params.push(extras_param(extras));
-        ps.push(format!("${}::jsonb", st.params.len()));
-        tuples.push(format!("({})", ps.join(", ")));
+        let tuple = insert_tuple(
+            &mut st,
+            t,
+            vals.iter().map(crate::table::Value::as_ref),
+            extras,
+        )?;
+        tuples.push(tuple);
     }
     st.sql = format!(
         "INSERT INTO {} ({}) VALUES {} ON CONFLICT DO NOTHING RETURNING {}",
         t.q,
-        names.join(", "),
+        insert_columns(t),
         tuples.join(", "),
         pk_select(t)
     );
@@ -278,21 +302,8 @@ pub fn insert(
     extras: &crate::table::Extras,
 ) -> Result<Stmt> {
     let mut st = Stmt::default();
-    let mut names: Vec<&str> = t.cols.iter().map(|c| c.q.as_str()).collect();
-    let mut ps = Vec::with_capacity(vals.len() + 1);
-    for (c, v) in t.cols.iter().zip(vals) {
-        st.params.push(c.text(*v)?);
-        ps.push(format!("${}::{}", st.params.len(), c.ty.sql()));
-    }
-    names.push(&t.extra_q);
-    st.params.push(extras_param(extras));
-    ps.push(format!("${}::jsonb", st.params.len()));
-    st.sql = format!(
-        "INSERT INTO {} ({}) VALUES ({})",
-        t.q,
-        names.join(", "),
-        ps.join(", ")
-    );
+    let tuple = insert_tuple(&mut st, t, vals.iter().copied(), extras)?;
+    st.sql = format!("INSERT INTO {} ({}) VALUES {tuple}", t.q, insert_columns(t));
     Ok(st)
 }
 

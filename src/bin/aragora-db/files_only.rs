@@ -7,21 +7,16 @@
 //! and says what does the job there; with some, it notes the stores it
 //! does not cover on stderr and goes on with the files.
 
-use aragora_db::config::{BackendKind, Config, DbTarget};
+use aragora_db::config::{Config, DbTarget};
 use aragora_db::{Error, Result};
 
 /// Checks `config` for `command`, which on PostgreSQL is done by
 /// `instead`.
 pub fn check(config: &Config, command: &str, instead: &str) -> Result<()> {
-    let on_pg: Vec<DbTarget> = DbTarget::all()
-        .filter(|t| config.backend.kind_for(*t) == BackendKind::Postgres)
-        .collect();
-    if on_pg.is_empty() {
+    let Some(server) = aragora_db::pg::admin::server(config)? else {
         return Ok(());
-    }
-    let server = aragora_db::pg::admin::server(config)?
-        .map(|s| s.name())
-        .unwrap_or_default();
+    };
+    let (on_pg, server) = (server.targets.clone(), server.name());
     if on_pg.len() == DbTarget::all().count() {
         return Err(Error::Invalid(format!(
             "{command} works on the embedded files, but every store is on PostgreSQL {server} \
