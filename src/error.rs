@@ -218,7 +218,7 @@ pub enum Error {
 
     /// A bad argument to an API call.
     #[error("{0}")]
-    Invalid(String),
+    InvalidArgument(String),
 
     /// A PostgreSQL connection string is malformed. The message never
     /// holds the password, nor any part of the string that could.

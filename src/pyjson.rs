@@ -157,7 +157,7 @@ struct JsonParser<'a> {
 
 impl JsonParser<'_> {
     fn err(&self, what: &str) -> Error {
-        Error::Invalid(format!("JSON: {what} at byte {}", self.i))
+        Error::InvalidArgument(format!("JSON: {what} at byte {}", self.i))
     }
 
     fn ws(&mut self) {

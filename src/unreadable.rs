@@ -61,11 +61,11 @@ impl Unreadable {
             Error::Storage { message, .. } if message == "does not exist" => {
                 (Trouble::Unreadable, "does not exist".to_string())
             }
-            Error::Invalid(m) if m.contains("not an aragora-db file") => (
+            Error::InvalidArgument(m) if m.contains("not an aragora-db file") => (
                 Trouble::Unreadable,
                 "cannot be read: not an aragora-db file (no layout marker)".to_string(),
             ),
-            Error::Invalid(m) if m.contains("storage layout") => {
+            Error::InvalidArgument(m) if m.contains("storage layout") => {
                 (Trouble::Unreadable, format!("cannot be read: {detail}"))
             }
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => (
@@ -125,7 +125,7 @@ pub fn summary_error(what: &str, files: &[Unreadable]) -> Error {
             "; {damaged} damaged: `aragora-db salvage FILE --out NEW` recovers their readable rows"
         ));
     }
-    Error::Invalid(msg)
+    Error::InvalidArgument(msg)
 }
 
 /// The error message without the file's path (the report names it).

@@ -80,7 +80,7 @@ pub fn encrypt(key: &Key, plain: &str, aad: Option<&str>) -> Result<String> {
                 aad: aad.unwrap_or("").as_bytes(),
             },
         )
-        .map_err(|_| Error::Invalid("AES-GCM encryption failed".into()))?;
+        .map_err(|_| Error::InvalidArgument("AES-GCM encryption failed".into()))?;
     let mut out = vec![1u8, KEY_ID.len() as u8];
     out.extend_from_slice(KEY_ID.as_bytes());
     out.extend_from_slice(&1u32.to_be_bytes());
@@ -187,14 +187,14 @@ pub fn open(key: Option<&Key>, stored: &str, aad: Option<&str>, what: &str) -> R
         return Ok(stored.to_string());
     }
     let Some(k) = key else {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{what} is encrypted and ARAGORA_ENCRYPTION_KEY is not set"
         )));
     };
     decrypt(k, stored, aad)
         .or_else(|| aad.and_then(|_| decrypt(k, stored, None)))
         .ok_or_else(|| {
-            Error::Invalid(format!(
+            Error::InvalidArgument(format!(
                 "{what} does not decrypt with ARAGORA_ENCRYPTION_KEY (wrong key or tampered value)"
             ))
         })

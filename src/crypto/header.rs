@@ -122,7 +122,7 @@ impl KeySlot {
         let aad = slot.encode_prefix();
         let tag = Aes256Gcm::new(kek.bytes().into())
             .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad[..76], &mut buf[..])
-            .map_err(|_| Error::Invalid("AES-GCM key wrap failed".into()))?;
+            .map_err(|_| Error::InvalidArgument("AES-GCM key wrap failed".into()))?;
         slot.wrapped[..32].copy_from_slice(&buf[..]);
         slot.wrapped[32..].copy_from_slice(&tag);
         Ok(slot)

@@ -164,12 +164,12 @@ impl KeySource {
             KeySource::Raw(k) => Ok(k.derive("aragora-db v1 kek raw")),
             KeySource::Passphrase(p) => {
                 let prm = argon2::Params::new(params.m_kib, params.t, params.p, Some(32))
-                    .map_err(|e| Error::Invalid(format!("Argon2id parameters: {e}")))?;
+                    .map_err(|e| Error::InvalidArgument(format!("Argon2id parameters: {e}")))?;
                 let a =
                     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, prm);
                 let mut out = Zeroizing::new([0u8; 32]);
                 a.hash_password_into(p.as_bytes(), salt, &mut out[..])
-                    .map_err(|e| Error::Invalid(format!("Argon2id: {e}")))?;
+                    .map_err(|e| Error::InvalidArgument(format!("Argon2id: {e}")))?;
                 Ok(Key(out))
             }
         }
@@ -178,8 +178,9 @@ impl KeySource {
 
 /// Fills `buf` from the operating system's random source.
 pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::fill(buf)
-        .map_err(|e| Error::Invalid(format!("the operating system's random source failed: {e}")))
+    getrandom::fill(buf).map_err(|e| {
+        Error::InvalidArgument(format!("the operating system's random source failed: {e}"))
+    })
 }
 
 /// Random 96-bit nonces, drawn from the operating system 64 at a time

@@ -36,13 +36,13 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     match layout {
         Some(LAYOUT_VERSION) => {}
         Some(other) => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{}: storage layout {other}, but this binary reads layout {LAYOUT_VERSION}",
                 path.display()
             )));
         }
         None if !is_empty(inner)? => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{}: not an aragora-db file (no {LAYOUT_KEY} layout marker); refusing to misread it",
                 path.display()
             )));

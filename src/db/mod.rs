@@ -93,7 +93,7 @@ impl Inner {
     pub(crate) fn redb(&self) -> Result<&redb::Database> {
         match &self.engine {
             Engine::Redb(db) => Ok(db),
-            Engine::Postgres(_) => Err(Error::Invalid(format!(
+            Engine::Postgres(_) => Err(Error::InvalidArgument(format!(
                 "{}: this operation needs an embedded (redb) database, not PostgreSQL",
                 self.set.origin().display()
             ))),
@@ -279,7 +279,7 @@ impl Database {
                     .zip(&tables)
                     .all(|(a, b)| a.name == b.name);
             if !same {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "{} is already open in this process with a different set of tables",
                     path.display()
                 )));
@@ -526,7 +526,7 @@ fn registry_key(path: &Path) -> Result<PathBuf> {
         .map_err(|e| Error::io("resolve directory", &parent, e))?;
     let name = path
         .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
+        .ok_or_else(|| Error::InvalidArgument(format!("{} is not a file path", path.display())))?;
     Ok(parent.join(name))
 }
 

@@ -154,7 +154,7 @@ impl Database {
         f: impl FnOnce(&mut PgLoad<'_>) -> Result<R>,
     ) -> Result<R> {
         let Engine::Postgres(engine) = &self.inner.engine else {
-            return Err(crate::error::Error::Invalid(format!(
+            return Err(crate::error::Error::InvalidArgument(format!(
                 "{}: not a PostgreSQL database",
                 self.path().display()
             )));
@@ -254,7 +254,7 @@ pub fn open_configured_read_only(config: &Config, target: DbTarget) -> Result<Op
             return Err(crate::pg::admin::no_schema(&origin));
         }
         if let Some(t) = st.too_new().first() {
-            return Err(crate::error::Error::Invalid(format!(
+            return Err(crate::error::Error::InvalidArgument(format!(
                 "PostgreSQL {origin}: table {} is at schema version {} on this database, \
                  newer than this aragora-db knows ({})",
                 t.pg_name,
@@ -269,7 +269,7 @@ pub fn open_configured_read_only(config: &Config, target: DbTarget) -> Result<Op
             .map(|t| t.pg_name.as_str())
             .collect();
         if !missing.is_empty() {
-            return Err(crate::error::Error::Invalid(format!(
+            return Err(crate::error::Error::InvalidArgument(format!(
                 "PostgreSQL {origin}: tables missing ({}): run `aragora-db migrate --migrate`",
                 missing.join(", ")
             )));

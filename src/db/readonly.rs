@@ -76,7 +76,7 @@ fn existing_key(path: &Path) -> Result<PathBuf> {
         .map_err(|e| Error::io("resolve directory", &parent, e))?;
     let name = path
         .file_name()
-        .ok_or_else(|| Error::Invalid(format!("{} is not a file path", path.display())))?;
+        .ok_or_else(|| Error::InvalidArgument(format!("{} is not a file path", path.display())))?;
     Ok(parent.join(name))
 }
 
@@ -91,7 +91,7 @@ fn same_tables(inner: &Inner, tables: &[&'static TableDef]) -> bool {
 }
 
 fn different_tables(path: &Path) -> Error {
-    Error::Invalid(format!(
+    Error::InvalidArgument(format!(
         "{} is already open in this process with a different set of tables",
         path.display()
     ))
@@ -159,7 +159,7 @@ impl Database {
 
     pub(super) fn refuse_read_only(&self) -> Result<()> {
         if self.read_only {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{} was opened read-only; this command does not write to it",
                 self.inner.set.origin().display()
             )));
@@ -171,7 +171,7 @@ impl Database {
 /// Refuses a read-write open of a file held read-only in this process.
 pub(super) fn refuse_if_read_only_here(key: &Path) -> Result<()> {
     if OPEN_RO.lock().get(key).and_then(Weak::upgrade).is_some() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{} is open read-only in this process; close that handle before writing",
             key.display()
         )));

@@ -97,7 +97,7 @@ pub fn put(mut outputs: Vec<Output<'_>>, force: bool) -> Result<Vec<(PathBuf, Ou
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Outcome::Created,
             Err(e) => return Err(Error::io("inspect", &o.dest, e)),
             Ok(m) if !m.is_file() => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "{}: exists and is not a regular file; expected a file to write the export to",
                     o.dest.display()
                 )));
@@ -111,7 +111,7 @@ pub fn put(mut outputs: Vec<Output<'_>>, force: bool) -> Result<Vec<(PathBuf, Ou
         outcomes.push(outcome);
     }
     if !conflicts.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{} already exist{} with different content; nothing was written (--force replaces {})",
             conflicts.join(", "),
             if conflicts.len() == 1 { "s" } else { "" },

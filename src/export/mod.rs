@@ -334,7 +334,7 @@ pub fn extras_json(extras: &Extras) -> String {
 /// The undeclared columns [`extras_json`] wrote (as text, possibly in
 /// `jsonb`'s normal form), or an error saying what is not in that form.
 pub fn extras_from_json(text: &str) -> Result<Extras> {
-    let bad = |what: String| Error::Invalid(format!("undeclared columns (_extra): {what}"));
+    let bad = |what: String| Error::InvalidArgument(format!("undeclared columns (_extra): {what}"));
     let unhex = |h: &str| -> Result<Vec<u8>> {
         if !h.len().is_multiple_of(2) {
             return Err(bad(format!("odd-length hex {h:?}")));
@@ -399,7 +399,7 @@ pub(crate) fn q(name: &str) -> Result<String> {
 }
 
 pub(crate) fn ident_err(e: ident::IdentError) -> Error {
-    Error::Invalid(e.to_string())
+    Error::InvalidArgument(e.to_string())
 }
 
 pub(crate) fn write_err(e: std::io::Error) -> Error {

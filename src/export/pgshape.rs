@@ -489,7 +489,7 @@ pub fn migration_steps() -> Result<Vec<MigrationStep>> {
 // The value codec of the live backend.
 
 fn codec_err(col: &PgColumn, what: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!(
+    Error::InvalidArgument(format!(
         "PostgreSQL column {}.{} ({} {}): {what}",
         col.table,
         col.decl_name,

@@ -112,7 +112,7 @@ pub fn migration_path(migrations: &Path, timestamp: &str) -> Result<PathBuf> {
         0 => {}
         1 => return Ok(ours.remove(0)),
         _ => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{}: holds several aragora migrations ({}); expected at most one, remove the older ones",
                 migrations.display(),
                 ours.iter()

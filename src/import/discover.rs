@@ -86,7 +86,7 @@ pub struct Found {
 pub fn find(dir: &Path) -> Result<Found> {
     let meta = std::fs::metadata(dir).map_err(|e| Error::io("read source directory", dir, e))?;
     if !meta.is_dir() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "source {} is not a directory (expected a data directory such as .nomic)",
             dir.display()
         )));

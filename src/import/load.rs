@@ -38,7 +38,7 @@ pub struct Run<'a, 'c> {
 /// Error from the SQLite reader, with the file named.
 pub fn reader_error(file: &SourceFile, e: crate::sqlite::SqliteError) -> Error {
     // The reader's message names the file (and the page) itself.
-    Error::Invalid(e.with_path(&file.path).to_string())
+    Error::InvalidArgument(e.with_path(&file.path).to_string())
 }
 
 /// Reads every row of every table once, so that a damaged file fails

@@ -184,7 +184,7 @@ fn in_file(cfg: &Config, file: &Path, name: &str) -> bool {
 /// naming the file without it).
 fn read_only(path: &Path, cfg: &Config) -> Result<raw::ReadHandle> {
     if let Some(_db) = crate::db::open_handle(path) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{} is open in this process; close it first",
             path.display()
         )));
@@ -224,7 +224,7 @@ pub fn migrate(src: &Config, dst: &Config, no_backup: bool) -> Result<MigrateRep
             let sdb = read_only(&m.from, src)?;
             let ours = digest_table(&sdb.begin_read(&m.from)?, m.table, &m.from)?;
             if theirs.entries > 0 && theirs != ours {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "{}: table {} already holds {} rows that differ from {}; nothing was written \
                      (compare with --verify, or move the target file away)",
                     target.display(),
@@ -237,7 +237,7 @@ pub fn migrate(src: &Config, dst: &Config, no_backup: bool) -> Result<MigrateRep
         for n in &names {
             let declared = crate::schema::table(n).is_ok() || META_TABLES.contains(&n.as_str());
             if !declared {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "{}: holds undeclared table {n}; refusing to rewrite the file",
                     target.display()
                 )));

@@ -144,8 +144,9 @@ impl Digester {
 impl Manifest {
     /// Parses and validates a manifest read from disk.
     pub fn parse(bytes: &[u8]) -> Result<Manifest> {
-        let m: Manifest = serde_json::from_slice(bytes)
-            .map_err(|e| Error::Invalid(format!("{FILE_NAME}: not a backup manifest: {e}")))?;
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| {
+            Error::InvalidArgument(format!("{FILE_NAME}: not a backup manifest: {e}"))
+        })?;
         m.validate()?;
         Ok(m)
     }
@@ -154,7 +155,7 @@ impl Manifest {
     /// entry (`files[i]`, with its `file` and `target`) and what was
     /// expected.
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: String| Err(Error::Invalid(format!("{FILE_NAME}: {what}")));
+        let bad = |what: String| Err(Error::InvalidArgument(format!("{FILE_NAME}: {what}")));
         if self.format != FORMAT {
             return bad(format!(
                 "format {}, this binary reads format {FORMAT}",

@@ -176,12 +176,12 @@ pub fn migrate_db(db: &Database, steps: &'static [Step], dry_run: bool) -> Resul
                 .iter()
                 .copied()
                 .find(|d| d.name == st.table)
-                .ok_or_else(|| Error::Invalid(format!("unknown table {}", st.table)))
+                .ok_or_else(|| Error::InvalidArgument(format!("unknown table {}", st.table)))
         })?;
         let chain = match chain(steps, def, st.stored) {
             Ok(c) => c,
             Err(v) => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "{}: table {} is at schema version {}, declared {}, but no migration step produces version {v}",
                     db.path().display(),
                     def.name,

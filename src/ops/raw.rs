@@ -59,7 +59,7 @@ pub fn open_read_only(path: &Path) -> std::result::Result<redb::ReadOnlyDatabase
 /// `enc` is missing or wrong.
 pub fn open_exclusive(path: &Path, enc: Option<&Encryption>) -> Result<redb::Database> {
     if crate::db::open_handle(path).is_some() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{} is open in this process; close it first",
             path.display()
         )));

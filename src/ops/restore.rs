@@ -199,7 +199,7 @@ fn check_backup(
     let manifest = Manifest::parse(&bytes).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.strip_prefix(&format!("{FILE_NAME}: ")).unwrap_or(&msg);
-        Error::Invalid(format!("{}: {msg}", mpath.display()))
+        Error::InvalidArgument(format!("{}: {msg}", mpath.display()))
     })?;
     let canon_dir = dir
         .canonicalize()
@@ -207,7 +207,7 @@ fn check_backup(
     let mut prints = Vec::new();
     for (i, f) in manifest.files.iter().enumerate() {
         let refuse = |what: String| {
-            Error::Invalid(format!("{}: {}: {what}", mpath.display(), entry_name(i, f)))
+            Error::InvalidArgument(format!("{}: {}: {what}", mpath.display(), entry_name(i, f)))
         };
         let path = dir.join(&f.file);
         let real = match path.canonicalize() {
@@ -261,7 +261,7 @@ fn check_tables(path: &Path, f: &FileEntry, enc: Option<&crate::crypto::Encrypti
     let mut listed: Vec<&str> = f.tables.iter().map(|t| t.name.as_str()).collect();
     listed.sort();
     if names != listed {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{} holds tables [{}], the manifest lists [{}]",
             path.display(),
             names.join(", "),
@@ -272,7 +272,7 @@ fn check_tables(path: &Path, f: &FileEntry, enc: Option<&crate::crypto::Encrypti
         let found = raw::guarded(|| super::backup::digest_table(&txn, &t.name, path))
             .map_err(|p| Error::storage(path, p))??;
         if found != t.digest() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "table {}: the snapshot {} does not match its manifest: {} rows / {} entries / \
                  CRC32 {:#010x}, the manifest says {} / {} / {:#010x}",
                 t.name,
@@ -323,7 +323,7 @@ fn check_targets(
     let mut seen: HashMap<PathBuf, usize> = HashMap::new();
     let mut out = Vec::new();
     for (i, rel) in targets.iter().enumerate() {
-        let refuse = |what: String| Error::Invalid(format!("{}: {what}", name(i)));
+        let refuse = |what: String| Error::InvalidArgument(format!("{}: {what}", name(i)));
         check_target(rel).map_err(refuse)?;
         let path = data.join(rel);
         let staged = staged_name(&path);
@@ -432,7 +432,7 @@ fn lock_targets(targets: &[Target], name: &dyn Fn(usize) -> String) -> Result<He
                 t.path.display()
             )),
             Err(e) => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "{}: cannot check whether another process has {} open (file lock: {e}); \
                      refusing to replace it",
                     name(i),
@@ -442,7 +442,7 @@ fn lock_targets(targets: &[Target], name: &dyn Fn(usize) -> String) -> Result<He
         }
     }
     if !busy.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "refusing to restore while databases are open: {}",
             busy.join(", ")
         )));
@@ -462,7 +462,7 @@ fn lock_data_dir(config: &Config) -> Result<Option<File>> {
     };
     match fsutil::try_lock_briefly(&dir) {
         Ok(true) => Ok(Some(dir)),
-        Ok(false) => Err(Error::Invalid(format!(
+        Ok(false) => Err(Error::InvalidArgument(format!(
             "{}: another restore is running on this data directory",
             data.display()
         ))),
@@ -570,7 +570,7 @@ impl From<Halt> for Error {
     fn from(h: Halt) -> Error {
         match h {
             Halt::Hook(step) => {
-                Error::Invalid(format!("restore stopped after {step:?} (test hook)"))
+                Error::InvalidArgument(format!("restore stopped after {step:?} (test hook)"))
             }
             Halt::Failed(e) => e,
         }
@@ -616,7 +616,7 @@ fn swap(
         Err(Halt::Failed(e)) => {
             return Err(Halt::Failed(match roll_back(config, targets) {
                 Ok(_) => e,
-                Err(r) => Error::Invalid(format!(
+                Err(r) => Error::InvalidArgument(format!(
                     "{e}; removing the staged files failed too ({r}): run \
                      `aragora-db restore --recover`"
                 )),
@@ -627,7 +627,7 @@ fn swap(
     write_journal(config, &journal)?;
     stop(opts, Step::JournalSwapping)?;
     match rename_all(config, targets, opts) {
-        Err(Halt::Failed(e)) => Err(Halt::Failed(Error::Invalid(format!(
+        Err(Halt::Failed(e)) => Err(Halt::Failed(Error::InvalidArgument(format!(
             "{e}; the restore is committed but not complete: run `aragora-db restore --recover` \
              to finish it"
         )))),
@@ -645,7 +645,7 @@ fn stage_all(
         fsutil::private_dir(&fsutil::parent_of(&t.path))?;
         let got = copy_fingerprinted(src, &t.staged)?;
         if got != *want {
-            return Err(Halt::Failed(Error::Invalid(format!(
+            return Err(Halt::Failed(Error::InvalidArgument(format!(
                 "{}: changed since it was checked ({} bytes, CRC32 {:#010x}; checked: {} bytes, \
                  CRC32 {:#010x})",
                 src.display(),
@@ -735,7 +735,7 @@ fn recover_journal(config: &Config) -> Result<Option<Recovery>> {
         Err(e) => return Err(Error::io("read", &path, e)),
     };
     let refuse = |what: String| {
-        Error::Invalid(format!(
+        Error::InvalidArgument(format!(
             "{}: {what}; nothing was changed (the journal of an interrupted restore: the files \
              it replaced are in the newest backup/pre-restore-* directory, unless \
              --no-safety-copy was given)",

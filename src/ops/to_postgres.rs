@@ -176,7 +176,7 @@ impl Problems {
             return Ok(());
         }
         let more = self.total - self.shown.len() as u64;
-        Err(Error::Invalid(format!(
+        Err(Error::InvalidArgument(format!(
             "{target}: {} {what}:\n  {}{}",
             self.total,
             self.shown.join("\n  "),
@@ -548,7 +548,7 @@ pub fn import_to_postgres(
     use crate::config::DbTarget;
     let on_pg = crate::pg::admin::server(config)?.map_or(0, |s| s.targets.len());
     if on_pg != DbTarget::all().count() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "import into PostgreSQL needs every store there, but {} of {} databases and stores \
              are embedded (a store's *_BACKEND variable): import with the embedded backend, \
              then move the stores you want with `aragora-db export --to DSN --tables …`",
@@ -560,14 +560,14 @@ pub fn import_to_postgres(
     let target = match config.backend_for(users)? {
         crate::config::Backend::Postgres(s) => s.dsn.to_string(),
         crate::config::Backend::Embedded => {
-            return Err(Error::Invalid(
+            return Err(Error::InvalidArgument(
                 "the users store is not on PostgreSQL".into(),
             ));
         }
     };
     let open = || {
         crate::db::pg::open_configured(config, users)?
-            .ok_or_else(|| Error::Invalid("the users store is not on PostgreSQL".into()))
+            .ok_or_else(|| Error::InvalidArgument("the users store is not on PostgreSQL".into()))
     };
     let dir = std::env::temp_dir().join(format!(
         "aragora-db-import-staging-{}-{}",
@@ -600,7 +600,7 @@ pub fn import_to_postgres(
     let verified = if verify {
         let v = crate::import::verify::verify(&staged, &opts.source)?;
         if !v.ok() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{}\nverify found {} mismatched row(s) and {} unreadable file(s) between the \
                  sources and the staging store; nothing was written to PostgreSQL",
                 v.render().trim_end(),

@@ -47,7 +47,7 @@ pub fn server(config: &Config) -> Result<Option<Server>> {
         return Ok(None);
     };
     let pool = super::pool_for(config, first)?
-        .ok_or_else(|| Error::Invalid(format!("{}: not on PostgreSQL", first.value())))?;
+        .ok_or_else(|| Error::InvalidArgument(format!("{}: not on PostgreSQL", first.value())))?;
     Ok(Some(Server { pool, targets }))
 }
 
@@ -179,7 +179,7 @@ pub fn schema_state(client: &mut postgres::Client, target: &str) -> Result<Schem
 /// The error for a database without the schema (status, verify and the
 /// other reading commands do not create it).
 pub fn no_schema(server: &str) -> Error {
-    Error::Invalid(format!(
+    Error::InvalidArgument(format!(
         "PostgreSQL {server}: no aragora-db schema in this database ({VERSIONS_TABLE} does not exist): \
          run `aragora-db migrate --migrate` to create it"
     ))
@@ -228,7 +228,7 @@ pub fn migrate(pool: &Pool) -> Result<MigrateReport> {
     let run = (|| -> Result<(SchemaState, SchemaState, usize)> {
         let before = schema_state(&mut client, &target)?;
         if let Some(t) = before.too_new().first() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "PostgreSQL {target}: table {} is at schema version {} on this database, \
                  newer than this aragora-db knows ({}): upgrade aragora-db",
                 t.pg_name,

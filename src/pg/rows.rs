@@ -176,7 +176,7 @@ impl<C: Connection> PgRows<C> {
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
         if self.broken.get() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{}: commit: the connection was lost",
                 self.set.origin().display()
             )));
@@ -268,7 +268,7 @@ impl<C: Connection> PgRows<C> {
         params: &[Option<String>],
     ) -> std::result::Result<Vec<postgres::SimpleQueryRow>, Fail> {
         if self.broken.get() {
-            return Err(Fail::Api(Error::Invalid(format!(
+            return Err(Fail::Api(Error::InvalidArgument(format!(
                 "{}: the connection was lost",
                 self.set.origin().display()
             ))));
@@ -513,7 +513,7 @@ impl<C: Connection> PgRows<C> {
     /// with `BEGIN` if none is open yet, and what waits in `ahead`.
     fn exec(&self, sql: &str) -> Result<()> {
         if self.broken.get() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{}: the connection was lost",
                 self.set.origin().display()
             )));
@@ -585,15 +585,15 @@ impl<C: Connection> PgRows<C> {
         out: &mut Vec<u8>,
     ) -> Result<()> {
         let vals = Self::values(t, row, from)?;
-        let extra: Option<&str> = row
-            .try_get(from + t.cols.len())
-            .map_err(|e| Error::Invalid(format!("reading {}.{}: {e}", t.name, t.extra_q)))?;
+        let extra: Option<&str> = row.try_get(from + t.cols.len()).map_err(|e| {
+            Error::InvalidArgument(format!("reading {}.{}: {e}", t.name, t.extra_q))
+        })?;
         let extras = match extra {
             None => Extras::default(),
             Some(text) => crate::export::extras_from_json(text).map_err(|e| {
                 let refs: Vec<ValueRef<'_>> = vals.iter().map(Value::as_ref).collect();
                 let pk = crate::table::layout::pk_of(t.def, &refs);
-                Error::Invalid(format!(
+                Error::InvalidArgument(format!(
                     "{}.{} of row {}: {e}",
                     t.name,
                     t.extra_q,
@@ -611,9 +611,9 @@ impl<C: Connection> PgRows<C> {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let text: Option<&str> = row
-                    .try_get(from + i)
-                    .map_err(|e| Error::Invalid(format!("reading {}.{}: {e}", t.name, c.q)))?;
+                let text: Option<&str> = row.try_get(from + i).map_err(|e| {
+                    Error::InvalidArgument(format!("reading {}.{}: {e}", t.name, c.q))
+                })?;
                 c.value(text)
             })
             .collect()
@@ -625,7 +625,7 @@ impl<C: Connection> PgRows<C> {
         for (i, c) in cols.iter().enumerate() {
             let text: Option<&str> = row
                 .try_get(i)
-                .map_err(|e| Error::Invalid(format!("reading {}.{}: {e}", t.name, c.q)))?;
+                .map_err(|e| Error::InvalidArgument(format!("reading {}.{}: {e}", t.name, c.q)))?;
             vals.push(c.value(text)?);
         }
         Ok(keys::encode(vals.iter().map(Value::as_ref)))
@@ -818,7 +818,7 @@ fn literal(out: &mut String, v: Option<&str>) -> Result<()> {
         return Ok(());
     };
     if v.contains('\0') {
-        return Err(Error::Invalid(
+        return Err(Error::InvalidArgument(
             "PostgreSQL text cannot hold a NUL character (\\0)".into(),
         ));
     }
@@ -1097,7 +1097,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         rows.first()
             .and_then(|r| r.get(0))
             .and_then(|v| v.parse::<i64>().ok())
-            .ok_or_else(|| Error::Invalid(format!("table {}: no next id", def.name)))
+            .ok_or_else(|| Error::InvalidArgument(format!("table {}: no next id", def.name)))
     }
 
     fn raise_sequence_to(&mut self, def: &'static TableDef, id: i64) -> Result<()> {
@@ -1113,7 +1113,7 @@ impl<C: Connection> RowSink for PgRows<C> {
         let role = if on { "DEFAULT" } else { "replica" };
         self.exec(&format!("SET LOCAL session_replication_role = {role}"))
             .map_err(|e| {
-                Error::Invalid(format!(
+                Error::InvalidArgument(format!(
                     "{}: turning foreign keys {} needs permission to set \
                      session_replication_role ({e})",
                     self.set.origin().display(),

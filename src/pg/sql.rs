@@ -45,7 +45,7 @@ fn order_cols<'t>(t: &'t PgTable, idx: Option<&IndexDef>) -> Vec<&'t PgCol> {
 
 fn decode(t: &PgTable, bytes: &[u8]) -> Result<Vec<Value>> {
     keys::decode(bytes).map_err(|e| {
-        Error::Invalid(format!(
+        Error::InvalidArgument(format!(
             "table {}: a key that does not decode ({} at byte {})",
             t.name, e.what, e.offset
         ))
@@ -56,7 +56,7 @@ fn decode(t: &PgTable, bytes: &[u8]) -> Result<Vec<Value>> {
 pub fn key_equals(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], key: &[u8]) -> Result<String> {
     let vals = decode(t, key)?;
     if vals.len() != cols.len() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "table {}: a key of {} values for {} columns",
             t.name,
             vals.len(),
@@ -97,7 +97,7 @@ fn edge(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], e: &Edge, start: bool) -> R
         Edge::Before(p) => (p, if start { ">=" } else { "<" }),
         Edge::After(p) => (p, if start { ">" } else { "<=" }),
         Edge::Raw(_) => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "table {}: a range of raw encoded keys is for the embedded store only",
                 t.name
             )));
@@ -105,7 +105,7 @@ fn edge(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], e: &Edge, start: bool) -> R
     };
     let vals = decode(t, p)?;
     if vals.len() > cols.len() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "table {}: a range bound of {} values on {} key columns",
             t.name,
             vals.len(),
@@ -126,7 +126,7 @@ fn edge(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], e: &Edge, start: bool) -> R
         });
     }
     if vals.iter().any(Value::is_null) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "table {}: a range bound holding NULL is not supported on PostgreSQL",
             t.name
         )));

@@ -165,7 +165,7 @@ impl AuditLog {
                 obj.insert(col.name.into(), e.value(i).to_json());
             }
             serde_json::to_writer(&mut *out, &obj)
-                .map_err(|err| Error::Invalid(err.to_string()))?;
+                .map_err(|err| Error::InvalidArgument(err.to_string()))?;
             out.write_all(b"\n")
                 .map_err(|err| Error::io("write", "<export>", err))?;
             n += 1;

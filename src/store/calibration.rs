@@ -141,12 +141,14 @@ impl CalibrationTracker {
     /// [`CalibrationTracker::record_prediction`] with an explicit clock.
     pub fn record_prediction_at(&self, p: &NewPrediction<'_>, now: DateTime<Utc>) -> Result<i64> {
         if p.confidence.is_nan() {
-            return Err(Error::Invalid(
+            return Err(Error::InvalidArgument(
                 "record_prediction: confidence is NaN, expected a number in [0, 1]".into(),
             ));
         }
         if p.agent.is_empty() {
-            return Err(Error::Invalid("record_prediction: agent is empty".into()));
+            return Err(Error::InvalidArgument(
+                "record_prediction: agent is empty".into(),
+            ));
         }
         let _t = self
             .db
@@ -288,7 +290,7 @@ impl CalibrationTracker {
             match v.as_f64() {
                 Some(t) => check_temperature(t, &format!("domain_temperatures[{k:?}]"))?,
                 None => {
-                    return Err(Error::Invalid(format!(
+                    return Err(Error::InvalidArgument(format!(
                         "save_temperature_params: domain_temperatures[{k:?}] is {v}, expected a number"
                     )));
                 }
@@ -376,7 +378,7 @@ fn domain_temps(p: &TemperatureParams) -> Result<Vec<(String, serde_json::Value)
     match p.domain_temperatures.as_deref() {
         None | Some("") => Ok(Vec::new()),
         Some(t) => parse_object(t).map_err(|e| {
-            Error::Invalid(format!(
+            Error::InvalidArgument(format!(
                 "temperature_params of {:?}: domain_temperatures is not a JSON object: {e}",
                 p.agent
             ))
@@ -388,7 +390,7 @@ fn check_temperature(t: f64, field: &str) -> Result<()> {
     if t.is_finite() && t > 0.0 {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
+        Err(Error::InvalidArgument(format!(
             "temperature_params: {field} is {t}, expected a positive finite number"
         )))
     }

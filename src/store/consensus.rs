@@ -89,7 +89,7 @@ macro_rules! str_enum {
             pub fn parse(s: &str) -> Result<$name> {
                 match s {
                     $($s => Ok($name::$v),)*
-                    _ => Err(Error::Invalid(format!(
+                    _ => Err(Error::InvalidArgument(format!(
                         concat!("unknown ", stringify!($name), " {:?}"),
                         s
                     ))),
@@ -274,8 +274,9 @@ fn set_entry(obj: &mut Vec<(String, Value)>, k: &str, v: Value) {
 fn data_of(row: &Consensus) -> Result<Vec<(String, Value)>> {
     match row.data.as_deref() {
         None => Ok(Vec::new()),
-        Some(t) => parse_object(t)
-            .map_err(|e| Error::Invalid(format!("consensus {} has bad data JSON: {e}", row.id))),
+        Some(t) => parse_object(t).map_err(|e| {
+            Error::InvalidArgument(format!("consensus {} has bad data JSON: {e}", row.id))
+        }),
     }
 }
 
@@ -633,7 +634,7 @@ fn build_consensus(
     supersedes: Option<&str>,
 ) -> Result<Consensus> {
     if !input.confidence.is_finite() {
-        return Err(Error::Invalid("confidence must be finite".into()));
+        return Err(Error::InvalidArgument("confidence must be finite".into()));
     }
     let id = new_uuid();
     let hash = topic_hash(&input.topic);

@@ -82,7 +82,7 @@ impl MemoryTier {
         MemoryTier::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| Error::Invalid(format!("unknown memory tier {s:?}")))
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown memory tier {s:?}")))
     }
 
     /// The next faster tier (`None` for `fast`).
@@ -122,7 +122,7 @@ pub fn pack_f32(values: &[f32]) -> Vec<u8> {
 /// multiple of 4.
 pub fn unpack_f32(bytes: &[u8]) -> Result<Vec<f32>> {
     if !bytes.len().is_multiple_of(4) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "float32 array of {} bytes is not a multiple of 4",
             bytes.len()
         )));
@@ -415,7 +415,7 @@ impl ContinuumStore {
         self.db
             .write(|w| move_tier(w, id, |_| Some(to), reason, now))?
             .map(|(from, _)| from)
-            .ok_or_else(|| Error::Invalid(format!("memory {id:?} is already in tier {to}")))
+            .ok_or_else(|| Error::InvalidArgument(format!("memory {id:?} is already in tier {to}")))
     }
 
     /// Promotes a memory one tier faster (reason `high_surprise`).
@@ -730,7 +730,7 @@ fn delete_memory(
         return Ok(false);
     };
     if row.red_line.unwrap_or(false) && !force {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "memory {id:?} is red-line protected ({}); pass force to delete it",
             row.red_line_reason.as_deref().unwrap_or("")
         )));

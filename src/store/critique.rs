@@ -234,7 +234,7 @@ fn insert_critique(
     now: &str,
 ) -> Result<i64> {
     if !c.severity.is_finite() {
-        return Err(Error::Invalid("severity must be finite".into()));
+        return Err(Error::InvalidArgument("severity must be finite".into()));
     }
     let id = w.next_id::<Critique>()?;
     w.insert(&Critique {
@@ -430,7 +430,7 @@ impl CritiqueStore {
             .db
             .timed("store_pattern", || format!("agent={}", critique.agent));
         if !critique.severity.is_finite() {
-            return Err(Error::Invalid("severity must be finite".into()));
+            return Err(Error::InvalidArgument("severity must be finite".into()));
         }
         let now = time::format_iso(now);
         let example: Option<String> =
@@ -711,7 +711,9 @@ impl CritiqueStore {
         now: DateTime<Utc>,
     ) -> Result<Option<f64>> {
         if !actual_usefulness.is_finite() {
-            return Err(Error::Invalid("actual_usefulness must be finite".into()));
+            return Err(Error::InvalidArgument(
+                "actual_usefulness must be finite".into(),
+            ));
         }
         let now = time::format_iso(now);
         self.db.write(|w| {

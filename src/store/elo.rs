@@ -860,7 +860,7 @@ fn check_confidence(confidence: f64) -> Result<()> {
 }
 
 fn invalid(op: &str, field: &str, what: &str) -> Error {
-    Error::Invalid(format!("{op}: {field} {what}"))
+    Error::InvalidArgument(format!("{op}: {field} {what}"))
 }
 
 /// `CURRENT_TIMESTAMP`'s shape: `YYYY-MM-DD HH:MM:SS`, UTC.

@@ -54,7 +54,7 @@ fn check_status(status: &str) -> Result<()> {
     if JOB_STATUSES.contains(&status) {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
+        Err(Error::InvalidArgument(format!(
             "batch job status {status:?} is not one of {}",
             JOB_STATUSES.join(", ")
         )))
@@ -63,9 +63,9 @@ fn check_status(status: &str) -> Result<()> {
 
 fn check_json(what: &str, text: &str, object: bool) -> Result<()> {
     let v: Value = serde_json::from_str(text)
-        .map_err(|e| Error::Invalid(format!("{what} is not JSON: {e}")))?;
+        .map_err(|e| Error::InvalidArgument(format!("{what} is not JSON: {e}")))?;
     if (object && !v.is_object()) || (!object && !v.is_array()) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{what} must be a JSON {}",
             if object { "object" } else { "list" }
         )));
@@ -82,7 +82,7 @@ impl BatchJobStore {
     /// Opens it with jobs kept for `ttl_seconds` after creation.
     pub fn open_with_ttl(config: &Config, ttl_seconds: f64) -> Result<Self> {
         if !(ttl_seconds.is_finite() && ttl_seconds >= 0.0) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "batch job TTL {ttl_seconds} must be a finite number of seconds >= 0"
             )));
         }

@@ -194,7 +194,7 @@ impl GenesisLedger {
 
     /// Records an event with an explicit (naive local) time: a fresh
     /// id (`str(uuid4())[:12]`, so 8 hex digits, a dash, 3 hex digits), `data` as Python's `json.dumps` writes it, and the
-    /// content hash. Fails with [`Error::Invalid`] for an unknown event
+    /// content hash. Fails with [`Error::InvalidArgument`] for an unknown event
     /// type and with [`Error::ForeignKey`] if the parent does not exist.
     pub fn record_at(
         &self,
@@ -204,7 +204,7 @@ impl GenesisLedger {
         at: NaiveDateTime,
     ) -> Result<GenesisEvent> {
         if !EVENT_TYPES.contains(&event_type) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "genesis event type {event_type:?} is not one of {}",
                 EVENT_TYPES.join(", ")
             )));
@@ -239,7 +239,7 @@ impl GenesisLedger {
                 w.insert(&event)?;
                 return Ok(event);
             }
-            Err(Error::Invalid(
+            Err(Error::InvalidArgument(
                 "could not find a free genesis event id".into(),
             ))
         })
@@ -421,15 +421,15 @@ pub struct GenomeStore {
 
 fn check_json(what: &str, text: Option<&str>, want_object: bool) -> Result<()> {
     let Some(t) = text else { return Ok(()) };
-    let v: Value =
-        serde_json::from_str(t).map_err(|e| Error::Invalid(format!("{what} is not JSON: {e}")))?;
+    let v: Value = serde_json::from_str(t)
+        .map_err(|e| Error::InvalidArgument(format!("{what} is not JSON: {e}")))?;
     let ok = if want_object {
         v.is_object()
     } else {
         v.is_array()
     };
     if !ok {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{what} must be a JSON {}",
             if want_object { "object" } else { "list" }
         )));
@@ -498,7 +498,7 @@ impl GenomeStore {
     /// Sets a genome's fitness score; `None` if there is no such genome.
     pub fn update_fitness(&self, genome_id: &str, fitness_score: f64) -> Result<Option<Genome>> {
         if !fitness_score.is_finite() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "fitness score {fitness_score} is not finite"
             )));
         }

@@ -135,14 +135,14 @@ fn sql_timestamp(t: DateTime<Utc>) -> String {
 
 fn check_insight(i: &NewInsight) -> Result<()> {
     if !INSIGHT_TYPES.contains(&i.insight_type.as_str()) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "insight type {:?} is not one of {}",
             i.insight_type,
             INSIGHT_TYPES.join(", ")
         )));
     }
     if i.id.is_empty() || !(0.0..=1.0).contains(&i.confidence) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "insight {:?}: empty id or confidence {} outside [0, 1]",
             i.id, i.confidence
         )));

@@ -188,7 +188,7 @@ fn check_in(what: &str, value: &str, allowed: &[&str]) -> Result<()> {
     if allowed.contains(&value) {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
+        Err(Error::InvalidArgument(format!(
             "{what} {value:?} is not one of {}",
             allowed.join(", ")
         )))
@@ -291,7 +291,7 @@ impl NomicStore {
     /// Saves a debate artifact (replacing one with the same id).
     pub fn save_debate(&self, d: &NewDebateArtifact) -> Result<DebateArtifact> {
         if !d.confidence.is_finite() {
-            return Err(Error::Invalid("confidence must be finite".into()));
+            return Err(Error::InvalidArgument("confidence must be finite".into()));
         }
         let transcript = python_json(&Value::Array(d.transcript.clone()), false);
         let row = DebateArtifact {

@@ -205,7 +205,7 @@ fn check_tier(tier: &str) -> Result<()> {
     if TIERS.contains(&tier) {
         return Ok(());
     }
-    Err(Error::Invalid(format!(
+    Err(Error::InvalidArgument(format!(
         "unknown tier {tier:?}; expected one of {}",
         TIERS.join(", ")
     )))

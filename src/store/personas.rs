@@ -123,7 +123,9 @@ fn clean_expertise(expertise: &[(&str, f64)]) -> Result<Vec<(String, f64)>> {
     let mut out: Vec<(String, f64)> = Vec::new();
     for (d, s) in expertise {
         if s.is_nan() {
-            return Err(Error::Invalid(format!("expertise score for {d:?} is NaN")));
+            return Err(Error::InvalidArgument(format!(
+                "expertise score for {d:?} is NaN"
+            )));
         }
         let d = d.trim();
         if d.is_empty() {
@@ -194,7 +196,9 @@ impl PersonaManager {
         at: NaiveDateTime,
     ) -> Result<PersonaView> {
         if agent_name.is_empty() {
-            return Err(Error::Invalid("agent_name must not be empty".into()));
+            return Err(Error::InvalidArgument(
+                "agent_name must not be empty".into(),
+            ));
         }
         let expertise = clean_expertise(expertise)?;
         let _t = self
@@ -328,7 +332,7 @@ impl PersonaManager {
         utc: DateTime<Utc>,
     ) -> Result<f64> {
         if agent_name.is_empty() || domain.trim().is_empty() {
-            return Err(Error::Invalid(
+            return Err(Error::InvalidArgument(
                 "agent_name and domain must not be empty".into(),
             ));
         }

@@ -97,9 +97,9 @@ pub struct PolicyStore {
 fn parse_json(what: &str, text: Option<&str>, object: bool) -> Result<Value> {
     let default = if object { "{}" } else { "[]" };
     let v: Value = serde_json::from_str(text.unwrap_or(default))
-        .map_err(|e| Error::Invalid(format!("{what} is not JSON: {e}")))?;
+        .map_err(|e| Error::InvalidArgument(format!("{what} is not JSON: {e}")))?;
     if (object && !v.is_object()) || (!object && !v.is_array()) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{what} must be a JSON {}",
             if object { "object" } else { "list" }
         )));
@@ -258,12 +258,14 @@ impl PolicyStore {
         if let Some(rules) = &changes.rules
             && !rules.is_array()
         {
-            return Err(Error::Invalid("policy rules must be a JSON list".into()));
+            return Err(Error::InvalidArgument(
+                "policy rules must be a JSON list".into(),
+            ));
         }
         if let Some(meta) = &changes.metadata
             && !meta.is_object()
         {
-            return Err(Error::Invalid(
+            return Err(Error::InvalidArgument(
                 "policy metadata must be a JSON object".into(),
             ));
         }
@@ -427,7 +429,9 @@ impl PolicyStore {
         notes: Option<&str>,
     ) -> Result<Option<Violation>> {
         if status.is_empty() {
-            return Err(Error::Invalid("violation status must not be empty".into()));
+            return Err(Error::InvalidArgument(
+                "violation status must not be empty".into(),
+            ));
         }
         self.db.write(|w| {
             let Some(mut v) = w.get::<Violation>(id)? else {

@@ -152,7 +152,7 @@ impl PositionLedger {
         at: NaiveDateTime,
     ) -> Result<Position> {
         if !(0.0..=1.0).contains(&confidence) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "confidence {confidence} is not between 0 and 1"
             )));
         }
@@ -183,7 +183,9 @@ impl PositionLedger {
                 w.insert(&row)?;
                 return Ok(row);
             }
-            Err(Error::Invalid("could not find a free position id".into()))
+            Err(Error::InvalidArgument(
+                "could not find a free position id".into(),
+            ))
         })
     }
 
@@ -201,7 +203,7 @@ impl PositionLedger {
     /// Returns false if there is no such position.
     pub fn resolve_position_at(&self, id: &str, outcome: &str, at: NaiveDateTime) -> Result<bool> {
         if !OUTCOMES.contains(&outcome) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "outcome {outcome:?} is not one of {}",
                 OUTCOMES.join(", ")
             )));
@@ -220,7 +222,7 @@ impl PositionLedger {
 
     /// Marks an agent's position reversed in a later debate. Returns false
     /// if there is no such position; a position of another agent is
-    /// [`Error::Invalid`] (the original's `WHERE id = ? AND agent_name = ?`
+    /// [`Error::InvalidArgument`] (the original's `WHERE id = ? AND agent_name = ?`
     /// would silently match nothing).
     pub fn record_reversal(
         &self,
@@ -236,7 +238,7 @@ impl PositionLedger {
                 return Ok(false);
             };
             if p.agent_name != agent_name {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "position {original_position_id} belongs to {:?}, not {agent_name:?}",
                     p.agent_name
                 )));

@@ -54,7 +54,7 @@ impl ShareLinkStore {
     /// generated. Returns the stored link.
     pub fn save(&self, mut link: ShareLink) -> Result<ShareLink> {
         if !VISIBILITIES.contains(&link.visibility.as_str()) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "visibility {:?} is not one of {}",
                 link.visibility,
                 VISIBILITIES.join(", ")

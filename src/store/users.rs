@@ -81,7 +81,7 @@ impl UserStore {
                 && Some(v) != was
                 && crate::crypto::column::parse(v).is_none()
             {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "users.{col} of user {}: refusing to store a secret in plaintext while \
                      ARAGORA_ENCRYPTION_KEY is set (use UserStore::set_mfa, which seals it)",
                     new.id

@@ -40,7 +40,7 @@ impl WebhookStore {
     /// `ttl_seconds` after they were marked.
     pub fn open_with_ttl(config: &Config, ttl_seconds: f64) -> Result<Self> {
         if !(ttl_seconds.is_finite() && ttl_seconds >= 0.0) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "webhook event TTL {ttl_seconds} must be a finite number of seconds >= 0"
             )));
         }
@@ -216,7 +216,9 @@ fn events_json(events: &[String]) -> String {
 
 fn check_url(url: &str) -> Result<()> {
     if url.trim().is_empty() {
-        return Err(Error::Invalid("webhook url must not be empty".into()));
+        return Err(Error::InvalidArgument(
+            "webhook url must not be empty".into(),
+        ));
     }
     Ok(())
 }

@@ -278,7 +278,7 @@ fn collect<R: Row>(
 /// `idx` if it is unique; a lookup of one row needs a unique index.
 pub fn unique_index<'d>(def: &TableDef, idx: &'d IndexDef) -> Result<&'d IndexDef> {
     if !idx.unique {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "index {} on {} is not unique; use a scan",
             idx.name, def.name
         )));
@@ -299,7 +299,7 @@ pub fn dangling(def: &'static TableDef, idx: &IndexDef, pk: &[u8]) -> Error {
 /// NULL, and (`check_types`) each value against its column's Rust type.
 pub fn check_row(def: &'static TableDef, vals: &[ValueRef<'_>], check_types: bool) -> Result<()> {
     if vals.len() != def.columns.len() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "table {} has {} columns, got {} values",
             def.name,
             def.columns.len(),

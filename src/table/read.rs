@@ -50,7 +50,7 @@ impl Reader {
     pub fn embedded(&self) -> Result<&Snapshot> {
         match &self.imp {
             Imp::Embedded(s) => Ok(&**s),
-            Imp::Other(s) => Err(Error::Invalid(format!(
+            Imp::Other(s) => Err(Error::InvalidArgument(format!(
                 "{}: this operation needs an embedded (redb) database",
                 s.origin().display()
             ))),

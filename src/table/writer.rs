@@ -50,7 +50,7 @@ impl<'t> Writer<'t> {
     pub(crate) fn embedded_txn(&mut self) -> Result<&mut Txn<'t>> {
         match &mut self.imp {
             Imp::Embedded(t) => Ok(t),
-            Imp::Other(s) => Err(Error::Invalid(format!(
+            Imp::Other(s) => Err(Error::InvalidArgument(format!(
                 "{}: this operation needs an embedded (redb) database",
                 s.origin().display()
             ))),

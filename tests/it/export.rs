@@ -164,7 +164,9 @@ pub fn populate_all(config: &Config, n: usize) {
             for &def in &defs {
                 for r in 0..n {
                     w.insert_values(def, &synthetic_row(def, r), &Extras::new())
-                        .map_err(|e| aragora_db::Error::Invalid(format!("{}: {e}", def.name)))?;
+                        .map_err(|e| {
+                            aragora_db::Error::InvalidArgument(format!("{}: {e}", def.name))
+                        })?;
                 }
             }
             Ok(())

@@ -953,7 +953,7 @@ fn error_kind(e: &Error) -> String {
         Error::Type { table, column, .. } => format!("Type {table}.{column}"),
         Error::NotFound { table, .. } => format!("NotFound {table}"),
         Error::Poisoned { table } => format!("Poisoned {table}"),
-        Error::Invalid(_) => "Invalid".into(),
+        Error::InvalidArgument(_) => "Invalid".into(),
         other => format!("unexpected error: {other}"),
     }
 }
@@ -1054,19 +1054,19 @@ fn run_store(db: &Database, f: &File, txn: &Txn) -> Ran {
                 Ok(o) => outs.push(o),
                 Err(e) => {
                     io = Some(e.to_string());
-                    return Err(Error::Invalid(ABORT.into()));
+                    return Err(Error::InvalidArgument(ABORT.into()));
                 }
             }
         }
         if txn.end == End::Abort {
-            return Err(Error::Invalid(ABORT.into()));
+            return Err(Error::InvalidArgument(ABORT.into()));
         }
         Ok(())
     });
     let end = match (io, r) {
         (Some(io), _) => Err(io),
         (None, Ok(())) => Ok("committed".into()),
-        (None, Err(Error::Invalid(m))) if m == ABORT => Ok("aborted".into()),
+        (None, Err(Error::InvalidArgument(m))) if m == ABORT => Ok("aborted".into()),
         (None, Err(e @ Error::Storage { .. })) => Err(e.to_string()),
         (None, Err(e)) => Ok(error_kind(&e)),
     };
@@ -1175,10 +1175,10 @@ fn read_state(db: &Database, f: &File) -> Result<State, String> {
                 0
             });
         }
-        Err::<(), _>(Error::Invalid(ABORT.into()))
+        Err::<(), _>(Error::InvalidArgument(ABORT.into()))
     });
     match r {
-        Err(Error::Invalid(m)) if m == ABORT => {}
+        Err(Error::InvalidArgument(m)) if m == ABORT => {}
         other => return Err(format!("reading sequences: {other:?}")),
     }
     s.seq = seq;

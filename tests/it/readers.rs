@@ -228,7 +228,7 @@ fn readers_shared_snapshot_sees_every_commit_before_it() {
     // A failed write commits nothing; reads still share the newest state.
     let err = db.write(|w| {
         w.update(&account(1, 30))?;
-        Err::<(), _>(aragora_db::Error::Invalid("rolled back".into()))
+        Err::<(), _>(aragora_db::Error::InvalidArgument("rolled back".into()))
     });
     assert!(err.is_err());
     assert_eq!(balance(&db.read().unwrap(), 1), Some(20));

@@ -47,11 +47,11 @@ fn record_stores_the_original_shapes() {
     assert_eq!(t.predictions("a", Some("math")).unwrap().len(), 1);
     assert!(matches!(
         t.record_prediction(&NewPrediction::new("a", f64::NAN, true)),
-        Err(Error::Invalid(m)) if m.contains("confidence")
+        Err(Error::InvalidArgument(m)) if m.contains("confidence")
     ));
     assert!(matches!(
         t.record_prediction(&NewPrediction::new("", 0.5, true)),
-        Err(Error::Invalid(m)) if m.contains("agent")
+        Err(Error::InvalidArgument(m)) if m.contains("agent")
     ));
     assert_consistent(t.db());
 }
@@ -177,7 +177,7 @@ fn temperatures() {
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         assert!(matches!(
             t.set_temperature("a", None, bad),
-            Err(Error::Invalid(m)) if m.contains("temperature")
+            Err(Error::InvalidArgument(m)) if m.contains("temperature")
         ));
     }
     let bad = TemperatureParams {
@@ -186,7 +186,7 @@ fn temperatures() {
     };
     assert!(matches!(
         t.save_temperature_params(&bad),
-        Err(Error::Invalid(m)) if m.contains("domain_temperatures")
+        Err(Error::InvalidArgument(m)) if m.contains("domain_temperatures")
     ));
     assert_eq!(t.get_temperature_params("b").unwrap(), row);
 

@@ -469,11 +469,11 @@ fn relationships_are_stored_in_canonical_order() {
     );
     assert!(matches!(
         s.update_relationship("amy", "amy", d),
-        Err(Error::Invalid(m)) if m.contains("agent_b")
+        Err(Error::InvalidArgument(m)) if m.contains("agent_b")
     ));
     assert!(matches!(
         s.update_relationship("amy", "bo", RelationshipDelta { debates: -1, ..Default::default() }),
-        Err(Error::Invalid(m)) if m.contains("debates")
+        Err(Error::InvalidArgument(m)) if m.contains("debates")
     ));
     assert_consistent(s.db());
 }
@@ -482,8 +482,8 @@ fn relationships_are_stored_in_canonical_order() {
 fn invalid_inputs_are_rejected_and_write_nothing() {
     let (_d, s) = store();
     let invalid = |r: aragora_db::Result<BTreeMap<String, f64>>, field: &str| match r {
-        Err(Error::Invalid(m)) => assert!(m.contains(field), "{m} should name {field}"),
-        other => panic!("expected Invalid naming {field}, got {other:?}"),
+        Err(Error::InvalidArgument(m)) => assert!(m.contains(field), "{m} should name {field}"),
+        other => panic!("expected InvalidArgument naming {field}, got {other:?}"),
     };
     invalid(
         s.record_match(&MatchInput::new("d", &[], None)),
@@ -515,11 +515,11 @@ fn invalid_inputs_are_rejected_and_write_nothing() {
     for c in [-0.1, 1.5, f64::NAN] {
         assert!(matches!(
             s.record_winner_prediction("t", "p", "w", c),
-            Err(Error::Invalid(m)) if m.contains("confidence")
+            Err(Error::InvalidArgument(m)) if m.contains("confidence")
         ));
         assert!(matches!(
             s.record_domain_prediction("a", "d", c, true),
-            Err(Error::Invalid(m)) if m.contains("confidence")
+            Err(Error::InvalidArgument(m)) if m.contains("confidence")
         ));
     }
     for (def, n) in s.db().table_counts().unwrap() {

@@ -27,10 +27,16 @@ fn jobs_lifecycle() {
 
     let mut bad = job.clone();
     bad.status = "queued".into();
-    assert!(matches!(store.save_job(&bad), Err(Error::Invalid(_))));
+    assert!(matches!(
+        store.save_job(&bad),
+        Err(Error::InvalidArgument(_))
+    ));
     let mut bad = job.clone();
     bad.options_json = "[]".into();
-    assert!(matches!(store.save_job(&bad), Err(Error::Invalid(_))));
+    assert!(matches!(
+        store.save_job(&bad),
+        Err(Error::InvalidArgument(_))
+    ));
 
     let p = store
         .update_status_at("b1", "processing", None, t0 + 5.0)
@@ -58,7 +64,7 @@ fn jobs_lifecycle() {
     assert_eq!(done.error.as_deref(), Some("d2: timeout"));
     assert!(matches!(
         store.update_status_at("b1", "done", None, t0),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     assert!(
         store
@@ -115,7 +121,7 @@ fn list_and_cleanup() {
     assert_eq!(store.cleanup_expired().unwrap(), 0);
     assert!(matches!(
         BatchJobStore::open_with_ttl(&cfg, -1.0),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     assert_clean(store.db());
 }

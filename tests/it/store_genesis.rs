@@ -155,7 +155,7 @@ fn record_validates_and_hashes() {
 
     assert!(matches!(
         ledger.record("debate_begin", None, json!({})),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     assert!(matches!(
         ledger.record("debate_end", Some("000000000000"), json!({})),
@@ -407,10 +407,16 @@ fn genomes_and_populations() {
     store.save_genome(&genome("cccccccccccc", 0.2)).unwrap();
     let mut bad = genome("dddddddddddd", 0.1);
     bad.traits = Some(r#"["curiosity"]"#.into());
-    assert!(matches!(store.save_genome(&bad), Err(Error::Invalid(_))));
+    assert!(matches!(
+        store.save_genome(&bad),
+        Err(Error::InvalidArgument(_))
+    ));
     bad.traits = None;
     bad.parent_genomes = Some(r#"{"a": 1}"#.into());
-    assert!(matches!(store.save_genome(&bad), Err(Error::Invalid(_))));
+    assert!(matches!(
+        store.save_genome(&bad),
+        Err(Error::InvalidArgument(_))
+    ));
 
     // Upsert keeps created_at when given.
     let mut again = g1.clone();

@@ -221,12 +221,12 @@ fn store_and_query_debate_insights() {
             vec![insight("x", "gossip", "t", 0.5, "d9", &[])],
             vec![]
         )),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     assert!(s.get_debate_summary("d9").unwrap().is_none());
     assert!(matches!(
         s.store_insight(&insight("x", "decision", "t", 1.5, "d9", &[])),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     let single = s
         .store_insight(&insight("i9", "decision", "Go", 1.0, "d9", &["claude"]))

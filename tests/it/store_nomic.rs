@@ -261,7 +261,7 @@ fn rollbacks_evolution_file_changes() {
             severity: "low".into(),
             ..NewRollback::default()
         }),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     assert_eq!(s.rollbacks("L1").unwrap(), std::slice::from_ref(&rb));
 
@@ -302,7 +302,7 @@ fn rollbacks_evolution_file_changes() {
     s.save_file_change(&fc(3, "a.py", "renamed")).unwrap();
     assert!(matches!(
         s.save_file_change(&fc(3, "c.py", "exploded")),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     let c3 = s.file_changes("L1", 3).unwrap();
     assert_eq!(

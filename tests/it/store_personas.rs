@@ -61,7 +61,7 @@ fn create_get_update_list() {
     assert!(pm.get_persona("nobody").unwrap().is_none());
     assert!(matches!(
         pm.create_persona("x", "", &[], &[("d", f64::NAN)]),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
 
     let u = pm
@@ -167,7 +167,7 @@ fn performance_history_and_expertise() {
     .unwrap();
     assert!(matches!(
         pm.record_performance("gemini", " ", true, "critique", None),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
 
     let hist = pm.performance_history("gemini", None, None).unwrap();

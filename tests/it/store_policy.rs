@@ -80,7 +80,10 @@ fn policies_crud_with_audit() {
     ));
     let mut bad = policy("p9", "default", "x", "y", "2026-01-05T00:00:00+00:00");
     bad.rules_json = Some(r#"{"not": "a list"}"#.into());
-    assert!(matches!(store.create_policy(bad), Err(Error::Invalid(_))));
+    assert!(matches!(
+        store.create_policy(bad),
+        Err(Error::InvalidArgument(_))
+    ));
     // The failed creates left no audit rows behind.
     assert!(store.policy_history("p9").unwrap().is_empty());
     assert_eq!(store.policy_history("p1").unwrap().len(), 1);
@@ -145,7 +148,7 @@ fn policies_crud_with_audit() {
             },
             None
         ),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     assert!(
         store

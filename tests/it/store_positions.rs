@@ -68,7 +68,7 @@ fn record_get_and_list_positions() {
     // Bad confidence is rejected.
     assert!(matches!(
         ledger.record_position("claude", "x", 1.5, "d1", 1, None),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     assert_clean(ledger.db());
 }
@@ -103,7 +103,7 @@ fn resolve_and_stats() {
     );
     assert!(matches!(
         ledger.resolve_position(&a.id, "maybe"),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     let got = ledger.get_position(&a.id).unwrap().unwrap();
     assert_eq!(got.outcome.as_deref(), Some("correct"));
@@ -123,7 +123,7 @@ fn resolve_and_stats() {
     assert!(!ledger.record_reversal("a", "missing", "d2").unwrap());
     assert!(matches!(
         ledger.record_reversal("someone-else", &a.id, "d2"),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     let s = ledger.position_stats("a").unwrap();
     assert_eq!(s.total, 3);

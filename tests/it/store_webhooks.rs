@@ -60,7 +60,7 @@ fn ttl_is_configurable() {
     assert!(!store.is_processed_at("e", 1060.0).unwrap());
     assert!(matches!(
         WebhookStore::open_with_ttl(&cfg, f64::NAN),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     assert_clean(store.db());
 }
@@ -111,7 +111,7 @@ fn configs_register_list_update_delete() {
         .unwrap();
     assert!(matches!(
         store.register(hook(" ", &[], None, None)),
-        Err(Error::Invalid(_))
+        Err(Error::InvalidArgument(_))
     ));
     assert_eq!(store.get(&a.id).unwrap(), Some(a.clone()));
 

@@ -21,7 +21,7 @@ pub fn backup(config: &Config, out_dir: Option<PathBuf>, keep_days: Option<u32>)
         .into_iter()
         .any(|(_, f)| f.path.exists());
     if !any {
-        return Err(aragora_db::Error::Invalid(format!(
+        return Err(aragora_db::Error::InvalidArgument(format!(
             "no database files in {} ({} mode): nothing to back up (is the data directory right?)",
             config.data_dir.display(),
             config.mode.as_str()

@@ -53,7 +53,7 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
             bad += c.different;
         }
         if bad > 0 {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{bad} entries differ between source and target"
             )));
         }

@@ -97,7 +97,7 @@ fn preflight(
         return Ok(plans);
     }
     let total = plans.len() + bad.len();
-    Err(Error::Invalid(format!(
+    Err(Error::InvalidArgument(format!(
         "{verb} refused: {} of {total} file{} cannot be {verb}ed, so nothing was changed:\n  {}",
         bad.len(),
         if total == 1 { "" } else { "s" },
@@ -147,7 +147,7 @@ fn convert_all(
             }
             Err(e) if i == 0 => return Err(e),
             Err(e) => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "{e}\n  {verb} stopped there: the {i} file{} before it {} done, it and the {} after it are unchanged; run the same command again to finish",
                     if i == 1 { "" } else { "s" },
                     if i == 1 { "is" } else { "are" },

@@ -20,7 +20,7 @@ pub fn run(config: &Config, force: bool) -> aragora_db::Result<()> {
             Err(e) => return Err(Error::io("list", dir, e)),
         };
         if let Some(entry) = first {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "{} is not empty (it holds {} and maybe more): the demo writes sample users, \
                  organizations and audit events that would mix with its data; \
                  use an empty directory, or --force",

@@ -43,7 +43,7 @@ pub fn run(config: &Config, a: Args<'_>) -> Result<()> {
         if u.trouble == aragora_db::unreadable::Trouble::Locked {
             return e;
         }
-        Error::Invalid(u.lines().join("\n"))
+        Error::InvalidArgument(u.lines().join("\n"))
     })?;
     for n in db.notes() {
         eprintln!("note: {}: {n}", file.path.display());
@@ -163,7 +163,7 @@ fn parse_filter(def: &TableDef, f: &str) -> Result<(usize, Value)> {
                     .join(", ")
             ),
         })?;
-    let bad = |what: &str| Error::Invalid(format!("--where {name}: {raw:?} is not {what}"));
+    let bad = |what: &str| Error::InvalidArgument(format!("--where {name}: {raw:?} is not {what}"));
     let v = match def.columns[col].sql {
         SqlType::Integer => Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?),
         SqlType::Bool => Value::Integer(match raw.trim() {
@@ -207,7 +207,7 @@ fn write_jsonl(names: &[&str], rows: &[Vec<Value>]) -> Result<()> {
             // A closed pipe (`dump … | head`) must stay an I/O error: main
             // treats it as success.
             Some(kind) => io(kind.into()),
-            None => Error::Invalid(e.to_string()),
+            None => Error::InvalidArgument(e.to_string()),
         })?;
         w.write_all(b"\n").map_err(io)?;
     }

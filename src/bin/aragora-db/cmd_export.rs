@@ -81,7 +81,7 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
     }
     let report = if a.format == "supabase" {
         let dir = a.out.ok_or_else(|| {
-            Error::Invalid("--format supabase writes a folder: give --out DIR".into())
+            Error::InvalidArgument("--format supabase writes a folder: give --out DIR".into())
         })?;
         // The Supabase CLI cannot run COPY FROM stdin: the seed is INSERTs
         // unless --copy-seed asks for COPY blocks (for loading with psql).
@@ -123,7 +123,7 @@ pub fn run(config: &Config, a: Args) -> Result<()> {
                 for (f, outcome) in put {
                     eprintln!("{} {}", outcome.verb(), f.display());
                 }
-                report.ok_or_else(|| Error::Invalid("export wrote nothing".into()))?
+                report.ok_or_else(|| Error::InvalidArgument("export wrote nothing".into()))?
             }
             None => {
                 let mut w = std::io::BufWriter::new(std::io::stdout().lock());
@@ -165,7 +165,7 @@ pub fn run_to(
         aragora_db::ops::to_postgres::to_postgres(config, &target, &open, &opts)
     })?;
     if crate::output::json_mode() {
-        let v = serde_json::to_value(&report).map_err(|e| Error::Invalid(e.to_string()))?;
+        let v = serde_json::to_value(&report).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         crate::output::json(&serde_json::json!({ "command": "export", "move": v }))?;
     } else {
         eprint!("{}", report.render());

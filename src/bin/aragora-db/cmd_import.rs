@@ -112,7 +112,7 @@ pub fn run(config: &Config, args: Args) -> aragora_db::Result<()> {
             out(done.r#move.render().trim_end())?;
         }
         if !done.import.errors.is_empty() {
-            return Err(aragora_db::Error::Invalid(format!(
+            return Err(aragora_db::Error::InvalidArgument(format!(
                 "{} source file(s) could not be imported",
                 done.import.errors.len()
             )));
@@ -155,6 +155,6 @@ pub fn run(config: &Config, args: Args) -> aragora_db::Result<()> {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(aragora_db::Error::Invalid(failures.join("; ")))
+        Err(aragora_db::Error::InvalidArgument(failures.join("; ")))
     }
 }

@@ -144,7 +144,7 @@ fn pg(server: &admin::Server, a: &Args<'_>) -> Result<()> {
     )?;
     let too_new = st.too_new();
     if !too_new.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "PostgreSQL {name}: {} tables are at a schema version newer than this binary knows ({})",
             too_new.len(),
             too_new
@@ -231,7 +231,7 @@ fn run_embedded(config: &Config, only: Option<DbTarget>, a: &Args<'_>) -> Result
         }
     }
     if problems > 0 {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{problems} files or tables cannot be migrated by this binary"
         )));
     }

@@ -17,7 +17,7 @@ pub fn run(config: &Config, file: &Path, out_file: &Path, as_json: bool) -> Resu
         salvage::salvage(file, out_file, config.encryption.as_ref())
     })?;
     if as_json {
-        let v = serde_json::to_value(&report).map_err(|e| Error::Invalid(e.to_string()))?;
+        let v = serde_json::to_value(&report).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         json(&v)?;
     } else {
         if report.method == salvage::Method::Pages {
@@ -46,7 +46,7 @@ pub fn run(config: &Config, file: &Path, out_file: &Path, as_json: bool) -> Resu
         out(format!("wrote {}", report.out.display()))?;
     }
     if !report.problems.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{} rows or ranges of {} could not be salvaged, or may be stale (listed above)",
             report.problems.len(),
             file.display()

@@ -173,7 +173,7 @@ fn finish(unreadable: &[Unreadable], pg_failed: Option<String>) -> aragora_db::R
         return Err(unreadable::summary_error("status", unreadable));
     }
     match pg_failed {
-        Some(p) => Err(aragora_db::Error::Invalid(p)),
+        Some(p) => Err(aragora_db::Error::InvalidArgument(p)),
         None => Ok(()),
     }
 }

@@ -111,14 +111,14 @@ pub fn run(config: &Config, as_json: bool, show_inherited: bool) -> Result<()> {
         }
     }
     if reports.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "no database files in {} ({} mode): nothing to verify (is the data directory right?)",
             config.data_dir.display(),
             config.mode.as_str()
         )));
     }
     if problems > 0 {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "verify found {problems} problems in {} files",
             reports.iter().filter(|r| !r.problems.is_empty()).count()
         )));

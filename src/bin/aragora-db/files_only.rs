@@ -18,7 +18,7 @@ pub fn check(config: &Config, command: &str, instead: &str) -> Result<()> {
     };
     let (on_pg, server) = (server.targets.clone(), server.name());
     if on_pg.len() == DbTarget::all().count() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{command} works on the embedded files, but every store is on PostgreSQL {server} \
              (ARAGORA_DB_BACKEND): nothing was done; {instead}"
         )));

@@ -74,7 +74,7 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
         let config = cli.global.config()?;
         if !completes_restore && let Some(journal) = aragora_db::ops::restore::interrupted(&config)
         {
-            return Err(aragora_db::Error::Invalid(format!(
+            return Err(aragora_db::Error::InvalidArgument(format!(
                 "a restore into {} was interrupted ({} is still there): \
                  run `aragora-db restore --recover` to complete it first",
                 config.data_dir.display(),

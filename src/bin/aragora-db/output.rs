@@ -61,7 +61,7 @@ pub fn record(text: impl std::fmt::Display, value: serde_json::Value) -> aragora
 
 /// Prints a command's own JSON document.
 pub fn json(v: &serde_json::Value) -> aragora_db::Result<()> {
-    let s = serde_json::to_string_pretty(v).map_err(|e| Error::Invalid(e.to_string()))?;
+    let s = serde_json::to_string_pretty(v).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     EMITTED.store(true, Ordering::Relaxed);
     print(s)
 }

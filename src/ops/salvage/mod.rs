@@ -118,19 +118,22 @@ fn file_problem(what: String) -> ProblemOut {
 /// with `enc` when given; an encrypted `file` needs `enc`).
 pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<SalvageReport> {
     if out.exists() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{} exists; salvage writes a new file",
             out.display()
         )));
     }
     if !file.is_file() {
-        return Err(Error::Invalid(format!("{} is not a file", file.display())));
+        return Err(Error::InvalidArgument(format!(
+            "{} is not a file",
+            file.display()
+        )));
     }
     let len = std::fs::metadata(file)
         .map_err(|e| Error::io("stat", file, e))?
         .len();
     if len == 0 {
-        return Err(Error::Invalid(format!(
+        return Err(Error::InvalidArgument(format!(
             "{} is empty: there is nothing to salvage",
             file.display()
         )));
@@ -153,7 +156,7 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
                 .all(|t| t.tree.is_empty() && t.scanned.is_empty())
                 && !starts_with_magic(file)
             {
-                return Err(Error::Invalid(format!(
+                return Err(Error::InvalidArgument(format!(
                     "{} is not a database file of this tool (no redb header, no readable row); nothing written",
                     file.display()
                 )));

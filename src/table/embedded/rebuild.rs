@@ -61,13 +61,13 @@ impl Txn<'_> {
     /// [`Txn::rebuild_index`] for those). Returns the entries removed.
     pub fn drop_key_space(&mut self, def: &'static TableDef, space: u8) -> Result<u64> {
         if space == ROWS || space == META {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "table {}: key space {space} holds rows or metadata, not an index",
                 def.name
             )));
         }
         if let Some(idx) = def.indexes.iter().find(|i| i.space == space) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "table {}: key space {space} is index {}; rebuild it instead of dropping it",
                 def.name, idx.name
             )));

@@ -320,7 +320,7 @@ impl<'t> Txn<'t> {
 
     fn delete_key(&mut self, def: &'static TableDef, pk: &[u8], depth: usize) -> Result<bool> {
         if depth > 64 {
-            return Err(Error::Invalid(format!(
+            return Err(Error::InvalidArgument(format!(
                 "ON DELETE cascade from {} is deeper than 64 levels",
                 def.name
             )));
@@ -653,8 +653,9 @@ impl RowSink for Txn<'_> {
     fn next_id(&mut self, def: &'static TableDef) -> Result<i64> {
         self.declared(def)?;
         let last = self.sequence(def)?;
-        last.checked_add(1)
-            .ok_or_else(|| Error::Invalid(format!("AUTOINCREMENT of {} exhausted", def.name)))
+        last.checked_add(1).ok_or_else(|| {
+            Error::InvalidArgument(format!("AUTOINCREMENT of {} exhausted", def.name))
+        })
     }
 
     fn raise_sequence_to(&mut self, def: &'static TableDef, id: i64) -> Result<()> {

@@ -130,7 +130,7 @@ pub fn workload(seed: u64, len: usize) -> Vec<Step> {
 
 fn get<R: aragora_db::table::Row>(w: &mut aragora_db::table::Writer<'_>, id: i64) -> Result<R> {
     w.get::<R>(id)?
-        .ok_or_else(|| aragora_db::Error::Invalid(format!("row {id} vanished")))
+        .ok_or_else(|| aragora_db::Error::InvalidArgument(format!("row {id} vanished")))
 }
 
 /// Notes seeded by the workload.
@@ -212,7 +212,7 @@ pub fn run_step(db: &Database, step: &Step) -> Result<bool> {
         Step::Migrate => {
             let applied = migrate_db(db, NOTE_STEPS, false)?;
             if applied.len() != 1 {
-                return Err(aragora_db::Error::Invalid(format!(
+                return Err(aragora_db::Error::InvalidArgument(format!(
                     "the migration applied {} steps, expected 1",
                     applied.len()
                 )));
