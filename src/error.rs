@@ -46,14 +46,70 @@ pub enum Error {
         waited: Duration,
     },
 
-    /// An error reported by redb, with the file it concerns.
-    #[error("storage error in {path}: {message}")]
+    /// An error reported by redb, kept whole as the source, with the file
+    /// and what was being done (`table users`, or empty).
+    #[error("storage error in {}: {}{source}", path.display(), context_prefix(.context))]
     Storage {
         /// The database file.
         path: PathBuf,
-        /// redb's message.
-        message: String,
+        /// What was being done, e.g. `table users`; may be empty.
+        context: String,
+        /// redb's error.
+        #[source]
+        source: redb::Error,
     },
+
+    /// redb could not read the file: it stopped on damaged data, the file
+    /// fails its integrity check, or it needs a crash recovery that this
+    /// (read-only) open does not run. `aragora-db salvage` reads what is left.
+    #[error("{}: {what}", path.display())]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What redb found.
+        what: String,
+    },
+
+    /// A file is not laid out as this binary expects: missing, empty, not a
+    /// regular file, another format, another layout version, or contents
+    /// that disagree with what lists them (a backup manifest, the declared
+    /// tables). Nothing was written.
+    #[error("{}: {what}", path.display())]
+    Layout {
+        /// The file (or directory).
+        path: PathBuf,
+        /// Which of those it is.
+        found: Found,
+        /// What was found, and what was expected.
+        what: String,
+    },
+
+    /// The legacy SQLite reader refused a file: damaged, not SQLite, a WAL
+    /// it cannot trust, a file that kept changing. Nothing was written.
+    #[error("{}: {}", path.display(), source.detail(path))]
+    Sqlite {
+        /// The legacy database file.
+        path: PathBuf,
+        /// The reader's error.
+        #[source]
+        source: crate::sqlite::SqliteError,
+    },
+
+    /// Something this command needs is in use: a file open in this process
+    /// or another, another restore running. Nothing was changed; try again
+    /// when it is free.
+    #[error("{0}")]
+    Busy(String),
+
+    /// The data disagrees with data already there (rows that differ, a
+    /// verification that found mismatches). Nothing was written.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// An operation stopped after a point of no return and must be finished
+    /// with the command the message names (e.g. `restore --recover`).
+    #[error("{0}")]
+    Incomplete(String),
 
     /// A stored row or index entry failed its checks.
     #[error("corrupt row in table {table} at key {key}: {what}")]
@@ -216,7 +272,8 @@ pub enum Error {
         what: String,
     },
 
-    /// A bad argument to an API call.
+    /// A bad argument: to an API call, on the command line, or a value a
+    /// column cannot hold.
     #[error("{0}")]
     InvalidArgument(String),
 
@@ -278,11 +335,133 @@ impl Error {
         }
     }
 
-    /// Wraps any redb error with the database path.
-    pub fn storage(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
+    /// Wraps a redb error with the database path, keeping it as the source.
+    pub fn storage(path: impl Into<PathBuf>, err: impl Into<redb::Error>) -> Self {
         Error::Storage {
             path: path.into(),
-            message: err.to_string(),
+            context: String::new(),
+            source: err.into(),
+        }
+    }
+
+    /// [`Error::storage`] with what was being done (`table users`).
+    pub fn storage_in(
+        path: impl Into<PathBuf>,
+        context: impl Into<String>,
+        err: impl Into<redb::Error>,
+    ) -> Self {
+        Error::Storage {
+            path: path.into(),
+            context: context.into(),
+            source: err.into(),
+        }
+    }
+
+    /// A file redb cannot read ([`Error::Damaged`]).
+    pub fn damaged(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
+        Error::Damaged {
+            path: path.into(),
+            what: what.into(),
+        }
+    }
+
+    /// A file not laid out as expected ([`Error::Layout`]).
+    pub fn layout(path: impl Into<PathBuf>, found: Found, what: impl Into<String>) -> Self {
+        Error::Layout {
+            path: path.into(),
+            found,
+            what: what.into(),
+        }
+    }
+
+    /// A legacy-reader error about `path` ([`Error::Sqlite`]); a wrapper
+    /// naming the same file is unwrapped so the message names it once.
+    pub fn sqlite(path: impl Into<PathBuf>, source: crate::sqlite::SqliteError) -> Self {
+        Error::Sqlite {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The message without the file it names first (for a report that
+    /// names the file itself): redb's or the reader's own words.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Storage {
+                context, source, ..
+            } => format!("{}{source}", context_prefix(context)),
+            Error::Damaged { what, .. } | Error::Layout { what, .. } => what.clone(),
+            Error::Sqlite { path, source } => source.detail(path),
+            e => e.to_string(),
+        }
+    }
+
+    /// True for a bad argument ([`Error::InvalidArgument`], [`Error::Config`],
+    /// [`Error::Dsn`], an unknown name).
+    pub fn is_invalid_argument(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidArgument(_)
+                | Error::Config { .. }
+                | Error::Dsn { .. }
+                | Error::Unknown { .. }
+        )
+    }
+
+    /// True when a row that was asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound { .. })
+    }
+
+    /// True for a UNIQUE or PRIMARY KEY violation.
+    pub fn is_unique(&self) -> bool {
+        matches!(self, Error::Unique { .. })
+    }
+
+    /// True when stored bytes are damaged: a row or index entry, a file redb
+    /// cannot read, an encrypted block that fails authentication, or a
+    /// damaged legacy SQLite file.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            Error::Corrupt { .. } | Error::Damaged { .. } | Error::Authentication { .. } => true,
+            Error::Storage { source, .. } => matches!(source, redb::Error::Corrupted(_)),
+            Error::Sqlite { source, .. } => source.is_corrupt(),
+            _ => false,
+        }
+    }
+
+    /// True when a file is not one this binary reads as given
+    /// ([`Error::Layout`]), whatever [`Found`].
+    pub fn is_layout(&self) -> bool {
+        matches!(self, Error::Layout { .. })
+    }
+
+    /// True when something needed is held elsewhere: a file lock
+    /// ([`Error::Locked`]), a busy resource ([`Error::Busy`]), every pooled
+    /// PostgreSQL connection. Trying again later may succeed.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Error::Locked { .. } | Error::Busy(_) | Error::PoolTimeout { .. }
+        )
+    }
+
+    /// True when the PostgreSQL server could not be reached or the
+    /// connection broke (as opposed to the server refusing a statement).
+    pub fn is_connection(&self) -> bool {
+        match self {
+            Error::PgConnection { .. } | Error::PoolTimeout { .. } => true,
+            Error::Postgres { source, .. } => source.as_db_error().is_none(),
+            _ => false,
+        }
+    }
+
+    /// True for an I/O error from the operating system.
+    pub fn is_io(&self) -> bool {
+        match self {
+            Error::Io { .. } => true,
+            Error::Storage { source, .. } => matches!(source, redb::Error::Io(_)),
+            _ => false,
         }
     }
 
@@ -308,6 +487,34 @@ impl Error {
                 | Error::ForeignKey { .. }
                 | Error::Referenced { .. }
         )
+    }
+}
+
+/// What [`Error::Layout`] found where a database file was expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Found {
+    /// No file at that path.
+    Missing,
+    /// Something other than a regular file (a directory, a socket, ...).
+    NotAFile,
+    /// A file of 0 bytes.
+    Empty,
+    /// A file of another format (SQLite, a redb file not of this tool, an
+    /// unknown encryption header, not a backup manifest).
+    Foreign,
+    /// An aragora-db file of another storage layout version.
+    OtherVersion,
+    /// Contents that disagree with what describes them: a backup snapshot
+    /// and its manifest, a file holding tables not declared for it.
+    Inconsistent,
+}
+
+fn context_prefix(context: &str) -> String {
+    if context.is_empty() {
+        String::new()
+    } else {
+        format!("{context}: ")
     }
 }
 

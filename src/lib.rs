@@ -43,4 +43,4 @@ pub mod time;
 pub mod unreadable;
 
 pub use db::{Database, OpenOptions};
-pub use error::{Error, Result};
+pub use error::{Error, Found, Result};

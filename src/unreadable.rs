@@ -8,7 +8,7 @@
 //! after a bit flip) says nothing to an operator, so it is kept only as the
 //! detail behind a plain reason.
 
-use crate::error::Error;
+use crate::error::{Error, Found};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -54,13 +54,17 @@ impl Unreadable {
             Error::WrongKey { .. } | Error::Encryption { .. } | Error::SchemaTooNew { .. } => {
                 (Trouble::Unreadable, format!("cannot be read: {detail}"))
             }
-            Error::Storage { message, .. } if message.starts_with("is empty (0 bytes)") => (
+            Error::Layout {
+                found: Found::Empty,
+                ..
+            } => (
                 Trouble::Empty,
                 "empty (0 bytes): not a database; left as it is".to_string(),
             ),
-            Error::Storage { message, .. } if message == "does not exist" => {
-                (Trouble::Unreadable, "does not exist".to_string())
-            }
+            Error::Layout {
+                found: Found::Missing,
+                ..
+            } => (Trouble::Unreadable, "does not exist".to_string()),
             Error::InvalidArgument(m) if m.contains("not an aragora-db file") => (
                 Trouble::Unreadable,
                 "cannot be read: not an aragora-db file (no layout marker)".to_string(),
@@ -181,7 +185,11 @@ mod tests {
             plain_reason("__schema has key type &str and value type e32"),
             "cannot be opened (its table catalog is damaged)"
         );
-        let e = Error::storage("/d/users.redb", "I/O error: failed to fill whole buffer");
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "failed to fill whole buffer",
+        );
+        let e = Error::storage("/d/users.redb", redb::Error::Io(eof));
         let u = Unreadable::from_error(Path::new("/d/users.redb"), &e);
         assert_eq!(u.trouble, Trouble::Damaged);
         assert_eq!(u.reason, "damaged: cannot be opened (truncated)");

@@ -38,16 +38,16 @@ pub const FINGERPRINT: TableDefinition<&str, &str> = TableDefinition::new("__fin
 /// The fingerprints recorded in the file (empty for a file written before
 /// fingerprints existed).
 pub(crate) fn stored(inner: &Inner) -> Result<Vec<(String, String)>> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(inner.set.origin(), e);
-    let txn = inner.redb()?.begin_read().map_err(|e| st(&e))?;
+    let st = |e: redb::Error| Error::storage(inner.set.origin(), e);
+    let txn = inner.redb()?.begin_read().map_err(|e| st(e.into()))?;
     let table = match txn.open_table(FINGERPRINT) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(st(&format!("{}: {e}", FINGERPRINT.name()))),
+        Err(e) => return Err(Error::storage_in(inner.set.origin(), FINGERPRINT.name(), e)),
     };
     let mut out = Vec::new();
-    for entry in table.iter().map_err(|e| st(&e))? {
-        let (k, v) = entry.map_err(|e| st(&e))?;
+    for entry in table.iter().map_err(|e| st(e.into()))? {
+        let (k, v) = entry.map_err(|e| st(e.into()))?;
         out.push((k.value().to_string(), v.value().to_string()));
     }
     Ok(out)

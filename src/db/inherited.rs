@@ -52,17 +52,17 @@ impl Database {
             all
         };
         let path = self.path();
-        let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+        let st = |e: redb::Error| Error::storage(path, e);
         let txn = self.begin_write(redb::Durability::Immediate)?;
         {
-            let mut t = txn.open_table(INHERITED).map_err(|e| st(&e))?;
-            t.retain(|_, _| false).map_err(|e| st(&e))?;
+            let mut t = txn.open_table(INHERITED).map_err(|e| st(e.into()))?;
+            t.retain(|_, _| false).map_err(|e| st(e.into()))?;
             for d in &found {
                 t.insert(entry_key(d).as_slice(), d.parent_key.as_slice())
-                    .map_err(|e| st(&e))?;
+                    .map_err(|e| st(e.into()))?;
             }
         }
-        txn.commit().map_err(|e| st(&e))?;
+        txn.commit().map_err(|e| st(e.into()))?;
         Ok(found.len() as u64)
     }
 }
@@ -70,15 +70,15 @@ impl Database {
 /// The inherited references recorded in the file `r` reads (none for a
 /// file without the table: one never imported into).
 pub fn load(r: &Reader, path: &Path) -> Result<InheritedRefs> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let st = |e: redb::Error| Error::storage(path, e);
     let t = match r.txn()?.open_table(INHERITED) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(InheritedRefs::default()),
-        Err(e) => return Err(st(&e)),
+        Err(e) => return Err(st(e.into())),
     };
     let mut map = HashMap::new();
-    for entry in t.iter().map_err(|e| st(&e))? {
-        let (k, v) = entry.map_err(|e| st(&e))?;
+    for entry in t.iter().map_err(|e| st(e.into()))? {
+        let (k, v) = entry.map_err(|e| st(e.into()))?;
         map.insert(k.value().to_vec(), v.value().to_vec());
     }
     Ok(InheritedRefs(map))

@@ -30,7 +30,7 @@ pub const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("__schema");
 /// exist yet and records its version. Refuses files from newer versions.
 pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     let path = inner.set.origin();
-    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let st = |e: redb::Error| Error::storage(path, e);
     let layout = stored_layout(inner)?;
     let versions = stored_versions(inner)?;
     match layout {
@@ -78,61 +78,66 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     }
     let txn = inner.begin_write()?;
     {
-        let mut marker = txn.open_table(LAYOUT).map_err(|e| st(&e))?;
+        let mut marker = txn.open_table(LAYOUT).map_err(|e| st(e.into()))?;
         marker
             .insert(LAYOUT_KEY, LAYOUT_VERSION)
-            .map_err(|e| st(&e))?;
-        let mut schema = txn.open_table(SCHEMA).map_err(|e| st(&e))?;
+            .map_err(|e| st(e.into()))?;
+        let mut schema = txn.open_table(SCHEMA).map_err(|e| st(e.into()))?;
         for def in inner.set.tables() {
-            if schema.get(def.name).map_err(|e| st(&e))?.is_some() {
+            if schema.get(def.name).map_err(|e| st(e.into()))?.is_some() {
                 continue;
             }
             txn.open_table(crate::table::raw_def(def.name))
-                .map_err(|e| st(&e))?;
-            schema.insert(def.name, def.version).map_err(|e| st(&e))?;
+                .map_err(|e| st(e.into()))?;
+            schema
+                .insert(def.name, def.version)
+                .map_err(|e| st(e.into()))?;
         }
     }
     // Fingerprints of the tables created above, and of tables at their
     // declared version in a file written before fingerprints existed.
     for def in inner.set.tables() {
         if super::fingerprint::unrecorded(def, &versions, &prints) {
-            super::fingerprint::record(&txn, def).map_err(|e| st(&e))?;
+            super::fingerprint::record(&txn, def).map_err(|e| st(e.into()))?;
         }
     }
-    txn.commit().map_err(|e| st(&e))?;
+    txn.commit().map_err(|e| st(e.into()))?;
     Ok(())
 }
 
 fn stored_layout(inner: &Inner) -> Result<Option<u64>> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(inner.set.origin(), e);
-    let txn = inner.redb()?.begin_read().map_err(|e| st(&e))?;
+    let st = |e: redb::Error| Error::storage(inner.set.origin(), e);
+    let txn = inner.redb()?.begin_read().map_err(|e| st(e.into()))?;
     match txn.open_table(LAYOUT) {
-        Ok(t) => Ok(t.get(LAYOUT_KEY).map_err(|e| st(&e))?.map(|g| g.value())),
+        Ok(t) => Ok(t
+            .get(LAYOUT_KEY)
+            .map_err(|e| st(e.into()))?
+            .map(|g| g.value())),
         Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-        Err(e) => Err(st(&e)),
+        Err(e) => Err(st(e.into())),
     }
 }
 
 fn is_empty(inner: &Inner) -> Result<bool> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(inner.set.origin(), e);
-    let txn = inner.redb()?.begin_read().map_err(|e| st(&e))?;
-    let mut tables = txn.list_tables().map_err(|e| st(&e))?;
+    let st = |e: redb::Error| Error::storage(inner.set.origin(), e);
+    let txn = inner.redb()?.begin_read().map_err(|e| st(e.into()))?;
+    let mut tables = txn.list_tables().map_err(|e| st(e.into()))?;
     Ok(tables.next().is_none())
 }
 
 /// The versions recorded in the file.
 pub(crate) fn stored_versions(inner: &Inner) -> Result<Vec<(String, u32)>> {
     let path = inner.set.origin();
-    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
-    let txn = inner.redb()?.begin_read().map_err(|e| st(&e))?;
+    let st = |e: redb::Error| Error::storage(path, e);
+    let txn = inner.redb()?.begin_read().map_err(|e| st(e.into()))?;
     let table = match txn.open_table(SCHEMA) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(st(&e)),
+        Err(e) => return Err(st(e.into())),
     };
     let mut out = Vec::new();
-    for entry in table.iter().map_err(|e| st(&e))? {
-        let (k, v) = entry.map_err(|e| st(&e))?;
+    for entry in table.iter().map_err(|e| st(e.into()))? {
+        let (k, v) = entry.map_err(|e| st(e.into()))?;
         out.push((k.value().to_string(), v.value()));
     }
     Ok(out)

@@ -434,7 +434,7 @@ impl Database {
     ) -> Result<R> {
         self.refuse_read_only()?;
         let path = self.inner.set.origin();
-        let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+        let st = |e: redb::Error| Error::storage(path, e);
         let txn = self.inner.begin_write()?;
         let out = {
             let mut w = Writer::embedded(&txn, self.inner.set.as_ref());
@@ -444,8 +444,8 @@ impl Database {
         };
         txn.open_table(meta::SCHEMA)
             .and_then(|mut t| t.insert(table, version).map(drop).map_err(Into::into))
-            .map_err(|e| st(&e))?;
-        txn.commit().map_err(|e| st(&e))?;
+            .map_err(|e| st(e.into()))?;
+        txn.commit().map_err(|e| st(e.into()))?;
         Ok(out)
     }
 

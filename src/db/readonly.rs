@@ -31,7 +31,7 @@
 //! rather than waiting on our own lock.
 
 use super::{Database, Inner, OPEN, OpenOptions, meta};
-use crate::error::{Error, Result};
+use crate::error::{Error, Found, Result};
 use crate::storage::overlay::Overlay;
 use crate::table::TableDef;
 use parking_lot::Mutex;
@@ -52,14 +52,19 @@ pub const NEEDS_RECOVERY: &str = "was not closed cleanly (a crash, or a writer s
 /// Why a file cannot be opened read-only before redb is even asked.
 fn check_file(path: &Path) -> Result<u64> {
     match std::fs::metadata(path) {
-        Ok(m) if m.is_file() && m.len() == 0 => Err(Error::storage(
+        Ok(m) if m.is_file() && m.len() == 0 => Err(Error::layout(
             path,
+            Found::Empty,
             "is empty (0 bytes): not a database (left as it is)",
         )),
         Ok(m) if m.is_file() => Ok(m.len()),
-        Ok(_) => Err(Error::storage(path, "is not a regular file")),
+        Ok(_) => Err(Error::layout(
+            path,
+            Found::NotAFile,
+            "is not a regular file",
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(Error::storage(path, "does not exist"))
+            Err(Error::layout(path, Found::Missing, "does not exist"))
         }
         Err(e) => Err(Error::io("stat", path, e)),
     }
@@ -137,7 +142,7 @@ impl Database {
         inner.notes = notes;
         let inner = Arc::new(inner);
         crate::quiet::quietly(|| meta::ensure_tables(&inner))
-            .map_err(|p| Error::storage(&key, p))??;
+            .map_err(|p| Error::damaged(&key, p))??;
         tracing::info!(path = %key.display(), tables = inner.set.tables().len(), "opened read-only");
         open.insert(key, Arc::downgrade(&inner));
         Ok(Database {
@@ -244,7 +249,7 @@ pub(crate) fn redb_over(
     let flag = repaired.clone();
     builder.set_repair_callback(move |_| flag.store(true, Ordering::Relaxed));
     let db = crate::quiet::quietly(|| builder.create_with_backend(backend))
-        .map_err(|p| Error::storage(path, p))?
+        .map_err(|p| Error::damaged(path, p))?
         .map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => Error::Locked {
                 path: path.to_path_buf(),
@@ -279,7 +284,7 @@ pub(crate) fn open_overlay(
             let backend = crate::quiet::quietly(|| {
                 crate::crypto::EncryptedBackend::open(overlay, path, &enc.source)
             })
-            .map_err(|p| Error::storage(path, p))??;
+            .map_err(|p| Error::damaged(path, p))??;
             notes.extend(
                 backend
                     .findings()

@@ -219,8 +219,8 @@ pub fn snapshot(
     let versions = read_versions(rtxn, src)?;
     let tmp = fsutil::temp_sibling(dest, "partial");
     let out = raw::create_private(&tmp, enc)?;
-    let st = |e: &dyn std::fmt::Display| Error::storage(&tmp, e);
-    let wtxn = out.begin_write().map_err(|e| st(&e))?;
+    let st = |e: redb::Error| Error::storage(&tmp, e);
+    let wtxn = out.begin_write().map_err(|e| st(e.into()))?;
     let mut tables = Vec::new();
     let mut skipped = Vec::new();
     for name in &names {
@@ -240,7 +240,7 @@ pub fn snapshot(
             schema_version: versions.iter().find(|(n, _)| n == name).map(|v| v.1),
         });
     }
-    wtxn.commit().map_err(|e| st(&e))?;
+    wtxn.commit().map_err(|e| st(e.into()))?;
     drop(out);
     drop(reader);
     fsutil::replace(&tmp, dest)?;
@@ -249,15 +249,15 @@ pub fn snapshot(
 }
 
 fn read_versions(txn: &redb::ReadTransaction, path: &Path) -> Result<Vec<(String, u32)>> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let st = |e: redb::Error| Error::storage(path, e);
     let t = match txn.open_table(SCHEMA) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(st(&e)),
+        Err(e) => return Err(st(e.into())),
     };
     let mut out = Vec::new();
-    for e in t.iter().map_err(|e| st(&e))? {
-        let (k, v) = e.map_err(|e| st(&e))?;
+    for e in t.iter().map_err(|e| st(e.into()))? {
+        let (k, v) = e.map_err(|e| st(e.into()))?;
         out.push((k.value().to_string(), v.value()));
     }
     Ok(out)
@@ -272,13 +272,13 @@ pub(crate) fn copy_raw(
 ) -> Result<Digest> {
     let from = rtxn
         .open_table(raw_def(name))
-        .map_err(|e| Error::storage(src, format!("table {name}: {e}")))?;
+        .map_err(|e| Error::storage_in(src, format!("table {name}"), e))?;
     let mut to = wtxn
         .open_table(raw_def(name))
         .map_err(|e| Error::storage(dst, e))?;
     let mut d = Digester::default();
     for e in from.iter().map_err(|e| Error::storage(src, e))? {
-        let (k, v) = e.map_err(|e| Error::storage(src, format!("table {name}: {e}")))?;
+        let (k, v) = e.map_err(|e| Error::storage_in(src, format!("table {name}"), e))?;
         let (k, v) = (k.value(), v.value());
         d.add(k, v, k.first() == Some(&0));
         to.insert(k, v).map_err(|e| Error::storage(dst, e))?;
@@ -298,31 +298,31 @@ pub(crate) fn copy_meta(
         return copy_raw(rtxn, wtxn, name, src, dst);
     }
     let mut d = Digester::default();
-    let se = |e: &dyn std::fmt::Display| Error::storage(src, format!("table {name}: {e}"));
-    let de = |e: &dyn std::fmt::Display| Error::storage(dst, e);
+    let se = |e: redb::Error| Error::storage_in(src, format!("table {name}"), e);
+    let de = |e: redb::Error| Error::storage(dst, e);
     if name == LAYOUT.name() {
-        let from = rtxn.open_table(LAYOUT).map_err(|e| se(&e))?;
-        let mut to = wtxn.open_table(LAYOUT).map_err(|e| de(&e))?;
-        for e in from.iter().map_err(|e| se(&e))? {
-            let (k, v) = e.map_err(|e| se(&e))?;
+        let from = rtxn.open_table(LAYOUT).map_err(|e| se(e.into()))?;
+        let mut to = wtxn.open_table(LAYOUT).map_err(|e| de(e.into()))?;
+        for e in from.iter().map_err(|e| se(e.into()))? {
+            let (k, v) = e.map_err(|e| se(e.into()))?;
             d.add(k.value().as_bytes(), &v.value().to_le_bytes(), true);
-            to.insert(k.value(), v.value()).map_err(|e| de(&e))?;
+            to.insert(k.value(), v.value()).map_err(|e| de(e.into()))?;
         }
     } else if name == FINGERPRINT.name() {
-        let from = rtxn.open_table(FINGERPRINT).map_err(|e| se(&e))?;
-        let mut to = wtxn.open_table(FINGERPRINT).map_err(|e| de(&e))?;
-        for e in from.iter().map_err(|e| se(&e))? {
-            let (k, v) = e.map_err(|e| se(&e))?;
+        let from = rtxn.open_table(FINGERPRINT).map_err(|e| se(e.into()))?;
+        let mut to = wtxn.open_table(FINGERPRINT).map_err(|e| de(e.into()))?;
+        for e in from.iter().map_err(|e| se(e.into()))? {
+            let (k, v) = e.map_err(|e| se(e.into()))?;
             d.add(k.value().as_bytes(), v.value().as_bytes(), true);
-            to.insert(k.value(), v.value()).map_err(|e| de(&e))?;
+            to.insert(k.value(), v.value()).map_err(|e| de(e.into()))?;
         }
     } else {
-        let from = rtxn.open_table(SCHEMA).map_err(|e| se(&e))?;
-        let mut to = wtxn.open_table(SCHEMA).map_err(|e| de(&e))?;
-        for e in from.iter().map_err(|e| se(&e))? {
-            let (k, v) = e.map_err(|e| se(&e))?;
+        let from = rtxn.open_table(SCHEMA).map_err(|e| se(e.into()))?;
+        let mut to = wtxn.open_table(SCHEMA).map_err(|e| de(e.into()))?;
+        for e in from.iter().map_err(|e| se(e.into()))? {
+            let (k, v) = e.map_err(|e| se(e.into()))?;
             d.add(k.value().as_bytes(), &v.value().to_le_bytes(), true);
-            to.insert(k.value(), v.value()).map_err(|e| de(&e))?;
+            to.insert(k.value(), v.value()).map_err(|e| de(e.into()))?;
         }
     }
     Ok(d.finish())
@@ -330,30 +330,30 @@ pub(crate) fn copy_meta(
 
 /// The digest of one table of a snapshot (as [`snapshot`] computes it).
 pub fn digest_table(txn: &redb::ReadTransaction, name: &str, path: &Path) -> Result<Digest> {
-    let se = |e: &dyn std::fmt::Display| Error::storage(path, format!("table {name}: {e}"));
+    let se = |e: redb::Error| Error::storage_in(path, format!("table {name}"), e);
     let mut d = Digester::default();
     if name == LAYOUT.name() {
-        let t = txn.open_table(LAYOUT).map_err(|e| se(&e))?;
-        for e in t.iter().map_err(|e| se(&e))? {
-            let (k, v) = e.map_err(|e| se(&e))?;
+        let t = txn.open_table(LAYOUT).map_err(|e| se(e.into()))?;
+        for e in t.iter().map_err(|e| se(e.into()))? {
+            let (k, v) = e.map_err(|e| se(e.into()))?;
             d.add(k.value().as_bytes(), &v.value().to_le_bytes(), true);
         }
     } else if name == SCHEMA.name() {
-        let t = txn.open_table(SCHEMA).map_err(|e| se(&e))?;
-        for e in t.iter().map_err(|e| se(&e))? {
-            let (k, v) = e.map_err(|e| se(&e))?;
+        let t = txn.open_table(SCHEMA).map_err(|e| se(e.into()))?;
+        for e in t.iter().map_err(|e| se(e.into()))? {
+            let (k, v) = e.map_err(|e| se(e.into()))?;
             d.add(k.value().as_bytes(), &v.value().to_le_bytes(), true);
         }
     } else if name == FINGERPRINT.name() {
-        let t = txn.open_table(FINGERPRINT).map_err(|e| se(&e))?;
-        for e in t.iter().map_err(|e| se(&e))? {
-            let (k, v) = e.map_err(|e| se(&e))?;
+        let t = txn.open_table(FINGERPRINT).map_err(|e| se(e.into()))?;
+        for e in t.iter().map_err(|e| se(e.into()))? {
+            let (k, v) = e.map_err(|e| se(e.into()))?;
             d.add(k.value().as_bytes(), v.value().as_bytes(), true);
         }
     } else {
-        let t = txn.open_table(raw_def(name)).map_err(|e| se(&e))?;
-        for e in t.iter().map_err(|e| se(&e))? {
-            let (k, v) = e.map_err(|e| se(&e))?;
+        let t = txn.open_table(raw_def(name)).map_err(|e| se(e.into()))?;
+        for e in t.iter().map_err(|e| se(e.into()))? {
+            let (k, v) = e.map_err(|e| se(e.into()))?;
             d.add(k.value(), v.value(), k.value().first() == Some(&0));
         }
     }

@@ -293,8 +293,8 @@ fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config)
     let tmp = fsutil::temp_sibling(target, "consolidate");
     fsutil::remove_if_exists(&tmp)?;
     let out = raw::create_private(&tmp, dst.encryption.as_ref())?;
-    let st = |e: &dyn std::fmt::Display| Error::storage(&tmp, e);
-    let wtxn = out.begin_write().map_err(|e| st(&e))?;
+    let st = |e: redb::Error| Error::storage(&tmp, e);
+    let wtxn = out.begin_write().map_err(|e| st(e.into()))?;
     if let Some(db) = &held {
         let rtxn = raw::begin_read(db, target)?;
         for n in raw::table_names(&rtxn, target)? {
@@ -314,20 +314,20 @@ fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config)
         let rtxn = sdb.begin_read(from)?;
         let versions = schema_versions(&rtxn, from)?;
         let prints = fingerprints(&rtxn, from)?;
-        let mut schema = wtxn.open_table(SCHEMA).map_err(|e| st(&e))?;
-        let mut printed = wtxn.open_table(FINGERPRINT).map_err(|e| st(&e))?;
+        let mut schema = wtxn.open_table(SCHEMA).map_err(|e| st(e.into()))?;
+        let mut printed = wtxn.open_table(FINGERPRINT).map_err(|e| st(e.into()))?;
         for m in ms {
             copy_raw(&rtxn, &wtxn, m.table, from, &tmp)?;
             let def: &TableDef = crate::schema::table(m.table)?;
             let v = versions.get(m.table).copied().unwrap_or(def.version);
-            schema.insert(m.table, v).map_err(|e| st(&e))?;
+            schema.insert(m.table, v).map_err(|e| st(e.into()))?;
             // The table's fingerprint travels with it; a source without
             // one leaves none (the next open records it).
             match prints.get(m.table) {
                 Some(text) => printed.insert(m.table, text.as_str()).map(drop),
                 None => printed.remove(m.table).map(drop),
             }
-            .map_err(|e| st(&e))?;
+            .map_err(|e| st(e.into()))?;
             // So does its part of the record of inherited dangling
             // references (crate::db::inherited): keys start with its name.
             move_inherited(&rtxn, &wtxn, m.table, from, &tmp)?;
@@ -339,8 +339,8 @@ fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config)
                 .map(drop)
                 .map_err(Into::into)
         })
-        .map_err(|e| st(&e))?;
-    wtxn.commit().map_err(|e| st(&e))?;
+        .map_err(|e| st(e.into()))?;
+    wtxn.commit().map_err(|e| st(e.into()))?;
     drop(out);
     fsutil::replace(&tmp, target)?;
     drop(held);
@@ -348,30 +348,30 @@ fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config)
 }
 
 fn schema_versions(txn: &redb::ReadTransaction, path: &Path) -> Result<BTreeMap<String, u32>> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let st = |e: redb::Error| Error::storage(path, e);
     let t = match txn.open_table(SCHEMA) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
-        Err(e) => return Err(st(&e)),
+        Err(e) => return Err(st(e.into())),
     };
     let mut out = BTreeMap::new();
-    for e in t.iter().map_err(|e| st(&e))? {
-        let (k, v) = e.map_err(|e| st(&e))?;
+    for e in t.iter().map_err(|e| st(e.into()))? {
+        let (k, v) = e.map_err(|e| st(e.into()))?;
         out.insert(k.value().to_string(), v.value());
     }
     Ok(out)
 }
 
 fn fingerprints(txn: &redb::ReadTransaction, path: &Path) -> Result<BTreeMap<String, String>> {
-    let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+    let st = |e: redb::Error| Error::storage(path, e);
     let t = match txn.open_table(FINGERPRINT) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
-        Err(e) => return Err(st(&e)),
+        Err(e) => return Err(st(e.into())),
     };
     let mut out = BTreeMap::new();
-    for e in t.iter().map_err(|e| st(&e))? {
-        let (k, v) = e.map_err(|e| st(&e))?;
+    for e in t.iter().map_err(|e| st(e.into()))? {
+        let (k, v) = e.map_err(|e| st(e.into()))?;
         out.insert(k.value().to_string(), v.value().to_string());
     }
     Ok(out)
@@ -451,7 +451,7 @@ fn entries(path: &Path, table: &str, cfg: &Config) -> Result<BTreeMap<Vec<u8>, V
     let txn = db.begin_read(path)?;
     let t = txn
         .open_table(raw_def(table))
-        .map_err(|e| Error::storage(path, format!("table {table}: {e}")))?;
+        .map_err(|e| Error::storage_in(path, format!("table {table}"), e))?;
     let mut out = BTreeMap::new();
     for e in t.iter().map_err(|e| Error::storage(path, e))? {
         let (k, v) = e.map_err(|e| Error::storage(path, e))?;

@@ -86,11 +86,11 @@ fn check_copy(tmp: &Path, path: &Path, enc: Option<&Encryption>) -> Result<()> {
     let why = match checked {
         Ok(Ok(true)) => return Ok(()),
         Ok(Ok(false)) => "it fails redb's integrity check".to_string(),
-        Ok(Err(Error::Storage { message, .. })) => message,
+        Ok(Err(e @ (Error::Storage { .. } | Error::Damaged { .. }))) => e.detail(),
         Ok(Err(e)) => return Err(e),
         Err(panic) => panic,
     };
-    Err(Error::storage(
+    Err(Error::damaged(
         path,
         format!(
             "the file is damaged, so it was left as it was: redb cannot use its converted copy ({why}); check it with `aragora-db verify`, recover its rows with `aragora-db salvage`"
@@ -269,12 +269,13 @@ pub fn check_plain(path: &Path) -> Result<()> {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(Opened::Locked),
         Ok(Err(redb::DatabaseError::RepairAborted)) => Err(Opened::NeedsRecovery),
-        Ok(Err(e)) => Err(Opened::Failed(e.to_string())),
-        Err(panic) => Err(Opened::Failed(panic)),
+        Ok(Err(e)) => Err(Opened::Failed(Error::storage(path, e))),
+        Err(panic) => Err(Opened::Failed(Error::damaged(path, panic))),
     };
     let db = opened.map_err(|e| match e {
-        Opened::Failed(why) => not_ours(format!(
-            "has a redb header but redb cannot read it, so it is not a usable aragora-db database ({why})"
+        Opened::Failed(e) => not_ours(format!(
+            "has a redb header but redb cannot read it, so it is not a usable aragora-db database ({})",
+            e.detail()
         )),
         e => raw::read_only_error(path, e),
     })?;

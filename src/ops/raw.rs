@@ -12,7 +12,7 @@
 //! configuration has a key, and read back through it by restore.
 
 use crate::crypto::Encryption;
-use crate::error::{Error, Result};
+use crate::error::{Error, Found, Result};
 use redb::{ReadableDatabase, TableHandle};
 use std::path::Path;
 use std::time::Duration;
@@ -23,8 +23,9 @@ pub enum Opened {
     Open(redb::Database),
     /// Another process (or another handle in this one) holds the file.
     Locked,
-    /// The file could not be opened; the reason.
-    Failed(String),
+    /// The file could not be opened: redb's error, or [`Error::Damaged`]
+    /// when redb stopped on damaged data.
+    Failed(Error),
     /// The file was not shut down cleanly: a read-only open cannot run
     /// redb's crash recovery (a normal open does).
     NeedsRecovery,
@@ -35,8 +36,8 @@ pub fn open(path: &Path) -> Opened {
     match guarded(|| redb::Builder::new().open(path)) {
         Ok(Ok(db)) => Opened::Open(db),
         Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Opened::Locked,
-        Ok(Err(e)) => Opened::Failed(e.to_string()),
-        Err(panic) => Opened::Failed(panic),
+        Ok(Err(e)) => Opened::Failed(Error::storage(path, e)),
+        Err(panic) => Opened::Failed(Error::damaged(path, panic)),
     }
 }
 
@@ -47,8 +48,8 @@ pub fn open_read_only(path: &Path) -> std::result::Result<redb::ReadOnlyDatabase
         Ok(Ok(db)) => Ok(db),
         Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => Err(Opened::Locked),
         Ok(Err(redb::DatabaseError::RepairAborted)) => Err(Opened::NeedsRecovery),
-        Ok(Err(e)) => Err(Opened::Failed(e.to_string())),
-        Err(panic) => Err(Opened::Failed(panic)),
+        Ok(Err(e)) => Err(Opened::Failed(Error::storage(path, e))),
+        Err(panic) => Err(Opened::Failed(Error::damaged(path, panic))),
     }
 }
 
@@ -73,8 +74,8 @@ pub fn open_exclusive(path: &Path, enc: Option<&Encryption>) -> Result<redb::Dat
             path: path.to_path_buf(),
             waited: Duration::ZERO,
         }),
-        Opened::Failed(why) => Err(Error::storage(path, why)),
-        Opened::NeedsRecovery => Err(Error::storage(path, "needs crash recovery")),
+        Opened::Failed(e) => Err(e),
+        Opened::NeedsRecovery => Err(Error::damaged(path, "needs crash recovery")),
     }
 }
 
@@ -85,12 +86,12 @@ pub fn read_only_error(path: &Path, e: Opened) -> Error {
             path: path.to_path_buf(),
             waited: Duration::ZERO,
         },
-        Opened::Failed(why) => Error::storage(path, why),
-        Opened::NeedsRecovery => Error::storage(
+        Opened::Failed(e) => e,
+        Opened::NeedsRecovery => Error::damaged(
             path,
             "was not shut down cleanly; open it once (e.g. `aragora-db status`) so redb recovers it",
         ),
-        Opened::Open(_) => Error::storage(path, "cannot open"),
+        Opened::Open(_) => Error::damaged(path, "cannot open"),
     }
 }
 
@@ -106,10 +107,10 @@ pub fn create_private(path: &Path, enc: Option<&Encryption>) -> Result<redb::Dat
 pub fn open_encrypted(path: &Path, enc: Option<&Encryption>) -> Result<redb::Database> {
     let enc = enc.ok_or_else(|| crate::crypto::no_key(path))?;
     if !path.is_file() {
-        return Err(Error::storage(path, "does not exist"));
+        return Err(Error::layout(path, Found::Missing, "does not exist"));
     }
     guarded(|| crate::crypto::open_database(&redb::Builder::new(), path, Some(enc)))
-        .map_err(|p| Error::storage(path, p))?
+        .map_err(|p| Error::damaged(path, p))?
 }
 
 /// A file opened for reading, never written: a plain file through redb's
@@ -134,7 +135,7 @@ impl ReadHandle {
             let overlay = overlay_file(path)?;
             let backend =
                 guarded(|| crate::crypto::EncryptedBackend::open(overlay, path, &enc.source))
-                    .map_err(|p| Error::storage(path, p))??;
+                    .map_err(|p| Error::damaged(path, p))??;
             return redb_over(path, backend, CACHE).map(|(db, _)| ReadHandle::Overlay(db));
         }
         match open_read_only(path) {
@@ -152,7 +153,7 @@ impl ReadHandle {
             ReadHandle::Plain(db) => db.begin_read(),
             ReadHandle::Overlay(db) => db.begin_read(),
         })
-        .map_err(|p| Error::storage(path, p))?
+        .map_err(|p| Error::damaged(path, p))?
         .map_err(|e| Error::storage(path, e))
     }
 }
@@ -172,20 +173,20 @@ pub fn table_names(txn: &redb::ReadTransaction, path: &Path) -> Result<Vec<Strin
             .map(|h| h.name().to_string())
             .collect())
     })
-    .map_err(|p| Error::storage(path, p))??;
+    .map_err(|p| Error::damaged(path, p))??;
     Ok(names)
 }
 
 /// A read snapshot of a directly opened file.
 pub fn begin_read(db: &redb::Database, path: &Path) -> Result<redb::ReadTransaction> {
     guarded(|| db.begin_read())
-        .map_err(|p| Error::storage(path, p))?
+        .map_err(|p| Error::damaged(path, p))?
         .map_err(|e| Error::storage(path, e))
 }
 
 /// A read snapshot of a file opened read-only.
 pub fn begin_read_ro(db: &redb::ReadOnlyDatabase, path: &Path) -> Result<redb::ReadTransaction> {
     guarded(|| db.begin_read())
-        .map_err(|p| Error::storage(path, p))?
+        .map_err(|p| Error::damaged(path, p))?
         .map_err(|e| Error::storage(path, e))
 }

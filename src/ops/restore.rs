@@ -270,7 +270,7 @@ fn check_tables(path: &Path, f: &FileEntry, enc: Option<&crate::crypto::Encrypti
     }
     for t in &f.tables {
         let found = raw::guarded(|| super::backup::digest_table(&txn, &t.name, path))
-            .map_err(|p| Error::storage(path, p))??;
+            .map_err(|p| Error::damaged(path, p))??;
         if found != t.digest() {
             return Err(Error::InvalidArgument(format!(
                 "table {}: the snapshot {} does not match its manifest: {} rows / {} entries / \
@@ -952,24 +952,24 @@ fn digest_copy(path: &Path, enc: Option<&crate::crypto::Encryption>) -> Result<V
     let txn = raw::begin_read(&db, path)?;
     let names = raw::table_names(&txn, path)?;
     let versions: HashMap<String, u32> = raw::guarded(|| -> Result<HashMap<String, u32>> {
-        let st = |e: &dyn std::fmt::Display| Error::storage(path, e);
+        let st = |e: redb::Error| Error::storage(path, e);
         let t = match txn.open_table(crate::db::meta::SCHEMA) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(HashMap::new()),
-            Err(e) => return Err(st(&e)),
+            Err(e) => return Err(st(e.into())),
         };
         let mut out = HashMap::new();
-        for e in t.iter().map_err(|e| st(&e))? {
-            let (k, v) = e.map_err(|e| st(&e))?;
+        for e in t.iter().map_err(|e| st(e.into()))? {
+            let (k, v) = e.map_err(|e| st(e.into()))?;
             out.insert(k.value().to_string(), v.value());
         }
         Ok(out)
     })
-    .map_err(|p| Error::storage(path, p))??;
+    .map_err(|p| Error::damaged(path, p))??;
     let mut tables = Vec::new();
     for name in names {
         let d: Digest = raw::guarded(|| super::backup::digest_table(&txn, &name, path))
-            .map_err(|p| Error::storage(path, p))??;
+            .map_err(|p| Error::damaged(path, p))??;
         tables.push(TableEntry {
             schema_version: if META_TABLES.contains(&name.as_str()) {
                 None

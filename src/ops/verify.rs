@@ -186,7 +186,7 @@ pub fn verify_file(
                 let backend = raw::guarded(|| {
                     crate::crypto::EncryptedBackend::open(overlay, path, &enc.source)
                 })
-                .map_err(|p| Error::storage(path, p))?;
+                .map_err(|p| Error::damaged(path, p))?;
                 let backend = match backend {
                     Ok(b) => b,
                     Err(
@@ -227,7 +227,7 @@ pub fn verify_file(
         Err(e) => {
             report.integrity = Integrity::Failed;
             let why = match &e {
-                Error::Storage { message, .. } => message.clone(),
+                Error::Storage { .. } | Error::Damaged { .. } => e.detail(),
                 e => e.to_string(),
             };
             report.problems.push(file_problem(format!(

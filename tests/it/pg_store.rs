@@ -11,8 +11,11 @@ use aragora_db::table::{Page, Read, Value};
 fn connect(db: &str) -> Connect {
     let dsn = format!("host=127.0.0.1 port=5432 user=postgres dbname={db}");
     Box::new(move || {
-        let c = postgres::Client::connect(&dsn, postgres::NoTls)
-            .map_err(|e| Error::storage("postgres", e))?;
+        let c = postgres::Client::connect(&dsn, postgres::NoTls).map_err(|e| Error::Postgres {
+            target: "127.0.0.1:5432".into(),
+            context: "connect".into(),
+            source: e,
+        })?;
         Ok(PgClient(Box::new(Box::new(c))))
     })
 }

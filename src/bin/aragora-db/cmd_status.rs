@@ -31,7 +31,7 @@ fn read_file(
         let versions: BTreeMap<String, u32> = db.schema_versions()?.into_iter().collect();
         Ok((versions, db.table_counts()?))
     })
-    .map_err(|p| aragora_db::Error::storage(path, p))??;
+    .map_err(|p| aragora_db::Error::damaged(path, p))??;
     let rows = counts
         .into_iter()
         .map(|(def, n)| {

@@ -331,13 +331,13 @@ fn through_redb(
                 .create_with_backend(b)
                 .map_err(|e| Error::storage(file, e))
         })
-        .map_err(|p| Error::storage(file, p))
+        .map_err(|p| Error::damaged(file, p))
         .and_then(|r| r)
     } else {
         match crate::quiet::quietly(|| redb::Builder::new().open(&copy.0)) {
             Ok(Ok(db)) => Ok(db),
             Ok(Err(e)) => Err(Error::storage(file, e)),
-            Err(p) => Err(Error::storage(file, p)),
+            Err(p) => Err(Error::damaged(file, p)),
         }
     };
     let src = match opened {

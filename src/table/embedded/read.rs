@@ -69,7 +69,7 @@ impl Snapshot {
         &self.txn
     }
 
-    fn st(&self, e: impl std::fmt::Display) -> Error {
+    fn st(&self, e: impl Into<redb::Error>) -> Error {
         Error::storage(&self.path, e)
     }
 

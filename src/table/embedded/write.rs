@@ -76,7 +76,7 @@ impl<'t> Txn<'t> {
         *self.counts.entry(def.name).or_default() += delta;
     }
 
-    fn st(&self, e: impl std::fmt::Display) -> Error {
+    fn st(&self, e: impl Into<redb::Error>) -> Error {
         Error::storage(self.set.origin(), e)
     }
 
