@@ -4,6 +4,12 @@
 //! expected, so a message can be acted on without a debugger. Keys and values
 //! are rendered with [`crate::table::Value`]'s `Display`, which truncates long
 //! values.
+//!
+//! The variants are the kinds (README.md, "Library", lists them with their
+//! `is_*` checks): a caller decides what to do from the variant, never from
+//! the text. An error from below — redb, the legacy SQLite reader, the OS,
+//! the PostgreSQL client — is kept whole as the `source()`, so the chain is
+//! there for whoever needs it; the message names each path once.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,9 +60,9 @@ pub enum Error {
         path: PathBuf,
         /// What was being done, e.g. `table users`; may be empty.
         context: String,
-        /// redb's error.
+        /// redb's error (boxed: it is large, and every `Result` would pay).
         #[source]
-        source: redb::Error,
+        source: Box<redb::Error>,
     },
 
     /// redb could not read the file: it stopped on damaged data, the file
@@ -90,9 +96,9 @@ pub enum Error {
     Sqlite {
         /// The legacy database file.
         path: PathBuf,
-        /// The reader's error.
+        /// The reader's error (boxed, as `Storage`'s).
         #[source]
-        source: crate::sqlite::SqliteError,
+        source: Box<crate::sqlite::SqliteError>,
     },
 
     /// Something this command needs is in use: a file open in this process
@@ -340,7 +346,7 @@ impl Error {
         Error::Storage {
             path: path.into(),
             context: String::new(),
-            source: err.into(),
+            source: Box::new(err.into()),
         }
     }
 
@@ -353,7 +359,7 @@ impl Error {
         Error::Storage {
             path: path.into(),
             context: context.into(),
-            source: err.into(),
+            source: Box::new(err.into()),
         }
     }
 
@@ -379,7 +385,7 @@ impl Error {
     pub fn sqlite(path: impl Into<PathBuf>, source: crate::sqlite::SqliteError) -> Self {
         Error::Sqlite {
             path: path.into(),
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -424,7 +430,7 @@ impl Error {
     pub fn is_corrupt(&self) -> bool {
         match self {
             Error::Corrupt { .. } | Error::Damaged { .. } | Error::Authentication { .. } => true,
-            Error::Storage { source, .. } => matches!(source, redb::Error::Corrupted(_)),
+            Error::Storage { source, .. } => matches!(**source, redb::Error::Corrupted(_)),
             Error::Sqlite { source, .. } => source.is_corrupt(),
             _ => false,
         }
@@ -460,7 +466,10 @@ impl Error {
     pub fn is_io(&self) -> bool {
         match self {
             Error::Io { .. } => true,
-            Error::Storage { source, .. } => matches!(source, redb::Error::Io(_)),
+            Error::Storage { source, .. } => matches!(**source, redb::Error::Io(_)),
+            Error::Sqlite { source, .. } => {
+                matches!(source.root(), crate::sqlite::SqliteError::Io { .. })
+            }
             _ => false,
         }
     }

@@ -65,13 +65,17 @@ impl Unreadable {
                 found: Found::Missing,
                 ..
             } => (Trouble::Unreadable, "does not exist".to_string()),
-            Error::InvalidArgument(m) if m.contains("not an aragora-db file") => (
+            Error::Layout {
+                found: Found::Foreign,
+                ..
+            } => (
                 Trouble::Unreadable,
                 "cannot be read: not an aragora-db file (no layout marker)".to_string(),
             ),
-            Error::InvalidArgument(m) if m.contains("storage layout") => {
-                (Trouble::Unreadable, format!("cannot be read: {detail}"))
-            }
+            Error::Layout {
+                found: Found::OtherVersion,
+                ..
+            } => (Trouble::Unreadable, format!("cannot be read: {detail}")),
             Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => (
                 Trouble::Unreadable,
                 format!("cannot be read: permission denied ({detail})"),

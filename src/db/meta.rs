@@ -14,7 +14,7 @@
 //! metadata key space (see [`crate::table::layout`]).
 
 use super::Inner;
-use crate::error::{Error, Result};
+use crate::error::{Error, Found, Result};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 /// `"aragora-db"` → storage layout version.
@@ -36,16 +36,20 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     match layout {
         Some(LAYOUT_VERSION) => {}
         Some(other) => {
-            return Err(Error::InvalidArgument(format!(
-                "{}: storage layout {other}, but this binary reads layout {LAYOUT_VERSION}",
-                path.display()
-            )));
+            return Err(Error::layout(
+                path,
+                Found::OtherVersion,
+                format!("storage layout {other}, but this binary reads layout {LAYOUT_VERSION}"),
+            ));
         }
         None if !is_empty(inner)? => {
-            return Err(Error::InvalidArgument(format!(
-                "{}: not an aragora-db file (no {LAYOUT_KEY} layout marker); refusing to misread it",
-                path.display()
-            )));
+            return Err(Error::layout(
+                path,
+                Found::Foreign,
+                format!(
+                    "not an aragora-db file (no {LAYOUT_KEY} layout marker); refusing to misread it"
+                ),
+            ));
         }
         None => {}
     }
@@ -98,7 +102,7 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     // declared version in a file written before fingerprints existed.
     for def in inner.set.tables() {
         if super::fingerprint::unrecorded(def, &versions, &prints) {
-            super::fingerprint::record(&txn, def).map_err(|e| st(e.into()))?;
+            super::fingerprint::record(&txn, def).map_err(&st)?;
         }
     }
     txn.commit().map_err(|e| st(e.into()))?;

@@ -279,7 +279,7 @@ impl Database {
                     .zip(&tables)
                     .all(|(a, b)| a.name == b.name);
             if !same {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::Busy(format!(
                     "{} is already open in this process with a different set of tables",
                     path.display()
                 )));

@@ -254,13 +254,12 @@ pub fn open_configured_read_only(config: &Config, target: DbTarget) -> Result<Op
             return Err(crate::pg::admin::no_schema(&origin));
         }
         if let Some(t) = st.too_new().first() {
-            return Err(crate::error::Error::InvalidArgument(format!(
-                "PostgreSQL {origin}: table {} is at schema version {} on this database, \
-                 newer than this aragora-db knows ({})",
-                t.pg_name,
-                t.recorded.unwrap_or_default(),
-                t.declared
-            )));
+            return Err(crate::error::Error::SchemaTooNew {
+                path: PathBuf::from(format!("PostgreSQL {origin}")),
+                table: t.pg_name.clone(),
+                stored: u32::try_from(t.recorded.unwrap_or_default()).unwrap_or(u32::MAX),
+                supported: t.declared,
+            });
         }
         let missing: Vec<&str> = st
             .tables
@@ -269,10 +268,14 @@ pub fn open_configured_read_only(config: &Config, target: DbTarget) -> Result<Op
             .map(|t| t.pg_name.as_str())
             .collect();
         if !missing.is_empty() {
-            return Err(crate::error::Error::InvalidArgument(format!(
-                "PostgreSQL {origin}: tables missing ({}): run `aragora-db migrate --migrate`",
-                missing.join(", ")
-            )));
+            return Err(crate::error::Error::layout(
+                format!("PostgreSQL {origin}"),
+                crate::error::Found::Inconsistent,
+                format!(
+                    "tables missing ({}): run `aragora-db migrate --migrate`",
+                    missing.join(", ")
+                ),
+            ));
         }
     }
     let connect: Connect = Box::new(move || Ok(PgClient(Box::new(pool.get_recent()?))));

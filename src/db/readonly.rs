@@ -96,7 +96,7 @@ fn same_tables(inner: &Inner, tables: &[&'static TableDef]) -> bool {
 }
 
 fn different_tables(path: &Path) -> Error {
-    Error::InvalidArgument(format!(
+    Error::Busy(format!(
         "{} is already open in this process with a different set of tables",
         path.display()
     ))
@@ -176,7 +176,7 @@ impl Database {
 /// Refuses a read-write open of a file held read-only in this process.
 pub(super) fn refuse_if_read_only_here(key: &Path) -> Result<()> {
     if OPEN_RO.lock().get(key).and_then(Weak::upgrade).is_some() {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Busy(format!(
             "{} is open read-only in this process; close that handle before writing",
             key.display()
         )));

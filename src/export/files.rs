@@ -111,7 +111,7 @@ pub fn put(mut outputs: Vec<Output<'_>>, force: bool) -> Result<Vec<(PathBuf, Ou
         outcomes.push(outcome);
     }
     if !conflicts.is_empty() {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Conflict(format!(
             "{} already exist{} with different content; nothing was written (--force replaces {})",
             conflicts.join(", "),
             if conflicts.len() == 1 { "s" } else { "" },

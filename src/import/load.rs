@@ -37,8 +37,7 @@ pub struct Run<'a, 'c> {
 
 /// Error from the SQLite reader, with the file named.
 pub fn reader_error(file: &SourceFile, e: crate::sqlite::SqliteError) -> Error {
-    // The reader's message names the file (and the page) itself.
-    Error::InvalidArgument(e.with_path(&file.path).to_string())
+    Error::sqlite(&file.path, e)
 }
 
 /// Reads every row of every table once, so that a damaged file fails

@@ -149,7 +149,7 @@ pub fn import(config: &Config, opts: &Options, progress: &dyn Progress) -> Resul
             progress.message(&src.rel);
             let db = SqliteFile::open(&src.path).map_err(|e| load::reader_error(src, e))?;
             if Stamp::of(&src.path) != *stamp {
-                return Err(crate::Error::InvalidArgument(format!(
+                return Err(crate::Error::Conflict(format!(
                     "{} changed while it was being imported (is the application still running?); nothing was committed",
                     src.path.display()
                 )));

@@ -35,7 +35,7 @@ use super::{META_TABLES, fsutil, raw};
 use crate::config::{Config, DatabaseMode};
 use crate::db::fingerprint::FINGERPRINT;
 use crate::db::meta::{LAYOUT, LAYOUT_VERSION, SCHEMA};
-use crate::error::{Error, Result};
+use crate::error::{Error, Found, Result};
 use crate::schema::ALL_TABLES;
 use crate::table::{TableDef, raw_def};
 use redb::ReadableTable;
@@ -184,7 +184,7 @@ fn in_file(cfg: &Config, file: &Path, name: &str) -> bool {
 /// naming the file without it).
 fn read_only(path: &Path, cfg: &Config) -> Result<raw::ReadHandle> {
     if let Some(_db) = crate::db::open_handle(path) {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Busy(format!(
             "{} is open in this process; close it first",
             path.display()
         )));
@@ -224,7 +224,7 @@ pub fn migrate(src: &Config, dst: &Config, no_backup: bool) -> Result<MigrateRep
             let sdb = read_only(&m.from, src)?;
             let ours = digest_table(&sdb.begin_read(&m.from)?, m.table, &m.from)?;
             if theirs.entries > 0 && theirs != ours {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::Conflict(format!(
                     "{}: table {} already holds {} rows that differ from {}; nothing was written \
                      (compare with --verify, or move the target file away)",
                     target.display(),
@@ -237,10 +237,11 @@ pub fn migrate(src: &Config, dst: &Config, no_backup: bool) -> Result<MigrateRep
         for n in &names {
             let declared = crate::schema::table(n).is_ok() || META_TABLES.contains(&n.as_str());
             if !declared {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: holds undeclared table {n}; refusing to rewrite the file",
-                    target.display()
-                )));
+                return Err(Error::layout(
+                    target,
+                    Found::Inconsistent,
+                    format!("holds undeclared table {n}; refusing to rewrite the file"),
+                ));
             }
         }
     }

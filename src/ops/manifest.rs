@@ -28,7 +28,7 @@
 //! file system (symbolic links leading out of either directory, sizes,
 //! digests) is checked by `ops::restore` before it writes anything.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Found, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
@@ -145,7 +145,11 @@ impl Manifest {
     /// Parses and validates a manifest read from disk.
     pub fn parse(bytes: &[u8]) -> Result<Manifest> {
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| {
-            Error::InvalidArgument(format!("{FILE_NAME}: not a backup manifest: {e}"))
+            Error::layout(
+                FILE_NAME,
+                Found::Foreign,
+                format!("not a backup manifest: {e}"),
+            )
         })?;
         m.validate()?;
         Ok(m)
@@ -155,7 +159,7 @@ impl Manifest {
     /// entry (`files[i]`, with its `file` and `target`) and what was
     /// expected.
     pub fn validate(&self) -> Result<()> {
-        let bad = |what: String| Err(Error::InvalidArgument(format!("{FILE_NAME}: {what}")));
+        let bad = |what: String| Err(Error::layout(FILE_NAME, Found::Inconsistent, what));
         if self.format != FORMAT {
             return bad(format!(
                 "format {}, this binary reads format {FORMAT}",

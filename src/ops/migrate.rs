@@ -35,7 +35,7 @@
 
 use crate::config::{Config, DbTarget};
 use crate::db::Database;
-use crate::error::{Error, Result};
+use crate::error::{Error, Found, Result};
 pub use crate::migrations::{Step, add_column};
 use crate::table::{IndexDef, TableDef, Writer, fingerprint};
 use serde::Serialize;
@@ -176,18 +176,23 @@ pub fn migrate_db(db: &Database, steps: &'static [Step], dry_run: bool) -> Resul
                 .iter()
                 .copied()
                 .find(|d| d.name == st.table)
-                .ok_or_else(|| Error::InvalidArgument(format!("unknown table {}", st.table)))
+                .ok_or_else(|| Error::Unknown {
+                    kind: "table",
+                    name: st.table.to_string(),
+                    hint: format!(" in {}", db.path().display()),
+                })
         })?;
         let chain = match chain(steps, def, st.stored) {
             Ok(c) => c,
             Err(v) => {
-                return Err(Error::InvalidArgument(format!(
-                    "{}: table {} is at schema version {}, declared {}, but no migration step produces version {v}",
-                    db.path().display(),
-                    def.name,
-                    st.stored,
-                    def.version
-                )));
+                return Err(Error::layout(
+                    db.path(),
+                    Found::OtherVersion,
+                    format!(
+                        "table {} is at schema version {}, declared {}, but no migration step produces version {v}",
+                        def.name, st.stored, def.version
+                    ),
+                ));
             }
         };
         // The fingerprint of the declaration the file was written with, if

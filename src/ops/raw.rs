@@ -55,12 +55,12 @@ pub fn open_read_only(path: &Path) -> std::result::Result<redb::ReadOnlyDatabase
 
 /// Opens an existing file (an encrypted one through the encrypted backend
 /// with `enc`), or fails with [`Error::Locked`] when another process holds
-/// it, with [`Error::Storage`] when it cannot be read, and with
+/// it, with [`Error::Storage`] or [`Error::Damaged`] when it cannot be read, and with
 /// [`Error::Encryption`] / [`Error::WrongKey`] when it is encrypted and
 /// `enc` is missing or wrong.
 pub fn open_exclusive(path: &Path, enc: Option<&Encryption>) -> Result<redb::Database> {
     if crate::db::open_handle(path).is_some() {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Busy(format!(
             "{} is open in this process; close it first",
             path.display()
         )));

@@ -100,7 +100,7 @@ use super::manifest::{
 };
 use super::{META_TABLES, fsutil, raw};
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, Found, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -196,10 +196,10 @@ fn check_backup(
 ) -> Result<(Manifest, Vec<Fingerprint>)> {
     let mpath = dir.join(FILE_NAME);
     let bytes = fs::read(&mpath).map_err(|e| Error::io("read", &mpath, e))?;
-    let manifest = Manifest::parse(&bytes).map_err(|e| {
-        let msg = e.to_string();
-        let msg = msg.strip_prefix(&format!("{FILE_NAME}: ")).unwrap_or(&msg);
-        Error::InvalidArgument(format!("{}: {msg}", mpath.display()))
+    // The manifest's own errors name it by file name; name its path.
+    let manifest = Manifest::parse(&bytes).map_err(|e| match e {
+        Error::Layout { found, what, .. } => Error::layout(&mpath, found, what),
+        e => e,
     })?;
     let canon_dir = dir
         .canonicalize()
@@ -207,7 +207,11 @@ fn check_backup(
     let mut prints = Vec::new();
     for (i, f) in manifest.files.iter().enumerate() {
         let refuse = |what: String| {
-            Error::InvalidArgument(format!("{}: {}: {what}", mpath.display(), entry_name(i, f)))
+            Error::layout(
+                &mpath,
+                Found::Inconsistent,
+                format!("{}: {what}", entry_name(i, f)),
+            )
         };
         let path = dir.join(&f.file);
         let real = match path.canonicalize() {
@@ -261,29 +265,29 @@ fn check_tables(path: &Path, f: &FileEntry, enc: Option<&crate::crypto::Encrypti
     let mut listed: Vec<&str> = f.tables.iter().map(|t| t.name.as_str()).collect();
     listed.sort();
     if names != listed {
-        return Err(Error::InvalidArgument(format!(
-            "{} holds tables [{}], the manifest lists [{}]",
-            path.display(),
-            names.join(", "),
-            listed.join(", ")
-        )));
+        return Err(Error::layout(
+            path,
+            Found::Inconsistent,
+            format!(
+                "holds tables [{}], the manifest lists [{}]",
+                names.join(", "),
+                listed.join(", ")
+            ),
+        ));
     }
     for t in &f.tables {
         let found = raw::guarded(|| super::backup::digest_table(&txn, &t.name, path))
             .map_err(|p| Error::damaged(path, p))??;
         if found != t.digest() {
-            return Err(Error::InvalidArgument(format!(
-                "table {}: the snapshot {} does not match its manifest: {} rows / {} entries / \
+            return Err(Error::layout(
+                path,
+                Found::Inconsistent,
+                format!(
+                    "table {}: the snapshot does not match its manifest: {} rows / {} entries / \
                  CRC32 {:#010x}, the manifest says {} / {} / {:#010x}",
-                t.name,
-                path.display(),
-                found.rows,
-                found.entries,
-                found.crc32,
-                t.rows,
-                t.entries,
-                t.crc32
-            )));
+                    t.name, found.rows, found.entries, found.crc32, t.rows, t.entries, t.crc32
+                ),
+            ));
         }
     }
     Ok(())
@@ -432,7 +436,7 @@ fn lock_targets(targets: &[Target], name: &dyn Fn(usize) -> String) -> Result<He
                 t.path.display()
             )),
             Err(e) => {
-                return Err(Error::InvalidArgument(format!(
+                return Err(Error::Busy(format!(
                     "{}: cannot check whether another process has {} open (file lock: {e}); \
                      refusing to replace it",
                     name(i),
@@ -442,7 +446,7 @@ fn lock_targets(targets: &[Target], name: &dyn Fn(usize) -> String) -> Result<He
         }
     }
     if !busy.is_empty() {
-        return Err(Error::InvalidArgument(format!(
+        return Err(Error::Busy(format!(
             "refusing to restore while databases are open: {}",
             busy.join(", ")
         )));
@@ -462,7 +466,7 @@ fn lock_data_dir(config: &Config) -> Result<Option<File>> {
     };
     match fsutil::try_lock_briefly(&dir) {
         Ok(true) => Ok(Some(dir)),
-        Ok(false) => Err(Error::InvalidArgument(format!(
+        Ok(false) => Err(Error::Busy(format!(
             "{}: another restore is running on this data directory",
             data.display()
         ))),
@@ -570,7 +574,7 @@ impl From<Halt> for Error {
     fn from(h: Halt) -> Error {
         match h {
             Halt::Hook(step) => {
-                Error::InvalidArgument(format!("restore stopped after {step:?} (test hook)"))
+                Error::Incomplete(format!("restore stopped after {step:?} (test hook)"))
             }
             Halt::Failed(e) => e,
         }
@@ -616,7 +620,7 @@ fn swap(
         Err(Halt::Failed(e)) => {
             return Err(Halt::Failed(match roll_back(config, targets) {
                 Ok(_) => e,
-                Err(r) => Error::InvalidArgument(format!(
+                Err(r) => Error::Incomplete(format!(
                     "{e}; removing the staged files failed too ({r}): run \
                      `aragora-db restore --recover`"
                 )),
@@ -627,7 +631,7 @@ fn swap(
     write_journal(config, &journal)?;
     stop(opts, Step::JournalSwapping)?;
     match rename_all(config, targets, opts) {
-        Err(Halt::Failed(e)) => Err(Halt::Failed(Error::InvalidArgument(format!(
+        Err(Halt::Failed(e)) => Err(Halt::Failed(Error::Incomplete(format!(
             "{e}; the restore is committed but not complete: run `aragora-db restore --recover` \
              to finish it"
         )))),
@@ -645,7 +649,7 @@ fn stage_all(
         fsutil::private_dir(&fsutil::parent_of(&t.path))?;
         let got = copy_fingerprinted(src, &t.staged)?;
         if got != *want {
-            return Err(Halt::Failed(Error::InvalidArgument(format!(
+            return Err(Halt::Failed(Error::Conflict(format!(
                 "{}: changed since it was checked ({} bytes, CRC32 {:#010x}; checked: {} bytes, \
                  CRC32 {:#010x})",
                 src.display(),
@@ -735,12 +739,15 @@ fn recover_journal(config: &Config) -> Result<Option<Recovery>> {
         Err(e) => return Err(Error::io("read", &path, e)),
     };
     let refuse = |what: String| {
-        Error::InvalidArgument(format!(
-            "{}: {what}; nothing was changed (the journal of an interrupted restore: the files \
-             it replaced are in the newest backup/pre-restore-* directory, unless \
-             --no-safety-copy was given)",
-            path.display()
-        ))
+        Error::layout(
+            &path,
+            Found::Inconsistent,
+            format!(
+                "{what}; nothing was changed (the journal of an interrupted restore: the files \
+                 it replaced are in the newest backup/pre-restore-* directory, unless \
+                 --no-safety-copy was given)"
+            ),
+        )
     };
     let journal: Journal = serde_json::from_slice(&bytes)
         .map_err(|e| refuse(format!("not a restore journal: {e}")))?;

@@ -170,13 +170,14 @@ impl Problems {
         }
     }
 
-    /// `Err` listing them as `{target}: {total} {what}:` and one per line.
-    fn into_error(self, target: &str, what: &str) -> Result<()> {
+    /// `Err` of `kind` listing them as `{target}: {total} {what}:` and one
+    /// per line.
+    fn into_error(self, target: &str, what: &str, kind: fn(String) -> Error) -> Result<()> {
         if self.total == 0 {
             return Ok(());
         }
         let more = self.total - self.shown.len() as u64;
-        Err(Error::InvalidArgument(format!(
+        Err(kind(format!(
             "{target}: {} {what}:\n  {}{}",
             self.total,
             self.shown.join("\n  "),
@@ -256,6 +257,7 @@ pub fn to_postgres(
         std::mem::replace(&mut conflicts, Problems::new()).into_error(
             &target,
             "conflict(s) with rows PostgreSQL already holds; nothing was written",
+            Error::Conflict,
         )
     })?;
     verify(&rows, &dst, &mut report)?;
@@ -352,6 +354,7 @@ fn check(
     refused.into_error(
         target,
         "problem(s) in rows PostgreSQL cannot hold as they are; nothing was written",
+        Error::InvalidArgument,
     )?;
     let mut loose = Vec::new();
     for ((t, i), n) in dangling {
@@ -503,6 +506,7 @@ fn verify(rows: &StoreRows, dst: &Database, report: &mut MoveReport) -> Result<(
     wrong.into_error(
         &target,
         "rows differ after the move (it was committed: compare them and run the move again)",
+        Error::Conflict,
     )
 }
 
@@ -600,7 +604,7 @@ pub fn import_to_postgres(
     let verified = if verify {
         let v = crate::import::verify::verify(&staged, &opts.source)?;
         if !v.ok() {
-            return Err(Error::InvalidArgument(format!(
+            return Err(Error::Conflict(format!(
                 "{}\nverify found {} mismatched row(s) and {} unreadable file(s) between the \
                  sources and the staging store; nothing was written to PostgreSQL",
                 v.render().trim_end(),

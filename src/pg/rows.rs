@@ -176,10 +176,10 @@ impl<C: Connection> PgRows<C> {
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
         if self.broken.get() {
-            return Err(Error::InvalidArgument(format!(
-                "{}: commit: the connection was lost",
-                self.set.origin().display()
-            )));
+            return Err(Error::PgConnection {
+                target: self.set.origin().display().to_string(),
+                what: "commit: the connection was lost".into(),
+            });
         }
         if !self.began.get() {
             // Nothing was sent: nothing to commit.
@@ -268,10 +268,10 @@ impl<C: Connection> PgRows<C> {
         params: &[Option<String>],
     ) -> std::result::Result<Vec<postgres::SimpleQueryRow>, Fail> {
         if self.broken.get() {
-            return Err(Fail::Api(Error::InvalidArgument(format!(
-                "{}: the connection was lost",
-                self.set.origin().display()
-            ))));
+            return Err(Fail::Api(Error::PgConnection {
+                target: self.set.origin().display().to_string(),
+                what: "the connection was lost".into(),
+            }));
         }
         let mut args = String::new();
         for (i, p) in params.iter().enumerate() {
@@ -513,10 +513,10 @@ impl<C: Connection> PgRows<C> {
     /// with `BEGIN` if none is open yet, and what waits in `ahead`.
     fn exec(&self, sql: &str) -> Result<()> {
         if self.broken.get() {
-            return Err(Error::InvalidArgument(format!(
-                "{}: the connection was lost",
-                self.set.origin().display()
-            )));
+            return Err(Error::PgConnection {
+                target: self.set.origin().display().to_string(),
+                what: "the connection was lost".into(),
+            });
         }
         let begin = self.open && !self.began.get() && sql != "ROLLBACK";
         let rollback = self.rollback_first.get();

@@ -16,6 +16,7 @@ mod crypto_crash;
 mod crypto_onesync;
 mod crypto_tamper;
 mod docs_standalone;
+mod error_kinds;
 mod export;
 mod export_import;
 mod export_load;

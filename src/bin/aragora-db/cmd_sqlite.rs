@@ -14,12 +14,8 @@ fn err(file: &Path) -> impl Fn(SqliteError) -> Error + '_ {
             "<stdout>",
             std::io::Error::from(std::io::ErrorKind::BrokenPipe),
         ),
-        _ if matches!(e, SqliteError::InFile { .. }) => Error::InvalidArgument(e.to_string()),
-        // Some reader errors (opening the file) already name it.
-        _ if e.to_string().contains(&*file.to_string_lossy()) => {
-            Error::InvalidArgument(e.to_string())
-        }
-        _ => Error::InvalidArgument(format!("{}: {e}", file.display())),
+        // The message names the file once, however the reader wrapped it.
+        _ => Error::sqlite(file, e),
     }
 }
 

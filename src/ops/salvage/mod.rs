@@ -42,7 +42,7 @@ use super::{META_TABLES, fsutil};
 use crate::config::{Config, DatabaseMode};
 use crate::crypto::Encryption;
 use crate::db::{Database, OpenOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, Found, Result};
 use crate::table::{TableDef, keys, layout::ROWS, raw_def};
 use redb::ReadableDatabase;
 use serde::Serialize;
@@ -124,19 +124,22 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
         )));
     }
     if !file.is_file() {
-        return Err(Error::InvalidArgument(format!(
-            "{} is not a file",
-            file.display()
-        )));
+        let found = if file.exists() {
+            Found::NotAFile
+        } else {
+            Found::Missing
+        };
+        return Err(Error::layout(file, found, "is not a file"));
     }
     let len = std::fs::metadata(file)
         .map_err(|e| Error::io("stat", file, e))?
         .len();
     if len == 0 {
-        return Err(Error::InvalidArgument(format!(
-            "{} is empty: there is nothing to salvage",
-            file.display()
-        )));
+        return Err(Error::layout(
+            file,
+            Found::Empty,
+            "is empty: there is nothing to salvage",
+        ));
     }
     let encrypted = crate::crypto::file_is_encrypted(file)?;
     if encrypted && enc.is_none() {
@@ -156,10 +159,11 @@ pub fn salvage(file: &Path, out: &Path, enc: Option<&Encryption>) -> Result<Salv
                 .all(|t| t.tree.is_empty() && t.scanned.is_empty())
                 && !starts_with_magic(file)
             {
-                return Err(Error::InvalidArgument(format!(
-                    "{} is not a database file of this tool (no redb header, no readable row); nothing written",
-                    file.display()
-                )));
+                return Err(Error::layout(
+                    file,
+                    Found::Foreign,
+                    "is not a database file of this tool (no redb header, no readable row); nothing written",
+                ));
             }
             tables
         }

@@ -11,6 +11,7 @@ mod import;
 mod readonly;
 mod restore;
 mod salvage;
+mod to_postgres;
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

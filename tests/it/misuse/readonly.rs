@@ -12,13 +12,13 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-fn run(data: &Path, args: &[&str]) -> Output {
+pub(super) fn run(data: &Path, args: &[&str]) -> Output {
     cli_env(args, &[("ARAGORA_DATA_DIR", data.to_str().unwrap())])
 }
 
 /// A data directory filled by `demo` and, with `import`, by an import of
 /// the legacy fixture.
-fn populated(root: &Path, import: bool) -> PathBuf {
+pub(super) fn populated(root: &Path, import: bool) -> PathBuf {
     let data = root.join("data");
     let out = run(&data, &["demo"]);
     assert!(out.status.success(), "demo: {}", describe(&out));
@@ -92,7 +92,7 @@ fn read_only_commands_change_no_byte_and_no_mtime() {
     run_all_unchanged(&data, &out);
 }
 
-fn set_modes(dir: &Path, file: u32, d: u32) {
+pub(super) fn set_modes(dir: &Path, file: u32, d: u32) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
@@ -104,13 +104,13 @@ fn set_modes(dir: &Path, file: u32, d: u32) {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(d)).unwrap();
 }
 
-fn running_as_root() -> bool {
+pub(super) fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 /// `cmd` as the unprivileged user 65534 (nobody), if this test runs as
 /// root and `setpriv` exists.
-fn as_nobody(data: &Path, args: &[&str]) -> Option<Output> {
+pub(super) fn as_nobody(data: &Path, args: &[&str]) -> Option<Output> {
     if !running_as_root() || !Path::new("/usr/bin/setpriv").exists() {
         return None;
     }
