@@ -123,6 +123,9 @@ pub struct PgLoad<'a> {
     rows: &'a mut PgRows<PgClient>,
 }
 
+/// A row's stored values and undeclared columns.
+pub type StoredRow = (Vec<crate::table::Value>, crate::table::Extras);
+
 impl PgLoad<'_> {
     /// The table API on the load's transaction.
     pub fn writer(&mut self) -> Writer<'_> {
@@ -137,6 +140,23 @@ impl PgLoad<'_> {
         rows: &[(&[crate::table::Value], &crate::table::Extras)],
     ) -> Result<Vec<bool>> {
         self.rows.insert_new(def, rows)
+    }
+
+    /// The stored values and extras of those of `pks` (encoded primary
+    /// keys) that exist, in one statement.
+    pub fn existing(
+        &mut self,
+        def: &'static TableDef,
+        pks: &[&[u8]],
+    ) -> Result<std::collections::HashMap<Vec<u8>, StoredRow>> {
+        self.rows
+            .rows_by_keys(def, pks)?
+            .into_iter()
+            .map(|(pk, bytes)| {
+                let v = def.decode_values(&pk, &bytes)?;
+                Ok((pk, v))
+            })
+            .collect()
     }
 }
 

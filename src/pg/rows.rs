@@ -247,6 +247,29 @@ impl<C: Connection> PgRows<C> {
             .collect())
     }
 
+    /// The stored rows (as [`RowSource::row`] gives them) of those of
+    /// `pks` that exist, by encoded primary key: one statement, where a
+    /// lookup per key would cost a round trip each.
+    pub fn rows_by_keys(
+        &mut self,
+        def: &'static TableDef,
+        pks: &[&[u8]],
+    ) -> Result<std::collections::HashMap<Vec<u8>, Vec<u8>>> {
+        let mut out = std::collections::HashMap::with_capacity(pks.len());
+        if pks.is_empty() {
+            return Ok(out);
+        }
+        let t = self.table(def)?;
+        let st = sql::rows_by_keys(t, pks)?;
+        for row in self.query(&st)? {
+            let pk = Self::pk_of_row(t, &row)?;
+            let mut buf = Vec::with_capacity(128);
+            Self::envelope(t, &row, def.primary_key.len(), &mut buf)?;
+            out.insert(pk, buf);
+        }
+        Ok(out)
+    }
+
     fn table(&self, def: &'static TableDef) -> Result<&'static PgTable> {
         self.set.declared(def)?;
         shape(def)

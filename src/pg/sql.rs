@@ -295,6 +295,35 @@ pub fn insert_new(
     Ok(st)
 }
 
+/// The rows whose primary key is one of `pks` (encoded keys), each as its
+/// primary key then its columns: one statement for a batch of lookups
+/// (`PgRows::rows_by_keys`). Primary-key columns are NOT NULL on
+/// PostgreSQL, so `IN` on the key tuple is exact.
+pub fn rows_by_keys(t: &PgTable, pks: &[&[u8]]) -> Result<Stmt> {
+    let mut st = Stmt::default();
+    let cols = key_cols(t, None);
+    let mut tuples = Vec::with_capacity(pks.len());
+    for pk in pks {
+        let vals = decode(t, pk)?;
+        let mut ps = Vec::with_capacity(cols.len());
+        for (c, v) in cols.iter().zip(&vals) {
+            st.params.push(c.text(v.as_ref())?);
+            ps.push(format!("${}::{}", st.params.len(), c.ty.sql()));
+        }
+        tuples.push(format!("({})", ps.join(", ")));
+    }
+    let list = cols.iter().map(|c| c.q.as_str()).collect::<Vec<_>>();
+    st.sql = format!(
+        "SELECT {}, {} FROM {} WHERE ({}) IN ({})",
+        pk_select(t),
+        t.select,
+        t.q,
+        list.join(", "),
+        tuples.join(", ")
+    );
+    Ok(st)
+}
+
 /// `INSERT` of one row (its undeclared columns into the `_extra` column).
 pub fn insert(
     t: &PgTable,

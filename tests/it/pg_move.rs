@@ -187,19 +187,27 @@ fn a_conflict_rolls_the_whole_move_back() {
     let (_d, cfg) = embedded_store();
     let tmp = TempDb::new("pgmoveconflict");
     let db = pg(&tmp);
-    db.write(|w| w.insert(&user("b", "other@x.io", None)))
-        .unwrap();
+    // b's key with other values; z holds a's email (a unique value).
+    db.write(|w| {
+        w.insert(&user("b", "other@x.io", None))?;
+        w.insert(&user("z", "a@x.io", None))
+    })
+    .unwrap();
     let o = move_to(&cfg, &tmp, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("1 conflict(s) with rows PostgreSQL already holds; nothing was written")
-            && err.contains("users \"b\""),
+        err.contains("2 conflict(s) with rows PostgreSQL already holds; nothing was written")
+            && err.contains("users \"b\": PostgreSQL holds a row with this key and other values")
+            && err.contains("users \"a\": another row holds one of its unique values"),
         "{err}"
     );
     // Nothing of the move: not the organization, not user a.
     assert_eq!(tmp.scalar("SELECT count(*) FROM organizations"), "0");
-    assert_eq!(tmp.scalar("SELECT string_agg(id, ',') FROM users"), "b");
+    assert_eq!(
+        tmp.scalar("SELECT string_agg(id, ',' ORDER BY id) FROM users"),
+        "b,z"
+    );
     // The foreign key dropped for the load is back, validated.
     assert_eq!(
         tmp.scalar(
