@@ -265,10 +265,10 @@ pub fn to_postgres(
     Ok(report)
 }
 
-/// Rows per insert statement: large enough that a round trip carries
-/// hundreds of rows, small enough for any table's statement to stay well
-/// under PostgreSQL's limits.
-const BATCH: usize = 256;
+/// Rows per batch: one COPY stream, one `INSERT … SELECT`, and one
+/// lookup of the rows it skipped. The lookup binds each skipped row's key
+/// (at most 3 columns here), well under PostgreSQL's 65,535 parameters.
+const BATCH: usize = 4096;
 
 /// Inserts `batch` in one statement, then looks at each row it skipped:
 /// the same values already there, or a conflict.

@@ -229,8 +229,45 @@ impl<C: Connection> PgRows<C> {
                 max_id = max_id.max(Some(*id));
             }
         }
-        let st = sql::insert_new(t, rows)?;
-        let got = self.query(&st)?;
+        // COPY into a temporary table of the same columns, then one
+        // INSERT … SELECT: the rows travel in COPY's stream instead of as
+        // bound parameters of one statement per batch.
+        let mut data = String::with_capacity(rows.len() * 128);
+        for (vals, extras) in rows {
+            sql::copy_row(&mut data, t, vals.iter().map(Value::as_ref), extras)?;
+        }
+        self.exec(&sql::load_table_ready(t))?;
+        let copy = sql::load_copy(t);
+        let copied = {
+            let mut client = self.client.borrow_mut();
+            let (client, _) = client.split();
+            client.copy_in(&copy).map_err(Fail::Pg).and_then(|mut w| {
+                use std::io::Write;
+                w.write_all(data.as_bytes()).map_err(|e| {
+                    Fail::Api(Error::PgConnection {
+                        target: self.set.origin().display().to_string(),
+                        what: format!("sending the rows of {} (COPY): {e}", t.name),
+                    })
+                })?;
+                w.finish().map_err(Fail::Pg)
+            })
+        };
+        match copied {
+            Ok(_) => {}
+            Err(Fail::Pg(e)) => {
+                self.on_error(&e);
+                return Err(pg_error(self.set.origin(), &copy, e));
+            }
+            Err(Fail::Api(e)) => {
+                // The stream broke halfway: the transaction is unusable.
+                self.broken.set(true);
+                return Err(e);
+            }
+        }
+        let got = self.query(&Stmt {
+            sql: sql::load_insert(t),
+            params: Vec::new(),
+        })?;
         let mut inserted = std::collections::HashSet::with_capacity(got.len());
         for r in &got {
             inserted.insert(Self::pk_of_row(t, r)?);

@@ -267,32 +267,83 @@ fn insert_tuple<'v>(
     Ok(format!("({})", ps.join(", ")))
 }
 
-/// `INSERT` of many rows that skips each row whose key (or any unique
+/// The temporary table a load's batches of `t` are copied into
+/// (`PgRows::insert_new`): the same columns and types, so COPY parses each
+/// value exactly as a `$n::type` parameter would be; dropped at commit.
+pub fn load_table(t: &PgTable) -> String {
+    crate::export::q(&format!("aragora_load_{}", t.name)).unwrap_or_else(|_| t.q.clone())
+}
+
+/// `CREATE` (or empty) the load table of `t`.
+pub fn load_table_ready(t: &PgTable) -> String {
+    let tmp = load_table(t);
+    format!(
+        "CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {}) ON COMMIT DROP; TRUNCATE {tmp}",
+        t.q
+    )
+}
+
+/// `COPY … FROM STDIN` into the load table, every declared column then
+/// `_extra`.
+pub fn load_copy(t: &PgTable) -> String {
+    format!("COPY {} ({}) FROM STDIN", load_table(t), insert_columns(t))
+}
+
+/// Moves the copied rows into `t`, skipping each whose key (or any unique
 /// value) is taken, returning the primary key of each row it inserted, as
-/// text: a load's batch (`PgRows::insert_new`).
-pub fn insert_new(
-    t: &PgTable,
-    rows: &[(&[crate::table::Value], &crate::table::Extras)],
-) -> Result<Stmt> {
-    let mut st = Stmt::default();
-    let mut tuples = Vec::with_capacity(rows.len());
-    for (vals, extras) in rows {
-        let tuple = insert_tuple(
-            &mut st,
-            t,
-            vals.iter().map(crate::table::Value::as_ref),
-            extras,
-        )?;
-        tuples.push(tuple);
-    }
-    st.sql = format!(
-        "INSERT INTO {} ({}) VALUES {} ON CONFLICT DO NOTHING RETURNING {}",
+/// text.
+pub fn load_insert(t: &PgTable) -> String {
+    let cols = insert_columns(t);
+    format!(
+        "INSERT INTO {} ({cols}) SELECT {cols} FROM {} ON CONFLICT DO NOTHING RETURNING {}",
         t.q,
-        insert_columns(t),
-        tuples.join(", "),
+        load_table(t),
         pk_select(t)
-    );
-    Ok(st)
+    )
+}
+
+/// Appends one row of COPY's text format: tab-separated fields, `\N` for
+/// NULL, backslash escapes for backslash, tab, newline and carriage
+/// return. Text holding a NUL byte cannot be stored in PostgreSQL and is
+/// refused.
+pub fn copy_row<'v>(
+    out: &mut String,
+    t: &PgTable,
+    vals: impl Iterator<Item = crate::table::ValueRef<'v>>,
+    extras: &crate::table::Extras,
+) -> Result<()> {
+    let mut first = true;
+    let mut field = |out: &mut String, v: Option<String>| -> Result<()> {
+        if !std::mem::take(&mut first) {
+            out.push('\t');
+        }
+        let Some(v) = v else {
+            out.push_str("\\N");
+            return Ok(());
+        };
+        for ch in v.chars() {
+            match ch {
+                '\0' => {
+                    return Err(Error::InvalidArgument(format!(
+                        "table {}: PostgreSQL text cannot hold a NUL character (\\0)",
+                        t.name
+                    )));
+                }
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+        Ok(())
+    };
+    for (c, v) in t.cols.iter().zip(vals) {
+        field(out, c.text(v)?)?;
+    }
+    field(out, extras_param(extras))?;
+    out.push('\n');
+    Ok(())
 }
 
 /// The rows whose primary key is one of `pks` (encoded keys), each as its
