@@ -208,10 +208,10 @@ impl<C: Connection> PgRows<C> {
         self.exec(sql)
     }
 
-    /// Inserts `rows` of `def` in one statement, skipping each row whose
-    /// primary key or unique value is taken; returns, per row, whether it
-    /// was inserted. For loads (`ops::to_postgres`), which look at the
-    /// skipped rows one by one afterwards. Values are checked as by
+    /// Inserts `rows` of `def` (one COPY and one statement), skipping each
+    /// row whose primary key or unique value is taken; returns, per row,
+    /// whether it was inserted. For loads (`ops::to_postgres`), which then
+    /// fetch the skipped rows with [`PgRows::rows_by_keys`] and compare. Values are checked as by
     /// `insert`; AUTOINCREMENT sequences are raised past the ids written.
     pub fn insert_new(
         &mut self,
