@@ -17,9 +17,6 @@ use crate::error::Result;
 use crate::table::{OnDelete, TableDef, def::parse_default};
 
 /// Whether declared column `i` is in the primary key or an index.
-fn keyed(def: &TableDef, i: usize) -> bool {
-    def.primary_key.contains(&i) || def.indexes.iter().any(|x| x.columns.contains(&i))
-}
 
 /// `CREATE TABLE` (`IF NOT EXISTS` when `guarded`) with columns, types,
 /// NOT NULL, DEFAULT and identity; the key, indexes and foreign keys come
@@ -28,7 +25,7 @@ pub fn create_table(plan: &TablePlan, notes: &mut Vec<String>, guarded: bool) ->
     let mut lines = Vec::new();
     for (i, c) in plan.columns.iter().enumerate() {
         let mut s = format!("    {} {}", q(&c.pg_name)?, c.ty.sql());
-        if c.ty == PgType::Text && keyed(plan.def, i) {
+        if c.ty == PgType::Text && super::pgshape::keyed(plan.def, i) {
             // Keys compare and sort bytewise, as the embedded store's do
             // (the live backend's ranges and ORDER BY use "C"): under the
             // column's own collation, its indexes serve them.
@@ -82,6 +79,31 @@ pub fn create_table(plan: &TablePlan, notes: &mut Vec<String>, guarded: bool) ->
                 "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {col};\n",
                 q(&plan.pg_name)?
             ));
+        }
+        // A key column of a table made before key columns were "C" (or
+        // by the original's migration) is altered to it: ordered scans
+        // then use its indexes instead of sorting. The indexes on it are
+        // rebuilt; the rows are not rewritten (the type stays text).
+        for (i, c) in plan.columns.iter().enumerate() {
+            if c.ty != PgType::Text || !super::pgshape::keyed(plan.def, i) {
+                continue;
+            }
+            let (mut rel, mut col) = (String::new(), String::new());
+            literal_into(&mut rel, &plan.pg_name);
+            literal_into(&mut col, &c.pg_name);
+            // Only a text column: one of another type (an older table's
+            // `uuid` key) is left as it is.
+            let body = format!(
+                "BEGIN IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a \
+                 WHERE a.attrelid = to_regclass(quote_ident({rel})) AND a.attname = {col} \
+                 AND a.atttypid = 'pg_catalog.text'::regtype \
+                 AND a.attcollation <> 'pg_catalog.\"C\"'::regcollation) \
+                 THEN ALTER TABLE {t} ALTER COLUMN {c} TYPE text COLLATE \"C\"; END IF; END",
+                t = q(&plan.pg_name)?,
+                c = q(&c.pg_name)?,
+            );
+            let tag = dollar_tag(&body);
+            sql.push_str(&format!("DO {tag}{body}{tag};\n"));
         }
     }
     Ok(sql)

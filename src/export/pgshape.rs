@@ -358,6 +358,23 @@ pub fn create_statements(tables: &[&PgTable], guarded: bool) -> Result<Vec<Strin
     Ok(out)
 }
 
+/// Whether column `i` of `def` is in its primary key or an index: such a
+/// text column is `COLLATE "C"` on PostgreSQL, so that it compares and
+/// sorts bytewise as the embedded store's keys do.
+pub(crate) fn keyed(def: &TableDef, i: usize) -> bool {
+    def.primary_key.contains(&i) || def.indexes.iter().any(|x| x.columns.contains(&i))
+}
+
+/// The key columns of `t` that are text (`COLLATE "C"`), by PostgreSQL name.
+pub fn c_collated(t: &PgTable) -> impl Iterator<Item = &str> {
+    t.columns
+        .iter()
+        .enumerate()
+        .take(t.def.columns.len())
+        .filter(|(i, c)| c.ty == PgType::Text && keyed(t.def, *i))
+        .map(|(_, c)| c.pg_name.as_str())
+}
+
 /// The comment a move puts on a foreign key it adds back `NOT VALID`:
 /// `verify` reports such a key as inherited from the original (a warning),
 /// any other `NOT VALID` key as a problem.

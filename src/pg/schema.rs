@@ -7,7 +7,7 @@
 
 use super::rows::{SEQUENCES, pg_error};
 use crate::error::Result;
-use crate::export::pgshape::{SCHEMA_LOCK, VERSIONS_TABLE, all, migration_steps};
+use crate::export::pgshape::{SCHEMA_LOCK, VERSIONS_TABLE, all, c_collated, migration_steps};
 use std::path::Path;
 
 /// The SQL that brings a database to the declared schema, step by step
@@ -82,6 +82,25 @@ pub fn up_to_date(client: &mut postgres::Client, origin: &Path) -> Result<bool> 
             &[&names, &columns],
         )
         .map_err(|e| pg_error(origin, "read the schema's columns", e))?;
+    if !row.get::<_, bool>(0) {
+        return Ok(false);
+    }
+    // Every text key column "C": a table made before they were (or by the
+    // original's migration) is altered by the same guarded step. A key
+    // column of another type there (an older table's `uuid`) is left be.
+    let (names, columns): (Vec<String>, Vec<String>) = tables
+        .iter()
+        .flat_map(|t| c_collated(t).map(|c| (t.name.clone(), c.to_string())))
+        .unzip();
+    let row = client
+        .query_one(
+            "SELECT NOT EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS d(t, c) \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = to_regclass(quote_ident(d.t)) \
+             AND a.attname = d.c AND a.atttypid = 'pg_catalog.text'::regtype \
+             AND a.attcollation <> 'pg_catalog.\"C\"'::regcollation)",
+            &[&names, &columns],
+        )
+        .map_err(|e| pg_error(origin, "read the key columns' collations", e))?;
     Ok(row.get(0))
 }
 

@@ -857,4 +857,48 @@ fn schema_step_applies_over_older_tables_of_the_same_names() {
     db.load_fails(
         "INSERT INTO usage_events (org_id, event_type) VALUES ('no such org', 'debate');\n",
     );
+    // Their text keys, made under the database's collation, are "C" now.
+    for (t, c) in [("organizations", "id"), ("continuum_memory", "id")] {
+        assert_eq!(
+            db.scalar(&format!(
+                "SELECT collname FROM pg_attribute a JOIN pg_collation l ON l.oid = a.attcollation \
+                 WHERE attrelid = '{t}'::regclass AND attname = '{c}'"
+            )),
+            "C",
+            "{t}.{c}"
+        );
+    }
+}
+
+/// A text key column of another collation (a database made before key
+/// columns were "C") makes the schema out of date; opening it brings the
+/// column to "C", and ordered scans still see every row.
+#[test]
+fn a_key_column_of_another_collation_is_brought_to_c() {
+    if !available() {
+        return;
+    }
+    let db = migrated("pgcollate");
+    let dsn = format!("postgresql://postgres@127.0.0.1:5432/{}", db.name);
+    let mut client = postgres::Client::connect(
+        &format!("host=127.0.0.1 port=5432 user=postgres dbname={}", db.name),
+        postgres::NoTls,
+    )
+    .unwrap();
+    let origin = std::path::Path::new("test");
+    aragora_db::pg::schema::create(&mut client, origin).unwrap();
+    assert!(aragora_db::pg::schema::up_to_date(&mut client, origin).unwrap());
+    db.load("ALTER TABLE users ALTER COLUMN email TYPE text COLLATE \"default\";\n");
+    assert!(!aragora_db::pg::schema::up_to_date(&mut client, origin).unwrap());
+    let cfg = aragora_db::config::Config::for_dir(std::env::temp_dir());
+    let pg = aragora_db::db::pg::open_dsn(&cfg, "--to", &dsn).unwrap();
+    drop(pg);
+    assert!(aragora_db::pg::schema::up_to_date(&mut client, origin).unwrap());
+    assert_eq!(
+        db.scalar(
+            "SELECT collname FROM pg_attribute a JOIN pg_collation l ON l.oid = a.attcollation \
+             WHERE attrelid = 'users'::regclass AND attname = 'email'"
+        ),
+        "C"
+    );
 }
