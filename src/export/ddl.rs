@@ -16,8 +16,6 @@ use super::types::{PgType, text_form};
 use crate::error::Result;
 use crate::table::{OnDelete, TableDef, def::parse_default};
 
-/// Whether declared column `i` is in the primary key or an index.
-
 /// `CREATE TABLE` (`IF NOT EXISTS` when `guarded`) with columns, types,
 /// NOT NULL, DEFAULT and identity; the key, indexes and foreign keys come
 /// separately.
