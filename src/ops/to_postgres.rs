@@ -39,6 +39,7 @@ use crate::ops::export_rows::StoreRows;
 use crate::table::{Extras, KeyRange, Page, TableDef, Value, keys};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Instant;
 
 /// What to move.
@@ -552,10 +553,13 @@ impl Drop for Staging {
 /// store and checks the move, writing nothing to PostgreSQL. A
 /// configuration with some stores embedded and some on PostgreSQL is
 /// refused (import into the embedded store, then move with `export --to`).
+/// The staging directory is made in `staging_in` (default: the system's
+/// temporary directory) and removed at the end.
 pub fn import_to_postgres(
     config: &Config,
     opts: &crate::import::Options,
     verify: bool,
+    staging_in: Option<&Path>,
     progress: &dyn crate::import::Progress,
 ) -> Result<ImportToPostgres> {
     use crate::config::DbTarget;
@@ -582,7 +586,18 @@ pub fn import_to_postgres(
         crate::db::pg::open_configured(config, users)?
             .ok_or_else(|| Error::InvalidArgument("the users store is not on PostgreSQL".into()))
     };
-    let dir = std::env::temp_dir().join(format!(
+    let parent = match staging_in {
+        Some(p) if !p.is_dir() => {
+            return Err(Error::InvalidArgument(format!(
+                "--staging {}: not a directory (expected an existing directory to make the \
+                 staging store in)",
+                p.display()
+            )));
+        }
+        Some(p) => p.to_path_buf(),
+        None => std::env::temp_dir(),
+    };
+    let dir = parent.join(format!(
         "aragora-db-import-staging-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()

@@ -812,3 +812,52 @@ fn cleanup_applies_retention_on_postgres() {
         "cleanup wrote files"
     );
 }
+
+/// `--staging DIR` puts the staging store there (and removes it); a
+/// missing directory, or `--staging` for an embedded import, is refused
+/// before anything is written.
+#[test]
+fn import_stages_where_told() {
+    if !available() {
+        return;
+    }
+    let db = TempDb::new("cli_import_staging");
+    let src = tempfile::tempdir().unwrap();
+    clean_source(src.path());
+    let staging = tempfile::tempdir().unwrap();
+    let s = staging.path().to_str().unwrap();
+    let (o, _dir) = import_into(&db, src.path(), &["--staging", s]);
+    ok(&o);
+    assert_eq!(db.scalar("SELECT count(*) FROM users"), "2");
+    assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0);
+
+    let other = TempDb::new("cli_import_staging_missing");
+    let missing = staging.path().join("nope");
+    let (o, _dir) = import_into(
+        &other,
+        src.path(),
+        &["--staging", missing.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--staging") && err.contains("nope"), "{err}");
+    assert_eq!(
+        other.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'users'"),
+        "0"
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let o = crate::common::cli_env(
+        &[
+            "import",
+            "--source",
+            src.path().to_str().unwrap(),
+            "--staging",
+            s,
+        ],
+        &[("ARAGORA_DATA_DIR", data.path().to_str().unwrap())],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("only for an import into PostgreSQL"));
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
+}

@@ -230,6 +230,11 @@ pub enum Command {
         /// Afterwards, re-read every source row and compare it with what is stored.
         #[arg(long)]
         verify: bool,
+        /// With every store on PostgreSQL: where the private staging store
+        /// is made (default: the system's temporary directory). It holds
+        /// every imported row until the move ends.
+        #[arg(long, value_name = "DIR")]
+        staging: Option<PathBuf>,
     },
     /// Encrypt plain database files in place, atomically (key: ARAGORA_SQLITE_KEY
     /// or ARAGORA_ENCRYPTION_KEY). Default: every existing file of the mode.

@@ -20,6 +20,7 @@ pub struct Args {
     pub source: Option<PathBuf>,
     pub dry_run: bool,
     pub verify: bool,
+    pub staging: Option<PathBuf>,
     pub json: bool,
 }
 
@@ -100,6 +101,7 @@ pub fn run(config: &Config, args: Args) -> aragora_db::Result<()> {
             config,
             &opts,
             args.verify,
+            args.staging.as_deref(),
             &Bar::new(),
         )?;
         if args.json {
@@ -118,6 +120,13 @@ pub fn run(config: &Config, args: Args) -> aragora_db::Result<()> {
             )));
         }
         return Ok(());
+    }
+    if let Some(dir) = &args.staging {
+        return Err(aragora_db::Error::InvalidArgument(format!(
+            "--staging {}: a staging store is made only for an import into PostgreSQL \
+             (ARAGORA_DB_BACKEND=postgres); this import writes into the data directory",
+            dir.display()
+        )));
     }
     let report = import::import(config, &opts, &Bar::new())?;
     let verified = if args.verify {

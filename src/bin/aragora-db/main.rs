@@ -190,12 +190,14 @@ fn run(cli: args::Cli) -> aragora_db::Result<()> {
             source,
             dry_run,
             verify,
+            staging,
         } => cmd_import::run(
             &config()?,
             cmd_import::Args {
                 source,
                 dry_run,
                 verify,
+                staging,
                 json,
             },
         ),
