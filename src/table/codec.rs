@@ -271,14 +271,35 @@ pub fn with_columns<T>(bytes: &[u8], f: impl FnOnce(&mut Columns<'_>) -> Option<
     if n > rest.len() as u64 {
         return None;
     }
-    f(&mut Columns { rest, left: n })
+    // One UTF-8 check of the whole body instead of one per text value: a
+    // row of ASCII text and small integers is valid UTF-8 throughout, and
+    // a text value inside a valid prefix is then a slice of it (checked
+    // against char boundaries by `str::get`). A row that is not (a REAL,
+    // a blob, a long value) keeps its longest valid prefix; text past it is
+    // checked on its own.
+    let text = match std::str::from_utf8(&body) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    f(&mut Columns {
+        rest,
+        left: n,
+        size: body.len(),
+        text,
+    })
 }
 
 /// The stored columns of a checked body, read one at a time in storage
 /// order, then the extras map. Every read is bounds-checked.
 pub struct Columns<'a> {
+    /// What is left of the body.
     rest: &'a [u8],
+    /// Columns not read yet.
     left: u64,
+    /// Length of the whole body: `rest` starts at `size - rest.len()`.
+    size: usize,
+    /// The longest prefix of the body that is valid UTF-8.
+    text: &'a str,
 }
 
 impl<'a> Columns<'a> {
@@ -290,8 +311,7 @@ impl<'a> Columns<'a> {
         if self.left == 0 {
             return T::from_value(default().as_ref());
         }
-        let (v, rest) = take_value_fast(self.rest)?;
-        self.rest = rest;
+        let v = self.take_value_fast()?;
         self.left -= 1;
         T::from_value(v)
     }
@@ -306,26 +326,33 @@ impl<'a> Columns<'a> {
         }
         extras_of(self.rest).ok()
     }
-}
 
-/// Reads one value as [`take_value`] does, with the one-byte tag and
-/// length of every usual value read inline.
-#[inline(always)]
-fn take_value_fast(buf: &[u8]) -> Option<(ValueRef<'_>, &[u8])> {
-    match buf {
-        [0, rest @ ..] => Some((ValueRef::Null, rest)),
-        [1, z, rest @ ..] if *z < 0x80 => {
-            let z = u64::from(*z);
-            Some((
-                ValueRef::Integer(((z >> 1) as i64) ^ -((z & 1) as i64)),
-                rest,
-            ))
-        }
-        [3, len, rest @ ..] if *len < 0x80 && usize::from(*len) <= rest.len() => {
-            let (bytes, rest) = rest.split_at(usize::from(*len));
-            Some((ValueRef::Text(std::str::from_utf8(bytes).ok()?), rest))
-        }
-        _ => take_value(buf).ok(),
+    /// Reads one value as [`take_value`] does, with the one-byte tag and
+    /// length of every usual value read inline.
+    #[inline(always)]
+    fn take_value_fast(&mut self) -> Option<ValueRef<'a>> {
+        let (v, rest) = match self.rest {
+            [0, rest @ ..] => (ValueRef::Null, rest),
+            [1, z, rest @ ..] if *z < 0x80 => {
+                let z = u64::from(*z);
+                (
+                    ValueRef::Integer(((z >> 1) as i64) ^ -((z & 1) as i64)),
+                    rest,
+                )
+            }
+            [3, len, tail @ ..] if *len < 0x80 && usize::from(*len) <= tail.len() => {
+                let (bytes, rest) = tail.split_at(usize::from(*len));
+                let start = self.size - tail.len();
+                let s = match self.text.get(start..start + bytes.len()) {
+                    Some(s) => s,
+                    None => std::str::from_utf8(bytes).ok()?,
+                };
+                (ValueRef::Text(s), rest)
+            }
+            other => take_value(other).ok()?,
+        };
+        self.rest = rest;
+        Some(v)
     }
 }
 
