@@ -310,8 +310,9 @@ pub trait Row: Sized + Clone + std::fmt::Debug {
 
     /// Decodes a stored row in one pass when it is sound (CRC, format,
     /// body and every column's type check out); `None` otherwise, and
-    /// [`Row::decode`] then finds and names the problem. Must agree with
-    /// [`Row::decode_view`] on every row that one accepts.
+    /// [`Row::decode`] then finds and names the problem. Must return
+    /// `Some` only for rows [`Row::decode_view`] accepts, and then the same
+    /// row (checked by `tests/it/decode.rs` and the `row_decode` fuzz target).
     /// [`table!`](crate::table!) implements it; the default is always `None`.
     fn decode_fast(bytes: &[u8]) -> Option<Self> {
         let _ = bytes;
