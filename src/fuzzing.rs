@@ -133,6 +133,16 @@ fn decode_row(bytes: &[u8]) {
     if let Err(e) = User::decode(key, bytes) {
         drop(e.to_string());
     }
+    // The one-pass decode accepts exactly the rows the view decode accepts,
+    // with the same result; everything else goes to the view decode.
+    match (User::decode_fast(bytes), User::decode_view(key, bytes)) {
+        (Some(fast), Ok(view)) => assert_eq!(fast, view, "one-pass and view decodes differ"),
+        (None, Err(_)) => {}
+        (Some(_), Err(e)) => {
+            panic!("the one-pass decode accepted a row the view decode refuses: {e}")
+        }
+        (None, Ok(_)) => panic!("the one-pass decode refused a sound row"),
+    }
     let _ = USERS.decode_values(key, bytes);
 }
 

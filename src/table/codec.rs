@@ -23,7 +23,7 @@
 //! and every decode is bounds-checked: damaged bytes give [`EnvelopeError`],
 //! never a panic.
 
-use super::value::{Value, ValueRef};
+use super::value::{ColumnValue, Value, ValueRef};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -257,8 +257,123 @@ pub fn body(bytes: &[u8]) -> Result<Cow<'_, [u8]>, EnvelopeError> {
     }
 }
 
+/// Checks a stored row of either format and hands its columns, in one
+/// forward pass, to `f` (the typed decode of [`Row::decode`](super::Row::decode)).
+/// The same checks as [`with_view`], nothing parsed twice, no value
+/// array. `None` when anything is wrong (envelope, body, or `f` gives
+/// `None`): the caller then reads the row through [`with_view`], which
+/// names the problem. The fast path carries no error to build.
+#[inline]
+pub fn with_columns<T>(bytes: &[u8], f: impl FnOnce(&mut Columns<'_>) -> Option<T>) -> Option<T> {
+    let body = body(bytes).ok()?;
+    let (n, rest) = take_varint(&body).ok()?;
+    // Each value takes at least one byte: refuse counts the body can't hold.
+    if n > rest.len() as u64 {
+        return None;
+    }
+    // One UTF-8 check of the whole body instead of one per text value: a
+    // row of ASCII text and small integers is valid UTF-8 throughout, and
+    // a text value inside a valid prefix is then a slice of it (checked
+    // against char boundaries by `str::get`). A row that is not (a REAL,
+    // a blob, a long value) keeps its longest valid prefix; text past it is
+    // checked on its own.
+    let text = match std::str::from_utf8(&body) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    f(&mut Columns {
+        rest,
+        left: n,
+        size: body.len(),
+        text,
+    })
+}
+
+/// The stored columns of a checked body, read one at a time in storage
+/// order, then the extras map. Every read is bounds-checked.
+pub struct Columns<'a> {
+    /// What is left of the body.
+    rest: &'a [u8],
+    /// Columns not read yet.
+    left: u64,
+    /// Length of the whole body: `rest` starts at `size - rest.len()`.
+    size: usize,
+    /// The longest prefix of the body that is valid UTF-8.
+    text: &'a str,
+}
+
+impl<'a> Columns<'a> {
+    /// The next column converted to `T`; a row written before the column
+    /// was added gives `default()` converted. `None` if the bytes are
+    /// malformed or the value does not fit `T`.
+    #[inline(always)]
+    pub fn next_column<T: ColumnValue>(&mut self, default: impl FnOnce() -> Value) -> Option<T> {
+        if self.left == 0 {
+            return T::from_value(default().as_ref());
+        }
+        let v = self.take_value_fast()?;
+        self.left -= 1;
+        T::from_value(v)
+    }
+
+    /// Checks the columns not read yet (a row that stores more than the
+    /// table declares) and the extras map, and returns the map.
+    #[inline]
+    pub fn finish(&mut self) -> Option<Extras> {
+        while self.left > 0 {
+            self.rest = take_value(self.rest).ok()?.1;
+            self.left -= 1;
+        }
+        extras_of(self.rest).ok()
+    }
+
+    /// Reads one value as [`take_value`] does, with the one-byte tag and
+    /// length of every usual value read inline.
+    #[inline(always)]
+    fn take_value_fast(&mut self) -> Option<ValueRef<'a>> {
+        let (v, rest) = match self.rest {
+            [0, rest @ ..] => (ValueRef::Null, rest),
+            [1, z, rest @ ..] if *z < 0x80 => {
+                let z = u64::from(*z);
+                (
+                    ValueRef::Integer(((z >> 1) as i64) ^ -((z & 1) as i64)),
+                    rest,
+                )
+            }
+            [3, len, tail @ ..] if *len < 0x80 && usize::from(*len) <= tail.len() => {
+                let (bytes, rest) = tail.split_at(usize::from(*len));
+                let start = self.size - tail.len();
+                let s = match self.text.get(start..start + bytes.len()) {
+                    Some(s) => s,
+                    None => std::str::from_utf8(bytes).ok()?,
+                };
+                (ValueRef::Text(s), rest)
+            }
+            other => take_value(other).ok()?,
+        };
+        self.rest = rest;
+        Some(v)
+    }
+}
+
+/// Decodes an extras map as stored after the columns.
+fn extras_of(at: &[u8]) -> Result<Extras, EnvelopeError> {
+    if at == [0] {
+        return Ok(Extras::new());
+    }
+    let (map, rest) = postcard::take_from_bytes::<Extras>(at)
+        .map_err(|e| EnvelopeError::Body(format!("extras: {e}")))?;
+    if !rest.is_empty() {
+        return Err(EnvelopeError::Body(format!(
+            "{} trailing bytes after the extras map",
+            rest.len()
+        )));
+    }
+    Ok(map)
+}
+
 /// Checks and decodes a stored row of either format and hands its view to
-/// `f`. This is how every row is read.
+/// `f`. This is how rows are read as values (tools, imports, checks).
 pub fn with_view<T>(bytes: &[u8], f: impl FnOnce(&RowView<'_>) -> T) -> Result<T, EnvelopeError> {
     let body = body(bytes)?;
     let view = RowView::parse_body(&body)?;
@@ -384,18 +499,7 @@ impl<'a> RowView<'a> {
 
     /// Decodes the extras map (owned).
     pub fn extras(&self) -> Result<Extras, EnvelopeError> {
-        if self.extras_at == [0] {
-            return Ok(Extras::new());
-        }
-        let (map, rest) = postcard::take_from_bytes::<Extras>(self.extras_at)
-            .map_err(|e| EnvelopeError::Body(format!("extras: {e}")))?;
-        if !rest.is_empty() {
-            return Err(EnvelopeError::Body(format!(
-                "{} trailing bytes after the extras map",
-                rest.len()
-            )));
-        }
-        Ok(map)
+        extras_of(self.extras_at)
     }
 }
 

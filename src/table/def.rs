@@ -308,8 +308,31 @@ pub trait Row: Sized + Clone + std::fmt::Debug {
         );
     }
 
+    /// Decodes a stored row in one pass when it is sound (CRC, format,
+    /// body and every column's type check out); `None` otherwise, and
+    /// [`Row::decode`] then finds and names the problem. Must return
+    /// `Some` only for rows [`Row::decode_view`] accepts, and then the same
+    /// row (checked by `tests/it/decode.rs` and the `row_decode` fuzz target).
+    /// [`table!`](crate::table!) implements it; the default is always `None`.
+    fn decode_fast(bytes: &[u8]) -> Option<Self> {
+        let _ = bytes;
+        None
+    }
+
     /// Decodes a stored row, checking CRC, format and types.
+    #[inline]
     fn decode(key: &[u8], bytes: &[u8]) -> Result<Self> {
+        match Self::decode_fast(bytes) {
+            Some(row) => Ok(row),
+            None => Self::decode_view(key, bytes),
+        }
+    }
+
+    /// [`Row::decode`] through a [`RowView`]: parses every column first,
+    /// then converts; the reference the one-pass decode must agree with,
+    /// and what names a damaged row's problem.
+    #[cold]
+    fn decode_view(key: &[u8], bytes: &[u8]) -> Result<Self> {
         let def = Self::DEF;
         codec::with_view(bytes, |view| {
             let extras = view.extras().map_err(|e| def.corrupt(key, e))?;

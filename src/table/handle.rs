@@ -155,7 +155,8 @@ pub trait KeyOf<K> {
 
     /// The key's encoding.
     fn to_key(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32);
+        // Room for a UUID or an email without growing.
+        let mut out = Vec::with_capacity(64);
         self.encode_key(&mut out);
         out
     }
@@ -201,7 +202,8 @@ pub trait PrefixOf<K> {
 
     /// The prefix's encoding.
     fn to_prefix(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32);
+        // Room for a UUID or an email without growing.
+        let mut out = Vec::with_capacity(64);
         self.encode_prefix(&mut out);
         out
     }

@@ -55,11 +55,16 @@ pub fn encode_into(out: &mut Vec<u8>, v: ValueRef<'_>) {
 
 fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
-    for chunk in bytes.split_inclusive(|&b| b == 0) {
-        out.extend_from_slice(chunk);
-        if chunk.last() == Some(&0) {
-            out.push(0xFF);
+    // Usual text holds no NUL: one copy (`contains` on bytes is a memchr).
+    if bytes.contains(&0) {
+        for chunk in bytes.split_inclusive(|&b| b == 0) {
+            out.extend_from_slice(chunk);
+            if chunk.last() == Some(&0) {
+                out.push(0xFF);
+            }
         }
+    } else {
+        out.extend_from_slice(bytes);
     }
     out.extend_from_slice(&[0x00, 0x01]);
 }
@@ -216,7 +221,8 @@ pub trait IntoKey {
     fn encode_key(&self, out: &mut Vec<u8>);
     /// Encodes into a fresh vector.
     fn to_key(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32);
+        // Room for a UUID or an email without growing.
+        let mut out = Vec::with_capacity(64);
         self.encode_key(&mut out);
         out
     }

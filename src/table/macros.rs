@@ -182,6 +182,22 @@ macro_rules! table {
             }
 
             #[allow(unused_assignments)]
+            #[inline]
+            fn decode_fast(bytes: &[u8]) -> ::std::option::Option<Self> {
+                $crate::table::codec::with_columns(bytes, |cols| {
+                    let mut n = 0usize;
+                    Some(Self {
+                        $( $col: {
+                            let v = cols.next_column::<$ty>(|| $def.default_value(n))?;
+                            n += 1;
+                            v
+                        }, )+
+                        extra: cols.finish()?,
+                    })
+                })
+            }
+
+            #[allow(unused_assignments)]
             fn from_view(
                 view: &$crate::table::RowView<'_>,
                 extras: $crate::table::Extras,

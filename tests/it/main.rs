@@ -15,6 +15,7 @@ mod crypto_common;
 mod crypto_crash;
 mod crypto_onesync;
 mod crypto_tamper;
+mod decode;
 mod docs_standalone;
 mod error_kinds;
 mod export;
