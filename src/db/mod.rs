@@ -361,9 +361,47 @@ impl Database {
         self.inner.slow_threshold
     }
 
-    /// Starts timing an operation for the slow log.
+    /// Starts timing an operation for the slow log. Stores do not call
+    /// this: [`Database::op`], [`Database::read_op`] and
+    /// [`Database::write_op`] time a whole operation.
     pub fn timed<'a, F: FnOnce() -> String>(&self, op: &'a str, ctx: F) -> slow::SlowGuard<'a, F> {
         slow::SlowGuard::new(op, self.inner.slow_threshold, ctx)
+    }
+
+    /// Runs one named store operation, timed as a whole for the slow log
+    /// (`op` is the original's operation name; `ctx`, built only if the
+    /// operation was slow, says which rows it concerned). For an operation
+    /// that reads and then writes, or calls other operations' helpers;
+    /// one that only reads or only writes uses [`Database::read_op`] or
+    /// [`Database::write_op`].
+    pub fn op<R>(
+        &self,
+        op: &str,
+        ctx: impl FnOnce() -> String,
+        f: impl FnOnce() -> Result<R>,
+    ) -> Result<R> {
+        let _timed = self.timed(op, ctx);
+        f()
+    }
+
+    /// [`Database::op`] over one read snapshot.
+    pub fn read_op<R>(
+        &self,
+        op: &str,
+        ctx: impl FnOnce() -> String,
+        f: impl FnOnce(&Reader) -> Result<R>,
+    ) -> Result<R> {
+        self.op(op, ctx, || f(&self.read()?))
+    }
+
+    /// [`Database::op`] in one write transaction ([`Database::write`]).
+    pub fn write_op<R>(
+        &self,
+        op: &str,
+        ctx: impl FnOnce() -> String,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
+    ) -> Result<R> {
+        self.op(op, ctx, || self.write(f))
     }
 
     /// Runs `f` in one durable write transaction. Nothing is committed

@@ -104,15 +104,16 @@ impl AuditLog {
     /// Appends an event; returns its id.
     pub fn log_event(&self, e: AuditEvent) -> Result<i64> {
         let action = e.action.clone();
-        let _t = self
-            .db
-            .timed("log_audit_event", || format!("action={action}"));
-        self.db.write(|w| {
-            let id = w.next_id::<AuditEntry>()?;
-            let entry = e.into_entry(id);
-            w.insert(&entry)?;
-            Ok(id)
-        })
+        self.db.write_op(
+            "log_audit_event",
+            || format!("action={action}"),
+            |w| {
+                let id = w.next_id::<AuditEntry>()?;
+                let entry = e.into_entry(id);
+                w.insert(&entry)?;
+                Ok(id)
+            },
+        )
     }
 
     /// Appends many events in one transaction (bulk loads, imports).
@@ -131,14 +132,18 @@ impl AuditLog {
 
     /// Events matching a query, in time order.
     pub fn query(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        let _t = self.db.timed("get_audit_log", || format!("{q:?}"));
-        let r = self.db.read()?;
-        let mut out = Vec::new();
-        visit(&r, q, |e| {
-            out.push(e);
-            Ok(true)
-        })?;
-        Ok(out)
+        self.db.read_op(
+            "get_audit_log",
+            || format!("{q:?}"),
+            |r| {
+                let mut out = Vec::new();
+                visit(&r, q, |e| {
+                    out.push(e);
+                    Ok(true)
+                })?;
+                Ok(out)
+            },
+        )
     }
 
     /// Number of events matching a query (ignores its page).
@@ -207,12 +212,15 @@ impl AuditLog {
     /// Deletes events whose timestamp sorts before `cutoff` (the original's
     /// string comparison). Returns how many.
     pub fn delete_before(&self, cutoff: &str) -> Result<u64> {
-        let _t = self
-            .db
-            .timed("cleanup_old_entries", || format!("before={cutoff}"));
-        let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
-        self.db
-            .write(|w| w.delete_in(AuditEntry::idx_audit_timestamp, &range))
+        self.db.op(
+            "cleanup_old_entries",
+            || format!("before={cutoff}"),
+            || {
+                let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
+                self.db
+                    .write(|w| w.delete_in(AuditEntry::idx_audit_timestamp, &range))
+            },
+        )
     }
 }
 

@@ -319,12 +319,15 @@ impl ConsensusStore {
         input: &ConsensusInput,
         now: DateTime<Utc>,
     ) -> Result<Consensus> {
-        let _t = self
-            .db
-            .timed("store_consensus", || format!("topic={}", input.topic));
-        let row = build_consensus(input, now, None)?;
-        self.db.write(|w| w.insert(&row))?;
-        Ok(row)
+        self.db.op(
+            "store_consensus",
+            || format!("topic={}", input.topic),
+            || {
+                let row = build_consensus(input, now, None)?;
+                self.db.write(|w| w.insert(&row))?;
+                Ok(row)
+            },
+        )
     }
 
     /// Stores a new consensus that replaces `old_id`: the new record's
@@ -337,22 +340,25 @@ impl ConsensusStore {
         input: &ConsensusInput,
         now: DateTime<Utc>,
     ) -> Result<Consensus> {
-        let _t = self
-            .db
-            .timed("supersede_consensus", || format!("old={old_id}"));
-        let row = build_consensus(input, now, Some(old_id))?;
-        self.db.write(|w| {
-            let mut old = w.get::<Consensus>(old_id)?.ok_or_else(|| Error::NotFound {
-                table: "consensus",
-                key: old_id.into(),
-            })?;
-            let mut obj = data_of(&old)?;
-            set_entry(&mut obj, "superseded_by", Value::String(row.id.clone()));
-            old.data = Some(py_object_values(&obj));
-            w.update(&old)?;
-            w.insert(&row)
-        })?;
-        Ok(row)
+        self.db.op(
+            "supersede_consensus",
+            || format!("old={old_id}"),
+            || {
+                let row = build_consensus(input, now, Some(old_id))?;
+                self.db.write(|w| {
+                    let mut old = w.get::<Consensus>(old_id)?.ok_or_else(|| Error::NotFound {
+                        table: "consensus",
+                        key: old_id.into(),
+                    })?;
+                    let mut obj = data_of(&old)?;
+                    set_entry(&mut obj, "superseded_by", Value::String(row.id.clone()));
+                    old.data = Some(py_object_values(&obj));
+                    w.update(&old)?;
+                    w.insert(&row)
+                })?;
+                Ok(row)
+            },
+        )
     }
 
     /// Follows `data.superseded_by` from a consensus to the newest record
@@ -385,58 +391,61 @@ impl ConsensusStore {
 
     /// [`ConsensusStore::store_dissent`] with an explicit clock.
     pub fn store_dissent_at(&self, input: &DissentInput, now: DateTime<Utc>) -> Result<Dissent> {
-        let _t = self.db.timed("store_dissent", || {
-            format!("consensus={} agent={}", input.consensus_id, input.agent_id)
-        });
-        let id = new_uuid();
-        let ts = time::format_iso(now);
-        let data = vec![
-            entry("id", Value::String(id.clone())),
-            entry("debate_id", Value::String(input.consensus_id.clone())),
-            entry("agent_id", Value::String(input.agent_id.clone())),
-            entry(
-                "dissent_type",
-                Value::String(input.dissent_type.as_str().into()),
-            ),
-            entry("content", Value::String(input.content.clone())),
-            entry("reasoning", Value::String(input.reasoning.clone())),
-            entry("confidence", Value::from(input.confidence)),
-            entry("acknowledged", Value::Bool(input.acknowledged)),
-            entry("rebuttal", Value::String(input.rebuttal.clone())),
-            entry("timestamp", Value::String(ts.clone())),
-            entry("metadata", input.metadata.clone()),
-        ];
-        let row = Dissent {
-            id: id.clone(),
-            debate_id: Some(input.consensus_id.clone()),
-            agent_id: input.agent_id.clone(),
-            dissent_type: Some(input.dissent_type.as_str().into()),
-            content: Some(input.content.clone()),
-            confidence: Some(input.confidence),
-            timestamp: Some(ts),
-            data: Some(py_object_values(&data)),
-            reasoning: Some(input.reasoning.clone()),
-            ..Dissent::default()
-        };
-        self.db.write(|w| {
-            let mut parent =
-                w.get::<Consensus>(&input.consensus_id)?
-                    .ok_or_else(|| Error::NotFound {
-                        table: "consensus",
-                        key: input.consensus_id.clone(),
+        self.db.op(
+            "store_dissent",
+            || format!("consensus={} agent={}", input.consensus_id, input.agent_id),
+            || {
+                let id = new_uuid();
+                let ts = time::format_iso(now);
+                let data = vec![
+                    entry("id", Value::String(id.clone())),
+                    entry("debate_id", Value::String(input.consensus_id.clone())),
+                    entry("agent_id", Value::String(input.agent_id.clone())),
+                    entry(
+                        "dissent_type",
+                        Value::String(input.dissent_type.as_str().into()),
+                    ),
+                    entry("content", Value::String(input.content.clone())),
+                    entry("reasoning", Value::String(input.reasoning.clone())),
+                    entry("confidence", Value::from(input.confidence)),
+                    entry("acknowledged", Value::Bool(input.acknowledged)),
+                    entry("rebuttal", Value::String(input.rebuttal.clone())),
+                    entry("timestamp", Value::String(ts.clone())),
+                    entry("metadata", input.metadata.clone()),
+                ];
+                let row = Dissent {
+                    id: id.clone(),
+                    debate_id: Some(input.consensus_id.clone()),
+                    agent_id: input.agent_id.clone(),
+                    dissent_type: Some(input.dissent_type.as_str().into()),
+                    content: Some(input.content.clone()),
+                    confidence: Some(input.confidence),
+                    timestamp: Some(ts),
+                    data: Some(py_object_values(&data)),
+                    reasoning: Some(input.reasoning.clone()),
+                    ..Dissent::default()
+                };
+                self.db.write(|w| {
+                    let mut parent = w.get::<Consensus>(&input.consensus_id)?.ok_or_else(|| {
+                        Error::NotFound {
+                            table: "consensus",
+                            key: input.consensus_id.clone(),
+                        }
                     })?;
-            w.insert(&row)?;
-            let mut obj = data_of(&parent)?;
-            let mut ids = match obj.iter().find(|(k, _)| k == "dissent_ids") {
-                Some((_, Value::Array(a))) => a.clone(),
-                _ => Vec::new(),
-            };
-            ids.push(Value::String(id.clone()));
-            set_entry(&mut obj, "dissent_ids", Value::Array(ids));
-            parent.data = Some(py_object_values(&obj));
-            w.update(&parent)
-        })?;
-        Ok(row)
+                    w.insert(&row)?;
+                    let mut obj = data_of(&parent)?;
+                    let mut ids = match obj.iter().find(|(k, _)| k == "dissent_ids") {
+                        Some((_, Value::Array(a))) => a.clone(),
+                        _ => Vec::new(),
+                    };
+                    ids.push(Value::String(id.clone()));
+                    set_entry(&mut obj, "dissent_ids", Value::Array(ids));
+                    parent.data = Some(py_object_values(&obj));
+                    w.update(&parent)
+                })?;
+                Ok(row)
+            },
+        )
     }
 
     /// Sets a consensus's `data.belief_cruxes` (at most [`MAX_CRUXES`], the
@@ -472,19 +481,23 @@ impl ConsensusStore {
 
     /// The consensus records with this topic hash, newest first.
     pub fn find_by_topic_hash(&self, hash: &str) -> Result<Vec<Consensus>> {
-        let _t = self
-            .db
-            .timed("find_by_topic_hash", || format!("hash={hash}"));
-        let mut rows: Vec<Consensus> =
-            self.db
-                .read()?
-                .find(Consensus::idx_consensus_topic_hash, hash, Page::default())?;
-        rows.sort_by(|a, b| {
-            let ta = a.timestamp.as_deref().and_then(time::parse);
-            let tb = b.timestamp.as_deref().and_then(time::parse);
-            tb.cmp(&ta).then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(rows)
+        self.db.op(
+            "find_by_topic_hash",
+            || format!("hash={hash}"),
+            || {
+                let mut rows: Vec<Consensus> = self.db.read()?.find(
+                    Consensus::idx_consensus_topic_hash,
+                    hash,
+                    Page::default(),
+                )?;
+                rows.sort_by(|a, b| {
+                    let ta = a.timestamp.as_deref().and_then(time::parse);
+                    let tb = b.timestamp.as_deref().and_then(time::parse);
+                    tb.cmp(&ta).then_with(|| a.id.cmp(&b.id))
+                });
+                Ok(rows)
+            },
+        )
     }
 
     /// The consensus records on a topic (same [`topic_hash`]), newest first.
@@ -553,67 +566,70 @@ impl ConsensusStore {
         archive: bool,
         now: DateTime<Utc>,
     ) -> Result<CleanupCounts> {
-        let _t = self
-            .db
-            .timed("cleanup_old_records", || format!("days={max_age_days}"));
-        let cutoff = now - Duration::days(max_age_days);
-        let archived_at = time::format_iso(now);
-        self.db.write(|w| {
-            let consensus = old_rows(w, Consensus::idx_consensus_topic_hash, |c| {
-                is_before(c.timestamp.as_deref(), cutoff)
-            })?;
-            let doomed: BTreeSet<&str> = consensus.iter().map(|c| c.id.as_str()).collect();
-            let dissents = old_rows(w, Dissent::idx_dissent_debate, |d| {
-                is_before(d.timestamp.as_deref(), cutoff)
-                    || d.debate_id.as_deref().is_some_and(|p| doomed.contains(p))
-            })?;
-            if archive {
-                for d in &dissents {
-                    if w.get::<DissentArchive>(&d.id)?.is_none() {
-                        w.insert(&DissentArchive {
-                            id: d.id.clone(),
-                            debate_id: d.debate_id.clone(),
-                            agent_id: Some(d.agent_id.clone()),
-                            dissent_type: d.dissent_type.clone(),
-                            content: d.content.clone(),
-                            confidence: d.confidence,
-                            timestamp: d.timestamp.clone(),
-                            data: d.data.clone(),
-                            archived_at: Some(archived_at.clone()),
-                            ..DissentArchive::default()
-                        })?;
+        self.db.op(
+            "cleanup_old_records",
+            || format!("days={max_age_days}"),
+            || {
+                let cutoff = now - Duration::days(max_age_days);
+                let archived_at = time::format_iso(now);
+                self.db.write(|w| {
+                    let consensus = old_rows(w, Consensus::idx_consensus_topic_hash, |c| {
+                        is_before(c.timestamp.as_deref(), cutoff)
+                    })?;
+                    let doomed: BTreeSet<&str> = consensus.iter().map(|c| c.id.as_str()).collect();
+                    let dissents = old_rows(w, Dissent::idx_dissent_debate, |d| {
+                        is_before(d.timestamp.as_deref(), cutoff)
+                            || d.debate_id.as_deref().is_some_and(|p| doomed.contains(p))
+                    })?;
+                    if archive {
+                        for d in &dissents {
+                            if w.get::<DissentArchive>(&d.id)?.is_none() {
+                                w.insert(&DissentArchive {
+                                    id: d.id.clone(),
+                                    debate_id: d.debate_id.clone(),
+                                    agent_id: Some(d.agent_id.clone()),
+                                    dissent_type: d.dissent_type.clone(),
+                                    content: d.content.clone(),
+                                    confidence: d.confidence,
+                                    timestamp: d.timestamp.clone(),
+                                    data: d.data.clone(),
+                                    archived_at: Some(archived_at.clone()),
+                                    ..DissentArchive::default()
+                                })?;
+                            }
+                        }
+                        for c in &consensus {
+                            if w.get::<ConsensusArchive>(&c.id)?.is_none() {
+                                w.insert(&ConsensusArchive {
+                                    id: c.id.clone(),
+                                    topic: Some(c.topic.clone()),
+                                    topic_hash: c.topic_hash.clone(),
+                                    conclusion: c.conclusion.clone(),
+                                    strength: c.strength.clone(),
+                                    confidence: c.confidence,
+                                    domain: c.domain.clone(),
+                                    tags: c.tags.clone(),
+                                    timestamp: c.timestamp.clone(),
+                                    data: c.data.clone(),
+                                    archived_at: Some(archived_at.clone()),
+                                    ..ConsensusArchive::default()
+                                })?;
+                            }
+                        }
                     }
-                }
-                for c in &consensus {
-                    if w.get::<ConsensusArchive>(&c.id)?.is_none() {
-                        w.insert(&ConsensusArchive {
-                            id: c.id.clone(),
-                            topic: Some(c.topic.clone()),
-                            topic_hash: c.topic_hash.clone(),
-                            conclusion: c.conclusion.clone(),
-                            strength: c.strength.clone(),
-                            confidence: c.confidence,
-                            domain: c.domain.clone(),
-                            tags: c.tags.clone(),
-                            timestamp: c.timestamp.clone(),
-                            data: c.data.clone(),
-                            archived_at: Some(archived_at.clone()),
-                            ..ConsensusArchive::default()
-                        })?;
+                    for d in &dissents {
+                        w.delete::<Dissent>(&d.id)?;
                     }
-                }
-            }
-            for d in &dissents {
-                w.delete::<Dissent>(&d.id)?;
-            }
-            for c in &consensus {
-                w.delete::<Consensus>(&c.id)?;
-            }
-            Ok(CleanupCounts {
-                consensus: consensus.len() as u64,
-                dissent: dissents.len() as u64,
-            })
-        })
+                    for c in &consensus {
+                        w.delete::<Consensus>(&c.id)?;
+                    }
+                    Ok(CleanupCounts {
+                        consensus: consensus.len() as u64,
+                        dissent: dissents.len() as u64,
+                    })
+                })
+            },
+        )
     }
 
     /// An archived consensus by id.

@@ -271,37 +271,40 @@ impl ContinuumStore {
     /// created/updated now, scores at their defaults. A replaced memory keeps
     /// its tier transitions.
     pub fn add_at(&self, memory: &NewMemory, now: DateTime<Utc>) -> Result<ContinuumMemory> {
-        let _t = self
-            .db
-            .timed("continuum_add", || format!("id={}", memory.id));
-        let mut meta = memory.metadata.clone();
-        if let Some(t) = &memory.tenant_id {
-            meta.retain(|(k, _)| k != "tenant_id");
-            meta.push(("tenant_id".into(), Value::String(t.clone())));
-        }
-        let now = ts(now);
-        let row = ContinuumMemory {
-            id: memory.id.clone(),
-            tier: memory.tier.as_str().into(),
-            content: memory.content.clone(),
-            importance: Some(memory.importance),
-            surprise_score: Some(0.0),
-            consolidation_score: Some(0.0),
-            update_count: Some(1),
-            success_count: Some(0),
-            failure_count: Some(0),
-            semantic_centroid: None,
-            last_promotion_at: None,
-            created_at: Some(now.clone()),
-            updated_at: Some(now),
-            metadata: Some(py_object_values(&meta)),
-            expires_at: None,
-            red_line: Some(false),
-            red_line_reason: Some(String::new()),
-            extra: Default::default(),
-        };
-        self.db.write(|w| w.upsert(&row).map(drop))?;
-        Ok(row)
+        self.db.op(
+            "continuum_add",
+            || format!("id={}", memory.id),
+            || {
+                let mut meta = memory.metadata.clone();
+                if let Some(t) = &memory.tenant_id {
+                    meta.retain(|(k, _)| k != "tenant_id");
+                    meta.push(("tenant_id".into(), Value::String(t.clone())));
+                }
+                let now = ts(now);
+                let row = ContinuumMemory {
+                    id: memory.id.clone(),
+                    tier: memory.tier.as_str().into(),
+                    content: memory.content.clone(),
+                    importance: Some(memory.importance),
+                    surprise_score: Some(0.0),
+                    consolidation_score: Some(0.0),
+                    update_count: Some(1),
+                    success_count: Some(0),
+                    failure_count: Some(0),
+                    semantic_centroid: None,
+                    last_promotion_at: None,
+                    created_at: Some(now.clone()),
+                    updated_at: Some(now),
+                    metadata: Some(py_object_values(&meta)),
+                    expires_at: None,
+                    red_line: Some(false),
+                    red_line_reason: Some(String::new()),
+                    extra: Default::default(),
+                };
+                self.db.write(|w| w.upsert(&row).map(drop))?;
+                Ok(row)
+            },
+        )
     }
 
     /// Updates a memory; false if there is none.
@@ -312,31 +315,34 @@ impl ContinuumStore {
     /// [`ContinuumStore::update`] with an explicit clock: applies the given
     /// fields, increments `update_count` and sets `updated_at`.
     pub fn update_at(&self, id: &str, change: &MemoryUpdate, now: DateTime<Utc>) -> Result<bool> {
-        let _t = self.db.timed("continuum_update", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(false);
-            };
-            if let Some(c) = &change.content {
-                row.content = c.clone();
-            }
-            if let Some(v) = change.importance {
-                row.importance = Some(v);
-            }
-            if let Some(v) = change.surprise_score {
-                row.surprise_score = Some(v);
-            }
-            if let Some(v) = change.consolidation_score {
-                row.consolidation_score = Some(v);
-            }
-            if let Some(m) = &change.metadata {
-                row.metadata = Some(merge_metadata(row.metadata.as_deref(), m));
-            }
-            row.update_count = Some(row.update_count.unwrap_or(0) + 1);
-            row.updated_at = Some(ts(now));
-            w.update(&row)?;
-            Ok(true)
-        })
+        self.db.write_op(
+            "continuum_update",
+            || format!("id={id}"),
+            |w| {
+                let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                    return Ok(false);
+                };
+                if let Some(c) = &change.content {
+                    row.content = c.clone();
+                }
+                if let Some(v) = change.importance {
+                    row.importance = Some(v);
+                }
+                if let Some(v) = change.surprise_score {
+                    row.surprise_score = Some(v);
+                }
+                if let Some(v) = change.consolidation_score {
+                    row.consolidation_score = Some(v);
+                }
+                if let Some(m) = &change.metadata {
+                    row.metadata = Some(merge_metadata(row.metadata.as_deref(), m));
+                }
+                row.update_count = Some(row.update_count.unwrap_or(0) + 1);
+                row.updated_at = Some(ts(now));
+                w.update(&row)?;
+                Ok(true)
+            },
+        )
     }
 
     /// Records an outcome; returns the new surprise score (`None` if no such
@@ -365,39 +371,42 @@ impl ContinuumStore {
         prediction_error: Option<f64>,
         now: DateTime<Utc>,
     ) -> Result<Option<f64>> {
-        let _t = self
-            .db
-            .timed("continuum_update_outcome", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(None);
-            };
-            let s = row.success_count.unwrap_or(0);
-            let f = row.failure_count.unwrap_or(0);
-            let expected = if s + f == 0 {
-                0.5
-            } else {
-                s as f64 / (s + f) as f64
-            };
-            let actual = if success { 1.0 } else { 0.0 };
-            let mut surprise = SURPRISE_ALPHA * (actual - expected).abs()
-                + (1.0 - SURPRISE_ALPHA) * row.surprise_score.unwrap_or(0.0);
-            if let Some(e) = prediction_error {
-                surprise = SURPRISE_ALPHA * e.clamp(0.0, 1.0) + (1.0 - SURPRISE_ALPHA) * surprise;
-            }
-            if success {
-                row.success_count = Some(s + 1);
-            } else {
-                row.failure_count = Some(f + 1);
-            }
-            let updates = row.update_count.unwrap_or(0) + 1;
-            row.update_count = Some(updates);
-            row.surprise_score = Some(surprise);
-            row.consolidation_score = Some(((1.0 + updates as f64).ln() / 101f64.ln()).min(1.0));
-            row.updated_at = Some(ts(now));
-            w.update(&row)?;
-            Ok(Some(surprise))
-        })
+        self.db.write_op(
+            "continuum_update_outcome",
+            || format!("id={id}"),
+            |w| {
+                let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                    return Ok(None);
+                };
+                let s = row.success_count.unwrap_or(0);
+                let f = row.failure_count.unwrap_or(0);
+                let expected = if s + f == 0 {
+                    0.5
+                } else {
+                    s as f64 / (s + f) as f64
+                };
+                let actual = if success { 1.0 } else { 0.0 };
+                let mut surprise = SURPRISE_ALPHA * (actual - expected).abs()
+                    + (1.0 - SURPRISE_ALPHA) * row.surprise_score.unwrap_or(0.0);
+                if let Some(e) = prediction_error {
+                    surprise =
+                        SURPRISE_ALPHA * e.clamp(0.0, 1.0) + (1.0 - SURPRISE_ALPHA) * surprise;
+                }
+                if success {
+                    row.success_count = Some(s + 1);
+                } else {
+                    row.failure_count = Some(f + 1);
+                }
+                let updates = row.update_count.unwrap_or(0) + 1;
+                row.update_count = Some(updates);
+                row.surprise_score = Some(surprise);
+                row.consolidation_score =
+                    Some(((1.0 + updates as f64).ln() / 101f64.ln()).min(1.0));
+                row.updated_at = Some(ts(now));
+                w.update(&row)?;
+                Ok(Some(surprise))
+            },
+        )
     }
 
     /// Moves a memory to another tier, recording the transition; returns
@@ -409,13 +418,18 @@ impl ContinuumStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<MemoryTier> {
-        let _t = self
-            .db
-            .timed("continuum_transition", || format!("id={id} to={to}"));
-        self.db
-            .write(|w| move_tier(w, id, |_| Some(to), reason, now))?
-            .map(|(from, _)| from)
-            .ok_or_else(|| Error::InvalidArgument(format!("memory {id:?} is already in tier {to}")))
+        self.db.op(
+            "continuum_transition",
+            || format!("id={id} to={to}"),
+            || {
+                self.db
+                    .write(|w| move_tier(w, id, |_| Some(to), reason, now))?
+                    .map(|(from, _)| from)
+                    .ok_or_else(|| {
+                        Error::InvalidArgument(format!("memory {id:?} is already in tier {to}"))
+                    })
+            },
+        )
     }
 
     /// Promotes a memory one tier faster (reason `high_surprise`).
@@ -432,12 +446,17 @@ impl ContinuumStore {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<MemoryTier>> {
-        let _t = self.db.timed("continuum_promote", || format!("id={id}"));
-        let reason = reason.unwrap_or("high_surprise");
-        Ok(self
-            .db
-            .write(|w| move_tier(w, id, MemoryTier::faster, reason, now))?
-            .map(|(_, to)| to))
+        self.db.op(
+            "continuum_promote",
+            || format!("id={id}"),
+            || {
+                let reason = reason.unwrap_or("high_surprise");
+                Ok(self
+                    .db
+                    .write(|w| move_tier(w, id, MemoryTier::faster, reason, now))?
+                    .map(|(_, to)| to))
+            },
+        )
     }
 
     /// Demotes a memory one tier slower (reason `high_stability`).
@@ -453,12 +472,17 @@ impl ContinuumStore {
         reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<MemoryTier>> {
-        let _t = self.db.timed("continuum_demote", || format!("id={id}"));
-        let reason = reason.unwrap_or("high_stability");
-        Ok(self
-            .db
-            .write(|w| move_tier(w, id, MemoryTier::slower, reason, now))?
-            .map(|(_, to)| to))
+        self.db.op(
+            "continuum_demote",
+            || format!("id={id}"),
+            || {
+                let reason = reason.unwrap_or("high_stability");
+                Ok(self
+                    .db
+                    .write(|w| move_tier(w, id, MemoryTier::slower, reason, now))?
+                    .map(|(_, to)| to))
+            },
+        )
     }
 
     /// Marks a memory as red-line (protected from deletion); false if none.
@@ -535,53 +559,57 @@ impl ContinuumStore {
         force: bool,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let _t = self
-            .db
-            .timed("continuum_delete", || format!("id={id} archive={archive}"));
-        self.db
-            .write(|w| delete_memory(w, id, archive, reason, force, now))
+        self.db.op(
+            "continuum_delete",
+            || format!("id={id} archive={archive}"),
+            || {
+                self.db
+                    .write(|w| delete_memory(w, id, archive, reason, force, now))
+            },
+        )
     }
 
     /// Archives (reason `expired`) and deletes the memories whose
     /// `expires_at` lies before `now`, red-line memories excepted; returns
     /// how many.
     pub fn cleanup_expired_at(&self, now: DateTime<Utc>) -> Result<u64> {
-        let _t = self.db.timed("continuum_cleanup_expired", String::new);
-        let expired: Vec<String> = {
-            let r = self.db.read()?;
-            let rows: Vec<ContinuumMemory> = r.scan_index(
-                ContinuumMemory::idx_continuum_expires,
-                KeyRange::all(),
-                Page::default(),
-            )?;
-            rows.into_iter()
-                .filter(|m| !m.red_line.unwrap_or(false))
-                .filter(|m| {
-                    m.expires_at
-                        .as_deref()
-                        .and_then(time::parse)
-                        .is_some_and(|t| t < now)
-                })
-                .map(|m| m.id)
-                .collect()
-        };
-        self.db.write(|w| {
-            let mut n = 0;
-            for id in &expired {
-                // Re-checked inside the transaction: a memory marked
-                // red-line since the scan is skipped, not an error.
-                let still = w.get::<ContinuumMemory>(id.as_str())?.is_some_and(|m| {
-                    !m.red_line.unwrap_or(false)
-                        && m.expires_at
+        self.db.op("continuum_cleanup_expired", String::new, || {
+            let expired: Vec<String> = {
+                let r = self.db.read()?;
+                let rows: Vec<ContinuumMemory> = r.scan_index(
+                    ContinuumMemory::idx_continuum_expires,
+                    KeyRange::all(),
+                    Page::default(),
+                )?;
+                rows.into_iter()
+                    .filter(|m| !m.red_line.unwrap_or(false))
+                    .filter(|m| {
+                        m.expires_at
                             .as_deref()
                             .and_then(time::parse)
                             .is_some_and(|t| t < now)
-                });
-                if still && delete_memory(w, id, true, "expired", false, now)? {
-                    n += 1;
+                    })
+                    .map(|m| m.id)
+                    .collect()
+            };
+            self.db.write(|w| {
+                let mut n = 0;
+                for id in &expired {
+                    // Re-checked inside the transaction: a memory marked
+                    // red-line since the scan is skipped, not an error.
+                    let still = w.get::<ContinuumMemory>(id.as_str())?.is_some_and(|m| {
+                        !m.red_line.unwrap_or(false)
+                            && m.expires_at
+                                .as_deref()
+                                .and_then(time::parse)
+                                .is_some_and(|t| t < now)
+                    });
+                    if still && delete_memory(w, id, true, "expired", false, now)? {
+                        n += 1;
+                    }
                 }
-            }
-            Ok(n)
+                Ok(n)
+            })
         })
     }
 
@@ -589,8 +617,8 @@ impl ContinuumStore {
 
     /// A memory by id.
     pub fn get(&self, id: &str) -> Result<Option<ContinuumMemory>> {
-        let _t = self.db.timed("continuum_get", || format!("id={id}"));
-        self.db.read()?.get(id)
+        self.db
+            .read_op("continuum_get", || format!("id={id}"), |r| r.get(id))
     }
 
     /// A memory's tier.
@@ -620,30 +648,32 @@ impl ContinuumStore {
         limit: usize,
         min_importance: f64,
     ) -> Result<Vec<ContinuumMemory>> {
-        let _t = self.db.timed("continuum_retrieve", || {
-            format!("tiers={tiers:?} limit={limit}")
-        });
-        let r = self.db.read()?;
-        let tiers: &[MemoryTier] = if tiers.is_empty() {
-            &MemoryTier::ALL
-        } else {
-            tiers
-        };
-        let mut out = Vec::new();
-        for t in tiers {
-            let rows: Vec<ContinuumMemory> = r.scan_index(
-                ContinuumMemory::idx_continuum_tier_importance,
-                KeyRange::prefix(t.as_str()),
-                Page::default(),
-            )?;
-            out.extend(
-                rows.into_iter()
-                    .filter(|m| m.importance.unwrap_or(0.0) >= min_importance),
-            );
-        }
-        out.sort_by(by_importance);
-        out.truncate(limit);
-        Ok(out)
+        self.db.read_op(
+            "continuum_retrieve",
+            || format!("tiers={tiers:?} limit={limit}"),
+            |r| {
+                let tiers: &[MemoryTier] = if tiers.is_empty() {
+                    &MemoryTier::ALL
+                } else {
+                    tiers
+                };
+                let mut out = Vec::new();
+                for t in tiers {
+                    let rows: Vec<ContinuumMemory> = r.scan_index(
+                        ContinuumMemory::idx_continuum_tier_importance,
+                        KeyRange::prefix(t.as_str()),
+                        Page::default(),
+                    )?;
+                    out.extend(
+                        rows.into_iter()
+                            .filter(|m| m.importance.unwrap_or(0.0) >= min_importance),
+                    );
+                }
+                out.sort_by(by_importance);
+                out.truncate(limit);
+                Ok(out)
+            },
+        )
     }
 
     /// The most recently updated memories of a tier, newest first.

@@ -313,33 +313,36 @@ impl CritiqueStore {
     /// [`CritiqueStore::store_debate`] with an explicit clock; all in one
     /// transaction.
     pub fn store_debate_at(&self, debate: &DebateInput, now: DateTime<Utc>) -> Result<Vec<i64>> {
-        let _t = self
-            .db
-            .timed("store_debate", || format!("id={}", debate.id));
-        let now = time::format_iso(now);
-        let row = Debate {
-            id: debate.id.clone(),
-            task: debate.task.clone(),
-            final_answer: debate.final_answer.clone(),
-            consensus_reached: Some(debate.consensus_reached),
-            confidence: Some(debate.confidence),
-            rounds_used: Some(debate.rounds_used),
-            duration_seconds: Some(debate.duration_seconds),
-            grounded_verdict: debate
-                .grounded_verdict
-                .as_ref()
-                .map(|v| python_json(v, false)),
-            created_at: Some(now.clone()),
-            extra: Default::default(),
-        };
-        self.db.write(|w| {
-            w.upsert(&row)?;
-            debate
-                .critiques
-                .iter()
-                .map(|c| insert_critique(w, c, Some(&debate.id), &now))
-                .collect()
-        })
+        self.db.op(
+            "store_debate",
+            || format!("id={}", debate.id),
+            || {
+                let now = time::format_iso(now);
+                let row = Debate {
+                    id: debate.id.clone(),
+                    task: debate.task.clone(),
+                    final_answer: debate.final_answer.clone(),
+                    consensus_reached: Some(debate.consensus_reached),
+                    confidence: Some(debate.confidence),
+                    rounds_used: Some(debate.rounds_used),
+                    duration_seconds: Some(debate.duration_seconds),
+                    grounded_verdict: debate
+                        .grounded_verdict
+                        .as_ref()
+                        .map(|v| python_json(v, false)),
+                    created_at: Some(now.clone()),
+                    extra: Default::default(),
+                };
+                self.db.write(|w| {
+                    w.upsert(&row)?;
+                    debate
+                        .critiques
+                        .iter()
+                        .map(|c| insert_critique(w, c, Some(&debate.id), &now))
+                        .collect()
+                })
+            },
+        )
     }
 
     /// Stores one critique; returns its id. A `debate_id` must name a
@@ -355,12 +358,15 @@ impl CritiqueStore {
         debate_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<i64> {
-        let _t = self
-            .db
-            .timed("store_critique", || format!("agent={}", critique.agent));
-        let now = time::format_iso(now);
-        self.db
-            .write(|w| insert_critique(w, critique, debate_id, &now))
+        self.db.op(
+            "store_critique",
+            || format!("agent={}", critique.agent),
+            || {
+                let now = time::format_iso(now);
+                self.db
+                    .write(|w| insert_critique(w, critique, debate_id, &now))
+            },
+        )
     }
 
     /// A debate by id.
@@ -426,45 +432,48 @@ impl CritiqueStore {
         example_task: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>> {
-        let _t = self
-            .db
-            .timed("store_pattern", || format!("agent={}", critique.agent));
-        if !critique.severity.is_finite() {
-            return Err(Error::InvalidArgument("severity must be finite".into()));
-        }
-        let now = time::format_iso(now);
-        let example: Option<String> =
-            example_task.map(|t| t.chars().take(EXAMPLE_TASK_MAX_CHARS).collect());
-        self.db.write(|w| {
-            let mut ids = Vec::new();
-            for issue in &critique.issues {
-                let id = pattern_id(issue);
-                let row = match w.get::<Pattern>(&id)? {
-                    Some(mut p) => {
-                        let n = p.success_count.unwrap_or(0);
-                        let avg = p.avg_severity.unwrap_or(0.5);
-                        p.avg_severity =
-                            Some((avg * n as f64 + critique.severity) / (n + 1) as f64);
-                        p.success_count = Some(n + 1);
-                        p.updated_at = Some(now.clone());
-                        p
+        self.db.op(
+            "store_pattern",
+            || format!("agent={}", critique.agent),
+            || {
+                if !critique.severity.is_finite() {
+                    return Err(Error::InvalidArgument("severity must be finite".into()));
+                }
+                let now = time::format_iso(now);
+                let example: Option<String> =
+                    example_task.map(|t| t.chars().take(EXAMPLE_TASK_MAX_CHARS).collect());
+                self.db.write(|w| {
+                    let mut ids = Vec::new();
+                    for issue in &critique.issues {
+                        let id = pattern_id(issue);
+                        let row = match w.get::<Pattern>(&id)? {
+                            Some(mut p) => {
+                                let n = p.success_count.unwrap_or(0);
+                                let avg = p.avg_severity.unwrap_or(0.5);
+                                p.avg_severity =
+                                    Some((avg * n as f64 + critique.severity) / (n + 1) as f64);
+                                p.success_count = Some(n + 1);
+                                p.updated_at = Some(now.clone());
+                                p
+                            }
+                            None => new_pattern(
+                                &id,
+                                categorize_issue(issue),
+                                issue,
+                                Some(successful_fix),
+                                (1, 0),
+                                critique.severity,
+                                example.clone(),
+                                &now,
+                            ),
+                        };
+                        w.upsert(&row)?;
+                        ids.push(id);
                     }
-                    None => new_pattern(
-                        &id,
-                        categorize_issue(issue),
-                        issue,
-                        Some(successful_fix),
-                        (1, 0),
-                        critique.severity,
-                        example.clone(),
-                        &now,
-                    ),
-                };
-                w.upsert(&row)?;
-                ids.push(id);
-            }
-            Ok(ids)
-        })
+                    Ok(ids)
+                })
+            },
+        )
     }
 
     /// Records that a fix for an issue failed; returns the pattern id.
@@ -524,29 +533,31 @@ impl CritiqueStore {
         min_success: i64,
         limit: usize,
     ) -> Result<Vec<Pattern>> {
-        let _t = self
-            .db
-            .timed("retrieve_patterns", || format!("type={issue_type:?}"));
-        let r = self.db.read()?;
-        let rows: Vec<Pattern> = match issue_type {
-            Some(t) => r.find(Pattern::idx_patterns_type, t, Page::default())?,
-            None => r.scan(KeyRange::all(), Page::default())?,
-        };
-        let mut rows: Vec<Pattern> = rows
-            .into_iter()
-            .filter(|p| p.success_count.unwrap_or(0) >= min_success)
-            .collect();
-        rows.sort_by(|a, b| {
-            let ua = a.updated_at.as_deref().and_then(time::parse);
-            let ub = b.updated_at.as_deref().and_then(time::parse);
-            b.success_count
-                .unwrap_or(0)
-                .cmp(&a.success_count.unwrap_or(0))
-                .then_with(|| ub.cmp(&ua))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        rows.truncate(limit);
-        Ok(rows)
+        self.db.read_op(
+            "retrieve_patterns",
+            || format!("type={issue_type:?}"),
+            |r| {
+                let rows: Vec<Pattern> = match issue_type {
+                    Some(t) => r.find(Pattern::idx_patterns_type, t, Page::default())?,
+                    None => r.scan(KeyRange::all(), Page::default())?,
+                };
+                let mut rows: Vec<Pattern> = rows
+                    .into_iter()
+                    .filter(|p| p.success_count.unwrap_or(0) >= min_success)
+                    .collect();
+                rows.sort_by(|a, b| {
+                    let ua = a.updated_at.as_deref().and_then(time::parse);
+                    let ub = b.updated_at.as_deref().and_then(time::parse);
+                    b.success_count
+                        .unwrap_or(0)
+                        .cmp(&a.success_count.unwrap_or(0))
+                        .then_with(|| ub.cmp(&ua))
+                        .then_with(|| a.id.cmp(&b.id))
+                });
+                rows.truncate(limit);
+                Ok(rows)
+            },
+        )
     }
 
     /// Removes stale, unsuccessful patterns: last updated more than
@@ -562,56 +573,59 @@ impl CritiqueStore {
         archive: bool,
         now: DateTime<Utc>,
     ) -> Result<u64> {
-        let _t = self
-            .db
-            .timed("prune_stale_patterns", || format!("days={max_age_days}"));
-        let cutoff = now - chrono::Duration::days(max_age_days);
-        let archived_at = time::format_iso(now);
-        self.db.write(|w| {
-            let mut doomed = Vec::new();
-            for pk in w.keys_in(Pattern::idx_patterns_type, &KeyRange::all())? {
-                if let Some(p) = w.get::<Pattern>(RawKey(&pk))?
-                    && p.updated_at
-                        .as_deref()
-                        .and_then(time::parse)
-                        .is_some_and(|t| t < cutoff)
-                    && success_rate(&p) < min_success_rate
-                {
-                    doomed.push(p);
-                }
-            }
-            if archive && !doomed.is_empty() {
-                // Writers are serialized, so a snapshot taken now holds
-                // everything committed before this transaction.
-                let last: Vec<PatternArchive> = self
-                    .db
-                    .read()?
-                    .scan(KeyRange::all(), Page::first(1).reversed())?;
-                let first = last.first().map_or(0, |a| a.rowid) + 1;
-                for (rowid, p) in (first..).zip(&doomed) {
-                    w.insert(&PatternArchive {
-                        rowid,
-                        id: Some(p.id.clone()),
-                        issue_type: Some(p.issue_type.clone()),
-                        issue_text: Some(p.issue_text.clone()),
-                        suggestion_text: p.suggestion_text.clone(),
-                        success_count: p.success_count,
-                        failure_count: p.failure_count,
-                        avg_severity: p.avg_severity,
-                        surprise_score: p.surprise_score,
-                        example_task: p.example_task.clone(),
-                        created_at: p.created_at.clone(),
-                        updated_at: p.updated_at.clone(),
-                        archived_at: Some(archived_at.clone()),
-                        extra: Default::default(),
-                    })?;
-                }
-            }
-            for p in &doomed {
-                w.delete::<Pattern>(p.id.as_str())?;
-            }
-            Ok(doomed.len() as u64)
-        })
+        self.db.op(
+            "prune_stale_patterns",
+            || format!("days={max_age_days}"),
+            || {
+                let cutoff = now - chrono::Duration::days(max_age_days);
+                let archived_at = time::format_iso(now);
+                self.db.write(|w| {
+                    let mut doomed = Vec::new();
+                    for pk in w.keys_in(Pattern::idx_patterns_type, &KeyRange::all())? {
+                        if let Some(p) = w.get::<Pattern>(RawKey(&pk))?
+                            && p.updated_at
+                                .as_deref()
+                                .and_then(time::parse)
+                                .is_some_and(|t| t < cutoff)
+                            && success_rate(&p) < min_success_rate
+                        {
+                            doomed.push(p);
+                        }
+                    }
+                    if archive && !doomed.is_empty() {
+                        // Writers are serialized, so a snapshot taken now holds
+                        // everything committed before this transaction.
+                        let last: Vec<PatternArchive> = self
+                            .db
+                            .read()?
+                            .scan(KeyRange::all(), Page::first(1).reversed())?;
+                        let first = last.first().map_or(0, |a| a.rowid) + 1;
+                        for (rowid, p) in (first..).zip(&doomed) {
+                            w.insert(&PatternArchive {
+                                rowid,
+                                id: Some(p.id.clone()),
+                                issue_type: Some(p.issue_type.clone()),
+                                issue_text: Some(p.issue_text.clone()),
+                                suggestion_text: p.suggestion_text.clone(),
+                                success_count: p.success_count,
+                                failure_count: p.failure_count,
+                                avg_severity: p.avg_severity,
+                                surprise_score: p.surprise_score,
+                                example_task: p.example_task.clone(),
+                                created_at: p.created_at.clone(),
+                                updated_at: p.updated_at.clone(),
+                                archived_at: Some(archived_at.clone()),
+                                extra: Default::default(),
+                            })?;
+                        }
+                    }
+                    for p in &doomed {
+                        w.delete::<Pattern>(p.id.as_str())?;
+                    }
+                    Ok(doomed.len() as u64)
+                })
+            },
+        )
     }
 
     /// The archived patterns, oldest archive row first.
@@ -657,19 +671,22 @@ impl CritiqueStore {
         delta: ReputationDelta,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let _t = self
-            .db
-            .timed("update_reputation", || format!("agent={agent}"));
-        let now = time::format_iso(now);
-        self.db.write(|w| {
-            let mut r = reputation_row(w, agent, &now)?;
-            bump(&mut r.proposals_made, delta.proposal_made);
-            bump(&mut r.proposals_accepted, delta.proposal_accepted);
-            bump(&mut r.critiques_given, delta.critique_given);
-            bump(&mut r.critiques_valuable, delta.critique_valuable);
-            r.updated_at = Some(now.clone());
-            w.upsert(&r).map(drop)
-        })
+        self.db.op(
+            "update_reputation",
+            || format!("agent={agent}"),
+            || {
+                let now = time::format_iso(now);
+                self.db.write(|w| {
+                    let mut r = reputation_row(w, agent, &now)?;
+                    bump(&mut r.proposals_made, delta.proposal_made);
+                    bump(&mut r.proposals_accepted, delta.proposal_accepted);
+                    bump(&mut r.critiques_given, delta.critique_given);
+                    bump(&mut r.critiques_valuable, delta.critique_valuable);
+                    r.updated_at = Some(now.clone());
+                    w.upsert(&r).map(drop)
+                })
+            },
+        )
     }
 
     /// An agent's reputation row.

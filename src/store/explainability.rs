@@ -107,9 +107,14 @@ impl BatchJobStore {
         let mut row = job.clone();
         row.expires_at = row.created_at + self.ttl;
         let id = row.batch_id.clone();
-        let _t = self.db.timed("batch_job_save", || format!("id={id}"));
-        self.db.write(|w| w.upsert(&row).map(drop))?;
-        Ok(row)
+        self.db.op(
+            "batch_job_save",
+            || format!("id={id}"),
+            || {
+                self.db.write(|w| w.upsert(&row).map(drop))?;
+                Ok(row)
+            },
+        )
     }
 
     /// A live job now. See [`BatchJobStore::get_job_at`].
@@ -242,8 +247,7 @@ impl BatchJobStore {
 
     /// Deletes jobs with `expires_at <= now`; returns how many.
     pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
-        let _t = self.db.timed("batch_job_cleanup", String::new);
-        self.db.write(|w| {
+        self.db.write_op("batch_job_cleanup", String::new, |w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Included(now));
             w.delete_in(BatchJob::idx_explainability_batch_jobs_expires, &range)
         })

@@ -209,40 +209,43 @@ impl GenesisLedger {
                 EVENT_TYPES.join(", ")
             )));
         }
-        let _t = self
-            .db
-            .timed("genesis_record", || format!("type={event_type}"));
-        let timestamp = naive_iso(at);
-        self.db.write(|w| {
-            // Retry on the (unlikely) collision of a 48-bit id.
-            for _ in 0..8 {
-                let event_id = crate::store::users::new_uuid()[..12].to_string();
-                if w.get::<GenesisEvent>(event_id.as_str())?.is_some() {
-                    continue;
-                }
-                let event = GenesisEvent {
-                    content_hash: content_hash(
-                        &event_id,
-                        event_type,
-                        &timestamp,
-                        parent_event_id,
-                        &data,
-                    ),
-                    event_id,
-                    event_type: event_type.to_string(),
-                    timestamp: timestamp.clone(),
-                    parent_event_id: parent_event_id.map(str::to_string),
-                    data: Some(python_json(&data, false)),
-                    extra: Default::default(),
-                };
-                // The self-referencing foreign key rejects a missing parent.
-                w.insert(&event)?;
-                return Ok(event);
-            }
-            Err(Error::InvalidArgument(
-                "could not find a free genesis event id".into(),
-            ))
-        })
+        self.db.op(
+            "genesis_record",
+            || format!("type={event_type}"),
+            || {
+                let timestamp = naive_iso(at);
+                self.db.write(|w| {
+                    // Retry on the (unlikely) collision of a 48-bit id.
+                    for _ in 0..8 {
+                        let event_id = crate::store::users::new_uuid()[..12].to_string();
+                        if w.get::<GenesisEvent>(event_id.as_str())?.is_some() {
+                            continue;
+                        }
+                        let event = GenesisEvent {
+                            content_hash: content_hash(
+                                &event_id,
+                                event_type,
+                                &timestamp,
+                                parent_event_id,
+                                &data,
+                            ),
+                            event_id,
+                            event_type: event_type.to_string(),
+                            timestamp: timestamp.clone(),
+                            parent_event_id: parent_event_id.map(str::to_string),
+                            data: Some(python_json(&data, false)),
+                            extra: Default::default(),
+                        };
+                        // The self-referencing foreign key rejects a missing parent.
+                        w.insert(&event)?;
+                        return Ok(event);
+                    }
+                    Err(Error::InvalidArgument(
+                        "could not find a free genesis event id".into(),
+                    ))
+                })
+            },
+        )
     }
 
     /// An event by id.
@@ -315,79 +318,80 @@ impl GenesisLedger {
     /// exists and is not newer than its child, no parent chain loops.
     /// Returns the problems found, in event-id order; empty when sound.
     pub fn verify_chain(&self) -> Result<Vec<ChainProblem>> {
-        let _t = self.db.timed("genesis_verify_chain", String::new);
-        let all: Vec<GenesisEvent> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        let by_id: HashMap<&str, &GenesisEvent> =
-            all.iter().map(|e| (e.event_id.as_str(), e)).collect();
-        let mut problems = Vec::new();
-        let mut acyclic: HashSet<&str> = HashSet::new();
-        for e in &all {
-            let problem = |issue| ChainProblem {
-                event_id: e.event_id.clone(),
-                issue,
-            };
-            match stored_data(e) {
-                Err(err) => problems.push(problem(ChainIssue::BadData(err.to_string()))),
-                Ok(data) => {
-                    let computed = content_hash(
-                        &e.event_id,
-                        &e.event_type,
-                        &e.timestamp,
-                        e.parent_event_id.as_deref(),
-                        &data,
-                    );
-                    if computed != e.content_hash {
-                        problems.push(problem(ChainIssue::HashMismatch {
-                            stored: e.content_hash.clone(),
-                            computed,
-                        }));
-                    }
-                }
-            }
-            if let Some(pid) = e.parent_event_id.as_deref() {
-                match by_id.get(pid) {
-                    None => problems.push(problem(ChainIssue::MissingParent(pid.to_string()))),
-                    Some(p) => {
-                        let newer = match (parse_ts(&p.timestamp), parse_ts(&e.timestamp)) {
-                            (Some(pt), Some(et)) => pt > et,
-                            _ => p.timestamp > e.timestamp,
-                        };
-                        if newer {
-                            problems.push(problem(ChainIssue::ParentNewer {
-                                parent: pid.to_string(),
-                                parent_timestamp: p.timestamp.clone(),
-                                timestamp: e.timestamp.clone(),
+        self.db.op("genesis_verify_chain", String::new, || {
+            let all: Vec<GenesisEvent> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+            let by_id: HashMap<&str, &GenesisEvent> =
+                all.iter().map(|e| (e.event_id.as_str(), e)).collect();
+            let mut problems = Vec::new();
+            let mut acyclic: HashSet<&str> = HashSet::new();
+            for e in &all {
+                let problem = |issue| ChainProblem {
+                    event_id: e.event_id.clone(),
+                    issue,
+                };
+                match stored_data(e) {
+                    Err(err) => problems.push(problem(ChainIssue::BadData(err.to_string()))),
+                    Ok(data) => {
+                        let computed = content_hash(
+                            &e.event_id,
+                            &e.event_type,
+                            &e.timestamp,
+                            e.parent_event_id.as_deref(),
+                            &data,
+                        );
+                        if computed != e.content_hash {
+                            problems.push(problem(ChainIssue::HashMismatch {
+                                stored: e.content_hash.clone(),
+                                computed,
                             }));
                         }
                     }
                 }
-            }
-            // Cycle check: walk up until a root, a missing parent, or an
-            // event already known to lead to a root.
-            let mut path: Vec<&str> = Vec::new();
-            let mut on_path: HashSet<&str> = HashSet::new();
-            let mut cur = Some(e.event_id.as_str());
-            let mut looped = false;
-            while let Some(id) = cur {
-                if acyclic.contains(id) {
-                    break;
+                if let Some(pid) = e.parent_event_id.as_deref() {
+                    match by_id.get(pid) {
+                        None => problems.push(problem(ChainIssue::MissingParent(pid.to_string()))),
+                        Some(p) => {
+                            let newer = match (parse_ts(&p.timestamp), parse_ts(&e.timestamp)) {
+                                (Some(pt), Some(et)) => pt > et,
+                                _ => p.timestamp > e.timestamp,
+                            };
+                            if newer {
+                                problems.push(problem(ChainIssue::ParentNewer {
+                                    parent: pid.to_string(),
+                                    parent_timestamp: p.timestamp.clone(),
+                                    timestamp: e.timestamp.clone(),
+                                }));
+                            }
+                        }
+                    }
                 }
-                if !on_path.insert(id) {
-                    looped = true;
-                    break;
+                // Cycle check: walk up until a root, a missing parent, or an
+                // event already known to lead to a root.
+                let mut path: Vec<&str> = Vec::new();
+                let mut on_path: HashSet<&str> = HashSet::new();
+                let mut cur = Some(e.event_id.as_str());
+                let mut looped = false;
+                while let Some(id) = cur {
+                    if acyclic.contains(id) {
+                        break;
+                    }
+                    if !on_path.insert(id) {
+                        looped = true;
+                        break;
+                    }
+                    path.push(id);
+                    cur = by_id.get(id).and_then(|x| x.parent_event_id.as_deref());
                 }
-                path.push(id);
-                cur = by_id.get(id).and_then(|x| x.parent_event_id.as_deref());
-            }
-            if looped {
-                if on_path.contains(e.event_id.as_str()) && cur == Some(e.event_id.as_str()) {
-                    problems.push(problem(ChainIssue::Cycle));
+                if looped {
+                    if on_path.contains(e.event_id.as_str()) && cur == Some(e.event_id.as_str()) {
+                        problems.push(problem(ChainIssue::Cycle));
+                    }
+                } else {
+                    acyclic.extend(path);
                 }
-            } else {
-                acyclic.extend(path);
             }
-        }
-        Ok(problems)
+            Ok(problems)
+        })
     }
 }
 
@@ -468,17 +472,20 @@ impl GenomeStore {
             genome.parent_genomes.as_deref(),
             false,
         )?;
-        let _t = self
-            .db
-            .timed("genome_save", || format!("id={}", genome.genome_id));
-        let mut g = genome.clone();
-        let now = naive_iso(local_now());
-        if g.created_at.is_none() {
-            g.created_at = Some(now.clone());
-        }
-        g.updated_at = Some(now);
-        self.db.write(|w| w.upsert(&g).map(drop))?;
-        Ok(g)
+        self.db.op(
+            "genome_save",
+            || format!("id={}", genome.genome_id),
+            || {
+                let mut g = genome.clone();
+                let now = naive_iso(local_now());
+                if g.created_at.is_none() {
+                    g.created_at = Some(now.clone());
+                }
+                g.updated_at = Some(now);
+                self.db.write(|w| w.upsert(&g).map(drop))?;
+                Ok(g)
+            },
+        )
     }
 
     /// A genome by id.
@@ -540,27 +547,30 @@ impl GenomeStore {
             debate_history: Some("[]".into()),
             extra: Default::default(),
         };
-        let _t = self.db.timed("population_create", || {
-            format!("genomes={}", genome_ids.len())
-        });
-        self.db.write(|w| {
-            for id in genome_ids {
-                if w.get::<Genome>(*id)?.is_none() {
-                    return Err(Error::NotFound {
-                        table: "genomes",
-                        key: format!("{id:?}"),
-                    });
-                }
-            }
-            w.insert(&pop)?;
-            w.upsert(&ActivePopulation {
-                id: 1,
-                population_id: Some(pop.population_id.clone()),
-                extra: Default::default(),
-            })?;
-            Ok(())
-        })?;
-        Ok(pop)
+        self.db.op(
+            "population_create",
+            || format!("genomes={}", genome_ids.len()),
+            || {
+                self.db.write(|w| {
+                    for id in genome_ids {
+                        if w.get::<Genome>(*id)?.is_none() {
+                            return Err(Error::NotFound {
+                                table: "genomes",
+                                key: format!("{id:?}"),
+                            });
+                        }
+                    }
+                    w.insert(&pop)?;
+                    w.upsert(&ActivePopulation {
+                        id: 1,
+                        population_id: Some(pop.population_id.clone()),
+                        extra: Default::default(),
+                    })?;
+                    Ok(())
+                })?;
+                Ok(pop)
+            },
+        )
     }
 
     /// A population by id.

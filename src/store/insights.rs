@@ -238,47 +238,50 @@ impl InsightStore {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let _t = self.db.timed("store_debate_insights", || {
-            format!("debate={}", d.debate_id)
-        });
-        let created = sql_timestamp(utc);
-        self.db.write(|w| {
-            w.upsert(&DebateSummary {
-                debate_id: d.debate_id.clone(),
-                task: Some(d.task.clone()),
-                consensus_reached: Some(d.consensus_reached),
-                duration_seconds: Some(d.duration_seconds),
-                total_insights: Some(d.insights.len() as i64),
-                key_takeaway: Some(d.key_takeaway.clone()),
-                agent_performances: Some(perf_text.clone()),
-                created_at: Some(created.clone()),
-                ..DebateSummary::default()
-            })?;
-            for i in &d.insights {
-                w.upsert(&insight_row(i, local))?;
-                if i.insight_type == "pattern" {
-                    upsert_pattern(w, i, &d.debate_id, local)?;
-                }
-            }
-            for p in &d.agent_performances {
-                let id = w.next_id::<AgentPerformance>()?;
-                w.insert(&AgentPerformance {
-                    id,
-                    agent_name: p.agent_name.clone(),
-                    debate_id: Some(d.debate_id.clone()),
-                    proposals_made: Some(p.proposals_made),
-                    critiques_given: Some(p.critiques_given),
-                    critiques_received: Some(p.critiques_received),
-                    proposal_accepted: Some(p.proposal_accepted),
-                    vote_aligned: Some(p.vote_aligned),
-                    avg_critique_severity: Some(p.avg_critique_severity),
-                    contribution_score: Some(p.contribution_score),
-                    created_at: Some(created.clone()),
-                    ..AgentPerformance::default()
-                })?;
-            }
-            Ok(d.insights.len())
-        })
+        self.db.op(
+            "store_debate_insights",
+            || format!("debate={}", d.debate_id),
+            || {
+                let created = sql_timestamp(utc);
+                self.db.write(|w| {
+                    w.upsert(&DebateSummary {
+                        debate_id: d.debate_id.clone(),
+                        task: Some(d.task.clone()),
+                        consensus_reached: Some(d.consensus_reached),
+                        duration_seconds: Some(d.duration_seconds),
+                        total_insights: Some(d.insights.len() as i64),
+                        key_takeaway: Some(d.key_takeaway.clone()),
+                        agent_performances: Some(perf_text.clone()),
+                        created_at: Some(created.clone()),
+                        ..DebateSummary::default()
+                    })?;
+                    for i in &d.insights {
+                        w.upsert(&insight_row(i, local))?;
+                        if i.insight_type == "pattern" {
+                            upsert_pattern(w, i, &d.debate_id, local)?;
+                        }
+                    }
+                    for p in &d.agent_performances {
+                        let id = w.next_id::<AgentPerformance>()?;
+                        w.insert(&AgentPerformance {
+                            id,
+                            agent_name: p.agent_name.clone(),
+                            debate_id: Some(d.debate_id.clone()),
+                            proposals_made: Some(p.proposals_made),
+                            critiques_given: Some(p.critiques_given),
+                            critiques_received: Some(p.critiques_received),
+                            proposal_accepted: Some(p.proposal_accepted),
+                            vote_aligned: Some(p.vote_aligned),
+                            avg_critique_severity: Some(p.avg_critique_severity),
+                            contribution_score: Some(p.contribution_score),
+                            created_at: Some(created.clone()),
+                            ..AgentPerformance::default()
+                        })?;
+                    }
+                    Ok(d.insights.len())
+                })
+            },
+        )
     }
 
     /// Stores (or replaces) one insight.

@@ -228,23 +228,26 @@ impl NomicStore {
     /// a fresh id when `id` is empty. An empty `started_at` becomes now, a
     /// missing `created_at` too. Returns the id.
     pub fn save_cycle(&self, cycle: &NomicCycle) -> Result<String> {
-        let _t = self
-            .db
-            .timed("save_cycle", || format!("cycle={}", cycle.cycle_number));
-        let mut row = cycle.clone();
-        if row.id.is_empty() {
-            row.id = new_uuid();
-        }
-        if row.started_at.is_empty() {
-            row.started_at = ts(None);
-        }
-        if row.created_at.is_none() {
-            row.created_at = Some(ts(None));
-        }
-        self.db.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.id.clone())
-        })
+        self.db.op(
+            "save_cycle",
+            || format!("cycle={}", cycle.cycle_number),
+            || {
+                let mut row = cycle.clone();
+                if row.id.is_empty() {
+                    row.id = new_uuid();
+                }
+                if row.started_at.is_empty() {
+                    row.started_at = ts(None);
+                }
+                if row.created_at.is_none() {
+                    row.created_at = Some(ts(None));
+                }
+                self.db.write(|w| {
+                    w.upsert(&row)?;
+                    Ok(row.id.clone())
+                })
+            },
+        )
     }
 
     /// Every phase row of a cycle, by `started_at`.
@@ -274,16 +277,18 @@ impl NomicStore {
     /// Cycle rows, newest `started_at` first (oldest first with a reversed
     /// page), of one loop or all.
     pub fn list_cycles(&self, loop_id: Option<&str>, page: Page) -> Result<Vec<NomicCycle>> {
-        let _t = self.db.timed("list_cycles", || {
-            format!("limit={:?}, loop_id={loop_id:?}", page.limit)
-        });
-        let r = self.db.read()?;
-        let mut rows: Vec<NomicCycle> = match loop_id {
-            Some(l) => r.find(NomicCycle::idx_nomic_cycles_loop, l, Page::default())?,
-            None => r.scan(KeyRange::all(), Page::default())?,
-        };
-        rows.sort_by_key(|c| std::cmp::Reverse(time_key(&c.started_at)));
-        Ok(paginate(rows, page))
+        self.db.read_op(
+            "list_cycles",
+            || format!("limit={:?}, loop_id={loop_id:?}", page.limit),
+            |r| {
+                let mut rows: Vec<NomicCycle> = match loop_id {
+                    Some(l) => r.find(NomicCycle::idx_nomic_cycles_loop, l, Page::default())?,
+                    None => r.scan(KeyRange::all(), Page::default())?,
+                };
+                rows.sort_by_key(|c| std::cmp::Reverse(time_key(&c.started_at)));
+                Ok(paginate(rows, page))
+            },
+        )
     }
 
     // ----- debates -------------------------------------------------------------
@@ -310,17 +315,20 @@ impl NomicStore {
             view_count: Some(0),
             extra: Default::default(),
         };
-        let _t = self.db.timed("save_debate", || format!("id={}", row.id));
-        self.db.write(|w| {
-            if let Some(old) = w.get::<DebateArtifact>(row.id.as_str())? {
-                let mut row = row.clone();
-                row.view_count = old.view_count;
-                w.update(&row)?;
-                return Ok(row);
-            }
-            w.insert(&row)?;
-            Ok(row.clone())
-        })
+        self.db.write_op(
+            "save_debate",
+            || format!("id={}", row.id),
+            |w| {
+                if let Some(old) = w.get::<DebateArtifact>(row.id.as_str())? {
+                    let mut row = row.clone();
+                    row.view_count = old.view_count;
+                    w.update(&row)?;
+                    return Ok(row);
+                }
+                w.insert(&row)?;
+                Ok(row.clone())
+            },
+        )
     }
 
     /// A debate artifact by id.
@@ -349,33 +357,35 @@ impl NomicStore {
         phase: Option<&str>,
         limit: usize,
     ) -> Result<Vec<DebateArtifact>> {
-        let _t = self.db.timed("list_debates", || {
-            format!("limit={limit}, loop_id={loop_id:?}, phase={phase:?}")
-        });
-        let r = self.db.read()?;
-        let mut rows: Vec<DebateArtifact> = match (loop_id, phase) {
-            (Some(l), _) => r.find(
-                DebateArtifact::idx_debate_artifacts_loop,
-                l,
-                Page::default(),
-            )?,
-            (None, Some(p)) => r.find(
-                DebateArtifact::idx_debate_artifacts_phase,
-                p,
-                Page::default(),
-            )?,
-            (None, None) => r.scan(KeyRange::all(), Page::default())?,
-        };
-        if let Some(p) = phase {
-            rows.retain(|d| d.phase == p);
-        }
-        rows.sort_by(|a, b| {
-            let ka = time_key(a.created_at.as_deref().unwrap_or(""));
-            let kb = time_key(b.created_at.as_deref().unwrap_or(""));
-            kb.cmp(&ka).then_with(|| a.id.cmp(&b.id))
-        });
-        rows.truncate(limit);
-        Ok(rows)
+        self.db.read_op(
+            "list_debates",
+            || format!("limit={limit}, loop_id={loop_id:?}, phase={phase:?}"),
+            |r| {
+                let mut rows: Vec<DebateArtifact> = match (loop_id, phase) {
+                    (Some(l), _) => r.find(
+                        DebateArtifact::idx_debate_artifacts_loop,
+                        l,
+                        Page::default(),
+                    )?,
+                    (None, Some(p)) => r.find(
+                        DebateArtifact::idx_debate_artifacts_phase,
+                        p,
+                        Page::default(),
+                    )?,
+                    (None, None) => r.scan(KeyRange::all(), Page::default())?,
+                };
+                if let Some(p) = phase {
+                    rows.retain(|d| d.phase == p);
+                }
+                rows.sort_by(|a, b| {
+                    let ka = time_key(a.created_at.as_deref().unwrap_or(""));
+                    let kb = time_key(b.created_at.as_deref().unwrap_or(""));
+                    kb.cmp(&ka).then_with(|| a.id.cmp(&b.id))
+                });
+                rows.truncate(limit);
+                Ok(rows)
+            },
+        )
     }
 
     // ----- events --------------------------------------------------------------
@@ -404,42 +414,47 @@ impl NomicStore {
 
     /// Saves events in one transaction; returns how many.
     pub fn save_events_batch(&self, events: &[NewStreamEvent]) -> Result<usize> {
-        let _t = self
-            .db
-            .timed("save_events_batch", || format!("n={}", events.len()));
-        self.db.write(|w| {
-            for e in events {
-                w.insert(&Self::event_row(e))?;
-            }
-            Ok(events.len())
-        })
+        self.db.write_op(
+            "save_events_batch",
+            || format!("n={}", events.len()),
+            |w| {
+                for e in events {
+                    w.insert(&Self::event_row(e))?;
+                }
+                Ok(events.len())
+            },
+        )
     }
 
     /// A loop's events in ascending time (ties by id), filtered.
     pub fn get_events(&self, loop_id: &str, q: &EventQuery<'_>) -> Result<Vec<StreamEvent>> {
-        let _t = self.db.timed("get_events", || {
-            format!("loop_id={loop_id}, cycle={:?}", q.cycle)
-        });
-        let mut rows: Vec<StreamEvent> = self.db.read()?.find(
-            StreamEvent::idx_stream_events_loop_time,
-            loop_id,
-            Page::default(),
-        )?;
-        rows.retain(|e| {
-            q.cycle.is_none_or(|c| e.cycle == c)
-                && q.event_type.is_none_or(|t| e.event_type == t)
-                && q.since
-                    .is_none_or(|s| crate::time::parse(&e.timestamp).is_some_and(|t| t >= s))
-        });
-        rows.sort_by(|a, b| {
-            time_key(&a.timestamp)
-                .cmp(&time_key(&b.timestamp))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        if let Some(n) = q.limit {
-            rows.truncate(n);
-        }
-        Ok(rows)
+        self.db.op(
+            "get_events",
+            || format!("loop_id={loop_id}, cycle={:?}", q.cycle),
+            || {
+                let mut rows: Vec<StreamEvent> = self.db.read()?.find(
+                    StreamEvent::idx_stream_events_loop_time,
+                    loop_id,
+                    Page::default(),
+                )?;
+                rows.retain(|e| {
+                    q.cycle.is_none_or(|c| e.cycle == c)
+                        && q.event_type.is_none_or(|t| e.event_type == t)
+                        && q.since.is_none_or(|s| {
+                            crate::time::parse(&e.timestamp).is_some_and(|t| t >= s)
+                        })
+                });
+                rows.sort_by(|a, b| {
+                    time_key(&a.timestamp)
+                        .cmp(&time_key(&b.timestamp))
+                        .then_with(|| a.id.cmp(&b.id))
+                });
+                if let Some(n) = q.limit {
+                    rows.truncate(n);
+                }
+                Ok(rows)
+            },
+        )
     }
 
     // ----- metrics -------------------------------------------------------------

@@ -42,42 +42,45 @@ impl OrganizationStore {
         slug: Option<&str>,
         tier: &str,
     ) -> Result<Organization> {
-        let _t = self
-            .db
-            .timed("create_organization", || format!("name={name}"));
-        check_tier(tier)?;
-        self.db.write(|w| {
-            let mut owner = w.get::<User>(owner_id)?.ok_or_else(|| Error::ForeignKey {
-                table: "organizations",
-                column: "owner_id".into(),
-                value: format!("{owner_id:?}"),
-                parent: "users",
-            })?;
-            let slug = match slug {
-                Some(s) => s.to_string(),
-                None => free_slug(w, name)?,
-            };
-            let now = time::now_iso();
-            let org = Organization {
-                id: new_uuid(),
-                name: name.to_string(),
-                slug,
-                tier: Some(tier.to_string()),
-                owner_id: Some(owner_id.to_string()),
-                debates_used_this_month: Some(0),
-                billing_cycle_start: Some(now.clone()),
-                settings: Some("{}".into()),
-                created_at: now.clone(),
-                updated_at: now.clone(),
-                ..Organization::default()
-            };
-            w.insert(&org)?;
-            owner.org_id = Some(org.id.clone());
-            owner.role = Some("owner".into());
-            owner.updated_at = now;
-            w.update(&owner)?;
-            Ok(org)
-        })
+        self.db.op(
+            "create_organization",
+            || format!("name={name}"),
+            || {
+                check_tier(tier)?;
+                self.db.write(|w| {
+                    let mut owner = w.get::<User>(owner_id)?.ok_or_else(|| Error::ForeignKey {
+                        table: "organizations",
+                        column: "owner_id".into(),
+                        value: format!("{owner_id:?}"),
+                        parent: "users",
+                    })?;
+                    let slug = match slug {
+                        Some(s) => s.to_string(),
+                        None => free_slug(w, name)?,
+                    };
+                    let now = time::now_iso();
+                    let org = Organization {
+                        id: new_uuid(),
+                        name: name.to_string(),
+                        slug,
+                        tier: Some(tier.to_string()),
+                        owner_id: Some(owner_id.to_string()),
+                        debates_used_this_month: Some(0),
+                        billing_cycle_start: Some(now.clone()),
+                        settings: Some("{}".into()),
+                        created_at: now.clone(),
+                        updated_at: now.clone(),
+                        ..Organization::default()
+                    };
+                    w.insert(&org)?;
+                    owner.org_id = Some(org.id.clone());
+                    owner.role = Some("owner".into());
+                    owner.updated_at = now;
+                    w.update(&owner)?;
+                    Ok(org)
+                })
+            },
+        )
     }
 
     /// An organization by id.
@@ -87,10 +90,11 @@ impl OrganizationStore {
 
     /// An organization by slug.
     pub fn get_organization_by_slug(&self, slug: &str) -> Result<Option<Organization>> {
-        let _t = self
-            .db
-            .timed("get_organization_by_slug", || format!("slug={slug}"));
-        self.db.read()?.get_by(Organization::idx_orgs_slug, slug)
+        self.db.read_op(
+            "get_organization_by_slug",
+            || format!("slug={slug}"),
+            |r| r.get_by(Organization::idx_orgs_slug, slug),
+        )
     }
 
     /// The organization billed to a Stripe customer.
@@ -116,10 +120,15 @@ impl OrganizationStore {
 
     /// Members of an organization.
     pub fn get_org_members(&self, org_id: &str) -> Result<Vec<User>> {
-        let _t = self.db.timed("get_org_members", || format!("org={org_id}"));
-        self.db
-            .read()?
-            .find(User::idx_users_org, org_id, Page::default())
+        self.db.op(
+            "get_org_members",
+            || format!("org={org_id}"),
+            || {
+                self.db
+                    .read()?
+                    .find(User::idx_users_org, org_id, Page::default())
+            },
+        )
     }
 
     /// Changes the subscription tier.

@@ -201,27 +201,30 @@ impl PersonaManager {
             ));
         }
         let expertise = clean_expertise(expertise)?;
-        let _t = self
-            .db
-            .timed("persona_create", || format!("agent={agent_name}"));
-        let now = naive_iso(at);
-        self.db.write(|w| {
-            let created_at = w
-                .get::<Persona>(agent_name)?
-                .and_then(|p| p.created_at)
-                .unwrap_or_else(|| now.clone());
-            let row = Persona {
-                agent_name: agent_name.into(),
-                description: Some(description.into()),
-                traits: Some(clean_traits(traits)),
-                expertise: Some(expertise_json(&expertise)),
-                created_at: Some(created_at),
-                updated_at: Some(now.clone()),
-                extra: Default::default(),
-            };
-            w.upsert(&row)?;
-            PersonaView::from_row(&row)
-        })
+        self.db.op(
+            "persona_create",
+            || format!("agent={agent_name}"),
+            || {
+                let now = naive_iso(at);
+                self.db.write(|w| {
+                    let created_at = w
+                        .get::<Persona>(agent_name)?
+                        .and_then(|p| p.created_at)
+                        .unwrap_or_else(|| now.clone());
+                    let row = Persona {
+                        agent_name: agent_name.into(),
+                        description: Some(description.into()),
+                        traits: Some(clean_traits(traits)),
+                        expertise: Some(expertise_json(&expertise)),
+                        created_at: Some(created_at),
+                        updated_at: Some(now.clone()),
+                        extra: Default::default(),
+                    };
+                    w.upsert(&row)?;
+                    PersonaView::from_row(&row)
+                })
+            },
+        )
     }
 
     /// A persona, decoded.
@@ -255,33 +258,34 @@ impl PersonaManager {
         at: NaiveDateTime,
     ) -> Result<Option<PersonaView>> {
         let expertise = expertise.map(clean_expertise).transpose()?;
-        let _t = self
-            .db
-            .timed("persona_update", || format!("agent={agent_name}"));
-        self.db.write(|w| {
-            let Some(mut p) = w.get::<Persona>(agent_name)? else {
-                return Ok(None);
-            };
-            if let Some(d) = description {
-                p.description = Some(d.into());
-            }
-            if let Some(t) = traits {
-                p.traits = Some(clean_traits(t));
-            }
-            if let Some(new) = expertise {
-                let mut cur = PersonaView::from_row(&p)?.expertise;
-                for (d, s) in new {
-                    match cur.iter_mut().find(|(k, _)| *k == d) {
-                        Some(e) => e.1 = s,
-                        None => cur.push((d, s)),
-                    }
+        self.db.write_op(
+            "persona_update",
+            || format!("agent={agent_name}"),
+            |w| {
+                let Some(mut p) = w.get::<Persona>(agent_name)? else {
+                    return Ok(None);
+                };
+                if let Some(d) = description {
+                    p.description = Some(d.into());
                 }
-                p.expertise = Some(expertise_json(&cur));
-            }
-            p.updated_at = Some(naive_iso(at));
-            w.update(&p)?;
-            PersonaView::from_row(&p).map(Some)
-        })
+                if let Some(t) = traits {
+                    p.traits = Some(clean_traits(t));
+                }
+                if let Some(new) = expertise {
+                    let mut cur = PersonaView::from_row(&p)?.expertise;
+                    for (d, s) in new {
+                        match cur.iter_mut().find(|(k, _)| *k == d) {
+                            Some(e) => e.1 = s,
+                            None => cur.push((d, s)),
+                        }
+                    }
+                    p.expertise = Some(expertise_json(&cur));
+                }
+                p.updated_at = Some(naive_iso(at));
+                w.update(&p)?;
+                PersonaView::from_row(&p).map(Some)
+            },
+        )
     }
 
     /// Every persona, by agent name.
@@ -337,63 +341,64 @@ impl PersonaManager {
             ));
         }
         let domain = domain.trim();
-        let _t = self.db.timed("persona_record_performance", || {
-            format!("agent={agent_name}, domain={domain}")
-        });
-        self.db.write(|w| {
-            let id = w.next_id::<PerformanceRecord>()?;
-            w.insert(&PerformanceRecord {
-                id,
-                agent_name: agent_name.into(),
-                debate_id: debate_id.map(str::to_string),
-                domain: Some(domain.into()),
-                action: Some(action.into()),
-                success: Some(success),
-                created_at: Some(sql_timestamp(utc)),
-                extra: Default::default(),
-            })?;
-            // The agent's records in this domain, newest (highest id) first.
-            let mut mine = Vec::new();
-            for k in w.keys_by(PerformanceRecord::idx_performance_agent, agent_name)? {
-                if let Some(r) = w.get::<PerformanceRecord>(RawKey(&k))?
-                    && r.domain.as_deref() == Some(domain)
-                {
-                    mine.push(r);
+        self.db.write_op(
+            "persona_record_performance",
+            || format!("agent={agent_name}, domain={domain}"),
+            |w| {
+                let id = w.next_id::<PerformanceRecord>()?;
+                w.insert(&PerformanceRecord {
+                    id,
+                    agent_name: agent_name.into(),
+                    debate_id: debate_id.map(str::to_string),
+                    domain: Some(domain.into()),
+                    action: Some(action.into()),
+                    success: Some(success),
+                    created_at: Some(sql_timestamp(utc)),
+                    extra: Default::default(),
+                })?;
+                // The agent's records in this domain, newest (highest id) first.
+                let mut mine = Vec::new();
+                for k in w.keys_by(PerformanceRecord::idx_performance_agent, agent_name)? {
+                    if let Some(r) = w.get::<PerformanceRecord>(RawKey(&k))?
+                        && r.domain.as_deref() == Some(domain)
+                    {
+                        mine.push(r);
+                    }
                 }
-            }
-            mine.sort_by_key(|r| std::cmp::Reverse(r.id));
-            mine.truncate(EXPERTISE_WINDOW);
-            let (mut num, mut den, mut wgt) = (0.0, 0.0, 1.0);
-            for r in &mine {
-                if r.success == Some(true) {
-                    num += wgt;
+                mine.sort_by_key(|r| std::cmp::Reverse(r.id));
+                mine.truncate(EXPERTISE_WINDOW);
+                let (mut num, mut den, mut wgt) = (0.0, 0.0, 1.0);
+                for r in &mine {
+                    if r.success == Some(true) {
+                        num += wgt;
+                    }
+                    den += wgt;
+                    wgt *= 0.9;
                 }
-                den += wgt;
-                wgt *= 0.9;
-            }
-            let rate = if den > 0.0 { num / den } else { 0.0 };
-            let existing = w.get::<Persona>(agent_name)?;
-            // A new row gets `created_at` the way the column default would.
-            let mut p = existing.unwrap_or_else(|| Persona {
-                agent_name: agent_name.into(),
-                created_at: Some(sql_timestamp(utc)),
-                ..Persona::default()
-            });
-            let mut exp = PersonaView::from_row(&p)?.expertise;
-            let old = exp
-                .iter()
-                .find(|(d, _)| d == domain)
-                .map_or(0.5, |(_, s)| *s);
-            let new = (0.7 * old + 0.3 * rate).clamp(0.0, 1.0);
-            match exp.iter_mut().find(|(d, _)| d == domain) {
-                Some(e) => e.1 = new,
-                None => exp.push((domain.to_string(), new)),
-            }
-            p.expertise = Some(expertise_json(&exp));
-            p.updated_at = Some(naive_iso(local));
-            w.upsert(&p)?;
-            Ok(new)
-        })
+                let rate = if den > 0.0 { num / den } else { 0.0 };
+                let existing = w.get::<Persona>(agent_name)?;
+                // A new row gets `created_at` the way the column default would.
+                let mut p = existing.unwrap_or_else(|| Persona {
+                    agent_name: agent_name.into(),
+                    created_at: Some(sql_timestamp(utc)),
+                    ..Persona::default()
+                });
+                let mut exp = PersonaView::from_row(&p)?.expertise;
+                let old = exp
+                    .iter()
+                    .find(|(d, _)| d == domain)
+                    .map_or(0.5, |(_, s)| *s);
+                let new = (0.7 * old + 0.3 * rate).clamp(0.0, 1.0);
+                match exp.iter_mut().find(|(d, _)| d == domain) {
+                    Some(e) => e.1 = new,
+                    None => exp.push((domain.to_string(), new)),
+                }
+                p.expertise = Some(expertise_json(&exp));
+                p.updated_at = Some(naive_iso(local));
+                w.upsert(&p)?;
+                Ok(new)
+            },
+        )
     }
 
     /// An agent's performance records, newest first, optionally of one

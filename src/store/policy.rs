@@ -205,12 +205,17 @@ impl PolicyStore {
         parse_json("rules_json", p.rules_json.as_deref(), false)?;
         parse_json("metadata_json", p.metadata_json.as_deref(), true)?;
         let id = p.id.clone();
-        let _t = self.db.timed("policy_create", || format!("id={id}"));
-        self.db.write(|w| {
-            w.insert(&p)?;
-            audit(w, &p.id, "create", p.created_by.as_deref(), None, Some(&p))
-        })?;
-        Ok(p)
+        self.db.op(
+            "policy_create",
+            || format!("id={id}"),
+            || {
+                self.db.write(|w| {
+                    w.insert(&p)?;
+                    audit(w, &p.id, "create", p.created_by.as_deref(), None, Some(&p))
+                })?;
+                Ok(p)
+            },
+        )
     }
 
     /// A policy by id.
@@ -269,35 +274,38 @@ impl PolicyStore {
                 "policy metadata must be a JSON object".into(),
             ));
         }
-        let _t = self.db.timed("policy_update", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(old) = w.get::<Policy>(id)? else {
-                return Ok(None);
-            };
-            let mut p = old.clone();
-            if let Some(v) = &changes.name {
-                p.name = v.clone();
-            }
-            if let Some(v) = &changes.description {
-                p.description = Some(v.clone());
-            }
-            if let Some(v) = &changes.level {
-                p.level = Some(v.clone());
-            }
-            if let Some(v) = changes.enabled {
-                p.enabled = Some(v);
-            }
-            if let Some(v) = &changes.rules {
-                p.rules_json = Some(python_json(v, false));
-            }
-            if let Some(v) = &changes.metadata {
-                p.metadata_json = Some(python_json(v, false));
-            }
-            p.updated_at = Some(time::now_iso());
-            w.update(&p)?;
-            audit(w, id, "update", changed_by, Some(&old), Some(&p))?;
-            Ok(Some(p))
-        })
+        self.db.write_op(
+            "policy_update",
+            || format!("id={id}"),
+            |w| {
+                let Some(old) = w.get::<Policy>(id)? else {
+                    return Ok(None);
+                };
+                let mut p = old.clone();
+                if let Some(v) = &changes.name {
+                    p.name = v.clone();
+                }
+                if let Some(v) = &changes.description {
+                    p.description = Some(v.clone());
+                }
+                if let Some(v) = &changes.level {
+                    p.level = Some(v.clone());
+                }
+                if let Some(v) = changes.enabled {
+                    p.enabled = Some(v);
+                }
+                if let Some(v) = &changes.rules {
+                    p.rules_json = Some(python_json(v, false));
+                }
+                if let Some(v) = &changes.metadata {
+                    p.metadata_json = Some(python_json(v, false));
+                }
+                p.updated_at = Some(time::now_iso());
+                w.update(&p)?;
+                audit(w, id, "update", changed_by, Some(&old), Some(&p))?;
+                Ok(Some(p))
+            },
+        )
     }
 
     /// Enables or disables a policy (an update, audited as such).
@@ -317,15 +325,18 @@ impl PolicyStore {
     /// Deletes a policy and writes a `delete` audit row with its last
     /// state. Its violations and audit history stay. False if unknown.
     pub fn delete_policy(&self, id: &str, deleted_by: Option<&str>) -> Result<bool> {
-        let _t = self.db.timed("policy_delete", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(old) = w.get::<Policy>(id)? else {
-                return Ok(false);
-            };
-            w.delete::<Policy>(id)?;
-            audit(w, id, "delete", deleted_by, Some(&old), None)?;
-            Ok(true)
-        })
+        self.db.write_op(
+            "policy_delete",
+            || format!("id={id}"),
+            |w| {
+                let Some(old) = w.get::<Policy>(id)? else {
+                    return Ok(false);
+                };
+                w.delete::<Policy>(id)?;
+                audit(w, id, "delete", deleted_by, Some(&old), None)?;
+                Ok(true)
+            },
+        )
     }
 
     /// The audit trail of a policy, oldest first.
@@ -359,9 +370,14 @@ impl PolicyStore {
         v.metadata_json.get_or_insert_with(|| "{}".into());
         parse_json("metadata_json", v.metadata_json.as_deref(), true)?;
         let id = v.id.clone();
-        let _t = self.db.timed("violation_create", || format!("id={id}"));
-        self.db.write(|w| w.insert(&v))?;
-        Ok(v)
+        self.db.op(
+            "violation_create",
+            || format!("id={id}"),
+            || {
+                self.db.write(|w| w.insert(&v))?;
+                Ok(v)
+            },
+        )
     }
 
     /// A violation by id.

@@ -156,37 +156,38 @@ impl PositionLedger {
                 "confidence {confidence} is not between 0 and 1"
             )));
         }
-        let _t = self.db.timed("positions_record", || {
-            format!("agent={agent_name}, debate={debate_id}")
-        });
-        self.db.write(|w| {
-            for _ in 0..16 {
-                let id = crate::store::users::new_uuid()[..8].to_string();
-                if w.get::<Position>(id.as_str())?.is_some() {
-                    continue;
+        self.db.write_op(
+            "positions_record",
+            || format!("agent={agent_name}, debate={debate_id}"),
+            |w| {
+                for _ in 0..16 {
+                    let id = crate::store::users::new_uuid()[..8].to_string();
+                    if w.get::<Position>(id.as_str())?.is_some() {
+                        continue;
+                    }
+                    let row = Position {
+                        id,
+                        agent_name: agent_name.into(),
+                        claim: claim.into(),
+                        confidence,
+                        debate_id: debate_id.into(),
+                        round_num,
+                        outcome: Some("pending".into()),
+                        reversed: Some(false),
+                        reversal_debate_id: None,
+                        domain: domain.map(str::to_string),
+                        created_at: Some(naive_iso(at)),
+                        resolved_at: None,
+                        extra: Default::default(),
+                    };
+                    w.insert(&row)?;
+                    return Ok(row);
                 }
-                let row = Position {
-                    id,
-                    agent_name: agent_name.into(),
-                    claim: claim.into(),
-                    confidence,
-                    debate_id: debate_id.into(),
-                    round_num,
-                    outcome: Some("pending".into()),
-                    reversed: Some(false),
-                    reversal_debate_id: None,
-                    domain: domain.map(str::to_string),
-                    created_at: Some(naive_iso(at)),
-                    resolved_at: None,
-                    extra: Default::default(),
-                };
-                w.insert(&row)?;
-                return Ok(row);
-            }
-            Err(Error::InvalidArgument(
-                "could not find a free position id".into(),
-            ))
-        })
+                Err(Error::InvalidArgument(
+                    "could not find a free position id".into(),
+                ))
+            },
+        )
     }
 
     /// A position by id.
@@ -208,16 +209,19 @@ impl PositionLedger {
                 OUTCOMES.join(", ")
             )));
         }
-        let _t = self.db.timed("positions_resolve", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(mut p) = w.get::<Position>(id)? else {
-                return Ok(false);
-            };
-            p.outcome = Some(outcome.into());
-            p.resolved_at = Some(naive_iso(at));
-            w.update(&p)?;
-            Ok(true)
-        })
+        self.db.write_op(
+            "positions_resolve",
+            || format!("id={id}"),
+            |w| {
+                let Some(mut p) = w.get::<Position>(id)? else {
+                    return Ok(false);
+                };
+                p.outcome = Some(outcome.into());
+                p.resolved_at = Some(naive_iso(at));
+                w.update(&p)?;
+                Ok(true)
+            },
+        )
     }
 
     /// Marks an agent's position reversed in a later debate. Returns false
@@ -230,24 +234,25 @@ impl PositionLedger {
         original_position_id: &str,
         new_debate_id: &str,
     ) -> Result<bool> {
-        let _t = self.db.timed("positions_reversal", || {
-            format!("id={original_position_id}")
-        });
-        self.db.write(|w| {
-            let Some(mut p) = w.get::<Position>(original_position_id)? else {
-                return Ok(false);
-            };
-            if p.agent_name != agent_name {
-                return Err(Error::InvalidArgument(format!(
-                    "position {original_position_id} belongs to {:?}, not {agent_name:?}",
-                    p.agent_name
-                )));
-            }
-            p.reversed = Some(true);
-            p.reversal_debate_id = Some(new_debate_id.into());
-            w.update(&p)?;
-            Ok(true)
-        })
+        self.db.write_op(
+            "positions_reversal",
+            || format!("id={original_position_id}"),
+            |w| {
+                let Some(mut p) = w.get::<Position>(original_position_id)? else {
+                    return Ok(false);
+                };
+                if p.agent_name != agent_name {
+                    return Err(Error::InvalidArgument(format!(
+                        "position {original_position_id} belongs to {:?}, not {agent_name:?}",
+                        p.agent_name
+                    )));
+                }
+                p.reversed = Some(true);
+                p.reversal_debate_id = Some(new_debate_id.into());
+                w.update(&p)?;
+                Ok(true)
+            },
+        )
     }
 
     /// An agent's positions, newest first, optionally of one outcome only.
@@ -394,64 +399,67 @@ impl FlipDetector {
         lookback_positions: usize,
         at: NaiveDateTime,
     ) -> Result<Vec<DetectedFlip>> {
-        let _t = self
-            .db
-            .timed("flips_detect", || format!("agent={agent_name}"));
-        let detected_at = naive_iso(at);
-        self.db.write(|w| {
-            let keys = w.keys_by(Position::idx_positions_agent, agent_name)?;
-            let mut mine = Vec::with_capacity(keys.len());
-            for k in &keys {
-                if let Some(p) = w.get::<Position>(crate::table::RawKey(k))? {
-                    mine.push(p);
-                }
-            }
-            sort_newest_first(&mut mine);
-            mine.truncate(lookback_positions);
-            let mut out = Vec::new();
-            for orig in mine.iter().filter(|p| p.reversed == Some(true)) {
-                let Some(new_debate) = orig.reversal_debate_id.as_deref() else {
-                    continue;
-                };
-                let keys = w.keys_by(Position::idx_positions_debate, new_debate)?;
-                let mut candidates = Vec::new();
-                for k in &keys {
-                    if let Some(p) = w.get::<Position>(crate::table::RawKey(k))?
-                        && p.agent_name == agent_name
-                        && p.id != orig.id
-                    {
-                        candidates.push(p);
+        self.db.op(
+            "flips_detect",
+            || format!("agent={agent_name}"),
+            || {
+                let detected_at = naive_iso(at);
+                self.db.write(|w| {
+                    let keys = w.keys_by(Position::idx_positions_agent, agent_name)?;
+                    let mut mine = Vec::with_capacity(keys.len());
+                    for k in &keys {
+                        if let Some(p) = w.get::<Position>(crate::table::RawKey(k))? {
+                            mine.push(p);
+                        }
                     }
-                }
-                sort_newest_first(&mut candidates);
-                candidates.sort_by_key(|p| std::cmp::Reverse(p.round_num));
-                let Some(new) = candidates.first() else {
-                    continue;
-                };
-                let (flip_type, sim) =
-                    classify_flip(&orig.claim, &new.claim, orig.confidence, new.confidence);
-                let flip = DetectedFlip {
-                    id: format!("flip-{}", orig.id),
-                    agent_name: agent_name.into(),
-                    original_claim: orig.claim.clone(),
-                    new_claim: new.claim.clone(),
-                    original_confidence: Some(orig.confidence),
-                    new_confidence: Some(new.confidence),
-                    original_debate_id: Some(orig.debate_id.clone()),
-                    new_debate_id: Some(new.debate_id.clone()),
-                    original_position_id: Some(orig.id.clone()),
-                    new_position_id: Some(new.id.clone()),
-                    similarity_score: Some(sim),
-                    flip_type: Some(flip_type.into()),
-                    domain: orig.domain.clone().or_else(|| new.domain.clone()),
-                    detected_at: Some(detected_at.clone()),
-                    extra: Default::default(),
-                };
-                w.upsert(&flip)?;
-                out.push(flip);
-            }
-            Ok(out)
-        })
+                    sort_newest_first(&mut mine);
+                    mine.truncate(lookback_positions);
+                    let mut out = Vec::new();
+                    for orig in mine.iter().filter(|p| p.reversed == Some(true)) {
+                        let Some(new_debate) = orig.reversal_debate_id.as_deref() else {
+                            continue;
+                        };
+                        let keys = w.keys_by(Position::idx_positions_debate, new_debate)?;
+                        let mut candidates = Vec::new();
+                        for k in &keys {
+                            if let Some(p) = w.get::<Position>(crate::table::RawKey(k))?
+                                && p.agent_name == agent_name
+                                && p.id != orig.id
+                            {
+                                candidates.push(p);
+                            }
+                        }
+                        sort_newest_first(&mut candidates);
+                        candidates.sort_by_key(|p| std::cmp::Reverse(p.round_num));
+                        let Some(new) = candidates.first() else {
+                            continue;
+                        };
+                        let (flip_type, sim) =
+                            classify_flip(&orig.claim, &new.claim, orig.confidence, new.confidence);
+                        let flip = DetectedFlip {
+                            id: format!("flip-{}", orig.id),
+                            agent_name: agent_name.into(),
+                            original_claim: orig.claim.clone(),
+                            new_claim: new.claim.clone(),
+                            original_confidence: Some(orig.confidence),
+                            new_confidence: Some(new.confidence),
+                            original_debate_id: Some(orig.debate_id.clone()),
+                            new_debate_id: Some(new.debate_id.clone()),
+                            original_position_id: Some(orig.id.clone()),
+                            new_position_id: Some(new.id.clone()),
+                            similarity_score: Some(sim),
+                            flip_type: Some(flip_type.into()),
+                            domain: orig.domain.clone().or_else(|| new.domain.clone()),
+                            detected_at: Some(detected_at.clone()),
+                            extra: Default::default(),
+                        };
+                        w.upsert(&flip)?;
+                        out.push(flip);
+                    }
+                    Ok(out)
+                })
+            },
+        )
     }
 
     /// A flip by id.

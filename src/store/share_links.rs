@@ -64,9 +64,14 @@ impl ShareLinkStore {
             link.token = Some(new_token());
         }
         let debate = link.debate_id.clone();
-        let _t = self.db.timed("share_save", || format!("debate={debate}"));
-        self.db.write(|w| w.upsert(&link).map(drop))?;
-        Ok(link)
+        self.db.op(
+            "share_save",
+            || format!("debate={debate}"),
+            || {
+                self.db.write(|w| w.upsert(&link).map(drop))?;
+                Ok(link)
+            },
+        )
     }
 
     /// The link of a debate (expired or revoked links included).

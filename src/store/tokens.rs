@@ -35,14 +35,19 @@ impl TokenBlacklist {
 
     /// [`TokenBlacklist::revoke`] with an explicit clock.
     pub fn revoke_at(&self, jti: &str, expires_at: f64, now: f64) -> Result<()> {
-        let _t = self.db.timed("blacklist_add", || format!("jti={jti}"));
-        let row = BlacklistedToken {
-            jti: jti.into(),
-            expires_at,
-            revoked_at: now,
-            extra: Default::default(),
-        };
-        self.db.write(|w| w.upsert(&row).map(drop))
+        self.db.op(
+            "blacklist_add",
+            || format!("jti={jti}"),
+            || {
+                let row = BlacklistedToken {
+                    jti: jti.into(),
+                    expires_at,
+                    revoked_at: now,
+                    extra: Default::default(),
+                };
+                self.db.write(|w| w.upsert(&row).map(drop))
+            },
+        )
     }
 
     /// Whether a token id is revoked now.
@@ -59,8 +64,7 @@ impl TokenBlacklist {
 
     /// Removes entries that expired before `now`; returns how many.
     pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
-        let _t = self.db.timed("blacklist_cleanup", String::new);
-        self.db.write(|w| {
+        self.db.write_op("blacklist_cleanup", String::new, |w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(now));
             w.delete_in(BlacklistedToken::idx_blacklist_expires, &range)
         })

@@ -72,71 +72,78 @@ impl UsageStore {
         metadata: Option<&str>,
         timestamp: &str,
     ) -> Result<i64> {
-        let _t = self.db.timed("record_usage_event", || {
-            format!("org={org_id} type={event_type}")
-        });
-        self.db.write(|w| {
-            let id = w.next_id::<UsageEvent>()?;
-            w.insert(&UsageEvent {
-                id,
-                org_id: org_id.into(),
-                event_type: event_type.into(),
-                count: Some(count),
-                metadata: Some(metadata.unwrap_or("{}").into()),
-                timestamp: timestamp.into(),
-                extra: Default::default(),
-            })?;
-            Ok(id)
-        })
+        self.db.write_op(
+            "record_usage_event",
+            || format!("org={org_id} type={event_type}"),
+            |w| {
+                let id = w.next_id::<UsageEvent>()?;
+                w.insert(&UsageEvent {
+                    id,
+                    org_id: org_id.into(),
+                    event_type: event_type.into(),
+                    count: Some(count),
+                    metadata: Some(metadata.unwrap_or("{}").into()),
+                    timestamp: timestamp.into(),
+                    extra: Default::default(),
+                })?;
+                Ok(id)
+            },
+        )
     }
 
     /// Recomputes every month's totals from the live events; returns the
     /// number of summary rows written.
     pub fn aggregate(&self) -> Result<usize> {
-        let _t = self.db.timed("aggregate_usage", String::new);
-        self.db.write(aggregate_in)
+        self.db.op("aggregate_usage", String::new, || {
+            self.db.write(aggregate_in)
+        })
     }
 
     /// Aggregates, then deletes events older than `days` days (relative to
     /// `now`), keeping their counts in the summary.
     pub fn prune(&self, now: DateTime<Utc>, days: u32) -> Result<PruneReport> {
-        let _t = self.db.timed("prune_usage", || format!("days={days}"));
-        let cutoff = now - chrono::Duration::days(i64::from(days));
-        self.db.write(|w| {
-            aggregate_in(w)?;
-            let mut report = PruneReport::default();
-            let mut moved: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
-            let pks = w.keys_in(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
-            for pk in pks {
-                let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
-                    continue;
-                };
-                match time::parse(&e.timestamp) {
-                    Some(t) if t < cutoff => {
-                        let month = t.format("%Y-%m").to_string();
-                        let slot = moved
-                            .entry((e.org_id.clone(), month, e.event_type.clone()))
-                            .or_default();
-                        slot.0 += e.count.unwrap_or(1);
-                        slot.1 += 1;
-                        report.pruned_rows += 1;
-                        report.pruned_count += e.count.unwrap_or(1);
-                        w.delete::<UsageEvent>(crate::table::RawKey(&pk))?;
+        self.db.op(
+            "prune_usage",
+            || format!("days={days}"),
+            || {
+                let cutoff = now - chrono::Duration::days(i64::from(days));
+                self.db.write(|w| {
+                    aggregate_in(w)?;
+                    let mut report = PruneReport::default();
+                    let mut moved: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
+                    let pks = w.keys_in(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
+                    for pk in pks {
+                        let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
+                            continue;
+                        };
+                        match time::parse(&e.timestamp) {
+                            Some(t) if t < cutoff => {
+                                let month = t.format("%Y-%m").to_string();
+                                let slot = moved
+                                    .entry((e.org_id.clone(), month, e.event_type.clone()))
+                                    .or_default();
+                                slot.0 += e.count.unwrap_or(1);
+                                slot.1 += 1;
+                                report.pruned_rows += 1;
+                                report.pruned_count += e.count.unwrap_or(1);
+                                w.delete::<UsageEvent>(crate::table::RawKey(&pk))?;
+                            }
+                            Some(_) => {}
+                            None => report.undated_rows += 1,
+                        }
                     }
-                    Some(_) => {}
-                    None => report.undated_rows += 1,
-                }
-            }
-            let now_s = time::now_iso();
-            for ((org, month, ty), (count, rows)) in moved {
-                let mut s = summary(w, org, month, ty)?;
-                s.pruned_count += count;
-                s.pruned_rows += rows;
-                s.updated_at = now_s.clone();
-                w.upsert(&s)?;
-            }
-            Ok(report)
-        })
+                    let now_s = time::now_iso();
+                    for ((org, month, ty), (count, rows)) in moved {
+                        let mut s = summary(w, org, month, ty)?;
+                        s.pruned_count += count;
+                        s.pruned_rows += rows;
+                        s.updated_at = now_s.clone();
+                        w.upsert(&s)?;
+                    }
+                    Ok(report)
+                })
+            },
+        )
     }
 
     /// Monthly totals of one organization, by month then event type.

@@ -150,50 +150,57 @@ impl UserStore {
         org_id: Option<&str>,
         role: &str,
     ) -> Result<User> {
-        let _t = self.db.timed("create_user", || format!("email={email}"));
-        let now = time::now_iso();
-        let user = User {
-            id: new_uuid(),
-            email: email.to_string(),
-            password_hash: password_hash.to_string(),
-            password_salt: password_salt.to_string(),
-            name: Some(name.to_string()),
-            org_id: org_id.map(str::to_string),
-            role: Some(role.to_string()),
-            created_at: now.clone(),
-            updated_at: now,
-            is_active: Some(true),
-            email_verified: Some(false),
-            preferences: Some("{}".into()),
-            failed_login_count: Some(0),
-            mfa_enabled: Some(false),
-            token_version: Some(1),
-            ..User::default()
-        };
-        self.db.write(|w| w.insert(&user))?;
-        Ok(user)
+        self.db.op(
+            "create_user",
+            || format!("email={email}"),
+            || {
+                let now = time::now_iso();
+                let user = User {
+                    id: new_uuid(),
+                    email: email.to_string(),
+                    password_hash: password_hash.to_string(),
+                    password_salt: password_salt.to_string(),
+                    name: Some(name.to_string()),
+                    org_id: org_id.map(str::to_string),
+                    role: Some(role.to_string()),
+                    created_at: now.clone(),
+                    updated_at: now,
+                    is_active: Some(true),
+                    email_verified: Some(false),
+                    preferences: Some("{}".into()),
+                    failed_login_count: Some(0),
+                    mfa_enabled: Some(false),
+                    token_version: Some(1),
+                    ..User::default()
+                };
+                self.db.write(|w| w.insert(&user))?;
+                Ok(user)
+            },
+        )
     }
 
     /// A user by id.
     pub fn get_user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let _t = self.db.timed("get_user_by_id", || format!("id={id}"));
-        self.db.read()?.get(id)
+        self.db
+            .read_op("get_user_by_id", || format!("id={id}"), |r| r.get(id))
     }
 
     /// A user by email (exact match, as stored).
     pub fn get_user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let _t = self
-            .db
-            .timed("get_user_by_email", || format!("email={email}"));
-        self.db.read()?.get_by(User::idx_users_email, email)
+        self.db.read_op(
+            "get_user_by_email",
+            || format!("email={email}"),
+            |r| r.get_by(User::idx_users_email, email),
+        )
     }
 
     /// Users of an organization, in id order.
     pub fn list_users_by_org(&self, org_id: &str, page: Page) -> Result<Vec<User>> {
-        let _t = self
-            .db
-            .timed("list_users_by_org", || format!("org={org_id}"));
-        self.db.read()?.find(User::idx_users_org, org_id, page)
+        self.db.read_op(
+            "list_users_by_org",
+            || format!("org={org_id}"),
+            |r| r.find(User::idx_users_org, org_id, page),
+        )
     }
 
     /// Number of users.
@@ -203,15 +210,20 @@ impl UserStore {
 
     /// Replaces a user row; `updated_at` is set to now.
     pub fn update_user(&self, user: &User) -> Result<User> {
-        let _t = self.db.timed("update_user", || format!("id={}", user.id));
-        let mut user = user.clone();
-        user.updated_at = time::now_iso();
-        self.db.write(|w| {
-            let old = w.get::<User>(user.id.as_str())?;
-            self.guard_secrets(old.as_ref(), &user)?;
-            w.update(&user)
-        })?;
-        Ok(user)
+        self.db.op(
+            "update_user",
+            || format!("id={}", user.id),
+            || {
+                let mut user = user.clone();
+                user.updated_at = time::now_iso();
+                self.db.write(|w| {
+                    let old = w.get::<User>(user.id.as_str())?;
+                    self.guard_secrets(old.as_ref(), &user)?;
+                    w.update(&user)
+                })?;
+                Ok(user)
+            },
+        )
     }
 
     /// Loads, changes and stores a user in one transaction.
@@ -231,25 +243,26 @@ impl UserStore {
     /// 1 hour or 24 hours at 5, 10 and 20 consecutive failures. Returns the
     /// new state, or `None` for an unknown email.
     pub fn record_failed_login(&self, email: &str) -> Result<Option<LockoutInfo>> {
-        let _t = self
-            .db
-            .timed("record_failed_login", || format!("email={email}"));
-        self.db.write(|w| {
-            let Some(mut user) = w.get_by(User::idx_users_email, email)? else {
-                return Ok(None);
-            };
-            let now = Utc::now();
-            let count = user.failed_login_count.unwrap_or(0) + 1;
-            user.failed_login_count = Some(count);
-            user.last_failed_login_at = Some(time::format_iso(now));
-            user.updated_at = time::format_iso(now);
-            if let Some((n, len)) = LOCKOUT_TIERS.iter().find(|(n, _)| count >= *n) {
-                user.locked_until = Some(time::format_iso(now + *len));
-                user.lockout_reason = Some(format!("{n} or more consecutive failed logins"));
-            }
-            w.update(&user)?;
-            Ok(Some(lockout_of(&user)))
-        })
+        self.db.write_op(
+            "record_failed_login",
+            || format!("email={email}"),
+            |w| {
+                let Some(mut user) = w.get_by(User::idx_users_email, email)? else {
+                    return Ok(None);
+                };
+                let now = Utc::now();
+                let count = user.failed_login_count.unwrap_or(0) + 1;
+                user.failed_login_count = Some(count);
+                user.last_failed_login_at = Some(time::format_iso(now));
+                user.updated_at = time::format_iso(now);
+                if let Some((n, len)) = LOCKOUT_TIERS.iter().find(|(n, _)| count >= *n) {
+                    user.locked_until = Some(time::format_iso(now + *len));
+                    user.lockout_reason = Some(format!("{n} or more consecutive failed logins"));
+                }
+                w.update(&user)?;
+                Ok(Some(lockout_of(&user)))
+            },
+        )
     }
 
     /// Whether the account is locked now, until when, and the failure count.
@@ -283,8 +296,11 @@ impl UserStore {
     /// Deletes a user. Organizations it owned lose their owner, its OAuth
     /// links go with it, and invitations it sent keep no inviter.
     pub fn delete_user(&self, id: &str) -> Result<bool> {
-        let _t = self.db.timed("delete_user", || format!("id={id}"));
-        self.db.write(|w| w.delete::<User>(id))
+        self.db.write_op(
+            "delete_user",
+            || format!("id={id}"),
+            |w| w.delete::<User>(id),
+        )
     }
 
     /// A snapshot for several reads.

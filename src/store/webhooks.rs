@@ -67,16 +67,19 @@ impl WebhookStore {
 
     /// [`WebhookStore::mark_processed`] with an explicit clock.
     pub fn mark_processed_at(&self, event_id: &str, result: &str, now: f64) -> Result<()> {
-        let _t = self
-            .db
-            .timed("webhook_mark_processed", || format!("event={event_id}"));
-        let row = WebhookEvent {
-            event_id: event_id.into(),
-            processed_at: now,
-            result: result.into(),
-            extra: Default::default(),
-        };
-        self.db.write(|w| w.upsert(&row).map(drop))
+        self.db.op(
+            "webhook_mark_processed",
+            || format!("event={event_id}"),
+            || {
+                let row = WebhookEvent {
+                    event_id: event_id.into(),
+                    processed_at: now,
+                    result: result.into(),
+                    extra: Default::default(),
+                };
+                self.db.write(|w| w.upsert(&row).map(drop))
+            },
+        )
     }
 
     /// Whether an event was processed within the TTL.
@@ -100,11 +103,12 @@ impl WebhookStore {
     /// exactly those [`WebhookStore::is_processed_at`] no longer counts);
     /// returns how many.
     pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
-        let _t = self.db.timed("webhook_cleanup", String::new);
-        let cutoff = now - self.ttl;
-        self.db.write(|w| {
-            let range = KeyRange::between(Bound::Unbounded, Bound::Included(cutoff));
-            w.delete_in(WebhookEvent::idx_webhook_processed_at, &range)
+        self.db.op("webhook_cleanup", String::new, || {
+            let cutoff = now - self.ttl;
+            self.db.write(|w| {
+                let range = KeyRange::between(Bound::Unbounded, Bound::Included(cutoff));
+                w.delete_in(WebhookEvent::idx_webhook_processed_at, &range)
+            })
         })
     }
 
@@ -277,10 +281,15 @@ impl WebhookConfigStore {
             extra: Default::default(),
         };
         let id = row.id.clone();
-        let _t = self.db.timed("webhook_register", || format!("id={id}"));
-        self.db.write(|w| w.insert(&row))?;
-        row.secret = secret;
-        Ok(row)
+        self.db.op(
+            "webhook_register",
+            || format!("id={id}"),
+            || {
+                self.db.write(|w| w.insert(&row))?;
+                row.secret = secret;
+                Ok(row)
+            },
+        )
     }
 
     /// The plaintext secret of a stored webhook.
@@ -345,30 +354,33 @@ impl WebhookConfigStore {
         if let Some(url) = &changes.url {
             check_url(url)?;
         }
-        let _t = self.db.timed("webhook_update", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(mut c) = w.get::<WebhookConfig>(id)? else {
-                return Ok(None);
-            };
-            if let Some(url) = changes.url {
-                c.url = url;
-            }
-            if let Some(events) = &changes.events {
-                c.events_json = events_json(events);
-            }
-            if let Some(active) = changes.active {
-                c.active = active;
-            }
-            if let Some(name) = changes.name {
-                c.name = Some(name);
-            }
-            if let Some(d) = changes.description {
-                c.description = Some(d);
-            }
-            c.updated_at = now;
-            w.update(&c)?;
-            Ok(Some(c))
-        })
+        self.db.write_op(
+            "webhook_update",
+            || format!("id={id}"),
+            |w| {
+                let Some(mut c) = w.get::<WebhookConfig>(id)? else {
+                    return Ok(None);
+                };
+                if let Some(url) = changes.url {
+                    c.url = url;
+                }
+                if let Some(events) = &changes.events {
+                    c.events_json = events_json(events);
+                }
+                if let Some(active) = changes.active {
+                    c.active = active;
+                }
+                if let Some(name) = changes.name {
+                    c.name = Some(name);
+                }
+                if let Some(d) = changes.description {
+                    c.description = Some(d);
+                }
+                c.updated_at = now;
+                w.update(&c)?;
+                Ok(Some(c))
+            },
+        )
     }
 
     /// Deletes a webhook.
