@@ -218,6 +218,10 @@ pub struct Database {
     inner: Arc<Inner>,
     /// Refuses writes (see [`Database::open_read_only`]).
     read_only: bool,
+    /// Where this handle's stores read the time: the opening
+    /// configuration's clock (handles of one file share the file, not
+    /// the clock).
+    clock: crate::time::Clock,
 }
 
 impl std::fmt::Debug for Database {
@@ -241,11 +245,14 @@ impl Database {
     /// configured mode, with every table that lives in that file.
     pub fn open(config: &Config, target: DbTarget) -> Result<Database> {
         if let Some(db) = pg::open_configured(config, target)? {
-            return Ok(db);
+            return Ok(db.with_clock(config.clock.clone()));
         }
         let file = config.get_db_path(target)?;
         let tables = crate::schema::tables_in_file(config, &file.path)?;
-        Self::open_path(&file.path, tables, &OpenOptions::from(config))
+        Ok(
+            Self::open_path(&file.path, tables, &OpenOptions::from(config))?
+                .with_clock(config.clock.clone()),
+        )
     }
 
     /// Opens the database that holds `target` read-only: on PostgreSQL
@@ -254,11 +261,14 @@ impl Database {
     /// ([`Database::open_read_only`]; it must exist).
     pub fn open_target_read_only(config: &Config, target: DbTarget) -> Result<Database> {
         if let Some(db) = pg::open_configured_read_only(config, target)? {
-            return Ok(db);
+            return Ok(db.with_clock(config.clock.clone()));
         }
         let file = config.get_db_path(target)?;
         let tables = crate::schema::tables_in_file(config, &file.path)?;
-        Self::open_read_only(&file.path, tables, &OpenOptions::from(config))
+        Ok(
+            Self::open_read_only(&file.path, tables, &OpenOptions::from(config))?
+                .with_clock(config.clock.clone()),
+        )
     }
 
     /// Opens a file with an explicit table set. A second open of the same
@@ -287,6 +297,7 @@ impl Database {
             return Ok(Database {
                 inner,
                 read_only: false,
+                clock: crate::time::Clock::system(),
             });
         }
         readonly::refuse_if_read_only_here(&key)?;
@@ -303,6 +314,7 @@ impl Database {
         Ok(Database {
             inner,
             read_only: false,
+            clock: crate::time::Clock::system(),
         })
     }
 
@@ -327,6 +339,7 @@ impl Database {
         Ok(Database {
             inner,
             read_only: false,
+            clock: crate::time::Clock::system(),
         })
     }
 
@@ -354,6 +367,37 @@ impl Database {
     /// The foreign keys of this file's tables that reference `parent`.
     pub fn referencing(&self, parent: &TableDef) -> &[Child] {
         self.inner.set.referencing(parent)
+    }
+
+    /// This handle reading the time from `clock`.
+    pub fn with_clock(mut self, clock: crate::time::Clock) -> Database {
+        self.clock = clock;
+        self
+    }
+
+    /// Where this handle reads the time.
+    pub fn clock(&self) -> &crate::time::Clock {
+        &self.clock
+    }
+
+    /// Now, in UTC ([`Clock::now`](crate::time::Clock::now)).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Now, as Unix epoch seconds ([`Clock::epoch`](crate::time::Clock::epoch)).
+    pub fn now_epoch(&self) -> f64 {
+        self.clock.epoch()
+    }
+
+    /// Now, as ISO text ([`Clock::iso`](crate::time::Clock::iso)).
+    pub fn now_iso(&self) -> String {
+        self.clock.iso()
+    }
+
+    /// Now, as local wall-clock time ([`Clock::local`](crate::time::Clock::local)).
+    pub fn now_local(&self) -> chrono::NaiveDateTime {
+        self.clock.local()
     }
 
     /// The slow-operation threshold.
@@ -549,6 +593,7 @@ pub fn open_handle(path: &Path) -> Option<Database> {
     Some(Database {
         inner,
         read_only: false,
+        clock: crate::time::Clock::system(),
     })
 }
 

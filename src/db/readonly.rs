@@ -119,6 +119,7 @@ impl Database {
             return Ok(Database {
                 inner,
                 read_only: true,
+                clock: crate::time::Clock::system(),
             });
         }
         let mut open = OPEN_RO.lock();
@@ -129,6 +130,7 @@ impl Database {
             return Ok(Database {
                 inner,
                 read_only: true,
+                clock: crate::time::Clock::system(),
             });
         }
         open.retain(|_, w| w.strong_count() > 0);
@@ -143,6 +145,7 @@ impl Database {
         Ok(Database {
             inner,
             read_only: true,
+            clock: crate::time::Clock::system(),
         })
     }
 

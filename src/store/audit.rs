@@ -137,7 +137,7 @@ impl AuditLog {
             || format!("{q:?}"),
             |r| {
                 let mut out = Vec::new();
-                visit(&r, q, |e| {
+                visit(r, q, |e| {
                     out.push(e);
                     Ok(true)
                 })?;
@@ -200,7 +200,7 @@ impl AuditLog {
 
     /// Deletes events older than `days` days; returns how many.
     pub fn cleanup_old_entries(&self, days: u32) -> Result<u64> {
-        let cutoff = time::format_iso(chrono::Utc::now() - chrono::Duration::days(i64::from(days)));
+        let cutoff = time::format_iso(self.db.now() - chrono::Duration::days(i64::from(days)));
         self.delete_before(&cutoff)
     }
 

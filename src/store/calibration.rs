@@ -27,7 +27,6 @@ use crate::store::elo::bucket_key;
 use crate::table::Page;
 use crate::table::Read;
 use crate::time;
-use chrono::{DateTime, Utc};
 
 /// A prediction to record.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,11 +134,7 @@ impl CalibrationTracker {
 
     /// Records a prediction now; returns its id.
     pub fn record_prediction(&self, p: &NewPrediction<'_>) -> Result<i64> {
-        self.record_prediction_at(p, Utc::now())
-    }
-
-    /// [`CalibrationTracker::record_prediction`] with an explicit clock.
-    pub fn record_prediction_at(&self, p: &NewPrediction<'_>, now: DateTime<Utc>) -> Result<i64> {
+        let now = self.db.now();
         if p.confidence.is_nan() {
             return Err(Error::InvalidArgument(
                 "record_prediction: confidence is NaN, expected a number in [0, 1]".into(),
@@ -318,17 +313,7 @@ impl CalibrationTracker {
         domain: Option<&str>,
         temperature: f64,
     ) -> Result<TemperatureParams> {
-        self.set_temperature_at(agent, domain, temperature, Utc::now())
-    }
-
-    /// [`CalibrationTracker::set_temperature`] with an explicit clock.
-    pub fn set_temperature_at(
-        &self,
-        agent: &str,
-        domain: Option<&str>,
-        temperature: f64,
-        now: DateTime<Utc>,
-    ) -> Result<TemperatureParams> {
+        let now = self.db.now();
         check_temperature(temperature, "temperature")?;
         self.db.write_op(
             "set_temperature",

@@ -20,14 +20,14 @@
 //! dissent's `reasoning` is stored in `data` (as the original does) and
 //! also in the consolidated `reasoning` column.
 //!
-//! [`ConsensusStore::supersede_consensus_at`] links a new record to the one
+//! [`ConsensusStore::supersede_consensus`] links a new record to the one
 //! it replaces through `data.supersedes` / `data.superseded_by`.
 //!
 //! # Deletion and archive
 //!
 //! `dissent.debate_id` holds the consensus id and the schema's foreign key
 //! cascades, so deleting a consensus deletes its dissents.
-//! [`ConsensusStore::cleanup_old_records_at`] archives (when asked, keeping
+//! [`ConsensusStore::cleanup_old_records`] archives (when asked, keeping
 //! an already archived copy, like `INSERT OR IGNORE`) and deletes the
 //! records older than the cutoff in one transaction; the dissents of a
 //! removed consensus are archived with it even when they are newer, since
@@ -238,7 +238,7 @@ impl DissentInput {
     }
 }
 
-/// What [`ConsensusStore::cleanup_old_records_at`] removed.
+/// What [`ConsensusStore::cleanup_old_records`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CleanupCounts {
     /// Consensus rows removed.
@@ -310,15 +310,7 @@ impl ConsensusStore {
 
     /// Stores a consensus; returns the row written.
     pub fn store_consensus(&self, input: &ConsensusInput) -> Result<Consensus> {
-        self.store_consensus_at(input, Utc::now())
-    }
-
-    /// [`ConsensusStore::store_consensus`] with an explicit clock.
-    pub fn store_consensus_at(
-        &self,
-        input: &ConsensusInput,
-        now: DateTime<Utc>,
-    ) -> Result<Consensus> {
+        let now = self.db.now();
         self.db.op(
             "store_consensus",
             || format!("topic={}", input.topic),
@@ -334,12 +326,8 @@ impl ConsensusStore {
     /// `data.supersedes` is the old id and the old record's
     /// `data.superseded_by` the new id, in one transaction. A missing old
     /// record is an error.
-    pub fn supersede_consensus_at(
-        &self,
-        old_id: &str,
-        input: &ConsensusInput,
-        now: DateTime<Utc>,
-    ) -> Result<Consensus> {
+    pub fn supersede_consensus(&self, old_id: &str, input: &ConsensusInput) -> Result<Consensus> {
+        let now = self.db.now();
         self.db.op(
             "supersede_consensus",
             || format!("old={old_id}"),
@@ -386,11 +374,7 @@ impl ConsensusStore {
     /// `data.dissent_ids`, in one transaction. A missing consensus is an
     /// error.
     pub fn store_dissent(&self, input: &DissentInput) -> Result<Dissent> {
-        self.store_dissent_at(input, Utc::now())
-    }
-
-    /// [`ConsensusStore::store_dissent`] with an explicit clock.
-    pub fn store_dissent_at(&self, input: &DissentInput, now: DateTime<Utc>) -> Result<Dissent> {
+        let now = self.db.now();
         self.db.op(
             "store_dissent",
             || format!("consensus={} agent={}", input.consensus_id, input.agent_id),
@@ -560,12 +544,8 @@ impl ConsensusStore {
 
     /// Removes (and with `archive`, first archives) records whose
     /// `timestamp` is older than `max_age_days` before `now`.
-    pub fn cleanup_old_records_at(
-        &self,
-        max_age_days: i64,
-        archive: bool,
-        now: DateTime<Utc>,
-    ) -> Result<CleanupCounts> {
+    pub fn cleanup_old_records(&self, max_age_days: i64, archive: bool) -> Result<CleanupCounts> {
+        let now = self.db.now();
         self.db.op(
             "cleanup_old_records",
             || format!("days={max_age_days}"),

@@ -15,15 +15,15 @@
 //! tenant id goes into `metadata["tenant_id"]`, as in the original).
 //! Timestamps: the original writes naive local ISO; we write UTC ISO with
 //! an explicit offset (`2026-01-05T10:00:00.123456+00:00`), which every
-//! reader parses unambiguously. Every mutating method has an `_at`
-//! variant taking the clock explicitly.
+//! reader parses unambiguously. Every mutating method reads the time from
+//! the store's clock ([`Config::with_clock`](crate::config::Config::with_clock)).
 //!
 //! `semantic_centroid` is a raw little-endian float32 array with no
 //! header ([`pack_f32`] / [`unpack_f32`]).
 //!
 //! # Archive
 //!
-//! [`ContinuumStore::delete_at`] with `archive` copies the row into
+//! [`ContinuumStore::delete_with`] with `archive` copies the row into
 //! `continuum_memory_archive` (replacing an earlier archive row with the
 //! same id) and deletes the live row in one transaction; the memory's
 //! `tier_transitions` rows go with it (the schema's `ON DELETE CASCADE`).
@@ -192,7 +192,7 @@ pub struct MemoryUpdate {
 }
 
 /// Weight of a new observation in the surprise moving average of
-/// [`ContinuumStore::update_outcome_at`] (our choice).
+/// [`ContinuumStore::update_outcome`] (our choice).
 pub const SURPRISE_ALPHA: f64 = 0.3;
 
 /// The continuum memory store, in the file of [`DatabaseType::ContinuumMemory`].
@@ -263,14 +263,12 @@ impl ContinuumStore {
     // ----- writes ------------------------------------------------------------
 
     /// Adds (or replaces, like `INSERT OR REPLACE`) a memory.
-    pub fn add(&self, memory: &NewMemory) -> Result<ContinuumMemory> {
-        self.add_at(memory, Utc::now())
-    }
-
-    /// [`ContinuumStore::add`] with an explicit clock: `update_count` 1,
+    ///
+    /// `update_count` 1,
     /// created/updated now, scores at their defaults. A replaced memory keeps
     /// its tier transitions.
-    pub fn add_at(&self, memory: &NewMemory, now: DateTime<Utc>) -> Result<ContinuumMemory> {
+    pub fn add(&self, memory: &NewMemory) -> Result<ContinuumMemory> {
+        let now = self.db.now();
         self.db.op(
             "continuum_add",
             || format!("id={}", memory.id),
@@ -308,13 +306,11 @@ impl ContinuumStore {
     }
 
     /// Updates a memory; false if there is none.
-    pub fn update(&self, id: &str, change: &MemoryUpdate) -> Result<bool> {
-        self.update_at(id, change, Utc::now())
-    }
-
-    /// [`ContinuumStore::update`] with an explicit clock: applies the given
+    ///
+    /// Applies the given
     /// fields, increments `update_count` and sets `updated_at`.
-    pub fn update_at(&self, id: &str, change: &MemoryUpdate, now: DateTime<Utc>) -> Result<bool> {
+    pub fn update(&self, id: &str, change: &MemoryUpdate) -> Result<bool> {
+        let now = self.db.now();
         self.db.write_op(
             "continuum_update",
             || format!("id={id}"),
@@ -347,16 +343,8 @@ impl ContinuumStore {
 
     /// Records an outcome; returns the new surprise score (`None` if no such
     /// memory).
-    pub fn update_outcome(
-        &self,
-        id: &str,
-        success: bool,
-        prediction_error: Option<f64>,
-    ) -> Result<Option<f64>> {
-        self.update_outcome_at(id, success, prediction_error, Utc::now())
-    }
-
-    /// [`ContinuumStore::update_outcome`] with an explicit clock.
+    ///
+    ///
     ///
     /// Our arithmetic (the original's is not known here): the
     /// surprise of an outcome is `|actual − expected success rate|` (before
@@ -364,13 +352,13 @@ impl ContinuumStore {
     /// [`SURPRISE_ALPHA`]; a given `prediction_error` in [0, 1] is averaged
     /// in with the same weight. `consolidation_score` is
     /// `min(1, ln(1 + update_count) / ln(101))`.
-    pub fn update_outcome_at(
+    pub fn update_outcome(
         &self,
         id: &str,
         success: bool,
         prediction_error: Option<f64>,
-        now: DateTime<Utc>,
     ) -> Result<Option<f64>> {
+        let now = self.db.now();
         self.db.write_op(
             "continuum_update_outcome",
             || format!("id={id}"),
@@ -411,13 +399,8 @@ impl ContinuumStore {
 
     /// Moves a memory to another tier, recording the transition; returns
     /// the tier it left. Moving to its own tier is an error.
-    pub fn transition_at(
-        &self,
-        id: &str,
-        to: MemoryTier,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<MemoryTier> {
+    pub fn transition(&self, id: &str, to: MemoryTier, reason: &str) -> Result<MemoryTier> {
+        let now = self.db.now();
         self.db.op(
             "continuum_transition",
             || format!("id={id} to={to}"),
@@ -434,18 +417,14 @@ impl ContinuumStore {
 
     /// Promotes a memory one tier faster (reason `high_surprise`).
     pub fn promote(&self, id: &str) -> Result<Option<MemoryTier>> {
-        self.promote_at(id, None, Utc::now())
+        self.promote_with(id, None)
     }
 
-    /// [`ContinuumStore::promote`] with an explicit reason and clock;
+    /// [`ContinuumStore::promote`] with an explicit reason;
     /// returns the new tier, `None` for a memory already in `fast`. A missing
     /// memory is an error.
-    pub fn promote_at(
-        &self,
-        id: &str,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<MemoryTier>> {
+    pub fn promote_with(&self, id: &str, reason: Option<&str>) -> Result<Option<MemoryTier>> {
+        let now = self.db.now();
         self.db.op(
             "continuum_promote",
             || format!("id={id}"),
@@ -461,17 +440,13 @@ impl ContinuumStore {
 
     /// Demotes a memory one tier slower (reason `high_stability`).
     pub fn demote(&self, id: &str) -> Result<Option<MemoryTier>> {
-        self.demote_at(id, None, Utc::now())
+        self.demote_with(id, None)
     }
 
-    /// [`ContinuumStore::demote`] with an explicit reason and clock;
+    /// [`ContinuumStore::demote`] with an explicit reason;
     /// returns the new tier, `None` for a memory already in `glacial`.
-    pub fn demote_at(
-        &self,
-        id: &str,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<MemoryTier>> {
+    pub fn demote_with(&self, id: &str, reason: Option<&str>) -> Result<Option<MemoryTier>> {
+        let now = self.db.now();
         self.db.op(
             "continuum_demote",
             || format!("id={id}"),
@@ -487,11 +462,7 @@ impl ContinuumStore {
 
     /// Marks a memory as red-line (protected from deletion); false if none.
     pub fn mark_red_line(&self, id: &str, reason: &str) -> Result<bool> {
-        self.mark_red_line_at(id, reason, Utc::now())
-    }
-
-    /// [`ContinuumStore::mark_red_line`] with an explicit clock.
-    pub fn mark_red_line_at(&self, id: &str, reason: &str, now: DateTime<Utc>) -> Result<bool> {
+        let now = self.db.now();
         self.db.write(|w| {
             let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
                 return Ok(false);
@@ -539,26 +510,20 @@ impl ContinuumStore {
 
     /// Deletes a memory, archiving it first with reason `user_deleted`.
     pub fn delete(&self, id: &str) -> Result<bool> {
-        self.delete_at(id, true, "user_deleted", false, Utc::now())
+        self.delete_with(id, true, "user_deleted", false)
     }
 
-    /// Archives a memory: [`ContinuumStore::delete_at`] with `archive`.
+    /// Archives a memory: [`ContinuumStore::delete_with`] with `archive`.
     pub fn archive(&self, id: &str, reason: &str) -> Result<bool> {
-        self.delete_at(id, true, reason, false, Utc::now())
+        self.delete_with(id, true, reason, false)
     }
 
     /// Deletes a memory; with `archive` the row is first copied into
     /// `continuum_memory_archive` (`archived_at` now, `archive_reason`), all
     /// in one transaction. Returns false if there is no such memory. A
     /// red-line memory is an error unless `force`.
-    pub fn delete_at(
-        &self,
-        id: &str,
-        archive: bool,
-        reason: &str,
-        force: bool,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
+    pub fn delete_with(&self, id: &str, archive: bool, reason: &str, force: bool) -> Result<bool> {
+        let now = self.db.now();
         self.db.op(
             "continuum_delete",
             || format!("id={id} archive={archive}"),
@@ -572,7 +537,8 @@ impl ContinuumStore {
     /// Archives (reason `expired`) and deletes the memories whose
     /// `expires_at` lies before `now`, red-line memories excepted; returns
     /// how many.
-    pub fn cleanup_expired_at(&self, now: DateTime<Utc>) -> Result<u64> {
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        let now = self.db.now();
         self.db.op("continuum_cleanup_expired", String::new, || {
             let expired: Vec<String> = {
                 let r = self.db.read()?;

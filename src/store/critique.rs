@@ -5,18 +5,18 @@
 //! # Patterns
 //!
 //! A pattern's id is [`pattern_id`]: the first 12 hex digits of the SHA-256
-//! of the lower-cased issue text. [`CritiqueStore::store_pattern_at`]
+//! of the lower-cased issue text. [`CritiqueStore::store_pattern`]
 //! upserts one pattern per issue of a critique: a new pattern starts with
 //! `success_count` 1 and the critique's severity; an existing one gets
 //! `success_count + 1` and its `avg_severity` becomes the running mean
 //! `(avg × n + severity) / (n + 1)` over the `n` successes so far.
-//! [`CritiqueStore::fail_pattern_at`] does the same with `failure_count`
+//! [`CritiqueStore::fail_pattern`] does the same with `failure_count`
 //! (a new pattern starts at 0 successes, 1 failure). `issue_type` comes
 //! from [`categorize_issue`]; the original's categories are kept, but its
 //! keywords are not known here, so the keyword lists are ours. `example_task` is cut to 500
 //! characters, as in the original.
 //!
-//! [`CritiqueStore::prune_stale_patterns_at`] removes patterns not
+//! [`CritiqueStore::prune_stale_patterns`] removes patterns not
 //! updated for `max_age_days` whose success rate is below the threshold,
 //! archiving them into `patterns_archive` when asked.
 //!
@@ -46,7 +46,6 @@ use crate::store::continuum::{pack_f32, unpack_f32};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey, Reader, Writer};
 use crate::time;
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -306,13 +305,11 @@ impl CritiqueStore {
 
     /// Stores (or replaces) a debate and inserts one critique row per
     /// critique; returns the critique ids.
-    pub fn store_debate(&self, debate: &DebateInput) -> Result<Vec<i64>> {
-        self.store_debate_at(debate, Utc::now())
-    }
-
-    /// [`CritiqueStore::store_debate`] with an explicit clock; all in one
+    ///
+    /// All in one
     /// transaction.
-    pub fn store_debate_at(&self, debate: &DebateInput, now: DateTime<Utc>) -> Result<Vec<i64>> {
+    pub fn store_debate(&self, debate: &DebateInput) -> Result<Vec<i64>> {
+        let now = self.db.now();
         self.db.op(
             "store_debate",
             || format!("id={}", debate.id),
@@ -348,16 +345,7 @@ impl CritiqueStore {
     /// Stores one critique; returns its id. A `debate_id` must name a
     /// stored debate.
     pub fn store_critique(&self, critique: &CritiqueInput, debate_id: Option<&str>) -> Result<i64> {
-        self.store_critique_at(critique, debate_id, Utc::now())
-    }
-
-    /// [`CritiqueStore::store_critique`] with an explicit clock.
-    pub fn store_critique_at(
-        &self,
-        critique: &CritiqueInput,
-        debate_id: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<i64> {
+        let now = self.db.now();
         self.db.op(
             "store_critique",
             || format!("agent={}", critique.agent),
@@ -414,24 +402,16 @@ impl CritiqueStore {
 
     /// Records a successful fix: one pattern per issue of the critique.
     /// Returns the pattern ids, in issue order.
+    ///
+    /// (see the
+    /// [module docs](self) for the upsert).
     pub fn store_pattern(
         &self,
         critique: &CritiqueInput,
         successful_fix: &str,
         example_task: Option<&str>,
     ) -> Result<Vec<String>> {
-        self.store_pattern_at(critique, successful_fix, example_task, Utc::now())
-    }
-
-    /// [`CritiqueStore::store_pattern`] with an explicit clock (see the
-    /// [module docs](self) for the upsert).
-    pub fn store_pattern_at(
-        &self,
-        critique: &CritiqueInput,
-        successful_fix: &str,
-        example_task: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<String>> {
+        let now = self.db.now();
         self.db.op(
             "store_pattern",
             || format!("agent={}", critique.agent),
@@ -477,18 +457,11 @@ impl CritiqueStore {
     }
 
     /// Records that a fix for an issue failed; returns the pattern id.
-    pub fn fail_pattern(&self, issue_text: &str, issue_type: Option<&str>) -> Result<String> {
-        self.fail_pattern_at(issue_text, issue_type, Utc::now())
-    }
-
-    /// [`CritiqueStore::fail_pattern`] with an explicit clock; a new
+    ///
+    /// A new
     /// pattern takes `issue_type`, or [`categorize_issue`] without one.
-    pub fn fail_pattern_at(
-        &self,
-        issue_text: &str,
-        issue_type: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<String> {
+    pub fn fail_pattern(&self, issue_text: &str, issue_type: Option<&str>) -> Result<String> {
+        let now = self.db.now();
         let now = time::format_iso(now);
         let id = pattern_id(issue_text);
         self.db.write(|w| {
@@ -566,13 +539,13 @@ impl CritiqueStore {
     /// `patterns_archive` (rowid = the largest so far + 1, as SQLite
     /// assigns it). Their embeddings go with them. Returns how many; one
     /// transaction.
-    pub fn prune_stale_patterns_at(
+    pub fn prune_stale_patterns(
         &self,
         max_age_days: i64,
         min_success_rate: f64,
         archive: bool,
-        now: DateTime<Utc>,
     ) -> Result<u64> {
+        let now = self.db.now();
         self.db.op(
             "prune_stale_patterns",
             || format!("days={max_age_days}"),
@@ -661,16 +634,7 @@ impl CritiqueStore {
 
     /// Adds one reputation event for an agent (creating its row).
     pub fn update_reputation(&self, agent: &str, delta: ReputationDelta) -> Result<()> {
-        self.update_reputation_at(agent, delta, Utc::now())
-    }
-
-    /// [`CritiqueStore::update_reputation`] with an explicit clock.
-    pub fn update_reputation_at(
-        &self,
-        agent: &str,
-        delta: ReputationDelta,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+        let now = self.db.now();
         self.db.op(
             "update_reputation",
             || format!("agent={agent}"),
@@ -708,25 +672,15 @@ impl CritiqueStore {
     }
 
     /// Records how useful a critique turned out; returns its prediction
-    /// error (`None` if there is no such critique).
+    /// error (`None` if there is no such critique). The agent defaults to
+    /// the critique's author.
     pub fn update_prediction_outcome(
         &self,
         critique_id: i64,
         actual_usefulness: f64,
         agent_name: Option<&str>,
     ) -> Result<Option<f64>> {
-        self.update_prediction_outcome_at(critique_id, actual_usefulness, agent_name, Utc::now())
-    }
-
-    /// [`CritiqueStore::update_prediction_outcome`] with an explicit
-    /// clock. The agent defaults to the critique's author.
-    pub fn update_prediction_outcome_at(
-        &self,
-        critique_id: i64,
-        actual_usefulness: f64,
-        agent_name: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<f64>> {
+        let now = self.db.now();
         if !actual_usefulness.is_finite() {
             return Err(Error::InvalidArgument(
                 "actual_usefulness must be finite".into(),

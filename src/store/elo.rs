@@ -326,15 +326,7 @@ impl EloStore {
     /// change. A `debate_id` already recorded returns its stored changes
     /// and writes nothing.
     pub fn record_match(&self, input: &MatchInput) -> Result<BTreeMap<String, f64>> {
-        self.record_match_at(input, Utc::now())
-    }
-
-    /// [`EloStore::record_match`] with an explicit clock.
-    pub fn record_match_at(
-        &self,
-        input: &MatchInput,
-        now: DateTime<Utc>,
-    ) -> Result<BTreeMap<String, f64>> {
+        let now = self.db.now();
         validate_match(input)?;
         self.db.write_op(
             "record_match",
@@ -397,7 +389,7 @@ impl EloStore {
             "record_winner_prediction",
             || format!("tournament={tournament_id} predictor={predictor}"),
             || {
-                let now = Utc::now();
+                let now = self.db.now();
                 self.db.write(|w| {
                     let old = w.get_by(
                 CalibrationPrediction::calibration_predictions_tournament_id_predictor_agent_key,
@@ -444,16 +436,7 @@ impl EloStore {
         tournament_id: &str,
         actual_winner: &str,
     ) -> Result<Vec<ResolvedPrediction>> {
-        self.resolve_tournament_calibration_at(tournament_id, actual_winner, Utc::now())
-    }
-
-    /// [`EloStore::resolve_tournament_calibration`] with an explicit clock.
-    pub fn resolve_tournament_calibration_at(
-        &self,
-        tournament_id: &str,
-        actual_winner: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<ResolvedPrediction>> {
+        let now = self.db.now();
         self.db.op(
             "resolve_tournament_calibration",
             || format!("tournament={tournament_id}"),
@@ -508,18 +491,7 @@ impl EloStore {
         confidence: f64,
         correct: bool,
     ) -> Result<(DomainCalibration, CalibrationBucket)> {
-        self.record_domain_prediction_at(agent, domain, confidence, correct, Utc::now())
-    }
-
-    /// [`EloStore::record_domain_prediction`] with an explicit clock.
-    pub fn record_domain_prediction_at(
-        &self,
-        agent: &str,
-        domain: &str,
-        confidence: f64,
-        correct: bool,
-        now: DateTime<Utc>,
-    ) -> Result<(DomainCalibration, CalibrationBucket)> {
+        let now = self.db.now();
         check_confidence(confidence)?;
         self.db.op(
             "record_domain_prediction",
@@ -585,17 +557,7 @@ impl EloStore {
         b: &str,
         delta: RelationshipDelta,
     ) -> Result<AgentRelationship> {
-        self.update_relationship_at(a, b, delta, Utc::now())
-    }
-
-    /// [`EloStore::update_relationship`] with an explicit clock.
-    pub fn update_relationship_at(
-        &self,
-        a: &str,
-        b: &str,
-        delta: RelationshipDelta,
-        now: DateTime<Utc>,
-    ) -> Result<AgentRelationship> {
+        let now = self.db.now();
         if a == b {
             return Err(invalid(
                 "update_relationship",

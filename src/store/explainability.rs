@@ -15,7 +15,6 @@ use crate::pyjson::python_json;
 use crate::schema::explainability::BatchJob;
 use crate::table::Read;
 use crate::table::{KeyRange, Page};
-use crate::time::epoch_now;
 use serde_json::Value;
 use std::ops::Bound;
 
@@ -117,14 +116,10 @@ impl BatchJobStore {
         )
     }
 
-    /// A live job now. See [`BatchJobStore::get_job_at`].
-    pub fn get_job(&self, batch_id: &str) -> Result<Option<BatchJob>> {
-        self.get_job_at(batch_id, epoch_now())
-    }
-
     /// A job, unless it expired by `now` (then it is deleted and `None`
     /// returned, as the original does).
-    pub fn get_job_at(&self, batch_id: &str, now: f64) -> Result<Option<BatchJob>> {
+    pub fn get_job(&self, batch_id: &str) -> Result<Option<BatchJob>> {
+        let now = self.db.now_epoch();
         let job: Option<BatchJob> = self.db.read()?.get(batch_id)?;
         match job {
             Some(j) if j.expires_at <= now => {
@@ -146,13 +141,13 @@ impl BatchJobStore {
     /// Moves a job to `status` at time `at`: `processing` sets
     /// `started_at` (if unset), `completed`/`failed` set `completed_at`;
     /// `error` replaces the stored error when given. `None` if unknown.
-    pub fn update_status_at(
+    pub fn update_status(
         &self,
         batch_id: &str,
         status: &str,
         error: Option<&str>,
-        at: f64,
     ) -> Result<Option<BatchJob>> {
+        let at = self.db.now_epoch();
         check_status(status)?;
         self.db.write(|w| {
             let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
@@ -172,16 +167,6 @@ impl BatchJobStore {
             w.update(&j)?;
             Ok(Some(j))
         })
-    }
-
-    /// [`BatchJobStore::update_status_at`] now.
-    pub fn update_status(
-        &self,
-        batch_id: &str,
-        status: &str,
-        error: Option<&str>,
-    ) -> Result<Option<BatchJob>> {
-        self.update_status_at(batch_id, status, error, epoch_now())
     }
 
     /// Appends one result (and counts it as processed). `None` if unknown.
@@ -213,20 +198,11 @@ impl BatchJobStore {
         self.db.write(|w| w.delete::<BatchJob>(batch_id))
     }
 
-    /// Live jobs now, see [`BatchJobStore::list_jobs_at`].
-    pub fn list_jobs(&self, status: Option<&str>, limit: usize) -> Result<Vec<BatchJob>> {
-        self.list_jobs_at(status, limit, epoch_now())
-    }
-
     /// Deletes expired jobs, then lists up to `limit` jobs, newest first,
     /// optionally of one status only.
-    pub fn list_jobs_at(
-        &self,
-        status: Option<&str>,
-        limit: usize,
-        now: f64,
-    ) -> Result<Vec<BatchJob>> {
-        self.cleanup_expired_at(now)?;
+    pub fn list_jobs(&self, status: Option<&str>, limit: usize) -> Result<Vec<BatchJob>> {
+        let _now = self.db.now_epoch();
+        self.cleanup_expired()?;
         let r = self.db.read()?;
         let mut jobs: Vec<BatchJob> = match status {
             Some(s) => r.find(
@@ -246,16 +222,12 @@ impl BatchJobStore {
     }
 
     /// Deletes jobs with `expires_at <= now`; returns how many.
-    pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        let now = self.db.now_epoch();
         self.db.write_op("batch_job_cleanup", String::new, |w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Included(now));
             w.delete_in(BatchJob::idx_explainability_batch_jobs_expires, &range)
         })
-    }
-
-    /// Deletes expired jobs now.
-    pub fn cleanup_expired(&self) -> Result<u64> {
-        self.cleanup_expired_at(epoch_now())
     }
 
     /// Number of stored jobs (expired or not).

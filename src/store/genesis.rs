@@ -63,11 +63,6 @@ pub fn naive_iso(t: NaiveDateTime) -> String {
     }
 }
 
-/// Now in local time, naive (`datetime.now()`).
-pub fn local_now() -> NaiveDateTime {
-    chrono::Local::now().naive_local()
-}
-
 /// SHA-256 of text, lower-case hex.
 pub fn sha256_hex(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
@@ -182,27 +177,17 @@ impl GenesisLedger {
         self.db.read()
     }
 
-    /// Records an event now. See [`GenesisLedger::record_at`].
+    /// Records an event at the local time now: a fresh
+    /// id (`str(uuid4())[:12]`, so 8 hex digits, a dash, 3 hex digits), `data` as Python's `json.dumps` writes it, and the
+    /// content hash. Fails with [`Error::InvalidArgument`] for an unknown event
+    /// type and with [`Error::ForeignKey`] if the parent does not exist.
     pub fn record(
         &self,
         event_type: &str,
         parent_event_id: Option<&str>,
         data: Value,
     ) -> Result<GenesisEvent> {
-        self.record_at(event_type, parent_event_id, data, local_now())
-    }
-
-    /// Records an event with an explicit (naive local) time: a fresh
-    /// id (`str(uuid4())[:12]`, so 8 hex digits, a dash, 3 hex digits), `data` as Python's `json.dumps` writes it, and the
-    /// content hash. Fails with [`Error::InvalidArgument`] for an unknown event
-    /// type and with [`Error::ForeignKey`] if the parent does not exist.
-    pub fn record_at(
-        &self,
-        event_type: &str,
-        parent_event_id: Option<&str>,
-        data: Value,
-        at: NaiveDateTime,
-    ) -> Result<GenesisEvent> {
+        let at = self.db.now_local();
         if !EVENT_TYPES.contains(&event_type) {
             return Err(Error::InvalidArgument(format!(
                 "genesis event type {event_type:?} is not one of {}",
@@ -477,7 +462,7 @@ impl GenomeStore {
             || format!("id={}", genome.genome_id),
             || {
                 let mut g = genome.clone();
-                let now = naive_iso(local_now());
+                let now = naive_iso(self.db.now_local());
                 if g.created_at.is_none() {
                     g.created_at = Some(now.clone());
                 }
@@ -514,7 +499,7 @@ impl GenomeStore {
                 return Ok(None);
             };
             g.fitness_score = Some(fitness_score);
-            g.updated_at = Some(naive_iso(local_now()));
+            g.updated_at = Some(naive_iso(self.db.now_local()));
             w.update(&g)?;
             Ok(Some(g))
         })
@@ -525,20 +510,12 @@ impl GenomeStore {
         self.db.write(|w| w.delete::<Genome>(genome_id))
     }
 
-    /// Creates a population now. See [`GenomeStore::create_population_at`].
-    pub fn create_population(&self, genome_ids: &[&str]) -> Result<Population> {
-        self.create_population_at(genome_ids, local_now())
-    }
-
     /// Creates population `pop-YYYYMMDD-HHMMSS` (generation 0, empty
     /// debate history) of existing genomes and makes it the active one.
     /// A population with the same id (same second) is a
     /// [`Error::Unique`] error; an unknown genome is [`Error::NotFound`].
-    pub fn create_population_at(
-        &self,
-        genome_ids: &[&str],
-        at: NaiveDateTime,
-    ) -> Result<Population> {
+    pub fn create_population(&self, genome_ids: &[&str]) -> Result<Population> {
+        let at = self.db.now_local();
         let pop = Population {
             population_id: format!("pop-{}", at.format("%Y%m%d-%H%M%S")),
             genome_ids: Some(python_json(&Value::from(genome_ids.to_vec()), false)),

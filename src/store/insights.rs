@@ -29,7 +29,7 @@ use crate::pyjson::{py_list, py_object_values};
 use crate::schema::insights::{
     AgentPerformance, DebateSummary, Insight, InsightUsage, PatternCluster, WisdomSubmission,
 };
-use crate::store::genesis::{local_now, naive_iso};
+use crate::store::genesis::naive_iso;
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -204,22 +204,14 @@ impl InsightStore {
         self.db.read()
     }
 
-    /// Stores a debate's insights now. See [`InsightStore::store_debate_insights_at`].
-    pub fn store_debate_insights(&self, d: &DebateInsights) -> Result<usize> {
-        self.store_debate_insights_at(d, local_now(), Utc::now())
-    }
-
     /// Stores a debate's summary (replacing), its insights (replacing by
     /// id), one performance row per agent, and the pattern clusters of its
     /// `pattern` insights, in one transaction. `local` stamps insights
     /// without a time and pattern times; `utc` the `CURRENT_TIMESTAMP`
     /// columns. Returns the number of insights stored.
-    pub fn store_debate_insights_at(
-        &self,
-        d: &DebateInsights,
-        local: NaiveDateTime,
-        utc: DateTime<Utc>,
-    ) -> Result<usize> {
+    pub fn store_debate_insights(&self, d: &DebateInsights) -> Result<usize> {
+        let local = self.db.now_local();
+        let utc = self.db.now();
         for i in &d.insights {
             check_insight(i)?;
         }
@@ -287,7 +279,7 @@ impl InsightStore {
     /// Stores (or replaces) one insight.
     pub fn store_insight(&self, i: &NewInsight) -> Result<Insight> {
         check_insight(i)?;
-        let row = insight_row(i, local_now());
+        let row = insight_row(i, self.db.now_local());
         self.db.write(|w| {
             w.upsert(&row)?;
             Ok(row.clone())
@@ -403,26 +395,15 @@ impl InsightStore {
         Ok(rows)
     }
 
-    /// Records that an insight was used in a debate now. See
-    /// [`InsightStore::record_insight_usage_at`].
+    /// Records a use, replacing an earlier record of the same insight in
+    /// the same debate (`INSERT OR REPLACE`: the row gets a new id).
     pub fn record_insight_usage(
         &self,
         insight_id: &str,
         debate_id: &str,
         was_successful: bool,
     ) -> Result<InsightUsage> {
-        self.record_insight_usage_at(insight_id, debate_id, was_successful, Utc::now())
-    }
-
-    /// Records a use, replacing an earlier record of the same insight in
-    /// the same debate (`INSERT OR REPLACE`: the row gets a new id).
-    pub fn record_insight_usage_at(
-        &self,
-        insight_id: &str,
-        debate_id: &str,
-        was_successful: bool,
-        utc: DateTime<Utc>,
-    ) -> Result<InsightUsage> {
+        let utc = self.db.now();
         self.db.write(|w| {
             if let Some(old) = w.get_by(
                 InsightUsage::insight_usage_insight_id_debate_id_key,
@@ -476,7 +457,7 @@ impl InsightStore {
                 submitter_id: Some(submitter_id.unwrap_or("anonymous").into()),
                 context_tags: context_tags.map(str::to_string),
                 used: Some(false),
-                created_at: Some(sql_timestamp(Utc::now())),
+                created_at: Some(sql_timestamp(self.db.now())),
                 extra: Default::default(),
             })?;
             Ok(id)

@@ -176,8 +176,8 @@ pub struct LoopSummary {
     pub phases_completed: Vec<(String, u64)>,
 }
 
-fn ts(t: Option<DateTime<Utc>>) -> String {
-    format_iso(t.unwrap_or_else(Utc::now))
+fn ts(t: Option<DateTime<Utc>>, db: &Database) -> String {
+    format_iso(t.unwrap_or_else(|| db.now()))
 }
 
 fn time_key(s: &str) -> (Option<DateTime<Utc>>, String) {
@@ -237,10 +237,10 @@ impl NomicStore {
                     row.id = new_uuid();
                 }
                 if row.started_at.is_empty() {
-                    row.started_at = ts(None);
+                    row.started_at = ts(None, &self.db);
                 }
                 if row.created_at.is_none() {
-                    row.created_at = Some(ts(None));
+                    row.created_at = Some(ts(None, &self.db));
                 }
                 self.db.write(|w| {
                     w.upsert(&row)?;
@@ -311,7 +311,7 @@ impl NomicStore {
             confidence: d.confidence,
             winning_proposal: d.winning_proposal.clone(),
             vote_tally: d.vote_tally.as_deref().map(py_object_values),
-            created_at: Some(ts(d.created_at)),
+            created_at: Some(ts(d.created_at, &self.db)),
             view_count: Some(0),
             extra: Default::default(),
         };
@@ -390,7 +390,7 @@ impl NomicStore {
 
     // ----- events --------------------------------------------------------------
 
-    fn event_row(e: &NewStreamEvent) -> StreamEvent {
+    fn event_row(&self, e: &NewStreamEvent) -> StreamEvent {
         StreamEvent {
             id: new_uuid(),
             loop_id: e.loop_id.clone(),
@@ -398,14 +398,14 @@ impl NomicStore {
             event_type: e.event_type.clone(),
             event_data: py_object_values(&e.event_data),
             agent: e.agent.clone(),
-            timestamp: ts(e.timestamp),
+            timestamp: ts(e.timestamp, &self.db),
             extra: Default::default(),
         }
     }
 
     /// Saves one stream event.
     pub fn save_event(&self, e: &NewStreamEvent) -> Result<StreamEvent> {
-        let row = Self::event_row(e);
+        let row = self.event_row(e);
         self.db.write(|w| {
             w.insert(&row)?;
             Ok(row.clone())
@@ -419,7 +419,7 @@ impl NomicStore {
             || format!("n={}", events.len()),
             |w| {
                 for e in events {
-                    w.insert(&Self::event_row(e))?;
+                    w.insert(&self.event_row(e))?;
                 }
                 Ok(events.len())
             },
@@ -467,7 +467,7 @@ impl NomicStore {
             row.id = new_uuid();
         }
         if row.timestamp.is_none() {
-            row.timestamp = Some(ts(None));
+            row.timestamp = Some(ts(None, &self.db));
         }
         self.db.write(|w| {
             w.upsert(&row)?;
@@ -542,7 +542,7 @@ impl NomicStore {
             files_affected: Some(py_list(r.files_affected.iter().map(String::as_str))),
             diff_summary: Some(r.diff_summary.clone()),
             error_message: r.error_message.clone(),
-            created_at: ts(r.created_at),
+            created_at: ts(r.created_at, &self.db),
             extra: Default::default(),
         };
         self.evo.write(|w| {
@@ -577,7 +577,7 @@ impl NomicStore {
             files_changed: Some(py_list(e.files_changed.iter().map(String::as_str))),
             git_commit: e.git_commit.clone(),
             rollback_id: e.rollback_id.clone(),
-            created_at: ts(e.created_at),
+            created_at: ts(e.created_at, &self.db),
             extra: Default::default(),
         };
         self.evo.write(|w| {

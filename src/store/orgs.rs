@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::schema::users::{Organization, User};
 use crate::table::Read;
 use crate::table::{Page, Writer};
-use crate::time;
 
 /// Subscription tiers the original knows.
 pub const TIERS: [&str; 4] = ["free", "starter", "professional", "enterprise"];
@@ -58,7 +57,7 @@ impl OrganizationStore {
                         Some(s) => s.to_string(),
                         None => free_slug(w, name)?,
                     };
-                    let now = time::now_iso();
+                    let now = self.db.now_iso();
                     let org = Organization {
                         id: new_uuid(),
                         name: name.to_string(),
@@ -167,7 +166,7 @@ impl OrganizationStore {
             })?;
             u.org_id = Some(org_id.to_string());
             u.role = Some(role.to_string());
-            u.updated_at = time::now_iso();
+            u.updated_at = self.db.now_iso();
             w.update(&u)?;
             Ok(u)
         })
@@ -182,7 +181,7 @@ impl OrganizationStore {
             })?;
             u.org_id = None;
             u.role = Some("member".into());
-            u.updated_at = time::now_iso();
+            u.updated_at = self.db.now_iso();
             w.update(&u)?;
             Ok(u)
         })
@@ -203,7 +202,7 @@ impl OrganizationStore {
                     key: format!("{org_id:?}"),
                 })?;
             f(&mut org);
-            org.updated_at = time::now_iso();
+            org.updated_at = self.db.now_iso();
             w.update(&org)?;
             Ok(org)
         })

@@ -27,10 +27,10 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_list, py_object_values};
 use crate::schema::personas::{PerformanceRecord, Persona};
-use crate::store::genesis::{local_now, naive_iso};
+use crate::store::genesis::naive_iso;
 use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey, Reader};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// How many of the newest records of a domain feed its expertise.
@@ -174,7 +174,8 @@ impl PersonaManager {
         self.db.read()
     }
 
-    /// Creates or replaces a persona now. See [`PersonaManager::create_persona_at`].
+    /// Creates or replaces a persona (keeping `created_at` of an existing
+    /// one), at the local time now.
     pub fn create_persona(
         &self,
         agent_name: &str,
@@ -182,19 +183,7 @@ impl PersonaManager {
         traits: &[&str],
         expertise: &[(&str, f64)],
     ) -> Result<PersonaView> {
-        self.create_persona_at(agent_name, description, traits, expertise, local_now())
-    }
-
-    /// Creates or replaces a persona (keeping `created_at` of an existing
-    /// one) with an explicit naive local time.
-    pub fn create_persona_at(
-        &self,
-        agent_name: &str,
-        description: &str,
-        traits: &[&str],
-        expertise: &[(&str, f64)],
-        at: NaiveDateTime,
-    ) -> Result<PersonaView> {
+        let at = self.db.now_local();
         if agent_name.is_empty() {
             return Err(Error::InvalidArgument(
                 "agent_name must not be empty".into(),
@@ -235,7 +224,9 @@ impl PersonaManager {
         }
     }
 
-    /// Changes parts of a persona now. See [`PersonaManager::update_persona_at`].
+    /// Changes the given parts of an existing persona: the description and
+    /// traits are replaced, the expertise scores given are set (others
+    /// kept). Returns `None` if there is no such persona.
     pub fn update_persona(
         &self,
         agent_name: &str,
@@ -243,20 +234,7 @@ impl PersonaManager {
         traits: Option<&[&str]>,
         expertise: Option<&[(&str, f64)]>,
     ) -> Result<Option<PersonaView>> {
-        self.update_persona_at(agent_name, description, traits, expertise, local_now())
-    }
-
-    /// Changes the given parts of an existing persona: the description and
-    /// traits are replaced, the expertise scores given are set (others
-    /// kept). Returns `None` if there is no such persona.
-    pub fn update_persona_at(
-        &self,
-        agent_name: &str,
-        description: Option<&str>,
-        traits: Option<&[&str]>,
-        expertise: Option<&[(&str, f64)]>,
-        at: NaiveDateTime,
-    ) -> Result<Option<PersonaView>> {
+        let at = self.db.now_local();
         let expertise = expertise.map(clean_expertise).transpose()?;
         self.db.write_op(
             "persona_update",
@@ -299,7 +277,12 @@ impl PersonaManager {
         self.db.write(|w| w.delete::<Persona>(agent_name))
     }
 
-    /// Records an action now. See [`PersonaManager::record_performance_at`].
+    /// Appends a `performance_history` row (`created_at` from `utc`),
+    /// then recomputes `expertise[domain]` (see the module documentation)
+    /// and sets `updated_at` from `local`. A missing persona is created
+    /// with only its name, expertise and `updated_at` (and `created_at`
+    /// as its column default writes it), as the original does. Returns the new expertise score.
+    #[allow(clippy::too_many_arguments)]
     pub fn record_performance(
         &self,
         agent_name: &str,
@@ -308,33 +291,8 @@ impl PersonaManager {
         action: &str,
         debate_id: Option<&str>,
     ) -> Result<f64> {
-        self.record_performance_at(
-            agent_name,
-            domain,
-            success,
-            action,
-            debate_id,
-            local_now(),
-            Utc::now(),
-        )
-    }
-
-    /// Appends a `performance_history` row (`created_at` from `utc`),
-    /// then recomputes `expertise[domain]` (see the module documentation)
-    /// and sets `updated_at` from `local`. A missing persona is created
-    /// with only its name, expertise and `updated_at` (and `created_at`
-    /// as its column default writes it), as the original does. Returns the new expertise score.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_performance_at(
-        &self,
-        agent_name: &str,
-        domain: &str,
-        success: bool,
-        action: &str,
-        debate_id: Option<&str>,
-        local: NaiveDateTime,
-        utc: DateTime<Utc>,
-    ) -> Result<f64> {
+        let local = self.db.now_local();
+        let utc = self.db.now();
         if agent_name.is_empty() || domain.trim().is_empty() {
             return Err(Error::InvalidArgument(
                 "agent_name and domain must not be empty".into(),

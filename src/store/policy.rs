@@ -137,13 +137,14 @@ fn audit(
     changed_by: Option<&str>,
     old: Option<&Policy>,
     new: Option<&Policy>,
+    now: String,
 ) -> Result<()> {
     w.insert(&PolicyAudit {
         id: new_uuid(),
         policy_id: policy_id.to_string(),
         action: action.to_string(),
         changed_by: changed_by.map(str::to_string),
-        changed_at: Some(time::now_iso()),
+        changed_at: Some(now),
         old_value: old.map(policy_json),
         new_value: new.map(policy_json),
         extra: Default::default(),
@@ -195,7 +196,7 @@ impl PolicyStore {
         if p.id.is_empty() {
             p.id = new_uuid();
         }
-        let now = time::now_iso();
+        let now = self.db.now_iso();
         p.created_at.get_or_insert_with(|| now.clone());
         p.updated_at.get_or_insert(now);
         p.level.get_or_insert_with(|| "recommended".into());
@@ -211,7 +212,15 @@ impl PolicyStore {
             || {
                 self.db.write(|w| {
                     w.insert(&p)?;
-                    audit(w, &p.id, "create", p.created_by.as_deref(), None, Some(&p))
+                    audit(
+                        w,
+                        &p.id,
+                        "create",
+                        p.created_by.as_deref(),
+                        None,
+                        Some(&p),
+                        self.db.now_iso(),
+                    )
                 })?;
                 Ok(p)
             },
@@ -300,9 +309,17 @@ impl PolicyStore {
                 if let Some(v) = &changes.metadata {
                     p.metadata_json = Some(python_json(v, false));
                 }
-                p.updated_at = Some(time::now_iso());
+                p.updated_at = Some(self.db.now_iso());
                 w.update(&p)?;
-                audit(w, id, "update", changed_by, Some(&old), Some(&p))?;
+                audit(
+                    w,
+                    id,
+                    "update",
+                    changed_by,
+                    Some(&old),
+                    Some(&p),
+                    self.db.now_iso(),
+                )?;
                 Ok(Some(p))
             },
         )
@@ -333,7 +350,15 @@ impl PolicyStore {
                     return Ok(false);
                 };
                 w.delete::<Policy>(id)?;
-                audit(w, id, "delete", deleted_by, Some(&old), None)?;
+                audit(
+                    w,
+                    id,
+                    "delete",
+                    deleted_by,
+                    Some(&old),
+                    None,
+                    self.db.now_iso(),
+                )?;
                 Ok(true)
             },
         )

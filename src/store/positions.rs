@@ -32,10 +32,9 @@ use crate::config::{Config, DatabaseType, DbTarget};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::positions::{DetectedFlip, Position};
-use crate::store::genesis::{local_now, naive_iso};
+use crate::store::genesis::naive_iso;
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
-use chrono::NaiveDateTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The outcomes [`PositionLedger::resolve_position`] accepts.
@@ -116,7 +115,10 @@ impl PositionLedger {
         }
     }
 
-    /// Records a position now. See [`PositionLedger::record_position_at`].
+    /// Records a position at the local time now: a fresh
+    /// 8-character id, outcome `pending`, not reversed. Confidence must be
+    /// a finite number in [0, 1].
+    #[allow(clippy::too_many_arguments)]
     pub fn record_position(
         &self,
         agent_name: &str,
@@ -126,31 +128,7 @@ impl PositionLedger {
         round_num: i64,
         domain: Option<&str>,
     ) -> Result<Position> {
-        self.record_position_at(
-            agent_name,
-            claim,
-            confidence,
-            debate_id,
-            round_num,
-            domain,
-            local_now(),
-        )
-    }
-
-    /// Records a position with an explicit (naive local) time: a fresh
-    /// 8-character id, outcome `pending`, not reversed. Confidence must be
-    /// a finite number in [0, 1].
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_position_at(
-        &self,
-        agent_name: &str,
-        claim: &str,
-        confidence: f64,
-        debate_id: &str,
-        round_num: i64,
-        domain: Option<&str>,
-        at: NaiveDateTime,
-    ) -> Result<Position> {
+        let at = self.db.now_local();
         if !(0.0..=1.0).contains(&confidence) {
             return Err(Error::InvalidArgument(format!(
                 "confidence {confidence} is not between 0 and 1"
@@ -195,14 +173,10 @@ impl PositionLedger {
         self.db.read()?.get(id)
     }
 
-    /// Sets a position's outcome now. See [`PositionLedger::resolve_position_at`].
-    pub fn resolve_position(&self, id: &str, outcome: &str) -> Result<bool> {
-        self.resolve_position_at(id, outcome, local_now())
-    }
-
     /// Sets a position's outcome (one of [`OUTCOMES`]) and `resolved_at`.
     /// Returns false if there is no such position.
-    pub fn resolve_position_at(&self, id: &str, outcome: &str, at: NaiveDateTime) -> Result<bool> {
+    pub fn resolve_position(&self, id: &str, outcome: &str) -> Result<bool> {
+        let at = self.db.now_local();
         if !OUTCOMES.contains(&outcome) {
             return Err(Error::InvalidArgument(format!(
                 "outcome {outcome:?} is not one of {}",
@@ -379,26 +353,17 @@ impl FlipDetector {
         &self.db
     }
 
-    /// Detects flips now. See [`FlipDetector::detect_flips_for_agent_at`].
-    pub fn detect_flips_for_agent(
-        &self,
-        agent_name: &str,
-        lookback_positions: usize,
-    ) -> Result<Vec<DetectedFlip>> {
-        self.detect_flips_for_agent_at(agent_name, lookback_positions, local_now())
-    }
-
     /// Among the agent's `lookback_positions` newest positions, pairs every
     /// reversed one with the agent's position in the reversal debate,
     /// classifies the change and stores it (replacing an earlier flip of
     /// the same original position). Returns the flips stored, newest
     /// original position first.
-    pub fn detect_flips_for_agent_at(
+    pub fn detect_flips_for_agent(
         &self,
         agent_name: &str,
         lookback_positions: usize,
-        at: NaiveDateTime,
     ) -> Result<Vec<DetectedFlip>> {
+        let at = self.db.now_local();
         self.db.op(
             "flips_detect",
             || format!("agent={agent_name}"),

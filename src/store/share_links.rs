@@ -13,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::schema::share_links::ShareLink;
 use crate::table::KeyRange;
 use crate::table::Read;
-use crate::time::epoch_now;
 use std::ops::Bound;
 
 /// Who can open a link.
@@ -50,6 +49,11 @@ impl ShareLinkStore {
         })
     }
 
+    /// The underlying database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
     /// Creates or replaces the link of `link.debate_id`; a missing token is
     /// generated. Returns the stored link.
     pub fn save(&self, mut link: ShareLink) -> Result<ShareLink> {
@@ -81,11 +85,7 @@ impl ShareLinkStore {
 
     /// The live link with this token: `None` if unknown or expired.
     pub fn get_by_token(&self, token: &str) -> Result<Option<ShareLink>> {
-        self.get_by_token_at(token, epoch_now())
-    }
-
-    /// [`ShareLinkStore::get_by_token`] with an explicit clock.
-    pub fn get_by_token_at(&self, token: &str, now: f64) -> Result<Option<ShareLink>> {
+        let now = self.db.now_epoch();
         let link: Option<ShareLink> = self
             .db
             .read()?
@@ -100,7 +100,7 @@ impl ShareLinkStore {
 
     /// Counts a view.
     pub fn increment_view_count(&self, debate_id: &str) -> Result<bool> {
-        let now = epoch_now();
+        let now = self.db.now_epoch();
         self.modify(debate_id, |l| {
             l.view_count = Some(l.view_count.unwrap_or(0) + 1);
             l.last_viewed_at = Some(now);
@@ -113,7 +113,8 @@ impl ShareLinkStore {
     }
 
     /// Deletes links that expired before `now`; returns how many.
-    pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        let now = self.db.now_epoch();
         self.db.write(|w| {
             // NULL expiry sorts first; start after it.
             let range = KeyRange::between(

@@ -52,6 +52,11 @@ impl UsageStore {
         })
     }
 
+    /// The underlying database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
     /// Records an event now; returns its id.
     pub fn record_usage_event(
         &self,
@@ -60,18 +65,8 @@ impl UsageStore {
         count: i64,
         metadata: Option<&str>,
     ) -> Result<i64> {
-        self.record_at(org_id, event_type, count, metadata, &time::now_iso())
-    }
-
-    /// Records an event with an explicit timestamp; returns its id.
-    pub fn record_at(
-        &self,
-        org_id: &str,
-        event_type: &str,
-        count: i64,
-        metadata: Option<&str>,
-        timestamp: &str,
-    ) -> Result<i64> {
+        let timestamp = self.db.now_iso();
+        let timestamp = timestamp.as_str();
         self.db.write_op(
             "record_usage_event",
             || format!("org={org_id} type={event_type}"),
@@ -95,7 +90,7 @@ impl UsageStore {
     /// number of summary rows written.
     pub fn aggregate(&self) -> Result<usize> {
         self.db.op("aggregate_usage", String::new, || {
-            self.db.write(aggregate_in)
+            self.db.write(|w| aggregate_in(w, self.db.now_iso()))
         })
     }
 
@@ -108,7 +103,7 @@ impl UsageStore {
             || {
                 let cutoff = now - chrono::Duration::days(i64::from(days));
                 self.db.write(|w| {
-                    aggregate_in(w)?;
+                    aggregate_in(w, self.db.now_iso())?;
                     let mut report = PruneReport::default();
                     let mut moved: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
                     let pks = w.keys_in(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
@@ -132,7 +127,7 @@ impl UsageStore {
                             None => report.undated_rows += 1,
                         }
                     }
-                    let now_s = time::now_iso();
+                    let now_s = self.db.now_iso();
                     for ((org, month, ty), (count, rows)) in moved {
                         let mut s = summary(w, org, month, ty)?;
                         s.pruned_count += count;
@@ -166,7 +161,7 @@ impl UsageStore {
 }
 
 /// Sets `total_count = pruned_count + live sum` for every month seen.
-fn aggregate_in(w: &mut Writer<'_>) -> Result<usize> {
+fn aggregate_in(w: &mut Writer<'_>, now: String) -> Result<usize> {
     let mut live: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
     let pks = w.keys_in(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
     for pk in pks {
@@ -180,7 +175,6 @@ fn aggregate_in(w: &mut Writer<'_>) -> Result<usize> {
         slot.0 += e.count.unwrap_or(1);
         slot.1 += 1;
     }
-    let now = time::now_iso();
     let n = live.len();
     for ((org, month, ty), (count, rows)) in live {
         let mut s = summary(w, org, month, ty)?;

@@ -154,7 +154,7 @@ impl UserStore {
             "create_user",
             || format!("email={email}"),
             || {
-                let now = time::now_iso();
+                let now = self.db.now_iso();
                 let user = User {
                     id: new_uuid(),
                     email: email.to_string(),
@@ -215,7 +215,7 @@ impl UserStore {
             || format!("id={}", user.id),
             || {
                 let mut user = user.clone();
-                user.updated_at = time::now_iso();
+                user.updated_at = self.db.now_iso();
                 self.db.write(|w| {
                     let old = w.get::<User>(user.id.as_str())?;
                     self.guard_secrets(old.as_ref(), &user)?;
@@ -233,7 +233,7 @@ impl UserStore {
             let old = user.clone();
             f(&mut user);
             self.guard_secrets(Some(&old), &user)?;
-            user.updated_at = time::now_iso();
+            user.updated_at = self.db.now_iso();
             w.update(&user)?;
             Ok(user)
         })
@@ -250,7 +250,7 @@ impl UserStore {
                 let Some(mut user) = w.get_by(User::idx_users_email, email)? else {
                     return Ok(None);
                 };
-                let now = Utc::now();
+                let now = self.db.now();
                 let count = user.failed_login_count.unwrap_or(0) + 1;
                 user.failed_login_count = Some(count);
                 user.last_failed_login_at = Some(time::format_iso(now));
@@ -260,14 +260,16 @@ impl UserStore {
                     user.lockout_reason = Some(format!("{n} or more consecutive failed logins"));
                 }
                 w.update(&user)?;
-                Ok(Some(lockout_of(&user)))
+                Ok(Some(lockout_of(&user, self.db.now())))
             },
         )
     }
 
     /// Whether the account is locked now, until when, and the failure count.
     pub fn is_account_locked(&self, email: &str) -> Result<Option<LockoutInfo>> {
-        Ok(self.get_user_by_email(email)?.map(|u| lockout_of(&u)))
+        Ok(self
+            .get_user_by_email(email)?
+            .map(|u| lockout_of(&u, self.db.now())))
     }
 
     /// Clears the failure count and any lock after a successful login, and
@@ -278,7 +280,7 @@ impl UserStore {
         };
         self.modify_user(&user.id, |u| {
             clear_lock(u);
-            u.last_login_at = Some(time::now_iso());
+            u.last_login_at = Some(self.db.now_iso());
         })?;
         Ok(true)
     }
@@ -309,12 +311,12 @@ impl UserStore {
     }
 }
 
-fn lockout_of(u: &User) -> LockoutInfo {
+fn lockout_of(u: &User, now: chrono::DateTime<Utc>) -> LockoutInfo {
     let locked = u
         .locked_until
         .as_deref()
         .and_then(time::parse)
-        .is_some_and(|until| until > Utc::now());
+        .is_some_and(|until| until > now);
     LockoutInfo {
         locked,
         locked_until: u.locked_until.clone(),

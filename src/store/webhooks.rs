@@ -17,7 +17,6 @@ use crate::pyjson::python_json;
 use crate::schema::webhooks::{WebhookConfig, WebhookEvent};
 use crate::table::Read;
 use crate::table::{KeyRange, Page};
-use crate::time::epoch_now;
 use std::ops::Bound;
 
 /// How long a processed event is remembered by default (24 hours).
@@ -62,11 +61,7 @@ impl WebhookStore {
 
     /// Marks an event processed now (replacing an earlier mark).
     pub fn mark_processed(&self, event_id: &str, result: &str) -> Result<()> {
-        self.mark_processed_at(event_id, result, epoch_now())
-    }
-
-    /// [`WebhookStore::mark_processed`] with an explicit clock.
-    pub fn mark_processed_at(&self, event_id: &str, result: &str, now: f64) -> Result<()> {
+        let now = self.db.now_epoch();
         self.db.op(
             "webhook_mark_processed",
             || format!("event={event_id}"),
@@ -83,13 +78,11 @@ impl WebhookStore {
     }
 
     /// Whether an event was processed within the TTL.
-    pub fn is_processed(&self, event_id: &str) -> Result<bool> {
-        self.is_processed_at(event_id, epoch_now())
-    }
-
-    /// [`WebhookStore::is_processed`] with an explicit clock: true only if
+    ///
+    /// True only if
     /// `processed_at > now - ttl`.
-    pub fn is_processed_at(&self, event_id: &str, now: f64) -> Result<bool> {
+    pub fn is_processed(&self, event_id: &str) -> Result<bool> {
+        let now = self.db.now_epoch();
         let row: Option<WebhookEvent> = self.db.read()?.get(event_id)?;
         Ok(row.is_some_and(|r| r.processed_at > now - self.ttl))
     }
@@ -100,9 +93,10 @@ impl WebhookStore {
     }
 
     /// Removes records older than the TTL (`processed_at <= now - ttl`,
-    /// exactly those [`WebhookStore::is_processed_at`] no longer counts);
+    /// exactly those [`WebhookStore::is_processed`] no longer counts);
     /// returns how many.
-    pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        let now = self.db.now_epoch();
         self.db.op("webhook_cleanup", String::new, || {
             let cutoff = now - self.ttl;
             self.db.write(|w| {
@@ -110,11 +104,6 @@ impl WebhookStore {
                 w.delete_in(WebhookEvent::idx_webhook_processed_at, &range)
             })
         })
-    }
-
-    /// Removes expired records now.
-    pub fn cleanup_expired(&self) -> Result<u64> {
-        self.cleanup_expired_at(epoch_now())
     }
 
     /// Number of records (expired or not).
@@ -249,17 +238,13 @@ impl WebhookConfigStore {
         &self.db
     }
 
-    /// Registers a webhook now. See [`WebhookConfigStore::register_at`].
-    pub fn register(&self, new: NewWebhook) -> Result<WebhookConfig> {
-        self.register_at(new, epoch_now())
-    }
-
     /// Registers a webhook: a fresh UUID, a fresh secret
     /// (`secrets.token_urlsafe(32)`), active. The secret is stored
     /// AES-256-GCM encrypted when `ARAGORA_ENCRYPTION_KEY` is set (as the
     /// original does) and as is otherwise; the returned row holds it in
     /// plaintext, [`WebhookConfigStore::secret`] decrypts a stored one.
-    pub fn register_at(&self, new: NewWebhook, now: f64) -> Result<WebhookConfig> {
+    pub fn register(&self, new: NewWebhook) -> Result<WebhookConfig> {
+        let now = self.db.now_epoch();
         check_url(&new.url)?;
         let secret = new_token();
         let mut row = WebhookConfig {
@@ -341,16 +326,7 @@ impl WebhookConfigStore {
 
     /// Changes a webhook now; `None` if there is no such webhook.
     pub fn update(&self, id: &str, changes: WebhookUpdate) -> Result<Option<WebhookConfig>> {
-        self.update_at(id, changes, epoch_now())
-    }
-
-    /// [`WebhookConfigStore::update`] with an explicit clock.
-    pub fn update_at(
-        &self,
-        id: &str,
-        changes: WebhookUpdate,
-        now: f64,
-    ) -> Result<Option<WebhookConfig>> {
+        let now = self.db.now_epoch();
         if let Some(url) = &changes.url {
             check_url(url)?;
         }
@@ -388,22 +364,11 @@ impl WebhookConfigStore {
         self.db.write(|w| w.delete::<WebhookConfig>(id))
     }
 
-    /// Records a delivery attempt now. See
-    /// [`WebhookConfigStore::record_delivery_at`].
-    pub fn record_delivery(&self, id: &str, status_code: i64, success: bool) -> Result<bool> {
-        self.record_delivery_at(id, status_code, success, epoch_now())
-    }
-
     /// Records a delivery attempt: `last_delivery_at`,
     /// `last_delivery_status` (the HTTP status), `delivery_count + 1`, and
     /// `failure_count + 1` when it failed. False for an unknown webhook.
-    pub fn record_delivery_at(
-        &self,
-        id: &str,
-        status_code: i64,
-        success: bool,
-        at: f64,
-    ) -> Result<bool> {
+    pub fn record_delivery(&self, id: &str, status_code: i64, success: bool) -> Result<bool> {
+        let at = self.db.now_epoch();
         self.db.write(|w| {
             let Some(mut c) = w.get::<WebhookConfig>(id)? else {
                 return Ok(false);
