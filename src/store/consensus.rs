@@ -46,6 +46,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_list, py_object_values};
 use crate::schema::consensus::{Consensus, ConsensusArchive, Dissent, DissentArchive};
+use crate::store::query::{Order, by_time, instant};
 use crate::store::users::new_uuid;
 use crate::table::Read;
 use crate::table::{Index, KeyRange, Page, RawKey, Reader, Row, Writer};
@@ -281,7 +282,7 @@ fn data_of(row: &Consensus) -> Result<Vec<(String, Value)>> {
 }
 
 fn is_before(ts: Option<&str>, cutoff: DateTime<Utc>) -> bool {
-    ts.and_then(time::parse).is_some_and(|t| t < cutoff)
+    instant(ts).is_some_and(|t| t < cutoff)
 }
 
 impl ConsensusStore {
@@ -469,17 +470,17 @@ impl ConsensusStore {
             "find_by_topic_hash",
             || format!("hash={hash}"),
             || {
-                let mut rows: Vec<Consensus> = self.db.read()?.find(
+                let rows: Vec<Consensus> = self.db.read()?.find(
                     Consensus::idx_consensus_topic_hash,
                     hash,
                     Page::default(),
                 )?;
-                rows.sort_by(|a, b| {
-                    let ta = a.timestamp.as_deref().and_then(time::parse);
-                    let tb = b.timestamp.as_deref().and_then(time::parse);
-                    tb.cmp(&ta).then_with(|| a.id.cmp(&b.id))
-                });
-                Ok(rows)
+                Ok(by_time(
+                    rows,
+                    Order::Newest,
+                    |c| instant(c.timestamp.as_deref()),
+                    |a, b| a.id.cmp(&b.id),
+                ))
             },
         )
     }
@@ -496,16 +497,16 @@ impl ConsensusStore {
 
     /// The dissents of a consensus, oldest first.
     pub fn dissents(&self, consensus_id: &str) -> Result<Vec<Dissent>> {
-        let mut rows: Vec<Dissent> =
+        let rows: Vec<Dissent> =
             self.db
                 .read()?
                 .find(Dissent::idx_dissent_debate, consensus_id, Page::default())?;
-        rows.sort_by(|a, b| {
-            let ta = a.timestamp.as_deref().and_then(time::parse);
-            let tb = b.timestamp.as_deref().and_then(time::parse);
-            ta.cmp(&tb).then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(rows)
+        Ok(by_time(
+            rows,
+            Order::Oldest,
+            |d| instant(d.timestamp.as_deref()),
+            |a, b| a.id.cmp(&b.id),
+        ))
     }
 
     /// Number of consensus records.

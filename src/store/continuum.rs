@@ -38,6 +38,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_object_values};
 use crate::schema::continuum::{ContinuumMemory, ContinuumMemoryArchive, TierTransition};
+use crate::store::query::instant;
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader, Writer};
 use crate::time;
@@ -216,8 +217,8 @@ fn not_found(id: &str) -> Error {
 fn by_importance(a: &ContinuumMemory, b: &ContinuumMemory) -> std::cmp::Ordering {
     let ia = a.importance.unwrap_or(0.0);
     let ib = b.importance.unwrap_or(0.0);
-    let ua = a.updated_at.as_deref().and_then(time::parse);
-    let ub = b.updated_at.as_deref().and_then(time::parse);
+    let ua = instant(a.updated_at.as_deref());
+    let ub = instant(b.updated_at.as_deref());
     ib.total_cmp(&ia)
         .then_with(|| ub.cmp(&ua))
         .then_with(|| a.id.cmp(&b.id))
@@ -549,12 +550,7 @@ impl ContinuumStore {
                 )?;
                 rows.into_iter()
                     .filter(|m| !m.red_line.unwrap_or(false))
-                    .filter(|m| {
-                        m.expires_at
-                            .as_deref()
-                            .and_then(time::parse)
-                            .is_some_and(|t| t < now)
-                    })
+                    .filter(|m| instant(m.expires_at.as_deref()).is_some_and(|t| t < now))
                     .map(|m| m.id)
                     .collect()
             };
@@ -565,10 +561,7 @@ impl ContinuumStore {
                     // red-line since the scan is skipped, not an error.
                     let still = w.get::<ContinuumMemory>(id.as_str())?.is_some_and(|m| {
                         !m.red_line.unwrap_or(false)
-                            && m.expires_at
-                                .as_deref()
-                                .and_then(time::parse)
-                                .is_some_and(|t| t < now)
+                            && instant(m.expires_at.as_deref()).is_some_and(|t| t < now)
                     });
                     if still && delete_memory(w, id, true, "expired", false, now)? {
                         n += 1;

@@ -43,6 +43,7 @@ use crate::schema::critique::{
     AgentReputation, Critique, Debate, Pattern, PatternArchive, PatternEmbedding,
 };
 use crate::store::continuum::{pack_f32, unpack_f32};
+use crate::store::query::{find_or_scan, instant, newest};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey, Reader, Writer};
 use crate::time;
@@ -510,25 +511,20 @@ impl CritiqueStore {
             "retrieve_patterns",
             || format!("type={issue_type:?}"),
             |r| {
-                let rows: Vec<Pattern> = match issue_type {
-                    Some(t) => r.find(Pattern::idx_patterns_type, t, Page::default())?,
-                    None => r.scan(KeyRange::all(), Page::default())?,
-                };
-                let mut rows: Vec<Pattern> = rows
-                    .into_iter()
-                    .filter(|p| p.success_count.unwrap_or(0) >= min_success)
-                    .collect();
-                rows.sort_by(|a, b| {
-                    let ua = a.updated_at.as_deref().and_then(time::parse);
-                    let ub = b.updated_at.as_deref().and_then(time::parse);
-                    b.success_count
-                        .unwrap_or(0)
-                        .cmp(&a.success_count.unwrap_or(0))
-                        .then_with(|| ub.cmp(&ua))
-                        .then_with(|| a.id.cmp(&b.id))
-                });
-                rows.truncate(limit);
-                Ok(rows)
+                let mut rows = find_or_scan(r, Pattern::idx_patterns_type, issue_type)?;
+                rows.retain(|p| p.success_count.unwrap_or(0) >= min_success);
+                // Most successful first; among those, most recently updated.
+                Ok(newest(
+                    rows,
+                    limit,
+                    |p| {
+                        (
+                            p.success_count.unwrap_or(0),
+                            instant(p.updated_at.as_deref()),
+                        )
+                    },
+                    |a, b| a.id.cmp(&b.id),
+                ))
             },
         )
     }
@@ -556,10 +552,7 @@ impl CritiqueStore {
                     let mut doomed = Vec::new();
                     for pk in w.keys_in(Pattern::idx_patterns_type, &KeyRange::all())? {
                         if let Some(p) = w.get::<Pattern>(RawKey(&pk))?
-                            && p.updated_at
-                                .as_deref()
-                                .and_then(time::parse)
-                                .is_some_and(|t| t < cutoff)
+                            && instant(p.updated_at.as_deref()).is_some_and(|t| t < cutoff)
                             && success_rate(&p) < min_success_rate
                         {
                             doomed.push(p);

@@ -8,13 +8,14 @@
 //! seconds; `debate_ids_json` and `results_json` are JSON lists,
 //! `options_json` a JSON object.
 
+use super::query::{Epoch, find_or_scan, newest};
 use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::explainability::BatchJob;
+use crate::table::KeyRange;
 use crate::table::Read;
-use crate::table::{KeyRange, Page};
 use serde_json::Value;
 use std::ops::Bound;
 
@@ -203,22 +204,17 @@ impl BatchJobStore {
     pub fn list_jobs(&self, status: Option<&str>, limit: usize) -> Result<Vec<BatchJob>> {
         let _now = self.db.now_epoch();
         self.cleanup_expired()?;
-        let r = self.db.read()?;
-        let mut jobs: Vec<BatchJob> = match status {
-            Some(s) => r.find(
-                BatchJob::idx_explainability_batch_jobs_status,
-                s,
-                Page::default(),
-            )?,
-            None => r.scan(KeyRange::all(), Page::default())?,
-        };
-        jobs.sort_by(|a, b| {
-            b.created_at
-                .total_cmp(&a.created_at)
-                .then_with(|| a.batch_id.cmp(&b.batch_id))
-        });
-        jobs.truncate(limit);
-        Ok(jobs)
+        let jobs = find_or_scan(
+            &self.db.read()?,
+            BatchJob::idx_explainability_batch_jobs_status,
+            status,
+        )?;
+        Ok(newest(
+            jobs,
+            limit,
+            |j| Epoch(j.created_at),
+            |a, b| a.batch_id.cmp(&b.batch_id),
+        ))
     }
 
     /// Deletes jobs with `expires_at <= now`; returns how many.

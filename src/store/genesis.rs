@@ -25,6 +25,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_python_json, python_json};
 use crate::schema::genesis::{ActivePopulation, GenesisEvent, Genome, Population};
+use crate::store::query::{Order, by_time, instant, instant_then_text, paginate};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
 use chrono::{NaiveDateTime, Timelike};
@@ -97,10 +98,6 @@ fn stored_data(e: &GenesisEvent) -> Result<Value> {
         None => Ok(Value::Null),
         Some(t) => parse_python_json(t),
     }
-}
-
-fn parse_ts(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    crate::time::parse(s)
 }
 
 // ----- the ledger ----------------------------------------------------------
@@ -255,23 +252,21 @@ impl GenesisLedger {
                 page,
             ),
             Some(t) => {
-                let mut all: Vec<GenesisEvent> =
+                let all: Vec<GenesisEvent> =
                     r.find(GenesisEvent::idx_genesis_events_type, t, Page::default())?;
-                sort_by_time(&mut all);
-                Ok(paginate(all, page))
+                Ok(paginate(oldest_first(all), page))
             }
         }
     }
 
     /// The direct children of an event, in time order.
     pub fn children(&self, event_id: &str) -> Result<Vec<GenesisEvent>> {
-        let mut kids: Vec<GenesisEvent> = self.db.read()?.find(
+        let kids: Vec<GenesisEvent> = self.db.read()?.find(
             GenesisEvent::idx_genesis_events_parent_event_id,
             event_id,
             Page::default(),
         )?;
-        sort_by_time(&mut kids);
-        Ok(kids)
+        Ok(oldest_first(kids))
     }
 
     /// The event and its ancestors, from the event up to the root. Empty
@@ -336,10 +331,11 @@ impl GenesisLedger {
                     match by_id.get(pid) {
                         None => problems.push(problem(ChainIssue::MissingParent(pid.to_string()))),
                         Some(p) => {
-                            let newer = match (parse_ts(&p.timestamp), parse_ts(&e.timestamp)) {
-                                (Some(pt), Some(et)) => pt > et,
-                                _ => p.timestamp > e.timestamp,
-                            };
+                            let newer =
+                                match (instant(Some(&p.timestamp)), instant(Some(&e.timestamp))) {
+                                    (Some(pt), Some(et)) => pt > et,
+                                    _ => p.timestamp > e.timestamp,
+                                };
                             if newer {
                                 problems.push(problem(ChainIssue::ParentNewer {
                                     parent: pid.to_string(),
@@ -380,24 +376,14 @@ impl GenesisLedger {
     }
 }
 
-fn sort_by_time(events: &mut [GenesisEvent]) {
-    events.sort_by(|a, b| {
-        let ta = parse_ts(&a.timestamp);
-        let tb = parse_ts(&b.timestamp);
-        ta.cmp(&tb)
-            .then_with(|| a.timestamp.cmp(&b.timestamp))
-            .then_with(|| a.event_id.cmp(&b.event_id))
-    });
-}
-
-fn paginate<T>(mut all: Vec<T>, page: Page) -> Vec<T> {
-    if page.reverse {
-        all.reverse();
-    }
-    all.into_iter()
-        .skip(page.offset)
-        .take(page.limit.unwrap_or(usize::MAX))
-        .collect()
+/// Oldest first; one instant in several spellings by its text, then by id.
+fn oldest_first(events: Vec<GenesisEvent>) -> Vec<GenesisEvent> {
+    by_time(
+        events,
+        Order::Oldest,
+        |e| instant_then_text(Some(&e.timestamp)),
+        |a, b| a.event_id.cmp(&b.event_id),
+    )
 }
 
 // ----- genomes and populations ---------------------------------------------

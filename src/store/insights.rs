@@ -30,6 +30,7 @@ use crate::schema::insights::{
     AgentPerformance, DebateSummary, Insight, InsightUsage, PatternCluster, WisdomSubmission,
 };
 use crate::store::genesis::naive_iso;
+use crate::store::query::{keep, newest};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -350,14 +351,12 @@ impl InsightStore {
         agent_name: &str,
         limit: usize,
     ) -> Result<Vec<AgentPerformance>> {
-        let mut rows: Vec<AgentPerformance> = self.db.read()?.find(
+        let rows: Vec<AgentPerformance> = self.db.read()?.find(
             AgentPerformance::idx_agent_perf_name,
             agent_name,
             Page::default(),
         )?;
-        rows.sort_by_key(|r| std::cmp::Reverse(r.id));
-        rows.truncate(limit);
-        Ok(rows)
+        Ok(newest(rows, limit, |r| r.id, keep))
     }
 
     /// An agent's aggregated performance.

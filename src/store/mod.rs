@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod personas;
 pub mod policy;
 pub mod positions;
+pub(crate) mod query;
 pub mod share_links;
 pub mod tokens;
 pub mod usage;

@@ -23,6 +23,9 @@ use crate::error::{Error, Result};
 use crate::pyjson::{py_list, py_object_values, python_json};
 use crate::schema::evolution::{CycleEvolution, CycleFileChange, NomicRollback};
 use crate::schema::supabase::{AgentMetrics, DebateArtifact, NomicCycle, StreamEvent};
+use crate::store::query::{
+    Order, by_time, find_or_scan, instant, instant_then_text, keep, newest, paginate,
+};
 use crate::store::users::new_uuid;
 use crate::table::Read;
 use crate::table::{KeyRange, Page};
@@ -180,10 +183,6 @@ fn ts(t: Option<DateTime<Utc>>, db: &Database) -> String {
     format_iso(t.unwrap_or_else(|| db.now()))
 }
 
-fn time_key(s: &str) -> (Option<DateTime<Utc>>, String) {
-    (crate::time::parse(s), s.to_string())
-}
-
 fn check_in(what: &str, value: &str, allowed: &[&str]) -> Result<()> {
     if allowed.contains(&value) {
         Ok(())
@@ -252,13 +251,17 @@ impl NomicStore {
 
     /// Every phase row of a cycle, by `started_at`.
     pub fn get_cycle(&self, loop_id: &str, cycle_number: i64) -> Result<Vec<NomicCycle>> {
-        let mut rows: Vec<NomicCycle> = self.db.read()?.find(
+        let rows: Vec<NomicCycle> = self.db.read()?.find(
             NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
             (loop_id, cycle_number),
             Page::default(),
         )?;
-        rows.sort_by_key(|c| time_key(&c.started_at));
-        Ok(rows)
+        Ok(by_time(
+            rows,
+            Order::Oldest,
+            |c| instant_then_text(Some(&c.started_at)),
+            keep,
+        ))
     }
 
     /// One phase of a cycle.
@@ -281,11 +284,13 @@ impl NomicStore {
             "list_cycles",
             || format!("limit={:?}, loop_id={loop_id:?}", page.limit),
             |r| {
-                let mut rows: Vec<NomicCycle> = match loop_id {
-                    Some(l) => r.find(NomicCycle::idx_nomic_cycles_loop, l, Page::default())?,
-                    None => r.scan(KeyRange::all(), Page::default())?,
-                };
-                rows.sort_by_key(|c| std::cmp::Reverse(time_key(&c.started_at)));
+                let rows = find_or_scan(r, NomicCycle::idx_nomic_cycles_loop, loop_id)?;
+                let rows = by_time(
+                    rows,
+                    Order::Newest,
+                    |c| instant_then_text(Some(&c.started_at)),
+                    keep,
+                );
                 Ok(paginate(rows, page))
             },
         )
@@ -377,13 +382,12 @@ impl NomicStore {
                 if let Some(p) = phase {
                     rows.retain(|d| d.phase == p);
                 }
-                rows.sort_by(|a, b| {
-                    let ka = time_key(a.created_at.as_deref().unwrap_or(""));
-                    let kb = time_key(b.created_at.as_deref().unwrap_or(""));
-                    kb.cmp(&ka).then_with(|| a.id.cmp(&b.id))
-                });
-                rows.truncate(limit);
-                Ok(rows)
+                Ok(newest(
+                    rows,
+                    limit,
+                    |d| instant_then_text(d.created_at.as_deref()),
+                    |a, b| a.id.cmp(&b.id),
+                ))
             },
         )
     }
@@ -440,15 +444,15 @@ impl NomicStore {
                 rows.retain(|e| {
                     q.cycle.is_none_or(|c| e.cycle == c)
                         && q.event_type.is_none_or(|t| e.event_type == t)
-                        && q.since.is_none_or(|s| {
-                            crate::time::parse(&e.timestamp).is_some_and(|t| t >= s)
-                        })
+                        && q.since
+                            .is_none_or(|s| instant(Some(&e.timestamp)).is_some_and(|t| t >= s))
                 });
-                rows.sort_by(|a, b| {
-                    time_key(&a.timestamp)
-                        .cmp(&time_key(&b.timestamp))
-                        .then_with(|| a.id.cmp(&b.id))
-                });
+                let mut rows = by_time(
+                    rows,
+                    Order::Oldest,
+                    |e| instant_then_text(Some(&e.timestamp)),
+                    |a, b| a.id.cmp(&b.id),
+                );
                 if let Some(n) = q.limit {
                     rows.truncate(n);
                 }
@@ -477,14 +481,17 @@ impl NomicStore {
 
     /// An agent's metrics rows, newest first.
     pub fn agent_metrics(&self, agent_name: &str, limit: usize) -> Result<Vec<AgentMetrics>> {
-        let mut rows: Vec<AgentMetrics> = self.db.read()?.find(
+        let rows: Vec<AgentMetrics> = self.db.read()?.find(
             AgentMetrics::idx_agent_metrics_agent,
             agent_name,
             Page::default(),
         )?;
-        rows.sort_by_key(|m| std::cmp::Reverse(time_key(m.timestamp.as_deref().unwrap_or(""))));
-        rows.truncate(limit);
-        Ok(rows)
+        Ok(newest(
+            rows,
+            limit,
+            |m| instant_then_text(m.timestamp.as_deref()),
+            keep,
+        ))
     }
 
     /// `get_loop_summary`.
@@ -553,16 +560,16 @@ impl NomicStore {
 
     /// A loop's rollbacks, by cycle then time.
     pub fn rollbacks(&self, loop_id: &str) -> Result<Vec<NomicRollback>> {
-        let mut rows: Vec<NomicRollback> =
+        let rows: Vec<NomicRollback> =
             self.evo
                 .read()?
                 .find(NomicRollback::idx_rollbacks_loop, loop_id, Page::default())?;
-        rows.sort_by(|a, b| {
-            a.cycle_number
-                .cmp(&b.cycle_number)
-                .then_with(|| time_key(&a.created_at).cmp(&time_key(&b.created_at)))
-        });
-        Ok(rows)
+        Ok(by_time(
+            rows,
+            Order::Oldest,
+            |r| (r.cycle_number, instant_then_text(Some(&r.created_at))),
+            keep,
+        ))
     }
 
     /// Saves a cycle's evolution record (one per loop and cycle; replacing
@@ -618,16 +625,5 @@ impl NomicStore {
             file_path,
             Page::default(),
         )
-    }
-}
-
-fn paginate<T>(mut all: Vec<T>, page: Page) -> Vec<T> {
-    if page.reverse {
-        all.reverse();
-    }
-    let it = all.into_iter().skip(page.offset);
-    match page.limit {
-        Some(n) => it.take(n).collect(),
-        None => it.collect(),
     }
 }

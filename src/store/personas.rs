@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_list, py_object_values};
 use crate::schema::personas::{PerformanceRecord, Persona};
 use crate::store::genesis::naive_iso;
+use crate::store::query::{keep, newest};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey, Reader};
 use chrono::{DateTime, Utc};
@@ -323,8 +324,7 @@ impl PersonaManager {
                         mine.push(r);
                     }
                 }
-                mine.sort_by_key(|r| std::cmp::Reverse(r.id));
-                mine.truncate(EXPERTISE_WINDOW);
+                let mine = newest(mine, EXPERTISE_WINDOW, |r| r.id, keep);
                 let (mut num, mut den, mut wgt) = (0.0, 0.0, 1.0);
                 for r in &mine {
                     if r.success == Some(true) {
@@ -375,11 +375,7 @@ impl PersonaManager {
         if let Some(d) = domain {
             rows.retain(|r| r.domain.as_deref() == Some(d));
         }
-        rows.sort_by_key(|r| std::cmp::Reverse(r.id));
-        if let Some(n) = limit {
-            rows.truncate(n);
-        }
-        Ok(rows)
+        Ok(newest(rows, limit.unwrap_or(usize::MAX), |r| r.id, keep))
     }
 
     /// Successes and attempts of an agent per domain, by domain name.

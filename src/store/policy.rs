@@ -18,6 +18,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::policy::{Policy, PolicyAudit, Violation};
+use crate::store::query::{Order, by_time, instant, paginate};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader, Writer};
 use crate::time;
@@ -151,21 +152,6 @@ fn audit(
     })
 }
 
-fn paginate<T>(all: Vec<T>, page: Page) -> Vec<T> {
-    let mut all = all;
-    if page.reverse {
-        all.reverse();
-    }
-    all.into_iter()
-        .skip(page.offset)
-        .take(page.limit.unwrap_or(usize::MAX))
-        .collect()
-}
-
-fn ts_key(s: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
-    s.and_then(time::parse)
-}
-
 impl PolicyStore {
     /// Opens `compliance/policy_store.db`.
     pub fn open(config: &Config) -> Result<Self> {
@@ -245,18 +231,19 @@ impl PolicyStore {
             r.scan(KeyRange::all(), Page::default())?
         };
         let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        let mut out: Vec<Policy> = all
+        let out: Vec<Policy> = all
             .into_iter()
             .filter(|p| eq(&filter.workspace_id, &p.workspace_id))
             .filter(|p| eq(&filter.framework_id, &p.framework_id))
             .filter(|p| eq(&filter.vertical_id, &p.vertical_id))
             .filter(|p| !filter.enabled_only || p.enabled.unwrap_or(true))
             .collect();
-        out.sort_by(|a, b| {
-            ts_key(b.created_at.as_deref())
-                .cmp(&ts_key(a.created_at.as_deref()))
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        let out = by_time(
+            out,
+            Order::Newest,
+            |p| instant(p.created_at.as_deref()),
+            |a, b| a.id.cmp(&b.id),
+        );
         Ok(paginate(out, page))
     }
 
@@ -366,17 +353,20 @@ impl PolicyStore {
 
     /// The audit trail of a policy, oldest first.
     pub fn policy_history(&self, policy_id: &str) -> Result<Vec<PolicyAudit>> {
-        let mut rows: Vec<PolicyAudit> =
+        let rows: Vec<PolicyAudit> =
             self.db
                 .read()?
                 .find(PolicyAudit::idx_audit_policy, policy_id, Page::default())?;
-        rows.sort_by(|a, b| {
-            ts_key(a.changed_at.as_deref())
-                .cmp(&ts_key(b.changed_at.as_deref()))
-                .then_with(|| a.changed_at.cmp(&b.changed_at))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(rows)
+        Ok(by_time(
+            rows,
+            Order::Oldest,
+            |a| instant(a.changed_at.as_deref()),
+            |a, b| {
+                a.changed_at
+                    .cmp(&b.changed_at)
+                    .then_with(|| a.id.cmp(&b.id))
+            },
+        ))
     }
 
     // ----- violations ------------------------------------------------------
@@ -450,12 +440,12 @@ impl PolicyStore {
 
     /// Violations matching the filter, newest first, then paged.
     pub fn list_violations(&self, filter: &ViolationFilter, page: Page) -> Result<Vec<Violation>> {
-        let mut out = self.matching_violations(filter)?;
-        out.sort_by(|a, b| {
-            ts_key(b.detected_at.as_deref())
-                .cmp(&ts_key(a.detected_at.as_deref()))
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        let out = by_time(
+            self.matching_violations(filter)?,
+            Order::Newest,
+            |v| instant(v.detected_at.as_deref()),
+            |a, b| a.id.cmp(&b.id),
+        );
         Ok(paginate(out, page))
     }
 

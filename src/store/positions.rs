@@ -33,6 +33,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::positions::{DetectedFlip, Position};
 use crate::store::genesis::naive_iso;
+use crate::store::query::{Order, by_time, instant};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,15 +75,18 @@ pub struct PositionLedger {
     db: Database,
 }
 
-fn sort_newest_first(rows: &mut [Position]) {
-    rows.sort_by(|a, b| {
-        let ta = a.created_at.as_deref().and_then(crate::time::parse);
-        let tb = b.created_at.as_deref().and_then(crate::time::parse);
-        tb.cmp(&ta)
-            .then_with(|| b.created_at.cmp(&a.created_at))
-            .then_with(|| b.round_num.cmp(&a.round_num))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+fn sort_newest_first(rows: &mut Vec<Position>) {
+    *rows = by_time(
+        std::mem::take(rows),
+        Order::Newest,
+        |p| instant(p.created_at.as_deref()),
+        |a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.round_num.cmp(&a.round_num))
+                .then_with(|| a.id.cmp(&b.id))
+        },
+    );
 }
 
 impl PositionLedger {
@@ -472,10 +476,11 @@ impl FlipDetector {
     }
 }
 
-fn sort_flips(rows: &mut [DetectedFlip]) {
-    rows.sort_by(|a, b| {
-        let ta = a.detected_at.as_deref().and_then(crate::time::parse);
-        let tb = b.detected_at.as_deref().and_then(crate::time::parse);
-        tb.cmp(&ta).then_with(|| a.id.cmp(&b.id))
-    });
+fn sort_flips(rows: &mut Vec<DetectedFlip>) {
+    *rows = by_time(
+        std::mem::take(rows),
+        Order::Newest,
+        |f| instant(f.detected_at.as_deref()),
+        |a, b| a.id.cmp(&b.id),
+    );
 }

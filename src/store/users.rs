@@ -5,6 +5,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::User;
+use crate::store::query::instant;
 use crate::table::Read;
 use crate::table::{Page, Reader};
 use crate::time;
@@ -312,11 +313,7 @@ impl UserStore {
 }
 
 fn lockout_of(u: &User, now: chrono::DateTime<Utc>) -> LockoutInfo {
-    let locked = u
-        .locked_until
-        .as_deref()
-        .and_then(time::parse)
-        .is_some_and(|until| until > now);
+    let locked = instant(u.locked_until.as_deref()).is_some_and(|until| until > now);
     LockoutInfo {
         locked,
         locked_until: u.locked_until.clone(),

@@ -8,6 +8,7 @@
 //! encrypts it with AES-GCM when its encryption service is available
 //! (docs/ENCRYPTION.md, "Column secrets") — that is out of scope for this crate.
 
+use super::query::{Epoch, Order, by_time};
 use super::share_links::new_token;
 use super::users::new_uuid;
 use crate::config::{Config, DbTarget, Store};
@@ -216,12 +217,13 @@ fn check_url(url: &str) -> Result<()> {
     Ok(())
 }
 
-fn sort_newest_first(v: &mut [WebhookConfig]) {
-    v.sort_by(|a, b| {
-        b.created_at
-            .total_cmp(&a.created_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+fn sort_newest_first(v: &mut Vec<WebhookConfig>) {
+    *v = by_time(
+        std::mem::take(v),
+        Order::Newest,
+        |c| Epoch(c.created_at),
+        |a, b| a.id.cmp(&b.id),
+    );
 }
 
 impl WebhookConfigStore {
