@@ -204,6 +204,12 @@ pub fn format_iso(t: DateTime<Utc>) -> String {
     }
 }
 
+/// SQLite `CURRENT_TIMESTAMP`'s shape, `YYYY-MM-DD HH:MM:SS` (UTC, whole
+/// seconds): the default of the original's columns that SQLite fills.
+pub fn format_sql(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 /// Now, as Unix epoch seconds (the REAL time columns).
 pub fn epoch_now() -> f64 {
     std::time::SystemTime::now()

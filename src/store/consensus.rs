@@ -46,6 +46,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_list, py_object_values};
 use crate::schema::consensus::{Consensus, ConsensusArchive, Dissent, DissentArchive};
+use crate::store::common::{finite, not_found};
 use crate::store::query::{Order, by_time, instant};
 use crate::store::users::new_uuid;
 use crate::table::Read;
@@ -335,10 +336,9 @@ impl ConsensusStore {
             || {
                 let row = build_consensus(input, now, Some(old_id))?;
                 self.db.write(|w| {
-                    let mut old = w.get::<Consensus>(old_id)?.ok_or_else(|| Error::NotFound {
-                        table: "consensus",
-                        key: old_id.into(),
-                    })?;
+                    let mut old = w
+                        .get::<Consensus>(old_id)?
+                        .ok_or_else(|| not_found("consensus", old_id))?;
                     let mut obj = data_of(&old)?;
                     set_entry(&mut obj, "superseded_by", Value::String(row.id.clone()));
                     old.data = Some(py_object_values(&obj));
@@ -411,12 +411,9 @@ impl ConsensusStore {
                     ..Dissent::default()
                 };
                 self.db.write(|w| {
-                    let mut parent = w.get::<Consensus>(&input.consensus_id)?.ok_or_else(|| {
-                        Error::NotFound {
-                            table: "consensus",
-                            key: input.consensus_id.clone(),
-                        }
-                    })?;
+                    let mut parent = w
+                        .get::<Consensus>(&input.consensus_id)?
+                        .ok_or_else(|| not_found("consensus", &input.consensus_id))?;
                     w.insert(&row)?;
                     let mut obj = data_of(&parent)?;
                     let mut ids = match obj.iter().find(|(k, _)| k == "dissent_ids") {
@@ -630,9 +627,7 @@ fn build_consensus(
     now: DateTime<Utc>,
     supersedes: Option<&str>,
 ) -> Result<Consensus> {
-    if !input.confidence.is_finite() {
-        return Err(Error::InvalidArgument("confidence must be finite".into()));
-    }
+    finite("confidence", input.confidence)?;
     let id = new_uuid();
     let hash = topic_hash(&input.topic);
     let ts = time::format_iso(now);

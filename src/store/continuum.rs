@@ -38,6 +38,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_object_values};
 use crate::schema::continuum::{ContinuumMemory, ContinuumMemoryArchive, TierTransition};
+use crate::store::common::not_found;
 use crate::store::query::instant;
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader, Writer};
@@ -202,17 +203,6 @@ pub struct ContinuumStore {
     db: Database,
 }
 
-fn ts(now: DateTime<Utc>) -> String {
-    time::format_iso(now)
-}
-
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        table: "continuum_memory",
-        key: id.into(),
-    }
-}
-
 /// `(importance DESC, updated_at DESC)` then id: the original's retrieval order.
 fn by_importance(a: &ContinuumMemory, b: &ContinuumMemory) -> std::cmp::Ordering {
     let ia = a.importance.unwrap_or(0.0);
@@ -279,7 +269,7 @@ impl ContinuumStore {
                     meta.retain(|(k, _)| k != "tenant_id");
                     meta.push(("tenant_id".into(), Value::String(t.clone())));
                 }
-                let now = ts(now);
+                let now = time::format_iso(now);
                 let row = ContinuumMemory {
                     id: memory.id.clone(),
                     tier: memory.tier.as_str().into(),
@@ -335,7 +325,7 @@ impl ContinuumStore {
                     row.metadata = Some(merge_metadata(row.metadata.as_deref(), m));
                 }
                 row.update_count = Some(row.update_count.unwrap_or(0) + 1);
-                row.updated_at = Some(ts(now));
+                row.updated_at = Some(time::format_iso(now));
                 w.update(&row)?;
                 Ok(true)
             },
@@ -391,7 +381,7 @@ impl ContinuumStore {
                 row.surprise_score = Some(surprise);
                 row.consolidation_score =
                     Some(((1.0 + updates as f64).ln() / 101f64.ln()).min(1.0));
-                row.updated_at = Some(ts(now));
+                row.updated_at = Some(time::format_iso(now));
                 w.update(&row)?;
                 Ok(Some(surprise))
             },
@@ -470,7 +460,7 @@ impl ContinuumStore {
             };
             row.red_line = Some(true);
             row.red_line_reason = Some(reason.into());
-            row.updated_at = Some(ts(now));
+            row.updated_at = Some(time::format_iso(now));
             w.update(&row)?;
             Ok(true)
         })
@@ -482,7 +472,7 @@ impl ContinuumStore {
             let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
                 return Ok(false);
             };
-            row.expires_at = expires_at.map(ts);
+            row.expires_at = expires_at.map(time::format_iso);
             w.update(&row)?;
             Ok(true)
         })
@@ -683,12 +673,14 @@ fn move_tier(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(MemoryTier, MemoryTier)>> {
-    let mut row = w.get::<ContinuumMemory>(id)?.ok_or_else(|| not_found(id))?;
+    let mut row = w
+        .get::<ContinuumMemory>(id)?
+        .ok_or_else(|| not_found("continuum_memory", id))?;
     let from = MemoryTier::parse(&row.tier)?;
     let Some(target) = to(from).filter(|t| *t != from) else {
         return Ok(None);
     };
-    let now = ts(now);
+    let now = time::format_iso(now);
     row.tier = target.as_str().into();
     row.last_promotion_at = Some(now.clone());
     row.updated_at = Some(now.clone());
@@ -738,7 +730,7 @@ fn delete_memory(
             semantic_centroid: row.semantic_centroid.clone(),
             created_at: row.created_at.clone(),
             updated_at: row.updated_at.clone(),
-            archived_at: Some(ts(now)),
+            archived_at: Some(time::format_iso(now)),
             archive_reason: Some(reason.into()),
             metadata: row.metadata.clone(),
             extra: Default::default(),

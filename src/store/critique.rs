@@ -37,11 +37,12 @@
 
 use crate::config::{Config, DatabaseType, DbTarget};
 use crate::db::Database;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pyjson::{py_list, python_json};
 use crate::schema::critique::{
     AgentReputation, Critique, Debate, Pattern, PatternArchive, PatternEmbedding,
 };
+use crate::store::common::finite;
 use crate::store::continuum::{pack_f32, unpack_f32};
 use crate::store::query::{find_or_scan, instant, newest};
 use crate::table::Read;
@@ -233,9 +234,7 @@ fn insert_critique(
     debate_id: Option<&str>,
     now: &str,
 ) -> Result<i64> {
-    if !c.severity.is_finite() {
-        return Err(Error::InvalidArgument("severity must be finite".into()));
-    }
+    finite("severity", c.severity)?;
     let id = w.next_id::<Critique>()?;
     w.insert(&Critique {
         id,
@@ -417,9 +416,7 @@ impl CritiqueStore {
             "store_pattern",
             || format!("agent={}", critique.agent),
             || {
-                if !critique.severity.is_finite() {
-                    return Err(Error::InvalidArgument("severity must be finite".into()));
-                }
+                finite("severity", critique.severity)?;
                 let now = time::format_iso(now);
                 let example: Option<String> =
                     example_task.map(|t| t.chars().take(EXAMPLE_TASK_MAX_CHARS).collect());
@@ -674,11 +671,7 @@ impl CritiqueStore {
         agent_name: Option<&str>,
     ) -> Result<Option<f64>> {
         let now = self.db.now();
-        if !actual_usefulness.is_finite() {
-            return Err(Error::InvalidArgument(
-                "actual_usefulness must be finite".into(),
-            ));
-        }
+        finite("actual_usefulness", actual_usefulness)?;
         let now = time::format_iso(now);
         self.db.write(|w| {
             let Some(mut c) = w.get::<Critique>(critique_id)? else {

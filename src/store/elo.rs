@@ -407,7 +407,7 @@ impl EloStore {
                         confidence,
                         actual_winner: None,
                         resolved_at: None,
-                        created_at: Some(sql_timestamp(now)),
+                        created_at: Some(crate::time::format_sql(now)),
                         extra: Default::default(),
                     };
                     w.insert(&row)?;
@@ -624,7 +624,7 @@ fn record_match_in(
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, f64>> {
     let stamp = time::format_iso(now);
-    let created = sql_timestamp(now);
+    let created = crate::time::format_sql(now);
     let agents = &input.participants;
     let scores: Vec<f64> = agents.iter().map(|a| input.scores[a]).collect();
 
@@ -846,11 +846,6 @@ fn check_confidence(confidence: f64) -> Result<()> {
 
 fn invalid(op: &str, field: &str, what: &str) -> Error {
     Error::InvalidArgument(format!("{op}: {field} {what}"))
-}
-
-/// `CURRENT_TIMESTAMP`'s shape: `YYYY-MM-DD HH:MM:SS`, UTC.
-pub(crate) fn sql_timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 // ----- Python-compatible JSON ----------------------------------------------

@@ -14,6 +14,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::explainability::BatchJob;
+use crate::store::common::ttl;
 use crate::table::KeyRange;
 use crate::table::Read;
 use serde_json::Value;
@@ -81,14 +82,9 @@ impl BatchJobStore {
 
     /// Opens it with jobs kept for `ttl_seconds` after creation.
     pub fn open_with_ttl(config: &Config, ttl_seconds: f64) -> Result<Self> {
-        if !(ttl_seconds.is_finite() && ttl_seconds >= 0.0) {
-            return Err(Error::InvalidArgument(format!(
-                "batch job TTL {ttl_seconds} must be a finite number of seconds >= 0"
-            )));
-        }
         Ok(BatchJobStore {
             db: Database::open(config, DbTarget::Store(Store::ExplainabilityBatchJobs))?,
-            ttl: ttl_seconds,
+            ttl: ttl("batch job", ttl_seconds)?,
         })
     }
 

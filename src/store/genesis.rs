@@ -25,6 +25,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_python_json, python_json};
 use crate::schema::genesis::{ActivePopulation, GenesisEvent, Genome, Population};
+use crate::store::common::{finite, not_found};
 use crate::store::query::{Order, by_time, instant, instant_then_text, paginate};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
@@ -412,13 +413,6 @@ fn check_json(what: &str, text: Option<&str>, want_object: bool) -> Result<()> {
     Ok(())
 }
 
-fn population_not_found(id: &str) -> Error {
-    Error::NotFound {
-        table: "populations",
-        key: format!("{id:?}"),
-    }
-}
-
 impl GenomeStore {
     /// Opens the genomes database of a configuration (the genesis file).
     pub fn open(config: &Config) -> Result<Self> {
@@ -475,11 +469,7 @@ impl GenomeStore {
 
     /// Sets a genome's fitness score; `None` if there is no such genome.
     pub fn update_fitness(&self, genome_id: &str, fitness_score: f64) -> Result<Option<Genome>> {
-        if !fitness_score.is_finite() {
-            return Err(Error::InvalidArgument(format!(
-                "fitness score {fitness_score} is not finite"
-            )));
-        }
+        finite("fitness score", fitness_score)?;
         self.db.write(|w| {
             let Some(mut g) = w.get::<Genome>(genome_id)? else {
                 return Ok(None);
@@ -517,10 +507,7 @@ impl GenomeStore {
                 self.db.write(|w| {
                     for id in genome_ids {
                         if w.get::<Genome>(*id)?.is_none() {
-                            return Err(Error::NotFound {
-                                table: "genomes",
-                                key: format!("{id:?}"),
-                            });
+                            return Err(not_found("genomes", id));
                         }
                     }
                     w.insert(&pop)?;
@@ -557,7 +544,7 @@ impl GenomeStore {
     pub fn set_active_population(&self, population_id: &str) -> Result<()> {
         self.db.write(|w| {
             if w.get::<Population>(population_id)?.is_none() {
-                return Err(population_not_found(population_id));
+                return Err(not_found("populations", population_id));
             }
             w.upsert(&ActivePopulation {
                 id: 1,
@@ -578,7 +565,7 @@ impl GenomeStore {
         self.db.write(|w| {
             let mut p = w
                 .get::<Population>(population_id)?
-                .ok_or_else(|| population_not_found(population_id))?;
+                .ok_or_else(|| not_found("populations", population_id))?;
             p.genome_ids = Some(python_json(&Value::from(genome_ids.to_vec()), false));
             p.generation = Some(p.generation.unwrap_or(0) + 1);
             w.update(&p)?;
@@ -591,7 +578,7 @@ impl GenomeStore {
         self.db.write(|w| {
             let mut p = w
                 .get::<Population>(population_id)?
-                .ok_or_else(|| population_not_found(population_id))?;
+                .ok_or_else(|| not_found("populations", population_id))?;
             let mut history = match p.debate_history.as_deref() {
                 None | Some("") => Vec::new(),
                 Some(t) => match serde_json::from_str::<Value>(t) {

@@ -33,7 +33,7 @@ use crate::store::genesis::naive_iso;
 use crate::store::query::{keep, newest};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use serde_json::Value;
 
 /// The insight types the original writes.
@@ -128,10 +128,6 @@ pub struct AgentStats {
     pub votes_aligned: u64,
     /// Mean contribution score (0 without rows).
     pub avg_contribution: f64,
-}
-
-fn sql_timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 fn check_insight(i: &NewInsight) -> Result<()> {
@@ -235,7 +231,7 @@ impl InsightStore {
             "store_debate_insights",
             || format!("debate={}", d.debate_id),
             || {
-                let created = sql_timestamp(utc);
+                let created = crate::time::format_sql(utc);
                 self.db.write(|w| {
                     w.upsert(&DebateSummary {
                         debate_id: d.debate_id.clone(),
@@ -415,7 +411,7 @@ impl InsightStore {
                 insight_id: insight_id.into(),
                 debate_id: debate_id.into(),
                 was_successful: Some(was_successful),
-                created_at: Some(sql_timestamp(utc)),
+                created_at: Some(crate::time::format_sql(utc)),
                 extra: Default::default(),
             };
             w.insert(&row)?;
@@ -456,7 +452,7 @@ impl InsightStore {
                 submitter_id: Some(submitter_id.unwrap_or("anonymous").into()),
                 context_tags: context_tags.map(str::to_string),
                 used: Some(false),
-                created_at: Some(sql_timestamp(self.db.now())),
+                created_at: Some(crate::time::format_sql(self.db.now())),
                 extra: Default::default(),
             })?;
             Ok(id)

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod calibration;
+pub(crate) mod common;
 pub mod consensus;
 pub mod continuum;
 pub mod critique;

@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::{py_list, py_object_values, python_json};
 use crate::schema::evolution::{CycleEvolution, CycleFileChange, NomicRollback};
 use crate::schema::supabase::{AgentMetrics, DebateArtifact, NomicCycle, StreamEvent};
+use crate::store::common::finite;
 use crate::store::query::{
     Order, by_time, find_or_scan, instant, instant_then_text, keep, newest, paginate,
 };
@@ -300,9 +301,7 @@ impl NomicStore {
 
     /// Saves a debate artifact (replacing one with the same id).
     pub fn save_debate(&self, d: &NewDebateArtifact) -> Result<DebateArtifact> {
-        if !d.confidence.is_finite() {
-            return Err(Error::InvalidArgument("confidence must be finite".into()));
-        }
+        finite("confidence", d.confidence)?;
         let transcript = python_json(&Value::Array(d.transcript.clone()), false);
         let row = DebateArtifact {
             id: d.id.clone().unwrap_or_else(new_uuid),

@@ -6,6 +6,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::{Organization, User};
+use crate::store::common::not_found;
 use crate::table::Read;
 use crate::table::{Page, Writer};
 
@@ -160,10 +161,9 @@ impl OrganizationStore {
     /// Adds a user to an organization with a role.
     pub fn add_user_to_org(&self, user_id: &str, org_id: &str, role: &str) -> Result<User> {
         self.db.write(|w| {
-            let mut u = w.get::<User>(user_id)?.ok_or_else(|| Error::NotFound {
-                table: "users",
-                key: format!("{user_id:?}"),
-            })?;
+            let mut u = w
+                .get::<User>(user_id)?
+                .ok_or_else(|| not_found("users", user_id))?;
             u.org_id = Some(org_id.to_string());
             u.role = Some(role.to_string());
             u.updated_at = self.db.now_iso();
@@ -175,10 +175,9 @@ impl OrganizationStore {
     /// Removes a user from its organization (role back to `member`).
     pub fn remove_user_from_org(&self, user_id: &str) -> Result<User> {
         self.db.write(|w| {
-            let mut u = w.get::<User>(user_id)?.ok_or_else(|| Error::NotFound {
-                table: "users",
-                key: format!("{user_id:?}"),
-            })?;
+            let mut u = w
+                .get::<User>(user_id)?
+                .ok_or_else(|| not_found("users", user_id))?;
             u.org_id = None;
             u.role = Some("member".into());
             u.updated_at = self.db.now_iso();
@@ -197,10 +196,7 @@ impl OrganizationStore {
         self.db.write(|w| {
             let mut org = w
                 .get::<Organization>(org_id)?
-                .ok_or_else(|| Error::NotFound {
-                    table: "organizations",
-                    key: format!("{org_id:?}"),
-                })?;
+                .ok_or_else(|| not_found("organizations", org_id))?;
             f(&mut org);
             org.updated_at = self.db.now_iso();
             w.update(&org)?;

@@ -31,7 +31,6 @@ use crate::store::genesis::naive_iso;
 use crate::store::query::{keep, newest};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey, Reader};
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// How many of the newest records of a domain feed its expertise.
@@ -139,11 +138,6 @@ fn clean_expertise(expertise: &[(&str, f64)]) -> Result<Vec<(String, f64)>> {
         }
     }
     Ok(out)
-}
-
-/// `CURRENT_TIMESTAMP`'s shape.
-fn sql_timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// The persona store.
@@ -312,7 +306,7 @@ impl PersonaManager {
                     domain: Some(domain.into()),
                     action: Some(action.into()),
                     success: Some(success),
-                    created_at: Some(sql_timestamp(utc)),
+                    created_at: Some(crate::time::format_sql(utc)),
                     extra: Default::default(),
                 })?;
                 // The agent's records in this domain, newest (highest id) first.
@@ -338,7 +332,7 @@ impl PersonaManager {
                 // A new row gets `created_at` the way the column default would.
                 let mut p = existing.unwrap_or_else(|| Persona {
                     agent_name: agent_name.into(),
-                    created_at: Some(sql_timestamp(utc)),
+                    created_at: Some(crate::time::format_sql(utc)),
                     ..Persona::default()
                 });
                 let mut exp = PersonaView::from_row(&p)?.expertise;

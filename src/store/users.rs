@@ -5,6 +5,7 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::User;
+use crate::store::common::not_found;
 use crate::store::query::instant;
 use crate::table::Read;
 use crate::table::{Page, Reader};
@@ -230,7 +231,7 @@ impl UserStore {
     /// Loads, changes and stores a user in one transaction.
     pub fn modify_user(&self, id: &str, f: impl FnOnce(&mut User)) -> Result<User> {
         self.db.write(|w| {
-            let mut user = w.get::<User>(id)?.ok_or_else(|| not_found(id))?;
+            let mut user = w.get::<User>(id)?.ok_or_else(|| not_found("users", id))?;
             let old = user.clone();
             f(&mut user);
             self.guard_secrets(Some(&old), &user)?;
@@ -325,13 +326,6 @@ fn clear_lock(u: &mut User) {
     u.failed_login_count = Some(0);
     u.locked_until = None;
     u.lockout_reason = None;
-}
-
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        table: "users",
-        key: format!("{id:?}"),
-    }
 }
 
 /// A random version-4 UUID, formatted like Python's `str(uuid4())`.

@@ -16,6 +16,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::webhooks::{WebhookConfig, WebhookEvent};
+use crate::store::common::ttl;
 use crate::table::Read;
 use crate::table::{KeyRange, Page};
 use std::ops::Bound;
@@ -39,14 +40,9 @@ impl WebhookStore {
     /// Opens `webhook_events.db`; events count as processed for
     /// `ttl_seconds` after they were marked.
     pub fn open_with_ttl(config: &Config, ttl_seconds: f64) -> Result<Self> {
-        if !(ttl_seconds.is_finite() && ttl_seconds >= 0.0) {
-            return Err(Error::InvalidArgument(format!(
-                "webhook event TTL {ttl_seconds} must be a finite number of seconds >= 0"
-            )));
-        }
         Ok(WebhookStore {
             db: Database::open(config, DbTarget::Store(Store::WebhookEvents))?,
-            ttl: ttl_seconds,
+            ttl: ttl("webhook event", ttl_seconds)?,
         })
     }
 
