@@ -418,12 +418,31 @@ impl Database {
     /// that reads and then writes, or calls other operations' helpers;
     /// one that only reads or only writes uses [`Database::read_op`] or
     /// [`Database::write_op`].
+    ///
+    /// An operation run inside another on the same thread (a store
+    /// operation built on another) is part of the outer one: only the
+    /// outer one is timed, so a slow operation is logged once, under the
+    /// name the caller used.
     pub fn op<R>(
         &self,
         op: &str,
         ctx: impl FnOnce() -> String,
         f: impl FnOnce() -> Result<R>,
     ) -> Result<R> {
+        thread_local! {
+            static IN_OP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        /// Clears the flag when the outer operation ends, even by a panic.
+        struct Outer;
+        impl Drop for Outer {
+            fn drop(&mut self) {
+                IN_OP.with(|c| c.set(false));
+            }
+        }
+        if IN_OP.with(|c| c.replace(true)) {
+            return f();
+        }
+        let _outer = Outer;
         let _timed = self.timed(op, ctx);
         f()
     }

@@ -118,7 +118,7 @@ impl AuditLog {
 
     /// Appends many events in one transaction (bulk loads, imports).
     pub fn log_events(&self, events: Vec<AuditEvent>) -> Result<Vec<i64>> {
-        self.db.write(|w| {
+        self.db.write_op("AuditLog.log_events", String::new, |w| {
             let first = w.next_id::<AuditEntry>()?;
             let rows: Vec<AuditEntry> = events
                 .into_iter()
@@ -148,54 +148,58 @@ impl AuditLog {
 
     /// Number of events matching a query (ignores its page).
     pub fn count(&self, q: &AuditQuery) -> Result<u64> {
-        let r = self.db.read()?;
-        let mut all = q.clone();
-        all.page = Page::default();
-        let mut n = 0;
-        visit(&r, &all, |_| {
-            n += 1;
-            Ok(true)
-        })?;
-        Ok(n)
+        self.db.read_op("AuditLog.count", String::new, |r| {
+            let mut all = q.clone();
+            all.page = Page::default();
+            let mut n = 0;
+            visit(r, &all, |_| {
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        })
     }
 
     /// Writes matching events as JSON lines, one object per event with every
     /// column. Returns the number written.
     pub fn export_jsonl(&self, q: &AuditQuery, out: &mut dyn Write) -> Result<u64> {
-        let r = self.db.read()?;
-        let mut n = 0;
-        visit(&r, q, |e| {
-            let mut obj = serde_json::Map::new();
-            for (i, col) in AuditEntry::DEF.columns.iter().enumerate() {
-                obj.insert(col.name.into(), e.value(i).to_json());
-            }
-            serde_json::to_writer(&mut *out, &obj)
-                .map_err(|err| Error::InvalidArgument(err.to_string()))?;
-            out.write_all(b"\n")
-                .map_err(|err| Error::io("write", "<export>", err))?;
-            n += 1;
-            Ok(true)
-        })?;
-        Ok(n)
+        self.db.read_op("AuditLog.export_jsonl", String::new, |r| {
+            let mut n = 0;
+            visit(r, q, |e| {
+                let mut obj = serde_json::Map::new();
+                for (i, col) in AuditEntry::DEF.columns.iter().enumerate() {
+                    obj.insert(col.name.into(), e.value(i).to_json());
+                }
+                serde_json::to_writer(&mut *out, &obj)
+                    .map_err(|err| Error::InvalidArgument(err.to_string()))?;
+                out.write_all(b"\n")
+                    .map_err(|err| Error::io("write", "<export>", err))?;
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        })
     }
 
     /// Writes matching events as CSV (RFC 4180) with a header row of every
     /// column. NULL is an empty field. Returns the number written.
     pub fn export_csv(&self, q: &AuditQuery, out: &mut dyn Write) -> Result<u64> {
-        let io = |err| Error::io("write", "<export>", err);
-        let header: Vec<&str> = AuditEntry::DEF.columns.iter().map(|c| c.name).collect();
-        writeln!(out, "{}", header.join(",")).map_err(io)?;
-        let r = self.db.read()?;
-        let mut n = 0;
-        visit(&r, q, |e| {
-            let fields: Vec<String> = (0..header.len())
-                .map(|i| e.value(i).to_csv_field())
-                .collect();
-            writeln!(out, "{}", fields.join(",")).map_err(io)?;
-            n += 1;
-            Ok(true)
-        })?;
-        Ok(n)
+        self.db.op("AuditLog.export_csv", String::new, || {
+            let io = |err| Error::io("write", "<export>", err);
+            let header: Vec<&str> = AuditEntry::DEF.columns.iter().map(|c| c.name).collect();
+            writeln!(out, "{}", header.join(",")).map_err(io)?;
+            let r = self.db.read()?;
+            let mut n = 0;
+            visit(&r, q, |e| {
+                let fields: Vec<String> = (0..header.len())
+                    .map(|i| e.value(i).to_csv_field())
+                    .collect();
+                writeln!(out, "{}", fields.join(",")).map_err(io)?;
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        })
     }
 
     /// Deletes events older than `days` days; returns how many.

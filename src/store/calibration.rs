@@ -184,20 +184,26 @@ impl CalibrationTracker {
 
     /// A prediction by id.
     pub fn get_prediction(&self, id: i64) -> Result<Option<Prediction>> {
-        self.db.read()?.get(id)
+        self.db
+            .op("CalibrationTracker.get_prediction", String::new, || {
+                self.db.read()?.get(id)
+            })
     }
 
     /// An agent's predictions (optionally in one domain), in id order.
     pub fn predictions(&self, agent: &str, domain: Option<&str>) -> Result<Vec<Prediction>> {
-        let r = self.db.read()?;
-        match domain {
-            None => r.find(Prediction::idx_pred_agent, agent, Page::default()),
-            Some(d) => r.find(
-                Prediction::idx_predictions_domain,
-                (agent, d),
-                Page::default(),
-            ),
-        }
+        self.db
+            .op("CalibrationTracker.predictions", String::new, || {
+                let r = self.db.read()?;
+                match domain {
+                    None => r.find(Prediction::idx_pred_agent, agent, Page::default()),
+                    Some(d) => r.find(
+                        Prediction::idx_predictions_domain,
+                        (agent, d),
+                        Page::default(),
+                    ),
+                }
+            })
     }
 
     /// An agent's calibration (optionally in one domain): count, accuracy,

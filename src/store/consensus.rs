@@ -353,22 +353,25 @@ impl ConsensusStore {
     /// Follows `data.superseded_by` from a consensus to the newest record
     /// replacing it (the record itself if none does).
     pub fn current_version(&self, id: &str) -> Result<Option<Consensus>> {
-        let r = self.db.read()?;
-        let Some(mut row) = r.get::<Consensus>(id)? else {
-            return Ok(None);
-        };
-        let mut seen = BTreeSet::new();
-        while seen.insert(row.id.clone()) {
-            let next = data_of(&row)?
-                .into_iter()
-                .find(|(k, _)| k == "superseded_by")
-                .and_then(|(_, v)| v.as_str().map(str::to_string));
-            match next.map(|n| r.get::<Consensus>(n.as_str())).transpose()? {
-                Some(Some(n)) => row = n,
-                _ => break,
-            }
-        }
-        Ok(Some(row))
+        self.db
+            .op("ConsensusStore.current_version", String::new, || {
+                let r = self.db.read()?;
+                let Some(mut row) = r.get::<Consensus>(id)? else {
+                    return Ok(None);
+                };
+                let mut seen = BTreeSet::new();
+                while seen.insert(row.id.clone()) {
+                    let next = data_of(&row)?
+                        .into_iter()
+                        .find(|(k, _)| k == "superseded_by")
+                        .and_then(|(_, v)| v.as_str().map(str::to_string));
+                    match next.map(|n| r.get::<Consensus>(n.as_str())).transpose()? {
+                        Some(Some(n)) => row = n,
+                        _ => break,
+                    }
+                }
+                Ok(Some(row))
+            })
     }
 
     /// Stores a dissent and appends its id to the consensus's
@@ -433,22 +436,24 @@ impl ConsensusStore {
     /// Sets a consensus's `data.belief_cruxes` (at most [`MAX_CRUXES`], the
     /// rest dropped); false if there is no such consensus.
     pub fn update_cruxes(&self, consensus_id: &str, cruxes: &[Value]) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<Consensus>(consensus_id)? else {
-                return Ok(false);
-            };
-            let mut obj = data_of(&row)?;
-            let kept = cruxes.iter().take(MAX_CRUXES).cloned().collect();
-            set_entry(&mut obj, "belief_cruxes", Value::Array(kept));
-            row.data = Some(py_object_values(&obj));
-            w.update(&row)?;
-            Ok(true)
-        })
+        self.db
+            .write_op("ConsensusStore.update_cruxes", String::new, |w| {
+                let Some(mut row) = w.get::<Consensus>(consensus_id)? else {
+                    return Ok(false);
+                };
+                let mut obj = data_of(&row)?;
+                let kept = cruxes.iter().take(MAX_CRUXES).cloned().collect();
+                set_entry(&mut obj, "belief_cruxes", Value::Array(kept));
+                row.data = Some(py_object_values(&obj));
+                w.update(&row)?;
+                Ok(true)
+            })
     }
 
     /// A consensus by id.
     pub fn get_consensus(&self, id: &str) -> Result<Option<Consensus>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("ConsensusStore.get_consensus", String::new, |r| r.get(id))
     }
 
     /// A consensus's `data` object, keys in stored order.
@@ -458,7 +463,8 @@ impl ConsensusStore {
 
     /// A dissent by id.
     pub fn get_dissent(&self, id: &str) -> Result<Option<Dissent>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("ConsensusStore.get_dissent", String::new, |r| r.get(id))
     }
 
     /// The consensus records with this topic hash, newest first.
@@ -508,36 +514,45 @@ impl ConsensusStore {
 
     /// Number of consensus records.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<Consensus>()
+        self.db.read_op("ConsensusStore.count", String::new, |r| {
+            r.count::<Consensus>()
+        })
     }
 
     /// Deletes a consensus and (by the cascade) its dissents; false if
     /// there was none.
     pub fn delete_consensus(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Consensus>(id))
+        self.db
+            .op("ConsensusStore.delete_consensus", String::new, || {
+                self.db.write(|w| w.delete::<Consensus>(id))
+            })
     }
 
     /// Deletes a dissent and removes its id from the consensus's
     /// `data.dissent_ids`; false if there was none.
     pub fn delete_dissent(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(d) = w.get::<Dissent>(id)? else {
-                return Ok(false);
-            };
-            w.delete::<Dissent>(id)?;
-            if let Some(cid) = &d.debate_id
-                && let Some(mut parent) = w.get::<Consensus>(cid)?
-            {
-                let mut obj = data_of(&parent)?;
-                if let Some((_, Value::Array(a))) = obj.iter_mut().find(|(k, _)| k == "dissent_ids")
-                {
-                    a.retain(|v| v.as_str() != Some(id));
-                    parent.data = Some(py_object_values(&obj));
-                    w.update(&parent)?;
-                }
-            }
-            Ok(true)
-        })
+        self.db
+            .op("ConsensusStore.delete_dissent", String::new, || {
+                self.db.write(|w| {
+                    let Some(d) = w.get::<Dissent>(id)? else {
+                        return Ok(false);
+                    };
+                    w.delete::<Dissent>(id)?;
+                    if let Some(cid) = &d.debate_id
+                        && let Some(mut parent) = w.get::<Consensus>(cid)?
+                    {
+                        let mut obj = data_of(&parent)?;
+                        if let Some((_, Value::Array(a))) =
+                            obj.iter_mut().find(|(k, _)| k == "dissent_ids")
+                        {
+                            a.retain(|v| v.as_str() != Some(id));
+                            parent.data = Some(py_object_values(&obj));
+                            w.update(&parent)?;
+                        }
+                    }
+                    Ok(true)
+                })
+            })
     }
 
     /// Removes (and with `archive`, first archives) records whose
@@ -612,12 +627,18 @@ impl ConsensusStore {
 
     /// An archived consensus by id.
     pub fn archived_consensus(&self, id: &str) -> Result<Option<ConsensusArchive>> {
-        self.db.read()?.get(id)
+        self.db
+            .op("ConsensusStore.archived_consensus", String::new, || {
+                self.db.read()?.get(id)
+            })
     }
 
     /// An archived dissent by id.
     pub fn archived_dissent(&self, id: &str) -> Result<Option<DissentArchive>> {
-        self.db.read()?.get(id)
+        self.db
+            .op("ConsensusStore.archived_dissent", String::new, || {
+                self.db.read()?.get(id)
+            })
     }
 }
 

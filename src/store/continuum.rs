@@ -453,42 +453,48 @@ impl ContinuumStore {
 
     /// Marks a memory as red-line (protected from deletion); false if none.
     pub fn mark_red_line(&self, id: &str, reason: &str) -> Result<bool> {
-        let now = self.db.now();
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(false);
-            };
-            row.red_line = Some(true);
-            row.red_line_reason = Some(reason.into());
-            row.updated_at = Some(time::format_iso(now));
-            w.update(&row)?;
-            Ok(true)
+        self.db.op("ContinuumStore.mark_red_line", String::new, || {
+            let now = self.db.now();
+            self.db.write(|w| {
+                let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                    return Ok(false);
+                };
+                row.red_line = Some(true);
+                row.red_line_reason = Some(reason.into());
+                row.updated_at = Some(time::format_iso(now));
+                w.update(&row)?;
+                Ok(true)
+            })
         })
     }
 
     /// Sets (or with `None`, clears) a memory's expiry time.
     pub fn set_expires_at(&self, id: &str, expires_at: Option<DateTime<Utc>>) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(false);
-            };
-            row.expires_at = expires_at.map(time::format_iso);
-            w.update(&row)?;
-            Ok(true)
-        })
+        self.db
+            .op("ContinuumStore.set_expires_at", String::new, || {
+                self.db.write(|w| {
+                    let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                        return Ok(false);
+                    };
+                    row.expires_at = expires_at.map(time::format_iso);
+                    w.update(&row)?;
+                    Ok(true)
+                })
+            })
     }
 
     /// Stores a memory's semantic centroid (little-endian float32); false if
     /// there is no such memory.
     pub fn set_centroid(&self, id: &str, centroid: &[f32]) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(false);
-            };
-            row.semantic_centroid = Some(pack_f32(centroid));
-            w.update(&row)?;
-            Ok(true)
-        })
+        self.db
+            .write_op("ContinuumStore.set_centroid", String::new, |w| {
+                let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                    return Ok(false);
+                };
+                row.semantic_centroid = Some(pack_f32(centroid));
+                w.update(&row)?;
+                Ok(true)
+            })
     }
 
     /// A memory's semantic centroid, if it has one.
@@ -579,7 +585,8 @@ impl ContinuumStore {
 
     /// An archived memory by id.
     pub fn archived(&self, id: &str) -> Result<Option<ContinuumMemoryArchive>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("ContinuumStore.archived", String::new, |r| r.get(id))
     }
 
     /// The memories of a tier, by importance (highest first), then most
@@ -627,41 +634,50 @@ impl ContinuumStore {
 
     /// The most recently updated memories of a tier, newest first.
     pub fn recent_in_tier(&self, tier: MemoryTier, limit: usize) -> Result<Vec<ContinuumMemory>> {
-        self.db.read()?.scan_index(
-            ContinuumMemory::idx_continuum_tier_updated,
-            KeyRange::prefix(tier.as_str()),
-            Page::first(limit).reversed(),
-        )
+        self.db
+            .op("ContinuumStore.recent_in_tier", String::new, || {
+                self.db.read()?.scan_index(
+                    ContinuumMemory::idx_continuum_tier_updated,
+                    KeyRange::prefix(tier.as_str()),
+                    Page::first(limit).reversed(),
+                )
+            })
     }
 
     /// Number of memories per tier (every tier present, possibly 0).
     pub fn tier_counts(&self) -> Result<BTreeMap<MemoryTier, u64>> {
-        let r = self.db.read()?;
-        let mut out = BTreeMap::new();
-        for t in MemoryTier::ALL {
-            let n = r.count_index(
-                ContinuumMemory::idx_continuum_tier,
-                KeyRange::prefix(t.as_str()),
-            )?;
-            out.insert(t, n);
-        }
-        Ok(out)
+        self.db
+            .read_op("ContinuumStore.tier_counts", String::new, |r| {
+                let mut out = BTreeMap::new();
+                for t in MemoryTier::ALL {
+                    let n = r.count_index(
+                        ContinuumMemory::idx_continuum_tier,
+                        KeyRange::prefix(t.as_str()),
+                    )?;
+                    out.insert(t, n);
+                }
+                Ok(out)
+            })
     }
 
     /// Number of live memories.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<ContinuumMemory>()
+        self.db.read_op("ContinuumStore.count", String::new, |r| {
+            r.count::<ContinuumMemory>()
+        })
     }
 
     /// A memory's tier transitions, oldest first.
     pub fn transitions(&self, memory_id: &str) -> Result<Vec<TierTransition>> {
-        let mut rows: Vec<TierTransition> = self.db.read()?.find(
-            TierTransition::idx_tier_transitions_memory,
-            memory_id,
-            Page::default(),
-        )?;
-        rows.sort_by_key(|t| t.id);
-        Ok(rows)
+        self.db.op("ContinuumStore.transitions", String::new, || {
+            let mut rows: Vec<TierTransition> = self.db.read()?.find(
+                TierTransition::idx_tier_transitions_memory,
+                memory_id,
+                Page::default(),
+            )?;
+            rows.sort_by_key(|t| t.id);
+            Ok(rows)
+        })
     }
 }
 

@@ -359,12 +359,14 @@ impl CritiqueStore {
 
     /// A debate by id.
     pub fn get_debate(&self, id: &str) -> Result<Option<Debate>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("CritiqueStore.get_debate", String::new, |r| r.get(id))
     }
 
     /// A critique by id.
     pub fn get_critique(&self, id: i64) -> Result<Option<Critique>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("CritiqueStore.get_critique", String::new, |r| r.get(id))
     }
 
     /// The critiques of a debate, in insertion order.
@@ -389,13 +391,14 @@ impl CritiqueStore {
 
     /// Deletes a debate and its critiques; false if there was no debate.
     pub fn delete_debate(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| {
-            if w.get::<Debate>(id)?.is_none() {
-                return Ok(false);
-            }
-            w.delete_by(Critique::idx_critiques_debate, id)?;
-            w.delete::<Debate>(id)
-        })
+        self.db
+            .write_op("CritiqueStore.delete_debate", String::new, |w| {
+                if w.get::<Debate>(id)?.is_none() {
+                    return Ok(false);
+                }
+                w.delete_by(Critique::idx_critiques_debate, id)?;
+                w.delete::<Debate>(id)
+            })
     }
 
     // ----- patterns ------------------------------------------------------------
@@ -459,35 +462,38 @@ impl CritiqueStore {
     /// A new
     /// pattern takes `issue_type`, or [`categorize_issue`] without one.
     pub fn fail_pattern(&self, issue_text: &str, issue_type: Option<&str>) -> Result<String> {
-        let now = self.db.now();
-        let now = time::format_iso(now);
-        let id = pattern_id(issue_text);
-        self.db.write(|w| {
-            let row = match w.get::<Pattern>(&id)? {
-                Some(mut p) => {
-                    bump(&mut p.failure_count, true);
-                    p.updated_at = Some(now.clone());
-                    p
-                }
-                None => new_pattern(
-                    &id,
-                    issue_type.unwrap_or_else(|| categorize_issue(issue_text)),
-                    issue_text,
-                    None,
-                    (0, 1),
-                    0.5,
-                    None,
-                    &now,
-                ),
-            };
-            w.upsert(&row).map(drop)
-        })?;
-        Ok(id)
+        self.db.op("CritiqueStore.fail_pattern", String::new, || {
+            let now = self.db.now();
+            let now = time::format_iso(now);
+            let id = pattern_id(issue_text);
+            self.db.write(|w| {
+                let row = match w.get::<Pattern>(&id)? {
+                    Some(mut p) => {
+                        bump(&mut p.failure_count, true);
+                        p.updated_at = Some(now.clone());
+                        p
+                    }
+                    None => new_pattern(
+                        &id,
+                        issue_type.unwrap_or_else(|| categorize_issue(issue_text)),
+                        issue_text,
+                        None,
+                        (0, 1),
+                        0.5,
+                        None,
+                        &now,
+                    ),
+                };
+                w.upsert(&row).map(drop)
+            })?;
+            Ok(id)
+        })
     }
 
     /// A pattern by id.
     pub fn get_pattern(&self, id: &str) -> Result<Option<Pattern>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("CritiqueStore.get_pattern", String::new, |r| r.get(id))
     }
 
     /// The pattern of an issue text.
@@ -593,31 +599,43 @@ impl CritiqueStore {
 
     /// The archived patterns, oldest archive row first.
     pub fn archived_patterns(&self) -> Result<Vec<PatternArchive>> {
-        self.db.read()?.scan(KeyRange::all(), Page::default())
+        self.db
+            .op("CritiqueStore.archived_patterns", String::new, || {
+                self.db.read()?.scan(KeyRange::all(), Page::default())
+            })
     }
 
     /// Deletes a pattern and (by the cascade) its embedding; false if none.
     pub fn delete_pattern(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Pattern>(id))
+        self.db
+            .write_op("CritiqueStore.delete_pattern", String::new, |w| {
+                w.delete::<Pattern>(id)
+            })
     }
 
     /// Stores (or replaces) a pattern's embedding; the pattern must exist.
     pub fn set_pattern_embedding(&self, pattern_id: &str, embedding: &[f32]) -> Result<()> {
-        let row = PatternEmbedding {
-            pattern_id: pattern_id.into(),
-            embedding: Some(pack_f32(embedding)),
-            extra: Default::default(),
-        };
-        self.db.write(|w| w.upsert(&row).map(drop))
+        self.db
+            .op("CritiqueStore.set_pattern_embedding", String::new, || {
+                let row = PatternEmbedding {
+                    pattern_id: pattern_id.into(),
+                    embedding: Some(pack_f32(embedding)),
+                    extra: Default::default(),
+                };
+                self.db.write(|w| w.upsert(&row).map(drop))
+            })
     }
 
     /// A pattern's embedding, if it has one.
     pub fn pattern_embedding(&self, pattern_id: &str) -> Result<Option<Vec<f32>>> {
-        let row: Option<PatternEmbedding> = self.db.read()?.get(pattern_id)?;
-        match row.and_then(|r| r.embedding) {
-            Some(b) => unpack_f32(&b).map(Some),
-            None => Ok(None),
-        }
+        self.db
+            .op("CritiqueStore.pattern_embedding", String::new, || {
+                let row: Option<PatternEmbedding> = self.db.read()?.get(pattern_id)?;
+                match row.and_then(|r| r.embedding) {
+                    Some(b) => unpack_f32(&b).map(Some),
+                    None => Ok(None),
+                }
+            })
     }
 
     // ----- reputation ----------------------------------------------------------
@@ -645,20 +663,25 @@ impl CritiqueStore {
 
     /// An agent's reputation row.
     pub fn get_reputation(&self, agent: &str) -> Result<Option<AgentReputation>> {
-        self.db.read()?.get(agent)
+        self.db
+            .read_op("CritiqueStore.get_reputation", String::new, |r| {
+                r.get(agent)
+            })
     }
 
     /// Every reputation, most accepted proposals first, then name.
     pub fn reputations(&self) -> Result<Vec<AgentReputation>> {
-        let mut rows: Vec<AgentReputation> =
-            self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        rows.sort_by(|a, b| {
-            b.proposals_accepted
-                .unwrap_or(0)
-                .cmp(&a.proposals_accepted.unwrap_or(0))
-                .then_with(|| a.agent_name.cmp(&b.agent_name))
-        });
-        Ok(rows)
+        self.db.op("CritiqueStore.reputations", String::new, || {
+            let mut rows: Vec<AgentReputation> =
+                self.db.read()?.scan(KeyRange::all(), Page::default())?;
+            rows.sort_by(|a, b| {
+                b.proposals_accepted
+                    .unwrap_or(0)
+                    .cmp(&a.proposals_accepted.unwrap_or(0))
+                    .then_with(|| a.agent_name.cmp(&b.agent_name))
+            });
+            Ok(rows)
+        })
     }
 
     /// Records how useful a critique turned out; returns its prediction
@@ -670,28 +693,34 @@ impl CritiqueStore {
         actual_usefulness: f64,
         agent_name: Option<&str>,
     ) -> Result<Option<f64>> {
-        let now = self.db.now();
-        finite("actual_usefulness", actual_usefulness)?;
-        let now = time::format_iso(now);
-        self.db.write(|w| {
-            let Some(mut c) = w.get::<Critique>(critique_id)? else {
-                return Ok(None);
-            };
-            let err = (c.expected_usefulness.unwrap_or(0.5) - actual_usefulness).abs();
-            c.actual_usefulness = Some(actual_usefulness);
-            c.prediction_error = Some(err);
-            w.update(&c)?;
-            let agent = agent_name.unwrap_or(&c.agent).to_string();
-            let mut r = reputation_row(w, &agent, &now)?;
-            let n = r.total_predictions.unwrap_or(0) + 1;
-            let total = r.total_prediction_error.unwrap_or(0.0) + err;
-            r.total_predictions = Some(n);
-            r.total_prediction_error = Some(total);
-            r.calibration_score = Some((1.0 - total / n as f64).max(0.0));
-            r.updated_at = Some(now.clone());
-            w.upsert(&r)?;
-            Ok(Some(err))
-        })
+        self.db.op(
+            "CritiqueStore.update_prediction_outcome",
+            String::new,
+            || {
+                let now = self.db.now();
+                finite("actual_usefulness", actual_usefulness)?;
+                let now = time::format_iso(now);
+                self.db.write(|w| {
+                    let Some(mut c) = w.get::<Critique>(critique_id)? else {
+                        return Ok(None);
+                    };
+                    let err = (c.expected_usefulness.unwrap_or(0.5) - actual_usefulness).abs();
+                    c.actual_usefulness = Some(actual_usefulness);
+                    c.prediction_error = Some(err);
+                    w.update(&c)?;
+                    let agent = agent_name.unwrap_or(&c.agent).to_string();
+                    let mut r = reputation_row(w, &agent, &now)?;
+                    let n = r.total_predictions.unwrap_or(0) + 1;
+                    let total = r.total_prediction_error.unwrap_or(0.0) + err;
+                    r.total_predictions = Some(n);
+                    r.total_prediction_error = Some(total);
+                    r.calibration_score = Some((1.0 - total / n as f64).max(0.0));
+                    r.updated_at = Some(now.clone());
+                    w.upsert(&r)?;
+                    Ok(Some(err))
+                })
+            },
+        )
     }
 }
 

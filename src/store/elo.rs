@@ -355,7 +355,9 @@ impl EloStore {
 
     /// Number of recorded matches.
     pub fn count_matches(&self) -> Result<u64> {
-        self.db.read()?.count::<Match>()
+        self.db.read_op("EloStore.count_matches", String::new, |r| {
+            r.count::<Match>()
+        })
     }
 
     /// An agent's rating after each of its last `limit` debates, newest first.
@@ -419,11 +421,14 @@ impl EloStore {
 
     /// The predictions made for a tournament, in id order.
     pub fn winner_predictions(&self, tournament_id: &str) -> Result<Vec<CalibrationPrediction>> {
-        self.db.read()?.find(
-            CalibrationPrediction::idx_calibration_pred_tournament,
-            tournament_id,
-            Page::default(),
-        )
+        self.db
+            .read_op("EloStore.winner_predictions", String::new, |r| {
+                r.find(
+                    CalibrationPrediction::idx_calibration_pred_tournament,
+                    tournament_id,
+                    Page::default(),
+                )
+            })
     }
 
     /// Scores every unresolved prediction of a tournament against its
@@ -536,7 +541,10 @@ impl EloStore {
         agent: &str,
         domain: &str,
     ) -> Result<Option<DomainCalibration>> {
-        self.db.read()?.get((agent, domain))
+        self.db
+            .read_op("EloStore.domain_calibration", String::new, |r| {
+                r.get((agent, domain))
+            })
     }
 
     /// An agent's confidence buckets in a domain, by bucket key.
@@ -611,8 +619,10 @@ impl EloStore {
     /// The stored (canonical, `agent_a < agent_b`) row of a pair, given in
     /// either order.
     pub fn relationship(&self, a: &str, b: &str) -> Result<Option<AgentRelationship>> {
-        let (a, b) = if a < b { (a, b) } else { (b, a) };
-        self.db.read()?.get((a, b))
+        self.db.op("EloStore.relationship", String::new, || {
+            let (a, b) = if a < b { (a, b) } else { (b, a) };
+            self.db.read()?.get((a, b))
+        })
     }
 }
 

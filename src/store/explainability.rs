@@ -116,23 +116,25 @@ impl BatchJobStore {
     /// A job, unless it expired by `now` (then it is deleted and `None`
     /// returned, as the original does).
     pub fn get_job(&self, batch_id: &str) -> Result<Option<BatchJob>> {
-        let now = self.db.now_epoch();
-        let job: Option<BatchJob> = self.db.read()?.get(batch_id)?;
-        match job {
-            Some(j) if j.expires_at <= now => {
-                self.db.write(|w| {
-                    // Re-check inside the transaction: it may have been re-saved.
-                    match w.get::<BatchJob>(batch_id)? {
-                        Some(cur) if cur.expires_at <= now => {
-                            w.delete::<BatchJob>(batch_id).map(drop)
+        self.db.op("BatchJobStore.get_job", String::new, || {
+            let now = self.db.now_epoch();
+            let job: Option<BatchJob> = self.db.read()?.get(batch_id)?;
+            match job {
+                Some(j) if j.expires_at <= now => {
+                    self.db.write(|w| {
+                        // Re-check inside the transaction: it may have been re-saved.
+                        match w.get::<BatchJob>(batch_id)? {
+                            Some(cur) if cur.expires_at <= now => {
+                                w.delete::<BatchJob>(batch_id).map(drop)
+                            }
+                            _ => Ok(()),
                         }
-                        _ => Ok(()),
-                    }
-                })?;
-                Ok(None)
+                    })?;
+                    Ok(None)
+                }
+                other => Ok(other),
             }
-            other => Ok(other),
-        }
+        })
     }
 
     /// Moves a job to `status` at time `at`: `processing` sets
@@ -144,73 +146,81 @@ impl BatchJobStore {
         status: &str,
         error: Option<&str>,
     ) -> Result<Option<BatchJob>> {
-        let at = self.db.now_epoch();
-        check_status(status)?;
-        self.db.write(|w| {
-            let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
-                return Ok(None);
-            };
-            j.status = status.to_string();
-            match status {
-                "processing" => {
-                    j.started_at.get_or_insert(at);
+        self.db.op("BatchJobStore.update_status", String::new, || {
+            let at = self.db.now_epoch();
+            check_status(status)?;
+            self.db.write(|w| {
+                let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
+                    return Ok(None);
+                };
+                j.status = status.to_string();
+                match status {
+                    "processing" => {
+                        j.started_at.get_or_insert(at);
+                    }
+                    "completed" | "failed" => j.completed_at = Some(at),
+                    _ => {}
                 }
-                "completed" | "failed" => j.completed_at = Some(at),
-                _ => {}
-            }
-            if let Some(e) = error {
-                j.error = Some(e.to_string());
-            }
-            w.update(&j)?;
-            Ok(Some(j))
+                if let Some(e) = error {
+                    j.error = Some(e.to_string());
+                }
+                w.update(&j)?;
+                Ok(Some(j))
+            })
         })
     }
 
     /// Appends one result (and counts it as processed). `None` if unknown.
     pub fn add_result(&self, batch_id: &str, result: Value) -> Result<Option<BatchJob>> {
-        self.db.write(|w| {
-            let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
-                return Ok(None);
-            };
-            let mut results = match serde_json::from_str::<Value>(&j.results_json) {
-                Ok(Value::Array(items)) => items,
-                _ => {
-                    return Err(Error::Corrupt {
-                        table: "explainability_batch_jobs",
-                        key: format!("{batch_id:?}"),
-                        what: "results_json is not a JSON list".into(),
-                    });
-                }
-            };
-            results.push(result);
-            j.results_json = python_json(&Value::Array(results), false);
-            j.processed_count += 1;
-            w.update(&j)?;
-            Ok(Some(j))
-        })
+        self.db
+            .write_op("BatchJobStore.add_result", String::new, |w| {
+                let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
+                    return Ok(None);
+                };
+                let mut results = match serde_json::from_str::<Value>(&j.results_json) {
+                    Ok(Value::Array(items)) => items,
+                    _ => {
+                        return Err(Error::Corrupt {
+                            table: "explainability_batch_jobs",
+                            key: format!("{batch_id:?}"),
+                            what: "results_json is not a JSON list".into(),
+                        });
+                    }
+                };
+                results.push(result);
+                j.results_json = python_json(&Value::Array(results), false);
+                j.processed_count += 1;
+                w.update(&j)?;
+                Ok(Some(j))
+            })
     }
 
     /// Deletes a job.
     pub fn delete_job(&self, batch_id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<BatchJob>(batch_id))
+        self.db
+            .write_op("BatchJobStore.delete_job", String::new, |w| {
+                w.delete::<BatchJob>(batch_id)
+            })
     }
 
     /// Deletes expired jobs, then lists up to `limit` jobs, newest first,
     /// optionally of one status only.
     pub fn list_jobs(&self, status: Option<&str>, limit: usize) -> Result<Vec<BatchJob>> {
-        let _now = self.db.now_epoch();
-        self.cleanup_expired()?;
-        let jobs = find_or_scan(
-            &self.db.read()?,
-            BatchJob::idx_explainability_batch_jobs_status,
-            status,
-        )?;
-        Ok(newest(
-            jobs,
-            limit,
-            |j| Epoch(j.created_at),
-            |a, b| a.batch_id.cmp(&b.batch_id),
-        ))
+        self.db.op("BatchJobStore.list_jobs", String::new, || {
+            let _now = self.db.now_epoch();
+            self.cleanup_expired()?;
+            let jobs = find_or_scan(
+                &self.db.read()?,
+                BatchJob::idx_explainability_batch_jobs_status,
+                status,
+            )?;
+            Ok(newest(
+                jobs,
+                limit,
+                |j| Epoch(j.created_at),
+                |a, b| a.batch_id.cmp(&b.batch_id),
+            ))
+        })
     }
 
     /// Deletes jobs with `expires_at <= now`; returns how many.
@@ -224,6 +234,8 @@ impl BatchJobStore {
 
     /// Number of stored jobs (expired or not).
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<BatchJob>()
+        self.db.read_op("BatchJobStore.count", String::new, |r| {
+            r.count::<BatchJob>()
+        })
     }
 }

@@ -233,66 +233,72 @@ impl GenesisLedger {
 
     /// An event by id.
     pub fn get_event(&self, event_id: &str) -> Result<Option<GenesisEvent>> {
-        self.db.read()?.get(event_id)
+        self.db
+            .read_op("GenesisLedger.get_event", String::new, |r| r.get(event_id))
     }
 
     /// Number of events.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<GenesisEvent>()
+        self.db.read_op("GenesisLedger.count", String::new, |r| {
+            r.count::<GenesisEvent>()
+        })
     }
 
     /// Events in time order (ties by id), optionally of one type only.
     /// Without a type the page is read straight from the timestamp index;
     /// with one, the events of that type are sorted in memory.
     pub fn events(&self, event_type: Option<&str>, page: Page) -> Result<Vec<GenesisEvent>> {
-        let r = self.db.read()?;
-        match event_type {
-            None => r.scan_index(
-                GenesisEvent::idx_genesis_events_timestamp,
-                KeyRange::all(),
-                page,
-            ),
-            Some(t) => {
-                let all: Vec<GenesisEvent> =
-                    r.find(GenesisEvent::idx_genesis_events_type, t, Page::default())?;
-                Ok(paginate(oldest_first(all), page))
-            }
-        }
+        self.db
+            .read_op("GenesisLedger.events", String::new, |r| match event_type {
+                None => r.scan_index(
+                    GenesisEvent::idx_genesis_events_timestamp,
+                    KeyRange::all(),
+                    page,
+                ),
+                Some(t) => {
+                    let all: Vec<GenesisEvent> =
+                        r.find(GenesisEvent::idx_genesis_events_type, t, Page::default())?;
+                    Ok(paginate(oldest_first(all), page))
+                }
+            })
     }
 
     /// The direct children of an event, in time order.
     pub fn children(&self, event_id: &str) -> Result<Vec<GenesisEvent>> {
-        let kids: Vec<GenesisEvent> = self.db.read()?.find(
-            GenesisEvent::idx_genesis_events_parent_event_id,
-            event_id,
-            Page::default(),
-        )?;
-        Ok(oldest_first(kids))
+        self.db.op("GenesisLedger.children", String::new, || {
+            let kids: Vec<GenesisEvent> = self.db.read()?.find(
+                GenesisEvent::idx_genesis_events_parent_event_id,
+                event_id,
+                Page::default(),
+            )?;
+            Ok(oldest_first(kids))
+        })
     }
 
     /// The event and its ancestors, from the event up to the root. Empty
     /// for an unknown event; stops at a missing parent; a cycle (only
     /// possible by writing rows directly) is [`Error::Corrupt`].
     pub fn lineage(&self, event_id: &str) -> Result<Vec<GenesisEvent>> {
-        let r = self.db.read()?;
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut next = Some(event_id.to_string());
-        while let Some(id) = next {
-            if !seen.insert(id.clone()) {
-                return Err(Error::Corrupt {
-                    table: "genesis_events",
-                    key: format!("{id:?}"),
-                    what: "parent chain loops back to this event".into(),
-                });
+        self.db.read_op("GenesisLedger.lineage", String::new, |r| {
+            let mut out = Vec::new();
+            let mut seen = HashSet::new();
+            let mut next = Some(event_id.to_string());
+            while let Some(id) = next {
+                if !seen.insert(id.clone()) {
+                    return Err(Error::Corrupt {
+                        table: "genesis_events",
+                        key: format!("{id:?}"),
+                        what: "parent chain loops back to this event".into(),
+                    });
+                }
+                let Some(e) = r.get::<GenesisEvent>(id.as_str())? else {
+                    break;
+                };
+                next = e.parent_event_id.clone();
+                out.push(e);
             }
-            let Some(e) = r.get::<GenesisEvent>(id.as_str())? else {
-                break;
-            };
-            next = e.parent_event_id.clone();
-            out.push(e);
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Checks the whole ledger: every hash recomputes, every parent
@@ -455,35 +461,44 @@ impl GenomeStore {
 
     /// A genome by id.
     pub fn get_genome(&self, genome_id: &str) -> Result<Option<Genome>> {
-        self.db.read()?.get(genome_id)
+        self.db
+            .read_op("GenomeStore.get_genome", String::new, |r| r.get(genome_id))
     }
 
     /// The `limit` fittest genomes, best first (NULL fitness last).
     pub fn top_genomes(&self, limit: usize) -> Result<Vec<Genome>> {
-        self.db.read()?.scan_index(
-            Genome::idx_genomes_fitness,
-            KeyRange::all(),
-            Page::first(limit).reversed(),
-        )
+        self.db
+            .read_op("GenomeStore.top_genomes", String::new, |r| {
+                r.scan_index(
+                    Genome::idx_genomes_fitness,
+                    KeyRange::all(),
+                    Page::first(limit).reversed(),
+                )
+            })
     }
 
     /// Sets a genome's fitness score; `None` if there is no such genome.
     pub fn update_fitness(&self, genome_id: &str, fitness_score: f64) -> Result<Option<Genome>> {
-        finite("fitness score", fitness_score)?;
-        self.db.write(|w| {
-            let Some(mut g) = w.get::<Genome>(genome_id)? else {
-                return Ok(None);
-            };
-            g.fitness_score = Some(fitness_score);
-            g.updated_at = Some(naive_iso(self.db.now_local()));
-            w.update(&g)?;
-            Ok(Some(g))
+        self.db.op("GenomeStore.update_fitness", String::new, || {
+            finite("fitness score", fitness_score)?;
+            self.db.write(|w| {
+                let Some(mut g) = w.get::<Genome>(genome_id)? else {
+                    return Ok(None);
+                };
+                g.fitness_score = Some(fitness_score);
+                g.updated_at = Some(naive_iso(self.db.now_local()));
+                w.update(&g)?;
+                Ok(Some(g))
+            })
         })
     }
 
     /// Deletes a genome.
     pub fn delete_genome(&self, genome_id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Genome>(genome_id))
+        self.db
+            .write_op("GenomeStore.delete_genome", String::new, |w| {
+                w.delete::<Genome>(genome_id)
+            })
     }
 
     /// Creates population `pop-YYYYMMDD-HHMMSS` (generation 0, empty
@@ -525,34 +540,43 @@ impl GenomeStore {
 
     /// A population by id.
     pub fn get_population(&self, population_id: &str) -> Result<Option<Population>> {
-        self.db.read()?.get(population_id)
+        self.db
+            .read_op("GenomeStore.get_population", String::new, |r| {
+                r.get(population_id)
+            })
     }
 
     /// The active population (the one named by singleton row 1).
     pub fn active_population(&self) -> Result<Option<Population>> {
-        let r = self.db.read()?;
-        let Some(active) = r.get::<ActivePopulation>(1i64)? else {
-            return Ok(None);
-        };
-        match active.population_id {
-            Some(id) => r.get(id.as_str()),
-            None => Ok(None),
-        }
+        self.db
+            .op("GenomeStore.active_population", String::new, || {
+                let r = self.db.read()?;
+                let Some(active) = r.get::<ActivePopulation>(1i64)? else {
+                    return Ok(None);
+                };
+                match active.population_id {
+                    Some(id) => r.get(id.as_str()),
+                    None => Ok(None),
+                }
+            })
     }
 
     /// Makes an existing population the active one.
     pub fn set_active_population(&self, population_id: &str) -> Result<()> {
-        self.db.write(|w| {
-            if w.get::<Population>(population_id)?.is_none() {
-                return Err(not_found("populations", population_id));
-            }
-            w.upsert(&ActivePopulation {
-                id: 1,
-                population_id: Some(population_id.to_string()),
-                extra: Default::default(),
+        self.db
+            .op("GenomeStore.set_active_population", String::new, || {
+                self.db.write(|w| {
+                    if w.get::<Population>(population_id)?.is_none() {
+                        return Err(not_found("populations", population_id));
+                    }
+                    w.upsert(&ActivePopulation {
+                        id: 1,
+                        population_id: Some(population_id.to_string()),
+                        extra: Default::default(),
+                    })
+                    .map(drop)
+                })
             })
-            .map(drop)
-        })
     }
 
     /// Replaces a population's genomes and increments its generation
@@ -562,41 +586,45 @@ impl GenomeStore {
         population_id: &str,
         genome_ids: &[&str],
     ) -> Result<Population> {
-        self.db.write(|w| {
-            let mut p = w
-                .get::<Population>(population_id)?
-                .ok_or_else(|| not_found("populations", population_id))?;
-            p.genome_ids = Some(python_json(&Value::from(genome_ids.to_vec()), false));
-            p.generation = Some(p.generation.unwrap_or(0) + 1);
-            w.update(&p)?;
-            Ok(p)
-        })
+        self.db
+            .op("GenomeStore.evolve_population", String::new, || {
+                self.db.write(|w| {
+                    let mut p = w
+                        .get::<Population>(population_id)?
+                        .ok_or_else(|| not_found("populations", population_id))?;
+                    p.genome_ids = Some(python_json(&Value::from(genome_ids.to_vec()), false));
+                    p.generation = Some(p.generation.unwrap_or(0) + 1);
+                    w.update(&p)?;
+                    Ok(p)
+                })
+            })
     }
 
     /// Appends a debate id to a population's `debate_history` JSON list.
     pub fn record_debate(&self, population_id: &str, debate_id: &str) -> Result<Population> {
-        self.db.write(|w| {
-            let mut p = w
-                .get::<Population>(population_id)?
-                .ok_or_else(|| not_found("populations", population_id))?;
-            let mut history = match p.debate_history.as_deref() {
-                None | Some("") => Vec::new(),
-                Some(t) => match serde_json::from_str::<Value>(t) {
-                    Ok(Value::Array(items)) => items,
-                    _ => {
-                        return Err(Error::Corrupt {
-                            table: "populations",
-                            key: format!("{population_id:?}"),
-                            what: "debate_history is not a JSON list".into(),
-                        });
-                    }
-                },
-            };
-            history.push(Value::from(debate_id));
-            p.debate_history = Some(python_json(&Value::Array(history), false));
-            w.update(&p)?;
-            Ok(p)
-        })
+        self.db
+            .write_op("GenomeStore.record_debate", String::new, |w| {
+                let mut p = w
+                    .get::<Population>(population_id)?
+                    .ok_or_else(|| not_found("populations", population_id))?;
+                let mut history = match p.debate_history.as_deref() {
+                    None | Some("") => Vec::new(),
+                    Some(t) => match serde_json::from_str::<Value>(t) {
+                        Ok(Value::Array(items)) => items,
+                        _ => {
+                            return Err(Error::Corrupt {
+                                table: "populations",
+                                key: format!("{population_id:?}"),
+                                what: "debate_history is not a JSON list".into(),
+                            });
+                        }
+                    },
+                };
+                history.push(Value::from(debate_id));
+                p.debate_history = Some(python_json(&Value::Array(history), false));
+                w.update(&p)?;
+                Ok(p)
+            })
     }
 }
 

@@ -275,17 +275,20 @@ impl InsightStore {
 
     /// Stores (or replaces) one insight.
     pub fn store_insight(&self, i: &NewInsight) -> Result<Insight> {
-        check_insight(i)?;
-        let row = insight_row(i, self.db.now_local());
-        self.db.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.clone())
+        self.db.op("InsightStore.store_insight", String::new, || {
+            check_insight(i)?;
+            let row = insight_row(i, self.db.now_local());
+            self.db.write(|w| {
+                w.upsert(&row)?;
+                Ok(row.clone())
+            })
         })
     }
 
     /// An insight by id.
     pub fn get_insight(&self, id: &str) -> Result<Option<Insight>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("InsightStore.get_insight", String::new, |r| r.get(id))
     }
 
     /// Insights of one type, highest confidence first (ties by id).
@@ -312,33 +315,42 @@ impl InsightStore {
     /// Insights whose `agents_involved` list names the agent, highest
     /// confidence first (a full scan: there is no index on the list).
     pub fn insights_for_agent(&self, agent_name: &str, limit: usize) -> Result<Vec<Insight>> {
-        let all: Vec<Insight> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        let mut rows: Vec<Insight> = all
-            .into_iter()
-            .filter(|i| {
-                i.agents_involved
-                    .as_deref()
-                    .and_then(|t| serde_json::from_str::<Vec<String>>(t).ok())
-                    .is_some_and(|v| v.iter().any(|a| a == agent_name))
+        self.db
+            .op("InsightStore.insights_for_agent", String::new, || {
+                let all: Vec<Insight> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+                let mut rows: Vec<Insight> = all
+                    .into_iter()
+                    .filter(|i| {
+                        i.agents_involved
+                            .as_deref()
+                            .and_then(|t| serde_json::from_str::<Vec<String>>(t).ok())
+                            .is_some_and(|v| v.iter().any(|a| a == agent_name))
+                    })
+                    .collect();
+                by_confidence(&mut rows);
+                rows.truncate(limit);
+                Ok(rows)
             })
-            .collect();
-        by_confidence(&mut rows);
-        rows.truncate(limit);
-        Ok(rows)
     }
 
     /// A debate's summary.
     pub fn get_debate_summary(&self, debate_id: &str) -> Result<Option<DebateSummary>> {
-        self.db.read()?.get(debate_id)
+        self.db
+            .op("InsightStore.get_debate_summary", String::new, || {
+                self.db.read()?.get(debate_id)
+            })
     }
 
     /// The newest summaries (by `created_at`, then debate id descending).
     pub fn recent_summaries(&self, limit: usize) -> Result<Vec<DebateSummary>> {
-        self.db.read()?.scan_index(
-            DebateSummary::idx_debate_summaries_created,
-            KeyRange::all(),
-            Page::first(limit).reversed(),
-        )
+        self.db
+            .op("InsightStore.recent_summaries", String::new, || {
+                self.db.read()?.scan_index(
+                    DebateSummary::idx_debate_summaries_created,
+                    KeyRange::all(),
+                    Page::first(limit).reversed(),
+                )
+            })
     }
 
     /// An agent's performance rows, newest first.
@@ -347,12 +359,18 @@ impl InsightStore {
         agent_name: &str,
         limit: usize,
     ) -> Result<Vec<AgentPerformance>> {
-        let rows: Vec<AgentPerformance> = self.db.read()?.find(
-            AgentPerformance::idx_agent_perf_name,
-            agent_name,
-            Page::default(),
-        )?;
-        Ok(newest(rows, limit, |r| r.id, keep))
+        self.db.op(
+            "InsightStore.agent_performance_history",
+            String::new,
+            || {
+                let rows: Vec<AgentPerformance> = self.db.read()?.find(
+                    AgentPerformance::idx_agent_perf_name,
+                    agent_name,
+                    Page::default(),
+                )?;
+                Ok(newest(rows, limit, |r| r.id, keep))
+            },
+        )
     }
 
     /// An agent's aggregated performance.
@@ -377,17 +395,18 @@ impl InsightStore {
 
     /// Pattern clusters, most frequent first, optionally of one category.
     pub fn patterns(&self, category: Option<&str>) -> Result<Vec<PatternCluster>> {
-        let r = self.db.read()?;
-        let mut rows: Vec<PatternCluster> = match category {
-            Some(c) => r.find(PatternCluster::idx_pattern_category, c, Page::default())?,
-            None => r.scan(KeyRange::all(), Page::default())?,
-        };
-        rows.sort_by(|a, b| {
-            b.occurrence_count
-                .cmp(&a.occurrence_count)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(rows)
+        self.db.read_op("InsightStore.patterns", String::new, |r| {
+            let mut rows: Vec<PatternCluster> = match category {
+                Some(c) => r.find(PatternCluster::idx_pattern_category, c, Page::default())?,
+                None => r.scan(KeyRange::all(), Page::default())?,
+            };
+            rows.sort_by(|a, b| {
+                b.occurrence_count
+                    .cmp(&a.occurrence_count)
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            Ok(rows)
+        })
     }
 
     /// Records a use, replacing an earlier record of the same insight in
@@ -398,39 +417,45 @@ impl InsightStore {
         debate_id: &str,
         was_successful: bool,
     ) -> Result<InsightUsage> {
-        let utc = self.db.now();
-        self.db.write(|w| {
-            if let Some(old) = w.get_by(
-                InsightUsage::insight_usage_insight_id_debate_id_key,
-                (insight_id, debate_id),
-            )? {
-                w.delete::<InsightUsage>(old.id)?;
-            }
-            let row = InsightUsage {
-                id: w.next_id::<InsightUsage>()?,
-                insight_id: insight_id.into(),
-                debate_id: debate_id.into(),
-                was_successful: Some(was_successful),
-                created_at: Some(crate::time::format_sql(utc)),
-                extra: Default::default(),
-            };
-            w.insert(&row)?;
-            Ok(row)
-        })
+        self.db
+            .op("InsightStore.record_insight_usage", String::new, || {
+                let utc = self.db.now();
+                self.db.write(|w| {
+                    if let Some(old) = w.get_by(
+                        InsightUsage::insight_usage_insight_id_debate_id_key,
+                        (insight_id, debate_id),
+                    )? {
+                        w.delete::<InsightUsage>(old.id)?;
+                    }
+                    let row = InsightUsage {
+                        id: w.next_id::<InsightUsage>()?,
+                        insight_id: insight_id.into(),
+                        debate_id: debate_id.into(),
+                        was_successful: Some(was_successful),
+                        created_at: Some(crate::time::format_sql(utc)),
+                        extra: Default::default(),
+                    };
+                    w.insert(&row)?;
+                    Ok(row)
+                })
+            })
     }
 
     /// `(uses, successful uses)` of an insight.
     pub fn insight_usage_stats(&self, insight_id: &str) -> Result<(u64, u64)> {
-        let rows: Vec<InsightUsage> = self.db.read()?.find(
-            InsightUsage::insight_usage_insight_id_debate_id_key,
-            insight_id,
-            Page::default(),
-        )?;
-        let ok = rows
-            .iter()
-            .filter(|u| u.was_successful == Some(true))
-            .count();
-        Ok((rows.len() as u64, ok as u64))
+        self.db
+            .op("InsightStore.insight_usage_stats", String::new, || {
+                let rows: Vec<InsightUsage> = self.db.read()?.find(
+                    InsightUsage::insight_usage_insight_id_debate_id_key,
+                    insight_id,
+                    Page::default(),
+                )?;
+                let ok = rows
+                    .iter()
+                    .filter(|u| u.was_successful == Some(true))
+                    .count();
+                Ok((rows.len() as u64, ok as u64))
+            })
     }
 
     /// Adds audience wisdom to a loop (text cut to [`WISDOM_MAX_CHARS`]
@@ -442,42 +467,51 @@ impl InsightStore {
         submitter_id: Option<&str>,
         context_tags: Option<&str>,
     ) -> Result<i64> {
-        let text: String = text.chars().take(WISDOM_MAX_CHARS).collect();
-        self.db.write(|w| {
-            let id = w.next_id::<WisdomSubmission>()?;
-            w.insert(&WisdomSubmission {
-                id,
-                loop_id: loop_id.into(),
-                text: text.clone(),
-                submitter_id: Some(submitter_id.unwrap_or("anonymous").into()),
-                context_tags: context_tags.map(str::to_string),
-                used: Some(false),
-                created_at: Some(crate::time::format_sql(self.db.now())),
-                extra: Default::default(),
-            })?;
-            Ok(id)
-        })
+        self.db
+            .op("InsightStore.add_wisdom_submission", String::new, || {
+                let text: String = text.chars().take(WISDOM_MAX_CHARS).collect();
+                self.db.write(|w| {
+                    let id = w.next_id::<WisdomSubmission>()?;
+                    w.insert(&WisdomSubmission {
+                        id,
+                        loop_id: loop_id.into(),
+                        text: text.clone(),
+                        submitter_id: Some(submitter_id.unwrap_or("anonymous").into()),
+                        context_tags: context_tags.map(str::to_string),
+                        used: Some(false),
+                        created_at: Some(crate::time::format_sql(self.db.now())),
+                        extra: Default::default(),
+                    })?;
+                    Ok(id)
+                })
+            })
     }
 
     /// Marks wisdom used; false if there is no such submission.
     pub fn mark_wisdom_used(&self, id: i64) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut s) = w.get::<WisdomSubmission>(id)? else {
-                return Ok(false);
-            };
-            s.used = Some(true);
-            w.update(&s)?;
-            Ok(true)
-        })
+        self.db
+            .op("InsightStore.mark_wisdom_used", String::new, || {
+                self.db.write(|w| {
+                    let Some(mut s) = w.get::<WisdomSubmission>(id)? else {
+                        return Ok(false);
+                    };
+                    s.used = Some(true);
+                    w.update(&s)?;
+                    Ok(true)
+                })
+            })
     }
 
     /// A loop's unused wisdom, oldest first.
     pub fn unused_wisdom(&self, loop_id: &str) -> Result<Vec<WisdomSubmission>> {
-        self.db.read()?.find(
-            WisdomSubmission::idx_wisdom_loop_id,
-            (loop_id, false),
-            Page::default(),
-        )
+        self.db
+            .read_op("InsightStore.unused_wisdom", String::new, |r| {
+                r.find(
+                    WisdomSubmission::idx_wisdom_loop_id,
+                    (loop_id, false),
+                    Page::default(),
+                )
+            })
     }
 }
 

@@ -252,17 +252,19 @@ impl NomicStore {
 
     /// Every phase row of a cycle, by `started_at`.
     pub fn get_cycle(&self, loop_id: &str, cycle_number: i64) -> Result<Vec<NomicCycle>> {
-        let rows: Vec<NomicCycle> = self.db.read()?.find(
-            NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
-            (loop_id, cycle_number),
-            Page::default(),
-        )?;
-        Ok(by_time(
-            rows,
-            Order::Oldest,
-            |c| instant_then_text(Some(&c.started_at)),
-            keep,
-        ))
+        self.db.op("NomicStore.get_cycle", String::new, || {
+            let rows: Vec<NomicCycle> = self.db.read()?.find(
+                NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
+                (loop_id, cycle_number),
+                Page::default(),
+            )?;
+            Ok(by_time(
+                rows,
+                Order::Oldest,
+                |c| instant_then_text(Some(&c.started_at)),
+                keep,
+            ))
+        })
     }
 
     /// One phase of a cycle.
@@ -272,10 +274,13 @@ impl NomicStore {
         cycle_number: i64,
         phase: &str,
     ) -> Result<Option<NomicCycle>> {
-        self.db.read()?.get_by(
-            NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
-            (loop_id, cycle_number, phase),
-        )
+        self.db
+            .read_op("NomicStore.get_cycle_phase", String::new, |r| {
+                r.get_by(
+                    NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
+                    (loop_id, cycle_number, phase),
+                )
+            })
     }
 
     /// Cycle rows, newest `started_at` first (oldest first with a reversed
@@ -337,21 +342,23 @@ impl NomicStore {
 
     /// A debate artifact by id.
     pub fn get_debate(&self, id: &str) -> Result<Option<DebateArtifact>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("NomicStore.get_debate", String::new, |r| r.get(id))
     }
 
     /// Adds one to a debate's `view_count`; returns the new count, or
     /// `None` for an unknown debate.
     pub fn increment_views(&self, id: &str) -> Result<Option<i64>> {
-        self.db.write(|w| {
-            let Some(mut d) = w.get::<DebateArtifact>(id)? else {
-                return Ok(None);
-            };
-            let n = d.view_count.unwrap_or(0) + 1;
-            d.view_count = Some(n);
-            w.update(&d)?;
-            Ok(Some(n))
-        })
+        self.db
+            .write_op("NomicStore.increment_views", String::new, |w| {
+                let Some(mut d) = w.get::<DebateArtifact>(id)? else {
+                    return Ok(None);
+                };
+                let n = d.view_count.unwrap_or(0) + 1;
+                d.view_count = Some(n);
+                w.update(&d)?;
+                Ok(Some(n))
+            })
     }
 
     /// Debate artifacts, newest first, optionally of one loop and/or phase.
@@ -408,10 +415,12 @@ impl NomicStore {
 
     /// Saves one stream event.
     pub fn save_event(&self, e: &NewStreamEvent) -> Result<StreamEvent> {
-        let row = self.event_row(e);
-        self.db.write(|w| {
-            w.insert(&row)?;
-            Ok(row.clone())
+        self.db.op("NomicStore.save_event", String::new, || {
+            let row = self.event_row(e);
+            self.db.write(|w| {
+                w.insert(&row)?;
+                Ok(row.clone())
+            })
         })
     }
 
@@ -465,95 +474,103 @@ impl NomicStore {
     /// Saves an agent's metrics row (fresh id when empty, timestamp now
     /// when missing); returns the id.
     pub fn save_metrics(&self, m: &AgentMetrics) -> Result<String> {
-        let mut row = m.clone();
-        if row.id.is_empty() {
-            row.id = new_uuid();
-        }
-        if row.timestamp.is_none() {
-            row.timestamp = Some(ts(None, &self.db));
-        }
-        self.db.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.id.clone())
+        self.db.op("NomicStore.save_metrics", String::new, || {
+            let mut row = m.clone();
+            if row.id.is_empty() {
+                row.id = new_uuid();
+            }
+            if row.timestamp.is_none() {
+                row.timestamp = Some(ts(None, &self.db));
+            }
+            self.db.write(|w| {
+                w.upsert(&row)?;
+                Ok(row.id.clone())
+            })
         })
     }
 
     /// An agent's metrics rows, newest first.
     pub fn agent_metrics(&self, agent_name: &str, limit: usize) -> Result<Vec<AgentMetrics>> {
-        let rows: Vec<AgentMetrics> = self.db.read()?.find(
-            AgentMetrics::idx_agent_metrics_agent,
-            agent_name,
-            Page::default(),
-        )?;
-        Ok(newest(
-            rows,
-            limit,
-            |m| instant_then_text(m.timestamp.as_deref()),
-            keep,
-        ))
+        self.db.op("NomicStore.agent_metrics", String::new, || {
+            let rows: Vec<AgentMetrics> = self.db.read()?.find(
+                AgentMetrics::idx_agent_metrics_agent,
+                agent_name,
+                Page::default(),
+            )?;
+            Ok(newest(
+                rows,
+                limit,
+                |m| instant_then_text(m.timestamp.as_deref()),
+                keep,
+            ))
+        })
     }
 
     /// `get_loop_summary`.
     pub fn loop_summary(&self, loop_id: &str) -> Result<LoopSummary> {
-        let r = self.db.read()?;
-        let cycles: Vec<NomicCycle> =
-            r.find(NomicCycle::idx_nomic_cycles_loop, loop_id, Page::default())?;
-        let debates: Vec<DebateArtifact> = r.find(
-            DebateArtifact::idx_debate_artifacts_loop,
-            loop_id,
-            Page::default(),
-        )?;
-        let all: BTreeSet<i64> = cycles.iter().map(|c| c.cycle_number).collect();
-        let ok: BTreeSet<i64> = cycles
-            .iter()
-            .filter(|c| c.success == Some(true))
-            .map(|c| c.cycle_number)
-            .collect();
-        let consensus = debates.iter().filter(|d| d.consensus_reached).count();
-        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        Ok(LoopSummary {
-            total_cycles: all.len() as u64,
-            successful_cycles: ok.len() as u64,
-            success_rate: ratio(ok.len(), all.len()),
-            total_debates: debates.len() as u64,
-            consensus_rate: ratio(consensus, debates.len()),
-            phases_completed: PHASES
-                .iter()
-                .map(|p| {
-                    let n = cycles
+        self.db
+            .read_op("NomicStore.loop_summary", String::new, |r| {
+                let cycles: Vec<NomicCycle> =
+                    r.find(NomicCycle::idx_nomic_cycles_loop, loop_id, Page::default())?;
+                let debates: Vec<DebateArtifact> = r.find(
+                    DebateArtifact::idx_debate_artifacts_loop,
+                    loop_id,
+                    Page::default(),
+                )?;
+                let all: BTreeSet<i64> = cycles.iter().map(|c| c.cycle_number).collect();
+                let ok: BTreeSet<i64> = cycles
+                    .iter()
+                    .filter(|c| c.success == Some(true))
+                    .map(|c| c.cycle_number)
+                    .collect();
+                let consensus = debates.iter().filter(|d| d.consensus_reached).count();
+                let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+                Ok(LoopSummary {
+                    total_cycles: all.len() as u64,
+                    successful_cycles: ok.len() as u64,
+                    success_rate: ratio(ok.len(), all.len()),
+                    total_debates: debates.len() as u64,
+                    consensus_rate: ratio(consensus, debates.len()),
+                    phases_completed: PHASES
                         .iter()
-                        .filter(|c| c.phase == *p && c.success == Some(true))
-                        .count();
-                    (p.to_string(), n as u64)
+                        .map(|p| {
+                            let n = cycles
+                                .iter()
+                                .filter(|c| c.phase == *p && c.success == Some(true))
+                                .count();
+                            (p.to_string(), n as u64)
+                        })
+                        .collect(),
                 })
-                .collect(),
-        })
+            })
     }
 
     // ----- evolution -----------------------------------------------------------
 
     /// Saves a rollback (replacing one with the same id).
     pub fn save_rollback(&self, r: &NewRollback) -> Result<NomicRollback> {
-        check_in("reason", &r.reason, &ROLLBACK_REASONS)?;
-        check_in("severity", &r.severity, &SEVERITIES)?;
-        let row = NomicRollback {
-            id: r.id.clone().unwrap_or_else(new_uuid),
-            loop_id: r.loop_id.clone(),
-            cycle_number: r.cycle_number,
-            phase: r.phase.clone(),
-            reason: r.reason.clone(),
-            severity: r.severity.clone(),
-            rolled_back_commit: r.rolled_back_commit.clone(),
-            preserved_branch: r.preserved_branch.clone(),
-            files_affected: Some(py_list(r.files_affected.iter().map(String::as_str))),
-            diff_summary: Some(r.diff_summary.clone()),
-            error_message: r.error_message.clone(),
-            created_at: ts(r.created_at, &self.db),
-            extra: Default::default(),
-        };
-        self.evo.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.clone())
+        self.db.op("NomicStore.save_rollback", String::new, || {
+            check_in("reason", &r.reason, &ROLLBACK_REASONS)?;
+            check_in("severity", &r.severity, &SEVERITIES)?;
+            let row = NomicRollback {
+                id: r.id.clone().unwrap_or_else(new_uuid),
+                loop_id: r.loop_id.clone(),
+                cycle_number: r.cycle_number,
+                phase: r.phase.clone(),
+                reason: r.reason.clone(),
+                severity: r.severity.clone(),
+                rolled_back_commit: r.rolled_back_commit.clone(),
+                preserved_branch: r.preserved_branch.clone(),
+                files_affected: Some(py_list(r.files_affected.iter().map(String::as_str))),
+                diff_summary: Some(r.diff_summary.clone()),
+                error_message: r.error_message.clone(),
+                created_at: ts(r.created_at, &self.db),
+                extra: Default::default(),
+            };
+            self.evo.write(|w| {
+                w.upsert(&row)?;
+                Ok(row.clone())
+            })
         })
     }
 
@@ -574,22 +591,25 @@ impl NomicStore {
     /// Saves a cycle's evolution record (one per loop and cycle; replacing
     /// one with the same id). A `rollback_id` must name a saved rollback.
     pub fn save_cycle_evolution(&self, e: &NewCycleEvolution) -> Result<CycleEvolution> {
-        let row = CycleEvolution {
-            id: e.id.clone().unwrap_or_else(new_uuid),
-            loop_id: e.loop_id.clone(),
-            cycle_number: e.cycle_number,
-            debate_artifact_id: e.debate_artifact_id.clone(),
-            winning_proposal_summary: e.winning_proposal_summary.clone(),
-            files_changed: Some(py_list(e.files_changed.iter().map(String::as_str))),
-            git_commit: e.git_commit.clone(),
-            rollback_id: e.rollback_id.clone(),
-            created_at: ts(e.created_at, &self.db),
-            extra: Default::default(),
-        };
-        self.evo.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.clone())
-        })
+        self.db
+            .op("NomicStore.save_cycle_evolution", String::new, || {
+                let row = CycleEvolution {
+                    id: e.id.clone().unwrap_or_else(new_uuid),
+                    loop_id: e.loop_id.clone(),
+                    cycle_number: e.cycle_number,
+                    debate_artifact_id: e.debate_artifact_id.clone(),
+                    winning_proposal_summary: e.winning_proposal_summary.clone(),
+                    files_changed: Some(py_list(e.files_changed.iter().map(String::as_str))),
+                    git_commit: e.git_commit.clone(),
+                    rollback_id: e.rollback_id.clone(),
+                    created_at: ts(e.created_at, &self.db),
+                    extra: Default::default(),
+                };
+                self.evo.write(|w| {
+                    w.upsert(&row)?;
+                    Ok(row.clone())
+                })
+            })
     }
 
     /// The evolution record of a cycle.
@@ -598,16 +618,20 @@ impl NomicStore {
         loop_id: &str,
         cycle_number: i64,
     ) -> Result<Option<CycleEvolution>> {
-        self.evo.read()?.get_by(
-            CycleEvolution::cycle_evolution_loop_id_cycle_number_key,
-            (loop_id, cycle_number),
-        )
+        self.db.op("NomicStore.cycle_evolution", String::new, || {
+            self.evo.read()?.get_by(
+                CycleEvolution::cycle_evolution_loop_id_cycle_number_key,
+                (loop_id, cycle_number),
+            )
+        })
     }
 
     /// Records (or replaces) a file change of a cycle.
     pub fn save_file_change(&self, c: &CycleFileChange) -> Result<()> {
-        check_in("change_type", &c.change_type, &CHANGE_TYPES)?;
-        self.evo.write(|w| w.upsert(c).map(drop))
+        self.db.op("NomicStore.save_file_change", String::new, || {
+            check_in("change_type", &c.change_type, &CHANGE_TYPES)?;
+            self.evo.write(|w| w.upsert(c).map(drop))
+        })
     }
 
     /// The file changes of a cycle, by path.
@@ -619,10 +643,12 @@ impl NomicStore {
 
     /// Every recorded change of one file, across loops and cycles.
     pub fn file_history(&self, file_path: &str) -> Result<Vec<CycleFileChange>> {
-        self.evo.read()?.find(
-            CycleFileChange::idx_file_changes_path,
-            file_path,
-            Page::default(),
-        )
+        self.db.op("NomicStore.file_history", String::new, || {
+            self.evo.read()?.find(
+                CycleFileChange::idx_file_changes_path,
+                file_path,
+                Page::default(),
+            )
+        })
     }
 }

@@ -85,7 +85,11 @@ impl OrganizationStore {
 
     /// An organization by id.
     pub fn get_organization_by_id(&self, id: &str) -> Result<Option<Organization>> {
-        self.db.read()?.get(id)
+        self.db.op(
+            "OrganizationStore.get_organization_by_id",
+            String::new,
+            || self.db.read()?.get(id),
+        )
     }
 
     /// An organization by slug.
@@ -160,36 +164,48 @@ impl OrganizationStore {
 
     /// Adds a user to an organization with a role.
     pub fn add_user_to_org(&self, user_id: &str, org_id: &str, role: &str) -> Result<User> {
-        self.db.write(|w| {
-            let mut u = w
-                .get::<User>(user_id)?
-                .ok_or_else(|| not_found("users", user_id))?;
-            u.org_id = Some(org_id.to_string());
-            u.role = Some(role.to_string());
-            u.updated_at = self.db.now_iso();
-            w.update(&u)?;
-            Ok(u)
-        })
+        self.db
+            .op("OrganizationStore.add_user_to_org", String::new, || {
+                self.db.write(|w| {
+                    let mut u = w
+                        .get::<User>(user_id)?
+                        .ok_or_else(|| not_found("users", user_id))?;
+                    u.org_id = Some(org_id.to_string());
+                    u.role = Some(role.to_string());
+                    u.updated_at = self.db.now_iso();
+                    w.update(&u)?;
+                    Ok(u)
+                })
+            })
     }
 
     /// Removes a user from its organization (role back to `member`).
     pub fn remove_user_from_org(&self, user_id: &str) -> Result<User> {
-        self.db.write(|w| {
-            let mut u = w
-                .get::<User>(user_id)?
-                .ok_or_else(|| not_found("users", user_id))?;
-            u.org_id = None;
-            u.role = Some("member".into());
-            u.updated_at = self.db.now_iso();
-            w.update(&u)?;
-            Ok(u)
-        })
+        self.db.op(
+            "OrganizationStore.remove_user_from_org",
+            String::new,
+            || {
+                self.db.write(|w| {
+                    let mut u = w
+                        .get::<User>(user_id)?
+                        .ok_or_else(|| not_found("users", user_id))?;
+                    u.org_id = None;
+                    u.role = Some("member".into());
+                    u.updated_at = self.db.now_iso();
+                    w.update(&u)?;
+                    Ok(u)
+                })
+            },
+        )
     }
 
     /// Deletes an organization: its members stay (without organization);
     /// its usage events, summaries and invitations are deleted.
     pub fn delete_organization(&self, org_id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Organization>(org_id))
+        self.db
+            .op("OrganizationStore.delete_organization", String::new, || {
+                self.db.write(|w| w.delete::<Organization>(org_id))
+            })
     }
 
     fn modify(&self, org_id: &str, f: impl FnOnce(&mut Organization)) -> Result<Organization> {

@@ -213,10 +213,12 @@ impl PersonaManager {
 
     /// A persona, decoded.
     pub fn get_persona(&self, agent_name: &str) -> Result<Option<PersonaView>> {
-        match self.db.read()?.get::<Persona>(agent_name)? {
-            None => Ok(None),
-            Some(p) => PersonaView::from_row(&p).map(Some),
-        }
+        self.db.op("PersonaManager.get_persona", String::new, || {
+            match self.db.read()?.get::<Persona>(agent_name)? {
+                None => Ok(None),
+                Some(p) => PersonaView::from_row(&p).map(Some),
+            }
+        })
     }
 
     /// Changes the given parts of an existing persona: the description and
@@ -263,13 +265,18 @@ impl PersonaManager {
 
     /// Every persona, by agent name.
     pub fn list_personas(&self) -> Result<Vec<PersonaView>> {
-        let rows: Vec<Persona> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        rows.iter().map(PersonaView::from_row).collect()
+        self.db.op("PersonaManager.list_personas", String::new, || {
+            let rows: Vec<Persona> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+            rows.iter().map(PersonaView::from_row).collect()
+        })
     }
 
     /// Deletes a persona (its history stays). Returns false if absent.
     pub fn delete_persona(&self, agent_name: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Persona>(agent_name))
+        self.db
+            .op("PersonaManager.delete_persona", String::new, || {
+                self.db.write(|w| w.delete::<Persona>(agent_name))
+            })
     }
 
     /// Appends a `performance_history` row (`created_at` from `utc`),
@@ -361,15 +368,18 @@ impl PersonaManager {
         domain: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<PerformanceRecord>> {
-        let mut rows: Vec<PerformanceRecord> = self.db.read()?.find(
-            PerformanceRecord::idx_performance_agent,
-            agent_name,
-            Page::default(),
-        )?;
-        if let Some(d) = domain {
-            rows.retain(|r| r.domain.as_deref() == Some(d));
-        }
-        Ok(newest(rows, limit.unwrap_or(usize::MAX), |r| r.id, keep))
+        self.db
+            .op("PersonaManager.performance_history", String::new, || {
+                let mut rows: Vec<PerformanceRecord> = self.db.read()?.find(
+                    PerformanceRecord::idx_performance_agent,
+                    agent_name,
+                    Page::default(),
+                )?;
+                if let Some(d) = domain {
+                    rows.retain(|r| r.domain.as_deref() == Some(d));
+                }
+                Ok(newest(rows, limit.unwrap_or(usize::MAX), |r| r.id, keep))
+            })
     }
 
     /// Successes and attempts of an agent per domain, by domain name.

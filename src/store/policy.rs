@@ -215,36 +215,40 @@ impl PolicyStore {
 
     /// A policy by id.
     pub fn get_policy(&self, id: &str) -> Result<Option<Policy>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("PolicyStore.get_policy", String::new, |r| r.get(id))
     }
 
     /// Policies matching the filter, newest first, then paged.
     pub fn list_policies(&self, filter: &PolicyFilter, page: Page) -> Result<Vec<Policy>> {
-        let r = self.db.read()?;
-        let all: Vec<Policy> = if let Some(ws) = &filter.workspace_id {
-            r.find(Policy::idx_policies_workspace, ws.as_str(), Page::default())?
-        } else if let Some(f) = &filter.framework_id {
-            r.find(Policy::idx_policies_framework, f.as_str(), Page::default())?
-        } else if let Some(v) = &filter.vertical_id {
-            r.find(Policy::idx_policies_vertical, v.as_str(), Page::default())?
-        } else {
-            r.scan(KeyRange::all(), Page::default())?
-        };
-        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        let out: Vec<Policy> = all
-            .into_iter()
-            .filter(|p| eq(&filter.workspace_id, &p.workspace_id))
-            .filter(|p| eq(&filter.framework_id, &p.framework_id))
-            .filter(|p| eq(&filter.vertical_id, &p.vertical_id))
-            .filter(|p| !filter.enabled_only || p.enabled.unwrap_or(true))
-            .collect();
-        let out = by_time(
-            out,
-            Order::Newest,
-            |p| instant(p.created_at.as_deref()),
-            |a, b| a.id.cmp(&b.id),
-        );
-        Ok(paginate(out, page))
+        self.db
+            .read_op("PolicyStore.list_policies", String::new, |r| {
+                let all: Vec<Policy> = if let Some(ws) = &filter.workspace_id {
+                    r.find(Policy::idx_policies_workspace, ws.as_str(), Page::default())?
+                } else if let Some(f) = &filter.framework_id {
+                    r.find(Policy::idx_policies_framework, f.as_str(), Page::default())?
+                } else if let Some(v) = &filter.vertical_id {
+                    r.find(Policy::idx_policies_vertical, v.as_str(), Page::default())?
+                } else {
+                    r.scan(KeyRange::all(), Page::default())?
+                };
+                let eq =
+                    |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+                let out: Vec<Policy> = all
+                    .into_iter()
+                    .filter(|p| eq(&filter.workspace_id, &p.workspace_id))
+                    .filter(|p| eq(&filter.framework_id, &p.framework_id))
+                    .filter(|p| eq(&filter.vertical_id, &p.vertical_id))
+                    .filter(|p| !filter.enabled_only || p.enabled.unwrap_or(true))
+                    .collect();
+                let out = by_time(
+                    out,
+                    Order::Newest,
+                    |p| instant(p.created_at.as_deref()),
+                    |a, b| a.id.cmp(&b.id),
+                );
+                Ok(paginate(out, page))
+            })
     }
 
     /// Applies changes to a policy, sets `updated_at`, and writes an
@@ -397,7 +401,8 @@ impl PolicyStore {
 
     /// A violation by id.
     pub fn get_violation(&self, id: &str) -> Result<Option<Violation>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("PolicyStore.get_violation", String::new, |r| r.get(id))
     }
 
     fn matching_violations(&self, filter: &ViolationFilter) -> Result<Vec<Violation>> {
@@ -459,27 +464,33 @@ impl PolicyStore {
         resolved_by: Option<&str>,
         notes: Option<&str>,
     ) -> Result<Option<Violation>> {
-        if status.is_empty() {
-            return Err(Error::InvalidArgument(
-                "violation status must not be empty".into(),
-            ));
-        }
-        self.db.write(|w| {
-            let Some(mut v) = w.get::<Violation>(id)? else {
-                return Ok(None);
-            };
-            v.status = Some(status.to_string());
-            v.resolved_at = RESOLVED_STATUSES.contains(&status).then(time::now_iso);
-            v.resolved_by = resolved_by.map(str::to_string);
-            v.resolution_notes = notes.map(str::to_string);
-            w.update(&v)?;
-            Ok(Some(v))
-        })
+        self.db
+            .op("PolicyStore.update_violation_status", String::new, || {
+                if status.is_empty() {
+                    return Err(Error::InvalidArgument(
+                        "violation status must not be empty".into(),
+                    ));
+                }
+                self.db.write(|w| {
+                    let Some(mut v) = w.get::<Violation>(id)? else {
+                        return Ok(None);
+                    };
+                    v.status = Some(status.to_string());
+                    v.resolved_at = RESOLVED_STATUSES.contains(&status).then(time::now_iso);
+                    v.resolved_by = resolved_by.map(str::to_string);
+                    v.resolution_notes = notes.map(str::to_string);
+                    w.update(&v)?;
+                    Ok(Some(v))
+                })
+            })
     }
 
     /// Deletes a violation.
     pub fn delete_violation(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Violation>(id))
+        self.db
+            .write_op("PolicyStore.delete_violation", String::new, |w| {
+                w.delete::<Violation>(id)
+            })
     }
 
     /// Number of violations per severity (NULL severity counted as

@@ -174,7 +174,8 @@ impl PositionLedger {
 
     /// A position by id.
     pub fn get_position(&self, id: &str) -> Result<Option<Position>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("PositionLedger.get_position", String::new, |r| r.get(id))
     }
 
     /// Sets a position's outcome (one of [`OUTCOMES`]) and `resolved_at`.
@@ -286,7 +287,9 @@ impl PositionLedger {
 
     /// Number of positions.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<Position>()
+        self.db.read_op("PositionLedger.count", String::new, |r| {
+            r.count::<Position>()
+        })
     }
 }
 
@@ -433,7 +436,8 @@ impl FlipDetector {
 
     /// A flip by id.
     pub fn get_flip(&self, id: &str) -> Result<Option<DetectedFlip>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("FlipDetector.get_flip", String::new, |r| r.get(id))
     }
 
     /// An agent's flips, most recently detected first (ties by id).
@@ -461,18 +465,20 @@ impl FlipDetector {
 
     /// Counts of all flips, per type and per agent.
     pub fn flip_summary(&self) -> Result<FlipSummary> {
-        let rows: Vec<DetectedFlip> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        let mut s = FlipSummary {
-            total: rows.len() as u64,
-            ..FlipSummary::default()
-        };
-        for f in rows {
-            *s.by_type
-                .entry(f.flip_type.unwrap_or_default())
-                .or_default() += 1;
-            *s.by_agent.entry(f.agent_name).or_default() += 1;
-        }
-        Ok(s)
+        self.db.op("FlipDetector.flip_summary", String::new, || {
+            let rows: Vec<DetectedFlip> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+            let mut s = FlipSummary {
+                total: rows.len() as u64,
+                ..FlipSummary::default()
+            };
+            for f in rows {
+                *s.by_type
+                    .entry(f.flip_type.unwrap_or_default())
+                    .or_default() += 1;
+                *s.by_agent.entry(f.agent_name).or_default() += 1;
+            }
+            Ok(s)
+        })
     }
 }
 

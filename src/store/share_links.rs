@@ -80,7 +80,8 @@ impl ShareLinkStore {
 
     /// The link of a debate (expired or revoked links included).
     pub fn get(&self, debate_id: &str) -> Result<Option<ShareLink>> {
-        self.db.read()?.get(debate_id)
+        self.db
+            .read_op("ShareLinkStore.get", String::new, |r| r.get(debate_id))
     }
 
     /// The live link with this token: `None` if unknown or expired.
@@ -109,25 +110,32 @@ impl ShareLinkStore {
 
     /// Deletes a debate's link.
     pub fn delete(&self, debate_id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<ShareLink>(debate_id))
+        self.db.write_op("ShareLinkStore.delete", String::new, |w| {
+            w.delete::<ShareLink>(debate_id)
+        })
     }
 
     /// Deletes links that expired before `now`; returns how many.
     pub fn cleanup_expired(&self) -> Result<u64> {
-        let now = self.db.now_epoch();
-        self.db.write(|w| {
-            // NULL expiry sorts first; start after it.
-            let range = KeyRange::between(
-                Bound::Excluded(crate::table::Value::Null),
-                Bound::Excluded(crate::table::Value::Real(now)),
-            );
-            w.delete_in(ShareLink::idx_share_links_expires, &range)
-        })
+        self.db
+            .op("ShareLinkStore.cleanup_expired", String::new, || {
+                let now = self.db.now_epoch();
+                self.db.write(|w| {
+                    // NULL expiry sorts first; start after it.
+                    let range = KeyRange::between(
+                        Bound::Excluded(crate::table::Value::Null),
+                        Bound::Excluded(crate::table::Value::Real(now)),
+                    );
+                    w.delete_in(ShareLink::idx_share_links_expires, &range)
+                })
+            })
     }
 
     /// Number of links.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<ShareLink>()
+        self.db.read_op("ShareLinkStore.count", String::new, |r| {
+            r.count::<ShareLink>()
+        })
     }
 
     fn modify(&self, debate_id: &str, f: impl FnOnce(&mut ShareLink)) -> Result<bool> {

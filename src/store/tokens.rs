@@ -55,9 +55,11 @@ impl TokenBlacklist {
     /// True only while
     /// the entry has not expired.
     pub fn is_revoked(&self, jti: &str) -> Result<bool> {
-        let now = self.db.now_epoch();
-        let row: Option<BlacklistedToken> = self.db.read()?.get(jti)?;
-        Ok(row.is_some_and(|r| r.expires_at > now))
+        self.db.op("TokenBlacklist.is_revoked", String::new, || {
+            let now = self.db.now_epoch();
+            let row: Option<BlacklistedToken> = self.db.read()?.get(jti)?;
+            Ok(row.is_some_and(|r| r.expires_at > now))
+        })
     }
 
     /// Removes entries that expired before `now`; returns how many.
@@ -71,6 +73,8 @@ impl TokenBlacklist {
 
     /// Number of entries (expired or not).
     pub fn size(&self) -> Result<u64> {
-        self.db.read()?.count::<BlacklistedToken>()
+        self.db.read_op("TokenBlacklist.size", String::new, |r| {
+            r.count::<BlacklistedToken>()
+        })
     }
 }

@@ -150,13 +150,15 @@ impl UsageStore {
 
     /// Sum of live (not yet pruned) event counts per (org, month, type).
     pub fn live_totals(&self) -> Result<BTreeMap<Key, i64>> {
-        let events: Vec<UsageEvent> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        let mut out = BTreeMap::new();
-        for e in events {
-            let month = time::month_of(&e.timestamp).unwrap_or_else(|| "unknown".into());
-            *out.entry((e.org_id, month, e.event_type)).or_default() += e.count.unwrap_or(1);
-        }
-        Ok(out)
+        self.db.op("UsageStore.live_totals", String::new, || {
+            let events: Vec<UsageEvent> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+            let mut out = BTreeMap::new();
+            for e in events {
+                let month = time::month_of(&e.timestamp).unwrap_or_else(|| "unknown".into());
+                *out.entry((e.org_id, month, e.event_type)).or_default() += e.count.unwrap_or(1);
+            }
+            Ok(out)
+        })
     }
 }
 

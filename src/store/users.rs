@@ -207,7 +207,8 @@ impl UserStore {
 
     /// Number of users.
     pub fn count_users(&self) -> Result<u64> {
-        self.db.read()?.count::<User>()
+        self.db
+            .read_op("UserStore.count_users", String::new, |r| r.count::<User>())
     }
 
     /// Replaces a user row; `updated_at` is set to now.
@@ -230,7 +231,7 @@ impl UserStore {
 
     /// Loads, changes and stores a user in one transaction.
     pub fn modify_user(&self, id: &str, f: impl FnOnce(&mut User)) -> Result<User> {
-        self.db.write(|w| {
+        self.db.write_op("UserStore.modify_user", String::new, |w| {
             let mut user = w.get::<User>(id)?.ok_or_else(|| not_found("users", id))?;
             let old = user.clone();
             f(&mut user);

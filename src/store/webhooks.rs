@@ -79,14 +79,17 @@ impl WebhookStore {
     /// True only if
     /// `processed_at > now - ttl`.
     pub fn is_processed(&self, event_id: &str) -> Result<bool> {
-        let now = self.db.now_epoch();
-        let row: Option<WebhookEvent> = self.db.read()?.get(event_id)?;
-        Ok(row.is_some_and(|r| r.processed_at > now - self.ttl))
+        self.db.op("WebhookStore.is_processed", String::new, || {
+            let now = self.db.now_epoch();
+            let row: Option<WebhookEvent> = self.db.read()?.get(event_id)?;
+            Ok(row.is_some_and(|r| r.processed_at > now - self.ttl))
+        })
     }
 
     /// The stored record of an event (expired or not).
     pub fn get(&self, event_id: &str) -> Result<Option<WebhookEvent>> {
-        self.db.read()?.get(event_id)
+        self.db
+            .read_op("WebhookStore.get", String::new, |r| r.get(event_id))
     }
 
     /// Removes records older than the TTL (`processed_at <= now - ttl`,
@@ -105,7 +108,9 @@ impl WebhookStore {
 
     /// Number of records (expired or not).
     pub fn size(&self) -> Result<u64> {
-        self.db.read()?.count::<WebhookEvent>()
+        self.db.read_op("WebhookStore.size", String::new, |r| {
+            r.count::<WebhookEvent>()
+        })
     }
 }
 
@@ -283,7 +288,8 @@ impl WebhookConfigStore {
 
     /// A webhook by id.
     pub fn get(&self, id: &str) -> Result<Option<WebhookConfig>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("WebhookConfigStore.get", String::new, |r| r.get(id))
     }
 
     /// Webhooks, newest first, filtered by owner, workspace and activity
@@ -294,32 +300,34 @@ impl WebhookConfigStore {
         workspace_id: Option<&str>,
         active_only: bool,
     ) -> Result<Vec<WebhookConfig>> {
-        let r = self.db.read()?;
-        let all: Vec<WebhookConfig> = if let Some(u) = user_id {
-            r.find(WebhookConfig::idx_webhook_configs_user, u, Page::default())?
-        } else if let Some(ws) = workspace_id {
-            r.find(
-                WebhookConfig::idx_webhook_configs_workspace,
-                ws,
-                Page::default(),
-            )?
-        } else if active_only {
-            r.find(
-                WebhookConfig::idx_webhook_configs_active,
-                true,
-                Page::default(),
-            )?
-        } else {
-            r.scan(KeyRange::all(), Page::default())?
-        };
-        let mut out: Vec<WebhookConfig> = all
-            .into_iter()
-            .filter(|c| user_id.is_none_or(|u| c.user_id.as_deref() == Some(u)))
-            .filter(|c| workspace_id.is_none_or(|ws| c.workspace_id.as_deref() == Some(ws)))
-            .filter(|c| !active_only || c.active)
-            .collect();
-        sort_newest_first(&mut out);
-        Ok(out)
+        self.db
+            .read_op("WebhookConfigStore.list", String::new, |r| {
+                let all: Vec<WebhookConfig> = if let Some(u) = user_id {
+                    r.find(WebhookConfig::idx_webhook_configs_user, u, Page::default())?
+                } else if let Some(ws) = workspace_id {
+                    r.find(
+                        WebhookConfig::idx_webhook_configs_workspace,
+                        ws,
+                        Page::default(),
+                    )?
+                } else if active_only {
+                    r.find(
+                        WebhookConfig::idx_webhook_configs_active,
+                        true,
+                        Page::default(),
+                    )?
+                } else {
+                    r.scan(KeyRange::all(), Page::default())?
+                };
+                let mut out: Vec<WebhookConfig> = all
+                    .into_iter()
+                    .filter(|c| user_id.is_none_or(|u| c.user_id.as_deref() == Some(u)))
+                    .filter(|c| workspace_id.is_none_or(|ws| c.workspace_id.as_deref() == Some(ws)))
+                    .filter(|c| !active_only || c.active)
+                    .collect();
+                sort_newest_first(&mut out);
+                Ok(out)
+            })
     }
 
     /// Changes a webhook now; `None` if there is no such webhook.
@@ -359,47 +367,59 @@ impl WebhookConfigStore {
 
     /// Deletes a webhook.
     pub fn delete(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<WebhookConfig>(id))
+        self.db
+            .write_op("WebhookConfigStore.delete", String::new, |w| {
+                w.delete::<WebhookConfig>(id)
+            })
     }
 
     /// Records a delivery attempt: `last_delivery_at`,
     /// `last_delivery_status` (the HTTP status), `delivery_count + 1`, and
     /// `failure_count + 1` when it failed. False for an unknown webhook.
     pub fn record_delivery(&self, id: &str, status_code: i64, success: bool) -> Result<bool> {
-        let at = self.db.now_epoch();
-        self.db.write(|w| {
-            let Some(mut c) = w.get::<WebhookConfig>(id)? else {
-                return Ok(false);
-            };
-            c.last_delivery_at = Some(at);
-            c.last_delivery_status = Some(status_code);
-            c.delivery_count = Some(c.delivery_count.unwrap_or(0) + 1);
-            if !success {
-                c.failure_count = Some(c.failure_count.unwrap_or(0) + 1);
-            }
-            w.update(&c)?;
-            Ok(true)
-        })
+        self.db
+            .op("WebhookConfigStore.record_delivery", String::new, || {
+                let at = self.db.now_epoch();
+                self.db.write(|w| {
+                    let Some(mut c) = w.get::<WebhookConfig>(id)? else {
+                        return Ok(false);
+                    };
+                    c.last_delivery_at = Some(at);
+                    c.last_delivery_status = Some(status_code);
+                    c.delivery_count = Some(c.delivery_count.unwrap_or(0) + 1);
+                    if !success {
+                        c.failure_count = Some(c.failure_count.unwrap_or(0) + 1);
+                    }
+                    w.update(&c)?;
+                    Ok(true)
+                })
+            })
     }
 
     /// Active webhooks that receive `event_type` (listed in their events,
     /// or subscribed with `"*"` to a known event type), newest first.
     pub fn get_for_event(&self, event_type: &str) -> Result<Vec<WebhookConfig>> {
-        let active: Vec<WebhookConfig> = self.db.read()?.find(
-            WebhookConfig::idx_webhook_configs_active,
-            true,
-            Page::default(),
-        )?;
-        let mut out: Vec<_> = active
-            .into_iter()
-            .filter(|c| matches_event(c, event_type))
-            .collect();
-        sort_newest_first(&mut out);
-        Ok(out)
+        self.db
+            .op("WebhookConfigStore.get_for_event", String::new, || {
+                let active: Vec<WebhookConfig> = self.db.read()?.find(
+                    WebhookConfig::idx_webhook_configs_active,
+                    true,
+                    Page::default(),
+                )?;
+                let mut out: Vec<_> = active
+                    .into_iter()
+                    .filter(|c| matches_event(c, event_type))
+                    .collect();
+                sort_newest_first(&mut out);
+                Ok(out)
+            })
     }
 
     /// Number of webhooks.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<WebhookConfig>()
+        self.db
+            .read_op("WebhookConfigStore.count", String::new, |r| {
+                r.count::<WebhookConfig>()
+            })
     }
 }

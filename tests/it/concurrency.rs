@@ -138,6 +138,43 @@ fn slow_operations_are_logged_at_warn_in_the_documented_shape() {
     assert!(re_ok, "{line}");
 }
 
+/// Every store operation is timed, once: one the original did not name is
+/// logged under its store and method, and an operation built on another
+/// (listing jobs first clears the expired ones) is one slow-log line.
+#[test]
+fn every_store_operation_is_timed_once() {
+    let (_d, mut cfg) = data_dir();
+    cfg.slow_threshold = Duration::ZERO;
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let users = aragora_db::store::UserStore::open(&cfg).unwrap();
+        assert_eq!(users.count_users().unwrap(), 0);
+        let jobs = aragora_db::store::explainability::BatchJobStore::open(&cfg).unwrap();
+        assert!(jobs.list_jobs(None, 10).unwrap().is_empty());
+        jobs.cleanup_expired().unwrap();
+    });
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let ops: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split("s): ").nth(1)?.split(' ').next())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "UserStore.count_users",
+            "BatchJobStore.list_jobs",
+            "batch_job_cleanup"
+        ],
+        "{text}"
+    );
+}
+
 #[test]
 fn sqlite_reader_gets_consistent_snapshots_of_a_live_wal_writer() {
     use aragora_db::sqlite::{SqliteFile, ValueRef};
