@@ -39,7 +39,7 @@ use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_object_values};
 use crate::schema::continuum::{ContinuumMemory, ContinuumMemoryArchive, TierTransition};
 use crate::store::common::not_found;
-use crate::store::query::instant;
+use crate::store::query::{Real, instant, newest};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader, Writer};
 use crate::time;
@@ -201,17 +201,6 @@ pub const SURPRISE_ALPHA: f64 = 0.3;
 #[derive(Debug, Clone)]
 pub struct ContinuumStore {
     db: Database,
-}
-
-/// `(importance DESC, updated_at DESC)` then id: the original's retrieval order.
-fn by_importance(a: &ContinuumMemory, b: &ContinuumMemory) -> std::cmp::Ordering {
-    let ia = a.importance.unwrap_or(0.0);
-    let ib = b.importance.unwrap_or(0.0);
-    let ua = instant(a.updated_at.as_deref());
-    let ub = instant(b.updated_at.as_deref());
-    ib.total_cmp(&ia)
-        .then_with(|| ub.cmp(&ua))
-        .then_with(|| a.id.cmp(&b.id))
 }
 
 fn merge_metadata(stored: Option<&str>, entries: &[(String, Value)]) -> String {
@@ -625,9 +614,17 @@ impl ContinuumStore {
                             .filter(|m| m.importance.unwrap_or(0.0) >= min_importance),
                     );
                 }
-                out.sort_by(by_importance);
-                out.truncate(limit);
-                Ok(out)
+                // `(importance DESC, updated_at DESC)` then id: the
+                // original's retrieval order.
+                Ok(newest(
+                    out,
+                    limit,
+                    |m| {
+                        let importance = Real(m.importance.unwrap_or(0.0));
+                        (importance, instant(m.updated_at.as_deref()))
+                    },
+                    |a, b| a.id.cmp(&b.id),
+                ))
             },
         )
     }
@@ -669,15 +666,16 @@ impl ContinuumStore {
 
     /// A memory's tier transitions, oldest first.
     pub fn transitions(&self, memory_id: &str) -> Result<Vec<TierTransition>> {
-        self.db.op("ContinuumStore.transitions", String::new, || {
-            let mut rows: Vec<TierTransition> = self.db.read()?.find(
-                TierTransition::idx_tier_transitions_memory,
-                memory_id,
-                Page::default(),
-            )?;
-            rows.sort_by_key(|t| t.id);
-            Ok(rows)
-        })
+        self.db
+            .read_op("ContinuumStore.transitions", String::new, |r| {
+                let mut rows: Vec<TierTransition> = r.find(
+                    TierTransition::idx_tier_transitions_memory,
+                    memory_id,
+                    Page::default(),
+                )?;
+                rows.sort_by_key(|t| t.id);
+                Ok(rows)
+            })
     }
 }
 

@@ -8,7 +8,7 @@
 //! seconds; `debate_ids_json` and `results_json` are JSON lists,
 //! `options_json` a JSON object.
 
-use super::query::{Epoch, find_or_scan, newest};
+use super::query::{Real, find_or_scan, newest};
 use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
@@ -207,7 +207,6 @@ impl BatchJobStore {
     /// optionally of one status only.
     pub fn list_jobs(&self, status: Option<&str>, limit: usize) -> Result<Vec<BatchJob>> {
         self.db.op("BatchJobStore.list_jobs", String::new, || {
-            let _now = self.db.now_epoch();
             self.cleanup_expired()?;
             let jobs = find_or_scan(
                 &self.db.read()?,
@@ -217,7 +216,7 @@ impl BatchJobStore {
             Ok(newest(
                 jobs,
                 limit,
-                |j| Epoch(j.created_at),
+                |j| Real(j.created_at),
                 |a, b| a.batch_id.cmp(&b.batch_id),
             ))
         })

@@ -265,8 +265,8 @@ impl GenesisLedger {
 
     /// The direct children of an event, in time order.
     pub fn children(&self, event_id: &str) -> Result<Vec<GenesisEvent>> {
-        self.db.op("GenesisLedger.children", String::new, || {
-            let kids: Vec<GenesisEvent> = self.db.read()?.find(
+        self.db.read_op("GenesisLedger.children", String::new, |r| {
+            let kids: Vec<GenesisEvent> = r.find(
                 GenesisEvent::idx_genesis_events_parent_event_id,
                 event_id,
                 Page::default(),

@@ -252,8 +252,8 @@ impl NomicStore {
 
     /// Every phase row of a cycle, by `started_at`.
     pub fn get_cycle(&self, loop_id: &str, cycle_number: i64) -> Result<Vec<NomicCycle>> {
-        self.db.op("NomicStore.get_cycle", String::new, || {
-            let rows: Vec<NomicCycle> = self.db.read()?.find(
+        self.db.read_op("NomicStore.get_cycle", String::new, |r| {
+            let rows: Vec<NomicCycle> = r.find(
                 NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
                 (loop_id, cycle_number),
                 Page::default(),
@@ -491,19 +491,20 @@ impl NomicStore {
 
     /// An agent's metrics rows, newest first.
     pub fn agent_metrics(&self, agent_name: &str, limit: usize) -> Result<Vec<AgentMetrics>> {
-        self.db.op("NomicStore.agent_metrics", String::new, || {
-            let rows: Vec<AgentMetrics> = self.db.read()?.find(
-                AgentMetrics::idx_agent_metrics_agent,
-                agent_name,
-                Page::default(),
-            )?;
-            Ok(newest(
-                rows,
-                limit,
-                |m| instant_then_text(m.timestamp.as_deref()),
-                keep,
-            ))
-        })
+        self.db
+            .read_op("NomicStore.agent_metrics", String::new, |r| {
+                let rows: Vec<AgentMetrics> = r.find(
+                    AgentMetrics::idx_agent_metrics_agent,
+                    agent_name,
+                    Page::default(),
+                )?;
+                Ok(newest(
+                    rows,
+                    limit,
+                    |m| instant_then_text(m.timestamp.as_deref()),
+                    keep,
+                ))
+            })
     }
 
     /// `get_loop_summary`.

@@ -265,10 +265,11 @@ impl PersonaManager {
 
     /// Every persona, by agent name.
     pub fn list_personas(&self) -> Result<Vec<PersonaView>> {
-        self.db.op("PersonaManager.list_personas", String::new, || {
-            let rows: Vec<Persona> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-            rows.iter().map(PersonaView::from_row).collect()
-        })
+        self.db
+            .read_op("PersonaManager.list_personas", String::new, |r| {
+                let rows: Vec<Persona> = r.scan(KeyRange::all(), Page::default())?;
+                rows.iter().map(PersonaView::from_row).collect()
+            })
     }
 
     /// Deletes a persona (its history stays). Returns false if absent.

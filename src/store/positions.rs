@@ -465,20 +465,21 @@ impl FlipDetector {
 
     /// Counts of all flips, per type and per agent.
     pub fn flip_summary(&self) -> Result<FlipSummary> {
-        self.db.op("FlipDetector.flip_summary", String::new, || {
-            let rows: Vec<DetectedFlip> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-            let mut s = FlipSummary {
-                total: rows.len() as u64,
-                ..FlipSummary::default()
-            };
-            for f in rows {
-                *s.by_type
-                    .entry(f.flip_type.unwrap_or_default())
-                    .or_default() += 1;
-                *s.by_agent.entry(f.agent_name).or_default() += 1;
-            }
-            Ok(s)
-        })
+        self.db
+            .read_op("FlipDetector.flip_summary", String::new, |r| {
+                let rows: Vec<DetectedFlip> = r.scan(KeyRange::all(), Page::default())?;
+                let mut s = FlipSummary {
+                    total: rows.len() as u64,
+                    ..FlipSummary::default()
+                };
+                for f in rows {
+                    *s.by_type
+                        .entry(f.flip_type.unwrap_or_default())
+                        .or_default() += 1;
+                    *s.by_agent.entry(f.agent_name).or_default() += 1;
+                }
+                Ok(s)
+            })
     }
 }
 

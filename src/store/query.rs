@@ -10,7 +10,7 @@
 //! parsed once per row rather than once per comparison. Where two
 //! spellings of one instant must still come out in a fixed order,
 //! [`instant_then_text`] breaks the tie by the text. REAL epoch columns
-//! order by [`Epoch`]. Rows at the same time are ordered by the store's own
+//! order by [`Real`]. Rows at the same time are ordered by the store's own
 //! tie-break (`then`); [`keep`] leaves them in the order they were read
 //! (the sort is stable), which for a scan or an index is key order.
 
@@ -39,25 +39,26 @@ pub(crate) fn instant_then_text(text: Option<&str>) -> (Option<DateTime<Utc>>, S
     (instant(text), text.unwrap_or_default().to_string())
 }
 
-/// A REAL epoch column, totally ordered (`f64::total_cmp`).
+/// A REAL column (an epoch time, a score), totally ordered
+/// (`f64::total_cmp`).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Epoch(pub f64);
+pub(crate) struct Real(pub f64);
 
-impl PartialEq for Epoch {
+impl PartialEq for Real {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
     }
 }
 
-impl Eq for Epoch {}
+impl Eq for Real {}
 
-impl PartialOrd for Epoch {
+impl PartialOrd for Real {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for Epoch {
+impl Ord for Real {
     fn cmp(&self, other: &Self) -> Ordering {
         self.0.total_cmp(&other.0)
     }
@@ -82,7 +83,8 @@ pub(crate) fn find_or_scan<R: Row, K, P: PrefixOf<K>>(
 }
 
 /// `rows` ordered by `time` (computed once per row) in `order`, rows at
-/// the same time by `then`.
+/// the same time by `then`. The key may lead with another column (a
+/// count, a score) that orders before the time, in the same direction.
 pub(crate) fn by_time<R, K: Ord>(
     rows: Vec<R>,
     order: Order,
@@ -156,7 +158,7 @@ mod tests {
     #[test]
     fn epochs_and_pages() {
         let rows = vec![(2.0, 'a'), (f64::NAN, 'n'), (1.0, 'b'), (2.0, 'c')];
-        let got: Vec<char> = newest(rows, 3, |r| Epoch(r.0), |a, b| a.1.cmp(&b.1))
+        let got: Vec<char> = newest(rows, 3, |r| Real(r.0), |a, b| a.1.cmp(&b.1))
             .into_iter()
             .map(|r| r.1)
             .collect();

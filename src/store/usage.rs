@@ -150,8 +150,8 @@ impl UsageStore {
 
     /// Sum of live (not yet pruned) event counts per (org, month, type).
     pub fn live_totals(&self) -> Result<BTreeMap<Key, i64>> {
-        self.db.op("UsageStore.live_totals", String::new, || {
-            let events: Vec<UsageEvent> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+        self.db.read_op("UsageStore.live_totals", String::new, |r| {
+            let events: Vec<UsageEvent> = r.scan(KeyRange::all(), Page::default())?;
             let mut out = BTreeMap::new();
             for e in events {
                 let month = time::month_of(&e.timestamp).unwrap_or_else(|| "unknown".into());

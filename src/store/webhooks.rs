@@ -8,7 +8,7 @@
 //! encrypts it with AES-GCM when its encryption service is available
 //! (docs/ENCRYPTION.md, "Column secrets") — that is out of scope for this crate.
 
-use super::query::{Epoch, Order, by_time};
+use super::query::{Order, Real, by_time};
 use super::share_links::new_token;
 use super::users::new_uuid;
 use crate::config::{Config, DbTarget, Store};
@@ -222,7 +222,7 @@ fn sort_newest_first(v: &mut Vec<WebhookConfig>) {
     *v = by_time(
         std::mem::take(v),
         Order::Newest,
-        |c| Epoch(c.created_at),
+        |c| Real(c.created_at),
         |a, b| a.id.cmp(&b.id),
     );
 }
