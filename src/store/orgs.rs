@@ -137,8 +137,11 @@ impl OrganizationStore {
 
     /// Changes the subscription tier.
     pub fn change_tier(&self, org_id: &str, tier: &str) -> Result<Organization> {
-        check_tier(tier)?;
-        self.modify(org_id, |o| o.tier = Some(tier.to_string()))
+        self.db
+            .op("OrganizationStore.change_tier", String::new, || {
+                check_tier(tier)?;
+                self.modify(org_id, |o| o.tier = Some(tier.to_string()))
+            })
     }
 
     /// Links a Stripe customer and subscription.
@@ -148,18 +151,24 @@ impl OrganizationStore {
         customer: Option<&str>,
         sub: Option<&str>,
     ) -> Result<Organization> {
-        self.modify(org_id, |o| {
-            o.stripe_customer_id = customer.map(str::to_string);
-            o.stripe_subscription_id = sub.map(str::to_string);
+        self.db.op("OrganizationStore.set_stripe", String::new, || {
+            self.modify(org_id, |o| {
+                o.stripe_customer_id = customer.map(str::to_string);
+                o.stripe_subscription_id = sub.map(str::to_string);
+            })
         })
     }
 
     /// Adds `debates` to this month's usage counter; returns the new total.
     pub fn increment_usage(&self, org_id: &str, debates: i64) -> Result<i64> {
-        let org = self.modify(org_id, |o| {
-            o.debates_used_this_month = Some(o.debates_used_this_month.unwrap_or(0) + debates)
-        })?;
-        Ok(org.debates_used_this_month.unwrap_or(0))
+        self.db
+            .op("OrganizationStore.increment_usage", String::new, || {
+                let org = self.modify(org_id, |o| {
+                    o.debates_used_this_month =
+                        Some(o.debates_used_this_month.unwrap_or(0) + debates)
+                })?;
+                Ok(org.debates_used_this_month.unwrap_or(0))
+            })
     }
 
     /// Adds a user to an organization with a role.

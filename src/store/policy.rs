@@ -445,13 +445,15 @@ impl PolicyStore {
 
     /// Violations matching the filter, newest first, then paged.
     pub fn list_violations(&self, filter: &ViolationFilter, page: Page) -> Result<Vec<Violation>> {
-        let out = by_time(
-            self.matching_violations(filter)?,
-            Order::Newest,
-            |v| instant(v.detected_at.as_deref()),
-            |a, b| a.id.cmp(&b.id),
-        );
-        Ok(paginate(out, page))
+        self.db.op("PolicyStore.list_violations", String::new, || {
+            let out = by_time(
+                self.matching_violations(filter)?,
+                Order::Newest,
+                |v| instant(v.detected_at.as_deref()),
+                |a, b| a.id.cmp(&b.id),
+            );
+            Ok(paginate(out, page))
+        })
     }
 
     /// Sets a violation's status. `resolved_at` becomes now for `resolved`
@@ -502,17 +504,19 @@ impl PolicyStore {
         status: Option<&str>,
         severity: Option<&str>,
     ) -> Result<BTreeMap<String, u64>> {
-        let filter = ViolationFilter {
-            workspace_id: workspace_id.map(str::to_string),
-            status: status.map(str::to_string),
-            severity: severity.map(str::to_string),
-            ..ViolationFilter::default()
-        };
-        let mut counts = BTreeMap::new();
-        for v in self.matching_violations(&filter)? {
-            let sev = v.severity.unwrap_or_else(|| "medium".into());
-            *counts.entry(sev).or_insert(0) += 1;
-        }
-        Ok(counts)
+        self.db.op("PolicyStore.count_violations", String::new, || {
+            let filter = ViolationFilter {
+                workspace_id: workspace_id.map(str::to_string),
+                status: status.map(str::to_string),
+                severity: severity.map(str::to_string),
+                ..ViolationFilter::default()
+            };
+            let mut counts = BTreeMap::new();
+            for v in self.matching_violations(&filter)? {
+                let sev = v.severity.unwrap_or_else(|| "medium".into());
+                *counts.entry(sev).or_insert(0) += 1;
+            }
+            Ok(counts)
+        })
     }
 }

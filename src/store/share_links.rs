@@ -96,16 +96,21 @@ impl ShareLinkStore {
 
     /// Clears a debate's token (the link stops working, the row stays).
     pub fn revoke_token(&self, debate_id: &str) -> Result<bool> {
-        self.modify(debate_id, |l| l.token = None)
+        self.db.op("ShareLinkStore.revoke_token", String::new, || {
+            self.modify(debate_id, |l| l.token = None)
+        })
     }
 
     /// Counts a view.
     pub fn increment_view_count(&self, debate_id: &str) -> Result<bool> {
-        let now = self.db.now_epoch();
-        self.modify(debate_id, |l| {
-            l.view_count = Some(l.view_count.unwrap_or(0) + 1);
-            l.last_viewed_at = Some(now);
-        })
+        self.db
+            .op("ShareLinkStore.increment_view_count", String::new, || {
+                let now = self.db.now_epoch();
+                self.modify(debate_id, |l| {
+                    l.view_count = Some(l.view_count.unwrap_or(0) + 1);
+                    l.last_viewed_at = Some(now);
+                })
+            })
     }
 
     /// Deletes a debate's link.

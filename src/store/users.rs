@@ -278,14 +278,17 @@ impl UserStore {
     /// Clears the failure count and any lock after a successful login, and
     /// sets `last_login_at`.
     pub fn reset_failed_login_attempts(&self, email: &str) -> Result<bool> {
-        let Some(user) = self.get_user_by_email(email)? else {
-            return Ok(false);
-        };
-        self.modify_user(&user.id, |u| {
-            clear_lock(u);
-            u.last_login_at = Some(self.db.now_iso());
-        })?;
-        Ok(true)
+        self.db
+            .op("UserStore.reset_failed_login_attempts", String::new, || {
+                let Some(user) = self.get_user_by_email(email)? else {
+                    return Ok(false);
+                };
+                self.modify_user(&user.id, |u| {
+                    clear_lock(u);
+                    u.last_login_at = Some(self.db.now_iso());
+                })?;
+                Ok(true)
+            })
     }
 
     /// Unlocks an account (an administrator's action).
