@@ -500,16 +500,18 @@ impl ConsensusStore {
 
     /// The dissents of a consensus, oldest first.
     pub fn dissents(&self, consensus_id: &str) -> Result<Vec<Dissent>> {
-        let rows: Vec<Dissent> =
-            self.db
-                .read()?
-                .find(Dissent::idx_dissent_debate, consensus_id, Page::default())?;
-        Ok(by_time(
-            rows,
-            Order::Oldest,
-            |d| instant(d.timestamp.as_deref()),
-            |a, b| a.id.cmp(&b.id),
-        ))
+        self.db.op("ConsensusStore.dissents", String::new, || {
+            let rows: Vec<Dissent> =
+                self.db
+                    .read()?
+                    .find(Dissent::idx_dissent_debate, consensus_id, Page::default())?;
+            Ok(by_time(
+                rows,
+                Order::Oldest,
+                |d| instant(d.timestamp.as_deref()),
+                |a, b| a.id.cmp(&b.id),
+            ))
+        })
     }
 
     /// Number of consensus records.

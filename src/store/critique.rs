@@ -371,22 +371,29 @@ impl CritiqueStore {
 
     /// The critiques of a debate, in insertion order.
     pub fn critiques_for_debate(&self, debate_id: &str) -> Result<Vec<Critique>> {
-        let mut rows: Vec<Critique> =
-            self.db
-                .read()?
-                .find(Critique::idx_critiques_debate, debate_id, Page::default())?;
-        rows.sort_by_key(|c| c.id);
-        Ok(rows)
+        self.db
+            .op("CritiqueStore.critiques_for_debate", String::new, || {
+                let mut rows: Vec<Critique> = self.db.read()?.find(
+                    Critique::idx_critiques_debate,
+                    debate_id,
+                    Page::default(),
+                )?;
+                rows.sort_by_key(|c| c.id);
+                Ok(rows)
+            })
     }
 
     /// The critiques an agent gave, in insertion order.
     pub fn critiques_by_agent(&self, agent: &str) -> Result<Vec<Critique>> {
-        let mut rows: Vec<Critique> =
-            self.db
-                .read()?
-                .find(Critique::idx_critiques_agent, agent, Page::default())?;
-        rows.sort_by_key(|c| c.id);
-        Ok(rows)
+        self.db
+            .op("CritiqueStore.critiques_by_agent", String::new, || {
+                let mut rows: Vec<Critique> =
+                    self.db
+                        .read()?
+                        .find(Critique::idx_critiques_agent, agent, Page::default())?;
+                rows.sort_by_key(|c| c.id);
+                Ok(rows)
+            })
     }
 
     /// Deletes a debate and its critiques; false if there was no debate.

@@ -348,9 +348,11 @@ impl EloStore {
 
     /// The match of a debate.
     pub fn get_match(&self, debate_id: &str) -> Result<Option<Match>> {
-        self.db
-            .read()?
-            .get_by(Match::matches_debate_id_key, debate_id)
+        self.db.op("EloStore.get_match", String::new, || {
+            self.db
+                .read()?
+                .get_by(Match::matches_debate_id_key, debate_id)
+        })
     }
 
     /// Number of recorded matches.
@@ -549,9 +551,11 @@ impl EloStore {
 
     /// An agent's confidence buckets in a domain, by bucket key.
     pub fn calibration_buckets(&self, agent: &str, domain: &str) -> Result<Vec<CalibrationBucket>> {
-        self.db
-            .read()?
-            .scan(KeyRange::prefix((agent, domain)), Page::default())
+        self.db.op("EloStore.calibration_buckets", String::new, || {
+            self.db
+                .read()?
+                .scan(KeyRange::prefix((agent, domain)), Page::default())
+        })
     }
 
     // ----- relationships ------------------------------------------------------

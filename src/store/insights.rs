@@ -293,23 +293,31 @@ impl InsightStore {
 
     /// Insights of one type, highest confidence first (ties by id).
     pub fn insights_by_type(&self, insight_type: &str, limit: usize) -> Result<Vec<Insight>> {
-        let mut rows: Vec<Insight> =
-            self.db
-                .read()?
-                .find(Insight::idx_insights_type, insight_type, Page::default())?;
-        by_confidence(&mut rows);
-        rows.truncate(limit);
-        Ok(rows)
+        self.db
+            .op("InsightStore.insights_by_type", String::new, || {
+                let mut rows: Vec<Insight> = self.db.read()?.find(
+                    Insight::idx_insights_type,
+                    insight_type,
+                    Page::default(),
+                )?;
+                by_confidence(&mut rows);
+                rows.truncate(limit);
+                Ok(rows)
+            })
     }
 
     /// A debate's insights, highest confidence first.
     pub fn insights_for_debate(&self, debate_id: &str) -> Result<Vec<Insight>> {
-        let mut rows: Vec<Insight> =
-            self.db
-                .read()?
-                .find(Insight::idx_insights_debate, debate_id, Page::default())?;
-        by_confidence(&mut rows);
-        Ok(rows)
+        self.db
+            .op("InsightStore.insights_for_debate", String::new, || {
+                let mut rows: Vec<Insight> = self.db.read()?.find(
+                    Insight::idx_insights_debate,
+                    debate_id,
+                    Page::default(),
+                )?;
+                by_confidence(&mut rows);
+                Ok(rows)
+            })
     }
 
     /// Insights whose `agents_involved` list names the agent, highest

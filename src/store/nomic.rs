@@ -577,16 +577,19 @@ impl NomicStore {
 
     /// A loop's rollbacks, by cycle then time.
     pub fn rollbacks(&self, loop_id: &str) -> Result<Vec<NomicRollback>> {
-        let rows: Vec<NomicRollback> =
-            self.evo
-                .read()?
-                .find(NomicRollback::idx_rollbacks_loop, loop_id, Page::default())?;
-        Ok(by_time(
-            rows,
-            Order::Oldest,
-            |r| (r.cycle_number, instant_then_text(Some(&r.created_at))),
-            keep,
-        ))
+        self.db.op("NomicStore.rollbacks", String::new, || {
+            let rows: Vec<NomicRollback> = self.evo.read()?.find(
+                NomicRollback::idx_rollbacks_loop,
+                loop_id,
+                Page::default(),
+            )?;
+            Ok(by_time(
+                rows,
+                Order::Oldest,
+                |r| (r.cycle_number, instant_then_text(Some(&r.created_at))),
+                keep,
+            ))
+        })
     }
 
     /// Saves a cycle's evolution record (one per loop and cycle; replacing
@@ -637,9 +640,11 @@ impl NomicStore {
 
     /// The file changes of a cycle, by path.
     pub fn file_changes(&self, loop_id: &str, cycle_number: i64) -> Result<Vec<CycleFileChange>> {
-        self.evo
-            .read()?
-            .scan(KeyRange::prefix((loop_id, cycle_number)), Page::default())
+        self.db.op("NomicStore.file_changes", String::new, || {
+            self.evo
+                .read()?
+                .scan(KeyRange::prefix((loop_id, cycle_number)), Page::default())
+        })
     }
 
     /// Every recorded change of one file, across loops and cycles.

@@ -115,11 +115,18 @@ impl OrganizationStore {
 
     /// The organization of a Stripe subscription.
     pub fn get_organization_by_subscription(&self, sub: &str) -> Result<Option<Organization>> {
-        let rows =
-            self.db
-                .read()?
-                .find(Organization::idx_orgs_subscription, sub, Page::first(1))?;
-        Ok(rows.into_iter().next())
+        self.db.op(
+            "OrganizationStore.get_organization_by_subscription",
+            String::new,
+            || {
+                let rows = self.db.read()?.find(
+                    Organization::idx_orgs_subscription,
+                    sub,
+                    Page::first(1),
+                )?;
+                Ok(rows.into_iter().next())
+            },
+        )
     }
 
     /// Members of an organization.

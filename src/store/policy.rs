@@ -357,20 +357,22 @@ impl PolicyStore {
 
     /// The audit trail of a policy, oldest first.
     pub fn policy_history(&self, policy_id: &str) -> Result<Vec<PolicyAudit>> {
-        let rows: Vec<PolicyAudit> =
-            self.db
-                .read()?
-                .find(PolicyAudit::idx_audit_policy, policy_id, Page::default())?;
-        Ok(by_time(
-            rows,
-            Order::Oldest,
-            |a| instant(a.changed_at.as_deref()),
-            |a, b| {
-                a.changed_at
-                    .cmp(&b.changed_at)
-                    .then_with(|| a.id.cmp(&b.id))
-            },
-        ))
+        self.db.op("PolicyStore.policy_history", String::new, || {
+            let rows: Vec<PolicyAudit> =
+                self.db
+                    .read()?
+                    .find(PolicyAudit::idx_audit_policy, policy_id, Page::default())?;
+            Ok(by_time(
+                rows,
+                Order::Oldest,
+                |a| instant(a.changed_at.as_deref()),
+                |a, b| {
+                    a.changed_at
+                        .cmp(&b.changed_at)
+                        .then_with(|| a.id.cmp(&b.id))
+                },
+            ))
+        })
     }
 
     // ----- violations ------------------------------------------------------

@@ -241,30 +241,38 @@ impl PositionLedger {
         outcome: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<Position>> {
-        let mut rows: Vec<Position> =
-            self.db
-                .read()?
-                .find(Position::idx_positions_agent, agent_name, Page::default())?;
-        if let Some(o) = outcome {
-            rows.retain(|p| p.outcome.as_deref().unwrap_or("pending") == o);
-        }
-        sort_newest_first(&mut rows);
-        if let Some(n) = limit {
-            rows.truncate(n);
-        }
-        Ok(rows)
+        self.db
+            .op("PositionLedger.agent_positions", String::new, || {
+                let mut rows: Vec<Position> = self.db.read()?.find(
+                    Position::idx_positions_agent,
+                    agent_name,
+                    Page::default(),
+                )?;
+                if let Some(o) = outcome {
+                    rows.retain(|p| p.outcome.as_deref().unwrap_or("pending") == o);
+                }
+                sort_newest_first(&mut rows);
+                if let Some(n) = limit {
+                    rows.truncate(n);
+                }
+                Ok(rows)
+            })
     }
 
     /// A debate's positions, by round, then time of writing.
     pub fn debate_positions(&self, debate_id: &str) -> Result<Vec<Position>> {
-        let mut rows: Vec<Position> =
-            self.db
-                .read()?
-                .find(Position::idx_positions_debate, debate_id, Page::default())?;
-        sort_newest_first(&mut rows);
-        rows.reverse();
-        rows.sort_by_key(|p| p.round_num);
-        Ok(rows)
+        self.db
+            .op("PositionLedger.debate_positions", String::new, || {
+                let mut rows: Vec<Position> = self.db.read()?.find(
+                    Position::idx_positions_debate,
+                    debate_id,
+                    Page::default(),
+                )?;
+                sort_newest_first(&mut rows);
+                rows.reverse();
+                rows.sort_by_key(|p| p.round_num);
+                Ok(rows)
+            })
     }
 
     /// An agent's position counts.
@@ -442,25 +450,29 @@ impl FlipDetector {
 
     /// An agent's flips, most recently detected first (ties by id).
     pub fn agent_flips(&self, agent_name: &str, limit: Option<usize>) -> Result<Vec<DetectedFlip>> {
-        let mut rows: Vec<DetectedFlip> =
-            self.db
-                .read()?
-                .find(DetectedFlip::idx_flips_agent, agent_name, Page::default())?;
-        sort_flips(&mut rows);
-        if let Some(n) = limit {
-            rows.truncate(n);
-        }
-        Ok(rows)
+        self.db.op("FlipDetector.agent_flips", String::new, || {
+            let mut rows: Vec<DetectedFlip> =
+                self.db
+                    .read()?
+                    .find(DetectedFlip::idx_flips_agent, agent_name, Page::default())?;
+            sort_flips(&mut rows);
+            if let Some(n) = limit {
+                rows.truncate(n);
+            }
+            Ok(rows)
+        })
     }
 
     /// Flips of one type, most recently detected first.
     pub fn flips_by_type(&self, flip_type: &str) -> Result<Vec<DetectedFlip>> {
-        let mut rows: Vec<DetectedFlip> =
-            self.db
-                .read()?
-                .find(DetectedFlip::idx_flips_type, flip_type, Page::default())?;
-        sort_flips(&mut rows);
-        Ok(rows)
+        self.db.op("FlipDetector.flips_by_type", String::new, || {
+            let mut rows: Vec<DetectedFlip> =
+                self.db
+                    .read()?
+                    .find(DetectedFlip::idx_flips_type, flip_type, Page::default())?;
+            sort_flips(&mut rows);
+            Ok(rows)
+        })
     }
 
     /// Counts of all flips, per type and per agent.

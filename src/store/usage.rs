@@ -143,9 +143,11 @@ impl UsageStore {
 
     /// Monthly totals of one organization, by month then event type.
     pub fn monthly_summary(&self, org_id: &str) -> Result<Vec<UsageSummary>> {
-        self.db
-            .read()?
-            .scan(KeyRange::prefix(org_id), Page::default())
+        self.db.op("UsageStore.monthly_summary", String::new, || {
+            self.db
+                .read()?
+                .scan(KeyRange::prefix(org_id), Page::default())
+        })
     }
 
     /// Sum of live (not yet pruned) event counts per (org, month, type).
