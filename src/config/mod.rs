@@ -91,6 +91,9 @@ pub struct Config {
     pub column_key: Option<crate::crypto::Key>,
     /// Embedded or PostgreSQL per store, the DSN and the pool limits.
     pub backend: BackendConfig,
+    /// Where the stores opened with this configuration read the time
+    /// (the system clock; tests set a manual one with [`Config::with_clock`]).
+    pub clock: crate::time::Clock,
 }
 
 impl Config {
@@ -155,6 +158,7 @@ impl Config {
                 })
                 .transpose()?,
             backend: BackendConfig::from_lookup(&get)?,
+            clock: crate::time::Clock::system(),
         })
     }
 
@@ -162,6 +166,12 @@ impl Config {
     /// when that is PostgreSQL.
     pub fn backend_for(&self, target: DbTarget) -> Result<Backend> {
         self.backend.backend_for(target)
+    }
+
+    /// Same configuration with stores reading the time from `clock`.
+    pub fn with_clock(mut self, clock: crate::time::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Same configuration in another mode.

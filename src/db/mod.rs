@@ -218,6 +218,10 @@ pub struct Database {
     inner: Arc<Inner>,
     /// Refuses writes (see [`Database::open_read_only`]).
     read_only: bool,
+    /// Where this handle's stores read the time: the opening
+    /// configuration's clock (handles of one file share the file, not
+    /// the clock).
+    clock: crate::time::Clock,
 }
 
 impl std::fmt::Debug for Database {
@@ -241,11 +245,14 @@ impl Database {
     /// configured mode, with every table that lives in that file.
     pub fn open(config: &Config, target: DbTarget) -> Result<Database> {
         if let Some(db) = pg::open_configured(config, target)? {
-            return Ok(db);
+            return Ok(db.with_clock(config.clock.clone()));
         }
         let file = config.get_db_path(target)?;
         let tables = crate::schema::tables_in_file(config, &file.path)?;
-        Self::open_path(&file.path, tables, &OpenOptions::from(config))
+        Ok(
+            Self::open_path(&file.path, tables, &OpenOptions::from(config))?
+                .with_clock(config.clock.clone()),
+        )
     }
 
     /// Opens the database that holds `target` read-only: on PostgreSQL
@@ -254,11 +261,14 @@ impl Database {
     /// ([`Database::open_read_only`]; it must exist).
     pub fn open_target_read_only(config: &Config, target: DbTarget) -> Result<Database> {
         if let Some(db) = pg::open_configured_read_only(config, target)? {
-            return Ok(db);
+            return Ok(db.with_clock(config.clock.clone()));
         }
         let file = config.get_db_path(target)?;
         let tables = crate::schema::tables_in_file(config, &file.path)?;
-        Self::open_read_only(&file.path, tables, &OpenOptions::from(config))
+        Ok(
+            Self::open_read_only(&file.path, tables, &OpenOptions::from(config))?
+                .with_clock(config.clock.clone()),
+        )
     }
 
     /// Opens a file with an explicit table set. A second open of the same
@@ -287,6 +297,7 @@ impl Database {
             return Ok(Database {
                 inner,
                 read_only: false,
+                clock: crate::time::Clock::system(),
             });
         }
         readonly::refuse_if_read_only_here(&key)?;
@@ -303,6 +314,7 @@ impl Database {
         Ok(Database {
             inner,
             read_only: false,
+            clock: crate::time::Clock::system(),
         })
     }
 
@@ -327,6 +339,7 @@ impl Database {
         Ok(Database {
             inner,
             read_only: false,
+            clock: crate::time::Clock::system(),
         })
     }
 
@@ -356,14 +369,102 @@ impl Database {
         self.inner.set.referencing(parent)
     }
 
+    /// This handle reading the time from `clock`.
+    pub fn with_clock(mut self, clock: crate::time::Clock) -> Database {
+        self.clock = clock;
+        self
+    }
+
+    /// Where this handle reads the time.
+    pub fn clock(&self) -> &crate::time::Clock {
+        &self.clock
+    }
+
+    /// Now, in UTC ([`Clock::now`](crate::time::Clock::now)).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Now, as Unix epoch seconds ([`Clock::epoch`](crate::time::Clock::epoch)).
+    pub fn now_epoch(&self) -> f64 {
+        self.clock.epoch()
+    }
+
+    /// Now, as ISO text ([`Clock::iso`](crate::time::Clock::iso)).
+    pub fn now_iso(&self) -> String {
+        self.clock.iso()
+    }
+
+    /// Now, as local wall-clock time ([`Clock::local`](crate::time::Clock::local)).
+    pub fn now_local(&self) -> chrono::NaiveDateTime {
+        self.clock.local()
+    }
+
     /// The slow-operation threshold.
     pub fn slow_threshold(&self) -> Duration {
         self.inner.slow_threshold
     }
 
-    /// Starts timing an operation for the slow log.
+    /// Starts timing an operation for the slow log. Stores do not call
+    /// this: [`Database::op`], [`Database::read_op`] and
+    /// [`Database::write_op`] time a whole operation.
     pub fn timed<'a, F: FnOnce() -> String>(&self, op: &'a str, ctx: F) -> slow::SlowGuard<'a, F> {
         slow::SlowGuard::new(op, self.inner.slow_threshold, ctx)
+    }
+
+    /// Runs one named store operation, timed as a whole for the slow log
+    /// (`op` is the original's operation name; `ctx`, built only if the
+    /// operation was slow, says which rows it concerned). For an operation
+    /// that reads and then writes, or calls other operations' helpers;
+    /// one that only reads or only writes uses [`Database::read_op`] or
+    /// [`Database::write_op`].
+    ///
+    /// An operation run inside another on the same thread (a store
+    /// operation built on another) is part of the outer one: only the
+    /// outer one is timed, so a slow operation is logged once, under the
+    /// name the caller used.
+    pub fn op<R>(
+        &self,
+        op: &str,
+        ctx: impl FnOnce() -> String,
+        f: impl FnOnce() -> Result<R>,
+    ) -> Result<R> {
+        thread_local! {
+            static IN_OP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        /// Clears the flag when the outer operation ends, even by a panic.
+        struct Outer;
+        impl Drop for Outer {
+            fn drop(&mut self) {
+                IN_OP.with(|c| c.set(false));
+            }
+        }
+        if IN_OP.with(|c| c.replace(true)) {
+            return f();
+        }
+        let _outer = Outer;
+        let _timed = self.timed(op, ctx);
+        f()
+    }
+
+    /// [`Database::op`] over one read snapshot.
+    pub fn read_op<R>(
+        &self,
+        op: &str,
+        ctx: impl FnOnce() -> String,
+        f: impl FnOnce(&Reader) -> Result<R>,
+    ) -> Result<R> {
+        self.op(op, ctx, || f(&self.read()?))
+    }
+
+    /// [`Database::op`] in one write transaction ([`Database::write`]).
+    pub fn write_op<R>(
+        &self,
+        op: &str,
+        ctx: impl FnOnce() -> String,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
+    ) -> Result<R> {
+        self.op(op, ctx, || self.write(f))
     }
 
     /// Runs `f` in one durable write transaction. Nothing is committed
@@ -511,6 +612,7 @@ pub fn open_handle(path: &Path) -> Option<Database> {
     Some(Database {
         inner,
         read_only: false,
+        clock: crate::time::Clock::system(),
     })
 }
 

@@ -113,6 +113,7 @@ impl Database {
         Ok(Database {
             inner: Arc::new(inner),
             read_only: false,
+            clock: crate::time::Clock::system(),
         })
     }
 }
@@ -241,6 +242,7 @@ pub fn open_configured(config: &Config, target: DbTarget) -> Result<Option<Datab
         return Ok(Some(Database {
             inner,
             read_only: false,
+            clock: crate::time::Clock::system(),
         }));
     }
     let connect: Connect = Box::new(move || Ok(PgClient(Box::new(pool.get_recent()?))));
@@ -313,5 +315,6 @@ pub fn open_configured_read_only(config: &Config, target: DbTarget) -> Result<Op
     Ok(Some(Database {
         inner: Arc::new(inner),
         read_only: true,
+        clock: crate::time::Clock::system(),
     }))
 }

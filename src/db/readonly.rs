@@ -124,6 +124,7 @@ impl Database {
             return Ok(Database {
                 inner,
                 read_only: true,
+                clock: crate::time::Clock::system(),
             });
         }
         let mut open = OPEN_RO.lock();
@@ -134,6 +135,7 @@ impl Database {
             return Ok(Database {
                 inner,
                 read_only: true,
+                clock: crate::time::Clock::system(),
             });
         }
         open.retain(|_, w| w.strong_count() > 0);
@@ -148,6 +150,7 @@ impl Database {
         Ok(Database {
             inner,
             read_only: true,
+            clock: crate::time::Clock::system(),
         })
     }
 

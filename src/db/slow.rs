@@ -6,6 +6,11 @@
 //! ```text
 //! Slow query (0.523s): save_cycle [cycle=5] (threshold: 0.500s)
 //! ```
+//!
+//! Stores do not measure themselves: each names its operation to
+//! [`Database::op`](crate::db::Database::op) (or `read_op` / `write_op`),
+//! which times the operation as a whole, so every store operation is
+//! measured the same way and a slow one is logged once.
 
 use std::time::{Duration, Instant};
 

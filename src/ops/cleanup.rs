@@ -61,6 +61,8 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
     let audit_range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff.as_str()));
     let audit_rule = format!("timestamp before {cutoff} (ARAGORA_AUDIT_RETENTION_DAYS={days})");
     let epoch = now.timestamp_millis() as f64 / 1000.0;
+    // The stores that expire rows by their clock run on one fixed at `epoch`.
+    let at_now = config.clone().with_clock(time::Clock::fixed(epoch));
     // A dry run only reads: the files are opened read-only.
     let open = |s: Store| -> Result<Database> {
         let target = DbTarget::Store(s);
@@ -124,7 +126,7 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
         let rows = if dry_run {
             count(&db, ShareLink::idx_share_links_expires, &range)?
         } else {
-            ShareLinkStore::open(config)?.cleanup_expired_at(epoch)?
+            ShareLinkStore::open(&at_now)?.cleanup_expired()?
         };
         out.push(removed::<ShareLink>("expires_at has passed", rows));
     }
@@ -134,7 +136,7 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
         let rows = if dry_run {
             count(&db, BlacklistedToken::idx_blacklist_expires, &range)?
         } else {
-            TokenBlacklist::open(config)?.cleanup_expired_at(epoch)?
+            TokenBlacklist::open(&at_now)?.cleanup_expired()?
         };
         out.push(removed::<BlacklistedToken>(
             "the token's own expiry has passed",

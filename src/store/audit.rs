@@ -104,20 +104,21 @@ impl AuditLog {
     /// Appends an event; returns its id.
     pub fn log_event(&self, e: AuditEvent) -> Result<i64> {
         let action = e.action.clone();
-        let _t = self
-            .db
-            .timed("log_audit_event", || format!("action={action}"));
-        self.db.write(|w| {
-            let id = w.next_id::<AuditEntry>()?;
-            let entry = e.into_entry(id);
-            w.insert(&entry)?;
-            Ok(id)
-        })
+        self.db.write_op(
+            "log_audit_event",
+            || format!("action={action}"),
+            |w| {
+                let id = w.next_id::<AuditEntry>()?;
+                let entry = e.into_entry(id);
+                w.insert(&entry)?;
+                Ok(id)
+            },
+        )
     }
 
     /// Appends many events in one transaction (bulk loads, imports).
     pub fn log_events(&self, events: Vec<AuditEvent>) -> Result<Vec<i64>> {
-        self.db.write(|w| {
+        self.db.write_op("AuditLog.log_events", String::new, |w| {
             let first = w.next_id::<AuditEntry>()?;
             let rows: Vec<AuditEntry> = events
                 .into_iter()
@@ -131,71 +132,79 @@ impl AuditLog {
 
     /// Events matching a query, in time order.
     pub fn query(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
-        let _t = self.db.timed("get_audit_log", || format!("{q:?}"));
-        let r = self.db.read()?;
-        let mut out = Vec::new();
-        visit(&r, q, |e| {
-            out.push(e);
-            Ok(true)
-        })?;
-        Ok(out)
+        self.db.read_op(
+            "get_audit_log",
+            || format!("{q:?}"),
+            |r| {
+                let mut out = Vec::new();
+                visit(r, q, |e| {
+                    out.push(e);
+                    Ok(true)
+                })?;
+                Ok(out)
+            },
+        )
     }
 
     /// Number of events matching a query (ignores its page).
     pub fn count(&self, q: &AuditQuery) -> Result<u64> {
-        let r = self.db.read()?;
-        let mut all = q.clone();
-        all.page = Page::default();
-        let mut n = 0;
-        visit(&r, &all, |_| {
-            n += 1;
-            Ok(true)
-        })?;
-        Ok(n)
+        self.db.read_op("AuditLog.count", String::new, |r| {
+            let mut all = q.clone();
+            all.page = Page::default();
+            let mut n = 0;
+            visit(r, &all, |_| {
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        })
     }
 
     /// Writes matching events as JSON lines, one object per event with every
     /// column. Returns the number written.
     pub fn export_jsonl(&self, q: &AuditQuery, out: &mut dyn Write) -> Result<u64> {
-        let r = self.db.read()?;
-        let mut n = 0;
-        visit(&r, q, |e| {
-            let mut obj = serde_json::Map::new();
-            for (i, col) in AuditEntry::DEF.columns.iter().enumerate() {
-                obj.insert(col.name.into(), e.value(i).to_json());
-            }
-            serde_json::to_writer(&mut *out, &obj)
-                .map_err(|err| Error::InvalidArgument(err.to_string()))?;
-            out.write_all(b"\n")
-                .map_err(|err| Error::io("write", "<export>", err))?;
-            n += 1;
-            Ok(true)
-        })?;
-        Ok(n)
+        self.db.read_op("AuditLog.export_jsonl", String::new, |r| {
+            let mut n = 0;
+            visit(r, q, |e| {
+                let mut obj = serde_json::Map::new();
+                for (i, col) in AuditEntry::DEF.columns.iter().enumerate() {
+                    obj.insert(col.name.into(), e.value(i).to_json());
+                }
+                serde_json::to_writer(&mut *out, &obj)
+                    .map_err(|err| Error::InvalidArgument(err.to_string()))?;
+                out.write_all(b"\n")
+                    .map_err(|err| Error::io("write", "<export>", err))?;
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        })
     }
 
     /// Writes matching events as CSV (RFC 4180) with a header row of every
     /// column. NULL is an empty field. Returns the number written.
     pub fn export_csv(&self, q: &AuditQuery, out: &mut dyn Write) -> Result<u64> {
-        let io = |err| Error::io("write", "<export>", err);
-        let header: Vec<&str> = AuditEntry::DEF.columns.iter().map(|c| c.name).collect();
-        writeln!(out, "{}", header.join(",")).map_err(io)?;
-        let r = self.db.read()?;
-        let mut n = 0;
-        visit(&r, q, |e| {
-            let fields: Vec<String> = (0..header.len())
-                .map(|i| e.value(i).to_csv_field())
-                .collect();
-            writeln!(out, "{}", fields.join(",")).map_err(io)?;
-            n += 1;
-            Ok(true)
-        })?;
-        Ok(n)
+        self.db.op("AuditLog.export_csv", String::new, || {
+            let io = |err| Error::io("write", "<export>", err);
+            let header: Vec<&str> = AuditEntry::DEF.columns.iter().map(|c| c.name).collect();
+            writeln!(out, "{}", header.join(",")).map_err(io)?;
+            let r = self.db.read()?;
+            let mut n = 0;
+            visit(&r, q, |e| {
+                let fields: Vec<String> = (0..header.len())
+                    .map(|i| e.value(i).to_csv_field())
+                    .collect();
+                writeln!(out, "{}", fields.join(",")).map_err(io)?;
+                n += 1;
+                Ok(true)
+            })?;
+            Ok(n)
+        })
     }
 
     /// Deletes events older than `days` days; returns how many.
     pub fn cleanup_old_entries(&self, days: u32) -> Result<u64> {
-        let cutoff = time::format_iso(chrono::Utc::now() - chrono::Duration::days(i64::from(days)));
+        let cutoff = time::format_iso(self.db.now() - chrono::Duration::days(i64::from(days)));
         self.delete_before(&cutoff)
     }
 
@@ -207,12 +216,15 @@ impl AuditLog {
     /// Deletes events whose timestamp sorts before `cutoff` (the original's
     /// string comparison). Returns how many.
     pub fn delete_before(&self, cutoff: &str) -> Result<u64> {
-        let _t = self
-            .db
-            .timed("cleanup_old_entries", || format!("before={cutoff}"));
-        let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
-        self.db
-            .write(|w| w.delete_in(AuditEntry::idx_audit_timestamp, &range))
+        self.db.op(
+            "cleanup_old_entries",
+            || format!("before={cutoff}"),
+            || {
+                let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
+                self.db
+                    .write(|w| w.delete_in(AuditEntry::idx_audit_timestamp, &range))
+            },
+        )
     }
 }
 

@@ -27,7 +27,6 @@ use crate::store::elo::bucket_key;
 use crate::table::Page;
 use crate::table::Read;
 use crate::time;
-use chrono::{DateTime, Utc};
 
 /// A prediction to record.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,11 +134,7 @@ impl CalibrationTracker {
 
     /// Records a prediction now; returns its id.
     pub fn record_prediction(&self, p: &NewPrediction<'_>) -> Result<i64> {
-        self.record_prediction_at(p, Utc::now())
-    }
-
-    /// [`CalibrationTracker::record_prediction`] with an explicit clock.
-    pub fn record_prediction_at(&self, p: &NewPrediction<'_>, now: DateTime<Utc>) -> Result<i64> {
+        let now = self.db.now();
         if p.confidence.is_nan() {
             return Err(Error::InvalidArgument(
                 "record_prediction: confidence is NaN, expected a number in [0, 1]".into(),
@@ -150,55 +145,65 @@ impl CalibrationTracker {
                 "record_prediction: agent is empty".into(),
             ));
         }
-        let _t = self
-            .db
-            .timed("record_prediction", || format!("agent={}", p.agent));
-        self.db.write(|w| {
-            let id = w.next_id::<Prediction>()?;
-            w.insert(&Prediction {
-                id,
-                agent: p.agent.into(),
-                confidence: Some(p.confidence.clamp(0.0, 1.0)),
-                correct: p.correct,
-                domain: Some(p.domain.into()),
-                debate_id: Some(p.debate_id.unwrap_or("").into()),
-                position_id: Some(p.position_id.unwrap_or("").into()),
-                created_at: Some(time::format_iso(now)),
-                ..Default::default()
-            })?;
-            Ok(id)
-        })
+        self.db.write_op(
+            "record_prediction",
+            || format!("agent={}", p.agent),
+            |w| {
+                let id = w.next_id::<Prediction>()?;
+                w.insert(&Prediction {
+                    id,
+                    agent: p.agent.into(),
+                    confidence: Some(p.confidence.clamp(0.0, 1.0)),
+                    correct: p.correct,
+                    domain: Some(p.domain.into()),
+                    debate_id: Some(p.debate_id.unwrap_or("").into()),
+                    position_id: Some(p.position_id.unwrap_or("").into()),
+                    created_at: Some(time::format_iso(now)),
+                    ..Default::default()
+                })?;
+                Ok(id)
+            },
+        )
     }
 
     /// Sets whether a prediction came true; `None` for an unknown id.
     pub fn resolve_prediction(&self, id: i64, correct: bool) -> Result<Option<Prediction>> {
-        let _t = self.db.timed("resolve_prediction", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(mut p) = w.get::<Prediction>(id)? else {
-                return Ok(None);
-            };
-            p.correct = Some(correct);
-            w.update(&p)?;
-            Ok(Some(p))
-        })
+        self.db.write_op(
+            "resolve_prediction",
+            || format!("id={id}"),
+            |w| {
+                let Some(mut p) = w.get::<Prediction>(id)? else {
+                    return Ok(None);
+                };
+                p.correct = Some(correct);
+                w.update(&p)?;
+                Ok(Some(p))
+            },
+        )
     }
 
     /// A prediction by id.
     pub fn get_prediction(&self, id: i64) -> Result<Option<Prediction>> {
-        self.db.read()?.get(id)
+        self.db
+            .op("CalibrationTracker.get_prediction", String::new, || {
+                self.db.read()?.get(id)
+            })
     }
 
     /// An agent's predictions (optionally in one domain), in id order.
     pub fn predictions(&self, agent: &str, domain: Option<&str>) -> Result<Vec<Prediction>> {
-        let r = self.db.read()?;
-        match domain {
-            None => r.find(Prediction::idx_pred_agent, agent, Page::default()),
-            Some(d) => r.find(
-                Prediction::idx_predictions_domain,
-                (agent, d),
-                Page::default(),
-            ),
-        }
+        self.db
+            .op("CalibrationTracker.predictions", String::new, || {
+                let r = self.db.read()?;
+                match domain {
+                    None => r.find(Prediction::idx_pred_agent, agent, Page::default()),
+                    Some(d) => r.find(
+                        Prediction::idx_predictions_domain,
+                        (agent, d),
+                        Page::default(),
+                    ),
+                }
+            })
     }
 
     /// An agent's calibration (optionally in one domain): count, accuracy,
@@ -208,52 +213,55 @@ impl CalibrationTracker {
         agent: &str,
         domain: Option<&str>,
     ) -> Result<CalibrationSummary> {
-        let _t = self
-            .db
-            .timed("calibration_summary", || format!("agent={agent}"));
-        let rows = self.predictions(agent, domain)?;
-        let mut counts = [0u64; 10];
-        let mut corrects = [0u64; 10];
-        let mut conf_sums = [0f64; 10];
-        let (mut total, mut correct, mut pending, mut brier_sum) = (0u64, 0u64, 0u64, 0f64);
-        for p in &rows {
-            let Some(c) = p.confidence else { continue };
-            let Some(ok) = p.correct else {
-                pending += 1;
-                continue;
-            };
-            let b = ((c * 10.0).floor() as usize).min(9);
-            counts[b] += 1;
-            corrects[b] += u64::from(ok);
-            conf_sums[b] += c;
-            total += 1;
-            correct += u64::from(ok);
-            brier_sum += (c - if ok { 1.0 } else { 0.0 }).powi(2);
-        }
-        let ratio = |a: f64, n: u64| if n == 0 { 0.0 } else { a / n as f64 };
-        let buckets: Vec<BucketSummary> = (0..10)
-            .map(|b| BucketSummary {
-                key: bucket_key(b as f64 / 10.0),
-                count: counts[b],
-                correct: corrects[b],
-                mean_confidence: ratio(conf_sums[b], counts[b]),
-                accuracy: ratio(corrects[b] as f64, counts[b]),
-            })
-            .collect();
-        let ece = buckets
-            .iter()
-            .map(|b| ratio(b.count as f64, total) * (b.accuracy - b.mean_confidence).abs())
-            .sum();
-        Ok(CalibrationSummary {
-            agent: agent.into(),
-            total_predictions: total,
-            correct,
-            pending,
-            accuracy: ratio(correct as f64, total),
-            brier_score: ratio(brier_sum, total),
-            ece,
-            buckets,
-        })
+        self.db.op(
+            "calibration_summary",
+            || format!("agent={agent}"),
+            || {
+                let rows = self.predictions(agent, domain)?;
+                let mut counts = [0u64; 10];
+                let mut corrects = [0u64; 10];
+                let mut conf_sums = [0f64; 10];
+                let (mut total, mut correct, mut pending, mut brier_sum) = (0u64, 0u64, 0u64, 0f64);
+                for p in &rows {
+                    let Some(c) = p.confidence else { continue };
+                    let Some(ok) = p.correct else {
+                        pending += 1;
+                        continue;
+                    };
+                    let b = ((c * 10.0).floor() as usize).min(9);
+                    counts[b] += 1;
+                    corrects[b] += u64::from(ok);
+                    conf_sums[b] += c;
+                    total += 1;
+                    correct += u64::from(ok);
+                    brier_sum += (c - if ok { 1.0 } else { 0.0 }).powi(2);
+                }
+                let ratio = |a: f64, n: u64| if n == 0 { 0.0 } else { a / n as f64 };
+                let buckets: Vec<BucketSummary> = (0..10)
+                    .map(|b| BucketSummary {
+                        key: bucket_key(b as f64 / 10.0),
+                        count: counts[b],
+                        correct: corrects[b],
+                        mean_confidence: ratio(conf_sums[b], counts[b]),
+                        accuracy: ratio(corrects[b] as f64, counts[b]),
+                    })
+                    .collect();
+                let ece = buckets
+                    .iter()
+                    .map(|b| ratio(b.count as f64, total) * (b.accuracy - b.mean_confidence).abs())
+                    .sum();
+                Ok(CalibrationSummary {
+                    agent: agent.into(),
+                    total_predictions: total,
+                    correct,
+                    pending,
+                    accuracy: ratio(correct as f64, total),
+                    brier_score: ratio(brier_sum, total),
+                    ece,
+                    buckets,
+                })
+            },
+        )
     }
 
     /// An agent's temperature parameters; the defaults (temperature 1.0, no
@@ -296,10 +304,11 @@ impl CalibrationTracker {
                 }
             }
         }
-        let _t = self.db.timed("save_temperature_params", || {
-            format!("agent={}", params.agent)
-        });
-        self.db.write(|w| w.upsert(params).map(drop))
+        self.db.write_op(
+            "save_temperature_params",
+            || format!("agent={}", params.agent),
+            |w| w.upsert(params).map(drop),
+        )
     }
 
     /// Sets an agent's overall temperature (`domain` None) or one domain's,
@@ -310,56 +319,48 @@ impl CalibrationTracker {
         domain: Option<&str>,
         temperature: f64,
     ) -> Result<TemperatureParams> {
-        self.set_temperature_at(agent, domain, temperature, Utc::now())
-    }
-
-    /// [`CalibrationTracker::set_temperature`] with an explicit clock.
-    pub fn set_temperature_at(
-        &self,
-        agent: &str,
-        domain: Option<&str>,
-        temperature: f64,
-        now: DateTime<Utc>,
-    ) -> Result<TemperatureParams> {
+        let now = self.db.now();
         check_temperature(temperature, "temperature")?;
-        let _t = self
-            .db
-            .timed("set_temperature", || format!("agent={agent}"));
-        self.db.write(|w| {
-            let mut p = w
-                .get::<TemperatureParams>(agent)?
-                .unwrap_or_else(|| default_params(agent));
-            match domain {
-                None => p.temperature = Some(temperature),
-                Some(d) => {
-                    let mut obj = domain_temps(&p)?;
-                    let v = serde_json::Value::from(temperature);
-                    match obj.iter_mut().find(|(k, _)| k == d) {
-                        Some(slot) => slot.1 = v,
-                        None => obj.push((d.to_string(), v)),
+        self.db.write_op(
+            "set_temperature",
+            || format!("agent={agent}"),
+            |w| {
+                let mut p = w
+                    .get::<TemperatureParams>(agent)?
+                    .unwrap_or_else(|| default_params(agent));
+                match domain {
+                    None => p.temperature = Some(temperature),
+                    Some(d) => {
+                        let mut obj = domain_temps(&p)?;
+                        let v = serde_json::Value::from(temperature);
+                        match obj.iter_mut().find(|(k, _)| k == d) {
+                            Some(slot) => slot.1 = v,
+                            None => obj.push((d.to_string(), v)),
+                        }
+                        p.domain_temperatures = Some(py_object_values(&obj));
                     }
-                    p.domain_temperatures = Some(py_object_values(&obj));
                 }
-            }
-            let n = w.keys_by(Prediction::idx_pred_agent, agent)?.len();
-            p.last_tuned = Some(time::format_iso(now));
-            p.predictions_at_tune = Some(n as i64);
-            w.upsert(&p)?;
-            Ok(p)
-        })
+                let n = w.keys_by(Prediction::idx_pred_agent, agent)?.len();
+                p.last_tuned = Some(time::format_iso(now));
+                p.predictions_at_tune = Some(n as i64);
+                w.upsert(&p)?;
+                Ok(p)
+            },
+        )
     }
 
     /// Deletes an agent's predictions and temperature parameters; returns
     /// the number of rows deleted.
     pub fn delete_agent_data(&self, agent: &str) -> Result<u64> {
-        let _t = self
-            .db
-            .timed("delete_agent_data", || format!("agent={agent}"));
-        self.db.write(|w| {
-            let mut n = w.delete_by(Prediction::idx_pred_agent, agent)?;
-            n += u64::from(w.delete::<TemperatureParams>(agent)?);
-            Ok(n)
-        })
+        self.db.write_op(
+            "delete_agent_data",
+            || format!("agent={agent}"),
+            |w| {
+                let mut n = w.delete_by(Prediction::idx_pred_agent, agent)?;
+                n += u64::from(w.delete::<TemperatureParams>(agent)?);
+                Ok(n)
+            },
+        )
     }
 }
 

@@ -20,14 +20,14 @@
 //! dissent's `reasoning` is stored in `data` (as the original does) and
 //! also in the consolidated `reasoning` column.
 //!
-//! [`ConsensusStore::supersede_consensus_at`] links a new record to the one
+//! [`ConsensusStore::supersede_consensus`] links a new record to the one
 //! it replaces through `data.supersedes` / `data.superseded_by`.
 //!
 //! # Deletion and archive
 //!
 //! `dissent.debate_id` holds the consensus id and the schema's foreign key
 //! cascades, so deleting a consensus deletes its dissents.
-//! [`ConsensusStore::cleanup_old_records_at`] archives (when asked, keeping
+//! [`ConsensusStore::cleanup_old_records`] archives (when asked, keeping
 //! an already archived copy, like `INSERT OR IGNORE`) and deletes the
 //! records older than the cutoff in one transaction; the dissents of a
 //! removed consensus are archived with it even when they are newer, since
@@ -46,6 +46,8 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_list, py_object_values};
 use crate::schema::consensus::{Consensus, ConsensusArchive, Dissent, DissentArchive};
+use crate::store::common::{finite, not_found};
+use crate::store::query::{Order, by_time, instant};
 use crate::store::users::new_uuid;
 use crate::table::Read;
 use crate::table::{Index, KeyRange, Page, RawKey, Reader, Row, Writer};
@@ -238,7 +240,7 @@ impl DissentInput {
     }
 }
 
-/// What [`ConsensusStore::cleanup_old_records_at`] removed.
+/// What [`ConsensusStore::cleanup_old_records`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CleanupCounts {
     /// Consensus rows removed.
@@ -281,7 +283,7 @@ fn data_of(row: &Consensus) -> Result<Vec<(String, Value)>> {
 }
 
 fn is_before(ts: Option<&str>, cutoff: DateTime<Utc>) -> bool {
-    ts.and_then(time::parse).is_some_and(|t| t < cutoff)
+    instant(ts).is_some_and(|t| t < cutoff)
 }
 
 impl ConsensusStore {
@@ -310,154 +312,148 @@ impl ConsensusStore {
 
     /// Stores a consensus; returns the row written.
     pub fn store_consensus(&self, input: &ConsensusInput) -> Result<Consensus> {
-        self.store_consensus_at(input, Utc::now())
-    }
-
-    /// [`ConsensusStore::store_consensus`] with an explicit clock.
-    pub fn store_consensus_at(
-        &self,
-        input: &ConsensusInput,
-        now: DateTime<Utc>,
-    ) -> Result<Consensus> {
-        let _t = self
-            .db
-            .timed("store_consensus", || format!("topic={}", input.topic));
-        let row = build_consensus(input, now, None)?;
-        self.db.write(|w| w.insert(&row))?;
-        Ok(row)
+        let now = self.db.now();
+        self.db.op(
+            "store_consensus",
+            || format!("topic={}", input.topic),
+            || {
+                let row = build_consensus(input, now, None)?;
+                self.db.write(|w| w.insert(&row))?;
+                Ok(row)
+            },
+        )
     }
 
     /// Stores a new consensus that replaces `old_id`: the new record's
     /// `data.supersedes` is the old id and the old record's
     /// `data.superseded_by` the new id, in one transaction. A missing old
     /// record is an error.
-    pub fn supersede_consensus_at(
-        &self,
-        old_id: &str,
-        input: &ConsensusInput,
-        now: DateTime<Utc>,
-    ) -> Result<Consensus> {
-        let _t = self
-            .db
-            .timed("supersede_consensus", || format!("old={old_id}"));
-        let row = build_consensus(input, now, Some(old_id))?;
-        self.db.write(|w| {
-            let mut old = w.get::<Consensus>(old_id)?.ok_or_else(|| Error::NotFound {
-                table: "consensus",
-                key: old_id.into(),
-            })?;
-            let mut obj = data_of(&old)?;
-            set_entry(&mut obj, "superseded_by", Value::String(row.id.clone()));
-            old.data = Some(py_object_values(&obj));
-            w.update(&old)?;
-            w.insert(&row)
-        })?;
-        Ok(row)
+    pub fn supersede_consensus(&self, old_id: &str, input: &ConsensusInput) -> Result<Consensus> {
+        let now = self.db.now();
+        self.db.op(
+            "supersede_consensus",
+            || format!("old={old_id}"),
+            || {
+                let row = build_consensus(input, now, Some(old_id))?;
+                self.db.write(|w| {
+                    let mut old = w
+                        .get::<Consensus>(old_id)?
+                        .ok_or_else(|| not_found("consensus", old_id))?;
+                    let mut obj = data_of(&old)?;
+                    set_entry(&mut obj, "superseded_by", Value::String(row.id.clone()));
+                    old.data = Some(py_object_values(&obj));
+                    w.update(&old)?;
+                    w.insert(&row)
+                })?;
+                Ok(row)
+            },
+        )
     }
 
     /// Follows `data.superseded_by` from a consensus to the newest record
     /// replacing it (the record itself if none does).
     pub fn current_version(&self, id: &str) -> Result<Option<Consensus>> {
-        let r = self.db.read()?;
-        let Some(mut row) = r.get::<Consensus>(id)? else {
-            return Ok(None);
-        };
-        let mut seen = BTreeSet::new();
-        while seen.insert(row.id.clone()) {
-            let next = data_of(&row)?
-                .into_iter()
-                .find(|(k, _)| k == "superseded_by")
-                .and_then(|(_, v)| v.as_str().map(str::to_string));
-            match next.map(|n| r.get::<Consensus>(n.as_str())).transpose()? {
-                Some(Some(n)) => row = n,
-                _ => break,
-            }
-        }
-        Ok(Some(row))
+        self.db
+            .op("ConsensusStore.current_version", String::new, || {
+                let r = self.db.read()?;
+                let Some(mut row) = r.get::<Consensus>(id)? else {
+                    return Ok(None);
+                };
+                let mut seen = BTreeSet::new();
+                while seen.insert(row.id.clone()) {
+                    let next = data_of(&row)?
+                        .into_iter()
+                        .find(|(k, _)| k == "superseded_by")
+                        .and_then(|(_, v)| v.as_str().map(str::to_string));
+                    match next.map(|n| r.get::<Consensus>(n.as_str())).transpose()? {
+                        Some(Some(n)) => row = n,
+                        _ => break,
+                    }
+                }
+                Ok(Some(row))
+            })
     }
 
     /// Stores a dissent and appends its id to the consensus's
     /// `data.dissent_ids`, in one transaction. A missing consensus is an
     /// error.
     pub fn store_dissent(&self, input: &DissentInput) -> Result<Dissent> {
-        self.store_dissent_at(input, Utc::now())
-    }
-
-    /// [`ConsensusStore::store_dissent`] with an explicit clock.
-    pub fn store_dissent_at(&self, input: &DissentInput, now: DateTime<Utc>) -> Result<Dissent> {
-        let _t = self.db.timed("store_dissent", || {
-            format!("consensus={} agent={}", input.consensus_id, input.agent_id)
-        });
-        let id = new_uuid();
-        let ts = time::format_iso(now);
-        let data = vec![
-            entry("id", Value::String(id.clone())),
-            entry("debate_id", Value::String(input.consensus_id.clone())),
-            entry("agent_id", Value::String(input.agent_id.clone())),
-            entry(
-                "dissent_type",
-                Value::String(input.dissent_type.as_str().into()),
-            ),
-            entry("content", Value::String(input.content.clone())),
-            entry("reasoning", Value::String(input.reasoning.clone())),
-            entry("confidence", Value::from(input.confidence)),
-            entry("acknowledged", Value::Bool(input.acknowledged)),
-            entry("rebuttal", Value::String(input.rebuttal.clone())),
-            entry("timestamp", Value::String(ts.clone())),
-            entry("metadata", input.metadata.clone()),
-        ];
-        let row = Dissent {
-            id: id.clone(),
-            debate_id: Some(input.consensus_id.clone()),
-            agent_id: input.agent_id.clone(),
-            dissent_type: Some(input.dissent_type.as_str().into()),
-            content: Some(input.content.clone()),
-            confidence: Some(input.confidence),
-            timestamp: Some(ts),
-            data: Some(py_object_values(&data)),
-            reasoning: Some(input.reasoning.clone()),
-            ..Dissent::default()
-        };
-        self.db.write(|w| {
-            let mut parent =
-                w.get::<Consensus>(&input.consensus_id)?
-                    .ok_or_else(|| Error::NotFound {
-                        table: "consensus",
-                        key: input.consensus_id.clone(),
-                    })?;
-            w.insert(&row)?;
-            let mut obj = data_of(&parent)?;
-            let mut ids = match obj.iter().find(|(k, _)| k == "dissent_ids") {
-                Some((_, Value::Array(a))) => a.clone(),
-                _ => Vec::new(),
-            };
-            ids.push(Value::String(id.clone()));
-            set_entry(&mut obj, "dissent_ids", Value::Array(ids));
-            parent.data = Some(py_object_values(&obj));
-            w.update(&parent)
-        })?;
-        Ok(row)
+        let now = self.db.now();
+        self.db.op(
+            "store_dissent",
+            || format!("consensus={} agent={}", input.consensus_id, input.agent_id),
+            || {
+                let id = new_uuid();
+                let ts = time::format_iso(now);
+                let data = vec![
+                    entry("id", Value::String(id.clone())),
+                    entry("debate_id", Value::String(input.consensus_id.clone())),
+                    entry("agent_id", Value::String(input.agent_id.clone())),
+                    entry(
+                        "dissent_type",
+                        Value::String(input.dissent_type.as_str().into()),
+                    ),
+                    entry("content", Value::String(input.content.clone())),
+                    entry("reasoning", Value::String(input.reasoning.clone())),
+                    entry("confidence", Value::from(input.confidence)),
+                    entry("acknowledged", Value::Bool(input.acknowledged)),
+                    entry("rebuttal", Value::String(input.rebuttal.clone())),
+                    entry("timestamp", Value::String(ts.clone())),
+                    entry("metadata", input.metadata.clone()),
+                ];
+                let row = Dissent {
+                    id: id.clone(),
+                    debate_id: Some(input.consensus_id.clone()),
+                    agent_id: input.agent_id.clone(),
+                    dissent_type: Some(input.dissent_type.as_str().into()),
+                    content: Some(input.content.clone()),
+                    confidence: Some(input.confidence),
+                    timestamp: Some(ts),
+                    data: Some(py_object_values(&data)),
+                    reasoning: Some(input.reasoning.clone()),
+                    ..Dissent::default()
+                };
+                self.db.write(|w| {
+                    let mut parent = w
+                        .get::<Consensus>(&input.consensus_id)?
+                        .ok_or_else(|| not_found("consensus", &input.consensus_id))?;
+                    w.insert(&row)?;
+                    let mut obj = data_of(&parent)?;
+                    let mut ids = match obj.iter().find(|(k, _)| k == "dissent_ids") {
+                        Some((_, Value::Array(a))) => a.clone(),
+                        _ => Vec::new(),
+                    };
+                    ids.push(Value::String(id.clone()));
+                    set_entry(&mut obj, "dissent_ids", Value::Array(ids));
+                    parent.data = Some(py_object_values(&obj));
+                    w.update(&parent)
+                })?;
+                Ok(row)
+            },
+        )
     }
 
     /// Sets a consensus's `data.belief_cruxes` (at most [`MAX_CRUXES`], the
     /// rest dropped); false if there is no such consensus.
     pub fn update_cruxes(&self, consensus_id: &str, cruxes: &[Value]) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<Consensus>(consensus_id)? else {
-                return Ok(false);
-            };
-            let mut obj = data_of(&row)?;
-            let kept = cruxes.iter().take(MAX_CRUXES).cloned().collect();
-            set_entry(&mut obj, "belief_cruxes", Value::Array(kept));
-            row.data = Some(py_object_values(&obj));
-            w.update(&row)?;
-            Ok(true)
-        })
+        self.db
+            .write_op("ConsensusStore.update_cruxes", String::new, |w| {
+                let Some(mut row) = w.get::<Consensus>(consensus_id)? else {
+                    return Ok(false);
+                };
+                let mut obj = data_of(&row)?;
+                let kept = cruxes.iter().take(MAX_CRUXES).cloned().collect();
+                set_entry(&mut obj, "belief_cruxes", Value::Array(kept));
+                row.data = Some(py_object_values(&obj));
+                w.update(&row)?;
+                Ok(true)
+            })
     }
 
     /// A consensus by id.
     pub fn get_consensus(&self, id: &str) -> Result<Option<Consensus>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("ConsensusStore.get_consensus", String::new, |r| r.get(id))
     }
 
     /// A consensus's `data` object, keys in stored order.
@@ -467,24 +463,29 @@ impl ConsensusStore {
 
     /// A dissent by id.
     pub fn get_dissent(&self, id: &str) -> Result<Option<Dissent>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("ConsensusStore.get_dissent", String::new, |r| r.get(id))
     }
 
     /// The consensus records with this topic hash, newest first.
     pub fn find_by_topic_hash(&self, hash: &str) -> Result<Vec<Consensus>> {
-        let _t = self
-            .db
-            .timed("find_by_topic_hash", || format!("hash={hash}"));
-        let mut rows: Vec<Consensus> =
-            self.db
-                .read()?
-                .find(Consensus::idx_consensus_topic_hash, hash, Page::default())?;
-        rows.sort_by(|a, b| {
-            let ta = a.timestamp.as_deref().and_then(time::parse);
-            let tb = b.timestamp.as_deref().and_then(time::parse);
-            tb.cmp(&ta).then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(rows)
+        self.db.op(
+            "find_by_topic_hash",
+            || format!("hash={hash}"),
+            || {
+                let rows: Vec<Consensus> = self.db.read()?.find(
+                    Consensus::idx_consensus_topic_hash,
+                    hash,
+                    Page::default(),
+                )?;
+                Ok(by_time(
+                    rows,
+                    Order::Newest,
+                    |c| instant(c.timestamp.as_deref()),
+                    |a, b| a.id.cmp(&b.id),
+                ))
+            },
+        )
     }
 
     /// The consensus records on a topic (same [`topic_hash`]), newest first.
@@ -499,131 +500,147 @@ impl ConsensusStore {
 
     /// The dissents of a consensus, oldest first.
     pub fn dissents(&self, consensus_id: &str) -> Result<Vec<Dissent>> {
-        let mut rows: Vec<Dissent> =
-            self.db
-                .read()?
-                .find(Dissent::idx_dissent_debate, consensus_id, Page::default())?;
-        rows.sort_by(|a, b| {
-            let ta = a.timestamp.as_deref().and_then(time::parse);
-            let tb = b.timestamp.as_deref().and_then(time::parse);
-            ta.cmp(&tb).then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(rows)
+        self.db.op("ConsensusStore.dissents", String::new, || {
+            let rows: Vec<Dissent> =
+                self.db
+                    .read()?
+                    .find(Dissent::idx_dissent_debate, consensus_id, Page::default())?;
+            Ok(by_time(
+                rows,
+                Order::Oldest,
+                |d| instant(d.timestamp.as_deref()),
+                |a, b| a.id.cmp(&b.id),
+            ))
+        })
     }
 
     /// Number of consensus records.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<Consensus>()
+        self.db.read_op("ConsensusStore.count", String::new, |r| {
+            r.count::<Consensus>()
+        })
     }
 
     /// Deletes a consensus and (by the cascade) its dissents; false if
     /// there was none.
     pub fn delete_consensus(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Consensus>(id))
+        self.db
+            .op("ConsensusStore.delete_consensus", String::new, || {
+                self.db.write(|w| w.delete::<Consensus>(id))
+            })
     }
 
     /// Deletes a dissent and removes its id from the consensus's
     /// `data.dissent_ids`; false if there was none.
     pub fn delete_dissent(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(d) = w.get::<Dissent>(id)? else {
-                return Ok(false);
-            };
-            w.delete::<Dissent>(id)?;
-            if let Some(cid) = &d.debate_id
-                && let Some(mut parent) = w.get::<Consensus>(cid)?
-            {
-                let mut obj = data_of(&parent)?;
-                if let Some((_, Value::Array(a))) = obj.iter_mut().find(|(k, _)| k == "dissent_ids")
-                {
-                    a.retain(|v| v.as_str() != Some(id));
-                    parent.data = Some(py_object_values(&obj));
-                    w.update(&parent)?;
-                }
-            }
-            Ok(true)
-        })
+        self.db
+            .op("ConsensusStore.delete_dissent", String::new, || {
+                self.db.write(|w| {
+                    let Some(d) = w.get::<Dissent>(id)? else {
+                        return Ok(false);
+                    };
+                    w.delete::<Dissent>(id)?;
+                    if let Some(cid) = &d.debate_id
+                        && let Some(mut parent) = w.get::<Consensus>(cid)?
+                    {
+                        let mut obj = data_of(&parent)?;
+                        if let Some((_, Value::Array(a))) =
+                            obj.iter_mut().find(|(k, _)| k == "dissent_ids")
+                        {
+                            a.retain(|v| v.as_str() != Some(id));
+                            parent.data = Some(py_object_values(&obj));
+                            w.update(&parent)?;
+                        }
+                    }
+                    Ok(true)
+                })
+            })
     }
 
     /// Removes (and with `archive`, first archives) records whose
     /// `timestamp` is older than `max_age_days` before `now`.
-    pub fn cleanup_old_records_at(
-        &self,
-        max_age_days: i64,
-        archive: bool,
-        now: DateTime<Utc>,
-    ) -> Result<CleanupCounts> {
-        let _t = self
-            .db
-            .timed("cleanup_old_records", || format!("days={max_age_days}"));
-        let cutoff = now - Duration::days(max_age_days);
-        let archived_at = time::format_iso(now);
-        self.db.write(|w| {
-            let consensus = old_rows(w, Consensus::idx_consensus_topic_hash, |c| {
-                is_before(c.timestamp.as_deref(), cutoff)
-            })?;
-            let doomed: BTreeSet<&str> = consensus.iter().map(|c| c.id.as_str()).collect();
-            let dissents = old_rows(w, Dissent::idx_dissent_debate, |d| {
-                is_before(d.timestamp.as_deref(), cutoff)
-                    || d.debate_id.as_deref().is_some_and(|p| doomed.contains(p))
-            })?;
-            if archive {
-                for d in &dissents {
-                    if w.get::<DissentArchive>(&d.id)?.is_none() {
-                        w.insert(&DissentArchive {
-                            id: d.id.clone(),
-                            debate_id: d.debate_id.clone(),
-                            agent_id: Some(d.agent_id.clone()),
-                            dissent_type: d.dissent_type.clone(),
-                            content: d.content.clone(),
-                            confidence: d.confidence,
-                            timestamp: d.timestamp.clone(),
-                            data: d.data.clone(),
-                            archived_at: Some(archived_at.clone()),
-                            ..DissentArchive::default()
-                        })?;
+    pub fn cleanup_old_records(&self, max_age_days: i64, archive: bool) -> Result<CleanupCounts> {
+        let now = self.db.now();
+        self.db.op(
+            "cleanup_old_records",
+            || format!("days={max_age_days}"),
+            || {
+                let cutoff = now - Duration::days(max_age_days);
+                let archived_at = time::format_iso(now);
+                self.db.write(|w| {
+                    let consensus = old_rows(w, Consensus::idx_consensus_topic_hash, |c| {
+                        is_before(c.timestamp.as_deref(), cutoff)
+                    })?;
+                    let doomed: BTreeSet<&str> = consensus.iter().map(|c| c.id.as_str()).collect();
+                    let dissents = old_rows(w, Dissent::idx_dissent_debate, |d| {
+                        is_before(d.timestamp.as_deref(), cutoff)
+                            || d.debate_id.as_deref().is_some_and(|p| doomed.contains(p))
+                    })?;
+                    if archive {
+                        for d in &dissents {
+                            if w.get::<DissentArchive>(&d.id)?.is_none() {
+                                w.insert(&DissentArchive {
+                                    id: d.id.clone(),
+                                    debate_id: d.debate_id.clone(),
+                                    agent_id: Some(d.agent_id.clone()),
+                                    dissent_type: d.dissent_type.clone(),
+                                    content: d.content.clone(),
+                                    confidence: d.confidence,
+                                    timestamp: d.timestamp.clone(),
+                                    data: d.data.clone(),
+                                    archived_at: Some(archived_at.clone()),
+                                    ..DissentArchive::default()
+                                })?;
+                            }
+                        }
+                        for c in &consensus {
+                            if w.get::<ConsensusArchive>(&c.id)?.is_none() {
+                                w.insert(&ConsensusArchive {
+                                    id: c.id.clone(),
+                                    topic: Some(c.topic.clone()),
+                                    topic_hash: c.topic_hash.clone(),
+                                    conclusion: c.conclusion.clone(),
+                                    strength: c.strength.clone(),
+                                    confidence: c.confidence,
+                                    domain: c.domain.clone(),
+                                    tags: c.tags.clone(),
+                                    timestamp: c.timestamp.clone(),
+                                    data: c.data.clone(),
+                                    archived_at: Some(archived_at.clone()),
+                                    ..ConsensusArchive::default()
+                                })?;
+                            }
+                        }
                     }
-                }
-                for c in &consensus {
-                    if w.get::<ConsensusArchive>(&c.id)?.is_none() {
-                        w.insert(&ConsensusArchive {
-                            id: c.id.clone(),
-                            topic: Some(c.topic.clone()),
-                            topic_hash: c.topic_hash.clone(),
-                            conclusion: c.conclusion.clone(),
-                            strength: c.strength.clone(),
-                            confidence: c.confidence,
-                            domain: c.domain.clone(),
-                            tags: c.tags.clone(),
-                            timestamp: c.timestamp.clone(),
-                            data: c.data.clone(),
-                            archived_at: Some(archived_at.clone()),
-                            ..ConsensusArchive::default()
-                        })?;
+                    for d in &dissents {
+                        w.delete::<Dissent>(&d.id)?;
                     }
-                }
-            }
-            for d in &dissents {
-                w.delete::<Dissent>(&d.id)?;
-            }
-            for c in &consensus {
-                w.delete::<Consensus>(&c.id)?;
-            }
-            Ok(CleanupCounts {
-                consensus: consensus.len() as u64,
-                dissent: dissents.len() as u64,
-            })
-        })
+                    for c in &consensus {
+                        w.delete::<Consensus>(&c.id)?;
+                    }
+                    Ok(CleanupCounts {
+                        consensus: consensus.len() as u64,
+                        dissent: dissents.len() as u64,
+                    })
+                })
+            },
+        )
     }
 
     /// An archived consensus by id.
     pub fn archived_consensus(&self, id: &str) -> Result<Option<ConsensusArchive>> {
-        self.db.read()?.get(id)
+        self.db
+            .op("ConsensusStore.archived_consensus", String::new, || {
+                self.db.read()?.get(id)
+            })
     }
 
     /// An archived dissent by id.
     pub fn archived_dissent(&self, id: &str) -> Result<Option<DissentArchive>> {
-        self.db.read()?.get(id)
+        self.db
+            .op("ConsensusStore.archived_dissent", String::new, || {
+                self.db.read()?.get(id)
+            })
     }
 }
 
@@ -633,9 +650,7 @@ fn build_consensus(
     now: DateTime<Utc>,
     supersedes: Option<&str>,
 ) -> Result<Consensus> {
-    if !input.confidence.is_finite() {
-        return Err(Error::InvalidArgument("confidence must be finite".into()));
-    }
+    finite("confidence", input.confidence)?;
     let id = new_uuid();
     let hash = topic_hash(&input.topic);
     let ts = time::format_iso(now);

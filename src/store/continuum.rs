@@ -15,15 +15,15 @@
 //! tenant id goes into `metadata["tenant_id"]`, as in the original).
 //! Timestamps: the original writes naive local ISO; we write UTC ISO with
 //! an explicit offset (`2026-01-05T10:00:00.123456+00:00`), which every
-//! reader parses unambiguously. Every mutating method has an `_at`
-//! variant taking the clock explicitly.
+//! reader parses unambiguously. Every mutating method reads the time from
+//! the store's clock ([`Config::with_clock`](crate::config::Config::with_clock)).
 //!
 //! `semantic_centroid` is a raw little-endian float32 array with no
 //! header ([`pack_f32`] / [`unpack_f32`]).
 //!
 //! # Archive
 //!
-//! [`ContinuumStore::delete_at`] with `archive` copies the row into
+//! [`ContinuumStore::delete_with`] with `archive` copies the row into
 //! `continuum_memory_archive` (replacing an earlier archive row with the
 //! same id) and deletes the live row in one transaction; the memory's
 //! `tier_transitions` rows go with it (the schema's `ON DELETE CASCADE`).
@@ -38,6 +38,8 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_object_values};
 use crate::schema::continuum::{ContinuumMemory, ContinuumMemoryArchive, TierTransition};
+use crate::store::common::not_found;
+use crate::store::query::{Real, instant, newest};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader, Writer};
 use crate::time;
@@ -192,35 +194,13 @@ pub struct MemoryUpdate {
 }
 
 /// Weight of a new observation in the surprise moving average of
-/// [`ContinuumStore::update_outcome_at`] (our choice).
+/// [`ContinuumStore::update_outcome`] (our choice).
 pub const SURPRISE_ALPHA: f64 = 0.3;
 
 /// The continuum memory store, in the file of [`DatabaseType::ContinuumMemory`].
 #[derive(Debug, Clone)]
 pub struct ContinuumStore {
     db: Database,
-}
-
-fn ts(now: DateTime<Utc>) -> String {
-    time::format_iso(now)
-}
-
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        table: "continuum_memory",
-        key: id.into(),
-    }
-}
-
-/// `(importance DESC, updated_at DESC)` then id: the original's retrieval order.
-fn by_importance(a: &ContinuumMemory, b: &ContinuumMemory) -> std::cmp::Ordering {
-    let ia = a.importance.unwrap_or(0.0);
-    let ib = b.importance.unwrap_or(0.0);
-    let ua = a.updated_at.as_deref().and_then(time::parse);
-    let ub = b.updated_at.as_deref().and_then(time::parse);
-    ib.total_cmp(&ia)
-        .then_with(|| ub.cmp(&ua))
-        .then_with(|| a.id.cmp(&b.id))
 }
 
 fn merge_metadata(stored: Option<&str>, entries: &[(String, Value)]) -> String {
@@ -263,94 +243,88 @@ impl ContinuumStore {
     // ----- writes ------------------------------------------------------------
 
     /// Adds (or replaces, like `INSERT OR REPLACE`) a memory.
-    pub fn add(&self, memory: &NewMemory) -> Result<ContinuumMemory> {
-        self.add_at(memory, Utc::now())
-    }
-
-    /// [`ContinuumStore::add`] with an explicit clock: `update_count` 1,
+    ///
+    /// `update_count` 1,
     /// created/updated now, scores at their defaults. A replaced memory keeps
     /// its tier transitions.
-    pub fn add_at(&self, memory: &NewMemory, now: DateTime<Utc>) -> Result<ContinuumMemory> {
-        let _t = self
-            .db
-            .timed("continuum_add", || format!("id={}", memory.id));
-        let mut meta = memory.metadata.clone();
-        if let Some(t) = &memory.tenant_id {
-            meta.retain(|(k, _)| k != "tenant_id");
-            meta.push(("tenant_id".into(), Value::String(t.clone())));
-        }
-        let now = ts(now);
-        let row = ContinuumMemory {
-            id: memory.id.clone(),
-            tier: memory.tier.as_str().into(),
-            content: memory.content.clone(),
-            importance: Some(memory.importance),
-            surprise_score: Some(0.0),
-            consolidation_score: Some(0.0),
-            update_count: Some(1),
-            success_count: Some(0),
-            failure_count: Some(0),
-            semantic_centroid: None,
-            last_promotion_at: None,
-            created_at: Some(now.clone()),
-            updated_at: Some(now),
-            metadata: Some(py_object_values(&meta)),
-            expires_at: None,
-            red_line: Some(false),
-            red_line_reason: Some(String::new()),
-            extra: Default::default(),
-        };
-        self.db.write(|w| w.upsert(&row).map(drop))?;
-        Ok(row)
+    pub fn add(&self, memory: &NewMemory) -> Result<ContinuumMemory> {
+        let now = self.db.now();
+        self.db.op(
+            "continuum_add",
+            || format!("id={}", memory.id),
+            || {
+                let mut meta = memory.metadata.clone();
+                if let Some(t) = &memory.tenant_id {
+                    meta.retain(|(k, _)| k != "tenant_id");
+                    meta.push(("tenant_id".into(), Value::String(t.clone())));
+                }
+                let now = time::format_iso(now);
+                let row = ContinuumMemory {
+                    id: memory.id.clone(),
+                    tier: memory.tier.as_str().into(),
+                    content: memory.content.clone(),
+                    importance: Some(memory.importance),
+                    surprise_score: Some(0.0),
+                    consolidation_score: Some(0.0),
+                    update_count: Some(1),
+                    success_count: Some(0),
+                    failure_count: Some(0),
+                    semantic_centroid: None,
+                    last_promotion_at: None,
+                    created_at: Some(now.clone()),
+                    updated_at: Some(now),
+                    metadata: Some(py_object_values(&meta)),
+                    expires_at: None,
+                    red_line: Some(false),
+                    red_line_reason: Some(String::new()),
+                    extra: Default::default(),
+                };
+                self.db.write(|w| w.upsert(&row).map(drop))?;
+                Ok(row)
+            },
+        )
     }
 
     /// Updates a memory; false if there is none.
-    pub fn update(&self, id: &str, change: &MemoryUpdate) -> Result<bool> {
-        self.update_at(id, change, Utc::now())
-    }
-
-    /// [`ContinuumStore::update`] with an explicit clock: applies the given
+    ///
+    /// Applies the given
     /// fields, increments `update_count` and sets `updated_at`.
-    pub fn update_at(&self, id: &str, change: &MemoryUpdate, now: DateTime<Utc>) -> Result<bool> {
-        let _t = self.db.timed("continuum_update", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(false);
-            };
-            if let Some(c) = &change.content {
-                row.content = c.clone();
-            }
-            if let Some(v) = change.importance {
-                row.importance = Some(v);
-            }
-            if let Some(v) = change.surprise_score {
-                row.surprise_score = Some(v);
-            }
-            if let Some(v) = change.consolidation_score {
-                row.consolidation_score = Some(v);
-            }
-            if let Some(m) = &change.metadata {
-                row.metadata = Some(merge_metadata(row.metadata.as_deref(), m));
-            }
-            row.update_count = Some(row.update_count.unwrap_or(0) + 1);
-            row.updated_at = Some(ts(now));
-            w.update(&row)?;
-            Ok(true)
-        })
+    pub fn update(&self, id: &str, change: &MemoryUpdate) -> Result<bool> {
+        let now = self.db.now();
+        self.db.write_op(
+            "continuum_update",
+            || format!("id={id}"),
+            |w| {
+                let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                    return Ok(false);
+                };
+                if let Some(c) = &change.content {
+                    row.content = c.clone();
+                }
+                if let Some(v) = change.importance {
+                    row.importance = Some(v);
+                }
+                if let Some(v) = change.surprise_score {
+                    row.surprise_score = Some(v);
+                }
+                if let Some(v) = change.consolidation_score {
+                    row.consolidation_score = Some(v);
+                }
+                if let Some(m) = &change.metadata {
+                    row.metadata = Some(merge_metadata(row.metadata.as_deref(), m));
+                }
+                row.update_count = Some(row.update_count.unwrap_or(0) + 1);
+                row.updated_at = Some(time::format_iso(now));
+                w.update(&row)?;
+                Ok(true)
+            },
+        )
     }
 
     /// Records an outcome; returns the new surprise score (`None` if no such
     /// memory).
-    pub fn update_outcome(
-        &self,
-        id: &str,
-        success: bool,
-        prediction_error: Option<f64>,
-    ) -> Result<Option<f64>> {
-        self.update_outcome_at(id, success, prediction_error, Utc::now())
-    }
-
-    /// [`ContinuumStore::update_outcome`] with an explicit clock.
+    ///
+    ///
     ///
     /// Our arithmetic (the original's is not known here): the
     /// surprise of an outcome is `|actual − expected success rate|` (before
@@ -358,151 +332,158 @@ impl ContinuumStore {
     /// [`SURPRISE_ALPHA`]; a given `prediction_error` in [0, 1] is averaged
     /// in with the same weight. `consolidation_score` is
     /// `min(1, ln(1 + update_count) / ln(101))`.
-    pub fn update_outcome_at(
+    pub fn update_outcome(
         &self,
         id: &str,
         success: bool,
         prediction_error: Option<f64>,
-        now: DateTime<Utc>,
     ) -> Result<Option<f64>> {
-        let _t = self
-            .db
-            .timed("continuum_update_outcome", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(None);
-            };
-            let s = row.success_count.unwrap_or(0);
-            let f = row.failure_count.unwrap_or(0);
-            let expected = if s + f == 0 {
-                0.5
-            } else {
-                s as f64 / (s + f) as f64
-            };
-            let actual = if success { 1.0 } else { 0.0 };
-            let mut surprise = SURPRISE_ALPHA * (actual - expected).abs()
-                + (1.0 - SURPRISE_ALPHA) * row.surprise_score.unwrap_or(0.0);
-            if let Some(e) = prediction_error {
-                surprise = SURPRISE_ALPHA * e.clamp(0.0, 1.0) + (1.0 - SURPRISE_ALPHA) * surprise;
-            }
-            if success {
-                row.success_count = Some(s + 1);
-            } else {
-                row.failure_count = Some(f + 1);
-            }
-            let updates = row.update_count.unwrap_or(0) + 1;
-            row.update_count = Some(updates);
-            row.surprise_score = Some(surprise);
-            row.consolidation_score = Some(((1.0 + updates as f64).ln() / 101f64.ln()).min(1.0));
-            row.updated_at = Some(ts(now));
-            w.update(&row)?;
-            Ok(Some(surprise))
-        })
+        let now = self.db.now();
+        self.db.write_op(
+            "continuum_update_outcome",
+            || format!("id={id}"),
+            |w| {
+                let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                    return Ok(None);
+                };
+                let s = row.success_count.unwrap_or(0);
+                let f = row.failure_count.unwrap_or(0);
+                let expected = if s + f == 0 {
+                    0.5
+                } else {
+                    s as f64 / (s + f) as f64
+                };
+                let actual = if success { 1.0 } else { 0.0 };
+                let mut surprise = SURPRISE_ALPHA * (actual - expected).abs()
+                    + (1.0 - SURPRISE_ALPHA) * row.surprise_score.unwrap_or(0.0);
+                if let Some(e) = prediction_error {
+                    surprise =
+                        SURPRISE_ALPHA * e.clamp(0.0, 1.0) + (1.0 - SURPRISE_ALPHA) * surprise;
+                }
+                if success {
+                    row.success_count = Some(s + 1);
+                } else {
+                    row.failure_count = Some(f + 1);
+                }
+                let updates = row.update_count.unwrap_or(0) + 1;
+                row.update_count = Some(updates);
+                row.surprise_score = Some(surprise);
+                row.consolidation_score =
+                    Some(((1.0 + updates as f64).ln() / 101f64.ln()).min(1.0));
+                row.updated_at = Some(time::format_iso(now));
+                w.update(&row)?;
+                Ok(Some(surprise))
+            },
+        )
     }
 
     /// Moves a memory to another tier, recording the transition; returns
     /// the tier it left. Moving to its own tier is an error.
-    pub fn transition_at(
-        &self,
-        id: &str,
-        to: MemoryTier,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<MemoryTier> {
-        let _t = self
-            .db
-            .timed("continuum_transition", || format!("id={id} to={to}"));
-        self.db
-            .write(|w| move_tier(w, id, |_| Some(to), reason, now))?
-            .map(|(from, _)| from)
-            .ok_or_else(|| Error::InvalidArgument(format!("memory {id:?} is already in tier {to}")))
+    pub fn transition(&self, id: &str, to: MemoryTier, reason: &str) -> Result<MemoryTier> {
+        let now = self.db.now();
+        self.db.op(
+            "continuum_transition",
+            || format!("id={id} to={to}"),
+            || {
+                self.db
+                    .write(|w| move_tier(w, id, |_| Some(to), reason, now))?
+                    .map(|(from, _)| from)
+                    .ok_or_else(|| {
+                        Error::InvalidArgument(format!("memory {id:?} is already in tier {to}"))
+                    })
+            },
+        )
     }
 
     /// Promotes a memory one tier faster (reason `high_surprise`).
     pub fn promote(&self, id: &str) -> Result<Option<MemoryTier>> {
-        self.promote_at(id, None, Utc::now())
+        self.promote_with(id, None)
     }
 
-    /// [`ContinuumStore::promote`] with an explicit reason and clock;
+    /// [`ContinuumStore::promote`] with an explicit reason;
     /// returns the new tier, `None` for a memory already in `fast`. A missing
     /// memory is an error.
-    pub fn promote_at(
-        &self,
-        id: &str,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<MemoryTier>> {
-        let _t = self.db.timed("continuum_promote", || format!("id={id}"));
-        let reason = reason.unwrap_or("high_surprise");
-        Ok(self
-            .db
-            .write(|w| move_tier(w, id, MemoryTier::faster, reason, now))?
-            .map(|(_, to)| to))
+    pub fn promote_with(&self, id: &str, reason: Option<&str>) -> Result<Option<MemoryTier>> {
+        let now = self.db.now();
+        self.db.op(
+            "continuum_promote",
+            || format!("id={id}"),
+            || {
+                let reason = reason.unwrap_or("high_surprise");
+                Ok(self
+                    .db
+                    .write(|w| move_tier(w, id, MemoryTier::faster, reason, now))?
+                    .map(|(_, to)| to))
+            },
+        )
     }
 
     /// Demotes a memory one tier slower (reason `high_stability`).
     pub fn demote(&self, id: &str) -> Result<Option<MemoryTier>> {
-        self.demote_at(id, None, Utc::now())
+        self.demote_with(id, None)
     }
 
-    /// [`ContinuumStore::demote`] with an explicit reason and clock;
+    /// [`ContinuumStore::demote`] with an explicit reason;
     /// returns the new tier, `None` for a memory already in `glacial`.
-    pub fn demote_at(
-        &self,
-        id: &str,
-        reason: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<MemoryTier>> {
-        let _t = self.db.timed("continuum_demote", || format!("id={id}"));
-        let reason = reason.unwrap_or("high_stability");
-        Ok(self
-            .db
-            .write(|w| move_tier(w, id, MemoryTier::slower, reason, now))?
-            .map(|(_, to)| to))
+    pub fn demote_with(&self, id: &str, reason: Option<&str>) -> Result<Option<MemoryTier>> {
+        let now = self.db.now();
+        self.db.op(
+            "continuum_demote",
+            || format!("id={id}"),
+            || {
+                let reason = reason.unwrap_or("high_stability");
+                Ok(self
+                    .db
+                    .write(|w| move_tier(w, id, MemoryTier::slower, reason, now))?
+                    .map(|(_, to)| to))
+            },
+        )
     }
 
     /// Marks a memory as red-line (protected from deletion); false if none.
     pub fn mark_red_line(&self, id: &str, reason: &str) -> Result<bool> {
-        self.mark_red_line_at(id, reason, Utc::now())
-    }
-
-    /// [`ContinuumStore::mark_red_line`] with an explicit clock.
-    pub fn mark_red_line_at(&self, id: &str, reason: &str, now: DateTime<Utc>) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(false);
-            };
-            row.red_line = Some(true);
-            row.red_line_reason = Some(reason.into());
-            row.updated_at = Some(ts(now));
-            w.update(&row)?;
-            Ok(true)
+        self.db.op("ContinuumStore.mark_red_line", String::new, || {
+            let now = self.db.now();
+            self.db.write(|w| {
+                let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                    return Ok(false);
+                };
+                row.red_line = Some(true);
+                row.red_line_reason = Some(reason.into());
+                row.updated_at = Some(time::format_iso(now));
+                w.update(&row)?;
+                Ok(true)
+            })
         })
     }
 
     /// Sets (or with `None`, clears) a memory's expiry time.
     pub fn set_expires_at(&self, id: &str, expires_at: Option<DateTime<Utc>>) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(false);
-            };
-            row.expires_at = expires_at.map(ts);
-            w.update(&row)?;
-            Ok(true)
-        })
+        self.db
+            .op("ContinuumStore.set_expires_at", String::new, || {
+                self.db.write(|w| {
+                    let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                        return Ok(false);
+                    };
+                    row.expires_at = expires_at.map(time::format_iso);
+                    w.update(&row)?;
+                    Ok(true)
+                })
+            })
     }
 
     /// Stores a memory's semantic centroid (little-endian float32); false if
     /// there is no such memory.
     pub fn set_centroid(&self, id: &str, centroid: &[f32]) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
-                return Ok(false);
-            };
-            row.semantic_centroid = Some(pack_f32(centroid));
-            w.update(&row)?;
-            Ok(true)
-        })
+        self.db
+            .write_op("ContinuumStore.set_centroid", String::new, |w| {
+                let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
+                    return Ok(false);
+                };
+                row.semantic_centroid = Some(pack_f32(centroid));
+                w.update(&row)?;
+                Ok(true)
+            })
     }
 
     /// A memory's semantic centroid, if it has one.
@@ -515,73 +496,64 @@ impl ContinuumStore {
 
     /// Deletes a memory, archiving it first with reason `user_deleted`.
     pub fn delete(&self, id: &str) -> Result<bool> {
-        self.delete_at(id, true, "user_deleted", false, Utc::now())
+        self.delete_with(id, true, "user_deleted", false)
     }
 
-    /// Archives a memory: [`ContinuumStore::delete_at`] with `archive`.
+    /// Archives a memory: [`ContinuumStore::delete_with`] with `archive`.
     pub fn archive(&self, id: &str, reason: &str) -> Result<bool> {
-        self.delete_at(id, true, reason, false, Utc::now())
+        self.delete_with(id, true, reason, false)
     }
 
     /// Deletes a memory; with `archive` the row is first copied into
     /// `continuum_memory_archive` (`archived_at` now, `archive_reason`), all
     /// in one transaction. Returns false if there is no such memory. A
     /// red-line memory is an error unless `force`.
-    pub fn delete_at(
-        &self,
-        id: &str,
-        archive: bool,
-        reason: &str,
-        force: bool,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let _t = self
-            .db
-            .timed("continuum_delete", || format!("id={id} archive={archive}"));
-        self.db
-            .write(|w| delete_memory(w, id, archive, reason, force, now))
+    pub fn delete_with(&self, id: &str, archive: bool, reason: &str, force: bool) -> Result<bool> {
+        let now = self.db.now();
+        self.db.op(
+            "continuum_delete",
+            || format!("id={id} archive={archive}"),
+            || {
+                self.db
+                    .write(|w| delete_memory(w, id, archive, reason, force, now))
+            },
+        )
     }
 
     /// Archives (reason `expired`) and deletes the memories whose
     /// `expires_at` lies before `now`, red-line memories excepted; returns
     /// how many.
-    pub fn cleanup_expired_at(&self, now: DateTime<Utc>) -> Result<u64> {
-        let _t = self.db.timed("continuum_cleanup_expired", String::new);
-        let expired: Vec<String> = {
-            let r = self.db.read()?;
-            let rows: Vec<ContinuumMemory> = r.scan_index(
-                ContinuumMemory::idx_continuum_expires,
-                KeyRange::all(),
-                Page::default(),
-            )?;
-            rows.into_iter()
-                .filter(|m| !m.red_line.unwrap_or(false))
-                .filter(|m| {
-                    m.expires_at
-                        .as_deref()
-                        .and_then(time::parse)
-                        .is_some_and(|t| t < now)
-                })
-                .map(|m| m.id)
-                .collect()
-        };
-        self.db.write(|w| {
-            let mut n = 0;
-            for id in &expired {
-                // Re-checked inside the transaction: a memory marked
-                // red-line since the scan is skipped, not an error.
-                let still = w.get::<ContinuumMemory>(id.as_str())?.is_some_and(|m| {
-                    !m.red_line.unwrap_or(false)
-                        && m.expires_at
-                            .as_deref()
-                            .and_then(time::parse)
-                            .is_some_and(|t| t < now)
-                });
-                if still && delete_memory(w, id, true, "expired", false, now)? {
-                    n += 1;
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        let now = self.db.now();
+        self.db.op("continuum_cleanup_expired", String::new, || {
+            let expired: Vec<String> = {
+                let r = self.db.read()?;
+                let rows: Vec<ContinuumMemory> = r.scan_index(
+                    ContinuumMemory::idx_continuum_expires,
+                    KeyRange::all(),
+                    Page::default(),
+                )?;
+                rows.into_iter()
+                    .filter(|m| !m.red_line.unwrap_or(false))
+                    .filter(|m| instant(m.expires_at.as_deref()).is_some_and(|t| t < now))
+                    .map(|m| m.id)
+                    .collect()
+            };
+            self.db.write(|w| {
+                let mut n = 0;
+                for id in &expired {
+                    // Re-checked inside the transaction: a memory marked
+                    // red-line since the scan is skipped, not an error.
+                    let still = w.get::<ContinuumMemory>(id.as_str())?.is_some_and(|m| {
+                        !m.red_line.unwrap_or(false)
+                            && instant(m.expires_at.as_deref()).is_some_and(|t| t < now)
+                    });
+                    if still && delete_memory(w, id, true, "expired", false, now)? {
+                        n += 1;
+                    }
                 }
-            }
-            Ok(n)
+                Ok(n)
+            })
         })
     }
 
@@ -589,8 +561,8 @@ impl ContinuumStore {
 
     /// A memory by id.
     pub fn get(&self, id: &str) -> Result<Option<ContinuumMemory>> {
-        let _t = self.db.timed("continuum_get", || format!("id={id}"));
-        self.db.read()?.get(id)
+        self.db
+            .read_op("continuum_get", || format!("id={id}"), |r| r.get(id))
     }
 
     /// A memory's tier.
@@ -602,7 +574,8 @@ impl ContinuumStore {
 
     /// An archived memory by id.
     pub fn archived(&self, id: &str) -> Result<Option<ContinuumMemoryArchive>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("ContinuumStore.archived", String::new, |r| r.get(id))
     }
 
     /// The memories of a tier, by importance (highest first), then most
@@ -620,69 +593,89 @@ impl ContinuumStore {
         limit: usize,
         min_importance: f64,
     ) -> Result<Vec<ContinuumMemory>> {
-        let _t = self.db.timed("continuum_retrieve", || {
-            format!("tiers={tiers:?} limit={limit}")
-        });
-        let r = self.db.read()?;
-        let tiers: &[MemoryTier] = if tiers.is_empty() {
-            &MemoryTier::ALL
-        } else {
-            tiers
-        };
-        let mut out = Vec::new();
-        for t in tiers {
-            let rows: Vec<ContinuumMemory> = r.scan_index(
-                ContinuumMemory::idx_continuum_tier_importance,
-                KeyRange::prefix(t.as_str()),
-                Page::default(),
-            )?;
-            out.extend(
-                rows.into_iter()
-                    .filter(|m| m.importance.unwrap_or(0.0) >= min_importance),
-            );
-        }
-        out.sort_by(by_importance);
-        out.truncate(limit);
-        Ok(out)
+        self.db.read_op(
+            "continuum_retrieve",
+            || format!("tiers={tiers:?} limit={limit}"),
+            |r| {
+                let tiers: &[MemoryTier] = if tiers.is_empty() {
+                    &MemoryTier::ALL
+                } else {
+                    tiers
+                };
+                let mut out = Vec::new();
+                for t in tiers {
+                    let rows: Vec<ContinuumMemory> = r.scan_index(
+                        ContinuumMemory::idx_continuum_tier_importance,
+                        KeyRange::prefix(t.as_str()),
+                        Page::default(),
+                    )?;
+                    out.extend(
+                        rows.into_iter()
+                            .filter(|m| m.importance.unwrap_or(0.0) >= min_importance),
+                    );
+                }
+                // `(importance DESC, updated_at DESC)` then id: the
+                // original's retrieval order.
+                Ok(newest(
+                    out,
+                    limit,
+                    |m| {
+                        let importance = Real(m.importance.unwrap_or(0.0));
+                        (importance, instant(m.updated_at.as_deref()))
+                    },
+                    |a, b| a.id.cmp(&b.id),
+                ))
+            },
+        )
     }
 
     /// The most recently updated memories of a tier, newest first.
     pub fn recent_in_tier(&self, tier: MemoryTier, limit: usize) -> Result<Vec<ContinuumMemory>> {
-        self.db.read()?.scan_index(
-            ContinuumMemory::idx_continuum_tier_updated,
-            KeyRange::prefix(tier.as_str()),
-            Page::first(limit).reversed(),
-        )
+        self.db
+            .op("ContinuumStore.recent_in_tier", String::new, || {
+                self.db.read()?.scan_index(
+                    ContinuumMemory::idx_continuum_tier_updated,
+                    KeyRange::prefix(tier.as_str()),
+                    Page::first(limit).reversed(),
+                )
+            })
     }
 
     /// Number of memories per tier (every tier present, possibly 0).
     pub fn tier_counts(&self) -> Result<BTreeMap<MemoryTier, u64>> {
-        let r = self.db.read()?;
-        let mut out = BTreeMap::new();
-        for t in MemoryTier::ALL {
-            let n = r.count_index(
-                ContinuumMemory::idx_continuum_tier,
-                KeyRange::prefix(t.as_str()),
-            )?;
-            out.insert(t, n);
-        }
-        Ok(out)
+        self.db
+            .read_op("ContinuumStore.tier_counts", String::new, |r| {
+                let mut out = BTreeMap::new();
+                for t in MemoryTier::ALL {
+                    let n = r.count_index(
+                        ContinuumMemory::idx_continuum_tier,
+                        KeyRange::prefix(t.as_str()),
+                    )?;
+                    out.insert(t, n);
+                }
+                Ok(out)
+            })
     }
 
     /// Number of live memories.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<ContinuumMemory>()
+        self.db.read_op("ContinuumStore.count", String::new, |r| {
+            r.count::<ContinuumMemory>()
+        })
     }
 
     /// A memory's tier transitions, oldest first.
     pub fn transitions(&self, memory_id: &str) -> Result<Vec<TierTransition>> {
-        let mut rows: Vec<TierTransition> = self.db.read()?.find(
-            TierTransition::idx_tier_transitions_memory,
-            memory_id,
-            Page::default(),
-        )?;
-        rows.sort_by_key(|t| t.id);
-        Ok(rows)
+        self.db
+            .read_op("ContinuumStore.transitions", String::new, |r| {
+                let mut rows: Vec<TierTransition> = r.find(
+                    TierTransition::idx_tier_transitions_memory,
+                    memory_id,
+                    Page::default(),
+                )?;
+                rows.sort_by_key(|t| t.id);
+                Ok(rows)
+            })
     }
 }
 
@@ -694,12 +687,14 @@ fn move_tier(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<(MemoryTier, MemoryTier)>> {
-    let mut row = w.get::<ContinuumMemory>(id)?.ok_or_else(|| not_found(id))?;
+    let mut row = w
+        .get::<ContinuumMemory>(id)?
+        .ok_or_else(|| not_found("continuum_memory", id))?;
     let from = MemoryTier::parse(&row.tier)?;
     let Some(target) = to(from).filter(|t| *t != from) else {
         return Ok(None);
     };
-    let now = ts(now);
+    let now = time::format_iso(now);
     row.tier = target.as_str().into();
     row.last_promotion_at = Some(now.clone());
     row.updated_at = Some(now.clone());
@@ -749,7 +744,7 @@ fn delete_memory(
             semantic_centroid: row.semantic_centroid.clone(),
             created_at: row.created_at.clone(),
             updated_at: row.updated_at.clone(),
-            archived_at: Some(ts(now)),
+            archived_at: Some(time::format_iso(now)),
             archive_reason: Some(reason.into()),
             metadata: row.metadata.clone(),
             extra: Default::default(),

@@ -270,50 +270,54 @@ impl EloStore {
 
     /// An agent's rating; `None` for an agent that never played.
     pub fn get_rating(&self, agent: &str) -> Result<Option<Rating>> {
-        let _t = self.db.timed("get_rating", || format!("agent={agent}"));
-        self.db.read()?.get(agent)
+        self.db
+            .read_op("get_rating", || format!("agent={agent}"), |r| r.get(agent))
     }
 
     /// Every rating, by overall elo (highest first), then name.
     pub fn ratings(&self) -> Result<Vec<Rating>> {
-        let _t = self.db.timed("ratings", String::new);
-        let mut all: Vec<Rating> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        all.sort_by(|a, b| {
-            elo_of(b)
-                .total_cmp(&elo_of(a))
-                .then_with(|| a.agent_name.cmp(&b.agent_name))
-        });
-        Ok(all)
+        self.db.op("ratings", String::new, || {
+            let mut all: Vec<Rating> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+            all.sort_by(|a, b| {
+                elo_of(b)
+                    .total_cmp(&elo_of(a))
+                    .then_with(|| a.agent_name.cmp(&b.agent_name))
+            });
+            Ok(all)
+        })
     }
 
     /// The top `limit` agents by overall elo or, for a domain, by their
     /// rating in that domain (agents without one are left out); ties by name.
     pub fn leaderboard(&self, limit: usize, domain: Option<&str>) -> Result<Vec<LeaderboardEntry>> {
-        let _t = self
-            .db
-            .timed("leaderboard", || format!("limit={limit} domain={domain:?}"));
-        let all: Vec<Rating> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        let mut board: Vec<LeaderboardEntry> = all
-            .into_iter()
-            .filter_map(|r| {
-                let elo = match domain {
-                    None => elo_of(&r),
-                    Some(d) => domain_elo(&r, d)?,
-                };
-                Some(LeaderboardEntry {
-                    agent_name: r.agent_name.clone(),
-                    elo,
-                    rating: r,
-                })
-            })
-            .collect();
-        board.sort_by(|a, b| {
-            b.elo
-                .total_cmp(&a.elo)
-                .then_with(|| a.agent_name.cmp(&b.agent_name))
-        });
-        board.truncate(limit);
-        Ok(board)
+        self.db.op(
+            "leaderboard",
+            || format!("limit={limit} domain={domain:?}"),
+            || {
+                let all: Vec<Rating> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+                let mut board: Vec<LeaderboardEntry> = all
+                    .into_iter()
+                    .filter_map(|r| {
+                        let elo = match domain {
+                            None => elo_of(&r),
+                            Some(d) => domain_elo(&r, d)?,
+                        };
+                        Some(LeaderboardEntry {
+                            agent_name: r.agent_name.clone(),
+                            elo,
+                            rating: r,
+                        })
+                    })
+                    .collect();
+                board.sort_by(|a, b| {
+                    b.elo
+                        .total_cmp(&a.elo)
+                        .then_with(|| a.agent_name.cmp(&b.agent_name))
+                });
+                board.truncate(limit);
+                Ok(board)
+            },
+        )
     }
 
     // ----- matches -----------------------------------------------------------
@@ -322,50 +326,54 @@ impl EloStore {
     /// change. A `debate_id` already recorded returns its stored changes
     /// and writes nothing.
     pub fn record_match(&self, input: &MatchInput) -> Result<BTreeMap<String, f64>> {
-        self.record_match_at(input, Utc::now())
-    }
-
-    /// [`EloStore::record_match`] with an explicit clock.
-    pub fn record_match_at(
-        &self,
-        input: &MatchInput,
-        now: DateTime<Utc>,
-    ) -> Result<BTreeMap<String, f64>> {
+        let now = self.db.now();
         validate_match(input)?;
-        let _t = self.db.timed("record_match", || {
-            format!(
-                "debate={} participants={}",
-                input.debate_id,
-                input.participants.len()
-            )
-        });
-        self.db.write(|w| {
-            if let Some(m) = w.get_by(Match::matches_debate_id_key, input.debate_id.as_str())? {
-                return stored_changes(&m);
-            }
-            record_match_in(w, input, now)
-        })
+        self.db.write_op(
+            "record_match",
+            || {
+                format!(
+                    "debate={} participants={}",
+                    input.debate_id,
+                    input.participants.len()
+                )
+            },
+            |w| {
+                if let Some(m) = w.get_by(Match::matches_debate_id_key, input.debate_id.as_str())? {
+                    return stored_changes(&m);
+                }
+                record_match_in(w, input, now)
+            },
+        )
     }
 
     /// The match of a debate.
     pub fn get_match(&self, debate_id: &str) -> Result<Option<Match>> {
-        self.db
-            .read()?
-            .get_by(Match::matches_debate_id_key, debate_id)
+        self.db.op("EloStore.get_match", String::new, || {
+            self.db
+                .read()?
+                .get_by(Match::matches_debate_id_key, debate_id)
+        })
     }
 
     /// Number of recorded matches.
     pub fn count_matches(&self) -> Result<u64> {
-        self.db.read()?.count::<Match>()
+        self.db.read_op("EloStore.count_matches", String::new, |r| {
+            r.count::<Match>()
+        })
     }
 
     /// An agent's rating after each of its last `limit` debates, newest first.
     pub fn history(&self, agent: &str, limit: usize) -> Result<Vec<EloHistory>> {
-        let _t = self.db.timed("elo_history", || format!("agent={agent}"));
-        self.db.read()?.find(
-            EloHistory::idx_elo_history_agent,
-            agent,
-            Page::first(limit).reversed(),
+        self.db.read_op(
+            "elo_history",
+            || format!("agent={agent}"),
+            |r| {
+                r.find(
+                    EloHistory::idx_elo_history_agent,
+                    agent,
+                    Page::first(limit).reversed(),
+                )
+            },
         )
     }
 
@@ -381,42 +389,48 @@ impl EloStore {
         confidence: f64,
     ) -> Result<CalibrationPrediction> {
         check_confidence(confidence)?;
-        let _t = self.db.timed("record_winner_prediction", || {
-            format!("tournament={tournament_id} predictor={predictor}")
-        });
-        let now = Utc::now();
-        self.db.write(|w| {
-            let old = w.get_by(
+        self.db.op(
+            "record_winner_prediction",
+            || format!("tournament={tournament_id} predictor={predictor}"),
+            || {
+                let now = self.db.now();
+                self.db.write(|w| {
+                    let old = w.get_by(
                 CalibrationPrediction::calibration_predictions_tournament_id_predictor_agent_key,
                 (tournament_id, predictor),
             )?;
-            if let Some(old) = old {
-                w.delete::<CalibrationPrediction>(old.id)?;
-            }
-            let id = w.next_id::<CalibrationPrediction>()?;
-            let row = CalibrationPrediction {
-                id,
-                tournament_id: tournament_id.into(),
-                predictor_agent: predictor.into(),
-                predicted_winner: predicted_winner.into(),
-                confidence,
-                actual_winner: None,
-                resolved_at: None,
-                created_at: Some(sql_timestamp(now)),
-                extra: Default::default(),
-            };
-            w.insert(&row)?;
-            Ok(row)
-        })
+                    if let Some(old) = old {
+                        w.delete::<CalibrationPrediction>(old.id)?;
+                    }
+                    let id = w.next_id::<CalibrationPrediction>()?;
+                    let row = CalibrationPrediction {
+                        id,
+                        tournament_id: tournament_id.into(),
+                        predictor_agent: predictor.into(),
+                        predicted_winner: predicted_winner.into(),
+                        confidence,
+                        actual_winner: None,
+                        resolved_at: None,
+                        created_at: Some(crate::time::format_sql(now)),
+                        extra: Default::default(),
+                    };
+                    w.insert(&row)?;
+                    Ok(row)
+                })
+            },
+        )
     }
 
     /// The predictions made for a tournament, in id order.
     pub fn winner_predictions(&self, tournament_id: &str) -> Result<Vec<CalibrationPrediction>> {
-        self.db.read()?.find(
-            CalibrationPrediction::idx_calibration_pred_tournament,
-            tournament_id,
-            Page::default(),
-        )
+        self.db
+            .read_op("EloStore.winner_predictions", String::new, |r| {
+                r.find(
+                    CalibrationPrediction::idx_calibration_pred_tournament,
+                    tournament_id,
+                    Page::default(),
+                )
+            })
     }
 
     /// Scores every unresolved prediction of a tournament against its
@@ -429,53 +443,48 @@ impl EloStore {
         tournament_id: &str,
         actual_winner: &str,
     ) -> Result<Vec<ResolvedPrediction>> {
-        self.resolve_tournament_calibration_at(tournament_id, actual_winner, Utc::now())
-    }
-
-    /// [`EloStore::resolve_tournament_calibration`] with an explicit clock.
-    pub fn resolve_tournament_calibration_at(
-        &self,
-        tournament_id: &str,
-        actual_winner: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<ResolvedPrediction>> {
-        let _t = self.db.timed("resolve_tournament_calibration", || {
-            format!("tournament={tournament_id}")
-        });
-        let stamp = time::format_iso(now);
-        self.db.write(|w| {
-            let pks = w.keys_by(
-                CalibrationPrediction::idx_calibration_pred_tournament,
-                tournament_id,
-            )?;
-            let mut out = Vec::new();
-            for pk in pks {
-                let Some(mut p) = w.get::<CalibrationPrediction>(RawKey(&pk))? else {
-                    continue;
-                };
-                if p.resolved_at.is_some() {
-                    continue;
-                }
-                let correct = p.predicted_winner == actual_winner;
-                let brier = brier(p.confidence, correct);
-                let mut r = rating_or_new(w, &p.predictor_agent)?;
-                r.calibration_correct =
-                    Some(r.calibration_correct.unwrap_or(0) + i64::from(correct));
-                r.calibration_total = Some(r.calibration_total.unwrap_or(0) + 1);
-                r.calibration_brier_sum = Some(r.calibration_brier_sum.unwrap_or(0.0) + brier);
-                r.updated_at = Some(stamp.clone());
-                w.upsert(&r)?;
-                p.actual_winner = Some(actual_winner.into());
-                p.resolved_at = Some(stamp.clone());
-                w.update(&p)?;
-                out.push(ResolvedPrediction {
-                    predictor_agent: p.predictor_agent,
-                    correct,
-                    brier,
-                });
-            }
-            Ok(out)
-        })
+        let now = self.db.now();
+        self.db.op(
+            "resolve_tournament_calibration",
+            || format!("tournament={tournament_id}"),
+            || {
+                let stamp = time::format_iso(now);
+                self.db.write(|w| {
+                    let pks = w.keys_by(
+                        CalibrationPrediction::idx_calibration_pred_tournament,
+                        tournament_id,
+                    )?;
+                    let mut out = Vec::new();
+                    for pk in pks {
+                        let Some(mut p) = w.get::<CalibrationPrediction>(RawKey(&pk))? else {
+                            continue;
+                        };
+                        if p.resolved_at.is_some() {
+                            continue;
+                        }
+                        let correct = p.predicted_winner == actual_winner;
+                        let brier = brier(p.confidence, correct);
+                        let mut r = rating_or_new(w, &p.predictor_agent)?;
+                        r.calibration_correct =
+                            Some(r.calibration_correct.unwrap_or(0) + i64::from(correct));
+                        r.calibration_total = Some(r.calibration_total.unwrap_or(0) + 1);
+                        r.calibration_brier_sum =
+                            Some(r.calibration_brier_sum.unwrap_or(0.0) + brier);
+                        r.updated_at = Some(stamp.clone());
+                        w.upsert(&r)?;
+                        p.actual_winner = Some(actual_winner.into());
+                        p.resolved_at = Some(stamp.clone());
+                        w.update(&p)?;
+                        out.push(ResolvedPrediction {
+                            predictor_agent: p.predictor_agent,
+                            correct,
+                            brier,
+                        });
+                    }
+                    Ok(out)
+                })
+            },
+        )
     }
 
     // ----- per-domain calibration -------------------------------------------
@@ -489,51 +498,43 @@ impl EloStore {
         confidence: f64,
         correct: bool,
     ) -> Result<(DomainCalibration, CalibrationBucket)> {
-        self.record_domain_prediction_at(agent, domain, confidence, correct, Utc::now())
-    }
-
-    /// [`EloStore::record_domain_prediction`] with an explicit clock.
-    pub fn record_domain_prediction_at(
-        &self,
-        agent: &str,
-        domain: &str,
-        confidence: f64,
-        correct: bool,
-        now: DateTime<Utc>,
-    ) -> Result<(DomainCalibration, CalibrationBucket)> {
+        let now = self.db.now();
         check_confidence(confidence)?;
-        let _t = self.db.timed("record_domain_prediction", || {
-            format!("agent={agent} domain={domain}")
-        });
-        let b = brier(confidence, correct);
-        let key = bucket_key(confidence);
-        self.db.write(|w| {
-            let mut dc = w
-                .get::<DomainCalibration>((agent, domain))?
-                .unwrap_or_else(|| DomainCalibration {
-                    agent_name: agent.into(),
-                    domain: domain.into(),
-                    ..Default::default()
-                });
-            dc.total_predictions = Some(dc.total_predictions.unwrap_or(0) + 1);
-            dc.total_correct = Some(dc.total_correct.unwrap_or(0) + i64::from(correct));
-            dc.brier_sum = Some(dc.brier_sum.unwrap_or(0.0) + b);
-            dc.updated_at = Some(time::format_iso(now));
-            w.upsert(&dc)?;
-            let mut bucket = w
-                .get::<CalibrationBucket>((agent, domain, key.as_str()))?
-                .unwrap_or_else(|| CalibrationBucket {
-                    agent_name: agent.into(),
-                    domain: domain.into(),
-                    bucket_key: key.clone(),
-                    ..Default::default()
-                });
-            bucket.predictions = Some(bucket.predictions.unwrap_or(0) + 1);
-            bucket.correct = Some(bucket.correct.unwrap_or(0) + i64::from(correct));
-            bucket.brier_sum = Some(bucket.brier_sum.unwrap_or(0.0) + b);
-            w.upsert(&bucket)?;
-            Ok((dc, bucket))
-        })
+        self.db.op(
+            "record_domain_prediction",
+            || format!("agent={agent} domain={domain}"),
+            || {
+                let b = brier(confidence, correct);
+                let key = bucket_key(confidence);
+                self.db.write(|w| {
+                    let mut dc =
+                        w.get::<DomainCalibration>((agent, domain))?
+                            .unwrap_or_else(|| DomainCalibration {
+                                agent_name: agent.into(),
+                                domain: domain.into(),
+                                ..Default::default()
+                            });
+                    dc.total_predictions = Some(dc.total_predictions.unwrap_or(0) + 1);
+                    dc.total_correct = Some(dc.total_correct.unwrap_or(0) + i64::from(correct));
+                    dc.brier_sum = Some(dc.brier_sum.unwrap_or(0.0) + b);
+                    dc.updated_at = Some(time::format_iso(now));
+                    w.upsert(&dc)?;
+                    let mut bucket = w
+                        .get::<CalibrationBucket>((agent, domain, key.as_str()))?
+                        .unwrap_or_else(|| CalibrationBucket {
+                            agent_name: agent.into(),
+                            domain: domain.into(),
+                            bucket_key: key.clone(),
+                            ..Default::default()
+                        });
+                    bucket.predictions = Some(bucket.predictions.unwrap_or(0) + 1);
+                    bucket.correct = Some(bucket.correct.unwrap_or(0) + i64::from(correct));
+                    bucket.brier_sum = Some(bucket.brier_sum.unwrap_or(0.0) + b);
+                    w.upsert(&bucket)?;
+                    Ok((dc, bucket))
+                })
+            },
+        )
     }
 
     /// An agent's calibration totals in a domain.
@@ -542,14 +543,19 @@ impl EloStore {
         agent: &str,
         domain: &str,
     ) -> Result<Option<DomainCalibration>> {
-        self.db.read()?.get((agent, domain))
+        self.db
+            .read_op("EloStore.domain_calibration", String::new, |r| {
+                r.get((agent, domain))
+            })
     }
 
     /// An agent's confidence buckets in a domain, by bucket key.
     pub fn calibration_buckets(&self, agent: &str, domain: &str) -> Result<Vec<CalibrationBucket>> {
-        self.db
-            .read()?
-            .scan(KeyRange::prefix((agent, domain)), Page::default())
+        self.db.op("EloStore.calibration_buckets", String::new, || {
+            self.db
+                .read()?
+                .scan(KeyRange::prefix((agent, domain)), Page::default())
+        })
     }
 
     // ----- relationships ------------------------------------------------------
@@ -563,17 +569,7 @@ impl EloStore {
         b: &str,
         delta: RelationshipDelta,
     ) -> Result<AgentRelationship> {
-        self.update_relationship_at(a, b, delta, Utc::now())
-    }
-
-    /// [`EloStore::update_relationship`] with an explicit clock.
-    pub fn update_relationship_at(
-        &self,
-        a: &str,
-        b: &str,
-        delta: RelationshipDelta,
-        now: DateTime<Utc>,
-    ) -> Result<AgentRelationship> {
+        let now = self.db.now();
         if a == b {
             return Err(invalid(
                 "update_relationship",
@@ -589,45 +585,48 @@ impl EloStore {
         } else {
             (b, a, delta.swapped())
         };
-        let _t = self
-            .db
-            .timed("update_relationship", || format!("a={a} b={b}"));
-        self.db.write(|w| {
-            let mut r = w
-                .get::<AgentRelationship>((a, b))?
-                .unwrap_or_else(|| AgentRelationship {
-                    agent_a: a.into(),
-                    agent_b: b.into(),
-                    ..Default::default()
-                });
-            let add = |x: &mut Option<i64>, by: i64| *x = Some(x.unwrap_or(0) + by);
-            add(&mut r.debate_count, d.debates);
-            add(&mut r.agreement_count, d.agreements);
-            add(&mut r.critique_count_a_to_b, d.critiques_a_to_b);
-            add(&mut r.critique_count_b_to_a, d.critiques_b_to_a);
-            add(&mut r.critique_accepted_a_to_b, d.critiques_accepted_a_to_b);
-            add(&mut r.critique_accepted_b_to_a, d.critiques_accepted_b_to_a);
-            add(
-                &mut r.position_changes_a_after_b,
-                d.position_changes_a_after_b,
-            );
-            add(
-                &mut r.position_changes_b_after_a,
-                d.position_changes_b_after_a,
-            );
-            add(&mut r.a_wins_over_b, d.a_wins_over_b);
-            add(&mut r.b_wins_over_a, d.b_wins_over_a);
-            r.updated_at = Some(time::format_iso(now));
-            w.upsert(&r)?;
-            Ok(r)
-        })
+        self.db.write_op(
+            "update_relationship",
+            || format!("a={a} b={b}"),
+            |w| {
+                let mut r =
+                    w.get::<AgentRelationship>((a, b))?
+                        .unwrap_or_else(|| AgentRelationship {
+                            agent_a: a.into(),
+                            agent_b: b.into(),
+                            ..Default::default()
+                        });
+                let add = |x: &mut Option<i64>, by: i64| *x = Some(x.unwrap_or(0) + by);
+                add(&mut r.debate_count, d.debates);
+                add(&mut r.agreement_count, d.agreements);
+                add(&mut r.critique_count_a_to_b, d.critiques_a_to_b);
+                add(&mut r.critique_count_b_to_a, d.critiques_b_to_a);
+                add(&mut r.critique_accepted_a_to_b, d.critiques_accepted_a_to_b);
+                add(&mut r.critique_accepted_b_to_a, d.critiques_accepted_b_to_a);
+                add(
+                    &mut r.position_changes_a_after_b,
+                    d.position_changes_a_after_b,
+                );
+                add(
+                    &mut r.position_changes_b_after_a,
+                    d.position_changes_b_after_a,
+                );
+                add(&mut r.a_wins_over_b, d.a_wins_over_b);
+                add(&mut r.b_wins_over_a, d.b_wins_over_a);
+                r.updated_at = Some(time::format_iso(now));
+                w.upsert(&r)?;
+                Ok(r)
+            },
+        )
     }
 
     /// The stored (canonical, `agent_a < agent_b`) row of a pair, given in
     /// either order.
     pub fn relationship(&self, a: &str, b: &str) -> Result<Option<AgentRelationship>> {
-        let (a, b) = if a < b { (a, b) } else { (b, a) };
-        self.db.read()?.get((a, b))
+        self.db.op("EloStore.relationship", String::new, || {
+            let (a, b) = if a < b { (a, b) } else { (b, a) };
+            self.db.read()?.get((a, b))
+        })
     }
 }
 
@@ -639,7 +638,7 @@ fn record_match_in(
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, f64>> {
     let stamp = time::format_iso(now);
-    let created = sql_timestamp(now);
+    let created = crate::time::format_sql(now);
     let agents = &input.participants;
     let scores: Vec<f64> = agents.iter().map(|a| input.scores[a]).collect();
 
@@ -861,11 +860,6 @@ fn check_confidence(confidence: f64) -> Result<()> {
 
 fn invalid(op: &str, field: &str, what: &str) -> Error {
     Error::InvalidArgument(format!("{op}: {field} {what}"))
-}
-
-/// `CURRENT_TIMESTAMP`'s shape: `YYYY-MM-DD HH:MM:SS`, UTC.
-pub(crate) fn sql_timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 // ----- Python-compatible JSON ----------------------------------------------

@@ -8,14 +8,15 @@
 //! seconds; `debate_ids_json` and `results_json` are JSON lists,
 //! `options_json` a JSON object.
 
+use super::query::{Real, find_or_scan, newest};
 use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::explainability::BatchJob;
+use crate::store::common::ttl;
+use crate::table::KeyRange;
 use crate::table::Read;
-use crate::table::{KeyRange, Page};
-use crate::time::epoch_now;
 use serde_json::Value;
 use std::ops::Bound;
 
@@ -81,14 +82,9 @@ impl BatchJobStore {
 
     /// Opens it with jobs kept for `ttl_seconds` after creation.
     pub fn open_with_ttl(config: &Config, ttl_seconds: f64) -> Result<Self> {
-        if !(ttl_seconds.is_finite() && ttl_seconds >= 0.0) {
-            return Err(Error::InvalidArgument(format!(
-                "batch job TTL {ttl_seconds} must be a finite number of seconds >= 0"
-            )));
-        }
         Ok(BatchJobStore {
             db: Database::open(config, DbTarget::Store(Store::ExplainabilityBatchJobs))?,
-            ttl: ttl_seconds,
+            ttl: ttl("batch job", ttl_seconds)?,
         })
     }
 
@@ -107,155 +103,138 @@ impl BatchJobStore {
         let mut row = job.clone();
         row.expires_at = row.created_at + self.ttl;
         let id = row.batch_id.clone();
-        let _t = self.db.timed("batch_job_save", || format!("id={id}"));
-        self.db.write(|w| w.upsert(&row).map(drop))?;
-        Ok(row)
-    }
-
-    /// A live job now. See [`BatchJobStore::get_job_at`].
-    pub fn get_job(&self, batch_id: &str) -> Result<Option<BatchJob>> {
-        self.get_job_at(batch_id, epoch_now())
+        self.db.op(
+            "batch_job_save",
+            || format!("id={id}"),
+            || {
+                self.db.write(|w| w.upsert(&row).map(drop))?;
+                Ok(row)
+            },
+        )
     }
 
     /// A job, unless it expired by `now` (then it is deleted and `None`
     /// returned, as the original does).
-    pub fn get_job_at(&self, batch_id: &str, now: f64) -> Result<Option<BatchJob>> {
-        let job: Option<BatchJob> = self.db.read()?.get(batch_id)?;
-        match job {
-            Some(j) if j.expires_at <= now => {
-                self.db.write(|w| {
-                    // Re-check inside the transaction: it may have been re-saved.
-                    match w.get::<BatchJob>(batch_id)? {
-                        Some(cur) if cur.expires_at <= now => {
-                            w.delete::<BatchJob>(batch_id).map(drop)
+    pub fn get_job(&self, batch_id: &str) -> Result<Option<BatchJob>> {
+        self.db.op("BatchJobStore.get_job", String::new, || {
+            let now = self.db.now_epoch();
+            let job: Option<BatchJob> = self.db.read()?.get(batch_id)?;
+            match job {
+                Some(j) if j.expires_at <= now => {
+                    self.db.write(|w| {
+                        // Re-check inside the transaction: it may have been re-saved.
+                        match w.get::<BatchJob>(batch_id)? {
+                            Some(cur) if cur.expires_at <= now => {
+                                w.delete::<BatchJob>(batch_id).map(drop)
+                            }
+                            _ => Ok(()),
                         }
-                        _ => Ok(()),
-                    }
-                })?;
-                Ok(None)
+                    })?;
+                    Ok(None)
+                }
+                other => Ok(other),
             }
-            other => Ok(other),
-        }
+        })
     }
 
     /// Moves a job to `status` at time `at`: `processing` sets
     /// `started_at` (if unset), `completed`/`failed` set `completed_at`;
     /// `error` replaces the stored error when given. `None` if unknown.
-    pub fn update_status_at(
-        &self,
-        batch_id: &str,
-        status: &str,
-        error: Option<&str>,
-        at: f64,
-    ) -> Result<Option<BatchJob>> {
-        check_status(status)?;
-        self.db.write(|w| {
-            let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
-                return Ok(None);
-            };
-            j.status = status.to_string();
-            match status {
-                "processing" => {
-                    j.started_at.get_or_insert(at);
-                }
-                "completed" | "failed" => j.completed_at = Some(at),
-                _ => {}
-            }
-            if let Some(e) = error {
-                j.error = Some(e.to_string());
-            }
-            w.update(&j)?;
-            Ok(Some(j))
-        })
-    }
-
-    /// [`BatchJobStore::update_status_at`] now.
     pub fn update_status(
         &self,
         batch_id: &str,
         status: &str,
         error: Option<&str>,
     ) -> Result<Option<BatchJob>> {
-        self.update_status_at(batch_id, status, error, epoch_now())
+        self.db.op("BatchJobStore.update_status", String::new, || {
+            let at = self.db.now_epoch();
+            check_status(status)?;
+            self.db.write(|w| {
+                let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
+                    return Ok(None);
+                };
+                j.status = status.to_string();
+                match status {
+                    "processing" => {
+                        j.started_at.get_or_insert(at);
+                    }
+                    "completed" | "failed" => j.completed_at = Some(at),
+                    _ => {}
+                }
+                if let Some(e) = error {
+                    j.error = Some(e.to_string());
+                }
+                w.update(&j)?;
+                Ok(Some(j))
+            })
+        })
     }
 
     /// Appends one result (and counts it as processed). `None` if unknown.
     pub fn add_result(&self, batch_id: &str, result: Value) -> Result<Option<BatchJob>> {
-        self.db.write(|w| {
-            let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
-                return Ok(None);
-            };
-            let mut results = match serde_json::from_str::<Value>(&j.results_json) {
-                Ok(Value::Array(items)) => items,
-                _ => {
-                    return Err(Error::Corrupt {
-                        table: "explainability_batch_jobs",
-                        key: format!("{batch_id:?}"),
-                        what: "results_json is not a JSON list".into(),
-                    });
-                }
-            };
-            results.push(result);
-            j.results_json = python_json(&Value::Array(results), false);
-            j.processed_count += 1;
-            w.update(&j)?;
-            Ok(Some(j))
-        })
+        self.db
+            .write_op("BatchJobStore.add_result", String::new, |w| {
+                let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
+                    return Ok(None);
+                };
+                let mut results = match serde_json::from_str::<Value>(&j.results_json) {
+                    Ok(Value::Array(items)) => items,
+                    _ => {
+                        return Err(Error::Corrupt {
+                            table: "explainability_batch_jobs",
+                            key: format!("{batch_id:?}"),
+                            what: "results_json is not a JSON list".into(),
+                        });
+                    }
+                };
+                results.push(result);
+                j.results_json = python_json(&Value::Array(results), false);
+                j.processed_count += 1;
+                w.update(&j)?;
+                Ok(Some(j))
+            })
     }
 
     /// Deletes a job.
     pub fn delete_job(&self, batch_id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<BatchJob>(batch_id))
-    }
-
-    /// Live jobs now, see [`BatchJobStore::list_jobs_at`].
-    pub fn list_jobs(&self, status: Option<&str>, limit: usize) -> Result<Vec<BatchJob>> {
-        self.list_jobs_at(status, limit, epoch_now())
+        self.db
+            .write_op("BatchJobStore.delete_job", String::new, |w| {
+                w.delete::<BatchJob>(batch_id)
+            })
     }
 
     /// Deletes expired jobs, then lists up to `limit` jobs, newest first,
     /// optionally of one status only.
-    pub fn list_jobs_at(
-        &self,
-        status: Option<&str>,
-        limit: usize,
-        now: f64,
-    ) -> Result<Vec<BatchJob>> {
-        self.cleanup_expired_at(now)?;
-        let r = self.db.read()?;
-        let mut jobs: Vec<BatchJob> = match status {
-            Some(s) => r.find(
+    pub fn list_jobs(&self, status: Option<&str>, limit: usize) -> Result<Vec<BatchJob>> {
+        self.db.op("BatchJobStore.list_jobs", String::new, || {
+            self.cleanup_expired()?;
+            let jobs = find_or_scan(
+                &self.db.read()?,
                 BatchJob::idx_explainability_batch_jobs_status,
-                s,
-                Page::default(),
-            )?,
-            None => r.scan(KeyRange::all(), Page::default())?,
-        };
-        jobs.sort_by(|a, b| {
-            b.created_at
-                .total_cmp(&a.created_at)
-                .then_with(|| a.batch_id.cmp(&b.batch_id))
-        });
-        jobs.truncate(limit);
-        Ok(jobs)
+                status,
+            )?;
+            Ok(newest(
+                jobs,
+                limit,
+                |j| Real(j.created_at),
+                |a, b| a.batch_id.cmp(&b.batch_id),
+            ))
+        })
     }
 
     /// Deletes jobs with `expires_at <= now`; returns how many.
-    pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
-        let _t = self.db.timed("batch_job_cleanup", String::new);
-        self.db.write(|w| {
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        let now = self.db.now_epoch();
+        self.db.write_op("batch_job_cleanup", String::new, |w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Included(now));
             w.delete_in(BatchJob::idx_explainability_batch_jobs_expires, &range)
         })
     }
 
-    /// Deletes expired jobs now.
-    pub fn cleanup_expired(&self) -> Result<u64> {
-        self.cleanup_expired_at(epoch_now())
-    }
-
     /// Number of stored jobs (expired or not).
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<BatchJob>()
+        self.db.read_op("BatchJobStore.count", String::new, |r| {
+            r.count::<BatchJob>()
+        })
     }
 }

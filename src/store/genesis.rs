@@ -25,6 +25,8 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_python_json, python_json};
 use crate::schema::genesis::{ActivePopulation, GenesisEvent, Genome, Population};
+use crate::store::common::{finite, not_found};
+use crate::store::query::{Order, by_time, instant, instant_then_text, paginate};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
 use chrono::{NaiveDateTime, Timelike};
@@ -63,11 +65,6 @@ pub fn naive_iso(t: NaiveDateTime) -> String {
     }
 }
 
-/// Now in local time, naive (`datetime.now()`).
-pub fn local_now() -> NaiveDateTime {
-    chrono::Local::now().naive_local()
-}
-
 /// SHA-256 of text, lower-case hex.
 pub fn sha256_hex(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
@@ -102,10 +99,6 @@ fn stored_data(e: &GenesisEvent) -> Result<Value> {
         None => Ok(Value::Null),
         Some(t) => parse_python_json(t),
     }
-}
-
-fn parse_ts(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    crate::time::parse(s)
 }
 
 // ----- the ledger ----------------------------------------------------------
@@ -182,233 +175,222 @@ impl GenesisLedger {
         self.db.read()
     }
 
-    /// Records an event now. See [`GenesisLedger::record_at`].
+    /// Records an event at the local time now: a fresh
+    /// id (`str(uuid4())[:12]`, so 8 hex digits, a dash, 3 hex digits), `data` as Python's `json.dumps` writes it, and the
+    /// content hash. Fails with [`Error::InvalidArgument`] for an unknown event
+    /// type and with [`Error::ForeignKey`] if the parent does not exist.
     pub fn record(
         &self,
         event_type: &str,
         parent_event_id: Option<&str>,
         data: Value,
     ) -> Result<GenesisEvent> {
-        self.record_at(event_type, parent_event_id, data, local_now())
-    }
-
-    /// Records an event with an explicit (naive local) time: a fresh
-    /// id (`str(uuid4())[:12]`, so 8 hex digits, a dash, 3 hex digits), `data` as Python's `json.dumps` writes it, and the
-    /// content hash. Fails with [`Error::InvalidArgument`] for an unknown event
-    /// type and with [`Error::ForeignKey`] if the parent does not exist.
-    pub fn record_at(
-        &self,
-        event_type: &str,
-        parent_event_id: Option<&str>,
-        data: Value,
-        at: NaiveDateTime,
-    ) -> Result<GenesisEvent> {
+        let at = self.db.now_local();
         if !EVENT_TYPES.contains(&event_type) {
             return Err(Error::InvalidArgument(format!(
                 "genesis event type {event_type:?} is not one of {}",
                 EVENT_TYPES.join(", ")
             )));
         }
-        let _t = self
-            .db
-            .timed("genesis_record", || format!("type={event_type}"));
-        let timestamp = naive_iso(at);
-        self.db.write(|w| {
-            // Retry on the (unlikely) collision of a 48-bit id.
-            for _ in 0..8 {
-                let event_id = crate::store::users::new_uuid()[..12].to_string();
-                if w.get::<GenesisEvent>(event_id.as_str())?.is_some() {
-                    continue;
-                }
-                let event = GenesisEvent {
-                    content_hash: content_hash(
-                        &event_id,
-                        event_type,
-                        &timestamp,
-                        parent_event_id,
-                        &data,
-                    ),
-                    event_id,
-                    event_type: event_type.to_string(),
-                    timestamp: timestamp.clone(),
-                    parent_event_id: parent_event_id.map(str::to_string),
-                    data: Some(python_json(&data, false)),
-                    extra: Default::default(),
-                };
-                // The self-referencing foreign key rejects a missing parent.
-                w.insert(&event)?;
-                return Ok(event);
-            }
-            Err(Error::InvalidArgument(
-                "could not find a free genesis event id".into(),
-            ))
-        })
+        self.db.op(
+            "genesis_record",
+            || format!("type={event_type}"),
+            || {
+                let timestamp = naive_iso(at);
+                self.db.write(|w| {
+                    // Retry on the (unlikely) collision of a 48-bit id.
+                    for _ in 0..8 {
+                        let event_id = crate::store::users::new_uuid()[..12].to_string();
+                        if w.get::<GenesisEvent>(event_id.as_str())?.is_some() {
+                            continue;
+                        }
+                        let event = GenesisEvent {
+                            content_hash: content_hash(
+                                &event_id,
+                                event_type,
+                                &timestamp,
+                                parent_event_id,
+                                &data,
+                            ),
+                            event_id,
+                            event_type: event_type.to_string(),
+                            timestamp: timestamp.clone(),
+                            parent_event_id: parent_event_id.map(str::to_string),
+                            data: Some(python_json(&data, false)),
+                            extra: Default::default(),
+                        };
+                        // The self-referencing foreign key rejects a missing parent.
+                        w.insert(&event)?;
+                        return Ok(event);
+                    }
+                    Err(Error::InvalidArgument(
+                        "could not find a free genesis event id".into(),
+                    ))
+                })
+            },
+        )
     }
 
     /// An event by id.
     pub fn get_event(&self, event_id: &str) -> Result<Option<GenesisEvent>> {
-        self.db.read()?.get(event_id)
+        self.db
+            .read_op("GenesisLedger.get_event", String::new, |r| r.get(event_id))
     }
 
     /// Number of events.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<GenesisEvent>()
+        self.db.read_op("GenesisLedger.count", String::new, |r| {
+            r.count::<GenesisEvent>()
+        })
     }
 
     /// Events in time order (ties by id), optionally of one type only.
     /// Without a type the page is read straight from the timestamp index;
     /// with one, the events of that type are sorted in memory.
     pub fn events(&self, event_type: Option<&str>, page: Page) -> Result<Vec<GenesisEvent>> {
-        let r = self.db.read()?;
-        match event_type {
-            None => r.scan_index(
-                GenesisEvent::idx_genesis_events_timestamp,
-                KeyRange::all(),
-                page,
-            ),
-            Some(t) => {
-                let mut all: Vec<GenesisEvent> =
-                    r.find(GenesisEvent::idx_genesis_events_type, t, Page::default())?;
-                sort_by_time(&mut all);
-                Ok(paginate(all, page))
-            }
-        }
+        self.db
+            .read_op("GenesisLedger.events", String::new, |r| match event_type {
+                None => r.scan_index(
+                    GenesisEvent::idx_genesis_events_timestamp,
+                    KeyRange::all(),
+                    page,
+                ),
+                Some(t) => {
+                    let all: Vec<GenesisEvent> =
+                        r.find(GenesisEvent::idx_genesis_events_type, t, Page::default())?;
+                    Ok(paginate(oldest_first(all), page))
+                }
+            })
     }
 
     /// The direct children of an event, in time order.
     pub fn children(&self, event_id: &str) -> Result<Vec<GenesisEvent>> {
-        let mut kids: Vec<GenesisEvent> = self.db.read()?.find(
-            GenesisEvent::idx_genesis_events_parent_event_id,
-            event_id,
-            Page::default(),
-        )?;
-        sort_by_time(&mut kids);
-        Ok(kids)
+        self.db.read_op("GenesisLedger.children", String::new, |r| {
+            let kids: Vec<GenesisEvent> = r.find(
+                GenesisEvent::idx_genesis_events_parent_event_id,
+                event_id,
+                Page::default(),
+            )?;
+            Ok(oldest_first(kids))
+        })
     }
 
     /// The event and its ancestors, from the event up to the root. Empty
     /// for an unknown event; stops at a missing parent; a cycle (only
     /// possible by writing rows directly) is [`Error::Corrupt`].
     pub fn lineage(&self, event_id: &str) -> Result<Vec<GenesisEvent>> {
-        let r = self.db.read()?;
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut next = Some(event_id.to_string());
-        while let Some(id) = next {
-            if !seen.insert(id.clone()) {
-                return Err(Error::Corrupt {
-                    table: "genesis_events",
-                    key: format!("{id:?}"),
-                    what: "parent chain loops back to this event".into(),
-                });
+        self.db.read_op("GenesisLedger.lineage", String::new, |r| {
+            let mut out = Vec::new();
+            let mut seen = HashSet::new();
+            let mut next = Some(event_id.to_string());
+            while let Some(id) = next {
+                if !seen.insert(id.clone()) {
+                    return Err(Error::Corrupt {
+                        table: "genesis_events",
+                        key: format!("{id:?}"),
+                        what: "parent chain loops back to this event".into(),
+                    });
+                }
+                let Some(e) = r.get::<GenesisEvent>(id.as_str())? else {
+                    break;
+                };
+                next = e.parent_event_id.clone();
+                out.push(e);
             }
-            let Some(e) = r.get::<GenesisEvent>(id.as_str())? else {
-                break;
-            };
-            next = e.parent_event_id.clone();
-            out.push(e);
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Checks the whole ledger: every hash recomputes, every parent
     /// exists and is not newer than its child, no parent chain loops.
     /// Returns the problems found, in event-id order; empty when sound.
     pub fn verify_chain(&self) -> Result<Vec<ChainProblem>> {
-        let _t = self.db.timed("genesis_verify_chain", String::new);
-        let all: Vec<GenesisEvent> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        let by_id: HashMap<&str, &GenesisEvent> =
-            all.iter().map(|e| (e.event_id.as_str(), e)).collect();
-        let mut problems = Vec::new();
-        let mut acyclic: HashSet<&str> = HashSet::new();
-        for e in &all {
-            let problem = |issue| ChainProblem {
-                event_id: e.event_id.clone(),
-                issue,
-            };
-            match stored_data(e) {
-                Err(err) => problems.push(problem(ChainIssue::BadData(err.to_string()))),
-                Ok(data) => {
-                    let computed = content_hash(
-                        &e.event_id,
-                        &e.event_type,
-                        &e.timestamp,
-                        e.parent_event_id.as_deref(),
-                        &data,
-                    );
-                    if computed != e.content_hash {
-                        problems.push(problem(ChainIssue::HashMismatch {
-                            stored: e.content_hash.clone(),
-                            computed,
-                        }));
-                    }
-                }
-            }
-            if let Some(pid) = e.parent_event_id.as_deref() {
-                match by_id.get(pid) {
-                    None => problems.push(problem(ChainIssue::MissingParent(pid.to_string()))),
-                    Some(p) => {
-                        let newer = match (parse_ts(&p.timestamp), parse_ts(&e.timestamp)) {
-                            (Some(pt), Some(et)) => pt > et,
-                            _ => p.timestamp > e.timestamp,
-                        };
-                        if newer {
-                            problems.push(problem(ChainIssue::ParentNewer {
-                                parent: pid.to_string(),
-                                parent_timestamp: p.timestamp.clone(),
-                                timestamp: e.timestamp.clone(),
+        self.db.op("genesis_verify_chain", String::new, || {
+            let all: Vec<GenesisEvent> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+            let by_id: HashMap<&str, &GenesisEvent> =
+                all.iter().map(|e| (e.event_id.as_str(), e)).collect();
+            let mut problems = Vec::new();
+            let mut acyclic: HashSet<&str> = HashSet::new();
+            for e in &all {
+                let problem = |issue| ChainProblem {
+                    event_id: e.event_id.clone(),
+                    issue,
+                };
+                match stored_data(e) {
+                    Err(err) => problems.push(problem(ChainIssue::BadData(err.to_string()))),
+                    Ok(data) => {
+                        let computed = content_hash(
+                            &e.event_id,
+                            &e.event_type,
+                            &e.timestamp,
+                            e.parent_event_id.as_deref(),
+                            &data,
+                        );
+                        if computed != e.content_hash {
+                            problems.push(problem(ChainIssue::HashMismatch {
+                                stored: e.content_hash.clone(),
+                                computed,
                             }));
                         }
                     }
                 }
-            }
-            // Cycle check: walk up until a root, a missing parent, or an
-            // event already known to lead to a root.
-            let mut path: Vec<&str> = Vec::new();
-            let mut on_path: HashSet<&str> = HashSet::new();
-            let mut cur = Some(e.event_id.as_str());
-            let mut looped = false;
-            while let Some(id) = cur {
-                if acyclic.contains(id) {
-                    break;
+                if let Some(pid) = e.parent_event_id.as_deref() {
+                    match by_id.get(pid) {
+                        None => problems.push(problem(ChainIssue::MissingParent(pid.to_string()))),
+                        Some(p) => {
+                            let newer =
+                                match (instant(Some(&p.timestamp)), instant(Some(&e.timestamp))) {
+                                    (Some(pt), Some(et)) => pt > et,
+                                    _ => p.timestamp > e.timestamp,
+                                };
+                            if newer {
+                                problems.push(problem(ChainIssue::ParentNewer {
+                                    parent: pid.to_string(),
+                                    parent_timestamp: p.timestamp.clone(),
+                                    timestamp: e.timestamp.clone(),
+                                }));
+                            }
+                        }
+                    }
                 }
-                if !on_path.insert(id) {
-                    looped = true;
-                    break;
+                // Cycle check: walk up until a root, a missing parent, or an
+                // event already known to lead to a root.
+                let mut path: Vec<&str> = Vec::new();
+                let mut on_path: HashSet<&str> = HashSet::new();
+                let mut cur = Some(e.event_id.as_str());
+                let mut looped = false;
+                while let Some(id) = cur {
+                    if acyclic.contains(id) {
+                        break;
+                    }
+                    if !on_path.insert(id) {
+                        looped = true;
+                        break;
+                    }
+                    path.push(id);
+                    cur = by_id.get(id).and_then(|x| x.parent_event_id.as_deref());
                 }
-                path.push(id);
-                cur = by_id.get(id).and_then(|x| x.parent_event_id.as_deref());
-            }
-            if looped {
-                if on_path.contains(e.event_id.as_str()) && cur == Some(e.event_id.as_str()) {
-                    problems.push(problem(ChainIssue::Cycle));
+                if looped {
+                    if on_path.contains(e.event_id.as_str()) && cur == Some(e.event_id.as_str()) {
+                        problems.push(problem(ChainIssue::Cycle));
+                    }
+                } else {
+                    acyclic.extend(path);
                 }
-            } else {
-                acyclic.extend(path);
             }
-        }
-        Ok(problems)
+            Ok(problems)
+        })
     }
 }
 
-fn sort_by_time(events: &mut [GenesisEvent]) {
-    events.sort_by(|a, b| {
-        let ta = parse_ts(&a.timestamp);
-        let tb = parse_ts(&b.timestamp);
-        ta.cmp(&tb)
-            .then_with(|| a.timestamp.cmp(&b.timestamp))
-            .then_with(|| a.event_id.cmp(&b.event_id))
-    });
-}
-
-fn paginate<T>(mut all: Vec<T>, page: Page) -> Vec<T> {
-    if page.reverse {
-        all.reverse();
-    }
-    all.into_iter()
-        .skip(page.offset)
-        .take(page.limit.unwrap_or(usize::MAX))
-        .collect()
+/// Oldest first; one instant in several spellings by its text, then by id.
+fn oldest_first(events: Vec<GenesisEvent>) -> Vec<GenesisEvent> {
+    by_time(
+        events,
+        Order::Oldest,
+        |e| instant_then_text(Some(&e.timestamp)),
+        |a, b| a.event_id.cmp(&b.event_id),
+    )
 }
 
 // ----- genomes and populations ---------------------------------------------
@@ -437,13 +419,6 @@ fn check_json(what: &str, text: Option<&str>, want_object: bool) -> Result<()> {
     Ok(())
 }
 
-fn population_not_found(id: &str) -> Error {
-    Error::NotFound {
-        table: "populations",
-        key: format!("{id:?}"),
-    }
-}
-
 impl GenomeStore {
     /// Opens the genomes database of a configuration (the genesis file).
     pub fn open(config: &Config) -> Result<Self> {
@@ -468,70 +443,70 @@ impl GenomeStore {
             genome.parent_genomes.as_deref(),
             false,
         )?;
-        let _t = self
-            .db
-            .timed("genome_save", || format!("id={}", genome.genome_id));
-        let mut g = genome.clone();
-        let now = naive_iso(local_now());
-        if g.created_at.is_none() {
-            g.created_at = Some(now.clone());
-        }
-        g.updated_at = Some(now);
-        self.db.write(|w| w.upsert(&g).map(drop))?;
-        Ok(g)
+        self.db.op(
+            "genome_save",
+            || format!("id={}", genome.genome_id),
+            || {
+                let mut g = genome.clone();
+                let now = naive_iso(self.db.now_local());
+                if g.created_at.is_none() {
+                    g.created_at = Some(now.clone());
+                }
+                g.updated_at = Some(now);
+                self.db.write(|w| w.upsert(&g).map(drop))?;
+                Ok(g)
+            },
+        )
     }
 
     /// A genome by id.
     pub fn get_genome(&self, genome_id: &str) -> Result<Option<Genome>> {
-        self.db.read()?.get(genome_id)
+        self.db
+            .read_op("GenomeStore.get_genome", String::new, |r| r.get(genome_id))
     }
 
     /// The `limit` fittest genomes, best first (NULL fitness last).
     pub fn top_genomes(&self, limit: usize) -> Result<Vec<Genome>> {
-        self.db.read()?.scan_index(
-            Genome::idx_genomes_fitness,
-            KeyRange::all(),
-            Page::first(limit).reversed(),
-        )
+        self.db
+            .read_op("GenomeStore.top_genomes", String::new, |r| {
+                r.scan_index(
+                    Genome::idx_genomes_fitness,
+                    KeyRange::all(),
+                    Page::first(limit).reversed(),
+                )
+            })
     }
 
     /// Sets a genome's fitness score; `None` if there is no such genome.
     pub fn update_fitness(&self, genome_id: &str, fitness_score: f64) -> Result<Option<Genome>> {
-        if !fitness_score.is_finite() {
-            return Err(Error::InvalidArgument(format!(
-                "fitness score {fitness_score} is not finite"
-            )));
-        }
-        self.db.write(|w| {
-            let Some(mut g) = w.get::<Genome>(genome_id)? else {
-                return Ok(None);
-            };
-            g.fitness_score = Some(fitness_score);
-            g.updated_at = Some(naive_iso(local_now()));
-            w.update(&g)?;
-            Ok(Some(g))
+        self.db.op("GenomeStore.update_fitness", String::new, || {
+            finite("fitness score", fitness_score)?;
+            self.db.write(|w| {
+                let Some(mut g) = w.get::<Genome>(genome_id)? else {
+                    return Ok(None);
+                };
+                g.fitness_score = Some(fitness_score);
+                g.updated_at = Some(naive_iso(self.db.now_local()));
+                w.update(&g)?;
+                Ok(Some(g))
+            })
         })
     }
 
     /// Deletes a genome.
     pub fn delete_genome(&self, genome_id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Genome>(genome_id))
-    }
-
-    /// Creates a population now. See [`GenomeStore::create_population_at`].
-    pub fn create_population(&self, genome_ids: &[&str]) -> Result<Population> {
-        self.create_population_at(genome_ids, local_now())
+        self.db
+            .write_op("GenomeStore.delete_genome", String::new, |w| {
+                w.delete::<Genome>(genome_id)
+            })
     }
 
     /// Creates population `pop-YYYYMMDD-HHMMSS` (generation 0, empty
     /// debate history) of existing genomes and makes it the active one.
     /// A population with the same id (same second) is a
     /// [`Error::Unique`] error; an unknown genome is [`Error::NotFound`].
-    pub fn create_population_at(
-        &self,
-        genome_ids: &[&str],
-        at: NaiveDateTime,
-    ) -> Result<Population> {
+    pub fn create_population(&self, genome_ids: &[&str]) -> Result<Population> {
+        let at = self.db.now_local();
         let pop = Population {
             population_id: format!("pop-{}", at.format("%Y%m%d-%H%M%S")),
             genome_ids: Some(python_json(&Value::from(genome_ids.to_vec()), false)),
@@ -540,59 +515,68 @@ impl GenomeStore {
             debate_history: Some("[]".into()),
             extra: Default::default(),
         };
-        let _t = self.db.timed("population_create", || {
-            format!("genomes={}", genome_ids.len())
-        });
-        self.db.write(|w| {
-            for id in genome_ids {
-                if w.get::<Genome>(*id)?.is_none() {
-                    return Err(Error::NotFound {
-                        table: "genomes",
-                        key: format!("{id:?}"),
-                    });
-                }
-            }
-            w.insert(&pop)?;
-            w.upsert(&ActivePopulation {
-                id: 1,
-                population_id: Some(pop.population_id.clone()),
-                extra: Default::default(),
-            })?;
-            Ok(())
-        })?;
-        Ok(pop)
+        self.db.op(
+            "population_create",
+            || format!("genomes={}", genome_ids.len()),
+            || {
+                self.db.write(|w| {
+                    for id in genome_ids {
+                        if w.get::<Genome>(*id)?.is_none() {
+                            return Err(not_found("genomes", id));
+                        }
+                    }
+                    w.insert(&pop)?;
+                    w.upsert(&ActivePopulation {
+                        id: 1,
+                        population_id: Some(pop.population_id.clone()),
+                        extra: Default::default(),
+                    })?;
+                    Ok(())
+                })?;
+                Ok(pop)
+            },
+        )
     }
 
     /// A population by id.
     pub fn get_population(&self, population_id: &str) -> Result<Option<Population>> {
-        self.db.read()?.get(population_id)
+        self.db
+            .read_op("GenomeStore.get_population", String::new, |r| {
+                r.get(population_id)
+            })
     }
 
     /// The active population (the one named by singleton row 1).
     pub fn active_population(&self) -> Result<Option<Population>> {
-        let r = self.db.read()?;
-        let Some(active) = r.get::<ActivePopulation>(1i64)? else {
-            return Ok(None);
-        };
-        match active.population_id {
-            Some(id) => r.get(id.as_str()),
-            None => Ok(None),
-        }
+        self.db
+            .op("GenomeStore.active_population", String::new, || {
+                let r = self.db.read()?;
+                let Some(active) = r.get::<ActivePopulation>(1i64)? else {
+                    return Ok(None);
+                };
+                match active.population_id {
+                    Some(id) => r.get(id.as_str()),
+                    None => Ok(None),
+                }
+            })
     }
 
     /// Makes an existing population the active one.
     pub fn set_active_population(&self, population_id: &str) -> Result<()> {
-        self.db.write(|w| {
-            if w.get::<Population>(population_id)?.is_none() {
-                return Err(population_not_found(population_id));
-            }
-            w.upsert(&ActivePopulation {
-                id: 1,
-                population_id: Some(population_id.to_string()),
-                extra: Default::default(),
+        self.db
+            .op("GenomeStore.set_active_population", String::new, || {
+                self.db.write(|w| {
+                    if w.get::<Population>(population_id)?.is_none() {
+                        return Err(not_found("populations", population_id));
+                    }
+                    w.upsert(&ActivePopulation {
+                        id: 1,
+                        population_id: Some(population_id.to_string()),
+                        extra: Default::default(),
+                    })
+                    .map(drop)
+                })
             })
-            .map(drop)
-        })
     }
 
     /// Replaces a population's genomes and increments its generation
@@ -602,41 +586,45 @@ impl GenomeStore {
         population_id: &str,
         genome_ids: &[&str],
     ) -> Result<Population> {
-        self.db.write(|w| {
-            let mut p = w
-                .get::<Population>(population_id)?
-                .ok_or_else(|| population_not_found(population_id))?;
-            p.genome_ids = Some(python_json(&Value::from(genome_ids.to_vec()), false));
-            p.generation = Some(p.generation.unwrap_or(0) + 1);
-            w.update(&p)?;
-            Ok(p)
-        })
+        self.db
+            .op("GenomeStore.evolve_population", String::new, || {
+                self.db.write(|w| {
+                    let mut p = w
+                        .get::<Population>(population_id)?
+                        .ok_or_else(|| not_found("populations", population_id))?;
+                    p.genome_ids = Some(python_json(&Value::from(genome_ids.to_vec()), false));
+                    p.generation = Some(p.generation.unwrap_or(0) + 1);
+                    w.update(&p)?;
+                    Ok(p)
+                })
+            })
     }
 
     /// Appends a debate id to a population's `debate_history` JSON list.
     pub fn record_debate(&self, population_id: &str, debate_id: &str) -> Result<Population> {
-        self.db.write(|w| {
-            let mut p = w
-                .get::<Population>(population_id)?
-                .ok_or_else(|| population_not_found(population_id))?;
-            let mut history = match p.debate_history.as_deref() {
-                None | Some("") => Vec::new(),
-                Some(t) => match serde_json::from_str::<Value>(t) {
-                    Ok(Value::Array(items)) => items,
-                    _ => {
-                        return Err(Error::Corrupt {
-                            table: "populations",
-                            key: format!("{population_id:?}"),
-                            what: "debate_history is not a JSON list".into(),
-                        });
-                    }
-                },
-            };
-            history.push(Value::from(debate_id));
-            p.debate_history = Some(python_json(&Value::Array(history), false));
-            w.update(&p)?;
-            Ok(p)
-        })
+        self.db
+            .write_op("GenomeStore.record_debate", String::new, |w| {
+                let mut p = w
+                    .get::<Population>(population_id)?
+                    .ok_or_else(|| not_found("populations", population_id))?;
+                let mut history = match p.debate_history.as_deref() {
+                    None | Some("") => Vec::new(),
+                    Some(t) => match serde_json::from_str::<Value>(t) {
+                        Ok(Value::Array(items)) => items,
+                        _ => {
+                            return Err(Error::Corrupt {
+                                table: "populations",
+                                key: format!("{population_id:?}"),
+                                what: "debate_history is not a JSON list".into(),
+                            });
+                        }
+                    },
+                };
+                history.push(Value::from(debate_id));
+                p.debate_history = Some(python_json(&Value::Array(history), false));
+                w.update(&p)?;
+                Ok(p)
+            })
     }
 }
 

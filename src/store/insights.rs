@@ -29,10 +29,11 @@ use crate::pyjson::{py_list, py_object_values};
 use crate::schema::insights::{
     AgentPerformance, DebateSummary, Insight, InsightUsage, PatternCluster, WisdomSubmission,
 };
-use crate::store::genesis::{local_now, naive_iso};
+use crate::store::genesis::naive_iso;
+use crate::store::query::{keep, newest};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use serde_json::Value;
 
 /// The insight types the original writes.
@@ -129,10 +130,6 @@ pub struct AgentStats {
     pub avg_contribution: f64,
 }
 
-fn sql_timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
 fn check_insight(i: &NewInsight) -> Result<()> {
     if !INSIGHT_TYPES.contains(&i.insight_type.as_str()) {
         return Err(Error::InvalidArgument(format!(
@@ -204,22 +201,14 @@ impl InsightStore {
         self.db.read()
     }
 
-    /// Stores a debate's insights now. See [`InsightStore::store_debate_insights_at`].
-    pub fn store_debate_insights(&self, d: &DebateInsights) -> Result<usize> {
-        self.store_debate_insights_at(d, local_now(), Utc::now())
-    }
-
     /// Stores a debate's summary (replacing), its insights (replacing by
     /// id), one performance row per agent, and the pattern clusters of its
     /// `pattern` insights, in one transaction. `local` stamps insights
     /// without a time and pattern times; `utc` the `CURRENT_TIMESTAMP`
     /// columns. Returns the number of insights stored.
-    pub fn store_debate_insights_at(
-        &self,
-        d: &DebateInsights,
-        local: NaiveDateTime,
-        utc: DateTime<Utc>,
-    ) -> Result<usize> {
+    pub fn store_debate_insights(&self, d: &DebateInsights) -> Result<usize> {
+        let local = self.db.now_local();
+        let utc = self.db.now();
         for i in &d.insights {
             check_insight(i)?;
         }
@@ -238,115 +227,138 @@ impl InsightStore {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let _t = self.db.timed("store_debate_insights", || {
-            format!("debate={}", d.debate_id)
-        });
-        let created = sql_timestamp(utc);
-        self.db.write(|w| {
-            w.upsert(&DebateSummary {
-                debate_id: d.debate_id.clone(),
-                task: Some(d.task.clone()),
-                consensus_reached: Some(d.consensus_reached),
-                duration_seconds: Some(d.duration_seconds),
-                total_insights: Some(d.insights.len() as i64),
-                key_takeaway: Some(d.key_takeaway.clone()),
-                agent_performances: Some(perf_text.clone()),
-                created_at: Some(created.clone()),
-                ..DebateSummary::default()
-            })?;
-            for i in &d.insights {
-                w.upsert(&insight_row(i, local))?;
-                if i.insight_type == "pattern" {
-                    upsert_pattern(w, i, &d.debate_id, local)?;
-                }
-            }
-            for p in &d.agent_performances {
-                let id = w.next_id::<AgentPerformance>()?;
-                w.insert(&AgentPerformance {
-                    id,
-                    agent_name: p.agent_name.clone(),
-                    debate_id: Some(d.debate_id.clone()),
-                    proposals_made: Some(p.proposals_made),
-                    critiques_given: Some(p.critiques_given),
-                    critiques_received: Some(p.critiques_received),
-                    proposal_accepted: Some(p.proposal_accepted),
-                    vote_aligned: Some(p.vote_aligned),
-                    avg_critique_severity: Some(p.avg_critique_severity),
-                    contribution_score: Some(p.contribution_score),
-                    created_at: Some(created.clone()),
-                    ..AgentPerformance::default()
-                })?;
-            }
-            Ok(d.insights.len())
-        })
+        self.db.op(
+            "store_debate_insights",
+            || format!("debate={}", d.debate_id),
+            || {
+                let created = crate::time::format_sql(utc);
+                self.db.write(|w| {
+                    w.upsert(&DebateSummary {
+                        debate_id: d.debate_id.clone(),
+                        task: Some(d.task.clone()),
+                        consensus_reached: Some(d.consensus_reached),
+                        duration_seconds: Some(d.duration_seconds),
+                        total_insights: Some(d.insights.len() as i64),
+                        key_takeaway: Some(d.key_takeaway.clone()),
+                        agent_performances: Some(perf_text.clone()),
+                        created_at: Some(created.clone()),
+                        ..DebateSummary::default()
+                    })?;
+                    for i in &d.insights {
+                        w.upsert(&insight_row(i, local))?;
+                        if i.insight_type == "pattern" {
+                            upsert_pattern(w, i, &d.debate_id, local)?;
+                        }
+                    }
+                    for p in &d.agent_performances {
+                        let id = w.next_id::<AgentPerformance>()?;
+                        w.insert(&AgentPerformance {
+                            id,
+                            agent_name: p.agent_name.clone(),
+                            debate_id: Some(d.debate_id.clone()),
+                            proposals_made: Some(p.proposals_made),
+                            critiques_given: Some(p.critiques_given),
+                            critiques_received: Some(p.critiques_received),
+                            proposal_accepted: Some(p.proposal_accepted),
+                            vote_aligned: Some(p.vote_aligned),
+                            avg_critique_severity: Some(p.avg_critique_severity),
+                            contribution_score: Some(p.contribution_score),
+                            created_at: Some(created.clone()),
+                            ..AgentPerformance::default()
+                        })?;
+                    }
+                    Ok(d.insights.len())
+                })
+            },
+        )
     }
 
     /// Stores (or replaces) one insight.
     pub fn store_insight(&self, i: &NewInsight) -> Result<Insight> {
-        check_insight(i)?;
-        let row = insight_row(i, local_now());
-        self.db.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.clone())
+        self.db.op("InsightStore.store_insight", String::new, || {
+            check_insight(i)?;
+            let row = insight_row(i, self.db.now_local());
+            self.db.write(|w| {
+                w.upsert(&row)?;
+                Ok(row.clone())
+            })
         })
     }
 
     /// An insight by id.
     pub fn get_insight(&self, id: &str) -> Result<Option<Insight>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("InsightStore.get_insight", String::new, |r| r.get(id))
     }
 
     /// Insights of one type, highest confidence first (ties by id).
     pub fn insights_by_type(&self, insight_type: &str, limit: usize) -> Result<Vec<Insight>> {
-        let mut rows: Vec<Insight> =
-            self.db
-                .read()?
-                .find(Insight::idx_insights_type, insight_type, Page::default())?;
-        by_confidence(&mut rows);
-        rows.truncate(limit);
-        Ok(rows)
+        self.db
+            .op("InsightStore.insights_by_type", String::new, || {
+                let mut rows: Vec<Insight> = self.db.read()?.find(
+                    Insight::idx_insights_type,
+                    insight_type,
+                    Page::default(),
+                )?;
+                by_confidence(&mut rows);
+                rows.truncate(limit);
+                Ok(rows)
+            })
     }
 
     /// A debate's insights, highest confidence first.
     pub fn insights_for_debate(&self, debate_id: &str) -> Result<Vec<Insight>> {
-        let mut rows: Vec<Insight> =
-            self.db
-                .read()?
-                .find(Insight::idx_insights_debate, debate_id, Page::default())?;
-        by_confidence(&mut rows);
-        Ok(rows)
+        self.db
+            .op("InsightStore.insights_for_debate", String::new, || {
+                let mut rows: Vec<Insight> = self.db.read()?.find(
+                    Insight::idx_insights_debate,
+                    debate_id,
+                    Page::default(),
+                )?;
+                by_confidence(&mut rows);
+                Ok(rows)
+            })
     }
 
     /// Insights whose `agents_involved` list names the agent, highest
     /// confidence first (a full scan: there is no index on the list).
     pub fn insights_for_agent(&self, agent_name: &str, limit: usize) -> Result<Vec<Insight>> {
-        let all: Vec<Insight> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        let mut rows: Vec<Insight> = all
-            .into_iter()
-            .filter(|i| {
-                i.agents_involved
-                    .as_deref()
-                    .and_then(|t| serde_json::from_str::<Vec<String>>(t).ok())
-                    .is_some_and(|v| v.iter().any(|a| a == agent_name))
+        self.db
+            .op("InsightStore.insights_for_agent", String::new, || {
+                let all: Vec<Insight> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
+                let mut rows: Vec<Insight> = all
+                    .into_iter()
+                    .filter(|i| {
+                        i.agents_involved
+                            .as_deref()
+                            .and_then(|t| serde_json::from_str::<Vec<String>>(t).ok())
+                            .is_some_and(|v| v.iter().any(|a| a == agent_name))
+                    })
+                    .collect();
+                by_confidence(&mut rows);
+                rows.truncate(limit);
+                Ok(rows)
             })
-            .collect();
-        by_confidence(&mut rows);
-        rows.truncate(limit);
-        Ok(rows)
     }
 
     /// A debate's summary.
     pub fn get_debate_summary(&self, debate_id: &str) -> Result<Option<DebateSummary>> {
-        self.db.read()?.get(debate_id)
+        self.db
+            .op("InsightStore.get_debate_summary", String::new, || {
+                self.db.read()?.get(debate_id)
+            })
     }
 
     /// The newest summaries (by `created_at`, then debate id descending).
     pub fn recent_summaries(&self, limit: usize) -> Result<Vec<DebateSummary>> {
-        self.db.read()?.scan_index(
-            DebateSummary::idx_debate_summaries_created,
-            KeyRange::all(),
-            Page::first(limit).reversed(),
-        )
+        self.db
+            .op("InsightStore.recent_summaries", String::new, || {
+                self.db.read()?.scan_index(
+                    DebateSummary::idx_debate_summaries_created,
+                    KeyRange::all(),
+                    Page::first(limit).reversed(),
+                )
+            })
     }
 
     /// An agent's performance rows, newest first.
@@ -355,14 +367,18 @@ impl InsightStore {
         agent_name: &str,
         limit: usize,
     ) -> Result<Vec<AgentPerformance>> {
-        let mut rows: Vec<AgentPerformance> = self.db.read()?.find(
-            AgentPerformance::idx_agent_perf_name,
-            agent_name,
-            Page::default(),
-        )?;
-        rows.sort_by_key(|r| std::cmp::Reverse(r.id));
-        rows.truncate(limit);
-        Ok(rows)
+        self.db.op(
+            "InsightStore.agent_performance_history",
+            String::new,
+            || {
+                let rows: Vec<AgentPerformance> = self.db.read()?.find(
+                    AgentPerformance::idx_agent_perf_name,
+                    agent_name,
+                    Page::default(),
+                )?;
+                Ok(newest(rows, limit, |r| r.id, keep))
+            },
+        )
     }
 
     /// An agent's aggregated performance.
@@ -387,71 +403,67 @@ impl InsightStore {
 
     /// Pattern clusters, most frequent first, optionally of one category.
     pub fn patterns(&self, category: Option<&str>) -> Result<Vec<PatternCluster>> {
-        let r = self.db.read()?;
-        let mut rows: Vec<PatternCluster> = match category {
-            Some(c) => r.find(PatternCluster::idx_pattern_category, c, Page::default())?,
-            None => r.scan(KeyRange::all(), Page::default())?,
-        };
-        rows.sort_by(|a, b| {
-            b.occurrence_count
-                .cmp(&a.occurrence_count)
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(rows)
+        self.db.read_op("InsightStore.patterns", String::new, |r| {
+            let mut rows: Vec<PatternCluster> = match category {
+                Some(c) => r.find(PatternCluster::idx_pattern_category, c, Page::default())?,
+                None => r.scan(KeyRange::all(), Page::default())?,
+            };
+            rows.sort_by(|a, b| {
+                b.occurrence_count
+                    .cmp(&a.occurrence_count)
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            Ok(rows)
+        })
     }
 
-    /// Records that an insight was used in a debate now. See
-    /// [`InsightStore::record_insight_usage_at`].
+    /// Records a use, replacing an earlier record of the same insight in
+    /// the same debate (`INSERT OR REPLACE`: the row gets a new id).
     pub fn record_insight_usage(
         &self,
         insight_id: &str,
         debate_id: &str,
         was_successful: bool,
     ) -> Result<InsightUsage> {
-        self.record_insight_usage_at(insight_id, debate_id, was_successful, Utc::now())
-    }
-
-    /// Records a use, replacing an earlier record of the same insight in
-    /// the same debate (`INSERT OR REPLACE`: the row gets a new id).
-    pub fn record_insight_usage_at(
-        &self,
-        insight_id: &str,
-        debate_id: &str,
-        was_successful: bool,
-        utc: DateTime<Utc>,
-    ) -> Result<InsightUsage> {
-        self.db.write(|w| {
-            if let Some(old) = w.get_by(
-                InsightUsage::insight_usage_insight_id_debate_id_key,
-                (insight_id, debate_id),
-            )? {
-                w.delete::<InsightUsage>(old.id)?;
-            }
-            let row = InsightUsage {
-                id: w.next_id::<InsightUsage>()?,
-                insight_id: insight_id.into(),
-                debate_id: debate_id.into(),
-                was_successful: Some(was_successful),
-                created_at: Some(sql_timestamp(utc)),
-                extra: Default::default(),
-            };
-            w.insert(&row)?;
-            Ok(row)
-        })
+        self.db
+            .op("InsightStore.record_insight_usage", String::new, || {
+                let utc = self.db.now();
+                self.db.write(|w| {
+                    if let Some(old) = w.get_by(
+                        InsightUsage::insight_usage_insight_id_debate_id_key,
+                        (insight_id, debate_id),
+                    )? {
+                        w.delete::<InsightUsage>(old.id)?;
+                    }
+                    let row = InsightUsage {
+                        id: w.next_id::<InsightUsage>()?,
+                        insight_id: insight_id.into(),
+                        debate_id: debate_id.into(),
+                        was_successful: Some(was_successful),
+                        created_at: Some(crate::time::format_sql(utc)),
+                        extra: Default::default(),
+                    };
+                    w.insert(&row)?;
+                    Ok(row)
+                })
+            })
     }
 
     /// `(uses, successful uses)` of an insight.
     pub fn insight_usage_stats(&self, insight_id: &str) -> Result<(u64, u64)> {
-        let rows: Vec<InsightUsage> = self.db.read()?.find(
-            InsightUsage::insight_usage_insight_id_debate_id_key,
-            insight_id,
-            Page::default(),
-        )?;
-        let ok = rows
-            .iter()
-            .filter(|u| u.was_successful == Some(true))
-            .count();
-        Ok((rows.len() as u64, ok as u64))
+        self.db
+            .op("InsightStore.insight_usage_stats", String::new, || {
+                let rows: Vec<InsightUsage> = self.db.read()?.find(
+                    InsightUsage::insight_usage_insight_id_debate_id_key,
+                    insight_id,
+                    Page::default(),
+                )?;
+                let ok = rows
+                    .iter()
+                    .filter(|u| u.was_successful == Some(true))
+                    .count();
+                Ok((rows.len() as u64, ok as u64))
+            })
     }
 
     /// Adds audience wisdom to a loop (text cut to [`WISDOM_MAX_CHARS`]
@@ -463,42 +475,51 @@ impl InsightStore {
         submitter_id: Option<&str>,
         context_tags: Option<&str>,
     ) -> Result<i64> {
-        let text: String = text.chars().take(WISDOM_MAX_CHARS).collect();
-        self.db.write(|w| {
-            let id = w.next_id::<WisdomSubmission>()?;
-            w.insert(&WisdomSubmission {
-                id,
-                loop_id: loop_id.into(),
-                text: text.clone(),
-                submitter_id: Some(submitter_id.unwrap_or("anonymous").into()),
-                context_tags: context_tags.map(str::to_string),
-                used: Some(false),
-                created_at: Some(sql_timestamp(Utc::now())),
-                extra: Default::default(),
-            })?;
-            Ok(id)
-        })
+        self.db
+            .op("InsightStore.add_wisdom_submission", String::new, || {
+                let text: String = text.chars().take(WISDOM_MAX_CHARS).collect();
+                self.db.write(|w| {
+                    let id = w.next_id::<WisdomSubmission>()?;
+                    w.insert(&WisdomSubmission {
+                        id,
+                        loop_id: loop_id.into(),
+                        text: text.clone(),
+                        submitter_id: Some(submitter_id.unwrap_or("anonymous").into()),
+                        context_tags: context_tags.map(str::to_string),
+                        used: Some(false),
+                        created_at: Some(crate::time::format_sql(self.db.now())),
+                        extra: Default::default(),
+                    })?;
+                    Ok(id)
+                })
+            })
     }
 
     /// Marks wisdom used; false if there is no such submission.
     pub fn mark_wisdom_used(&self, id: i64) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut s) = w.get::<WisdomSubmission>(id)? else {
-                return Ok(false);
-            };
-            s.used = Some(true);
-            w.update(&s)?;
-            Ok(true)
-        })
+        self.db
+            .op("InsightStore.mark_wisdom_used", String::new, || {
+                self.db.write(|w| {
+                    let Some(mut s) = w.get::<WisdomSubmission>(id)? else {
+                        return Ok(false);
+                    };
+                    s.used = Some(true);
+                    w.update(&s)?;
+                    Ok(true)
+                })
+            })
     }
 
     /// A loop's unused wisdom, oldest first.
     pub fn unused_wisdom(&self, loop_id: &str) -> Result<Vec<WisdomSubmission>> {
-        self.db.read()?.find(
-            WisdomSubmission::idx_wisdom_loop_id,
-            (loop_id, false),
-            Page::default(),
-        )
+        self.db
+            .read_op("InsightStore.unused_wisdom", String::new, |r| {
+                r.find(
+                    WisdomSubmission::idx_wisdom_loop_id,
+                    (loop_id, false),
+                    Page::default(),
+                )
+            })
     }
 }
 

@@ -23,6 +23,10 @@ use crate::error::{Error, Result};
 use crate::pyjson::{py_list, py_object_values, python_json};
 use crate::schema::evolution::{CycleEvolution, CycleFileChange, NomicRollback};
 use crate::schema::supabase::{AgentMetrics, DebateArtifact, NomicCycle, StreamEvent};
+use crate::store::common::finite;
+use crate::store::query::{
+    Order, by_time, find_or_scan, instant, instant_then_text, keep, newest, paginate,
+};
 use crate::store::users::new_uuid;
 use crate::table::Read;
 use crate::table::{KeyRange, Page};
@@ -176,12 +180,8 @@ pub struct LoopSummary {
     pub phases_completed: Vec<(String, u64)>,
 }
 
-fn ts(t: Option<DateTime<Utc>>) -> String {
-    format_iso(t.unwrap_or_else(Utc::now))
-}
-
-fn time_key(s: &str) -> (Option<DateTime<Utc>>, String) {
-    (crate::time::parse(s), s.to_string())
+fn ts(t: Option<DateTime<Utc>>, db: &Database) -> String {
+    format_iso(t.unwrap_or_else(|| db.now()))
 }
 
 fn check_in(what: &str, value: &str, allowed: &[&str]) -> Result<()> {
@@ -228,34 +228,43 @@ impl NomicStore {
     /// a fresh id when `id` is empty. An empty `started_at` becomes now, a
     /// missing `created_at` too. Returns the id.
     pub fn save_cycle(&self, cycle: &NomicCycle) -> Result<String> {
-        let _t = self
-            .db
-            .timed("save_cycle", || format!("cycle={}", cycle.cycle_number));
-        let mut row = cycle.clone();
-        if row.id.is_empty() {
-            row.id = new_uuid();
-        }
-        if row.started_at.is_empty() {
-            row.started_at = ts(None);
-        }
-        if row.created_at.is_none() {
-            row.created_at = Some(ts(None));
-        }
-        self.db.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.id.clone())
-        })
+        self.db.op(
+            "save_cycle",
+            || format!("cycle={}", cycle.cycle_number),
+            || {
+                let mut row = cycle.clone();
+                if row.id.is_empty() {
+                    row.id = new_uuid();
+                }
+                if row.started_at.is_empty() {
+                    row.started_at = ts(None, &self.db);
+                }
+                if row.created_at.is_none() {
+                    row.created_at = Some(ts(None, &self.db));
+                }
+                self.db.write(|w| {
+                    w.upsert(&row)?;
+                    Ok(row.id.clone())
+                })
+            },
+        )
     }
 
     /// Every phase row of a cycle, by `started_at`.
     pub fn get_cycle(&self, loop_id: &str, cycle_number: i64) -> Result<Vec<NomicCycle>> {
-        let mut rows: Vec<NomicCycle> = self.db.read()?.find(
-            NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
-            (loop_id, cycle_number),
-            Page::default(),
-        )?;
-        rows.sort_by_key(|c| time_key(&c.started_at));
-        Ok(rows)
+        self.db.read_op("NomicStore.get_cycle", String::new, |r| {
+            let rows: Vec<NomicCycle> = r.find(
+                NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
+                (loop_id, cycle_number),
+                Page::default(),
+            )?;
+            Ok(by_time(
+                rows,
+                Order::Oldest,
+                |c| instant_then_text(Some(&c.started_at)),
+                keep,
+            ))
+        })
     }
 
     /// One phase of a cycle.
@@ -265,34 +274,39 @@ impl NomicStore {
         cycle_number: i64,
         phase: &str,
     ) -> Result<Option<NomicCycle>> {
-        self.db.read()?.get_by(
-            NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
-            (loop_id, cycle_number, phase),
-        )
+        self.db
+            .read_op("NomicStore.get_cycle_phase", String::new, |r| {
+                r.get_by(
+                    NomicCycle::nomic_cycles_loop_id_cycle_number_phase_key,
+                    (loop_id, cycle_number, phase),
+                )
+            })
     }
 
     /// Cycle rows, newest `started_at` first (oldest first with a reversed
     /// page), of one loop or all.
     pub fn list_cycles(&self, loop_id: Option<&str>, page: Page) -> Result<Vec<NomicCycle>> {
-        let _t = self.db.timed("list_cycles", || {
-            format!("limit={:?}, loop_id={loop_id:?}", page.limit)
-        });
-        let r = self.db.read()?;
-        let mut rows: Vec<NomicCycle> = match loop_id {
-            Some(l) => r.find(NomicCycle::idx_nomic_cycles_loop, l, Page::default())?,
-            None => r.scan(KeyRange::all(), Page::default())?,
-        };
-        rows.sort_by_key(|c| std::cmp::Reverse(time_key(&c.started_at)));
-        Ok(paginate(rows, page))
+        self.db.read_op(
+            "list_cycles",
+            || format!("limit={:?}, loop_id={loop_id:?}", page.limit),
+            |r| {
+                let rows = find_or_scan(r, NomicCycle::idx_nomic_cycles_loop, loop_id)?;
+                let rows = by_time(
+                    rows,
+                    Order::Newest,
+                    |c| instant_then_text(Some(&c.started_at)),
+                    keep,
+                );
+                Ok(paginate(rows, page))
+            },
+        )
     }
 
     // ----- debates -------------------------------------------------------------
 
     /// Saves a debate artifact (replacing one with the same id).
     pub fn save_debate(&self, d: &NewDebateArtifact) -> Result<DebateArtifact> {
-        if !d.confidence.is_finite() {
-            return Err(Error::InvalidArgument("confidence must be finite".into()));
-        }
+        finite("confidence", d.confidence)?;
         let transcript = python_json(&Value::Array(d.transcript.clone()), false);
         let row = DebateArtifact {
             id: d.id.clone().unwrap_or_else(new_uuid),
@@ -306,40 +320,45 @@ impl NomicStore {
             confidence: d.confidence,
             winning_proposal: d.winning_proposal.clone(),
             vote_tally: d.vote_tally.as_deref().map(py_object_values),
-            created_at: Some(ts(d.created_at)),
+            created_at: Some(ts(d.created_at, &self.db)),
             view_count: Some(0),
             extra: Default::default(),
         };
-        let _t = self.db.timed("save_debate", || format!("id={}", row.id));
-        self.db.write(|w| {
-            if let Some(old) = w.get::<DebateArtifact>(row.id.as_str())? {
-                let mut row = row.clone();
-                row.view_count = old.view_count;
-                w.update(&row)?;
-                return Ok(row);
-            }
-            w.insert(&row)?;
-            Ok(row.clone())
-        })
+        self.db.write_op(
+            "save_debate",
+            || format!("id={}", row.id),
+            |w| {
+                if let Some(old) = w.get::<DebateArtifact>(row.id.as_str())? {
+                    let mut row = row.clone();
+                    row.view_count = old.view_count;
+                    w.update(&row)?;
+                    return Ok(row);
+                }
+                w.insert(&row)?;
+                Ok(row.clone())
+            },
+        )
     }
 
     /// A debate artifact by id.
     pub fn get_debate(&self, id: &str) -> Result<Option<DebateArtifact>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("NomicStore.get_debate", String::new, |r| r.get(id))
     }
 
     /// Adds one to a debate's `view_count`; returns the new count, or
     /// `None` for an unknown debate.
     pub fn increment_views(&self, id: &str) -> Result<Option<i64>> {
-        self.db.write(|w| {
-            let Some(mut d) = w.get::<DebateArtifact>(id)? else {
-                return Ok(None);
-            };
-            let n = d.view_count.unwrap_or(0) + 1;
-            d.view_count = Some(n);
-            w.update(&d)?;
-            Ok(Some(n))
-        })
+        self.db
+            .write_op("NomicStore.increment_views", String::new, |w| {
+                let Some(mut d) = w.get::<DebateArtifact>(id)? else {
+                    return Ok(None);
+                };
+                let n = d.view_count.unwrap_or(0) + 1;
+                d.view_count = Some(n);
+                w.update(&d)?;
+                Ok(Some(n))
+            })
     }
 
     /// Debate artifacts, newest first, optionally of one loop and/or phase.
@@ -349,38 +368,39 @@ impl NomicStore {
         phase: Option<&str>,
         limit: usize,
     ) -> Result<Vec<DebateArtifact>> {
-        let _t = self.db.timed("list_debates", || {
-            format!("limit={limit}, loop_id={loop_id:?}, phase={phase:?}")
-        });
-        let r = self.db.read()?;
-        let mut rows: Vec<DebateArtifact> = match (loop_id, phase) {
-            (Some(l), _) => r.find(
-                DebateArtifact::idx_debate_artifacts_loop,
-                l,
-                Page::default(),
-            )?,
-            (None, Some(p)) => r.find(
-                DebateArtifact::idx_debate_artifacts_phase,
-                p,
-                Page::default(),
-            )?,
-            (None, None) => r.scan(KeyRange::all(), Page::default())?,
-        };
-        if let Some(p) = phase {
-            rows.retain(|d| d.phase == p);
-        }
-        rows.sort_by(|a, b| {
-            let ka = time_key(a.created_at.as_deref().unwrap_or(""));
-            let kb = time_key(b.created_at.as_deref().unwrap_or(""));
-            kb.cmp(&ka).then_with(|| a.id.cmp(&b.id))
-        });
-        rows.truncate(limit);
-        Ok(rows)
+        self.db.read_op(
+            "list_debates",
+            || format!("limit={limit}, loop_id={loop_id:?}, phase={phase:?}"),
+            |r| {
+                let mut rows: Vec<DebateArtifact> = match (loop_id, phase) {
+                    (Some(l), _) => r.find(
+                        DebateArtifact::idx_debate_artifacts_loop,
+                        l,
+                        Page::default(),
+                    )?,
+                    (None, Some(p)) => r.find(
+                        DebateArtifact::idx_debate_artifacts_phase,
+                        p,
+                        Page::default(),
+                    )?,
+                    (None, None) => r.scan(KeyRange::all(), Page::default())?,
+                };
+                if let Some(p) = phase {
+                    rows.retain(|d| d.phase == p);
+                }
+                Ok(newest(
+                    rows,
+                    limit,
+                    |d| instant_then_text(d.created_at.as_deref()),
+                    |a, b| a.id.cmp(&b.id),
+                ))
+            },
+        )
     }
 
     // ----- events --------------------------------------------------------------
 
-    fn event_row(e: &NewStreamEvent) -> StreamEvent {
+    fn event_row(&self, e: &NewStreamEvent) -> StreamEvent {
         StreamEvent {
             id: new_uuid(),
             loop_id: e.loop_id.clone(),
@@ -388,58 +408,65 @@ impl NomicStore {
             event_type: e.event_type.clone(),
             event_data: py_object_values(&e.event_data),
             agent: e.agent.clone(),
-            timestamp: ts(e.timestamp),
+            timestamp: ts(e.timestamp, &self.db),
             extra: Default::default(),
         }
     }
 
     /// Saves one stream event.
     pub fn save_event(&self, e: &NewStreamEvent) -> Result<StreamEvent> {
-        let row = Self::event_row(e);
-        self.db.write(|w| {
-            w.insert(&row)?;
-            Ok(row.clone())
+        self.db.op("NomicStore.save_event", String::new, || {
+            let row = self.event_row(e);
+            self.db.write(|w| {
+                w.insert(&row)?;
+                Ok(row.clone())
+            })
         })
     }
 
     /// Saves events in one transaction; returns how many.
     pub fn save_events_batch(&self, events: &[NewStreamEvent]) -> Result<usize> {
-        let _t = self
-            .db
-            .timed("save_events_batch", || format!("n={}", events.len()));
-        self.db.write(|w| {
-            for e in events {
-                w.insert(&Self::event_row(e))?;
-            }
-            Ok(events.len())
-        })
+        self.db.write_op(
+            "save_events_batch",
+            || format!("n={}", events.len()),
+            |w| {
+                for e in events {
+                    w.insert(&self.event_row(e))?;
+                }
+                Ok(events.len())
+            },
+        )
     }
 
     /// A loop's events in ascending time (ties by id), filtered.
     pub fn get_events(&self, loop_id: &str, q: &EventQuery<'_>) -> Result<Vec<StreamEvent>> {
-        let _t = self.db.timed("get_events", || {
-            format!("loop_id={loop_id}, cycle={:?}", q.cycle)
-        });
-        let mut rows: Vec<StreamEvent> = self.db.read()?.find(
-            StreamEvent::idx_stream_events_loop_time,
-            loop_id,
-            Page::default(),
-        )?;
-        rows.retain(|e| {
-            q.cycle.is_none_or(|c| e.cycle == c)
-                && q.event_type.is_none_or(|t| e.event_type == t)
-                && q.since
-                    .is_none_or(|s| crate::time::parse(&e.timestamp).is_some_and(|t| t >= s))
-        });
-        rows.sort_by(|a, b| {
-            time_key(&a.timestamp)
-                .cmp(&time_key(&b.timestamp))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        if let Some(n) = q.limit {
-            rows.truncate(n);
-        }
-        Ok(rows)
+        self.db.op(
+            "get_events",
+            || format!("loop_id={loop_id}, cycle={:?}", q.cycle),
+            || {
+                let mut rows: Vec<StreamEvent> = self.db.read()?.find(
+                    StreamEvent::idx_stream_events_loop_time,
+                    loop_id,
+                    Page::default(),
+                )?;
+                rows.retain(|e| {
+                    q.cycle.is_none_or(|c| e.cycle == c)
+                        && q.event_type.is_none_or(|t| e.event_type == t)
+                        && q.since
+                            .is_none_or(|s| instant(Some(&e.timestamp)).is_some_and(|t| t >= s))
+                });
+                let mut rows = by_time(
+                    rows,
+                    Order::Oldest,
+                    |e| instant_then_text(Some(&e.timestamp)),
+                    |a, b| a.id.cmp(&b.id),
+                );
+                if let Some(n) = q.limit {
+                    rows.truncate(n);
+                }
+                Ok(rows)
+            },
+        )
     }
 
     // ----- metrics -------------------------------------------------------------
@@ -447,128 +474,146 @@ impl NomicStore {
     /// Saves an agent's metrics row (fresh id when empty, timestamp now
     /// when missing); returns the id.
     pub fn save_metrics(&self, m: &AgentMetrics) -> Result<String> {
-        let mut row = m.clone();
-        if row.id.is_empty() {
-            row.id = new_uuid();
-        }
-        if row.timestamp.is_none() {
-            row.timestamp = Some(ts(None));
-        }
-        self.db.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.id.clone())
+        self.db.op("NomicStore.save_metrics", String::new, || {
+            let mut row = m.clone();
+            if row.id.is_empty() {
+                row.id = new_uuid();
+            }
+            if row.timestamp.is_none() {
+                row.timestamp = Some(ts(None, &self.db));
+            }
+            self.db.write(|w| {
+                w.upsert(&row)?;
+                Ok(row.id.clone())
+            })
         })
     }
 
     /// An agent's metrics rows, newest first.
     pub fn agent_metrics(&self, agent_name: &str, limit: usize) -> Result<Vec<AgentMetrics>> {
-        let mut rows: Vec<AgentMetrics> = self.db.read()?.find(
-            AgentMetrics::idx_agent_metrics_agent,
-            agent_name,
-            Page::default(),
-        )?;
-        rows.sort_by_key(|m| std::cmp::Reverse(time_key(m.timestamp.as_deref().unwrap_or(""))));
-        rows.truncate(limit);
-        Ok(rows)
+        self.db
+            .read_op("NomicStore.agent_metrics", String::new, |r| {
+                let rows: Vec<AgentMetrics> = r.find(
+                    AgentMetrics::idx_agent_metrics_agent,
+                    agent_name,
+                    Page::default(),
+                )?;
+                Ok(newest(
+                    rows,
+                    limit,
+                    |m| instant_then_text(m.timestamp.as_deref()),
+                    keep,
+                ))
+            })
     }
 
     /// `get_loop_summary`.
     pub fn loop_summary(&self, loop_id: &str) -> Result<LoopSummary> {
-        let r = self.db.read()?;
-        let cycles: Vec<NomicCycle> =
-            r.find(NomicCycle::idx_nomic_cycles_loop, loop_id, Page::default())?;
-        let debates: Vec<DebateArtifact> = r.find(
-            DebateArtifact::idx_debate_artifacts_loop,
-            loop_id,
-            Page::default(),
-        )?;
-        let all: BTreeSet<i64> = cycles.iter().map(|c| c.cycle_number).collect();
-        let ok: BTreeSet<i64> = cycles
-            .iter()
-            .filter(|c| c.success == Some(true))
-            .map(|c| c.cycle_number)
-            .collect();
-        let consensus = debates.iter().filter(|d| d.consensus_reached).count();
-        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-        Ok(LoopSummary {
-            total_cycles: all.len() as u64,
-            successful_cycles: ok.len() as u64,
-            success_rate: ratio(ok.len(), all.len()),
-            total_debates: debates.len() as u64,
-            consensus_rate: ratio(consensus, debates.len()),
-            phases_completed: PHASES
-                .iter()
-                .map(|p| {
-                    let n = cycles
+        self.db
+            .read_op("NomicStore.loop_summary", String::new, |r| {
+                let cycles: Vec<NomicCycle> =
+                    r.find(NomicCycle::idx_nomic_cycles_loop, loop_id, Page::default())?;
+                let debates: Vec<DebateArtifact> = r.find(
+                    DebateArtifact::idx_debate_artifacts_loop,
+                    loop_id,
+                    Page::default(),
+                )?;
+                let all: BTreeSet<i64> = cycles.iter().map(|c| c.cycle_number).collect();
+                let ok: BTreeSet<i64> = cycles
+                    .iter()
+                    .filter(|c| c.success == Some(true))
+                    .map(|c| c.cycle_number)
+                    .collect();
+                let consensus = debates.iter().filter(|d| d.consensus_reached).count();
+                let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+                Ok(LoopSummary {
+                    total_cycles: all.len() as u64,
+                    successful_cycles: ok.len() as u64,
+                    success_rate: ratio(ok.len(), all.len()),
+                    total_debates: debates.len() as u64,
+                    consensus_rate: ratio(consensus, debates.len()),
+                    phases_completed: PHASES
                         .iter()
-                        .filter(|c| c.phase == *p && c.success == Some(true))
-                        .count();
-                    (p.to_string(), n as u64)
+                        .map(|p| {
+                            let n = cycles
+                                .iter()
+                                .filter(|c| c.phase == *p && c.success == Some(true))
+                                .count();
+                            (p.to_string(), n as u64)
+                        })
+                        .collect(),
                 })
-                .collect(),
-        })
+            })
     }
 
     // ----- evolution -----------------------------------------------------------
 
     /// Saves a rollback (replacing one with the same id).
     pub fn save_rollback(&self, r: &NewRollback) -> Result<NomicRollback> {
-        check_in("reason", &r.reason, &ROLLBACK_REASONS)?;
-        check_in("severity", &r.severity, &SEVERITIES)?;
-        let row = NomicRollback {
-            id: r.id.clone().unwrap_or_else(new_uuid),
-            loop_id: r.loop_id.clone(),
-            cycle_number: r.cycle_number,
-            phase: r.phase.clone(),
-            reason: r.reason.clone(),
-            severity: r.severity.clone(),
-            rolled_back_commit: r.rolled_back_commit.clone(),
-            preserved_branch: r.preserved_branch.clone(),
-            files_affected: Some(py_list(r.files_affected.iter().map(String::as_str))),
-            diff_summary: Some(r.diff_summary.clone()),
-            error_message: r.error_message.clone(),
-            created_at: ts(r.created_at),
-            extra: Default::default(),
-        };
-        self.evo.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.clone())
+        self.db.op("NomicStore.save_rollback", String::new, || {
+            check_in("reason", &r.reason, &ROLLBACK_REASONS)?;
+            check_in("severity", &r.severity, &SEVERITIES)?;
+            let row = NomicRollback {
+                id: r.id.clone().unwrap_or_else(new_uuid),
+                loop_id: r.loop_id.clone(),
+                cycle_number: r.cycle_number,
+                phase: r.phase.clone(),
+                reason: r.reason.clone(),
+                severity: r.severity.clone(),
+                rolled_back_commit: r.rolled_back_commit.clone(),
+                preserved_branch: r.preserved_branch.clone(),
+                files_affected: Some(py_list(r.files_affected.iter().map(String::as_str))),
+                diff_summary: Some(r.diff_summary.clone()),
+                error_message: r.error_message.clone(),
+                created_at: ts(r.created_at, &self.db),
+                extra: Default::default(),
+            };
+            self.evo.write(|w| {
+                w.upsert(&row)?;
+                Ok(row.clone())
+            })
         })
     }
 
     /// A loop's rollbacks, by cycle then time.
     pub fn rollbacks(&self, loop_id: &str) -> Result<Vec<NomicRollback>> {
-        let mut rows: Vec<NomicRollback> =
-            self.evo
-                .read()?
-                .find(NomicRollback::idx_rollbacks_loop, loop_id, Page::default())?;
-        rows.sort_by(|a, b| {
-            a.cycle_number
-                .cmp(&b.cycle_number)
-                .then_with(|| time_key(&a.created_at).cmp(&time_key(&b.created_at)))
-        });
-        Ok(rows)
+        self.db.op("NomicStore.rollbacks", String::new, || {
+            let rows: Vec<NomicRollback> = self.evo.read()?.find(
+                NomicRollback::idx_rollbacks_loop,
+                loop_id,
+                Page::default(),
+            )?;
+            Ok(by_time(
+                rows,
+                Order::Oldest,
+                |r| (r.cycle_number, instant_then_text(Some(&r.created_at))),
+                keep,
+            ))
+        })
     }
 
     /// Saves a cycle's evolution record (one per loop and cycle; replacing
     /// one with the same id). A `rollback_id` must name a saved rollback.
     pub fn save_cycle_evolution(&self, e: &NewCycleEvolution) -> Result<CycleEvolution> {
-        let row = CycleEvolution {
-            id: e.id.clone().unwrap_or_else(new_uuid),
-            loop_id: e.loop_id.clone(),
-            cycle_number: e.cycle_number,
-            debate_artifact_id: e.debate_artifact_id.clone(),
-            winning_proposal_summary: e.winning_proposal_summary.clone(),
-            files_changed: Some(py_list(e.files_changed.iter().map(String::as_str))),
-            git_commit: e.git_commit.clone(),
-            rollback_id: e.rollback_id.clone(),
-            created_at: ts(e.created_at),
-            extra: Default::default(),
-        };
-        self.evo.write(|w| {
-            w.upsert(&row)?;
-            Ok(row.clone())
-        })
+        self.db
+            .op("NomicStore.save_cycle_evolution", String::new, || {
+                let row = CycleEvolution {
+                    id: e.id.clone().unwrap_or_else(new_uuid),
+                    loop_id: e.loop_id.clone(),
+                    cycle_number: e.cycle_number,
+                    debate_artifact_id: e.debate_artifact_id.clone(),
+                    winning_proposal_summary: e.winning_proposal_summary.clone(),
+                    files_changed: Some(py_list(e.files_changed.iter().map(String::as_str))),
+                    git_commit: e.git_commit.clone(),
+                    rollback_id: e.rollback_id.clone(),
+                    created_at: ts(e.created_at, &self.db),
+                    extra: Default::default(),
+                };
+                self.evo.write(|w| {
+                    w.upsert(&row)?;
+                    Ok(row.clone())
+                })
+            })
     }
 
     /// The evolution record of a cycle.
@@ -577,42 +622,39 @@ impl NomicStore {
         loop_id: &str,
         cycle_number: i64,
     ) -> Result<Option<CycleEvolution>> {
-        self.evo.read()?.get_by(
-            CycleEvolution::cycle_evolution_loop_id_cycle_number_key,
-            (loop_id, cycle_number),
-        )
+        self.db.op("NomicStore.cycle_evolution", String::new, || {
+            self.evo.read()?.get_by(
+                CycleEvolution::cycle_evolution_loop_id_cycle_number_key,
+                (loop_id, cycle_number),
+            )
+        })
     }
 
     /// Records (or replaces) a file change of a cycle.
     pub fn save_file_change(&self, c: &CycleFileChange) -> Result<()> {
-        check_in("change_type", &c.change_type, &CHANGE_TYPES)?;
-        self.evo.write(|w| w.upsert(c).map(drop))
+        self.db.op("NomicStore.save_file_change", String::new, || {
+            check_in("change_type", &c.change_type, &CHANGE_TYPES)?;
+            self.evo.write(|w| w.upsert(c).map(drop))
+        })
     }
 
     /// The file changes of a cycle, by path.
     pub fn file_changes(&self, loop_id: &str, cycle_number: i64) -> Result<Vec<CycleFileChange>> {
-        self.evo
-            .read()?
-            .scan(KeyRange::prefix((loop_id, cycle_number)), Page::default())
+        self.db.op("NomicStore.file_changes", String::new, || {
+            self.evo
+                .read()?
+                .scan(KeyRange::prefix((loop_id, cycle_number)), Page::default())
+        })
     }
 
     /// Every recorded change of one file, across loops and cycles.
     pub fn file_history(&self, file_path: &str) -> Result<Vec<CycleFileChange>> {
-        self.evo.read()?.find(
-            CycleFileChange::idx_file_changes_path,
-            file_path,
-            Page::default(),
-        )
-    }
-}
-
-fn paginate<T>(mut all: Vec<T>, page: Page) -> Vec<T> {
-    if page.reverse {
-        all.reverse();
-    }
-    let it = all.into_iter().skip(page.offset);
-    match page.limit {
-        Some(n) => it.take(n).collect(),
-        None => it.collect(),
+        self.db.op("NomicStore.file_history", String::new, || {
+            self.evo.read()?.find(
+                CycleFileChange::idx_file_changes_path,
+                file_path,
+                Page::default(),
+            )
+        })
     }
 }

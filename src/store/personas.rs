@@ -27,10 +27,10 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::{parse_object, py_list, py_object_values};
 use crate::schema::personas::{PerformanceRecord, Persona};
-use crate::store::genesis::{local_now, naive_iso};
+use crate::store::genesis::naive_iso;
+use crate::store::query::{keep, newest};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, RawKey, Reader};
-use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 /// How many of the newest records of a domain feed its expertise.
@@ -140,11 +140,6 @@ fn clean_expertise(expertise: &[(&str, f64)]) -> Result<Vec<(String, f64)>> {
     Ok(out)
 }
 
-/// `CURRENT_TIMESTAMP`'s shape.
-fn sql_timestamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
 /// The persona store.
 #[derive(Debug, Clone)]
 pub struct PersonaManager {
@@ -174,7 +169,8 @@ impl PersonaManager {
         self.db.read()
     }
 
-    /// Creates or replaces a persona now. See [`PersonaManager::create_persona_at`].
+    /// Creates or replaces a persona (keeping `created_at` of an existing
+    /// one), at the local time now.
     pub fn create_persona(
         &self,
         agent_name: &str,
@@ -182,57 +178,52 @@ impl PersonaManager {
         traits: &[&str],
         expertise: &[(&str, f64)],
     ) -> Result<PersonaView> {
-        self.create_persona_at(agent_name, description, traits, expertise, local_now())
-    }
-
-    /// Creates or replaces a persona (keeping `created_at` of an existing
-    /// one) with an explicit naive local time.
-    pub fn create_persona_at(
-        &self,
-        agent_name: &str,
-        description: &str,
-        traits: &[&str],
-        expertise: &[(&str, f64)],
-        at: NaiveDateTime,
-    ) -> Result<PersonaView> {
+        let at = self.db.now_local();
         if agent_name.is_empty() {
             return Err(Error::InvalidArgument(
                 "agent_name must not be empty".into(),
             ));
         }
         let expertise = clean_expertise(expertise)?;
-        let _t = self
-            .db
-            .timed("persona_create", || format!("agent={agent_name}"));
-        let now = naive_iso(at);
-        self.db.write(|w| {
-            let created_at = w
-                .get::<Persona>(agent_name)?
-                .and_then(|p| p.created_at)
-                .unwrap_or_else(|| now.clone());
-            let row = Persona {
-                agent_name: agent_name.into(),
-                description: Some(description.into()),
-                traits: Some(clean_traits(traits)),
-                expertise: Some(expertise_json(&expertise)),
-                created_at: Some(created_at),
-                updated_at: Some(now.clone()),
-                extra: Default::default(),
-            };
-            w.upsert(&row)?;
-            PersonaView::from_row(&row)
-        })
+        self.db.op(
+            "persona_create",
+            || format!("agent={agent_name}"),
+            || {
+                let now = naive_iso(at);
+                self.db.write(|w| {
+                    let created_at = w
+                        .get::<Persona>(agent_name)?
+                        .and_then(|p| p.created_at)
+                        .unwrap_or_else(|| now.clone());
+                    let row = Persona {
+                        agent_name: agent_name.into(),
+                        description: Some(description.into()),
+                        traits: Some(clean_traits(traits)),
+                        expertise: Some(expertise_json(&expertise)),
+                        created_at: Some(created_at),
+                        updated_at: Some(now.clone()),
+                        extra: Default::default(),
+                    };
+                    w.upsert(&row)?;
+                    PersonaView::from_row(&row)
+                })
+            },
+        )
     }
 
     /// A persona, decoded.
     pub fn get_persona(&self, agent_name: &str) -> Result<Option<PersonaView>> {
-        match self.db.read()?.get::<Persona>(agent_name)? {
-            None => Ok(None),
-            Some(p) => PersonaView::from_row(&p).map(Some),
-        }
+        self.db.op("PersonaManager.get_persona", String::new, || {
+            match self.db.read()?.get::<Persona>(agent_name)? {
+                None => Ok(None),
+                Some(p) => PersonaView::from_row(&p).map(Some),
+            }
+        })
     }
 
-    /// Changes parts of a persona now. See [`PersonaManager::update_persona_at`].
+    /// Changes the given parts of an existing persona: the description and
+    /// traits are replaced, the expertise scores given are set (others
+    /// kept). Returns `None` if there is no such persona.
     pub fn update_persona(
         &self,
         agent_name: &str,
@@ -240,79 +231,53 @@ impl PersonaManager {
         traits: Option<&[&str]>,
         expertise: Option<&[(&str, f64)]>,
     ) -> Result<Option<PersonaView>> {
-        self.update_persona_at(agent_name, description, traits, expertise, local_now())
-    }
-
-    /// Changes the given parts of an existing persona: the description and
-    /// traits are replaced, the expertise scores given are set (others
-    /// kept). Returns `None` if there is no such persona.
-    pub fn update_persona_at(
-        &self,
-        agent_name: &str,
-        description: Option<&str>,
-        traits: Option<&[&str]>,
-        expertise: Option<&[(&str, f64)]>,
-        at: NaiveDateTime,
-    ) -> Result<Option<PersonaView>> {
+        let at = self.db.now_local();
         let expertise = expertise.map(clean_expertise).transpose()?;
-        let _t = self
-            .db
-            .timed("persona_update", || format!("agent={agent_name}"));
-        self.db.write(|w| {
-            let Some(mut p) = w.get::<Persona>(agent_name)? else {
-                return Ok(None);
-            };
-            if let Some(d) = description {
-                p.description = Some(d.into());
-            }
-            if let Some(t) = traits {
-                p.traits = Some(clean_traits(t));
-            }
-            if let Some(new) = expertise {
-                let mut cur = PersonaView::from_row(&p)?.expertise;
-                for (d, s) in new {
-                    match cur.iter_mut().find(|(k, _)| *k == d) {
-                        Some(e) => e.1 = s,
-                        None => cur.push((d, s)),
-                    }
+        self.db.write_op(
+            "persona_update",
+            || format!("agent={agent_name}"),
+            |w| {
+                let Some(mut p) = w.get::<Persona>(agent_name)? else {
+                    return Ok(None);
+                };
+                if let Some(d) = description {
+                    p.description = Some(d.into());
                 }
-                p.expertise = Some(expertise_json(&cur));
-            }
-            p.updated_at = Some(naive_iso(at));
-            w.update(&p)?;
-            PersonaView::from_row(&p).map(Some)
-        })
+                if let Some(t) = traits {
+                    p.traits = Some(clean_traits(t));
+                }
+                if let Some(new) = expertise {
+                    let mut cur = PersonaView::from_row(&p)?.expertise;
+                    for (d, s) in new {
+                        match cur.iter_mut().find(|(k, _)| *k == d) {
+                            Some(e) => e.1 = s,
+                            None => cur.push((d, s)),
+                        }
+                    }
+                    p.expertise = Some(expertise_json(&cur));
+                }
+                p.updated_at = Some(naive_iso(at));
+                w.update(&p)?;
+                PersonaView::from_row(&p).map(Some)
+            },
+        )
     }
 
     /// Every persona, by agent name.
     pub fn list_personas(&self) -> Result<Vec<PersonaView>> {
-        let rows: Vec<Persona> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        rows.iter().map(PersonaView::from_row).collect()
+        self.db
+            .read_op("PersonaManager.list_personas", String::new, |r| {
+                let rows: Vec<Persona> = r.scan(KeyRange::all(), Page::default())?;
+                rows.iter().map(PersonaView::from_row).collect()
+            })
     }
 
     /// Deletes a persona (its history stays). Returns false if absent.
     pub fn delete_persona(&self, agent_name: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Persona>(agent_name))
-    }
-
-    /// Records an action now. See [`PersonaManager::record_performance_at`].
-    pub fn record_performance(
-        &self,
-        agent_name: &str,
-        domain: &str,
-        success: bool,
-        action: &str,
-        debate_id: Option<&str>,
-    ) -> Result<f64> {
-        self.record_performance_at(
-            agent_name,
-            domain,
-            success,
-            action,
-            debate_id,
-            local_now(),
-            Utc::now(),
-        )
+        self.db
+            .op("PersonaManager.delete_persona", String::new, || {
+                self.db.write(|w| w.delete::<Persona>(agent_name))
+            })
     }
 
     /// Appends a `performance_history` row (`created_at` from `utc`),
@@ -321,79 +286,79 @@ impl PersonaManager {
     /// with only its name, expertise and `updated_at` (and `created_at`
     /// as its column default writes it), as the original does. Returns the new expertise score.
     #[allow(clippy::too_many_arguments)]
-    pub fn record_performance_at(
+    pub fn record_performance(
         &self,
         agent_name: &str,
         domain: &str,
         success: bool,
         action: &str,
         debate_id: Option<&str>,
-        local: NaiveDateTime,
-        utc: DateTime<Utc>,
     ) -> Result<f64> {
+        let local = self.db.now_local();
+        let utc = self.db.now();
         if agent_name.is_empty() || domain.trim().is_empty() {
             return Err(Error::InvalidArgument(
                 "agent_name and domain must not be empty".into(),
             ));
         }
         let domain = domain.trim();
-        let _t = self.db.timed("persona_record_performance", || {
-            format!("agent={agent_name}, domain={domain}")
-        });
-        self.db.write(|w| {
-            let id = w.next_id::<PerformanceRecord>()?;
-            w.insert(&PerformanceRecord {
-                id,
-                agent_name: agent_name.into(),
-                debate_id: debate_id.map(str::to_string),
-                domain: Some(domain.into()),
-                action: Some(action.into()),
-                success: Some(success),
-                created_at: Some(sql_timestamp(utc)),
-                extra: Default::default(),
-            })?;
-            // The agent's records in this domain, newest (highest id) first.
-            let mut mine = Vec::new();
-            for k in w.keys_by(PerformanceRecord::idx_performance_agent, agent_name)? {
-                if let Some(r) = w.get::<PerformanceRecord>(RawKey(&k))?
-                    && r.domain.as_deref() == Some(domain)
-                {
-                    mine.push(r);
+        self.db.write_op(
+            "persona_record_performance",
+            || format!("agent={agent_name}, domain={domain}"),
+            |w| {
+                let id = w.next_id::<PerformanceRecord>()?;
+                w.insert(&PerformanceRecord {
+                    id,
+                    agent_name: agent_name.into(),
+                    debate_id: debate_id.map(str::to_string),
+                    domain: Some(domain.into()),
+                    action: Some(action.into()),
+                    success: Some(success),
+                    created_at: Some(crate::time::format_sql(utc)),
+                    extra: Default::default(),
+                })?;
+                // The agent's records in this domain, newest (highest id) first.
+                let mut mine = Vec::new();
+                for k in w.keys_by(PerformanceRecord::idx_performance_agent, agent_name)? {
+                    if let Some(r) = w.get::<PerformanceRecord>(RawKey(&k))?
+                        && r.domain.as_deref() == Some(domain)
+                    {
+                        mine.push(r);
+                    }
                 }
-            }
-            mine.sort_by_key(|r| std::cmp::Reverse(r.id));
-            mine.truncate(EXPERTISE_WINDOW);
-            let (mut num, mut den, mut wgt) = (0.0, 0.0, 1.0);
-            for r in &mine {
-                if r.success == Some(true) {
-                    num += wgt;
+                let mine = newest(mine, EXPERTISE_WINDOW, |r| r.id, keep);
+                let (mut num, mut den, mut wgt) = (0.0, 0.0, 1.0);
+                for r in &mine {
+                    if r.success == Some(true) {
+                        num += wgt;
+                    }
+                    den += wgt;
+                    wgt *= 0.9;
                 }
-                den += wgt;
-                wgt *= 0.9;
-            }
-            let rate = if den > 0.0 { num / den } else { 0.0 };
-            let existing = w.get::<Persona>(agent_name)?;
-            // A new row gets `created_at` the way the column default would.
-            let mut p = existing.unwrap_or_else(|| Persona {
-                agent_name: agent_name.into(),
-                created_at: Some(sql_timestamp(utc)),
-                ..Persona::default()
-            });
-            let mut exp = PersonaView::from_row(&p)?.expertise;
-            let old = exp
-                .iter()
-                .find(|(d, _)| d == domain)
-                .map_or(0.5, |(_, s)| *s);
-            let new = (0.7 * old + 0.3 * rate).clamp(0.0, 1.0);
-            match exp.iter_mut().find(|(d, _)| d == domain) {
-                Some(e) => e.1 = new,
-                None => exp.push((domain.to_string(), new)),
-            }
-            p.expertise = Some(expertise_json(&exp));
-            p.updated_at = Some(naive_iso(local));
-            w.upsert(&p)?;
-            Ok(new)
-        })
+                let rate = if den > 0.0 { num / den } else { 0.0 };
+                let existing = w.get::<Persona>(agent_name)?;
+                // A new row gets `created_at` the way the column default would.
+                let mut p = existing.unwrap_or_else(|| Persona {
+                    agent_name: agent_name.into(),
+                    created_at: Some(crate::time::format_sql(utc)),
+                    ..Persona::default()
+                });
+                let mut exp = PersonaView::from_row(&p)?.expertise;
+                let old = exp
+                    .iter()
+                    .find(|(d, _)| d == domain)
+                    .map_or(0.5, |(_, s)| *s);
+                let new = (0.7 * old + 0.3 * rate).clamp(0.0, 1.0);
+                match exp.iter_mut().find(|(d, _)| d == domain) {
+                    Some(e) => e.1 = new,
+                    None => exp.push((domain.to_string(), new)),
+                }
+                p.expertise = Some(expertise_json(&exp));
+                p.updated_at = Some(naive_iso(local));
+                w.upsert(&p)?;
+                Ok(new)
+            },
+        )
     }
 
     /// An agent's performance records, newest first, optionally of one
@@ -404,19 +369,18 @@ impl PersonaManager {
         domain: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<PerformanceRecord>> {
-        let mut rows: Vec<PerformanceRecord> = self.db.read()?.find(
-            PerformanceRecord::idx_performance_agent,
-            agent_name,
-            Page::default(),
-        )?;
-        if let Some(d) = domain {
-            rows.retain(|r| r.domain.as_deref() == Some(d));
-        }
-        rows.sort_by_key(|r| std::cmp::Reverse(r.id));
-        if let Some(n) = limit {
-            rows.truncate(n);
-        }
-        Ok(rows)
+        self.db
+            .op("PersonaManager.performance_history", String::new, || {
+                let mut rows: Vec<PerformanceRecord> = self.db.read()?.find(
+                    PerformanceRecord::idx_performance_agent,
+                    agent_name,
+                    Page::default(),
+                )?;
+                if let Some(d) = domain {
+                    rows.retain(|r| r.domain.as_deref() == Some(d));
+                }
+                Ok(newest(rows, limit.unwrap_or(usize::MAX), |r| r.id, keep))
+            })
     }
 
     /// Successes and attempts of an agent per domain, by domain name.

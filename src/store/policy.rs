@@ -18,6 +18,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::policy::{Policy, PolicyAudit, Violation};
+use crate::store::query::{Order, by_time, instant, paginate};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader, Writer};
 use crate::time;
@@ -137,32 +138,18 @@ fn audit(
     changed_by: Option<&str>,
     old: Option<&Policy>,
     new: Option<&Policy>,
+    now: String,
 ) -> Result<()> {
     w.insert(&PolicyAudit {
         id: new_uuid(),
         policy_id: policy_id.to_string(),
         action: action.to_string(),
         changed_by: changed_by.map(str::to_string),
-        changed_at: Some(time::now_iso()),
+        changed_at: Some(now),
         old_value: old.map(policy_json),
         new_value: new.map(policy_json),
         extra: Default::default(),
     })
-}
-
-fn paginate<T>(all: Vec<T>, page: Page) -> Vec<T> {
-    let mut all = all;
-    if page.reverse {
-        all.reverse();
-    }
-    all.into_iter()
-        .skip(page.offset)
-        .take(page.limit.unwrap_or(usize::MAX))
-        .collect()
-}
-
-fn ts_key(s: Option<&str>) -> Option<chrono::DateTime<chrono::Utc>> {
-    s.and_then(time::parse)
 }
 
 impl PolicyStore {
@@ -195,7 +182,7 @@ impl PolicyStore {
         if p.id.is_empty() {
             p.id = new_uuid();
         }
-        let now = time::now_iso();
+        let now = self.db.now_iso();
         p.created_at.get_or_insert_with(|| now.clone());
         p.updated_at.get_or_insert(now);
         p.level.get_or_insert_with(|| "recommended".into());
@@ -205,45 +192,63 @@ impl PolicyStore {
         parse_json("rules_json", p.rules_json.as_deref(), false)?;
         parse_json("metadata_json", p.metadata_json.as_deref(), true)?;
         let id = p.id.clone();
-        let _t = self.db.timed("policy_create", || format!("id={id}"));
-        self.db.write(|w| {
-            w.insert(&p)?;
-            audit(w, &p.id, "create", p.created_by.as_deref(), None, Some(&p))
-        })?;
-        Ok(p)
+        self.db.op(
+            "policy_create",
+            || format!("id={id}"),
+            || {
+                self.db.write(|w| {
+                    w.insert(&p)?;
+                    audit(
+                        w,
+                        &p.id,
+                        "create",
+                        p.created_by.as_deref(),
+                        None,
+                        Some(&p),
+                        self.db.now_iso(),
+                    )
+                })?;
+                Ok(p)
+            },
+        )
     }
 
     /// A policy by id.
     pub fn get_policy(&self, id: &str) -> Result<Option<Policy>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("PolicyStore.get_policy", String::new, |r| r.get(id))
     }
 
     /// Policies matching the filter, newest first, then paged.
     pub fn list_policies(&self, filter: &PolicyFilter, page: Page) -> Result<Vec<Policy>> {
-        let r = self.db.read()?;
-        let all: Vec<Policy> = if let Some(ws) = &filter.workspace_id {
-            r.find(Policy::idx_policies_workspace, ws.as_str(), Page::default())?
-        } else if let Some(f) = &filter.framework_id {
-            r.find(Policy::idx_policies_framework, f.as_str(), Page::default())?
-        } else if let Some(v) = &filter.vertical_id {
-            r.find(Policy::idx_policies_vertical, v.as_str(), Page::default())?
-        } else {
-            r.scan(KeyRange::all(), Page::default())?
-        };
-        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        let mut out: Vec<Policy> = all
-            .into_iter()
-            .filter(|p| eq(&filter.workspace_id, &p.workspace_id))
-            .filter(|p| eq(&filter.framework_id, &p.framework_id))
-            .filter(|p| eq(&filter.vertical_id, &p.vertical_id))
-            .filter(|p| !filter.enabled_only || p.enabled.unwrap_or(true))
-            .collect();
-        out.sort_by(|a, b| {
-            ts_key(b.created_at.as_deref())
-                .cmp(&ts_key(a.created_at.as_deref()))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(paginate(out, page))
+        self.db
+            .read_op("PolicyStore.list_policies", String::new, |r| {
+                let all: Vec<Policy> = if let Some(ws) = &filter.workspace_id {
+                    r.find(Policy::idx_policies_workspace, ws.as_str(), Page::default())?
+                } else if let Some(f) = &filter.framework_id {
+                    r.find(Policy::idx_policies_framework, f.as_str(), Page::default())?
+                } else if let Some(v) = &filter.vertical_id {
+                    r.find(Policy::idx_policies_vertical, v.as_str(), Page::default())?
+                } else {
+                    r.scan(KeyRange::all(), Page::default())?
+                };
+                let eq =
+                    |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+                let out: Vec<Policy> = all
+                    .into_iter()
+                    .filter(|p| eq(&filter.workspace_id, &p.workspace_id))
+                    .filter(|p| eq(&filter.framework_id, &p.framework_id))
+                    .filter(|p| eq(&filter.vertical_id, &p.vertical_id))
+                    .filter(|p| !filter.enabled_only || p.enabled.unwrap_or(true))
+                    .collect();
+                let out = by_time(
+                    out,
+                    Order::Newest,
+                    |p| instant(p.created_at.as_deref()),
+                    |a, b| a.id.cmp(&b.id),
+                );
+                Ok(paginate(out, page))
+            })
     }
 
     /// Applies changes to a policy, sets `updated_at`, and writes an
@@ -269,35 +274,46 @@ impl PolicyStore {
                 "policy metadata must be a JSON object".into(),
             ));
         }
-        let _t = self.db.timed("policy_update", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(old) = w.get::<Policy>(id)? else {
-                return Ok(None);
-            };
-            let mut p = old.clone();
-            if let Some(v) = &changes.name {
-                p.name = v.clone();
-            }
-            if let Some(v) = &changes.description {
-                p.description = Some(v.clone());
-            }
-            if let Some(v) = &changes.level {
-                p.level = Some(v.clone());
-            }
-            if let Some(v) = changes.enabled {
-                p.enabled = Some(v);
-            }
-            if let Some(v) = &changes.rules {
-                p.rules_json = Some(python_json(v, false));
-            }
-            if let Some(v) = &changes.metadata {
-                p.metadata_json = Some(python_json(v, false));
-            }
-            p.updated_at = Some(time::now_iso());
-            w.update(&p)?;
-            audit(w, id, "update", changed_by, Some(&old), Some(&p))?;
-            Ok(Some(p))
-        })
+        self.db.write_op(
+            "policy_update",
+            || format!("id={id}"),
+            |w| {
+                let Some(old) = w.get::<Policy>(id)? else {
+                    return Ok(None);
+                };
+                let mut p = old.clone();
+                if let Some(v) = &changes.name {
+                    p.name = v.clone();
+                }
+                if let Some(v) = &changes.description {
+                    p.description = Some(v.clone());
+                }
+                if let Some(v) = &changes.level {
+                    p.level = Some(v.clone());
+                }
+                if let Some(v) = changes.enabled {
+                    p.enabled = Some(v);
+                }
+                if let Some(v) = &changes.rules {
+                    p.rules_json = Some(python_json(v, false));
+                }
+                if let Some(v) = &changes.metadata {
+                    p.metadata_json = Some(python_json(v, false));
+                }
+                p.updated_at = Some(self.db.now_iso());
+                w.update(&p)?;
+                audit(
+                    w,
+                    id,
+                    "update",
+                    changed_by,
+                    Some(&old),
+                    Some(&p),
+                    self.db.now_iso(),
+                )?;
+                Ok(Some(p))
+            },
+        )
     }
 
     /// Enables or disables a policy (an update, audited as such).
@@ -317,30 +333,46 @@ impl PolicyStore {
     /// Deletes a policy and writes a `delete` audit row with its last
     /// state. Its violations and audit history stay. False if unknown.
     pub fn delete_policy(&self, id: &str, deleted_by: Option<&str>) -> Result<bool> {
-        let _t = self.db.timed("policy_delete", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(old) = w.get::<Policy>(id)? else {
-                return Ok(false);
-            };
-            w.delete::<Policy>(id)?;
-            audit(w, id, "delete", deleted_by, Some(&old), None)?;
-            Ok(true)
-        })
+        self.db.write_op(
+            "policy_delete",
+            || format!("id={id}"),
+            |w| {
+                let Some(old) = w.get::<Policy>(id)? else {
+                    return Ok(false);
+                };
+                w.delete::<Policy>(id)?;
+                audit(
+                    w,
+                    id,
+                    "delete",
+                    deleted_by,
+                    Some(&old),
+                    None,
+                    self.db.now_iso(),
+                )?;
+                Ok(true)
+            },
+        )
     }
 
     /// The audit trail of a policy, oldest first.
     pub fn policy_history(&self, policy_id: &str) -> Result<Vec<PolicyAudit>> {
-        let mut rows: Vec<PolicyAudit> =
-            self.db
-                .read()?
-                .find(PolicyAudit::idx_audit_policy, policy_id, Page::default())?;
-        rows.sort_by(|a, b| {
-            ts_key(a.changed_at.as_deref())
-                .cmp(&ts_key(b.changed_at.as_deref()))
-                .then_with(|| a.changed_at.cmp(&b.changed_at))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(rows)
+        self.db.op("PolicyStore.policy_history", String::new, || {
+            let rows: Vec<PolicyAudit> =
+                self.db
+                    .read()?
+                    .find(PolicyAudit::idx_audit_policy, policy_id, Page::default())?;
+            Ok(by_time(
+                rows,
+                Order::Oldest,
+                |a| instant(a.changed_at.as_deref()),
+                |a, b| {
+                    a.changed_at
+                        .cmp(&b.changed_at)
+                        .then_with(|| a.id.cmp(&b.id))
+                },
+            ))
+        })
     }
 
     // ----- violations ------------------------------------------------------
@@ -359,14 +391,20 @@ impl PolicyStore {
         v.metadata_json.get_or_insert_with(|| "{}".into());
         parse_json("metadata_json", v.metadata_json.as_deref(), true)?;
         let id = v.id.clone();
-        let _t = self.db.timed("violation_create", || format!("id={id}"));
-        self.db.write(|w| w.insert(&v))?;
-        Ok(v)
+        self.db.op(
+            "violation_create",
+            || format!("id={id}"),
+            || {
+                self.db.write(|w| w.insert(&v))?;
+                Ok(v)
+            },
+        )
     }
 
     /// A violation by id.
     pub fn get_violation(&self, id: &str) -> Result<Option<Violation>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("PolicyStore.get_violation", String::new, |r| r.get(id))
     }
 
     fn matching_violations(&self, filter: &ViolationFilter) -> Result<Vec<Violation>> {
@@ -409,13 +447,15 @@ impl PolicyStore {
 
     /// Violations matching the filter, newest first, then paged.
     pub fn list_violations(&self, filter: &ViolationFilter, page: Page) -> Result<Vec<Violation>> {
-        let mut out = self.matching_violations(filter)?;
-        out.sort_by(|a, b| {
-            ts_key(b.detected_at.as_deref())
-                .cmp(&ts_key(a.detected_at.as_deref()))
-                .then_with(|| a.id.cmp(&b.id))
-        });
-        Ok(paginate(out, page))
+        self.db.op("PolicyStore.list_violations", String::new, || {
+            let out = by_time(
+                self.matching_violations(filter)?,
+                Order::Newest,
+                |v| instant(v.detected_at.as_deref()),
+                |a, b| a.id.cmp(&b.id),
+            );
+            Ok(paginate(out, page))
+        })
     }
 
     /// Sets a violation's status. `resolved_at` becomes now for `resolved`
@@ -428,27 +468,33 @@ impl PolicyStore {
         resolved_by: Option<&str>,
         notes: Option<&str>,
     ) -> Result<Option<Violation>> {
-        if status.is_empty() {
-            return Err(Error::InvalidArgument(
-                "violation status must not be empty".into(),
-            ));
-        }
-        self.db.write(|w| {
-            let Some(mut v) = w.get::<Violation>(id)? else {
-                return Ok(None);
-            };
-            v.status = Some(status.to_string());
-            v.resolved_at = RESOLVED_STATUSES.contains(&status).then(time::now_iso);
-            v.resolved_by = resolved_by.map(str::to_string);
-            v.resolution_notes = notes.map(str::to_string);
-            w.update(&v)?;
-            Ok(Some(v))
-        })
+        self.db
+            .op("PolicyStore.update_violation_status", String::new, || {
+                if status.is_empty() {
+                    return Err(Error::InvalidArgument(
+                        "violation status must not be empty".into(),
+                    ));
+                }
+                self.db.write(|w| {
+                    let Some(mut v) = w.get::<Violation>(id)? else {
+                        return Ok(None);
+                    };
+                    v.status = Some(status.to_string());
+                    v.resolved_at = RESOLVED_STATUSES.contains(&status).then(time::now_iso);
+                    v.resolved_by = resolved_by.map(str::to_string);
+                    v.resolution_notes = notes.map(str::to_string);
+                    w.update(&v)?;
+                    Ok(Some(v))
+                })
+            })
     }
 
     /// Deletes a violation.
     pub fn delete_violation(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<Violation>(id))
+        self.db
+            .write_op("PolicyStore.delete_violation", String::new, |w| {
+                w.delete::<Violation>(id)
+            })
     }
 
     /// Number of violations per severity (NULL severity counted as
@@ -460,17 +506,19 @@ impl PolicyStore {
         status: Option<&str>,
         severity: Option<&str>,
     ) -> Result<BTreeMap<String, u64>> {
-        let filter = ViolationFilter {
-            workspace_id: workspace_id.map(str::to_string),
-            status: status.map(str::to_string),
-            severity: severity.map(str::to_string),
-            ..ViolationFilter::default()
-        };
-        let mut counts = BTreeMap::new();
-        for v in self.matching_violations(&filter)? {
-            let sev = v.severity.unwrap_or_else(|| "medium".into());
-            *counts.entry(sev).or_insert(0) += 1;
-        }
-        Ok(counts)
+        self.db.op("PolicyStore.count_violations", String::new, || {
+            let filter = ViolationFilter {
+                workspace_id: workspace_id.map(str::to_string),
+                status: status.map(str::to_string),
+                severity: severity.map(str::to_string),
+                ..ViolationFilter::default()
+            };
+            let mut counts = BTreeMap::new();
+            for v in self.matching_violations(&filter)? {
+                let sev = v.severity.unwrap_or_else(|| "medium".into());
+                *counts.entry(sev).or_insert(0) += 1;
+            }
+            Ok(counts)
+        })
     }
 }

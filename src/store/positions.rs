@@ -32,10 +32,10 @@ use crate::config::{Config, DatabaseType, DbTarget};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::positions::{DetectedFlip, Position};
-use crate::store::genesis::{local_now, naive_iso};
+use crate::store::genesis::naive_iso;
+use crate::store::query::{Order, by_time, instant};
 use crate::table::Read;
 use crate::table::{KeyRange, Page, Reader};
-use chrono::NaiveDateTime;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The outcomes [`PositionLedger::resolve_position`] accepts.
@@ -75,15 +75,18 @@ pub struct PositionLedger {
     db: Database,
 }
 
-fn sort_newest_first(rows: &mut [Position]) {
-    rows.sort_by(|a, b| {
-        let ta = a.created_at.as_deref().and_then(crate::time::parse);
-        let tb = b.created_at.as_deref().and_then(crate::time::parse);
-        tb.cmp(&ta)
-            .then_with(|| b.created_at.cmp(&a.created_at))
-            .then_with(|| b.round_num.cmp(&a.round_num))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+fn sort_newest_first(rows: &mut Vec<Position>) {
+    *rows = by_time(
+        std::mem::take(rows),
+        Order::Newest,
+        |p| instant(p.created_at.as_deref()),
+        |a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.round_num.cmp(&a.round_num))
+                .then_with(|| a.id.cmp(&b.id))
+        },
+    );
 }
 
 impl PositionLedger {
@@ -116,7 +119,10 @@ impl PositionLedger {
         }
     }
 
-    /// Records a position now. See [`PositionLedger::record_position_at`].
+    /// Records a position at the local time now: a fresh
+    /// 8-character id, outcome `pending`, not reversed. Confidence must be
+    /// a finite number in [0, 1].
+    #[allow(clippy::too_many_arguments)]
     pub fn record_position(
         &self,
         agent_name: &str,
@@ -126,98 +132,75 @@ impl PositionLedger {
         round_num: i64,
         domain: Option<&str>,
     ) -> Result<Position> {
-        self.record_position_at(
-            agent_name,
-            claim,
-            confidence,
-            debate_id,
-            round_num,
-            domain,
-            local_now(),
-        )
-    }
-
-    /// Records a position with an explicit (naive local) time: a fresh
-    /// 8-character id, outcome `pending`, not reversed. Confidence must be
-    /// a finite number in [0, 1].
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_position_at(
-        &self,
-        agent_name: &str,
-        claim: &str,
-        confidence: f64,
-        debate_id: &str,
-        round_num: i64,
-        domain: Option<&str>,
-        at: NaiveDateTime,
-    ) -> Result<Position> {
+        let at = self.db.now_local();
         if !(0.0..=1.0).contains(&confidence) {
             return Err(Error::InvalidArgument(format!(
                 "confidence {confidence} is not between 0 and 1"
             )));
         }
-        let _t = self.db.timed("positions_record", || {
-            format!("agent={agent_name}, debate={debate_id}")
-        });
-        self.db.write(|w| {
-            for _ in 0..16 {
-                let id = crate::store::users::new_uuid()[..8].to_string();
-                if w.get::<Position>(id.as_str())?.is_some() {
-                    continue;
+        self.db.write_op(
+            "positions_record",
+            || format!("agent={agent_name}, debate={debate_id}"),
+            |w| {
+                for _ in 0..16 {
+                    let id = crate::store::users::new_uuid()[..8].to_string();
+                    if w.get::<Position>(id.as_str())?.is_some() {
+                        continue;
+                    }
+                    let row = Position {
+                        id,
+                        agent_name: agent_name.into(),
+                        claim: claim.into(),
+                        confidence,
+                        debate_id: debate_id.into(),
+                        round_num,
+                        outcome: Some("pending".into()),
+                        reversed: Some(false),
+                        reversal_debate_id: None,
+                        domain: domain.map(str::to_string),
+                        created_at: Some(naive_iso(at)),
+                        resolved_at: None,
+                        extra: Default::default(),
+                    };
+                    w.insert(&row)?;
+                    return Ok(row);
                 }
-                let row = Position {
-                    id,
-                    agent_name: agent_name.into(),
-                    claim: claim.into(),
-                    confidence,
-                    debate_id: debate_id.into(),
-                    round_num,
-                    outcome: Some("pending".into()),
-                    reversed: Some(false),
-                    reversal_debate_id: None,
-                    domain: domain.map(str::to_string),
-                    created_at: Some(naive_iso(at)),
-                    resolved_at: None,
-                    extra: Default::default(),
-                };
-                w.insert(&row)?;
-                return Ok(row);
-            }
-            Err(Error::InvalidArgument(
-                "could not find a free position id".into(),
-            ))
-        })
+                Err(Error::InvalidArgument(
+                    "could not find a free position id".into(),
+                ))
+            },
+        )
     }
 
     /// A position by id.
     pub fn get_position(&self, id: &str) -> Result<Option<Position>> {
-        self.db.read()?.get(id)
-    }
-
-    /// Sets a position's outcome now. See [`PositionLedger::resolve_position_at`].
-    pub fn resolve_position(&self, id: &str, outcome: &str) -> Result<bool> {
-        self.resolve_position_at(id, outcome, local_now())
+        self.db
+            .read_op("PositionLedger.get_position", String::new, |r| r.get(id))
     }
 
     /// Sets a position's outcome (one of [`OUTCOMES`]) and `resolved_at`.
     /// Returns false if there is no such position.
-    pub fn resolve_position_at(&self, id: &str, outcome: &str, at: NaiveDateTime) -> Result<bool> {
+    pub fn resolve_position(&self, id: &str, outcome: &str) -> Result<bool> {
+        let at = self.db.now_local();
         if !OUTCOMES.contains(&outcome) {
             return Err(Error::InvalidArgument(format!(
                 "outcome {outcome:?} is not one of {}",
                 OUTCOMES.join(", ")
             )));
         }
-        let _t = self.db.timed("positions_resolve", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(mut p) = w.get::<Position>(id)? else {
-                return Ok(false);
-            };
-            p.outcome = Some(outcome.into());
-            p.resolved_at = Some(naive_iso(at));
-            w.update(&p)?;
-            Ok(true)
-        })
+        self.db.write_op(
+            "positions_resolve",
+            || format!("id={id}"),
+            |w| {
+                let Some(mut p) = w.get::<Position>(id)? else {
+                    return Ok(false);
+                };
+                p.outcome = Some(outcome.into());
+                p.resolved_at = Some(naive_iso(at));
+                w.update(&p)?;
+                Ok(true)
+            },
+        )
     }
 
     /// Marks an agent's position reversed in a later debate. Returns false
@@ -230,24 +213,25 @@ impl PositionLedger {
         original_position_id: &str,
         new_debate_id: &str,
     ) -> Result<bool> {
-        let _t = self.db.timed("positions_reversal", || {
-            format!("id={original_position_id}")
-        });
-        self.db.write(|w| {
-            let Some(mut p) = w.get::<Position>(original_position_id)? else {
-                return Ok(false);
-            };
-            if p.agent_name != agent_name {
-                return Err(Error::InvalidArgument(format!(
-                    "position {original_position_id} belongs to {:?}, not {agent_name:?}",
-                    p.agent_name
-                )));
-            }
-            p.reversed = Some(true);
-            p.reversal_debate_id = Some(new_debate_id.into());
-            w.update(&p)?;
-            Ok(true)
-        })
+        self.db.write_op(
+            "positions_reversal",
+            || format!("id={original_position_id}"),
+            |w| {
+                let Some(mut p) = w.get::<Position>(original_position_id)? else {
+                    return Ok(false);
+                };
+                if p.agent_name != agent_name {
+                    return Err(Error::InvalidArgument(format!(
+                        "position {original_position_id} belongs to {:?}, not {agent_name:?}",
+                        p.agent_name
+                    )));
+                }
+                p.reversed = Some(true);
+                p.reversal_debate_id = Some(new_debate_id.into());
+                w.update(&p)?;
+                Ok(true)
+            },
+        )
     }
 
     /// An agent's positions, newest first, optionally of one outcome only.
@@ -257,30 +241,38 @@ impl PositionLedger {
         outcome: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<Position>> {
-        let mut rows: Vec<Position> =
-            self.db
-                .read()?
-                .find(Position::idx_positions_agent, agent_name, Page::default())?;
-        if let Some(o) = outcome {
-            rows.retain(|p| p.outcome.as_deref().unwrap_or("pending") == o);
-        }
-        sort_newest_first(&mut rows);
-        if let Some(n) = limit {
-            rows.truncate(n);
-        }
-        Ok(rows)
+        self.db
+            .op("PositionLedger.agent_positions", String::new, || {
+                let mut rows: Vec<Position> = self.db.read()?.find(
+                    Position::idx_positions_agent,
+                    agent_name,
+                    Page::default(),
+                )?;
+                if let Some(o) = outcome {
+                    rows.retain(|p| p.outcome.as_deref().unwrap_or("pending") == o);
+                }
+                sort_newest_first(&mut rows);
+                if let Some(n) = limit {
+                    rows.truncate(n);
+                }
+                Ok(rows)
+            })
     }
 
     /// A debate's positions, by round, then time of writing.
     pub fn debate_positions(&self, debate_id: &str) -> Result<Vec<Position>> {
-        let mut rows: Vec<Position> =
-            self.db
-                .read()?
-                .find(Position::idx_positions_debate, debate_id, Page::default())?;
-        sort_newest_first(&mut rows);
-        rows.reverse();
-        rows.sort_by_key(|p| p.round_num);
-        Ok(rows)
+        self.db
+            .op("PositionLedger.debate_positions", String::new, || {
+                let mut rows: Vec<Position> = self.db.read()?.find(
+                    Position::idx_positions_debate,
+                    debate_id,
+                    Page::default(),
+                )?;
+                sort_newest_first(&mut rows);
+                rows.reverse();
+                rows.sort_by_key(|p| p.round_num);
+                Ok(rows)
+            })
     }
 
     /// An agent's position counts.
@@ -303,7 +295,9 @@ impl PositionLedger {
 
     /// Number of positions.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<Position>()
+        self.db.read_op("PositionLedger.count", String::new, |r| {
+            r.count::<Position>()
+        })
     }
 }
 
@@ -374,135 +368,138 @@ impl FlipDetector {
         &self.db
     }
 
-    /// Detects flips now. See [`FlipDetector::detect_flips_for_agent_at`].
-    pub fn detect_flips_for_agent(
-        &self,
-        agent_name: &str,
-        lookback_positions: usize,
-    ) -> Result<Vec<DetectedFlip>> {
-        self.detect_flips_for_agent_at(agent_name, lookback_positions, local_now())
-    }
-
     /// Among the agent's `lookback_positions` newest positions, pairs every
     /// reversed one with the agent's position in the reversal debate,
     /// classifies the change and stores it (replacing an earlier flip of
     /// the same original position). Returns the flips stored, newest
     /// original position first.
-    pub fn detect_flips_for_agent_at(
+    pub fn detect_flips_for_agent(
         &self,
         agent_name: &str,
         lookback_positions: usize,
-        at: NaiveDateTime,
     ) -> Result<Vec<DetectedFlip>> {
-        let _t = self
-            .db
-            .timed("flips_detect", || format!("agent={agent_name}"));
-        let detected_at = naive_iso(at);
-        self.db.write(|w| {
-            let keys = w.keys_by(Position::idx_positions_agent, agent_name)?;
-            let mut mine = Vec::with_capacity(keys.len());
-            for k in &keys {
-                if let Some(p) = w.get::<Position>(crate::table::RawKey(k))? {
-                    mine.push(p);
-                }
-            }
-            sort_newest_first(&mut mine);
-            mine.truncate(lookback_positions);
-            let mut out = Vec::new();
-            for orig in mine.iter().filter(|p| p.reversed == Some(true)) {
-                let Some(new_debate) = orig.reversal_debate_id.as_deref() else {
-                    continue;
-                };
-                let keys = w.keys_by(Position::idx_positions_debate, new_debate)?;
-                let mut candidates = Vec::new();
-                for k in &keys {
-                    if let Some(p) = w.get::<Position>(crate::table::RawKey(k))?
-                        && p.agent_name == agent_name
-                        && p.id != orig.id
-                    {
-                        candidates.push(p);
+        let at = self.db.now_local();
+        self.db.op(
+            "flips_detect",
+            || format!("agent={agent_name}"),
+            || {
+                let detected_at = naive_iso(at);
+                self.db.write(|w| {
+                    let keys = w.keys_by(Position::idx_positions_agent, agent_name)?;
+                    let mut mine = Vec::with_capacity(keys.len());
+                    for k in &keys {
+                        if let Some(p) = w.get::<Position>(crate::table::RawKey(k))? {
+                            mine.push(p);
+                        }
                     }
-                }
-                sort_newest_first(&mut candidates);
-                candidates.sort_by_key(|p| std::cmp::Reverse(p.round_num));
-                let Some(new) = candidates.first() else {
-                    continue;
-                };
-                let (flip_type, sim) =
-                    classify_flip(&orig.claim, &new.claim, orig.confidence, new.confidence);
-                let flip = DetectedFlip {
-                    id: format!("flip-{}", orig.id),
-                    agent_name: agent_name.into(),
-                    original_claim: orig.claim.clone(),
-                    new_claim: new.claim.clone(),
-                    original_confidence: Some(orig.confidence),
-                    new_confidence: Some(new.confidence),
-                    original_debate_id: Some(orig.debate_id.clone()),
-                    new_debate_id: Some(new.debate_id.clone()),
-                    original_position_id: Some(orig.id.clone()),
-                    new_position_id: Some(new.id.clone()),
-                    similarity_score: Some(sim),
-                    flip_type: Some(flip_type.into()),
-                    domain: orig.domain.clone().or_else(|| new.domain.clone()),
-                    detected_at: Some(detected_at.clone()),
-                    extra: Default::default(),
-                };
-                w.upsert(&flip)?;
-                out.push(flip);
-            }
-            Ok(out)
-        })
+                    sort_newest_first(&mut mine);
+                    mine.truncate(lookback_positions);
+                    let mut out = Vec::new();
+                    for orig in mine.iter().filter(|p| p.reversed == Some(true)) {
+                        let Some(new_debate) = orig.reversal_debate_id.as_deref() else {
+                            continue;
+                        };
+                        let keys = w.keys_by(Position::idx_positions_debate, new_debate)?;
+                        let mut candidates = Vec::new();
+                        for k in &keys {
+                            if let Some(p) = w.get::<Position>(crate::table::RawKey(k))?
+                                && p.agent_name == agent_name
+                                && p.id != orig.id
+                            {
+                                candidates.push(p);
+                            }
+                        }
+                        sort_newest_first(&mut candidates);
+                        candidates.sort_by_key(|p| std::cmp::Reverse(p.round_num));
+                        let Some(new) = candidates.first() else {
+                            continue;
+                        };
+                        let (flip_type, sim) =
+                            classify_flip(&orig.claim, &new.claim, orig.confidence, new.confidence);
+                        let flip = DetectedFlip {
+                            id: format!("flip-{}", orig.id),
+                            agent_name: agent_name.into(),
+                            original_claim: orig.claim.clone(),
+                            new_claim: new.claim.clone(),
+                            original_confidence: Some(orig.confidence),
+                            new_confidence: Some(new.confidence),
+                            original_debate_id: Some(orig.debate_id.clone()),
+                            new_debate_id: Some(new.debate_id.clone()),
+                            original_position_id: Some(orig.id.clone()),
+                            new_position_id: Some(new.id.clone()),
+                            similarity_score: Some(sim),
+                            flip_type: Some(flip_type.into()),
+                            domain: orig.domain.clone().or_else(|| new.domain.clone()),
+                            detected_at: Some(detected_at.clone()),
+                            extra: Default::default(),
+                        };
+                        w.upsert(&flip)?;
+                        out.push(flip);
+                    }
+                    Ok(out)
+                })
+            },
+        )
     }
 
     /// A flip by id.
     pub fn get_flip(&self, id: &str) -> Result<Option<DetectedFlip>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("FlipDetector.get_flip", String::new, |r| r.get(id))
     }
 
     /// An agent's flips, most recently detected first (ties by id).
     pub fn agent_flips(&self, agent_name: &str, limit: Option<usize>) -> Result<Vec<DetectedFlip>> {
-        let mut rows: Vec<DetectedFlip> =
-            self.db
-                .read()?
-                .find(DetectedFlip::idx_flips_agent, agent_name, Page::default())?;
-        sort_flips(&mut rows);
-        if let Some(n) = limit {
-            rows.truncate(n);
-        }
-        Ok(rows)
+        self.db.op("FlipDetector.agent_flips", String::new, || {
+            let mut rows: Vec<DetectedFlip> =
+                self.db
+                    .read()?
+                    .find(DetectedFlip::idx_flips_agent, agent_name, Page::default())?;
+            sort_flips(&mut rows);
+            if let Some(n) = limit {
+                rows.truncate(n);
+            }
+            Ok(rows)
+        })
     }
 
     /// Flips of one type, most recently detected first.
     pub fn flips_by_type(&self, flip_type: &str) -> Result<Vec<DetectedFlip>> {
-        let mut rows: Vec<DetectedFlip> =
-            self.db
-                .read()?
-                .find(DetectedFlip::idx_flips_type, flip_type, Page::default())?;
-        sort_flips(&mut rows);
-        Ok(rows)
+        self.db.op("FlipDetector.flips_by_type", String::new, || {
+            let mut rows: Vec<DetectedFlip> =
+                self.db
+                    .read()?
+                    .find(DetectedFlip::idx_flips_type, flip_type, Page::default())?;
+            sort_flips(&mut rows);
+            Ok(rows)
+        })
     }
 
     /// Counts of all flips, per type and per agent.
     pub fn flip_summary(&self) -> Result<FlipSummary> {
-        let rows: Vec<DetectedFlip> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        let mut s = FlipSummary {
-            total: rows.len() as u64,
-            ..FlipSummary::default()
-        };
-        for f in rows {
-            *s.by_type
-                .entry(f.flip_type.unwrap_or_default())
-                .or_default() += 1;
-            *s.by_agent.entry(f.agent_name).or_default() += 1;
-        }
-        Ok(s)
+        self.db
+            .read_op("FlipDetector.flip_summary", String::new, |r| {
+                let rows: Vec<DetectedFlip> = r.scan(KeyRange::all(), Page::default())?;
+                let mut s = FlipSummary {
+                    total: rows.len() as u64,
+                    ..FlipSummary::default()
+                };
+                for f in rows {
+                    *s.by_type
+                        .entry(f.flip_type.unwrap_or_default())
+                        .or_default() += 1;
+                    *s.by_agent.entry(f.agent_name).or_default() += 1;
+                }
+                Ok(s)
+            })
     }
 }
 
-fn sort_flips(rows: &mut [DetectedFlip]) {
-    rows.sort_by(|a, b| {
-        let ta = a.detected_at.as_deref().and_then(crate::time::parse);
-        let tb = b.detected_at.as_deref().and_then(crate::time::parse);
-        tb.cmp(&ta).then_with(|| a.id.cmp(&b.id))
-    });
+fn sort_flips(rows: &mut Vec<DetectedFlip>) {
+    *rows = by_time(
+        std::mem::take(rows),
+        Order::Newest,
+        |f| instant(f.detected_at.as_deref()),
+        |a, b| a.id.cmp(&b.id),
+    );
 }

@@ -13,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::schema::share_links::ShareLink;
 use crate::table::KeyRange;
 use crate::table::Read;
-use crate::time::epoch_now;
 use std::ops::Bound;
 
 /// Who can open a link.
@@ -50,6 +49,11 @@ impl ShareLinkStore {
         })
     }
 
+    /// The underlying database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
     /// Creates or replaces the link of `link.debate_id`; a missing token is
     /// generated. Returns the stored link.
     pub fn save(&self, mut link: ShareLink) -> Result<ShareLink> {
@@ -64,23 +68,25 @@ impl ShareLinkStore {
             link.token = Some(new_token());
         }
         let debate = link.debate_id.clone();
-        let _t = self.db.timed("share_save", || format!("debate={debate}"));
-        self.db.write(|w| w.upsert(&link).map(drop))?;
-        Ok(link)
+        self.db.op(
+            "share_save",
+            || format!("debate={debate}"),
+            || {
+                self.db.write(|w| w.upsert(&link).map(drop))?;
+                Ok(link)
+            },
+        )
     }
 
     /// The link of a debate (expired or revoked links included).
     pub fn get(&self, debate_id: &str) -> Result<Option<ShareLink>> {
-        self.db.read()?.get(debate_id)
+        self.db
+            .read_op("ShareLinkStore.get", String::new, |r| r.get(debate_id))
     }
 
     /// The live link with this token: `None` if unknown or expired.
     pub fn get_by_token(&self, token: &str) -> Result<Option<ShareLink>> {
-        self.get_by_token_at(token, epoch_now())
-    }
-
-    /// [`ShareLinkStore::get_by_token`] with an explicit clock.
-    pub fn get_by_token_at(&self, token: &str, now: f64) -> Result<Option<ShareLink>> {
+        let now = self.db.now_epoch();
         let link: Option<ShareLink> = self
             .db
             .read()?
@@ -90,38 +96,51 @@ impl ShareLinkStore {
 
     /// Clears a debate's token (the link stops working, the row stays).
     pub fn revoke_token(&self, debate_id: &str) -> Result<bool> {
-        self.modify(debate_id, |l| l.token = None)
+        self.db.op("ShareLinkStore.revoke_token", String::new, || {
+            self.modify(debate_id, |l| l.token = None)
+        })
     }
 
     /// Counts a view.
     pub fn increment_view_count(&self, debate_id: &str) -> Result<bool> {
-        let now = epoch_now();
-        self.modify(debate_id, |l| {
-            l.view_count = Some(l.view_count.unwrap_or(0) + 1);
-            l.last_viewed_at = Some(now);
-        })
+        self.db
+            .op("ShareLinkStore.increment_view_count", String::new, || {
+                let now = self.db.now_epoch();
+                self.modify(debate_id, |l| {
+                    l.view_count = Some(l.view_count.unwrap_or(0) + 1);
+                    l.last_viewed_at = Some(now);
+                })
+            })
     }
 
     /// Deletes a debate's link.
     pub fn delete(&self, debate_id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<ShareLink>(debate_id))
+        self.db.write_op("ShareLinkStore.delete", String::new, |w| {
+            w.delete::<ShareLink>(debate_id)
+        })
     }
 
     /// Deletes links that expired before `now`; returns how many.
-    pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
-        self.db.write(|w| {
-            // NULL expiry sorts first; start after it.
-            let range = KeyRange::between(
-                Bound::Excluded(crate::table::Value::Null),
-                Bound::Excluded(crate::table::Value::Real(now)),
-            );
-            w.delete_in(ShareLink::idx_share_links_expires, &range)
-        })
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        self.db
+            .op("ShareLinkStore.cleanup_expired", String::new, || {
+                let now = self.db.now_epoch();
+                self.db.write(|w| {
+                    // NULL expiry sorts first; start after it.
+                    let range = KeyRange::between(
+                        Bound::Excluded(crate::table::Value::Null),
+                        Bound::Excluded(crate::table::Value::Real(now)),
+                    );
+                    w.delete_in(ShareLink::idx_share_links_expires, &range)
+                })
+            })
     }
 
     /// Number of links.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<ShareLink>()
+        self.db.read_op("ShareLinkStore.count", String::new, |r| {
+            r.count::<ShareLink>()
+        })
     }
 
     fn modify(&self, debate_id: &str, f: impl FnOnce(&mut ShareLink)) -> Result<bool> {

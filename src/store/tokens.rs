@@ -11,7 +11,6 @@ use crate::error::Result;
 use crate::schema::tokens::BlacklistedToken;
 use crate::table::KeyRange;
 use crate::table::Read;
-use crate::time::epoch_now;
 use std::ops::Bound;
 
 /// The revoked-token store.
@@ -28,51 +27,54 @@ impl TokenBlacklist {
         })
     }
 
-    /// Revokes a token id until `expires_at` (replacing an earlier entry).
-    pub fn revoke(&self, jti: &str, expires_at: f64) -> Result<()> {
-        self.revoke_at(jti, expires_at, epoch_now())
+    /// The underlying database.
+    pub fn db(&self) -> &Database {
+        &self.db
     }
 
-    /// [`TokenBlacklist::revoke`] with an explicit clock.
-    pub fn revoke_at(&self, jti: &str, expires_at: f64, now: f64) -> Result<()> {
-        let _t = self.db.timed("blacklist_add", || format!("jti={jti}"));
-        let row = BlacklistedToken {
-            jti: jti.into(),
-            expires_at,
-            revoked_at: now,
-            extra: Default::default(),
-        };
-        self.db.write(|w| w.upsert(&row).map(drop))
+    /// Revokes a token id until `expires_at` (replacing an earlier entry).
+    pub fn revoke(&self, jti: &str, expires_at: f64) -> Result<()> {
+        let now = self.db.now_epoch();
+        self.db.op(
+            "blacklist_add",
+            || format!("jti={jti}"),
+            || {
+                let row = BlacklistedToken {
+                    jti: jti.into(),
+                    expires_at,
+                    revoked_at: now,
+                    extra: Default::default(),
+                };
+                self.db.write(|w| w.upsert(&row).map(drop))
+            },
+        )
     }
 
     /// Whether a token id is revoked now.
-    pub fn is_revoked(&self, jti: &str) -> Result<bool> {
-        self.is_revoked_at(jti, epoch_now())
-    }
-
-    /// [`TokenBlacklist::is_revoked`] with an explicit clock: true only while
+    ///
+    /// True only while
     /// the entry has not expired.
-    pub fn is_revoked_at(&self, jti: &str, now: f64) -> Result<bool> {
-        let row: Option<BlacklistedToken> = self.db.read()?.get(jti)?;
-        Ok(row.is_some_and(|r| r.expires_at > now))
+    pub fn is_revoked(&self, jti: &str) -> Result<bool> {
+        self.db.op("TokenBlacklist.is_revoked", String::new, || {
+            let now = self.db.now_epoch();
+            let row: Option<BlacklistedToken> = self.db.read()?.get(jti)?;
+            Ok(row.is_some_and(|r| r.expires_at > now))
+        })
     }
 
     /// Removes entries that expired before `now`; returns how many.
-    pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
-        let _t = self.db.timed("blacklist_cleanup", String::new);
-        self.db.write(|w| {
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        let now = self.db.now_epoch();
+        self.db.write_op("blacklist_cleanup", String::new, |w| {
             let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(now));
             w.delete_in(BlacklistedToken::idx_blacklist_expires, &range)
         })
     }
 
-    /// Removes expired entries now.
-    pub fn cleanup_expired(&self) -> Result<u64> {
-        self.cleanup_expired_at(epoch_now())
-    }
-
     /// Number of entries (expired or not).
     pub fn size(&self) -> Result<u64> {
-        self.db.read()?.count::<BlacklistedToken>()
+        self.db.read_op("TokenBlacklist.size", String::new, |r| {
+            r.count::<BlacklistedToken>()
+        })
     }
 }

@@ -52,6 +52,11 @@ impl UsageStore {
         })
     }
 
+    /// The underlying database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
     /// Records an event now; returns its id.
     pub fn record_usage_event(
         &self,
@@ -60,106 +65,107 @@ impl UsageStore {
         count: i64,
         metadata: Option<&str>,
     ) -> Result<i64> {
-        self.record_at(org_id, event_type, count, metadata, &time::now_iso())
-    }
-
-    /// Records an event with an explicit timestamp; returns its id.
-    pub fn record_at(
-        &self,
-        org_id: &str,
-        event_type: &str,
-        count: i64,
-        metadata: Option<&str>,
-        timestamp: &str,
-    ) -> Result<i64> {
-        let _t = self.db.timed("record_usage_event", || {
-            format!("org={org_id} type={event_type}")
-        });
-        self.db.write(|w| {
-            let id = w.next_id::<UsageEvent>()?;
-            w.insert(&UsageEvent {
-                id,
-                org_id: org_id.into(),
-                event_type: event_type.into(),
-                count: Some(count),
-                metadata: Some(metadata.unwrap_or("{}").into()),
-                timestamp: timestamp.into(),
-                extra: Default::default(),
-            })?;
-            Ok(id)
-        })
+        let timestamp = self.db.now_iso();
+        let timestamp = timestamp.as_str();
+        self.db.write_op(
+            "record_usage_event",
+            || format!("org={org_id} type={event_type}"),
+            |w| {
+                let id = w.next_id::<UsageEvent>()?;
+                w.insert(&UsageEvent {
+                    id,
+                    org_id: org_id.into(),
+                    event_type: event_type.into(),
+                    count: Some(count),
+                    metadata: Some(metadata.unwrap_or("{}").into()),
+                    timestamp: timestamp.into(),
+                    extra: Default::default(),
+                })?;
+                Ok(id)
+            },
+        )
     }
 
     /// Recomputes every month's totals from the live events; returns the
     /// number of summary rows written.
     pub fn aggregate(&self) -> Result<usize> {
-        let _t = self.db.timed("aggregate_usage", String::new);
-        self.db.write(aggregate_in)
+        self.db.op("aggregate_usage", String::new, || {
+            self.db.write(|w| aggregate_in(w, self.db.now_iso()))
+        })
     }
 
     /// Aggregates, then deletes events older than `days` days (relative to
     /// `now`), keeping their counts in the summary.
     pub fn prune(&self, now: DateTime<Utc>, days: u32) -> Result<PruneReport> {
-        let _t = self.db.timed("prune_usage", || format!("days={days}"));
-        let cutoff = now - chrono::Duration::days(i64::from(days));
-        self.db.write(|w| {
-            aggregate_in(w)?;
-            let mut report = PruneReport::default();
-            let mut moved: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
-            let pks = w.keys_in(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
-            for pk in pks {
-                let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
-                    continue;
-                };
-                match time::parse(&e.timestamp) {
-                    Some(t) if t < cutoff => {
-                        let month = t.format("%Y-%m").to_string();
-                        let slot = moved
-                            .entry((e.org_id.clone(), month, e.event_type.clone()))
-                            .or_default();
-                        slot.0 += e.count.unwrap_or(1);
-                        slot.1 += 1;
-                        report.pruned_rows += 1;
-                        report.pruned_count += e.count.unwrap_or(1);
-                        w.delete::<UsageEvent>(crate::table::RawKey(&pk))?;
+        self.db.op(
+            "prune_usage",
+            || format!("days={days}"),
+            || {
+                let cutoff = now - chrono::Duration::days(i64::from(days));
+                self.db.write(|w| {
+                    aggregate_in(w, self.db.now_iso())?;
+                    let mut report = PruneReport::default();
+                    let mut moved: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
+                    let pks = w.keys_in(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
+                    for pk in pks {
+                        let Some(e) = w.get::<UsageEvent>(crate::table::RawKey(&pk))? else {
+                            continue;
+                        };
+                        match time::parse(&e.timestamp) {
+                            Some(t) if t < cutoff => {
+                                let month = t.format("%Y-%m").to_string();
+                                let slot = moved
+                                    .entry((e.org_id.clone(), month, e.event_type.clone()))
+                                    .or_default();
+                                slot.0 += e.count.unwrap_or(1);
+                                slot.1 += 1;
+                                report.pruned_rows += 1;
+                                report.pruned_count += e.count.unwrap_or(1);
+                                w.delete::<UsageEvent>(crate::table::RawKey(&pk))?;
+                            }
+                            Some(_) => {}
+                            None => report.undated_rows += 1,
+                        }
                     }
-                    Some(_) => {}
-                    None => report.undated_rows += 1,
-                }
-            }
-            let now_s = time::now_iso();
-            for ((org, month, ty), (count, rows)) in moved {
-                let mut s = summary(w, org, month, ty)?;
-                s.pruned_count += count;
-                s.pruned_rows += rows;
-                s.updated_at = now_s.clone();
-                w.upsert(&s)?;
-            }
-            Ok(report)
-        })
+                    let now_s = self.db.now_iso();
+                    for ((org, month, ty), (count, rows)) in moved {
+                        let mut s = summary(w, org, month, ty)?;
+                        s.pruned_count += count;
+                        s.pruned_rows += rows;
+                        s.updated_at = now_s.clone();
+                        w.upsert(&s)?;
+                    }
+                    Ok(report)
+                })
+            },
+        )
     }
 
     /// Monthly totals of one organization, by month then event type.
     pub fn monthly_summary(&self, org_id: &str) -> Result<Vec<UsageSummary>> {
-        self.db
-            .read()?
-            .scan(KeyRange::prefix(org_id), Page::default())
+        self.db.op("UsageStore.monthly_summary", String::new, || {
+            self.db
+                .read()?
+                .scan(KeyRange::prefix(org_id), Page::default())
+        })
     }
 
     /// Sum of live (not yet pruned) event counts per (org, month, type).
     pub fn live_totals(&self) -> Result<BTreeMap<Key, i64>> {
-        let events: Vec<UsageEvent> = self.db.read()?.scan(KeyRange::all(), Page::default())?;
-        let mut out = BTreeMap::new();
-        for e in events {
-            let month = time::month_of(&e.timestamp).unwrap_or_else(|| "unknown".into());
-            *out.entry((e.org_id, month, e.event_type)).or_default() += e.count.unwrap_or(1);
-        }
-        Ok(out)
+        self.db.read_op("UsageStore.live_totals", String::new, |r| {
+            let events: Vec<UsageEvent> = r.scan(KeyRange::all(), Page::default())?;
+            let mut out = BTreeMap::new();
+            for e in events {
+                let month = time::month_of(&e.timestamp).unwrap_or_else(|| "unknown".into());
+                *out.entry((e.org_id, month, e.event_type)).or_default() += e.count.unwrap_or(1);
+            }
+            Ok(out)
+        })
     }
 }
 
 /// Sets `total_count = pruned_count + live sum` for every month seen.
-fn aggregate_in(w: &mut Writer<'_>) -> Result<usize> {
+fn aggregate_in(w: &mut Writer<'_>, now: String) -> Result<usize> {
     let mut live: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
     let pks = w.keys_in(UsageEvent::idx_usage_timestamp, &KeyRange::all())?;
     for pk in pks {
@@ -173,7 +179,6 @@ fn aggregate_in(w: &mut Writer<'_>) -> Result<usize> {
         slot.0 += e.count.unwrap_or(1);
         slot.1 += 1;
     }
-    let now = time::now_iso();
     let n = live.len();
     for ((org, month, ty), (count, rows)) in live {
         let mut s = summary(w, org, month, ty)?;

@@ -5,6 +5,8 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::User;
+use crate::store::common::not_found;
+use crate::store::query::instant;
 use crate::table::Read;
 use crate::table::{Page, Reader};
 use crate::time;
@@ -150,78 +152,91 @@ impl UserStore {
         org_id: Option<&str>,
         role: &str,
     ) -> Result<User> {
-        let _t = self.db.timed("create_user", || format!("email={email}"));
-        let now = time::now_iso();
-        let user = User {
-            id: new_uuid(),
-            email: email.to_string(),
-            password_hash: password_hash.to_string(),
-            password_salt: password_salt.to_string(),
-            name: Some(name.to_string()),
-            org_id: org_id.map(str::to_string),
-            role: Some(role.to_string()),
-            created_at: now.clone(),
-            updated_at: now,
-            is_active: Some(true),
-            email_verified: Some(false),
-            preferences: Some("{}".into()),
-            failed_login_count: Some(0),
-            mfa_enabled: Some(false),
-            token_version: Some(1),
-            ..User::default()
-        };
-        self.db.write(|w| w.insert(&user))?;
-        Ok(user)
+        self.db.op(
+            "create_user",
+            || format!("email={email}"),
+            || {
+                let now = self.db.now_iso();
+                let user = User {
+                    id: new_uuid(),
+                    email: email.to_string(),
+                    password_hash: password_hash.to_string(),
+                    password_salt: password_salt.to_string(),
+                    name: Some(name.to_string()),
+                    org_id: org_id.map(str::to_string),
+                    role: Some(role.to_string()),
+                    created_at: now.clone(),
+                    updated_at: now,
+                    is_active: Some(true),
+                    email_verified: Some(false),
+                    preferences: Some("{}".into()),
+                    failed_login_count: Some(0),
+                    mfa_enabled: Some(false),
+                    token_version: Some(1),
+                    ..User::default()
+                };
+                self.db.write(|w| w.insert(&user))?;
+                Ok(user)
+            },
+        )
     }
 
     /// A user by id.
     pub fn get_user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let _t = self.db.timed("get_user_by_id", || format!("id={id}"));
-        self.db.read()?.get(id)
+        self.db
+            .read_op("get_user_by_id", || format!("id={id}"), |r| r.get(id))
     }
 
     /// A user by email (exact match, as stored).
     pub fn get_user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let _t = self
-            .db
-            .timed("get_user_by_email", || format!("email={email}"));
-        self.db.read()?.get_by(User::idx_users_email, email)
+        self.db.read_op(
+            "get_user_by_email",
+            || format!("email={email}"),
+            |r| r.get_by(User::idx_users_email, email),
+        )
     }
 
     /// Users of an organization, in id order.
     pub fn list_users_by_org(&self, org_id: &str, page: Page) -> Result<Vec<User>> {
-        let _t = self
-            .db
-            .timed("list_users_by_org", || format!("org={org_id}"));
-        self.db.read()?.find(User::idx_users_org, org_id, page)
+        self.db.read_op(
+            "list_users_by_org",
+            || format!("org={org_id}"),
+            |r| r.find(User::idx_users_org, org_id, page),
+        )
     }
 
     /// Number of users.
     pub fn count_users(&self) -> Result<u64> {
-        self.db.read()?.count::<User>()
+        self.db
+            .read_op("UserStore.count_users", String::new, |r| r.count::<User>())
     }
 
     /// Replaces a user row; `updated_at` is set to now.
     pub fn update_user(&self, user: &User) -> Result<User> {
-        let _t = self.db.timed("update_user", || format!("id={}", user.id));
-        let mut user = user.clone();
-        user.updated_at = time::now_iso();
-        self.db.write(|w| {
-            let old = w.get::<User>(user.id.as_str())?;
-            self.guard_secrets(old.as_ref(), &user)?;
-            w.update(&user)
-        })?;
-        Ok(user)
+        self.db.op(
+            "update_user",
+            || format!("id={}", user.id),
+            || {
+                let mut user = user.clone();
+                user.updated_at = self.db.now_iso();
+                self.db.write(|w| {
+                    let old = w.get::<User>(user.id.as_str())?;
+                    self.guard_secrets(old.as_ref(), &user)?;
+                    w.update(&user)
+                })?;
+                Ok(user)
+            },
+        )
     }
 
     /// Loads, changes and stores a user in one transaction.
     pub fn modify_user(&self, id: &str, f: impl FnOnce(&mut User)) -> Result<User> {
-        self.db.write(|w| {
-            let mut user = w.get::<User>(id)?.ok_or_else(|| not_found(id))?;
+        self.db.write_op("UserStore.modify_user", String::new, |w| {
+            let mut user = w.get::<User>(id)?.ok_or_else(|| not_found("users", id))?;
             let old = user.clone();
             f(&mut user);
             self.guard_secrets(Some(&old), &user)?;
-            user.updated_at = time::now_iso();
+            user.updated_at = self.db.now_iso();
             w.update(&user)?;
             Ok(user)
         })
@@ -231,43 +246,49 @@ impl UserStore {
     /// 1 hour or 24 hours at 5, 10 and 20 consecutive failures. Returns the
     /// new state, or `None` for an unknown email.
     pub fn record_failed_login(&self, email: &str) -> Result<Option<LockoutInfo>> {
-        let _t = self
-            .db
-            .timed("record_failed_login", || format!("email={email}"));
-        self.db.write(|w| {
-            let Some(mut user) = w.get_by(User::idx_users_email, email)? else {
-                return Ok(None);
-            };
-            let now = Utc::now();
-            let count = user.failed_login_count.unwrap_or(0) + 1;
-            user.failed_login_count = Some(count);
-            user.last_failed_login_at = Some(time::format_iso(now));
-            user.updated_at = time::format_iso(now);
-            if let Some((n, len)) = LOCKOUT_TIERS.iter().find(|(n, _)| count >= *n) {
-                user.locked_until = Some(time::format_iso(now + *len));
-                user.lockout_reason = Some(format!("{n} or more consecutive failed logins"));
-            }
-            w.update(&user)?;
-            Ok(Some(lockout_of(&user)))
-        })
+        self.db.write_op(
+            "record_failed_login",
+            || format!("email={email}"),
+            |w| {
+                let Some(mut user) = w.get_by(User::idx_users_email, email)? else {
+                    return Ok(None);
+                };
+                let now = self.db.now();
+                let count = user.failed_login_count.unwrap_or(0) + 1;
+                user.failed_login_count = Some(count);
+                user.last_failed_login_at = Some(time::format_iso(now));
+                user.updated_at = time::format_iso(now);
+                if let Some((n, len)) = LOCKOUT_TIERS.iter().find(|(n, _)| count >= *n) {
+                    user.locked_until = Some(time::format_iso(now + *len));
+                    user.lockout_reason = Some(format!("{n} or more consecutive failed logins"));
+                }
+                w.update(&user)?;
+                Ok(Some(lockout_of(&user, self.db.now())))
+            },
+        )
     }
 
     /// Whether the account is locked now, until when, and the failure count.
     pub fn is_account_locked(&self, email: &str) -> Result<Option<LockoutInfo>> {
-        Ok(self.get_user_by_email(email)?.map(|u| lockout_of(&u)))
+        Ok(self
+            .get_user_by_email(email)?
+            .map(|u| lockout_of(&u, self.db.now())))
     }
 
     /// Clears the failure count and any lock after a successful login, and
     /// sets `last_login_at`.
     pub fn reset_failed_login_attempts(&self, email: &str) -> Result<bool> {
-        let Some(user) = self.get_user_by_email(email)? else {
-            return Ok(false);
-        };
-        self.modify_user(&user.id, |u| {
-            clear_lock(u);
-            u.last_login_at = Some(time::now_iso());
-        })?;
-        Ok(true)
+        self.db
+            .op("UserStore.reset_failed_login_attempts", String::new, || {
+                let Some(user) = self.get_user_by_email(email)? else {
+                    return Ok(false);
+                };
+                self.modify_user(&user.id, |u| {
+                    clear_lock(u);
+                    u.last_login_at = Some(self.db.now_iso());
+                })?;
+                Ok(true)
+            })
     }
 
     /// Unlocks an account (an administrator's action).
@@ -283,8 +304,11 @@ impl UserStore {
     /// Deletes a user. Organizations it owned lose their owner, its OAuth
     /// links go with it, and invitations it sent keep no inviter.
     pub fn delete_user(&self, id: &str) -> Result<bool> {
-        let _t = self.db.timed("delete_user", || format!("id={id}"));
-        self.db.write(|w| w.delete::<User>(id))
+        self.db.write_op(
+            "delete_user",
+            || format!("id={id}"),
+            |w| w.delete::<User>(id),
+        )
     }
 
     /// A snapshot for several reads.
@@ -293,12 +317,8 @@ impl UserStore {
     }
 }
 
-fn lockout_of(u: &User) -> LockoutInfo {
-    let locked = u
-        .locked_until
-        .as_deref()
-        .and_then(time::parse)
-        .is_some_and(|until| until > Utc::now());
+fn lockout_of(u: &User, now: chrono::DateTime<Utc>) -> LockoutInfo {
+    let locked = instant(u.locked_until.as_deref()).is_some_and(|until| until > now);
     LockoutInfo {
         locked,
         locked_until: u.locked_until.clone(),
@@ -310,13 +330,6 @@ fn clear_lock(u: &mut User) {
     u.failed_login_count = Some(0);
     u.locked_until = None;
     u.lockout_reason = None;
-}
-
-fn not_found(id: &str) -> Error {
-    Error::NotFound {
-        table: "users",
-        key: format!("{id:?}"),
-    }
 }
 
 /// A random version-4 UUID, formatted like Python's `str(uuid4())`.

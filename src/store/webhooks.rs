@@ -8,6 +8,7 @@
 //! encrypts it with AES-GCM when its encryption service is available
 //! (docs/ENCRYPTION.md, "Column secrets") — that is out of scope for this crate.
 
+use super::query::{Order, Real, by_time};
 use super::share_links::new_token;
 use super::users::new_uuid;
 use crate::config::{Config, DbTarget, Store};
@@ -15,9 +16,9 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::pyjson::python_json;
 use crate::schema::webhooks::{WebhookConfig, WebhookEvent};
+use crate::store::common::ttl;
 use crate::table::Read;
 use crate::table::{KeyRange, Page};
-use crate::time::epoch_now;
 use std::ops::Bound;
 
 /// How long a processed event is remembered by default (24 hours).
@@ -39,14 +40,9 @@ impl WebhookStore {
     /// Opens `webhook_events.db`; events count as processed for
     /// `ttl_seconds` after they were marked.
     pub fn open_with_ttl(config: &Config, ttl_seconds: f64) -> Result<Self> {
-        if !(ttl_seconds.is_finite() && ttl_seconds >= 0.0) {
-            return Err(Error::InvalidArgument(format!(
-                "webhook event TTL {ttl_seconds} must be a finite number of seconds >= 0"
-            )));
-        }
         Ok(WebhookStore {
             db: Database::open(config, DbTarget::Store(Store::WebhookEvents))?,
-            ttl: ttl_seconds,
+            ttl: ttl("webhook event", ttl_seconds)?,
         })
     }
 
@@ -62,60 +58,59 @@ impl WebhookStore {
 
     /// Marks an event processed now (replacing an earlier mark).
     pub fn mark_processed(&self, event_id: &str, result: &str) -> Result<()> {
-        self.mark_processed_at(event_id, result, epoch_now())
-    }
-
-    /// [`WebhookStore::mark_processed`] with an explicit clock.
-    pub fn mark_processed_at(&self, event_id: &str, result: &str, now: f64) -> Result<()> {
-        let _t = self
-            .db
-            .timed("webhook_mark_processed", || format!("event={event_id}"));
-        let row = WebhookEvent {
-            event_id: event_id.into(),
-            processed_at: now,
-            result: result.into(),
-            extra: Default::default(),
-        };
-        self.db.write(|w| w.upsert(&row).map(drop))
+        let now = self.db.now_epoch();
+        self.db.op(
+            "webhook_mark_processed",
+            || format!("event={event_id}"),
+            || {
+                let row = WebhookEvent {
+                    event_id: event_id.into(),
+                    processed_at: now,
+                    result: result.into(),
+                    extra: Default::default(),
+                };
+                self.db.write(|w| w.upsert(&row).map(drop))
+            },
+        )
     }
 
     /// Whether an event was processed within the TTL.
-    pub fn is_processed(&self, event_id: &str) -> Result<bool> {
-        self.is_processed_at(event_id, epoch_now())
-    }
-
-    /// [`WebhookStore::is_processed`] with an explicit clock: true only if
+    ///
+    /// True only if
     /// `processed_at > now - ttl`.
-    pub fn is_processed_at(&self, event_id: &str, now: f64) -> Result<bool> {
-        let row: Option<WebhookEvent> = self.db.read()?.get(event_id)?;
-        Ok(row.is_some_and(|r| r.processed_at > now - self.ttl))
+    pub fn is_processed(&self, event_id: &str) -> Result<bool> {
+        self.db.op("WebhookStore.is_processed", String::new, || {
+            let now = self.db.now_epoch();
+            let row: Option<WebhookEvent> = self.db.read()?.get(event_id)?;
+            Ok(row.is_some_and(|r| r.processed_at > now - self.ttl))
+        })
     }
 
     /// The stored record of an event (expired or not).
     pub fn get(&self, event_id: &str) -> Result<Option<WebhookEvent>> {
-        self.db.read()?.get(event_id)
+        self.db
+            .read_op("WebhookStore.get", String::new, |r| r.get(event_id))
     }
 
     /// Removes records older than the TTL (`processed_at <= now - ttl`,
-    /// exactly those [`WebhookStore::is_processed_at`] no longer counts);
+    /// exactly those [`WebhookStore::is_processed`] no longer counts);
     /// returns how many.
-    pub fn cleanup_expired_at(&self, now: f64) -> Result<u64> {
-        let _t = self.db.timed("webhook_cleanup", String::new);
-        let cutoff = now - self.ttl;
-        self.db.write(|w| {
-            let range = KeyRange::between(Bound::Unbounded, Bound::Included(cutoff));
-            w.delete_in(WebhookEvent::idx_webhook_processed_at, &range)
-        })
-    }
-
-    /// Removes expired records now.
     pub fn cleanup_expired(&self) -> Result<u64> {
-        self.cleanup_expired_at(epoch_now())
+        let now = self.db.now_epoch();
+        self.db.op("webhook_cleanup", String::new, || {
+            let cutoff = now - self.ttl;
+            self.db.write(|w| {
+                let range = KeyRange::between(Bound::Unbounded, Bound::Included(cutoff));
+                w.delete_in(WebhookEvent::idx_webhook_processed_at, &range)
+            })
+        })
     }
 
     /// Number of records (expired or not).
     pub fn size(&self) -> Result<u64> {
-        self.db.read()?.count::<WebhookEvent>()
+        self.db.read_op("WebhookStore.size", String::new, |r| {
+            r.count::<WebhookEvent>()
+        })
     }
 }
 
@@ -223,12 +218,13 @@ fn check_url(url: &str) -> Result<()> {
     Ok(())
 }
 
-fn sort_newest_first(v: &mut [WebhookConfig]) {
-    v.sort_by(|a, b| {
-        b.created_at
-            .total_cmp(&a.created_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+fn sort_newest_first(v: &mut Vec<WebhookConfig>) {
+    *v = by_time(
+        std::mem::take(v),
+        Order::Newest,
+        |c| Real(c.created_at),
+        |a, b| a.id.cmp(&b.id),
+    );
 }
 
 impl WebhookConfigStore {
@@ -245,17 +241,13 @@ impl WebhookConfigStore {
         &self.db
     }
 
-    /// Registers a webhook now. See [`WebhookConfigStore::register_at`].
-    pub fn register(&self, new: NewWebhook) -> Result<WebhookConfig> {
-        self.register_at(new, epoch_now())
-    }
-
     /// Registers a webhook: a fresh UUID, a fresh secret
     /// (`secrets.token_urlsafe(32)`), active. The secret is stored
     /// AES-256-GCM encrypted when `ARAGORA_ENCRYPTION_KEY` is set (as the
     /// original does) and as is otherwise; the returned row holds it in
     /// plaintext, [`WebhookConfigStore::secret`] decrypts a stored one.
-    pub fn register_at(&self, new: NewWebhook, now: f64) -> Result<WebhookConfig> {
+    pub fn register(&self, new: NewWebhook) -> Result<WebhookConfig> {
+        let now = self.db.now_epoch();
         check_url(&new.url)?;
         let secret = new_token();
         let mut row = WebhookConfig {
@@ -277,10 +269,15 @@ impl WebhookConfigStore {
             extra: Default::default(),
         };
         let id = row.id.clone();
-        let _t = self.db.timed("webhook_register", || format!("id={id}"));
-        self.db.write(|w| w.insert(&row))?;
-        row.secret = secret;
-        Ok(row)
+        self.db.op(
+            "webhook_register",
+            || format!("id={id}"),
+            || {
+                self.db.write(|w| w.insert(&row))?;
+                row.secret = secret;
+                Ok(row)
+            },
+        )
     }
 
     /// The plaintext secret of a stored webhook.
@@ -291,7 +288,8 @@ impl WebhookConfigStore {
 
     /// A webhook by id.
     pub fn get(&self, id: &str) -> Result<Option<WebhookConfig>> {
-        self.db.read()?.get(id)
+        self.db
+            .read_op("WebhookConfigStore.get", String::new, |r| r.get(id))
     }
 
     /// Webhooks, newest first, filtered by owner, workspace and activity
@@ -302,129 +300,126 @@ impl WebhookConfigStore {
         workspace_id: Option<&str>,
         active_only: bool,
     ) -> Result<Vec<WebhookConfig>> {
-        let r = self.db.read()?;
-        let all: Vec<WebhookConfig> = if let Some(u) = user_id {
-            r.find(WebhookConfig::idx_webhook_configs_user, u, Page::default())?
-        } else if let Some(ws) = workspace_id {
-            r.find(
-                WebhookConfig::idx_webhook_configs_workspace,
-                ws,
-                Page::default(),
-            )?
-        } else if active_only {
-            r.find(
-                WebhookConfig::idx_webhook_configs_active,
-                true,
-                Page::default(),
-            )?
-        } else {
-            r.scan(KeyRange::all(), Page::default())?
-        };
-        let mut out: Vec<WebhookConfig> = all
-            .into_iter()
-            .filter(|c| user_id.is_none_or(|u| c.user_id.as_deref() == Some(u)))
-            .filter(|c| workspace_id.is_none_or(|ws| c.workspace_id.as_deref() == Some(ws)))
-            .filter(|c| !active_only || c.active)
-            .collect();
-        sort_newest_first(&mut out);
-        Ok(out)
+        self.db
+            .read_op("WebhookConfigStore.list", String::new, |r| {
+                let all: Vec<WebhookConfig> = if let Some(u) = user_id {
+                    r.find(WebhookConfig::idx_webhook_configs_user, u, Page::default())?
+                } else if let Some(ws) = workspace_id {
+                    r.find(
+                        WebhookConfig::idx_webhook_configs_workspace,
+                        ws,
+                        Page::default(),
+                    )?
+                } else if active_only {
+                    r.find(
+                        WebhookConfig::idx_webhook_configs_active,
+                        true,
+                        Page::default(),
+                    )?
+                } else {
+                    r.scan(KeyRange::all(), Page::default())?
+                };
+                let mut out: Vec<WebhookConfig> = all
+                    .into_iter()
+                    .filter(|c| user_id.is_none_or(|u| c.user_id.as_deref() == Some(u)))
+                    .filter(|c| workspace_id.is_none_or(|ws| c.workspace_id.as_deref() == Some(ws)))
+                    .filter(|c| !active_only || c.active)
+                    .collect();
+                sort_newest_first(&mut out);
+                Ok(out)
+            })
     }
 
     /// Changes a webhook now; `None` if there is no such webhook.
     pub fn update(&self, id: &str, changes: WebhookUpdate) -> Result<Option<WebhookConfig>> {
-        self.update_at(id, changes, epoch_now())
-    }
-
-    /// [`WebhookConfigStore::update`] with an explicit clock.
-    pub fn update_at(
-        &self,
-        id: &str,
-        changes: WebhookUpdate,
-        now: f64,
-    ) -> Result<Option<WebhookConfig>> {
+        let now = self.db.now_epoch();
         if let Some(url) = &changes.url {
             check_url(url)?;
         }
-        let _t = self.db.timed("webhook_update", || format!("id={id}"));
-        self.db.write(|w| {
-            let Some(mut c) = w.get::<WebhookConfig>(id)? else {
-                return Ok(None);
-            };
-            if let Some(url) = changes.url {
-                c.url = url;
-            }
-            if let Some(events) = &changes.events {
-                c.events_json = events_json(events);
-            }
-            if let Some(active) = changes.active {
-                c.active = active;
-            }
-            if let Some(name) = changes.name {
-                c.name = Some(name);
-            }
-            if let Some(d) = changes.description {
-                c.description = Some(d);
-            }
-            c.updated_at = now;
-            w.update(&c)?;
-            Ok(Some(c))
-        })
+        self.db.write_op(
+            "webhook_update",
+            || format!("id={id}"),
+            |w| {
+                let Some(mut c) = w.get::<WebhookConfig>(id)? else {
+                    return Ok(None);
+                };
+                if let Some(url) = changes.url {
+                    c.url = url;
+                }
+                if let Some(events) = &changes.events {
+                    c.events_json = events_json(events);
+                }
+                if let Some(active) = changes.active {
+                    c.active = active;
+                }
+                if let Some(name) = changes.name {
+                    c.name = Some(name);
+                }
+                if let Some(d) = changes.description {
+                    c.description = Some(d);
+                }
+                c.updated_at = now;
+                w.update(&c)?;
+                Ok(Some(c))
+            },
+        )
     }
 
     /// Deletes a webhook.
     pub fn delete(&self, id: &str) -> Result<bool> {
-        self.db.write(|w| w.delete::<WebhookConfig>(id))
-    }
-
-    /// Records a delivery attempt now. See
-    /// [`WebhookConfigStore::record_delivery_at`].
-    pub fn record_delivery(&self, id: &str, status_code: i64, success: bool) -> Result<bool> {
-        self.record_delivery_at(id, status_code, success, epoch_now())
+        self.db
+            .write_op("WebhookConfigStore.delete", String::new, |w| {
+                w.delete::<WebhookConfig>(id)
+            })
     }
 
     /// Records a delivery attempt: `last_delivery_at`,
     /// `last_delivery_status` (the HTTP status), `delivery_count + 1`, and
     /// `failure_count + 1` when it failed. False for an unknown webhook.
-    pub fn record_delivery_at(
-        &self,
-        id: &str,
-        status_code: i64,
-        success: bool,
-        at: f64,
-    ) -> Result<bool> {
-        self.db.write(|w| {
-            let Some(mut c) = w.get::<WebhookConfig>(id)? else {
-                return Ok(false);
-            };
-            c.last_delivery_at = Some(at);
-            c.last_delivery_status = Some(status_code);
-            c.delivery_count = Some(c.delivery_count.unwrap_or(0) + 1);
-            if !success {
-                c.failure_count = Some(c.failure_count.unwrap_or(0) + 1);
-            }
-            w.update(&c)?;
-            Ok(true)
-        })
+    pub fn record_delivery(&self, id: &str, status_code: i64, success: bool) -> Result<bool> {
+        self.db
+            .op("WebhookConfigStore.record_delivery", String::new, || {
+                let at = self.db.now_epoch();
+                self.db.write(|w| {
+                    let Some(mut c) = w.get::<WebhookConfig>(id)? else {
+                        return Ok(false);
+                    };
+                    c.last_delivery_at = Some(at);
+                    c.last_delivery_status = Some(status_code);
+                    c.delivery_count = Some(c.delivery_count.unwrap_or(0) + 1);
+                    if !success {
+                        c.failure_count = Some(c.failure_count.unwrap_or(0) + 1);
+                    }
+                    w.update(&c)?;
+                    Ok(true)
+                })
+            })
     }
 
     /// Active webhooks that receive `event_type` (listed in their events,
     /// or subscribed with `"*"` to a known event type), newest first.
     pub fn get_for_event(&self, event_type: &str) -> Result<Vec<WebhookConfig>> {
-        let active: Vec<WebhookConfig> = self.db.read()?.find(
-            WebhookConfig::idx_webhook_configs_active,
-            true,
-            Page::default(),
-        )?;
-        let mut out: Vec<_> = active
-            .into_iter()
-            .filter(|c| matches_event(c, event_type))
-            .collect();
-        sort_newest_first(&mut out);
-        Ok(out)
+        self.db
+            .op("WebhookConfigStore.get_for_event", String::new, || {
+                let active: Vec<WebhookConfig> = self.db.read()?.find(
+                    WebhookConfig::idx_webhook_configs_active,
+                    true,
+                    Page::default(),
+                )?;
+                let mut out: Vec<_> = active
+                    .into_iter()
+                    .filter(|c| matches_event(c, event_type))
+                    .collect();
+                sort_newest_first(&mut out);
+                Ok(out)
+            })
     }
 
     /// Number of webhooks.
     pub fn count(&self) -> Result<u64> {
-        self.db.read()?.count::<WebhookConfig>()
+        self.db
+            .read_op("WebhookConfigStore.count", String::new, |r| {
+                r.count::<WebhookConfig>()
+            })
     }
 }

@@ -5,10 +5,12 @@ use aragora_db::schema::users::{Organization, User};
 use std::process::{Command, Output};
 use tempfile::TempDir;
 
-/// A fresh data directory and its configuration.
+/// A fresh data directory and its configuration. Its clock is a manual
+/// one, following the system clock until a test sets it
+/// (`store.db().clock().at(t, || ...)`).
 pub fn data_dir() -> (TempDir, Config) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = Config::for_dir(dir.path());
+    let cfg = Config::for_dir(dir.path()).with_clock(aragora_db::time::Clock::manual());
     (dir, cfg)
 }
 

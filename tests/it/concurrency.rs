@@ -109,8 +109,8 @@ impl std::io::Write for Captured {
     }
 }
 
-#[test]
-fn slow_operations_are_logged_at_warn_in_the_documented_shape() {
+/// What `f` logs at WARN and above, with every operation counted as slow.
+fn slow_log(f: impl FnOnce(&aragora_db::config::Config)) -> String {
     let (_d, mut cfg) = data_dir();
     cfg.slow_threshold = Duration::ZERO;
     let logs = Captured::default();
@@ -120,14 +120,19 @@ fn slow_operations_are_logged_at_warn_in_the_documented_shape() {
         .with_ansi(false)
         .with_max_level(tracing::Level::WARN)
         .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let users = aragora_db::store::UserStore::open(&cfg).unwrap();
+    tracing::subscriber::with_default(subscriber, || f(&cfg));
+    String::from_utf8(logs.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn slow_operations_are_logged_at_warn_in_the_documented_shape() {
+    let text = slow_log(|cfg| {
+        let users = aragora_db::store::UserStore::open(cfg).unwrap();
         users
             .create_user("slow@x.io", "h", "", "S", None, "member")
             .unwrap();
         users.get_user_by_email("slow@x.io").unwrap();
     });
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let line = text
         .lines()
         .find(|l| l.contains("get_user_by_email"))
@@ -136,6 +141,33 @@ fn slow_operations_are_logged_at_warn_in_the_documented_shape() {
     let re_ok = line.contains("Slow query (")
         && line.contains("s): get_user_by_email [email=slow@x.io] (threshold: 0.000s)");
     assert!(re_ok, "{line}");
+}
+
+/// Every store operation is timed, once: one the original did not name is
+/// logged under its store and method, and an operation built on another
+/// (listing jobs first clears the expired ones) is one slow-log line.
+#[test]
+fn every_store_operation_is_timed_once() {
+    let text = slow_log(|cfg| {
+        let users = aragora_db::store::UserStore::open(cfg).unwrap();
+        assert_eq!(users.count_users().unwrap(), 0);
+        let jobs = aragora_db::store::explainability::BatchJobStore::open(cfg).unwrap();
+        assert!(jobs.list_jobs(None, 10).unwrap().is_empty());
+        jobs.cleanup_expired().unwrap();
+    });
+    let ops: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split("s): ").nth(1)?.split(' ').next())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "UserStore.count_users",
+            "BatchJobStore.list_jobs",
+            "batch_job_cleanup"
+        ],
+        "{text}"
+    );
 }
 
 #[test]

@@ -51,16 +51,24 @@ fn scenario(cfg: &Config) -> (Observed, Vec<Database>) {
     let elo = EloStore::open(cfg).unwrap();
     let when = Utc.with_ymd_and_hms(2026, 4, 1, 8, 0, 0).unwrap();
     let changes = elo
-        .record_match_at(
-            &MatchInput::head_to_head("d1", "claude", "gpt", false, None),
-            when,
-        )
+        .db()
+        .clock()
+        .at(when, || {
+            elo.record_match(&MatchInput::head_to_head(
+                "d1", "claude", "gpt", false, None,
+            ))
+        })
         .unwrap();
-    elo.record_match_at(
-        &MatchInput::new("d2", &[("claude", 0.2), ("gpt", 0.9)], Some("code")),
-        when,
-    )
-    .unwrap();
+    elo.db()
+        .clock()
+        .at(when, || {
+            elo.record_match(&MatchInput::new(
+                "d2",
+                &[("claude", 0.2), ("gpt", 0.9)],
+                Some("code"),
+            ))
+        })
+        .unwrap();
     let ratings = elo
         .ratings()
         .unwrap()
@@ -70,15 +78,22 @@ fn scenario(cfg: &Config) -> (Observed, Vec<Database>) {
 
     let genesis = GenesisLedger::open(cfg).unwrap();
     let root = genesis
-        .record_at("debate_start", None, json!({"task": "t"}), at(9))
+        .db()
+        .clock()
+        .at(at(9), || {
+            genesis.record("debate_start", None, json!({"task": "t"}))
+        })
         .unwrap();
     let child = genesis
-        .record_at(
-            "consensus_reached",
-            Some(&root.event_id),
-            json!({"confidence": 0.75, "agents": ["claude", "gpt"]}),
-            at(10),
-        )
+        .db()
+        .clock()
+        .at(at(10), || {
+            genesis.record(
+                "consensus_reached",
+                Some(&root.event_id),
+                json!({"confidence": 0.75, "agents": ["claude", "gpt"]}),
+            )
+        })
         .unwrap();
     // Ids are random: compare the content, not the ids.
     let lineage = genesis
@@ -90,23 +105,27 @@ fn scenario(cfg: &Config) -> (Observed, Vec<Database>) {
 
     let ledger = PositionLedger::open(cfg).unwrap();
     let p = ledger
-        .record_position_at(
-            "claude",
-            "Tabs are better",
-            0.8,
-            "d1",
-            1,
-            Some("style"),
-            at(9),
-        )
+        .db()
+        .clock()
+        .at(at(9), || {
+            ledger.record_position("claude", "Tabs are better", 0.8, "d1", 1, Some("style"))
+        })
         .unwrap();
     ledger
-        .record_position_at("claude", "Tabs are not better", 0.6, "d2", 1, None, at(10))
+        .db()
+        .clock()
+        .at(at(10), || {
+            ledger.record_position("claude", "Tabs are not better", 0.6, "d2", 1, None)
+        })
         .unwrap();
     ledger.record_reversal("claude", &p.id, "d2").unwrap();
     let flips = ledger
         .flips()
-        .detect_flips_for_agent_at("claude", 50, at(11))
+        .db()
+        .clock()
+        .at(at(11), || {
+            ledger.flips().detect_flips_for_agent("claude", 50)
+        })
         .unwrap()
         .into_iter()
         .map(|f| {
@@ -119,24 +138,18 @@ fn scenario(cfg: &Config) -> (Observed, Vec<Database>) {
         .collect();
 
     let pm = PersonaManager::open(cfg).unwrap();
-    pm.create_persona_at(
-        "claude",
-        "Reviewer",
-        &["thorough"],
-        &[("security", 0.5)],
-        at(9),
-    )
-    .unwrap();
+    pm.db()
+        .clock()
+        .at(at(9), || {
+            pm.create_persona("claude", "Reviewer", &["thorough"], &[("security", 0.5)])
+        })
+        .unwrap();
     let expertise = pm
-        .record_performance_at(
-            "claude",
-            "security",
-            true,
-            "critique",
-            Some("d1"),
-            at(10),
-            when,
-        )
+        .db()
+        .clock()
+        .at((at(10), when), || {
+            pm.record_performance("claude", "security", true, "critique", Some("d1"))
+        })
         .unwrap();
 
     let observed = Observed {
@@ -191,7 +204,9 @@ fn name_of(p: &Path) -> String {
 /// Runs the scenario in one mode and checks where everything landed.
 fn run(mode: DatabaseMode) -> Observed {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::for_dir(dir.path()).with_mode(mode);
+    let cfg = Config::for_dir(dir.path())
+        .with_mode(mode)
+        .with_clock(aragora_db::time::Clock::manual());
     let other_mode = match mode {
         DatabaseMode::Legacy => DatabaseMode::Consolidated,
         DatabaseMode::Consolidated => DatabaseMode::Legacy,
@@ -279,7 +294,7 @@ fn same_results_in_both_modes() {
 #[test]
 fn file_names_per_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let legacy = Config::for_dir(dir.path());
+    let legacy = Config::for_dir(dir.path()).with_clock(aragora_db::time::Clock::manual());
     let cons = legacy.clone().with_mode(DatabaseMode::Consolidated);
     let names = |cfg: &Config| -> BTreeSet<String> {
         expected_files(cfg).iter().map(|p| name_of(p)).collect()

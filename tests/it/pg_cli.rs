@@ -780,10 +780,18 @@ fn cleanup_applies_retention_on_postgres() {
         ("ARAGORA_DB_BACKEND", "postgres"),
         ("ARAGORA_POSTGRES_DSN", &url(&db) as &str),
     ];
-    let cfg = pg_config(dir.path(), &vars);
+    let cfg = pg_config(dir.path(), &vars).with_clock(aragora_db::time::Clock::manual());
     let tokens = aragora_db::store::TokenBlacklist::open(&cfg).unwrap();
-    tokens.revoke_at("old", 1_000.0, 900.0).unwrap();
-    tokens.revoke_at("live", 4_000_000_000.0, 900.0).unwrap();
+    tokens
+        .db()
+        .clock()
+        .at(900.0, || tokens.revoke("old", 1_000.0))
+        .unwrap();
+    tokens
+        .db()
+        .clock()
+        .at(900.0, || tokens.revoke("live", 4_000_000_000.0))
+        .unwrap();
     drop(tokens);
     let run = |args: &[&str]| {
         crate::common::cli_env(

@@ -24,7 +24,11 @@ fn record_stores_the_original_shapes() {
     let (_d, t) = tracker();
     let now = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap();
     let id = t
-        .record_prediction_at(&NewPrediction::new("a", 1.7, true), now)
+        .db()
+        .clock()
+        .at(now, || {
+            t.record_prediction(&NewPrediction::new("a", 1.7, true))
+        })
         .unwrap();
     let p = t.get_prediction(id).unwrap().unwrap();
     assert_eq!(p.confidence, Some(1.0)); // clamped
@@ -141,16 +145,29 @@ fn temperatures() {
     t.record_prediction(&NewPrediction::new("a", 0.5, true))
         .unwrap();
     let now = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap();
-    t.set_temperature_at("a", None, 1.25, now).unwrap();
-    t.set_temperature_at("a", Some("math"), 0.8, now).unwrap();
-    let p = t.set_temperature_at("a", Some("law"), 2.0, now).unwrap();
+    t.db()
+        .clock()
+        .at(now, || t.set_temperature("a", None, 1.25))
+        .unwrap();
+    t.db()
+        .clock()
+        .at(now, || t.set_temperature("a", Some("math"), 0.8))
+        .unwrap();
+    let p = t
+        .db()
+        .clock()
+        .at(now, || t.set_temperature("a", Some("law"), 2.0))
+        .unwrap();
     assert_eq!(
         p.domain_temperatures.as_deref(),
         Some(r#"{"math": 0.8, "law": 2.0}"#)
     );
     assert_eq!(p.last_tuned.as_deref(), Some("2026-03-02T00:00:00+00:00"));
     assert_eq!(p.predictions_at_tune, Some(1));
-    t.set_temperature_at("a", Some("math"), 0.9, now).unwrap();
+    t.db()
+        .clock()
+        .at(now, || t.set_temperature("a", Some("math"), 0.9))
+        .unwrap();
     assert_eq!(t.temperature_for("a", Some("math")).unwrap(), 0.9);
     assert_eq!(t.temperature_for("a", Some("chess")).unwrap(), 1.25);
     assert_eq!(t.temperature_for("a", None).unwrap(), 1.25);

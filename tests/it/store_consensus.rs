@@ -59,7 +59,11 @@ fn consensus_store_and_lookup() {
     input.debate_duration = 12.5;
     input.rounds = 3;
     input.metadata = json!({"b": 1, "a": "é"});
-    let row = s.store_consensus_at(&input, t0()).unwrap();
+    let row = s
+        .db()
+        .clock()
+        .at(t0(), || s.store_consensus(&input))
+        .unwrap();
     assert!(is_uuid4(&row.id), "{}", row.id);
     let hash = topic_hash("Should we use Rust");
     assert_eq!(row.topic_hash.as_deref(), Some(hash.as_str()));
@@ -86,21 +90,28 @@ fn consensus_store_and_lookup() {
 
     // A later record on the same topic (other case and order).
     let later = s
-        .store_consensus_at(
-            &ConsensusInput::new(
+        .db()
+        .clock()
+        .at(t0() + Duration::hours(1), || {
+            s.store_consensus(&ConsensusInput::new(
                 "rust we use SHOULD",
                 "Still yes",
                 ConsensusStrength::Unanimous,
                 1.0,
-            ),
-            t0() + Duration::hours(1),
-        )
+            ))
+        })
         .unwrap();
-    s.store_consensus_at(
-        &ConsensusInput::new("Other topic", "No", ConsensusStrength::Weak, 0.3),
-        t0(),
-    )
-    .unwrap();
+    s.db()
+        .clock()
+        .at(t0(), || {
+            s.store_consensus(&ConsensusInput::new(
+                "Other topic",
+                "No",
+                ConsensusStrength::Weak,
+                0.3,
+            ))
+        })
+        .unwrap();
     let ids = |v: Vec<Consensus>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
     assert_eq!(
         ids(s.find_by_topic("Should we use Rust").unwrap()),
@@ -120,11 +131,15 @@ fn consensus_store_and_lookup() {
     assert!(s.find_by_topic("nothing here").unwrap().is_empty());
     assert_eq!(s.count().unwrap(), 3);
     assert!(
-        s.store_consensus_at(
-            &ConsensusInput::new("t", "c", ConsensusStrength::Split, f64::NAN),
-            t0()
-        )
-        .is_err()
+        s.db()
+            .clock()
+            .at(t0(), || s.store_consensus(&ConsensusInput::new(
+                "t",
+                "c",
+                ConsensusStrength::Split,
+                f64::NAN
+            )))
+            .is_err()
     );
     assert_consistent(s.db());
 }
@@ -133,21 +148,36 @@ fn consensus_store_and_lookup() {
 fn consensus_dissents() {
     let (_d, s) = store();
     let c = s
-        .store_consensus_at(
-            &ConsensusInput::new("topic", "yes", ConsensusStrength::Moderate, 0.6),
-            t0(),
-        )
+        .db()
+        .clock()
+        .at(t0(), || {
+            s.store_consensus(&ConsensusInput::new(
+                "topic",
+                "yes",
+                ConsensusStrength::Moderate,
+                0.6,
+            ))
+        })
         .unwrap();
     let mut d1 = DissentInput::new(&c.id, "gpt", DissentType::RiskWarning, "risky", "because");
     d1.confidence = 0.7;
     let a = s
-        .store_dissent_at(&d1, t0() + Duration::minutes(2))
+        .db()
+        .clock()
+        .at(t0() + Duration::minutes(2), || s.store_dissent(&d1))
         .unwrap();
     let b = s
-        .store_dissent_at(
-            &DissentInput::new(&c.id, "gemini", DissentType::Abstention, "pass", ""),
-            t0() + Duration::minutes(1),
-        )
+        .db()
+        .clock()
+        .at(t0() + Duration::minutes(1), || {
+            s.store_dissent(&DissentInput::new(
+                &c.id,
+                "gemini",
+                DissentType::Abstention,
+                "pass",
+                "",
+            ))
+        })
         .unwrap();
     assert!(is_uuid4(&a.id));
     assert_eq!(a.debate_id.as_deref(), Some(c.id.as_str()));
@@ -183,11 +213,16 @@ fn consensus_dissents() {
 
     // A dissent on a missing consensus fails and writes nothing.
     assert!(
-        s.store_dissent_at(
-            &DissentInput::new("missing", "x", DissentType::MinorQuibble, "c", "r"),
-            t0()
-        )
-        .is_err()
+        s.db()
+            .clock()
+            .at(t0(), || s.store_dissent(&DissentInput::new(
+                "missing",
+                "x",
+                DissentType::MinorQuibble,
+                "c",
+                "r"
+            )))
+            .is_err()
     );
     assert_eq!(s.read().unwrap().count::<Dissent>().unwrap(), 2);
 
@@ -227,39 +262,76 @@ fn consensus_dissents() {
 fn consensus_cleanup_old_records() {
     let (_d, s) = store();
     let old = s
-        .store_consensus_at(
-            &ConsensusInput::new("old", "c", ConsensusStrength::Weak, 0.5),
-            t0(),
-        )
+        .db()
+        .clock()
+        .at(t0(), || {
+            s.store_consensus(&ConsensusInput::new(
+                "old",
+                "c",
+                ConsensusStrength::Weak,
+                0.5,
+            ))
+        })
         .unwrap();
     let new = s
-        .store_consensus_at(
-            &ConsensusInput::new("new", "c", ConsensusStrength::Weak, 0.5),
-            t0() + Duration::days(100),
-        )
+        .db()
+        .clock()
+        .at(t0() + Duration::days(100), || {
+            s.store_consensus(&ConsensusInput::new(
+                "new",
+                "c",
+                ConsensusStrength::Weak,
+                0.5,
+            ))
+        })
         .unwrap();
     // A newer dissent on the old consensus, an old dissent on the new one.
     let d_old_parent = s
-        .store_dissent_at(
-            &DissentInput::new(&old.id, "a", DissentType::MinorQuibble, "x", "y"),
-            t0() + Duration::days(99),
-        )
+        .db()
+        .clock()
+        .at(t0() + Duration::days(99), || {
+            s.store_dissent(&DissentInput::new(
+                &old.id,
+                "a",
+                DissentType::MinorQuibble,
+                "x",
+                "y",
+            ))
+        })
         .unwrap();
     let d_old = s
-        .store_dissent_at(
-            &DissentInput::new(&new.id, "b", DissentType::MinorQuibble, "x", "y"),
-            t0() + Duration::days(1),
-        )
+        .db()
+        .clock()
+        .at(t0() + Duration::days(1), || {
+            s.store_dissent(&DissentInput::new(
+                &new.id,
+                "b",
+                DissentType::MinorQuibble,
+                "x",
+                "y",
+            ))
+        })
         .unwrap();
     let d_keep = s
-        .store_dissent_at(
-            &DissentInput::new(&new.id, "c", DissentType::MinorQuibble, "x", "y"),
-            t0() + Duration::days(100),
-        )
+        .db()
+        .clock()
+        .at(t0() + Duration::days(100), || {
+            s.store_dissent(&DissentInput::new(
+                &new.id,
+                "c",
+                DissentType::MinorQuibble,
+                "x",
+                "y",
+            ))
+        })
         .unwrap();
     let old = s.get_consensus(&old.id).unwrap().unwrap();
     let now = t0() + Duration::days(120);
-    let n = s.cleanup_old_records_at(90, true, now).unwrap();
+    let n = s
+        .db()
+        .clock()
+        .at(now, || s.cleanup_old_records(90, true))
+        .unwrap();
     assert_eq!(
         n,
         CleanupCounts {
@@ -285,7 +357,11 @@ fn consensus_cleanup_old_records() {
 
     // Without archive: removed, nothing archived.
     let n = s
-        .cleanup_old_records_at(90, false, now + Duration::days(365))
+        .db()
+        .clock()
+        .at(now + Duration::days(365), || {
+            s.cleanup_old_records(90, false)
+        })
         .unwrap();
     assert_eq!(
         n,
@@ -321,17 +397,26 @@ fn consensus_enum_names() {
 fn consensus_supersede() {
     let (_d, s) = store();
     let v1 = s
-        .store_consensus_at(
-            &ConsensusInput::new("topic", "v1", ConsensusStrength::Weak, 0.4),
-            t0(),
-        )
+        .db()
+        .clock()
+        .at(t0(), || {
+            s.store_consensus(&ConsensusInput::new(
+                "topic",
+                "v1",
+                ConsensusStrength::Weak,
+                0.4,
+            ))
+        })
         .unwrap();
     let v2 = s
-        .supersede_consensus_at(
-            &v1.id,
-            &ConsensusInput::new("topic", "v2", ConsensusStrength::Strong, 0.9),
-            t0() + Duration::hours(1),
-        )
+        .db()
+        .clock()
+        .at(t0() + Duration::hours(1), || {
+            s.supersede_consensus(
+                &v1.id,
+                &ConsensusInput::new("topic", "v2", ConsensusStrength::Strong, 0.9),
+            )
+        })
         .unwrap();
     let field = |id: &str, k: &str| {
         s.consensus_data(id)
@@ -346,23 +431,27 @@ fn consensus_supersede() {
     assert_eq!(field(&v2.id, "superseded_by"), Value::Null);
     assert_eq!(field(&v1.id, "superseded_by"), json!(v2.id));
     let v3 = s
-        .supersede_consensus_at(
-            &v2.id,
-            &ConsensusInput::new("topic", "v3", ConsensusStrength::Unanimous, 1.0),
-            t0() + Duration::hours(2),
-        )
+        .db()
+        .clock()
+        .at(t0() + Duration::hours(2), || {
+            s.supersede_consensus(
+                &v2.id,
+                &ConsensusInput::new("topic", "v3", ConsensusStrength::Unanimous, 1.0),
+            )
+        })
         .unwrap();
     assert_eq!(s.current_version(&v1.id).unwrap().unwrap().id, v3.id);
     assert_eq!(s.current_version(&v3.id).unwrap().unwrap().id, v3.id);
     assert_eq!(s.current_version("missing").unwrap(), None);
     // A missing old record fails and writes nothing.
     assert!(
-        s.supersede_consensus_at(
-            "missing",
-            &ConsensusInput::new("topic", "v4", ConsensusStrength::Weak, 0.1),
-            t0()
-        )
-        .is_err()
+        s.db()
+            .clock()
+            .at(t0(), || s.supersede_consensus(
+                "missing",
+                &ConsensusInput::new("topic", "v4", ConsensusStrength::Weak, 0.1)
+            ))
+            .is_err()
     );
     assert_eq!(s.count().unwrap(), 3);
     assert_eq!(s.latest_for_topic("topic").unwrap().unwrap().id, v3.id);

@@ -29,7 +29,7 @@ fn continuum_add_get_update() {
         .importance(0.8);
     m.metadata.push(("source".into(), json!("debate-1")));
     m.tenant_id = Some("acme".into());
-    let row = s.add_at(&m, t0()).unwrap();
+    let row = s.db().clock().at(t0(), || s.add(&m)).unwrap();
     assert_eq!(row.update_count, Some(1));
     let got = s.get("m1").unwrap().unwrap();
     assert_eq!(got, row);
@@ -44,7 +44,11 @@ fn continuum_add_get_update() {
     assert_eq!(s.get("nope").unwrap(), None);
 
     // Defaults of NewMemory::new.
-    let d = s.add_at(&NewMemory::new("m2", "x"), t0()).unwrap();
+    let d = s
+        .db()
+        .clock()
+        .at(t0(), || s.add(&NewMemory::new("m2", "x")))
+        .unwrap();
     assert_eq!(d.tier, "slow");
     assert_eq!(d.importance, Some(0.5));
     assert_eq!(d.metadata.as_deref(), Some("{}"));
@@ -60,7 +64,12 @@ fn continuum_add_get_update() {
         surprise_score: Some(0.25),
         consolidation_score: None,
     };
-    assert!(s.update_at("m1", &change, later).unwrap());
+    assert!(
+        s.db()
+            .clock()
+            .at(later, || s.update("m1", &change))
+            .unwrap()
+    );
     let got = s.get("m1").unwrap().unwrap();
     assert_eq!(got.content, "rust is very fast");
     assert_eq!(got.importance, Some(0.9));
@@ -73,10 +82,18 @@ fn continuum_add_get_update() {
         got.metadata.as_deref(),
         Some(r#"{"source": "debate-2", "tenant_id": "acme", "n": 1.5}"#)
     );
-    assert!(!s.update_at("nope", &change, later).unwrap());
+    assert!(
+        !s.db()
+            .clock()
+            .at(later, || s.update("nope", &change))
+            .unwrap()
+    );
 
     // Re-adding replaces (INSERT OR REPLACE).
-    s.add_at(&NewMemory::new("m1", "again"), later).unwrap();
+    s.db()
+        .clock()
+        .at(later, || s.add(&NewMemory::new("m1", "again")))
+        .unwrap();
     let got = s.get("m1").unwrap().unwrap();
     assert_eq!(got.content, "again");
     assert_eq!(got.update_count, Some(1));
@@ -87,13 +104,23 @@ fn continuum_add_get_update() {
 #[test]
 fn continuum_update_outcome() {
     let (_d, s) = store();
-    s.add_at(&NewMemory::new("m", "c"), t0()).unwrap();
+    s.db()
+        .clock()
+        .at(t0(), || s.add(&NewMemory::new("m", "c")))
+        .unwrap();
     // First outcome: expected 0.5, actual 1 → surprise 0.3 * 0.5.
-    let sur = s.update_outcome_at("m", true, None, t0()).unwrap().unwrap();
+    let sur = s
+        .db()
+        .clock()
+        .at(t0(), || s.update_outcome("m", true, None))
+        .unwrap()
+        .unwrap();
     assert!((sur - 0.15).abs() < 1e-12);
     // Second: expected 1.0, actual 0 → 0.3 * 1 + 0.7 * 0.15.
     let sur2 = s
-        .update_outcome_at("m", false, Some(0.0), t0())
+        .db()
+        .clock()
+        .at(t0(), || s.update_outcome("m", false, Some(0.0)))
         .unwrap()
         .unwrap();
     let want = 0.7 * (0.3 + 0.7 * 0.15);
@@ -102,39 +129,73 @@ fn continuum_update_outcome() {
     assert_eq!((m.success_count, m.failure_count), (Some(1), Some(1)));
     assert_eq!(m.update_count, Some(3));
     assert!(m.consolidation_score.unwrap() > 0.0);
-    assert_eq!(s.update_outcome_at("x", true, None, t0()).unwrap(), None);
+    assert_eq!(
+        s.db()
+            .clock()
+            .at(t0(), || s.update_outcome("x", true, None))
+            .unwrap(),
+        None
+    );
     assert_consistent(s.db());
 }
 
 #[test]
 fn continuum_tier_transitions() {
     let (_d, s) = store();
-    s.add_at(&NewMemory::new("m", "c").tier(MemoryTier::Glacial), t0())
+    s.db()
+        .clock()
+        .at(t0(), || {
+            s.add(&NewMemory::new("m", "c").tier(MemoryTier::Glacial))
+        })
         .unwrap();
     let t1 = t0() + Duration::minutes(1);
-    assert_eq!(s.promote_at("m", None, t1).unwrap(), Some(MemoryTier::Slow));
     assert_eq!(
-        s.promote_at("m", Some("hot"), t1).unwrap(),
+        s.db().clock().at(t1, || s.promote_with("m", None)).unwrap(),
+        Some(MemoryTier::Slow)
+    );
+    assert_eq!(
+        s.db()
+            .clock()
+            .at(t1, || s.promote_with("m", Some("hot")))
+            .unwrap(),
         Some(MemoryTier::Medium)
     );
-    assert_eq!(s.promote_at("m", None, t1).unwrap(), Some(MemoryTier::Fast));
+    assert_eq!(
+        s.db().clock().at(t1, || s.promote_with("m", None)).unwrap(),
+        Some(MemoryTier::Fast)
+    );
     // Already fastest: nothing happens, no transition.
-    assert_eq!(s.promote_at("m", None, t1).unwrap(), None);
     assert_eq!(
-        s.demote_at("m", None, t1).unwrap(),
+        s.db().clock().at(t1, || s.promote_with("m", None)).unwrap(),
+        None
+    );
+    assert_eq!(
+        s.db().clock().at(t1, || s.demote_with("m", None)).unwrap(),
         Some(MemoryTier::Medium)
     );
     assert_eq!(
-        s.transition_at("m", MemoryTier::Glacial, "manual", t1)
+        s.db()
+            .clock()
+            .at(t1, || s.transition("m", MemoryTier::Glacial, "manual"))
             .unwrap(),
         MemoryTier::Medium
     );
     assert!(
-        s.transition_at("m", MemoryTier::Glacial, "manual", t1)
+        s.db()
+            .clock()
+            .at(t1, || s.transition("m", MemoryTier::Glacial, "manual"))
             .is_err()
     );
-    assert_eq!(s.demote_at("m", None, t1).unwrap(), None);
-    assert!(s.promote_at("missing", None, t1).is_err());
+    assert_eq!(
+        s.db().clock().at(t1, || s.demote_with("m", None)).unwrap(),
+        None
+    );
+    assert!(
+        s.db()
+            .clock()
+            .at(t1, || s.promote_with("missing", None))
+            .is_err()
+    );
 
     let m = s.get("m").unwrap().unwrap();
     assert_eq!(m.tier, "glacial");
@@ -177,11 +238,12 @@ fn continuum_tier_transitions() {
 fn continuum_retrieval_order() {
     let (_d, s) = store();
     let add = |id: &str, tier, imp, minutes| {
-        s.add_at(
-            &NewMemory::new(id, id).tier(tier).importance(imp),
-            t0() + Duration::minutes(minutes),
-        )
-        .unwrap();
+        s.db()
+            .clock()
+            .at(t0() + Duration::minutes(minutes), || {
+                s.add(&NewMemory::new(id, id).tier(tier).importance(imp))
+            })
+            .unwrap();
     };
     add("a", MemoryTier::Fast, 0.5, 0);
     add("b", MemoryTier::Fast, 0.9, 0);
@@ -224,7 +286,10 @@ fn continuum_centroid_blobs() {
     assert!(unpack_f32(&[]).unwrap().is_empty());
 
     let (_d, s) = store();
-    s.add_at(&NewMemory::new("m", "c"), t0()).unwrap();
+    s.db()
+        .clock()
+        .at(t0(), || s.add(&NewMemory::new("m", "c")))
+        .unwrap();
     assert_eq!(s.centroid("m").unwrap(), None);
     assert!(s.set_centroid("m", &v).unwrap());
     assert!(!s.set_centroid("x", &v).unwrap());
@@ -242,13 +307,31 @@ fn continuum_centroid_blobs() {
 #[test]
 fn continuum_archive_is_atomic() {
     let (_d, s) = store();
-    s.add_at(&NewMemory::new("m", "keep me").importance(0.7), t0())
+    s.db()
+        .clock()
+        .at(t0(), || {
+            s.add(&NewMemory::new("m", "keep me").importance(0.7))
+        })
         .unwrap();
-    s.add_at(&NewMemory::new("other", "o"), t0()).unwrap();
-    s.promote_at("m", None, t0()).unwrap();
-    s.promote_at("other", None, t0()).unwrap();
+    s.db()
+        .clock()
+        .at(t0(), || s.add(&NewMemory::new("other", "o")))
+        .unwrap();
+    s.db()
+        .clock()
+        .at(t0(), || s.promote_with("m", None))
+        .unwrap();
+    s.db()
+        .clock()
+        .at(t0(), || s.promote_with("other", None))
+        .unwrap();
     let when = t0() + Duration::days(1);
-    assert!(s.delete_at("m", true, "user_deleted", false, when).unwrap());
+    assert!(
+        s.db()
+            .clock()
+            .at(when, || s.delete_with("m", true, "user_deleted", false))
+            .unwrap()
+    );
     assert_eq!(s.get("m").unwrap(), None);
     let a = s.archived("m").unwrap().unwrap();
     assert_eq!(a.content, "keep me");
@@ -260,23 +343,51 @@ fn continuum_archive_is_atomic() {
     // Transitions of the deleted memory go with it (cascade); others stay.
     assert!(s.transitions("m").unwrap().is_empty());
     assert_eq!(s.transitions("other").unwrap().len(), 1);
-    assert!(!s.delete_at("m", true, "again", false, when).unwrap());
+    assert!(
+        !s.db()
+            .clock()
+            .at(when, || s.delete_with("m", true, "again", false))
+            .unwrap()
+    );
 
     // Without archive: gone, nothing archived.
-    assert!(s.delete_at("other", false, "x", false, when).unwrap());
+    assert!(
+        s.db()
+            .clock()
+            .at(when, || s.delete_with("other", false, "x", false))
+            .unwrap()
+    );
     assert_eq!(s.archived("other").unwrap(), None);
 
     // Red line: refused without force, and the failed call changed nothing.
-    s.add_at(&NewMemory::new("r", "core value"), t0()).unwrap();
-    assert!(s.mark_red_line_at("r", "safety", t0()).unwrap());
-    assert!(!s.mark_red_line_at("zz", "safety", t0()).unwrap());
+    s.db()
+        .clock()
+        .at(t0(), || s.add(&NewMemory::new("r", "core value")))
+        .unwrap();
+    assert!(
+        s.db()
+            .clock()
+            .at(t0(), || s.mark_red_line("r", "safety"))
+            .unwrap()
+    );
+    assert!(
+        !s.db()
+            .clock()
+            .at(t0(), || s.mark_red_line("zz", "safety"))
+            .unwrap()
+    );
     assert!(s.delete("r").is_err());
     assert!(s.get("r").unwrap().is_some());
     assert_eq!(s.archived("r").unwrap(), None);
     let r = s.read().unwrap();
     assert_eq!(r.count::<ContinuumMemoryArchive>().unwrap(), 1);
     drop(r);
-    assert!(s.delete_at("r", true, "forced", true, when).unwrap());
+    assert!(
+        s.db()
+            .clock()
+            .at(when, || s.delete_with("r", true, "forced", true))
+            .unwrap()
+    );
     assert_eq!(
         s.archived("r").unwrap().unwrap().archive_reason.as_deref(),
         Some("forced")
@@ -293,15 +404,25 @@ fn continuum_archive_is_atomic() {
 fn continuum_cleanup_expired() {
     let (_d, s) = store();
     for id in ["old", "new", "never", "red"] {
-        s.add_at(&NewMemory::new(id, id), t0()).unwrap();
+        s.db()
+            .clock()
+            .at(t0(), || s.add(&NewMemory::new(id, id)))
+            .unwrap();
     }
     s.set_expires_at("old", Some(t0() + Duration::hours(1)))
         .unwrap();
     s.set_expires_at("new", Some(t0() + Duration::days(10)))
         .unwrap();
     s.set_expires_at("red", Some(t0())).unwrap();
-    s.mark_red_line_at("red", "keep", t0()).unwrap();
-    let n = s.cleanup_expired_at(t0() + Duration::days(1)).unwrap();
+    s.db()
+        .clock()
+        .at(t0(), || s.mark_red_line("red", "keep"))
+        .unwrap();
+    let n = s
+        .db()
+        .clock()
+        .at(t0() + Duration::days(1), || s.cleanup_expired())
+        .unwrap();
     assert_eq!(n, 1);
     assert_eq!(s.get("old").unwrap(), None);
     assert_eq!(

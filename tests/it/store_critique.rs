@@ -68,7 +68,7 @@ fn critique_debates_and_critiques() {
             critique("gpt", &["naïve eviction"], 0.6),
         ],
     };
-    let ids = s.store_debate_at(&debate, t0()).unwrap();
+    let ids = s.db().clock().at(t0(), || s.store_debate(&debate)).unwrap();
     assert_eq!(ids, vec![1, 2]);
     let d = s.get_debate("d1").unwrap().unwrap();
     assert_eq!(d.consensus_reached, Some(true));
@@ -90,11 +90,20 @@ fn critique_debates_and_critiques() {
 
     // A standalone critique, and one on a missing debate (refused).
     let lone = s
-        .store_critique_at(&critique("claude", &["x"], 0.1), None, t0())
+        .db()
+        .clock()
+        .at(t0(), || {
+            s.store_critique(&critique("claude", &["x"], 0.1), None)
+        })
         .unwrap();
     assert_eq!(lone, 3);
     assert!(
-        s.store_critique_at(&critique("claude", &["x"], 0.1), Some("nope"), t0())
+        s.db()
+            .clock()
+            .at(t0(), || s.store_critique(
+                &critique("claude", &["x"], 0.1),
+                Some("nope")
+            ))
             .is_err()
     );
     assert_eq!(
@@ -112,7 +121,10 @@ fn critique_debates_and_critiques() {
     again.final_answer = Some("LFU".into());
     again.critiques = vec![critique("gemini", &[], 0.2)];
     // The refused insert rolled back and used no id.
-    assert_eq!(s.store_debate_at(&again, t0()).unwrap(), vec![4]);
+    assert_eq!(
+        s.db().clock().at(t0(), || s.store_debate(&again)).unwrap(),
+        vec![4]
+    );
     assert_eq!(
         s.get_debate("d1").unwrap().unwrap().final_answer.as_deref(),
         Some("LFU")
@@ -140,7 +152,11 @@ fn critique_pattern_upserts() {
     );
     let long_task = "t".repeat(600);
     let ids = s
-        .store_pattern_at(&c1, "use parameters", Some(&long_task), t0())
+        .db()
+        .clock()
+        .at(t0(), || {
+            s.store_pattern(&c1, "use parameters", Some(&long_task))
+        })
         .unwrap();
     assert_eq!(ids[0], "915f34370c69");
     let p = s.get_pattern("915f34370c69").unwrap().unwrap();
@@ -158,7 +174,10 @@ fn critique_pattern_upserts() {
     // Same issue (other case) again: success + 1, running mean of severity.
     let later = t0() + Duration::hours(1);
     let c2 = critique("gpt", &["sql injection IN LOGIN FORM"], 0.2);
-    s.store_pattern_at(&c2, "other fix", None, later).unwrap();
+    s.db()
+        .clock()
+        .at(later, || s.store_pattern(&c2, "other fix", None))
+        .unwrap();
     let p = s
         .pattern_for_issue("SQL injection in login form")
         .unwrap()
@@ -173,7 +192,10 @@ fn critique_pattern_upserts() {
 
     // Failures.
     assert_eq!(
-        s.fail_pattern_at("SQL injection in login form", None, later)
+        s.db()
+            .clock()
+            .at(later, || s
+                .fail_pattern("SQL injection in login form", None))
             .unwrap(),
         "915f34370c69"
     );
@@ -181,7 +203,11 @@ fn critique_pattern_upserts() {
     assert_eq!((p.success_count, p.failure_count), (Some(2), Some(1)));
     assert!((success_rate(&p) - 2.0 / 3.0).abs() < 1e-12);
     let fid = s
-        .fail_pattern_at("Weird thing", Some("architecture"), later)
+        .db()
+        .clock()
+        .at(later, || {
+            s.fail_pattern("Weird thing", Some("architecture"))
+        })
         .unwrap();
     let f = s.get_pattern(&fid).unwrap().unwrap();
     assert_eq!(f.issue_type, "architecture");
@@ -204,7 +230,13 @@ fn critique_pattern_upserts() {
     assert_eq!(s.retrieve_patterns(None, 1, 10).unwrap().len(), 2);
     assert_eq!(s.retrieve_patterns(None, 0, 1).unwrap().len(), 1);
     assert!(
-        s.store_pattern_at(&critique("x", &["y"], f64::NAN), "f", None, t0())
+        s.db()
+            .clock()
+            .at(t0(), || s.store_pattern(
+                &critique("x", &["y"], f64::NAN),
+                "f",
+                None
+            ))
             .is_err()
     );
     assert_consistent(s.db());
@@ -214,7 +246,11 @@ fn critique_pattern_upserts() {
 fn critique_pattern_embeddings() {
     let (_d, s) = store();
     let ids = s
-        .store_pattern_at(&critique("a", &["Missing docs"], 0.5), "fix", None, t0())
+        .db()
+        .clock()
+        .at(t0(), || {
+            s.store_pattern(&critique("a", &["Missing docs"], 0.5), "fix", None)
+        })
         .unwrap();
     let v = [0.5f32, -1.0, 2.25];
     assert_eq!(s.pattern_embedding(&ids[0]).unwrap(), None);
@@ -252,10 +288,20 @@ fn critique_reputation_and_predictions() {
         critique_given: true,
         critique_valuable: true,
     };
-    s.update_reputation_at("claude", made, t0()).unwrap();
-    s.update_reputation_at("claude", accepted, t0() + Duration::minutes(1))
+    s.db()
+        .clock()
+        .at(t0(), || s.update_reputation("claude", made))
         .unwrap();
-    s.update_reputation_at("gpt", made, t0()).unwrap();
+    s.db()
+        .clock()
+        .at(t0() + Duration::minutes(1), || {
+            s.update_reputation("claude", accepted)
+        })
+        .unwrap();
+    s.db()
+        .clock()
+        .at(t0(), || s.update_reputation("gpt", made))
+        .unwrap();
     let r = s.get_reputation("claude").unwrap().unwrap();
     assert_eq!(r.proposals_made, Some(2));
     assert_eq!(r.proposals_accepted, Some(1));
@@ -272,10 +318,16 @@ fn critique_reputation_and_predictions() {
     assert_eq!(names, ["claude", "gpt"]);
 
     let cid = s
-        .store_critique_at(&critique("claude", &["x"], 0.5), None, t0())
+        .db()
+        .clock()
+        .at(t0(), || {
+            s.store_critique(&critique("claude", &["x"], 0.5), None)
+        })
         .unwrap();
     let err = s
-        .update_prediction_outcome_at(cid, 0.9, None, t0())
+        .db()
+        .clock()
+        .at(t0(), || s.update_prediction_outcome(cid, 0.9, None))
         .unwrap()
         .unwrap();
     assert!((err - 0.4).abs() < 1e-12);
@@ -286,19 +338,27 @@ fn critique_reputation_and_predictions() {
     assert_eq!(r.total_predictions, Some(1));
     assert!((r.calibration_score.unwrap() - 0.6).abs() < 1e-12);
     // An explicit agent, new to the table, gets a row.
-    s.update_prediction_outcome_at(cid, 0.5, Some("judge"), t0())
+    s.db()
+        .clock()
+        .at(t0(), || {
+            s.update_prediction_outcome(cid, 0.5, Some("judge"))
+        })
         .unwrap();
     let j = s.get_reputation("judge").unwrap().unwrap();
     assert_eq!(j.total_predictions, Some(1));
     assert_eq!(j.calibration_score, Some(1.0));
     assert_eq!(j.proposals_made, Some(0));
     assert_eq!(
-        s.update_prediction_outcome_at(999, 0.5, None, t0())
+        s.db()
+            .clock()
+            .at(t0(), || s.update_prediction_outcome(999, 0.5, None))
             .unwrap(),
         None
     );
     assert!(
-        s.update_prediction_outcome_at(cid, f64::NAN, None, t0())
+        s.db()
+            .clock()
+            .at(t0(), || s.update_prediction_outcome(cid, f64::NAN, None))
             .is_err()
     );
     assert_consistent(s.db());
@@ -309,22 +369,38 @@ fn critique_prune_stale_patterns() {
     let (_d, s) = store();
     let old = t0();
     let ids = s
-        .store_pattern_at(
-            &critique("a", &["Missing docs", "Bug here"], 0.5),
-            "f",
-            None,
-            old,
-        )
+        .db()
+        .clock()
+        .at(old, || {
+            s.store_pattern(
+                &critique("a", &["Missing docs", "Bug here"], 0.5),
+                "f",
+                None,
+            )
+        })
         .unwrap();
     // "Missing docs": 1 success, 3 failures (rate 0.25) → pruned;
     // "Bug here": rate 1.0 → kept; "Fresh fail": recent → kept.
     for _ in 0..3 {
-        s.fail_pattern_at("Missing docs", None, old).unwrap();
+        s.db()
+            .clock()
+            .at(old, || s.fail_pattern("Missing docs", None))
+            .unwrap();
     }
     s.set_pattern_embedding(&ids[0], &[1.0, 2.0]).unwrap();
     let now = old + Duration::days(100);
-    let fresh = s.fail_pattern_at("Fresh fail", None, now).unwrap();
-    assert_eq!(s.prune_stale_patterns_at(90, 0.3, true, now).unwrap(), 1);
+    let fresh = s
+        .db()
+        .clock()
+        .at(now, || s.fail_pattern("Fresh fail", None))
+        .unwrap();
+    assert_eq!(
+        s.db()
+            .clock()
+            .at(now, || s.prune_stale_patterns(90, 0.3, true))
+            .unwrap(),
+        1
+    );
     assert!(s.get_pattern(&ids[0]).unwrap().is_none());
     assert!(s.get_pattern(&ids[1]).unwrap().is_some());
     assert!(s.get_pattern(&fresh).unwrap().is_some());
@@ -337,7 +413,13 @@ fn critique_prune_stale_patterns() {
     assert_consistent(s.db());
     // Later: everything stale below 1.01 goes; rowids continue.
     let later = now + Duration::days(100);
-    assert_eq!(s.prune_stale_patterns_at(90, 1.01, true, later).unwrap(), 2);
+    assert_eq!(
+        s.db()
+            .clock()
+            .at(later, || s.prune_stale_patterns(90, 1.01, true))
+            .unwrap(),
+        2
+    );
     let rowids: Vec<i64> = s
         .archived_patterns()
         .unwrap()
@@ -346,8 +428,17 @@ fn critique_prune_stale_patterns() {
         .collect();
     assert_eq!(rowids, vec![1, 2, 3]);
     // Without archive nothing is copied.
-    s.fail_pattern_at("Another", None, old).unwrap();
-    assert_eq!(s.prune_stale_patterns_at(90, 0.3, false, later).unwrap(), 1);
+    s.db()
+        .clock()
+        .at(old, || s.fail_pattern("Another", None))
+        .unwrap();
+    assert_eq!(
+        s.db()
+            .clock()
+            .at(later, || s.prune_stale_patterns(90, 0.3, false))
+            .unwrap(),
+        1
+    );
     assert_eq!(s.archived_patterns().unwrap().len(), 3);
     assert_consistent(s.db());
 }

@@ -63,10 +63,11 @@ fn two_players_equal_then_unequal_then_draw() {
     // Equal ratings: ±K/2.
     let t0 = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
     let ch = s
-        .record_match_at(
-            &MatchInput::head_to_head("d1", "alice", "bob", false, None),
-            t0,
-        )
+        .db()
+        .clock()
+        .at(t0, || {
+            s.record_match(&MatchInput::head_to_head("d1", "alice", "bob", false, None))
+        })
         .unwrap();
     assert_eq!(
         ch,
@@ -343,7 +344,9 @@ fn tournament_calibration_brier_sums() {
 
     let t = Utc.with_ymd_and_hms(2026, 2, 1, 12, 0, 0).unwrap();
     let res = s
-        .resolve_tournament_calibration_at("t1", "alice", t)
+        .db()
+        .clock()
+        .at(t, || s.resolve_tournament_calibration("t1", "alice"))
         .unwrap();
     assert_eq!(res.len(), 3);
     let by: BTreeMap<&str, (bool, f64)> = res

@@ -21,7 +21,11 @@ fn jobs_lifecycle() {
     assert_eq!(saved.debate_ids_json, r#"["d1", "d2"]"#);
     assert_eq!(saved.options_json, r#"{"format": "full"}"#);
     assert_eq!(
-        store.get_job_at("b1", t0 + 1.0).unwrap(),
+        store
+            .db()
+            .clock()
+            .at(t0 + 1.0, || store.get_job("b1"))
+            .unwrap(),
         Some(saved.clone())
     );
 
@@ -39,7 +43,9 @@ fn jobs_lifecycle() {
     ));
 
     let p = store
-        .update_status_at("b1", "processing", None, t0 + 5.0)
+        .db()
+        .clock()
+        .at(t0 + 5.0, || store.update_status("b1", "processing", None))
         .unwrap()
         .unwrap();
     assert_eq!(p.started_at, Some(t0 + 5.0));
@@ -56,14 +62,21 @@ fn jobs_lifecycle() {
         r#"[{"debate_id": "d1", "ok": true}, {"debate_id": "d2", "ok": false}]"#
     );
     let done = store
-        .update_status_at("b1", "failed", Some("d2: timeout"), t0 + 9.0)
+        .db()
+        .clock()
+        .at(t0 + 9.0, || {
+            store.update_status("b1", "failed", Some("d2: timeout"))
+        })
         .unwrap()
         .unwrap();
     assert_eq!(done.completed_at, Some(t0 + 9.0));
     assert_eq!(done.started_at, Some(t0 + 5.0));
     assert_eq!(done.error.as_deref(), Some("d2: timeout"));
     assert!(matches!(
-        store.update_status_at("b1", "done", None, t0),
+        store
+            .db()
+            .clock()
+            .at(t0, || store.update_status("b1", "done", None)),
         Err(Error::InvalidArgument(_))
     ));
     assert!(
@@ -75,7 +88,14 @@ fn jobs_lifecycle() {
     assert!(store.add_result("missing", json!({})).unwrap().is_none());
 
     // Expired jobs vanish on read.
-    assert!(store.get_job_at("b1", t0 + 3600.0).unwrap().is_none());
+    assert!(
+        store
+            .db()
+            .clock()
+            .at(t0 + 3600.0, || store.get_job("b1"))
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.count().unwrap(), 0);
     assert_clean(store.db());
 }
@@ -97,25 +117,55 @@ fn list_and_cleanup() {
         v.into_iter().map(|j| j.batch_id).collect::<Vec<_>>()
     };
     assert_eq!(
-        ids(store.list_jobs_at(None, 100, t0).unwrap()),
+        ids(store
+            .db()
+            .clock()
+            .at(t0, || store.list_jobs(None, 100))
+            .unwrap()),
         vec!["b3", "b2", "b1", "b0"]
     );
     assert_eq!(
-        ids(store.list_jobs_at(Some("pending"), 100, t0).unwrap()),
+        ids(store
+            .db()
+            .clock()
+            .at(t0, || store.list_jobs(Some("pending"), 100))
+            .unwrap()),
         vec!["b2", "b0"]
     );
     assert_eq!(
-        ids(store.list_jobs_at(None, 2, t0).unwrap()),
+        ids(store
+            .db()
+            .clock()
+            .at(t0, || store.list_jobs(None, 2))
+            .unwrap()),
         vec!["b3", "b2"]
     );
     // At t0+110, b0 (expires 1100) and b1 (1110) are expired: listing drops them.
     assert_eq!(
-        ids(store.list_jobs_at(None, 100, t0 + 110.0).unwrap()),
+        ids(store
+            .db()
+            .clock()
+            .at(t0 + 110.0, || store.list_jobs(None, 100))
+            .unwrap()),
         vec!["b3", "b2"]
     );
     assert_eq!(store.count().unwrap(), 2);
-    assert_eq!(store.cleanup_expired_at(t0 + 125.0).unwrap(), 1);
-    assert_eq!(store.cleanup_expired_at(t0 + 125.0).unwrap(), 0);
+    assert_eq!(
+        store
+            .db()
+            .clock()
+            .at(t0 + 125.0, || store.cleanup_expired())
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .db()
+            .clock()
+            .at(t0 + 125.0, || store.cleanup_expired())
+            .unwrap(),
+        0
+    );
     assert!(store.delete_job("b3").unwrap());
     assert!(!store.delete_job("b3").unwrap());
     assert_eq!(store.cleanup_expired().unwrap(), 0);

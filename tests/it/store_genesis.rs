@@ -128,7 +128,11 @@ fn record_validates_and_hashes() {
     let ledger = GenesisLedger::open(&cfg).unwrap();
     let data = json!({"debate_id": "d1", "score": 0.5});
     let root = ledger
-        .record_at("debate_start", None, data.clone(), at(10, 0, 0, 0))
+        .db()
+        .clock()
+        .at(at(10, 0, 0, 0), || {
+            ledger.record("debate_start", None, data.clone())
+        })
         .unwrap();
     assert_eq!(root.event_id.len(), 12);
     // `str(uuid4())[:12]`: 8 hex digits, a dash, 3 hex digits.
@@ -178,31 +182,32 @@ fn lineage_children_and_events() {
     let (_d, cfg) = store_dir();
     let ledger = GenesisLedger::open(&cfg).unwrap();
     let root = ledger
-        .record_at("debate_start", None, json!({"n": 0}), at(10, 0, 0, 0))
+        .db()
+        .clock()
+        .at(at(10, 0, 0, 0), || {
+            ledger.record("debate_start", None, json!({"n": 0}))
+        })
         .unwrap();
     let a = ledger
-        .record_at(
-            "debate_spawn",
-            Some(&root.event_id),
-            json!({"n": 1}),
-            at(10, 0, 1, 0),
-        )
+        .db()
+        .clock()
+        .at(at(10, 0, 1, 0), || {
+            ledger.record("debate_spawn", Some(&root.event_id), json!({"n": 1}))
+        })
         .unwrap();
     let b = ledger
-        .record_at(
-            "debate_spawn",
-            Some(&root.event_id),
-            json!({"n": 2}),
-            at(10, 0, 2, 0),
-        )
+        .db()
+        .clock()
+        .at(at(10, 0, 2, 0), || {
+            ledger.record("debate_spawn", Some(&root.event_id), json!({"n": 2}))
+        })
         .unwrap();
     let c = ledger
-        .record_at(
-            "debate_merge",
-            Some(&a.event_id),
-            json!({"n": 3}),
-            at(10, 0, 3, 5),
-        )
+        .db()
+        .clock()
+        .at(at(10, 0, 3, 5), || {
+            ledger.record("debate_merge", Some(&a.event_id), json!({"n": 3}))
+        })
         .unwrap();
 
     let ids = |v: Vec<GenesisEvent>| v.into_iter().map(|e| e.event_id).collect::<Vec<_>>();
@@ -261,23 +266,29 @@ fn verify_chain_detects_tampering() {
     let (_d, cfg) = store_dir();
     let ledger = GenesisLedger::open(&cfg).unwrap();
     let root = ledger
-        .record_at("debate_start", None, json!({"topic": "t"}), at(9, 0, 0, 0))
+        .db()
+        .clock()
+        .at(at(9, 0, 0, 0), || {
+            ledger.record("debate_start", None, json!({"topic": "t"}))
+        })
         .unwrap();
     let child = ledger
-        .record_at(
-            "consensus_reached",
-            Some(&root.event_id),
-            json!({"confidence": 0.9, "winner": "claude"}),
-            at(9, 30, 0, 250_000),
-        )
+        .db()
+        .clock()
+        .at(at(9, 30, 0, 250_000), || {
+            ledger.record(
+                "consensus_reached",
+                Some(&root.event_id),
+                json!({"confidence": 0.9, "winner": "claude"}),
+            )
+        })
         .unwrap();
     let late = ledger
-        .record_at(
-            "debate_end",
-            Some(&root.event_id),
-            json!({}),
-            at(11, 0, 0, 0),
-        )
+        .db()
+        .clock()
+        .at(at(11, 0, 0, 0), || {
+            ledger.record("debate_end", Some(&root.event_id), json!({}))
+        })
         .unwrap();
     assert!(ledger.verify_chain().unwrap().is_empty());
 
@@ -348,15 +359,18 @@ fn cycles_are_reported_not_followed() {
     let (_d, cfg) = store_dir();
     let ledger = GenesisLedger::open(&cfg).unwrap();
     let a = ledger
-        .record_at("agent_birth", None, json!({}), at(8, 0, 0, 0))
+        .db()
+        .clock()
+        .at(at(8, 0, 0, 0), || {
+            ledger.record("agent_birth", None, json!({}))
+        })
         .unwrap();
     let b = ledger
-        .record_at(
-            "agent_mutation",
-            Some(&a.event_id),
-            json!({}),
-            at(8, 0, 0, 0),
-        )
+        .db()
+        .clock()
+        .at(at(8, 0, 0, 0), || {
+            ledger.record("agent_mutation", Some(&a.event_id), json!({}))
+        })
         .unwrap();
     let mut looped = a.clone();
     looped.parent_event_id = Some(b.event_id.clone());
@@ -446,7 +460,11 @@ fn genomes_and_populations() {
         .and_hms_opt(4, 5, 6)
         .unwrap();
     let pop = store
-        .create_population_at(&["aaaaaaaaaaaa", "bbbbbbbbbbbb"], t)
+        .db()
+        .clock()
+        .at(t, || {
+            store.create_population(&["aaaaaaaaaaaa", "bbbbbbbbbbbb"])
+        })
         .unwrap();
     assert_eq!(pop.population_id, "pop-20260203-040506");
     assert_eq!(
@@ -455,11 +473,18 @@ fn genomes_and_populations() {
     );
     assert_eq!(store.active_population().unwrap(), Some(pop.clone()));
     assert!(matches!(
-        store.create_population_at(&["aaaaaaaaaaaa"], t),
+        store
+            .db()
+            .clock()
+            .at(t, || store.create_population(&["aaaaaaaaaaaa"])),
         Err(Error::Unique { .. })
     ));
     assert!(matches!(
-        store.create_population_at(&["nope"], t + chrono::Duration::seconds(1)),
+        store
+            .db()
+            .clock()
+            .at(t + chrono::Duration::seconds(1), || store
+                .create_population(&["nope"])),
         Err(Error::NotFound { .. })
     ));
 
@@ -479,7 +504,11 @@ fn genomes_and_populations() {
     assert_eq!(evolved.generation, Some(1));
 
     let second = store
-        .create_population_at(&["cccccccccccc"], t + chrono::Duration::hours(1))
+        .db()
+        .clock()
+        .at(t + chrono::Duration::hours(1), || {
+            store.create_population(&["cccccccccccc"])
+        })
         .unwrap();
     assert_eq!(
         store.active_population().unwrap().unwrap().population_id,

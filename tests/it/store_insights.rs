@@ -86,8 +86,10 @@ fn store_and_query_debate_insights() {
         ("severity".into(), json!(0.7)),
     ];
     let n = s
-        .store_debate_insights_at(
-            &debate(
+        .db()
+        .clock()
+        .at((local(9), utc(8)), || {
+            s.store_debate_insights(&debate(
                 "d1",
                 vec![
                     insight(
@@ -102,10 +104,8 @@ fn store_and_query_debate_insights() {
                     pat.clone(),
                 ],
                 vec![perf("claude", true, 0.8), perf("gpt", false, 0.3)],
-            ),
-            local(9),
-            utc(8),
-        )
+            ))
+        })
         .unwrap();
     assert_eq!(n, 3);
 
@@ -164,12 +164,16 @@ fn store_and_query_debate_insights() {
     pat2.metadata = vec![("category".into(), json!("quality"))];
     let mut other = insight("i5", "pattern", "Slow CI", 0.5, "d2", &[]);
     other.created_at = Some(local(7));
-    s.store_debate_insights_at(
-        &debate("d2", vec![pat2, other], vec![perf("claude", false, 0.4)]),
-        local(10),
-        utc(9),
-    )
-    .unwrap();
+    s.db()
+        .clock()
+        .at((local(10), utc(9)), || {
+            s.store_debate_insights(&debate(
+                "d2",
+                vec![pat2, other],
+                vec![perf("claude", false, 0.4)],
+            ))
+        })
+        .unwrap();
     let pats = s.patterns(None).unwrap();
     assert_eq!(pats.len(), 2);
     assert_eq!(pats[0].pattern_text.as_deref(), Some("Missing tests"));
@@ -198,12 +202,12 @@ fn store_and_query_debate_insights() {
     assert_eq!(recent, ["d2", "d1"]);
 
     // Storing d1 again replaces its summary and insights, appends rows.
-    s.store_debate_insights_at(
-        &debate("d1", vec![], vec![perf("claude", true, 0.9)]),
-        local(11),
-        utc(10),
-    )
-    .unwrap();
+    s.db()
+        .clock()
+        .at((local(11), utc(10)), || {
+            s.store_debate_insights(&debate("d1", vec![], vec![perf("claude", true, 0.9)]))
+        })
+        .unwrap();
     assert_eq!(
         s.get_debate_summary("d1").unwrap().unwrap().total_insights,
         Some(0)
@@ -246,11 +250,18 @@ fn usage_and_wisdom() {
     let (_d, cfg) = store_dir();
     let s = InsightStore::open(&cfg).unwrap();
     let u1 = s
-        .record_insight_usage_at("i1", "d1", false, utc(8))
+        .db()
+        .clock()
+        .at(utc(8), || s.record_insight_usage("i1", "d1", false))
         .unwrap();
-    s.record_insight_usage_at("i1", "d2", true, utc(9)).unwrap();
+    s.db()
+        .clock()
+        .at(utc(9), || s.record_insight_usage("i1", "d2", true))
+        .unwrap();
     let u3 = s
-        .record_insight_usage_at("i1", "d1", true, utc(10))
+        .db()
+        .clock()
+        .at(utc(10), || s.record_insight_usage("i1", "d1", true))
         .unwrap();
     assert!(u3.id > u1.id, "INSERT OR REPLACE hands out a new id");
     crate::common::assert_stored_time(u3.created_at.as_deref(), "2026-06-01 10:00:00");

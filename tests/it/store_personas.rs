@@ -29,13 +29,16 @@ fn create_get_update_list() {
     let (_d, cfg) = store_dir();
     let pm = PersonaManager::open(&cfg).unwrap();
     let v = pm
-        .create_persona_at(
-            "claude",
-            "Careful reviewer \u{e9}",
-            &["thorough", "direct", "thorough", " "],
-            &[("security", 0.8), ("testing", 1.7), ("api_design", -0.2)],
-            local(9),
-        )
+        .db()
+        .clock()
+        .at(local(9), || {
+            pm.create_persona(
+                "claude",
+                "Careful reviewer \u{e9}",
+                &["thorough", "direct", "thorough", " "],
+                &[("security", 0.8), ("testing", 1.7), ("api_design", -0.2)],
+            )
+        })
         .unwrap();
     assert_eq!(v.traits, ["thorough", "direct"]);
     assert_eq!(
@@ -65,13 +68,16 @@ fn create_get_update_list() {
     ));
 
     let u = pm
-        .update_persona_at(
-            "claude",
-            Some("New description"),
-            None,
-            Some(&[("testing", 0.4), ("frontend", 0.3)]),
-            local(10),
-        )
+        .db()
+        .clock()
+        .at(local(10), || {
+            pm.update_persona(
+                "claude",
+                Some("New description"),
+                None,
+                Some(&[("testing", 0.4), ("frontend", 0.3)]),
+            )
+        })
         .unwrap()
         .unwrap();
     assert_eq!(u.description, "New description");
@@ -89,7 +95,11 @@ fn create_get_update_list() {
 
     // Re-creating keeps created_at and replaces everything else.
     let again = pm
-        .create_persona_at("claude", "Reset", &["pragmatic"], &[], local(11))
+        .db()
+        .clock()
+        .at(local(11), || {
+            pm.create_persona("claude", "Reset", &["pragmatic"], &[])
+        })
         .unwrap();
     assert_eq!(
         again.created_at.as_deref(),
@@ -116,15 +126,11 @@ fn performance_history_and_expertise() {
     let pm = PersonaManager::open(&cfg).unwrap();
     // No persona yet: one is created with only name, expertise, updated_at.
     let e1 = pm
-        .record_performance_at(
-            "gemini",
-            "security",
-            true,
-            "critique",
-            Some("d1"),
-            local(9),
-            utc(8),
-        )
+        .db()
+        .clock()
+        .at((local(9), utc(8)), || {
+            pm.record_performance("gemini", "security", true, "critique", Some("d1"))
+        })
         .unwrap();
     // 0.7 * 0.5 + 0.3 * 1.0
     assert_eq!(e1, 0.7 * 0.5 + 0.3 * 1.0);
@@ -142,29 +148,21 @@ fn performance_history_and_expertise() {
     ); // as Python computes it
 
     let e2 = pm
-        .record_performance_at(
-            "gemini",
-            "security",
-            false,
-            "proposal",
-            None,
-            local(10),
-            utc(9),
-        )
+        .db()
+        .clock()
+        .at((local(10), utc(9)), || {
+            pm.record_performance("gemini", "security", false, "proposal", None)
+        })
         .unwrap();
     // rate = 0.9 / 1.9 (newest failure weight 1, older success 0.9)
     let rate = 0.9 / 1.9;
     assert!((e2 - (0.7 * 0.65 + 0.3 * rate)).abs() < 1e-12);
-    pm.record_performance_at(
-        "gemini",
-        "testing",
-        true,
-        "critique",
-        None,
-        local(11),
-        utc(10),
-    )
-    .unwrap();
+    pm.db()
+        .clock()
+        .at((local(11), utc(10)), || {
+            pm.record_performance("gemini", "testing", true, "critique", None)
+        })
+        .unwrap();
     assert!(matches!(
         pm.record_performance("gemini", " ", true, "critique", None),
         Err(Error::InvalidArgument(_))

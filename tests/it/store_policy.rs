@@ -365,3 +365,39 @@ fn violations_lifecycle_and_counts() {
     );
     assert_clean(store.db());
 }
+
+/// Violations come newest first by the instant their `detected_at` text
+/// stands for, whatever its shape (text order would differ), rows at one
+/// instant by id; pages are cut from that order.
+#[test]
+fn violations_order_by_instant_across_timestamp_shapes() {
+    let (_d, cfg) = store_dir();
+    let store = PolicyStore::open(&cfg).unwrap();
+    for (id, at) in [
+        ("a", "2026-01-05T11:30:00+02:00"),
+        ("b", "2026-01-05 10:00:00"),
+        ("c", "2026-01-05T09:45:00"),
+        ("d", "2026-01-05T10:00:00+00:00"),
+        ("e", "2026-01-04T23:00:00-02:00"),
+    ] {
+        store
+            .create_violation(violation(id, "p1", "default", "high", at))
+            .unwrap();
+    }
+    let ids = |page: Page| -> Vec<String> {
+        store
+            .list_violations(&ViolationFilter::default(), page)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.id)
+            .collect()
+    };
+    assert_eq!(ids(Page::default()), ["b", "d", "c", "a", "e"]);
+    let page = Page {
+        offset: 1,
+        limit: Some(2),
+        reverse: false,
+    };
+    assert_eq!(ids(page), ["d", "c"]);
+    assert_eq!(ids(Page::first(2).reversed()), ["e", "a"]);
+}

@@ -23,21 +23,25 @@ fn record_get_and_list_positions() {
     let (_d, cfg) = store_dir();
     let ledger = PositionLedger::open(&cfg).unwrap();
     let p1 = ledger
-        .record_position_at(
-            "claude",
-            "Rust is safe",
-            0.8,
-            "d1",
-            1,
-            Some("tech"),
-            at(10, 0),
-        )
+        .db()
+        .clock()
+        .at(at(10, 0), || {
+            ledger.record_position("claude", "Rust is safe", 0.8, "d1", 1, Some("tech"))
+        })
         .unwrap();
     let p2 = ledger
-        .record_position_at("claude", "Go is simple", 0.6, "d1", 2, None, at(10, 1))
+        .db()
+        .clock()
+        .at(at(10, 1), || {
+            ledger.record_position("claude", "Go is simple", 0.6, "d1", 2, None)
+        })
         .unwrap();
     ledger
-        .record_position_at("gpt", "Rust is slow", 0.4, "d1", 1, None, at(10, 2))
+        .db()
+        .clock()
+        .at(at(10, 2), || {
+            ledger.record_position("gpt", "Rust is slow", 0.4, "d1", 1, None)
+        })
         .unwrap();
     assert_eq!(p1.id.len(), 8);
     assert!(p1.id.chars().all(|c| c.is_ascii_hexdigit()));
@@ -78,27 +82,45 @@ fn resolve_and_stats() {
     let (_d, cfg) = store_dir();
     let ledger = PositionLedger::open(&cfg).unwrap();
     let a = ledger
-        .record_position_at("a", "one", 0.5, "d1", 0, None, at(9, 0))
+        .db()
+        .clock()
+        .at(at(9, 0), || {
+            ledger.record_position("a", "one", 0.5, "d1", 0, None)
+        })
         .unwrap();
     let b = ledger
-        .record_position_at("a", "two", 0.5, "d1", 1, None, at(9, 2))
+        .db()
+        .clock()
+        .at(at(9, 2), || {
+            ledger.record_position("a", "two", 0.5, "d1", 1, None)
+        })
         .unwrap();
     ledger
-        .record_position_at("a", "three", 0.5, "d2", 0, None, at(9, 4))
+        .db()
+        .clock()
+        .at(at(9, 4), || {
+            ledger.record_position("a", "three", 0.5, "d2", 0, None)
+        })
         .unwrap();
     assert!(
         ledger
-            .resolve_position_at(&a.id, "correct", at(11, 0))
+            .db()
+            .clock()
+            .at(at(11, 0), || ledger.resolve_position(&a.id, "correct"))
             .unwrap()
     );
     assert!(
         ledger
-            .resolve_position_at(&b.id, "incorrect", at(11, 0))
+            .db()
+            .clock()
+            .at(at(11, 0), || ledger.resolve_position(&b.id, "incorrect"))
             .unwrap()
     );
     assert!(
         !ledger
-            .resolve_position_at("missing", "correct", at(11, 0))
+            .db()
+            .clock()
+            .at(at(11, 0), || ledger.resolve_position("missing", "correct"))
             .unwrap()
     );
     assert!(matches!(
@@ -186,45 +208,55 @@ fn detect_and_summarise_flips() {
     let ledger = PositionLedger::open(&cfg).unwrap();
     let flips: FlipDetector = ledger.flips();
     let orig = ledger
-        .record_position_at(
-            "claude",
-            "Rust is safe",
-            0.8,
-            "d1",
-            1,
-            Some("tech"),
-            at(10, 0),
-        )
+        .db()
+        .clock()
+        .at(at(10, 0), || {
+            ledger.record_position("claude", "Rust is safe", 0.8, "d1", 1, Some("tech"))
+        })
         .unwrap();
     ledger
-        .record_position_at("claude", "early draft", 0.3, "d2", 0, None, at(11, 0))
+        .db()
+        .clock()
+        .at(at(11, 0), || {
+            ledger.record_position("claude", "early draft", 0.3, "d2", 0, None)
+        })
         .unwrap();
     let new = ledger
-        .record_position_at("claude", "Rust is not safe", 0.7, "d2", 2, None, at(11, 2))
+        .db()
+        .clock()
+        .at(at(11, 2), || {
+            ledger.record_position("claude", "Rust is not safe", 0.7, "d2", 2, None)
+        })
         .unwrap();
     // Another agent's position in d2 is not paired.
     ledger
-        .record_position_at("gpt", "Rust is safe indeed", 0.9, "d2", 3, None, at(11, 4))
+        .db()
+        .clock()
+        .at(at(11, 4), || {
+            ledger.record_position("gpt", "Rust is safe indeed", 0.9, "d2", 3, None)
+        })
         .unwrap();
     let g1 = ledger
-        .record_position_at("gpt", "tabs are better", 0.9, "d1", 1, None, at(10, 0))
+        .db()
+        .clock()
+        .at(at(10, 0), || {
+            ledger.record_position("gpt", "tabs are better", 0.9, "d1", 1, None)
+        })
         .unwrap();
     ledger
-        .record_position_at(
-            "gpt",
-            "tabs are better mostly",
-            0.5,
-            "d3",
-            1,
-            None,
-            at(12, 0),
-        )
+        .db()
+        .clock()
+        .at(at(12, 0), || {
+            ledger.record_position("gpt", "tabs are better mostly", 0.5, "d3", 1, None)
+        })
         .unwrap();
 
     // Nothing reversed yet: nothing detected.
     assert!(
         flips
-            .detect_flips_for_agent_at("claude", 50, at(12, 0))
+            .db()
+            .clock()
+            .at(at(12, 0), || flips.detect_flips_for_agent("claude", 50))
             .unwrap()
             .is_empty()
     );
@@ -232,7 +264,9 @@ fn detect_and_summarise_flips() {
     ledger.record_reversal("gpt", &g1.id, "d3").unwrap();
 
     let found = flips
-        .detect_flips_for_agent_at("claude", 50, at(12, 30))
+        .db()
+        .clock()
+        .at(at(12, 30), || flips.detect_flips_for_agent("claude", 50))
         .unwrap();
     assert_eq!(found.len(), 1);
     let f = &found[0];
@@ -256,13 +290,17 @@ fn detect_and_summarise_flips() {
     // A lookback that excludes the reversed position finds nothing.
     assert!(
         flips
-            .detect_flips_for_agent_at("claude", 2, at(13, 0))
+            .db()
+            .clock()
+            .at(at(13, 0), || flips.detect_flips_for_agent("claude", 2))
             .unwrap()
             .is_empty()
     );
 
     let g = flips
-        .detect_flips_for_agent_at("gpt", 50, at(13, 0))
+        .db()
+        .clock()
+        .at(at(13, 0), || flips.detect_flips_for_agent("gpt", 50))
         .unwrap();
     assert_eq!(g.len(), 1);
     assert_eq!(g[0].flip_type.as_deref(), Some("qualification"));

@@ -17,14 +17,46 @@ fn events_are_processed_within_ttl() {
     let store = WebhookStore::open(&cfg).unwrap();
     assert_eq!(store.ttl(), 86_400.0);
     let t0 = 1_767_600_000.0;
-    assert!(!store.is_processed_at("evt_1", t0).unwrap());
-    store.mark_processed_at("evt_1", "success", t0).unwrap();
+    assert!(
+        !store
+            .db()
+            .clock()
+            .at(t0, || store.is_processed("evt_1"))
+            .unwrap()
+    );
     store
-        .mark_processed_at("evt_2", "error: timeout", t0 + 100.0)
+        .db()
+        .clock()
+        .at(t0, || store.mark_processed("evt_1", "success"))
         .unwrap();
-    assert!(store.is_processed_at("evt_1", t0).unwrap());
-    assert!(store.is_processed_at("evt_1", t0 + 86_399.0).unwrap());
-    assert!(!store.is_processed_at("evt_1", t0 + 86_400.0).unwrap());
+    store
+        .db()
+        .clock()
+        .at(t0 + 100.0, || {
+            store.mark_processed("evt_2", "error: timeout")
+        })
+        .unwrap();
+    assert!(
+        store
+            .db()
+            .clock()
+            .at(t0, || store.is_processed("evt_1"))
+            .unwrap()
+    );
+    assert!(
+        store
+            .db()
+            .clock()
+            .at(t0 + 86_399.0, || store.is_processed("evt_1"))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .db()
+            .clock()
+            .at(t0 + 86_400.0, || store.is_processed("evt_1"))
+            .unwrap()
+    );
     assert_eq!(store.size().unwrap(), 2);
     assert_eq!(
         store.get("evt_2").unwrap().unwrap().result,
@@ -33,16 +65,38 @@ fn events_are_processed_within_ttl() {
 
     // Marking again replaces (INSERT OR REPLACE) and refreshes the time.
     store
-        .mark_processed_at("evt_1", "success", t0 + 90_000.0)
+        .db()
+        .clock()
+        .at(t0 + 90_000.0, || store.mark_processed("evt_1", "success"))
         .unwrap();
     assert_eq!(store.size().unwrap(), 2);
-    assert!(store.is_processed_at("evt_1", t0 + 90_001.0).unwrap());
+    assert!(
+        store
+            .db()
+            .clock()
+            .at(t0 + 90_001.0, || store.is_processed("evt_1"))
+            .unwrap()
+    );
 
     // At t0+100+86400 evt_2 is exactly at the cutoff: expired and removed.
-    assert_eq!(store.cleanup_expired_at(t0 + 86_500.0).unwrap(), 1);
+    assert_eq!(
+        store
+            .db()
+            .clock()
+            .at(t0 + 86_500.0, || store.cleanup_expired())
+            .unwrap(),
+        1
+    );
     assert!(store.get("evt_2").unwrap().is_none());
     assert_eq!(store.size().unwrap(), 1);
-    assert_eq!(store.cleanup_expired_at(t0 + 86_500.0).unwrap(), 0);
+    assert_eq!(
+        store
+            .db()
+            .clock()
+            .at(t0 + 86_500.0, || store.cleanup_expired())
+            .unwrap(),
+        0
+    );
 
     // The real clock.
     store.mark_processed("evt_now", "success").unwrap();
@@ -55,9 +109,25 @@ fn events_are_processed_within_ttl() {
 fn ttl_is_configurable() {
     let (_d, cfg) = store_dir();
     let store = WebhookStore::open_with_ttl(&cfg, 60.0).unwrap();
-    store.mark_processed_at("e", "success", 1000.0).unwrap();
-    assert!(store.is_processed_at("e", 1059.0).unwrap());
-    assert!(!store.is_processed_at("e", 1060.0).unwrap());
+    store
+        .db()
+        .clock()
+        .at(1000.0, || store.mark_processed("e", "success"))
+        .unwrap();
+    assert!(
+        store
+            .db()
+            .clock()
+            .at(1059.0, || store.is_processed("e"))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .db()
+            .clock()
+            .at(1060.0, || store.is_processed("e"))
+            .unwrap()
+    );
     assert!(matches!(
         WebhookStore::open_with_ttl(&cfg, f64::NAN),
         Err(Error::InvalidArgument(_))
@@ -81,15 +151,16 @@ fn configs_register_list_update_delete() {
     let (_d, cfg) = store_dir();
     let store = WebhookConfigStore::open(&cfg).unwrap();
     let a = store
-        .register_at(
-            hook(
+        .db()
+        .clock()
+        .at(1000.0, || {
+            store.register(hook(
                 "https://a.example/h",
                 &["debate_end", "consensus"],
                 Some("u1"),
                 Some("w1"),
-            ),
-            1000.0,
-        )
+            ))
+        })
         .unwrap();
     assert_eq!(a.id.len(), 36);
     assert_eq!(a.events_json, r#"["debate_end", "consensus"]"#);
@@ -98,16 +169,18 @@ fn configs_register_list_update_delete() {
     assert_eq!((a.created_at, a.updated_at), (1000.0, 1000.0));
     assert_eq!((a.delivery_count, a.failure_count), (Some(0), Some(0)));
     let b = store
-        .register_at(
-            hook("https://b.example/h", &["*"], Some("u2"), Some("w1")),
-            2000.0,
-        )
+        .db()
+        .clock()
+        .at(2000.0, || {
+            store.register(hook("https://b.example/h", &["*"], Some("u2"), Some("w1")))
+        })
         .unwrap();
     let c = store
-        .register_at(
-            hook("https://c.example/h", &["vote"], Some("u1"), None),
-            3000.0,
-        )
+        .db()
+        .clock()
+        .at(3000.0, || {
+            store.register(hook("https://c.example/h", &["vote"], Some("u1"), None))
+        })
         .unwrap();
     assert!(matches!(
         store.register(hook(" ", &[], None, None)),
@@ -147,16 +220,19 @@ fn configs_register_list_update_delete() {
     assert!(store.get_for_event("not_an_event").unwrap().is_empty());
 
     let updated = store
-        .update_at(
-            &b.id,
-            WebhookUpdate {
-                active: Some(false),
-                events: Some(vec!["vote".into()]),
-                description: Some("paused".into()),
-                ..WebhookUpdate::default()
-            },
-            2500.0,
-        )
+        .db()
+        .clock()
+        .at(2500.0, || {
+            store.update(
+                &b.id,
+                WebhookUpdate {
+                    active: Some(false),
+                    events: Some(vec!["vote".into()]),
+                    description: Some("paused".into()),
+                    ..WebhookUpdate::default()
+                },
+            )
+        })
         .unwrap()
         .unwrap();
     assert!(!updated.active);
@@ -179,8 +255,20 @@ fn configs_register_list_update_delete() {
             .is_none()
     );
 
-    assert!(store.record_delivery_at(&a.id, 200, true, 4000.0).unwrap());
-    assert!(store.record_delivery_at(&a.id, 503, false, 4100.0).unwrap());
+    assert!(
+        store
+            .db()
+            .clock()
+            .at(4000.0, || store.record_delivery(&a.id, 200, true))
+            .unwrap()
+    );
+    assert!(
+        store
+            .db()
+            .clock()
+            .at(4100.0, || store.record_delivery(&a.id, 503, false))
+            .unwrap()
+    );
     let a2 = store.get(&a.id).unwrap().unwrap();
     assert_eq!(a2.last_delivery_at, Some(4100.0));
     assert_eq!(a2.last_delivery_status, Some(503));

@@ -262,7 +262,11 @@ fn usage_aggregates_then_prunes_without_losing_counts() {
         ("2026-03-10T00:00:00+00:00", 7),
         ("2026-05-30T00:00:00+00:00", 1),
     ] {
-        usage.record_at(&org.id, "debate", n, None, ts).unwrap();
+        usage
+            .db()
+            .clock()
+            .at(ts, || usage.record_usage_event(&org.id, "debate", n, None))
+            .unwrap();
     }
     assert!(matches!(
         usage.record_usage_event("missing-org", "debate", 1, None),
@@ -285,7 +289,11 @@ fn usage_aggregates_then_prunes_without_losing_counts() {
     assert_eq!(usage.monthly_summary(&org.id).unwrap()[0].total_count, 5);
     // A late event in a pruned month adds to it.
     usage
-        .record_at(&org.id, "debate", 4, None, "2026-01-31T00:00:00")
+        .db()
+        .clock()
+        .at("2026-01-31T00:00:00", || {
+            usage.record_usage_event(&org.id, "debate", 4, None)
+        })
         .unwrap();
     usage.aggregate().unwrap();
     assert_eq!(usage.monthly_summary(&org.id).unwrap()[0].total_count, 9);
@@ -297,22 +305,45 @@ fn token_blacklist_expiry_and_cleanup() {
     let (_d, cfg) = store_dir();
     let bl = TokenBlacklist::open(&cfg).unwrap();
     let now = 1_767_600_000.0;
-    bl.revoke_at("a", now + 60.0, now).unwrap();
-    bl.revoke_at("b", now - 1.0, now - 100.0).unwrap();
-    assert!(bl.is_revoked_at("a", now).unwrap());
+    bl.db()
+        .clock()
+        .at(now, || bl.revoke("a", now + 60.0))
+        .unwrap();
+    bl.db()
+        .clock()
+        .at(now - 100.0, || bl.revoke("b", now - 1.0))
+        .unwrap();
+    assert!(bl.db().clock().at(now, || bl.is_revoked("a")).unwrap());
     assert!(
-        !bl.is_revoked_at("a", now + 61.0).unwrap(),
+        !bl.db()
+            .clock()
+            .at(now + 61.0, || bl.is_revoked("a"))
+            .unwrap(),
         "expired entries no longer count"
     );
-    assert!(!bl.is_revoked_at("b", now).unwrap());
-    assert!(!bl.is_revoked_at("never", now).unwrap());
+    assert!(!bl.db().clock().at(now, || bl.is_revoked("b")).unwrap());
+    assert!(!bl.db().clock().at(now, || bl.is_revoked("never")).unwrap());
     // Re-revoking replaces the entry.
-    bl.revoke_at("b", now + 10.0, now).unwrap();
-    assert!(bl.is_revoked_at("b", now).unwrap());
+    bl.db()
+        .clock()
+        .at(now, || bl.revoke("b", now + 10.0))
+        .unwrap();
+    assert!(bl.db().clock().at(now, || bl.is_revoked("b")).unwrap());
     assert_eq!(bl.size().unwrap(), 2);
-    assert_eq!(bl.cleanup_expired_at(now + 30.0).unwrap(), 1);
+    assert_eq!(
+        bl.db()
+            .clock()
+            .at(now + 30.0, || bl.cleanup_expired())
+            .unwrap(),
+        1
+    );
     assert_eq!(bl.size().unwrap(), 1);
-    assert!(bl.is_revoked_at("a", now + 30.0).unwrap());
+    assert!(
+        bl.db()
+            .clock()
+            .at(now + 30.0, || bl.is_revoked("a"))
+            .unwrap()
+    );
 }
 
 #[test]
@@ -336,7 +367,9 @@ fn share_links_expire_and_revoke() {
     let forever = links.save(link("d3", None)).unwrap();
     assert_eq!(
         links
-            .get_by_token_at(&token, now)
+            .db()
+            .clock()
+            .at(now, || links.get_by_token(&token))
             .unwrap()
             .unwrap()
             .debate_id,
@@ -344,20 +377,27 @@ fn share_links_expire_and_revoke() {
     );
     assert!(
         links
-            .get_by_token_at(old.token.as_deref().unwrap(), now)
+            .db()
+            .clock()
+            .at(now, || links.get_by_token(old.token.as_deref().unwrap()))
             .unwrap()
             .is_none(),
         "expired links are not returned"
     );
     assert!(
         links
-            .get_by_token_at(&token, now + 7200.0)
+            .db()
+            .clock()
+            .at(now + 7200.0, || links.get_by_token(&token))
             .unwrap()
             .is_none()
     );
     assert!(
         links
-            .get_by_token_at(forever.token.as_deref().unwrap(), now + 1e9)
+            .db()
+            .clock()
+            .at(now + 1e9, || links
+                .get_by_token(forever.token.as_deref().unwrap()))
             .unwrap()
             .is_some()
     );
@@ -377,7 +417,14 @@ fn share_links_expire_and_revoke() {
         })
         .unwrap();
     assert_ne!(replaced.token, live.token);
-    assert!(links.get_by_token_at(&token, now).unwrap().is_none());
+    assert!(
+        links
+            .db()
+            .clock()
+            .at(now, || links.get_by_token(&token))
+            .unwrap()
+            .is_none()
+    );
     assert!(links.increment_view_count("d3").unwrap());
     assert_eq!(links.get("d3").unwrap().unwrap().view_count, Some(1));
     // Revoking clears the token, keeps the row; two revoked links coexist.
@@ -386,12 +433,22 @@ fn share_links_expire_and_revoke() {
     assert!(links.get("d1").unwrap().unwrap().token.is_none());
     assert!(
         links
-            .get_by_token_at(forever.token.as_deref().unwrap(), now)
+            .db()
+            .clock()
+            .at(now, || links
+                .get_by_token(forever.token.as_deref().unwrap()))
             .unwrap()
             .is_none()
     );
     assert_eq!(links.count().unwrap(), 3);
-    assert_eq!(links.cleanup_expired_at(now).unwrap(), 1);
+    assert_eq!(
+        links
+            .db()
+            .clock()
+            .at(now, || links.cleanup_expired())
+            .unwrap(),
+        1
+    );
     assert!(links.get("d2").unwrap().is_none());
     assert!(links.delete("d3").unwrap());
     assert_eq!(links.count().unwrap(), 1);

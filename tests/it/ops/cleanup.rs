@@ -57,7 +57,13 @@ fn retention_removes_what_the_dry_run_counted() {
                     })
                 })
                 .unwrap();
-            usage.record_at(&org, "debate", 2, None, &iso(age)).unwrap();
+            usage
+                .db()
+                .clock()
+                .at(&iso(age), || {
+                    usage.record_usage_event(&org, "debate", 2, None)
+                })
+                .unwrap();
             // Links and tokens expire `age - 50` days from now: the older half has expired.
             links
                 .save(ShareLink {
@@ -69,7 +75,9 @@ fn retention_removes_what_the_dry_run_counted() {
                 })
                 .unwrap();
             tokens
-                .revoke_at(&format!("j{i}"), epoch(age - 50), 0.0)
+                .db()
+                .clock()
+                .at(0.0, || tokens.revoke(&format!("j{i}"), epoch(age - 50)))
                 .unwrap();
             *want.entry("audit_log").or_default() += u64::from(age > 30);
             *want.entry("audit_events").or_default() += u64::from(age > 30);
