@@ -457,14 +457,18 @@ impl Database {
         self.op(op, ctx, || f(&self.read()?))
     }
 
-    /// [`Database::op`] in one write transaction ([`Database::write`]).
+    /// [`Database::op`] in one write transaction, run again on PostgreSQL
+    /// after a deadlock or serialization failure
+    /// ([`Database::write_retrying`]): `f` is `Fn`, so it cannot consume
+    /// or change what it captures, and a store's closure has no effect
+    /// outside its transaction.
     pub fn write_op<R>(
         &self,
         op: &str,
         ctx: impl FnOnce() -> String,
-        f: impl FnOnce(&mut Writer<'_>) -> Result<R>,
+        f: impl Fn(&mut Writer<'_>) -> Result<R>,
     ) -> Result<R> {
-        self.op(op, ctx, || self.write(f))
+        self.op(op, ctx, || self.write_retrying(&f))
     }
 
     /// Runs `f` in one durable write transaction. Nothing is committed

@@ -109,7 +109,7 @@ impl AuditLog {
             || format!("action={action}"),
             |w| {
                 let id = w.next_id::<AuditEntry>()?;
-                let entry = e.into_entry(id);
+                let entry = e.clone().into_entry(id);
                 w.insert(&entry)?;
                 Ok(id)
             },
@@ -121,7 +121,8 @@ impl AuditLog {
         self.db.write_op("AuditLog.log_events", String::new, |w| {
             let first = w.next_id::<AuditEntry>()?;
             let rows: Vec<AuditEntry> = events
-                .into_iter()
+                .iter()
+                .cloned()
                 .zip(first..)
                 .map(|(e, id)| e.into_entry(id))
                 .collect();

@@ -187,7 +187,7 @@ impl BatchJobStore {
                         });
                     }
                 };
-                results.push(result);
+                results.push(result.clone());
                 j.results_json = python_json(&Value::Array(results), false);
                 j.processed_count += 1;
                 w.update(&j)?;

@@ -246,7 +246,7 @@ impl PersonaManager {
                 if let Some(t) = traits {
                     p.traits = Some(clean_traits(t));
                 }
-                if let Some(new) = expertise {
+                if let Some(new) = expertise.clone() {
                     let mut cur = PersonaView::from_row(&p)?.expertise;
                     for (d, s) in new {
                         match cur.iter_mut().find(|(k, _)| *k == d) {

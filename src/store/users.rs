@@ -229,16 +229,20 @@ impl UserStore {
         )
     }
 
-    /// Loads, changes and stores a user in one transaction.
+    /// Loads, changes and stores a user in one transaction. Not run again
+    /// after a PostgreSQL deadlock (as the other writes are): `f` is the
+    /// caller's and may not be safe to run twice.
     pub fn modify_user(&self, id: &str, f: impl FnOnce(&mut User)) -> Result<User> {
-        self.db.write_op("UserStore.modify_user", String::new, |w| {
-            let mut user = w.get::<User>(id)?.ok_or_else(|| not_found("users", id))?;
-            let old = user.clone();
-            f(&mut user);
-            self.guard_secrets(Some(&old), &user)?;
-            user.updated_at = self.db.now_iso();
-            w.update(&user)?;
-            Ok(user)
+        self.db.op("UserStore.modify_user", String::new, || {
+            self.db.write(|w| {
+                let mut user = w.get::<User>(id)?.ok_or_else(|| not_found("users", id))?;
+                let old = user.clone();
+                f(&mut user);
+                self.guard_secrets(Some(&old), &user)?;
+                user.updated_at = self.db.now_iso();
+                w.update(&user)?;
+                Ok(user)
+            })
         })
     }
 

@@ -343,7 +343,7 @@ impl WebhookConfigStore {
                 let Some(mut c) = w.get::<WebhookConfig>(id)? else {
                     return Ok(None);
                 };
-                if let Some(url) = changes.url {
+                if let Some(url) = changes.url.clone() {
                     c.url = url;
                 }
                 if let Some(events) = &changes.events {
@@ -352,10 +352,10 @@ impl WebhookConfigStore {
                 if let Some(active) = changes.active {
                     c.active = active;
                 }
-                if let Some(name) = changes.name {
+                if let Some(name) = changes.name.clone() {
                     c.name = Some(name);
                 }
-                if let Some(d) = changes.description {
+                if let Some(d) = changes.description.clone() {
                     c.description = Some(d);
                 }
                 c.updated_at = now;

@@ -354,7 +354,7 @@ fn worker(cfg: &Config, proc: usize, thread: usize, org: &str, root: &str) -> Ta
 /// server rolls one back with `40P01`. `write` reports it (nothing
 /// written); `write_retrying` runs that transaction again and both land.
 #[test]
-fn a_deadlock_is_reported_by_write_and_retried_by_write_retrying() {
+fn a_deadlock_is_reported_by_write_and_retried_by_write_retrying_and_write_op() {
     if !available() {
         return;
     }
@@ -379,7 +379,9 @@ fn a_deadlock_is_reported_by_write_and_retried_by_write_retrying() {
         u.name = Some(name.into());
         w.update(&u)
     };
-    for retrying in [false, true] {
+    // `write`, `write_retrying`, and `write_op` (every store operation
+    // written as one transaction goes through it).
+    for (retrying, via_op) in [(false, false), (true, false), (true, true)] {
         let barrier = Arc::new(Barrier::new(2));
         let threads: Vec<_> = [("u1", "u2", "a"), ("u2", "u1", "b")]
             .into_iter()
@@ -388,15 +390,17 @@ fn a_deadlock_is_reported_by_write_and_retried_by_write_retrying() {
                 std::thread::spawn(move || {
                     let met = AtomicBool::new(false);
                     let body = |w: &mut aragora_db::table::Writer<'_>| {
-                        rename(w, first, &format!("{tag}-{retrying}"))?;
+                        rename(w, first, &format!("{tag}-{retrying}-{via_op}"))?;
                         // Only the first run waits for the other: a run
                         // again must not wait for a partner that is done.
                         if !met.swap(true, Ordering::SeqCst) {
                             barrier.wait();
                         }
-                        rename(w, second, &format!("{tag}-{retrying}"))
+                        rename(w, second, &format!("{tag}-{retrying}-{via_op}"))
                     };
-                    if retrying {
+                    if via_op {
+                        db.write_op("test.rename", String::new, body)
+                    } else if retrying {
                         db.write_retrying(body)
                     } else {
                         db.write(body)
@@ -425,6 +429,9 @@ fn a_deadlock_is_reported_by_write_and_retried_by_write_retrying() {
             })
             .collect();
         assert_eq!(names[0], names[1], "{names:?}");
-        assert!(names[0].ends_with(&retrying.to_string()), "{names:?}");
+        assert!(
+            names[0].ends_with(&format!("{retrying}-{via_op}")),
+            "{names:?}"
+        );
     }
 }
