@@ -84,6 +84,32 @@ pub fn kind(path: &Path) -> Result<Kind> {
     })
 }
 
+/// `Some(what it is)` when the file at `path` is a SQLite database (a
+/// legacy file where a store was expected): opening it would only get
+/// redb's "magic number mismatch". Other bytes without redb's header are
+/// not called foreign: they may be a store whose header was damaged,
+/// which `salvage` reads page by page. `None` for anything else.
+pub fn foreign(path: &Path) -> Result<Option<&'static str>> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let md = f.metadata().map_err(|e| Error::io("stat", path, e))?;
+    if !md.is_file() || md.len() == 0 {
+        return Ok(None);
+    }
+    let mut head = Vec::with_capacity(HEAD);
+    (&mut f)
+        .take(HEAD as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io("read", path, e))?;
+    if !head.starts_with(SQLITE_MAGIC) {
+        return Ok(None);
+    }
+    Ok(kind_of_head(&head, md.len()).err())
+}
+
 /// Whether `key` opens the encrypted file at `path` (read-only, no lock:
 /// see `open::key_opens`). `Ok(false)`: it is under another key.
 pub fn key_opens(path: &Path, key: &KeySource) -> Result<bool> {

@@ -125,6 +125,9 @@ pub fn open_database(
         if file_is_encrypted(path)? {
             return Err(no_key(path));
         }
+        if let Some(what) = check::foreign(path)? {
+            return Err(Error::layout(path, crate::error::Found::Foreign, what));
+        }
         return builder.create(path).map_err(map);
     };
     let mut o = std::fs::OpenOptions::new();

@@ -124,12 +124,15 @@ fn a_damaged_legacy_file_is_a_sqlite_error_that_keeps_its_cause() {
 #[test]
 fn a_redb_error_is_kept_as_the_source() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("garbage.redb");
-    // Not a redb file: redb's own error, not ours.
-    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let path = dir.path().join("cut.redb");
+    drop(redb::Database::create(&path).unwrap());
+    // redb's header, then nothing: redb's own error, not ours.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..600]).unwrap();
     let e = Database::open_path(&path, users(), &OpenOptions::default()).unwrap_err();
     match &e {
         Error::Storage { source, .. } => {
+            assert!(e.is_corrupt(), "{e:?}");
             let cause = e.source().expect("a source");
             assert_eq!(cause.to_string(), source.to_string());
             assert_eq!(e.detail(), source.to_string());
@@ -142,6 +145,31 @@ fn a_redb_error_is_kept_as_the_source() {
         1,
         "{shown}"
     );
+}
+
+#[test]
+fn a_sqlite_file_where_a_store_was_expected_is_a_foreign_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.redb");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let e = Database::open_path(&path, users(), &OpenOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Layout {
+                found: Found::Foreign,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("aragora-db import"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "left as it was");
 }
 
 #[test]
