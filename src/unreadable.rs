@@ -67,11 +67,9 @@ impl Unreadable {
             } => (Trouble::Unreadable, "does not exist".to_string()),
             Error::Layout {
                 found: Found::Foreign,
+                what,
                 ..
-            } => (
-                Trouble::Unreadable,
-                "cannot be read: not an aragora-db file (no layout marker)".to_string(),
-            ),
+            } => (Trouble::Unreadable, format!("cannot be read: {what}")),
             Error::Layout {
                 found: Found::OtherVersion,
                 ..

@@ -57,7 +57,10 @@ fn check_file(path: &Path) -> Result<u64> {
             Found::Empty,
             "is empty (0 bytes): not a database (left as it is)",
         )),
-        Ok(m) if m.is_file() => Ok(m.len()),
+        Ok(m) if m.is_file() => match crate::crypto::check::foreign(path)? {
+            Some(what) => Err(Error::layout(path, Found::Foreign, what)),
+            None => Ok(m.len()),
+        },
         Ok(_) => Err(Error::layout(
             path,
             Found::NotAFile,

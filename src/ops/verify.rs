@@ -173,6 +173,13 @@ pub fn verify_file(
     if encrypted && enc.is_none() {
         return Err(crate::crypto::no_key(path));
     }
+    // A legacy SQLite file where a store was expected is not damage:
+    // salvage has nothing to recover, import does.
+    if let Some(what) = crate::crypto::check::foreign(path)? {
+        report.integrity = Integrity::Failed;
+        report.problems.push(file_problem(what.to_string()));
+        return Ok(report);
+    }
     // The overlay holds shared locks on the file while the check runs, so
     // no writer changes it meanwhile (and a writer elsewhere is waited for).
     // The encrypted backend's own findings, kept even when redb then

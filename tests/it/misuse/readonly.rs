@@ -378,3 +378,33 @@ fn encrypted_files_are_read_without_writing() {
     );
     set_modes(&data, 0o600, 0o700);
 }
+
+/// A legacy SQLite file where a store was expected (copied over
+/// `users.redb`): the read-only commands say what it is and how to bring
+/// its rows in (`import`), not that it is damaged (`salvage`), and leave it.
+#[test]
+fn a_sqlite_file_in_place_of_a_store_is_named_not_salvaged() {
+    let root = tempfile::tempdir().unwrap();
+    let data = populated(root.path(), false);
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/legacy-nomic/agent_elo.db"
+    );
+    std::fs::copy(fixture, data.join("users.redb")).unwrap();
+    let before = snapshot(&data);
+    for args in [vec!["status"], vec!["dump", "users"], vec!["verify"]] {
+        let o = run(&data, &args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", describe(&o));
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            text.contains("is a SQLite database") && text.contains("aragora-db import"),
+            "{args:?}: {text}"
+        );
+        assert!(!text.contains("salvage"), "{args:?}: {text}");
+        assert_unchanged(&data, &before, &args.join(" "));
+    }
+}
