@@ -63,6 +63,15 @@ pub fn kind_of_head(head: &[u8], len: u64) -> std::result::Result<Kind, &'static
     Err("is not an aragora-db database (no redb header and no aragora-db encryption header)")
 }
 
+/// The first [`HEAD`] bytes of an open file (all of it if shorter).
+fn read_head(f: &mut std::fs::File, path: &Path) -> Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD);
+    f.take(HEAD as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io("read", path, e))?;
+    Ok(head)
+}
+
 /// [`kind_of_head`] of the file at `path`.
 pub fn kind(path: &Path) -> Result<Kind> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
@@ -73,11 +82,7 @@ pub fn kind(path: &Path) -> Result<Kind> {
             what: "is not a regular file".into(),
         });
     }
-    let mut head = Vec::with_capacity(HEAD);
-    (&mut f)
-        .take(HEAD as u64)
-        .read_to_end(&mut head)
-        .map_err(|e| Error::io("read", path, e))?;
+    let head = read_head(&mut f, path)?;
     kind_of_head(&head, md.len()).map_err(|what| Error::Encryption {
         path: path.to_path_buf(),
         what: what.into(),
@@ -99,11 +104,7 @@ pub fn foreign(path: &Path) -> Result<Option<&'static str>> {
     if !md.is_file() || md.len() == 0 {
         return Ok(None);
     }
-    let mut head = Vec::with_capacity(HEAD);
-    (&mut f)
-        .take(HEAD as u64)
-        .read_to_end(&mut head)
-        .map_err(|e| Error::io("read", path, e))?;
+    let head = read_head(&mut f, path)?;
     if !head.starts_with(SQLITE_MAGIC) {
         return Ok(None);
     }

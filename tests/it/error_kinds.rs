@@ -8,6 +8,14 @@ use aragora_db::db::OpenOptions;
 use aragora_db::{Database, Error, Found};
 use std::error::Error as _;
 
+/// What a `Layout` error found; `None` for any other error.
+fn found(e: &Error) -> Option<Found> {
+    match e {
+        Error::Layout { found, .. } => Some(*found),
+        _ => None,
+    }
+}
+
 fn users() -> Vec<&'static aragora_db::table::TableDef> {
     vec![aragora_db::schema::table("users").unwrap()]
 }
@@ -17,32 +25,14 @@ fn a_read_only_open_says_what_it_found_instead_of_a_database() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.redb");
     let e = Database::open_read_only(&missing, users(), &OpenOptions::default()).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Layout {
-                found: Found::Missing,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert_eq!(found(&e), Some(Found::Missing), "{e:?}");
     assert!(e.is_layout() && !e.is_corrupt());
     assert!(!missing.exists(), "a read-only open created the file");
 
     let empty = dir.path().join("empty.redb");
     std::fs::write(&empty, b"").unwrap();
     let e = Database::open_read_only(&empty, users(), &OpenOptions::default()).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Layout {
-                found: Found::Empty,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert_eq!(found(&e), Some(Found::Empty), "{e:?}");
     // The path once, at the start.
     let shown = e.to_string();
     assert_eq!(
@@ -52,16 +42,7 @@ fn a_read_only_open_says_what_it_found_instead_of_a_database() {
     );
 
     let e = Database::open_read_only(dir.path(), users(), &OpenOptions::default()).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Layout {
-                found: Found::NotAFile,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert_eq!(found(&e), Some(Found::NotAFile), "{e:?}");
 }
 
 #[test]
@@ -78,16 +59,7 @@ fn a_redb_file_of_another_tool_is_a_foreign_layout() {
         txn.commit().unwrap();
     }
     let e = Database::open_path(&path, users(), &OpenOptions::default()).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Layout {
-                found: Found::Foreign,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert_eq!(found(&e), Some(Found::Foreign), "{e:?}");
 }
 
 #[test]
@@ -158,16 +130,7 @@ fn a_sqlite_file_where_a_store_was_expected_is_a_foreign_layout() {
     }
     let before = std::fs::read(&path).unwrap();
     let e = Database::open_path(&path, users(), &OpenOptions::default()).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Layout {
-                found: Found::Foreign,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert_eq!(found(&e), Some(Found::Foreign), "{e:?}");
     assert!(e.to_string().contains("aragora-db import"), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), before, "left as it was");
 }
@@ -205,14 +168,5 @@ fn constraint_and_lookup_kinds() {
 fn a_backup_manifest_that_is_not_one_is_a_foreign_layout() {
     use aragora_db::ops::manifest::Manifest;
     let e = Manifest::parse(b"{}").unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Layout {
-                found: Found::Foreign,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert_eq!(found(&e), Some(Found::Foreign), "{e:?}");
 }

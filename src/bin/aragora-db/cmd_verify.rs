@@ -146,25 +146,17 @@ fn verify_pg(server: &admin::Server) -> Result<verify::FileReport> {
                 rows: rows.map(|n| n as u64),
             })
             .collect(),
-        problems: r
-            .problems
-            .into_iter()
-            .map(|p| verify::ProblemOut {
-                table: p.table,
-                key: p.key,
-                what: p.what,
-            })
-            .collect(),
-        inherited: r
-            .inherited
-            .into_iter()
-            .map(|p| verify::ProblemOut {
-                table: p.table,
-                key: p.key,
-                what: p.what,
-            })
-            .collect(),
+        problems: r.problems.into_iter().map(problem_out).collect(),
+        inherited: r.inherited.into_iter().map(problem_out).collect(),
         notes: Vec::new(),
         salvage: None,
     })
+}
+
+fn problem_out(p: admin::Problem) -> verify::ProblemOut {
+    verify::ProblemOut {
+        table: p.table,
+        key: p.key,
+        what: p.what,
+    }
 }
