@@ -239,6 +239,13 @@ pub fn parse(s: &str) -> Option<DateTime<Utc>> {
     from_epoch(secs)
 }
 
+/// The start of every range of times: 0001-01-01 UTC. An index on a
+/// timestamp is in time order, NULL and text that is no time first
+/// (src/table/keys.rs, "Timestamps in indexes"), so a range that starts
+/// here holds times only: retention deletes what it can date, never a
+/// row whose time it cannot read.
+pub const EARLIEST: &str = "0001-01-01T00:00:00+00:00";
+
 /// A Unix epoch in seconds (REAL or INTEGER columns).
 pub fn from_epoch(secs: f64) -> Option<DateTime<Utc>> {
     if !secs.is_finite() {

@@ -17,11 +17,8 @@ use super::Inner;
 use crate::error::{Error, Found, Result};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-/// `"aragora-db"` → storage layout version.
-pub const LAYOUT: TableDefinition<&str, u64> = TableDefinition::new("__layout");
-/// The layout this binary reads and writes.
-pub const LAYOUT_VERSION: u64 = 1;
-const LAYOUT_KEY: &str = "aragora-db";
+pub use crate::table::layout::{LAYOUT, LAYOUT_VERSION};
+use crate::table::layout::{LAYOUT_KEY, TIME_KEYED_SINCE};
 
 /// Table name → schema version.
 pub const SCHEMA: TableDefinition<&str, u32> = TableDefinition::new("__schema");
@@ -33,8 +30,12 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     let st = |e: redb::Error| Error::storage(path, e);
     let layout = stored_layout(inner)?;
     let versions = stored_versions(inner)?;
+    // A file of an earlier layout is brought to this one below, in the
+    // write transaction that records the marker.
+    let upgrade = matches!(layout, Some(v) if (1..LAYOUT_VERSION).contains(&v));
     match layout {
         Some(LAYOUT_VERSION) => {}
+        Some(_) if upgrade => {}
         Some(other) => {
             return Err(Error::layout(
                 path,
@@ -58,6 +59,7 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
     let prints = super::fingerprint::stored(inner)?;
     super::fingerprint::check(inner, &versions, &prints)?;
     let mut missing = layout.is_none()
+        || upgrade
         || inner
             .set
             .tables()
@@ -98,6 +100,9 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
                 .map_err(|e| st(e.into()))?;
         }
     }
+    if let Some(from) = layout.filter(|_| upgrade) {
+        upgrade_layout(inner, &txn, from, &versions)?;
+    }
     // Fingerprints of the tables created above, and of tables at their
     // declared version in a file written before fingerprints existed.
     for def in inner.set.tables() {
@@ -106,6 +111,43 @@ pub(crate) fn ensure_tables(inner: &Inner) -> Result<()> {
         }
     }
     txn.commit().map_err(|e| st(e.into()))?;
+    Ok(())
+}
+
+/// Brings a file of layout `from` to [`LAYOUT_VERSION`], inside the write
+/// transaction that records the new marker (so a file is at one layout or
+/// the other, never between): from layout 1, every index with a
+/// `Timestamp` column of a table the file already holds is derived again,
+/// keyed by time (see [`crate::table::layout`]). A read-only open runs
+/// this on its in-memory overlay and leaves the file as it was.
+fn upgrade_layout(
+    inner: &Inner,
+    txn: &redb::WriteTransaction,
+    from: u64,
+    versions: &[(String, u32)],
+) -> Result<()> {
+    let mut w = crate::table::embedded::write::Txn::new(txn, &inner.set);
+    let mut rebuilt = 0u64;
+    if from < TIME_KEYED_SINCE {
+        for def in inner.set.tables() {
+            if !versions.iter().any(|(n, _)| n == def.name) {
+                continue;
+            }
+            for idx in def.indexes {
+                if crate::table::layout::has_time_key(def, idx) {
+                    rebuilt += w.rebuild_index(def, idx.name)?;
+                }
+            }
+        }
+    }
+    w.finish()?;
+    tracing::info!(
+        file = %inner.set.origin().display(),
+        from,
+        to = LAYOUT_VERSION,
+        entries = rebuilt,
+        "storage layout upgraded (time-keyed indexes derived again)"
+    );
     Ok(())
 }
 

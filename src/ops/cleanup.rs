@@ -58,7 +58,7 @@ pub fn cleanup(config: &Config, now: DateTime<Utc>, dry_run: bool) -> Result<Vec
     };
     let days = config.audit_retention_days;
     let cutoff = time::format_iso(now - chrono::Duration::days(i64::from(days)));
-    let audit_range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff.as_str()));
+    let audit_range = AuditLog::before(&cutoff);
     let audit_rule = format!("timestamp before {cutoff} (ARAGORA_AUDIT_RETENTION_DAYS={days})");
     let epoch = now.timestamp_millis() as f64 / 1000.0;
     // The stores that expire rows by their clock run on one fixed at `epoch`.

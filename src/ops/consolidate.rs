@@ -109,6 +109,7 @@ pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
         if set.path.exists() {
             let db = read_only(&set.path, src)?;
             let txn = db.begin_read(&set.path)?;
+            current_layout(&txn, &set.path)?;
             let mut found = BTreeMap::new();
             for n in raw::table_names(&txn, &set.path)? {
                 let rows = if set.tables.iter().any(|d| d.name == n) {
@@ -119,6 +120,13 @@ pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
                 found.insert(n, rows);
             }
             present.insert(set.path.clone(), found);
+        }
+    }
+    // Target files keep their own tables' raw entries too.
+    for set in super::files(dst)? {
+        if set.path.exists() && !present.contains_key(&set.path) {
+            let db = read_only(&set.path, dst)?;
+            current_layout(&db.begin_read(&set.path)?, &set.path)?;
         }
     }
     for &def in ALL_TABLES {
@@ -182,6 +190,24 @@ fn in_file(cfg: &Config, file: &Path, name: &str) -> bool {
 /// Opens a file of either side for reading: plain files read-only, an
 /// encrypted file through the encrypted backend with `cfg`'s key (an error
 /// naming the file without it).
+/// Tables move between files as their raw entries, so a source must be
+/// at this binary's storage layout: an earlier one keys some index
+/// entries otherwise (see `crate::table::layout`). It is refused before
+/// anything is written; opening it read-write once upgrades it.
+fn current_layout(txn: &redb::ReadTransaction, path: &Path) -> Result<()> {
+    match crate::table::layout::recorded_layout(txn) {
+        Some(v) if v < LAYOUT_VERSION => Err(Error::layout(
+            path,
+            Found::OtherVersion,
+            format!(
+                "storage layout {v}: consolidate moves layout {LAYOUT_VERSION}; upgrade it first \
+                 (`aragora-db migrate` opens it read-write, which upgrades it)"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn read_only(path: &Path, cfg: &Config) -> Result<raw::ReadHandle> {
     if let Some(_db) = crate::db::open_handle(path) {
         return Err(Error::Busy(format!(

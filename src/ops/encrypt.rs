@@ -292,7 +292,9 @@ pub fn check_plain(path: &Path) -> Result<()> {
     });
     let version = crate::db::meta::LAYOUT_VERSION;
     match layout {
-        Ok(Ok(Some(v))) if v == version => Ok(()),
+        // An earlier layout is ours too: encryption works on pages, and
+        // the next read-write open upgrades the layout (crate::db::meta).
+        Ok(Ok(Some(v))) if (1..=version).contains(&v) => Ok(()),
         Ok(Ok(Some(0))) => Err(not_ours(
             "is a redb database whose __layout table holds no aragora-db marker: not an aragora-db file".into(),
         )),

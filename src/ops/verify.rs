@@ -321,7 +321,7 @@ fn check_contents(
             Default::default()
         }
     };
-    let versions = check_meta(r, path, &names, problems);
+    let versions = check_meta(r, path, &names, problems, &mut report.notes);
     let prints = recorded_fingerprints(r, path, &names, problems);
     for &def in tables {
         if !names.iter().any(|n| n == def.name) {
@@ -451,6 +451,7 @@ fn check_meta(
     path: &Path,
     names: &[String],
     problems: &mut Vec<ProblemOut>,
+    notes: &mut Vec<String>,
 ) -> Vec<(String, u32)> {
     let Ok(txn) = r.txn() else {
         return Vec::new();
@@ -466,6 +467,11 @@ fn check_meta(
         });
         match layout {
             Ok(Ok(Some(LAYOUT_VERSION))) => {}
+            // Checked as its own layout keys its indexes; the next
+            // read-write open upgrades it (crate::db::meta).
+            Ok(Ok(Some(v))) if (1..LAYOUT_VERSION).contains(&v) => notes.push(format!(
+                "storage layout {v}, checked as such; the next read-write open upgrades it to {LAYOUT_VERSION}"
+            )),
             Ok(Ok(Some(v))) => problems.push(file_problem(format!(
                 "storage layout {v}, this binary reads {LAYOUT_VERSION}"
             ))),

@@ -6,14 +6,80 @@
 //! AUTOINCREMENT sequence table.
 
 use super::rows::{SEQUENCES, pg_error};
+use super::shape::{TIME_BOUND, TIME_KEY};
 use crate::error::Result;
 use crate::export::pgshape::{SCHEMA_LOCK, VERSIONS_TABLE, all, c_collated, migration_steps};
 use std::path::Path;
+
+/// The function that orders a timestamp kept as `text` as the embedded
+/// store's index keys do ([`crate::table::keys::encode_time_into`]): NULL
+/// stays NULL (ordered first, as every NULL); text that is no time is
+/// `'0' || text`; a time is `'1'`, its instant in microseconds as 22 fixed
+/// digits (offset so that they are never negative), then the text. Under
+/// the "C" collation that is NULL, then what is no time (by text), then
+/// instants (ties by text), as the embedded keys order. It reads the
+/// shapes `crate::time::parse` reads: ISO dates and times with `T` or a
+/// space, an optional fraction, and `Z` or a `±HH:MM` offset (UTC when
+/// there is none), a date alone, and Unix epoch seconds; anything
+/// PostgreSQL itself cannot take as a time (out of its range, or a
+/// fraction finer than a microsecond, which it rounds) may order
+/// differently from the embedded store (docs/POSTGRES.md, "Time order").
+/// Its name carries a version: a changed body is a new function, so a
+/// database never mixes two orders.
+///
+/// A range bound on such a column compares instants, not spellings, as
+/// the embedded store's bounds do (`crate::table::layout::bound`): the
+/// second function gives the key of the bound's instant alone (`after`:
+/// the key just past every key of that instant; no key equals either).
+pub fn time_key_function() -> String {
+    format!(
+        r#"CREATE OR REPLACE FUNCTION {TIME_KEY}(t text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $aragora$
+DECLARE
+  s text := pg_catalog.btrim(t, E' \t\n\r\f\v');
+  at timestamptz;
+  n double precision;
+BEGIN
+  IF s ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}[Tt ][0-9]{{1,2}}:[0-9]{{1,2}}:[0-9]{{1,2}}(\.[0-9]+)?([Zz]|[+-][0-9]{{2}}:?[0-9]{{2}})$' THEN
+    at := s::timestamptz;
+  ELSIF s ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}[T ][0-9]{{1,2}}:[0-9]{{1,2}}:[0-9]{{1,2}}(\.[0-9]+)?$' THEN
+    at := (s || '+00')::timestamptz;
+  ELSIF s ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}$' THEN
+    at := (s || ' 00:00:00+00')::timestamptz;
+  ELSIF s ~* '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?$' THEN
+    n := s::double precision;
+    IF n <> n OR abs(floor(n)) > 1e13 THEN
+      RETURN '0' || t;
+    END IF;
+    at := pg_catalog.to_timestamp(n);
+  ELSE
+    RETURN '0' || t;
+  END IF;
+  RETURN '1' || pg_catalog.lpad((trunc(extract(epoch FROM at) * 1000000) + 100000000000000000000)::text, 22, '0') || t;
+EXCEPTION WHEN others THEN
+  RETURN '0' || t;
+END
+$aragora$;
+CREATE OR REPLACE FUNCTION {TIME_BOUND}(t text, after boolean) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $aragora$
+  SELECT CASE
+    WHEN left(k, 1) <> '1' THEN k
+    WHEN after THEN left(k, 22) || chr(ascii(substr(k, 23, 1)) + 1)
+    ELSE left(k, 23)
+  END
+  FROM (SELECT {TIME_KEY}(t) AS k) AS key
+$aragora$;"#
+    )
+}
 
 /// The SQL that brings a database to the declared schema, step by step
 /// (each a whole transaction; idempotent).
 pub fn steps() -> Result<Vec<String>> {
     let mut out: Vec<String> = migration_steps()?.into_iter().map(|s| s.sql).collect();
+    out.push(format!(
+        "BEGIN;\nSELECT pg_catalog.pg_advisory_xact_lock({SCHEMA_LOCK});\n{}\nCOMMIT;\n",
+        time_key_function()
+    ));
     out.push(format!(
         "BEGIN;\nSELECT pg_catalog.pg_advisory_xact_lock({SCHEMA_LOCK});\n\
          CREATE TABLE IF NOT EXISTS {SEQUENCES} (table_name text PRIMARY KEY, last_id bigint NOT NULL);\n\
@@ -46,7 +112,8 @@ pub fn up_to_date(client: &mut postgres::Client, origin: &Path) -> Result<bool> 
         .query_one(
             &format!(
                 "SELECT to_regclass('{VERSIONS_TABLE}') IS NOT NULL \
-                 AND to_regclass('{SEQUENCES}') IS NOT NULL"
+                 AND to_regclass('{SEQUENCES}') IS NOT NULL \
+                 AND to_regprocedure('{TIME_BOUND}(text, boolean)') IS NOT NULL"
             ),
             &[],
         )

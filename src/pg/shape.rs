@@ -10,7 +10,7 @@
 use crate::error::Result;
 use crate::export::pgshape::{self, PgColumn};
 use crate::export::types::PgType;
-use crate::table::{ColumnDef, TableDef, Value, ValueRef};
+use crate::table::{ColumnDef, SqlType, TableDef, Value, ValueRef};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -28,20 +28,47 @@ pub struct PgCol {
     pub decl: &'static ColumnDef,
 }
 
+/// The SQL function that orders a timestamp kept as text as the embedded
+/// store's index keys do: by the instant it stands for, then by the text
+/// (see [`super::schema::time_key_function`]).
+pub const TIME_KEY: &str = "aragora_time_key_v1";
+
+/// The SQL function that gives a range bound on such a column: the key of
+/// its instant alone (see [`super::schema::time_key_function`]).
+pub const TIME_BOUND: &str = "aragora_time_bound_v1";
+
 impl PgCol {
+    /// Whether, as an index column, this column is ordered by time: a
+    /// `Timestamp` column kept as `text` (a `timestamptz` column already
+    /// orders by its instant).
+    pub fn time_keyed(&self) -> bool {
+        self.decl.sql == SqlType::Timestamp && self.ty == PgType::Text
+    }
+
     /// The column as an expression that sorts and compares as the
-    /// embedded store orders keys (text bytewise, under the "C" collation).
-    pub fn ordered(&self) -> String {
-        if self.ty == PgType::Text {
+    /// embedded store orders keys (text bytewise, under the "C" collation;
+    /// as an index column, a text timestamp by its instant first).
+    pub fn ordered(&self, in_index: bool) -> String {
+        if in_index && self.time_keyed() {
+            format!("{TIME_KEY}({}) COLLATE \"C\"", self.q)
+        } else if self.ty == PgType::Text {
             format!("{} COLLATE \"C\"", self.q)
         } else {
             self.q.clone()
         }
     }
 
-    /// Parameter `n`, cast to this column's type.
-    pub fn param(&self, n: usize) -> String {
-        if self.ty == PgType::Text {
+    /// Parameter `n`, cast to this column's type, to compare with
+    /// [`ordered`](Self::ordered). `bound`: the last value of a range
+    /// bound, which compares a time by its instant alone, `Some(after)`
+    /// saying which side of that instant's keys it stands for.
+    pub fn param(&self, n: usize, in_index: bool, bound: Option<bool>) -> String {
+        if in_index && self.time_keyed() {
+            match bound {
+                Some(after) => format!("{TIME_BOUND}(${n}::text, {after}) COLLATE \"C\""),
+                None => format!("{TIME_KEY}(${n}::text) COLLATE \"C\""),
+            }
+        } else if self.ty == PgType::Text {
             format!("${n}::text COLLATE \"C\"")
         } else {
             format!("${n}::{}", self.ty.sql())

@@ -19,9 +19,15 @@ pub struct Stmt {
 }
 
 impl Stmt {
-    fn bind(&mut self, col: &PgCol, v: &Value) -> Result<String> {
+    fn bind(
+        &mut self,
+        col: &PgCol,
+        v: &Value,
+        in_index: bool,
+        bound: Option<bool>,
+    ) -> Result<String> {
         self.params.push(col.text(v.as_ref())?);
-        Ok(col.param(self.params.len()))
+        Ok(col.param(self.params.len(), in_index, bound))
     }
 }
 
@@ -89,8 +95,16 @@ fn equals(st: &mut Stmt, cols: &[&PgCol], vals: &[Value]) -> Result<String> {
     })
 }
 
-/// The condition of one edge of a range: `(c1, c2) >= ($1, $2)` and friends.
-fn edge(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], e: &Edge, start: bool) -> Result<String> {
+/// The condition of one edge of a range: `(c1, c2) >= ($1, $2)` and friends
+/// (`in_index`: the columns are an index's, see [`PgCol::ordered`]).
+fn edge(
+    st: &mut Stmt,
+    t: &PgTable,
+    cols: &[&PgCol],
+    e: &Edge,
+    start: bool,
+    in_index: bool,
+) -> Result<String> {
     // Start: Before = ">=", After = ">"; end: Before = "<", After = "<=".
     let (p, op) = match e {
         Edge::Unbounded => return Ok("TRUE".into()),
@@ -131,11 +145,15 @@ fn edge(st: &mut Stmt, t: &PgTable, cols: &[&PgCol], e: &Edge, start: bool) -> R
             t.name
         )));
     }
-    let lhs: Vec<String> = lead.iter().map(|c| c.ordered()).collect();
+    let lhs: Vec<String> = lead.iter().map(|c| c.ordered(in_index)).collect();
+    // The last value compares a time by its instant alone (see
+    // `PgCol::param`), as the embedded store's bounds do.
+    let after = matches!(e, Edge::After(_));
     let rhs = lead
         .iter()
         .zip(&vals)
-        .map(|(c, v)| st.bind(c, v))
+        .enumerate()
+        .map(|(i, (c, v))| st.bind(c, v, in_index, (i + 1 == vals.len()).then_some(after)))
         .collect::<Result<Vec<String>>>()?;
     // Row comparison; a NULL column makes it unknown, so NULL rows are
     // admitted where NULL sorts: before every value.
@@ -169,8 +187,8 @@ pub fn range_where(
         let vals = decode(t, a)?;
         parts.push(equals(st, &cols[..vals.len().min(cols.len())], &vals)?);
     } else {
-        parts.push(edge(st, t, &cols, s, true)?);
-        parts.push(edge(st, t, &cols, e, false)?);
+        parts.push(edge(st, t, &cols, s, true, idx.is_some())?);
+        parts.push(edge(st, t, &cols, e, false, idx.is_some())?);
     }
     if let Some(i) = idx
         && i.unique
@@ -213,7 +231,8 @@ pub fn order_page(t: &PgTable, idx: Option<&IndexDef>, page: Page) -> String {
             } else {
                 " NULLS FIRST"
             };
-            format!("{} {dir}{nulls}", c.ordered())
+            let in_index = idx.is_some_and(|i| n < i.columns.len());
+            format!("{} {dir}{nulls}", c.ordered(in_index))
         })
         .collect();
     let mut s = format!(" ORDER BY {}", order.join(", "));

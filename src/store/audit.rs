@@ -11,12 +11,11 @@ use crate::config::{Config, DbTarget, Store};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::schema::users::AuditEntry;
+use crate::store::query::time_range;
 use crate::table::Read;
-use crate::table::keys::IntoKey;
-use crate::table::{Edge, IndexDef, KeyRange, Page, Reader, Row};
+use crate::table::{IndexDef, KeyRange, Page, Reader, Row};
 use crate::time;
 use std::io::Write;
-use std::ops::Bound;
 
 /// A new event.
 #[derive(Debug, Clone, Default)]
@@ -214,18 +213,26 @@ impl AuditLog {
         self.cleanup_old_entries(self.retention_days)
     }
 
-    /// Deletes events whose timestamp sorts before `cutoff` (the original's
-    /// string comparison). Returns how many.
+    /// Deletes events whose time is before `cutoff`. Returns how many.
+    /// The original compares the text (`timestamp < ?`); here instants
+    /// are compared, whatever shape each is written in, and a row whose
+    /// time cannot be read is kept ([`time::EARLIEST`]).
     pub fn delete_before(&self, cutoff: &str) -> Result<u64> {
         self.db.op(
             "cleanup_old_entries",
             || format!("before={cutoff}"),
             || {
-                let range = KeyRange::between(Bound::Unbounded, Bound::Excluded(cutoff));
+                let range = Self::before(cutoff);
                 self.db
                     .write(|w| w.delete_in(AuditEntry::idx_audit_timestamp, &range))
             },
         )
+    }
+
+    /// The range of an audit table's timestamp index that retention
+    /// deletes: times before `cutoff`.
+    pub fn before(cutoff: &str) -> KeyRange {
+        time_range(None, Some(time::EARLIEST), Some(cutoff))
     }
 }
 
@@ -270,20 +277,4 @@ fn visit(r: &Reader, q: &AuditQuery, mut f: impl FnMut(AuditEntry) -> Result<boo
         taken += 1;
         f(e)
     })
-}
-
-/// The key range of `lead` (if any) followed by timestamps in `[since, until)`.
-fn time_range(lead: Option<&str>, since: Option<&str>, until: Option<&str>) -> KeyRange {
-    let prefix = lead.map(|l| l.to_key()).unwrap_or_default();
-    let start = match since {
-        Some(s) => Edge::Before([prefix.clone(), s.to_key()].concat()),
-        None if prefix.is_empty() => Edge::Unbounded,
-        None => Edge::Before(prefix.clone()),
-    };
-    let end = match until {
-        Some(u) => Edge::Before([prefix.clone(), u.to_key()].concat()),
-        None if prefix.is_empty() => Edge::Unbounded,
-        None => Edge::After(prefix),
-    };
-    KeyRange::from_edges(start, end)
 }

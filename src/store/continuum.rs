@@ -46,6 +46,7 @@ use crate::time;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 /// A continuum tier, fastest (most volatile) first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -527,10 +528,18 @@ impl ContinuumStore {
         let now = self.db.now();
         self.db.op("continuum_cleanup_expired", String::new, || {
             let expired: Vec<String> = {
+                // The index is in time order (src/table/keys.rs): what
+                // expires before now, past the memories that never do
+                // (NULL); text that is no time sorts before every time and
+                // is left alone by the check below.
                 let r = self.db.read()?;
+                let now_iso = time::format_iso(now);
                 let rows: Vec<ContinuumMemory> = r.scan_index(
                     ContinuumMemory::idx_continuum_expires,
-                    KeyRange::all(),
+                    KeyRange::between(
+                        Bound::Excluded(crate::table::Value::Null),
+                        Bound::Excluded(crate::table::Value::Text(now_iso)),
+                    ),
                     Page::default(),
                 )?;
                 rows.into_iter()

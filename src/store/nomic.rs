@@ -25,7 +25,7 @@ use crate::schema::evolution::{CycleEvolution, CycleFileChange, NomicRollback};
 use crate::schema::supabase::{AgentMetrics, DebateArtifact, NomicCycle, StreamEvent};
 use crate::store::common::finite;
 use crate::store::query::{
-    Order, by_time, find_or_scan, instant, instant_then_text, keep, newest, paginate,
+    Order, by_time, find_or_scan, instant_then_text, keep, newest, paginate, time_range,
 };
 use crate::store::users::new_uuid;
 use crate::table::Read;
@@ -444,26 +444,23 @@ impl NomicStore {
             "get_events",
             || format!("loop_id={loop_id}, cycle={:?}", q.cycle),
             || {
-                let mut rows: Vec<StreamEvent> = self.db.read()?.find(
-                    StreamEvent::idx_stream_events_loop_time,
-                    loop_id,
-                    Page::default(),
-                )?;
-                rows.retain(|e| {
-                    q.cycle.is_none_or(|c| e.cycle == c)
-                        && q.event_type.is_none_or(|t| e.event_type == t)
-                        && q.since
-                            .is_none_or(|s| instant(Some(&e.timestamp)).is_some_and(|t| t >= s))
-                });
-                let mut rows = by_time(
-                    rows,
-                    Order::Oldest,
-                    |e| instant_then_text(Some(&e.timestamp)),
-                    |a, b| a.id.cmp(&b.id),
-                );
-                if let Some(n) = q.limit {
-                    rows.truncate(n);
-                }
+                // The index is (loop, time) in time order, ties by text
+                // then id: read from `since` until `limit` rows match.
+                let since = q.since.map(format_iso);
+                let range = time_range(Some(loop_id), since.as_deref(), None);
+                let limit = q.limit.unwrap_or(usize::MAX);
+                let mut rows = Vec::new();
+                let index = StreamEvent::idx_stream_events_loop_time.def();
+                self.db
+                    .read()?
+                    .each(Some(index), &range, Page::default(), |e: StreamEvent| {
+                        if q.cycle.is_none_or(|c| e.cycle == c)
+                            && q.event_type.is_none_or(|t| e.event_type == t)
+                        {
+                            rows.push(e);
+                        }
+                        Ok(rows.len() < limit)
+                    })?;
                 Ok(rows)
             },
         )
@@ -493,17 +490,12 @@ impl NomicStore {
     pub fn agent_metrics(&self, agent_name: &str, limit: usize) -> Result<Vec<AgentMetrics>> {
         self.db
             .read_op("NomicStore.agent_metrics", String::new, |r| {
-                let rows: Vec<AgentMetrics> = r.find(
+                // (agent, time) in time order: the newest from its end.
+                r.find(
                     AgentMetrics::idx_agent_metrics_agent,
                     agent_name,
-                    Page::default(),
-                )?;
-                Ok(newest(
-                    rows,
-                    limit,
-                    |m| instant_then_text(m.timestamp.as_deref()),
-                    keep,
-                ))
+                    Page::first(limit).reversed(),
+                )
             })
     }
 

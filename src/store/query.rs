@@ -4,8 +4,12 @@
 //!
 //! Stored timestamps are text, kept as written, in every shape the
 //! original wrote ([`crate::time`]): SQLite's `YYYY-MM-DD HH:MM:SS`, naive
-//! ISO, ISO with an offset. Text order is not time order across those
-//! shapes, so rows are ordered by the instant the text stands for
+//! ISO, ISO with an offset. An index whose columns end with the time is
+//! already in time order (src/table/keys.rs, "Timestamps in indexes"):
+//! a store reads it with a page or a [`time_range`] and sorts nothing.
+//! Where no index leads to the time (a filter on another column, a
+//! tie-break of the store's own), rows are ordered here by the instant
+//! the text stands for
 //! ([`instant`]; a missing or unreadable time orders before every instant),
 //! parsed once per row rather than once per comparison. Where two
 //! spellings of one instant must still come out in a fixed order,
@@ -15,7 +19,8 @@
 //! (the sort is stable), which for a scan or an index is key order.
 
 use crate::error::Result;
-use crate::table::{Index, KeyRange, Page, PrefixOf, Read, Row};
+use crate::table::keys::IntoKey;
+use crate::table::{Edge, Index, KeyRange, Page, PrefixOf, Read, Row};
 use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 
@@ -115,6 +120,27 @@ pub(crate) fn newest<R, K: Ord>(
     let mut rows = by_time(rows, Order::Newest, time, then);
     rows.truncate(limit);
     rows
+}
+
+/// The range of an index on `(lead, time)` (or on `time` alone, with no
+/// `lead`): the rows of `lead` whose time lies in `[since, until)`. The
+/// index is in time order and its bounds compare instants, whatever
+/// shape a row or a bound is written in (src/table/keys.rs, "Timestamps
+/// in indexes"); from `since` on, text that is no time is left out (it
+/// sorts before every time).
+pub(crate) fn time_range(lead: Option<&str>, since: Option<&str>, until: Option<&str>) -> KeyRange {
+    let prefix = lead.map(|l| l.to_key()).unwrap_or_default();
+    let start = match since {
+        Some(s) => Edge::Before([prefix.clone(), s.to_key()].concat()),
+        None if prefix.is_empty() => Edge::Unbounded,
+        None => Edge::Before(prefix.clone()),
+    };
+    let end = match until {
+        Some(u) => Edge::Before([prefix.clone(), u.to_key()].concat()),
+        None if prefix.is_empty() => Edge::Unbounded,
+        None => Edge::After(prefix),
+    };
+    KeyRange::from_edges(start, end)
 }
 
 /// One page of rows already in order: reversed first if the page asks

@@ -5,7 +5,9 @@
 
 use super::def::{Row, TableDef};
 use super::keys;
-use super::layout::{COUNT_KEY, META, ROWS, SEQ_KEY, index_key, pk_of};
+use super::layout::{
+    COUNT_KEY, LAYOUT_VERSION, META, ROWS, SEQ_KEY, index_key_in, pk_of, recorded_layout,
+};
 use super::range::{KeyRange, Page};
 use super::read::Reader;
 use super::value::{Value, ValueRef};
@@ -70,9 +72,11 @@ struct Expected {
 pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
     let mut problems = Vec::new();
     let mut exp = Expected::default();
+    // Index entries are checked as the file's own layout keys them.
+    let layout = recorded_layout(r.txn()?).unwrap_or(LAYOUT_VERSION);
     r.scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
         exp.rows += 1;
-        check_row(def, pk, bytes, &mut exp, &mut problems);
+        check_row(layout, def, pk, bytes, &mut exp, &mut problems);
         Ok(true)
     })?;
 
@@ -151,6 +155,7 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
 }
 
 fn check_row(
+    layout: u64,
     def: &'static TableDef,
     pk: &[u8],
     bytes: &[u8],
@@ -193,7 +198,7 @@ fn check_row(
         }
     }
     for idx in def.indexes {
-        if let Some(k) = index_key(idx, &vals, pk) {
+        if let Some(k) = index_key_in(layout, def, idx, &vals, pk) {
             let value = super::layout::entry_value(idx, pk, bytes).to_vec();
             if let Some(other) = exp.entries.insert(k.clone(), value) {
                 let label = format!("{}#{}", def.name, idx.name);

@@ -15,6 +15,27 @@
 //!
 //! NULL sorts first, as in SQLite. A non-unique index entry is the encoded
 //! index columns followed by the encoded primary key.
+//!
+//! **Timestamps in indexes.** Stored timestamps are text in several shapes
+//! (docs/ORIGINAL.md, "Value encodings"), and text order is not time order
+//! across shapes. So an index column declared `Timestamp` is keyed by the
+//! instant first ([`encode_time_into`]), then by the value itself, which
+//! keeps the key exact (it decodes to the stored text, and two spellings of
+//! one instant are two keys):
+//!
+//! ```text
+//! NULL                     0x01
+//! no instant (unreadable)  0x06 + the value's encoding
+//! an instant               0x07 + 8 bytes seconds (sign bit flipped)
+//!                               + 4 bytes nanoseconds, big-endian
+//!                               + the value's encoding
+//! ```
+//!
+//! The instant is [`crate::time::parse`] of text (every shape the original
+//! wrote, and epoch seconds) or an INTEGER/REAL epoch. Index order is then
+//! time order: NULL, then values that are no time, then instants, ties by
+//! the value's own encoding. Primary keys never use it: a primary key is
+//! the row's identity, kept as written.
 
 use super::value::{Value, ValueRef};
 
@@ -23,6 +44,8 @@ const INT: u8 = 0x02;
 const REAL: u8 = 0x03;
 const TEXT: u8 = 0x04;
 const BLOB: u8 = 0x05;
+const TIME_NONE: u8 = 0x06;
+const TIME: u8 = 0x07;
 
 /// Appends one value's key encoding to `out`.
 pub fn encode_into(out: &mut Vec<u8>, v: ValueRef<'_>) {
@@ -51,6 +74,48 @@ pub fn encode_into(out: &mut Vec<u8>, v: ValueRef<'_>) {
             escape_into(out, b);
         }
     }
+}
+
+/// Appends the key encoding of a `Timestamp` index column's value: the
+/// instant it stands for, then the value (see the module docs).
+pub fn encode_time_into(out: &mut Vec<u8>, v: ValueRef<'_>) {
+    if v.is_null() {
+        return out.push(NULL);
+    }
+    match instant_of(v) {
+        Some((secs, nanos)) => {
+            out.push(TIME);
+            out.extend_from_slice(&((secs as u64) ^ (1 << 63)).to_be_bytes());
+            out.extend_from_slice(&nanos.to_be_bytes());
+        }
+        None => out.push(TIME_NONE),
+    }
+    encode_into(out, v);
+}
+
+/// The instant a timestamp value stands for, as Unix seconds and
+/// nanoseconds: text in any shape [`crate::time::parse`] reads, or an
+/// INTEGER/REAL epoch.
+fn instant_of(v: ValueRef<'_>) -> Option<(i64, u32)> {
+    let t = match v {
+        ValueRef::Text(s) => crate::time::parse(s),
+        ValueRef::Integer(i) => crate::time::from_epoch(i as f64),
+        ValueRef::Real(f) => crate::time::from_epoch(f),
+        ValueRef::Null | ValueRef::Blob(_) => None,
+    }?;
+    Some((t.timestamp(), t.timestamp_subsec_nanos()))
+}
+
+/// Whether an encoded value starting with `tag` is an instant (a
+/// timestamp keyed by time whose 12 bytes of instant follow the tag).
+pub fn is_instant_tag(tag: u8) -> bool {
+    tag == TIME
+}
+
+/// Whether an encoded value starting with `tag` is a timestamp keyed by
+/// time (see [`encode_time_into`]).
+pub fn is_time_tag(tag: u8) -> bool {
+    tag == TIME || tag == TIME_NONE
 }
 
 fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -92,6 +157,7 @@ pub fn decode_one(bytes: &[u8]) -> Result<(Value, usize), KeyError> {
     let err = |offset, what| KeyError { offset, what };
     let (&tag, rest) = bytes.split_first().ok_or(err(0, "a value tag"))?;
     match tag {
+        TIME | TIME_NONE => decode_time(bytes),
         NULL => Ok((Value::Null, 1)),
         INT | REAL => {
             let raw: [u8; 8] = rest
@@ -132,8 +198,35 @@ pub fn decode_one(bytes: &[u8]) -> Result<(Value, usize), KeyError> {
                 .map(|s| (Value::Text(s), len))
                 .map_err(|_| err(1, "UTF-8 text"))
         }
-        _ => Err(err(0, "a value tag 0x01..=0x05")),
+        _ => Err(err(0, "a value tag 0x01..=0x07")),
     }
+}
+
+/// Decodes a time-keyed value (see [`encode_time_into`]): the value it
+/// holds, checked against the instant in front of it, so that a key
+/// decodes only if it is exactly what encoding the value gives.
+fn decode_time(bytes: &[u8]) -> Result<(Value, usize), KeyError> {
+    let err = |offset, what| KeyError { offset, what };
+    let at = if bytes[0] == TIME { 13 } else { 1 };
+    if bytes.len() < at {
+        return Err(err(1, "12 bytes of instant"));
+    }
+    match bytes.get(at) {
+        Some(&t) if t == NULL || is_time_tag(t) => {
+            return Err(err(at, "a non-NULL value after a time tag"));
+        }
+        _ => {}
+    }
+    let (v, len) = decode_one(&bytes[at..]).map_err(|e| KeyError {
+        offset: at + e.offset,
+        what: e.what,
+    })?;
+    let mut again = Vec::with_capacity(at + len);
+    encode_time_into(&mut again, v.as_ref());
+    if again.get(..at) != bytes.get(..at) {
+        return Err(err(0, "an instant that is the value's"));
+    }
+    Ok((v, at + len))
 }
 
 /// Length in bytes of the first `n` values of `bytes`, without decoding them.
@@ -152,6 +245,22 @@ pub fn prefix_len(bytes: &[u8], n: usize) -> Result<usize, KeyError> {
 fn skip_one(bytes: &[u8]) -> Result<usize, KeyError> {
     let err = |offset, what| KeyError { offset, what };
     match bytes.first() {
+        Some(&TIME_NONE) => Ok(1 + skip_plain(bytes.get(1..).unwrap_or_default(), 1)?),
+        Some(&TIME) if bytes.len() >= 13 => Ok(13 + skip_plain(&bytes[13..], 13)?),
+        Some(&TIME) => Err(err(1, "12 bytes of instant")),
+        _ => skip_plain(bytes, 0),
+    }
+}
+
+/// Length of the first encoded value of `bytes`, which is not time-keyed
+/// (`at`: where `bytes` starts in the value, for errors).
+fn skip_plain(bytes: &[u8], at: usize) -> Result<usize, KeyError> {
+    let err = |offset: usize, what| KeyError {
+        offset: at + offset,
+        what,
+    };
+    match bytes.first() {
+        Some(&NULL) if at > 0 => Err(err(0, "a non-NULL value after a time tag")),
         Some(&NULL) => Ok(1),
         Some(&INT) | Some(&REAL) if bytes.len() >= 9 => Ok(9),
         Some(&INT) | Some(&REAL) => Err(err(1, "8 bytes of number")),
@@ -170,7 +279,7 @@ fn skip_one(bytes: &[u8]) -> Result<usize, KeyError> {
                 }
             }
         }
-        Some(_) => Err(err(0, "a value tag 0x01..=0x05")),
+        Some(_) => Err(err(0, "a value tag 0x01..=0x07")),
         None => Err(err(0, "a value tag")),
     }
 }
@@ -383,6 +492,94 @@ mod tests {
             key.extend_from_slice(&extra);
             prop_assert_eq!(prefix_len(&key, vals.len() - 1), Ok(first_n));
         }
+    }
+
+    fn time_key(v: &Value) -> Vec<u8> {
+        let mut k = Vec::new();
+        encode_time_into(&mut k, v.as_ref());
+        k
+    }
+
+    /// A timestamp in one of the shapes the original wrote, with the
+    /// instant it stands for.
+    fn shaped_time() -> impl Strategy<Value = (String, i64)> {
+        (-2_000_000_000i64..4_000_000_000, 0usize..5).prop_map(|(secs, shape)| {
+            let t = chrono::DateTime::from_timestamp(secs, 0).unwrap();
+            let text = match shape {
+                0 => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                1 => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                2 => t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+                3 => (t + chrono::Duration::hours(2))
+                    .format("%Y-%m-%dT%H:%M:%S+02:00")
+                    .to_string(),
+                _ => secs.to_string(),
+            };
+            (text, secs)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn time_keys_order_by_instant_then_text(a in shaped_time(), b in shaped_time()) {
+            let (ka, kb) = (time_key(&Value::Text(a.0.clone())), time_key(&Value::Text(b.0.clone())));
+            let want = a.1.cmp(&b.1).then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()));
+            prop_assert_eq!(ka.cmp(&kb), want);
+        }
+
+        #[test]
+        fn time_keys_decode_to_the_value(v in value(), tail in value()) {
+            let mut k = time_key(&v);
+            encode_into(&mut k, tail.as_ref());
+            let back = decode(&k).unwrap();
+            prop_assert_eq!(back.len(), 2);
+            prop_assert_eq!(prefix_len(&k, 1).unwrap(), time_key(&v).len());
+            match (&back[0], &v) {
+                (Value::Real(x), Value::Real(y)) => prop_assert_eq!(x.to_bits(), y.to_bits()),
+                (x, y) => prop_assert_eq!(x, y),
+            }
+        }
+    }
+
+    #[test]
+    fn time_keys_put_null_and_non_times_first() {
+        let order = [
+            Value::Null,
+            Value::Text("soon".into()),
+            Value::Text("yesterday".into()),
+            Value::Text("1969-12-31T23:59:59Z".into()),
+            Value::Integer(0),
+            Value::Text("1970-01-01 00:00:00".into()),
+            Value::Text("1970-01-01T02:00:00.5+02:00".into()),
+            Value::Real(0.75),
+        ];
+        let keys: Vec<Vec<u8>> = order.iter().map(time_key).collect();
+        for w in keys.windows(2) {
+            assert!(w[0] < w[1], "{} < {}", render(&w[0]), render(&w[1]));
+        }
+    }
+
+    #[test]
+    fn a_time_key_whose_instant_is_not_its_values_is_refused() {
+        let mut k = time_key(&Value::Text("2026-01-05 10:00:00".into()));
+        k[8] ^= 1;
+        assert!(decode(&k).is_err());
+        // Text that is no time, tagged as an instant, and the reverse.
+        let mut k = time_key(&Value::Text("soon".into()));
+        k[0] = TIME;
+        assert!(decode(&k).is_err());
+        let mut k = vec![TIME_NONE];
+        encode_into(&mut k, ValueRef::Text("2026-01-05"));
+        assert!(decode(&k).is_err());
+        // A whole instant in front of text that is no time (found by the
+        // key_decode fuzz corpus: it panicked comparing the two).
+        let mut k = vec![TIME];
+        k.extend_from_slice(&[0; 12]);
+        encode_into(&mut k, ValueRef::Text("soon"));
+        assert!(decode(&k).is_err());
+        // NULL and nested time tags cannot follow a time tag.
+        assert!(decode(&[TIME_NONE, NULL]).is_err());
+        assert!(decode(&[TIME_NONE, TIME_NONE, TEXT, 0, 1]).is_err());
+        assert!(prefix_len(&[TIME_NONE, NULL], 1).is_err());
     }
 
     #[test]

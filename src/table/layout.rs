@@ -16,14 +16,43 @@
 //!
 //! Keys use the order-preserving encoding of [`keys`]. Rows with a NULL in
 //! a unique index's column have no entry in it (SQL treats NULLs as
-//! distinct). A PostgreSQL backend has no key spaces: it keeps rows and
-//! indexes as PostgreSQL tables and indexes (see docs/POSTGRES.md).
+//! distinct). An index column declared `Timestamp` is keyed by the instant
+//! it stands for, then by its text ([`keys::encode_time_into`]), so index
+//! order is time order whatever shape the original wrote the time in; the
+//! row keeps the text as written. That is layout 2 ([`LAYOUT_VERSION`]);
+//! layout 1 keyed those columns as plain text, and a file still at layout 1
+//! has its time indexes derived again when it is opened (in memory only,
+//! for a read-only open; see `crate::db::meta`).
+//!
+//! A PostgreSQL backend has no key spaces: it keeps rows and indexes as
+//! PostgreSQL tables and indexes, and orders a timestamp kept as text by a
+//! function that gives the same order (docs/POSTGRES.md, "Time order").
 
-use super::def::{IndexDef, TableDef};
+use super::def::{IndexDef, SqlType, TableDef};
 use super::keys;
 use super::value::ValueRef;
 use crate::error::{Error, Result};
 use redb::TableDefinition;
+use std::borrow::Cow;
+
+/// The storage layout this binary reads and writes (each file records
+/// its own in `__layout`, see `crate::db::meta`): 2 since `Timestamp`
+/// index columns are keyed by time.
+pub const LAYOUT_VERSION: u64 = 2;
+
+/// The first layout whose `Timestamp` index columns are keyed by time.
+pub const TIME_KEYED_SINCE: u64 = 2;
+
+/// `"aragora-db"` → the storage layout version of the file.
+pub const LAYOUT: TableDefinition<&str, u64> = TableDefinition::new("__layout");
+/// The key of the layout marker in [`LAYOUT`].
+pub const LAYOUT_KEY: &str = "aragora-db";
+
+/// The layout a snapshot's file records (`None`: no marker, or unreadable).
+pub fn recorded_layout(txn: &redb::ReadTransaction) -> Option<u64> {
+    let t = txn.open_table(LAYOUT).ok()?;
+    t.get(LAYOUT_KEY).ok()?.map(|g| g.value())
+}
 
 /// Key-space byte of rows.
 pub const ROWS: u8 = 0;
@@ -67,16 +96,49 @@ pub fn pk_of(def: &TableDef, vals: &[ValueRef<'_>]) -> Vec<u8> {
     keys::encode(def.primary_key.iter().map(|&c| vals[c]))
 }
 
+/// Whether column `c` of `def` is keyed by time in indexes of `layout`.
+fn time_keyed(def: &TableDef, c: usize, layout: u64) -> bool {
+    layout >= TIME_KEYED_SINCE && def.columns[c].sql == SqlType::Timestamp
+}
+
+/// Whether any column of `idx` is keyed by time (in this layout).
+pub fn has_time_key(def: &TableDef, idx: &IndexDef) -> bool {
+    idx.columns
+        .iter()
+        .any(|&c| time_keyed(def, c, LAYOUT_VERSION))
+}
+
 /// The full redb key of a row's entry in `idx` (`None`: a unique index
 /// with a NULL column has no entry).
-pub fn index_key(idx: &IndexDef, vals: &[ValueRef<'_>], pk: &[u8]) -> Option<Vec<u8>> {
+pub fn index_key(
+    def: &TableDef,
+    idx: &IndexDef,
+    vals: &[ValueRef<'_>],
+    pk: &[u8],
+) -> Option<Vec<u8>> {
+    index_key_in(LAYOUT_VERSION, def, idx, vals, pk)
+}
+
+/// [`index_key`] as storage layout `layout` encodes it (verify reads
+/// files of an earlier layout as they are).
+pub fn index_key_in(
+    layout: u64,
+    def: &TableDef,
+    idx: &IndexDef,
+    vals: &[ValueRef<'_>],
+    pk: &[u8],
+) -> Option<Vec<u8>> {
     if idx.unique && idx.columns.iter().any(|&c| vals[c].is_null()) {
         return None;
     }
     let mut k = Vec::with_capacity(33 + pk.len());
     k.push(idx.space);
     for &c in idx.columns {
-        keys::encode_into(&mut k, vals[c]);
+        if time_keyed(def, c, layout) {
+            keys::encode_time_into(&mut k, vals[c]);
+        } else {
+            keys::encode_into(&mut k, vals[c]);
+        }
     }
     if !idx.unique {
         k.extend_from_slice(pk);
@@ -88,8 +150,62 @@ pub fn index_key(idx: &IndexDef, vals: &[ValueRef<'_>], pk: &[u8]) -> Option<Vec
 pub fn index_keys(def: &TableDef, vals: &[ValueRef<'_>], pk: &[u8]) -> Vec<Option<Vec<u8>>> {
     def.indexes
         .iter()
-        .map(|idx| index_key(idx, vals, pk))
+        .map(|idx| index_key(def, idx, vals, pk))
         .collect()
+}
+
+/// Leading values of a key of `idx` as the table API passes them (each
+/// value plainly encoded, see [`keys`]), in the form the index stores
+/// them: `Timestamp` columns keyed by time. Values already keyed by time
+/// stay as they are, so this is idempotent. Bytes that do not decode are
+/// returned unchanged (they match nothing).
+pub fn probe<'k>(def: &TableDef, idx: &IndexDef, key: &'k [u8]) -> Cow<'k, [u8]> {
+    if !has_time_key(def, idx) {
+        return Cow::Borrowed(key);
+    }
+    let mut out = Vec::with_capacity(key.len() + 13);
+    let mut at = 0;
+    for &c in idx.columns {
+        if at >= key.len() {
+            break;
+        }
+        let Ok((v, len)) = keys::decode_one(&key[at..]) else {
+            return Cow::Borrowed(key);
+        };
+        if time_keyed(def, c, LAYOUT_VERSION) {
+            keys::encode_time_into(&mut out, v.as_ref());
+        } else {
+            out.extend_from_slice(&key[at..at + len]);
+        }
+        at += len;
+    }
+    out.extend_from_slice(&key[at..]);
+    Cow::Owned(out)
+}
+
+/// A range bound on `idx` (leading values, plainly encoded) in the form
+/// the index stores them ([`probe`]), where a time that is the bound's
+/// last value stands for its instant alone: a bound compares instants,
+/// not spellings, so "from 2026-01-05T00:00:00Z" includes a row written
+/// `2026-01-05 00:00:00`. (`exact`: a range of one key, which finds that
+/// key's text exactly, as an equality does.)
+pub fn bound(def: &TableDef, idx: &IndexDef, key: &[u8], exact: bool) -> Vec<u8> {
+    let mut k = probe(def, idx, key).into_owned();
+    if exact {
+        return k;
+    }
+    // The last value's start: skip all but one.
+    let mut at = 0;
+    while let Ok(len) = keys::prefix_len(&k[at..], 1) {
+        if at + len >= k.len() {
+            break;
+        }
+        at += len;
+    }
+    if keys::is_instant_tag(k.get(at).copied().unwrap_or(0)) && k.len() >= at + 13 {
+        k.truncate(at + 13);
+    }
+    k
 }
 
 /// The value stored with an index entry: the primary key (unique), the

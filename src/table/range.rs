@@ -89,6 +89,34 @@ impl KeyRange {
         self.start == Edge::Unbounded && self.end == Edge::Unbounded
     }
 
+    /// The byte bounds of this range over the entries of index `idx` of
+    /// `def`: [`within`](Self::within) its key space, each bound's values
+    /// first put in the form the index stores them
+    /// ([`bound`](super::layout::bound): `Timestamp` columns keyed by time,
+    /// a trailing time compared by its instant).
+    pub fn within_index(
+        &self,
+        def: &super::def::TableDef,
+        idx: &super::def::IndexDef,
+    ) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+        if !super::layout::has_time_key(def, idx) {
+            return self.within(idx.space);
+        }
+        // A range of one key (a prefix lookup) finds it exactly; other
+        // bounds compare a trailing time by its instant.
+        let exact = matches!((&self.start, &self.end), (Edge::Before(a), Edge::After(b)) if a == b);
+        let probe = |e: &Edge| match e {
+            Edge::Before(k) => Edge::Before(super::layout::bound(def, idx, k, exact)),
+            Edge::After(k) => Edge::After(super::layout::bound(def, idx, k, exact)),
+            other => other.clone(),
+        };
+        KeyRange {
+            start: probe(&self.start),
+            end: probe(&self.end),
+        }
+        .within(idx.space)
+    }
+
     /// The byte bounds of this range inside one key space of the embedded
     /// layout (see [`layout`](super::layout)).
     pub fn within(&self, space: u8) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {

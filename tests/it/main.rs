@@ -68,4 +68,5 @@ mod store_positions;
 mod store_webhooks;
 mod stores;
 mod tables;
+mod time_order;
 mod verify_inherited;

@@ -73,9 +73,9 @@ use aragora_db::schema::{ALL_TABLES, tables_in_file};
 use aragora_db::storage::fault::{CrashOptions, FailMode, FaultBackend, OpMask, SplitMix};
 use aragora_db::storage::fault::{JournalOp, memory_backend};
 use aragora_db::table::check::{Dangling, Problem, check_table};
-use aragora_db::table::keys;
 use aragora_db::table::{ColumnDef, Extras, IndexDef, KeyRange, OnDelete, Page, Read};
 use aragora_db::table::{Edge, RowSource, TableDef, Value, Writer};
+use aragora_db::table::{keys, layout};
 use aragora_db::{Database, Error};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestCaseError, TestRunner};
@@ -97,7 +97,18 @@ fn seen(what: impl Into<String>) {
 
 const INTS: [i64; 5] = [-1, 0, 1, 2, 3];
 const REALS: [f64; 4] = [0.0, 0.5, 1.5, -2.25];
-const TEXTS: [&str; 5] = ["", "a", "b", "c", "a\0"];
+/// Text, and times whose text order is not their time order (an index on
+/// a `Timestamp` column orders them by instant: src/table/keys.rs).
+const TEXTS: [&str; 8] = [
+    "",
+    "a",
+    "b",
+    "c",
+    "a\0",
+    "2026-01-05T11:00:00+02:00",
+    "2026-01-05 10:00:00",
+    "1767607200",
+];
 const BLOBS: [&[u8]; 3] = [b"", b"\0", b"ab"];
 
 fn domain() -> Vec<Value> {
@@ -391,15 +402,29 @@ fn unique_key(idx: &IndexDef, vals: &[Value]) -> Option<Vec<u8>> {
     Some(encode_cols(idx.columns, vals))
 }
 
+/// A row's index columns as the index orders them: a `Timestamp` column
+/// by its instant first (src/table/keys.rs, "Timestamps in indexes").
+fn index_cols(def: &TableDef, idx: &IndexDef, vals: &[Value]) -> Vec<u8> {
+    let mut k = Vec::new();
+    for &c in idx.columns {
+        if def.columns[c].sql == aragora_db::table::SqlType::Timestamp {
+            keys::encode_time_into(&mut k, vals[c].as_ref());
+        } else {
+            keys::encode_into(&mut k, vals[c].as_ref());
+        }
+    }
+    k
+}
+
 /// The primary keys an index lists, in its key order.
-fn index_order(idx: &IndexDef, rows: &Rows) -> Vec<Vec<u8>> {
+fn index_order(def: &TableDef, idx: &IndexDef, rows: &Rows) -> Vec<Vec<u8>> {
     let mut keyed: Vec<(Vec<u8>, Vec<u8>)> = rows
         .iter()
         .filter_map(|(pk, (vals, _))| {
             if idx.unique {
-                unique_key(idx, vals).map(|k| (k, pk.clone()))
+                unique_key(idx, vals).map(|_| (index_cols(def, idx, vals), pk.clone()))
             } else {
-                let mut k = encode_cols(idx.columns, vals);
+                let mut k = index_cols(def, idx, vals);
                 k.extend_from_slice(pk);
                 Some((k, pk.clone()))
             }
@@ -819,32 +844,53 @@ impl Model<'_> {
         let rows = &s.rows[t];
         let order = match idx {
             None => rows.keys().cloned().collect(),
-            Some(i) => index_order(&self.def(t).indexes[i], rows),
+            Some(i) => index_order(self.def(t), &self.def(t).indexes[i], rows),
         };
         let key = |pk: &Vec<u8>| match idx {
             None => pk.clone(),
             Some(i) => {
                 let idx = &self.def(t).indexes[i];
-                let mut k = encode_cols(idx.columns, &rows[pk].0);
+                let mut k = index_cols(self.def(t), idx, &rows[pk].0);
                 if !idx.unique {
                     k.extend_from_slice(pk);
                 }
                 k
             }
         };
+        // A bound on an index is in the index's form; one that ends with
+        // a time compares its instant alone, unless the range is one key
+        // (src/table/layout.rs, `bound`).
+        let (lo, hi) = (lo.edge(), hi.edge());
+        let exact = matches!((&lo, &hi), (Edge::Before(a), Edge::After(b)) if a == b);
+        let form = |p: Vec<u8>| match idx {
+            None => p,
+            Some(i) => layout::bound(self.def(t), &self.def(t).indexes[i], &p, exact),
+        };
+        let (lo, hi) = (
+            match lo {
+                Edge::Before(p) => Edge::Before(form(p)),
+                Edge::After(p) => Edge::After(form(p)),
+                e => e,
+            },
+            match hi {
+                Edge::Before(p) => Edge::Before(form(p)),
+                Edge::After(p) => Edge::After(form(p)),
+                e => e,
+            },
+        );
         let starts = |k: &[u8], p: &[u8]| k.starts_with(p);
         let inside: Vec<&Vec<u8>> = order
             .iter()
             .filter(|pk| {
                 let k = key(pk);
-                let after_lo = match lo.edge() {
-                    Edge::Before(p) => k >= p,
-                    Edge::After(p) => k > p && !starts(&k, &p),
+                let after_lo = match &lo {
+                    Edge::Before(p) => k >= *p,
+                    Edge::After(p) => k > *p && !starts(&k, p),
                     _ => true,
                 };
-                let before_hi = match hi.edge() {
-                    Edge::Before(p) => k < p,
-                    Edge::After(p) => k < p || starts(&k, &p),
+                let before_hi = match &hi {
+                    Edge::Before(p) => k < *p,
+                    Edge::After(p) => k < *p || starts(&k, p),
                     _ => true,
                 };
                 after_lo && before_hi
@@ -1117,7 +1163,7 @@ fn read_state(db: &Database, f: &File) -> Result<State, String> {
                 Ok(true)
             })
             .map_err(|x| e(idx.name, x))?;
-            let want = index_order(idx, rows);
+            let want = index_order(def, idx, rows);
             if got != want {
                 let render = |v: &[Vec<u8>]| v.iter().map(|k| keys::render(k)).collect::<Vec<_>>();
                 return Err(format!(

@@ -3,7 +3,7 @@
 use super::super::api::{FoundRow, RowSource, RowVisitor, dangling};
 use super::super::codec::Extras;
 use super::super::def::{IndexDef, TableDef};
-use super::super::layout::{COUNT_KEY, ROWS, index_suffix, raw_def, spaced, stored_count};
+use super::super::layout::{COUNT_KEY, ROWS, index_suffix, probe, raw_def, spaced, stored_count};
 use super::super::range::{KeyRange, Page};
 use super::super::value::Value;
 use crate::error::{Error, Result};
@@ -173,7 +173,8 @@ impl RowSource for Snapshot {
         key: &[u8],
     ) -> Result<Option<Vec<u8>>> {
         let t = self.table(def.name)?;
-        let found = with_spaced(idx.space, key, |k| t.get(k)).map_err(|e| self.st(e))?;
+        let key = probe(def, idx, key);
+        let found = with_spaced(idx.space, &key, |k| t.get(k)).map_err(|e| self.st(e))?;
         Ok(found.map(|g| g.value().to_vec()))
     }
 
@@ -185,7 +186,8 @@ impl RowSource for Snapshot {
         f: FoundRow<'_>,
     ) -> Result<bool> {
         let t = self.table(def.name)?;
-        let found = with_spaced(idx.space, key, |k| t.get(k)).map_err(|e| self.st(e))?;
+        let key = probe(def, idx, key);
+        let found = with_spaced(idx.space, &key, |k| t.get(k)).map_err(|e| self.st(e))?;
         match found {
             Some(entry) => {
                 let pk = entry.value();
@@ -208,7 +210,7 @@ impl RowSource for Snapshot {
             return self.scan_in(&t, range.within(ROWS), page, |k, v| f(&k[1..], v));
         };
         let ncols = idx.columns.len();
-        self.scan_in(&t, range.within(idx.space), page, |k, v| {
+        self.scan_in(&t, range.within_index(def, idx), page, |k, v| {
             let pk = if idx.unique {
                 v
             } else {
@@ -242,7 +244,7 @@ impl RowSource for Snapshot {
         };
         let ncols = idx.columns.len();
         let t = self.table(def.name)?;
-        self.scan_in(&t, range.within(idx.space), page, |k, v| {
+        self.scan_in(&t, range.within_index(def, idx), page, |k, v| {
             if idx.unique {
                 f(v)
             } else {
@@ -265,10 +267,13 @@ impl RowSource for Snapshot {
                 Some(b) => stored_count(def.name, "row count", b.value()),
             };
         }
-        let space = idx.map_or(ROWS, |i| i.space);
+        let bounds = match idx {
+            Some(idx) => range.within_index(def, idx),
+            None => range.within(ROWS),
+        };
         let mut n = 0;
         let t = self.table(def.name)?;
-        self.scan_in(&t, range.within(space), Page::default(), |_, _| {
+        self.scan_in(&t, bounds, Page::default(), |_, _| {
             n += 1;
             Ok(true)
         })?;

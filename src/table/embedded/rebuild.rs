@@ -109,7 +109,7 @@ impl Txn<'_> {
                 let pk = &key[1..];
                 let (values, _) = def.decode_values(pk, bytes)?;
                 let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
-                let Some(entry) = index_key(idx, &vals, pk) else {
+                let Some(entry) = index_key(def, idx, &vals, pk) else {
                     continue;
                 };
                 if idx.unique && self.exists(def.name, &entry)? {

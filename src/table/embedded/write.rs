@@ -13,7 +13,7 @@ use super::super::codec::{self, Extras};
 use super::super::def::{ForeignKeyDef, IndexDef, OnDelete, TableDef};
 use super::super::keys::{self, RawKey};
 use super::super::layout::{
-    COUNT_KEY, ROWS, SEQ_KEY, entry_value, index_keys, index_suffix, pk_of, raw_def, spaced,
+    COUNT_KEY, ROWS, SEQ_KEY, entry_value, index_keys, index_suffix, pk_of, probe, raw_def, spaced,
     stored_count,
 };
 use super::super::range::{KeyRange, Page};
@@ -431,7 +431,7 @@ impl<'t> Txn<'t> {
         f: &mut dyn FnMut(&[u8]) -> Result<bool>,
     ) -> Result<()> {
         let (ncols, unique, table) = (idx.columns.len(), idx.unique, def.name);
-        self.visit(def.name, &range.within(idx.space), page, |k, v| {
+        self.visit(def.name, &range.within_index(def, idx), page, |k, v| {
             f(if unique {
                 v
             } else {
@@ -525,7 +525,7 @@ impl RowSource for Txn<'_> {
         key: &[u8],
     ) -> Result<Option<Vec<u8>>> {
         self.declared(def)?;
-        self.fetch(def.name, &spaced(idx.space, key))
+        self.fetch(def.name, &spaced(idx.space, &probe(def, idx, key)))
     }
 
     fn rows(
@@ -546,7 +546,7 @@ impl RowSource for Txn<'_> {
             })?,
             Some(idx) => {
                 let ncols = idx.columns.len();
-                self.visit(def.name, &range.within(idx.space), page, |k, v| {
+                self.visit(def.name, &range.within_index(def, idx), page, |k, v| {
                     let pk = if idx.unique {
                         v
                     } else {
