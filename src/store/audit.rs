@@ -224,7 +224,7 @@ impl AuditLog {
             || {
                 let range = Self::before(cutoff);
                 self.db
-                    .write(|w| w.delete_in(AuditEntry::idx_audit_timestamp, &range))
+                    .write_retrying(|w| w.delete_in(AuditEntry::idx_audit_timestamp, &range))
             },
         )
     }

@@ -318,7 +318,7 @@ impl ConsensusStore {
             || format!("topic={}", input.topic),
             || {
                 let row = build_consensus(input, now, None)?;
-                self.db.write(|w| w.insert(&row))?;
+                self.db.write_retrying(|w| w.insert(&row))?;
                 Ok(row)
             },
         )
@@ -335,7 +335,7 @@ impl ConsensusStore {
             || format!("old={old_id}"),
             || {
                 let row = build_consensus(input, now, Some(old_id))?;
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut old = w
                         .get::<Consensus>(old_id)?
                         .ok_or_else(|| not_found("consensus", old_id))?;
@@ -413,7 +413,7 @@ impl ConsensusStore {
                     reasoning: Some(input.reasoning.clone()),
                     ..Dissent::default()
                 };
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut parent = w
                         .get::<Consensus>(&input.consensus_id)?
                         .ok_or_else(|| not_found("consensus", &input.consensus_id))?;
@@ -526,7 +526,7 @@ impl ConsensusStore {
     pub fn delete_consensus(&self, id: &str) -> Result<bool> {
         self.db
             .op("ConsensusStore.delete_consensus", String::new, || {
-                self.db.write(|w| w.delete::<Consensus>(id))
+                self.db.write_retrying(|w| w.delete::<Consensus>(id))
             })
     }
 
@@ -535,7 +535,7 @@ impl ConsensusStore {
     pub fn delete_dissent(&self, id: &str) -> Result<bool> {
         self.db
             .op("ConsensusStore.delete_dissent", String::new, || {
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let Some(d) = w.get::<Dissent>(id)? else {
                         return Ok(false);
                     };
@@ -567,7 +567,7 @@ impl ConsensusStore {
             || {
                 let cutoff = now - Duration::days(max_age_days);
                 let archived_at = time::format_iso(now);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let consensus = old_rows(w, Consensus::idx_consensus_topic_hash, |c| {
                         is_before(c.timestamp.as_deref(), cutoff)
                     })?;

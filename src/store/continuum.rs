@@ -280,7 +280,7 @@ impl ContinuumStore {
                     red_line_reason: Some(String::new()),
                     extra: Default::default(),
                 };
-                self.db.write(|w| w.upsert(&row).map(drop))?;
+                self.db.write_retrying(|w| w.upsert(&row).map(drop))?;
                 Ok(row)
             },
         )
@@ -387,7 +387,7 @@ impl ContinuumStore {
             || format!("id={id} to={to}"),
             || {
                 self.db
-                    .write(|w| move_tier(w, id, |_| Some(to), reason, now))?
+                    .write_retrying(|w| move_tier(w, id, |_| Some(to), reason, now))?
                     .map(|(from, _)| from)
                     .ok_or_else(|| {
                         Error::InvalidArgument(format!("memory {id:?} is already in tier {to}"))
@@ -413,7 +413,7 @@ impl ContinuumStore {
                 let reason = reason.unwrap_or("high_surprise");
                 Ok(self
                     .db
-                    .write(|w| move_tier(w, id, MemoryTier::faster, reason, now))?
+                    .write_retrying(|w| move_tier(w, id, MemoryTier::faster, reason, now))?
                     .map(|(_, to)| to))
             },
         )
@@ -435,7 +435,7 @@ impl ContinuumStore {
                 let reason = reason.unwrap_or("high_stability");
                 Ok(self
                     .db
-                    .write(|w| move_tier(w, id, MemoryTier::slower, reason, now))?
+                    .write_retrying(|w| move_tier(w, id, MemoryTier::slower, reason, now))?
                     .map(|(_, to)| to))
             },
         )
@@ -445,7 +445,7 @@ impl ContinuumStore {
     pub fn mark_red_line(&self, id: &str, reason: &str) -> Result<bool> {
         self.db.op("ContinuumStore.mark_red_line", String::new, || {
             let now = self.db.now();
-            self.db.write(|w| {
+            self.db.write_retrying(|w| {
                 let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
                     return Ok(false);
                 };
@@ -462,7 +462,7 @@ impl ContinuumStore {
     pub fn set_expires_at(&self, id: &str, expires_at: Option<DateTime<Utc>>) -> Result<bool> {
         self.db
             .op("ContinuumStore.set_expires_at", String::new, || {
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let Some(mut row) = w.get::<ContinuumMemory>(id)? else {
                         return Ok(false);
                     };
@@ -516,7 +516,7 @@ impl ContinuumStore {
             || format!("id={id} archive={archive}"),
             || {
                 self.db
-                    .write(|w| delete_memory(w, id, archive, reason, force, now))
+                    .write_retrying(|w| delete_memory(w, id, archive, reason, force, now))
             },
         )
     }
@@ -548,7 +548,7 @@ impl ContinuumStore {
                     .map(|m| m.id)
                     .collect()
             };
-            self.db.write(|w| {
+            self.db.write_retrying(|w| {
                 let mut n = 0;
                 for id in &expired {
                     // Re-checked inside the transaction: a memory marked

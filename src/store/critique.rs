@@ -330,7 +330,7 @@ impl CritiqueStore {
                     created_at: Some(now.clone()),
                     extra: Default::default(),
                 };
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     w.upsert(&row)?;
                     debate
                         .critiques
@@ -352,7 +352,7 @@ impl CritiqueStore {
             || {
                 let now = time::format_iso(now);
                 self.db
-                    .write(|w| insert_critique(w, critique, debate_id, &now))
+                    .write_retrying(|w| insert_critique(w, critique, debate_id, &now))
             },
         )
     }
@@ -430,7 +430,7 @@ impl CritiqueStore {
                 let now = time::format_iso(now);
                 let example: Option<String> =
                     example_task.map(|t| t.chars().take(EXAMPLE_TASK_MAX_CHARS).collect());
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut ids = Vec::new();
                     for issue in &critique.issues {
                         let id = pattern_id(issue);
@@ -473,7 +473,7 @@ impl CritiqueStore {
             let now = self.db.now();
             let now = time::format_iso(now);
             let id = pattern_id(issue_text);
-            self.db.write(|w| {
+            self.db.write_retrying(|w| {
                 let row = match w.get::<Pattern>(&id)? {
                     Some(mut p) => {
                         bump(&mut p.failure_count, true);
@@ -558,7 +558,7 @@ impl CritiqueStore {
             || {
                 let cutoff = now - chrono::Duration::days(max_age_days);
                 let archived_at = time::format_iso(now);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut doomed = Vec::new();
                     for pk in w.keys_in(Pattern::idx_patterns_type, &KeyRange::all())? {
                         if let Some(p) = w.get::<Pattern>(RawKey(&pk))?
@@ -629,7 +629,7 @@ impl CritiqueStore {
                     embedding: Some(pack_f32(embedding)),
                     extra: Default::default(),
                 };
-                self.db.write(|w| w.upsert(&row).map(drop))
+                self.db.write_retrying(|w| w.upsert(&row).map(drop))
             })
     }
 
@@ -655,7 +655,7 @@ impl CritiqueStore {
             || format!("agent={agent}"),
             || {
                 let now = time::format_iso(now);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut r = reputation_row(w, agent, &now)?;
                     bump(&mut r.proposals_made, delta.proposal_made);
                     bump(&mut r.proposals_accepted, delta.proposal_accepted);
@@ -707,7 +707,7 @@ impl CritiqueStore {
                 let now = self.db.now();
                 finite("actual_usefulness", actual_usefulness)?;
                 let now = time::format_iso(now);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let Some(mut c) = w.get::<Critique>(critique_id)? else {
                         return Ok(None);
                     };

@@ -394,7 +394,7 @@ impl EloStore {
             || format!("tournament={tournament_id} predictor={predictor}"),
             || {
                 let now = self.db.now();
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let old = w.get_by(
                 CalibrationPrediction::calibration_predictions_tournament_id_predictor_agent_key,
                 (tournament_id, predictor),
@@ -449,7 +449,7 @@ impl EloStore {
             || format!("tournament={tournament_id}"),
             || {
                 let stamp = time::format_iso(now);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let pks = w.keys_by(
                         CalibrationPrediction::idx_calibration_pred_tournament,
                         tournament_id,
@@ -506,7 +506,7 @@ impl EloStore {
             || {
                 let b = brier(confidence, correct);
                 let key = bucket_key(confidence);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut dc =
                         w.get::<DomainCalibration>((agent, domain))?
                             .unwrap_or_else(|| DomainCalibration {

@@ -107,7 +107,7 @@ impl BatchJobStore {
             "batch_job_save",
             || format!("id={id}"),
             || {
-                self.db.write(|w| w.upsert(&row).map(drop))?;
+                self.db.write_retrying(|w| w.upsert(&row).map(drop))?;
                 Ok(row)
             },
         )
@@ -121,7 +121,7 @@ impl BatchJobStore {
             let job: Option<BatchJob> = self.db.read()?.get(batch_id)?;
             match job {
                 Some(j) if j.expires_at <= now => {
-                    self.db.write(|w| {
+                    self.db.write_retrying(|w| {
                         // Re-check inside the transaction: it may have been re-saved.
                         match w.get::<BatchJob>(batch_id)? {
                             Some(cur) if cur.expires_at <= now => {
@@ -149,7 +149,7 @@ impl BatchJobStore {
         self.db.op("BatchJobStore.update_status", String::new, || {
             let at = self.db.now_epoch();
             check_status(status)?;
-            self.db.write(|w| {
+            self.db.write_retrying(|w| {
                 let Some(mut j) = w.get::<BatchJob>(batch_id)? else {
                     return Ok(None);
                 };

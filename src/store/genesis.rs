@@ -197,7 +197,7 @@ impl GenesisLedger {
             || format!("type={event_type}"),
             || {
                 let timestamp = naive_iso(at);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     // Retry on the (unlikely) collision of a 48-bit id.
                     for _ in 0..8 {
                         let event_id = crate::store::users::new_uuid()[..12].to_string();
@@ -453,7 +453,7 @@ impl GenomeStore {
                     g.created_at = Some(now.clone());
                 }
                 g.updated_at = Some(now);
-                self.db.write(|w| w.upsert(&g).map(drop))?;
+                self.db.write_retrying(|w| w.upsert(&g).map(drop))?;
                 Ok(g)
             },
         )
@@ -481,7 +481,7 @@ impl GenomeStore {
     pub fn update_fitness(&self, genome_id: &str, fitness_score: f64) -> Result<Option<Genome>> {
         self.db.op("GenomeStore.update_fitness", String::new, || {
             finite("fitness score", fitness_score)?;
-            self.db.write(|w| {
+            self.db.write_retrying(|w| {
                 let Some(mut g) = w.get::<Genome>(genome_id)? else {
                     return Ok(None);
                 };
@@ -519,7 +519,7 @@ impl GenomeStore {
             "population_create",
             || format!("genomes={}", genome_ids.len()),
             || {
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     for id in genome_ids {
                         if w.get::<Genome>(*id)?.is_none() {
                             return Err(not_found("genomes", id));
@@ -565,7 +565,7 @@ impl GenomeStore {
     pub fn set_active_population(&self, population_id: &str) -> Result<()> {
         self.db
             .op("GenomeStore.set_active_population", String::new, || {
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     if w.get::<Population>(population_id)?.is_none() {
                         return Err(not_found("populations", population_id));
                     }
@@ -588,7 +588,7 @@ impl GenomeStore {
     ) -> Result<Population> {
         self.db
             .op("GenomeStore.evolve_population", String::new, || {
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut p = w
                         .get::<Population>(population_id)?
                         .ok_or_else(|| not_found("populations", population_id))?;

@@ -232,7 +232,7 @@ impl InsightStore {
             || format!("debate={}", d.debate_id),
             || {
                 let created = crate::time::format_sql(utc);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     w.upsert(&DebateSummary {
                         debate_id: d.debate_id.clone(),
                         task: Some(d.task.clone()),
@@ -278,7 +278,7 @@ impl InsightStore {
         self.db.op("InsightStore.store_insight", String::new, || {
             check_insight(i)?;
             let row = insight_row(i, self.db.now_local());
-            self.db.write(|w| {
+            self.db.write_retrying(|w| {
                 w.upsert(&row)?;
                 Ok(row.clone())
             })
@@ -428,7 +428,7 @@ impl InsightStore {
         self.db
             .op("InsightStore.record_insight_usage", String::new, || {
                 let utc = self.db.now();
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     if let Some(old) = w.get_by(
                         InsightUsage::insight_usage_insight_id_debate_id_key,
                         (insight_id, debate_id),
@@ -478,7 +478,7 @@ impl InsightStore {
         self.db
             .op("InsightStore.add_wisdom_submission", String::new, || {
                 let text: String = text.chars().take(WISDOM_MAX_CHARS).collect();
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let id = w.next_id::<WisdomSubmission>()?;
                     w.insert(&WisdomSubmission {
                         id,
@@ -499,7 +499,7 @@ impl InsightStore {
     pub fn mark_wisdom_used(&self, id: i64) -> Result<bool> {
         self.db
             .op("InsightStore.mark_wisdom_used", String::new, || {
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let Some(mut s) = w.get::<WisdomSubmission>(id)? else {
                         return Ok(false);
                     };

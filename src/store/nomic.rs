@@ -242,7 +242,7 @@ impl NomicStore {
                 if row.created_at.is_none() {
                     row.created_at = Some(ts(None, &self.db));
                 }
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     w.upsert(&row)?;
                     Ok(row.id.clone())
                 })
@@ -417,7 +417,7 @@ impl NomicStore {
     pub fn save_event(&self, e: &NewStreamEvent) -> Result<StreamEvent> {
         self.db.op("NomicStore.save_event", String::new, || {
             let row = self.event_row(e);
-            self.db.write(|w| {
+            self.db.write_retrying(|w| {
                 w.insert(&row)?;
                 Ok(row.clone())
             })
@@ -479,7 +479,7 @@ impl NomicStore {
             if row.timestamp.is_none() {
                 row.timestamp = Some(ts(None, &self.db));
             }
-            self.db.write(|w| {
+            self.db.write_retrying(|w| {
                 w.upsert(&row)?;
                 Ok(row.id.clone())
             })
@@ -560,7 +560,7 @@ impl NomicStore {
                 created_at: ts(r.created_at, &self.db),
                 extra: Default::default(),
             };
-            self.evo.write(|w| {
+            self.evo.write_retrying(|w| {
                 w.upsert(&row)?;
                 Ok(row.clone())
             })
@@ -601,7 +601,7 @@ impl NomicStore {
                     created_at: ts(e.created_at, &self.db),
                     extra: Default::default(),
                 };
-                self.evo.write(|w| {
+                self.evo.write_retrying(|w| {
                     w.upsert(&row)?;
                     Ok(row.clone())
                 })
@@ -626,7 +626,7 @@ impl NomicStore {
     pub fn save_file_change(&self, c: &CycleFileChange) -> Result<()> {
         self.db.op("NomicStore.save_file_change", String::new, || {
             check_in("change_type", &c.change_type, &CHANGE_TYPES)?;
-            self.evo.write(|w| w.upsert(c).map(drop))
+            self.evo.write_retrying(|w| w.upsert(c).map(drop))
         })
     }
 

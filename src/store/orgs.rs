@@ -47,7 +47,7 @@ impl OrganizationStore {
             || format!("name={name}"),
             || {
                 check_tier(tier)?;
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut owner = w.get::<User>(owner_id)?.ok_or_else(|| Error::ForeignKey {
                         table: "organizations",
                         column: "owner_id".into(),
@@ -182,7 +182,7 @@ impl OrganizationStore {
     pub fn add_user_to_org(&self, user_id: &str, org_id: &str, role: &str) -> Result<User> {
         self.db
             .op("OrganizationStore.add_user_to_org", String::new, || {
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut u = w
                         .get::<User>(user_id)?
                         .ok_or_else(|| not_found("users", user_id))?;
@@ -201,7 +201,7 @@ impl OrganizationStore {
             "OrganizationStore.remove_user_from_org",
             String::new,
             || {
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let mut u = w
                         .get::<User>(user_id)?
                         .ok_or_else(|| not_found("users", user_id))?;
@@ -220,12 +220,12 @@ impl OrganizationStore {
     pub fn delete_organization(&self, org_id: &str) -> Result<bool> {
         self.db
             .op("OrganizationStore.delete_organization", String::new, || {
-                self.db.write(|w| w.delete::<Organization>(org_id))
+                self.db.write_retrying(|w| w.delete::<Organization>(org_id))
             })
     }
 
-    fn modify(&self, org_id: &str, f: impl FnOnce(&mut Organization)) -> Result<Organization> {
-        self.db.write(|w| {
+    fn modify(&self, org_id: &str, f: impl Fn(&mut Organization)) -> Result<Organization> {
+        self.db.write_retrying(|w| {
             let mut org = w
                 .get::<Organization>(org_id)?
                 .ok_or_else(|| not_found("organizations", org_id))?;

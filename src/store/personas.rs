@@ -190,7 +190,7 @@ impl PersonaManager {
             || format!("agent={agent_name}"),
             || {
                 let now = naive_iso(at);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let created_at = w
                         .get::<Persona>(agent_name)?
                         .and_then(|p| p.created_at)
@@ -276,7 +276,7 @@ impl PersonaManager {
     pub fn delete_persona(&self, agent_name: &str) -> Result<bool> {
         self.db
             .op("PersonaManager.delete_persona", String::new, || {
-                self.db.write(|w| w.delete::<Persona>(agent_name))
+                self.db.write_retrying(|w| w.delete::<Persona>(agent_name))
             })
     }
 

@@ -196,7 +196,7 @@ impl PolicyStore {
             "policy_create",
             || format!("id={id}"),
             || {
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     w.insert(&p)?;
                     audit(
                         w,
@@ -395,7 +395,7 @@ impl PolicyStore {
             "violation_create",
             || format!("id={id}"),
             || {
-                self.db.write(|w| w.insert(&v))?;
+                self.db.write_retrying(|w| w.insert(&v))?;
                 Ok(v)
             },
         )
@@ -475,7 +475,7 @@ impl PolicyStore {
                         "violation status must not be empty".into(),
                     ));
                 }
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let Some(mut v) = w.get::<Violation>(id)? else {
                         return Ok(None);
                     };

@@ -384,7 +384,7 @@ impl FlipDetector {
             || format!("agent={agent_name}"),
             || {
                 let detected_at = naive_iso(at);
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let keys = w.keys_by(Position::idx_positions_agent, agent_name)?;
                     let mut mine = Vec::with_capacity(keys.len());
                     for k in &keys {

@@ -72,7 +72,7 @@ impl ShareLinkStore {
             "share_save",
             || format!("debate={debate}"),
             || {
-                self.db.write(|w| w.upsert(&link).map(drop))?;
+                self.db.write_retrying(|w| w.upsert(&link).map(drop))?;
                 Ok(link)
             },
         )
@@ -125,7 +125,7 @@ impl ShareLinkStore {
         self.db
             .op("ShareLinkStore.cleanup_expired", String::new, || {
                 let now = self.db.now_epoch();
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     // NULL expiry sorts first; start after it.
                     let range = KeyRange::between(
                         Bound::Excluded(crate::table::Value::Null),
@@ -143,8 +143,8 @@ impl ShareLinkStore {
         })
     }
 
-    fn modify(&self, debate_id: &str, f: impl FnOnce(&mut ShareLink)) -> Result<bool> {
-        self.db.write(|w| {
+    fn modify(&self, debate_id: &str, f: impl Fn(&mut ShareLink)) -> Result<bool> {
+        self.db.write_retrying(|w| {
             let Some(mut link) = w.get::<ShareLink>(debate_id)? else {
                 return Ok(false);
             };

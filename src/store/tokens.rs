@@ -45,7 +45,7 @@ impl TokenBlacklist {
                     revoked_at: now,
                     extra: Default::default(),
                 };
-                self.db.write(|w| w.upsert(&row).map(drop))
+                self.db.write_retrying(|w| w.upsert(&row).map(drop))
             },
         )
     }

@@ -90,7 +90,8 @@ impl UsageStore {
     /// number of summary rows written.
     pub fn aggregate(&self) -> Result<usize> {
         self.db.op("aggregate_usage", String::new, || {
-            self.db.write(|w| aggregate_in(w, self.db.now_iso()))
+            self.db
+                .write_retrying(|w| aggregate_in(w, self.db.now_iso()))
         })
     }
 
@@ -102,7 +103,7 @@ impl UsageStore {
             || format!("days={days}"),
             || {
                 let cutoff = now - chrono::Duration::days(i64::from(days));
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     aggregate_in(w, self.db.now_iso())?;
                     let mut report = PruneReport::default();
                     let mut moved: BTreeMap<Key, (i64, i64)> = BTreeMap::new();

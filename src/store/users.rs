@@ -175,7 +175,7 @@ impl UserStore {
                     token_version: Some(1),
                     ..User::default()
                 };
-                self.db.write(|w| w.insert(&user))?;
+                self.db.write_retrying(|w| w.insert(&user))?;
                 Ok(user)
             },
         )
@@ -219,7 +219,7 @@ impl UserStore {
             || {
                 let mut user = user.clone();
                 user.updated_at = self.db.now_iso();
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let old = w.get::<User>(user.id.as_str())?;
                     self.guard_secrets(old.as_ref(), &user)?;
                     w.update(&user)

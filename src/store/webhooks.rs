@@ -69,7 +69,7 @@ impl WebhookStore {
                     result: result.into(),
                     extra: Default::default(),
                 };
-                self.db.write(|w| w.upsert(&row).map(drop))
+                self.db.write_retrying(|w| w.upsert(&row).map(drop))
             },
         )
     }
@@ -99,7 +99,7 @@ impl WebhookStore {
         let now = self.db.now_epoch();
         self.db.op("webhook_cleanup", String::new, || {
             let cutoff = now - self.ttl;
-            self.db.write(|w| {
+            self.db.write_retrying(|w| {
                 let range = KeyRange::between(Bound::Unbounded, Bound::Included(cutoff));
                 w.delete_in(WebhookEvent::idx_webhook_processed_at, &range)
             })
@@ -273,7 +273,7 @@ impl WebhookConfigStore {
             "webhook_register",
             || format!("id={id}"),
             || {
-                self.db.write(|w| w.insert(&row))?;
+                self.db.write_retrying(|w| w.insert(&row))?;
                 row.secret = secret;
                 Ok(row)
             },
@@ -380,7 +380,7 @@ impl WebhookConfigStore {
         self.db
             .op("WebhookConfigStore.record_delivery", String::new, || {
                 let at = self.db.now_epoch();
-                self.db.write(|w| {
+                self.db.write_retrying(|w| {
                     let Some(mut c) = w.get::<WebhookConfig>(id)? else {
                         return Ok(false);
                     };

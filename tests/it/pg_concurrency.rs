@@ -435,3 +435,33 @@ fn a_deadlock_is_reported_by_write_and_retried_by_write_retrying_and_write_op() 
         );
     }
 }
+
+/// Every store transaction goes through `write_retrying` or `write_op`
+/// (docs/POSTGRES.md, "What is retried"): a plain `write` in a store is
+/// one that a PostgreSQL deadlock fails instead of running again. The one
+/// exception runs a caller's closure, which may not be safe twice.
+#[test]
+fn every_store_transaction_is_retried_but_the_one_that_runs_a_callers_closure() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut plain = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+        let path = e.path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut in_fn = String::new();
+        for (n, line) in text.lines().enumerate() {
+            if let Some(rest) = line.trim_start().strip_prefix("pub fn ") {
+                in_fn = rest.split('(').next().unwrap_or_default().to_string();
+            }
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains(".write(") || code.contains(".write_with(") {
+                plain.push(format!(
+                    "{}:{} (in {in_fn})",
+                    path.file_name().unwrap().to_string_lossy(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    assert_eq!(plain.len(), 1, "plain writes in src/store: {plain:#?}");
+    assert!(plain[0].contains("(in modify_user)"), "{plain:?}");
+}
