@@ -12,9 +12,9 @@
 //! column or index by name.
 //!
 //! The rules are SQLite's as the store documents them (`table::api`):
-//! each operation checks everything before it writes, so a row cannot
-//! reference itself in the insert that creates it, and RESTRICT is checked
-//! before any cascade; NULLs are distinct in UNIQUE indexes; a foreign key
+//! each operation checks everything before it writes (a row may reference
+//! itself: the key it names is its own), RESTRICT is checked before any
+//! cascade and ignores a row's reference to itself; NULLs are distinct in UNIQUE indexes; a foreign key
 //! with a NULL column is not checked, nor one an update leaves unchanged.
 //!
 //! Each case is a random sequence of write transactions. Their operations
@@ -673,7 +673,10 @@ impl Model<'_> {
             if old.is_some_and(|old| fk.columns.iter().all(|&c| old[c] == vals[c])) {
                 continue;
             }
-            if !s.rows[p].contains_key(&encode_cols(fk.columns, vals)) {
+            let key = encode_cols(fk.columns, vals);
+            // A row may reference itself (SQLite checks once it is written).
+            let itself = p == t && key == encode_cols(def.primary_key, vals);
+            if !itself && !s.rows[p].contains_key(&key) {
                 return Err(format!(
                     "ForeignKey {}.{} -> {}",
                     def.name,
@@ -789,7 +792,12 @@ impl Model<'_> {
         let children: &[(usize, usize)] = if fk_on { &self.f.children[t] } else { &[] };
         for &(c, f) in children {
             let fk = &self.def(c).foreign_keys[f];
-            if fk.on_delete == OnDelete::Restrict && !self.referencing(s, c, f, pk).is_empty() {
+            let mut referencing = self.referencing(s, c, f, pk);
+            if c == t {
+                // The row's reference to itself goes with it.
+                referencing.retain(|k| k.as_slice() != pk);
+            }
+            if fk.on_delete == OnDelete::Restrict && !referencing.is_empty() {
                 let e = format!(
                     "Referenced {} by {}.{}",
                     def.name,

@@ -529,3 +529,32 @@ fn genomes_and_populations() {
     assert!(store.delete_genome("cccccccccccc").unwrap());
     assert_clean(store.db());
 }
+
+/// A row may reference itself, as SQLite allows (the original's
+/// `genesis_events.parent_event_id` can name the event's own id): the
+/// insert is accepted, and a RESTRICT delete is not blocked by the row's
+/// reference to itself, on both backends. Another child still blocks it.
+#[test]
+fn store_an_event_that_is_its_own_parent_inserts_and_deletes() {
+    let (_d, cfg) = store_dir();
+    let db = Database::open(
+        &cfg,
+        aragora_db::config::DbTarget::Type(aragora_db::config::DatabaseType::Genesis),
+    )
+    .unwrap();
+    let ev = |id: &str, parent: &str| GenesisEvent {
+        event_id: id.into(),
+        event_type: "tick".into(),
+        timestamp: "2026-01-05T10:00:00".into(),
+        parent_event_id: Some(parent.into()),
+        content_hash: format!("h-{id}"),
+        ..Default::default()
+    };
+    db.write(|w| w.insert(&ev("root", "root"))).unwrap();
+    db.write(|w| w.insert(&ev("kid", "root"))).unwrap();
+    let e = db.write(|w| w.delete::<GenesisEvent>("root")).unwrap_err();
+    assert!(matches!(e, Error::Referenced { .. }), "{e}");
+    assert!(db.write(|w| w.delete::<GenesisEvent>("kid")).unwrap());
+    assert!(db.write(|w| w.delete::<GenesisEvent>("root")).unwrap());
+    assert_clean(&db);
+}
