@@ -36,7 +36,7 @@ use crate::export::Rows;
 use crate::export::pgshape::{self, PgColumn};
 use crate::export::types::PgType;
 use crate::ops::export_rows::StoreRows;
-use crate::table::{Extras, KeyRange, Page, TableDef, Value, keys};
+use crate::table::{Extras, Read, Reader, TableDef, Value, keys};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -455,62 +455,30 @@ fn is_nan(v: &Value) -> bool {
     matches!(v, Value::Real(f) if f.is_nan())
 }
 
-/// Reads every source row back from PostgreSQL in one snapshot.
+/// Source rows compared per batch: one statement fetches a batch's rows
+/// back from PostgreSQL, and memory holds one batch, however large the
+/// table.
+const VERIFY_BATCH: usize = 4096;
+
+/// Reads every source row back from PostgreSQL in one snapshot, a batch
+/// of keys per statement.
 fn verify(rows: &StoreRows, dst: &Database, report: &mut MoveReport) -> Result<()> {
     let r = dst.read()?;
     let mut wrong = Problems::new();
     for (t, &def) in rows.tables().iter().enumerate() {
-        let shape = pgshape::shape(def);
         let Some(tm) = report.tables.iter_mut().find(|m| m.table == def.name) else {
             continue;
         };
-        // The table in one ordered scan (a round trip per page, not per
-        // row), then each source row looked up in it.
-        let mut held: std::collections::HashMap<Vec<u8>, Vec<u8>> =
-            std::collections::HashMap::new();
-        r.scan_raw(def, &KeyRange::all(), Page::default(), |pk, bytes| {
-            held.insert(pk.to_vec(), bytes.to_vec());
-            Ok(true)
-        })?;
+        let mut batch: Vec<(Vec<u8>, Vec<Value>, Extras)> = Vec::with_capacity(VERIFY_BATCH);
         rows.visit(t, &mut |pk, vals, extras| {
-            let got = match held.get(pk) {
-                Some(bytes) => Some(def.decode_values(pk, bytes)?),
-                None => None,
-            };
-            let Some((got, got_extras)) = got else {
-                wrong.push(format!("{} {}: missing", def.name, keys::render(pk)));
-                return Ok(());
-            };
-            if !same_extras(extras, &got_extras) {
-                wrong.push(format!(
-                    "{} {}: undeclared columns differ in PostgreSQL",
-                    def.name,
-                    keys::render(pk)
-                ));
+            batch.push((pk.to_vec(), vals.to_vec(), extras.clone()));
+            if batch.len() == VERIFY_BATCH {
+                verify_batch(&r, def, &batch, tm, &mut wrong)?;
+                batch.clear();
             }
-            let mut reformed = 0;
-            let stamp = run_stamp(def);
-            for (i, ((s, g), col)) in vals.iter().zip(&got).zip(shape.declared()).enumerate() {
-                if Some(i) == stamp {
-                    continue;
-                }
-                match compare(s, g, col, def)? {
-                    Same::Exactly => {}
-                    Same::Reformed => reformed += 1,
-                    Same::No => wrong.push(format!(
-                        "{} {}: column {} is {} in PostgreSQL, {} in the embedded store",
-                        def.name,
-                        keys::render(pk),
-                        col.decl_name,
-                        g.as_ref().describe(),
-                        s.as_ref().describe()
-                    )),
-                }
-            }
-            tm.reformed += reformed;
-            tm.verified += 1;
             Ok(())
         })?;
+        verify_batch(&r, def, &batch, tm, &mut wrong)?;
     }
     let target = report.target.clone();
     wrong.into_error(
@@ -518,6 +486,61 @@ fn verify(rows: &StoreRows, dst: &Database, report: &mut MoveReport) -> Result<(
         "rows differ after the move (it was committed: compare them and run the move again)",
         Error::Conflict,
     )
+}
+
+/// Compares one batch of source rows with what PostgreSQL holds for
+/// their keys.
+fn verify_batch(
+    r: &Reader,
+    def: &'static TableDef,
+    batch: &[(Vec<u8>, Vec<Value>, Extras)],
+    tm: &mut TableMove,
+    wrong: &mut Problems,
+) -> Result<()> {
+    let shape = pgshape::shape(def);
+    let pks: Vec<&[u8]> = batch.iter().map(|(pk, ..)| pk.as_slice()).collect();
+    let mut held: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+        std::collections::HashMap::with_capacity(pks.len());
+    r.source().rows_of(def, &pks, &mut |pk, bytes| {
+        held.insert(pk.to_vec(), bytes.to_vec());
+        Ok(true)
+    })?;
+    let stamp = run_stamp(def);
+    for (pk, vals, extras) in batch {
+        let Some(bytes) = held.get(pk) else {
+            wrong.push(format!("{} {}: missing", def.name, keys::render(pk)));
+            continue;
+        };
+        let (got, got_extras) = def.decode_values(pk, bytes)?;
+        if !same_extras(extras, &got_extras) {
+            wrong.push(format!(
+                "{} {}: undeclared columns differ in PostgreSQL",
+                def.name,
+                keys::render(pk)
+            ));
+        }
+        let mut reformed = 0;
+        for (i, ((s, g), col)) in vals.iter().zip(&got).zip(shape.declared()).enumerate() {
+            if Some(i) == stamp {
+                continue;
+            }
+            match compare(s, g, col, def)? {
+                Same::Exactly => {}
+                Same::Reformed => reformed += 1,
+                Same::No => wrong.push(format!(
+                    "{} {}: column {} is {} in PostgreSQL, {} in the embedded store",
+                    def.name,
+                    keys::render(pk),
+                    col.decl_name,
+                    g.as_ref().describe(),
+                    s.as_ref().describe()
+                )),
+            }
+        }
+        tm.reformed += reformed;
+        tm.verified += 1;
+    }
+    Ok(())
 }
 
 /// What `import` on the PostgreSQL backend did: the import into the

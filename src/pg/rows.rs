@@ -288,7 +288,7 @@ impl<C: Connection> PgRows<C> {
     /// `pks` that exist, by encoded primary key: one statement, where a
     /// lookup per key would cost a round trip each.
     pub fn rows_by_keys(
-        &mut self,
+        &self,
         def: &'static TableDef,
         pks: &[&[u8]],
     ) -> Result<std::collections::HashMap<Vec<u8>, Vec<u8>>> {
@@ -896,6 +896,15 @@ fn literal(out: &mut String, v: Option<&str>) -> Result<()> {
 }
 
 impl<C: Connection> RowSource for PgRows<C> {
+    fn rows_of(&self, def: &'static TableDef, pks: &[&[u8]], f: RowVisitor<'_>) -> Result<()> {
+        for (pk, bytes) in self.rows_by_keys(def, pks)? {
+            if !f(&pk, &bytes)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn origin(&self) -> &Path {
         self.set.origin()
     }

@@ -89,6 +89,25 @@ pub trait RowSource {
         }
     }
 
+    /// The stored rows of those of `pks` (encoded primary keys) that
+    /// exist, each handed to `f` with its key, in no particular order; `f`
+    /// returns `false` to stop. The default looks each key up; a backend
+    /// that can fetch many in one statement overrides it (PostgreSQL: one
+    /// round trip for the lot).
+    fn rows_of(&self, def: &'static TableDef, pks: &[&[u8]], f: RowVisitor<'_>) -> Result<()> {
+        for pk in pks {
+            let mut go = true;
+            self.row(def, pk, &mut |bytes| {
+                go = f(pk, bytes)?;
+                Ok(())
+            })?;
+            if !go {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Rows in key order of `idx` (the primary key when `None`) within `range`.
     fn rows(
         &self,
