@@ -869,3 +869,63 @@ fn import_stages_where_told() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("only for an import into PostgreSQL"));
     assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
 }
+
+/// A staging directory the importing user cannot write is a clear error
+/// naming it, and nothing reaches PostgreSQL. Run as the unprivileged user
+/// 65534 (root ignores permission bits); skipped when not root or without
+/// `setpriv`.
+#[test]
+fn import_with_an_unwritable_staging_directory_writes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    if !available() {
+        return;
+    }
+    let root_uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    if root_uid.ok() != Some(0) || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("not root or no setpriv: skipped");
+        return;
+    }
+    let db = TempDb::new("cli_import_staging_ro");
+    let top = tempfile::tempdir().unwrap();
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    mode(top.path(), 0o755);
+    let src = top.path().join("nomic");
+    std::fs::create_dir(&src).unwrap();
+    clean_source(&src);
+    mode(&src.join("users.db"), 0o644);
+    let staging = top.path().join("staging");
+    std::fs::create_dir(&staging).unwrap();
+    mode(&staging, 0o555);
+    let data = top.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    mode(&data, 0o777);
+    let mut cmd = std::process::Command::new("/usr/bin/setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+    cmd.arg(crate::common::bin().get_program());
+    for k in crate::common::CLI_VARS {
+        cmd.env_remove(k);
+    }
+    cmd.env("ARAGORA_DATA_DIR", &data)
+        .env("ARAGORA_DB_BACKEND", "postgres")
+        .env("ARAGORA_POSTGRES_DSN", url(&db))
+        .args(["import", "--source", src.to_str().unwrap()])
+        .args(["--staging", staging.to_str().unwrap()]);
+    let o = cmd.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(staging.to_str().unwrap()), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let users = db.scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'users'");
+    if users == "1" {
+        assert_eq!(db.scalar("SELECT count(*) FROM users"), "0");
+    }
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+}
