@@ -1098,13 +1098,7 @@ impl<C: Connection> RowSource for PgRows<C> {
         let t = self.table(def)?;
         let mut st = Stmt::default();
         let cond = sql::range_where(&mut st, t, idx, range)?;
-        st.sql = format!(
-            "SELECT {}, {} FROM {}{cond}{}",
-            sql::pk_select(t),
-            t.select,
-            t.q,
-            sql::order_page(t, idx, page)
-        );
+        st.sql = sql::page_rows(t, idx, &cond, page);
         let npk = def.primary_key.len();
         let mut buf = Vec::with_capacity(128);
         let rows = self.query(&st)?;
