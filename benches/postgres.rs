@@ -665,6 +665,130 @@ fn benches(c: &mut Criterion, f: &mut Fixture) {
     assert_eq!(f.pg.get_user_by_id(id).unwrap(), Some(a));
 }
 
+/// The ratios again, measured interleaved: for each workload, rounds of
+/// a block of calls on our side then a block of the same calls
+/// hand-written (in turn first), each round's ratio the quotient of the
+/// two blocks' times; the median over the rounds. A machine whose load
+/// drifts (other processes) moves both blocks of a round alike, where
+/// criterion's separate runs, seconds apart, see different loads.
+/// `ARAGORA_BENCH_INTERLEAVED=<rounds>` runs this instead of criterion.
+fn interleaved(f: &mut Fixture, rounds: usize) {
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+    let n = f.n_users;
+    let ids: Vec<String> = (0..n).map(|i| user_row(i).id).collect();
+    let mut k = 0usize;
+    type Call<'a> = Box<dyn FnMut(&mut Fixture, usize) + 'a>;
+    let workloads: Vec<(&str, usize, Call<'_>, Call<'_>)> = vec![
+        (
+            "get_by_id",
+            200,
+            Box::new(|f, i| {
+                black_box(f.pg.get_user_by_id(&ids[i % n]).unwrap().unwrap());
+            }),
+            Box::new(|f, i| {
+                black_box(f.hand.get_by_id(&ids[i % n]).unwrap());
+            }),
+        ),
+        (
+            "get_by_email",
+            200,
+            Box::new(|f, i| {
+                let e = format!("user{}@example.com", i % n);
+                black_box(f.pg.get_user_by_email(&e).unwrap().unwrap());
+            }),
+            Box::new(|f, i| {
+                let e = format!("user{}@example.com", i % n);
+                black_box(f.hand.get_by_email(&e).unwrap());
+            }),
+        ),
+        (
+            "org_page_50",
+            20,
+            Box::new(|f, i| {
+                let o = org_id(i % N_ORGS);
+                black_box(f.pg.list_users_by_org(&o, Page::first(PAGE)).unwrap());
+            }),
+            Box::new(|f, i| {
+                black_box(f.hand.org_page(&org_id(i % N_ORGS)));
+            }),
+        ),
+        (
+            "create_user",
+            10,
+            Box::new(|f, _| {
+                k += 1;
+                let e = format!("ab-ours-{k}@example.com");
+                let org = org_id(k % N_ORGS);
+                black_box(
+                    f.pg.create_user(&e, "bcrypt:h", "", "New", Some(&org), "member")
+                        .unwrap(),
+                );
+            }),
+            Box::new(|f, i| {
+                let e = format!("ab-hand-{i}-{}@example.com", new_uuid());
+                black_box(f.hand.create_user(&e, "New", &org_id(i % N_ORGS)));
+            }),
+        ),
+        (
+            "modify_user",
+            10,
+            Box::new(|f, i| {
+                black_box(
+                    f.pg.modify_user(&ids[i % n], |u| {
+                        u.failed_login_count = Some(u.failed_login_count.unwrap_or(0) + 1)
+                    })
+                    .unwrap(),
+                );
+            }),
+            Box::new(|f, i| {
+                black_box(f.hand.modify_user(&ids[i % n], |u| {
+                    u.failed_login_count = Some(u.failed_login_count.unwrap_or(0) + 1)
+                }));
+            }),
+        ),
+    ];
+    for (name, calls, mut ours, mut hand) in workloads {
+        let mut ratios = Vec::with_capacity(rounds);
+        let (mut o_us, mut h_us) = (Vec::new(), Vec::new());
+        let mut i = 0usize;
+        // Warm up both sides.
+        for _ in 0..calls {
+            i = i.wrapping_add(7919);
+            ours(f, i);
+            hand(f, i);
+        }
+        for round in 0..rounds {
+            let time = |side: &mut Call<'_>, f: &mut Fixture, start: usize| {
+                let t = std::time::Instant::now();
+                for c in 0..calls {
+                    side(f, start.wrapping_add(c * 7919));
+                }
+                t.elapsed().as_secs_f64() * 1e6 / calls as f64
+            };
+            i = i.wrapping_add(calls * 7919);
+            let (o, h) = if round % 2 == 0 {
+                let o = time(&mut ours, f, i);
+                (o, time(&mut hand, f, i))
+            } else {
+                let h = time(&mut hand, f, i);
+                (time(&mut ours, f, i), h)
+            };
+            ratios.push(o / h);
+            o_us.push(o);
+            h_us.push(h);
+        }
+        println!(
+            "interleaved {name}: ours {:.1} us, hand-written {:.1} us, ratio {:.3} (median of {rounds} rounds of {calls} calls)",
+            median(o_us),
+            median(h_us),
+            median(ratios)
+        );
+    }
+}
+
 fn main() {
     let Some(mut admin) = admin() else {
         return;
@@ -672,6 +796,15 @@ fn main() {
     let bench = BenchDb::create(&mut admin);
     drop(admin);
     let mut f = fixture(&bench);
+    if let Some(rounds) = std::env::var("ARAGORA_BENCH_INTERLEAVED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        interleaved(&mut f, rounds);
+        drop(f);
+        drop(bench);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     benches(&mut c, &mut f);
     c.final_summary();

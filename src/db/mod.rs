@@ -448,12 +448,23 @@ impl Database {
     }
 
     /// [`Database::op`] over one read snapshot.
+    ///
+    /// `f` is `Fn`: on PostgreSQL it may run twice. A read that sends one
+    /// statement runs without a transaction (one statement sees one
+    /// snapshot); if `f` sends a second one, what it did is thrown away
+    /// and it runs again in a snapshot, and so do later calls of the same
+    /// `op` (docs/POSTGRES.md, "Round trips"). So `f` must have no effect
+    /// but its result: a read that writes as it goes (an export to a
+    /// stream) takes [`Database::read`] inside [`Database::op`] instead.
     pub fn read_op<R>(
         &self,
         op: &str,
         ctx: impl FnOnce() -> String,
-        f: impl FnOnce(&Reader) -> Result<R>,
+        f: impl Fn(&Reader) -> Result<R>,
     ) -> Result<R> {
+        if let Engine::Postgres(pg) = &self.inner.engine {
+            return self.op(op, ctx, || pg.read_op(&self.inner.set, op, &f));
+        }
         self.op(op, ctx, || f(&self.read()?))
     }
 

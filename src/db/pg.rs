@@ -7,9 +7,12 @@ use crate::config::{Config, DbTarget};
 use crate::error::Result;
 use crate::pg::rows::{Connection, PgRows};
 use crate::table::{Reader, TableDef, TableSet, Writer};
+use parking_lot::RwLock;
+use std::collections::HashSet;
 use std::ops::DerefMut;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A connection to hand to one snapshot or transaction (a pooled client
 /// goes back to its pool when dropped, unless the transaction found its
@@ -62,12 +65,50 @@ pub type Connect = Box<dyn Fn() -> Result<PgClient> + Send + Sync>;
 /// The PostgreSQL side of a [`Database`].
 pub(crate) struct PgEngine {
     connect: Connect,
+    /// The read operations ([`Database::read_op`] names) seen to send
+    /// more than one statement: they run in a snapshot from the start.
+    multi: RwLock<HashSet<Box<str>>>,
 }
 
 impl PgEngine {
+    fn new(connect: Connect) -> PgEngine {
+        PgEngine {
+            connect,
+            multi: RwLock::default(),
+        }
+    }
+
     pub(crate) fn read(&self, set: &Arc<TableSet>) -> Result<Reader> {
         let rows = PgRows::snapshot((self.connect)()?, set.clone())?;
         Ok(Reader::other(Box::new(rows)))
+    }
+
+    /// Runs the read operation `op`. One PostgreSQL statement sees one
+    /// snapshot, so a read that sends one statement needs no transaction:
+    /// `f` runs first on a [`PgRows::single`] read (no `BEGIN`, no
+    /// `ROLLBACK`). If it sends a second statement, that one is refused,
+    /// whatever `f` made of it is thrown away, and `f` runs again in a
+    /// snapshot; `op` is remembered, so its next calls start there.
+    pub(crate) fn read_op<R>(
+        &self,
+        set: &Arc<TableSet>,
+        op: &str,
+        f: &impl Fn(&Reader) -> Result<R>,
+    ) -> Result<R> {
+        if !self.multi.read().contains(op) {
+            let tripped = Arc::new(AtomicBool::new(false));
+            let rows = PgRows::single((self.connect)()?, set.clone(), tripped.clone())?;
+            let out = f(&Reader::other(Box::new(rows)));
+            if !tripped.load(Ordering::Relaxed) {
+                return out;
+            }
+            tracing::debug!(
+                op,
+                "a read of more than one statement: again, in a snapshot"
+            );
+            self.multi.write().insert(op.into());
+        }
+        f(&self.read(set)?)
     }
 
     pub(crate) fn write<R>(
@@ -105,7 +146,7 @@ impl Database {
         let set = Arc::new(TableSet::new(path, tables));
         let inner = Inner {
             snapshots: Default::default(),
-            engine: Engine::Postgres(PgEngine { connect }),
+            engine: Engine::Postgres(PgEngine::new(connect)),
             set,
             slow_threshold: opts.slow_threshold,
             notes: Vec::new(),
@@ -306,7 +347,7 @@ pub fn open_configured_read_only(config: &Config, target: DbTarget) -> Result<Op
         crate::schema::ALL_TABLES.to_vec(),
     ));
     let inner = Inner {
-        engine: Engine::Postgres(PgEngine { connect }),
+        engine: Engine::Postgres(PgEngine::new(connect)),
         set,
         slow_threshold: OpenOptions::from(config).slow_threshold,
         notes: Vec::new(),

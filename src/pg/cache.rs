@@ -8,8 +8,14 @@
 //! is dropped with it: a discarded connection takes its statements along,
 //! and a new connection starts empty.
 //!
-//! The cache is bounded ([`CAPACITY`] statements); the least recently
-//! used one is deallocated to make room. Names are never reused within a
+//! A statement run alone (nothing to send ahead of it in its round trip)
+//! goes on the extended protocol instead ([`StmtCache::bound`]): prepared
+//! once per connection as a [`postgres::Statement`] (parameters typed
+//! `text`, as `PREPARE`'s), then bound and executed by the client, which
+//! saves the server parsing `EXECUTE aragora_N(…)` and its literals.
+//!
+//! The cache is bounded ([`CAPACITY`] statements of each kind); the least
+//! recently used one is deallocated to make room. Names are never reused within a
 //! process, so a statement whose fate is unknown (a failed batch) can never
 //! be mistaken for another one.
 
@@ -27,6 +33,9 @@ pub const CAPACITY: usize = 256;
 pub struct StmtCache {
     /// SQL text → (statement number, last use).
     map: HashMap<String, (u64, u64)>,
+    /// SQL text → (extended-protocol statement, last use). Dropping one
+    /// closes it on the server.
+    bound: HashMap<String, (postgres::Statement, u64)>,
     /// A use counter, for least-recently-used eviction.
     tick: u64,
     /// Statements prepared on this connection so far.
@@ -50,6 +59,7 @@ impl StmtCache {
     pub fn with_capacity(capacity: usize) -> StmtCache {
         StmtCache {
             map: HashMap::new(),
+            bound: HashMap::new(),
             tick: 0,
             prepared: 0,
             capacity: capacity.max(1),
@@ -91,27 +101,62 @@ impl StmtCache {
         self.map.insert(sql.to_string(), (n, self.tick));
     }
 
+    /// The extended-protocol statement prepared for `sql`, if any.
+    pub fn bound(&mut self, sql: &str) -> Option<postgres::Statement> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.bound.get_mut(sql).map(|e| {
+            e.1 = tick;
+            e.0.clone()
+        })
+    }
+
+    /// Records an extended-protocol statement prepared for `sql`; the
+    /// least recently used one goes when the cache is full.
+    pub fn insert_bound(&mut self, sql: &str, st: postgres::Statement) {
+        if self.bound.len() >= self.capacity {
+            let oldest = self
+                .bound
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                self.bound.remove(&k);
+            }
+        }
+        self.tick += 1;
+        self.prepared += 1;
+        self.bound.insert(sql.to_string(), (st, self.tick));
+    }
+
     /// Forgets every statement (they may be gone from the server).
     pub fn clear(&mut self) {
         self.map.clear();
+        self.bound.clear();
     }
 
-    /// Statements held.
+    /// Statements held (`PREPARE`d ones; see [`StmtCache::bound_len`]).
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
-    /// Whether no statement is held.
+    /// Extended-protocol statements held.
+    pub fn bound_len(&self) -> usize {
+        self.bound.len()
+    }
+
+    /// Whether no `PREPARE`d statement is held.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
-    /// The numbers of the statements held.
+    /// The numbers of the `PREPARE`d statements held.
     pub fn numbers(&self) -> impl Iterator<Item = u64> + '_ {
         self.map.values().map(|(n, _)| *n)
     }
 
-    /// Statements prepared over this cache's life (each `PREPARE` sent).
+    /// Statements prepared over this cache's life (each `PREPARE` sent,
+    /// and each extended-protocol one).
     pub fn prepared(&self) -> u64 {
         self.prepared
     }

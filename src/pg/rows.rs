@@ -37,10 +37,66 @@ use crate::table::codec::{self, Extras};
 use crate::table::{IndexDef, KeyRange, Page, TableDef, TableSet, Value, ValueRef, keys};
 use postgres::SimpleQueryMessage;
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::Type;
 use std::cell::{Cell, RefCell};
 use std::ops::DerefMut;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The rows of one statement, every column as text: from the simple
+/// query protocol, or from the extended one (columns cast to `text`, so
+/// their binary form is the text itself).
+enum Rows {
+    Simple(Vec<postgres::SimpleQueryRow>),
+    Bound(Vec<postgres::Row>),
+}
+
+/// One row of [`Rows`].
+#[derive(Clone, Copy)]
+enum RowRef<'a> {
+    Simple(&'a postgres::SimpleQueryRow),
+    Bound(&'a postgres::Row),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Simple(v) => v.len(),
+            Rows::Bound(v) => v.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn first(&self) -> Option<RowRef<'_>> {
+        self.get(0)
+    }
+
+    fn get(&self, i: usize) -> Option<RowRef<'_>> {
+        match self {
+            Rows::Simple(v) => v.get(i).map(RowRef::Simple),
+            Rows::Bound(v) => v.get(i).map(RowRef::Bound),
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = RowRef<'_>> {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+impl<'a> RowRef<'a> {
+    /// Column `i` as text (`None`: NULL).
+    fn text(self, i: usize) -> std::result::Result<Option<&'a str>, postgres::Error> {
+        match self {
+            RowRef::Simple(r) => r.try_get(i),
+            RowRef::Bound(r) => r.try_get(i),
+        }
+    }
+}
 
 /// Why a write inside a savepoint failed.
 enum Fail {
@@ -121,6 +177,9 @@ pub struct PgRows<C: Connection> {
     /// write succeeded, or it was rolled back to already): the next
     /// savepoint releases it first, and `COMMIT` releases it anyway.
     releasable: bool,
+    /// A read of one statement and no transaction ([`PgRows::single`]):
+    /// set when a second statement was refused.
+    single: Option<Arc<AtomicBool>>,
 }
 
 /// `BEGIN` of a write transaction. Foreign keys are created DEFERRABLE (so
@@ -144,6 +203,18 @@ impl<C: Connection> PgRows<C> {
         Self::begin(client, set, true)
     }
 
+    /// A read of at most one statement, outside any transaction: one
+    /// PostgreSQL statement sees one snapshot, so it needs no `BEGIN` and
+    /// leaves no `ROLLBACK` behind. A second statement is refused (an
+    /// error, nothing sent) and `tripped` set: whoever handed out this
+    /// read must throw away what it computed and run it again in a
+    /// [`PgRows::snapshot`] (`Database::read_op` does).
+    pub fn single(client: C, set: Arc<TableSet>, tripped: Arc<AtomicBool>) -> Result<Self> {
+        let mut rows = Self::begin(client, set, false)?;
+        rows.single = Some(tripped);
+        Ok(rows)
+    }
+
     /// Nothing is sent yet: `BEGIN` goes with the first statement.
     fn begin(mut client: C, set: Arc<TableSet>, write: bool) -> Result<Self> {
         let own = client.split().1.is_none().then(StmtCache::default);
@@ -161,6 +232,7 @@ impl<C: Connection> PgRows<C> {
             own: RefCell::new(own),
             rollback_first,
             releasable: false,
+            single: None,
         })
     }
 
@@ -269,7 +341,7 @@ impl<C: Connection> PgRows<C> {
             params: Vec::new(),
         })?;
         let mut inserted = std::collections::HashSet::with_capacity(got.len());
-        for r in &got {
+        for r in got.iter() {
             inserted.insert(Self::pk_of_row(t, r)?);
         }
         if let Some(id) = max_id {
@@ -298,10 +370,10 @@ impl<C: Connection> PgRows<C> {
         }
         let t = self.table(def)?;
         let st = sql::rows_by_keys(t, pks)?;
-        for row in self.query(&st)? {
-            let pk = Self::pk_of_row(t, &row)?;
+        for row in self.query(&st)?.iter() {
+            let pk = Self::pk_of_row(t, row)?;
             let mut buf = Vec::with_capacity(128);
-            Self::envelope(t, &row, def.primary_key.len(), &mut buf)?;
+            Self::envelope(t, row, def.primary_key.len(), &mut buf)?;
             out.insert(pk, buf);
         }
         Ok(out)
@@ -312,7 +384,7 @@ impl<C: Connection> PgRows<C> {
         shape(def)
     }
 
-    fn query(&self, st: &Stmt) -> Result<Vec<postgres::SimpleQueryRow>> {
+    fn query(&self, st: &Stmt) -> Result<Rows> {
         self.run(&st.sql, &st.params).map_err(|e| match e {
             Fail::Pg(e) => pg_error(self.set.origin(), &st.sql, e),
             Fail::Api(e) => e,
@@ -322,31 +394,35 @@ impl<C: Connection> PgRows<C> {
     /// Runs one statement (prepared on first use on this connection), with
     /// `BEGIN` and whatever waits in `ahead` in the same round trip; the
     /// rows of the statement.
-    fn run(
-        &self,
-        sql: &str,
-        params: &[Option<String>],
-    ) -> std::result::Result<Vec<postgres::SimpleQueryRow>, Fail> {
+    fn run(&self, sql: &str, params: &[Option<String>]) -> std::result::Result<Rows, Fail> {
         if self.broken.get() {
             return Err(Fail::Api(Error::PgConnection {
                 target: self.set.origin().display().to_string(),
                 what: "the connection was lost".into(),
             }));
         }
-        let mut args = String::new();
-        for (i, p) in params.iter().enumerate() {
-            args.push_str(if i == 0 { "(" } else { ", " });
-            literal(&mut args, p.as_deref()).map_err(Fail::Api)?;
+        if let Some(tripped) = &self.single
+            && self.sent.get()
+        {
+            // A second statement would see another snapshot: refused,
+            // and the read run again in one (never seen by the caller).
+            tripped.store(true, Ordering::Relaxed);
+            return Err(Fail::Api(Error::InvalidArgument(format!(
+                "{}: a second statement in a one-statement read (run again in a snapshot)",
+                self.set.origin().display()
+            ))));
         }
-        if !args.is_empty() {
-            args.push(')');
+        for p in params.iter().flatten() {
+            if p.contains('\0') {
+                return Err(Fail::Api(nul_error()));
+            }
         }
         tracing::debug!(sql = %sql, params = ?params.len(), "postgres query");
         let mut retried = false;
         loop {
             let first = !self.sent.get();
-            let begin = self.open && !self.began.get();
-            let e = match self.attempt(sql, params.len(), &args, begin) {
+            let begin = self.open && !self.began.get() && self.single.is_none();
+            let e = match self.attempt(sql, params, begin) {
                 Ok(rows) => {
                     self.ahead.borrow_mut().clear();
                     return Ok(rows);
@@ -395,6 +471,10 @@ impl<C: Connection> PgRows<C> {
                         self.began.set(false);
                         continue;
                     }
+                } else if self.single.is_some() {
+                    // No transaction: nothing happened; again, preparing anew.
+                    retried = true;
+                    continue;
                 }
             }
             self.on_error(&e);
@@ -423,14 +503,15 @@ impl<C: Connection> PgRows<C> {
     }
 
     /// One round trip, or two when the statement is new on this
-    /// connection (`PREPARE` first, carrying `BEGIN` and `ahead`).
+    /// connection (`PREPARE` first, carrying `BEGIN` and `ahead`). A
+    /// statement with nothing to send ahead of it goes on the extended
+    /// protocol (see [`super::cache`]).
     fn attempt(
         &self,
         sql: &str,
-        nparams: usize,
-        args: &str,
+        params: &[Option<String>],
         begin: bool,
-    ) -> std::result::Result<Vec<postgres::SimpleQueryRow>, postgres::Error> {
+    ) -> std::result::Result<Rows, postgres::Error> {
         let mut conn = self.client.borrow_mut();
         let mut own = self.own.borrow_mut();
         let (client, shared) = conn.split();
@@ -439,9 +520,21 @@ impl<C: Connection> PgRows<C> {
             None => own.get_or_insert_with(StmtCache::default),
         };
         self.sent.set(true);
+        let rollback = self.rollback_first.get();
+        if !rollback && !begin && self.ahead.borrow().is_empty() {
+            let st = match statements.bound(sql) {
+                Some(st) => st,
+                None => {
+                    let st = client.prepare_typed(sql, &vec![Type::TEXT; params.len()])?;
+                    statements.insert_bound(sql, st.clone());
+                    st
+                }
+            };
+            let rows = client.query_raw(&st, params.iter().map(Option::as_deref))?;
+            return Ok(Rows::Bound(FallibleIterator::collect(rows)?));
+        }
         // What goes first: `BEGIN`, then the statements waiting ahead.
         let mut pre = String::new();
-        let rollback = self.rollback_first.get();
         if rollback {
             pre.push_str("ROLLBACK; ");
         }
@@ -472,9 +565,9 @@ impl<C: Connection> PgRows<C> {
                 }
                 prep.push_str("PREPARE ");
                 prep.push_str(&cache::name(n));
-                if nparams > 0 {
+                if !params.is_empty() {
                     prep.push_str(" (text");
-                    for _ in 1..nparams {
+                    for _ in 1..params.len() {
                         prep.push_str(", text");
                     }
                     prep.push(')');
@@ -491,7 +584,13 @@ impl<C: Connection> PgRows<C> {
         let mut batch = pre;
         batch.push_str("EXECUTE ");
         batch.push_str(&cache::name(n));
-        batch.push_str(args);
+        for (i, p) in params.iter().enumerate() {
+            batch.push_str(if i == 0 { "(" } else { ", " });
+            literal(&mut batch, p.as_deref());
+        }
+        if !params.is_empty() {
+            batch.push(')');
+        }
         let r = client.simple_query(&batch);
         began(r.as_ref().err());
         // The rows of the last statement (those ahead may return some).
@@ -503,7 +602,7 @@ impl<C: Connection> PgRows<C> {
                 _ => {}
             }
         }
-        Ok(rows)
+        Ok(Rows::Simple(rows))
     }
 
     /// After any failed statement: an error that is not the server's
@@ -638,14 +737,9 @@ impl<C: Connection> PgRows<C> {
     /// Decodes one result row of every column (`t.select` from `from` on:
     /// the declared columns, then the undeclared ones) into a stored
     /// envelope.
-    fn envelope(
-        t: &PgTable,
-        row: &postgres::SimpleQueryRow,
-        from: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<()> {
+    fn envelope(t: &PgTable, row: RowRef<'_>, from: usize, out: &mut Vec<u8>) -> Result<()> {
         let vals = Self::values(t, row, from)?;
-        let extra: Option<&str> = row.try_get(from + t.cols.len()).map_err(|e| {
+        let extra: Option<&str> = row.text(from + t.cols.len()).map_err(|e| {
             Error::InvalidArgument(format!("reading {}.{}: {e}", t.name, t.extra_q))
         })?;
         let extras = match extra {
@@ -666,12 +760,12 @@ impl<C: Connection> PgRows<C> {
         Ok(())
     }
 
-    fn values(t: &PgTable, row: &postgres::SimpleQueryRow, from: usize) -> Result<Vec<Value>> {
+    fn values(t: &PgTable, row: RowRef<'_>, from: usize) -> Result<Vec<Value>> {
         t.cols
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                let text: Option<&str> = row.try_get(from + i).map_err(|e| {
+                let text: Option<&str> = row.text(from + i).map_err(|e| {
                     Error::InvalidArgument(format!("reading {}.{}: {e}", t.name, c.q))
                 })?;
                 c.value(text)
@@ -679,12 +773,22 @@ impl<C: Connection> PgRows<C> {
             .collect()
     }
 
-    fn pk_of_row(t: &PgTable, row: &postgres::SimpleQueryRow) -> Result<Vec<u8>> {
+    /// The first column of the first row, as text (`None`: no row, or NULL).
+    fn first_text<'r>(t: &PgTable, rows: &'r Rows, what: &str) -> Result<Option<&'r str>> {
+        match rows.first() {
+            None => Ok(None),
+            Some(r) => r.text(0).map_err(|e| {
+                Error::InvalidArgument(format!("reading the {what} of {}: {e}", t.name))
+            }),
+        }
+    }
+
+    fn pk_of_row(t: &PgTable, row: RowRef<'_>) -> Result<Vec<u8>> {
         let cols = key_cols(t, None);
         let mut vals = Vec::with_capacity(cols.len());
         for (i, c) in cols.iter().enumerate() {
             let text: Option<&str> = row
-                .try_get(i)
+                .text(i)
                 .map_err(|e| Error::InvalidArgument(format!("reading {}.{}: {e}", t.name, c.q)))?;
             vals.push(c.value(text)?);
         }
@@ -869,19 +973,20 @@ impl<C: Connection> Drop for PgRows<C> {
     }
 }
 
+/// Text holding a NUL byte cannot be stored in PostgreSQL: refused
+/// before anything is sent.
+fn nul_error() -> Error {
+    Error::InvalidArgument("PostgreSQL text cannot hold a NUL character (\\0)".into())
+}
+
 /// Appends `v` as an SQL literal: `NULL`, or an escaped string (`E'…'`,
-/// correct whatever `standard_conforming_strings` says). Text holding a
-/// NUL byte cannot be stored in PostgreSQL and is refused.
-fn literal(out: &mut String, v: Option<&str>) -> Result<()> {
+/// correct whatever `standard_conforming_strings` says). `v` holds no NUL
+/// (checked by `run`).
+fn literal(out: &mut String, v: Option<&str>) {
     let Some(v) = v else {
         out.push_str("NULL");
-        return Ok(());
+        return;
     };
-    if v.contains('\0') {
-        return Err(Error::InvalidArgument(
-            "PostgreSQL text cannot hold a NUL character (\\0)".into(),
-        ));
-    }
     out.reserve(v.len() + 3);
     out.push_str("E'");
     for ch in v.chars() {
@@ -892,7 +997,6 @@ fn literal(out: &mut String, v: Option<&str>) -> Result<()> {
         }
     }
     out.push('\'');
-    Ok(())
 }
 
 impl<C: Connection> RowSource for PgRows<C> {
@@ -1003,18 +1107,13 @@ impl<C: Connection> RowSource for PgRows<C> {
         let t = self.table(def)?;
         let mut st = Stmt::default();
         let cond = sql::range_where(&mut st, t, idx, range)?;
-        st.sql = format!(
-            "SELECT {}, {} FROM {}{cond}{}",
-            sql::pk_select(t),
-            t.select,
-            t.q,
-            sql::order_page(t, idx, page)
-        );
+        st.sql = sql::page_rows(t, idx, &cond, page);
         let npk = def.primary_key.len();
         let mut buf = Vec::with_capacity(128);
-        for row in self.query(&st)? {
-            let pk = Self::pk_of_row(t, &row)?;
-            Self::envelope(t, &row, npk, &mut buf)?;
+        let rows = self.query(&st)?;
+        for row in rows.iter() {
+            let pk = Self::pk_of_row(t, row)?;
+            Self::envelope(t, row, npk, &mut buf)?;
             if !f(&pk, &buf)? {
                 break;
             }
@@ -1039,8 +1138,9 @@ impl<C: Connection> RowSource for PgRows<C> {
             t.q,
             sql::order_page(t, idx, page)
         );
-        for row in self.query(&st)? {
-            if !f(&Self::pk_of_row(t, &row)?)? {
+        let rows = self.query(&st)?;
+        for row in rows.iter() {
+            if !f(&Self::pk_of_row(t, row)?)? {
                 break;
             }
         }
@@ -1056,11 +1156,9 @@ impl<C: Connection> RowSource for PgRows<C> {
         let t = self.table(def)?;
         let mut st = Stmt::default();
         let cond = sql::range_where(&mut st, t, idx, range)?;
-        st.sql = format!("SELECT count(*) FROM {}{cond}", t.q);
+        st.sql = format!("SELECT count(*)::text FROM {}{cond}", t.q);
         let rows = self.query(&st)?;
-        let n: i64 = rows
-            .first()
-            .and_then(|r| r.get(0))
+        let n: i64 = Self::first_text(t, &rows, "count")?
             .and_then(|v| v.parse().ok())
             .unwrap_or_default();
         Ok(n as u64)
@@ -1157,14 +1255,13 @@ impl<C: Connection> RowSink for PgRows<C> {
             sql: format!(
                 "INSERT INTO {SEQUENCES} (table_name, last_id) VALUES ($1::text, 0) \
                  ON CONFLICT (table_name) DO UPDATE SET last_id = {SEQUENCES}.last_id \
-                 RETURNING GREATEST(last_id, (SELECT COALESCE(max({}), 0) FROM {})) + 1",
+                 RETURNING (GREATEST(last_id, (SELECT COALESCE(max({}), 0) FROM {})) + 1)::text",
                 pk.q, t.q
             ),
             params: vec![Some(t.name.clone())],
         };
         let rows = self.query(&st)?;
-        rows.first()
-            .and_then(|r| r.get(0))
+        Self::first_text(t, &rows, "next id")?
             .and_then(|v| v.parse::<i64>().ok())
             .ok_or_else(|| Error::InvalidArgument(format!("table {}: no next id", def.name)))
     }

@@ -207,6 +207,46 @@ pub fn range_where(
 
 /// `ORDER BY … LIMIT … OFFSET …` of a page.
 pub fn order_page(t: &PgTable, idx: Option<&IndexDef>, page: Page) -> String {
+    let mut s = order_by(t, idx, page);
+    if let Some(l) = page.limit {
+        s.push_str(&format!(" LIMIT {l}"));
+    }
+    if page.offset > 0 {
+        s.push_str(&format!(" OFFSET {}", page.offset));
+    }
+    s
+}
+
+/// The rows of a range (`cond`, from [`range_where`]) in key order, a
+/// page of them: the primary key then every column, as text. With a
+/// limit or an offset, the page is taken in a subquery and only its rows
+/// are cast to text: PostgreSQL computes a select list before the sort
+/// below it, so `SELECT c::text … ORDER BY … LIMIT 50` would convert
+/// every row the sort reads (about 20% of a page of 50 users out of 200,
+/// on the server). The outer `ORDER BY` keeps the order guaranteed (a
+/// sort of the page's rows).
+pub fn page_rows(t: &PgTable, idx: Option<&IndexDef>, cond: &str, page: Page) -> String {
+    if page.limit.is_none() && page.offset == 0 {
+        return format!(
+            "SELECT {}, {} FROM {}{cond}{}",
+            pk_select(t),
+            t.select,
+            t.q,
+            order_by(t, idx, page)
+        );
+    }
+    format!(
+        "SELECT {}, {} FROM (SELECT * FROM {}{cond}{}) AS aragora_page{}",
+        pk_select(t),
+        t.select,
+        t.q,
+        order_page(t, idx, page),
+        order_by(t, idx, page)
+    )
+}
+
+/// `ORDER BY …` of a page (no limit, no offset).
+fn order_by(t: &PgTable, idx: Option<&IndexDef>, page: Page) -> String {
     let dir = if page.reverse { "DESC" } else { "ASC" };
     // NULL sorts first, as in the embedded store. A column that cannot be
     // NULL here (NOT NULL, in the primary key, or in a unique index, whose
@@ -235,14 +275,7 @@ pub fn order_page(t: &PgTable, idx: Option<&IndexDef>, page: Page) -> String {
             format!("{} {dir}{nulls}", c.ordered(in_index))
         })
         .collect();
-    let mut s = format!(" ORDER BY {}", order.join(", "));
-    if let Some(l) = page.limit {
-        s.push_str(&format!(" LIMIT {l}"));
-    }
-    if page.offset > 0 {
-        s.push_str(&format!(" OFFSET {}", page.offset));
-    }
-    s
+    format!(" ORDER BY {}", order.join(", "))
 }
 
 /// The primary-key columns as a select list.

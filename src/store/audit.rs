@@ -163,9 +163,11 @@ impl AuditLog {
     /// Writes matching events as JSON lines, one object per event with every
     /// column. Returns the number written.
     pub fn export_jsonl(&self, q: &AuditQuery, out: &mut dyn Write) -> Result<u64> {
-        self.db.read_op("AuditLog.export_jsonl", String::new, |r| {
+        // Not `read_op`: this writes as it reads, so it must run once.
+        self.db.op("AuditLog.export_jsonl", String::new, || {
+            let r = self.db.read()?;
             let mut n = 0;
-            visit(r, q, |e| {
+            visit(&r, q, |e| {
                 let mut obj = serde_json::Map::new();
                 for (i, col) in AuditEntry::DEF.columns.iter().enumerate() {
                     obj.insert(col.name.into(), e.value(i).to_json());

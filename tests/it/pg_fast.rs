@@ -8,10 +8,15 @@
 use crate::export_pg::{TempDb, available};
 use aragora_db::Database;
 use aragora_db::config::{Config, DbTarget, Store};
+use aragora_db::db::OpenOptions;
+use aragora_db::db::pg::{Connect, PgClient};
 use aragora_db::pg::Pool;
-use aragora_db::schema::users::User;
+use aragora_db::pg::cache::StmtCache;
+use aragora_db::pg::rows::Connection;
+use aragora_db::schema::users::{Organization, User};
 use aragora_db::store::UserStore;
-use aragora_db::table::Read;
+use aragora_db::table::{Page, Read};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 struct Fixture {
@@ -52,9 +57,13 @@ fn fixture(tag: &str) -> Fixture {
     }
 }
 
-fn admin(db: &str) -> postgres::Client {
+fn admin_client(db: &str) -> postgres::Client {
     let dsn = format!("host=127.0.0.1 port=5432 user=postgres dbname={db}");
-    let mut c = postgres::Client::connect(&dsn, postgres::NoTls).unwrap();
+    postgres::Client::connect(&dsn, postgres::NoTls).unwrap()
+}
+
+fn admin(db: &str) -> postgres::Client {
+    let mut c = admin_client(db);
     // DDL below must not wait for long on a pooled connection's locks.
     c.batch_execute("SET lock_timeout = '10s'").unwrap();
     c
@@ -265,4 +274,318 @@ fn pg_deferred_rollback_is_sent_soon_by_the_pool() {
         .unwrap();
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(get(&f.db, "u2").is_some());
+}
+
+// ---- One-statement reads (`Database::read_op`) ---------------------------
+
+/// One connection lent to one read or transaction at a time and given back
+/// to its slot, which the test can inspect between calls (no pool, no
+/// sweeper: a deferred `ROLLBACK` waits for the next user).
+struct Kept {
+    client: postgres::Client,
+    statements: StmtCache,
+    /// A read's `ROLLBACK` is deferred to the next user.
+    rollback: bool,
+}
+
+type Slot = Arc<parking_lot::Mutex<Option<Kept>>>;
+
+struct Lent(Slot, Option<Kept>);
+
+impl Lent {
+    fn kept(&mut self) -> &mut Kept {
+        self.1.as_mut().unwrap()
+    }
+}
+
+impl std::ops::Deref for Lent {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        &self.1.as_ref().unwrap().client
+    }
+}
+
+impl std::ops::DerefMut for Lent {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        &mut self.kept().client
+    }
+}
+
+impl Connection for Lent {
+    fn split(&mut self) -> (&mut postgres::Client, Option<&mut StmtCache>) {
+        let k = self.kept();
+        (&mut k.client, Some(&mut k.statements))
+    }
+
+    fn take_rollback(&mut self) -> bool {
+        std::mem::take(&mut self.kept().rollback)
+    }
+
+    fn defer_rollback(&mut self) -> bool {
+        self.kept().rollback = true;
+        true
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        *self.0.lock() = self.1.take();
+    }
+}
+
+struct OneConn {
+    tmp: TempDb,
+    _dir: tempfile::TempDir,
+    slot: Slot,
+    db: Database,
+    users: UserStore,
+}
+
+impl OneConn {
+    /// Whether the connection was left inside a read's transaction.
+    fn rollback_pending(&self) -> bool {
+        self.slot.lock().as_ref().unwrap().rollback
+    }
+
+    /// Runs `sql` on the connection itself (no rollback sent first).
+    fn on_conn(&self, sql: &str) {
+        let mut s = self.slot.lock();
+        s.as_mut().unwrap().client.batch_execute(sql).unwrap();
+    }
+}
+
+/// The users store on one connection of its own, seeded with u1, u2 (of
+/// organization o1) and o1.
+fn one_conn(tag: &str) -> OneConn {
+    let tmp = TempDb::new(tag);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("postgresql://postgres@127.0.0.1:5432/{}", tmp.name);
+    let client = postgres::Client::connect(
+        &format!("host=127.0.0.1 port=5432 user=postgres dbname={}", tmp.name),
+        postgres::NoTls,
+    )
+    .unwrap();
+    let slot: Slot = Arc::new(parking_lot::Mutex::new(Some(Kept {
+        client,
+        statements: StmtCache::default(),
+        rollback: false,
+    })));
+    let s = slot.clone();
+    let connect: Connect = Box::new(move || {
+        let k = s.lock().take().expect("one transaction at a time");
+        Ok(PgClient(Box::new(Lent(s.clone(), Some(k)))))
+    });
+    let db = Database::open_postgres(
+        &url,
+        connect,
+        aragora_db::schema::ALL_TABLES.to_vec(),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let users = UserStore::from_db(db.clone(), &Config::for_dir(dir.path()));
+    db.write(|w| {
+        w.insert(&crate::common::user("u1", "one@x.io", None))?;
+        w.insert(&crate::common::org("o1", "o1", Some("u1")))?;
+        w.insert(&crate::common::user("u2", "two@x.io", Some("o1")))?;
+        Ok(())
+    })
+    .unwrap();
+    OneConn {
+        tmp,
+        _dir: dir,
+        slot,
+        db,
+        users,
+    }
+}
+
+/// A read operation of one statement runs outside any transaction (no
+/// `BEGIN`, nothing left to roll back) and returns what a snapshot read
+/// returns.
+#[test]
+fn pg_one_statement_read_op_needs_no_transaction() {
+    if !available() {
+        return;
+    }
+    let f = one_conn("pgfast_single");
+    let r = f.db.read().unwrap();
+    let want1: User = r.get("u1").unwrap().unwrap();
+    drop(r);
+    // A snapshot read does leave its transaction for the next user.
+    assert!(f.rollback_pending());
+    let r = f.db.read().unwrap();
+    let want2: User = r.get("u2").unwrap().unwrap();
+    let in_org: Vec<User> = r.find(User::idx_users_org, "o1", Page::first(10)).unwrap();
+    let count = r.count::<User>().unwrap();
+    drop(r);
+    assert!(f.rollback_pending());
+    for _ in 0..2 {
+        assert_eq!(f.users.get_user_by_id("u1").unwrap().as_ref(), Some(&want1));
+        assert!(
+            !f.rollback_pending(),
+            "a one-statement read left a transaction"
+        );
+        assert_eq!(
+            f.users.get_user_by_email("two@x.io").unwrap().as_ref(),
+            Some(&want2)
+        );
+        assert!(!f.rollback_pending());
+        assert_eq!(
+            f.users.list_users_by_org("o1", Page::first(10)).unwrap(),
+            in_org
+        );
+        assert!(!f.rollback_pending());
+        assert_eq!(f.users.count_users().unwrap(), count);
+        assert!(!f.rollback_pending());
+        assert_eq!(f.users.get_user_by_id("nobody").unwrap(), None);
+        assert!(!f.rollback_pending());
+    }
+}
+
+/// A read operation of several statements sees one snapshot: the first
+/// time (its one-statement run is stopped at the second statement and it
+/// runs again in a snapshot) and once that is learned (it starts in one).
+#[test]
+fn pg_read_op_of_several_statements_sees_one_snapshot() {
+    if !available() {
+        return;
+    }
+    let f = one_conn("pgfast_multi");
+    let admin = std::cell::RefCell::new(admin(&f.tmp.name));
+    let runs = std::cell::Cell::new(0);
+    let round = std::cell::Cell::new(0);
+    let read = || {
+        f.db.read_op("test.several", String::new, |r| {
+            runs.set(runs.get() + 1);
+            let a: User = r.get("u1")?.unwrap();
+            // Committed by another connection between two statements.
+            round.set(round.get() + 1);
+            let n = format!("Changed {}", round.get());
+            let mut admin = admin.borrow_mut();
+            admin
+                .execute("UPDATE users SET name = $1 WHERE id = 'u1'", &[&n])
+                .unwrap();
+            let gone: String = admin
+                .query_one(
+                    "DELETE FROM users WHERE id = \
+                     (SELECT min(id) FROM users WHERE id LIKE 'v%') RETURNING id",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            let b: Option<User> = r.get("u1")?;
+            let still: Option<User> = r.get(gone.as_str())?;
+            Ok((a.name, b.and_then(|b| b.name), still.is_some(), n))
+        })
+        .unwrap()
+    };
+    f.db.write(|w| {
+        for i in 0..4 {
+            w.insert(&crate::common::user(
+                &format!("v{i}"),
+                &format!("v{i}@x.io"),
+                None,
+            ))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    // Once to learn, once learned.
+    for (call, want_runs) in [(0, 2), (1, 1)] {
+        runs.set(0);
+        let (a, b, still, n) = read();
+        assert_eq!(runs.get(), want_runs, "call {call}: runs of the closure");
+        assert_eq!(a, b, "call {call}: a second statement saw a later commit");
+        assert_ne!(a.as_deref(), Some(n.as_str()));
+        assert!(
+            still,
+            "call {call}: a deleted row vanished from the snapshot"
+        );
+        // A new read sees the commit.
+        assert_eq!(f.users.get_user_by_id("u1").unwrap().unwrap().name, Some(n));
+    }
+}
+
+/// A one-statement read on a connection whose previous user left a read
+/// transaction open, or aborted (a failed statement), or whose statements
+/// the server forgot, or after a failed write, runs outside that
+/// transaction and sees what is committed.
+#[test]
+fn pg_one_statement_read_after_open_aborted_or_failed_transactions() {
+    if !available() {
+        return;
+    }
+    let f = one_conn("pgfast_after");
+    let mut admin = admin(&f.tmp.name);
+    assert_eq!(f.users.get_user_by_id("u1").unwrap().unwrap().name, None);
+
+    // A snapshot left open (its ROLLBACK deferred); a commit after it.
+    let r = f.db.read().unwrap();
+    assert!(r.get::<User>("u1").unwrap().is_some());
+    drop(r);
+    assert!(f.rollback_pending());
+    admin
+        .execute("UPDATE users SET name = 'After' WHERE id = 'u1'", &[])
+        .unwrap();
+    let u = f.users.get_user_by_id("u1").unwrap().unwrap();
+    assert_eq!(
+        u.name.as_deref(),
+        Some("After"),
+        "read inside the old snapshot"
+    );
+    assert!(!f.rollback_pending());
+
+    // A snapshot aborted by a failed statement (a lock timeout), left
+    // for the next user to roll back.
+    f.on_conn("SET lock_timeout = '100ms'");
+    let mut locker = admin_client(&f.tmp.name);
+    let mut tx = locker.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let r = f.db.read().unwrap();
+    assert!(r.get::<User>("u1").unwrap().is_some());
+    let e = r.get::<Organization>("o1").unwrap_err();
+    assert!(e.to_string().contains("lock timeout"), "{e}");
+    drop(r);
+    assert!(f.rollback_pending());
+    admin
+        .execute("UPDATE users SET name = 'Aborted' WHERE id = 'u1'", &[])
+        .unwrap();
+    let u = f.users.get_user_by_id("u1").unwrap().unwrap();
+    assert_eq!(u.name.as_deref(), Some("Aborted"));
+
+    // A one-statement read that fails: its error, and the next one works.
+    let e =
+        f.db.read_op("test.org", String::new, |r| r.get::<Organization>("o1"))
+            .unwrap_err();
+    assert!(e.to_string().contains("lock timeout"), "{e}");
+    assert!(!f.rollback_pending());
+    assert!(f.users.get_user_by_email("one@x.io").unwrap().is_some());
+    tx.rollback().unwrap();
+    let o: Option<Organization> =
+        f.db.read_op("test.org", String::new, |r| r.get("o1"))
+            .unwrap();
+    assert_eq!(o.unwrap().slug, "o1");
+
+    // The server forgot the connection's statements.
+    f.on_conn("DEALLOCATE ALL");
+    assert!(f.users.get_user_by_id("u1").unwrap().is_some());
+    assert!(f.users.get_user_by_email("two@x.io").unwrap().is_some());
+
+    // A failed write (UNIQUE), then reads.
+    let e = f
+        .users
+        .create_user("one@x.io", "bcrypt:x", "", "Dup", None, "member")
+        .unwrap_err();
+    assert!(e.to_string().to_lowercase().contains("unique"), "{e}");
+    assert_eq!(
+        f.users
+            .get_user_by_id("u1")
+            .unwrap()
+            .unwrap()
+            .name
+            .as_deref(),
+        Some("Aborted")
+    );
+    assert!(!f.rollback_pending());
 }
