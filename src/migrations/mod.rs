@@ -14,8 +14,9 @@
 //! the declaration added or changed before the first step's work and
 //! derives it from the rows after it, in its transaction, checking UNIQUE
 //! ([`crate::table::rebuild_index`]); the step cannot use those indexes
-//! while it runs. Every
-//! table is at version 1 so far, so no step is registered yet.
+//! while it runs. A read-write open runs the pending steps of a file
+//! before anything uses it, and a read-only open runs them in memory
+//! ([`crate::db::upgrade`]).
 
 use crate::db::Database;
 use crate::error::Result;
@@ -54,10 +55,12 @@ pub fn add_column(db: &Database, w: &mut Writer<'_>, def: &'static TableDef) -> 
 }
 
 // Generated modules go here (one line each): `mod m001_description;`
+mod m001_users_covering_lookups;
 // @migration-modules
 
 /// Every step, in order.
 pub static STEPS: &[Step] = &[
     // Generated entries go here (one line each): `m001_description::STEP,`
+    m001_users_covering_lookups::STEP,
     // @migration-steps
 ];

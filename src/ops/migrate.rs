@@ -228,6 +228,14 @@ pub fn migrate_db(db: &Database, steps: &'static [Step], dry_run: bool) -> Resul
     Ok(out)
 }
 
+/// The configured open options, leaving pending steps to the caller.
+fn leave(config: &Config) -> crate::db::OpenOptions {
+    crate::db::OpenOptions {
+        migrations: crate::db::Migrations::Leave,
+        ..config.into()
+    }
+}
+
 /// The existing files of the configured mode (only `only`'s file if given).
 fn targets(config: &Config, only: Option<DbTarget>) -> Result<Vec<super::DbFileSet>> {
     let want = only.map(|t| config.get_db_path(t)).transpose()?;
@@ -245,8 +253,9 @@ pub fn status(config: &Config, only: Option<DbTarget>) -> Result<Vec<FileStatus>
     targets(config, only)?
         .into_iter()
         .map(|f| {
-            // Read-only: a status never writes, creates or repairs a file.
-            let st = Database::open_read_only(&f.path, f.tables.clone(), &config.into())
+            // Read-only: a status never writes, creates or repairs a file;
+            // and it reports the pending steps instead of running them.
+            let st = Database::open_read_only(&f.path, f.tables.clone(), &leave(config))
                 .and_then(|db| status_db(&db, crate::migrations::STEPS))
                 .map_err(|e| e.to_string());
             Ok((f.path, st))
@@ -259,10 +268,12 @@ pub fn migrate(config: &Config, only: Option<DbTarget>, dry_run: bool) -> Result
     let mut out = Vec::new();
     for f in targets(config, only)? {
         // A dry run only reads (it lists the steps), so it opens read-only.
+        // Opened leaving pending steps alone: this run carries them out
+        // and reports each.
         let db = if dry_run {
-            Database::open_read_only(&f.path, f.tables.clone(), &config.into())?
+            Database::open_read_only(&f.path, f.tables.clone(), &leave(config))?
         } else {
-            Database::open_path(&f.path, f.tables.clone(), &config.into())?
+            Database::open_path(&f.path, f.tables.clone(), &leave(config))?
         };
         out.extend(migrate_db(&db, crate::migrations::STEPS, dry_run)?);
     }

@@ -30,7 +30,8 @@
 //! It holds the columns in order (name, SQL type, NOT NULL, DEFAULT — the
 //! default is what a row written before the column existed reads), the
 //! primary key (and AUTOINCREMENT), and each index's name, key-space byte,
-//! kind (UNIQUE entries hold the primary key, COVERING ones the row) and
+//! kind (UNIQUE entries hold the primary key, COVERING ones the row,
+//! UNIQUE COVERING ones the primary key then the row) and
 //! columns. Aliases, foreign keys and sources are left out: they change
 //! what is accepted or imported, not how stored bytes are read. **This text
 //! is part of the file format**: changing how it is rendered makes every
@@ -89,8 +90,11 @@ fn column_text(_def: &TableDef, c: &super::def::ColumnDef) -> String {
 }
 
 fn index_text(def: &TableDef, idx: &IndexDef) -> String {
+    // Unchanged kinds render as they always have (the text is part of the
+    // file format); UNIQUE COVERING entries hold the primary key and the row.
     let kind = match (idx.unique, idx.covering) {
-        (true, _) => " UNIQUE",
+        (true, true) => " UNIQUE COVERING",
+        (true, false) => " UNIQUE",
         (false, true) => " COVERING",
         (false, false) => "",
     };
