@@ -569,8 +569,8 @@ fn held_by_text(existing: &Option<String>) -> String {
 
 impl Error {
     /// An [`Error::Unique`] that names the existing row holding the value
-    /// (its encoded primary key); other errors unchanged.
-    pub fn held_by(self, pk: &[u8]) -> Error {
+    /// (its primary key, rendered); other errors unchanged.
+    pub fn held_by(self, existing: String) -> Error {
         match self {
             Error::Unique {
                 table,
@@ -581,7 +581,7 @@ impl Error {
                 table,
                 columns,
                 value,
-                existing: Some(crate::table::keys::render(pk)),
+                existing: Some(existing),
             },
             other => other,
         }

@@ -5,13 +5,12 @@
 //! Version 2 declares `idx_users_email` UNIQUE COVERING (each entry holds
 //! the primary key and a copy of the row) and `idx_users_org` COVERING
 //! (each entry holds a copy of the row), so a lookup by email and a list
-//! by organization are one B-tree walk (see [`crate::table::layout`]).
+//! by organization are one B-tree walk (see `crate::table::layout`).
 //! Rows are unchanged. The step has nothing to do itself: the migration
 //! run empties every index whose fingerprint line changed (these two)
 //! before the step and derives it again from the rows after it, in the
-//! step's transaction ([`crate::ops::migrate`]).
+//! step's transaction (`crate::db::upgrade`).
 
-use crate::db::Database;
 use crate::error::Result;
 use crate::migrations::Step;
 use crate::table::{TableDef, Writer};
@@ -27,6 +26,6 @@ pub const STEP: Step = Step {
 
 /// Runs inside the step's write transaction; returns the rows touched
 /// (none: the indexes are rebuilt around it).
-fn apply(_db: &Database, _w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+fn apply(_w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
     Ok(0)
 }

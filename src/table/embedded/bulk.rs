@@ -85,7 +85,9 @@ impl Txn<'_> {
                         for (k, _) in &entries {
                             if let Some(v) = w.fetch(def.name, k)? {
                                 let (pk, _) = unique_entry(def, idx, &v)?;
-                                return Err(dup_index(def, idx.columns, k).held_by(pk));
+                                return Err(
+                                    dup_index(def, idx.columns, k).held_by(keys::render(pk))
+                                );
                             }
                         }
                     }

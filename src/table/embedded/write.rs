@@ -218,7 +218,7 @@ impl<'t> Txn<'t> {
             None => Ok(()),
             Some(v) => {
                 let (pk, _) = unique_entry(def, idx, &v)?;
-                Err(unique_error(def, idx.columns, vals).held_by(pk))
+                Err(unique_error(def, idx.columns, vals).held_by(keys::render(pk)))
             }
         }
     }

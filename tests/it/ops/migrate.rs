@@ -83,8 +83,8 @@ table! {
     }
 }
 
-fn backfill_label(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
-    let rows: Vec<ThingV3> = db.read()?.scan(KeyRange::all(), Page::default())?;
+fn backfill_label(w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+    let rows: Vec<ThingV3> = w.scan(KeyRange::all(), Page::default())?;
     for mut t in rows.iter().cloned() {
         t.label = Some(t.name.to_uppercase());
         w.update(&t)?;
@@ -680,8 +680,8 @@ table! {
 }
 
 /// label = name: the same keys the old index held at the same key space.
-fn label_from_name(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
-    let rows: Vec<DoodadV2> = db.read()?.scan(KeyRange::all(), Page::default())?;
+fn label_from_name(w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+    let rows: Vec<DoodadV2> = w.scan(KeyRange::all(), Page::default())?;
     for d in &rows {
         w.update(&DoodadV2 {
             label: Some(d.name.clone()),
