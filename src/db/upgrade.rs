@@ -16,9 +16,9 @@
 //!   writes the migrated file.
 //! * A read-only open ([`Database::open_read_only`](super::Database::open_read_only))
 //!   runs the same steps on its copy-on-write overlay: the handle reads the
-//!   migrated tables and the file is not written (see [`super::readonly`]).
+//!   migrated tables and the file is not written (see `db::readonly`).
 //! * A table behind with no registered path to its declared version is
-//!   refused ([`Error::Layout`](crate::Error::Layout), naming the file, the
+//!   refused ([`Error::Layout`], naming the file, the
 //!   table and both versions).
 //!
 //! One `tracing` line is logged per step run.

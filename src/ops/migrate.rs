@@ -7,7 +7,7 @@
 //! version bump** — an interrupted run leaves every table at a version it
 //! had, and a rerun continues from there. A file whose recorded version is
 //! newer than this binary's declaration is refused when opened
-//! ([`Error::SchemaTooNew`]); status reports it.
+//! ([`Error::SchemaTooNew`](crate::Error::SchemaTooNew)); status reports it.
 //!
 //! Row formats are versioned twice: the envelope's format byte (how a row
 //! is encoded) and the table's schema version (which columns it has). Rows
@@ -57,7 +57,7 @@ fn targets(config: &Config, only: Option<DbTarget>) -> Result<Vec<super::DbFileS
         .collect())
 }
 
-/// One file's status, or the error opening it gave (e.g. [`Error::SchemaTooNew`]).
+/// One file's status, or the error opening it gave (e.g. [`Error::SchemaTooNew`](crate::Error::SchemaTooNew)).
 pub type FileStatus = (PathBuf, std::result::Result<Vec<TableStatus>, String>);
 
 /// Status of every existing file.
