@@ -327,6 +327,49 @@ mod tests {
         assert_eq!(names(indexes_to_rebuild(Some(&pk), def)), all);
     }
 
+    crate::table! {
+        /// Every index kind, for the rendering of each.
+        pub struct Kinds as KINDS {
+            name: "kinds",
+            owner: crate::config::DbTarget::Store(crate::config::Store::Users),
+            version: 1,
+            columns: {
+                id: String => Text,
+                a: String => Text,
+                b: Option<String> => Text,
+            },
+            primary_key: (id),
+            autoincrement: false,
+            indexes: {
+                unique kinds_a (a),
+                unique kinds_a_cov (a) covering,
+                index kinds_b (b),
+                index kinds_b_cov (b) covering,
+            },
+            foreign_keys: {},
+        }
+    }
+
+    /// The text is part of the file format: the kinds that existed before
+    /// UNIQUE COVERING render exactly as they did.
+    #[test]
+    fn each_index_kind_renders_its_own_line() {
+        let text = fingerprint(&KINDS);
+        for line in [
+            "index kinds_a key space 1 UNIQUE (a)\n",
+            "index kinds_a_cov key space 2 UNIQUE COVERING (a)\n",
+            "index kinds_b key space 3 (b)\n",
+            "index kinds_b_cov key space 4 COVERING (b)\n",
+        ] {
+            assert!(text.contains(line), "{line:?} not in {text}");
+        }
+        let old = text.replace("UNIQUE COVERING (a)", "UNIQUE (a)");
+        assert_eq!(
+            differences(&old, &text),
+            vec!["index kinds_a_cov was `UNIQUE (a)`, now `UNIQUE COVERING (a)`"]
+        );
+    }
+
     #[test]
     fn version_is_the_first_line() {
         assert_eq!(version_of(A), Some(1));
