@@ -355,6 +355,13 @@ mod tests {
     #[test]
     fn each_index_kind_renders_its_own_line() {
         let text = fingerprint(&KINDS);
+        let names = [
+            Kinds::kinds_a.name(),
+            Kinds::kinds_a_cov.name(),
+            Kinds::kinds_b.name(),
+            Kinds::kinds_b_cov.name(),
+        ];
+        assert_eq!(names, ["kinds_a", "kinds_a_cov", "kinds_b", "kinds_b_cov"]);
         for line in [
             "index kinds_a key space 1 UNIQUE (a)\n",
             "index kinds_a_cov key space 2 UNIQUE COVERING (a)\n",
