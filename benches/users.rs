@@ -128,6 +128,13 @@ fn fixture(n_users: usize, n_orgs: usize, n_audit: usize) -> Fixture {
         }
     }
     tx.commit().unwrap();
+    // The file sizes of the data set (BENCHMARKS.md reports them).
+    let size_of = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    eprintln!(
+        "fixture: {n_users} users, {n_orgs} orgs, {n_audit} audit events: ours users.redb {} bytes, sqlite {} bytes",
+        size_of(&cfg.get_db_path(DbTarget::Store(Store::Users)).unwrap().path),
+        size_of(&sqlite_path)
+    );
     Fixture {
         users: UserStore::from_db(db, &cfg),
         audit,

@@ -129,7 +129,10 @@ pub enum Error {
     },
 
     /// A UNIQUE or PRIMARY KEY constraint would be violated.
-    #[error("UNIQUE constraint failed: {table}({columns}) = {value} already exists")]
+    #[error(
+        "UNIQUE constraint failed: {table}({columns}) = {value} already exists{}",
+        held_by_text(existing)
+    )]
     Unique {
         /// The table.
         table: &'static str,
@@ -137,6 +140,10 @@ pub enum Error {
         columns: String,
         /// The duplicate value, rendered.
         value: String,
+        /// The primary key of the row that holds the value, rendered, when
+        /// the backend knows it (the embedded store reads it from the
+        /// index entry).
+        existing: Option<String>,
     },
 
     /// A NOT NULL column was given NULL.
@@ -551,4 +558,32 @@ pub(crate) fn pg_message(e: &postgres::Error) -> String {
         cause = c.source();
     }
     m
+}
+
+/// The end of an [`Error::Unique`] message naming the row that holds the value.
+fn held_by_text(existing: &Option<String>) -> String {
+    existing
+        .as_ref()
+        .map_or(String::new(), |pk| format!(" (row {pk})"))
+}
+
+impl Error {
+    /// An [`Error::Unique`] that names the existing row holding the value
+    /// (its primary key, rendered); other errors unchanged.
+    pub fn held_by(self, existing: String) -> Error {
+        match self {
+            Error::Unique {
+                table,
+                columns,
+                value,
+                ..
+            } => Error::Unique {
+                table,
+                columns,
+                value,
+                existing: Some(existing),
+            },
+            other => other,
+        }
+    }
 }

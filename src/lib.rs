@@ -42,5 +42,5 @@ pub mod table;
 pub mod time;
 pub mod unreadable;
 
-pub use db::{Database, OpenOptions};
+pub use db::{Database, Migrations, OpenOptions};
 pub use error::{Error, Found, Result};

@@ -13,6 +13,7 @@ pub mod meta;
 pub mod pg;
 pub(crate) mod readonly;
 pub mod slow;
+pub mod upgrade;
 
 pub use readonly::NEEDS_RECOVERY;
 
@@ -30,6 +31,7 @@ use std::sync::{Arc, LazyLock, Weak};
 use std::time::Duration;
 
 pub use redb::Durability;
+pub use upgrade::Migrations;
 
 /// Options for opening a database file directly.
 #[derive(Debug, Clone)]
@@ -42,6 +44,10 @@ pub struct OpenOptions {
     pub cache_size: usize,
     /// Encryption at rest, if on.
     pub encryption: Option<crate::crypto::Encryption>,
+    /// What an open does with tables whose schema version is behind this
+    /// binary's declaration (see [`upgrade`]): by default it runs the
+    /// registered steps.
+    pub migrations: Migrations,
 }
 
 impl Default for OpenOptions {
@@ -51,6 +57,7 @@ impl Default for OpenOptions {
             slow_threshold: Duration::from_millis(500),
             cache_size: 256 << 20,
             encryption: None,
+            migrations: Migrations::default(),
         }
     }
 }
@@ -62,6 +69,7 @@ impl From<&Config> for OpenOptions {
             slow_threshold: c.slow_threshold,
             cache_size: c.cache_size,
             encryption: c.encryption.clone(),
+            migrations: Migrations::default(),
         }
     }
 }
@@ -294,6 +302,8 @@ impl Database {
                     path.display()
                 )));
             }
+            // That handle may have been opened leaving pending steps.
+            upgrade::run_pending(&inner, &opts.migrations, upgrade::Mode::Write)?;
             return Ok(Database {
                 inner,
                 read_only: false,
@@ -309,6 +319,7 @@ impl Database {
         crate::fsutil::remove_stale_creating(&key);
         let inner = Arc::new(Inner::new(db, key.clone(), tables, opts));
         meta::ensure_tables(&inner)?;
+        upgrade::run_pending(&inner, &opts.migrations, upgrade::Mode::Write)?;
         tracing::info!(path = %key.display(), tables = inner.set.tables().len(), "opened read-write");
         open.insert(key, Arc::downgrade(&inner));
         Ok(Database {
@@ -336,6 +347,7 @@ impl Database {
             .map_err(|e| Error::storage(&path, e))?;
         let inner = Arc::new(Inner::new(db, path, tables, opts));
         meta::ensure_tables(&inner)?;
+        upgrade::run_pending(&inner, &opts.migrations, upgrade::Mode::Write)?;
         Ok(Database {
             inner,
             read_only: false,

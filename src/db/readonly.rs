@@ -14,7 +14,9 @@
 //! Declared tables missing from the file therefore read as empty, a file
 //! that needs crash recovery is recovered in memory (and says so in
 //! [`Database::notes`]; the next read-write open does it for real), and a
-//! file newer than this binary is still refused.
+//! file newer than this binary is still refused. A file with tables at an
+//! older schema version is migrated in memory ([`super::upgrade`]): the
+//! handle reads them as this binary declares them.
 //!
 //! An encrypted file is read the same way, with the overlay under the
 //! encrypted backend: whatever that backend would write on open (erasing a
@@ -30,6 +32,7 @@
 //! read-write open of a file held read-only here is refused at once,
 //! rather than waiting on our own lock.
 
+use super::upgrade::{Mode, run_pending};
 use super::{Database, Inner, OPEN, OpenOptions, meta};
 use crate::error::{Error, Found, Result};
 use crate::storage::overlay::Overlay;
@@ -124,6 +127,7 @@ impl Database {
             if !same_tables(&inner, &tables) {
                 return Err(different_tables(path));
             }
+            run_pending(&inner, &opts.migrations, Mode::Refuse)?;
             return Ok(Database {
                 inner,
                 read_only: true,
@@ -135,6 +139,8 @@ impl Database {
             if !same_tables(&inner, &tables) {
                 return Err(different_tables(path));
             }
+            // That handle may have been opened leaving pending steps.
+            run_pending(&inner, &opts.migrations, Mode::InMemory)?;
             return Ok(Database {
                 inner,
                 read_only: true,
@@ -147,6 +153,9 @@ impl Database {
         inner.notes = notes;
         let inner = Arc::new(inner);
         crate::quiet::quietly(|| meta::ensure_tables(&inner))
+            .map_err(|p| Error::damaged(&key, p))??;
+        // Pending migrations run on the overlay: in memory only.
+        crate::quiet::quietly(|| run_pending(&inner, &opts.migrations, Mode::InMemory))
             .map_err(|p| Error::damaged(&key, p))??;
         tracing::info!(path = %key.display(), tables = inner.set.tables().len(), "opened read-only");
         open.insert(key, Arc::downgrade(&inner));

@@ -109,7 +109,6 @@ pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
         if set.path.exists() {
             let db = read_only(&set.path, src)?;
             let txn = db.begin_read(&set.path)?;
-            current_layout(&txn, &set.path)?;
             let mut found = BTreeMap::new();
             for n in raw::table_names(&txn, &set.path)? {
                 let rows = if set.tables.iter().any(|d| d.name == n) {
@@ -120,13 +119,6 @@ pub fn plan(src: &Config, dst: &Config) -> Result<Plan> {
                 found.insert(n, rows);
             }
             present.insert(set.path.clone(), found);
-        }
-    }
-    // Target files keep their own tables' raw entries too.
-    for set in super::files(dst)? {
-        if set.path.exists() && !present.contains_key(&set.path) {
-            let db = read_only(&set.path, dst)?;
-            current_layout(&db.begin_read(&set.path)?, &set.path)?;
         }
     }
     for &def in ALL_TABLES {
@@ -190,22 +182,35 @@ fn in_file(cfg: &Config, file: &Path, name: &str) -> bool {
 /// Opens a file of either side for reading: plain files read-only, an
 /// encrypted file through the encrypted backend with `cfg`'s key (an error
 /// naming the file without it).
-/// Tables move between files as their raw entries, so a source must be
-/// at this binary's storage layout: an earlier one keys some index
-/// entries otherwise (see `crate::table::layout`). It is refused before
-/// anything is written; opening it read-write once upgrades it.
-fn current_layout(txn: &redb::ReadTransaction, path: &Path) -> Result<()> {
-    match crate::table::layout::recorded_layout(txn) {
-        Some(v) if v < LAYOUT_VERSION => Err(Error::layout(
-            path,
-            Found::OtherVersion,
-            format!(
-                "storage layout {v}: consolidate moves layout {LAYOUT_VERSION}; upgrade it first \
-                 (`aragora-db migrate` opens it read-write, which upgrades it)"
-            ),
-        )),
-        _ => Ok(()),
+/// Whether a file's index entries predate time-keyed timestamps (storage
+/// layout 1, see `crate::table::layout`): its tables' time indexes are
+/// derived again in the file they move to.
+fn keyed_as_text(txn: &redb::ReadTransaction) -> bool {
+    crate::table::layout::recorded_layout(txn)
+        .is_some_and(|v| v < crate::table::layout::TIME_KEYED_SINCE)
+}
+
+/// Derives again, in the target's transaction, every time-keyed index of
+/// `tables` (copied raw from a file of layout 1), so the target is the
+/// layout its marker says.
+fn rekey_time_indexes(
+    wtxn: &redb::WriteTransaction,
+    path: &Path,
+    tables: &[&'static TableDef],
+) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
     }
+    let set = crate::table::TableSet::new(path.to_path_buf(), tables.to_vec());
+    let mut w = crate::table::embedded::write::Txn::new(wtxn, &set);
+    for &def in tables {
+        for idx in def.indexes {
+            if crate::table::layout::has_time_key(def, idx) {
+                w.rebuild_index(def, idx.name)?;
+            }
+        }
+    }
+    w.finish()
 }
 
 fn read_only(path: &Path, cfg: &Config) -> Result<raw::ReadHandle> {
@@ -322,13 +327,20 @@ fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config)
     let out = raw::create_private(&tmp, dst.encryption.as_ref())?;
     let st = |e: redb::Error| Error::storage(&tmp, e);
     let wtxn = out.begin_write().map_err(|e| st(e.into()))?;
+    // Tables copied from a file of layout 1, whose time indexes are
+    // derived again below.
+    let mut stale: Vec<&'static TableDef> = Vec::new();
     if let Some(db) = &held {
         let rtxn = raw::begin_read(db, target)?;
+        let old = keyed_as_text(&rtxn);
         for n in raw::table_names(&rtxn, target)? {
             if META_TABLES.contains(&n.as_str()) {
                 copy_meta(&rtxn, &wtxn, &n, target, &tmp)?;
             } else if !moves.iter().any(|m| m.table == n) {
                 copy_raw(&rtxn, &wtxn, &n, target, &tmp)?;
+                if let (true, Ok(def)) = (old, crate::schema::table(&n)) {
+                    stale.push(def);
+                }
             }
         }
     }
@@ -339,13 +351,17 @@ fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config)
     for (from, ms) in sources {
         let sdb = read_only(from, src)?;
         let rtxn = sdb.begin_read(from)?;
+        let old = keyed_as_text(&rtxn);
         let versions = schema_versions(&rtxn, from)?;
         let prints = fingerprints(&rtxn, from)?;
         let mut schema = wtxn.open_table(SCHEMA).map_err(|e| st(e.into()))?;
         let mut printed = wtxn.open_table(FINGERPRINT).map_err(|e| st(e.into()))?;
         for m in ms {
             copy_raw(&rtxn, &wtxn, m.table, from, &tmp)?;
-            let def: &TableDef = crate::schema::table(m.table)?;
+            let def = crate::schema::table(m.table)?;
+            if old {
+                stale.push(def);
+            }
             let v = versions.get(m.table).copied().unwrap_or(def.version);
             schema.insert(m.table, v).map_err(|e| st(e.into()))?;
             // The table's fingerprint travels with it; a source without
@@ -360,6 +376,7 @@ fn build_target(target: &Path, moves: &[&TableMove], src: &Config, dst: &Config)
             move_inherited(&rtxn, &wtxn, m.table, from, &tmp)?;
         }
     }
+    rekey_time_indexes(&wtxn, &tmp, &stale)?;
     wtxn.open_table(LAYOUT)
         .and_then(|mut t| {
             t.insert("aragora-db", LAYOUT_VERSION)

@@ -322,12 +322,6 @@ pub fn registry_problems() -> Vec<String> {
         }
         let mut idx_names = std::collections::HashSet::new();
         for i in t.indexes {
-            if i.unique && i.covering {
-                out.push(format!(
-                    "{}: index {} cannot be both unique and covering",
-                    t.name, i.name
-                ));
-            }
             if !idx_names.insert(i.name) {
                 out.push(format!("{}: index {} declared twice", t.name, i.name));
             }

@@ -27,7 +27,7 @@ table! {
     pub struct User as USERS {
         name: "users",
         owner: USERS_DB,
-        version: 1,
+        version: 2,
         columns: {
             id: String => Text,
             email: String => Text,
@@ -63,10 +63,10 @@ table! {
         primary_key: (id),
         autoincrement: false,
         indexes: {
-            unique idx_users_email (email),
+            unique idx_users_email (email) covering,
             unique idx_users_api_key (api_key),
             unique idx_users_api_key_hash (api_key_hash),
-            index idx_users_org (org_id),
+            index idx_users_org (org_id) covering,
             index idx_users_org_role (org_id, role),
         },
         foreign_keys: {

@@ -353,5 +353,6 @@ pub fn unique_error(def: &'static TableDef, cols: &[usize], vals: &[ValueRef<'_>
         table: def.name,
         columns: def.column_list(cols),
         value: keys::render(&keys::encode(cols.iter().map(|&c| vals[c]))),
+        existing: None,
     }
 }

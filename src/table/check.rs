@@ -6,7 +6,8 @@
 use super::def::{Row, TableDef};
 use super::keys;
 use super::layout::{
-    COUNT_KEY, LAYOUT_VERSION, META, ROWS, SEQ_KEY, index_key_in, pk_of, recorded_layout,
+    COUNT_KEY, LAYOUT_VERSION, META, ROWS, SEQ_KEY, entry_parts, entry_value, index_key_in, pk_of,
+    recorded_layout,
 };
 use super::range::{KeyRange, Page};
 use super::read::Reader;
@@ -61,8 +62,9 @@ fn problem(table: &str, key: &[u8], what: impl Into<String>) -> Problem {
 /// What the rows say the index entries must be.
 #[derive(Default)]
 struct Expected {
-    /// Full entry key (with space byte) → value (pk for unique, empty otherwise).
-    entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Full entry key (with space byte) → (value, the row's pk): the value
+    /// is what [`entry_value`] stores (pk, pk and row, row, or nothing).
+    entries: BTreeMap<Vec<u8>, (Vec<u8>, Vec<u8>)>,
     /// (foreign key number, child pk, parent pk)
     fk_refs: Vec<(usize, Vec<u8>, Vec<u8>)>,
     rows: u64,
@@ -85,8 +87,8 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
     let all = (Bound::Included(vec![ROWS + 1]), Bound::Excluded(vec![META]));
     r.scan_space(def.name, all, Page::default(), |k, v| {
         let space = k[0];
-        let label = match def.indexes.iter().find(|i| i.space == space) {
-            Some(idx) => format!("{}#{}", def.name, idx.name),
+        let (idx, label) = match def.indexes.iter().find(|i| i.space == space) {
+            Some(idx) => (idx, format!("{}#{}", def.name, idx.name)),
             None => {
                 problems.push(problem(
                     def.name,
@@ -98,15 +100,25 @@ pub fn check_table(r: &Reader, def: &'static TableDef) -> Result<Vec<Problem>> {
         };
         match exp.entries.get(k) {
             None => problems.push(problem(&label, &k[1..], "index entry has no matching row")),
-            Some(want) if want.as_slice() != v => problems.push(problem(
-                &label,
-                &k[1..],
-                format!(
-                    "entry points at {} instead of {}",
-                    keys::render(v),
-                    keys::render(want)
-                ),
-            )),
+            Some((want, want_pk)) if want.as_slice() != v => {
+                let what = match entry_parts(def, idx, k, v) {
+                    Err(e) => e.to_string(),
+                    Ok((pk, _)) if pk != want_pk.as_slice() => format!(
+                        "entry points at {} instead of {}",
+                        keys::render(pk),
+                        keys::render(want_pk)
+                    ),
+                    Ok((_, Some(_))) => format!(
+                        "the row copy of covering index {} differs from row {}",
+                        idx.name,
+                        keys::render(want_pk)
+                    ),
+                    Ok((_, None)) => {
+                        format!("entry holds {} bytes, expected {}", v.len(), want.len())
+                    }
+                };
+                problems.push(problem(&label, &k[1..], what))
+            }
             Some(_) => {}
         }
         seen.insert(k.to_vec());
@@ -199,8 +211,8 @@ fn check_row(
     }
     for idx in def.indexes {
         if let Some(k) = index_key_in(layout, def, idx, &vals, pk) {
-            let value = super::layout::entry_value(idx, pk, bytes).to_vec();
-            if let Some(other) = exp.entries.insert(k.clone(), value) {
+            let value = entry_value(idx, pk, bytes).into_owned();
+            if let Some((_, other)) = exp.entries.insert(k.clone(), (value, pk.to_vec())) {
                 let label = format!("{}#{}", def.name, idx.name);
                 problems.push(problem(
                     &label,

@@ -30,7 +30,8 @@
 //! It holds the columns in order (name, SQL type, NOT NULL, DEFAULT — the
 //! default is what a row written before the column existed reads), the
 //! primary key (and AUTOINCREMENT), and each index's name, key-space byte,
-//! kind (UNIQUE entries hold the primary key, COVERING ones the row) and
+//! kind (UNIQUE entries hold the primary key, COVERING ones the row,
+//! UNIQUE COVERING ones the primary key then the row) and
 //! columns. Aliases, foreign keys and sources are left out: they change
 //! what is accepted or imported, not how stored bytes are read. **This text
 //! is part of the file format**: changing how it is rendered makes every
@@ -89,8 +90,11 @@ fn column_text(_def: &TableDef, c: &super::def::ColumnDef) -> String {
 }
 
 fn index_text(def: &TableDef, idx: &IndexDef) -> String {
+    // Unchanged kinds render as they always have (the text is part of the
+    // file format); UNIQUE COVERING entries hold the primary key and the row.
     let kind = match (idx.unique, idx.covering) {
-        (true, _) => " UNIQUE",
+        (true, true) => " UNIQUE COVERING",
+        (true, false) => " UNIQUE",
         (false, true) => " COVERING",
         (false, false) => "",
     };
@@ -321,6 +325,56 @@ mod tests {
         // A changed primary key: every index (entries hold the primary key).
         let pk = same.replace("primary key (", "primary key (x, ");
         assert_eq!(names(indexes_to_rebuild(Some(&pk), def)), all);
+    }
+
+    crate::table! {
+        /// Every index kind, for the rendering of each.
+        pub struct Kinds as KINDS {
+            name: "kinds",
+            owner: crate::config::DbTarget::Store(crate::config::Store::Users),
+            version: 1,
+            columns: {
+                id: String => Text,
+                a: String => Text,
+                b: Option<String> => Text,
+            },
+            primary_key: (id),
+            autoincrement: false,
+            indexes: {
+                unique kinds_a (a),
+                unique kinds_a_cov (a) covering,
+                index kinds_b (b),
+                index kinds_b_cov (b) covering,
+            },
+            foreign_keys: {},
+        }
+    }
+
+    /// The text is part of the file format: the kinds that existed before
+    /// UNIQUE COVERING render exactly as they did.
+    #[test]
+    fn each_index_kind_renders_its_own_line() {
+        let text = fingerprint(&KINDS);
+        let names = [
+            Kinds::kinds_a.name(),
+            Kinds::kinds_a_cov.name(),
+            Kinds::kinds_b.name(),
+            Kinds::kinds_b_cov.name(),
+        ];
+        assert_eq!(names, ["kinds_a", "kinds_a_cov", "kinds_b", "kinds_b_cov"]);
+        for line in [
+            "index kinds_a key space 1 UNIQUE (a)\n",
+            "index kinds_a_cov key space 2 UNIQUE COVERING (a)\n",
+            "index kinds_b key space 3 (b)\n",
+            "index kinds_b_cov key space 4 COVERING (b)\n",
+        ] {
+            assert!(text.contains(line), "{line:?} not in {text}");
+        }
+        let old = text.replace("UNIQUE COVERING (a)", "UNIQUE (a)");
+        assert_eq!(
+            differences(&old, &text),
+            vec!["index kinds_a_cov was `UNIQUE (a)`, now `UNIQUE COVERING (a)`"]
+        );
     }
 
     #[test]

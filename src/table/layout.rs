@@ -9,10 +9,20 @@
 //! ```text
 //! 0x00 ++ pk                     → row envelope            (rows)
 //! n    ++ columns                → pk      n = 1 + index position, unique index
+//! n    ++ columns                → pk ++ row envelope      unique covering index
 //! n    ++ columns ++ pk          → (empty, or the row if covering)  other indexes
 //! 0xFF ++ "count"                → row count, u64 LE       (metadata)
 //! 0xFF ++ "seq"                  → last AUTOINCREMENT id, u64 LE
 //! ```
+//!
+//! A covering index holds a copy of each row with its entry, so a lookup
+//! or a scan through it is one B-tree walk and reads no row from the rows
+//! key space. A unique covering entry's value is the encoded primary key
+//! followed by the row envelope: the key encoding is self-delimiting, so
+//! the primary key's end is found without a length ([`unique_entry`]).
+//! Every write that changes a row rewrites its copies in its covering
+//! indexes, in the same transaction; `verify` compares each copy with the
+//! row.
 //!
 //! Keys use the order-preserving encoding of [`keys`]. Rows with a NULL in
 //! a unique index's column have no entry in it (SQL treats NULLs as
@@ -209,14 +219,54 @@ pub fn bound(def: &TableDef, idx: &IndexDef, key: &[u8], exact: bool) -> Vec<u8>
 }
 
 /// The value stored with an index entry: the primary key (unique), the
-/// row (covering), or nothing.
-pub fn entry_value<'a>(idx: &IndexDef, pk: &'a [u8], row: &'a [u8]) -> &'a [u8] {
+/// primary key then the row (unique covering), the row (covering), or
+/// nothing.
+pub fn entry_value<'a>(idx: &IndexDef, pk: &'a [u8], row: &'a [u8]) -> Cow<'a, [u8]> {
+    match (idx.unique, idx.covering) {
+        (true, false) => Cow::Borrowed(pk),
+        (true, true) => {
+            let mut v = Vec::with_capacity(pk.len() + row.len());
+            v.extend_from_slice(pk);
+            v.extend_from_slice(row);
+            Cow::Owned(v)
+        }
+        (false, true) => Cow::Borrowed(row),
+        (false, false) => Cow::Borrowed(&[]),
+    }
+}
+
+/// The primary key and, for a covering index, the row copy a unique
+/// index entry's value holds (`pk`, or `pk ++ row` when covering).
+pub fn unique_entry<'v>(
+    def: &TableDef,
+    idx: &IndexDef,
+    value: &'v [u8],
+) -> Result<(&'v [u8], Option<&'v [u8]>)> {
+    if !idx.covering {
+        return Ok((value, None));
+    }
+    let at = keys::prefix_len(value, def.primary_key.len()).map_err(|e| Error::Corrupt {
+        table: def.name,
+        key: format!("index {} entry value of {} bytes", idx.name, value.len()),
+        what: format!("expected {} at byte {}", e.what, e.offset),
+    })?;
+    let (pk, row) = value.split_at(at);
+    Ok((pk, Some(row)))
+}
+
+/// The primary key and, for a covering index, the row copy of any index
+/// entry `key → value` of `idx`.
+pub fn entry_parts<'v>(
+    def: &TableDef,
+    idx: &IndexDef,
+    key: &'v [u8],
+    value: &'v [u8],
+) -> Result<(&'v [u8], Option<&'v [u8]>)> {
     if idx.unique {
-        pk
-    } else if idx.covering {
-        row
+        unique_entry(def, idx, value)
     } else {
-        &[]
+        let pk = index_suffix(def.name, idx, key, idx.columns.len())?;
+        Ok((pk, idx.covering.then_some(value)))
     }
 }
 

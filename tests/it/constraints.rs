@@ -27,6 +27,7 @@ fn duplicate_email_is_a_unique_error_naming_table_column_value() {
             table,
             columns,
             value,
+            ..
         } => {
             assert_eq!((*table, columns.as_str()), ("users", "email"));
             assert!(value.contains("a@x.io"), "{value}");

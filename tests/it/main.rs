@@ -5,6 +5,7 @@ mod common;
 mod concurrency;
 mod constraints;
 mod corrupt;
+mod covering;
 mod crash;
 mod crash_findings;
 mod crashkit;

@@ -12,17 +12,18 @@
 //!   order after its open upgrades it: in memory for a read-only open,
 //!   which leaves every byte of the file as it was; in the file, in one
 //!   transaction, for a read-write open; `verify` checks it as layout 1
-//!   until then, and `consolidate` refuses it before writing anything.
+//!   until then, and `consolidate` derives its time indexes again in the
+//!   file it moves them to.
 
 use crate::common::{data_dir, store_dir};
 use crate::export_pg::{TempDb, available};
+use aragora_db::Database;
 use aragora_db::config::{DatabaseType, DbTarget};
 use aragora_db::schema::genesis::{GENESIS_EVENTS, GenesisEvent};
 use aragora_db::store::genesis::GenesisLedger;
 use aragora_db::table::keys::{self, encode_time_into};
 use aragora_db::table::layout::{self, LAYOUT, LAYOUT_KEY, raw_def};
 use aragora_db::table::{KeyRange, Page, Read, Value, ValueRef};
-use aragora_db::{Database, Error};
 use redb::{ReadableDatabase, ReadableTable};
 use std::ops::Bound;
 use std::path::Path;
@@ -243,7 +244,7 @@ fn downgrade_to_layout_1(path: &Path) {
                 let (values, _) = def.decode_values(pk, bytes).unwrap();
                 let vals: Vec<ValueRef<'_>> = values.iter().map(Value::as_ref).collect();
                 let entry = layout::index_key_in(1, def, idx, &vals, pk).unwrap();
-                t.insert(entry.as_slice(), layout::entry_value(idx, pk, bytes))
+                t.insert(entry.as_slice(), &*layout::entry_value(idx, pk, bytes))
                     .unwrap();
             }
         }
@@ -299,13 +300,26 @@ fn a_layout_1_file_is_upgraded_on_open_and_read_in_time_order() {
         report.notes
     );
 
-    // consolidate refuses it before writing anything.
+    // consolidate moves the table's raw entries and derives its time
+    // index again in the consolidated file (a copy of the legacy dir).
+    let legacy = tempfile::tempdir().unwrap();
+    std::fs::copy(&path, legacy.path().join(path.file_name().unwrap())).unwrap();
     let out = tempfile::tempdir().unwrap();
     let (src, dst) =
-        aragora_db::ops::consolidate::sides_from(&cfg, &cfg.data_dir, out.path(), false);
-    let e = aragora_db::ops::consolidate::plan(&src, &dst).unwrap_err();
-    assert!(matches!(e, Error::Layout { .. }), "{e}");
-    assert!(e.to_string().contains("storage layout 1"), "{e}");
+        aragora_db::ops::consolidate::sides_from(&cfg, legacy.path(), out.path(), false);
+    aragora_db::ops::consolidate::migrate(&src, &dst, true).unwrap();
+    {
+        let db = Database::open_target_read_only(&dst, target).unwrap();
+        let all = GenesisLedger::from_db(db)
+            .events(None, Page::default())
+            .unwrap();
+        assert_eq!(stamps(&all), OLDEST_FIRST, "the consolidated file");
+    }
+    let moved = dst.get_db_path(target).unwrap().path;
+    assert_eq!(recorded_layout(&moved), layout::LAYOUT_VERSION);
+    assert!(first_entry_is_time_keyed(&moved));
+    let report = verify(&moved, &dst);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
 
     // Read-only: time order, and the file is left as it was.
     {

@@ -15,7 +15,7 @@ use aragora_db::pg::admin;
 use aragora_db::schema;
 use aragora_db::table::TableDef;
 use aragora_db::unreadable::{self, Unreadable};
-use aragora_db::{Database, OpenOptions};
+use aragora_db::{Database, Migrations, OpenOptions};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,7 +26,14 @@ fn read_file(
     path: &Path,
     tables: Vec<&'static TableDef>,
 ) -> aragora_db::Result<(Vec<serde_json::Value>, Vec<String>)> {
-    let db = Database::open_read_only(path, tables, &OpenOptions::from(config))?;
+    // Versions as the file records them: pending migrations are reported
+    // (`migrate --status`), not run in memory; only versions and row counts
+    // are read.
+    let opts = OpenOptions {
+        migrations: Migrations::Leave,
+        ..OpenOptions::from(config)
+    };
+    let db = Database::open_read_only(path, tables, &opts)?;
     let (versions, counts) = guarded(|| -> aragora_db::Result<_> {
         let versions: BTreeMap<String, u32> = db.schema_versions()?.into_iter().collect();
         Ok((versions, db.table_counts()?))

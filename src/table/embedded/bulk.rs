@@ -9,10 +9,14 @@ use super::super::api::check_row;
 use super::super::codec;
 use super::super::def::Row;
 use super::super::keys;
-use super::super::layout::{ROWS, entry_value, index_keys, pk_of, spaced};
+use super::super::layout::{ROWS, entry_value, index_keys, pk_of, spaced, unique_entry};
 use super::super::writer::row_values;
 use super::write::Txn;
 use crate::error::{Error, Result};
+use std::borrow::Cow;
+
+/// An index entry to write: its key and its value.
+type Entry<'a> = (&'a [u8], Cow<'a, [u8]>);
 
 struct Prepared {
     pk: Vec<u8>,
@@ -47,6 +51,7 @@ impl Txn<'_> {
                     table: def.name,
                     columns: def.column_list(def.primary_key),
                     value: keys::render(&dup[0].pk),
+                    existing: None,
                 });
             }
             let empty = w.is_empty(def.name)?;
@@ -57,13 +62,14 @@ impl Txn<'_> {
                             table: def.name,
                             columns: def.column_list(def.primary_key),
                             value: keys::render(&p.pk),
+                            existing: None,
                         });
                     }
                 }
             }
-            let mut per_index: Vec<Vec<(&[u8], &[u8])>> = Vec::with_capacity(def.indexes.len());
+            let mut per_index: Vec<Vec<Entry<'_>>> = Vec::with_capacity(def.indexes.len());
             for (n, idx) in def.indexes.iter().enumerate() {
-                let mut entries: Vec<(&[u8], &[u8])> = prepared
+                let mut entries: Vec<Entry<'_>> = prepared
                     .iter()
                     .filter_map(|p| {
                         let k = p.index_keys[n].as_deref()?;
@@ -77,8 +83,11 @@ impl Txn<'_> {
                     }
                     if !empty {
                         for (k, _) in &entries {
-                            if w.exists(def.name, k)? {
-                                return Err(dup_index(def, idx.columns, k));
+                            if let Some(v) = w.fetch(def.name, k)? {
+                                let (pk, _) = unique_entry(def, idx, &v)?;
+                                return Err(
+                                    dup_index(def, idx.columns, k).held_by(keys::render(pk))
+                                );
                             }
                         }
                     }
@@ -118,6 +127,7 @@ fn dup_index(def: &'static super::super::TableDef, cols: &[usize], key: &[u8]) -
     Error::Unique {
         table: def.name,
         columns: def.column_list(cols),
-        value: keys::render(key),
+        value: keys::render(key.get(1..).unwrap_or_default()),
+        existing: None,
     }
 }

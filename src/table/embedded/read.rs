@@ -3,7 +3,9 @@
 use super::super::api::{FoundRow, RowSource, RowVisitor, dangling};
 use super::super::codec::Extras;
 use super::super::def::{IndexDef, TableDef};
-use super::super::layout::{COUNT_KEY, ROWS, index_suffix, probe, raw_def, spaced, stored_count};
+use super::super::layout::{
+    COUNT_KEY, ROWS, entry_parts, probe, raw_def, spaced, stored_count, unique_entry,
+};
 use super::super::range::{KeyRange, Page};
 use super::super::value::Value;
 use crate::error::{Error, Result};
@@ -175,7 +177,10 @@ impl RowSource for Snapshot {
         let t = self.table(def.name)?;
         let key = probe(def, idx, key);
         let found = with_spaced(idx.space, &key, |k| t.get(k)).map_err(|e| self.st(e))?;
-        Ok(found.map(|g| g.value().to_vec()))
+        match found {
+            Some(g) => Ok(Some(unique_entry(def, idx, g.value())?.0.to_vec())),
+            None => Ok(None),
+        }
     }
 
     fn unique_row(
@@ -189,10 +194,11 @@ impl RowSource for Snapshot {
         let key = probe(def, idx, key);
         let found = with_spaced(idx.space, &key, |k| t.get(k)).map_err(|e| self.st(e))?;
         match found {
-            Some(entry) => {
-                let pk = entry.value();
-                self.row_in(&t, pk, &mut |row| f(pk, row))
-            }
+            Some(entry) => match unique_entry(def, idx, entry.value())? {
+                // Covering: the entry holds the row, one B-tree walk.
+                (pk, Some(row)) => f(pk, row).map(|()| true),
+                (pk, None) => self.row_in(&t, pk, &mut |row| f(pk, row)),
+            },
             None => Ok(false),
         }
     }
@@ -209,15 +215,10 @@ impl RowSource for Snapshot {
         let Some(idx) = idx else {
             return self.scan_in(&t, range.within(ROWS), page, |k, v| f(&k[1..], v));
         };
-        let ncols = idx.columns.len();
         self.scan_in(&t, range.within_index(def, idx), page, |k, v| {
-            let pk = if idx.unique {
-                v
-            } else {
-                index_suffix(def.name, idx, k, ncols)?
-            };
-            if idx.covering {
-                return f(pk, v);
+            let (pk, copy) = entry_parts(def, idx, k, v)?;
+            if let Some(row) = copy {
+                return f(pk, row);
             }
             let mut go = true;
             if !self.row_in(&t, pk, &mut |row| {
@@ -242,14 +243,9 @@ impl RowSource for Snapshot {
             let t = self.table(def.name)?;
             return self.scan_in(&t, range.within(ROWS), page, |k, _| f(&k[1..]));
         };
-        let ncols = idx.columns.len();
         let t = self.table(def.name)?;
         self.scan_in(&t, range.within_index(def, idx), page, |k, v| {
-            if idx.unique {
-                f(v)
-            } else {
-                f(index_suffix(def.name, idx, k, ncols)?)
-            }
+            f(entry_parts(def, idx, k, v)?.0)
         })
     }
 

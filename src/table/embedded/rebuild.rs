@@ -24,7 +24,6 @@
 //! a backfill in the same transaction sees the backfilled values), which
 //! keeps memory bounded on large tables.
 
-use super::super::api::unique_error;
 use super::super::def::{IndexDef, TableDef};
 use super::super::layout::{META, ROWS, entry_value, index_key};
 use super::super::range::Page;
@@ -112,10 +111,10 @@ impl Txn<'_> {
                 let Some(entry) = index_key(def, idx, &vals, pk) else {
                     continue;
                 };
-                if idx.unique && self.exists(def.name, &entry)? {
-                    return Err(unique_error(def, idx.columns, &vals));
+                if idx.unique {
+                    self.refuse_taken(def, idx, &entry, &vals)?;
                 }
-                self.put(def.name, &entry, entry_value(idx, pk, bytes))?;
+                self.put(def.name, &entry, &entry_value(idx, pk, bytes))?;
                 written += 1;
             }
         }

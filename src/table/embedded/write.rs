@@ -13,8 +13,8 @@ use super::super::codec::{self, Extras};
 use super::super::def::{ForeignKeyDef, IndexDef, OnDelete, TableDef};
 use super::super::keys::{self, RawKey};
 use super::super::layout::{
-    COUNT_KEY, ROWS, SEQ_KEY, entry_value, index_keys, index_suffix, pk_of, probe, raw_def, spaced,
-    stored_count,
+    COUNT_KEY, ROWS, SEQ_KEY, entry_parts, entry_value, index_keys, pk_of, probe, raw_def, spaced,
+    stored_count, unique_entry,
 };
 use super::super::range::{KeyRange, Page};
 use super::super::set::{Child, TableSet};
@@ -123,7 +123,7 @@ impl<'t> Txn<'t> {
         self.with_table(name, |t| t.get(key).map(|g| g.is_some()))
     }
 
-    fn fetch(&self, name: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn fetch(&self, name: &'static str, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.with_table(name, |t| t.get(key).map(|g| g.map(|v| v.value().to_vec())))
     }
 
@@ -172,10 +172,8 @@ impl<'t> Txn<'t> {
         }
         let index_keys = index_keys(def, vals, &pk);
         for (idx, key) in def.indexes.iter().zip(&index_keys) {
-            if let (true, Some(key)) = (idx.unique, key)
-                && self.exists(def.name, key)?
-            {
-                return Err(unique_error(def, idx.columns, vals));
+            if let (true, Some(key)) = (idx.unique, key) {
+                self.refuse_taken(def, idx, key, vals)?;
             }
         }
         self.check_parents(def, vals, None)?;
@@ -201,10 +199,28 @@ impl<'t> Txn<'t> {
         self.put(def.name, &spaced(ROWS, pk), bytes)?;
         for (idx, key) in def.indexes.iter().zip(index_keys) {
             if let Some(key) = key {
-                self.put(def.name, key, entry_value(idx, pk, bytes))?;
+                self.put(def.name, key, &entry_value(idx, pk, bytes))?;
             }
         }
         Ok(())
+    }
+
+    /// [`Error::Unique`] naming the row that holds `key` in unique index
+    /// `idx` already, if one does.
+    pub(crate) fn refuse_taken(
+        &self,
+        def: &'static TableDef,
+        idx: &IndexDef,
+        key: &[u8],
+        vals: &[ValueRef<'_>],
+    ) -> Result<()> {
+        match self.fetch(def.name, key)? {
+            None => Ok(()),
+            Some(v) => {
+                let (pk, _) = unique_entry(def, idx, &v)?;
+                Err(unique_error(def, idx.columns, vals).held_by(keys::render(pk)))
+            }
+        }
     }
 
     fn bump_sequence(&mut self, def: &TableDef, vals: &[ValueRef<'_>]) -> Result<()> {
@@ -245,9 +261,8 @@ impl<'t> Txn<'t> {
         for ((idx, o), n) in def.indexes.iter().zip(&old_keys).zip(&new_keys) {
             if let (true, Some(n)) = (idx.unique, n)
                 && Some(n) != o.as_ref()
-                && self.exists(def.name, n)?
             {
-                return Err(unique_error(def, idx.columns, vals));
+                self.refuse_taken(def, idx, n, vals)?;
             }
         }
         self.check_parents(def, vals, Some(&old))?;
@@ -279,7 +294,7 @@ impl<'t> Txn<'t> {
                 self.remove(def.name, o)?;
             }
             if let Some(n) = n {
-                self.put(def.name, n, entry_value(idx, pk, bytes))?;
+                self.put(def.name, n, &entry_value(idx, pk, bytes))?;
             }
         }
         Ok(())
@@ -438,13 +453,8 @@ impl<'t> Txn<'t> {
         page: Page,
         f: &mut dyn FnMut(&[u8]) -> Result<bool>,
     ) -> Result<()> {
-        let (ncols, unique, table) = (idx.columns.len(), idx.unique, def.name);
         self.visit(def.name, &range.within_index(def, idx), page, |k, v| {
-            f(if unique {
-                v
-            } else {
-                index_suffix(table, idx, k, ncols)?
-            })
+            f(entry_parts(def, idx, k, v)?.0)
         })
     }
 
@@ -533,7 +543,10 @@ impl RowSource for Txn<'_> {
         key: &[u8],
     ) -> Result<Option<Vec<u8>>> {
         self.declared(def)?;
-        self.fetch(def.name, &spaced(idx.space, &probe(def, idx, key)))
+        match self.fetch(def.name, &spaced(idx.space, &probe(def, idx, key)))? {
+            Some(v) => Ok(Some(unique_entry(def, idx, &v)?.0.to_vec())),
+            None => Ok(None),
+        }
     }
 
     fn rows(
@@ -552,18 +565,11 @@ impl RowSource for Txn<'_> {
                 entries.push((k[1..].to_vec(), Some(v.to_vec())));
                 Ok(true)
             })?,
-            Some(idx) => {
-                let ncols = idx.columns.len();
-                self.visit(def.name, &range.within_index(def, idx), page, |k, v| {
-                    let pk = if idx.unique {
-                        v
-                    } else {
-                        index_suffix(def.name, idx, k, ncols)?
-                    };
-                    entries.push((pk.to_vec(), idx.covering.then(|| v.to_vec())));
-                    Ok(true)
-                })?
-            }
+            Some(idx) => self.visit(def.name, &range.within_index(def, idx), page, |k, v| {
+                let (pk, copy) = entry_parts(def, idx, k, v)?;
+                entries.push((pk.to_vec(), copy.map(<[u8]>::to_vec)));
+                Ok(true)
+            })?,
         }
         for (pk, row) in entries {
             let go = match row {

@@ -261,9 +261,14 @@ pub fn reference(steps: &[Step]) -> Vec<Snapshot> {
     states
 }
 
+/// Opens leave pending steps alone: the workload runs its own step
+/// ([`NOTE_STEPS`]) with `migrate_db` at a chosen point, and the checker
+/// opens crash images taken before it (an ordinary open would run the
+/// registered steps, which know nothing of these tables, and refuse them).
 pub fn opts() -> OpenOptions {
     OpenOptions {
         cache_size: 4 << 20,
+        migrations: aragora_db::Migrations::Leave,
         ..OpenOptions::default()
     }
 }

@@ -8,7 +8,7 @@ use aragora_db::ops::migrate::Step;
 use aragora_db::schema::core::{TRACE_EVENTS, TRACES};
 use aragora_db::table::Read;
 use aragora_db::table::{KeyRange, Page, TableDef, Writer};
-use aragora_db::{Database, Result, table};
+use aragora_db::{Result, table};
 
 const OWNER: DbTarget = DbTarget::Store(Store::Users);
 
@@ -118,8 +118,8 @@ pub static NOTE_STEPS: &[Step] = &[Step {
 }];
 
 /// Step 001: `words` = the number of words in `body`, for every note.
-fn count_words(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
-    let notes: Vec<Note> = db.read()?.scan(KeyRange::all(), Page::default())?;
+fn count_words(w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+    let notes: Vec<Note> = w.scan(KeyRange::all(), Page::default())?;
     for n in &notes {
         w.update(&Note {
             words: Some(n.body.split_whitespace().count() as i64),

@@ -408,3 +408,68 @@ fn a_sqlite_file_in_place_of_a_store_is_named_not_salvaged() {
         assert_unchanged(&data, &before, &args.join(" "));
     }
 }
+
+/// A data directory whose `users.redb` is at schema version 1 (the frozen
+/// fixture of tests/it/ops/migrate.rs, written before `users` version 2):
+/// every read-only command reads it migrated in memory and leaves every
+/// byte as it was; `verify` finds nothing wrong; `encrypt` and
+/// `consolidate` keep its version, and the next open migrates it.
+#[test]
+fn a_v1_file_is_read_migrated_in_memory_and_left_as_it_was() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/migrate/schema_v1"
+    );
+    for e in std::fs::read_dir(fixture).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), data.join(e.file_name())).unwrap();
+    }
+    let out = root.path().join("out");
+    run_all_unchanged(&data, &out);
+    let before = snapshot(&data);
+    let o = run(&data, &["dump", "users", "--format", "jsonl"]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("u2@x.io"));
+    let o = run(&data, &["verify"]);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    let o = run(&data, &["migrate", "--status"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("001_users_covering_lookups"),
+        "status reports the pending step: {}",
+        describe(&o)
+    );
+    assert_unchanged(&data, &before, "dump, verify, migrate --status");
+
+    // Writing commands on the v1 file.
+    let o = run(&data, &["consolidate", "--migrate", "--no-backup"]);
+    assert!(o.status.success(), "consolidate: {}", describe(&o));
+    let o = cli_env(
+        &["--mode", "consolidated", "verify"],
+        &[("ARAGORA_DATA_DIR", data.to_str().unwrap())],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    const HEX: &str = "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100";
+    let enc = [
+        ("ARAGORA_DATA_DIR", data.to_str().unwrap()),
+        ("ARAGORA_ENCRYPTION_KEY", HEX),
+    ];
+    let o = cli_env(&["encrypt"], &enc);
+    assert!(o.status.success(), "encrypt: {}", describe(&o));
+    let enc = [enc[0], enc[1], ("ARAGORA_SQLITE_ENCRYPTION", "1")];
+    let o = cli_env(&["verify"], &enc);
+    assert_eq!(o.status.code(), Some(0), "{}", describe(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("migrated in memory"),
+        "the encrypted file kept version 1: {}",
+        describe(&o)
+    );
+    let o = cli_env(&["dump", "users"], &enc);
+    assert!(
+        o.status.success() && String::from_utf8_lossy(&o.stdout).contains("u2@x.io"),
+        "{}",
+        describe(&o)
+    );
+}

@@ -7,8 +7,9 @@
 //! * `things_v1.redb`, `things_v2.redb`: a test table at versions 1 and 2,
 //!   migrated by the test steps below to version 3;
 //! * `schema_v1/`: a legacy data directory written through the stores with
-//!   every real table at version 1 (the only version so far), migrated with
-//!   the registered steps.
+//!   every real table at version 1 (by the binary before `users` version 2,
+//!   whose email and organization indexes cover), migrated with the
+//!   registered steps; `tests/it/ops/open_migrates.rs` also reads it.
 
 use super::populate;
 use aragora_db::config::{Config, DbTarget, Store};
@@ -17,6 +18,16 @@ use aragora_db::table::Read;
 use aragora_db::table::{KeyRange, Page, TableDef, Writer};
 use aragora_db::{Database, Error, Result, table};
 use std::path::{Path, PathBuf};
+
+/// Open options that leave pending steps alone: these tests run their own
+/// steps with `migrate_db` (an ordinary open would run the registered
+/// ones, which know nothing of these test tables, and refuse the file).
+fn leave() -> aragora_db::OpenOptions {
+    aragora_db::OpenOptions {
+        migrations: aragora_db::Migrations::Leave,
+        ..Default::default()
+    }
+}
 
 table! {
     /// Version 1 of a test table.
@@ -72,8 +83,8 @@ table! {
     }
 }
 
-fn backfill_label(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
-    let rows: Vec<ThingV3> = db.read()?.scan(KeyRange::all(), Page::default())?;
+fn backfill_label(w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+    let rows: Vec<ThingV3> = w.scan(KeyRange::all(), Page::default())?;
     for mut t in rows.iter().cloned() {
         t.label = Some(t.name.to_uppercase());
         w.update(&t)?;
@@ -113,7 +124,7 @@ fn each_frozen_version_migrates_to_the_latest() {
     let dir = tempfile::tempdir().unwrap();
     for (file, from) in [("things_v1.redb", 1u32), ("things_v2.redb", 2)] {
         let path = copy_fixture(file, dir.path());
-        let db = Database::open_path(&path, vec![&THING_V3], &Default::default()).unwrap();
+        let db = Database::open_path(&path, vec![&THING_V3], &leave()).unwrap();
         // Old rows read before migrating: missing columns read their defaults.
         let before: Vec<ThingV3> = db
             .read()
@@ -171,7 +182,7 @@ fn each_frozen_version_migrates_to_the_latest() {
         );
         drop(db);
         // The migrated file is now newer than a version-1 binary: typed error.
-        match Database::open_path(&path, vec![&THING_V1], &Default::default()) {
+        match Database::open_path(&path, vec![&THING_V1], &leave()) {
             Err(Error::SchemaTooNew {
                 table,
                 stored,
@@ -189,7 +200,7 @@ fn each_frozen_version_migrates_to_the_latest() {
 fn a_missing_step_is_an_error_naming_table_and_version() {
     let dir = tempfile::tempdir().unwrap();
     let path = copy_fixture("things_v1.redb", dir.path());
-    let db = Database::open_path(&path, vec![&THING_V3], &Default::default()).unwrap();
+    let db = Database::open_path(&path, vec![&THING_V3], &leave()).unwrap();
     let err = migrate::migrate_db(&db, &STEPS[1..], false)
         .unwrap_err()
         .to_string();
@@ -211,8 +222,13 @@ fn frozen_schema_v1_directory_migrates_and_verifies() {
     }
     let cfg = Config::for_dir(dir.path());
     let applied = migrate::migrate(&cfg, None, false).unwrap();
-    // Every real table is at version 1 and no step is registered yet.
-    assert!(applied.is_empty(), "{applied:?}");
+    // Every real table is at version 1; users has one registered step.
+    let steps: Vec<_> = applied.iter().map(|a| (a.table, a.step)).collect();
+    assert_eq!(
+        steps,
+        [("users", "001_users_covering_lookups")],
+        "{applied:?}"
+    );
     for (file, st) in migrate::status(&cfg, None).unwrap() {
         let st = st.unwrap();
         assert!(
@@ -262,11 +278,12 @@ fn new_migration_scaffolds_a_numbered_step_and_registers_it() {
         return;
     };
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let p = dir.path().join("m001_add_score_to_ratings.rs");
+    // The registry holds step 001 (users): the next number is 002.
+    let p = dir.path().join("m002_add_score_to_ratings.rs");
     let body = std::fs::read_to_string(&p).unwrap();
     assert!(
-        body.contains("name: \"001_add_score_to_ratings\"")
-            && body.contains("id: 1,")
+        body.contains("name: \"002_add_score_to_ratings\"")
+            && body.contains("id: 2,")
             && body.contains("table: \"ratings\"")
             && body.contains("to: 2")
             && !body.contains("{{"),
@@ -274,13 +291,13 @@ fn new_migration_scaffolds_a_numbered_step_and_registers_it() {
     );
     let m = std::fs::read_to_string(dir.path().join("mod.rs")).unwrap();
     assert!(
-        m.contains("mod m001_add_score_to_ratings;")
-            && m.contains("m001_add_score_to_ratings::STEP,"),
+        m.contains("mod m002_add_score_to_ratings;")
+            && m.contains("m002_add_score_to_ratings::STEP,"),
         "{m}"
     );
     let o = run(&["second", "--table", "matches"]).unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(dir.path().join("m002_second.rs").exists());
+    assert!(dir.path().join("m003_second.rs").exists());
     let before = std::fs::read_to_string(dir.path().join("mod.rs")).unwrap();
     for bad in [
         &["x", "--table", "nope"][..],
@@ -324,7 +341,7 @@ fn regenerate_migration_fixtures() {
     std::fs::create_dir_all(out.join("schema_v1")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let v1 = dir.path().join("things_v1.redb");
-    let db = Database::open_path(&v1, vec![&THING_V1], &Default::default()).unwrap();
+    let db = Database::open_path(&v1, vec![&THING_V1], &leave()).unwrap();
     db.write(|w| {
         for i in 1..=5 {
             w.insert(&ThingV1 {
@@ -338,7 +355,7 @@ fn regenerate_migration_fixtures() {
     .unwrap();
     drop(db);
     let v2 = dir.path().join("things_v2.redb");
-    let db = Database::open_path(&v2, vec![&THING_V2], &Default::default()).unwrap();
+    let db = Database::open_path(&v2, vec![&THING_V2], &leave()).unwrap();
     db.write(|w| {
         for i in 1..=5 {
             w.insert(&ThingV2 {
@@ -433,7 +450,7 @@ const COLORS: [&str; 5] = ["red", "blue", "red", "green", "blue"];
 /// A version-1 widgets file with `COLORS` (duplicates included).
 fn widgets_v1(dir: &Path) -> PathBuf {
     let path = dir.join("widgets.redb");
-    let db = Database::open_path(&path, vec![&WIDGET_V1], &Default::default()).unwrap();
+    let db = Database::open_path(&path, vec![&WIDGET_V1], &leave()).unwrap();
     db.write(|w| {
         for (i, c) in COLORS.iter().enumerate() {
             w.insert(&WidgetV1 {
@@ -477,7 +494,7 @@ fn raw_state(db: &Database) -> Vec<(Vec<u8>, Vec<u8>)> {
 fn a_migration_adding_an_index_fills_it_for_every_existing_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = widgets_v1(dir.path());
-    let db = Database::open_path(&path, vec![&WIDGET_V2], &Default::default()).unwrap();
+    let db = Database::open_path(&path, vec![&WIDGET_V2], &leave()).unwrap();
     let ran = migrate::migrate_db(&db, WIDGET_STEPS, false).unwrap();
     assert_eq!(ran.len(), 1);
     let r = db.read().unwrap();
@@ -509,13 +526,14 @@ fn a_migration_adding_an_index_fills_it_for_every_existing_row() {
 fn a_new_unique_index_over_duplicates_fails_the_migration_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = widgets_v1(dir.path());
-    let db = Database::open_path(&path, vec![&WIDGET_U2], &Default::default()).unwrap();
+    let db = Database::open_path(&path, vec![&WIDGET_U2], &leave()).unwrap();
     let before = raw_state(&db);
     match migrate::migrate_db(&db, WIDGET_STEPS, false) {
         Err(Error::Unique {
             table,
             columns,
             value,
+            ..
         }) => {
             assert_eq!((table, columns.as_str()), ("widgets", "color"));
             assert!(value.contains("red") || value.contains("blue"), "{value}");
@@ -534,7 +552,7 @@ fn a_new_unique_index_over_duplicates_fails_the_migration_and_changes_nothing() 
 fn rebuild_index_fills_an_index_the_rows_predate() {
     let dir = tempfile::tempdir().unwrap();
     let path = widgets_v1(dir.path());
-    let db = Database::open_path(&path, vec![&WIDGET_V2], &Default::default()).unwrap();
+    let db = Database::open_path(&path, vec![&WIDGET_V2], &leave()).unwrap();
     // Rows written at version 1 have no entry in the version-2 index.
     assert!(
         db.read()
@@ -601,7 +619,7 @@ static GIZMO_STEPS: &[Step] = &[Step {
 fn a_migration_removing_an_index_rebuilds_the_moved_one_and_empties_the_stale_key_space() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gizmos.redb");
-    let db = Database::open_path(&path, vec![&GIZMO_V1], &Default::default()).unwrap();
+    let db = Database::open_path(&path, vec![&GIZMO_V1], &leave()).unwrap();
     db.write(|w| {
         for (i, c) in COLORS.iter().enumerate() {
             w.insert(&GizmoV1 {
@@ -614,7 +632,7 @@ fn a_migration_removing_an_index_rebuilds_the_moved_one_and_empties_the_stale_ke
     })
     .unwrap();
     drop(db);
-    let db = Database::open_path(&path, vec![&GIZMO_V2], &Default::default()).unwrap();
+    let db = Database::open_path(&path, vec![&GIZMO_V2], &leave()).unwrap();
     migrate::migrate_db(&db, GIZMO_STEPS, false).unwrap();
     crate::common::assert_consistent(&db);
     let got: Vec<GizmoV2> = db
@@ -662,8 +680,8 @@ table! {
 }
 
 /// label = name: the same keys the old index held at the same key space.
-fn label_from_name(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
-    let rows: Vec<DoodadV2> = db.read()?.scan(KeyRange::all(), Page::default())?;
+fn label_from_name(w: &mut Writer<'_>, _def: &'static TableDef) -> Result<u64> {
+    let rows: Vec<DoodadV2> = w.scan(KeyRange::all(), Page::default())?;
     for d in &rows {
         w.update(&DoodadV2 {
             label: Some(d.name.clone()),
@@ -677,7 +695,7 @@ fn label_from_name(db: &Database, w: &mut Writer<'_>, _def: &'static TableDef) -
 fn a_step_is_not_refused_by_the_stale_entries_of_an_index_that_left_its_key_space() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("doodads.redb");
-    let db = Database::open_path(&path, vec![&DOODAD_V1], &Default::default()).unwrap();
+    let db = Database::open_path(&path, vec![&DOODAD_V1], &leave()).unwrap();
     db.write(|w| {
         for i in 1..=3 {
             w.insert(&DoodadV1 {
@@ -690,7 +708,7 @@ fn a_step_is_not_refused_by_the_stale_entries_of_an_index_that_left_its_key_spac
     })
     .unwrap();
     drop(db);
-    let db = Database::open_path(&path, vec![&DOODAD_V2], &Default::default()).unwrap();
+    let db = Database::open_path(&path, vec![&DOODAD_V2], &leave()).unwrap();
     let steps: &'static [Step] = &[Step {
         id: 1,
         name: "001_unique_doodad_labels",

@@ -5,6 +5,7 @@ mod cleanup;
 mod consolidate;
 mod encrypted;
 mod migrate;
+mod open_migrates;
 mod perms;
 mod salvage;
 mod verify;
