@@ -110,17 +110,10 @@ fn store_index_order_is_time_order_whatever_the_shape() {
             Page::default(),
         )
         .unwrap();
+    // Every stamp of the 5th (UTC): all but the first two and the last.
     assert_eq!(
         stamps(&day),
-        [
-            "2026-01-05",
-            "2026-01-05 00:00:00",
-            "2026-01-05T00:00:00",
-            "2026-01-05T09:30:00.250000+00:00",
-            "1767607200",
-            "2026-01-05T12:00:00+02:00",
-            "2026-01-05T10:00:00.5",
-        ],
+        OLDEST_FIRST[2..OLDEST_FIRST.len() - 1],
         "rows of one day in any shape: a bound compares instants, not spellings"
     );
     // An exact key still finds exactly its text.
