@@ -133,11 +133,7 @@ fn upgrade_layout(
             if !versions.iter().any(|(n, _)| n == def.name) {
                 continue;
             }
-            for idx in def.indexes {
-                if crate::table::layout::has_time_key(def, idx) {
-                    rebuilt += w.rebuild_index(def, idx.name)?;
-                }
-            }
+            rebuilt += w.rebuild_time_indexes(def)?;
         }
     }
     w.finish()?;

@@ -179,9 +179,6 @@ fn in_file(cfg: &Config, file: &Path, name: &str) -> bool {
     crate::schema::tables_in_file(cfg, file).is_ok_and(|t| t.iter().any(|d| d.name == name))
 }
 
-/// Opens a file of either side for reading: plain files read-only, an
-/// encrypted file through the encrypted backend with `cfg`'s key (an error
-/// naming the file without it).
 /// Whether a file's index entries predate time-keyed timestamps (storage
 /// layout 1, see `crate::table::layout`): its tables' time indexes are
 /// derived again in the file they move to.
@@ -204,15 +201,14 @@ fn rekey_time_indexes(
     let set = crate::table::TableSet::new(path.to_path_buf(), tables.to_vec());
     let mut w = crate::table::embedded::write::Txn::new(wtxn, &set);
     for &def in tables {
-        for idx in def.indexes {
-            if crate::table::layout::has_time_key(def, idx) {
-                w.rebuild_index(def, idx.name)?;
-            }
-        }
+        w.rebuild_time_indexes(def)?;
     }
     w.finish()
 }
 
+/// Opens a file of either side for reading: plain files read-only, an
+/// encrypted file through the encrypted backend with `cfg`'s key (an error
+/// naming the file without it).
 fn read_only(path: &Path, cfg: &Config) -> Result<raw::ReadHandle> {
     if let Some(_db) = crate::db::open_handle(path) {
         return Err(Error::Busy(format!(

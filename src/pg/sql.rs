@@ -181,9 +181,7 @@ pub fn range_where(
     let cols = key_cols(t, idx);
     let (s, e) = range.edges();
     let mut parts = Vec::new();
-    if let (Edge::Before(a), Edge::After(b)) = (s, e)
-        && a == b
-    {
+    if let Some(a) = range.one_key() {
         let vals = decode(t, a)?;
         parts.push(equals(st, &cols[..vals.len().min(cols.len())], &vals)?);
     } else {

@@ -89,6 +89,16 @@ impl KeyRange {
         self.start == Edge::Unbounded && self.end == Edge::Unbounded
     }
 
+    /// The keys whose leading columns equal one prefix (what
+    /// [`prefix`](Self::prefix) makes), as opposed to a range between two
+    /// bounds: that prefix.
+    pub fn one_key(&self) -> Option<&[u8]> {
+        match (&self.start, &self.end) {
+            (Edge::Before(a), Edge::After(b)) if a == b => Some(a),
+            _ => None,
+        }
+    }
+
     /// The byte bounds of this range over the entries of index `idx` of
     /// `def`: [`within`](Self::within) its key space, each bound's values
     /// first put in the form the index stores them
@@ -104,7 +114,7 @@ impl KeyRange {
         }
         // A range of one key (a prefix lookup) finds it exactly; other
         // bounds compare a trailing time by its instant.
-        let exact = matches!((&self.start, &self.end), (Edge::Before(a), Edge::After(b)) if a == b);
+        let exact = self.one_key().is_some();
         let probe = |e: &Edge| match e {
             Edge::Before(k) => Edge::Before(super::layout::bound(def, idx, k, exact)),
             Edge::After(k) => Edge::After(super::layout::bound(def, idx, k, exact)),

@@ -45,6 +45,19 @@ impl Txn<'_> {
         self.op(def, |w| w.rebuild(def, &idx))
     }
 
+    /// Derives again every index of `def` with a `Timestamp` column (the
+    /// indexes a file of storage layout 1 keyed as plain text, see
+    /// [`layout`](super::super::layout)). Returns the entries written.
+    pub fn rebuild_time_indexes(&mut self, def: &'static TableDef) -> Result<u64> {
+        let mut n = 0;
+        for idx in def.indexes {
+            if super::super::layout::has_time_key(def, idx) {
+                n += self.rebuild_index(def, idx.name)?;
+            }
+        }
+        Ok(n)
+    }
+
     /// Removes every entry of index `index` of `def`, leaving it empty
     /// until [`Txn::rebuild_index`] (a migration empties the indexes it
     /// adds or changes before its step writes rows). Returns the entries
